@@ -1,0 +1,152 @@
+// Child-process bookkeeping for the bench: every process the harness starts is registered here and
+// killed (its whole process group) on normal exit, on SIGINT/SIGTERM and on a crash of the harness.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { delimiter, join } from 'node:path';
+
+const TAIL_BYTES = 8192;
+const live = new Set<ManagedProcess>();
+
+export class ManagedProcess {
+  readonly name: string;
+  readonly child: ChildProcess;
+  /** Resolves with the exit code (or the signal name) once the process has exited. */
+  readonly exited: Promise<number | string>;
+  private tail = '';
+  private exitInfo: number | string | undefined;
+
+  constructor(name: string, command: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+    this.name = name;
+    // detached: own process group, so stop() also reaches grandchildren (cluster workers, nginx workers).
+    this.child = spawn(command, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const keep = (b: Buffer): void => {
+      this.tail += b.toString('utf8');
+      if (this.tail.length > TAIL_BYTES * 2) this.tail = this.tail.slice(-TAIL_BYTES);
+    };
+    this.child.stdout?.on('data', keep);
+    this.child.stderr?.on('data', keep);
+    live.add(this);
+    this.exited = new Promise((resolve) => {
+      this.child.on('error', (err) => { keep(Buffer.from(`\n[spawn error] ${err.message}\n`)); this.exitInfo ??= 'spawn-error'; live.delete(this); resolve(this.exitInfo); });
+      this.child.on('exit', (code, signal) => { this.exitInfo = code ?? signal ?? 'unknown'; live.delete(this); resolve(this.exitInfo); });
+    });
+  }
+
+  get alive(): boolean { return this.exitInfo === undefined; }
+  get exitDescription(): string { return this.exitInfo === undefined ? 'running' : typeof this.exitInfo === 'number' ? `exit code ${this.exitInfo}` : `signal/${this.exitInfo}`; }
+  /** The last few KiB of stdout+stderr, for error messages. */
+  output(maxChars = 2000): string { return this.tail.slice(-maxChars).trimEnd(); }
+
+  private signalGroup(sig: NodeJS.Signals): void {
+    const pid = this.child.pid;
+    if (pid === undefined) return;
+    try { process.kill(-pid, sig); } catch { try { this.child.kill(sig); } catch { /* already gone */ } }
+  }
+
+  /** SIGTERM the process group, SIGKILL it after `graceMs`. */
+  async stop(graceMs = 3000): Promise<void> {
+    if (!this.alive) { this.signalGroup('SIGKILL'); return; } // leftovers of the group, if any
+    this.signalGroup('SIGTERM');
+    const timer = setTimeout(() => this.signalGroup('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+    this.signalGroup('SIGKILL');
+  }
+
+  killNow(): void { this.signalGroup('SIGKILL'); }
+}
+
+export async function stopAll(): Promise<void> {
+  await Promise.all([...live].map((p) => p.stop()));
+}
+
+let cleanupInstalled = false;
+/** Kill every registered child on exit, Ctrl-C, SIGTERM and uncaught errors. `onExit` runs synchronously last. */
+export function installCleanup(onExit: () => void): void {
+  if (cleanupInstalled) return;
+  cleanupInstalled = true;
+  process.on('exit', () => { for (const p of live) p.killNow(); onExit(); });
+  const bySignal = (sig: NodeJS.Signals, code: number): void => {
+    process.stderr.write(`\n${sig}: stopping benchmark processes…\n`);
+    for (const p of live) p.killNow();
+    process.exit(code);
+  };
+  process.on('SIGINT', () => bySignal('SIGINT', 130));
+  process.on('SIGTERM', () => bySignal('SIGTERM', 143));
+  process.on('SIGHUP', () => bySignal('SIGHUP', 129));
+  process.on('uncaughtException', (err) => { process.stderr.write(`bench: ${err.stack ?? String(err)}\n`); process.exit(1); });
+  process.on('unhandledRejection', (err) => { process.stderr.write(`bench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`); process.exit(1); });
+}
+
+/** A free TCP port on 127.0.0.1 (bound to port 0, then released). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** An executable named `name` on PATH, or undefined. */
+export function which(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir === '') continue;
+    const full = join(dir, name);
+    try { accessSync(full, constants.X_OK); return full; } catch { /* keep looking */ }
+  }
+  return undefined;
+}
+
+export interface HttpResult { status: number; bytes: number; headers: Record<string, string | string[] | undefined> }
+
+/** One GET on a fresh connection, bounded by `timeoutMs`. */
+export function httpGet(url: string, timeoutMs = 2000): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'GET', agent: false, timeout: timeoutMs }, (res) => {
+      let bytes = 0;
+      res.on('data', (c: Buffer) => { bytes += c.length; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, headers: res.headers }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Poll `url` until it answers 200. Fails early when `proc` exits, and after `timeoutMs` with the last
+ * status or error seen and the tail of the process output.
+ */
+export async function waitForReady(url: string, proc: ManagedProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no attempt yet';
+  while (Date.now() < deadline) {
+    if (!proc.alive) {
+      throw new Error(`${proc.name} exited (${proc.exitDescription}) before it answered 200 on ${url}` + outputBlock(proc));
+    }
+    try {
+      const r = await httpGet(url, 1000);
+      if (r.status === 200) return;
+      last = `HTTP ${r.status}`;
+    } catch (err) {
+      last = err instanceof Error ? err.message : String(err);
+    }
+    await sleep(100);
+  }
+  throw new Error(`${proc.name} did not answer 200 on ${url} within ${Math.round(timeoutMs / 1000)} s (last: ${last})` + outputBlock(proc));
+}
+
+export function outputBlock(proc: ManagedProcess): string {
+  const out = proc.output();
+  return out === '' ? `\n    (${proc.name} printed nothing)` : `\n    --- last output of ${proc.name} ---\n    ${out.split('\n').join('\n    ')}`;
+}

@@ -1,0 +1,157 @@
+// Medians, ratios, goals and the printed tables.
+import type { LoadResult } from './load.js';
+import { TARGET_LABELS, type Scenario, type ScenarioId, type TargetId } from './scenarios.js';
+
+export interface Summary {
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** (max - min) / 2 of the rounds' req/s, as a percentage of the median. */
+  spreadPct: number;
+  requests: number;
+  errors: number;
+  non2xx: number;
+}
+
+export interface TargetRow {
+  target: TargetId;
+  label: string;
+  runs: LoadResult[];
+  /** Set when the target could not be measured (not started, bad preflight answer, died mid-run). */
+  failure?: string;
+  summary?: Summary;
+  /** Set when more than 1% of the requests failed: the numbers do not measure proxying. */
+  invalid?: string;
+}
+
+export interface Goal { label: string; ratio: number | undefined; min: number; note?: string }
+
+export interface ScenarioResult {
+  scenario: Scenario;
+  rows: TargetRow[];
+  goals: Goal[];
+}
+
+export function median(xs: number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export function summarize(row: TargetRow): void {
+  if (row.runs.length === 0) return;
+  const rps = row.runs.map((r) => r.rps);
+  const med = median(rps);
+  const sum = (f: (r: LoadResult) => number): number => row.runs.reduce((a, r) => a + f(r), 0);
+  row.summary = {
+    rps: med,
+    p50Ms: median(row.runs.map((r) => r.p50Ms)),
+    p99Ms: median(row.runs.map((r) => r.p99Ms)),
+    spreadPct: med > 0 ? ((Math.max(...rps) - Math.min(...rps)) / 2 / med) * 100 : 0,
+    requests: sum((r) => r.requests),
+    errors: sum((r) => r.errors),
+    non2xx: sum((r) => r.non2xx),
+  };
+  const bad = row.summary.errors + row.summary.non2xx;
+  if (row.summary.requests === 0) row.invalid = 'no request completed';
+  else if (bad / row.summary.requests > 0.01) {
+    row.invalid = `${bad} of ${row.summary.requests} requests failed (${row.summary.errors} socket errors/timeouts, ${row.summary.non2xx} non-2xx)`;
+  }
+}
+
+function rpsOf(rows: TargetRow[], t: TargetId): number | undefined {
+  const row = rows.find((r) => r.target === t);
+  return row?.summary !== undefined && row.invalid === undefined && row.failure === undefined ? row.summary.rps : undefined;
+}
+
+export function ratio(rows: TargetRow[], num: TargetId, den: TargetId): number | undefined {
+  const a = rpsOf(rows, num), b = rpsOf(rows, den);
+  return a !== undefined && b !== undefined && b > 0 ? a / b : undefined;
+}
+
+const GOALS: Partial<Record<ScenarioId, { num: TargetId; den: TargetId; min: number; label: string }>> = {
+  '1route': { num: 'gateway', den: 'baseline', min: 1.0, label: 'gateway ÷ baseline (1 route)' },
+  '10k': { num: 'gateway-10k', den: 'gateway', min: 0.95, label: 'gateway 10k routes ÷ gateway 1 route' },
+};
+
+export function goalsFor(scenario: Scenario, rows: TargetRow[]): Goal[] {
+  const g = GOALS[scenario.id];
+  if (g === undefined || !scenario.targets.includes(g.num) || !scenario.targets.includes(g.den)) return [];
+  return [{ label: g.label, ratio: ratio(rows, g.num, g.den), min: g.min }];
+}
+
+// ---- formatting -------------------------------------------------------------------------------
+
+const int = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+const fmtRps = (n: number): string => int.format(n);
+const fmtMs = (n: number): string => (Number.isFinite(n) ? (n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : n.toFixed(0)) : '-');
+export const fmtRatio = (r: number | undefined): string => (r === undefined ? 'n/a' : `${r.toFixed(2)}×`);
+export function fmtBytes(n: number): string {
+  return n >= 1024 * 1024 ? `${n / 1024 / 1024} MiB` : n >= 1024 ? `${n / 1024} KiB` : `${n} B`;
+}
+
+function pad(s: string, w: number, right: boolean): string {
+  const len = [...s].length;
+  return len >= w ? s : right ? ' '.repeat(w - len) + s : s + ' '.repeat(w - len);
+}
+
+export function goalLine(g: Goal): string {
+  const verdict = g.ratio === undefined ? 'not measured' : g.ratio >= g.min ? 'MET' : 'MISSED';
+  return `goal: ${g.label} ≥ ${g.min.toFixed(2)}×  →  ${fmtRatio(g.ratio)}  ${verdict}`;
+}
+
+export function scenarioTable(res: ScenarioResult): string {
+  const { scenario, rows } = res;
+  const lines: string[] = [];
+  lines.push(`▸ ${scenario.title} — GET ${scenario.path} (${fmtBytes(scenario.bodyBytes)} response)`);
+  const head = ['target', 'req/s', 'spread', 'p50 ms', 'p99 ms', 'errors', '÷ baseline'];
+  const widths = [24, 9, 8, 8, 8, 8, 11];
+  const right = [false, true, true, true, true, true, true];
+  const fmtRow = (cells: string[]): string => '  ' + cells.map((c, i) => pad(c, widths[i], right[i])).join(' ');
+  lines.push(fmtRow(head));
+  const notes: string[] = [];
+  for (const row of rows) {
+    const label = row.label + (row.invalid !== undefined ? ' !' : '');
+    if (row.failure !== undefined && row.summary === undefined) {
+      lines.push(fmtRow([label, 'FAILED', '', '', '', '', '']));
+      notes.push(`  ${row.label}: ${row.failure.split('\n').join('\n  ')}`);
+      continue;
+    }
+    const s = row.summary;
+    if (s === undefined) continue;
+    const r = row.target === 'baseline' ? (row.invalid === undefined ? 1 : undefined) : ratio(rows, row.target, 'baseline');
+    lines.push(fmtRow([label, fmtRps(s.rps), `±${s.spreadPct.toFixed(1)}%`, fmtMs(s.p50Ms), fmtMs(s.p99Ms), int.format(s.errors + s.non2xx), fmtRatio(r)]));
+    if (row.invalid !== undefined) notes.push(`  ! ${row.label}: ${row.invalid} — not comparable`);
+    if (row.failure !== undefined) notes.push(`  ${row.label}: ${row.failure.split('\n').join('\n  ')}`);
+  }
+  if (scenario.id === '10k') {
+    lines.push(`  gateway (10k routes) ÷ gateway (1 route): ${fmtRatio(ratio(rows, 'gateway-10k', 'gateway'))}`);
+  }
+  for (const g of res.goals) lines.push(`  ${goalLine(g)}`);
+  lines.push(...notes);
+  return lines.join('\n');
+}
+
+export function summaryBlock(results: ScenarioResult[]): string {
+  const lines = ['Summary (req/s ratios, medians of interleaved rounds)'];
+  const fmtRowS = (a: string, b: string, c: string): string => `  ${pad(a, 44, false)} ${pad(b, 7, true)}  ${c}`;
+  for (const res of results) {
+    const rows = res.rows;
+    const add = (label: string, r: number | undefined, goal?: Goal): void => {
+      lines.push(fmtRowS(label, fmtRatio(r), goal === undefined ? '' : `goal ≥ ${goal.min.toFixed(2)}×  ${goal.ratio === undefined ? 'not measured' : goal.ratio >= goal.min ? 'MET' : 'MISSED'}`));
+    };
+    const goal = res.goals[0];
+    const name = res.scenario.id === '1route' ? '1 route' : res.scenario.id === '10k' ? '10k-routes case' : fmtBytes(res.scenario.bodyBytes);
+    if (res.scenario.id === '10k') {
+      add('gateway 10k routes ÷ gateway 1 route', ratio(rows, 'gateway-10k', 'gateway'), goal);
+      add('gateway 10k routes ÷ baseline', ratio(rows, 'gateway-10k', 'baseline'));
+      continue;
+    }
+    if (rows.some((r) => r.target === 'gateway')) add(`gateway ÷ baseline, ${name}`, ratio(rows, 'gateway', 'baseline'), res.scenario.id === '1route' ? goal : undefined);
+    if (rows.some((r) => r.target === 'nginx')) add(`nginx ÷ baseline, ${name} (reference)`, ratio(rows, 'nginx', 'baseline'));
+  }
+  return lines.join('\n');
+}
+
+export function labelOf(t: TargetId): string { return TARGET_LABELS[t]; }

@@ -1,0 +1,227 @@
+// `npm run bench`: the gateway against a baseline Node proxy (and nginx, where installed) in the same
+// run, interleaved round by round, printing medians and req/s ratios. See bench/README.md.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { loaderAvailable, loaderVersion, runLoad, type LoaderName, type LoadResult } from './load.js';
+import { httpGet, installCleanup, outputBlock, stopAll } from './procs.js';
+import { goalLine, goalsFor, labelOf, scenarioTable, summarize, summaryBlock, type ScenarioResult, type TargetRow } from './report.js';
+import { SCENARIOS, type Scenario, type ScenarioId, type TargetId } from './scenarios.js';
+import { REPO_ROOT, baseUrl, nginxAvailable, startBaseline, startGateway, startNginx, startUpstream, type Running } from './targets.js';
+
+const HELP = `Usage: npm run bench -- [options]      (or: node dist/bench/run.js [options])
+
+  --duration=5          seconds of load per measured run (whole seconds)
+  --rounds=3            interleaved rounds per scenario; the report shows the median of rounds
+  --connections=50      concurrent keep-alive connections
+  --warmup=1            seconds of unmeasured load before each target's first round (0 = none)
+  --scenarios=LIST      subset of 1route,10k,1k,64k,1m (default: all)
+  --targets=LIST        subset of baseline,gateway,nginx (default: all; nginx only when on PATH)
+  --loader=NAME         wrk | autocannon (default: wrk when on PATH, else autocannon)
+  --ready-timeout=20    seconds each process gets to answer 200 before it counts as failed
+  --gateway-root=DIR    checkout whose bin/gatehouse.js is benchmarked (default: this repository)
+  --out=FILE            JSON results (default: .bench-tmp/latest.json)
+  --keep-tmp            keep the generated configs (temp dir path is printed)
+  --help
+`;
+
+interface Options {
+  duration: number; rounds: number; connections: number; warmup: number;
+  scenarios: ScenarioId[]; targets: Set<'baseline' | 'gateway' | 'nginx'>;
+  loader: LoaderName; readyTimeoutMs: number; out: string; keepTmp: boolean; gatewayRoot: string;
+}
+
+function fail(msg: string): never {
+  process.stderr.write(`bench: ${msg}\n\n${HELP}`);
+  process.exit(2);
+}
+
+function parseArgs(argv: string[]): Options {
+  const kv = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) fail(`unexpected argument ${a}`);
+    const eq = a.indexOf('=');
+    if (eq !== -1) kv.set(a.slice(2, eq), a.slice(eq + 1));
+    else if (['help', 'keep-tmp'].includes(a.slice(2))) kv.set(a.slice(2), 'true');
+    else if (i + 1 < argv.length) kv.set(a.slice(2), argv[++i]);
+    else fail(`${a} needs a value`);
+  }
+  if (kv.has('help')) { process.stdout.write(HELP); process.exit(0); }
+  const known = ['duration', 'rounds', 'connections', 'warmup', 'scenarios', 'targets', 'loader', 'ready-timeout', 'out', 'keep-tmp', 'gateway-root'];
+  for (const k of kv.keys()) if (!known.includes(k)) fail(`unknown option --${k}`);
+  const num = (k: string, def: number, min: number): number => {
+    const v = kv.get(k);
+    if (v === undefined) return def;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) fail(`--${k} must be a whole number ≥ ${min} (got ${v})`);
+    return n;
+  };
+  const list = <T extends string>(k: string, all: readonly T[]): T[] => {
+    const v = kv.get(k);
+    if (v === undefined) return [...all];
+    const items = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    for (const s of items) if (!all.includes(s as T)) fail(`--${k}: unknown "${s}" (choose from ${all.join(',')})`);
+    return items as T[];
+  };
+  const loaderArg = kv.get('loader') ?? 'auto';
+  if (!['auto', 'wrk', 'autocannon'].includes(loaderArg)) fail(`--loader must be wrk or autocannon`);
+  const loader: LoaderName = loaderArg === 'auto' ? (loaderAvailable('wrk') ? 'wrk' : 'autocannon') : (loaderArg as LoaderName);
+  if (!loaderAvailable(loader)) fail('--loader=wrk but wrk is not on PATH');
+  const scenarioIds = SCENARIOS.map((s) => s.id);
+  return {
+    duration: num('duration', 5, 1), rounds: num('rounds', 3, 1), connections: num('connections', 50, 1), warmup: num('warmup', 1, 0),
+    scenarios: list('scenarios', scenarioIds), targets: new Set(list('targets', ['baseline', 'gateway', 'nginx'] as const)),
+    loader, readyTimeoutMs: num('ready-timeout', 20, 1) * 1000,
+    out: kv.get('out') ?? join(REPO_ROOT, '.bench-tmp', 'latest.json'), keepTmp: kv.has('keep-tmp'),
+    gatewayRoot: resolve(kv.get('gateway-root') ?? REPO_ROOT),
+  };
+}
+
+const log = (s: string): void => { process.stderr.write(s + '\n'); };
+const errMsg = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
+  installCleanup(() => { if (!opts.keepTmp) rmSync(tmp, { recursive: true, force: true }); });
+
+  const scenarios: Scenario[] = SCENARIOS.filter((s) => opts.scenarios.includes(s.id)).map((s) => ({
+    ...s,
+    targets: s.targets.filter((t) => opts.targets.has(t === 'gateway-10k' ? 'gateway' : t)),
+  }));
+  const wanted = new Set<TargetId>(scenarios.flatMap((s) => s.targets));
+  const notes: string[] = [];
+  if (wanted.has('nginx') && !nginxAvailable()) {
+    wanted.delete('nginx');
+    notes.push('nginx is not on PATH: the nginx reference rows are skipped.');
+  }
+  for (const s of scenarios) s.targets = s.targets.filter((t) => wanted.has(t));
+
+  // ---- header -------------------------------------------------------------------------------
+  const loaderVer = await loaderVersion(opts.loader);
+  const cpu = cpus();
+  const slots = scenarios.reduce((a, s) => a + s.targets.length, 0);
+  const estimate = slots * (opts.rounds * opts.duration + opts.warmup) + slots * opts.rounds * 0.15 + 5;
+  const header = [
+    `Gatehouse bench — ${new Date().toISOString()}`,
+    `  machine   ${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}, node ${process.version}, ${process.platform} ${process.arch}`,
+    `  loader    ${loaderVer}, ${opts.connections} connections${opts.loader === 'wrk' ? ', 1 thread' : ''}, separate process`,
+    `  runs      ${opts.duration} s per run × ${opts.rounds} round${opts.rounds === 1 ? "" : "s"} per scenario, targets interleaved (order rotates each round),`,
+    `            ${opts.warmup} s warm-up before each target's first round; figures are medians of the rounds`,
+    `  fairness  the gateway runs with workers: 1 (one data-plane process) and the baseline is one process,`,
+    `            so each proxy gets at most one core; on a 2-core machine the load generator (and the tiny`,
+    `            upstream) use the other one. nginx runs 1 worker process.`,
+    `  gateway   node bin/gatehouse.js start -c <tmp>/config.yaml  (cwd ${opts.gatewayRoot})`,
+    `  estimate  ~${estimate < 120 ? `${Math.ceil(estimate)} s` : `${Math.round(estimate / 60)} min`} (${slots} target×scenario slots)`,
+    ...notes.map((n) => `  note      ${n}`),
+  ].join('\n');
+  process.stdout.write(header + '\n\n');
+
+  // ---- start everything ---------------------------------------------------------------------
+  const running = new Map<TargetId, Running>();
+  const startFailures = new Map<TargetId, string>();
+  log('starting upstream…');
+  let upstream: Running;
+  try {
+    upstream = await startUpstream(opts.readyTimeoutMs);
+  } catch (e) {
+    process.stdout.write(`FAILED: the bench upstream did not start: ${errMsg(e)}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  const starters: [TargetId, () => Promise<Running>][] = [
+    ['baseline', () => startBaseline(upstream.port, opts.readyTimeoutMs)],
+    ['nginx', () => startNginx(upstream.port, tmp, opts.readyTimeoutMs)],
+    ['gateway', () => startGateway('gateway', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
+    ['gateway-10k', () => startGateway('gateway-10k', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
+  ];
+  for (const [id, start] of starters) {
+    if (!wanted.has(id)) continue;
+    log(`starting ${labelOf(id)}…`);
+    try {
+      running.set(id, await start());
+    } catch (e) {
+      startFailures.set(id, 'did not start (see above)');
+      process.stdout.write(`FAILED to start ${labelOf(id)}: ${errMsg(e)}\n\n`);
+    }
+  }
+  if (opts.keepTmp) log(`generated configs kept in ${tmp}`);
+
+  // ---- scenarios ----------------------------------------------------------------------------
+  const results: ScenarioResult[] = [];
+  for (const scenario of scenarios) {
+    const rows: TargetRow[] = scenario.targets.map((t) => ({ target: t, label: labelOf(t), runs: [] }));
+    const rowOf = (t: TargetId): TargetRow => rows.find((r) => r.target === t) as TargetRow;
+    // Preflight: each target must answer this scenario's path with 200 and the full body.
+    for (const row of rows) {
+      const r = running.get(row.target);
+      if (r === undefined) { row.failure = startFailures.get(row.target) ?? 'not started'; continue; }
+      try {
+        const res = await httpGet(baseUrl(r) + scenario.path, 10_000);
+        if (res.status !== 200 || res.bytes !== scenario.bodyBytes) {
+          row.failure = `preflight GET ${scenario.path} answered HTTP ${res.status} with ${res.bytes} bytes (expected 200 with ${scenario.bodyBytes})`;
+        }
+      } catch (e) {
+        row.failure = `preflight GET ${scenario.path} failed: ${errMsg(e)}` + outputBlock(r.procs[0]);
+      }
+    }
+    const active = (): TargetId[] => scenario.targets.filter((t) => rowOf(t).failure === undefined);
+    for (let round = 0; round < opts.rounds; round++) {
+      const order = active();
+      const rotated = order.map((_, i) => order[(i + round) % order.length]);
+      for (const t of rotated) {
+        const r = running.get(t) as Running;
+        const row = rowOf(t);
+        const url = baseUrl(r) + scenario.path;
+        try {
+          if (round === 0 && opts.warmup > 0) {
+            log(`[${scenario.id}] warm-up ${row.label} (${opts.warmup} s)`);
+            await runLoad({ loader: opts.loader, url, connections: opts.connections, durationS: opts.warmup, tmpDir: tmp });
+          }
+          const res: LoadResult = await runLoad({ loader: opts.loader, url, connections: opts.connections, durationS: opts.duration, tmpDir: tmp });
+          row.runs.push(res);
+          const bad = res.errors + res.non2xx;
+          log(`[${scenario.id}] round ${round + 1}/${opts.rounds} ${row.label.padEnd(24)} ${Math.round(res.rps).toString().padStart(7)} req/s  p50 ${res.p50Ms.toFixed(2)} ms  p99 ${res.p99Ms.toFixed(2)} ms${bad > 0 ? `  ${bad} errors` : ''}`);
+        } catch (e) {
+          row.failure = `load run failed: ${errMsg(e)}`;
+        }
+        const dead = r.procs.find((p) => !p.alive);
+        if (dead !== undefined) row.failure = `${dead.name} died during the run (${dead.exitDescription})` + outputBlock(dead);
+      }
+    }
+    rows.forEach(summarize);
+    const res: ScenarioResult = { scenario, rows, goals: goalsFor(scenario, rows) };
+    results.push(res);
+    process.stdout.write(scenarioTable(res) + '\n\n');
+  }
+
+  process.stdout.write(summaryBlock(results) + '\n');
+
+  // ---- JSON ---------------------------------------------------------------------------------
+  const json = {
+    date: new Date().toISOString(),
+    machine: { cpus: cpu.length, model: cpu[0]?.model.trim(), node: process.version, platform: `${process.platform} ${process.arch}` },
+    options: { ...opts, targets: [...opts.targets], loaderVersion: loaderVer },
+    processes: Object.fromEntries([...running.entries()].map(([k, v]) => [k, v.command])),
+    upstream: upstream.command,
+    scenarios: results.map((r) => ({
+      id: r.scenario.id, title: r.scenario.title, path: r.scenario.path, bodyBytes: r.scenario.bodyBytes,
+      rows: r.rows.map((row) => ({ target: row.target, label: row.label, summary: row.summary, invalid: row.invalid, failure: row.failure, runs: row.runs })),
+      goals: r.goals.map((g) => ({ ...g, met: g.ratio === undefined ? null : g.ratio >= g.min, text: goalLine(g) })),
+    })),
+  };
+  mkdirSync(dirname(opts.out), { recursive: true });
+  writeFileSync(opts.out, JSON.stringify(json, null, 2) + '\n');
+  process.stdout.write(`\nJSON results: ${opts.out}\n`);
+
+  const anyFailed = results.some((r) => r.rows.some((row) => row.failure !== undefined));
+  if (anyFailed) {
+    process.stdout.write('Some targets could not be measured (FAILED rows above); exit code 1.\n');
+    process.exitCode = 1;
+  }
+}
+
+main()
+  .catch((e: unknown) => { process.stderr.write(`bench: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`); process.exitCode = 1; })
+  .finally(async () => { await stopAll(); });

@@ -1,0 +1,136 @@
+// The bench scenarios and the gateway route tables they need.
+import { stringify } from 'yaml';
+
+export type TargetId = 'baseline' | 'gateway' | 'gateway-10k' | 'nginx';
+export type ScenarioId = '1route' | '10k' | '1k' | '64k' | '1m';
+
+export interface Scenario {
+  id: ScenarioId;
+  title: string;
+  /** Path requested on every target. */
+  path: string;
+  /** Expected response body size, checked once per target before loading. */
+  bodyBytes: number;
+  /** Targets loaded in this scenario, in round order (rotated each round). */
+  targets: TargetId[];
+}
+
+export const HELLO_BYTES = Buffer.byteLength('hello from the gatehouse bench upstream\n');
+/** The measured route of the 10k-routes table (also answered by the 1-route catch-all). */
+export const TARGET_PATH = '/bench/target';
+
+export const SCENARIOS: readonly Scenario[] = [
+  { id: '1route', title: '1 route, small body', path: '/hello', bodyBytes: HELLO_BYTES, targets: ['baseline', 'gateway', 'nginx'] },
+  // gateway (1 route) is loaded again here, interleaved with gateway (10k routes), so their ratio
+  // compares runs made minutes apart under the same conditions rather than across scenarios.
+  { id: '10k', title: '10,000 routes, target route defined last', path: TARGET_PATH, bodyBytes: HELLO_BYTES, targets: ['baseline', 'gateway', 'gateway-10k'] },
+  { id: '1k', title: '1 KiB body (1 route)', path: '/bytes/1024', bodyBytes: 1024, targets: ['baseline', 'gateway', 'nginx'] },
+  { id: '64k', title: '64 KiB body (1 route)', path: '/bytes/65536', bodyBytes: 65536, targets: ['baseline', 'gateway', 'nginx'] },
+  { id: '1m', title: '1 MiB body (1 route)', path: '/bytes/1048576', bodyBytes: 1048576, targets: ['baseline', 'gateway', 'nginx'] },
+];
+
+export const TARGET_LABELS: Record<TargetId, string> = {
+  baseline: 'baseline (node+undici)',
+  gateway: 'gateway (1 route)',
+  'gateway-10k': 'gateway (10k routes)',
+  nginx: 'nginx (reference)',
+};
+
+/** APISIX standalone file with one catch-all route to the upstream. */
+export function oneRouteStandalone(upstreamPort: number): string {
+  return standaloneYaml({
+    upstreams: [{ id: 'u1', type: 'roundrobin', nodes: { [`127.0.0.1:${upstreamPort}`]: 1 } }],
+    routes: [{ id: 'r1', uri: '/*', upstream_id: 'u1' }],
+  });
+}
+
+/**
+ * APISIX standalone file with 10,000 routes: 9,999 others (exact and prefix URIs, some with `hosts`,
+ * some with `methods`, near-misses of the target path, and decoys on the very same path that differ
+ * only by host or method) and the measured exact route `/bench/target` defined last. Every other route
+ * points at `deadPort`, where nothing listens, so a request the router sends to the wrong route
+ * shows up as 5xx errors instead of a silently wrong measurement.
+ */
+export function tenKRoutesStandalone(upstreamPort: number, deadPort: number): string {
+  const routes: Record<string, unknown>[] = [
+    { id: 'decoy-host', uri: TARGET_PATH, hosts: ['decoy.example.com'], upstream_id: 'u-other' },
+    { id: 'decoy-method', uri: TARGET_PATH, methods: ['POST', 'PUT'], upstream_id: 'u-other' },
+    { id: 'decoy-prefix', uri: '/bench/*', hosts: ['decoy.example.com'], upstream_id: 'u-other' },
+  ];
+  for (let i = 0; routes.length < 9_999; i++) {
+    const id = `r${i}`;
+    switch (i % 8) {
+      case 0: routes.push({ id, uri: `/api/v1/resource-${i}`, upstream_id: 'u-other' }); break;
+      case 1: routes.push({ id, uri: `/svc-${i}/*`, upstream_id: 'u-other' }); break;
+      case 2: routes.push({ id, uri: `/api/v1/resource-${i}`, hosts: [`svc-${i}.example.com`], upstream_id: 'u-other' }); break;
+      case 3: routes.push({ id, uri: `/svc-${i}/*`, methods: ['POST', 'PUT'], upstream_id: 'u-other' }); break;
+      case 4: routes.push({ id, uri: `${TARGET_PATH}-${i}`, upstream_id: 'u-other' }); break;
+      case 5: routes.push({ id, uris: [`/api/v2/items-${i}`, `/api/v2/items-${i}/*`], methods: ['GET'], hosts: ['api.example.com', `*.tenant-${i}.example.com`], upstream_id: 'u-other' }); break;
+      case 6: routes.push({ id, uri: `/bench/t${i}/*`, upstream_id: 'u-other' }); break;
+      default: routes.push({ id, uri: `/api/v1/resource-${i}/details`, methods: ['GET', 'HEAD'], upstream_id: 'u-other' }); break;
+    }
+  }
+  routes.push({ id: 'target', uri: TARGET_PATH, upstream_id: 'u1' });
+  return standaloneYaml({
+    upstreams: [
+      { id: 'u1', type: 'roundrobin', nodes: { [`127.0.0.1:${upstreamPort}`]: 1 } },
+      { id: 'u-other', type: 'roundrobin', nodes: { [`127.0.0.1:${deadPort}`]: 1 } },
+    ],
+    routes,
+  });
+}
+
+function standaloneYaml(doc: Record<string, unknown>): string {
+  // `#END` marks a complete file in APISIX's standalone format (a half-written file has none).
+  return stringify(doc, { lineWidth: 0 }) + '#END\n';
+}
+
+/** The node config (`config.yaml`) for one gateway instance. */
+export function gatewayNodeConfig(opts: { port: number; adminPort: number; standaloneFile: string }): string {
+  return stringify({
+    node: { listen: [{ host: '127.0.0.1', port: opts.port }], workers: 1 },
+    admin: { listen: { host: '127.0.0.1', port: opts.adminPort } },
+    store: { type: 'standalone', standalone: { file: opts.standaloneFile } },
+    log: { level: 'warn' },
+  });
+}
+
+/** nginx.conf for the reference row: 1 worker, keep-alive upstream pool, everything inside `dir`. */
+export function nginxConfig(opts: { dir: string; port: number; upstreamPort: number }): string {
+  const d = opts.dir;
+  return `# generated by gatehouse bench
+worker_processes 1;
+pid ${d}/nginx.pid;
+error_log ${d}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${d}/client_body;
+  proxy_temp_path ${d}/proxy_temp;
+  fastcgi_temp_path ${d}/fastcgi_temp;
+  uwsgi_temp_path ${d}/uwsgi_temp;
+  scgi_temp_path ${d}/scgi_temp;
+  # Node's http server keeps a client connection for any number of requests; match it.
+  keepalive_requests 1000000;
+  keepalive_timeout 65s;
+  upstream bench_upstream {
+    server 127.0.0.1:${opts.upstreamPort};
+    keepalive 64;
+    keepalive_requests 1000000;
+    keepalive_timeout 60s;
+  }
+  server {
+    listen 127.0.0.1:${opts.port};
+    location / {
+      proxy_pass http://bench_upstream;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      # stream large bodies from memory buffers, never spool them to disk
+      proxy_max_temp_file_size 0;
+    }
+  }
+}
+`;
+}

@@ -1,0 +1,77 @@
+// Starting the processes under test: the upstream, the baseline proxy, the gateway (1 route or 10k
+// routes) and nginx. Each is a separate process registered with procs.ts.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ManagedProcess, freePort, waitForReady, which } from './procs.js';
+import { gatewayNodeConfig, nginxConfig, oneRouteStandalone, tenKRoutesStandalone, TARGET_PATH, type TargetId } from './scenarios.js';
+
+/** Repository root (dist/bench/targets.js -> ../..). */
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
+const childEnv = { ...process.env, NODE_ENV: 'production' };
+
+export interface Running {
+  id: TargetId | 'upstream';
+  port: number;
+  procs: ManagedProcess[];
+  /** Human-readable description of how it was started (for the report). */
+  command: string;
+}
+
+export function baseUrl(r: Running): string { return `http://127.0.0.1:${r.port}`; }
+
+export async function startUpstream(readyTimeoutMs: number): Promise<Running> {
+  const port = await freePort();
+  const args = [here('./upstream-server.js'), `--port=${port}`];
+  const proc = new ManagedProcess('upstream', process.execPath, args, { env: childEnv });
+  await waitForReady(`http://127.0.0.1:${port}/hello`, proc, readyTimeoutMs);
+  return { id: 'upstream', port, procs: [proc], command: `node ${args.join(' ')}` };
+}
+
+export async function startBaseline(upstreamPort: number, readyTimeoutMs: number): Promise<Running> {
+  const port = await freePort();
+  const args = [here('./baseline-proxy.js'), `--port=${port}`, `--upstream=http://127.0.0.1:${upstreamPort}`];
+  const proc = new ManagedProcess('baseline proxy', process.execPath, args, { env: childEnv });
+  await waitForReady(`http://127.0.0.1:${port}/hello`, proc, readyTimeoutMs);
+  return { id: 'baseline', port, procs: [proc], command: `node ${args.join(' ')}` };
+}
+
+/**
+ * `node bin/gatehouse.js start -c <dir>/config.yaml` from `root` (normally this repository), with a standalone
+ * store file holding 1 route (`gateway`) or 10,000 routes (`gateway-10k`). Ready once a request
+ * through the gateway answers 200.
+ */
+export async function startGateway(id: 'gateway' | 'gateway-10k', root: string, upstreamPort: number, tmpDir: string, readyTimeoutMs: number): Promise<Running> {
+  const bin = join(root, 'bin', 'gatehouse.js');
+  if (!existsSync(bin)) throw new Error(`${bin} not found`);
+  if (!existsSync(join(root, 'dist', 'src', 'cli', 'main.js'))) {
+    throw new Error('dist/src/cli/main.js not found: the gateway CLI is not built (run `npm run build`; is src/cli/main.ts there?)');
+  }
+  const dir = join(tmpDir, id);
+  mkdirSync(dir, { recursive: true });
+  const [port, adminPort, deadPort] = [await freePort(), await freePort(), await freePort()];
+  const standaloneFile = join(dir, 'gatehouse.yaml');
+  writeFileSync(standaloneFile, id === 'gateway' ? oneRouteStandalone(upstreamPort) : tenKRoutesStandalone(upstreamPort, deadPort));
+  const configFile = join(dir, 'config.yaml');
+  writeFileSync(configFile, gatewayNodeConfig({ port, adminPort, standaloneFile }));
+  const args = [bin, 'start', '-c', configFile];
+  const proc = new ManagedProcess(id === 'gateway' ? 'gateway (1 route)' : 'gateway (10k routes)', process.execPath, args, { cwd: root, env: childEnv });
+  await waitForReady(`http://127.0.0.1:${port}${id === 'gateway' ? '/hello' : TARGET_PATH}`, proc, readyTimeoutMs);
+  return { id, port, procs: [proc], command: `node bin/gatehouse.js start -c ${configFile}` };
+}
+
+export function nginxAvailable(): boolean { return which('nginx') !== undefined; }
+
+export async function startNginx(upstreamPort: number, tmpDir: string, readyTimeoutMs: number): Promise<Running> {
+  const dir = join(tmpDir, 'nginx');
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(conf, nginxConfig({ dir, port, upstreamPort }));
+  // -e: the startup error log too stays inside the temp dir (nginx >= 1.19.5).
+  const args = ['-c', conf, '-p', dir, '-e', join(dir, 'error.log'), '-g', 'daemon off;'];
+  const proc = new ManagedProcess('nginx', 'nginx', args);
+  await waitForReady(`http://127.0.0.1:${port}/hello`, proc, readyTimeoutMs);
+  return { id: 'nginx', port, procs: [proc], command: `nginx ${args.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')}` };
+}

@@ -1,0 +1,92 @@
+import cluster from 'node:cluster';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { VERSION } from '../core/version.js';
+
+const USAGE = `gatehouse ${VERSION}
+
+Usage: gatehouse <command> [-c conf/config.yaml]
+
+Commands:
+  start     run the gateway in the foreground
+  check     validate the node config and the configuration it points at, then exit
+  reload    re-read the config files of a running gateway (SIGHUP)
+  quit      drain in-flight requests, then stop a running gateway (SIGTERM)
+  stop      stop a running gateway at once
+  version   print the version
+`;
+
+interface Args { command: string; config: string }
+
+function parseArgs(argv: string[]): Args {
+  let command = 'help';
+  let config = 'conf/config.yaml';
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '-c' || a === '--config') {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a file`);
+      config = v;
+    } else if (a.startsWith('--config=')) config = a.slice(9);
+    else if (a === '-h' || a === '--help') command = 'help';
+    else if (!a.startsWith('-')) command = a;
+    else throw new Error(`unknown option ${a}`);
+  }
+  return { command, config: resolve(config) };
+}
+
+async function signalRunning(configFile: string, signal: NodeJS.Signals): Promise<number> {
+  const { loadNodeConfig } = await import('../core/node-config.js');
+  const config = await loadNodeConfig(configFile);
+  const pidFile = join(config.data_dir, 'gatehouse.pid');
+  let pid: number;
+  try {
+    pid = Number(readFileSync(pidFile, 'utf8').trim());
+  } catch {
+    process.stderr.write(`gatehouse is not running (no pid file at ${pidFile})\n`);
+    return 1;
+  }
+  try {
+    process.kill(pid, signal);
+  } catch (err) {
+    process.stderr.write(`cannot signal gatehouse (pid ${pid}): ${(err as Error).message}\n`);
+    return 1;
+  }
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  let args: Args;
+  try {
+    args = parseArgs(argv);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  try {
+    switch (args.command) {
+      case 'start': {
+        if (!cluster.isPrimary) return;
+        const { Primary } = await import('../process/primary.js');
+        await Primary.start(args.config);
+        return;
+      }
+      case 'check': {
+        const { checkConfig } = await import('./check.js');
+        process.exit(await checkConfig(args.config));
+        return;
+      }
+      case 'reload': process.exit(await signalRunning(args.config, 'SIGHUP')); return;
+      case 'quit': process.exit(await signalRunning(args.config, 'SIGTERM')); return;
+      case 'stop': process.exit(await signalRunning(args.config, 'SIGUSR2')); return;
+      case 'version': process.stdout.write(`${VERSION}\n`); return;
+      case 'help': process.stdout.write(USAGE); return;
+      default:
+        process.stderr.write(`unknown command "${args.command}"\n\n${USAGE}`);
+        process.exit(2);
+    }
+  } catch (err) {
+    process.stderr.write(`gatehouse: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,343 @@
+// Validation of one configuration object, and of the references between objects.
+// Shared by every writer (Admin API, standalone file, etcd/sqlite sync) so that the same
+// input is accepted or refused everywhere, with APISIX's error messages.
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { isIPv6 } from 'node:net';
+import type { PluginsConf, ResourceKind, ResourceTypes, UpstreamNode } from '../contracts/resources.js';
+import type { StoredObject } from '../contracts/store.js';
+import { GatehouseError, isGatehouseError } from '../core/errors.js';
+import { checkSchema, compileSchema, type SchemaValidator } from '../core/schema.js';
+import { RESOURCE_SCHEMAS } from './schemas/index.js';
+import {
+  hashCombinationsKeySchema, hashHeaderKeySchema, hashVarsKeySchema,
+} from './schemas/upstreams.js';
+
+/** Where a plugin set lives; `schemaType: 'consumer'` means check instances with each plugin's consumer schema. */
+export interface PluginCheckWhere {
+  kind: ResourceKind;
+  id?: string;
+  schemaType: 'default' | 'consumer';
+}
+
+export interface ValidateOptions {
+  /**
+   * Checks every plugin instance (name known, schema, `_meta`). Throw an Error whose
+   * message is APISIX's (`failed to check the configuration of plugin <name> err: ...`).
+   * Absent = plugins are free-form objects.
+   */
+  checkPlugins?: (plugins: PluginsConf, where: PluginCheckWhere) => void;
+  /** Compiles a lua-resty-expr rule (route `vars`); throw with the compile error. Absent = any array. */
+  checkExpr?: (rule: unknown[]) => void;
+  /** Checks a plugin_metadata object against the plugin's metadata schema; throw on error. */
+  checkMetadata?: (pluginName: string, value: Record<string, unknown>) => void;
+}
+
+type Obj = Record<string, unknown>;
+export type Normalized<K extends ResourceKind> = ResourceTypes[K] & Obj;
+
+const validators = new Map<ResourceKind, SchemaValidator>();
+function validatorFor(kind: ResourceKind): SchemaValidator {
+  let v = validators.get(kind);
+  if (v === undefined) {
+    v = compileSchema(RESOURCE_SCHEMAS[kind]);
+    validators.set(kind, v);
+  }
+  return v;
+}
+
+function invalid(message: string, cause?: unknown): GatehouseError {
+  return new GatehouseError('GH_ERR_CONFIG_INVALID', message, cause === undefined ? undefined : { cause });
+}
+
+/**
+ * Validates one object of `kind` and returns a normalised copy (the input is not
+ * modified): schema defaults filled in (`status: 1`, `priority: 0`, upstream `type`,
+ * `scheme`, `pass_host`, ...), hosts lower-cased, upstream `nodes` in array form with
+ * `port` and `priority` set and IPv6 hosts bracketed (`[::1]`, as APISIX's data plane
+ * does: strip the brackets before handing a host to `net.connect`).
+ *
+ * Throws GH_ERR_CONFIG_INVALID with APISIX's message: schema failures read
+ * `invalid configuration: <schema error>`; APISIX's own cross-field checks keep their
+ * unprefixed text (`only one of host or hosts is allowed`, `missing key`, ...).
+ * References to other objects are checked separately (`checkReferences`).
+ */
+export function validateResource<K extends ResourceKind>(kind: K, value: unknown, opts: ValidateOptions = {}):
+  Normalized<K> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw invalid(`invalid configuration: wrong type: expected object, got ${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value}`);
+  }
+  const conf = structuredClone(value) as Obj;
+
+  if (kind === 'routes') {
+    // APISIX checks these before the schema, so they win over any other error.
+    if (conf.host !== undefined && conf.hosts !== undefined) throw invalid('only one of host or hosts is allowed');
+    if (conf.remote_addr !== undefined && conf.remote_addrs !== undefined) {
+      throw invalid('only one of remote_addr or remote_addrs is allowed');
+    }
+  }
+
+  const err = checkSchema(validatorFor(kind), conf);
+  if (err !== undefined) throw invalid(`invalid configuration: ${err}`);
+
+  const id = conf.id !== undefined ? String(conf.id) : typeof conf.username === 'string' ? conf.username : undefined;
+  switch (kind) {
+    case 'routes':
+      if (conf.upstream !== undefined) checkUpstream(conf.upstream as Obj);
+      runPluginCheck(conf, kind, id, opts);
+      if (Array.isArray(conf.vars) && opts.checkExpr !== undefined) {
+        try {
+          opts.checkExpr(conf.vars);
+        } catch (e) {
+          throw invalid(`failed to validate the 'vars' expression: ${messageOf(e)}`, e);
+        }
+      }
+      lowerHosts(conf);
+      break;
+    case 'services':
+      if (conf.upstream !== undefined) checkUpstream(conf.upstream as Obj);
+      runPluginCheck(conf, kind, id, opts);
+      lowerHosts(conf);
+      break;
+    case 'upstreams':
+      checkUpstream(conf);
+      break;
+    case 'consumers':
+    case 'credentials':
+      runPluginCheck(conf, kind, id, opts);
+      break;
+    case 'consumer_groups':
+    case 'plugin_configs':
+    case 'global_rules':
+      runPluginCheck(conf, kind, id, opts);
+      break;
+    case 'plugin_metadata':
+      if (opts.checkMetadata !== undefined) {
+        try {
+          opts.checkMetadata(String(conf.id), conf);
+        } catch (e) {
+          if (isGatehouseError(e)) throw e;
+          throw invalid(`invalid configuration: ${messageOf(e)}`, e);
+        }
+      }
+      break;
+    case 'ssls':
+      checkSsl(conf);
+      break;
+  }
+  return conf as Normalized<K>;
+}
+
+function runPluginCheck(conf: Obj, kind: ResourceKind, id: string | undefined, opts: ValidateOptions): void {
+  if (conf.plugins === undefined || opts.checkPlugins === undefined) return;
+  const consumerSide = kind === 'consumers' || kind === 'credentials';
+  const where: PluginCheckWhere = { kind, schemaType: consumerSide ? 'consumer' : 'default' };
+  if (id !== undefined) where.id = id;
+  try {
+    opts.checkPlugins(conf.plugins as PluginsConf, where);
+  } catch (e) {
+    const msg = messageOf(e);
+    // consumers and credentials add this prefix in APISIX (admin/consumers.lua)
+    throw invalid(consumerSide && !msg.startsWith('invalid plugins configuration: ')
+      ? `invalid plugins configuration: ${msg}` : msg, e);
+  }
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function lowerHosts(conf: Obj): void {
+  if (typeof conf.host === 'string') conf.host = conf.host.toLowerCase();
+  if (Array.isArray(conf.hosts)) conf.hosts = conf.hosts.map((h) => String(h).toLowerCase());
+}
+
+const SCHEME_PORT: Record<string, number> = { http: 80, https: 443 };
+
+/** APISIX `check_upstream_conf` (admin side) plus normalisation of `nodes`; runs after the schema. */
+function checkUpstream(up: Obj): void {
+  const scheme = typeof up.scheme === 'string' ? up.scheme : 'http';
+  const nodes: UpstreamNode[] = [];
+  if (up.nodes !== undefined && !Array.isArray(up.nodes)) {
+    for (const [addr, weight] of Object.entries(up.nodes as Record<string, number>)) {
+      const { host, port } = parseAddr(addr);
+      if (port !== undefined) {
+        const n = Number(port);
+        if (!/^\d+$/.test(port) || n < 1 || n > 65535) throw invalid(`invalid port ${port}`);
+      }
+      nodes.push({ host: bracketIPv6(host), port: port !== undefined ? Number(port) : SCHEME_PORT[scheme]!, weight, priority: 0 });
+    }
+    up.nodes = nodes;
+  } else if (Array.isArray(up.nodes)) {
+    for (const n of up.nodes as Obj[]) {
+      n.host = bracketIPv6(String(n.host));
+      if (n.port === undefined) n.port = SCHEME_PORT[scheme];
+      if (n.priority === undefined) n.priority = 0;
+    }
+  }
+
+  if (up.pass_host === 'rewrite' && (up.upstream_host === undefined || up.upstream_host === '')) {
+    throw invalid('`upstream_host` can\'t be empty when `pass_host` is `rewrite`');
+  }
+  const tls = up.tls as Obj | undefined;
+  if (tls !== undefined && typeof tls.client_cert === 'string') {
+    const e = pemProblem(tls.client_cert, tls.client_key as string | undefined);
+    if (e !== undefined) throw invalid(e);
+  }
+  if (up.type !== 'chash') return;
+  if (up.hash_on !== 'consumer' && up.key === undefined) throw invalid('missing key');
+  const keySchema = up.hash_on === 'header' || up.hash_on === 'cookie' ? hashHeaderKeySchema
+    : up.hash_on === 'vars_combinations' ? hashCombinationsKeySchema
+      : up.hash_on === 'consumer' ? undefined : hashVarsKeySchema;
+  if (keySchema !== undefined) {
+    const err = checkSchema(compileSchema(keySchema), up.key);
+    if (err !== undefined) throw invalid(`invalid configuration: ${err}`);
+  }
+}
+
+/** Splits `host:port`, `[v6]:port`, `[v6]`, a bare IPv6 literal (no port) or a bare host. */
+export function parseAddr(addr: string): { host: string; port?: string } {
+  if (addr.startsWith('[')) {
+    const close = addr.indexOf(']');
+    if (close === -1 || close === addr.length - 1) return { host: addr };
+    if (addr[close + 1] !== ':') return { host: addr };
+    return { host: addr.slice(0, close + 1), port: addr.slice(close + 2) };
+  }
+  const first = addr.indexOf(':');
+  if (first === -1) return { host: addr };
+  if (addr.indexOf(':', first + 1) !== -1) return { host: addr }; // IPv6 without brackets: no port
+  return { host: addr.slice(0, first), port: addr.slice(first + 1) };
+}
+
+function bracketIPv6(host: string): string {
+  return isIPv6(host) ? `[${host}]` : host;
+}
+
+// Values resolved at runtime from a secret manager or the environment are not PEM yet.
+function isSecretRef(v: string): boolean {
+  return v.startsWith('$secret://') || v.startsWith('$env://');
+}
+
+/** APISIX `ssl.validate`: both parse; returns the error text or undefined. */
+function pemProblem(cert: string, key: string | undefined): string | undefined {
+  if (isSecretRef(cert) || (key !== undefined && isSecretRef(key))) return undefined;
+  try {
+    new X509Certificate(cert);
+  } catch (e) {
+    return `failed to parse cert: ${messageOf(e)}`;
+  }
+  if (key === undefined) return undefined;
+  try {
+    createPrivateKey(key);
+  } catch (e) {
+    return `failed to parse key: ${messageOf(e)}`;
+  }
+  return undefined;
+}
+
+function checkSsl(conf: Obj): void {
+  const e = pemProblem(String(conf.cert), String(conf.key));
+  if (e !== undefined) throw invalid(e);
+  if (typeof conf.sni === 'string') conf.sni = conf.sni.toLowerCase();
+  if (Array.isArray(conf.snis)) conf.snis = conf.snis.map((s) => String(s).toLowerCase());
+  if (conf.type === 'client') return;
+  const certs = (conf.certs as string[] | undefined) ?? [];
+  const keys = (conf.keys as string[] | undefined) ?? [];
+  if (certs.length !== keys.length) throw invalid('mismatched number of certs and keys');
+  for (let i = 0; i < certs.length; i++) {
+    const pe = pemProblem(certs[i]!, keys[i]!);
+    if (pe !== undefined) throw invalid(`failed to handle cert-key pair[${i + 1}]: ${pe}`);
+  }
+  const client = conf.client as Obj | undefined;
+  if (client !== undefined) {
+    const ce = pemProblem(String(client.ca), undefined);
+    if (ce !== undefined) throw invalid(`failed to validate client_cert: ${ce}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// References between objects
+
+/** What reference checks read; ConfigState (and the data plane's ConfigView) fit. */
+export interface ConfigLookup {
+  list(kind: ResourceKind): Iterable<StoredObject>;
+  get(kind: ResourceKind, id: string): StoredObject | undefined;
+}
+
+export interface ReferenceProblem {
+  kind: ResourceKind;
+  id: string;
+  message: string;
+}
+
+/**
+ * The first dangling reference of one object, with APISIX's message
+ * (`failed to fetch upstream info by upstream id [99], response code: 404`), or undefined.
+ * `id` is the object's store id (for credentials `<username>/<credential id>`).
+ */
+export function findObjectReferenceProblem(kind: ResourceKind, id: string, value: Obj,
+  lookup: Pick<ConfigLookup, 'get'>): string | undefined {
+  const missing = (k: ResourceKind, ref: unknown): boolean => lookup.get(k, String(ref)) === undefined;
+  const fetchMsg = (what: string, by: string, ref: unknown): string =>
+    `failed to fetch ${what} info by ${by} [${String(ref)}], response code: 404`;
+  const sslRef = (up: unknown): string | undefined => {
+    const certId = ((up as Obj | undefined)?.tls as Obj | undefined)?.client_cert_id;
+    if (certId === undefined) return undefined;
+    const ssl = lookup.get('ssls', String(certId));
+    if (ssl === undefined) return fetchMsg('ssl', 'ssl id', certId);
+    if ((ssl.value as Obj).type !== 'client') return `failed to fetch ssl info by ssl id [${String(certId)}], wrong ssl type`;
+    return undefined;
+  };
+  switch (kind) {
+    case 'routes':
+      if (value.upstream_id !== undefined && missing('upstreams', value.upstream_id)) {
+        return fetchMsg('upstream', 'upstream id', value.upstream_id);
+      }
+      if (value.service_id !== undefined && missing('services', value.service_id)) {
+        return fetchMsg('service', 'service id', value.service_id);
+      }
+      if (value.plugin_config_id !== undefined && missing('plugin_configs', value.plugin_config_id)) {
+        return fetchMsg('plugin config', 'plugin config id', value.plugin_config_id);
+      }
+      return sslRef(value.upstream);
+    case 'services':
+      if (value.upstream_id !== undefined && missing('upstreams', value.upstream_id)) {
+        return fetchMsg('upstream', 'upstream id', value.upstream_id);
+      }
+      return sslRef(value.upstream);
+    case 'upstreams':
+      return sslRef(value);
+    case 'consumers':
+      if (value.group_id !== undefined && missing('consumer_groups', value.group_id)) {
+        return fetchMsg('consumer group', 'consumer group id', value.group_id);
+      }
+      return undefined;
+    case 'credentials': {
+      const username = id.split('/')[0]!;
+      return missing('consumers', username) ? fetchMsg('consumer', 'username', username) : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** Every dangling reference in a whole configuration, in kind order then list order. */
+export function findReferenceProblems(lookup: ConfigLookup): ReferenceProblem[] {
+  const out: ReferenceProblem[] = [];
+  for (const kind of ['routes', 'services', 'upstreams', 'consumers', 'credentials'] as const) {
+    for (const obj of lookup.list(kind)) {
+      const message = findObjectReferenceProblem(kind, obj.id, obj.value, lookup);
+      if (message !== undefined) out.push({ kind, id: obj.id, message });
+    }
+  }
+  return out;
+}
+
+/**
+ * Throws GH_ERR_CONFIG_INVALID for the first dangling `upstream_id`, `service_id`,
+ * `plugin_config_id`, consumer `group_id`, `tls.client_cert_id` or credential owner,
+ * as `<kind> "<id>": <APISIX message>`.
+ */
+export function checkReferences(lookup: ConfigLookup): void {
+  const first = findReferenceProblems(lookup)[0];
+  if (first !== undefined) throw invalid(`${first.kind} "${first.id}": ${first.message}`);
+}

@@ -1,0 +1,55 @@
+/** `conf/config.yaml`, after validation and defaults. Relative paths are already resolved against the file's folder. */
+export interface ListenConfig {
+  host: string;
+  port: number;
+  tls?: boolean;
+}
+
+export interface NodeConfig {
+  /** Absolute path of the config file this came from (for reload and relative paths). */
+  file: string;
+  node: {
+    listen: ListenConfig[];
+    /** Number of worker processes; `auto` resolves to the number of cores. */
+    workers: number;
+    /** Seconds in-flight requests get to finish on graceful shutdown. */
+    drain_timeout: number;
+    client: {
+      /** Largest request header block in bytes (431 beyond). */
+      max_header_size: number;
+      /** Largest request body in bytes (413 beyond); 0 = unlimited. */
+      max_body_size: number;
+      /** Seconds a client has to send its whole header block. */
+      header_timeout: number;
+      /** Seconds an idle keep-alive connection is kept. */
+      keepalive_timeout: number;
+      /** Seconds a client has to send the whole request (0 = off). */
+      request_timeout: number;
+    };
+    tls: {
+      /** Default protocols when an ssl object does not set `ssl_protocols`. */
+      protocols: ('TLSv1.2' | 'TLSv1.3' | 'TLSv1.1')[];
+      ciphers?: string;
+      /** Id of the ssl object used when the client sends no SNI or an unknown one; absent = handshake fails. */
+      default_ssl_id?: string;
+    };
+  };
+  admin: {
+    listen: ListenConfig;
+    keys: { name: string; key: string; role: 'admin' | 'viewer' }[];
+    allow: string[];
+  };
+  /** The status listener (`/status`, `/status/ready`); absent = off. */
+  status?: { listen: ListenConfig };
+  store: {
+    type: 'sqlite' | 'standalone' | 'etcd';
+    sqlite: { path: string };
+    standalone: { file: string };
+    etcd: { endpoints: string[]; prefix: string; timeout: number };
+  };
+  /** Folder for generated data (sqlite db, admin key). */
+  data_dir: string;
+  /** Plugin whitelist; undefined = every built-in. */
+  plugins?: string[];
+  log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent' };
+}

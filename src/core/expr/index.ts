@@ -1,0 +1,3 @@
+export { compileExpr, ExprError } from './expr.js';
+export type { CompiledExpr, CompileExprOptions } from './expr.js';
+export { isKnownVariable, registerVariable, VARIABLE_PREFIXES } from './variables.js';

@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { isGatehouseError } from './errors.js';
+import { loadNodeConfig, parseNodeConfig, substituteEnv } from './node-config.js';
+
+const FILE = '/etc/gatehouse/config.yaml';
+
+function refuses(text: string, message: string): void {
+  assert.throws(() => parseNodeConfig(text, 'conf/config.yaml'), (e: unknown) => {
+    assert.ok(isGatehouseError(e, 'GH_ERR_CONFIG_INVALID'));
+    assert.equal((e as Error).message, `conf/config.yaml: ${message}`);
+    return true;
+  });
+}
+
+describe('parseNodeConfig', () => {
+  it('fills every default for an empty file', () => {
+    const c = parseNodeConfig('', FILE);
+    assert.equal(c.file, FILE);
+    assert.deepEqual(c.node.listen, [{ host: '0.0.0.0', port: 9080 }, { host: '0.0.0.0', port: 9443, tls: true }]);
+    assert.ok(Number.isInteger(c.node.workers) && c.node.workers >= 1);
+    assert.equal(c.node.drain_timeout, 30);
+    assert.deepEqual(c.node.client, {
+      max_header_size: 32768, max_body_size: 0, header_timeout: 30, keepalive_timeout: 60, request_timeout: 0,
+    });
+    assert.deepEqual(c.node.tls, { protocols: ['TLSv1.2', 'TLSv1.3'] });
+    assert.deepEqual(c.admin, { listen: { host: '127.0.0.1', port: 9180 }, keys: [], allow: ['127.0.0.0/8', '::1/128'] });
+    assert.equal(c.status, undefined);
+    assert.equal(c.store.type, 'sqlite');
+    assert.deepEqual(c.store.etcd, { endpoints: ['http://127.0.0.1:2379'], prefix: '/gatehouse', timeout: 30 });
+    assert.equal(c.plugins, undefined);
+    assert.equal(c.log.level, 'info');
+  });
+
+  it('resolves relative paths against the config file folder', () => {
+    const c = parseNodeConfig('store: {sqlite: {path: db/x.db}, standalone: {file: /abs/g.yaml}}\n', FILE);
+    assert.equal(c.store.sqlite.path, '/etc/gatehouse/db/x.db');
+    assert.equal(c.store.standalone.file, '/abs/g.yaml');
+    assert.equal(c.data_dir, '/etc/gatehouse/data');
+  });
+
+  it('takes explicit values, port shorthands and a fixed worker count', () => {
+    const c = parseNodeConfig([
+      'node:',
+      '  listen: [8080, {host: 127.0.0.1, port: 0, tls: true}]',
+      '  workers: 3',
+      'admin:',
+      '  keys: [{name: ops, key: secret, role: viewer}, {name: root, key: s2}]',
+      'status: {listen: {host: 127.0.0.1, port: 7085}}',
+      'plugins: [key-auth, cors]',
+      'log: {level: debug}',
+    ].join('\n'), FILE);
+    assert.deepEqual(c.node.listen, [{ host: '0.0.0.0', port: 8080 }, { host: '127.0.0.1', port: 0, tls: true }]);
+    assert.equal(c.node.workers, 3);
+    assert.deepEqual(c.admin.keys, [{ name: 'ops', key: 'secret', role: 'viewer' }, { name: 'root', key: 's2', role: 'admin' }]);
+    assert.deepEqual(c.status, { listen: { host: '127.0.0.1', port: 7085 } });
+    assert.deepEqual(c.plugins, ['key-auth', 'cors']);
+    assert.equal(c.log.level, 'debug');
+  });
+
+  it('refuses unknown keys by their full path', () => {
+    refuses('node:\n  lisen: []\n', 'unknown key "node.lisen"');
+    refuses('colour: blue\n', 'unknown key "colour"');
+    refuses('node: {listen: [{port: 1, tsl: true}]}\n', 'unknown key "node.listen[0].tsl"');
+  });
+
+  it('refuses wrong values with a message naming the key', () => {
+    refuses('node: {workers: 0}\n', 'node.workers: must be "auto" or an integer >= 1');
+    refuses('node: {workers: many}\n', 'node.workers: must be "auto" or an integer >= 1');
+    refuses('node: {listen: [{port: 70000}]}\n', 'node.listen[0].port: must be an integer from 0 to 65535');
+    refuses('node: {listen: [x]}\n', 'node.listen: must be a list of {host, port, tls} (or port numbers)');
+    refuses('node: {client: {max_body_size: -1}}\n', 'node.client.max_body_size: must be an integer >= 0 (bytes; 0 = unlimited)');
+    refuses('admin: {keys: [{name: a}]}\n', 'admin.keys[0].key: is required');
+    refuses('admin: {allow: [10.0.0.0/33]}\n', 'admin.allow[0]: "10.0.0.0/33" is not an IP address or CIDR');
+    refuses('store: {type: mysql}\n', 'store.type: must be one of sqlite, standalone, etcd');
+    refuses('node: 5\n', 'node: must be a mapping');
+    refuses('- a\n', 'must be a mapping of settings');
+    refuses('node: [\n', 'invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ] at line 2, column 1');
+  });
+
+  it('binds admin and status listeners given only a port to loopback', () => {
+    const c = parseNodeConfig('admin: {listen: {port: 9181}}\nstatus: {listen: {port: 7085}}\n', FILE);
+    assert.deepEqual(c.admin.listen, { host: '127.0.0.1', port: 9181 });
+    assert.deepEqual(c.status?.listen, { host: '127.0.0.1', port: 7085 });
+  });
+
+  it('refuses two listeners on the same address', () => {
+    refuses('node: {listen: [9180]}\nadmin: {listen: {host: 0.0.0.0, port: 9180}}\n',
+      'admin.listen: 0.0.0.0:9180 is already used by node.listen[0]');
+  });
+});
+
+describe('substituteEnv', () => {
+  it('replaces variables and defaults, and leaves comment lines alone', () => {
+    const env = { PORT: '8081' };
+    assert.equal(substituteEnv('port: ${{PORT}}\nhost: ${{ HOST:=0.0.0.0 }}\n# ${{UNSET}}\n', env),
+      'port: 8081\nhost: 0.0.0.0\n# ${{UNSET}}\n');
+    assert.throws(() => substituteEnv('a: ${{UNSET}}', env), /can't find environment variable UNSET/);
+  });
+});
+
+describe('loadNodeConfig', () => {
+  let dir: string;
+  before(async () => { dir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-nodeconf-')); });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('reads the file and records its absolute path', async () => {
+    const file = path.join(dir, 'config.yaml');
+    await writeFile(file, 'store: {type: standalone}\n');
+    const c = await loadNodeConfig(file);
+    assert.equal(c.file, file);
+    assert.equal(c.store.standalone.file, path.join(dir, 'gatehouse.yaml'));
+  });
+
+  it('names the file it cannot read', async () => {
+    await assert.rejects(loadNodeConfig(path.join(dir, 'missing.yaml')), /missing\.yaml: cannot read/);
+  });
+});

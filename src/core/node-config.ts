@@ -1,0 +1,307 @@
+// `conf/config.yaml`: parsed, checked against a closed schema (every object refuses
+// unknown keys, so a typo such as `lisen` is an error instead of a silently ignored
+// setting), defaults filled, `workers: auto` and relative paths resolved.
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { isIP } from 'node:net';
+import { parse as parseYaml } from 'yaml';
+import type { NodeConfig } from '../contracts/node-config.js';
+import { GatehouseError } from './errors.js';
+import { compileSchema, primaryError, type ErrorObject } from './schema.js';
+
+type Obj = Record<string, unknown>;
+
+/**
+ * `${{VAR}}` / `${{VAR:=default}}` substitution in a config file's text, before parsing
+ * (as APISIX does, so YAML infers the type of the substituted value). Full-line comments
+ * are left alone so a commented-out example cannot fail the file. Throws on an unset
+ * variable without default.
+ */
+export function substituteEnv(text: string, env: NodeJS.ProcessEnv = process.env): string {
+  return text.split('\n').map((line) => {
+    if (/^\s*#/.test(line)) return line;
+    return line.replace(/\$\{\{\s*([A-Za-z0-9_]+)\s*(?::=([^}]*?))?\s*\}\}/g, (_m, name: string, def?: string) => {
+      const v = env[name];
+      if (v !== undefined) return v;
+      if (def !== undefined) return def.trim();
+      throw new GatehouseError('GH_ERR_CONFIG_INVALID',
+        `failed to handle configuration: can't find environment variable ${name}`);
+    });
+  }).join('\n');
+}
+
+// `defaultHost`: a listener given only a port binds here (loopback for the admin and
+// status listeners, so exposing them is always an explicit choice).
+const listenSchema = (defaultHost: string, defaults?: Obj): Obj => ({
+  type: 'object',
+  properties: {
+    host: { type: 'string', minLength: 1, default: defaultHost, 'x-message': 'must be an IP address or host name' },
+    port: { type: 'integer', minimum: 0, maximum: 65535, 'x-message': 'must be an integer from 0 to 65535' },
+    tls: { type: 'boolean', 'x-message': 'must be true or false' },
+  },
+  required: ['port'],
+  additionalProperties: false,
+  ...(defaults !== undefined ? { default: defaults } : {}),
+});
+
+const seconds = (def: number, exclusiveMinimum?: boolean): Obj => ({
+  type: 'number',
+  ...(exclusiveMinimum === true ? { exclusiveMinimum: 0 } : { minimum: 0 }),
+  default: def,
+  'x-message': exclusiveMinimum === true ? 'must be a number of seconds > 0' : 'must be a number of seconds >= 0',
+});
+
+const closed = (properties: Obj, extra: Obj = {}): Obj => ({
+  type: 'object', properties, additionalProperties: false, default: {}, ...extra,
+});
+
+export const NODE_CONFIG_SCHEMA: Obj = closed({
+  node: closed({
+    listen: {
+      type: 'array',
+      items: { anyOf: [listenSchema('0.0.0.0'), { type: 'integer', minimum: 0, maximum: 65535 }] },
+      minItems: 1,
+      default: [{ host: '0.0.0.0', port: 9080 }, { host: '0.0.0.0', port: 9443, tls: true }],
+      'x-message': 'must be a list of {host, port, tls} (or port numbers)',
+    },
+    workers: {
+      anyOf: [{ const: 'auto' }, { type: 'integer', minimum: 1 }],
+      default: 'auto',
+      'x-message': 'must be "auto" or an integer >= 1',
+    },
+    drain_timeout: seconds(30),
+    client: closed({
+      max_header_size: { type: 'integer', minimum: 1024, default: 32768, 'x-message': 'must be an integer >= 1024 (bytes)' },
+      max_body_size: { type: 'integer', minimum: 0, default: 0, 'x-message': 'must be an integer >= 0 (bytes; 0 = unlimited)' },
+      header_timeout: seconds(30, true),
+      keepalive_timeout: seconds(60),
+      request_timeout: seconds(0),
+    }),
+    tls: closed({
+      protocols: {
+        type: 'array',
+        items: { enum: ['TLSv1.1', 'TLSv1.2', 'TLSv1.3'] },
+        minItems: 1,
+        uniqueItems: true,
+        default: ['TLSv1.2', 'TLSv1.3'],
+        'x-message': 'must be a non-empty list of TLSv1.1, TLSv1.2, TLSv1.3',
+      },
+      ciphers: { type: 'string', minLength: 1, 'x-message': 'must be an OpenSSL cipher list' },
+      default_ssl_id: { type: 'string', minLength: 1, 'x-message': 'must be the id of an ssl object' },
+    }),
+  }),
+  admin: closed({
+    listen: listenSchema('127.0.0.1', { host: '127.0.0.1', port: 9180 }),
+    keys: {
+      type: 'array',
+      default: [],
+      items: {
+        type: 'object',
+        properties: {
+          name: { type: 'string', minLength: 1, 'x-message': 'must be a non-empty string' },
+          key: { type: 'string', minLength: 1, 'x-message': 'must be a non-empty string' },
+          role: { enum: ['admin', 'viewer'], default: 'admin', 'x-message': 'must be "admin" or "viewer"' },
+        },
+        required: ['name', 'key'],
+        additionalProperties: false,
+      },
+    },
+    allow: {
+      type: 'array',
+      items: { type: 'string', minLength: 1 },
+      default: ['127.0.0.0/8', '::1/128'],
+      'x-message': 'must be a list of IP addresses or CIDRs',
+    },
+  }),
+  status: {
+    type: 'object',
+    properties: { listen: listenSchema('127.0.0.1') },
+    required: ['listen'],
+    additionalProperties: false,
+  },
+  store: closed({
+    type: { enum: ['sqlite', 'standalone', 'etcd'], default: 'sqlite', 'x-message': 'must be one of sqlite, standalone, etcd' },
+    sqlite: closed({ path: { type: 'string', minLength: 1, default: 'data/gatehouse.db' } }),
+    standalone: closed({ file: { type: 'string', minLength: 1, default: 'gatehouse.yaml' } }),
+    etcd: closed({
+      endpoints: {
+        type: 'array',
+        items: { type: 'string', pattern: '^https?://' },
+        minItems: 1,
+        default: ['http://127.0.0.1:2379'],
+        'x-message': 'must be a non-empty list of http(s):// URLs',
+      },
+      prefix: { type: 'string', pattern: '^/', default: '/gatehouse', 'x-message': 'must start with "/"' },
+      timeout: seconds(30, true),
+    }),
+  }),
+  data_dir: { type: 'string', minLength: 1, default: 'data' },
+  plugins: {
+    type: 'array',
+    items: { type: 'string', minLength: 1 },
+    uniqueItems: true,
+    'x-message': 'must be a list of distinct plugin names',
+  },
+  log: closed({
+    level: {
+      enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'],
+      default: 'info',
+      'x-message': 'must be one of trace, debug, info, warn, error, fatal, silent',
+    },
+  }),
+});
+
+const TYPE_WORDS: Record<string, string> = {
+  string: 'a string', integer: 'an integer', number: 'a number', boolean: 'true or false',
+  object: 'a mapping', array: 'a list',
+};
+
+/** Reads and checks a node config file. */
+export async function loadNodeConfig(file: string): Promise<NodeConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new GatehouseError('GH_ERR_CONFIG_INVALID', `${file}: cannot read: ${(e as Error).message}`, { cause: e });
+  }
+  return parseNodeConfig(text, file);
+}
+
+/**
+ * Parses the text of a node config file. `file` names it in messages and anchors relative
+ * paths (`store.sqlite.path`, `store.standalone.file`, `data_dir`) to its folder.
+ */
+export function parseNodeConfig(text: string, file: string): NodeConfig {
+  const fail = (msg: string, cause?: unknown): never => {
+    throw new GatehouseError('GH_ERR_CONFIG_INVALID', `${file}: ${msg}`, cause === undefined ? undefined : { cause });
+  };
+  let doc: unknown;
+  try {
+    doc = parseYaml(substituteEnv(text));
+  } catch (e) {
+    if (e instanceof GatehouseError) fail(e.message);
+    // keep the `at line L, column C` first line; drop the multi-line code frame
+    fail(`invalid YAML: ${(e as Error).message.split('\n')[0]!.replace(/:$/, '')}`, e);
+  }
+  if (doc === null || doc === undefined) doc = {}; // an empty file means "all defaults"
+  if (typeof doc !== 'object' || Array.isArray(doc)) fail('must be a mapping of settings');
+
+  const validate = compileSchema<Obj>(NODE_CONFIG_SCHEMA);
+  if (!validate(doc)) fail(describeError(validate.errors ?? [], doc));
+  const raw = doc as Obj;
+
+  const node = raw.node as Obj;
+  node.listen = (node.listen as unknown[]).map((l) => (typeof l === 'number' ? { host: '0.0.0.0', port: l } : l));
+  node.workers = node.workers === 'auto' ? cores() : node.workers;
+  const admin = raw.admin as Obj;
+  (admin.allow as string[]).forEach((a, i) => {
+    if (!isIpOrCidr(a)) fail(`admin.allow[${i}]: "${a}" is not an IP address or CIDR`);
+  });
+  const ports = new Map<string, string>();
+  const claim = (l: Obj, where: string): void => {
+    if (l.port === 0) return; // port 0 = any free port, never a clash
+    const k = `${String(l.host)}:${String(l.port)}`;
+    const other = ports.get(k);
+    if (other !== undefined) fail(`${where}: ${k} is already used by ${other}`);
+    ports.set(k, where);
+  };
+  (node.listen as Obj[]).forEach((l, i) => claim(l, `node.listen[${i}]`));
+  claim(admin.listen as Obj, 'admin.listen');
+  if (raw.status !== undefined) claim((raw.status as Obj).listen as Obj, 'status.listen');
+
+  const abs = path.resolve(file);
+  const dir = path.dirname(abs);
+  const store = raw.store as { sqlite: Obj; standalone: Obj };
+  store.sqlite.path = path.resolve(dir, String(store.sqlite.path));
+  store.standalone.file = path.resolve(dir, String(store.standalone.file));
+  raw.data_dir = path.resolve(dir, String(raw.data_dir));
+  return { ...raw, file: abs } as unknown as NodeConfig;
+}
+
+function cores(): number {
+  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : Math.max(1, os.cpus().length);
+}
+
+function isIpOrCidr(s: string): boolean {
+  const [addr, bits, extra] = s.split('/');
+  if (extra !== undefined || addr === undefined) return false;
+  const v = isIP(addr);
+  if (v === 0) return false;
+  if (bits === undefined) return true;
+  if (!/^\d{1,3}$/.test(bits)) return false;
+  return Number(bits) <= (v === 4 ? 32 : 128);
+}
+
+/** One message naming the key path: `node.workers: must be "auto" or an integer >= 1`. */
+function describeError(errors: readonly ErrorObject[], doc: unknown): string {
+  // Unknown keys are the most common mistake (typos); report them before anything else.
+  const extra = errors.find((e) => e.keyword === 'additionalProperties');
+  if (extra !== undefined) {
+    const at = keyPath(extra.instancePath, doc);
+    const name = String((extra.params as { additionalProperty: string }).additionalProperty);
+    return `unknown key "${at === '' ? name : `${at}.${name}`}"`;
+  }
+  const e = primaryError(errors);
+  if (e.keyword === 'required') {
+    const at = keyPath(e.instancePath, doc);
+    const name = String((e.params as { missingProperty: string }).missingProperty);
+    return `${at === '' ? name : `${at}.${name}`}: is required`;
+  }
+  const at = keyPath(e.instancePath, doc);
+  const hint = hintAt(e.instancePath);
+  if (hint !== undefined) return `${at}: ${hint}`;
+  if (e.keyword === 'anyOf') {
+    // no alternative fits at all: describe the enclosing setting instead
+    const parent = e.instancePath.slice(0, e.instancePath.lastIndexOf('/'));
+    const parentHint = hintAt(parent);
+    if (parentHint !== undefined) return `${keyPath(parent, doc)}: ${parentHint}`;
+  }
+  if (e.keyword === 'type') {
+    const t = String((e.params as { type: string }).type);
+    return `${at}: must be ${TYPE_WORDS[t] ?? t}`;
+  }
+  if (e.keyword === 'enum') {
+    return `${at}: must be one of ${((e.params as { allowedValues: unknown[] }).allowedValues).map(String).join(', ')}`;
+  }
+  return `${at}: ${e.message ?? 'is invalid'}`;
+}
+
+/** `/node/listen/0/port` → `node.listen[0].port`. */
+function keyPath(pointer: string, doc: unknown): string {
+  if (pointer === '') return '';
+  let out = '';
+  let cur: unknown = doc;
+  for (const seg of pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))) {
+    out += Array.isArray(cur) ? `[${seg}]` : out === '' ? seg : `.${seg}`;
+    cur = cur !== null && typeof cur === 'object' ? (cur as Obj)[seg] : undefined;
+  }
+  return out;
+}
+
+/** The `x-message` of the schema at an instance path (array items inherit their list's message). */
+function hintAt(pointer: string): string | undefined {
+  let schema: Obj | undefined = NODE_CONFIG_SCHEMA;
+  let hint: string | undefined;
+  const segs = pointer === '' ? [] : pointer.slice(1).split('/');
+  for (const seg of segs) {
+    if (schema === undefined) break;
+    const props = propertiesOf(schema);
+    if (props !== undefined && seg in props) schema = props[seg];
+    else if (schema.items !== undefined && /^\d+$/.test(seg)) schema = schema.items as Obj;
+    else schema = undefined;
+    const h = schema?.['x-message'];
+    if (typeof h === 'string') hint = h;
+    else if (schema !== undefined && schema.type !== 'array' && schema.items === undefined) hint = undefined;
+  }
+  return hint;
+}
+
+/** `properties` of a schema, or of the first anyOf branch that has them (listen: object or port). */
+function propertiesOf(schema: Obj): Record<string, Obj> | undefined {
+  if (schema.properties !== undefined) return schema.properties as Record<string, Obj>;
+  for (const branch of (schema.anyOf as Obj[] | undefined) ?? []) {
+    if (branch.properties !== undefined) return branch.properties as Record<string, Obj>;
+  }
+  return undefined;
+}

@@ -1,0 +1,44 @@
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { ERRORS, type ErrorCode } from '../../core/errors.js';
+
+const bodies = new Map<string, Buffer>();
+
+function bodyOf(message: string): Buffer {
+  let b = bodies.get(message);
+  if (b === undefined) {
+    b = Buffer.from(JSON.stringify({ error_msg: message }) + '\n');
+    if (bodies.size < 256) bodies.set(message, b);
+  }
+  return b;
+}
+
+/** Ends a response with the catalogue's status and a JSON `error_msg`. */
+export function sendError(res: ServerResponse, code: ErrorCode, serverHeader: string, message: string = ERRORS[code].message, close = false): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = bodyOf(message);
+  const headers: Record<string, string | number> = {
+    'content-type': 'application/json',
+    'content-length': body.length,
+    server: serverHeader,
+  };
+  if (close) headers.connection = 'close';
+  res.writeHead(ERRORS[code].status, headers);
+  res.end(body);
+}
+
+/** The same, written straight to a socket: for errors found before node:http built a response. */
+export function writeRawError(socket: Socket, status: number, reason: string, message: string, serverHeader: string): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = bodyOf(message);
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nServer: ${serverHeader}\r\nContent-Type: application/json\r\n` +
+    `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n` + body.toString(),
+  );
+}

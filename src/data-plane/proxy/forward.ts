@@ -1,0 +1,170 @@
+import type { Dispatcher } from 'undici';
+import type { BalancerNode } from '../../contracts/balancer.js';
+import type { Exchange } from '../exchange.js';
+import type { CompiledRoute } from '../snapshot.js';
+import type { PoolRegistry } from './pools.js';
+import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import { classifyUpstreamError } from './upstream-errors.js';
+import { sendError } from './error-response.js';
+
+export interface ForwardDeps {
+  pools: PoolRegistry;
+  serverHeader: string;
+}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+function hasRequestBody(ex: Exchange): boolean {
+  const h = ex.req.headers;
+  const len = h['content-length'];
+  return h['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
+}
+
+function hostHeader(route: CompiledRoute, node: BalancerNode, clientHost: string | undefined): string {
+  if (route.passHost === 'rewrite' && route.upstreamHost !== undefined) return route.upstreamHost;
+  if (route.passHost === 'node') {
+    const host = node.host.includes(':') ? `[${node.host}]` : node.host;
+    const defaultPort = route.pool?.scheme === 'https' ? 443 : 80;
+    return node.port === defaultPort ? host : `${host}:${node.port}`;
+  }
+  return clientHost ?? node.host;
+}
+
+/**
+ * Streams one request to an upstream node and the response back, trying other nodes
+ * on failures that are safe to retry. Implements undici's raw dispatch handler so the
+ * response goes from undici's parser to the client socket with no stream in between.
+ */
+export class Forwarder implements Dispatcher.DispatchHandler {
+  private node!: BalancerNode;
+  private tried: Set<string> | undefined;
+  private attempts = 0;
+  private readonly firstStart: number;
+  private attemptStart = 0;
+  private abortUpstream: ((err?: Error) => void) | undefined;
+  private resume: (() => void) | undefined;
+  private headers: string[] | undefined;
+  private readonly withBody: boolean;
+
+  constructor(private readonly ex: Exchange, private readonly route: CompiledRoute, private readonly deps: ForwardDeps) {
+    this.firstStart = performance.now();
+    this.withBody = hasRequestBody(ex);
+    ex.res.once('close', this.onClientClose);
+  }
+
+  private readonly onClientClose = (): void => {
+    if (!this.ex.res.writableFinished) {
+      this.ex.clientGone = true;
+      this.abortUpstream?.();
+    }
+  };
+
+  private readonly onDrain = (): void => {
+    this.resume?.();
+  };
+
+  start(): void {
+    const { ex, route } = this;
+    const up = route.upstream!;
+    const node = up.pick({ hashKey: route.hashKey?.(ex.vars), tried: this.tried });
+    if (node === undefined) {
+      sendError(ex.res, 'GH_ERR_UPSTREAM_NO_HEALTHY_NODE', this.deps.serverHeader);
+      return;
+    }
+    this.node = node;
+    up.acquire(node);
+    const host = hostHeader(route, node, ex.req.headers.host);
+    if (this.headers === undefined) {
+      const v = ex.vars.facts;
+      this.headers = upstreamRequestHeaders(ex.req, {
+        host, remoteAddr: v.remoteAddr, proto: v.scheme, clientHost: ex.req.headers.host ?? v.host, serverPort: v.serverPort,
+      });
+    } else {
+      this.headers[1] = host;
+    }
+    this.attemptStart = performance.now();
+    if (this.withBody) this.watchUpload();
+    const pool = this.deps.pools.get(node, route.pool!);
+    pool.dispatch({
+      path: ex.upstreamUri,
+      method: ex.req.method as Dispatcher.HttpMethod,
+      headers: this.headers,
+      body: this.withBody ? ex.req : null,
+      headersTimeout: route.readTimeoutMs,
+      bodyTimeout: route.readTimeoutMs,
+    }, this);
+  }
+
+  /**
+   * nginx's send timeout: while the body is being uploaded, a socket that sees no
+   * traffic for `timeout.send` means the upstream stopped taking data (undici's
+   * backpressure stops us reading from the client). Disarmed once the body is read.
+   */
+  private watchUpload(): void {
+    const { req } = this.ex;
+    if (req.readableEnded) return;
+    const socket = req.socket;
+    const onTimeout = (): void => {
+      const err = Object.assign(new Error('upstream send timed out'), { code: 'GH_SEND_TIMEOUT' });
+      this.abortUpstream?.(err);
+    };
+    socket.setTimeout(this.route.sendTimeoutMs, onTimeout);
+    req.once('end', () => {
+      socket.removeListener('timeout', onTimeout);
+      socket.setTimeout(0);
+    });
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortUpstream = abort;
+    if (this.ex.clientGone || this.ex.bodyTooLarge) abort();
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    const { res } = this.ex;
+    this.route.upstream!.report(this.node, { status: statusCode });
+    if (res.headersSent) return true; // a retried attempt cannot answer twice; unreachable in practice
+    res.writeHead(statusCode, statusText, clientResponseHeaders(rawHeaders, this.deps.serverHeader));
+    this.resume = resume;
+    res.on('drain', this.onDrain);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.ex.res.write(chunk);
+  }
+
+  onComplete(): void {
+    this.ex.res.end();
+    this.route.upstream!.release(this.node, performance.now() - this.attemptStart, false);
+  }
+
+  onError(err: Error): void {
+    const { ex, route } = this;
+    const up = route.upstream!;
+    const failure = classifyUpstreamError(err);
+    if (this.node !== undefined) {
+      up.release(this.node, performance.now() - this.attemptStart, true);
+      if (!ex.clientGone && !ex.bodyTooLarge) up.report(this.node, { error: failure.kind });
+    }
+    if (ex.clientGone) return;
+    if (ex.bodyTooLarge) {
+      sendError(ex.res, 'GH_ERR_CLIENT_BODY_TOO_LARGE', this.deps.serverHeader, undefined, true);
+      return;
+    }
+    if (ex.res.headersSent) {
+      ex.res.destroy(err);
+      return;
+    }
+    const safe = failure.kind === 'connect' || (failure.retryable && IDEMPOTENT.has(ex.req.method ?? ''));
+    const inBudget = up.retryTimeoutMs === 0 || performance.now() - this.firstStart < up.retryTimeoutMs;
+    if (safe && !this.withBody && this.attempts < up.retries && inBudget) {
+      this.attempts++;
+      (this.tried ??= new Set()).add(this.node.id);
+      this.abortUpstream = undefined;
+      this.start();
+      return;
+    }
+    sendError(ex.res, failure.code, this.deps.serverHeader);
+  }
+}

@@ -1,0 +1,74 @@
+import type { IncomingMessage } from 'node:http';
+
+// Header rewriting on both legs of the proxy. Works on flat [name, value, …] arrays,
+// the form both node:http (rawHeaders, writeHead) and undici (dispatch, onHeaders)
+// use natively, so no header object is built on the hot path.
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1) plus `host`, which the proxy sets itself. */
+const REQUEST_DROPPED = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host',
+  'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-for']);
+const RESPONSE_DROPPED = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'server']);
+
+export interface ForwardFacts {
+  host: string;
+  remoteAddr: string;
+  proto: 'http' | 'https';
+  /** The client's Host header (X-Forwarded-Host). */
+  clientHost: string;
+  serverPort: number;
+}
+
+/** Names listed in a Connection header are hop-by-hop for this message too. */
+function connectionTokens(value: string | undefined): Set<string> | undefined {
+  if (value === undefined) return undefined;
+  let tokens: Set<string> | undefined;
+  for (const t of value.split(',')) {
+    const name = t.trim().toLowerCase();
+    if (name !== '' && name !== 'close' && name !== 'keep-alive' && name !== 'upgrade') (tokens ??= new Set()).add(name);
+  }
+  return tokens;
+}
+
+export function upstreamRequestHeaders(req: IncomingMessage, f: ForwardFacts): string[] {
+  const raw = req.rawHeaders;
+  const extra = connectionTokens(req.headers.connection);
+  const out: string[] = ['host', f.host];
+  let xff: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    if (REQUEST_DROPPED.has(lower) || (extra !== undefined && extra.has(lower))) {
+      if (lower === 'x-forwarded-for') xff = xff === undefined ? raw[i + 1] : `${xff}, ${raw[i + 1]}`;
+      continue;
+    }
+    // undici sets the websocket handshake's own Upgrade/Connection; the Sec-WebSocket-* pass through
+    out.push(name, raw[i + 1]!);
+  }
+  out.push(
+    'x-forwarded-for', xff === undefined ? f.remoteAddr : `${xff}, ${f.remoteAddr}`,
+    'x-forwarded-proto', f.proto,
+    'x-forwarded-host', f.clientHost,
+    'x-forwarded-port', String(f.serverPort),
+  );
+  return out;
+}
+
+/** Upstream response headers (undici raw Buffers) → a flat string array for writeHead. */
+export function clientResponseHeaders(raw: Buffer[], serverHeader: string): string[] {
+  const out: string[] = [];
+  let extra: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1');
+    const lower = name.toLowerCase();
+    if (RESPONSE_DROPPED.has(lower)) {
+      if (lower === 'connection') extra = connectionTokens(raw[i + 1]!.toString('latin1'));
+      continue;
+    }
+    out.push(name, raw[i + 1]!.toString('latin1'));
+  }
+  if (extra !== undefined) {
+    for (let i = out.length - 2; i >= 0; i -= 2) if (extra.has(out[i]!.toLowerCase())) out.splice(i, 2);
+  }
+  out.push('server', serverHeader);
+  return out;
+}

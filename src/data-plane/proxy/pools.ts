@@ -1,0 +1,88 @@
+import { Pool } from 'undici';
+import type { Upstream } from '../../contracts/resources.js';
+import type { BalancerNode } from '../../contracts/balancer.js';
+
+// One keep-alive pool per (origin, connection settings). Pools outlive config
+// snapshots: an upstream whose nodes did not change keeps its warm connections.
+
+export interface PoolSettings {
+  scheme: 'http' | 'https';
+  connectTimeoutMs: number;
+  size: number;
+  idleTimeoutMs: number;
+  maxRequests: number;
+  verifyTls: boolean;
+  clientCert?: string;
+  clientKey?: string;
+  servername?: string;
+}
+
+export function poolSettingsOf(up: Upstream, connectTimeoutMs: number): PoolSettings {
+  const kp = up.keepalive_pool ?? {};
+  return {
+    scheme: up.scheme ?? 'http',
+    connectTimeoutMs,
+    size: kp.size ?? 320,
+    idleTimeoutMs: (kp.idle_timeout ?? 60) * 1000,
+    maxRequests: kp.requests ?? 1000,
+    verifyTls: up.tls?.verify ?? false,
+    clientCert: up.tls?.client_cert,
+    clientKey: up.tls?.client_key,
+    servername: up.pass_host === 'rewrite' ? up.upstream_host : undefined,
+  };
+}
+
+export class PoolRegistry {
+  private readonly pools = new Map<string, { pool: Pool; used: boolean }>();
+
+  get(node: BalancerNode, s: PoolSettings): Pool {
+    const host = node.host.includes(':') ? `[${node.host}]` : node.host;
+    const origin = `${s.scheme}://${host}:${node.port}`;
+    const key = `${origin}|${s.connectTimeoutMs}|${s.size}|${s.idleTimeoutMs}|${s.maxRequests}|${s.verifyTls}|${s.servername ?? ''}|${s.clientCert ?? ''}`;
+    let entry = this.pools.get(key);
+    if (entry === undefined) {
+      const pool = new Pool(origin, {
+        connections: s.size,
+        pipelining: 1,
+        keepAliveTimeout: s.idleTimeoutMs,
+        keepAliveMaxTimeout: s.idleTimeoutMs,
+        maxRequestsPerClient: s.maxRequests,
+        // Timeouts are set per request from the route/upstream `timeout`.
+        headersTimeout: 0,
+        bodyTimeout: 0,
+        connect: {
+          timeout: s.connectTimeoutMs,
+          rejectUnauthorized: s.verifyTls,
+          servername: s.servername,
+          cert: s.clientCert,
+          key: s.clientKey,
+        },
+      });
+      entry = { pool, used: true };
+      this.pools.set(key, entry);
+    } else {
+      entry.used = true;
+    }
+    return entry.pool;
+  }
+
+  /**
+   * Called periodically: closes pools that no request used since the previous sweep.
+   * A flag instead of a timestamp keeps the hot path free of clock reads.
+   */
+  sweep(): void {
+    for (const [key, entry] of this.pools) {
+      if (!entry.used && entry.pool.stats.running === 0 && entry.pool.stats.pending === 0) {
+        this.pools.delete(key);
+        void entry.pool.close();
+      }
+      entry.used = false;
+    }
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(all.map((e) => e.pool.close()));
+  }
+}

@@ -1,0 +1,154 @@
+// Route table for one config snapshot, with APISIX's radixtree_host_uri order:
+// routes whose host matches (exact, then longer wildcard, then shorter) before
+// host-less routes; within a host group exact paths, then path-parameter routes,
+// then prefixes from longest to shortest; candidates of one path by priority desc,
+// longer uri, insertion order. Built once per snapshot; `match` is O(path length).
+import type { RouteMatch, RouteMatchInput, Router } from '../../contracts/router.js';
+import { compileExpr } from '../../core/expr/expr.js';
+import { compileIpMatcher } from '../../core/ip-matcher.js';
+import { HostIndex } from './host-index.js';
+import { extractParams, parseUri, UriIndex, type Candidate } from './uri-index.js';
+
+export interface RouterEntry<T> {
+  id: string;
+  route: T;
+  /** From `uri` or `uris`. */
+  uris: string[];
+  /** Lower-case; exact or leading "*." wildcard. */
+  hosts?: string[];
+  /** Upper-case; empty/absent = any. */
+  methods?: string[];
+  /** IPs/CIDRs. */
+  remoteAddrs?: string[];
+  /** lua-resty-expr rule. */
+  vars?: unknown[];
+  /** Default 0. */
+  priority: number;
+}
+
+/** A route that cannot be compiled (bad uri, CIDR or vars rule); names the route. */
+export class RouterBuildError extends Error {
+  readonly routeId: string;
+  constructor(routeId: string, message: string, options?: { cause?: unknown }) {
+    super(`route ${routeId}: ${message}`, options);
+    this.name = 'RouterBuildError';
+    this.routeId = routeId;
+  }
+}
+
+interface Placed<T> {
+  cand: Candidate<T>;
+  hosts: readonly string[] | undefined;
+}
+
+function compileConditions<T>(entry: RouterEntry<T>): Pick<Candidate<T>, 'methods' | 'remoteAddr' | 'vars'> {
+  const methods = entry.methods !== undefined && entry.methods.length > 0
+    ? [...new Set(entry.methods.map((m) => String(m).toUpperCase()))]
+    : undefined;
+  let remoteAddr: Candidate<T>['remoteAddr'];
+  if (entry.remoteAddrs !== undefined && entry.remoteAddrs.length > 0) {
+    try {
+      remoteAddr = compileIpMatcher(entry.remoteAddrs);
+    } catch (err) {
+      throw new RouterBuildError(entry.id, (err as Error).message, { cause: err });
+    }
+  }
+  let vars: Candidate<T>['vars'];
+  if (entry.vars !== undefined && entry.vars !== null && !(Array.isArray(entry.vars) && entry.vars.length === 0)) {
+    try {
+      vars = compileExpr(entry.vars);
+    } catch (err) {
+      throw new RouterBuildError(entry.id, `invalid vars: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  return { methods, remoteAddr, vars };
+}
+
+function hostPatterns<T>(entry: RouterEntry<T>): string[] | undefined {
+  if (entry.hosts === undefined || entry.hosts.length === 0) return undefined;
+  const hosts = new Set<string>();
+  for (const host of entry.hosts) {
+    if (typeof host !== 'string' || host === '') throw new RouterBuildError(entry.id, `invalid host '${String(host)}'`);
+    hosts.add(host.toLowerCase());
+  }
+  return [...hosts];
+}
+
+class RadixRouter<T> implements Router<T> {
+  constructor(
+    readonly size: number,
+    private readonly hosts: HostIndex<T> | undefined,
+    // Host patterns with a port compare against `http_host`, which keeps the port.
+    private readonly hostsWithPort: HostIndex<T> | undefined,
+    private readonly anyHost: UriIndex<T> | undefined,
+  ) {}
+
+  match(input: RouteMatchInput): RouteMatch<T> | undefined {
+    let found: Candidate<T> | undefined;
+    if (this.hostsWithPort !== undefined) {
+      const httpHost = input.vars('http_host');
+      if (typeof httpHost === 'string') found = this.hostsWithPort.match(httpHost.toLowerCase(), input);
+    }
+    if (found === undefined && this.hosts !== undefined) found = this.hosts.match(input.host, input);
+    if (found === undefined && this.anyHost !== undefined) found = this.anyHost.match(input);
+    if (found === undefined) return undefined;
+    const uri = found.uri;
+    return uri.kind === 'param' ? { route: found.route, params: extractParams(uri.tokens, input.path) } : found.staticMatch;
+  }
+}
+
+/**
+ * Builds the route table. Throws RouterBuildError naming the first route that
+ * cannot be compiled. The returned match objects of routes without parameters are
+ * shared and frozen: read them, do not modify them.
+ */
+export function buildRouter<T>(entries: RouterEntry<T>[]): Router<T> {
+  const placed: Placed<T>[] = [];
+  for (const entry of entries) {
+    const conditions = compileConditions(entry);
+    const hosts = hostPatterns(entry);
+    const priority = typeof entry.priority === 'number' && Number.isFinite(entry.priority) ? entry.priority : 0;
+    if (!Array.isArray(entry.uris) || entry.uris.length === 0) throw new RouterBuildError(entry.id, 'missing uri');
+    const staticMatch: RouteMatch<T> = Object.freeze({ route: entry.route, params: undefined });
+    for (const uri of new Set(entry.uris)) {
+      if (typeof uri !== 'string' || uri === '') throw new RouterBuildError(entry.id, `invalid uri '${String(uri)}'`);
+      placed.push({
+        hosts,
+        cand: {
+          route: entry.route,
+          id: entry.id,
+          uri: parseUri(uri),
+          rank: 0,
+          priority,
+          seq: placed.length,
+          uriLength: uri.length,
+          ...conditions,
+          staticMatch,
+        },
+      });
+    }
+  }
+
+  placed.sort((a, b) => b.cand.priority - a.cand.priority || b.cand.uriLength - a.cand.uriLength || a.cand.seq - b.cand.seq);
+
+  let hostIndex: HostIndex<T> | undefined;
+  let portIndex: HostIndex<T> | undefined;
+  let anyHost: UriIndex<T> | undefined;
+  for (let rank = 0; rank < placed.length; rank++) {
+    const { cand, hosts } = placed[rank]!;
+    cand.rank = rank;
+    if (hosts === undefined) {
+      (anyHost ??= new UriIndex<T>()).add(cand);
+      continue;
+    }
+    for (const host of hosts) {
+      const hasPort = host.lastIndexOf(':') > host.lastIndexOf(']');
+      const index = hasPort ? (portIndex ??= new HostIndex<T>()) : (hostIndex ??= new HostIndex<T>());
+      index.indexFor(host).add(cand);
+    }
+  }
+  hostIndex?.seal();
+  portIndex?.seal();
+  anyHost?.seal();
+  return new RadixRouter(entries.length, hostIndex, portIndex, anyHost);
+}

@@ -1,0 +1,261 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { NodeConfig, ListenConfig } from '../contracts/node-config.js';
+import { logger } from '../core/logger.js';
+import type { DataPlaneSnapshot } from './snapshot.js';
+import { Exchange } from './exchange.js';
+import { parseRequestTarget } from './request-target.js';
+import { PoolRegistry } from './proxy/pools.js';
+import { Forwarder } from './proxy/forward.js';
+import { sendError, writeRawError } from './proxy/error-response.js';
+import { proxyWebSocket } from './proxy/websocket.js';
+
+export interface BoundAddress { host: string; port: number; tls: boolean }
+
+function hostOf(header: string | undefined): string {
+  if (header === undefined) return '';
+  if (header.charCodeAt(0) === 91 /* [ */) {
+    const end = header.indexOf(']');
+    return header.slice(0, end + 1).toLowerCase();
+  }
+  const colon = header.indexOf(':');
+  return (colon === -1 ? header : header.slice(0, colon)).toLowerCase();
+}
+
+function clientAddr(socket: Socket): string {
+  const a = socket.remoteAddress ?? '';
+  return a.startsWith('::ffff:') ? a.slice(7) : a;
+}
+
+/**
+ * The listeners of one worker and the request lifecycle. The only mutable state is
+ * the current snapshot reference: each request reads it once and keeps it to the end.
+ */
+export class DataPlane {
+  private snapshot: DataPlaneSnapshot;
+  private readonly servers: { server: http.Server; tls: boolean }[] = [];
+  private readonly pools = new PoolRegistry();
+  private readonly serverHeader: string;
+  private readonly maxBody: number;
+  private readonly log = logger().child({ module: 'data-plane' });
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private inFlight = 0;
+
+  constructor(private readonly config: NodeConfig, initial: DataPlaneSnapshot, version: string) {
+    this.snapshot = initial;
+    this.serverHeader = `Gatehouse/${version}`;
+    this.maxBody = config.node.client.max_body_size;
+  }
+
+  get revision(): number {
+    return this.snapshot.revision;
+  }
+
+  get activeRequests(): number {
+    return this.inFlight;
+  }
+
+  /** Swaps in a new snapshot; requests already running finish on the one they started with. */
+  apply(next: DataPlaneSnapshot): void {
+    this.snapshot = next;
+    const def = next.tls.defaultOptions;
+    for (const { server, tls } of this.servers) {
+      if (tls && def !== undefined) (server as https.Server).setSecureContext(def);
+    }
+  }
+
+  async listen(listeners: ListenConfig[] = this.config.node.listen): Promise<BoundAddress[]> {
+    const bound: BoundAddress[] = [];
+    for (const l of listeners) {
+      const server = l.tls ? this.createTlsServer() : http.createServer(this.serverOptions());
+      this.attach(server, l.tls === true);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ host: l.host, port: l.port }, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      const addr = server.address();
+      bound.push({ host: l.host, port: typeof addr === 'object' && addr !== null ? addr.port : l.port, tls: l.tls === true });
+      this.servers.push({ server, tls: l.tls === true });
+    }
+    this.sweepTimer = setInterval(() => this.pools.sweep(), 60_000).unref();
+    return bound;
+  }
+
+  private serverOptions(): http.ServerOptions {
+    const c = this.config.node.client;
+    return {
+      maxHeaderSize: c.max_header_size,
+      headersTimeout: c.header_timeout * 1000,
+      requestTimeout: c.request_timeout * 1000,
+      keepAliveTimeout: c.keepalive_timeout * 1000,
+      // Timed-out header reads are found by this sweep; the default 30 s would let
+      // slow clients hold sockets far past `header_timeout`.
+      connectionsCheckingInterval: Math.min(1000, c.header_timeout * 500),
+      noDelay: true,
+    };
+  }
+
+  private createTlsServer(): https.Server {
+    const t = this.config.node.tls;
+    const def = this.snapshot.tls.defaultOptions;
+    return https.createServer({
+      ...this.serverOptions(),
+      ...(def ?? {}),
+      ciphers: t.ciphers,
+      minVersion: 'TLSv1.1',
+      SNICallback: (servername, cb) => {
+        const ctx = this.snapshot.tls.find(servername);
+        if (ctx === undefined) cb(new Error(`no certificate for server name "${servername}"`), undefined);
+        else cb(null, ctx);
+      },
+    });
+  }
+
+  private attach(server: http.Server, tls: boolean): void {
+    const scheme = tls ? 'https' : 'http';
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res, scheme));
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head, scheme));
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket as Socket));
+    if (tls) {
+      server.on('tlsClientError', (err: Error, socket: Socket) => {
+        this.log.debug({ err: err.message, remote_addr: socket.remoteAddress }, 'TLS handshake failed');
+      });
+    }
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse, scheme: 'http' | 'https'): void {
+    const ex = this.route(req, res, scheme);
+    if (ex === undefined) return;
+    const route = ex.route!;
+    if (this.maxBody > 0 && !this.withinBodyLimit(ex)) return;
+    this.inFlight++;
+    res.once('close', this.onDone);
+    new Forwarder(ex, route, { pools: this.pools, serverHeader: this.serverHeader }).start();
+  }
+
+  private readonly onDone = (): void => {
+    this.inFlight--;
+  };
+
+  /** Matches the route; answers the request itself (and returns undefined) when it cannot be proxied. */
+  private route(req: IncomingMessage, res: ServerResponse, scheme: 'http' | 'https'): Exchange | undefined {
+    const snap = this.snapshot;
+    const target = parseRequestTarget(req.url);
+    if (target === undefined) {
+      sendError(res, 'GH_ERR_CLIENT_BAD_PATH', this.serverHeader);
+      return undefined;
+    }
+    const socket = req.socket;
+    const remoteAddr = clientAddr(socket);
+    const host = hostOf(req.headers.host);
+    const url = req.url!;
+    const ex = new Exchange(req, res, snap, target.path, target.query, host, remoteAddr, socket.localPort ?? 0, scheme,
+      url.charCodeAt(0) === 47 ? url : target.query === '' ? target.path : `${target.path}?${target.query}`);
+    const m = snap.router.match({ method: req.method!, host, path: target.path, remoteAddr, vars: ex.vars.lookup });
+    if (m === undefined) {
+      sendError(res, 'GH_ERR_ROUTE_NOT_FOUND', this.serverHeader);
+      return undefined;
+    }
+    const route = m.route;
+    ex.route = route;
+    const facts = ex.vars.facts;
+    facts.routeId = route.id;
+    facts.routeName = route.name;
+    facts.serviceId = route.service?.id;
+    facts.serviceName = route.service?.name;
+    facts.uriParams = m.params;
+    if (route.upstreamError !== undefined) {
+      sendError(res, route.upstreamError, this.serverHeader);
+      return undefined;
+    }
+    return ex;
+  }
+
+  private withinBodyLimit(ex: Exchange): boolean {
+    const { req, res } = ex;
+    const len = req.headers['content-length'];
+    if (len !== undefined) {
+      if (Number(len) > this.maxBody) {
+        sendError(res, 'GH_ERR_CLIENT_BODY_TOO_LARGE', this.serverHeader, undefined, true);
+        return false;
+      }
+      return true;
+    }
+    if (req.headers['transfer-encoding'] !== undefined) {
+      let seen = 0;
+      const limit = this.maxBody;
+      const onData = (chunk: Buffer): void => {
+        seen += chunk.length;
+        if (seen > limit) {
+          req.off('data', onData);
+          ex.bodyTooLarge = true;
+          // The forwarder sees the abort and answers 413 (or the upstream attempt never starts).
+          req.pause();
+          req.unpipe();
+          req.emit('error', Object.assign(new Error('request body too large'), { code: 'GH_BODY_TOO_LARGE' }));
+        }
+      };
+      req.on('data', onData);
+    }
+    return true;
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, scheme: 'http' | 'https'): void {
+    const res = new http.ServerResponse(req);
+    res.assignSocket(socket as Socket);
+    res.once('finish', () => socket.end());
+    const ex = this.route(req, res, scheme);
+    if (ex === undefined) return;
+    res.removeAllListeners('finish');
+    res.detachSocket(socket as Socket);
+    const route = ex.route!;
+    if (!route.websocket || (req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
+      writeRawError(socket as Socket, 400, 'Bad Request', 'websocket is not enabled on this route', this.serverHeader);
+      return;
+    }
+    proxyWebSocket(req, socket, head, route, ex.vars, ex.upstreamUri, this.pools, this.serverHeader);
+  }
+
+  private onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    switch (err.code) {
+      case 'HPE_HEADER_OVERFLOW':
+        writeRawError(socket, 431, 'Request Header Fields Too Large', 'Request Header Fields Too Large', this.serverHeader);
+        return;
+      case 'ERR_HTTP_REQUEST_TIMEOUT':
+        writeRawError(socket, 408, 'Request Timeout', 'Request Timeout', this.serverHeader);
+        return;
+      case 'ECONNRESET':
+      case 'EPIPE':
+        socket.destroy();
+        return;
+    }
+    if (err.code?.startsWith('HPE_') === true) {
+      writeRawError(socket, 400, 'Bad Request', 'Bad Request', this.serverHeader);
+      return;
+    }
+    socket.destroy();
+  }
+
+  /**
+   * Stops accepting, lets in-flight requests finish for up to `timeoutMs`, then closes
+   * whatever is left. Resolves when every listener is closed.
+   */
+  async close(timeoutMs: number): Promise<void> {
+    if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
+    const closing = this.servers.map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve())));
+    for (const { server } of this.servers) server.closeIdleConnections();
+    const deadline = Date.now() + timeoutMs;
+    while (this.inFlight > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      for (const { server } of this.servers) server.closeIdleConnections();
+    }
+    for (const { server } of this.servers) server.closeAllConnections();
+    await Promise.all(closing);
+    await this.pools.closeAll();
+  }
+}

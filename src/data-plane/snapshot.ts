@@ -1,0 +1,190 @@
+import type { Route, Service, Upstream, Ssl } from '../contracts/resources.js';
+import type { StoredObject } from '../contracts/store.js';
+import type { ResourceKind } from '../contracts/resources.js';
+import type { Router } from '../contracts/router.js';
+import type { ErrorCode } from '../core/errors.js';
+import { logger } from '../core/logger.js';
+import { buildRouter, RouterBuildError, type RouterEntry } from './router/router.js';
+import { UpstreamRuntime, upstreamKey } from './upstream/upstream-runtime.js';
+import { poolSettingsOf, type PoolSettings } from './proxy/pools.js';
+import { SniIndex } from './tls/sni-index.js';
+import type { RequestVars } from './request-vars.js';
+
+/** What the snapshot builder reads: the raw objects of one store revision. */
+export interface ConfigView {
+  readonly revision: number;
+  list(kind: ResourceKind): Iterable<StoredObject>;
+  get(kind: ResourceKind, id: string): StoredObject | undefined;
+}
+
+/** A route with everything the hot path needs resolved at build time. */
+export interface CompiledRoute {
+  readonly id: string;
+  readonly name: string | undefined;
+  readonly conf: Route;
+  readonly service: (Service & { id: string }) | undefined;
+  /** Undefined with `upstreamError` set when the route's upstream cannot be resolved. */
+  readonly upstream: UpstreamRuntime | undefined;
+  readonly upstreamError: ErrorCode | undefined;
+  readonly pool: PoolSettings | undefined;
+  readonly passHost: 'pass' | 'node' | 'rewrite';
+  readonly upstreamHost: string | undefined;
+  readonly websocket: boolean;
+  readonly connectTimeoutMs: number;
+  readonly sendTimeoutMs: number;
+  readonly readTimeoutMs: number;
+  /** chash: resolves the hash key for a request; undefined for other balancers. */
+  readonly hashKey: ((vars: RequestVars) => string | undefined) | undefined;
+}
+
+export interface DataPlaneSnapshot {
+  readonly revision: number;
+  readonly router: Router<CompiledRoute>;
+  readonly tls: SniIndex;
+}
+
+export interface BuildOptions {
+  defaultTlsProtocols: string[];
+  tlsCiphers?: string;
+  defaultSslId?: string;
+}
+
+/**
+ * Builds immutable data-plane snapshots. Upstream runtimes (balancer + health state)
+ * are reused across builds while their config is unchanged, so a route edit does not
+ * reset health checks or least_conn counters.
+ */
+export class SnapshotBuilder {
+  private runtimes = new Map<string, UpstreamRuntime>();
+  private readonly log = logger().child({ module: 'snapshot' });
+
+  constructor(private readonly opts: BuildOptions) {}
+
+  build(view: ConfigView): DataPlaneSnapshot {
+    const nextRuntimes = new Map<string, UpstreamRuntime>();
+    const runtimeFor = (conf: Upstream, name: string): UpstreamRuntime => {
+      const key = upstreamKey(conf);
+      let rt = nextRuntimes.get(key) ?? this.runtimes.get(key);
+      if (rt === undefined) rt = new UpstreamRuntime(conf, { name });
+      nextRuntimes.set(key, rt);
+      return rt;
+    };
+
+    const entries: RouterEntry<CompiledRoute>[] = [];
+    for (const obj of view.list('routes')) {
+      const route = obj.value as Route;
+      if (route.status === 0) continue;
+      const compiled = this.compileRoute(obj.id, route, view, runtimeFor);
+      const hosts = route.hosts ?? (route.host !== undefined ? [route.host] : compiled.service?.hosts);
+      entries.push({
+        id: obj.id,
+        route: compiled,
+        uris: route.uris ?? (route.uri !== undefined ? [route.uri] : []),
+        hosts: hosts?.map((h) => h.toLowerCase()),
+        methods: route.methods,
+        remoteAddrs: route.remote_addrs ?? (route.remote_addr !== undefined ? [route.remote_addr] : undefined),
+        vars: route.vars,
+        priority: route.priority ?? 0,
+      });
+    }
+
+    let router: Router<CompiledRoute>;
+    for (;;) {
+      try {
+        router = buildRouter(entries);
+        break;
+      } catch (err) {
+        // Validation should have caught it; never let one bad route take the others down.
+        if (!(err instanceof RouterBuildError)) throw err;
+        this.log.error({ route_id: err.routeId, err: err.message }, 'route skipped: it cannot be compiled');
+        const i = entries.findIndex((e) => e.id === err.routeId);
+        if (i === -1) throw err;
+        entries.splice(i, 1);
+      }
+    }
+
+    for (const [key, rt] of this.runtimes) if (!nextRuntimes.has(key)) rt.close();
+    this.runtimes = nextRuntimes;
+
+    const ssls: (Ssl & { id: string })[] = [];
+    for (const obj of view.list('ssls')) ssls.push({ ...(obj.value as unknown as Ssl), id: obj.id });
+    const tls = new SniIndex(ssls, {
+      protocols: this.opts.defaultTlsProtocols,
+      ciphers: this.opts.tlsCiphers,
+      defaultSslId: this.opts.defaultSslId,
+    }, (id, msg) => this.log.error({ ssl_id: id, err: msg }, 'ssl object skipped'));
+
+    return { revision: view.revision, router, tls };
+  }
+
+  close(): void {
+    for (const rt of this.runtimes.values()) rt.close();
+    this.runtimes.clear();
+  }
+
+  private compileRoute(id: string, route: Route, view: ConfigView,
+    runtimeFor: (conf: Upstream, name: string) => UpstreamRuntime): CompiledRoute {
+    let service: (Service & { id: string }) | undefined;
+    let upstreamError: ErrorCode | undefined;
+    let upConf: Upstream | undefined;
+    let upName = `route ${id}`;
+    if (route.service_id !== undefined) {
+      const s = view.get('services', String(route.service_id));
+      if (s === undefined) upstreamError = 'GH_ERR_SERVICE_NOT_FOUND';
+      else service = { ...(s.value as Service), id: s.id };
+    }
+    if (route.upstream !== undefined) upConf = route.upstream;
+    else if (route.upstream_id !== undefined) {
+      const u = view.get('upstreams', String(route.upstream_id));
+      if (u !== undefined) { upConf = u.value as Upstream; upName = `upstream ${u.id}`; }
+      else upstreamError = 'GH_ERR_UPSTREAM_NOT_FOUND';
+    } else if (service !== undefined) {
+      if (service.upstream !== undefined) { upConf = service.upstream; upName = `service ${service.id}`; }
+      else if (service.upstream_id !== undefined) {
+        const u = view.get('upstreams', String(service.upstream_id));
+        if (u !== undefined) { upConf = u.value as Upstream; upName = `upstream ${u.id}`; }
+        else upstreamError = 'GH_ERR_UPSTREAM_NOT_FOUND';
+      }
+    }
+    if (upConf === undefined && upstreamError === undefined) upstreamError = 'GH_ERR_UPSTREAM_NOT_FOUND';
+
+    const upstream = upConf !== undefined && upstreamError === undefined ? runtimeFor(upConf, upName) : undefined;
+    const t = route.timeout ?? upConf?.timeout ?? {};
+    const connectTimeoutMs = (t.connect ?? 60) * 1000;
+    return {
+      id,
+      name: route.name,
+      conf: route,
+      service,
+      upstream,
+      upstreamError,
+      pool: upConf !== undefined ? poolSettingsOf(upConf, connectTimeoutMs) : undefined,
+      passHost: upConf?.pass_host ?? 'pass',
+      upstreamHost: upConf?.upstream_host,
+      websocket: route.enable_websocket ?? service?.enable_websocket ?? false,
+      connectTimeoutMs,
+      sendTimeoutMs: (t.send ?? 60) * 1000,
+      readTimeoutMs: (t.read ?? 60) * 1000,
+      hashKey: upConf?.type === 'chash' ? hashKeyResolver(upConf) : undefined,
+    };
+  }
+}
+
+function hashKeyResolver(up: Upstream): (vars: RequestVars) => string | undefined {
+  const key = up.key ?? 'remote_addr';
+  switch (up.hash_on ?? 'vars') {
+    case 'header': return (v) => str(v.get(`http_${key.toLowerCase().replace(/-/g, '_')}`));
+    case 'cookie': return (v) => v.cookie(key);
+    case 'consumer': return (v) => str(v.get('consumer_name'));
+    case 'vars_combinations': {
+      // `$host$uri`-style template: each $name is a variable
+      const parts = key.split(/(\$[a-zA-Z0-9_]+)/).filter((p) => p !== '');
+      return (v) => parts.map((p) => (p.startsWith('$') ? str(v.get(p.slice(1))) ?? '' : p)).join('');
+    }
+    default: return (v) => str(v.get(key));
+  }
+}
+
+function str(v: unknown): string | undefined {
+  return v === undefined || v === null ? undefined : String(v);
+}

@@ -1,0 +1,80 @@
+import { createSecureContext, type SecureContext, type SecureVersion } from 'node:tls';
+import type { Ssl } from '../../contracts/resources.js';
+
+export interface SniOptions {
+  protocols: string[];
+  ciphers?: string;
+  defaultSslId?: string;
+}
+
+const VERSION_ORDER = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
+
+/**
+ * Server certificates by SNI, built once per config snapshot. Exact names win over
+ * wildcards, and a longer wildcard suffix wins over a shorter one.
+ */
+export class SniIndex {
+  private readonly exact = new Map<string, SecureContext>();
+  /** Keyed by the suffix after `*`, e.g. `.example.com`. */
+  private readonly wildcard = new Map<string, SecureContext>();
+  readonly defaultContext: SecureContext | undefined;
+  /** Certificate options of the default ssl object, for clients that send no SNI at all. */
+  readonly defaultOptions: { cert: string[]; key: string[] } | undefined;
+  readonly size: number;
+
+  constructor(ssls: (Ssl & { id: string })[], opts: SniOptions, onInvalid: (id: string, message: string) => void) {
+    let fallback: SecureContext | undefined;
+    let fallbackOptions: { cert: string[]; key: string[] } | undefined;
+    let count = 0;
+    for (const ssl of ssls) {
+      if (ssl.status === 0 || (ssl.type ?? 'server') !== 'server') continue;
+      let ctx: SecureContext;
+      try {
+        ctx = contextOf(ssl, opts);
+      } catch (err) {
+        onInvalid(ssl.id, (err as Error).message);
+        continue;
+      }
+      count++;
+      if (ssl.id === opts.defaultSslId) {
+        fallback = ctx;
+        fallbackOptions = { cert: [ssl.cert, ...(ssl.certs ?? [])], key: [ssl.key, ...(ssl.keys ?? [])] };
+      }
+      for (const name of ssl.snis ?? (ssl.sni !== undefined ? [ssl.sni] : [])) {
+        const lower = name.toLowerCase();
+        if (lower.startsWith('*.')) {
+          if (!this.wildcard.has(lower.slice(1))) this.wildcard.set(lower.slice(1), ctx);
+        } else if (!this.exact.has(lower)) this.exact.set(lower, ctx);
+      }
+    }
+    this.defaultContext = fallback;
+    this.defaultOptions = fallbackOptions;
+    this.size = count;
+  }
+
+  find(servername: string | undefined): SecureContext | undefined {
+    if (servername === undefined || servername === '') return this.defaultContext;
+    const name = servername.toLowerCase();
+    const hit = this.exact.get(name);
+    if (hit !== undefined) return hit;
+    // try `.b.c` then `.c` for `a.b.c`: the longest suffix first
+    for (let dot = name.indexOf('.'); dot !== -1; dot = name.indexOf('.', dot + 1)) {
+      const w = this.wildcard.get(name.slice(dot));
+      if (w !== undefined) return w;
+    }
+    return this.defaultContext;
+  }
+}
+
+function contextOf(ssl: Ssl, opts: SniOptions): SecureContext {
+  const certs = [ssl.cert, ...(ssl.certs ?? [])];
+  const keys = [ssl.key, ...(ssl.keys ?? [])];
+  const protocols = (ssl.ssl_protocols ?? opts.protocols).slice().sort((a, b) => VERSION_ORDER.indexOf(a) - VERSION_ORDER.indexOf(b));
+  return createSecureContext({
+    cert: certs,
+    key: keys,
+    minVersion: protocols[0] as SecureVersion,
+    maxVersion: protocols[protocols.length - 1] as SecureVersion,
+    ciphers: opts.ciphers,
+  });
+}

@@ -1,0 +1,202 @@
+import { isIPv6 } from 'node:net';
+import type { Balancer, BalancerNode, PickContext } from '../../contracts/balancer.js';
+import type { Upstream } from '../../contracts/resources.js';
+import { logger, type Logger } from '../../core/logger.js';
+import { createBalancer, createSharedBalancerState, type SharedBalancerState } from './balancers/index.js';
+import { HealthChecker, type PassiveOutcome } from './health-checker.js';
+import type { Probe } from './health-probe.js';
+
+/** APISIX's default for each of connect/send/read. */
+export const DEFAULT_TIMEOUT_MS = 60_000;
+
+/** `host:port`, with IPv6 literals bracketed so the id reads (and parses) unambiguously. */
+export function nodeId(host: string, port: number): string {
+  return isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Splits `host`, `host:port`, `[v6]` or `[v6]:port`; a bare IPv6 literal has no port. */
+export function splitAddress(addr: string): { host: string; port: number | undefined } {
+  if (addr.startsWith('[')) {
+    const end = addr.indexOf(']');
+    const host = addr.slice(1, end < 0 ? undefined : end);
+    const rest = end < 0 ? '' : addr.slice(end + 1);
+    return { host, port: rest.startsWith(':') ? Number(rest.slice(1)) : undefined };
+  }
+  const colon = addr.indexOf(':');
+  if (colon < 0 || colon !== addr.lastIndexOf(':')) return { host: addr, port: undefined };
+  return { host: addr.slice(0, colon), port: Number(addr.slice(colon + 1)) };
+}
+
+/**
+ * Both of APISIX's node forms, as balancer nodes. A node without a port gets the
+ * scheme's default (80, or 443 for https), as APISIX does. A duplicate `host:port`
+ * keeps its first entry: ids must be unique within an upstream.
+ */
+export function parseNodes(conf: Upstream): BalancerNode[] {
+  const defaultPort = conf.scheme === 'https' ? 443 : 80;
+  const raw: { host: string; port: number | undefined; weight: number; priority: number }[] = [];
+  const nodes = conf.nodes;
+  if (Array.isArray(nodes)) {
+    for (const n of nodes) {
+      const { host } = splitAddress(n.host);
+      raw.push({ host, port: n.port, weight: n.weight, priority: n.priority ?? 0 });
+    }
+  } else if (nodes !== undefined) {
+    for (const [addr, weight] of Object.entries(nodes)) raw.push({ ...splitAddress(addr), weight, priority: 0 });
+  }
+  const out: BalancerNode[] = [];
+  const seen = new Set<string>();
+  for (const r of raw) {
+    const port = r.port === undefined || Number.isNaN(r.port) ? defaultPort : r.port;
+    const id = nodeId(r.host, port);
+    if (seen.has(id)) continue;
+    seen.add(id);
+    out.push({ id, host: r.host, port, weight: r.weight, priority: r.priority });
+  }
+  return out;
+}
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(value).sort()) {
+      const v = (value as Record<string, unknown>)[k];
+      if (v !== undefined) out[k] = canonical(v);
+    }
+    return out;
+  }
+  return value;
+}
+
+/**
+ * Identity of an upstream's runtime behaviour. Equal keys mean a runtime (balancer
+ * state, health state, probes) can carry over to the next config snapshot. Fields that
+ * change nothing at runtime (timestamps, `desc`, `labels`) are left out, so editing them
+ * does not reset health; the two node forms give the same key.
+ */
+export function upstreamKey(conf: Upstream): string {
+  const { create_time: _c, update_time: _u, desc: _d, labels: _l, nodes: _n, ...rest } = conf;
+  const nodes = parseNodes(conf).map(({ id: _id, ...n }) => n);
+  return JSON.stringify(canonical({ ...rest, nodes }));
+}
+
+interface PriorityGroup {
+  readonly priority: number;
+  /** Healthy nodes with weight > 0, never empty. */
+  readonly nodes: readonly BalancerNode[];
+  readonly balancer: Balancer;
+}
+
+export interface UpstreamRuntimeOptions {
+  name?: string;
+  /** Replaces the active health probe (tests). */
+  probe?: Probe;
+  passiveCooldownMs?: number;
+  logger?: Logger;
+}
+
+/**
+ * One upstream as the proxy uses it: the healthy nodes grouped by priority, one
+ * balancer per group, and the health checker that keeps the grouping current.
+ * Balancers are rebuilt only when the healthy set changes; what they learn (in-flight
+ * counts, latency averages) lives in shared state and survives the rebuild.
+ */
+export class UpstreamRuntime {
+  readonly conf: Upstream;
+  readonly name: string | undefined;
+  readonly nodes: readonly BalancerNode[];
+  readonly retries: number;
+  readonly retryTimeoutMs: number;
+  readonly timeouts: { readonly connectMs: number; readonly sendMs: number; readonly readMs: number };
+  private readonly checker: HealthChecker | undefined;
+  private readonly shared: SharedBalancerState = createSharedBalancerState();
+  /** Routes acquire/release to the shared state whichever group the node is in now. */
+  private readonly accounting: Balancer | undefined;
+  private readonly log: Logger;
+  private groups: readonly PriorityGroup[] = [];
+
+  constructor(conf: Upstream, opts: UpstreamRuntimeOptions = {}) {
+    this.conf = conf;
+    this.name = opts.name ?? conf.name ?? conf.id;
+    this.log = (opts.logger ?? logger()).child({ module: 'upstream', upstream: this.name });
+    this.nodes = parseNodes(conf);
+    this.retries = conf.retries ?? Math.max(0, this.nodes.length - 1);
+    this.retryTimeoutMs = (conf.retry_timeout ?? 0) * 1000;
+    const ms = (s: number | undefined): number => (s === undefined ? DEFAULT_TIMEOUT_MS : s * 1000);
+    this.timeouts = { connectMs: ms(conf.timeout?.connect), sendMs: ms(conf.timeout?.send), readMs: ms(conf.timeout?.read) };
+    const usesAccounting = conf.type === 'least_conn' || conf.type === 'ewma';
+    this.accounting = usesAccounting ? createBalancer(conf.type, this.nodes, { shared: this.shared }) : undefined;
+    // Builds the balancers (and throws on an unknown type) before the checker starts any timer.
+    this.rebuild(new Set(this.nodes.map((n) => n.id)));
+
+    if (conf.checks?.active !== undefined || conf.checks?.passive !== undefined) {
+      this.checker = new HealthChecker(this.nodes, conf.checks, {
+        name: this.name,
+        hostHeader: conf.pass_host === 'rewrite' ? conf.upstream_host : undefined,
+        probe: opts.probe,
+        passiveCooldownMs: opts.passiveCooldownMs,
+        logger: opts.logger,
+      });
+      this.checker.onChange((healthy) => this.rebuild(healthy));
+    }
+  }
+
+  /**
+   * The node for the next attempt, or undefined when no node is healthy (the proxy
+   * answers 503). The highest priority group with an untried node is used; lower
+   * priorities serve only when everything above is unhealthy or already tried. Once
+   * every healthy node has been tried, retries reuse the highest priority group.
+   */
+  pick(ctx: PickContext): BalancerNode | undefined {
+    const groups = this.groups;
+    const tried = ctx.tried;
+    if (tried === undefined || tried.size === 0) return groups[0]?.balancer.pick(ctx);
+    for (const g of groups) {
+      if (g.nodes.some((n) => !tried.has(n.id))) return g.balancer.pick(ctx);
+    }
+    return groups[0]?.balancer.pick(ctx);
+  }
+
+  acquire(node: BalancerNode): void {
+    this.accounting?.acquire?.(node);
+  }
+
+  release(node: BalancerNode, latencyMs: number, failed: boolean): void {
+    this.accounting?.release?.(node, latencyMs, failed);
+  }
+
+  /** Passive health check input; ignored unless `checks.passive` is configured. */
+  report(node: BalancerNode, outcome: PassiveOutcome): void {
+    this.checker?.report(node.id, outcome);
+  }
+
+  healthyNodeIds(): string[] {
+    return this.checker ? this.checker.healthyIds() : this.nodes.map((n) => n.id);
+  }
+
+  /** Stops active probes; the runtime still picks, from the health it last knew. */
+  close(): void {
+    this.checker?.stop();
+  }
+
+  private rebuild(healthy: ReadonlySet<string>): void {
+    const byPriority = new Map<number, BalancerNode[]>();
+    for (const n of this.nodes) {
+      if (n.weight <= 0 || !healthy.has(n.id)) continue;
+      let list = byPriority.get(n.priority);
+      if (list === undefined) byPriority.set(n.priority, (list = []));
+      list.push(n);
+    }
+    this.groups = [...byPriority.entries()]
+      .sort((a, b) => b[0] - a[0])
+      .map(([priority, nodes]) => ({
+        priority,
+        nodes,
+        balancer: createBalancer(this.conf.type, nodes, { shared: this.shared }),
+      }));
+    if (this.groups.length === 0 && this.nodes.length > 0) {
+      this.log.warn('no healthy upstream node left; requests get 503 until one recovers');
+    }
+  }
+}

@@ -1,0 +1,84 @@
+import { logger, setLogLevel } from '../core/logger.js';
+import { ConfigState } from '../config-store/state.js';
+import { SnapshotBuilder } from '../data-plane/snapshot.js';
+import { DataPlane } from '../data-plane/server.js';
+import { VERSION } from '../core/version.js';
+import type { NodeConfig } from '../contracts/node-config.js';
+import type { ToPrimary, ToWorker } from './messages.js';
+
+// A data-plane worker: receives the config from the primary, serves traffic, and
+// applies every change by building a new snapshot off the hot path and swapping it in.
+
+function send(msg: ToPrimary): void {
+  process.send?.(msg);
+}
+
+export function runWorker(): void {
+  const log = logger().child({ module: 'worker' });
+  let plane: DataPlane | undefined;
+  let builder: SnapshotBuilder | undefined;
+  let state: ConfigState | undefined;
+  let pending = false;
+  let draining = false;
+
+  const rebuild = (): void => {
+    pending = false;
+    if (plane === undefined || builder === undefined || state === undefined) return;
+    try {
+      plane.apply(builder.build(state));
+      send({ type: 'applied', revision: state.revision });
+    } catch (err) {
+      log.error({ err }, 'config change not applied; the previous snapshot keeps serving');
+    }
+  };
+
+  const init = async (config: NodeConfig, initial: ToWorker & { type: 'init' }): Promise<void> => {
+    setLogLevel(config.log.level);
+    state = ConfigState.fromStoreState(initial.state);
+    builder = new SnapshotBuilder({
+      defaultTlsProtocols: config.node.tls.protocols,
+      tlsCiphers: config.node.tls.ciphers,
+      defaultSslId: config.node.tls.default_ssl_id,
+    });
+    plane = new DataPlane(config, builder.build(state), VERSION);
+    const addresses = await plane.listen();
+    send({ type: 'listening', addresses });
+    send({ type: 'applied', revision: state.revision });
+  };
+
+  process.on('message', (msg: ToWorker) => {
+    switch (msg.type) {
+      case 'init':
+        init(msg.config, msg).catch((err: Error) => {
+          log.fatal({ err }, 'worker failed to start');
+          send({ type: 'fatal', message: err.message });
+          process.exit(1);
+        });
+        return;
+      case 'events':
+        if (state === undefined) return;
+        for (const ev of msg.events) state.applyEvent(ev);
+        // Coalesce bursts (an import, a standalone reload) into one rebuild.
+        if (!pending) {
+          pending = true;
+          setImmediate(rebuild);
+        }
+        return;
+      case 'ping':
+        send({ type: 'pong', seq: msg.seq });
+        return;
+      case 'drain':
+        if (draining) return;
+        draining = true;
+        void (async () => {
+          await plane?.close(msg.timeoutMs);
+          builder?.close();
+          process.exit(0);
+        })();
+        return;
+    }
+  });
+  // The primary going away means nobody supervises us: stop serving.
+  process.on('disconnect', () => process.exit(0));
+  send({ type: 'hello' });
+}
