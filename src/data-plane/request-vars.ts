@@ -30,8 +30,12 @@ export class RequestVars {
 
   constructor(readonly facts: RequestFacts) {}
 
-  /** Bound once per request so it can be handed to compiled expressions. */
-  readonly lookup = (name: string): unknown => this.get(name);
+  /** A standalone function for compiled expressions, made on first use only. */
+  get lookup(): (name: string) => unknown {
+    return (this.boundLookup ??= (name: string): unknown => this.get(name));
+  }
+
+  private boundLookup: ((name: string) => unknown) | undefined;
 
   set(name: string, value: unknown): void {
     (this.overrides ??= new Map()).set(name, value);

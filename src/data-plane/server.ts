@@ -8,7 +8,7 @@ import type { DataPlaneSnapshot } from './snapshot.js';
 import { Exchange } from './exchange.js';
 import { parseRequestTarget } from './request-target.js';
 import { PoolRegistry } from './proxy/pools.js';
-import { Forwarder } from './proxy/forward.js';
+import { Forwarder, type ForwardDeps } from './proxy/forward.js';
 import { sendError, writeRawError } from './proxy/error-response.js';
 import { proxyWebSocket } from './proxy/websocket.js';
 
@@ -46,6 +46,7 @@ export class DataPlane {
   constructor(private readonly config: NodeConfig, initial: DataPlaneSnapshot, version: string) {
     this.snapshot = initial;
     this.serverHeader = `Gatehouse/${version}`;
+    this.forwardDeps = { pools: this.pools, serverHeader: this.serverHeader, onClosed: () => { this.inFlight--; } };
     this.maxBody = config.node.client.max_body_size;
   }
 
@@ -134,12 +135,16 @@ export class DataPlane {
     const route = ex.route!;
     if (this.maxBody > 0 && !this.withinBodyLimit(ex)) return;
     this.inFlight++;
-    res.once('close', this.onDone);
-    new Forwarder(ex, route, { pools: this.pools, serverHeader: this.serverHeader }).start();
+    new Forwarder(ex, route, this.forwardDeps).start();
   }
 
-  private readonly onDone = (): void => {
-    this.inFlight--;
+  private readonly forwardDeps: ForwardDeps;
+
+  /** Router input reused across requests: matching is synchronous, so one object serves all. */
+  private readonly matchInput = {
+    method: '', host: '', path: '', remoteAddr: '',
+    current: undefined as Exchange | undefined,
+    vars: (name: string): unknown => this.matchInput.current!.vars.get(name),
   };
 
   /** Matches the route; answers the request itself (and returns undefined) when it cannot be proxied. */
@@ -156,7 +161,14 @@ export class DataPlane {
     const url = req.url!;
     const ex = new Exchange(req, res, snap, target.path, target.query, host, remoteAddr, socket.localPort ?? 0, scheme,
       url.charCodeAt(0) === 47 ? url : target.query === '' ? target.path : `${target.path}?${target.query}`);
-    const m = snap.router.match({ method: req.method!, host, path: target.path, remoteAddr, vars: ex.vars.lookup });
+    const input = this.matchInput;
+    input.method = req.method!;
+    input.host = host;
+    input.path = target.path;
+    input.remoteAddr = remoteAddr;
+    input.current = ex;
+    const m = snap.router.match(input);
+    input.current = undefined;
     if (m === undefined) {
       sendError(res, 'GH_ERR_ROUTE_NOT_FOUND', this.serverHeader);
       return undefined;

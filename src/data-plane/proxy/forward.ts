@@ -10,6 +10,8 @@ import { sendError } from './error-response.js';
 export interface ForwardDeps {
   pools: PoolRegistry;
   serverHeader: string;
+  /** Called once when the client response is closed (finished or aborted). */
+  onClosed(): void;
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
@@ -53,6 +55,7 @@ export class Forwarder implements Dispatcher.DispatchHandler {
   }
 
   private readonly onClientClose = (): void => {
+    this.deps.onClosed();
     if (!this.ex.res.writableFinished) {
       this.ex.clientGone = true;
       this.abortUpstream?.();

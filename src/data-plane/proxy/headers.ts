@@ -18,9 +18,21 @@ export interface ForwardFacts {
   serverPort: number;
 }
 
+// Lengths of the dropped names: most headers are rejected by length alone, so the hot
+// loop lower-cases only the few whose length could match.
+const REQUEST_DROPPED_LENGTHS = lengthMask(REQUEST_DROPPED);
+const RESPONSE_DROPPED_LENGTHS = lengthMask(RESPONSE_DROPPED);
+
+function lengthMask(names: Set<string>): number {
+  let mask = 0;
+  for (const n of names) mask |= 1 << n.length;
+  return mask;
+}
+
 /** Names listed in a Connection header are hop-by-hop for this message too. */
 function connectionTokens(value: string | undefined): Set<string> | undefined {
   if (value === undefined) return undefined;
+  if ((value.length === 10 || value.length === 5) && /^(keep-alive|close)$/i.test(value)) return undefined;
   let tokens: Set<string> | undefined;
   for (const t of value.split(',')) {
     const name = t.trim().toLowerCase();
@@ -36,6 +48,10 @@ export function upstreamRequestHeaders(req: IncomingMessage, f: ForwardFacts): s
   let xff: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
+    if ((REQUEST_DROPPED_LENGTHS & (1 << name.length)) === 0 && extra === undefined) {
+      out.push(name, raw[i + 1]!);
+      continue;
+    }
     const lower = name.toLowerCase();
     if (REQUEST_DROPPED.has(lower) || (extra !== undefined && extra.has(lower))) {
       if (lower === 'x-forwarded-for') xff = xff === undefined ? raw[i + 1] : `${xff}, ${raw[i + 1]}`;
@@ -59,6 +75,10 @@ export function clientResponseHeaders(raw: Buffer[], serverHeader: string): stri
   let extra: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toString('latin1');
+    if ((RESPONSE_DROPPED_LENGTHS & (1 << name.length)) === 0) {
+      out.push(name, raw[i + 1]!.toString('latin1'));
+      continue;
+    }
     const lower = name.toLowerCase();
     if (RESPONSE_DROPPED.has(lower)) {
       if (lower === 'connection') extra = connectionTokens(raw[i + 1]!.toString('latin1'));
