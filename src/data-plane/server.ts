@@ -123,6 +123,13 @@ export class DataPlane {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head, scheme));
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket as Socket));
     if (tls) {
+      server.on('secureConnection', (socket: import('node:tls').TLSSocket) => {
+        const name = typeof socket.servername === 'string' ? socket.servername : undefined;
+        if (!this.snapshot.tls.allowsProtocol(name, socket.getProtocol())) {
+          this.log.debug({ servername: name, protocol: socket.getProtocol() }, 'TLS version not allowed for this certificate');
+          socket.destroy();
+        }
+      });
       server.on('tlsClientError', (err: Error, socket: Socket) => {
         this.log.debug({ err: err.message, remote_addr: socket.remoteAddress }, 'TLS handshake failed');
       });

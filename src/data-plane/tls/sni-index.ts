@@ -21,6 +21,8 @@ export class SniIndex {
   /** Certificate options of the default ssl object, for clients that send no SNI at all. */
   readonly defaultOptions: { cert: string[]; key: string[] } | undefined;
   readonly size: number;
+  /** TLS versions each context allows: version negotiation happens before SNI selects a context, so the listener checks it after the handshake. */
+  private readonly versions = new WeakMap<SecureContext, ReadonlySet<string>>();
 
   constructor(ssls: (Ssl & { id: string })[], opts: SniOptions, onInvalid: (id: string, message: string) => void) {
     let fallback: SecureContext | undefined;
@@ -36,6 +38,7 @@ export class SniIndex {
         continue;
       }
       count++;
+      this.versions.set(ctx, new Set(ssl.ssl_protocols ?? opts.protocols));
       if (ssl.id === opts.defaultSslId) {
         fallback = ctx;
         fallbackOptions = { cert: [ssl.cert, ...(ssl.certs ?? [])], key: [ssl.key, ...(ssl.keys ?? [])] };
@@ -50,6 +53,13 @@ export class SniIndex {
     this.defaultContext = fallback;
     this.defaultOptions = fallbackOptions;
     this.size = count;
+  }
+
+  /** Whether a connection that negotiated `protocol` for `servername` may stay open. */
+  allowsProtocol(servername: string | undefined, protocol: string | null): boolean {
+    const ctx = this.find(servername);
+    if (ctx === undefined || protocol === null) return true;
+    return this.versions.get(ctx)?.has(protocol) ?? true;
   }
 
   find(servername: string | undefined): SecureContext | undefined {

@@ -101,3 +101,14 @@ test('start refuses a config with an unknown key and says which', async () => {
   assert.equal(r.status, 1);
   assert.match(r.stderr, /nodes/);
 });
+
+test('reload re-reads the configuration of a running gateway', async () => {
+  const { gw } = await setup();
+  assert.equal((await get(gw.url + '/x')).status, 200);
+  // Write the new content without the watcher noticing in time is not possible to
+  // force, so check that reload itself re-applies what the file says.
+  const from = gw.output().length;
+  assert.equal(cli('reload', '-c', gw.configFile).status, 0);
+  await gw.waitForOutput('configuration reloaded', from);
+  assert.equal((await get(gw.url + '/x')).status, 200);
+});

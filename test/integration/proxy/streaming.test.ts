@@ -86,3 +86,14 @@ test('a WebSocket upgrade on a route without enable_websocket is refused with 40
   });
   assert.equal(status, 400);
 });
+
+test('a client that disconnects aborts the upstream request', async () => {
+  const before = a.aborted;
+  const ctl = new AbortController();
+  const pending = request(gw.url + '/slow?ms=3000', { signal: ctl.signal }).catch(() => undefined);
+  await new Promise((r) => setTimeout(r, 300));
+  ctl.abort();
+  await pending;
+  for (let i = 0; i < 50 && a.aborted === before; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(a.aborted, before + 1);
+});

@@ -84,3 +84,40 @@ test('certificates hot-swap with the config', async () => {
   assert.ok(ok, 'the new certificate should serve new.test');
   await assert.rejects(fetchOverTls('b.test', certB.cert));
 });
+
+test('a default certificate answers clients without SNI, protocols are configurable, and one object can carry RSA and ECDSA pairs', async () => {
+  const rsa = makeCert(['dual.test']);
+  const ec = makeCert(['dual.test'], { keyType: 'ec' });
+  const gw2 = await startGateway({
+    tls: true,
+    node: { tls: { protocols: ['TLSv1.3'], default_ssl_id: 'dual' } },
+    config: config([{ id: 'dual', snis: ['dual.test'], cert: rsa.cert, key: rsa.key, certs: [ec.cert], keys: [ec.key] }]),
+  });
+  try {
+    const connect = (opts: tls.ConnectionOptions) => new Promise<tls.TLSSocket>((resolve, reject) => {
+      const s = tls.connect({ host: '127.0.0.1', port: gw2.httpsPort!, rejectUnauthorized: false, ...opts }, () => resolve(s));
+      s.on('error', reject);
+    });
+    const noSni = await connect({});
+    assert.equal(noSni.getPeerCertificate().subject.CN, 'dual.test');
+    assert.equal(noSni.getProtocol(), 'TLSv1.3');
+    noSni.destroy();
+    // TLS 1.2 is refused for this certificate: the handshake fails or the connection is closed before any answer.
+    const answer = await connect({ servername: 'dual.test', maxVersion: 'TLSv1.2' }).then((s) => new Promise<string>((resolve) => {
+      let out = '';
+      s.on('data', (c) => { out += c.toString(); });
+      s.on('close', () => resolve(out));
+      s.on('error', () => resolve(out));
+      s.write('GET /x HTTP/1.1\r\nHost: dual.test\r\n\r\n');
+    }), () => '');
+    assert.equal(answer, '');
+    const ecdsa = await connect({ servername: 'dual.test', sigalgs: 'ecdsa_secp256r1_sha256' });
+    assert.equal(ecdsa.getPeerCertificate().pubkey?.length, 65); // an uncompressed P-256 point
+    ecdsa.destroy();
+    const rsaOnly = await connect({ servername: 'dual.test', sigalgs: 'rsa_pss_rsae_sha256' });
+    assert.ok((rsaOnly.getPeerCertificate().bits ?? 0) >= 2048);
+    rsaOnly.destroy();
+  } finally {
+    await gw2.stop();
+  }
+});
