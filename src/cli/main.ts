@@ -5,7 +5,7 @@ import { VERSION } from '../core/version.js';
 
 const USAGE = `gatehouse ${VERSION}
 
-Usage: gatehouse <command> [-c conf/config.yaml]
+Usage: gatehouse <command> [arguments] [-c conf/config.yaml]
 
 Commands:
   start     run the gateway in the foreground
@@ -13,13 +13,15 @@ Commands:
   reload    re-read the config files of a running gateway (SIGHUP)
   quit      drain in-flight requests, then stop a running gateway (SIGTERM)
   stop      stop a running gateway at once
+  config    export | import FILE | diff FILE: the store's configuration as an APISIX standalone file
   version   print the version
 `;
 
-interface Args { command: string; config: string }
+interface Args { command: string; config: string; rest: string[] }
 
 function parseArgs(argv: string[]): Args {
-  let command = 'help';
+  let help = false;
+  const positional: string[] = [];
   let config = 'conf/config.yaml';
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -28,11 +30,14 @@ function parseArgs(argv: string[]): Args {
       if (v === undefined) throw new Error(`${a} needs a file`);
       config = v;
     } else if (a.startsWith('--config=')) config = a.slice(9);
-    else if (a === '-h' || a === '--help') command = 'help';
-    else if (!a.startsWith('-')) command = a;
+    else if (a === '-h' || a === '--help') help = true;
+    else if (!a.startsWith('-')) positional.push(a);
     else throw new Error(`unknown option ${a}`);
   }
-  return { command, config: resolve(config) };
+  const [command = 'help', ...rest] = help ? ['help'] : positional;
+  // only `config` takes arguments after the command
+  if (command !== 'config' && rest.length > 0) throw new Error(`unexpected argument "${rest[0]}"`);
+  return { command, config: resolve(config), rest };
 }
 
 async function signalRunning(configFile: string, signal: NodeJS.Signals): Promise<number> {
@@ -74,6 +79,12 @@ export async function main(argv: string[]): Promise<void> {
       case 'check': {
         const { checkConfig } = await import('./check.js');
         process.exit(await checkConfig(args.config));
+        return;
+      }
+      case 'config': {
+        const { configCommand } = await import('./config-command.js');
+        // exitCode, not exit(): a large export to a pipe must be flushed before the process ends
+        process.exitCode = await configCommand(args.config, args.rest);
         return;
       }
       case 'reload': process.exit(await signalRunning(args.config, 'SIGHUP')); return;

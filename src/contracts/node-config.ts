@@ -49,7 +49,9 @@ export interface NodeConfig {
   };
   /** Folder for generated data (sqlite db, admin key). */
   data_dir: string;
-  /** Plugin whitelist; undefined = every built-in. */
+  /** Plugin whitelist; undefined = every installed plugin (built-ins and those in plugin_dirs). */
   plugins?: string[];
+  /** Folders of custom JavaScript plugins (one default-exported plugin per `.js` file), same contract as built-ins. */
+  plugin_dirs?: string[];
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent' };
 }

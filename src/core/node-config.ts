@@ -143,6 +143,12 @@ export const NODE_CONFIG_SCHEMA: Obj = closed({
     uniqueItems: true,
     'x-message': 'must be a list of distinct plugin names',
   },
+  plugin_dirs: {
+    type: 'array',
+    items: { type: 'string', minLength: 1 },
+    uniqueItems: true,
+    'x-message': 'must be a list of folders holding custom plugins (compiled .js files)',
+  },
   log: closed({
     level: {
       enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'],
@@ -216,6 +222,7 @@ export function parseNodeConfig(text: string, file: string): NodeConfig {
   store.sqlite.path = path.resolve(dir, String(store.sqlite.path));
   store.standalone.file = path.resolve(dir, String(store.standalone.file));
   raw.data_dir = path.resolve(dir, String(raw.data_dir));
+  if (Array.isArray(raw.plugin_dirs)) raw.plugin_dirs = raw.plugin_dirs.map((d) => path.resolve(dir, String(d)));
   return { ...raw, file: abs } as unknown as NodeConfig;
 }
 

@@ -12,6 +12,14 @@ export class Exchange {
   route: CompiledRoute | undefined;
   /** The path and query forwarded upstream (nginx `upstream_uri`); the client's target unless rewritten. */
   upstreamUri: string;
+  /** Header changes plugins asked for on the upstream request (lower-case name → value, undefined removes). */
+  requestHeaderEdits: Map<string, string | undefined> | undefined;
+  /** Host header override (proxy-rewrite `host`); undefined keeps the upstream's pass_host rule. */
+  upstreamHost: string | undefined;
+  /** Method override (proxy-rewrite `method`). */
+  upstreamMethod: string | undefined;
+  /** The plugin run of this request, when the route or a global rule has plugins. */
+  plugins: import('../plugin-runtime/plugin-run.js').PluginRun | undefined;
   clientGone = false;
   bodyTooLarge = false;
   readonly startedAt: number;

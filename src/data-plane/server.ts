@@ -11,6 +11,11 @@ import { PoolRegistry } from './proxy/pools.js';
 import { Forwarder, type ForwardDeps } from './proxy/forward.js';
 import { sendError, writeRawError } from './proxy/error-response.js';
 import { proxyWebSocket } from './proxy/websocket.js';
+import { ERRORS, type ErrorCode } from '../core/errors.js';
+import { EMPTY_CHAIN } from '../plugin-runtime/chain.js';
+import { PluginRun, ResponseState } from '../plugin-runtime/plugin-run.js';
+import { hasBodyFilters, runBodyFilter, runHeaderFilter, runLog, runRequestSide, type Decision } from '../plugin-runtime/runner.js';
+import type { CompiledRoute } from './snapshot.js';
 
 export interface BoundAddress { host: string; port: number; tls: boolean }
 
@@ -46,7 +51,11 @@ export class DataPlane {
   constructor(private readonly config: NodeConfig, initial: DataPlaneSnapshot, version: string) {
     this.snapshot = initial;
     this.serverHeader = `Gatehouse/${version}`;
-    this.forwardDeps = { pools: this.pools, serverHeader: this.serverHeader, onClosed: () => { this.inFlight--; } };
+    this.forwardDeps = {
+      pools: this.pools, serverHeader: this.serverHeader,
+      onClosed: () => { this.inFlight--; },
+      fail: (ex, code, close) => this.fail(ex, code, close),
+    };
     this.maxBody = config.node.client.max_body_size;
   }
 
@@ -139,10 +148,75 @@ export class DataPlane {
   private onRequest(req: IncomingMessage, res: ServerResponse, scheme: 'http' | 'https'): void {
     const ex = this.route(req, res, scheme);
     if (ex === undefined) return;
-    const route = ex.route!;
+    const route = ex.route;
+    if (route?.plugins !== undefined || ex.snapshot.hasGlobalPlugins) {
+      this.runPlugins(ex, route);
+      return;
+    }
+    if (route === undefined) {
+      sendError(res, 'GH_ERR_ROUTE_NOT_FOUND', this.serverHeader);
+      return;
+    }
+    this.proxy(ex, route);
+  }
+
+  /** The last step of every request that reaches an upstream. */
+  private proxy(ex: Exchange, route: CompiledRoute): void {
+    if (route.upstreamError !== undefined) {
+      this.fail(ex, route.upstreamError);
+      return;
+    }
     if (this.maxBody > 0 && !this.withinBodyLimit(ex)) return;
     this.inFlight++;
     new Forwarder(ex, route, this.forwardDeps).start();
+  }
+
+  private runPlugins(ex: Exchange, route: CompiledRoute | undefined): void {
+    const snap = ex.snapshot;
+    const run = new PluginRun(ex, snap.plugins.global, route?.plugins?.chain ?? EMPTY_CHAIN, this.log);
+    ex.plugins = run;
+    ex.res.once('close', () => void runLog(run));
+    runRequestSide(run, snap.plugins, route?.plugins).then((decision) => {
+      if (ex.clientGone || ex.res.headersSent) return;
+      if (decision !== undefined) this.respondLocal(ex, decision);
+      else if (route === undefined) this.fail(ex, 'GH_ERR_ROUTE_NOT_FOUND');
+      else this.proxy(ex, route);
+    }, (err: unknown) => {
+      this.log.error({ err }, 'plugin runner failed');
+      this.fail(ex, 'GH_ERR_INTERNAL');
+    });
+  }
+
+  /** Answers with a catalogued error, through the plugins' response phases when the request has any. */
+  private fail(ex: Exchange, code: ErrorCode, close = false): void {
+    if (ex.plugins === undefined) {
+      sendError(ex.res, code, this.serverHeader, undefined, close);
+      return;
+    }
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (close) headers.connection = 'close';
+    this.respondLocal(ex, { status: ERRORS[code].status, headers, body: Buffer.from(JSON.stringify({ error_msg: ERRORS[code].message }) + '\n') });
+  }
+
+  /** Writes a response the gateway made itself (a plugin's decision or an error), after header_filter and body_filter. */
+  private respondLocal(ex: Exchange, d: Decision): void {
+    const run = ex.plugins!;
+    const { res } = ex;
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const state = new ResponseState();
+    state.status = d.status;
+    for (const [k, v] of Object.entries(d.headers)) state.setHeader(k, v);
+    state.setHeader('server', this.serverHeader);
+    run.response = state;
+    runHeaderFilter(run);
+    let body = d.body ?? Buffer.alloc(0);
+    if (hasBodyFilters(run)) body = runBodyFilter(run, body, true);
+    state.setHeader('content-length', String(body.length));
+    res.writeHead(state.status, state.flatten());
+    res.end(body);
   }
 
   private readonly forwardDeps: ForwardDeps;
@@ -176,10 +250,7 @@ export class DataPlane {
     input.current = ex;
     const m = snap.router.match(input);
     input.current = undefined;
-    if (m === undefined) {
-      sendError(res, 'GH_ERR_ROUTE_NOT_FOUND', this.serverHeader);
-      return undefined;
-    }
+    if (m === undefined) return ex; // unmatched: global rules still run (APISIX), then 404
     const route = m.route;
     ex.route = route;
     const facts = ex.vars.facts;
@@ -188,19 +259,15 @@ export class DataPlane {
     facts.serviceId = route.service?.id;
     facts.serviceName = route.service?.name;
     facts.uriParams = m.params;
-    if (route.upstreamError !== undefined) {
-      sendError(res, route.upstreamError, this.serverHeader);
-      return undefined;
-    }
     return ex;
   }
 
   private withinBodyLimit(ex: Exchange): boolean {
-    const { req, res } = ex;
+    const { req } = ex;
     const len = req.headers['content-length'];
     if (len !== undefined) {
       if (Number(len) > this.maxBody) {
-        sendError(res, 'GH_ERR_CLIENT_BODY_TOO_LARGE', this.serverHeader, undefined, true);
+        this.fail(ex, 'GH_ERR_CLIENT_BODY_TOO_LARGE', true);
         return false;
       }
       return true;
@@ -230,9 +297,17 @@ export class DataPlane {
     res.once('finish', () => socket.end());
     const ex = this.route(req, res, scheme);
     if (ex === undefined) return;
+    const route = ex.route;
+    if (route === undefined) {
+      sendError(res, 'GH_ERR_ROUTE_NOT_FOUND', this.serverHeader);
+      return;
+    }
+    if (route.upstreamError !== undefined) {
+      sendError(res, route.upstreamError, this.serverHeader);
+      return;
+    }
     res.removeAllListeners('finish');
     res.detachSocket(socket as Socket);
-    const route = ex.route!;
     if (!route.websocket || (req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
       writeRawError(socket as Socket, 400, 'Bad Request', 'websocket is not enabled on this route', this.serverHeader);
       return;

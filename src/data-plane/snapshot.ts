@@ -9,6 +9,9 @@ import { UpstreamRuntime, upstreamKey } from './upstream/upstream-runtime.js';
 import { poolSettingsOf, type PoolSettings } from './proxy/pools.js';
 import { SniIndex } from './tls/sni-index.js';
 import type { RequestVars } from './request-vars.js';
+import { PluginSnapshot, type RoutePlugins } from '../plugin-runtime/plugin-snapshot.js';
+import { PrepareCache } from '../plugin-runtime/chain.js';
+import type { PluginRegistry } from '../plugin-runtime/registry.js';
 
 /** What the snapshot builder reads: the raw objects of one store revision. */
 export interface ConfigView {
@@ -33,6 +36,8 @@ export interface CompiledRoute {
   readonly connectTimeoutMs: number;
   readonly sendTimeoutMs: number;
   readonly readTimeoutMs: number;
+  /** The merged plugin chain (route + plugin config + service); undefined when there is none. */
+  readonly plugins: RoutePlugins | undefined;
   /** chash: resolves the hash key for a request; undefined for other balancers. */
   readonly hashKey: ((vars: RequestVars) => string | undefined) | undefined;
 }
@@ -41,6 +46,9 @@ export interface DataPlaneSnapshot {
   readonly revision: number;
   readonly router: Router<CompiledRoute>;
   readonly tls: SniIndex;
+  readonly plugins: PluginSnapshot;
+  /** True when any global rule has plugins: every request, matched or not, goes through them. */
+  readonly hasGlobalPlugins: boolean;
 }
 
 export interface BuildOptions {
@@ -57,10 +65,17 @@ export interface BuildOptions {
 export class SnapshotBuilder {
   private runtimes = new Map<string, UpstreamRuntime>();
   private readonly log = logger().child({ module: 'snapshot' });
+  private readonly prepareCache = new PrepareCache();
 
-  constructor(private readonly opts: BuildOptions) {}
+  constructor(private readonly opts: BuildOptions, private registry: PluginRegistry) {}
+
+  /** After a plugin reload: the next build uses the new plugin code. */
+  setRegistry(registry: PluginRegistry): void {
+    this.registry = registry;
+  }
 
   build(view: ConfigView): DataPlaneSnapshot {
+    const plugins = new PluginSnapshot(view, this.registry, this.prepareCache);
     const nextRuntimes = new Map<string, UpstreamRuntime>();
     const runtimeFor = (conf: Upstream, name: string): UpstreamRuntime => {
       const key = upstreamKey(conf);
@@ -74,7 +89,12 @@ export class SnapshotBuilder {
     for (const obj of view.list('routes')) {
       const route = obj.value as Route;
       if (route.status === 0) continue;
-      const compiled = this.compileRoute(obj.id, route, view, runtimeFor);
+      const compiled = this.compileRoute(obj.id, route, view, runtimeFor, plugins);
+      if (compiled.plugins !== undefined && compiled.plugins.problems.length > 0) {
+        // Serving it without a plugin it asks for (an auth plugin, say) would be worse than not serving it.
+        this.log.error({ route_id: obj.id, problems: compiled.plugins.problems }, 'route not served: its plugins cannot run');
+        continue;
+      }
       const hosts = route.hosts ?? (route.host !== undefined ? [route.host] : compiled.service?.hosts);
       entries.push({
         id: obj.id,
@@ -114,7 +134,7 @@ export class SnapshotBuilder {
       defaultSslId: this.opts.defaultSslId,
     }, (id, msg) => this.log.error({ ssl_id: id, err: msg }, 'ssl object skipped'));
 
-    return { revision: view.revision, router, tls };
+    return { revision: view.revision, router, tls, plugins, hasGlobalPlugins: plugins.global.all.length > 0 };
   }
 
   close(): void {
@@ -123,7 +143,7 @@ export class SnapshotBuilder {
   }
 
   private compileRoute(id: string, route: Route, view: ConfigView,
-    runtimeFor: (conf: Upstream, name: string) => UpstreamRuntime): CompiledRoute {
+    runtimeFor: (conf: Upstream, name: string) => UpstreamRuntime, plugins: PluginSnapshot): CompiledRoute {
     let service: (Service & { id: string }) | undefined;
     let upstreamError: ErrorCode | undefined;
     let upConf: Upstream | undefined;
@@ -151,7 +171,10 @@ export class SnapshotBuilder {
     const upstream = upConf !== undefined && upstreamError === undefined ? runtimeFor(upConf, upName) : undefined;
     const t = route.timeout ?? upConf?.timeout ?? {};
     const connectTimeoutMs = (t.connect ?? 60) * 1000;
+    const rp = plugins.forRoute({ id, plugins: route.plugins, plugin_config_id: route.plugin_config_id },
+      service !== undefined ? { id: service.id, plugins: service.plugins } : undefined);
     return {
+      plugins: rp.sources.length > 0 ? rp : undefined,
       id,
       name: route.name,
       conf: route,

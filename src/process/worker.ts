@@ -5,6 +5,7 @@ import { DataPlane } from '../data-plane/server.js';
 import { VERSION } from '../core/version.js';
 import type { NodeConfig } from '../contracts/node-config.js';
 import type { ToPrimary, ToWorker } from './messages.js';
+import { PluginRegistry } from '../plugin-runtime/registry.js';
 
 // A data-plane worker: receives the config from the primary, serves traffic, and
 // applies every change by building a new snapshot off the hot path and swapping it in.
@@ -35,11 +36,12 @@ export function runWorker(): void {
   const init = async (config: NodeConfig, initial: ToWorker & { type: 'init' }): Promise<void> => {
     setLogLevel(config.log.level);
     state = ConfigState.fromStoreState(initial.state);
+    const registry = await PluginRegistry.load({ whitelist: config.plugins, dirs: config.plugin_dirs });
     builder = new SnapshotBuilder({
       defaultTlsProtocols: config.node.tls.protocols,
       tlsCiphers: config.node.tls.ciphers,
       defaultSslId: config.node.tls.default_ssl_id,
-    });
+    }, registry);
     plane = new DataPlane(config, builder.build(state), VERSION);
     const addresses = await plane.listen();
     send({ type: 'listening', addresses });

@@ -5,14 +5,20 @@ import type { CompiledRoute } from '../snapshot.js';
 import type { PoolRegistry } from './pools.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { classifyUpstreamError } from './upstream-errors.js';
-import { sendError } from './error-response.js';
+import type { ErrorCode } from '../../core/errors.js';
+import { ResponseState } from '../../plugin-runtime/plugin-run.js';
+import { hasBodyFilters, runBodyFilter, runHeaderFilter } from '../../plugin-runtime/runner.js';
 
 export interface ForwardDeps {
   pools: PoolRegistry;
   serverHeader: string;
   /** Called once when the client response is closed (finished or aborted). */
   onClosed(): void;
+  /** Answers the request with a catalogued error (through the plugins' response phases when there are any). */
+  fail(ex: Exchange, code: ErrorCode, close?: boolean): void;
 }
+
+const EMPTY = Buffer.alloc(0);
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
@@ -47,6 +53,7 @@ export class Forwarder implements Dispatcher.DispatchHandler {
   private resume: (() => void) | undefined;
   private headers: string[] | undefined;
   private readonly withBody: boolean;
+  private filterBody = false;
 
   constructor(private readonly ex: Exchange, private readonly route: CompiledRoute, private readonly deps: ForwardDeps) {
     this.firstStart = performance.now();
@@ -71,17 +78,17 @@ export class Forwarder implements Dispatcher.DispatchHandler {
     const up = route.upstream!;
     const node = up.pick({ hashKey: route.hashKey?.(ex.vars), tried: this.tried });
     if (node === undefined) {
-      sendError(ex.res, 'GH_ERR_UPSTREAM_NO_HEALTHY_NODE', this.deps.serverHeader);
+      this.deps.fail(ex, 'GH_ERR_UPSTREAM_NO_HEALTHY_NODE');
       return;
     }
     this.node = node;
     up.acquire(node);
-    const host = hostHeader(route, node, ex.req.headers.host);
+    const host = ex.upstreamHost ?? hostHeader(route, node, ex.req.headers.host);
     if (this.headers === undefined) {
       const v = ex.vars.facts;
       this.headers = upstreamRequestHeaders(ex.req, {
         host, remoteAddr: v.remoteAddr, proto: v.scheme, clientHost: ex.req.headers.host ?? v.host, serverPort: v.serverPort,
-      });
+      }, ex.requestHeaderEdits);
     } else {
       this.headers[1] = host;
     }
@@ -90,7 +97,7 @@ export class Forwarder implements Dispatcher.DispatchHandler {
     const pool = this.deps.pools.get(node, route.pool!);
     pool.dispatch({
       path: ex.upstreamUri,
-      method: ex.req.method as Dispatcher.HttpMethod,
+      method: (ex.upstreamMethod ?? ex.req.method) as Dispatcher.HttpMethod,
       headers: this.headers,
       body: this.withBody ? ex.req : null,
       headersTimeout: route.readTimeoutMs,
@@ -127,17 +134,36 @@ export class Forwarder implements Dispatcher.DispatchHandler {
     const { res } = this.ex;
     this.route.upstream!.report(this.node, { status: statusCode });
     if (res.headersSent) return true; // a retried attempt cannot answer twice; unreachable in practice
-    res.writeHead(statusCode, statusText, clientResponseHeaders(rawHeaders, this.deps.serverHeader));
+    const run = this.ex.plugins;
+    if (run === undefined) {
+      res.writeHead(statusCode, statusText, clientResponseHeaders(rawHeaders, this.deps.serverHeader));
+    } else {
+      run.response = ResponseState.fromFlat(statusCode, clientResponseHeaders(rawHeaders, this.deps.serverHeader));
+      runHeaderFilter(run);
+      this.filterBody = hasBodyFilters(run);
+      // A body filter may change the length: let node frame the body instead.
+      if (this.filterBody) run.response.setHeader('content-length', undefined);
+      const status = run.response.status;
+      res.writeHead(status, status === statusCode ? statusText : undefined, run.response.flatten());
+    }
     this.resume = resume;
     res.on('drain', this.onDrain);
     return true;
   }
 
   onData(chunk: Buffer): boolean {
+    if (this.filterBody) {
+      const out = runBodyFilter(this.ex.plugins!, chunk, false);
+      return out.length === 0 ? true : this.ex.res.write(out);
+    }
     return this.ex.res.write(chunk);
   }
 
   onComplete(): void {
+    if (this.filterBody) {
+      const last = runBodyFilter(this.ex.plugins!, EMPTY, true);
+      if (last.length > 0) this.ex.res.write(last);
+    }
     this.ex.res.end();
     this.route.upstream!.release(this.node, performance.now() - this.attemptStart, false);
   }
@@ -152,7 +178,7 @@ export class Forwarder implements Dispatcher.DispatchHandler {
     }
     if (ex.clientGone) return;
     if (ex.bodyTooLarge) {
-      sendError(ex.res, 'GH_ERR_CLIENT_BODY_TOO_LARGE', this.deps.serverHeader, undefined, true);
+      this.deps.fail(ex, 'GH_ERR_CLIENT_BODY_TOO_LARGE', true);
       return;
     }
     if (ex.res.headersSent) {
@@ -168,6 +194,6 @@ export class Forwarder implements Dispatcher.DispatchHandler {
       this.start();
       return;
     }
-    sendError(ex.res, failure.code, this.deps.serverHeader);
+    this.deps.fail(ex, failure.code);
   }
 }

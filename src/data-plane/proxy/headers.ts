@@ -41,9 +41,10 @@ function connectionTokens(value: string | undefined): Set<string> | undefined {
   return tokens;
 }
 
-export function upstreamRequestHeaders(req: IncomingMessage, f: ForwardFacts): string[] {
+export function upstreamRequestHeaders(req: IncomingMessage, f: ForwardFacts,
+  edits?: ReadonlyMap<string, string | undefined>): string[] {
   const raw = req.rawHeaders;
-  const extra = connectionTokens(req.headers.connection);
+  const extra = edits === undefined ? connectionTokens(req.headers.connection) : withEdits(connectionTokens(req.headers.connection), edits);
   const out: string[] = ['host', f.host];
   let xff: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
@@ -60,12 +61,22 @@ export function upstreamRequestHeaders(req: IncomingMessage, f: ForwardFacts): s
     // undici sets the websocket handshake's own Upgrade/Connection; the Sec-WebSocket-* pass through
     out.push(name, raw[i + 1]!);
   }
+  if (edits !== undefined) {
+    for (const [name, value] of edits) if (value !== undefined && name !== 'host') out.push(name, value);
+  }
   out.push(
     'x-forwarded-for', xff === undefined ? f.remoteAddr : `${xff}, ${f.remoteAddr}`,
     'x-forwarded-proto', f.proto,
     'x-forwarded-host', f.clientHost,
     'x-forwarded-port', String(f.serverPort),
   );
+  return out;
+}
+
+/** Headers plugins set or removed are dropped from the raw list (and re-added from the edits). */
+function withEdits(tokens: Set<string> | undefined, edits: ReadonlyMap<string, string | undefined>): Set<string> {
+  const out = new Set(tokens);
+  for (const name of edits.keys()) out.add(name);
   return out;
 }
 

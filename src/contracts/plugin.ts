@@ -1,0 +1,125 @@
+import type { Logger } from 'pino';
+
+/**
+ * Plugin phases, in request order. The request side (`rewrite`, `access`,
+ * `before_proxy`) may end the request by returning a PhaseResult; the response side
+ * (`header_filter`, `body_filter`, `log`) runs in reverse plugin order (the onion) and
+ * its return values are ignored except body_filter's replacement chunk.
+ */
+export type Phase = 'rewrite' | 'access' | 'before_proxy' | 'header_filter' | 'body_filter' | 'log';
+export const REQUEST_PHASES = ['rewrite', 'access', 'before_proxy'] as const;
+export type RequestPhase = (typeof REQUEST_PHASES)[number];
+
+/**
+ * Execution stages, in request order (seed 000: Authorization > Authentication >
+ * Statistics > Default). Higress's AUTHN, AUTHZ, STATS and UNSPECIFIED_PHASE name the
+ * same positions.
+ */
+export type Stage = 'authorization' | 'authentication' | 'statistics' | 'default';
+export const STAGES: readonly Stage[] = ['authorization', 'authentication', 'statistics', 'default'];
+export const STAGE_ALIASES: Record<string, Stage> = {
+  AUTHN: 'authorization', AUTHZ: 'authentication', STATS: 'statistics', UNSPECIFIED_PHASE: 'default',
+  authorization: 'authorization', authentication: 'authentication', statistics: 'statistics', default: 'default',
+};
+
+/** What a request-side handler returns to end the request. Nothing (undefined) means continue. */
+export interface PhaseResult {
+  status: number;
+  /** Object → JSON + newline; string or Buffer as is. */
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+/** A consumer as the runtime sees it once an auth plugin has identified one. */
+export interface ConsumerRef {
+  username: string;
+  group_id?: string;
+  credential_id?: string;
+  plugins: Record<string, Record<string, unknown>>;
+  labels?: Record<string, string>;
+}
+
+/** The request as plugins see it. Header names are lower-case. */
+export interface PluginRequest {
+  readonly method: string;
+  /** nginx `uri`: the decoded, normalised path. */
+  readonly uri: string;
+  readonly host: string;
+  readonly remoteAddr: string;
+  header(name: string): string | undefined;
+  /** Sets (or with undefined, removes) a header sent upstream. */
+  setHeader(name: string, value: string | undefined): void;
+  arg(name: string): string | undefined;
+  /** Path and query sent upstream (nginx `upstream_uri`). */
+  upstreamUri: string;
+  /** Host header sent upstream; undefined keeps the upstream's pass_host rule. */
+  upstreamHost: string | undefined;
+}
+
+/** The response as header_filter / body_filter / log see it. */
+export interface PluginResponse {
+  status: number;
+  header(name: string): string | undefined;
+  setHeader(name: string, value: string | undefined): void;
+}
+
+export interface PluginContext {
+  readonly request: PluginRequest;
+  /** Valid from header_filter on. */
+  readonly response: PluginResponse;
+  /** nginx/APISIX variables (`uri`, `arg_x`, `http_x`, `route_id`, …). */
+  var(name: string): unknown;
+  setVar(name: string, value: unknown): void;
+  readonly routeId: string | undefined;
+  readonly serviceId: string | undefined;
+  readonly consumer: ConsumerRef | undefined;
+  /** For auth plugins: attaches the identified consumer; its (and its group's) plugins are merged in next. */
+  attachConsumer(consumer: ConsumerRef): void;
+  /** Per-request scratch space shared by plugins (APISIX `ctx`). */
+  readonly shared: Map<string, unknown>;
+  readonly log: Logger;
+  /** Monotonic ms when the request started. */
+  readonly startedAt: number;
+}
+
+export interface PrepareEnv {
+  /** The plugin's metadata object, if one is configured (`plugin_metadata/<name>`). */
+  metadata: Record<string, unknown> | undefined;
+  /** All consumers (for auth plugins building key tables). */
+  consumers: readonly ConsumerRef[];
+}
+
+type Awaitable<T> = T | Promise<T>;
+export type RequestHandler<P> = (prepared: P, ctx: PluginContext) => Awaitable<PhaseResult | void>;
+
+/**
+ * A plugin. Built-ins are one file each under src/plugins/; custom JS plugins use the
+ * same shape; wasm plugins are adapted into it. The runtime injects `_meta` into
+ * `schema`; a plugin never declares it.
+ */
+export interface Plugin<C = any, P = any> {
+  name: string;
+  version: string | number;
+  stage: Stage;
+  /** Within the stage a larger value runs first. */
+  priority: number;
+  type?: 'auth';
+  /** `prefer_route`: a global-rule instance is skipped when the route configures the same plugin. */
+  runPolicy?: 'prefer_route';
+  schema: Record<string, unknown>;
+  consumerSchema?: Record<string, unknown>;
+  metadataSchema?: Record<string, unknown>;
+  /** Compiles a validated config once per config snapshot. Throwing refuses the config. */
+  prepare?(conf: C, env: PrepareEnv): P;
+  /** Runs before every stage, for answers that must precede authentication (CORS preflight). */
+  preflight?: RequestHandler<P>;
+  rewrite?: RequestHandler<P>;
+  access?: RequestHandler<P>;
+  before_proxy?: RequestHandler<P>;
+  header_filter?(prepared: P, ctx: PluginContext): void;
+  /** Returns a replacement chunk (or undefined to keep it). `eof` marks the last call. */
+  body_filter?(prepared: P, ctx: PluginContext, chunk: Buffer, eof: boolean): Buffer | undefined;
+  log?(prepared: P, ctx: PluginContext): void | Promise<void>;
+  init?(): void | Promise<void>;
+  destroy?(): void | Promise<void>;
+}

@@ -1,0 +1,105 @@
+import type { ConsumerRef, Plugin, PrepareEnv } from '../contracts/plugin.js';
+import type { ConfigView } from '../data-plane/snapshot.js';
+import { logger } from '../core/logger.js';
+import { compileChain, EMPTY_CHAIN, type Chain, type InstanceSource, type PrepareCache } from './chain.js';
+import { mergeConsumerPlugins, mergeGlobalRules, mergeRoutePlugins } from './merge.js';
+import type { PluginRegistry } from './registry.js';
+
+type PluginsMap = Record<string, Record<string, unknown>>;
+
+/** A route's merged chain plus what the consumer merge needs later. */
+export interface RoutePlugins {
+  readonly chain: Chain;
+  readonly sources: readonly InstanceSource[];
+  /** Why some instance could not be compiled (unknown plugin, bad config): such a route is not served. */
+  readonly problems: readonly string[];
+}
+
+/**
+ * The plugin side of one config snapshot: the global chain, each route's merged chain
+ * (built on first use and kept), and route × consumer chains (likewise).
+ */
+export class PluginSnapshot {
+  readonly global: Chain;
+  readonly consumers: readonly ConsumerRef[];
+  private readonly consumerByName = new Map<string, { username: string; group_id?: string; plugins?: PluginsMap }>();
+  private readonly envs = new Map<string, PrepareEnv>();
+  private readonly consumerChains = new Map<string, Chain>();
+  private readonly log = logger().child({ module: 'plugins' });
+
+  constructor(private readonly view: ConfigView, readonly registry: PluginRegistry, private readonly cache: PrepareCache) {
+    const refs: ConsumerRef[] = [];
+    for (const c of view.list('consumers')) {
+      const v = c.value as { username: string; group_id?: string; plugins?: PluginsMap; labels?: Record<string, string> };
+      this.consumerByName.set(v.username ?? c.id, v);
+      refs.push({ username: v.username ?? c.id, group_id: v.group_id, plugins: v.plugins ?? {}, labels: v.labels });
+    }
+    for (const cred of view.list('credentials')) {
+      const [username, credId] = splitId(cred.id);
+      const owner = this.consumerByName.get(username);
+      if (owner === undefined) continue;
+      const v = cred.value as { plugins?: PluginsMap };
+      refs.push({ username, group_id: owner.group_id, credential_id: credId, plugins: v.plugins ?? {} });
+    }
+    this.consumers = refs;
+    const rules = [...view.list('global_rules')].map((r) => ({ id: r.id, plugins: (r.value as { plugins?: PluginsMap }).plugins }));
+    this.global = rules.length === 0 ? EMPTY_CHAIN : this.compile(mergeGlobalRules(rules, (name, ids) =>
+      this.log.error({ plugin: name, global_rules: ids }, `Found ${name} configured across different global rules. Removing it from execution list`)));
+  }
+
+  private envFor = (plugin: Plugin): PrepareEnv => {
+    let env = this.envs.get(plugin.name);
+    if (env === undefined) {
+      const md = this.view.get('plugin_metadata', plugin.name)?.value as Record<string, unknown> | undefined;
+      env = Object.freeze({ metadata: md, consumers: plugin.type === 'auth' ? this.consumers : [] });
+      this.envs.set(plugin.name, env);
+    }
+    return env;
+  };
+
+  private compile(sources: readonly InstanceSource[], problems?: string[]): Chain {
+    if (sources.length === 0) return EMPTY_CHAIN;
+    return compileChain(sources, this.registry, this.cache, this.envFor, (name, origin, reason) => {
+      if (problems !== undefined) problems.push(`plugin [${name}] from ${origin}: ${reason}`);
+      else this.log.error({ plugin: name, origin }, `plugin [${name}] skipped: ${reason}`);
+    });
+  }
+
+  forRoute(route: { id: string; plugins?: PluginsMap; plugin_config_id?: string },
+    service: { id: string; plugins?: PluginsMap } | undefined): RoutePlugins {
+    let pluginConfig: { id: string; plugins?: PluginsMap } | undefined;
+    if (route.plugin_config_id !== undefined) {
+      const pc = this.view.get('plugin_configs', String(route.plugin_config_id));
+      if (pc !== undefined) pluginConfig = { id: pc.id, plugins: (pc.value as { plugins?: PluginsMap }).plugins };
+    }
+    const sources = mergeRoutePlugins({ service, pluginConfig, route });
+    const problems: string[] = [];
+    return { chain: this.compile(sources, problems), sources, problems };
+  }
+
+  /** The route's chain with the consumer's group and own plugins merged in (cached per route × consumer). */
+  withConsumer(routeId: string, rp: RoutePlugins, consumer: ConsumerRef): Chain {
+    const key = `${routeId}\u0000${consumer.username}`;
+    let chain = this.consumerChains.get(key);
+    if (chain === undefined) {
+      const c = this.consumerByName.get(consumer.username) ?? consumer;
+      let group: { id: string; plugins?: PluginsMap } | undefined;
+      if (c.group_id !== undefined) {
+        const g = this.view.get('consumer_groups', String(c.group_id));
+        if (g !== undefined) group = { id: g.id, plugins: (g.value as { plugins?: PluginsMap }).plugins };
+      }
+      // A consumer's auth plugins are its credentials, not route plugins: they are not merged.
+      const notAuth = (p: PluginsMap | undefined): PluginsMap | undefined => p === undefined ? undefined
+        : Object.fromEntries(Object.entries(p).filter(([name]) => this.registry.get(name)?.plugin.type !== 'auth'));
+      chain = this.compile(mergeConsumerPlugins(rp.sources, group && { id: group.id, plugins: notAuth(group.plugins) },
+        { username: consumer.username, plugins: notAuth(c.plugins) }));
+      this.consumerChains.set(key, chain);
+    }
+    return chain;
+  }
+}
+
+function splitId(id: string): [string, string] {
+  const i = id.indexOf('/');
+  return i === -1 ? [id, id] : [id.slice(0, i), id.slice(i + 1)];
+}

@@ -1,0 +1,170 @@
+import { readdir } from 'node:fs/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import type { Plugin, Stage } from '../contracts/plugin.js';
+import { STAGES, STAGE_ALIASES } from '../contracts/plugin.js';
+import type { PluginCheckWhere } from '../config-store/validate.js';
+import { compileSchema, checkSchema, type SchemaValidator } from '../core/schema.js';
+import { logger } from '../core/logger.js';
+import { compileMeta, injectMeta, type MetaConf } from './meta.js';
+
+export interface LoadedPlugin {
+  readonly plugin: Plugin;
+  readonly schema: Record<string, unknown>;
+  readonly validate: SchemaValidator;
+  readonly validateConsumer: SchemaValidator | undefined;
+  readonly validateMetadata: SchemaValidator | undefined;
+  readonly stageIndex: number;
+}
+
+const BUILTIN_DIR = fileURLToPath(new URL('../plugins/', import.meta.url));
+
+/** Every plugin module in a folder: `*.js` files that are not tests; each default-exports a Plugin. */
+async function importFolder(dir: string, generation: number): Promise<Plugin[]> {
+  let files: string[];
+  try {
+    files = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const out: Plugin[] = [];
+  for (const f of files.sort()) {
+    if (!f.endsWith('.js') || f.endsWith('.test.js') || f === 'index.js') continue;
+    // A query string makes reload re-evaluate the module instead of returning the cached one.
+    const mod = (await import(`${pathToFileURL(join(dir, f)).href}?v=${generation}`)) as { default?: Plugin };
+    if (mod.default !== undefined && typeof mod.default === 'object' && typeof mod.default.name === 'string') out.push(mod.default);
+  }
+  return out;
+}
+
+function checkShape(p: Plugin): void {
+  if (p.version === undefined) throw new Error(`invalid plugin [${p.name}] missing field: version`);
+  if (typeof p.priority !== 'number' || !Number.isInteger(p.priority)) throw new Error(`invalid plugin [${p.name}], missing field: priority`);
+  if (!STAGES.includes(p.stage)) throw new Error(`invalid plugin [${p.name}]: unknown stage "${String(p.stage)}"`);
+  if (typeof p.schema !== 'object' || p.schema === null) throw new Error(`invalid plugin [${p.name}] schema field`);
+}
+
+/**
+ * The installed plugins: built-ins (and custom plugin folders) filtered by the node's
+ * whitelist, with their schemas compiled once. One registry per process and per reload.
+ */
+export class PluginRegistry {
+  private readonly byName = new Map<string, LoadedPlugin>();
+  private readonly log = logger().child({ module: 'plugin-registry' });
+
+  private constructor(readonly generation: number) {}
+
+  static async load(opts: { whitelist?: readonly string[]; dirs?: readonly string[]; generation?: number } = {}): Promise<PluginRegistry> {
+    const generation = opts.generation ?? 0;
+    const reg = new PluginRegistry(generation);
+    const candidates = [...(await importFolder(BUILTIN_DIR, generation))];
+    for (const dir of opts.dirs ?? []) candidates.push(...(await importFolder(dir, generation)));
+    const allowed = opts.whitelist === undefined ? undefined : new Set(opts.whitelist);
+    for (const p of candidates) {
+      if (allowed !== undefined && !allowed.has(p.name)) continue;
+      try {
+        reg.add(p);
+      } catch (err) {
+        reg.log.error({ plugin: p.name, err: (err as Error).message }, `failed to load plugin [${p.name}]`);
+      }
+    }
+    if (allowed !== undefined) {
+      for (const name of allowed) if (!reg.byName.has(name)) reg.log.warn({ plugin: name }, `plugin [${name}] is in the whitelist but not installed`);
+    }
+    return reg;
+  }
+
+  /** Adds one plugin (also used by tests and, later, by the wasm host's adapter). */
+  add(p: Plugin): void {
+    checkShape(p);
+    const schema = injectMeta(p.schema);
+    this.byName.set(p.name, {
+      plugin: p,
+      schema,
+      validate: compileSchema(schema),
+      validateConsumer: p.consumerSchema !== undefined ? compileSchema(p.consumerSchema) : undefined,
+      validateMetadata: p.metadataSchema !== undefined ? compileSchema(p.metadataSchema) : undefined,
+      stageIndex: STAGES.indexOf(p.stage),
+    });
+  }
+
+  get(name: string): LoadedPlugin | undefined {
+    return this.byName.get(name);
+  }
+
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+
+  /** Installed plugins in execution order: stage, then priority (larger first), then name. */
+  list(): LoadedPlugin[] {
+    return [...this.byName.values()].sort((a, b) =>
+      a.stageIndex - b.stageIndex || b.plugin.priority - a.plugin.priority || (a.plugin.name < b.plugin.name ? -1 : 1));
+  }
+
+  /**
+   * Validates one instance (filling schema defaults into it) and compiles its `_meta`.
+   * Throws with APISIX's message shape: `failed to check the configuration of plugin <name> err: <why>`.
+   */
+  checkInstance(name: string, conf: unknown, schemaType: 'default' | 'consumer' = 'default'): void {
+    const lp = this.byName.get(name);
+    if (lp === undefined) throw new Error(`unknown plugin [${name}]`);
+    if (typeof conf !== 'object' || conf === null || Array.isArray(conf)) {
+      throw new Error(`failed to check the configuration of plugin ${name} err: wrong type: expected object`);
+    }
+    const consumerSide = schemaType === 'consumer' && lp.validateConsumer !== undefined;
+    const validator = consumerSide ? lp.validateConsumer! : lp.validate;
+    const err = checkSchema(validator, conf);
+    if (err !== undefined) throw new Error(`failed to check the configuration of plugin ${name} err: ${err}`);
+    if (consumerSide) return;
+    const meta = (conf as { _meta?: MetaConf })._meta;
+    try {
+      compileMeta(meta);
+    } catch (e) {
+      throw new Error(`failed to check the configuration of plugin ${name} err: failed to validate the '_meta.filter' expression: ${(e as Error).message}`);
+    }
+    // A config `prepare` cannot compile is refused now, not discovered at request time.
+    if (lp.plugin.prepare !== undefined) {
+      try {
+        lp.plugin.prepare(conf, { metadata: undefined, consumers: [] });
+      } catch (e) {
+        throw new Error(`failed to check the configuration of plugin ${name} err: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  /** The `checkPlugins` hook of validateResource: every instance of an object. */
+  readonly checkPlugins = (plugins: Record<string, unknown>, where: PluginCheckWhere): void => {
+    for (const [name, conf] of Object.entries(plugins)) {
+      const lp = this.byName.get(name);
+      if (lp === undefined) throw new Error(`unknown plugin [${name}]`);
+      if (where.kind === 'credentials' && lp.plugin.type !== 'auth') throw new Error('only supports auth type plugins in consumer credential');
+      this.checkInstance(name, conf, where.schemaType);
+    }
+  };
+
+  /** The `checkMetadata` hook: a plugin_metadata object against the plugin's metadata schema. */
+  readonly checkMetadata = (name: string, value: Record<string, unknown>): void => {
+    const lp = this.byName.get(name);
+    if (lp === undefined) throw new Error('invalid plugin name');
+    if (lp.validateMetadata === undefined) return;
+    const { id: _id, ...fields } = value;
+    void _id;
+    const err = checkSchema(lp.validateMetadata, fields);
+    if (err !== undefined) throw new Error(`invalid configuration: ${err}`);
+  };
+
+  async destroyAll(): Promise<void> {
+    for (const lp of this.byName.values()) {
+      try {
+        await lp.plugin.destroy?.();
+      } catch (err) {
+        this.log.error({ plugin: lp.plugin.name, err: (err as Error).message }, 'plugin destroy failed');
+      }
+    }
+  }
+}
+
+export function resolveStage(s: string | undefined, fallback: Stage): Stage {
+  return s === undefined ? fallback : STAGE_ALIASES[s] ?? fallback;
+}

@@ -1,0 +1,74 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { startGateway, type Gateway } from '../../helpers/gateway.js';
+import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
+import { get } from '../../helpers/http.js';
+
+const PLUGIN_DIR = fileURLToPath(new URL('../../fixtures/plugins/', import.meta.url));
+let gw: Gateway;
+let up: TestUpstream;
+
+before(async () => {
+  up = await startUpstream('a');
+  const upstream = { nodes: { [`127.0.0.1:${up.port}`]: 1 } };
+  gw = await startGateway({
+    extra: { plugin_dirs: [PLUGIN_DIR] },
+    config: {
+      routes: [
+        { id: 'reject', uri: '/reject', upstream, plugins: { rejects: {}, 'trace-authz-high': {} } },
+        { id: 'reject-string', uri: '/reject-string', upstream, plugins: { rejects: { _meta: { error_response: 'Missing credential in request' } } } },
+        { id: 'reject-object', uri: '/reject-object', upstream, plugins: { rejects: { status: 401, _meta: { error_response: { message: 'Missing credential in request' } } } } },
+        { id: 'throws', uri: '/throws', upstream, plugins: { 'throws-in-access': { when: 'yes' } } },
+        { id: 'no-upstream', uri: '/only-plugins', plugins: { rejects: { status: 200 } } },
+      ],
+    },
+  });
+});
+
+after(async () => {
+  await gw.stop();
+  await up.close();
+});
+
+test('a plugin decision ends the request and the response phases of earlier plugins still run', async () => {
+  const r = await get(gw.url + '/reject');
+  assert.equal(r.status, 403);
+  assert.deepEqual(r.json(), { message: 'rejected by plugin' });
+  assert.equal(r.headers['x-trace-resp'], 'trace-authz-high');
+});
+
+test('a rejection is logged at warn as "<plugin> exits with http status code <N>"', async () => {
+  const from = gw.output().length;
+  await get(gw.url + '/reject');
+  await gw.waitForOutput(/"level":40.*rejects exits with http status code 403/, from);
+});
+
+test('_meta.error_response replaces the body with a string', async () => {
+  const r = await get(gw.url + '/reject-string');
+  assert.equal(r.status, 403);
+  assert.equal(r.body, 'Missing credential in request');
+});
+
+test('_meta.error_response replaces the body with an object, as JSON', async () => {
+  const r = await get(gw.url + '/reject-object');
+  assert.equal(r.status, 401);
+  assert.deepEqual(r.json(), { message: 'Missing credential in request' });
+  assert.equal(r.headers['content-type'], 'application/json');
+});
+
+test('a plugin that throws fails only its own request with a 500, logged with its name', async () => {
+  const from = gw.output().length;
+  const bad = await get(gw.url + '/throws?boom=yes');
+  assert.equal(bad.status, 500);
+  await gw.waitForOutput(/throws-in-access.*deliberate failure/, from);
+  const good = await get(gw.url + '/throws?boom=no');
+  assert.equal(good.status, 200);
+  assert.equal(good.json().upstream, 'a');
+});
+
+test('a route with plugins and no upstream is answered by its plugins', async () => {
+  const r = await get(gw.url + '/only-plugins');
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.json(), { message: 'rejected by plugin' });
+});
