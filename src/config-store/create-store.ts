@@ -2,15 +2,27 @@ import type { NodeConfig } from '../contracts/node-config.js';
 import type { ConfigStore } from '../contracts/store.js';
 import { SqliteStore } from './sqlite-store.js';
 import { StandaloneStore } from './standalone-store.js';
+import { parseStandaloneConfig } from './standalone-parse.js';
+import type { ValidateOptions } from './validate.js';
+import { readFile } from 'node:fs/promises';
+import { logger } from '../core/logger.js';
 
 /** The store named by `store.type` in conf/config.yaml. */
-export async function createStore(config: NodeConfig): Promise<ConfigStore> {
+export async function createStore(config: NodeConfig, validate: ValidateOptions = {}): Promise<ConfigStore> {
   switch (config.store.type) {
     case 'standalone':
-      return new StandaloneStore(config.store.standalone.file);
-    case 'sqlite':
+      return new StandaloneStore(config.store.standalone.file, validate);
+    case 'sqlite': {
       // the node-config loader has already made the path absolute (relative to config.yaml)
-      return new SqliteStore(config.store.sqlite.path);
+      const store = new SqliteStore(config.store.sqlite.path);
+      const seed = config.store.sqlite.seed;
+      if (seed !== undefined && store.revision === 0) {
+        const objects = parseStandaloneConfig(await readFile(seed, 'utf8'), validate);
+        const result = await store.replaceAll(objects.map(({ kind, id, value }) => ({ kind, id, value })));
+        logger().info({ seed, objects: objects.length, revision: result.revision }, 'new database seeded from the standalone file');
+      }
+      return store;
+    }
     case 'etcd':
       throw new Error(`store.type "${config.store.type}" is not available in this build yet; use "sqlite" or "standalone"`);
   }

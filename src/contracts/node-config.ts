@@ -43,7 +43,8 @@ export interface NodeConfig {
   status?: { listen: ListenConfig };
   store: {
     type: 'sqlite' | 'standalone' | 'etcd';
-    sqlite: { path: string };
+    /** `seed`: a standalone file imported once, when the database is new (revision 0). */
+    sqlite: { path: string; seed?: string };
     standalone: { file: string };
     etcd: { endpoints: string[]; prefix: string; timeout: number };
   };

@@ -122,7 +122,11 @@ export const NODE_CONFIG_SCHEMA: Obj = closed({
   },
   store: closed({
     type: { enum: ['sqlite', 'standalone', 'etcd'], default: 'sqlite', 'x-message': 'must be one of sqlite, standalone, etcd' },
-    sqlite: closed({ path: { type: 'string', minLength: 1, default: 'data/gatehouse.db' } }),
+    sqlite: closed({
+      path: { type: 'string', minLength: 1, default: 'data/gatehouse.db' },
+      // A standalone file imported once, when the database is created (revision 0).
+      seed: { type: 'string', minLength: 1 },
+    }),
     standalone: closed({ file: { type: 'string', minLength: 1, default: 'gatehouse.yaml' } }),
     etcd: closed({
       endpoints: {
@@ -220,6 +224,7 @@ export function parseNodeConfig(text: string, file: string): NodeConfig {
   const dir = path.dirname(abs);
   const store = raw.store as { sqlite: Obj; standalone: Obj };
   store.sqlite.path = path.resolve(dir, String(store.sqlite.path));
+  if (store.sqlite.seed !== undefined) store.sqlite.seed = path.resolve(dir, String(store.sqlite.seed));
   store.standalone.file = path.resolve(dir, String(store.standalone.file));
   raw.data_dir = path.resolve(dir, String(raw.data_dir));
   if (Array.isArray(raw.plugin_dirs)) raw.plugin_dirs = raw.plugin_dirs.map((d) => path.resolve(dir, String(d)));

@@ -1,0 +1,143 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import cors from './cors.js';
+import { createTestContext, prepareWith, schemaError } from './common/test-context.js';
+
+type Opts = Parameters<typeof createTestContext>[0];
+
+/** Runs header_filter for a request and returns the response headers. */
+function filter(conf: Record<string, unknown>, req: Opts, metadata?: Record<string, unknown>): Record<string, string> {
+  const p = prepareWith(cors, conf, { metadata });
+  const ctx = createTestContext(req);
+  cors.header_filter!(p, ctx);
+  return ctx.response.headers;
+}
+
+test('schema: defaults, patterns, credential rule, regexes', () => {
+  const p = prepareWith(cors, {});
+  assert.equal(p.methods, '*');
+  assert.equal(p.headers, '*');
+  assert.equal(p.maxAge, '5');
+  assert.equal(p.credential, false);
+  assert.match(schemaError(cors.schema, { allow_origins: 'example.com' })!, /property "allow_origins" validation failed: failed to match pattern/);
+  assert.match(schemaError(cors.schema, { max_age: 'x' })!, /property "max_age"/);
+  assert.match(schemaError(cors.schema, { allow_origins_by_regex: [] })!, /property "allow_origins_by_regex"/);
+  assert.match(schemaError(cors.schema, { allow_origins_by_metadata: ['a', 'a'] })!, /property "allow_origins_by_metadata"/);
+  assert.throws(() => prepareWith(cors, { allow_credential: true }), /you can not set '\*' for other option when 'allow_credential' is true/);
+  assert.throws(() => prepareWith(cors, { allow_credential: true, allow_origins: 'http://a.com', allow_methods: 'GET', allow_headers: 'x', expose_headers: '*' }), /allow_credential/);
+  assert.doesNotThrow(() => prepareWith(cors, { allow_credential: true, allow_origins: 'http://a.com', allow_methods: 'GET', allow_headers: 'x' }));
+  assert.throws(() => prepareWith(cors, { allow_origins_by_regex: ['(unclosed'] }), /allow_origins_by_regex\[1\]/);
+  assert.match(schemaError(cors.metadataSchema, { allow_origins: { a: 'bad' } })!, /property "allow_origins\.a" validation failed/);
+});
+
+test('defaults: * for everything, no Vary', () => {
+  assert.deepEqual(filter({}, { headers: { origin: 'http://a.com' } }), {
+    'access-control-allow-origin': '*',
+    'access-control-allow-methods': '*',
+    'access-control-max-age': '5',
+    'access-control-allow-headers': '*',
+  });
+});
+
+test('a list of origins: the matching origin is echoed with Vary; others get no CORS headers', () => {
+  const conf = { allow_origins: 'http://a.com,https://b.com', allow_methods: 'GET,POST', allow_headers: 'x-a', expose_headers: 'x-e', max_age: 100, allow_credential: true };
+  assert.deepEqual(filter(conf, { headers: { origin: 'https://b.com' } }), {
+    vary: 'Origin',
+    'access-control-allow-origin': 'https://b.com',
+    'access-control-allow-methods': 'GET,POST',
+    'access-control-max-age': '100',
+    'access-control-expose-headers': 'x-e',
+    'access-control-allow-headers': 'x-a',
+    'access-control-allow-credentials': 'true',
+  });
+  assert.deepEqual(filter(conf, { headers: { origin: 'http://c.com' } }), { vary: 'Origin' });
+  assert.deepEqual(filter(conf, {}), { vary: 'Origin' });
+});
+
+test('a single origin is allowed only for that origin', () => {
+  assert.equal(filter({ allow_origins: 'http://a.com' }, { headers: { origin: 'http://a.com' } })['access-control-allow-origin'], 'http://a.com');
+  assert.equal(filter({ allow_origins: 'http://a.com' }, { headers: { origin: 'http://b.com' } })['access-control-allow-origin'], undefined);
+});
+
+test('** reflects the origin, every method, and the requested headers', () => {
+  const h = filter({ allow_origins: '**', allow_methods: '**', allow_headers: '**' },
+    { headers: { origin: 'http://x.io', 'access-control-request-headers': 'x-one,x-two' } });
+  assert.equal(h['access-control-allow-origin'], 'http://x.io');
+  assert.equal(h['access-control-allow-methods'], 'GET,POST,PUT,DELETE,PATCH,HEAD,OPTIONS,CONNECT,TRACE');
+  assert.equal(h['access-control-allow-headers'], 'x-one,x-two');
+  assert.equal(h.vary, 'Origin');
+  const noReq = filter({ allow_origins: '**', allow_headers: '**' }, {});
+  assert.equal(noReq['access-control-allow-origin'], '*');
+  assert.equal(noReq['access-control-allow-headers'], undefined);
+});
+
+test('allow_origins_by_regex replaces allow_origins', () => {
+  const conf = { allow_origins: 'http://a.com', allow_origins_by_regex: ['^https://.*\\.test\\.com$'] };
+  assert.equal(filter(conf, { headers: { origin: 'https://x.test.com' } })['access-control-allow-origin'], 'https://x.test.com');
+  assert.equal(filter(conf, { headers: { origin: 'http://a.com' } })['access-control-allow-origin'], undefined);
+  assert.equal(filter(conf, {})['access-control-allow-origin'], undefined);
+});
+
+test('allow_origins_by_metadata uses the plugin metadata, then a non-default allow_origins', () => {
+  const metadata = { allow_origins: { team: 'http://t1.com,http://t2.com', any: '*' } };
+  const conf = { allow_origins_by_metadata: ['team'] };
+  assert.equal(filter(conf, { headers: { origin: 'http://t2.com' } }, metadata)['access-control-allow-origin'], 'http://t2.com');
+  assert.equal(filter(conf, { headers: { origin: 'http://a.com' } }, metadata)['access-control-allow-origin'], undefined,
+    'the default * does not apply when metadata is used');
+  const withLocal = { allow_origins_by_metadata: ['team'], allow_origins: 'http://a.com' };
+  assert.equal(filter(withLocal, { headers: { origin: 'http://a.com' } }, metadata)['access-control-allow-origin'], 'http://a.com');
+  assert.equal(filter({ allow_origins_by_metadata: ['missing'] }, { headers: { origin: 'http://t1.com' } }, metadata)['access-control-allow-origin'], undefined);
+  assert.equal(filter({ allow_origins_by_metadata: ['team'] }, { headers: { origin: 'http://t1.com' } }, undefined)['access-control-allow-origin'], undefined);
+  assert.equal(filter({ allow_origins_by_metadata: ['any'] }, { headers: { origin: 'http://z.com' } }, metadata)['access-control-allow-origin'], 'http://z.com');
+});
+
+test('timing_allow_origins and its regex form', () => {
+  assert.equal(filter({ timing_allow_origins: 'http://a.com' }, { headers: { origin: 'http://a.com' } })['timing-allow-origin'], 'http://a.com');
+  assert.equal(filter({ timing_allow_origins: 'http://a.com' }, { headers: { origin: 'http://b.com' } })['timing-allow-origin'], undefined);
+  assert.equal(filter({ timing_allow_origins_by_regex: ['\\.b\\.com$'] }, { headers: { origin: 'http://x.b.com' } })['timing-allow-origin'], 'http://x.b.com');
+  assert.equal(filter({}, { headers: { origin: 'http://a.com' } })['timing-allow-origin'], undefined);
+});
+
+test('Vary: Origin is appended once to an existing Vary', () => {
+  const p = prepareWith(cors, { allow_origins: 'http://a.com' });
+  const ctx = createTestContext({ headers: { origin: 'http://a.com' }, responseHeaders: { Vary: 'Accept-Encoding' } });
+  cors.header_filter!(p, ctx);
+  cors.header_filter!(p, ctx);
+  assert.equal(ctx.response.headers.vary, 'Accept-Encoding, Origin');
+});
+
+test('preflight: OPTIONS is answered with 200, an empty body and the CORS headers; other methods continue', async () => {
+  const p = prepareWith(cors, { allow_origins: 'http://a.com', allow_methods: 'GET,POST', max_age: 60 });
+  const r = await cors.preflight!(p, createTestContext({ method: 'OPTIONS', headers: { origin: 'http://a.com', 'access-control-request-method': 'POST' } }));
+  assert.deepEqual(r, {
+    status: 200,
+    body: '',
+    headers: {
+      'access-control-allow-origin': 'http://a.com',
+      'access-control-allow-methods': 'GET,POST',
+      'access-control-max-age': '60',
+      'access-control-allow-headers': '*',
+      vary: 'Origin',
+    },
+  });
+  const denied = await cors.preflight!(p, createTestContext({ method: 'OPTIONS', headers: { origin: 'http://evil.com' } }));
+  assert.deepEqual(denied, { status: 200, body: '', headers: { vary: 'Origin' } });
+  assert.equal(await cors.preflight!(p, createTestContext({ method: 'GET', headers: { origin: 'http://a.com' } })), undefined);
+});
+
+test('header_filter uses the origin the request arrived with, even if a plugin changed it', async () => {
+  const p = prepareWith(cors, { allow_origins: 'http://a.com' });
+  const ctx = createTestContext({ headers: { origin: 'http://a.com' } });
+  await cors.preflight!(p, ctx);
+  ctx.request.setHeader('origin', 'http://other.com');
+  cors.header_filter!(p, ctx);
+  assert.equal(ctx.response.headers['access-control-allow-origin'], 'http://a.com');
+});
+
+test('header_filter adds the headers to a rejection too (e.g. a 401)', () => {
+  const p = prepareWith(cors, {});
+  const ctx = createTestContext({ status: 401, headers: { origin: 'http://a.com' }, responseHeaders: { 'www-authenticate': 'apikey realm="key"' } });
+  cors.header_filter!(p, ctx);
+  assert.equal(ctx.response.headers['access-control-allow-origin'], '*');
+  assert.equal(ctx.response.headers['www-authenticate'], 'apikey realm="key"');
+});

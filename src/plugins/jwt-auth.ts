@@ -1,0 +1,240 @@
+// jwt-auth: identifies the consumer by a JWT (header `authorization`, then query `jwt`,
+// then cookie `jwt`) whose `key` claim names a consumer's jwt-auth `key`; the token is
+// verified with that consumer's secret (HS*) or public key (RS*/ES*/PS*/EdDSA) by jose.
+// APISIX jwt-auth 3.x schema and messages; the token's `alg` must equal the consumer's
+// `algorithm` (no algorithm confusion). Keys are imported once per config snapshot.
+import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
+import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWSAlgorithm, type JWTPayload } from 'jose';
+import type { ConsumerRef, PhaseResult, PluginContext } from '../contracts/plugin.js';
+import { definePlugin } from '../plugin-runtime/define-plugin.js';
+import {
+  ANONYMOUS_CONSUMER_SCHEMA, credentialTable, findAnonymousConsumer, getCookie, realmSchema, removeCookie,
+  removeQueryArg, unauthorized,
+} from './common/auth.js';
+
+export interface JwtAuthConf {
+  header: string;
+  query: string;
+  cookie: string;
+  hide_credentials: boolean;
+  key_claim_name: string;
+  store_in_ctx: boolean;
+  realm: string;
+  anonymous_consumer?: string;
+  claims_to_verify?: ('exp' | 'nbf')[];
+}
+
+export interface JwtConsumerConf {
+  key: string;
+  secret?: string;
+  public_key?: string;
+  algorithm?: string;
+  exp?: number;
+  base64_secret?: boolean;
+  lifetime_grace_period?: number;
+}
+
+interface JwtKey {
+  consumer: ConsumerRef;
+  algorithm: string;
+  key: KeyObject | undefined;
+  /** Why the key could not be imported (logged when a token names this consumer). */
+  error: string | undefined;
+  grace: number;
+}
+
+interface JwtAuthPrepared {
+  header: string;
+  query: string;
+  cookie: string;
+  hide: boolean;
+  keyClaim: string;
+  storeInCtx: boolean;
+  challenge: string;
+  anonymous: string | undefined;
+  requiredClaims: string[] | undefined;
+  keys: ReadonlyMap<string, JwtKey>;
+  consumers: readonly ConsumerRef[];
+}
+
+const HS = ['HS256', 'HS384', 'HS512'];
+const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'EdDSA'];
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Imports one consumer's verification key; returns [key, error]. */
+export function importConsumerKey(conf: JwtConsumerConf): [KeyObject | undefined, string | undefined] {
+  const algorithm = conf.algorithm ?? 'HS256';
+  try {
+    if (HS.includes(algorithm)) {
+      if (typeof conf.secret !== 'string' || conf.secret === '') return [undefined, 'property "secret" is required when using HS based algorithms'];
+      if (conf.base64_secret === true) {
+        if (!BASE64.test(conf.secret)) return [undefined, 'base64_secret required but the secret is not in base64 format'];
+        return [createSecretKey(Buffer.from(conf.secret, 'base64')), undefined];
+      }
+      return [createSecretKey(Buffer.from(conf.secret, 'utf8')), undefined];
+    }
+    if (typeof conf.public_key !== 'string' || conf.public_key === '') return [undefined, 'missing valid public key'];
+    return [createPublicKey(conf.public_key), undefined];
+  } catch (err) {
+    return [undefined, `invalid key: ${(err as Error).message}`];
+  }
+}
+
+// Imported keys per credential table, so routes sharing a snapshot import each key once.
+const keyTables = new WeakMap<ReadonlyMap<string, unknown>, Map<string, JwtKey>>();
+
+function keyTable(consumers: readonly ConsumerRef[]): Map<string, JwtKey> {
+  const table = credentialTable<JwtConsumerConf>(consumers, 'jwt-auth', 'key');
+  let out = keyTables.get(table);
+  if (out === undefined) {
+    out = new Map();
+    for (const [k, entry] of table) {
+      const [key, error] = importConsumerKey(entry.conf);
+      out.set(k, {
+        consumer: entry.consumer,
+        algorithm: entry.conf.algorithm ?? 'HS256',
+        key,
+        error,
+        grace: entry.conf.lifetime_grace_period ?? 0,
+      });
+    }
+    keyTables.set(table, out);
+  }
+  return out;
+}
+
+/** The token from header (Bearer prefix optional), query argument or cookie, hiding it when asked. */
+function fetchToken(p: JwtAuthPrepared, ctx: PluginContext): string | undefined {
+  const fromHeader = ctx.request.header(p.header);
+  if (fromHeader !== undefined) {
+    if (p.hide) ctx.request.setHeader(p.header, undefined);
+    const prefix = fromHeader.slice(0, 7);
+    return prefix === 'Bearer ' || prefix === 'bearer ' ? fromHeader.slice(7) : fromHeader;
+  }
+  const fromQuery = ctx.request.arg(p.query);
+  if (fromQuery !== undefined) {
+    if (p.hide) ctx.request.upstreamUri = removeQueryArg(ctx.request.upstreamUri, p.query);
+    return fromQuery;
+  }
+  const cookies = ctx.request.header('cookie');
+  const fromCookie = getCookie(cookies, p.cookie);
+  if (fromCookie !== undefined && p.hide) ctx.request.setHeader('cookie', removeCookie(cookies!, p.cookie));
+  return fromCookie;
+}
+
+async function authenticate(p: JwtAuthPrepared, ctx: PluginContext): Promise<ConsumerRef | string> {
+  const token = fetchToken(p, ctx);
+  if (token === undefined) return 'Missing JWT token in request';
+
+  let alg: string | undefined;
+  let claims: JWTPayload;
+  try {
+    alg = decodeProtectedHeader(token).alg;
+    claims = decodeJwt(token);
+  } catch (err) {
+    ctx.log.warn(`JWT token invalid: ${(err as Error).message}`);
+    return 'JWT token invalid';
+  }
+  const userKey = claims[p.keyClaim];
+  if (userKey === undefined || userKey === null) return 'missing user key in JWT token';
+  const entry = typeof userKey === 'string' ? p.keys.get(userKey) : undefined;
+  if (entry === undefined) {
+    ctx.log.warn('failed to find consumer: invalid user key');
+    return 'Invalid user key in JWT token';
+  }
+  if (entry.key === undefined) {
+    ctx.log.error(`failed to retrieve secrets, err: ${entry.error ?? 'no key'}`);
+    return 'failed to verify jwt';
+  }
+  if (alg !== entry.algorithm) {
+    ctx.log.warn(`failed to verify jwt: algorithm mismatch, expected ${entry.algorithm}`);
+    return 'failed to verify jwt';
+  }
+  try {
+    await jwtVerify(token, entry.key, {
+      algorithms: [entry.algorithm as JWSAlgorithm],
+      clockTolerance: entry.grace,
+      ...(p.requiredClaims !== undefined ? { requiredClaims: p.requiredClaims } : {}),
+    });
+  } catch (err) {
+    ctx.log.warn(`failed to verify jwt: ${(err as Error).message}`);
+    return 'failed to verify jwt';
+  }
+  if (p.storeInCtx) ctx.shared.set('jwt_auth_payload', claims);
+  return entry.consumer;
+}
+
+export default definePlugin<JwtAuthConf, JwtAuthPrepared>({
+  name: 'jwt-auth',
+  version: '0.1',
+  stage: 'authorization',
+  priority: 340,
+  type: 'auth',
+  schema: {
+    type: 'object',
+    properties: {
+      header: { type: 'string', default: 'authorization' },
+      query: { type: 'string', default: 'jwt' },
+      cookie: { type: 'string', default: 'jwt' },
+      hide_credentials: { type: 'boolean', default: false },
+      key_claim_name: { type: 'string', default: 'key', minLength: 1 },
+      store_in_ctx: { type: 'boolean', default: false },
+      realm: realmSchema('jwt'),
+      anonymous_consumer: ANONYMOUS_CONSUMER_SCHEMA,
+      claims_to_verify: {
+        type: 'array',
+        items: { type: 'string', enum: ['exp', 'nbf'] },
+        uniqueItems: true,
+      },
+    },
+  },
+  consumerSchema: {
+    type: 'object',
+    properties: {
+      key: { type: 'string', minLength: 1 },
+      secret: { type: 'string', minLength: 1 },
+      public_key: { type: 'string', minLength: 1 },
+      algorithm: { type: 'string', enum: [...HS, ...ASYMMETRIC], default: 'HS256' },
+      exp: { type: 'integer', minimum: 1, default: 86400 },
+      base64_secret: { type: 'boolean', default: false },
+      lifetime_grace_period: { type: 'integer', minimum: 0, default: 0 },
+    },
+    required: ['key'],
+    // HS* needs `secret`, the others `public_key`; the message names both fields.
+    anyOf: [
+      { properties: { algorithm: { enum: HS } }, required: ['secret'] },
+      { properties: { algorithm: { enum: ASYMMETRIC } }, required: ['public_key'] },
+    ],
+  },
+
+  prepare(conf, env) {
+    return {
+      header: (conf.header ?? 'authorization').toLowerCase(),
+      query: conf.query ?? 'jwt',
+      cookie: conf.cookie ?? 'jwt',
+      hide: conf.hide_credentials === true,
+      keyClaim: conf.key_claim_name ?? 'key',
+      storeInCtx: conf.store_in_ctx === true,
+      challenge: `Bearer realm="${conf.realm ?? 'jwt'}"`,
+      anonymous: conf.anonymous_consumer,
+      requiredClaims: conf.claims_to_verify !== undefined && conf.claims_to_verify.length > 0 ? [...conf.claims_to_verify] : undefined,
+      keys: keyTable(env.consumers),
+      consumers: env.consumers,
+    };
+  },
+
+  async rewrite(p, ctx): Promise<PhaseResult | undefined> {
+    let found = await authenticate(p, ctx);
+    if (typeof found === 'string') {
+      if (p.anonymous === undefined) return unauthorized(found, p.challenge);
+      const anon = findAnonymousConsumer(p.consumers, p.anonymous);
+      if (anon === undefined) {
+        ctx.log.error(`jwt-auth failed to authenticate the request, code: 401. error: anonymous consumer ${p.anonymous} not found`);
+        return unauthorized('Invalid user authorization', p.challenge);
+      }
+      found = anon;
+    }
+    ctx.attachConsumer(found);
+    return undefined;
+  },
+});
