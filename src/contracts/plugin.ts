@@ -54,6 +54,8 @@ export interface PluginRequest {
   upstreamUri: string;
   /** Host header sent upstream; undefined keeps the upstream's pass_host rule. */
   upstreamHost: string | undefined;
+  /** Method sent upstream; undefined keeps the client's. */
+  upstreamMethod: string | undefined;
 }
 
 /** The response as header_filter / body_filter / log see it. */
@@ -61,6 +63,8 @@ export interface PluginResponse {
   status: number;
   header(name: string): string | undefined;
   setHeader(name: string, value: string | undefined): void;
+  /** Adds one more value (e.g. another Set-Cookie) instead of replacing. */
+  addHeader(name: string, value: string): void;
 }
 
 export interface PluginContext {
@@ -117,6 +121,12 @@ export interface Plugin<C = any, P = any> {
   access?: RequestHandler<P>;
   before_proxy?: RequestHandler<P>;
   header_filter?(prepared: P, ctx: PluginContext): void;
+  /**
+   * Whether this instance needs the body at all. Without this hook a plugin with
+   * body_filter always gets the body, and the response loses its Content-Length (the
+   * body may change size); say false when the config does not touch the body.
+   */
+  filtersBody?(prepared: P): boolean;
   /** Returns a replacement chunk (or undefined to keep it). `eof` marks the last call. */
   body_filter?(prepared: P, ctx: PluginContext, chunk: Buffer, eof: boolean): Buffer | undefined;
   log?(prepared: P, ctx: PluginContext): void | Promise<void>;

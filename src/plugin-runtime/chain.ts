@@ -55,14 +55,15 @@ export interface InstanceSource {
  * changed.
  */
 export class PrepareCache {
-  private cache = new WeakMap<object, { env: PrepareEnv; prepared: unknown }>();
+  private cache = new WeakMap<object, { env: PrepareEnv; plugin: Plugin; prepared: unknown }>();
 
   get(plugin: Plugin, conf: Record<string, unknown>, env: PrepareEnv): unknown {
     if (plugin.prepare === undefined) return conf;
     const hit = this.cache.get(conf);
-    if (hit !== undefined && hit.env === env) return hit.prepared;
+    // A reloaded plugin is a new object: its code prepares again.
+    if (hit !== undefined && hit.plugin === plugin && hit.env.metadata === env.metadata && hit.env.consumers === env.consumers) return hit.prepared;
     const prepared = plugin.prepare(conf, env);
-    this.cache.set(conf, { env, prepared });
+    this.cache.set(conf, { env, plugin, prepared });
     return prepared;
   }
 }
@@ -100,6 +101,7 @@ export function compileChain(
   built.sort((a, b) => a.stageIndex - b.stageIndex || b.priority - a.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const all = built.map((b, index) => Object.freeze({ ...b, index }));
   const having = (phase: keyof Plugin): Instance[] => all.filter((i) => typeof i.plugin[phase] === 'function');
+  const bodyFilters = having('body_filter').filter((i) => i.plugin.filtersBody?.(i.prepared) ?? true);
   return Object.freeze({
     all,
     preflight: having('preflight'),
@@ -107,7 +109,7 @@ export function compileChain(
     access: having('access'),
     before_proxy: having('before_proxy'),
     header_filter: having('header_filter').reverse(),
-    body_filter: having('body_filter').reverse(),
+    body_filter: bodyFilters.reverse(),
     log: having('log').reverse(),
   });
 }

@@ -19,6 +19,13 @@ export class ResponseState implements PluginResponse {
     else this.headers.set(lower, [name, value]);
   }
 
+  addHeader(name: string, value: string): void {
+    const lower = name.toLowerCase();
+    const prev = this.headers.get(lower);
+    if (prev === undefined) this.headers.set(lower, [name, value]);
+    else this.headers.set(lower, [prev[0], [...(Array.isArray(prev[1]) ? prev[1] : [prev[1]]), value]]);
+  }
+
   /** Flat [name, value, …] for writeHead. */
   flatten(): string[] {
     const out: string[] = [];

@@ -7,6 +7,9 @@ import type { PluginRegistry } from './registry.js';
 
 type PluginsMap = Record<string, Record<string, unknown>>;
 
+/** Shared by every snapshot, so a non-auth plugin's prepare cache survives consumer changes. */
+const NO_CONSUMERS: readonly ConsumerRef[] = Object.freeze([]);
+
 /** A route's merged chain plus what the consumer merge needs later. */
 export interface RoutePlugins {
   readonly chain: Chain;
@@ -51,7 +54,7 @@ export class PluginSnapshot {
     let env = this.envs.get(plugin.name);
     if (env === undefined) {
       const md = this.view.get('plugin_metadata', plugin.name)?.value as Record<string, unknown> | undefined;
-      env = Object.freeze({ metadata: md, consumers: plugin.type === 'auth' ? this.consumers : [] });
+      env = Object.freeze({ metadata: md, consumers: plugin.type === 'auth' ? this.consumers : NO_CONSUMERS });
       this.envs.set(plugin.name, env);
     }
     return env;

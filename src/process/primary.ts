@@ -9,7 +9,13 @@ import { loadNodeConfig } from '../core/node-config.js';
 import { ConfigState } from '../config-store/state.js';
 import { createStore } from '../config-store/create-store.js';
 import type { BoundAddress } from '../data-plane/server.js';
+import { AdminServer } from '../admin-api/server.js';
+import { resolveAdminKeys } from '../admin-api/keys.js';
+import { compileExpr } from '../core/expr/index.js';
+import { GatehouseError } from '../core/errors.js';
+import { PluginRegistry } from '../plugin-runtime/registry.js';
 import type { ToPrimary, ToWorker } from './messages.js';
+import { StatusServer, type StatusSource } from './status-server.js';
 
 const HEARTBEAT_MS = 5_000;
 const HUNG_AFTER_MS = 20_000;
@@ -38,6 +44,10 @@ export class Primary {
   private queued: StoreEvent[] = [];
   private crashes = 0;
   private pingSeq = 0;
+  private admin: AdminServer | undefined;
+  private statusServer: StatusServer | undefined;
+  private adminAddress: BoundAddress | undefined;
+  private statusAddress: BoundAddress | undefined;
 
   constructor(private config: NodeConfig) {}
 
@@ -58,6 +68,7 @@ export class Primary {
     this.store = await createStore(this.config);
     this.state = ConfigState.fromStoreState(await this.store.load());
     this.watchStore();
+    await this.startControlListeners();
     writeFileSync(this.pidFile, String(process.pid));
 
     cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)) });
@@ -68,6 +79,46 @@ export class Primary {
     process.on('SIGINT', () => void this.shutdown(true));
     process.on('SIGUSR2', () => void this.shutdown(false));
     process.on('SIGHUP', () => void this.reload());
+  }
+
+  /** The Admin API and the status listener (which falls back to the admin listener when not configured). */
+  private async startControlListeners(): Promise<void> {
+    const status: StatusSource = {
+      expectedWorkers: () => this.config.node.workers,
+      workers: () => [...this.workers.values()].map((w) => ({
+        index: w.index, pid: w.worker.process.pid, revision: w.applied, listening: w.addresses !== undefined,
+      })),
+      // An acknowledged Admin API write may not have come back through the watch yet.
+      revision: () => Math.max(this.state.revision, this.admin?.lastWriteRevision ?? 0),
+    };
+    const keys = resolveAdminKeys(this.config, this.log);
+    // Writes are checked against the plugins the workers run (same whitelist and folders),
+    // so the API refuses what the data plane could not serve.
+    const plugins = await PluginRegistry.load({ whitelist: this.config.plugins, dirs: this.config.plugin_dirs });
+    this.admin = new AdminServer({
+      config: this.config, store: this.store, keys,
+      validate: {
+        checkPlugins: plugins.checkPlugins,
+        // Its messages are already APISIX's (`invalid plugin name`, `invalid configuration: ...`);
+        // as a GatehouseError validateResource passes them on without another prefix.
+        checkMetadata: (name, value) => {
+          try {
+            plugins.checkMetadata(name, value);
+          } catch (e) {
+            throw new GatehouseError('GH_ERR_CONFIG_INVALID', (e as Error).message, { cause: e });
+          }
+        },
+        checkExpr: (rule) => { compileExpr(rule); },
+      },
+      ...(this.config.status === undefined ? { status } : {}),
+    });
+    this.adminAddress = await this.admin.listen();
+    if (this.config.status !== undefined) {
+      this.statusServer = new StatusServer(this.config.status.listen, status);
+      this.statusAddress = await this.statusServer.listen();
+    } else {
+      this.statusAddress = this.adminAddress;
+    }
   }
 
   private watchStore(): void {
@@ -125,8 +176,10 @@ export class Primary {
     const all = [...this.workers.values()];
     if (all.length < this.config.node.workers || all.some((w) => w.addresses === undefined)) return;
     this.started = true;
-    this.log.info({ listen: all[0]!.addresses, workers: all.length, store: this.config.store.type, revision: this.state.revision },
-      'gatehouse started');
+    this.log.info({
+      listen: all[0]!.addresses, admin: this.adminAddress, status: this.statusAddress,
+      workers: all.length, store: this.config.store.type, revision: this.state.revision,
+    }, 'gatehouse started');
   }
 
   private onExit(info: WorkerInfo, code: number | null, signal: string | null): void {
@@ -168,6 +221,8 @@ export class Primary {
     try {
       const next = await loadNodeConfig(this.config.file);
       setLogLevel(next.log.level);
+      // keys and allow list apply at once; a changed listen address needs a restart
+      this.admin?.updateAccess(resolveAdminKeys(next, this.log), next.admin.allow);
       const state = await this.store.load();
       this.state = ConfigState.fromStoreState(state);
       this.watchStore();
@@ -183,6 +238,7 @@ export class Primary {
     this.shuttingDown = true;
     if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
     this.stopWatch?.();
+    await Promise.all([this.admin?.close(), this.statusServer?.close()]);
     const timeoutMs = this.config.node.drain_timeout * 1000;
     this.log.info({ graceful }, graceful ? 'draining in-flight requests, then exiting' : 'stopping now');
     const exits = [...this.workers.values()].map((info) => new Promise<void>((resolve) => {

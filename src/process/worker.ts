@@ -19,6 +19,7 @@ export function runWorker(): void {
   let plane: DataPlane | undefined;
   let builder: SnapshotBuilder | undefined;
   let state: ConfigState | undefined;
+  let registry: PluginRegistry | undefined;
   let pending = false;
   let draining = false;
 
@@ -36,7 +37,7 @@ export function runWorker(): void {
   const init = async (config: NodeConfig, initial: ToWorker & { type: 'init' }): Promise<void> => {
     setLogLevel(config.log.level);
     state = ConfigState.fromStoreState(initial.state);
-    const registry = await PluginRegistry.load({ whitelist: config.plugins, dirs: config.plugin_dirs });
+    registry = await PluginRegistry.load({ whitelist: config.plugins, dirs: config.plugin_dirs });
     builder = new SnapshotBuilder({
       defaultTlsProtocols: config.node.tls.protocols,
       tlsCiphers: config.node.tls.ciphers,
@@ -65,6 +66,21 @@ export function runWorker(): void {
           pending = true;
           setImmediate(rebuild);
         }
+        return;
+      case 'reload-plugins':
+        void (async () => {
+          if (builder === undefined) return;
+          // In-flight requests keep the chains of their snapshot (and so the old plugin
+          // objects); new requests get the next snapshot, built with the new code.
+          const next = await PluginRegistry.load({ whitelist: msg.plugins, dirs: msg.pluginDirs, generation: msg.generation });
+          const old = registry;
+          registry = next;
+          builder.setRegistry(next);
+          rebuild();
+          send({ type: 'plugins-reloaded', generation: msg.generation, count: next.list().length });
+          log.warn({ generation: msg.generation, plugins: next.list().length }, 'plugins reloaded');
+          setTimeout(() => void old?.destroyAll(), 5_000).unref();
+        })().catch((err: Error) => log.error({ err: err.message }, 'plugin reload failed; the previous plugins keep running'));
         return;
       case 'ping':
         send({ type: 'pong', seq: msg.seq });

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, writeFile, rm, rename } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, mkdir, readFile, writeFile, rm, rename } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +13,23 @@ const ROOT = resolve(fileURLToPath(new URL('../../../', import.meta.url)));
 const BIN = join(ROOT, 'bin', 'gatehouse.js');
 
 export interface GatewayOptions {
-  /** The standalone file's content (APISIX standalone format). */
+  /**
+   * `standalone` (default): the store is the standalone file (`config`). `sqlite`: the gateway
+   * uses an (initially empty) sqlite store at `<dir>/data/gatehouse.db` instead; fill it with
+   * the Admin API, `gatehouse config import` or the store API.
+   */
+  store?: 'standalone' | 'sqlite';
+  /** `admin.keys` of config.yaml; absent = none, so the gateway generates one (see `adminKey`). */
+  adminKeys?: { name: string; key: string; role?: 'admin' | 'viewer' }[];
+  /** Extra keys merged into `admin:` of config.yaml (e.g. `allow`). */
+  admin?: Record<string, unknown>;
+  /** Run a status listener on port 0 (default true); false = the Admin API listener serves /status. */
+  statusListener?: boolean;
+  /** Use this folder (created when missing) instead of a fresh temporary one, e.g. to restart on the same data; `stop()` leaves it in place. */
+  dir?: string;
+  /** Start the gateway in its own process group, so `killGroup()` can SIGKILL the primary and its workers at once. */
+  processGroup?: boolean;
+  /** The standalone file's content (APISIX standalone format); unused with `store: 'sqlite'`. */
   config?: Record<string, unknown>;
   workers?: number;
   tls?: boolean;
@@ -31,6 +48,14 @@ export interface Gateway {
   httpPort: number;
   httpsPort?: number;
   url: string;
+  /** Base URL of the Admin API, prefix included: `http://127.0.0.1:<port>/apisix/admin`. */
+  adminUrl: string;
+  /** An admin-role key: the first configured one, else the one the gateway generated. */
+  adminKey: string;
+  /** Origin serving `/status` and `/status/ready` (the admin listener when `statusListener: false`). */
+  statusUrl: string;
+  /** SIGKILLs the whole process group (needs `processGroup: true`) and waits for the primary to go. */
+  killGroup(): Promise<void>;
   /** Everything the gateway printed. */
   output(): string;
   /** Atomically replaces the standalone file (write + rename, as editors and GitOps tools do). */
@@ -43,23 +68,33 @@ export interface Gateway {
 }
 
 export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> {
-  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-test-'));
+  const dir = opts.dir ?? await mkdtemp(join(tmpdir(), 'gatehouse-test-'));
+  if (opts.dir !== undefined) await mkdir(dir, { recursive: true });
   const standaloneFile = join(dir, 'gatehouse.yaml');
   const configFile = join(dir, 'config.yaml');
   const listen: Record<string, unknown>[] = [{ host: '127.0.0.1', port: 0 }];
   if (opts.tls) listen.push({ host: '127.0.0.1', port: 0, tls: true });
   const nodeConf = {
     node: { listen, workers: opts.workers ?? 1, ...(opts.node ?? {}) },
-    admin: { listen: { host: '127.0.0.1', port: 0 } },
-    store: { type: 'standalone', standalone: { file: standaloneFile } },
+    admin: {
+      listen: { host: '127.0.0.1', port: 0 },
+      ...(opts.adminKeys !== undefined ? { keys: opts.adminKeys } : {}),
+      ...(opts.admin ?? {}),
+    },
+    ...(opts.statusListener === false ? {} : { status: { listen: { host: '127.0.0.1', port: 0 } } }),
+    store: opts.store === 'sqlite'
+      ? { type: 'sqlite', sqlite: { path: join(dir, 'data', 'gatehouse.db') } }
+      : { type: 'standalone', standalone: { file: standaloneFile } },
     data_dir: join(dir, 'data'),
     log: { level: opts.logLevel ?? 'info' },
     ...(opts.extra ?? {}),
   };
   await writeFile(configFile, stringify(nodeConf));
-  await writeFile(standaloneFile, stringify(opts.config ?? {}));
+  // a reused folder keeps its standalone file unless new content is given
+  if (opts.config !== undefined || !existsSync(standaloneFile)) await writeFile(standaloneFile, stringify(opts.config ?? {}));
 
-  const proc = spawn(process.execPath, [BIN, 'start', '-c', configFile], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [BIN, 'start', '-c', configFile],
+    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.processGroup === true });
   let out = '';
   const waiters = new Set<() => void>();
   const onChunk = (c: Buffer): void => {
@@ -97,14 +132,32 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
 
   await waitForOutput('gatehouse started');
   const line = out.split('\n').find((l) => l.includes('gatehouse started'))!;
-  const started = JSON.parse(line) as { listen: { port: number; tls: boolean }[] };
+  const started = JSON.parse(line) as {
+    listen: { port: number; tls: boolean }[]; admin?: { port: number }; status?: { port: number };
+  };
   const httpPort = started.listen.find((l) => !l.tls)!.port;
   const httpsPort = started.listen.find((l) => l.tls)?.port;
+  const adminPort = started.admin?.port;
+  const statusPort = started.status?.port ?? adminPort;
+  const configured = opts.adminKeys?.find((k) => (k.role ?? 'admin') === 'admin')?.key;
+  const dataDir = resolve(dir, typeof opts.extra?.data_dir === 'string' ? opts.extra.data_dir : 'data');
+  const adminKey = configured
+    ?? await readFile(join(dataDir, 'admin.key'), 'utf8').then((t) => t.trim(), () => '');
 
   let writes = 0;
   return {
     dir, configFile, standaloneFile, proc, httpPort, httpsPort,
     url: `http://127.0.0.1:${httpPort}`,
+    adminUrl: `http://127.0.0.1:${adminPort ?? 0}/apisix/admin`,
+    adminKey,
+    statusUrl: `http://127.0.0.1:${statusPort ?? 0}`,
+    async killGroup() {
+      if (opts.processGroup !== true) throw new Error('killGroup needs startGateway({ processGroup: true })');
+      if (proc.exitCode === null && proc.signalCode === null) {
+        try { process.kill(-proc.pid!, 'SIGKILL'); } catch { /* already gone */ }
+        await exited;
+      }
+    },
     output: () => out,
     async writeConfig(config) {
       const tmp = `${standaloneFile}.${++writes}.tmp`;
@@ -121,7 +174,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
         await exited;
         clearTimeout(t);
       }
-      await rm(dir, { recursive: true, force: true });
+      if (opts.dir === undefined) await rm(dir, { recursive: true, force: true });
     },
   };
 }

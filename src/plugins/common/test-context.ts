@@ -97,6 +97,7 @@ export function createTestContext(opts: TestContextOptions = {}): TestContext {
     arg: (name) => parseQuery(fullUri).get(name),
     upstreamUri: fullUri,
     upstreamHost: undefined,
+    upstreamMethod: undefined,
   };
 
   const response: TestResponse = {
@@ -106,6 +107,10 @@ export function createTestContext(opts: TestContextOptions = {}): TestContext {
     setHeader: (name, value) => {
       if (value === undefined) delete responseHeaders[name.toLowerCase()];
       else responseHeaders[name.toLowerCase()] = value;
+    },
+    addHeader: (name, value) => {
+      const prev = responseHeaders[name.toLowerCase()];
+      responseHeaders[name.toLowerCase()] = prev === undefined ? value : `${prev}, ${value}`;
     },
   };
 

@@ -1,0 +1,230 @@
+import { definePlugin } from '../plugin-runtime/define-plugin.js';
+import type { PluginContext, PluginRequest } from '../contracts/plugin.js';
+import { compileVarTemplate, type VarTemplate } from './common/var-template.js';
+import { compileNgxRegex, compileNgxTemplate, type NgxRegex, type NgxTemplate } from './common/ngx-regex.js';
+import { escapeUriControlChars, uriSafeEncode } from './common/ngx-uri.js';
+import { appendHeaderValue, headerValueText, isValidHeaderName, isValidHeaderValue } from './common/headers.js';
+
+// Rewrites what is sent upstream: path (`uri` with $vars, or `regex_uri` pairs), method,
+// Host, and request headers. APISIX semantics (apisix/plugins/proxy-rewrite.lua), run in
+// rewrite. The client's query string is always carried over: appended with `?`, or with
+// `&` when the new uri brings its own query.
+//
+// Gatehouse differences: a header added to one already present is joined with `, `
+// (the plugin API holds one value per name); `method` sets the request view's
+// `upstreamMethod` (the method the proxy sends), which the contract does not declare yet.
+
+const METHODS = ['GET', 'POST', 'PUT', 'HEAD', 'DELETE', 'OPTIONS', 'MKCOL', 'COPY', 'MOVE', 'PROPFIND',
+  'LOCK', 'UNLOCK', 'PATCH', 'TRACE'];
+
+const headerValue = { oneOf: [{ type: 'string' }, { type: 'number' }] };
+const headerValues = {
+  oneOf: [
+    { type: 'string' },
+    { type: 'number' },
+    { type: 'array', minItems: 1, items: headerValue },
+  ],
+};
+
+type HeaderValue = string | number | (string | number)[];
+
+export interface ProxyRewriteConf {
+  uri?: string;
+  method?: string;
+  regex_uri?: string[];
+  host?: string;
+  headers?: Record<string, unknown>;
+  use_real_request_uri_unsafe: boolean;
+}
+
+interface HeaderOp { name: string; values: VarTemplate[] }
+
+export interface ProxyRewritePrepared {
+  uri: VarTemplate | undefined;
+  regexUri: { re: NgxRegex; template: NgxTemplate }[] | undefined;
+  method: string | undefined;
+  host: string | undefined;
+  unsafe: boolean;
+  add: HeaderOp[];
+  set: HeaderOp[];
+  remove: string[];
+}
+
+function isNewHeadersConf(h: Record<string, unknown>): boolean {
+  const isObj = (v: unknown): boolean => typeof v === 'object' && v !== null;
+  return isObj(h.add) || isObj(h.set) || isObj(h.remove);
+}
+
+function headerOps(map: Record<string, HeaderValue> | undefined): HeaderOp[] {
+  if (map === undefined) return [];
+  return Object.entries(map).map(([name, v]) => ({
+    name: name.toLowerCase(),
+    values: (Array.isArray(v) ? v : [v]).map((x) => compileVarTemplate(headerValueText(x), { captures: true })),
+  }));
+}
+
+/** `?` inside a variable's value must not start the query of the rewritten uri. */
+const escapeSeparator = (v: string): string => (v.includes('?') ? v.replaceAll('?', '%3F') : v);
+
+function prepare(conf: ProxyRewriteConf): ProxyRewritePrepared {
+  let regexUri: ProxyRewritePrepared['regexUri'];
+  if (conf.regex_uri !== undefined && conf.regex_uri.length > 0) {
+    if (conf.regex_uri.length % 2 !== 0) throw new Error('The length of regex_uri should be an even number');
+    regexUri = [];
+    for (let i = 0; i < conf.regex_uri.length; i += 2) {
+      const pattern = conf.regex_uri[i]!;
+      const replacement = conf.regex_uri[i + 1]!;
+      try {
+        regexUri.push({ re: compileNgxRegex(pattern, 'jo'), template: compileNgxTemplate(replacement) });
+      } catch (err) {
+        throw new Error(`invalid regex_uri(${pattern}, ${replacement}): ${(err as Error).message}`);
+      }
+    }
+  }
+
+  let add: HeaderOp[] = [];
+  let set: HeaderOp[] = [];
+  let remove: string[] = [];
+  const h = conf.headers;
+  if (h !== undefined) {
+    if (isNewHeadersConf(h)) {
+      add = headerOps(h.add as Record<string, HeaderValue> | undefined);
+      set = headerOps(h.set as Record<string, HeaderValue> | undefined);
+      remove = ((h.remove as string[] | undefined) ?? []).map((n) => n.toLowerCase());
+    } else {
+      for (const [field, value] of Object.entries(h)) {
+        if (typeof value !== 'string' && typeof value !== 'number') throw new Error('invalid type as header value');
+        if (!isValidHeaderName(field)) throw new Error('invalid field character in header');
+        if (typeof value === 'string' && !isValidHeaderValue(value)) throw new Error('invalid value character in header');
+      }
+      set = headerOps(h as Record<string, HeaderValue>);
+    }
+    for (const op of [...add, ...set]) {
+      if (!isValidHeaderName(op.name)) throw new Error(`invalid field character in header: ${op.name}`);
+    }
+  }
+
+  return {
+    uri: conf.uri !== undefined ? compileVarTemplate(conf.uri) : undefined,
+    regexUri,
+    method: conf.method,
+    host: conf.host,
+    unsafe: conf.use_real_request_uri_unsafe === true,
+    add,
+    set,
+    remove,
+  };
+}
+
+function rewriteUri(p: ProxyRewritePrepared, ctx: PluginContext, lookup: (n: string) => unknown):
+  { uri: string; captures: (string | undefined)[] | undefined } {
+  let upstreamUri = p.unsafe ? String(lookup('real_request_uri') ?? lookup('request_uri') ?? ctx.request.uri) : ctx.request.uri;
+  let separatorEscaped = false;
+  let captures: (string | undefined)[] | undefined;
+
+  if (p.uri !== undefined) {
+    separatorEscaped = true;
+    let queryString = '';
+    if (p.unsafe) {
+      const q = upstreamUri.indexOf('?');
+      queryString = q === -1 ? '' : upstreamUri.slice(q);
+    }
+    upstreamUri = p.uri.render(lookup, undefined, escapeSeparator);
+    if (queryString !== '') {
+      upstreamUri += upstreamUri.includes('?') ? '&' + queryString.slice(1) : queryString;
+    }
+  } else if (p.regexUri !== undefined) {
+    if (!upstreamUri.includes('?')) separatorEscaped = true;
+    for (const { re, template } of p.regexUri) {
+      const m = re.match(upstreamUri);
+      if (m === undefined) continue;
+      captures = m;
+      upstreamUri = re.replace(upstreamUri, template, false).result;
+      break;
+    }
+  }
+
+  if (p.unsafe) return { uri: upstreamUri, captures };
+
+  const index = separatorEscaped ? upstreamUri.indexOf('?') : -1;
+  if (index !== -1) {
+    upstreamUri = uriSafeEncode(upstreamUri.slice(0, index)) + escapeUriControlChars(upstreamUri.slice(index));
+  } else {
+    upstreamUri = uriSafeEncode(upstreamUri);
+  }
+  if (lookup('is_args') === '?') {
+    const args = String(lookup('args') ?? '');
+    upstreamUri += (index !== -1 ? '&' : '?') + args;
+  }
+  return { uri: upstreamUri, captures };
+}
+
+export default definePlugin<ProxyRewriteConf, ProxyRewritePrepared>({
+  name: 'proxy-rewrite',
+  version: 0.1,
+  stage: 'authorization',
+  priority: 290,
+  schema: {
+    type: 'object',
+    properties: {
+      uri: { description: 'new uri for upstream', type: 'string', minLength: 1, maxLength: 4096, pattern: '^\\/.*' },
+      method: { description: 'proxy route method', type: 'string', enum: METHODS },
+      regex_uri: {
+        description: 'pairs of [regex, template]: the first regex matching the uri rewrites it; lower priority than uri',
+        type: 'array',
+        minItems: 2,
+        items: { description: 'regex uri', type: 'string' },
+      },
+      host: { description: 'new host for upstream', type: 'string', pattern: '^[0-9a-zA-Z-.]+(:\\d{1,5})?$' },
+      headers: {
+        description: 'new headers for request',
+        oneOf: [
+          {
+            type: 'object',
+            minProperties: 1,
+            additionalProperties: false,
+            properties: {
+              add: { type: 'object', minProperties: 1, patternProperties: { '^[^:]+$': headerValues } },
+              set: { type: 'object', minProperties: 1, patternProperties: { '^[^:]+$': headerValues } },
+              remove: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[^:]+$' } },
+            },
+          },
+          {
+            type: 'object',
+            minProperties: 1,
+            patternProperties: { '^[^:]+$': headerValue },
+          },
+        ],
+      },
+      use_real_request_uri_unsafe: {
+        description: 'use real_request_uri instead, THIS IS VERY UNSAFE.',
+        type: 'boolean',
+        default: false,
+      },
+    },
+    minProperties: 1,
+  },
+
+  prepare,
+
+  rewrite(p, ctx) {
+    const lookup = (n: string): unknown => ctx.var(n);
+    if (p.host !== undefined) ctx.request.upstreamHost = p.host;
+
+    const { uri, captures } = rewriteUri(p, ctx, lookup);
+    ctx.request.upstreamUri = uri;
+    if (captures !== undefined) ctx.setVar('proxy_rewrite_regex_uri_captures', captures);
+
+    for (const op of p.add) {
+      let current = ctx.request.header(op.name);
+      for (const t of op.values) current = appendHeaderValue(current, t.render(lookup, captures));
+      ctx.request.setHeader(op.name, current);
+    }
+    for (const op of p.set) {
+      ctx.request.setHeader(op.name, op.values.map((t) => t.render(lookup, captures)).join(', '));
+    }
+    for (const name of p.remove) ctx.request.setHeader(name, undefined);
+
+    if (p.method !== undefined) ctx.request.upstreamMethod = p.method;
+  },
+});

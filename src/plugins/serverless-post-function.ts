@@ -1,0 +1,21 @@
+import { definePlugin } from '../plugin-runtime/define-plugin.js';
+import { serverless, type ServerlessConf, type ServerlessPrepared } from './common/serverless.js';
+
+// Runs user JavaScript functions in one phase, late in the chain (APISIX priority
+// -2000). The JS adaptation of APISIX's Lua functions is described in common/serverless.ts.
+const shared = serverless('serverless-post-function');
+
+export default definePlugin<ServerlessConf, ServerlessPrepared>({
+  name: 'serverless-post-function',
+  version: 0.1,
+  stage: 'authorization',
+  priority: -2000,
+  schema: shared.schema,
+  prepare: shared.prepare,
+  rewrite: shared.rewrite,
+  access: shared.access,
+  before_proxy: shared.before_proxy,
+  header_filter: shared.header_filter,
+  body_filter: shared.body_filter,
+  log: shared.log,
+});

@@ -1,0 +1,105 @@
+// Liveness and readiness: `GET /status` answers while the process is up; `GET
+// /status/ready` answers 200 only when every worker runs and has applied the newest
+// configuration revision, else 503 naming the workers that lag. Served on
+// `status.listen` without authentication (bind it to loopback or a private network);
+// without a status listener the Admin API serves the same two paths.
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { ListenConfig } from '../contracts/node-config.js';
+import type { BoundAddress } from '../data-plane/server.js';
+
+export interface WorkerStatus {
+  index: number;
+  pid: number | undefined;
+  /** The configuration revision the worker has applied. */
+  revision: number;
+  /** Its data-plane listeners are bound. */
+  listening: boolean;
+}
+
+export interface StatusSource {
+  /** How many workers the node should run (indexes 0..n-1). */
+  expectedWorkers(): number;
+  workers(): WorkerStatus[];
+  /** The newest configuration revision: what every worker must have applied to be ready. */
+  revision(): number;
+}
+
+export interface Readiness {
+  ready: boolean;
+  revision: number;
+  workers: WorkerStatus[];
+  /** Why not ready, one entry per lagging or missing worker. */
+  problems: string[];
+}
+
+export function readiness(source: StatusSource): Readiness {
+  const revision = source.revision();
+  const workers = source.workers().sort((a, b) => a.index - b.index);
+  const problems: string[] = [];
+  for (let i = 0; i < source.expectedWorkers(); i++) {
+    if (!workers.some((w) => w.index === i)) problems.push(`worker ${i} is not running`);
+  }
+  for (const w of workers) {
+    const name = `worker ${w.index} (pid ${w.pid ?? '?'})`;
+    if (!w.listening) problems.push(`${name} is starting`);
+    else if (w.revision !== revision) problems.push(`${name} is at revision ${w.revision}, expected ${revision}`);
+  }
+  return { ready: problems.length === 0, revision, workers, problems };
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = `${JSON.stringify(body)}\n`;
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** Answers `/status` and `/status/ready`; returns false for any other path. */
+export function handleStatusRequest(req: IncomingMessage, res: ServerResponse, source: StatusSource): boolean {
+  const path = (req.url ?? '').split('?')[0]!.replace(/\/+$/, '');
+  if (path !== '/status' && path !== '/status/ready') return false;
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('allow', 'GET, HEAD');
+    send(res, 405, { error_msg: `not supported \`${req.method ?? ''}\` method for ${path}` });
+    return true;
+  }
+  if (path === '/status') {
+    send(res, 200, { status: 'ok' });
+    return true;
+  }
+  const r = readiness(source);
+  const workers = r.workers.map(({ index, pid, revision }) => ({ index, pid, revision }));
+  if (r.ready) send(res, 200, { status: 'ready', revision: r.revision, workers });
+  else send(res, 503, { status: 'not ready', error_msg: r.problems.join('; '), revision: r.revision, workers });
+  return true;
+}
+
+export class StatusServer {
+  private readonly server: http.Server;
+
+  constructor(private readonly listenOn: ListenConfig, source: StatusSource) {
+    this.server = http.createServer({ requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000 },
+      (req, res) => {
+        // Request bodies mean nothing here; drop them so keep-alive connections stay usable.
+        req.resume();
+        if (!handleStatusRequest(req, res, source)) send(res, 404, { error_msg: 'not found' });
+      });
+  }
+
+  listen(): Promise<BoundAddress> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ host: this.listenOn.host, port: this.listenOn.port }, () => {
+        this.server.off('error', reject);
+        const addr = this.server.address();
+        resolve({ host: this.listenOn.host, port: typeof addr === 'object' && addr !== null ? addr.port : this.listenOn.port, tls: false });
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+}
