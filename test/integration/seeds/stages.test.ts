@@ -1,0 +1,32 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PluginRegistry } from '../../../src/plugin-runtime/registry.js';
+
+// Seed 000's table: the built-ins it lists take exactly its execution stage and priority.
+const SEED_000: [string, string, number][] = [
+  ['real-ip', 'authorization', 980], // http-real-ip
+  ['jwt-auth', 'authorization', 340],
+  ['basic-auth', 'authorization', 320],
+  ['key-auth', 'authorization', 310],
+  ['ip-restriction', 'authorization', 210], // IP address block
+  ['cors', 'authentication', 340],
+];
+
+test('built-ins listed in seed 000 take its stage and priority', async () => {
+  const reg = await PluginRegistry.load();
+  for (const [name, stage, priority] of SEED_000) {
+    const p = reg.get(name)?.plugin;
+    assert.ok(p, `${name} is installed`);
+    assert.equal(p.stage, stage, name);
+    assert.equal(p.priority, priority, name);
+  }
+});
+
+test('the installed order puts every authorization plugin before every authentication plugin, then statistics, then default', async () => {
+  const reg = await PluginRegistry.load();
+  const stages = reg.list().map((l) => l.plugin.stage);
+  const rank = { authorization: 0, authentication: 1, statistics: 2, default: 3 } as const;
+  for (let i = 1; i < stages.length; i++) assert.ok(rank[stages[i - 1]!] <= rank[stages[i]!]);
+  const names = reg.list().map((l) => l.plugin.name);
+  assert.ok(names.indexOf('key-auth') < names.indexOf('cors'), 'seed 000: key-auth (Authorization) before CORS (Authentication)');
+});
