@@ -7,6 +7,7 @@ import { loaderAvailable, loaderVersion, runLoad, type LoaderName, type LoadResu
 import { httpGet, installCleanup, outputBlock, stopAll } from './procs.js';
 import { goalLine, goalsFor, labelOf, scenarioTable, summarize, summaryBlock, type ScenarioResult, type TargetRow } from './report.js';
 import { SCENARIOS, type Scenario, type ScenarioId, type TargetId } from './scenarios.js';
+import { formatApplyLatency, runApplyLatency, type ApplyLatencyResult } from './apply-latency.js';
 import { REPO_ROOT, baseUrl, nginxAvailable, startBaseline, startGateway, startNginx, startUpstream, type Running } from './targets.js';
 
 const HELP = `Usage: npm run bench -- [options]      (or: node dist/bench/run.js [options])
@@ -20,6 +21,7 @@ const HELP = `Usage: npm run bench -- [options]      (or: node dist/bench/run.js
   --loader=NAME         wrk | autocannon (default: wrk when on PATH, else autocannon)
   --ready-timeout=20    seconds each process gets to answer 200 before it counts as failed
   --gateway-root=DIR    checkout whose bin/gatehouse.js is benchmarked (default: this repository)
+  --apply=200           write-to-applied latency samples (10,000 routes, 2 workers, sqlite); 0 skips it
   --out=FILE            JSON results (default: .bench-tmp/latest.json)
   --keep-tmp            keep the generated configs (temp dir path is printed)
   --help
@@ -28,7 +30,7 @@ const HELP = `Usage: npm run bench -- [options]      (or: node dist/bench/run.js
 interface Options {
   duration: number; rounds: number; connections: number; warmup: number;
   scenarios: ScenarioId[]; targets: Set<'baseline' | 'gateway' | 'nginx'>;
-  loader: LoaderName; readyTimeoutMs: number; out: string; keepTmp: boolean; gatewayRoot: string;
+  loader: LoaderName; readyTimeoutMs: number; out: string; keepTmp: boolean; gatewayRoot: string; applySamples: number;
 }
 
 function fail(msg: string): never {
@@ -48,7 +50,7 @@ function parseArgs(argv: string[]): Options {
     else fail(`${a} needs a value`);
   }
   if (kv.has('help')) { process.stdout.write(HELP); process.exit(0); }
-  const known = ['duration', 'rounds', 'connections', 'warmup', 'scenarios', 'targets', 'loader', 'ready-timeout', 'out', 'keep-tmp', 'gateway-root'];
+  const known = ['duration', 'rounds', 'connections', 'warmup', 'scenarios', 'targets', 'loader', 'ready-timeout', 'out', 'keep-tmp', 'gateway-root', 'apply'];
   for (const k of kv.keys()) if (!known.includes(k)) fail(`unknown option --${k}`);
   const num = (k: string, def: number, min: number): number => {
     const v = kv.get(k);
@@ -75,6 +77,7 @@ function parseArgs(argv: string[]): Options {
     loader, readyTimeoutMs: num('ready-timeout', 20, 1) * 1000,
     out: kv.get('out') ?? join(REPO_ROOT, '.bench-tmp', 'latest.json'), keepTmp: kv.has('keep-tmp'),
     gatewayRoot: resolve(kv.get('gateway-root') ?? REPO_ROOT),
+    applySamples: num('apply', 200, 0),
   };
 }
 
@@ -198,6 +201,13 @@ async function main(): Promise<void> {
 
   process.stdout.write(summaryBlock(results) + '\n');
 
+  let apply: ApplyLatencyResult | undefined;
+  if (opts.applySamples > 0) {
+    log(`[apply] write-to-applied latency: ${opts.applySamples} writes with 10,000 routes`);
+    apply = await runApplyLatency(tmp, opts.applySamples);
+    process.stdout.write('\n' + formatApplyLatency(apply) + '\n');
+  }
+
   // ---- JSON ---------------------------------------------------------------------------------
   const json = {
     date: new Date().toISOString(),
@@ -210,6 +220,7 @@ async function main(): Promise<void> {
       rows: r.rows.map((row) => ({ target: row.target, label: row.label, summary: row.summary, invalid: row.invalid, failure: row.failure, runs: row.runs })),
       goals: r.goals.map((g) => ({ ...g, met: g.ratio === undefined ? null : g.ratio >= g.min, text: goalLine(g) })),
     })),
+    applyLatency: apply,
   };
   mkdirSync(dirname(opts.out), { recursive: true });
   writeFileSync(opts.out, JSON.stringify(json, null, 2) + '\n');

@@ -67,6 +67,15 @@ export class SnapshotBuilder {
   private readonly log = logger().child({ module: 'snapshot' });
   private readonly prepareCache = new PrepareCache();
 
+  /** upstreamKey per upstream object: the key is a canonical JSON string, too costly to recompute for 10,000 routes. */
+  private readonly upstreamKeys = new WeakMap<object, string>();
+  /**
+   * Compiled routes of the previous build. A route is reused when its own object and
+   * every object it depends on are the same (store objects keep their identity until
+   * they change) and nothing plugins prepare from (registry, metadata, consumers) changed.
+   */
+  private routeCache = new Map<string, { deps: unknown[]; pluginEnv: string; compiled: CompiledRoute; upstreamKey: string | undefined }>();
+
   constructor(private readonly opts: BuildOptions, private registry: PluginRegistry) {}
 
   /** After a plugin reload: the next build uses the new plugin code. */
@@ -74,22 +83,59 @@ export class SnapshotBuilder {
     this.registry = registry;
   }
 
+  private keyOf(conf: Upstream): string {
+    let key = this.upstreamKeys.get(conf);
+    if (key === undefined) {
+      key = upstreamKey(conf);
+      this.upstreamKeys.set(conf, key);
+    }
+    return key;
+  }
+
+  /** What a route's plugin chain is prepared from besides the route's own objects. */
+  private pluginEnvSignature(view: ConfigView): string {
+    let sig = `g${this.registry.generation}`;
+    for (const kind of ['plugin_metadata', 'consumers', 'credentials', 'consumer_groups'] as const) {
+      for (const o of view.list(kind)) sig += `|${kind}:${o.id}:${o.modifiedIndex}`;
+    }
+    return sig;
+  }
+
   build(view: ConfigView): DataPlaneSnapshot {
     const plugins = new PluginSnapshot(view, this.registry, this.prepareCache);
     const nextRuntimes = new Map<string, UpstreamRuntime>();
     const runtimeFor = (conf: Upstream, name: string): UpstreamRuntime => {
-      const key = upstreamKey(conf);
+      const key = this.keyOf(conf);
       let rt = nextRuntimes.get(key) ?? this.runtimes.get(key);
       if (rt === undefined) rt = new UpstreamRuntime(conf, { name });
       nextRuntimes.set(key, rt);
       return rt;
     };
 
+    const pluginEnv = this.pluginEnvSignature(view);
+    const nextCache: typeof this.routeCache = new Map();
     const entries: RouterEntry<CompiledRoute>[] = [];
     for (const obj of view.list('routes')) {
       const route = obj.value as Route;
       if (route.status === 0) continue;
-      const compiled = this.compileRoute(obj.id, route, view, runtimeFor, plugins);
+      const deps = [
+        route,
+        route.service_id !== undefined ? view.get('services', String(route.service_id))?.value : undefined,
+        route.upstream_id !== undefined ? view.get('upstreams', String(route.upstream_id))?.value : undefined,
+        route.plugin_config_id !== undefined ? view.get('plugin_configs', String(route.plugin_config_id))?.value : undefined,
+      ];
+      const svc = deps[1] as Service | undefined;
+      if (svc?.upstream_id !== undefined) deps.push(view.get('upstreams', String(svc.upstream_id))?.value);
+      const hit = this.routeCache.get(obj.id);
+      let compiled: CompiledRoute;
+      if (hit !== undefined && hit.pluginEnv === pluginEnv && hit.deps.length === deps.length && hit.deps.every((d, i) => d === deps[i])) {
+        compiled = hit.compiled;
+        if (compiled.upstream !== undefined && hit.upstreamKey !== undefined) nextRuntimes.set(hit.upstreamKey, compiled.upstream);
+      } else {
+        compiled = this.compileRoute(obj.id, route, view, runtimeFor, plugins);
+      }
+      const upConf = compiled.upstream?.conf;
+      nextCache.set(obj.id, { deps, pluginEnv, compiled, upstreamKey: upConf !== undefined ? this.keyOf(upConf) : undefined });
       if (compiled.plugins !== undefined && compiled.plugins.problems.length > 0) {
         // Serving it without a plugin it asks for (an auth plugin, say) would be worse than not serving it.
         this.log.error({ route_id: obj.id, problems: compiled.plugins.problems }, 'route not served: its plugins cannot run');
@@ -125,6 +171,7 @@ export class SnapshotBuilder {
 
     for (const [key, rt] of this.runtimes) if (!nextRuntimes.has(key)) rt.close();
     this.runtimes = nextRuntimes;
+    this.routeCache = nextCache;
 
     const ssls: (Ssl & { id: string })[] = [];
     for (const obj of view.list('ssls')) ssls.push({ ...(obj.value as unknown as Ssl), id: obj.id });
