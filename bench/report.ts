@@ -73,6 +73,7 @@ export function ratio(rows: TargetRow[], num: TargetId, den: TargetId): number |
 const GOALS: Partial<Record<ScenarioId, { num: TargetId; den: TargetId; min: number; label: string }>> = {
   '1route': { num: 'gateway', den: 'baseline', min: 1.0, label: 'gateway ÷ baseline (1 route)' },
   '10k': { num: 'gateway-10k', den: 'gateway', min: 0.95, label: 'gateway 10k routes ÷ gateway 1 route' },
+  plugins: { num: 'gateway-plugins', den: 'gateway', min: 0.8, label: 'gateway with 5 plugins ÷ gateway without' },
 };
 
 export function goalsFor(scenario: Scenario, rows: TargetRow[]): Goal[] {
@@ -128,6 +129,9 @@ export function scenarioTable(res: ScenarioResult): string {
   if (scenario.id === '10k') {
     lines.push(`  gateway (10k routes) ÷ gateway (1 route): ${fmtRatio(ratio(rows, 'gateway-10k', 'gateway'))}`);
   }
+  if (scenario.id === 'plugins') {
+    lines.push(`  gateway (5 plugins) ÷ gateway (no plugins): ${fmtRatio(ratio(rows, 'gateway-plugins', 'gateway'))}`);
+  }
   for (const g of res.goals) lines.push(`  ${goalLine(g)}`);
   lines.push(...notes);
   return lines.join('\n');
@@ -143,6 +147,10 @@ export function summaryBlock(results: ScenarioResult[]): string {
     };
     const goal = res.goals[0];
     const name = res.scenario.id === '1route' ? '1 route' : res.scenario.id === '10k' ? '10k-routes case' : fmtBytes(res.scenario.bodyBytes);
+    if (res.scenario.id === 'plugins') {
+      add('gateway 5 plugins ÷ gateway no plugins', ratio(rows, 'gateway-plugins', 'gateway'), goal);
+      continue;
+    }
     if (res.scenario.id === '10k') {
       add('gateway 10k routes ÷ gateway 1 route', ratio(rows, 'gateway-10k', 'gateway'), goal);
       add('gateway 10k routes ÷ baseline', ratio(rows, 'gateway-10k', 'baseline'));

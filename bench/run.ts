@@ -16,7 +16,7 @@ const HELP = `Usage: npm run bench -- [options]      (or: node dist/bench/run.js
   --rounds=3            interleaved rounds per scenario; the report shows the median of rounds
   --connections=50      concurrent keep-alive connections
   --warmup=1            seconds of unmeasured load before each target's first round (0 = none)
-  --scenarios=LIST      subset of 1route,10k,1k,64k,1m (default: all)
+  --scenarios=LIST      subset of 1route,10k,plugins,1k,64k,1m (default: all)
   --targets=LIST        subset of baseline,gateway,nginx (default: all; nginx only when on PATH)
   --loader=NAME         wrk | autocannon (default: wrk when on PATH, else autocannon)
   --ready-timeout=20    seconds each process gets to answer 200 before it counts as failed
@@ -91,7 +91,7 @@ async function main(): Promise<void> {
 
   const scenarios: Scenario[] = SCENARIOS.filter((s) => opts.scenarios.includes(s.id)).map((s) => ({
     ...s,
-    targets: s.targets.filter((t) => opts.targets.has(t === 'gateway-10k' ? 'gateway' : t)),
+    targets: s.targets.filter((t) => opts.targets.has(t === 'gateway-10k' || t === 'gateway-plugins' ? 'gateway' : t)),
   }));
   const wanted = new Set<TargetId>(scenarios.flatMap((s) => s.targets));
   const notes: string[] = [];
@@ -138,6 +138,7 @@ async function main(): Promise<void> {
     ['nginx', () => startNginx(upstream.port, tmp, opts.readyTimeoutMs)],
     ['gateway', () => startGateway('gateway', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
     ['gateway-10k', () => startGateway('gateway-10k', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
+    ['gateway-plugins', () => startGateway('gateway-plugins', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
   ];
   for (const [id, start] of starters) {
     if (!wanted.has(id)) continue;

@@ -1,8 +1,8 @@
 // The bench scenarios and the gateway route tables they need.
 import { stringify } from 'yaml';
 
-export type TargetId = 'baseline' | 'gateway' | 'gateway-10k' | 'nginx';
-export type ScenarioId = '1route' | '10k' | '1k' | '64k' | '1m';
+export type TargetId = 'baseline' | 'gateway' | 'gateway-10k' | 'gateway-plugins' | 'nginx';
+export type ScenarioId = '1route' | '10k' | 'plugins' | '1k' | '64k' | '1m';
 
 export interface Scenario {
   id: ScenarioId;
@@ -18,12 +18,16 @@ export interface Scenario {
 export const HELLO_BYTES = Buffer.byteLength('hello from the gatehouse bench upstream\n');
 /** The measured route of the 10k-routes table (also answered by the 1-route catch-all). */
 export const TARGET_PATH = '/bench/target';
+/** The plugins scenario authenticates with key-auth's query argument (the load generators send no custom headers). */
+export const PLUGINS_PATH = '/hello?apikey=bench-key';
 
 export const SCENARIOS: readonly Scenario[] = [
   { id: '1route', title: '1 route, small body', path: '/hello', bodyBytes: HELLO_BYTES, targets: ['baseline', 'gateway', 'nginx'] },
   // gateway (1 route) is loaded again here, interleaved with gateway (10k routes), so their ratio
   // compares runs made minutes apart under the same conditions rather than across scenarios.
   { id: '10k', title: '10,000 routes, target route defined last', path: TARGET_PATH, bodyBytes: HELLO_BYTES, targets: ['baseline', 'gateway', 'gateway-10k'] },
+  // The same catch-all route with and without a typical plugin set, interleaved.
+  { id: 'plugins', title: 'plugins: key-auth + limit-count + proxy-rewrite + cors + prometheus', path: PLUGINS_PATH, bodyBytes: HELLO_BYTES, targets: ['baseline', 'gateway', 'gateway-plugins'] },
   { id: '1k', title: '1 KiB body (1 route)', path: '/bytes/1024', bodyBytes: 1024, targets: ['baseline', 'gateway', 'nginx'] },
   { id: '64k', title: '64 KiB body (1 route)', path: '/bytes/65536', bodyBytes: 65536, targets: ['baseline', 'gateway', 'nginx'] },
   { id: '1m', title: '1 MiB body (1 route)', path: '/bytes/1048576', bodyBytes: 1048576, targets: ['baseline', 'gateway', 'nginx'] },
@@ -33,6 +37,7 @@ export const TARGET_LABELS: Record<TargetId, string> = {
   baseline: 'baseline (node+undici)',
   gateway: 'gateway (1 route)',
   'gateway-10k': 'gateway (10k routes)',
+  'gateway-plugins': 'gateway (5 plugins)',
   nginx: 'nginx (reference)',
 };
 
@@ -41,6 +46,24 @@ export function oneRouteStandalone(upstreamPort: number): string {
   return standaloneYaml({
     upstreams: [{ id: 'u1', type: 'roundrobin', nodes: { [`127.0.0.1:${upstreamPort}`]: 1 } }],
     routes: [{ id: 'r1', uri: '/*', upstream_id: 'u1' }],
+  });
+}
+
+/** The 1-route file with key-auth, limit-count (a quota the bench never reaches), proxy-rewrite, cors and prometheus on the route. */
+export function pluginsStandalone(upstreamPort: number): string {
+  return standaloneYaml({
+    upstreams: [{ id: 'u1', type: 'roundrobin', nodes: { [`127.0.0.1:${upstreamPort}`]: 1 } }],
+    consumers: [{ username: 'bench', plugins: { 'key-auth': { key: 'bench-key' } } }],
+    routes: [{
+      id: 'r1', uri: '/*', upstream_id: 'u1',
+      plugins: {
+        'key-auth': {},
+        'limit-count': { count: 1_000_000_000, time_window: 3600, key_type: 'var', key: 'consumer_name' },
+        'proxy-rewrite': { headers: { set: { 'x-bench': 'plugins' } } },
+        cors: {},
+        prometheus: {},
+      },
+    }],
   });
 }
 

@@ -29,7 +29,10 @@ export interface AdminRequest {
   key: AdminKey;
 }
 
-export type AdminRouteHandler = (req: AdminRequest) => Promise<ResourceResponse> | ResourceResponse;
+/** `text`, when set, is sent as text/plain instead of `body` as JSON (APISIX's `done` for plugins/reload). */
+export type AdminRouteResponse = ResourceResponse & { text?: string };
+
+export type AdminRouteHandler = (req: AdminRequest) => Promise<AdminRouteResponse> | AdminRouteResponse;
 
 export interface AdminServerOptions {
   config: Pick<NodeConfig, 'admin'>;
@@ -52,6 +55,7 @@ export class AdminServer {
   private readonly api: ResourceApi;
   private auth: AdminAuth;
   private readonly routes = new Map<string, AdminRouteHandler>();
+  private readonly subresources = new Map<string, AdminRouteHandler>();
   private readonly log = logger().child({ module: 'admin-api' });
   private written = 0;
 
@@ -78,6 +82,14 @@ export class AdminServer {
   /** Serves `/apisix/admin/<segment>/...` with `handler` (resources owned by other modules, e.g. plugins). */
   addRoute(segment: string, handler: AdminRouteHandler): void {
     this.routes.set(segment, handler);
+  }
+
+  /**
+   * Serves `/apisix/admin/<resource>/<id>/<sub>` with `handler` (segments = [id]), before
+   * the resource itself sees the path (e.g. `routes/{id}/plugin-chain`).
+   */
+  addSubresource(resource: string, sub: string, handler: AdminRouteHandler): void {
+    this.subresources.set(`${resource}/${sub}`, handler);
   }
 
   listen(): Promise<BoundAddress> {
@@ -123,8 +135,11 @@ export class AdminServer {
       const key = this.auth.authenticate(req, query, method);
       const segments = splitPath(path.slice(ADMIN_PREFIX.length));
       const body = await this.readJson(req, method, query);
-      const out = await this.dispatch(method, segments, query, body, key);
-      sendJson(res, out.status, out.body);
+      const out: AdminRouteResponse = await this.dispatch(method, segments, query, body, key);
+      if (out.text !== undefined) {
+        res.writeHead(out.status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(out.text) });
+        res.end(out.text);
+      } else sendJson(res, out.status, out.body);
     } catch (err) {
       const e = toAdminError(err);
       if (e.status >= 500) this.log.error({ err, method, url: req.url }, 'admin request failed');
@@ -151,7 +166,7 @@ export class AdminServer {
   }
 
   private async dispatch(method: string, segments: string[], query: URLSearchParams, body: unknown, key: AdminKey):
-    Promise<ResourceResponse> {
+    Promise<AdminRouteResponse> {
     const [first, ...rest] = segments;
     if (first === undefined) {
       if (method === 'GET' || method === 'HEAD') return { status: 200, body: { version: VERSION } };
@@ -162,6 +177,8 @@ export class AdminServer {
       const [parent, , id, ...subPath] = rest;
       return this.api.handle(credentials, { method, parent: parent!, query, body, ...idAndSub(id, subPath) });
     }
+    const sub = rest.length === 2 ? this.subresources.get(`${first}/${rest[1]!}`) : undefined;
+    if (sub !== undefined) return sub({ method, segments: [rest[0]!], query, body, key });
     const decl = RESOURCES[first];
     if (decl !== undefined) {
       const [id, ...subPath] = rest;

@@ -48,6 +48,11 @@ export interface NodeConfig {
     standalone: { file: string };
     etcd: { endpoints: string[]; prefix: string; timeout: number };
   };
+  /**
+   * The Prometheus export: `GET /apisix/prometheus/metrics` (APISIX's path; `/metrics` too),
+   * served by the primary with every worker's metrics merged. `enabled: false` = no listener.
+   */
+  prometheus: { enabled: boolean; export: { listen: ListenConfig } };
   /** Folder for generated data (sqlite db, admin key). */
   data_dir: string;
   /** Plugin whitelist; undefined = every installed plugin (built-ins and those in plugin_dirs). */

@@ -56,6 +56,8 @@ export interface PluginRequest {
   upstreamHost: string | undefined;
   /** Method sent upstream; undefined keeps the client's. */
   upstreamMethod: string | undefined;
+  /** Every header as sent upstream, lower-case names, repeated ones joined with ", " (for loggers). */
+  allHeaders?(): Record<string, string>;
 }
 
 /** The response as header_filter / body_filter / log see it. */
@@ -65,6 +67,8 @@ export interface PluginResponse {
   setHeader(name: string, value: string | undefined): void;
   /** Adds one more value (e.g. another Set-Cookie) instead of replacing. */
   addHeader(name: string, value: string): void;
+  /** Every header, lower-case names, repeated ones joined with ", " (for loggers). */
+  allHeaders?(): Record<string, string>;
 }
 
 export interface PluginContext {

@@ -119,3 +119,18 @@ describe('loadNodeConfig', () => {
     await assert.rejects(loadNodeConfig(path.join(dir, 'missing.yaml')), /missing\.yaml: cannot read/);
   });
 });
+
+describe('prometheus export settings', () => {
+  it('defaults to enabled on 127.0.0.1:9091 (APISIX\'s export address)', () => {
+    const c = parseNodeConfig('', FILE);
+    assert.deepEqual(c.prometheus, { enabled: true, export: { listen: { host: '127.0.0.1', port: 9091 } } });
+  });
+
+  it('takes a port alone, refuses unknown keys and clashes with another listener', () => {
+    assert.deepEqual(parseNodeConfig('prometheus: {export: {listen: {port: 0}}}\n', FILE).prometheus.export.listen, { host: '127.0.0.1', port: 0 });
+    refuses('prometheus: {export: {lisen: {port: 1}}}\n', 'unknown key "prometheus.export.lisen"');
+    refuses('admin: {listen: {port: 9091}}\n', 'prometheus.export.listen: 127.0.0.1:9091 is already used by admin.listen');
+    // disabled: its port is free for others
+    assert.equal(parseNodeConfig('admin: {listen: {port: 9091}}\nprometheus: {enabled: false}\n', FILE).prometheus.enabled, false);
+  });
+});

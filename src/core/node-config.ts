@@ -140,6 +140,11 @@ export const NODE_CONFIG_SCHEMA: Obj = closed({
       timeout: seconds(30, true),
     }),
   }),
+  // APISIX's plugin_attr.prometheus export_addr, at the same default address.
+  prometheus: closed({
+    enabled: { type: 'boolean', default: true, 'x-message': 'must be true or false' },
+    export: closed({ listen: listenSchema('127.0.0.1', { host: '127.0.0.1', port: 9091 }) }),
+  }),
   data_dir: { type: 'string', minLength: 1, default: 'data' },
   plugins: {
     type: 'array',
@@ -219,6 +224,8 @@ export function parseNodeConfig(text: string, file: string): NodeConfig {
   (node.listen as Obj[]).forEach((l, i) => claim(l, `node.listen[${i}]`));
   claim(admin.listen as Obj, 'admin.listen');
   if (raw.status !== undefined) claim((raw.status as Obj).listen as Obj, 'status.listen');
+  const prom = raw.prometheus as { enabled: boolean; export: { listen: Obj } };
+  if (prom.enabled) claim(prom.export.listen, 'prometheus.export.listen');
 
   const abs = path.resolve(file);
   const dir = path.dirname(abs);

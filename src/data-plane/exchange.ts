@@ -20,6 +20,10 @@ export class Exchange {
   upstreamMethod: string | undefined;
   /** The plugin run of this request, when the route or a global rule has plugins. */
   plugins: import('../plugin-runtime/plugin-run.js').PluginRun | undefined;
+  /** The node of the last upstream attempt, its response status and how long it took (ms): nginx's `upstream_*` variables, for loggers and metrics. */
+  upstreamNode: import('../contracts/balancer.js').BalancerNode | undefined;
+  upstreamStatus: number | undefined;
+  upstreamMs: number | undefined;
   clientGone = false;
   bodyTooLarge = false;
   readonly startedAt: number;

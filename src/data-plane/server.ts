@@ -47,6 +47,9 @@ export class DataPlane {
   private readonly log = logger().child({ module: 'data-plane' });
   private sweepTimer: NodeJS.Timeout | undefined;
   private inFlight = 0;
+  /** Connections accepted and requests received so far (nginx stub_status `accepts`, `requests`), for the metrics. */
+  private accepted = 0;
+  private requests = 0;
 
   constructor(private readonly config: NodeConfig, initial: DataPlaneSnapshot, version: string) {
     this.snapshot = initial;
@@ -65,6 +68,15 @@ export class DataPlane {
 
   get activeRequests(): number {
     return this.inFlight;
+  }
+
+  /** nginx stub_status-like counts: open client connections (`active`), accepted connections, requests. */
+  async connectionStats(): Promise<{ active: number; accepted: number; requests: number }> {
+    let active = 0;
+    for (const { server } of this.servers) {
+      active += await new Promise<number>((resolve) => server.getConnections((err, n) => resolve(err ? 0 : n)));
+    }
+    return { active, accepted: this.accepted, requests: this.requests };
   }
 
   /** Swaps in a new snapshot; requests already running finish on the one they started with. */
@@ -128,6 +140,7 @@ export class DataPlane {
 
   private attach(server: http.Server, tls: boolean): void {
     const scheme = tls ? 'https' : 'http';
+    server.on('connection', () => { this.accepted++; });
     server.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res, scheme));
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head, scheme));
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket as Socket));
@@ -146,6 +159,7 @@ export class DataPlane {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse, scheme: 'http' | 'https'): void {
+    this.requests++;
     const ex = this.route(req, res, scheme);
     if (ex === undefined) return;
     const route = ex.route;
@@ -292,6 +306,7 @@ export class DataPlane {
   }
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, scheme: 'http' | 'https'): void {
+    this.requests++;
     const res = new http.ServerResponse(req);
     res.assignSocket(socket as Socket);
     res.once('finish', () => socket.end());

@@ -3,6 +3,7 @@ import type { CompiledExpr } from '../core/expr/index.js';
 import type { PluginRegistry } from './registry.js';
 import { compileMeta, type MetaConf } from './meta.js';
 import { STAGES } from '../contracts/plugin.js';
+import { pluginCost, type PluginCost } from '../observability/plugin-cost.js';
 
 /** Where an instance's config came from (the plugin chain inspector shows it). */
 export type Origin = 'global_rule' | 'route' | 'service' | 'plugin_config' | 'consumer_group' | 'consumer';
@@ -23,6 +24,8 @@ export interface Instance {
   readonly originId: string | undefined;
   /** Index in the chain: the per-request filter cache is an array keyed by it. */
   readonly index: number;
+  /** Where the runner records this plugin's time per phase (shared by every instance of the plugin). */
+  readonly cost: PluginCost;
 }
 
 /** Instances of one object (or of the merged route/service/consumer set), sorted, with per-phase lists. */
@@ -95,7 +98,7 @@ export function compileChain(
       plugin: lp.plugin, name: src.name, conf: src.conf, prepared, stage, stageIndex: STAGES.indexOf(stage),
       priority: meta.priority ?? lp.plugin.priority, filter: meta.filter,
       errorResponse: meta.errorResponse, errorResponseIsJson: meta.errorResponseIsJson,
-      origin: src.origin, originId: src.originId,
+      origin: src.origin, originId: src.originId, cost: pluginCost(src.name),
     });
   }
   built.sort((a, b) => a.stageIndex - b.stageIndex || b.priority - a.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

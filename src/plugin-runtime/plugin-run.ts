@@ -2,6 +2,7 @@ import type { ConsumerRef, PluginContext, PluginRequest, PluginResponse } from '
 import type { Logger } from 'pino';
 import type { Exchange } from '../data-plane/exchange.js';
 import type { Chain, Instance } from './chain.js';
+import { finishedVar } from '../observability/request-facts.js';
 
 /** Response status and headers while header_filter runs: lower-case name → [original name, value]. */
 export class ResponseState implements PluginResponse {
@@ -24,6 +25,12 @@ export class ResponseState implements PluginResponse {
     const prev = this.headers.get(lower);
     if (prev === undefined) this.headers.set(lower, [name, value]);
     else this.headers.set(lower, [prev[0], [...(Array.isArray(prev[1]) ? prev[1] : [prev[1]]), value]]);
+  }
+
+  allHeaders(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [lower, [, value]] of this.headers) out[lower] = Array.isArray(value) ? value.join(', ') : value;
+    return out;
   }
 
   /** Flat [name, value, …] for writeHead. */
@@ -69,6 +76,19 @@ class RequestView implements PluginRequest {
     else (this.ex.requestHeaderEdits ??= new Map()).set(lower, value);
   }
   arg(name: string): string | undefined { return this.ex.vars.arg(name); }
+  allHeaders(): Record<string, string> {
+    const out: Record<string, string> = {};
+    const h = this.ex.req.headers;
+    for (const name in h) {
+      const v = h[name];
+      if (v !== undefined) out[name] = Array.isArray(v) ? v.join(', ') : v;
+    }
+    for (const [name, v] of this.ex.requestHeaderEdits ?? []) {
+      if (v === undefined) delete out[name];
+      else out[name] = v;
+    }
+    return out;
+  }
   get upstreamUri(): string { return this.ex.upstreamUri; }
   set upstreamUri(v: string) { this.ex.upstreamUri = v; }
   get upstreamHost(): string | undefined { return this.ex.upstreamHost; }
@@ -92,6 +112,12 @@ export class PluginRun implements PluginContext {
   /** `_meta.filter` results, evaluated the first time an instance is about to run, then kept for the request. */
   private filterResults: Map<Instance, boolean> | undefined;
   readonly startedAt: number;
+  /**
+   * socket.bytesRead / bytesWritten before the response: sizes for loggers are the growth
+   * since. Read (~75 ns) only when a log handler will want them; -1 until then.
+   */
+  readAtStart = -1;
+  writtenAtStart = -1;
 
   constructor(
     readonly ex: Exchange,
@@ -101,11 +127,22 @@ export class PluginRun implements PluginContext {
   ) {
     this.request = new RequestView(ex);
     this.startedAt = ex.startedAt;
+    if (routeChain.log.length > 0 || globalChain.log.length > 0) this.markSizes();
+  }
+
+  /** Records the socket's byte counts now (idempotent); header_filter calls it for log plugins a consumer brought in. */
+  markSizes(): void {
+    if (this.writtenAtStart >= 0) return;
+    const socket = this.ex.req.socket as import('node:net').Socket | null;
+    this.readAtStart = socket?.bytesRead ?? 0;
+    this.writtenAtStart = socket?.bytesWritten ?? 0;
   }
 
   var(name: string): unknown {
     if (name === 'status') return this.response.status;
-    return this.ex.vars.get(name);
+    const v = this.ex.vars.get(name);
+    // upstream_addr, bytes_sent, request_time, …: only loggers ask, once the request is done
+    return v !== undefined ? v : finishedVar(this, name);
   }
 
   setVar(name: string, value: unknown): void {

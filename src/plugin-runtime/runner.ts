@@ -2,10 +2,19 @@ import type { PhaseResult, RequestPhase } from '../contracts/plugin.js';
 import type { Chain, Instance } from './chain.js';
 import type { PluginRun } from './plugin-run.js';
 import type { PluginSnapshot, RoutePlugins } from './plugin-snapshot.js';
+import { PHASE_INDEX } from '../observability/plugin-cost.js';
 
 // The only place phases are sequenced and decisions acted on: handlers return a
 // PhaseResult and the runner ends the request, applies `_meta.error_response`, logs the
 // warn line, and turns a throw into a 500 for this request only.
+//
+// Every handler call is timed into its instance's cost series, exported as
+// gatehouse_plugin_phase_duration_seconds{plugin, phase}. A clock read costs ~50 ns, so
+// consecutive handlers of one phase share them: a handler's end is the next one's start
+// (the runner's few checks in between count toward the next plugin), n + 1 reads for n
+// handlers and none for a phase with nothing to run. Measured at ~85 ns per handler call
+// in all, not sampled: every call is counted and the histogram's count stays the number
+// of calls.
 
 /** A decision the runner made, ready to be written by the data plane. */
 export interface Decision {
@@ -45,11 +54,14 @@ function isPromise(v: unknown): v is Promise<unknown> {
 /** Runs one request-side phase of one chain. Returns a decision when a handler ends the request. */
 async function runPhase(chain: readonly Instance[], phase: RequestPhase | 'preflight', run: PluginRun,
   skip?: (inst: Instance) => boolean): Promise<Decision | undefined> {
+  const pi = PHASE_INDEX[phase];
+  let t = -1;
   for (let i = 0; i < chain.length; i++) {
     const inst = chain[i]!;
     if (skip !== undefined && skip(inst)) continue;
     if (!run.passesFilter(inst)) continue;
     let r: PhaseResult | void;
+    if (t < 0) t = performance.now();
     try {
       const out = inst.plugin[phase]!(inst.prepared, run);
       r = isPromise(out) ? await out : out;
@@ -58,6 +70,10 @@ async function runPhase(chain: readonly Instance[], phase: RequestPhase | 'prefl
         `plugin ${inst.name} failed in ${phase}`);
       r = INTERNAL_ERROR;
       return { ...toDecision({ ...inst, errorResponse: undefined }, r, run) };
+    } finally {
+      const end = performance.now();
+      inst.cost.observe(pi, end - t);
+      t = end;
     }
     if (r !== undefined && r !== null && typeof r === 'object' && typeof r.status === 'number') return toDecision(inst, r, run);
   }
@@ -66,7 +82,15 @@ async function runPhase(chain: readonly Instance[], phase: RequestPhase | 'prefl
 
 /** Skips the global instance of a `prefer_route` plugin the route configures too. */
 function preferRoute(run: PluginRun): (inst: Instance) => boolean {
-  return (inst) => inst.plugin.runPolicy === 'prefer_route' && run.routeChain.all.some((r) => r.name === inst.name);
+  return (inst) => routeOverrides(run, inst);
+}
+
+/** A global instance of a `prefer_route` plugin (prometheus) gives way to the route's own instance, in every phase. */
+function routeOverrides(run: PluginRun, inst: Instance): boolean {
+  if (inst.plugin.runPolicy !== 'prefer_route') return false;
+  const all = run.routeChain.all;
+  for (let i = 0; i < all.length; i++) if (all[i]!.name === inst.name) return true;
+  return false;
 }
 
 /**
@@ -110,18 +134,30 @@ function mergeConsumer(run: PluginRun, plugins: PluginSnapshot, route: RoutePlug
 /** header_filter: the route's instances in reverse order, then the global ones. Errors are logged, never fatal. */
 export function runHeaderFilter(run: PluginRun): void {
   run.ex.vars.set('status', run.response.status);
-  filterEach(run.routeChain, run, (i) => i.plugin.header_filter!(i.prepared, run), 'header_filter');
-  filterEach(run.globalChain, run, (i) => i.plugin.header_filter!(i.prepared, run), 'header_filter');
+  // before any response byte: loggers measure bytes_sent from here
+  if (run.writtenAtStart < 0 && (run.routeChain.log.length > 0 || run.globalChain.log.length > 0)) run.markSizes();
+  headerFilterChain(run.routeChain, run, false);
+  headerFilterChain(run.globalChain, run, true);
 }
 
-function filterEach(chain: Chain, run: PluginRun, call: (i: Instance) => void, phase: 'header_filter'): void {
-  for (const inst of chain[phase]) {
+const HEADER_FILTER = PHASE_INDEX.header_filter;
+const BODY_FILTER = PHASE_INDEX.body_filter;
+const LOG = PHASE_INDEX.log;
+
+function headerFilterChain(chain: Chain, run: PluginRun, global: boolean): void {
+  let t = -1;
+  for (const inst of chain.header_filter) {
+    if (global && routeOverrides(run, inst)) continue;
     if (!run.passesFilter(inst)) continue;
+    if (t < 0) t = performance.now();
     try {
-      call(inst);
+      inst.plugin.header_filter!(inst.prepared, run);
     } catch (err) {
-      run.log.error({ plugin: inst.name, phase, err: (err as Error)?.message }, `plugin ${inst.name} failed in ${phase}`);
+      run.log.error({ plugin: inst.name, phase: 'header_filter', err: (err as Error)?.message }, `plugin ${inst.name} failed in header_filter`);
     }
+    const end = performance.now();
+    inst.cost.observe(HEADER_FILTER, end - t);
+    t = end;
   }
 }
 
@@ -131,31 +167,49 @@ export function hasBodyFilters(run: PluginRun): boolean {
 
 /** body_filter over one chunk; the chunk a handler returns replaces it for the next one. */
 export function runBodyFilter(run: PluginRun, chunk: Buffer, eof: boolean): Buffer {
+  return bodyFilterChain(run.globalChain, run, bodyFilterChain(run.routeChain, run, chunk, eof, false), eof, true);
+}
+
+function bodyFilterChain(chain: Chain, run: PluginRun, chunk: Buffer, eof: boolean, global: boolean): Buffer {
   let out = chunk;
-  for (const chain of [run.routeChain, run.globalChain]) {
-    for (const inst of chain.body_filter) {
-      if (!run.passesFilter(inst)) continue;
-      try {
-        const r = inst.plugin.body_filter!(inst.prepared, run, out, eof);
-        if (r !== undefined) out = r;
-      } catch (err) {
-        run.log.error({ plugin: inst.name, phase: 'body_filter', err: (err as Error)?.message }, `plugin ${inst.name} failed in body_filter`);
-      }
+  let t = -1;
+  for (const inst of chain.body_filter) {
+    if (global && routeOverrides(run, inst)) continue;
+    if (!run.passesFilter(inst)) continue;
+    if (t < 0) t = performance.now();
+    try {
+      const r = inst.plugin.body_filter!(inst.prepared, run, out, eof);
+      if (r !== undefined) out = r;
+    } catch (err) {
+      run.log.error({ plugin: inst.name, phase: 'body_filter', err: (err as Error)?.message }, `plugin ${inst.name} failed in body_filter`);
     }
+    const end = performance.now();
+    inst.cost.observe(BODY_FILTER, end - t);
+    t = end;
   }
   return out;
 }
 
 /** log: after the response is done; async handlers are awaited one by one, failures only logged. */
 export async function runLog(run: PluginRun): Promise<void> {
-  for (const chain of [run.routeChain, run.globalChain]) {
-    for (const inst of chain.log) {
-      if (!run.passesFilter(inst)) continue;
-      try {
-        await inst.plugin.log!(inst.prepared, run);
-      } catch (err) {
-        run.log.error({ plugin: inst.name, phase: 'log', err: (err as Error)?.message }, `plugin ${inst.name} failed in log`);
-      }
+  await logChain(run.routeChain, run, false);
+  await logChain(run.globalChain, run, true);
+}
+
+async function logChain(chain: Chain, run: PluginRun, global: boolean): Promise<void> {
+  let t = -1;
+  for (const inst of chain.log) {
+    if (global && routeOverrides(run, inst)) continue;
+    if (!run.passesFilter(inst)) continue;
+    if (t < 0) t = performance.now();
+    try {
+      const out = inst.plugin.log!(inst.prepared, run);
+      if (isPromise(out)) await out;
+    } catch (err) {
+      run.log.error({ plugin: inst.name, phase: 'log', err: (err as Error)?.message }, `plugin ${inst.name} failed in log`);
     }
+    const end = performance.now();
+    inst.cost.observe(LOG, end - t);
+    t = end;
   }
 }

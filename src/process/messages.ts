@@ -4,6 +4,7 @@ import type { BoundAddress } from '../data-plane/server.js';
 
 /** Primary → worker. */
 export type ToWorker =
+  | CounterResultsMessage
   | { type: 'init'; config: NodeConfig; state: StoreState }
   | { type: 'events'; events: StoreEvent[] }
   | { type: 'drain'; timeoutMs: number }
@@ -13,9 +14,18 @@ export type ToWorker =
 
 /** Worker → primary. */
 export type ToPrimary =
+  | CounterOpsMessage
   | { type: 'hello' }
   | { type: 'listening'; addresses: BoundAddress[] }
   | { type: 'applied'; revision: number }
   | { type: 'plugins-reloaded'; generation: number; count: number }
   | { type: 'pong'; seq: number }
   | { type: 'fatal'; message: string };
+
+/**
+ * Shared counters (limit-count, limit-req, limit-conn with policy `local`): the
+ * operations a worker queued during one tick, as flat `[id, op, key, a, b]` tuples, and
+ * the primary's answers as flat `[id, x, y]` tuples. See src/process/counter-service.ts.
+ */
+export interface CounterOpsMessage { type: 'counter-ops'; ops: (number | string)[] }
+export interface CounterResultsMessage { type: 'counter-results'; results: (number | string | null)[] }

@@ -14,11 +14,18 @@ import { resolveAdminKeys } from '../admin-api/keys.js';
 import { compileExpr } from '../core/expr/index.js';
 import { GatehouseError } from '../core/errors.js';
 import { PluginRegistry } from '../plugin-runtime/registry.js';
+import { pluginsRoute } from '../admin-api/resources/plugins.js';
+import { pluginChainRoute } from '../admin-api/plugin-chain.js';
 import type { ToPrimary, ToWorker } from './messages.js';
 import { StatusServer, type StatusSource } from './status-server.js';
+import { MetricsExportServer } from '../observability/export-server.js';
+import { VERSION } from '../core/version.js';
+import { CounterService } from './counter-service.js';
 
 const HEARTBEAT_MS = 5_000;
 const HUNG_AFTER_MS = 20_000;
+/** How long a plugin reload waits for every worker to confirm it. */
+const PLUGIN_RELOAD_WAIT_MS = 10_000;
 
 interface WorkerInfo {
   worker: Worker;
@@ -26,6 +33,8 @@ interface WorkerInfo {
   addresses?: BoundAddress[];
   applied: number;
   lastPong: number;
+  /** Plugin generation the worker runs: the one current when its init was sent, then each it confirmed. */
+  pluginGeneration?: number;
 }
 
 /**
@@ -48,6 +57,13 @@ export class Primary {
   private statusServer: StatusServer | undefined;
   private adminAddress: BoundAddress | undefined;
   private statusAddress: BoundAddress | undefined;
+  private metricsExport: MetricsExportServer | undefined;
+  private prometheusAddress: BoundAddress | undefined;
+  /** The plugins the Admin API checks writes with and inspects chains with; replaced by a reload. */
+  private plugins!: PluginRegistry;
+  private pluginGeneration = 0;
+  /** Plugin reloads run one at a time. */
+  private pluginReloads: Promise<unknown> = Promise.resolve();
 
   constructor(private config: NodeConfig) {}
 
@@ -69,9 +85,12 @@ export class Primary {
     this.state = ConfigState.fromStoreState(await this.store.load());
     this.watchStore();
     await this.startControlListeners();
+    await this.startMetricsExport();
     writeFileSync(this.pidFile, String(process.pid));
 
     cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)) });
+    // limit-count / limit-req / limit-conn (policy local): counters shared by every worker, kept here
+    new CounterService().attach(cluster);
     for (let i = 0; i < this.config.node.workers; i++) this.fork(i);
     this.heartbeat = setInterval(() => this.checkHeartbeats(), HEARTBEAT_MS).unref();
 
@@ -94,16 +113,17 @@ export class Primary {
     const keys = resolveAdminKeys(this.config, this.log);
     // Writes are checked against the plugins the workers run (same whitelist and folders),
     // so the API refuses what the data plane could not serve.
-    const plugins = await PluginRegistry.load({ whitelist: this.config.plugins, dirs: this.config.plugin_dirs });
+    this.plugins = await PluginRegistry.load({ whitelist: this.config.plugins, dirs: this.config.plugin_dirs });
     this.admin = new AdminServer({
       config: this.config, store: this.store, keys,
       validate: {
-        checkPlugins: plugins.checkPlugins,
+        // Through `this.plugins`, so a plugin reload changes what writes are checked against.
+        checkPlugins: (plugins, where) => this.plugins.checkPlugins(plugins, where),
         // Its messages are already APISIX's (`invalid plugin name`, `invalid configuration: ...`);
         // as a GatehouseError validateResource passes them on without another prefix.
         checkMetadata: (name, value) => {
           try {
-            plugins.checkMetadata(name, value);
+            this.plugins.checkMetadata(name, value);
           } catch (e) {
             throw new GatehouseError('GH_ERR_CONFIG_INVALID', (e as Error).message, { cause: e });
           }
@@ -112,12 +132,27 @@ export class Primary {
       },
       ...(this.config.status === undefined ? { status } : {}),
     });
+    this.admin.addRoute('plugins', pluginsRoute({ registry: () => this.plugins, reload: () => this.reloadPlugins() }));
+    this.admin.addSubresource('routes', 'plugin-chain', pluginChainRoute({ registry: () => this.plugins, store: this.store }));
     this.adminAddress = await this.admin.listen();
     if (this.config.status !== undefined) {
       this.statusServer = new StatusServer(this.config.status.listen, status);
       this.statusAddress = await this.statusServer.listen();
     } else {
       this.statusAddress = this.adminAddress;
+    }
+  }
+
+  /** The Prometheus export (every worker's metrics, merged). A port it cannot bind is logged, not fatal: metrics are not worth the traffic. */
+  private async startMetricsExport(): Promise<void> {
+    const prom = this.config.prometheus;
+    if (prom === undefined || !prom.enabled) return;
+    const server = new MetricsExportServer(prom.export.listen, VERSION);
+    try {
+      this.prometheusAddress = await server.listen();
+      this.metricsExport = server;
+    } catch (err) {
+      this.log.error({ err: (err as Error).message, listen: prom.export.listen }, 'prometheus export not started: cannot listen');
     }
   }
 
@@ -152,11 +187,17 @@ export class Primary {
     switch (msg.type) {
       case 'hello':
         // Queued events not yet broadcast are already in `state`; the worker must not see them twice.
+        info.pluginGeneration = this.pluginGeneration;
         info.worker.send({ type: 'init', config: this.config, state: this.state.toStoreState() } satisfies ToWorker);
         return;
       case 'listening':
         info.addresses = msg.addresses;
+        // A plugin reload sent while it was starting was ignored: catch up now.
+        if ((info.pluginGeneration ?? 0) < this.pluginGeneration) this.sendPluginReload(info);
         this.maybeAnnounce();
+        return;
+      case 'plugins-reloaded':
+        info.pluginGeneration = Math.max(info.pluginGeneration ?? 0, msg.generation);
         return;
       case 'applied':
         info.applied = msg.revision;
@@ -177,7 +218,7 @@ export class Primary {
     if (all.length < this.config.node.workers || all.some((w) => w.addresses === undefined)) return;
     this.started = true;
     this.log.info({
-      listen: all[0]!.addresses, admin: this.adminAddress, status: this.statusAddress,
+      listen: all[0]!.addresses, admin: this.adminAddress, status: this.statusAddress, prometheus: this.prometheusAddress,
       workers: all.length, store: this.config.store.type, revision: this.state.revision,
     }, 'gatehouse started');
   }
@@ -216,13 +257,16 @@ export class Primary {
     return this.state.revision;
   }
 
-  /** SIGHUP / `gatehouse reload`: re-reads the store's source (and the log level); listeners stay. */
+  /** SIGHUP / `gatehouse reload`: re-reads the store's source, the log level and the plugins (reloadPlugins); listeners stay. */
   async reload(): Promise<void> {
     try {
       const next = await loadNodeConfig(this.config.file);
       setLogLevel(next.log.level);
       // keys and allow list apply at once; a changed listen address needs a restart
       this.admin?.updateAccess(resolveAdminKeys(next, this.log), next.admin.allow);
+      // A plugin that cannot load keeps the previous plugins; the store is reloaded anyway.
+      await this.reloadPlugins(next).catch((err: Error) =>
+        this.log.error({ err: err.message }, 'plugin reload failed; the previous plugins keep running'));
       const state = await this.store.load();
       this.state = ConfigState.fromStoreState(state);
       this.watchStore();
@@ -233,12 +277,54 @@ export class Primary {
     }
   }
 
+  /**
+   * `PUT /apisix/admin/plugins/reload` and SIGHUP: re-reads config.yaml's `plugins` and
+   * `plugin_dirs` (unless `next` is the config just re-read), loads the plugins anew in
+   * this process (the Admin API then checks against them), and has every worker load
+   * them too (`reload-plugins`, with a new generation so module code is re-imported).
+   * Resolves once every worker confirmed, or after PLUGIN_RELOAD_WAIT_MS. Throws, and
+   * changes nothing, when the config or a plugin module cannot be loaded.
+   */
+  reloadPlugins(next?: NodeConfig): Promise<void> {
+    const run = this.pluginReloads.then(async () => {
+      const conf = next ?? await loadNodeConfig(this.config.file);
+      const generation = this.pluginGeneration + 1;
+      this.log.warn({ plugins: conf.plugins ?? 'all', plugin_dirs: conf.plugin_dirs ?? [], generation }, 'start to hot reload plugins');
+      const registry = await PluginRegistry.load({ whitelist: conf.plugins, dirs: conf.plugin_dirs, generation });
+      const old = this.plugins;
+      this.plugins = registry;
+      this.pluginGeneration = generation;
+      // A worker forked from now on starts with these.
+      this.config = { ...this.config, plugins: conf.plugins, plugin_dirs: conf.plugin_dirs };
+      const waiting = [...this.workers.values()].filter((w) => w.addresses !== undefined && w.worker.isConnected());
+      for (const info of waiting) this.sendPluginReload(info);
+      const deadline = Date.now() + PLUGIN_RELOAD_WAIT_MS;
+      const late = (): WorkerInfo[] => waiting.filter((w) => this.workers.has(w.worker.id) && (w.pluginGeneration ?? 0) < generation);
+      while (late().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const missing = late();
+      if (missing.length > 0) {
+        this.log.error({ generation, workers: missing.map((w) => w.index) }, 'plugin reload not confirmed by every worker in time');
+      }
+      this.log.warn({ generation, plugins: registry.list().length }, `load plugin times: ${generation + 1}`);
+      setTimeout(() => void old?.destroyAll(), 5_000).unref();
+    });
+    this.pluginReloads = run.catch(() => undefined);
+    return run;
+  }
+
+  private sendPluginReload(info: WorkerInfo): void {
+    if (!info.worker.isConnected()) return;
+    info.worker.send({
+      type: 'reload-plugins', plugins: this.config.plugins, pluginDirs: this.config.plugin_dirs, generation: this.pluginGeneration,
+    } satisfies ToWorker);
+  }
+
   async shutdown(graceful: boolean, exitCode = 0): Promise<void> {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
     if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
     this.stopWatch?.();
-    await Promise.all([this.admin?.close(), this.statusServer?.close()]);
+    await Promise.all([this.admin?.close(), this.statusServer?.close(), this.metricsExport?.close()]);
     const timeoutMs = this.config.node.drain_timeout * 1000;
     this.log.info({ graceful }, graceful ? 'draining in-flight requests, then exiting' : 'stopping now');
     const exits = [...this.workers.values()].map((info) => new Promise<void>((resolve) => {

@@ -6,6 +6,8 @@ import { VERSION } from '../core/version.js';
 import type { NodeConfig } from '../contracts/node-config.js';
 import type { ToPrimary, ToWorker } from './messages.js';
 import { PluginRegistry } from '../plugin-runtime/registry.js';
+import { answerClusterScrapes } from '../observability/metrics.js';
+import { exportConnectionStats } from '../observability/node-gauges.js';
 
 // A data-plane worker: receives the config from the primary, serves traffic, and
 // applies every change by building a new snapshot off the hot path and swapping it in.
@@ -22,6 +24,9 @@ export function runWorker(): void {
   let registry: PluginRegistry | undefined;
   let pending = false;
   let draining = false;
+  // The primary's Prometheus export asks every worker for its metrics.
+  answerClusterScrapes();
+  exportConnectionStats(() => plane?.connectionStats());
 
   const rebuild = (): void => {
     pending = false;
@@ -73,6 +78,8 @@ export function runWorker(): void {
           // In-flight requests keep the chains of their snapshot (and so the old plugin
           // objects); new requests get the next snapshot, built with the new code.
           const next = await PluginRegistry.load({ whitelist: msg.plugins, dirs: msg.pluginDirs, generation: msg.generation });
+          // Two reloads close together may finish loading out of order: never go back to an older one.
+          if (next.generation < (registry?.generation ?? 0)) return;
           const old = registry;
           registry = next;
           builder.setRegistry(next);

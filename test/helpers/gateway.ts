@@ -54,6 +54,8 @@ export interface Gateway {
   adminKey: string;
   /** Origin serving `/status` and `/status/ready` (the admin listener when `statusListener: false`). */
   statusUrl: string;
+  /** The Prometheus export, `http://127.0.0.1:<port>/apisix/prometheus/metrics` (port 0 when it is disabled). */
+  metricsUrl: string;
   /** SIGKILLs the whole process group (needs `processGroup: true`) and waits for the primary to go. */
   killGroup(): Promise<void>;
   /** Everything the gateway printed. */
@@ -86,6 +88,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
       ? { type: 'sqlite', sqlite: { path: join(dir, 'data', 'gatehouse.db') } }
       : { type: 'standalone', standalone: { file: standaloneFile } },
     data_dir: join(dir, 'data'),
+    prometheus: { export: { listen: { host: '127.0.0.1', port: 0 } } },
     log: { level: opts.logLevel ?? 'info' },
     ...(opts.extra ?? {}),
   };
@@ -133,7 +136,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
   await waitForOutput('gatehouse started');
   const line = out.split('\n').find((l) => l.includes('gatehouse started'))!;
   const started = JSON.parse(line) as {
-    listen: { port: number; tls: boolean }[]; admin?: { port: number }; status?: { port: number };
+    listen: { port: number; tls: boolean }[]; admin?: { port: number }; status?: { port: number }; prometheus?: { port: number };
   };
   const httpPort = started.listen.find((l) => !l.tls)!.port;
   const httpsPort = started.listen.find((l) => l.tls)?.port;
@@ -151,6 +154,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
     adminUrl: `http://127.0.0.1:${adminPort ?? 0}/apisix/admin`,
     adminKey,
     statusUrl: `http://127.0.0.1:${statusPort ?? 0}`,
+    metricsUrl: `http://127.0.0.1:${started.prometheus?.port ?? 0}/apisix/prometheus/metrics`,
     async killGroup() {
       if (opts.processGroup !== true) throw new Error('killGroup needs startGateway({ processGroup: true })');
       if (proc.exitCode === null && proc.signalCode === null) {

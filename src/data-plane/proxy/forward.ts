@@ -82,6 +82,7 @@ export class Forwarder implements Dispatcher.DispatchHandler {
       return;
     }
     this.node = node;
+    ex.upstreamNode = node;
     up.acquire(node);
     const host = ex.upstreamHost ?? hostHeader(route, node, ex.req.headers.host);
     if (this.headers === undefined) {
@@ -133,6 +134,7 @@ export class Forwarder implements Dispatcher.DispatchHandler {
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     const { res } = this.ex;
     this.route.upstream!.report(this.node, { status: statusCode });
+    this.ex.upstreamStatus = statusCode;
     if (res.headersSent) return true; // a retried attempt cannot answer twice; unreachable in practice
     const run = this.ex.plugins;
     if (run === undefined) {
@@ -164,8 +166,10 @@ export class Forwarder implements Dispatcher.DispatchHandler {
       const last = runBodyFilter(this.ex.plugins!, EMPTY, true);
       if (last.length > 0) this.ex.res.write(last);
     }
+    const ms = performance.now() - this.attemptStart;
+    this.ex.upstreamMs = ms;
     this.ex.res.end();
-    this.route.upstream!.release(this.node, performance.now() - this.attemptStart, false);
+    this.route.upstream!.release(this.node, ms, false);
   }
 
   onError(err: Error): void {
@@ -173,7 +177,9 @@ export class Forwarder implements Dispatcher.DispatchHandler {
     const up = route.upstream!;
     const failure = classifyUpstreamError(err);
     if (this.node !== undefined) {
-      up.release(this.node, performance.now() - this.attemptStart, true);
+      const ms = performance.now() - this.attemptStart;
+      ex.upstreamMs = ms;
+      up.release(this.node, ms, true);
       if (!ex.clientGone && !ex.bodyTooLarge) up.report(this.node, { error: failure.kind });
     }
     if (ex.clientGone) return;

@@ -98,6 +98,7 @@ export function createTestContext(opts: TestContextOptions = {}): TestContext {
     upstreamUri: fullUri,
     upstreamHost: undefined,
     upstreamMethod: undefined,
+    allHeaders: () => ({ ...headers }),
   };
 
   const response: TestResponse = {
@@ -112,6 +113,7 @@ export function createTestContext(opts: TestContextOptions = {}): TestContext {
       const prev = responseHeaders[name.toLowerCase()];
       responseHeaders[name.toLowerCase()] = prev === undefined ? value : `${prev}, ${value}`;
     },
+    allHeaders: () => ({ ...responseHeaders }),
   };
 
   const ctx: TestContext = {

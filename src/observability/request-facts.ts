@@ -1,0 +1,125 @@
+import { hostname as osHostname } from 'node:os';
+import type { IncomingMessage } from 'node:http';
+import type { PluginRun } from '../plugin-runtime/plugin-run.js';
+
+// What loggers and metrics want to know about a request once it is done, as nginx /
+// APISIX variables (`ctx.var(name)` in the log phase, `$name` in a `log_format`): the
+// upstream that answered, sizes, timings and which route pattern matched. Computed on
+// demand from the exchange, so a request nobody logs pays nothing.
+
+const HOSTNAME = osHostname();
+
+/** A variable the request-time ones (RequestVars) do not know; undefined when it is not one of these either. */
+export function finishedVar(run: PluginRun, name: string): unknown {
+  const ex = run.ex;
+  switch (name) {
+    case 'upstream_addr': {
+      const n = ex.upstreamNode;
+      if (n === undefined) return undefined;
+      return n.host.includes(':') ? `[${n.host}]:${n.port}` : `${n.host}:${n.port}`;
+    }
+    case 'balancer_ip': return ex.upstreamNode?.host;
+    case 'balancer_port': return ex.upstreamNode?.port;
+    case 'upstream_status': return ex.upstreamStatus;
+    case 'upstream_response_time': return ex.upstreamMs === undefined ? undefined : seconds(ex.upstreamMs);
+    case 'request_time': return seconds(performance.now() - ex.startedAt);
+    case 'request_length': return requestLength(ex.req, run.readAtStart);
+    case 'bytes_sent': return bytesSent(run);
+    case 'msec': return Date.now() / 1000;
+    case 'time_iso8601': return isoLocal(new Date());
+    case 'time_local': return nginxLocal(new Date());
+    case 'hostname': return HOSTNAME;
+    case 'matched_uri': return matchedUri(run);
+    case 'matched_host': return matchedHost(run);
+  }
+  if (name.startsWith('sent_http_')) return run.response.header(name.slice(10).replace(/_/g, '-'));
+  return undefined;
+}
+
+/** nginx prints times in seconds with millisecond resolution. */
+function seconds(ms: number): number {
+  return Math.round(ms) / 1000;
+}
+
+/**
+ * nginx `request_length`: request line, headers and body. The head is rebuilt from the
+ * raw header list (Node parsed it away; whitespace is counted as written by clients in
+ * practice, `Name: value`). The body is its Content-Length; a chunked body counts what
+ * the socket read after the head arrived (the part that came with the head is missed;
+ * all of it when `readAtStart` is -1, not recorded).
+ */
+export function requestLength(req: IncomingMessage, readAtStart: number): number {
+  let n = (req.method?.length ?? 0) + 1 + (req.url?.length ?? 0) + 1 + 8 + 2 + 2;
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) n += raw[i]!.length + 2 + raw[i + 1]!.length + 2;
+  const len = req.headers['content-length'];
+  if (len !== undefined) {
+    const body = Number(len);
+    if (Number.isFinite(body)) n += body;
+  } else if (req.headers['transfer-encoding'] !== undefined && readAtStart >= 0) {
+    n += Math.max(0, (req.socket?.bytesRead ?? readAtStart) - readAtStart);
+  }
+  return n;
+}
+
+/** nginx `bytes_sent`: what went to the client for this response, status line and headers included. */
+function bytesSent(run: PluginRun): number | undefined {
+  const socket = run.ex.req.socket;
+  if (run.writtenAtStart < 0) return undefined;
+  if (socket === null || socket === undefined) return 0;
+  return Math.max(0, socket.bytesWritten - run.writtenAtStart);
+}
+
+/** The route's uri pattern that matched (APISIX's `curr_req_matched._path`), '' without a route. */
+function matchedUri(run: PluginRun): string {
+  const conf = run.ex.route?.conf;
+  if (conf === undefined) return '';
+  const uris = conf.uris ?? (conf.uri !== undefined ? [conf.uri] : []);
+  if (uris.length <= 1) return uris[0] ?? '';
+  const path = run.ex.vars.facts.path;
+  // The router does not say which of several patterns matched: exact first, then the
+  // longest prefix, then a parameter pattern of the same depth (the router's own order).
+  if (uris.includes(path)) return path;
+  let best = '';
+  for (const u of uris) if (u.endsWith('*') && path.startsWith(u.slice(0, -1)) && u.length > best.length) best = u;
+  if (best !== '') return best;
+  const depth = path.split('/').length;
+  return uris.find((u) => u.includes(':') && u.split('/').length === depth) ?? '';
+}
+
+/** The host pattern that matched (APISIX's `curr_req_matched._host`), '' when the route has none. */
+function matchedHost(run: PluginRun): string {
+  const route = run.ex.route;
+  if (route === undefined) return '';
+  const conf = route.conf;
+  const hosts = conf.hosts ?? (conf.host !== undefined ? [conf.host] : route.service?.hosts);
+  if (hosts === undefined || hosts.length === 0) return '';
+  if (hosts.length === 1) return hosts[0]!;
+  const host = run.ex.vars.facts.host;
+  for (const h of hosts) if (h.toLowerCase() === host) return h;
+  for (const h of hosts) if (h.startsWith('*') && host.endsWith(h.slice(1).toLowerCase())) return h;
+  return '';
+}
+
+function pad(n: number, w = 2): string {
+  return String(n).padStart(w, '0');
+}
+
+function offset(d: Date, sep: string): string {
+  const off = -d.getTimezoneOffset();
+  const sign = off >= 0 ? '+' : '-';
+  const abs = Math.abs(off);
+  return `${sign}${pad(Math.floor(abs / 60))}${sep}${pad(abs % 60)}`;
+}
+
+/** nginx `time_iso8601`: local time, e.g. `2024-05-01T12:00:00+02:00`. */
+export function isoLocal(d: Date): string {
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}${offset(d, ':')}`;
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** nginx `time_local`: e.g. `01/May/2024:12:00:00 +0200`. */
+export function nginxLocal(d: Date): string {
+  return `${pad(d.getDate())}/${MONTHS[d.getMonth()]}/${d.getFullYear()}:${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${offset(d, '')}`;
+}

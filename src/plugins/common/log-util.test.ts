@@ -1,0 +1,64 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { compileLogFormat, customLogEntry, defaultLogEntry, parseQueryString, pickLogFormat, ResponseBodyCapture } from './log-util.js';
+import { createTestContext } from './test-context.js';
+
+test('log_format: a lone variable keeps its type, templates render, literals stay', () => {
+  const ctx = createTestContext({ uri: '/p?x=1', routeId: 'r1', status: 204, headers: { host: 'h.example' } });
+  const f = compileLogFormat({ host: '$host', code: '$status', both: '$host $request_method', braced: '${uri}', lit: 'fixed', n: 3, none: '$nothing' });
+  assert.deepEqual(customLogEntry(f, ctx), {
+    host: 'h.example', code: 204, both: 'h.example GET', braced: '/p', lit: 'fixed', n: 3, none: null, route_id: 'r1', service_id: '',
+  });
+});
+
+test('the instance log_format wins over the metadata one; metadata is the fallback; none = default entry', () => {
+  const md = { log_format: { from: 'metadata' } };
+  const ctx = createTestContext();
+  assert.deepEqual(customLogEntry(pickLogFormat({ from: 'instance' }, md)!, ctx), { from: 'instance' });
+  assert.deepEqual(customLogEntry(pickLogFormat(undefined, md)!, ctx), { from: 'metadata' });
+  assert.equal(pickLogFormat(undefined, undefined), undefined);
+  assert.equal(pickLogFormat(undefined, { log_format: {} }), undefined);
+});
+
+test('default entry has APISIX\'s shape', () => {
+  const ctx = createTestContext({
+    method: 'POST', uri: '/orders?a=1&a=2&flag', headers: { host: 'shop', 'x-k': 'v' }, routeId: 'r9', serviceId: 's2',
+    consumer: { username: 'jack', plugins: {} }, status: 201, responseHeaders: { 'content-type': 'text/plain' },
+    vars: { scheme: 'http', server_port: 9080, query_string: 'a=1&a=2&flag', request_length: 88, bytes_sent: 150, upstream_addr: '127.0.0.1:1980', upstream_response_time: 0.002 },
+  });
+  const e = defaultLogEntry(ctx, 'body!') as any;
+  assert.deepEqual(e.request, {
+    url: 'http://shop:9080/orders?a=1&a=2&flag', uri: '/orders?a=1&a=2&flag', method: 'POST',
+    headers: { host: 'shop', 'x-k': 'v' }, querystring: { a: ['1', '2'], flag: true }, size: 88,
+  });
+  assert.deepEqual(e.response, { status: 201, headers: { 'content-type': 'text/plain' }, size: 150, body: 'body!' });
+  assert.equal(e.upstream, '127.0.0.1:1980');
+  assert.equal(e.route_id, 'r9');
+  assert.equal(e.service_id, 's2');
+  assert.deepEqual(e.consumer, { username: 'jack' });
+  assert.equal(e.client_ip, '127.0.0.1');
+  assert.equal(e.upstream_latency, 2);
+  assert.ok(e.latency >= 0 && e.apisix_latency >= 0);
+  assert.ok(Math.abs(e.start_time - Date.now()) < 60_000);
+  assert.equal(typeof e.server.hostname, 'string');
+});
+
+test('query strings parse like ngx.req.get_uri_args', () => {
+  assert.deepEqual(parseQueryString(''), {});
+  assert.deepEqual(parseQueryString('a=%20b&c=+d&e'), { a: ' b', c: ' d', e: true });
+});
+
+test('response body capture: up to the limit, only when the expression matches', () => {
+  const cap = new ResponseBodyCapture('t', { max_resp_body_bytes: 5 });
+  const ctx = createTestContext();
+  cap.add(ctx, Buffer.from('abc'));
+  cap.add(ctx, Buffer.from('defg'));
+  assert.equal(cap.body(ctx), 'abcde');
+  const only500 = new ResponseBodyCapture('t', { include_resp_body_expr: [['status', '==', 500]] });
+  const ok = createTestContext({ status: 200 });
+  only500.add(ok, Buffer.from('x'));
+  assert.equal(only500.body(ok), undefined);
+  const bad = createTestContext({ status: 500 });
+  only500.add(bad, Buffer.from('boom'));
+  assert.equal(only500.body(bad), 'boom');
+});

@@ -1,0 +1,205 @@
+// What the logger plugins share (APISIX's apisix/utils/log-util.lua): the log entry of a
+// finished request, either APISIX's default shape or a `log_format` (the instance's, else
+// the plugin metadata's: DESIGN.md §4, a field on the instance wins over the metadata),
+// plus the optional response-body capture.
+import { hostname as osHostname } from 'node:os';
+import type { PluginContext } from '../../contracts/plugin.js';
+import { compileExpr, type CompiledExpr } from '../../core/expr/index.js';
+import { VERSION } from '../../core/version.js';
+import { compileVarTemplate } from './var-template.js';
+
+const HOSTNAME = osHostname();
+
+type Resolved = (ctx: PluginContext) => unknown;
+
+/** A `log_format` compiled once per config: key → how its value is produced. */
+export type CompiledLogFormat = readonly (readonly [string, Resolved])[];
+
+/**
+ * Compiles a `log_format` object. A value that is exactly one variable (`$status`,
+ * `${upstream_addr}`) keeps the variable's type, as APISIX does (`ctx.var[name]`); other
+ * strings with `$` are templates rendered to a string (`$remote_addr - $host`); anything
+ * else is logged literally.
+ */
+export function compileLogFormat(format: Record<string, unknown>): CompiledLogFormat {
+  const out: [string, Resolved][] = [];
+  for (const [key, value] of Object.entries(format)) {
+    if (typeof value !== 'string' || !value.includes('$')) {
+      out.push([key, () => value]);
+      continue;
+    }
+    const single = /^\$(?:([\w.]+)|\{\s*([^}?]+?)\s*\})$/.exec(value);
+    if (single !== null) {
+      const name = single[1] ?? single[2]!;
+      out.push([key, (ctx) => ctx.var(name) ?? null]);
+      continue;
+    }
+    const t = compileVarTemplate(value);
+    out.push([key, (ctx) => t.render((n) => ctx.var(n))]);
+  }
+  return out;
+}
+
+/** The format an instance logs with: its own `log_format` if it has one, else the metadata's, else none (the default entry). */
+export function pickLogFormat(instance: Record<string, unknown> | undefined,
+  metadata: Record<string, unknown> | undefined): CompiledLogFormat | undefined {
+  if (instance !== undefined && instance !== null) return compileLogFormat(instance);
+  const md = metadata?.log_format;
+  if (md !== null && typeof md === 'object' && !Array.isArray(md) && Object.keys(md).length > 0) {
+    return compileLogFormat(md as Record<string, unknown>);
+  }
+  return undefined;
+}
+
+/** A custom entry: the format's keys, plus `route_id` / `service_id` of the matched route (as APISIX adds them). */
+export function customLogEntry(format: CompiledLogFormat, ctx: PluginContext): Record<string, unknown> {
+  const entry: Record<string, unknown> = {};
+  for (const [key, resolve] of format) entry[key] = resolve(ctx);
+  if (ctx.routeId !== undefined) {
+    entry.route_id = ctx.routeId;
+    entry.service_id = ctx.serviceId ?? '';
+  }
+  return entry;
+}
+
+/** `a=1&a=2&flag` → `{a: ['1', '2'], flag: true}` (ngx.req.get_uri_args). */
+export function parseQueryString(query: string): Record<string, string | boolean | (string | boolean)[]> {
+  const out: Record<string, string | boolean | (string | boolean)[]> = {};
+  if (query === '') return out;
+  for (const part of query.split('&')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    const key = decode(eq === -1 ? part : part.slice(0, eq));
+    const value: string | boolean = eq === -1 ? true : decode(part.slice(eq + 1));
+    const prev = out[key];
+    if (prev === undefined) out[key] = value;
+    else if (Array.isArray(prev)) prev.push(value);
+    else out[key] = [prev, value];
+  }
+  return out;
+}
+
+function decode(s: string): string {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    return s;
+  }
+}
+
+function num(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+/** APISIX's default log entry (log-util `get_full_log`). */
+export function defaultLogEntry(ctx: PluginContext, respBody?: string): Record<string, unknown> {
+  const scheme = String(ctx.var('scheme') ?? 'http');
+  const requestUri = String(ctx.var('request_uri') ?? ctx.request.uri);
+  const latency = performance.now() - ctx.startedAt;
+  const upstreamSeconds = num(ctx.var('upstream_response_time'));
+  const upstreamLatency = upstreamSeconds === undefined ? undefined : upstreamSeconds * 1000;
+  const response: Record<string, unknown> = {
+    status: ctx.response.status,
+    headers: ctx.response.allHeaders?.() ?? {},
+    size: num(ctx.var('bytes_sent')) ?? 0,
+  };
+  if (respBody !== undefined) response.body = respBody;
+  const entry: Record<string, unknown> = {
+    request: {
+      url: `${scheme}://${ctx.request.host}:${String(ctx.var('server_port') ?? '')}${requestUri}`,
+      uri: requestUri,
+      method: ctx.request.method,
+      headers: ctx.request.allHeaders?.() ?? {},
+      querystring: parseQueryString(String(ctx.var('query_string') ?? '')),
+      size: num(ctx.var('request_length')) ?? 0,
+    },
+    response,
+    server: { hostname: HOSTNAME, version: VERSION },
+    upstream: ctx.var('upstream_addr') ?? '',
+    service_id: ctx.serviceId ?? '',
+    route_id: ctx.routeId ?? '',
+    client_ip: ctx.request.remoteAddr,
+    start_time: Math.round(performance.timeOrigin + ctx.startedAt),
+    latency,
+    apisix_latency: upstreamLatency === undefined ? latency : Math.max(0, latency - upstreamLatency),
+  };
+  if (upstreamLatency !== undefined) entry.upstream_latency = upstreamLatency;
+  if (ctx.consumer !== undefined) entry.consumer = { username: ctx.consumer.username };
+  return entry;
+}
+
+/** The logger fields shared by http-logger and file-logger (APISIX's schemas). */
+export const LOGGER_COMMON_PROPERTIES = {
+  log_format: { type: 'object' },
+  include_req_body: { type: 'boolean', default: false },
+  include_req_body_expr: { type: 'array', minItems: 1, items: { type: 'array' } },
+  include_resp_body: { type: 'boolean', default: false },
+  include_resp_body_expr: { type: 'array', minItems: 1, items: { type: 'array' } },
+  max_resp_body_bytes: { type: 'integer', minimum: 1, default: 524288 },
+} as const;
+
+export const LOGGER_METADATA_SCHEMA = {
+  type: 'object',
+  properties: { log_format: { type: 'object' } },
+} as const;
+
+export interface LoggerCommonConf {
+  log_format?: Record<string, unknown>;
+  include_req_body?: boolean;
+  include_req_body_expr?: unknown[];
+  include_resp_body?: boolean;
+  include_resp_body_expr?: unknown[];
+  max_resp_body_bytes?: number;
+}
+
+let captureIds = 0;
+
+interface Captured { parts: Buffer[]; size: number }
+
+/** Captures the response body for `include_resp_body`, up to `max_resp_body_bytes`, in `ctx.shared`. */
+export class ResponseBodyCapture {
+  /** One key per instance: a logger on a global rule and on the route capture separately. */
+  private readonly key: string;
+  private readonly expr: CompiledExpr | undefined;
+  private readonly limit: number;
+
+  constructor(plugin: string, conf: LoggerCommonConf) {
+    this.key = `${plugin}:resp_body:${++captureIds}`;
+    this.expr = conf.include_resp_body_expr !== undefined ? compileExpr(conf.include_resp_body_expr) : undefined;
+    this.limit = conf.max_resp_body_bytes ?? 524288;
+  }
+
+  /** body_filter: remembers the chunk (never changes it). */
+  add(ctx: PluginContext, chunk: Buffer): void {
+    let c = ctx.shared.get(this.key) as Captured | false | undefined;
+    if (c === false) return;
+    if (c === undefined) {
+      // include_resp_body_expr reads response variables, so it is evaluated at the first chunk
+      if (this.expr !== undefined && !this.expr((n) => ctx.var(n))) {
+        ctx.shared.set(this.key, false);
+        return;
+      }
+      c = { parts: [], size: 0 };
+      ctx.shared.set(this.key, c);
+    }
+    if (c.size < this.limit && chunk.length > 0) {
+      // a copy: the chunk's memory may be reused once it is written
+      const part = Buffer.from(chunk.subarray(0, this.limit - c.size));
+      c.parts.push(part);
+      c.size += part.length;
+    }
+  }
+
+  /** log: the captured body, or undefined when none was captured. */
+  body(ctx: PluginContext): string | undefined {
+    const c = ctx.shared.get(this.key) as Captured | false | undefined;
+    return c === undefined || c === false ? undefined : Buffer.concat(c.parts).toString('utf8');
+  }
+}
+
+/** The entry an instance logs: custom format if it has one, else the default shape (with the captured body). */
+export function logEntry(format: CompiledLogFormat | undefined, ctx: PluginContext,
+  capture: ResponseBodyCapture | undefined): Record<string, unknown> {
+  if (format !== undefined) return customLogEntry(format, ctx);
+  return defaultLogEntry(ctx, capture?.body(ctx));
+}

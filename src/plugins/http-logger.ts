@@ -1,0 +1,134 @@
+import { Agent, request } from 'undici';
+import { definePlugin } from '../plugin-runtime/define-plugin.js';
+import { logger } from '../core/logger.js';
+import {
+  LOGGER_COMMON_PROPERTIES, LOGGER_METADATA_SCHEMA, ResponseBodyCapture, logEntry, pickLogFormat,
+  type CompiledLogFormat, type LoggerCommonConf,
+} from './common/log-util.js';
+import { BATCH_PROCESSOR_PROPERTIES, BatchProcessor, batchOptionsOf, type BatchConf } from './common/batch-processor.js';
+
+// APISIX's http-logger: after the response, the request's log entry goes into a batch
+// processor that POSTs batches as JSON to `uri` (a JSON array; one object when
+// batch_max_size is 1; `new_line`: one JSON document per line). The request never
+// waits for it, and a failing endpoint only costs log lines (retries, then drops).
+//
+// `include_req_body` is accepted but no body is logged: the request body streams to the
+// upstream and is not kept (APISIX has nginx's buffered copy).
+
+export interface HttpLoggerConf extends LoggerCommonConf, BatchConf {
+  uri: string;
+  auth_header?: string;
+  timeout: number;
+  concat_method: 'json' | 'new_line';
+  ssl_verify: boolean;
+}
+
+export interface HttpLoggerPrepared {
+  conf: HttpLoggerConf;
+  format: CompiledLogFormat | undefined;
+  capture: ResponseBodyCapture | undefined;
+  /** Made at the first entry: prepare also runs when the Admin API only checks a config. */
+  processor: BatchProcessor<Record<string, unknown>> | undefined;
+}
+
+// Resolved per line: the root logger's level may change after this module loads.
+const log = {
+  warn: (obj: object, msg: string): void => logger().warn({ plugin: 'http-logger', ...obj }, msg),
+  error: (obj: object, msg: string): void => logger().error({ plugin: 'http-logger', ...obj }, msg),
+};
+
+// One pool per TLS policy for every logger instance of this worker.
+let verifying: Agent | undefined;
+let trusting: Agent | undefined;
+function agentFor(sslVerify: boolean): Agent {
+  if (sslVerify) return verifying ??= new Agent({ keepAliveTimeout: 10_000, connections: 16 });
+  return trusting ??= new Agent({ keepAliveTimeout: 10_000, connections: 16, connect: { rejectUnauthorized: false } });
+}
+
+/** Processors holding entries, flushed when this code is unloaded (a plugin reload). */
+const live = new Set<BatchProcessor<Record<string, unknown>>>();
+
+/** The request body of one batch, as APISIX builds it. */
+export function encodeBatch(conf: Pick<HttpLoggerConf, 'concat_method' | 'batch_max_size'>, entries: unknown[]): { body: string; contentType: string } {
+  const single = (conf.batch_max_size ?? 1000) === 1;
+  if (conf.concat_method === 'new_line') {
+    return { body: single ? JSON.stringify(entries[0]) : entries.map((e) => JSON.stringify(e)).join('\n'), contentType: 'text/plain' };
+  }
+  return { body: JSON.stringify(single ? entries[0] : entries), contentType: 'application/json' };
+}
+
+async function post(conf: HttpLoggerConf, entries: Record<string, unknown>[]): Promise<void> {
+  const { body, contentType } = encodeBatch(conf, entries);
+  const headers: Record<string, string> = { 'content-type': contentType };
+  if (conf.auth_header !== undefined) headers.authorization = conf.auth_header;
+  const ms = conf.timeout * 1000;
+  const res = await request(conf.uri, {
+    method: 'POST', headers, body, dispatcher: agentFor(conf.ssl_verify),
+    headersTimeout: ms, bodyTimeout: ms, signal: AbortSignal.timeout(ms),
+  });
+  await res.body.dump();
+  if (res.statusCode >= 400) throw new Error(`server returned status code[${res.statusCode}] host[${new URL(conf.uri).host}]`);
+}
+
+function processorOf(p: HttpLoggerPrepared): BatchProcessor<Record<string, unknown>> {
+  if (p.processor === undefined) {
+    p.processor = new BatchProcessor({
+      ...batchOptionsOf(p.conf, 'http logger'),
+      send: (entries) => post(p.conf, entries),
+      log,
+      onIdle: (b) => live.delete(b),
+    });
+  }
+  return p.processor;
+}
+
+export default definePlugin<HttpLoggerConf, HttpLoggerPrepared>({
+  name: 'http-logger',
+  version: 0.1,
+  stage: 'statistics',
+  priority: 410,
+  schema: {
+    type: 'object',
+    properties: {
+      uri: { type: 'string', pattern: '^[^\\/]+:\\/\\/([\\da-zA-Z.-]+|\\[[\\da-fA-F:]+\\])(:\\d+)?' },
+      auth_header: { type: 'string' },
+      timeout: { type: 'integer', minimum: 1, default: 3 },
+      ...LOGGER_COMMON_PROPERTIES,
+      concat_method: { type: 'string', enum: ['json', 'new_line'], default: 'json' },
+      ssl_verify: { type: 'boolean', default: false },
+      ...BATCH_PROCESSOR_PROPERTIES,
+    },
+    required: ['uri'],
+  },
+  metadataSchema: LOGGER_METADATA_SCHEMA,
+
+  prepare(conf, env) {
+    return {
+      conf,
+      format: pickLogFormat(conf.log_format, env.metadata),
+      capture: conf.include_resp_body === true ? new ResponseBodyCapture('http-logger', conf) : undefined,
+      processor: undefined,
+    };
+  },
+
+  filtersBody(p) {
+    return p.capture !== undefined;
+  },
+
+  body_filter(p, ctx, chunk) {
+    p.capture?.add(ctx, chunk);
+    return undefined;
+  },
+
+  log(p, ctx) {
+    const processor = processorOf(p);
+    live.add(processor);
+    processor.push(logEntry(p.format, ctx, p.capture));
+  },
+
+  async destroy() {
+    const all = [...live];
+    live.clear();
+    await Promise.all(all.map((b) => b.drain()));
+  },
+});

@@ -1,0 +1,132 @@
+// limit-conn: limits concurrent requests per key (APISIX limit-conn, nginx's
+// limit_conn; policy `local`). Up to `conn` run at once; up to `burst` more are delayed
+// (by `default_conn_delay` seconds per multiple of `conn` above it, a delay that adapts
+// to the observed latency unless `only_use_default_delay`); beyond that they are
+// rejected. The slot is given back in the log phase, which runs for every request,
+// aborted ones included. The slot counts are the node's (src/process/counter-service.ts):
+// the limit holds across workers, and the slots of a worker that dies are given back.
+import type { PluginContext } from '../contracts/plugin.js';
+import { definePlugin } from '../plugin-runtime/define-plugin.js';
+import {
+  ALLOW_DEGRADATION_SCHEMA, POLICY_SCHEMA, REJECTED_CODE_SCHEMA, REJECTED_MSG_SCHEMA,
+  compileLimitKey, confVersion, instanceScope, limitTiming, rejection,
+} from './common/limits.js';
+import { counterStore } from './common/shared-counters.js';
+
+export interface LimitConnConf {
+  conn: number;
+  burst: number;
+  default_conn_delay: number;
+  only_use_default_delay: boolean;
+  key: string;
+  key_type: 'var' | 'var_combination';
+  rejected_code: number;
+  rejected_msg?: string;
+  allow_degradation: boolean;
+  policy: 'local';
+}
+
+interface LimitConnPrepared {
+  conn: number;
+  burst: number;
+  /** Seconds per multiple of `conn` above it; adapted in log (per worker, as APISIX's per-worker object). */
+  unitDelay: number;
+  adaptive: boolean;
+  key: (ctx: PluginContext) => string;
+  version: string;
+  rejectedCode: number;
+  rejectedMsg: string | undefined;
+  degrade: boolean;
+}
+
+/** The slots one request holds. `closed` once log ran: a slot acquired after that is given back at once. */
+interface Held {
+  closed: boolean;
+  slots: { p: LimitConnPrepared; key: string; delay: number }[];
+}
+
+const STATE = 'limit-conn:held';
+
+function held(ctx: PluginContext): Held {
+  let h = ctx.shared.get(STATE) as Held | undefined;
+  if (h === undefined) ctx.shared.set(STATE, (h = { closed: false, slots: [] }));
+  return h;
+}
+
+export default definePlugin<LimitConnConf, LimitConnPrepared>({
+  name: 'limit-conn',
+  version: '0.1',
+  stage: 'authorization',
+  priority: 203,
+  schema: {
+    type: 'object',
+    properties: {
+      conn: { type: 'integer', exclusiveMinimum: 0 },
+      burst: { type: 'integer', minimum: 0 },
+      default_conn_delay: { type: 'number', exclusiveMinimum: 0 },
+      only_use_default_delay: { type: 'boolean', default: false },
+      key: { type: 'string' },
+      key_type: { type: 'string', enum: ['var', 'var_combination'], default: 'var' },
+      policy: POLICY_SCHEMA,
+      rejected_code: REJECTED_CODE_SCHEMA,
+      rejected_msg: REJECTED_MSG_SCHEMA,
+      allow_degradation: ALLOW_DEGRADATION_SCHEMA,
+    },
+    required: ['conn', 'burst', 'default_conn_delay', 'key'],
+  },
+
+  prepare(conf) {
+    return {
+      conn: conf.conn,
+      burst: conf.burst,
+      unitDelay: conf.default_conn_delay,
+      adaptive: conf.only_use_default_delay !== true,
+      key: compileLimitKey(conf.key_type ?? 'var', conf.key),
+      version: confVersion(conf),
+      rejectedCode: conf.rejected_code ?? 503,
+      rejectedMsg: conf.rejected_msg,
+      degrade: conf.allow_degradation === true,
+    };
+  },
+
+  async access(p, ctx) {
+    const key = `${instanceScope(p, ctx)}:${p.version}:${p.key(ctx)}`;
+    const store = counterStore();
+    // before waiting: a log phase that runs meanwhile (client gone) must find it
+    const h = held(ctx);
+    let inUse: number;
+    try {
+      inUse = await store.acquire(key, p.conn + p.burst);
+    } catch (err) {
+      ctx.log.error({ err: (err as Error).message }, `failed to limit conn: ${(err as Error).message}`);
+      if (p.degrade) return undefined;
+      return { status: 500, body: { error_msg: 'failed to limit conn' } };
+    }
+    if (inUse < 0) return rejection(p.rejectedCode, p.rejectedMsg);
+    if (h.closed) {
+      // the client went away while we waited for the slot: log already ran
+      store.release(key);
+      return undefined;
+    }
+    const delay = inUse > p.conn ? p.unitDelay * Math.floor((inUse - 1) / p.conn) : 0;
+    h.slots.push({ p, key, delay });
+    if (delay >= 0.001) await limitTiming.sleep(delay * 1000);
+    return undefined;
+  },
+
+  log(_p, ctx) {
+    const h = ctx.shared.get(STATE) as Held | undefined;
+    if (h === undefined) return;
+    h.closed = true;
+    if (h.slots.length === 0) return;
+    const store = counterStore();
+    // the first limit-conn instance to log gives back every slot of the request
+    const elapsed = (performance.now() - ctx.startedAt) / 1000;
+    for (const s of h.slots) {
+      store.release(s.key);
+      // APISIX: the unit delay follows the request time (minus our own delay) as a running mean
+      if (s.p.adaptive) s.p.unitDelay = (Math.max(0, elapsed - s.delay) + s.p.unitDelay) / 2;
+    }
+    h.slots = [];
+  },
+});

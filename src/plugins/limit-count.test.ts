@@ -1,0 +1,155 @@
+import { test, beforeEach, after } from 'node:test';
+import assert from 'node:assert/strict';
+import lc from './limit-count.js';
+import { createTestContext, prepareWith, schemaError, type TestContextOptions } from './common/test-context.js';
+import { setCounterStore } from './common/shared-counters.js';
+import { CounterTable, LocalCounterStore } from '../process/counter-service.js';
+import type { CounterStore } from '../contracts/counter-store.js';
+
+let now = 0;
+beforeEach(() => {
+  now = 0;
+  setCounterStore(new LocalCounterStore(new CounterTable(() => now)));
+});
+after(() => setCounterStore(undefined));
+
+type Prepared = Parameters<NonNullable<typeof lc.access>>[0];
+
+async function hit(p: Prepared, opts: TestContextOptions = {}) {
+  const ctx = createTestContext({ routeId: 'r1', ...opts });
+  const result = await lc.access!(p, ctx);
+  if (result === undefined) lc.header_filter!(p, ctx);
+  return { result, headers: ctx.response.headers, ctx };
+}
+
+test('schema: APISIX fields and defaults; only the local policy', () => {
+  const p = prepareWith(lc, { count: 2, time_window: 60 });
+  assert.equal(p.count, 2);
+  assert.equal(p.windowMs, 60_000);
+  assert.equal(p.rejectedCode, 503);
+  assert.equal(p.showHeaders, true);
+  assert.equal(schemaError(lc.schema, { count: 1 }), 'property "time_window" is required');
+  assert.match(schemaError(lc.schema, { count: 0, time_window: 1 })!, /property "count" validation failed/);
+  assert.match(schemaError(lc.schema, { count: 1, time_window: 1, policy: 'redis' })!, /property "policy" validation failed/);
+  assert.match(schemaError(lc.schema, { count: 1, time_window: 1, key_type: 'header' })!, /property "key_type" validation failed/);
+  assert.match(schemaError(lc.schema, { count: 1, time_window: 1, rejected_code: 600 })!, /property "rejected_code" validation failed/);
+  assert.equal(schemaError(lc.schema, { count: 1, time_window: 1, policy: 'local', group: 'g', rejected_msg: 'x' }), undefined);
+});
+
+test('count per window with the three quota headers, then the rejection, then a new window', async () => {
+  const p = prepareWith(lc, { count: 3, time_window: 60 });
+  for (let i = 0; i < 3; i++) {
+    const { result, headers } = await hit(p);
+    assert.equal(result, undefined);
+    assert.equal(headers['x-ratelimit-limit'], '3');
+    assert.equal(headers['x-ratelimit-remaining'], String(2 - i));
+    assert.equal(headers['x-ratelimit-reset'], String(60 - 10 * i));
+    now += 10_000;
+  }
+  now = 59_500;
+  const { result } = await hit(p);
+  assert.equal(result?.status, 503);
+  assert.match(String(result?.body), /<title>503 Service Temporarily Unavailable<\/title>/);
+  assert.deepEqual({ ...result?.headers, 'content-type': undefined }, {
+    'X-RateLimit-Limit': '3', 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': '1', 'content-type': undefined,
+  });
+  now = 60_000;
+  assert.equal((await hit(p)).result, undefined);
+});
+
+test('rejected_code and rejected_msg; show_limit_quota_header false', async () => {
+  const p = prepareWith(lc, { count: 1, time_window: 10, rejected_code: 429, rejected_msg: 'slow down', show_limit_quota_header: false });
+  const first = await hit(p);
+  assert.equal(first.result, undefined);
+  assert.deepEqual(first.headers, {});
+  const { result } = await hit(p);
+  assert.deepEqual(result, { status: 429, body: { error_msg: 'slow down' } });
+});
+
+test('keys: var (remote_addr by default, any variable), var_combination, constant; no value → client address', async () => {
+  const byAddr = prepareWith(lc, { count: 1, time_window: 10 });
+  assert.equal((await hit(byAddr, { remoteAddr: '10.0.0.1' })).result, undefined);
+  assert.equal((await hit(byAddr, { remoteAddr: '10.0.0.2' })).result, undefined);
+  assert.equal((await hit(byAddr, { remoteAddr: '10.0.0.1' })).result?.status, 503);
+
+  const byHeader = prepareWith(lc, { count: 1, time_window: 10, key: 'http_x_user' });
+  assert.equal((await hit(byHeader, { headers: { 'x-user': 'a' } })).result, undefined);
+  assert.equal((await hit(byHeader, { headers: { 'x-user': 'b' } })).result, undefined);
+  assert.equal((await hit(byHeader, { headers: { 'x-user': 'a' } })).result?.status, 503);
+  // no header: the client address is the key
+  assert.equal((await hit(byHeader, { remoteAddr: '10.9.9.9' })).result, undefined);
+  assert.equal((await hit(byHeader, { remoteAddr: '10.9.9.9' })).result?.status, 503);
+
+  const combo = prepareWith(lc, { count: 1, time_window: 10, key_type: 'var_combination', key: '$remote_addr $http_x_user' });
+  assert.equal((await hit(combo, { headers: { 'x-user': 'a' } })).result, undefined);
+  assert.equal((await hit(combo, { headers: { 'x-user': 'b' } })).result, undefined);
+  assert.equal((await hit(combo, { headers: { 'x-user': 'a' } })).result?.status, 503);
+
+  const constant = prepareWith(lc, { count: 1, time_window: 10, key_type: 'constant', key: 'everyone' });
+  assert.equal((await hit(constant, { remoteAddr: '1.1.1.1' })).result, undefined);
+  assert.equal((await hit(constant, { remoteAddr: '2.2.2.2' })).result?.status, 503);
+});
+
+test('counters are per owner and config; a group shares one counter across routes', async () => {
+  const conf = { count: 1, time_window: 10 };
+  const p = prepareWith(lc, conf);
+  assert.equal((await hit(p, { routeId: 'a' })).result, undefined);
+  assert.equal((await hit(p, { routeId: 'b' })).result, undefined);
+  assert.equal((await hit(p, { routeId: 'a' })).result?.status, 503);
+  // a changed config is a new counter (APISIX conf_version)
+  const changed = prepareWith(lc, { ...conf, rejected_msg: 'x' });
+  assert.equal((await hit(changed, { routeId: 'a' })).result, undefined);
+
+  const g1 = prepareWith(lc, { ...conf, group: 'shared' });
+  const g2 = prepareWith(lc, { ...conf, group: 'shared' });
+  assert.equal((await hit(g1, { routeId: 'a' })).result, undefined);
+  assert.equal((await hit(g2, { routeId: 'b' })).result?.status, 503);
+});
+
+test('global rule and route instances count separately (owner from the request\'s chains)', async () => {
+  const global = prepareWith(lc, { count: 1, time_window: 10 });
+  const route = prepareWith(lc, { count: 1, time_window: 10 });
+  // what the runtime's PluginRun exposes
+  const ctxFor = () => Object.assign(createTestContext({ routeId: 'r1' }), {
+    globalChain: { all: [{ prepared: global, origin: 'global_rule', originId: '1' }] },
+    routeChain: { all: [{ prepared: route, origin: 'route', originId: 'r1' }] },
+  });
+  assert.equal(await lc.access!(global, ctxFor()), undefined);
+  assert.equal(await lc.access!(route, ctxFor()), undefined);
+  assert.equal((await lc.access!(global, ctxFor()))?.status, 503);
+  assert.equal((await lc.access!(route, ctxFor()))?.status, 503);
+});
+
+test('header names from plugin metadata', async () => {
+  const p = prepareWith(lc, { count: 2, time_window: 5 }, {
+    metadata: { limit_header: 'X-Quota', remaining_header: 'X-Quota-Left', reset_header: 'X-Quota-Reset' },
+  });
+  const { headers } = await hit(p);
+  assert.deepEqual(headers, { 'x-quota': '2', 'x-quota-left': '1', 'x-quota-reset': '5' });
+});
+
+test('the last instance to run access sets the headers; header_filter of any instance applies them', async () => {
+  const a = prepareWith(lc, { count: 5, time_window: 60 });
+  const b = prepareWith(lc, { count: 2, time_window: 60, key_type: 'constant', key: 'k' });
+  const ctx = createTestContext({ routeId: 'r1' });
+  await lc.access!(a, ctx);
+  await lc.access!(b, ctx);
+  lc.header_filter!(b, ctx);
+  lc.header_filter!(a, ctx);
+  assert.equal(ctx.response.headers['x-ratelimit-limit'], '2');
+  assert.equal(ctx.response.headers['x-ratelimit-remaining'], '1');
+});
+
+test('a failing counter store: 500, or pass with allow_degradation', async () => {
+  const failing: CounterStore = {
+    incr: () => Promise.reject(new Error('down')),
+    take: () => Promise.reject(new Error('down')),
+    acquire: () => Promise.reject(new Error('down')),
+    release: () => undefined,
+  };
+  setCounterStore(failing);
+  const strict = prepareWith(lc, { count: 1, time_window: 1 });
+  assert.deepEqual((await hit(strict)).result, { status: 500, body: { error_msg: 'failed to limit count' } });
+  const lenient = prepareWith(lc, { count: 1, time_window: 1, allow_degradation: true });
+  assert.equal((await hit(lenient)).result, undefined);
+});

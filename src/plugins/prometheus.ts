@@ -1,0 +1,136 @@
+import type { Counter, Histogram } from 'prom-client';
+import type { PluginContext } from '../contracts/plugin.js';
+import { definePlugin } from '../plugin-runtime/define-plugin.js';
+import { counter, histogram } from '../observability/metrics.js';
+
+// APISIX's prometheus plugin (apisix/plugins/prometheus/exporter.lua): in the log phase,
+// after the response, it counts the request in each worker's registry under APISIX's
+// metric names and labels; the primary's export (src/observability/export-server.ts)
+// merges the workers. `run_policy: prefer_route`: on a global rule it gives way to the
+// route's own instance, so a request is never counted twice.
+//
+// Labels: `route`/`service` are ids (names with `prefer_name`), `consumer` the username,
+// `node` the upstream node's IP (APISIX's balancer_ip), `matched_uri`/`matched_host` the
+// route's patterns. Latencies are milliseconds (APISIX's buckets): `request` from the first
+// byte to the end of the response, `upstream` the last upstream attempt, `apisix` the rest.
+
+export interface PrometheusConf {
+  prefer_name: boolean;
+}
+
+/** Labels plugin metadata may blank out (fewer series on a node with many routes or consumers). */
+const OPTIONAL_LABELS = ['route', 'matched_uri', 'matched_host', 'service', 'consumer', 'node'] as const;
+type OptionalLabel = (typeof OPTIONAL_LABELS)[number];
+
+export interface PrometheusPrepared {
+  preferName: boolean;
+  keep: Readonly<Record<OptionalLabel, boolean>>;
+}
+
+/** APISIX's DEFAULT_BUCKETS, in milliseconds. */
+export const LATENCY_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000, 60000];
+
+interface Metrics {
+  status: Counter<string>;
+  latency: Histogram<string>;
+  bandwidth: Counter<string>;
+}
+
+let metrics: Metrics | undefined;
+
+/** Created on first use, so a node that never enables the plugin exports none of them. */
+function metricsOf(): Metrics {
+  return metrics ??= {
+    status: counter('apisix_http_status', 'HTTP status codes per service in APISIX',
+      ['code', 'route', 'matched_uri', 'matched_host', 'service', 'consumer', 'node']),
+    latency: histogram('apisix_http_latency', 'HTTP request latency in milliseconds per service in APISIX',
+      ['type', 'route', 'service', 'consumer', 'node'], LATENCY_BUCKETS),
+    bandwidth: counter('apisix_bandwidth', 'Total bandwidth in bytes consumed per service in APISIX',
+      ['type', 'route', 'service', 'consumer', 'node']),
+  };
+}
+
+function str(v: unknown): string {
+  return v === undefined || v === null ? '' : String(v);
+}
+
+function num(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+function routeLabel(p: PrometheusPrepared, ctx: PluginContext): string {
+  if (!p.keep.route) return '';
+  if (p.preferName) {
+    const name = ctx.var('route_name');
+    if (typeof name === 'string' && name !== '') return name;
+  }
+  return ctx.routeId ?? '';
+}
+
+function serviceLabel(p: PrometheusPrepared, ctx: PluginContext): string {
+  if (!p.keep.service) return '';
+  if (p.preferName) {
+    const name = ctx.var('service_name');
+    if (typeof name === 'string' && name !== '') return name;
+  }
+  return ctx.serviceId ?? '';
+}
+
+export default definePlugin<PrometheusConf, PrometheusPrepared>({
+  name: 'prometheus',
+  version: 0.2,
+  stage: 'statistics',
+  priority: 500,
+  runPolicy: 'prefer_route',
+  schema: {
+    type: 'object',
+    properties: {
+      prefer_name: { type: 'boolean', default: false },
+    },
+  },
+  metadataSchema: {
+    type: 'object',
+    properties: {
+      disabled_labels: {
+        type: 'array',
+        description: 'labels exported as "" on apisix_http_status, apisix_http_latency and apisix_bandwidth',
+        items: { type: 'string', enum: [...OPTIONAL_LABELS] },
+        uniqueItems: true,
+      },
+    },
+  },
+
+  prepare(conf, env) {
+    const disabled = new Set((env.metadata?.disabled_labels as string[] | undefined) ?? []);
+    const keep = Object.fromEntries(OPTIONAL_LABELS.map((l) => [l, !disabled.has(l)])) as Record<OptionalLabel, boolean>;
+    return { preferName: conf.prefer_name === true, keep };
+  },
+
+  log(p, ctx) {
+    const m = metricsOf();
+    const route = routeLabel(p, ctx);
+    const service = serviceLabel(p, ctx);
+    const consumer = p.keep.consumer ? ctx.consumer?.username ?? '' : '';
+    const node = p.keep.node ? str(ctx.var('balancer_ip')) : '';
+    const matchedUri = p.keep.matched_uri ? str(ctx.var('matched_uri')) : '';
+    const matchedHost = p.keep.matched_host ? str(ctx.var('matched_host')) : '';
+
+    m.status.labels(String(ctx.response.status), route, matchedUri, matchedHost, service, consumer, node).inc();
+
+    const total = performance.now() - ctx.startedAt;
+    m.latency.labels('request', route, service, consumer, node).observe(total);
+    const upstreamSeconds = num(ctx.var('upstream_response_time'));
+    let own = total;
+    if (upstreamSeconds !== undefined) {
+      const upstream = upstreamSeconds * 1000;
+      m.latency.labels('upstream', route, service, consumer, node).observe(upstream);
+      own = Math.max(0, total - upstream);
+    }
+    m.latency.labels('apisix', route, service, consumer, node).observe(own);
+
+    const ingress = num(ctx.var('request_length'));
+    if (ingress !== undefined) m.bandwidth.labels('ingress', route, service, consumer, node).inc(ingress);
+    const egress = num(ctx.var('bytes_sent'));
+    if (egress !== undefined) m.bandwidth.labels('egress', route, service, consumer, node).inc(egress);
+  },
+});
