@@ -9,7 +9,7 @@ import { logger } from '../core/logger.js';
 import { VERSION } from '../core/version.js';
 import { RESOURCE_SCHEMAS } from '../config-store/schemas/index.js';
 import type { ValidateOptions } from '../config-store/validate.js';
-import type { BoundAddress } from '../data-plane/server.js';
+import { closeNow, listenOn, type BoundAddress } from '../core/listen.js';
 import { handleStatusRequest, type StatusSource } from '../process/status-server.js';
 import { AdminAuth, presentedKey, type AdminKey } from './auth.js';
 import { AdminError, toAdminError } from './errors.js';
@@ -93,22 +93,11 @@ export class AdminServer {
   }
 
   listen(): Promise<BoundAddress> {
-    const l = this.opts.config.admin.listen;
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen({ host: l.host, port: l.port }, () => {
-        this.server.off('error', reject);
-        const addr = this.server.address();
-        resolve({ host: l.host, port: typeof addr === 'object' && addr !== null ? addr.port : l.port, tls: false });
-      });
-    });
+    return listenOn(this.server, this.opts.config.admin.listen);
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+    return closeNow(this.server);
   }
 
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {

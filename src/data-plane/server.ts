@@ -17,7 +17,8 @@ import { PluginRun, ResponseState } from '../plugin-runtime/plugin-run.js';
 import { hasBodyFilters, runBodyFilter, runHeaderFilter, runLog, runRequestSide, type Decision } from '../plugin-runtime/runner.js';
 import type { CompiledRoute } from './snapshot.js';
 
-export interface BoundAddress { host: string; port: number; tls: boolean }
+import { listenOn, type BoundAddress } from '../core/listen.js';
+export type { BoundAddress };
 
 function hostOf(header: string | undefined): string {
   if (header === undefined) return '';
@@ -93,15 +94,7 @@ export class DataPlane {
     for (const l of listeners) {
       const server = l.tls ? this.createTlsServer() : http.createServer(this.serverOptions());
       this.attach(server, l.tls === true);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen({ host: l.host, port: l.port }, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      const addr = server.address();
-      bound.push({ host: l.host, port: typeof addr === 'object' && addr !== null ? addr.port : l.port, tls: l.tls === true });
+      bound.push(await listenOn(server, l));
       this.servers.push({ server, tls: l.tls === true });
     }
     this.sweepTimer = setInterval(() => this.pools.sweep(), 60_000).unref();

@@ -2,7 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
 import { AggregatorRegistry, Gauge, Registry } from 'prom-client';
 import type { ListenConfig } from '../contracts/node-config.js';
-import type { BoundAddress } from '../data-plane/server.js';
+import { closeNow, listenOn, type BoundAddress } from '../core/listen.js';
 
 // The Prometheus export, in the primary: `GET /apisix/prometheus/metrics` (APISIX's path,
 // so existing scrape configs work) and `/metrics`. Each scrape asks every worker for its
@@ -60,21 +60,11 @@ export class MetricsExportServer {
   }
 
   listen(): Promise<BoundAddress> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen({ host: this.listenOn.host, port: this.listenOn.port }, () => {
-        this.server.off('error', reject);
-        const addr = this.server.address();
-        resolve({ host: this.listenOn.host, port: typeof addr === 'object' && addr !== null ? addr.port : this.listenOn.port, tls: false });
-      });
-    });
+    return listenOn(this.server, this.listenOn);
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+    return closeNow(this.server);
   }
 }
 

@@ -5,7 +5,7 @@
 // without a status listener the Admin API serves the same two paths.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { ListenConfig } from '../contracts/node-config.js';
-import type { BoundAddress } from '../data-plane/server.js';
+import { closeNow, listenOn, type BoundAddress } from '../core/listen.js';
 
 export interface WorkerStatus {
   index: number;
@@ -86,20 +86,10 @@ export class StatusServer {
   }
 
   listen(): Promise<BoundAddress> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen({ host: this.listenOn.host, port: this.listenOn.port }, () => {
-        this.server.off('error', reject);
-        const addr = this.server.address();
-        resolve({ host: this.listenOn.host, port: typeof addr === 'object' && addr !== null ? addr.port : this.listenOn.port, tls: false });
-      });
-    });
+    return listenOn(this.server, this.listenOn);
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+    return closeNow(this.server);
   }
 }
