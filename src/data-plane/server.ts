@@ -183,15 +183,29 @@ export class DataPlane {
     const run = new PluginRun(ex, snap.plugins.global, route?.plugins?.chain ?? EMPTY_CHAIN, this.log);
     ex.plugins = run;
     ex.res.once('close', () => void runLog(run));
-    runRequestSide(run, snap.plugins, route?.plugins).then((decision) => {
+    const next = (decision: Decision | undefined): void => {
       if (ex.clientGone || ex.res.headersSent) return;
       if (decision !== undefined) this.respondLocal(ex, decision);
       else if (route === undefined) this.fail(ex, 'GH_ERR_ROUTE_NOT_FOUND');
       else this.proxy(ex, route);
-    }, (err: unknown) => {
+    };
+    let outcome;
+    try {
+      outcome = runRequestSide(run, snap.plugins, route?.plugins);
+    } catch (err) {
       this.log.error({ err }, 'plugin runner failed');
       this.fail(ex, 'GH_ERR_INTERNAL');
-    });
+      return;
+    }
+    // Plain handlers finish synchronously; only an async one costs a promise here.
+    if (outcome instanceof Promise) {
+      outcome.then(next, (err: unknown) => {
+        this.log.error({ err }, 'plugin runner failed');
+        this.fail(ex, 'GH_ERR_INTERNAL');
+      });
+    } else {
+      next(outcome);
+    }
   }
 
   /** Answers with a catalogued error, through the plugins' response phases when the request has any. */

@@ -51,38 +51,56 @@ function isPromise(v: unknown): v is Promise<unknown> {
   return typeof (v as Promise<unknown> | undefined)?.then === 'function';
 }
 
-/** Runs one request-side phase of one chain. Returns a decision when a handler ends the request. */
-async function runPhase(chain: readonly Instance[], phase: RequestPhase | 'preflight', run: PluginRun,
-  skip?: (inst: Instance) => boolean): Promise<Decision | undefined> {
+type Outcome = Decision | undefined | Promise<Decision | undefined>;
+
+/**
+ * Runs one request-side phase of one chain, from handler `from` on. Synchronous while
+ * the handlers are: the promise machinery is entered only when a handler returns a
+ * promise, so a chain of plain handlers costs no microtask.
+ */
+function runPhase(chain: readonly Instance[], phase: RequestPhase | 'preflight', run: PluginRun,
+  skip?: (inst: Instance) => boolean, from = 0): Outcome {
   const pi = PHASE_INDEX[phase];
   let t = -1;
-  for (let i = 0; i < chain.length; i++) {
+  for (let i = from; i < chain.length; i++) {
     const inst = chain[i]!;
     if (skip !== undefined && skip(inst)) continue;
     if (!run.passesFilter(inst)) continue;
-    let r: PhaseResult | void;
     if (t < 0) t = performance.now();
+    let out: PhaseResult | void | Promise<PhaseResult | void>;
     try {
-      const out = inst.plugin[phase]!(inst.prepared, run);
-      r = isPromise(out) ? await out : out;
+      out = inst.plugin[phase]!(inst.prepared, run);
     } catch (err) {
-      run.log.error({ plugin: inst.name, phase, err: (err as Error)?.message ?? String(err), route_id: run.routeId },
-        `plugin ${inst.name} failed in ${phase}`);
-      r = INTERNAL_ERROR;
-      return { ...toDecision({ ...inst, errorResponse: undefined }, r, run) };
-    } finally {
-      const end = performance.now();
-      inst.cost.observe(pi, end - t);
-      t = end;
+      inst.cost.observe(pi, performance.now() - t);
+      return failed(inst, phase, err, run);
     }
-    if (r !== undefined && r !== null && typeof r === 'object' && typeof r.status === 'number') return toDecision(inst, r, run);
+    if (isPromise(out)) {
+      const started = t;
+      return Promise.resolve(out).then((r) => {
+        inst.cost.observe(pi, performance.now() - started);
+        return decisionOf(inst, r, run) ?? runPhase(chain, phase, run, skip, i + 1);
+      }, (err: unknown) => {
+        inst.cost.observe(pi, performance.now() - started);
+        return failed(inst, phase, err, run);
+      });
+    }
+    const end = performance.now();
+    inst.cost.observe(pi, end - t);
+    t = end;
+    const d = decisionOf(inst, out, run);
+    if (d !== undefined) return d;
   }
   return undefined;
 }
 
-/** Skips the global instance of a `prefer_route` plugin the route configures too. */
-function preferRoute(run: PluginRun): (inst: Instance) => boolean {
-  return (inst) => routeOverrides(run, inst);
+function decisionOf(inst: Instance, r: PhaseResult | void, run: PluginRun): Decision | undefined {
+  return r !== undefined && r !== null && typeof r === 'object' && typeof r.status === 'number' ? toDecision(inst, r, run) : undefined;
+}
+
+function failed(inst: Instance, phase: string, err: unknown, run: PluginRun): Decision {
+  run.log.error({ plugin: inst.name, phase, err: (err as Error)?.message ?? String(err), route_id: run.routeId },
+    `plugin ${inst.name} failed in ${phase}`);
+  return toDecision({ ...inst, errorResponse: undefined }, INTERNAL_ERROR, run);
 }
 
 /** A global instance of a `prefer_route` plugin (prometheus) gives way to the route's own instance, in every phase. */
@@ -93,36 +111,49 @@ function routeOverrides(run: PluginRun, inst: Instance): boolean {
   return false;
 }
 
+const STEPS = 10;
+
+/** Step `k` of the request side; the order is the seeds' (see runRequestSide). */
+function step(k: number, run: PluginRun, plugins: PluginSnapshot, route: RoutePlugins | undefined): Outcome {
+  const g = run.globalChain;
+  const skipGlobal = (inst: Instance): boolean => routeOverrides(run, inst);
+  switch (k) {
+    case 0: return runPhase(g.preflight, 'preflight', run, skipGlobal);
+    case 1: return runPhase(run.routeChain.preflight, 'preflight', run);
+    case 2: return runPhase(g.rewrite, 'rewrite', run, skipGlobal);
+    case 3:
+      if (run.consumerPending && route !== undefined) mergeConsumer(run, plugins, route);
+      return runPhase(g.access, 'access', run, skipGlobal);
+    case 4: return route === undefined ? undefined : runPhase(run.routeChain.rewrite, 'rewrite', run);
+    case 5: {
+      if (route === undefined || !run.consumerPending) return undefined;
+      mergeConsumer(run, plugins, route);
+      // The route's rewrite handlers already ran; now those of plugins only the consumer
+      // (or its group) brought in. One that replaced a route instance already had its rewrite.
+      return runPhase(run.routeChain.rewrite, 'rewrite', run,
+        (inst) => (inst.origin !== 'consumer' && inst.origin !== 'consumer_group') || inst.plugin.type === 'auth'
+          || route.sources.some((s) => s.name === inst.name));
+    }
+    case 6: return route === undefined ? undefined : runPhase(run.routeChain.access, 'access', run);
+    case 7: return route === undefined ? undefined : runPhase(g.before_proxy, 'before_proxy', run, skipGlobal);
+    case 8: return route === undefined ? undefined : runPhase(run.routeChain.before_proxy, 'before_proxy', run);
+    default: return undefined;
+  }
+}
+
 /**
  * The request side, in the seeds' order: preflight hooks; global rules' rewrite then
  * access; the route's rewrite; the consumer merge (and the rewrite of the consumer's
- * own non-auth plugins); the route's access; then before_proxy (global, route).
+ * own non-auth plugins); the route's access; then before_proxy (global, route). Returns
+ * synchronously unless a handler returned a promise.
  */
-export async function runRequestSide(run: PluginRun, plugins: PluginSnapshot, route: RoutePlugins | undefined): Promise<Decision | undefined> {
-  const g = run.globalChain;
-  const skipGlobal = preferRoute(run);
-  let d = await runPhase(g.preflight, 'preflight', run, skipGlobal) ?? await runPhase(run.routeChain.preflight, 'preflight', run);
-  if (d !== undefined) return d;
-  d = await runPhase(g.rewrite, 'rewrite', run, skipGlobal);
-  if (d !== undefined) return d;
-  if (run.consumerPending && route !== undefined) mergeConsumer(run, plugins, route);
-  d = await runPhase(g.access, 'access', run, skipGlobal);
-  if (d !== undefined) return d;
-  if (route === undefined) return undefined;
-  d = await runPhase(run.routeChain.rewrite, 'rewrite', run);
-  if (d !== undefined) return d;
-  if (run.consumerPending) {
-    mergeConsumer(run, plugins, route);
-    // The route's rewrite handlers already ran; now those of plugins only the consumer
-    // (or its group) brought in. One that replaced a route instance already had its rewrite.
-    d = await runPhase(run.routeChain.rewrite, 'rewrite', run,
-      (inst) => (inst.origin !== 'consumer' && inst.origin !== 'consumer_group') || inst.plugin.type === 'auth'
-        || route.sources.some((s) => s.name === inst.name));
-    if (d !== undefined) return d;
+export function runRequestSide(run: PluginRun, plugins: PluginSnapshot, route: RoutePlugins | undefined, from = 0): Outcome {
+  for (let k = from; k < STEPS; k++) {
+    const r = step(k, run, plugins, route);
+    if (isPromise(r)) return r.then((d) => d ?? runRequestSide(run, plugins, route, k + 1));
+    if (r !== undefined) return r;
   }
-  d = await runPhase(run.routeChain.access, 'access', run);
-  if (d !== undefined) return d;
-  return await runPhase(g.before_proxy, 'before_proxy', run, skipGlobal) ?? await runPhase(run.routeChain.before_proxy, 'before_proxy', run);
+  return undefined;
 }
 
 function mergeConsumer(run: PluginRun, plugins: PluginSnapshot, route: RoutePlugins): void {

@@ -76,6 +76,39 @@ function serviceLabel(p: PrometheusPrepared, ctx: PluginContext): string {
   return ctx.serviceId ?? '';
 }
 
+interface Children {
+  status: Map<string, { inc(): void }>;
+  request: { observe(v: number): void };
+  upstream: { observe(v: number): void };
+  apisix: { observe(v: number): void };
+  ingress: { inc(v: number): void };
+  egress: { inc(v: number): void };
+}
+
+// prom-client's labels() hashes its arguments on every call; a request records up to 8
+// series, so the children are kept per label set (bounded: cleared when it grows past
+// what any real route table produces).
+const childCache = new Map<string, Children>();
+const CHILD_CACHE_MAX = 20_000;
+
+function childrenFor(m: Metrics, route: string, service: string, consumer: string, node: string): Children {
+  const key = `${route}\u0000${service}\u0000${consumer}\u0000${node}`;
+  let c = childCache.get(key);
+  if (c === undefined) {
+    if (childCache.size >= CHILD_CACHE_MAX) childCache.clear();
+    c = {
+      status: new Map(),
+      request: m.latency.labels('request', route, service, consumer, node),
+      upstream: m.latency.labels('upstream', route, service, consumer, node),
+      apisix: m.latency.labels('apisix', route, service, consumer, node),
+      ingress: m.bandwidth.labels('ingress', route, service, consumer, node),
+      egress: m.bandwidth.labels('egress', route, service, consumer, node),
+    };
+    childCache.set(key, c);
+  }
+  return c;
+}
+
 export default definePlugin<PrometheusConf, PrometheusPrepared>({
   name: 'prometheus',
   version: 0.2,
@@ -115,22 +148,30 @@ export default definePlugin<PrometheusConf, PrometheusPrepared>({
     const matchedUri = p.keep.matched_uri ? str(ctx.var('matched_uri')) : '';
     const matchedHost = p.keep.matched_host ? str(ctx.var('matched_host')) : '';
 
-    m.status.labels(String(ctx.response.status), route, matchedUri, matchedHost, service, consumer, node).inc();
+    const c = childrenFor(m, route, service, consumer, node);
+    const code = String(ctx.response.status);
+    const statusKey = `${code}\u0000${matchedUri}\u0000${matchedHost}`;
+    let status = c.status.get(statusKey);
+    if (status === undefined) {
+      status = m.status.labels(code, route, matchedUri, matchedHost, service, consumer, node);
+      c.status.set(statusKey, status);
+    }
+    status.inc();
 
     const total = performance.now() - ctx.startedAt;
-    m.latency.labels('request', route, service, consumer, node).observe(total);
+    c.request.observe(total);
     const upstreamSeconds = num(ctx.var('upstream_response_time'));
     let own = total;
     if (upstreamSeconds !== undefined) {
       const upstream = upstreamSeconds * 1000;
-      m.latency.labels('upstream', route, service, consumer, node).observe(upstream);
+      c.upstream.observe(upstream);
       own = Math.max(0, total - upstream);
     }
-    m.latency.labels('apisix', route, service, consumer, node).observe(own);
+    c.apisix.observe(own);
 
     const ingress = num(ctx.var('request_length'));
-    if (ingress !== undefined) m.bandwidth.labels('ingress', route, service, consumer, node).inc(ingress);
+    if (ingress !== undefined) c.ingress.inc(ingress);
     const egress = num(ctx.var('bytes_sent'));
-    if (egress !== undefined) m.bandwidth.labels('egress', route, service, consumer, node).inc(egress);
+    if (egress !== undefined) c.egress.inc(egress);
   },
 });
