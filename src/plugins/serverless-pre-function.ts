@@ -10,12 +10,6 @@ export default definePlugin<ServerlessConf, ServerlessPrepared>({
   version: 0.1,
   stage: 'authorization',
   priority: 960,
-  schema: shared.schema,
-  prepare: shared.prepare,
-  rewrite: shared.rewrite,
-  access: shared.access,
-  before_proxy: shared.before_proxy,
-  header_filter: shared.header_filter,
-  body_filter: shared.body_filter,
-  log: shared.log,
+  // schema, prepare and every phase handler (with filtersBody) are the shared ones
+  ...shared,
 });
