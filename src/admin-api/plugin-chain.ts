@@ -10,7 +10,7 @@
 // src/plugin-runtime, buildRouter for matching, RequestVars for variables and
 // PluginRun.passesFilter for filters. What this file adds is the order of the runner's
 // steps (runner.ts `runRequestSide`, the response side reversed), mirrored below.
-import type { IncomingMessage } from 'node:http';
+import type { HttpRequest } from '../data-plane/http1/request.js';
 import type { Plugin, PrepareEnv, Stage } from '../contracts/plugin.js';
 import type { Route, Service } from '../contracts/resources.js';
 import type { Router } from '../contracts/router.js';
@@ -158,7 +158,7 @@ export function parseInspectRequest(raw: string): InspectRequest {
 
 /** The request as the data plane would see it: variables, and the router input. */
 interface SimulatedRequest {
-  req: IncomingMessage;
+  req: HttpRequest;
   vars: RequestVars;
   method: string;
   host: string;
@@ -183,7 +183,7 @@ function simulate(r: InspectRequest): SimulatedRequest {
   const remoteAddr = r.remote_addr ?? '127.0.0.1';
   // Only what RequestVars reads of a request.
   const socket = { remotePort: undefined, localAddress: undefined, bytesRead: 0, bytesWritten: 0 };
-  const req = { method, url, headers, httpVersion: '1.1', socket, complete: true } as unknown as IncomingMessage;
+  const req = { method, url, headers, httpVersion: '1.1', socket, complete: true, body: null } as unknown as HttpRequest;
   const scheme = r.scheme ?? 'http';
   const vars = new RequestVars({
     req, path: target.path, query: target.query, host, remoteAddr,

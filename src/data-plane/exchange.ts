@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HttpRequest } from './http1/request.js';
+import type { HttpResponse } from './http1/response.js';
 import type { CompiledRoute, DataPlaneSnapshot } from './snapshot.js';
 import { RequestVars } from './request-vars.js';
 
@@ -25,12 +26,11 @@ export class Exchange {
   upstreamStatus: number | undefined;
   upstreamMs: number | undefined;
   clientGone = false;
-  bodyTooLarge = false;
   readonly startedAt: number;
 
   constructor(
-    readonly req: IncomingMessage,
-    readonly res: ServerResponse,
+    readonly req: HttpRequest,
+    readonly res: HttpResponse,
     readonly snapshot: DataPlaneSnapshot,
     path: string,
     query: string,
@@ -43,5 +43,10 @@ export class Exchange {
     this.vars = new RequestVars({ req, path, query, host, remoteAddr, serverPort, scheme });
     this.upstreamUri = upstreamUri;
     this.startedAt = performance.now();
+  }
+
+  /** The request body passed `max_body_size` while streaming (the connection counted it). */
+  get bodyTooLarge(): boolean {
+    return this.req.bodyTooLarge;
   }
 }

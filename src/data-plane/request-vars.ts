@@ -1,11 +1,11 @@
-import type { IncomingMessage } from 'node:http';
+import type { HttpRequest } from './http1/request.js';
 import type { TLSSocket } from 'node:tls';
 
 // nginx/APISIX request variables, resolved lazily: most requests never read one, so
 // nothing is parsed (query, cookies) until a rule or a balancer asks for it.
 
 export interface RequestFacts {
-  req: IncomingMessage;
+  req: HttpRequest;
   /** Decoded, normalised path (nginx `uri`). */
   path: string;
   /** Raw query string without `?`, '' when absent. */

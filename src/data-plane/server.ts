@@ -1,7 +1,5 @@
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import https from 'node:https';
 import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import type { TLSSocket, Server as TlsServer } from 'node:tls';
 import type { NodeConfig, ListenConfig } from '../contracts/node-config.js';
 import { logger } from '../core/logger.js';
 import type { DataPlaneSnapshot } from './snapshot.js';
@@ -9,7 +7,11 @@ import { Exchange } from './exchange.js';
 import { parseRequestTarget } from './request-target.js';
 import { PoolRegistry } from './proxy/pools.js';
 import { Forwarder, type ForwardDeps } from './proxy/forward.js';
-import { sendError, writeRawError } from './proxy/error-response.js';
+import { errorBody, sendError } from './proxy/error-response.js';
+import { Http1Listener } from './http1/listener.js';
+import type { Http1Connection, Http1Handlers, Http1Limits } from './http1/connection.js';
+import type { HttpRequest } from './http1/request.js';
+import type { HttpResponse } from './http1/response.js';
 import { proxyWebSocket } from './proxy/websocket.js';
 import { ERRORS, type ErrorCode } from '../core/errors.js';
 import { EMPTY_CHAIN } from '../plugin-runtime/chain.js';
@@ -41,12 +43,13 @@ function clientAddr(socket: Socket): string {
  */
 export class DataPlane {
   private snapshot: DataPlaneSnapshot;
-  private readonly servers: { server: http.Server; tls: boolean }[] = [];
+  private readonly servers: { listener: Http1Listener; tls: boolean }[] = [];
   private readonly pools = new PoolRegistry();
   private readonly serverHeader: string;
   private readonly maxBody: number;
   private readonly log = logger().child({ module: 'data-plane' });
   private sweepTimer: NodeJS.Timeout | undefined;
+  private readonly limits: Http1Limits;
   private inFlight = 0;
   /** Connections accepted and requests received so far (nginx stub_status `accepts`, `requests`), for the metrics. */
   private accepted = 0;
@@ -61,6 +64,14 @@ export class DataPlane {
       fail: (ex, code, close) => this.fail(ex, code, close),
     };
     this.maxBody = config.node.client.max_body_size;
+    const c = config.node.client;
+    this.limits = {
+      maxHeaderSize: c.max_header_size,
+      maxBodySize: c.max_body_size,
+      headerTimeoutMs: c.header_timeout * 1000,
+      keepAliveTimeoutMs: c.keepalive_timeout * 1000,
+      requestTimeoutMs: c.request_timeout * 1000,
+    };
   }
 
   get revision(): number {
@@ -74,9 +85,7 @@ export class DataPlane {
   /** nginx stub_status-like counts: open client connections (`active`), accepted connections, requests. */
   async connectionStats(): Promise<{ active: number; accepted: number; requests: number }> {
     let active = 0;
-    for (const { server } of this.servers) {
-      active += await new Promise<number>((resolve) => server.getConnections((err, n) => resolve(err ? 0 : n)));
-    }
+    for (const { listener } of this.servers) active += listener.connectionCount;
     return { active, accepted: this.accepted, requests: this.requests };
   }
 
@@ -84,61 +93,73 @@ export class DataPlane {
   apply(next: DataPlaneSnapshot): void {
     this.snapshot = next;
     const def = next.tls.defaultOptions;
-    for (const { server, tls } of this.servers) {
-      if (tls && def !== undefined) (server as https.Server).setSecureContext(def);
+    for (const { listener, tls } of this.servers) {
+      if (tls && def !== undefined) (listener.server as TlsServer).setSecureContext(def);
     }
   }
 
   async listen(listeners: ListenConfig[] = this.config.node.listen): Promise<BoundAddress[]> {
     const bound: BoundAddress[] = [];
     for (const l of listeners) {
-      const server = l.tls ? this.createTlsServer() : http.createServer(this.serverOptions());
-      this.attach(server, l.tls === true);
-      bound.push(await listenOn(server, l));
-      this.servers.push({ server, tls: l.tls === true });
+      const tls = l.tls === true;
+      const listener = new Http1Listener(this.handlers(tls ? 'https' : 'http'), this.limits, tls ? this.tlsOptions() : undefined);
+      this.attach(listener, tls);
+      bound.push(await listenOn(listener.server, l));
+      this.servers.push({ listener, tls });
     }
     this.sweepTimer = setInterval(() => this.pools.sweep(), 60_000).unref();
     return bound;
   }
 
-  private serverOptions(): http.ServerOptions {
-    const c = this.config.node.client;
+  private handlers(scheme: 'http' | 'https'): Http1Handlers {
     return {
-      maxHeaderSize: c.max_header_size,
-      headersTimeout: c.header_timeout * 1000,
-      requestTimeout: c.request_timeout * 1000,
-      keepAliveTimeout: c.keepalive_timeout * 1000,
-      // Timed-out header reads are found by this sweep; the default 30 s would let
-      // slow clients hold sockets far past `header_timeout`.
-      connectionsCheckingInterval: Math.min(1000, c.header_timeout * 500),
-      noDelay: true,
+      onRequest: (req, res) => {
+        try {
+          this.onRequest(req, res, scheme);
+        } catch (err) {
+          this.crashed(err, res);
+        }
+      },
+      onUpgrade: (req, res, conn) => {
+        try {
+          this.onUpgrade(req, res, conn, scheme);
+        } catch (err) {
+          this.crashed(err, res);
+        }
+      },
+      errorBody: (status, message) => errorBody(status, message, this.serverHeader),
     };
   }
 
-  private createTlsServer(): https.Server {
+  /** Whatever threw while a request was being handled fails that request only. */
+  private crashed(err: unknown, res: HttpResponse): void {
+    this.log.error({ err }, 'request handling failed');
+    if (res.headersSent || res.writableFinished) res.destroy();
+    else sendError(res, 'GH_ERR_INTERNAL', this.serverHeader);
+  }
+
+  private tlsOptions(): import('node:tls').TlsOptions {
     const t = this.config.node.tls;
     const def = this.snapshot.tls.defaultOptions;
-    return https.createServer({
-      ...this.serverOptions(),
+    return {
       ...(def ?? {}),
       ciphers: t.ciphers,
       minVersion: 'TLSv1.1',
+      ALPNProtocols: ['http/1.1'],
       SNICallback: (servername, cb) => {
         const ctx = this.snapshot.tls.find(servername);
         if (ctx === undefined) cb(new Error(`no certificate for server name "${servername}"`), undefined);
         else cb(null, ctx);
       },
-    });
+    };
   }
 
-  private attach(server: http.Server, tls: boolean): void {
-    const scheme = tls ? 'https' : 'http';
+  private attach(listener: Http1Listener, tls: boolean): void {
+    const server = listener.server;
     server.on('connection', () => { this.accepted++; });
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res, scheme));
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head, scheme));
-    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket as Socket));
     if (tls) {
-      server.on('secureConnection', (socket: import('node:tls').TLSSocket) => {
+      // Registered before the listener's own handler: a refused protocol never becomes a connection.
+      server.prependListener('secureConnection', (socket: TLSSocket) => {
         const name = typeof socket.servername === 'string' ? socket.servername : undefined;
         if (!this.snapshot.tls.allowsProtocol(name, socket.getProtocol())) {
           this.log.debug({ servername: name, protocol: socket.getProtocol() }, 'TLS version not allowed for this certificate');
@@ -151,7 +172,7 @@ export class DataPlane {
     }
   }
 
-  private onRequest(req: IncomingMessage, res: ServerResponse, scheme: 'http' | 'https'): void {
+  private onRequest(req: HttpRequest, res: HttpResponse, scheme: 'http' | 'https'): void {
     this.requests++;
     const ex = this.route(req, res, scheme);
     if (ex === undefined) return;
@@ -182,7 +203,7 @@ export class DataPlane {
     const snap = ex.snapshot;
     const run = new PluginRun(ex, snap.plugins.global, route?.plugins?.chain ?? EMPTY_CHAIN, this.log);
     ex.plugins = run;
-    ex.res.once('close', () => void runLog(run));
+    ex.res.onClose(() => void runLog(run));
     const next = (decision: Decision | undefined): void => {
       if (ex.clientGone || ex.res.headersSent) return;
       if (decision !== undefined) this.respondLocal(ex, decision);
@@ -250,7 +271,7 @@ export class DataPlane {
   };
 
   /** Matches the route; answers the request itself (and returns undefined) when it cannot be proxied. */
-  private route(req: IncomingMessage, res: ServerResponse, scheme: 'http' | 'https'): Exchange | undefined {
+  private route(req: HttpRequest, res: HttpResponse, scheme: 'http' | 'https'): Exchange | undefined {
     const snap = this.snapshot;
     const target = parseRequestTarget(req.url);
     if (target === undefined) {
@@ -260,11 +281,11 @@ export class DataPlane {
     const socket = req.socket;
     const remoteAddr = clientAddr(socket);
     const host = hostOf(req.headers.host);
-    const url = req.url!;
+    const url = req.url;
     const ex = new Exchange(req, res, snap, target.path, target.query, host, remoteAddr, socket.localPort ?? 0, scheme,
       url.charCodeAt(0) === 47 ? url : target.query === '' ? target.path : `${target.path}?${target.query}`);
     const input = this.matchInput;
-    input.method = req.method!;
+    input.method = req.method;
     input.host = host;
     input.path = target.path;
     input.remoteAddr = remoteAddr;
@@ -283,40 +304,18 @@ export class DataPlane {
     return ex;
   }
 
+  /** A declared length over `max_body_size` is refused before anything is read; a chunked body is counted by the connection as it streams. */
   private withinBodyLimit(ex: Exchange): boolean {
-    const { req } = ex;
-    const len = req.headers['content-length'];
-    if (len !== undefined) {
-      if (Number(len) > this.maxBody) {
-        this.fail(ex, 'GH_ERR_CLIENT_BODY_TOO_LARGE', true);
-        return false;
-      }
-      return true;
-    }
-    if (req.headers['transfer-encoding'] !== undefined) {
-      let seen = 0;
-      const limit = this.maxBody;
-      const onData = (chunk: Buffer): void => {
-        seen += chunk.length;
-        if (seen > limit) {
-          req.off('data', onData);
-          ex.bodyTooLarge = true;
-          // The forwarder sees the abort and answers 413 (or the upstream attempt never starts).
-          req.pause();
-          req.unpipe();
-          req.emit('error', Object.assign(new Error('request body too large'), { code: 'GH_BODY_TOO_LARGE' }));
-        }
-      };
-      req.on('data', onData);
+    const len = ex.req.headers['content-length'];
+    if (len !== undefined && Number(len) > this.maxBody) {
+      this.fail(ex, 'GH_ERR_CLIENT_BODY_TOO_LARGE', true);
+      return false;
     }
     return true;
   }
 
-  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, scheme: 'http' | 'https'): void {
+  private onUpgrade(req: HttpRequest, res: HttpResponse, conn: Http1Connection, scheme: 'http' | 'https'): void {
     this.requests++;
-    const res = new http.ServerResponse(req);
-    res.assignSocket(socket as Socket);
-    res.once('finish', () => socket.end());
     const ex = this.route(req, res, scheme);
     if (ex === undefined) return;
     const route = ex.route;
@@ -328,33 +327,12 @@ export class DataPlane {
       sendError(res, route.upstreamError, this.serverHeader);
       return;
     }
-    res.removeAllListeners('finish');
-    res.detachSocket(socket as Socket);
-    if (!route.websocket || (req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
-      writeRawError(socket as Socket, 400, 'Bad Request', 'websocket is not enabled on this route', this.serverHeader);
+    if (!route.websocket || String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
+      sendError(res, 'GH_ERR_CLIENT_BAD_REQUEST', this.serverHeader, 'websocket is not enabled on this route');
       return;
     }
-    proxyWebSocket(req, socket, head, route, ex.vars, ex.upstreamUri, this.pools, this.serverHeader);
-  }
-
-  private onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
-    switch (err.code) {
-      case 'HPE_HEADER_OVERFLOW':
-        writeRawError(socket, 431, 'Request Header Fields Too Large', 'Request Header Fields Too Large', this.serverHeader);
-        return;
-      case 'ERR_HTTP_REQUEST_TIMEOUT':
-        writeRawError(socket, 408, 'Request Timeout', 'Request Timeout', this.serverHeader);
-        return;
-      case 'ECONNRESET':
-      case 'EPIPE':
-        socket.destroy();
-        return;
-    }
-    if (err.code?.startsWith('HPE_') === true) {
-      writeRawError(socket, 400, 'Bad Request', 'Bad Request', this.serverHeader);
-      return;
-    }
-    socket.destroy();
+    const head = conn.detach();
+    proxyWebSocket(req, conn.socket, head, route, ex.vars, ex.upstreamUri, this.pools, this.serverHeader);
   }
 
   /**
@@ -363,14 +341,13 @@ export class DataPlane {
    */
   async close(timeoutMs: number): Promise<void> {
     if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
-    const closing = this.servers.map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve())));
-    for (const { server } of this.servers) server.closeIdleConnections();
+    const closing = this.servers.map(({ listener }) => listener.stopAccepting());
     const deadline = Date.now() + timeoutMs;
     while (this.inFlight > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
-      for (const { server } of this.servers) server.closeIdleConnections();
+      for (const { listener } of this.servers) listener.closeIdleConnections();
     }
-    for (const { server } of this.servers) server.closeAllConnections();
+    for (const { listener } of this.servers) listener.closeAllConnections();
     await Promise.all(closing);
     await this.pools.closeAll();
   }

@@ -1,5 +1,5 @@
 import { hostname as osHostname } from 'node:os';
-import type { IncomingMessage } from 'node:http';
+import type { HttpRequest } from '../data-plane/http1/request.js';
 import type { PluginRun } from '../plugin-runtime/plugin-run.js';
 
 // What loggers and metrics want to know about a request once it is done, as nginx /
@@ -42,25 +42,20 @@ function seconds(ms: number): number {
 }
 
 /**
- * nginx `request_length`: request line, headers and body. The head is rebuilt from the
- * raw header list (Node parsed it away; whitespace is counted as written by clients in
- * practice, `Name: value`). The body is its Content-Length; a chunked body counts what
- * the socket read after the head arrived (the part that came with the head is missed;
- * all of it when `readAtStart` is -1, not recorded).
+ * nginx `request_length`: request line, headers and body as read from the socket. The
+ * HTTP layer counts the bytes of each request itself; a request built elsewhere (the
+ * plugin-chain inspector's sample) is measured from its parts, the body by Content-Length.
  */
-export function requestLength(req: IncomingMessage, readAtStart: number): number {
-  let n = (req.method?.length ?? 0) + 1 + (req.url?.length ?? 0) + 1 + 8 + 2 + 2;
+export function requestLength(req: RequestParts, _readAtStart?: number): number {
+  if (typeof req.bytesRead === 'number') return req.bytesRead;
+  let n = req.method.length + 1 + req.url.length + 1 + 8 + 2 + 2;
   const raw = req.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) n += raw[i]!.length + 2 + raw[i + 1]!.length + 2;
-  const len = req.headers['content-length'];
-  if (len !== undefined) {
-    const body = Number(len);
-    if (Number.isFinite(body)) n += body;
-  } else if (req.headers['transfer-encoding'] !== undefined && readAtStart >= 0) {
-    n += Math.max(0, (req.socket?.bytesRead ?? readAtStart) - readAtStart);
-  }
-  return n;
+  const body = Number(req.headers['content-length'] ?? 0);
+  return Number.isFinite(body) ? n + body : n;
 }
+
+type RequestParts = Pick<HttpRequest, 'method' | 'url' | 'rawHeaders' | 'headers'> & { bytesRead?: number };
 
 /** nginx `bytes_sent`: what went to the client for this response, status line and headers included. */
 function bytesSent(run: PluginRun): number | undefined {

@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { HttpResponse } from '../http1/response.js';
 import type { Socket } from 'node:net';
 import { ERRORS, type ErrorCode } from '../../core/errors.js';
 
@@ -14,7 +14,7 @@ function bodyOf(message: string): Buffer {
 }
 
 /** Ends a response with the catalogue's status and a JSON `error_msg`. */
-export function sendError(res: ServerResponse, code: ErrorCode, serverHeader: string, message: string = ERRORS[code].message, close = false): void {
+export function sendError(res: HttpResponse, code: ErrorCode, serverHeader: string, message: string = ERRORS[code].message, close = false): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -26,11 +26,16 @@ export function sendError(res: ServerResponse, code: ErrorCode, serverHeader: st
     server: serverHeader,
   };
   if (close) headers.connection = 'close';
-  res.writeHead(ERRORS[code].status, headers);
+  res.writeHead(ERRORS[code].status, headers, undefined, true);
   res.end(body);
 }
 
-/** The same, written straight to a socket: for errors found before node:http built a response. */
+/** Headers (as `name: value\r\n` lines) and JSON body of an error the HTTP layer answers itself (400, 408, 431…). */
+export function errorBody(status: number, message: string, serverHeader: string): { headers: string; body: Buffer } {
+  return { headers: `server: ${serverHeader}\r\ncontent-type: application/json\r\n`, body: bodyOf(message) };
+}
+
+/** The same, written straight to a socket that no longer has an HTTP response (a WebSocket handoff). */
 export function writeRawError(socket: Socket, status: number, reason: string, message: string, serverHeader: string): void {
   if (!socket.writable) {
     socket.destroy();

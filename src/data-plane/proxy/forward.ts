@@ -22,12 +22,6 @@ const EMPTY = Buffer.alloc(0);
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
-function hasRequestBody(ex: Exchange): boolean {
-  const h = ex.req.headers;
-  const len = h['content-length'];
-  return h['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
-}
-
 function hostHeader(route: CompiledRoute, node: BalancerNode, clientHost: string | undefined): string {
   if (route.passHost === 'rewrite' && route.upstreamHost !== undefined) return route.upstreamHost;
   if (route.passHost === 'node') {
@@ -57,8 +51,8 @@ export class Forwarder implements Dispatcher.DispatchHandler {
 
   constructor(private readonly ex: Exchange, private readonly route: CompiledRoute, private readonly deps: ForwardDeps) {
     this.firstStart = performance.now();
-    this.withBody = hasRequestBody(ex);
-    ex.res.once('close', this.onClientClose);
+    this.withBody = ex.req.body !== null;
+    ex.res.onClose(this.onClientClose);
   }
 
   private readonly onClientClose = (): void => {
@@ -100,7 +94,7 @@ export class Forwarder implements Dispatcher.DispatchHandler {
       path: ex.upstreamUri,
       method: (ex.upstreamMethod ?? ex.req.method) as Dispatcher.HttpMethod,
       headers: this.headers,
-      body: this.withBody ? ex.req : null,
+      body: ex.req.body,
       headersTimeout: route.readTimeoutMs,
       bodyTimeout: route.readTimeoutMs,
     }, this);
@@ -113,14 +107,15 @@ export class Forwarder implements Dispatcher.DispatchHandler {
    */
   private watchUpload(): void {
     const { req } = this.ex;
-    if (req.readableEnded) return;
+    const body = req.body;
+    if (body === null || body.readableEnded) return;
     const socket = req.socket;
     const onTimeout = (): void => {
       const err = Object.assign(new Error('upstream send timed out'), { code: 'GH_SEND_TIMEOUT' });
       this.abortUpstream?.(err);
     };
     socket.setTimeout(this.route.sendTimeoutMs, onTimeout);
-    req.once('end', () => {
+    body.once('end', () => {
       socket.removeListener('timeout', onTimeout);
       socket.setTimeout(0);
     });
@@ -138,7 +133,7 @@ export class Forwarder implements Dispatcher.DispatchHandler {
     if (res.headersSent) return true; // a retried attempt cannot answer twice; unreachable in practice
     const run = this.ex.plugins;
     if (run === undefined) {
-      res.writeHead(statusCode, statusText, clientResponseHeaders(rawHeaders, this.deps.serverHeader));
+      res.writeHead(statusCode, statusText, clientResponseHeaders(rawHeaders, this.deps.serverHeader), true);
     } else {
       run.response = ResponseState.fromFlat(statusCode, clientResponseHeaders(rawHeaders, this.deps.serverHeader));
       runHeaderFilter(run);
@@ -149,7 +144,7 @@ export class Forwarder implements Dispatcher.DispatchHandler {
       res.writeHead(status, status === statusCode ? statusText : undefined, run.response.flatten());
     }
     this.resume = resume;
-    res.on('drain', this.onDrain);
+    res.onDrain(this.onDrain);
     return true;
   }
 

@@ -1,11 +1,12 @@
-import type { IncomingMessage } from 'node:http';
+import type { HttpRequest } from '../http1/request.js';
 
 // Header rewriting on both legs of the proxy. Works on flat [name, value, …] arrays,
 // the form both node:http (rawHeaders, writeHead) and undici (dispatch, onHeaders)
 // use natively, so no header object is built on the hot path.
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) plus `host`, which the proxy sets itself. */
-const REQUEST_DROPPED = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host',
+// `expect`: the gateway answers 100-continue itself and has the body by the time it forwards.
+const REQUEST_DROPPED = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'expect',
   'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-for']);
 const RESPONSE_DROPPED = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'server']);
 
@@ -41,7 +42,7 @@ function connectionTokens(value: string | undefined): Set<string> | undefined {
   return tokens;
 }
 
-export function upstreamRequestHeaders(req: IncomingMessage, f: ForwardFacts,
+export function upstreamRequestHeaders(req: HttpRequest, f: ForwardFacts,
   edits?: ReadonlyMap<string, string | undefined>): string[] {
   const raw = req.rawHeaders;
   const extra = edits === undefined ? connectionTokens(req.headers.connection) : withEdits(connectionTokens(req.headers.connection), edits);

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { HttpRequest } from '../http1/request.js';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { CompiledRoute } from '../snapshot.js';
@@ -15,7 +15,7 @@ import type { Socket } from 'node:net';
  * undici performs the upstream handshake; the client gets the upstream's 101 as is.
  */
 export function proxyWebSocket(
-  req: IncomingMessage, client: Duplex, head: Buffer, route: CompiledRoute, vars: RequestVars,
+  req: HttpRequest, client: Duplex, head: Buffer, route: CompiledRoute, vars: RequestVars,
   upstreamUri: string, pools: PoolRegistry, serverHeader: string,
 ): void {
   const up = route.upstream!;
