@@ -58,6 +58,22 @@ export interface BuildOptions {
 }
 
 /**
+ * A compiled route with the store objects it was compiled from (compared by identity)
+ * and its router entry (undefined when the route is not served).
+ */
+interface CachedRoute {
+  route: Route;
+  service: unknown;
+  upstream: unknown;
+  pluginConfig: unknown;
+  svcUpstream: unknown;
+  pluginEnv: string;
+  compiled: CompiledRoute;
+  upstreamKey: string | undefined;
+  entry: RouterEntry<CompiledRoute> | undefined;
+}
+
+/**
  * Builds immutable data-plane snapshots. Upstream runtimes (balancer + health state)
  * are reused across builds while their config is unchanged, so a route edit does not
  * reset health checks or least_conn counters.
@@ -74,7 +90,7 @@ export class SnapshotBuilder {
    * every object it depends on are the same (store objects keep their identity until
    * they change) and nothing plugins prepare from (registry, metadata, consumers) changed.
    */
-  private routeCache = new Map<string, { deps: unknown[]; pluginEnv: string; compiled: CompiledRoute; upstreamKey: string | undefined }>();
+  private routeCache = new Map<string, CachedRoute>();
 
   constructor(private readonly opts: BuildOptions, private registry: PluginRegistry) {}
 
@@ -118,31 +134,35 @@ export class SnapshotBuilder {
     for (const obj of view.list('routes')) {
       const route = obj.value as Route;
       if (route.status === 0) continue;
-      const deps = [
-        route,
-        route.service_id !== undefined ? view.get('services', String(route.service_id))?.value : undefined,
-        route.upstream_id !== undefined ? view.get('upstreams', String(route.upstream_id))?.value : undefined,
-        route.plugin_config_id !== undefined ? view.get('plugin_configs', String(route.plugin_config_id))?.value : undefined,
-      ];
-      const svc = deps[1] as Service | undefined;
-      if (svc?.upstream_id !== undefined) deps.push(view.get('upstreams', String(svc.upstream_id))?.value);
+      const service = route.service_id !== undefined ? view.get('services', String(route.service_id))?.value : undefined;
+      const upstream = route.upstream_id !== undefined ? view.get('upstreams', String(route.upstream_id))?.value : undefined;
+      const pluginConfig = route.plugin_config_id !== undefined ? view.get('plugin_configs', String(route.plugin_config_id))?.value : undefined;
+      const svcUpstreamId = (service as Service | undefined)?.upstream_id;
+      const svcUpstream = svcUpstreamId !== undefined ? view.get('upstreams', String(svcUpstreamId))?.value : undefined;
       const hit = this.routeCache.get(obj.id);
-      let compiled: CompiledRoute;
-      if (hit !== undefined && hit.pluginEnv === pluginEnv && hit.deps.length === deps.length && hit.deps.every((d, i) => d === deps[i])) {
-        compiled = hit.compiled;
+      if (hit !== undefined && hit.pluginEnv === pluginEnv && hit.route === route && hit.service === service
+        && hit.upstream === upstream && hit.pluginConfig === pluginConfig && hit.svcUpstream === svcUpstream) {
+        // Unchanged: the compiled route and its router entry are reused as they are.
+        const compiled = hit.compiled;
         if (compiled.upstream !== undefined && hit.upstreamKey !== undefined) nextRuntimes.set(hit.upstreamKey, compiled.upstream);
-      } else {
-        compiled = this.compileRoute(obj.id, route, view, runtimeFor, plugins);
+        nextCache.set(obj.id, hit);
+        if (hit.entry !== undefined) entries.push(hit.entry);
+        continue;
       }
+      const compiled = this.compileRoute(obj.id, route, view, runtimeFor, plugins);
       const upConf = compiled.upstream?.conf;
-      nextCache.set(obj.id, { deps, pluginEnv, compiled, upstreamKey: upConf !== undefined ? this.keyOf(upConf) : undefined });
+      const cached: CachedRoute = {
+        route, service, upstream, pluginConfig, svcUpstream, pluginEnv, compiled,
+        upstreamKey: upConf !== undefined ? this.keyOf(upConf) : undefined, entry: undefined,
+      };
+      nextCache.set(obj.id, cached);
       if (compiled.plugins !== undefined && compiled.plugins.problems.length > 0) {
         // Serving it without a plugin it asks for (an auth plugin, say) would be worse than not serving it.
         this.log.error({ route_id: obj.id, problems: compiled.plugins.problems }, 'route not served: its plugins cannot run');
         continue;
       }
       const hosts = route.hosts ?? (route.host !== undefined ? [route.host] : compiled.service?.hosts);
-      entries.push({
+      cached.entry = {
         id: obj.id,
         route: compiled,
         uris: route.uris ?? (route.uri !== undefined ? [route.uri] : []),
@@ -151,7 +171,9 @@ export class SnapshotBuilder {
         remoteAddrs: route.remote_addrs ?? (route.remote_addr !== undefined ? [route.remote_addr] : undefined),
         vars: route.vars,
         priority: route.priority ?? 0,
-      });
+        memo: {},
+      };
+      entries.push(cached.entry);
     }
 
     let router: Router<CompiledRoute>;

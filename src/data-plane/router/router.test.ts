@@ -353,3 +353,19 @@ test('ten thousand mixed routes each match their own requests', () => {
   assert.equal(hit(r, '/svc/3', { host: 'any.com' }), 'fallback');
   assert.equal(hit(r, '/nothing', { host: 'any.com' }), undefined);
 });
+
+test('an entry memo carries its parsed form to the next build, and the next table still matches by the new order', () => {
+  const a = route('a', '/x/*', { methods: ['GET'], memo: {} });
+  const b = route('b', '/x/:id', { memo: {} });
+  const first = buildRouter([a, b]);
+  const prepared = a.memo!.prepared;
+  assert.ok(prepared !== undefined, 'buildRouter filled the memo');
+  // b changes (a new entry with a fresh memo); a is passed again unchanged with its memo
+  const b2 = route('b', '/x/:id', { priority: 10, methods: ['POST'], memo: {} });
+  const second = buildRouter([a, b2]);
+  assert.equal(a.memo!.prepared, prepared, 'the unchanged entry was not prepared again');
+  assert.equal(hit(second, '/x/1', { method: 'GET' }), 'a', 'b2 only takes POST now');
+  assert.equal(hit(second, '/x/1', { method: 'POST' }), 'b');
+  // the first table is untouched by the second build (in-flight requests keep using it)
+  assert.equal(hit(first, '/x/1', { method: 'GET' }), 'b');
+});

@@ -7,7 +7,7 @@ import type { RouteMatch, RouteMatchInput, Router } from '../../contracts/router
 import { compileExpr } from '../../core/expr/expr.js';
 import { compileIpMatcher } from '../../core/ip-matcher.js';
 import { HostIndex } from './host-index.js';
-import { extractParams, parseUri, UriIndex, type Candidate } from './uri-index.js';
+import { extractParams, parseUri, UriIndex, type Candidate, type ParsedUri } from './uri-index.js';
 
 export interface RouterEntry<T> {
   id: string;
@@ -24,6 +24,33 @@ export interface RouterEntry<T> {
   vars?: unknown[];
   /** Default 0. */
   priority: number;
+  /**
+   * Where buildRouter keeps what it derived from this entry (parsed uris, compiled
+   * conditions, host patterns). Pass the same object again for an unchanged entry and
+   * the next build skips that work: a rebuild after one write re-parses one route, not 10,000.
+   */
+  memo?: { prepared?: unknown };
+}
+
+interface Prepared<T> {
+  conditions: Pick<Candidate<T>, 'methods' | 'remoteAddr' | 'vars'>;
+  hosts: string[] | undefined;
+  priority: number;
+  uris: { text: string; parsed: ParsedUri }[];
+  staticMatch: RouteMatch<T>;
+}
+
+function prepare<T>(entry: RouterEntry<T>): Prepared<T> {
+  const conditions = compileConditions(entry);
+  const hosts = hostPatterns(entry);
+  const priority = typeof entry.priority === 'number' && Number.isFinite(entry.priority) ? entry.priority : 0;
+  if (!Array.isArray(entry.uris) || entry.uris.length === 0) throw new RouterBuildError(entry.id, 'missing uri');
+  const uris: Prepared<T>['uris'] = [];
+  for (const uri of new Set(entry.uris)) {
+    if (typeof uri !== 'string' || uri === '') throw new RouterBuildError(entry.id, `invalid uri '${String(uri)}'`);
+    uris.push({ text: uri, parsed: parseUri(uri) });
+  }
+  return { conditions, hosts, priority, uris, staticMatch: Object.freeze({ route: entry.route, params: undefined }) };
 }
 
 /** A route that cannot be compiled (bad uri, CIDR or vars rule); names the route. */
@@ -105,25 +132,25 @@ class RadixRouter<T> implements Router<T> {
 export function buildRouter<T>(entries: RouterEntry<T>[]): Router<T> {
   const placed: Placed<T>[] = [];
   for (const entry of entries) {
-    const conditions = compileConditions(entry);
-    const hosts = hostPatterns(entry);
-    const priority = typeof entry.priority === 'number' && Number.isFinite(entry.priority) ? entry.priority : 0;
-    if (!Array.isArray(entry.uris) || entry.uris.length === 0) throw new RouterBuildError(entry.id, 'missing uri');
-    const staticMatch: RouteMatch<T> = Object.freeze({ route: entry.route, params: undefined });
-    for (const uri of new Set(entry.uris)) {
-      if (typeof uri !== 'string' || uri === '') throw new RouterBuildError(entry.id, `invalid uri '${String(uri)}'`);
+    const memo = entry.memo;
+    let prep = memo?.prepared as Prepared<T> | undefined;
+    if (prep === undefined) {
+      prep = prepare(entry);
+      if (memo !== undefined) memo.prepared = prep;
+    }
+    for (const { text, parsed } of prep.uris) {
       placed.push({
-        hosts,
+        hosts: prep.hosts,
         cand: {
           route: entry.route,
           id: entry.id,
-          uri: parseUri(uri),
+          uri: parsed,
           rank: 0,
-          priority,
+          priority: prep.priority,
           seq: placed.length,
-          uriLength: uri.length,
-          ...conditions,
-          staticMatch,
+          uriLength: text.length,
+          ...prep.conditions,
+          staticMatch: prep.staticMatch,
         },
       });
     }
