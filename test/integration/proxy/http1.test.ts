@@ -206,3 +206,25 @@ test('a head that grows past max_header_size a byte at a time is a 431', async (
   await c.waitFor(/^HTTP\/1\.1 431 /);
   c.socket.destroy();
 });
+
+test('random bytes, truncated heads and bodies never take the worker down', async () => {
+  let seed = 20261123;
+  const rand = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed % n;
+  };
+  const pieces = ['GET ', 'POST ', '/a', ' HTTP/1.1', '\r\n', 'Host: x', 'Content-Length: 5', 'Transfer-Encoding: chunked',
+    '\r\n\r\n', '5\r\nhello\r\n', '0\r\n\r\n', 'ffffffffffffffffff\r\n', ':', ' ', '\n', '\0', 'Expect: 100-continue', 'Upgrade: websocket', 'Connection: upgrade'];
+  const wires: Buffer[] = [];
+  for (let i = 0; i < 60; i++) {
+    const parts: Buffer[] = [];
+    for (let j = 0, n = 1 + rand(12); j < n; j++) {
+      parts.push(rand(4) === 0 ? Buffer.from(Array.from({ length: 1 + rand(40) }, () => rand(256))) : Buffer.from(pieces[rand(pieces.length)]!, 'latin1'));
+    }
+    wires.push(Buffer.concat(parts));
+  }
+  await Promise.all(wires.map((w) => rawRequest(gw.httpPort, w, 1500)));
+  const ok = await rawRequest(gw.httpPort, 'GET /still-alive HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  assert.match(ok, /^HTTP\/1\.1 200 /);
+  assert.doesNotMatch(gw.output(), /worker exited|uncaught|Unhandled/i);
+});
