@@ -69,7 +69,8 @@ function bytesSent(run: PluginRun): number | undefined {
 function matchedUri(run: PluginRun): string {
   const conf = run.ex.route?.conf;
   if (conf === undefined) return '';
-  const uris = conf.uris ?? (conf.uri !== undefined ? [conf.uri] : []);
+  if (conf.uris === undefined) return conf.uri ?? '';
+  const uris = conf.uris;
   if (uris.length <= 1) return uris[0] ?? '';
   const path = run.ex.vars.facts.path;
   // The router does not say which of several patterns matched: exact first, then the
@@ -87,7 +88,8 @@ function matchedHost(run: PluginRun): string {
   const route = run.ex.route;
   if (route === undefined) return '';
   const conf = route.conf;
-  const hosts = conf.hosts ?? (conf.host !== undefined ? [conf.host] : route.service?.hosts);
+  if (conf.hosts === undefined && conf.host !== undefined) return conf.host;
+  const hosts = conf.hosts ?? route.service?.hosts;
   if (hosts === undefined || hosts.length === 0) return '';
   if (hosts.length === 1) return hosts[0]!;
   const host = run.ex.vars.facts.host;

@@ -4,57 +4,154 @@ import type { Exchange } from '../data-plane/exchange.js';
 import type { Chain, Instance } from './chain.js';
 import { finishedVar } from '../observability/request-facts.js';
 
-/** Response status and headers while header_filter runs: lower-case name → [original name, value]. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Names already found to be tokens (plugins set the same few names again and again). */
+const tokenNames = new Set<string>();
+
+/** What the HTTP layer checks before writing a header it was not told to trust: a token name, no NUL, CR or LF in the value. */
+function safeHeader(name: string, value: string): boolean {
+  if (typeof value !== 'string') return false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 0 || c === 10 || c === 13) return false;
+  }
+  if (tokenNames.has(name)) return true;
+  if (!TOKEN.test(name)) return false;
+  if (tokenNames.size < 1000) tokenNames.add(name);
+  return true;
+}
+
+/** Two header names of the same length are equal ignoring ASCII case (no lower-cased copies made). */
+function sameName(a: string, b: string): boolean {
+  for (let i = 0; i < a.length; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 65 && x <= 90) x += 32;
+    if (y >= 65 && y <= 90) y += 32;
+    if (x !== y) return false;
+  }
+  return true;
+}
+
+/**
+ * Response status and headers while header_filter runs. Kept as the flat
+ * `[name, value, …]` list the response is written from (no map, no entry objects: a
+ * proxied response's headers are taken over as they are, a handful of plugin edits
+ * scan a short list, comparing names without lower-casing them. Repeated headers stay
+ * separate entries, in their order.
+ */
 export class ResponseState implements PluginResponse {
   status = 200;
-  readonly headers = new Map<string, [string, string | string[]]>();
+  private readonly flat: string[];
+  /**
+   * Every header set through this object passed the checks the HTTP layer makes against
+   * header injection (a token name, no CR, LF or NUL in the value); the list it starts
+   * from is the upstream's, already parsed. When true the response may be written as
+   * trusted (no second check of every header).
+   */
+  trusted = true;
+
+  constructor(flat: string[] = []) {
+    this.flat = flat;
+  }
+
+  /** Index of the first entry named `name` (ignoring case) at or after `from`, -1 when none. */
+  private find(name: string, from = 0): number {
+    const flat = this.flat;
+    for (let i = from; i < flat.length; i += 2) {
+      const n = flat[i]!;
+      if (n.length === name.length && (n === name || sameName(n, name))) return i;
+    }
+    return -1;
+  }
+
+  private removeAt(i: number): void {
+    this.flat.splice(i, 2);
+  }
 
   header(name: string): string | undefined {
-    const v = this.headers.get(name.toLowerCase())?.[1];
-    return Array.isArray(v) ? v.join(', ') : v;
+    let i = this.find(name);
+    if (i < 0) return undefined;
+    let v = this.flat[i + 1]!;
+    while ((i = this.find(name, i + 2)) >= 0) v += ', ' + this.flat[i + 1]!;
+    return v;
   }
 
+  /** Replaces every value of `name` (the first entry keeps its place and takes this spelling); undefined removes it. */
   setHeader(name: string, value: string | undefined): void {
-    const lower = name.toLowerCase();
-    if (value === undefined) this.headers.delete(lower);
-    else this.headers.set(lower, [name, value]);
+    if (value !== undefined && this.trusted) this.trusted = safeHeader(name, value);
+    const i = this.find(name);
+    if (i < 0) {
+      if (value !== undefined) this.flat.push(name, value);
+      return;
+    }
+    let j: number;
+    while ((j = this.find(name, i + 2)) >= 0) this.removeAt(j);
+    if (value === undefined) {
+      this.removeAt(i);
+      return;
+    }
+    this.flat[i] = name;
+    this.flat[i + 1] = value;
   }
 
+  /** One more value, after the name's last one. */
   addHeader(name: string, value: string): void {
-    const lower = name.toLowerCase();
-    const prev = this.headers.get(lower);
-    if (prev === undefined) this.headers.set(lower, [name, value]);
-    else this.headers.set(lower, [prev[0], [...(Array.isArray(prev[1]) ? prev[1] : [prev[1]]), value]]);
+    if (this.trusted) this.trusted = safeHeader(name, value);
+    let last = -1;
+    for (let i = this.find(name); i >= 0; i = this.find(name, i + 2)) last = i;
+    if (last < 0) {
+      this.setHeader(name, value);
+      return;
+    }
+    this.flat.splice(last + 2, 0, this.flat[last]!, value);
   }
 
   allHeaders(): Record<string, string> {
     const out: Record<string, string> = {};
-    for (const [lower, [, value]] of this.headers) out[lower] = Array.isArray(value) ? value.join(', ') : value;
-    return out;
-  }
-
-  /** Flat [name, value, …] for writeHead. */
-  flatten(): string[] {
-    const out: string[] = [];
-    for (const [name, value] of this.headers.values()) {
-      if (Array.isArray(value)) for (const v of value) out.push(name, v);
-      else out.push(name, value);
-    }
-    return out;
-  }
-
-  static fromFlat(status: number, flat: readonly string[]): ResponseState {
-    const r = new ResponseState();
-    r.status = status;
+    const flat = this.flat;
     for (let i = 0; i < flat.length; i += 2) {
-      const name = flat[i]!;
-      const lower = name.toLowerCase();
-      const prev = r.headers.get(lower);
-      if (prev === undefined) r.headers.set(lower, [name, flat[i + 1]!]);
-      else r.headers.set(lower, [prev[0], [...(Array.isArray(prev[1]) ? prev[1] : [prev[1]]), flat[i + 1]!]]);
+      const lower = flat[i]!.toLowerCase();
+      const prev = out[lower];
+      out[lower] = prev === undefined ? flat[i + 1]! : `${prev}, ${flat[i + 1]!}`;
     }
+    return out;
+  }
+
+  /** Flat [name, value, …] for writeHead: the live list, not a copy (nothing edits it once it is written). */
+  flatten(): string[] {
+    return this.flat;
+  }
+
+  /** Takes `flat` over as it is (the caller hands it on and does not touch it again). */
+  static fromFlat(status: number, flat: string[]): ResponseState {
+    const r = new ResponseState(flat);
+    r.status = status;
     return r;
   }
+}
+
+/**
+ * The first value of `name` in `query` when the query has no `%` or `+` (then no name or
+ * value needs decoding and this equals URLSearchParams' answer): the value, '' for a bare
+ * `name`, null when absent. undefined: the query has escapes, ask the full parser.
+ */
+export function plainQueryArg(query: string, name: string): string | null | undefined {
+  if (name === '' || query.includes('%') || query.includes('+')) return undefined;
+  let start = 0;
+  const n = name.length;
+  while (start <= query.length) {
+    let end = query.indexOf('&', start);
+    if (end < 0) end = query.length;
+    if (query.startsWith(name, start)) {
+      const after = start + n;
+      if (after === end) return '';
+      if (query.charCodeAt(after) === 61 /* = */) return query.slice(after + 1, end);
+    }
+    start = end + 1;
+  }
+  return null;
 }
 
 class RequestView implements PluginRequest {
@@ -75,7 +172,14 @@ class RequestView implements PluginRequest {
     if (lower === 'host') this.ex.upstreamHost = value;
     else (this.ex.requestHeaderEdits ??= new Map()).set(lower, value);
   }
-  arg(name: string): string | undefined { return this.ex.vars.arg(name); }
+  arg(name: string): string | undefined {
+    // One argument of a plain query (no escapes) is found by a scan; anything else is
+    // parsed (and kept) by the request's variables, as URLSearchParams does.
+    const q = this.ex.vars.facts.query;
+    if (q === '') return undefined;
+    const v = plainQueryArg(q, name);
+    return v === undefined ? this.ex.vars.arg(name) : v ?? undefined;
+  }
   allHeaders(): Record<string, string> {
     const out: Record<string, string> = {};
     const h = this.ex.req.headers;
@@ -104,8 +208,9 @@ class RequestView implements PluginRequest {
  */
 export class PluginRun implements PluginContext {
   readonly request: PluginRequest;
-  response: ResponseState = new ResponseState();
-  readonly shared = new Map<string, unknown>();
+  // created when first used: most requests get the proxied response's state instead
+  private responseState: ResponseState | undefined;
+  private sharedMap: Map<string, unknown> | undefined;
   consumer: ConsumerRef | undefined;
   /** Set when attachConsumer ran and the merge has not been done yet. */
   consumerPending = false;
@@ -130,6 +235,19 @@ export class PluginRun implements PluginContext {
     if (routeChain.log.length > 0 || globalChain.log.length > 0) this.markSizes();
   }
 
+  get response(): ResponseState {
+    return this.responseState ??= new ResponseState();
+  }
+
+  set response(r: ResponseState) {
+    this.responseState = r;
+  }
+
+  /** Per-request scratch space shared by plugins (made on first use). */
+  get shared(): Map<string, unknown> {
+    return this.sharedMap ??= new Map();
+  }
+
   /** Records the socket's byte counts now (idempotent); header_filter calls it for log plugins a consumer brought in. */
   markSizes(): void {
     if (this.writtenAtStart >= 0) return;
@@ -139,7 +257,7 @@ export class PluginRun implements PluginContext {
   }
 
   var(name: string): unknown {
-    if (name === 'status') return this.response.status;
+    if (name === 'status') return this.responseState?.status ?? 200;
     const v = this.ex.vars.get(name);
     // upstream_addr, bytes_sent, request_time, …: only loggers ask, once the request is done
     return v !== undefined ? v : finishedVar(this, name);
@@ -154,10 +272,22 @@ export class PluginRun implements PluginContext {
   get serviceId(): string | undefined { return this.ex.route?.service?.id; }
 
   attachConsumer(consumer: ConsumerRef): void {
+    const before = this.consumer;
     this.consumer = consumer;
     this.consumerPending = true;
     this.ex.vars.facts.consumerName = consumer.username;
-    this.ex.vars.set('consumer_group_id', consumer.group_id);
+    // unset reads as undefined anyway: only a group (or replacing a consumer that had one) is recorded
+    if (consumer.group_id !== undefined || before?.group_id !== undefined) this.ex.vars.set('consumer_group_id', consumer.group_id);
+  }
+
+  /** Set when header_filter starts: from then on `status` is the response's. */
+  statusKnown = false;
+  private filterLookup: ((name: string) => unknown) | undefined;
+
+  /** What `_meta.filter` expressions read: the request's variables, and `status` once the response has one. */
+  private filterVar(name: string): unknown {
+    if (name === 'status' && this.statusKnown) return this.response.status;
+    return this.ex.vars.get(name);
   }
 
   passesFilter(inst: Instance): boolean {
@@ -167,7 +297,7 @@ export class PluginRun implements PluginContext {
     if (cached !== undefined) return cached;
     let ok: boolean;
     try {
-      ok = inst.filter(this.ex.vars.lookup);
+      ok = inst.filter(this.filterLookup ??= (name) => this.filterVar(name));
     } catch {
       ok = true; // APISIX fails open on an evaluation error
     }

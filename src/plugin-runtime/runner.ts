@@ -53,19 +53,34 @@ function isPromise(v: unknown): v is Promise<unknown> {
 
 type Outcome = Decision | undefined | Promise<Decision | undefined>;
 
+/** Which instances runPhase passes over: none; global ones the route overrides; those the consumer merge did not add. */
+const RUN_ALL = 0;
+const SKIP_OVERRIDDEN = 1;
+const ONLY_CONSUMER_ADDED = 2;
+type SkipMode = typeof RUN_ALL | typeof SKIP_OVERRIDDEN | typeof ONLY_CONSUMER_ADDED;
+
+function skipped(mode: SkipMode, inst: Instance, run: PluginRun, route: RoutePlugins | undefined): boolean {
+  if (mode === SKIP_OVERRIDDEN) return routeOverrides(run, inst);
+  // The route's rewrite handlers already ran; now those of plugins only the consumer
+  // (or its group) brought in. One that replaced a route instance already had its rewrite.
+  return (inst.origin !== 'consumer' && inst.origin !== 'consumer_group') || inst.plugin.type === 'auth'
+    || route!.sources.some((s) => s.name === inst.name);
+}
+
 /**
  * Runs one request-side phase of one chain, from handler `from` on. Synchronous while
  * the handlers are: the promise machinery is entered only when a handler returns a
- * promise, so a chain of plain handlers costs no microtask.
+ * promise, so a chain of plain handlers costs no microtask (and no allocation here).
  */
 function runPhase(chain: readonly Instance[], phase: RequestPhase | 'preflight', run: PluginRun,
-  skip?: (inst: Instance) => boolean, from = 0): Outcome {
+  mode: SkipMode = RUN_ALL, route?: RoutePlugins, from = 0): Outcome {
+  if (from >= chain.length) return undefined;
   const pi = PHASE_INDEX[phase];
   let t = -1;
   for (let i = from; i < chain.length; i++) {
     const inst = chain[i]!;
-    if (skip !== undefined && skip(inst)) continue;
-    if (!run.passesFilter(inst)) continue;
+    if (mode !== RUN_ALL && skipped(mode, inst, run, route)) continue;
+    if (inst.filter !== undefined && !run.passesFilter(inst)) continue;
     if (t < 0) t = performance.now();
     let out: PhaseResult | void | Promise<PhaseResult | void>;
     try {
@@ -74,23 +89,34 @@ function runPhase(chain: readonly Instance[], phase: RequestPhase | 'preflight',
       inst.cost.observe(pi, performance.now() - t);
       return failed(inst, phase, err, run);
     }
-    if (isPromise(out)) {
-      const started = t;
-      return Promise.resolve(out).then((r) => {
-        inst.cost.observe(pi, performance.now() - started);
-        return decisionOf(inst, r, run) ?? runPhase(chain, phase, run, skip, i + 1);
-      }, (err: unknown) => {
-        inst.cost.observe(pi, performance.now() - started);
-        return failed(inst, phase, err, run);
-      });
-    }
+    if (isPromise(out)) return resumePhase(out, chain, phase, run, mode, route, i, t);
     const end = performance.now();
     inst.cost.observe(pi, end - t);
     t = end;
-    const d = decisionOf(inst, out, run);
-    if (d !== undefined) return d;
+    if (out !== undefined) {
+      const d = decisionOf(inst, out, run);
+      if (d !== undefined) return d;
+    }
   }
   return undefined;
+}
+
+/**
+ * Handler `i` returned a promise: the rest of the phase runs once it settles. Kept out of
+ * runPhase so that runPhase creates no closures (a closure there would cost a context
+ * object on every call, promise or not).
+ */
+function resumePhase(out: Promise<PhaseResult | void>, chain: readonly Instance[], phase: RequestPhase | 'preflight',
+  run: PluginRun, mode: SkipMode, route: RoutePlugins | undefined, i: number, started: number): Promise<Decision | undefined> {
+  const inst = chain[i]!;
+  const pi = PHASE_INDEX[phase];
+  return Promise.resolve(out).then((r) => {
+    inst.cost.observe(pi, performance.now() - started);
+    return decisionOf(inst, r, run) ?? runPhase(chain, phase, run, mode, route, i + 1);
+  }, (err: unknown) => {
+    inst.cost.observe(pi, performance.now() - started);
+    return failed(inst, phase, err, run);
+  });
 }
 
 function decisionOf(inst: Instance, r: PhaseResult | void, run: PluginRun): Decision | undefined {
@@ -111,31 +137,25 @@ function routeOverrides(run: PluginRun, inst: Instance): boolean {
   return false;
 }
 
-const STEPS = 10;
+const STEPS = 9;
 
 /** Step `k` of the request side; the order is the seeds' (see runRequestSide). */
 function step(k: number, run: PluginRun, plugins: PluginSnapshot, route: RoutePlugins | undefined): Outcome {
   const g = run.globalChain;
-  const skipGlobal = (inst: Instance): boolean => routeOverrides(run, inst);
   switch (k) {
-    case 0: return runPhase(g.preflight, 'preflight', run, skipGlobal);
+    case 0: return runPhase(g.preflight, 'preflight', run, SKIP_OVERRIDDEN);
     case 1: return runPhase(run.routeChain.preflight, 'preflight', run);
-    case 2: return runPhase(g.rewrite, 'rewrite', run, skipGlobal);
+    case 2: return runPhase(g.rewrite, 'rewrite', run, SKIP_OVERRIDDEN);
     case 3:
       if (run.consumerPending && route !== undefined) mergeConsumer(run, plugins, route);
-      return runPhase(g.access, 'access', run, skipGlobal);
+      return runPhase(g.access, 'access', run, SKIP_OVERRIDDEN);
     case 4: return route === undefined ? undefined : runPhase(run.routeChain.rewrite, 'rewrite', run);
-    case 5: {
+    case 5:
       if (route === undefined || !run.consumerPending) return undefined;
       mergeConsumer(run, plugins, route);
-      // The route's rewrite handlers already ran; now those of plugins only the consumer
-      // (or its group) brought in. One that replaced a route instance already had its rewrite.
-      return runPhase(run.routeChain.rewrite, 'rewrite', run,
-        (inst) => (inst.origin !== 'consumer' && inst.origin !== 'consumer_group') || inst.plugin.type === 'auth'
-          || route.sources.some((s) => s.name === inst.name));
-    }
+      return runPhase(run.routeChain.rewrite, 'rewrite', run, ONLY_CONSUMER_ADDED, route);
     case 6: return route === undefined ? undefined : runPhase(run.routeChain.access, 'access', run);
-    case 7: return route === undefined ? undefined : runPhase(g.before_proxy, 'before_proxy', run, skipGlobal);
+    case 7: return route === undefined ? undefined : runPhase(g.before_proxy, 'before_proxy', run, SKIP_OVERRIDDEN);
     case 8: return route === undefined ? undefined : runPhase(run.routeChain.before_proxy, 'before_proxy', run);
     default: return undefined;
   }
@@ -150,10 +170,15 @@ function step(k: number, run: PluginRun, plugins: PluginSnapshot, route: RoutePl
 export function runRequestSide(run: PluginRun, plugins: PluginSnapshot, route: RoutePlugins | undefined, from = 0): Outcome {
   for (let k = from; k < STEPS; k++) {
     const r = step(k, run, plugins, route);
-    if (isPromise(r)) return r.then((d) => d ?? runRequestSide(run, plugins, route, k + 1));
+    if (isPromise(r)) return resumeRequestSide(r, run, plugins, route, k + 1);
     if (r !== undefined) return r;
   }
   return undefined;
+}
+
+function resumeRequestSide(r: Promise<Decision | undefined>, run: PluginRun, plugins: PluginSnapshot,
+  route: RoutePlugins | undefined, next: number): Promise<Decision | undefined> {
+  return r.then((d) => d ?? runRequestSide(run, plugins, route, next));
 }
 
 function mergeConsumer(run: PluginRun, plugins: PluginSnapshot, route: RoutePlugins): void {
@@ -164,7 +189,7 @@ function mergeConsumer(run: PluginRun, plugins: PluginSnapshot, route: RoutePlug
 
 /** header_filter: the route's instances in reverse order, then the global ones. Errors are logged, never fatal. */
 export function runHeaderFilter(run: PluginRun): void {
-  run.ex.vars.set('status', run.response.status);
+  run.statusKnown = true;
   // before any response byte: loggers measure bytes_sent from here
   if (run.writtenAtStart < 0 && (run.routeChain.log.length > 0 || run.globalChain.log.length > 0)) run.markSizes();
   headerFilterChain(run.routeChain, run, false);
@@ -177,9 +202,11 @@ const LOG = PHASE_INDEX.log;
 
 function headerFilterChain(chain: Chain, run: PluginRun, global: boolean): void {
   let t = -1;
-  for (const inst of chain.header_filter) {
+  const list = chain.header_filter;
+  for (let i = 0; i < list.length; i++) {
+    const inst = list[i]!;
     if (global && routeOverrides(run, inst)) continue;
-    if (!run.passesFilter(inst)) continue;
+    if (inst.filter !== undefined && !run.passesFilter(inst)) continue;
     if (t < 0) t = performance.now();
     try {
       inst.plugin.header_filter!(inst.prepared, run);
@@ -221,26 +248,50 @@ function bodyFilterChain(chain: Chain, run: PluginRun, chunk: Buffer, eof: boole
   return out;
 }
 
-/** log: after the response is done; async handlers are awaited one by one, failures only logged. */
-export async function runLog(run: PluginRun): Promise<void> {
-  await logChain(run.routeChain, run, false);
-  await logChain(run.globalChain, run, true);
+/**
+ * log: after the response is done; failures only logged. Synchronous while the handlers
+ * are; an async handler is awaited before the next one runs (a promise then).
+ */
+export function runLog(run: PluginRun): void | Promise<void> {
+  const r = logChain(run.routeChain.log, run, false, 0);
+  if (r !== undefined) return thenGlobalLog(r, run);
+  return logChain(run.globalChain.log, run, true, 0);
 }
 
-async function logChain(chain: Chain, run: PluginRun, global: boolean): Promise<void> {
+function thenGlobalLog(r: Promise<void>, run: PluginRun): Promise<void> {
+  return r.then(() => logChain(run.globalChain.log, run, true, 0));
+}
+
+function logChain(chain: readonly Instance[], run: PluginRun, global: boolean, from: number): void | Promise<void> {
   let t = -1;
-  for (const inst of chain.log) {
+  for (let i = from; i < chain.length; i++) {
+    const inst = chain[i]!;
     if (global && routeOverrides(run, inst)) continue;
-    if (!run.passesFilter(inst)) continue;
+    if (inst.filter !== undefined && !run.passesFilter(inst)) continue;
     if (t < 0) t = performance.now();
+    let out: void | Promise<void> = undefined;
     try {
-      const out = inst.plugin.log!(inst.prepared, run);
-      if (isPromise(out)) await out;
+      out = inst.plugin.log!(inst.prepared, run);
     } catch (err) {
-      run.log.error({ plugin: inst.name, phase: 'log', err: (err as Error)?.message }, `plugin ${inst.name} failed in log`);
+      logFailed(inst, run, err);
     }
+    if (isPromise(out)) return resumeLog(out as Promise<void>, chain, run, global, i, t);
     const end = performance.now();
     inst.cost.observe(LOG, end - t);
     t = end;
   }
+  return undefined;
+}
+
+function resumeLog(out: Promise<void>, chain: readonly Instance[], run: PluginRun, global: boolean, i: number,
+  started: number): Promise<void> {
+  const inst = chain[i]!;
+  return out.then(undefined, (err: unknown) => logFailed(inst, run, err)).then(() => {
+    inst.cost.observe(LOG, performance.now() - started);
+    return logChain(chain, run, global, i + 1);
+  });
+}
+
+function logFailed(inst: Instance, run: PluginRun, err: unknown): void {
+  run.log.error({ plugin: inst.name, phase: 'log', err: (err as Error)?.message }, `plugin ${inst.name} failed in log`);
 }

@@ -141,3 +141,26 @@ test('header_filter adds the headers to a rejection too (e.g. a 401)', () => {
   assert.equal(ctx.response.headers['access-control-allow-origin'], '*');
   assert.equal(ctx.response.headers['www-authenticate'], 'apikey realm="key"');
 });
+
+test('headers that do not depend on the request are built once and are what the per-request rules give', () => {
+  const fixed = prepareWith(cors, { expose_headers: 'x-a', max_age: 10, allow_methods: '**' });
+  assert.deepEqual(fixed.fixed, [
+    'access-control-allow-origin', '*', 'access-control-allow-methods', 'GET,POST,PUT,DELETE,PATCH,HEAD,OPTIONS,CONNECT,TRACE',
+    'access-control-max-age', '10', 'access-control-expose-headers', 'x-a', 'access-control-allow-headers', '*',
+  ]);
+  const requests: Record<string, string>[] = [{}, { origin: 'http://a.com' }, { origin: 'null', 'access-control-request-headers': 'x-b' }];
+  for (const headers of requests) {
+    const ctx = createTestContext({ headers });
+    cors.header_filter!(fixed, ctx);
+    assert.deepEqual(ctx.response.headers, Object.fromEntries(Object.entries({
+      'access-control-allow-origin': '*', 'access-control-allow-methods': 'GET,POST,PUT,DELETE,PATCH,HEAD,OPTIONS,CONNECT,TRACE',
+      'access-control-max-age': '10', 'access-control-expose-headers': 'x-a', 'access-control-allow-headers': '*',
+    })));
+  }
+  // anything that depends on the request is resolved per request
+  assert.equal(prepareWith(cors, { allow_headers: '**' }).fixed, undefined);
+  assert.equal(prepareWith(cors, { allow_origins: 'http://a.com' }).fixed, undefined);
+  assert.equal(prepareWith(cors, { allow_origins_by_regex: ['a'] }).fixed, undefined);
+  assert.equal(prepareWith(cors, { timing_allow_origins: '*' }).fixed, undefined);
+  assert.equal(prepareWith(cors, { allow_origins_by_metadata: ['k'] }, { metadata: { allow_origins: { k: '*' } } }).fixed, undefined);
+});

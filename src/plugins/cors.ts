@@ -42,6 +42,11 @@ interface CorsPrepared {
   credential: boolean;
   timing: OriginRule | undefined;
   timingRegexes: readonly RegExp[] | undefined;
+  /**
+   * The headers as flat `[name, value, …]` when they do not depend on the request (any
+   * origin, fixed allowed headers, no timing rule): built once, not per response.
+   */
+  fixed: readonly string[] | undefined;
 }
 
 const ORIGINS_PATTERN = '^(\\*|\\*\\*|null|\\w+://[^,]+(,\\w+://[^,]+)*)$';
@@ -104,7 +109,7 @@ function allowedOrigin(p: CorsPrepared, origin: string | undefined): string | un
 }
 
 /** The CORS response headers for a request with `origin` (lower-case names). */
-function corsHeaders(p: CorsPrepared, ctx: PluginContext, origin: string | undefined): Record<string, string> {
+function corsHeaders(p: CorsPrepared, ctx: PluginContext | undefined, origin: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   const allowed = allowedOrigin(p, origin);
   if (allowed !== undefined) {
@@ -112,7 +117,7 @@ function corsHeaders(p: CorsPrepared, ctx: PluginContext, origin: string | undef
     out['access-control-allow-methods'] = p.methods;
     out['access-control-max-age'] = p.maxAge;
     if (p.expose !== undefined) out['access-control-expose-headers'] = p.expose;
-    const headers = p.headers ?? ctx.request.header('access-control-request-headers');
+    const headers = p.headers ?? ctx?.request.header('access-control-request-headers');
     if (headers !== undefined) out['access-control-allow-headers'] = headers;
     if (p.credential) out['access-control-allow-credentials'] = 'true';
   }
@@ -206,7 +211,7 @@ export default definePlugin<CorsConf, CorsPrepared>({
         if (typeof value === 'string') metadata.push(compileOrigins(value));
       }
     }
-    return {
+    const prepared: CorsPrepared = {
       origins: compileOrigins(allowOrigins),
       originsIsStar: allowOrigins === '*',
       regexes: compileRegexes('allow_origins_by_regex', conf.allow_origins_by_regex),
@@ -218,7 +223,15 @@ export default definePlugin<CorsConf, CorsPrepared>({
       credential: conf.allow_credential === true,
       timing: conf.timing_allow_origins !== undefined ? compileOrigins(conf.timing_allow_origins) : undefined,
       timingRegexes: compileRegexes('timing_allow_origins_by_regex', conf.timing_allow_origins_by_regex),
+      fixed: undefined,
     };
+    if (prepared.origins.kind === 'any' && prepared.regexes === undefined && prepared.metadata === undefined
+      && prepared.headers !== undefined && prepared.timing === undefined && prepared.timingRegexes === undefined) {
+      // what corsHeaders answers for any request then
+      const headers = corsHeaders(prepared, undefined, undefined);
+      prepared.fixed = Object.freeze(Object.entries(headers).flat());
+    }
+    return prepared;
   },
 
   preflight(p, ctx) {
@@ -233,6 +246,11 @@ export default definePlugin<CorsConf, CorsPrepared>({
   header_filter(p, ctx) {
     const res = ctx.response;
     if (!p.originsIsStar) res.setHeader('vary', withVaryOrigin(res.header('vary')));
+    const fixed = p.fixed;
+    if (fixed !== undefined) {
+      for (let i = 0; i < fixed.length; i += 2) res.setHeader(fixed[i]!, fixed[i + 1]);
+      return;
+    }
     const headers = corsHeaders(p, ctx, requestOrigin(ctx));
     for (const name in headers) res.setHeader(name, headers[name]);
   },

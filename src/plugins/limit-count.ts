@@ -7,13 +7,19 @@
 // count separately, and a changed config starts a new counter.
 // Quota headers (names from plugin metadata `limit_header`, `remaining_header`,
 // `reset_header`) go on the response whatever answers it, as APISIX sets them in access.
-import type { PluginContext } from '../contracts/plugin.js';
+//
+// In a worker of a multi-process node the hits are admitted from a quota lease the
+// worker holds (src/plugins/common/shared-counters.ts): synchronously, so a route whose
+// other plugins are synchronous too runs its request phases without a promise. The
+// limit still holds across all workers; `X-RateLimit-Remaining` is exact with one worker
+// and a lower bound with several (see IpcCounterStore.hit).
+import type { PhaseResult, PluginContext } from '../contracts/plugin.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import {
   ALLOW_DEGRADATION_SCHEMA, POLICY_SCHEMA, REJECTED_CODE_SCHEMA, REJECTED_MSG_SCHEMA,
-  compileLimitKey, confVersion, instanceScope, rejection, type LimitKeyType,
+  compileLimitKey, confVersion, instanceKeyPrefix, rejection, type LimitKeyType,
 } from './common/limits.js';
-import { counterStore } from './common/shared-counters.js';
+import { hitWindow, type QuotaAnswer } from './common/shared-counters.js';
 
 export interface LimitCountConf {
   count: number;
@@ -41,11 +47,16 @@ interface LimitCountPrepared {
   degrade: boolean;
   showHeaders: boolean;
   limitHeader: string;
+  /** `count` as the limit header's value. */
+  countText: string;
   remainingHeader: string;
   resetHeader: string;
 }
 
-/** The quota headers the response gets: the last instance to run access decides (APISIX: its set_header wins). */
+/**
+ * The quota headers the response gets, as flat `[name, value, …]`: the last instance to
+ * run access decides (APISIX: its set_header wins).
+ */
 const HEADERS = 'limit-count:headers';
 
 const DEFAULT_HEADERS = {
@@ -54,15 +65,63 @@ const DEFAULT_HEADERS = {
   reset_header: 'X-RateLimit-Reset',
 } as const;
 
-function quota(p: LimitCountPrepared, ctx: PluginContext, remaining: number, resetMs: number): Record<string, string> {
-  const headers = {
-    [p.limitHeader]: String(p.count),
-    [p.remainingHeader]: String(remaining),
-    // whole seconds until the window closes, never 0 while it is open
-    [p.resetHeader]: String(Math.max(0, Math.ceil(resetMs / 1000))),
-  };
+function quota(p: LimitCountPrepared, ctx: PluginContext, remaining: number, resetMs: number): string[] {
+  // whole seconds until the window closes, never 0 while it is open
+  const headers = [p.limitHeader, p.countText, p.remainingHeader, String(remaining),
+    p.resetHeader, String(Math.max(0, Math.ceil(resetMs / 1000)))];
   ctx.shared.set(HEADERS, headers);
   return headers;
+}
+
+function asRecord(flat: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;
+  return out;
+}
+
+// Counter keys by prefix and limit key: the same key string comes back for the same
+// pair, so the counter map finds it by its cached hash instead of hashing a freshly
+// concatenated string on every request. Bounded (cleared when it grows large).
+const keyCache = new Map<string, Map<string, string>>();
+let keyCacheSize = 0;
+const KEY_CACHE_MAX = 50_000;
+
+function counterKey(prefix: string, key: string): string {
+  let byKey = keyCache.get(prefix);
+  if (byKey === undefined) keyCache.set(prefix, (byKey = new Map()));
+  let full = byKey.get(key);
+  if (full === undefined) {
+    if (keyCacheSize >= KEY_CACHE_MAX) {
+      keyCache.clear();
+      keyCacheSize = 0;
+      keyCache.set(prefix, byKey);
+      byKey.clear();
+    }
+    full = prefix + key;
+    byKey.set(key, full);
+    keyCacheSize++;
+  }
+  return full;
+}
+
+function decide(p: LimitCountPrepared, ctx: PluginContext, a: QuotaAnswer): PhaseResult | undefined {
+  if (!a.admitted) {
+    return rejection(p.rejectedCode, p.rejectedMsg, p.showHeaders ? asRecord(quota(p, ctx, 0, a.resetMs)) : undefined);
+  }
+  if (p.showHeaders) quota(p, ctx, a.remaining, a.resetMs);
+  return undefined;
+}
+
+/** The primary decides: kept out of access so that access creates no closure (no context object per call). */
+function later(p: LimitCountPrepared, ctx: PluginContext, answer: Promise<QuotaAnswer>): Promise<PhaseResult | undefined> {
+  return answer.then((a) => decide(p, ctx, a), (err: unknown) => failed(p, ctx, err));
+}
+
+function failed(p: LimitCountPrepared, ctx: PluginContext, err: unknown): PhaseResult | undefined {
+  const message = (err as Error)?.message ?? String(err);
+  ctx.log.error({ err: message }, `failed to limit count: ${message}`);
+  if (p.degrade) return undefined;
+  return { status: 500, body: { error_msg: 'failed to limit count' } };
 }
 
 export default definePlugin<LimitCountConf, LimitCountPrepared>({
@@ -111,35 +170,27 @@ export default definePlugin<LimitCountConf, LimitCountPrepared>({
       degrade: conf.allow_degradation === true,
       showHeaders: conf.show_limit_quota_header !== false,
       limitHeader: name('limit_header'),
+      countText: String(conf.count),
       remainingHeader: name('remaining_header'),
       resetHeader: name('reset_header'),
     };
   },
 
-  async access(p, ctx) {
-    const key = p.groupPrefix !== undefined
-      ? p.groupPrefix + p.key(ctx)
-      : `${instanceScope(p, ctx)}:${p.version}:${p.key(ctx)}`;
-    let count: number;
-    let resetMs: number;
+  access(p, ctx) {
+    const prefix = p.groupPrefix ?? instanceKeyPrefix(p, p.version, ctx);
+    let answer: QuotaAnswer | Promise<QuotaAnswer>;
     try {
-      ({ count, resetMs } = await counterStore().incr(key, 1, p.windowMs));
+      answer = hitWindow(counterKey(prefix, p.key(ctx)), p.count, p.windowMs);
     } catch (err) {
-      ctx.log.error({ err: (err as Error).message }, `failed to limit count: ${(err as Error).message}`);
-      if (p.degrade) return undefined;
-      return { status: 500, body: { error_msg: 'failed to limit count' } };
+      return failed(p, ctx, err);
     }
-    const remaining = p.count - count;
-    if (remaining < 0) {
-      return rejection(p.rejectedCode, p.rejectedMsg, p.showHeaders ? quota(p, ctx, 0, resetMs) : undefined);
-    }
-    if (p.showHeaders) quota(p, ctx, remaining, resetMs);
-    return undefined;
+    if (answer instanceof Promise) return later(p, ctx, answer);
+    return decide(p, ctx, answer);
   },
 
   header_filter(_p, ctx) {
-    const headers = ctx.shared.get(HEADERS) as Record<string, string> | undefined;
+    const headers = ctx.shared.get(HEADERS) as string[] | undefined;
     if (headers === undefined) return;
-    for (const name in headers) ctx.response.setHeader(name, headers[name]);
+    for (let i = 0; i < headers.length; i += 2) ctx.response.setHeader(headers[i]!, headers[i + 1]);
   },
 });

@@ -1,7 +1,8 @@
-import type { Counter, Histogram } from 'prom-client';
 import type { PluginContext } from '../contracts/plugin.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
-import { counter, histogram } from '../observability/metrics.js';
+import {
+  fastCounter, fastHistogram, type CounterSeries, type HistogramSeries, type LabelledCounter, type LabelledHistogram,
+} from '../observability/fast-metrics.js';
 
 // APISIX's prometheus plugin (apisix/plugins/prometheus/exporter.lua): in the log phase,
 // after the response, it counts the request in each worker's registry under APISIX's
@@ -31,9 +32,9 @@ export interface PrometheusPrepared {
 export const LATENCY_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000, 60000];
 
 interface Metrics {
-  status: Counter<string>;
-  latency: Histogram<string>;
-  bandwidth: Counter<string>;
+  status: LabelledCounter;
+  latency: LabelledHistogram;
+  bandwidth: LabelledCounter;
 }
 
 let metrics: Metrics | undefined;
@@ -41,11 +42,11 @@ let metrics: Metrics | undefined;
 /** Created on first use, so a node that never enables the plugin exports none of them. */
 function metricsOf(): Metrics {
   return metrics ??= {
-    status: counter('apisix_http_status', 'HTTP status codes per service in APISIX',
+    status: fastCounter('apisix_http_status', 'HTTP status codes per service in APISIX',
       ['code', 'route', 'matched_uri', 'matched_host', 'service', 'consumer', 'node']),
-    latency: histogram('apisix_http_latency', 'HTTP request latency in milliseconds per service in APISIX',
+    latency: fastHistogram('apisix_http_latency', 'HTTP request latency in milliseconds per service in APISIX',
       ['type', 'route', 'service', 'consumer', 'node'], LATENCY_BUCKETS),
-    bandwidth: counter('apisix_bandwidth', 'Total bandwidth in bytes consumed per service in APISIX',
+    bandwidth: fastCounter('apisix_bandwidth', 'Total bandwidth in bytes consumed per service in APISIX',
       ['type', 'route', 'service', 'consumer', 'node']),
   };
 }
@@ -76,26 +77,44 @@ function serviceLabel(p: PrometheusPrepared, ctx: PluginContext): string {
   return ctx.serviceId ?? '';
 }
 
+/** The series of one (route, service, consumer, node) label set. */
 interface Children {
-  status: Map<string, { inc(): void }>;
-  request: { observe(v: number): void };
-  upstream: { observe(v: number): void };
-  apisix: { observe(v: number): void };
-  ingress: { inc(v: number): void };
-  egress: { inc(v: number): void };
+  /** code → matched_uri → matched_host → series. */
+  status: Map<number, Map<string, Map<string, CounterSeries>>>;
+  request: HistogramSeries;
+  upstream: HistogramSeries;
+  apisix: HistogramSeries;
+  ingress: CounterSeries;
+  egress: CounterSeries;
 }
 
-// prom-client's labels() hashes its arguments on every call; a request records up to 8
-// series, so the children are kept per label set (bounded: cleared when it grows past
-// what any real route table produces).
-const childCache = new Map<string, Children>();
+// A request records up to 8 series. They are found through nested maps keyed by the
+// label values as they come (no key string built per request); bounded: cleared when
+// it grows past what any real route table produces, and whenever the registry was
+// reset (its series are new objects then).
+type Level<T> = Map<string, T>;
+let childCache: Level<Level<Level<Level<Children>>>> = new Map();
+let cachedSets = 0;
+let cacheEpoch = -1;
 const CHILD_CACHE_MAX = 20_000;
 
+function level<T>(m: Map<string, Map<string, T>>, key: string): Map<string, T> {
+  let v = m.get(key);
+  if (v === undefined) m.set(key, (v = new Map()));
+  return v;
+}
+
 function childrenFor(m: Metrics, route: string, service: string, consumer: string, node: string): Children {
-  const key = `${route}\u0000${service}\u0000${consumer}\u0000${node}`;
-  let c = childCache.get(key);
+  const epoch = m.status.epoch + m.latency.epoch + m.bandwidth.epoch;
+  if (epoch !== cacheEpoch || cachedSets >= CHILD_CACHE_MAX) {
+    childCache = new Map();
+    cachedSets = 0;
+    cacheEpoch = epoch;
+  }
+  const byNode = level(level(level(childCache, route), service), consumer);
+  let c = byNode.get(node);
   if (c === undefined) {
-    if (childCache.size >= CHILD_CACHE_MAX) childCache.clear();
+    cachedSets++;
     c = {
       status: new Map(),
       request: m.latency.labels('request', route, service, consumer, node),
@@ -104,9 +123,23 @@ function childrenFor(m: Metrics, route: string, service: string, consumer: strin
       ingress: m.bandwidth.labels('ingress', route, service, consumer, node),
       egress: m.bandwidth.labels('egress', route, service, consumer, node),
     };
-    childCache.set(key, c);
+    byNode.set(node, c);
   }
   return c;
+}
+
+function statusSeries(m: Metrics, c: Children, code: number, matchedUri: string, matchedHost: string,
+  route: string, service: string, consumer: string, node: string): CounterSeries {
+  let byUri = c.status.get(code);
+  if (byUri === undefined) c.status.set(code, (byUri = new Map()));
+  let byHost = byUri.get(matchedUri);
+  if (byHost === undefined) byUri.set(matchedUri, (byHost = new Map()));
+  let s = byHost.get(matchedHost);
+  if (s === undefined) {
+    s = m.status.labels(String(code), route, matchedUri, matchedHost, service, consumer, node);
+    byHost.set(matchedHost, s);
+  }
+  return s;
 }
 
 export default definePlugin<PrometheusConf, PrometheusPrepared>({
@@ -149,14 +182,7 @@ export default definePlugin<PrometheusConf, PrometheusPrepared>({
     const matchedHost = p.keep.matched_host ? str(ctx.var('matched_host')) : '';
 
     const c = childrenFor(m, route, service, consumer, node);
-    const code = String(ctx.response.status);
-    const statusKey = `${code}\u0000${matchedUri}\u0000${matchedHost}`;
-    let status = c.status.get(statusKey);
-    if (status === undefined) {
-      status = m.status.labels(code, route, matchedUri, matchedHost, service, consumer, node);
-      c.status.set(statusKey, status);
-    }
-    status.inc();
+    statusSeries(m, c, ctx.response.status, matchedUri, matchedHost, route, service, consumer, node).inc();
 
     const total = performance.now() - ctx.startedAt;
     c.request.observe(total);

@@ -125,3 +125,10 @@ test('seed example: { _meta: { filter }, uri: "/anything" } is a valid config', 
   const p = prepareConf(plugin, { uri: '/anything' });
   assert.ok(p.uri);
 });
+
+test('set: values without variables are joined once at prepare; mixed ones per request', async () => {
+  const { ctx } = await run({ headers: { set: { 'X-L': ['a', 1], 'X-M': ['a', '$arg_k'], 'X-E': 'cost \\$5' } } }, { target: '/?k=K' });
+  assert.equal(ctx.requestHeaders.get('x-l'), 'a, 1');
+  assert.equal(ctx.requestHeaders.get('x-m'), 'a, K');
+  assert.equal(ctx.requestHeaders.get('x-e'), 'cost \\$5');
+});

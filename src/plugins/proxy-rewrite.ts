@@ -37,7 +37,12 @@ export interface ProxyRewriteConf {
   use_real_request_uri_unsafe: boolean;
 }
 
-interface HeaderOp { name: string; values: VarTemplate[] }
+interface HeaderOp {
+  name: string;
+  values: VarTemplate[];
+  /** The value when every template is static (joined with `, ` as `set` sends it); undefined otherwise. */
+  fixed: string | undefined;
+}
 
 export interface ProxyRewritePrepared {
   uri: VarTemplate | undefined;
@@ -57,10 +62,14 @@ function isNewHeadersConf(h: Record<string, unknown>): boolean {
 
 function headerOps(map: Record<string, HeaderValue> | undefined): HeaderOp[] {
   if (map === undefined) return [];
-  return Object.entries(map).map(([name, v]) => ({
-    name: name.toLowerCase(),
-    values: (Array.isArray(v) ? v : [v]).map((x) => compileVarTemplate(headerValueText(x), { captures: true })),
-  }));
+  return Object.entries(map).map(([name, v]) => {
+    const values = (Array.isArray(v) ? v : [v]).map((x) => compileVarTemplate(headerValueText(x), { captures: true }));
+    return {
+      name: name.toLowerCase(),
+      values,
+      fixed: values.every((t) => t.isStatic) ? values.map((t) => t.source).join(', ') : undefined,
+    };
+  });
 }
 
 /** `?` inside a variable's value must not start the query of the rewritten uri. */
@@ -116,9 +125,16 @@ function prepare(conf: ProxyRewriteConf): ProxyRewritePrepared {
   };
 }
 
-function rewriteUri(p: ProxyRewritePrepared, ctx: PluginContext, lookup: (n: string) => unknown):
+type Lookup = (n: string) => unknown;
+
+/** `ctx.var` as a standalone function, for templates (made only when one has variables). */
+function lookupOf(ctx: PluginContext): Lookup {
+  return (n) => ctx.var(n);
+}
+
+function rewriteUri(p: ProxyRewritePrepared, ctx: PluginContext):
   { uri: string; captures: (string | undefined)[] | undefined } {
-  let upstreamUri = p.unsafe ? String(lookup('real_request_uri') ?? lookup('request_uri') ?? ctx.request.uri) : ctx.request.uri;
+  let upstreamUri = p.unsafe ? String(ctx.var('real_request_uri') ?? ctx.var('request_uri') ?? ctx.request.uri) : ctx.request.uri;
   let separatorEscaped = false;
   let captures: (string | undefined)[] | undefined;
 
@@ -129,7 +145,7 @@ function rewriteUri(p: ProxyRewritePrepared, ctx: PluginContext, lookup: (n: str
       const q = upstreamUri.indexOf('?');
       queryString = q === -1 ? '' : upstreamUri.slice(q);
     }
-    upstreamUri = p.uri.render(lookup, undefined, escapeSeparator);
+    upstreamUri = p.uri.isStatic ? p.uri.source : p.uri.render(lookupOf(ctx), undefined, escapeSeparator);
     if (queryString !== '') {
       upstreamUri += upstreamUri.includes('?') ? '&' + queryString.slice(1) : queryString;
     }
@@ -152,11 +168,17 @@ function rewriteUri(p: ProxyRewritePrepared, ctx: PluginContext, lookup: (n: str
   } else {
     upstreamUri = uriSafeEncode(upstreamUri);
   }
-  if (lookup('is_args') === '?') {
-    const args = String(lookup('args') ?? '');
+  if (ctx.var('is_args') === '?') {
+    const args = String(ctx.var('args') ?? '');
     upstreamUri += (index !== -1 ? '&' : '?') + args;
   }
   return { uri: upstreamUri, captures };
+}
+
+function renderAll(values: readonly VarTemplate[], lookup: Lookup, captures: (string | undefined)[] | undefined): string {
+  let out = '';
+  for (let i = 0; i < values.length; i++) out += (i === 0 ? '' : ', ') + values[i]!.render(lookup, captures);
+  return out;
 }
 
 export default definePlugin<ProxyRewriteConf, ProxyRewritePrepared>({
@@ -208,20 +230,20 @@ export default definePlugin<ProxyRewriteConf, ProxyRewritePrepared>({
   prepare,
 
   rewrite(p, ctx) {
-    const lookup = (n: string): unknown => ctx.var(n);
     if (p.host !== undefined) ctx.request.upstreamHost = p.host;
 
-    const { uri, captures } = rewriteUri(p, ctx, lookup);
+    const { uri, captures } = rewriteUri(p, ctx);
     ctx.request.upstreamUri = uri;
     if (captures !== undefined) ctx.setVar('proxy_rewrite_regex_uri_captures', captures);
 
+    let lookup: Lookup | undefined;
     for (const op of p.add) {
       let current = ctx.request.header(op.name);
-      for (const t of op.values) current = appendHeaderValue(current, t.render(lookup, captures));
+      for (const t of op.values) current = appendHeaderValue(current, t.isStatic ? t.source : t.render(lookup ??= lookupOf(ctx), captures));
       ctx.request.setHeader(op.name, current);
     }
     for (const op of p.set) {
-      ctx.request.setHeader(op.name, op.values.map((t) => t.render(lookup, captures)).join(', '));
+      ctx.request.setHeader(op.name, op.fixed ?? renderAll(op.values, lookup ??= lookupOf(ctx), captures));
     }
     for (const name of p.remove) ctx.request.setHeader(name, undefined);
 

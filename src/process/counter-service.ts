@@ -9,29 +9,76 @@ import type { CounterOpsMessage, CounterResultsMessage } from './messages.js';
 // limit allows. Counters therefore survive worker restarts; the slots limit-conn holds
 // for a worker that dies are given back when it exits.
 //
+// limit-count's fixed windows are shared out as quota leases (OP_LEASE): a worker asks
+// for a block of a key's remaining count and then admits from it on its own, without a
+// round trip per request. See `CounterTable.lease` for how a block is sized and
+// `CounterService` for how unused blocks are reclaimed before anyone is refused.
+//
 // Wire format (kept flat and small: it is JSON over the IPC channel). A worker sends the
 // operations queued during one tick as one `counter-ops` message, `ops` being a flat
-// list of OP_FIELDS-tuples `[id, op, key, a, b]`:
-//   OP_INCR    a = by, b = windowMs   → `[id, count, resetMs]`
-//   OP_TAKE    a = rate, b = burst    → `[id, delayMs | -1, 0]`
-//   OP_ACQUIRE a = max                → `[id, inUse | -1, 0]`
+// list of OP_FIELDS-tuples `[id, op, key, a, b, c]`:
+//   OP_INCR    a = by, b = windowMs           → `[id, count, resetMs, 0, 0, 0]`
+//   OP_TAKE    a = rate, b = burst            → `[id, delayMs | -1, 0, 0, 0, 0]`
+//   OP_ACQUIRE a = max                        → `[id, inUse | -1, 0, 0, 0, 0]`
 //   OP_RELEASE (id 0: no answer)
-// The primary answers the operations with an id in one `counter-results` message, a
-// flat list of RESULT_FIELDS-tuples; `[id, null, message]` reports an error.
+//   OP_LEASE   a = limit, b = windowMs, c = wanted tokens
+//                                            → `[id, granted, resetMs, pool, gen, sole]`
+//   OP_RETURN  (id 0: no answer) a = unused tokens given back, b = the window's gen
+// The primary answers the operations with an id in `counter-results` messages, a flat
+// list of RESULT_FIELDS-tuples; `[id, null, message, 0, 0, 0]` reports an error. The same
+// message type carries the primary's requests to give leases back: `[RECLAIM_ID, key,
+// gen, 0, 0, 0]`, answered by an OP_RETURN (of 0 tokens when nothing is left).
 
 export const OP_INCR = 1;
 export const OP_TAKE = 2;
 export const OP_ACQUIRE = 3;
 export const OP_RELEASE = 4;
-export const OP_FIELDS = 5;
-export const RESULT_FIELDS = 3;
+export const OP_LEASE = 5;
+export const OP_RETURN = 6;
+export const OP_FIELDS = 6;
+export const RESULT_FIELDS = 6;
+/** The id of a result tuple that is the primary asking for a key's unused lease back. */
+export const RECLAIM_ID = -1;
+
+/**
+ * A lease is at most 1 / (LEASE_SHARE × workers) of what is left in the pool, so that
+ * several workers can hold one at once and the pool shrinks geometrically: when little
+ * is left, leases are single tokens and every admission is decided here, one by one.
+ */
+export const LEASE_SHARE = 2;
+/** How long the primary waits for workers to give leases back before answering without them. */
+const RECLAIM_TIMEOUT_MS = 250;
 
 /** How often expired windows, drained buckets and empty slots are forgotten. */
 const SWEEP_MS = 10_000;
 
 export type Clock = () => number;
 
-interface Window { count: number; end: number }
+interface Window {
+  /** Hits counted (OP_INCR) or tokens handed out in leases (OP_LEASE, never above the limit). */
+  count: number;
+  end: number;
+  /** Generation: tells this window from the key's next one (returns for a closed window are ignored). */
+  gen: number;
+  /** Workers that may hold unused tokens of this window → how many they were given beyond the one they used. */
+  holders: Map<number, number> | undefined;
+}
+
+/** What the primary answers a lease request. */
+export interface LeaseGrant {
+  /** Tokens given, the asking request's own included; 0: none left (the request is refused). */
+  granted: number;
+  /** Milliseconds until the window closes. */
+  resetMs: number;
+  /** Tokens still in the pool after this grant (leases held by workers not counted). */
+  pool: number;
+  gen: number;
+  /** The asking worker is the only one: the pool is its alone, so pool + lease is exact. */
+  sole: boolean;
+}
+
+/** `CounterTable.lease`'s answer when other workers must give their unused leases back first. */
+export const NEEDS_RECLAIM = null;
 interface Bucket { excess: number; last: number; rate: number }
 
 /**
@@ -43,19 +90,80 @@ export class CounterTable {
   private readonly buckets = new Map<string, Bucket>();
   private readonly conns = new Map<string, number>();
   private readonly owned = new Map<number, Map<string, number>>();
+  private gen = 0;
 
   constructor(private readonly now: Clock = () => performance.now()) {}
+
+  /** The key's open window, a new one when there is none or it has closed. */
+  private window(key: string, windowMs: number, now: number): Window {
+    let w = this.windows.get(key);
+    if (w === undefined || now >= w.end) {
+      w = { count: 0, end: now + windowMs, gen: ++this.gen, holders: undefined };
+      this.windows.set(key, w);
+    }
+    return w;
+  }
 
   /** Fixed window, as lua-resty-limit-count: the first hit opens a window of `windowMs`. */
   incr(key: string, by: number, windowMs: number): WindowCount {
     const now = this.now();
-    let w = this.windows.get(key);
-    if (w === undefined || now >= w.end) {
-      w = { count: 0, end: now + windowMs };
-      this.windows.set(key, w);
-    }
+    const w = this.window(key, windowMs, now);
     w.count += by;
     return { count: w.count, resetMs: Math.round(w.end - now) };
+  }
+
+  /**
+   * Fixed window shared out as leases: `owner` needs a token for a request and would like
+   * `want` (its recent rate over a short period). It asks only once its previous lease of
+   * this window is used up, so that lease no longer holds anything. The grant is at most
+   * what is left, and with several workers at most 1 / (LEASE_SHARE × workers) of it (at
+   * least 1): plenty left → blocks, little left → single tokens, decided here one by one.
+   * Tokens never go out beyond `limit` in a window, so workers together never admit more.
+   *
+   * Nothing left while other workers may still hold unused tokens → NEEDS_RECLAIM: the
+   * caller asks them back (`holders`, `giveBack`) and asks again; the answer `granted: 0`
+   * (refused) comes only when nobody holds any.
+   */
+  lease(key: string, limit: number, windowMs: number, want: number, owner: number, workers: number): LeaseGrant | typeof NEEDS_RECLAIM {
+    const now = this.now();
+    const w = this.window(key, windowMs, now);
+    w.holders?.delete(owner);
+    const pool = limit - w.count;
+    if (pool <= 0) {
+      if (w.holders !== undefined && w.holders.size > 0) return NEEDS_RECLAIM;
+      return { granted: 0, resetMs: w.end - now, pool: 0, gen: w.gen, sole: workers <= 1 };
+    }
+    const cap = workers <= 1 ? pool : Math.max(1, Math.floor(pool / (LEASE_SHARE * workers)));
+    const granted = Math.min(Math.max(1, Math.floor(want)), cap);
+    w.count += granted;
+    if (granted > 1) (w.holders ??= new Map()).set(owner, granted - 1);
+    return { granted, resetMs: w.end - now, pool: limit - w.count, gen: w.gen, sole: workers <= 1 };
+  }
+
+  /** Workers that may hold unused tokens of `key`'s open window, with its generation; undefined when none. */
+  holders(key: string): { owners: number[]; gen: number } | undefined {
+    const w = this.windows.get(key);
+    if (w === undefined || w.holders === undefined || w.holders.size === 0 || this.now() >= w.end) return undefined;
+    return { owners: [...w.holders.keys()], gen: w.gen };
+  }
+
+  /**
+   * `owner` gives back `n` unused tokens of window `gen` of `key` (and holds none any
+   * more). Tokens of a window that has closed meanwhile are dropped with it.
+   */
+  giveBack(key: string, gen: number, n: number, owner: number): void {
+    const w = this.windows.get(key);
+    if (w === undefined || w.gen !== gen || this.now() >= w.end) return;
+    const held = w.holders?.get(owner);
+    w.holders?.delete(owner);
+    // never more than it was given (a confused worker must not inflate the pool)
+    const back = Math.min(Math.max(0, Math.floor(n)), held ?? 0, w.count);
+    w.count -= back;
+  }
+
+  /** `owner` is gone: its unused tokens are lost with it (counted as used: never over-admit). */
+  forgetHolder(owner: number): void {
+    for (const w of this.windows.values()) w.holders?.delete(owner);
   }
 
   /**
@@ -140,11 +248,34 @@ export class CounterTable {
   }
 }
 
+/** One hit of limit-count's fixed window, as the plugin needs it. */
+export interface QuotaAnswer {
+  admitted: boolean;
+  /** What is left for the key in this window (see `QuotaCounter`): never more than there is. */
+  remaining: number;
+  /** Milliseconds until the window closes. */
+  resetMs: number;
+}
+
+/**
+ * limit-count's view of the counters: one hit of `key` against `limit` per `windowMs`,
+ * answered synchronously when the store can (a single process; a worker admitting from
+ * its lease), else by a promise.
+ */
+export interface QuotaCounter {
+  hit(key: string, limit: number, windowMs: number): QuotaAnswer | Promise<QuotaAnswer>;
+}
+
 /** The store of a single process (unit tests, a gateway run without workers). */
-export class LocalCounterStore implements CounterStore {
+export class LocalCounterStore implements CounterStore, QuotaCounter {
   constructor(readonly table: CounterTable = new CounterTable()) {}
   incr(key: string, by: number, windowMs: number): Promise<WindowCount> {
     return Promise.resolve(this.table.incr(key, by, windowMs));
+  }
+  /** Synchronous: the table is right here. Exact: `remaining` is `limit` minus the hits of the window. */
+  hit(key: string, limit: number, windowMs: number): QuotaAnswer {
+    const r = this.table.incr(key, 1, windowMs);
+    return { admitted: r.count <= limit, remaining: Math.max(0, limit - r.count), resetMs: r.resetMs };
   }
   take(key: string, rate: number, burst: number): Promise<number> {
     return Promise.resolve(this.table.take(key, rate, burst));
@@ -163,61 +294,179 @@ function isNum(v: unknown): v is number {
   return typeof v === 'number' && Number.isFinite(v);
 }
 
-/** Answers the workers' `counter-ops` messages from one CounterTable. */
+type Result = number | string | null;
+
+/** A lease request waiting for a reclaim of its key to finish. */
+interface Queued { owner: number; id: number; limit: number; windowMs: number; want: number }
+
+interface Reclaim {
+  gen: number;
+  /** Holders that have not answered yet. */
+  waiting: Set<number>;
+  queue: Queued[];
+  timer: NodeJS.Timeout;
+}
+
+export interface CounterServiceOptions {
+  /** How many workers share the counters (sizes the leases); 1 when not given. */
+  workers?: () => number;
+  /** Sends a message to one worker (reclaim requests, deferred answers). */
+  send?: (owner: number, msg: CounterResultsMessage) => void;
+  reclaimTimeoutMs?: number;
+}
+
+/**
+ * Answers the workers' `counter-ops` messages from one CounterTable.
+ *
+ * Leases: when a key's pool is empty but other workers may hold unused tokens, the
+ * request is not refused yet. The service asks those workers for their unused tokens
+ * (a RECLAIM result tuple), holds every lease request for that key meanwhile, and once
+ * each has answered (or RECLAIM_TIMEOUT_MS passed: a worker that does not answer keeps
+ * its tokens, counted as used) decides the held requests in their order. A request is
+ * refused only when the pool is empty and no worker holds anything: quota is never
+ * stranded in a lease while someone is refused (except in a worker that died or hung).
+ */
 export class CounterService {
-  constructor(readonly table: CounterTable = new CounterTable()) {}
+  private readonly reclaims = new Map<string, Reclaim>();
+  private workers: () => number;
+  private send: (owner: number, msg: CounterResultsMessage) => void;
+  private readonly reclaimTimeoutMs: number;
+
+  constructor(readonly table: CounterTable = new CounterTable(), opts: CounterServiceOptions = {}) {
+    this.workers = opts.workers ?? (() => 1);
+    this.send = opts.send ?? (() => undefined);
+    this.reclaimTimeoutMs = opts.reclaimTimeoutMs ?? RECLAIM_TIMEOUT_MS;
+  }
 
   /** Applies one message's operations for `owner`; returns the flat results to send back (may be empty). */
-  handle(owner: number, ops: readonly unknown[]): (number | string | null)[] {
-    const out: (number | string | null)[] = [];
+  handle(owner: number, ops: readonly unknown[]): Result[] {
+    const out: Result[] = [];
     for (let i = 0; i + OP_FIELDS <= ops.length; i += OP_FIELDS) {
       const id = ops[i];
       const op = ops[i + 1];
       const key = ops[i + 2];
       const a = ops[i + 3];
       const b = ops[i + 4];
+      const c = ops[i + 5];
       if (!isNum(id)) continue;
-      if (typeof key !== 'string' || !isNum(a) || !isNum(b)) {
-        if (id > 0) out.push(id, null, 'malformed counter operation');
+      if (typeof key !== 'string' || !isNum(a) || !isNum(b) || !isNum(c)) {
+        if (id > 0) out.push(id, null, 'malformed counter operation', 0, 0, 0);
         continue;
       }
       switch (op) {
         case OP_INCR: {
           const r = this.table.incr(key, a, b);
-          out.push(id, r.count, r.resetMs);
+          out.push(id, r.count, r.resetMs, 0, 0, 0);
           break;
         }
         case OP_TAKE:
-          out.push(id, this.table.take(key, a, b), 0);
+          out.push(id, this.table.take(key, a, b), 0, 0, 0, 0);
           break;
         case OP_ACQUIRE:
-          out.push(id, this.table.acquire(key, a, owner), 0);
+          out.push(id, this.table.acquire(key, a, owner), 0, 0, 0, 0);
           break;
         case OP_RELEASE:
           this.table.release(key, owner);
           break;
+        case OP_LEASE:
+          this.lease(out, { owner, id, limit: a, windowMs: b, want: c }, key);
+          break;
+        case OP_RETURN:
+          this.table.giveBack(key, b, a, owner);
+          this.answered(key, owner);
+          break;
         default:
-          if (id > 0) out.push(id, null, `unknown counter operation ${String(op)}`);
+          if (id > 0) out.push(id, null, `unknown counter operation ${String(op)}`, 0, 0, 0);
       }
     }
     return out;
   }
 
-  /** A worker is gone: its limit-conn slots are given back. */
+  /** Decides one lease request into `out`, or holds it while a reclaim of its key runs. */
+  private lease(out: Result[], q: Queued, key: string): void {
+    const running = this.reclaims.get(key);
+    if (running !== undefined) {
+      running.queue.push(q);
+      return;
+    }
+    const g = this.table.lease(key, q.limit, q.windowMs, q.want, q.owner, this.workers());
+    if (g !== NEEDS_RECLAIM) {
+      out.push(q.id, g.granted, g.resetMs, g.pool, g.gen, g.sole ? 1 : 0);
+      return;
+    }
+    this.startReclaim(key, [q]);
+  }
+
+  private startReclaim(key: string, queue: Queued[]): void {
+    const h = this.table.holders(key)!;
+    const r: Reclaim = {
+      gen: h.gen,
+      waiting: new Set(h.owners),
+      queue,
+      timer: setTimeout(() => this.finishReclaim(key, true), this.reclaimTimeoutMs),
+    };
+    r.timer.unref?.();
+    this.reclaims.set(key, r);
+    for (const owner of h.owners) this.send(owner, { type: 'counter-results', results: [RECLAIM_ID, key, h.gen, 0, 0, 0] });
+  }
+
+  /** `owner` answered (or can no longer answer) the reclaim of `key`. */
+  private answered(key: string, owner: number): void {
+    const r = this.reclaims.get(key);
+    if (r === undefined || !r.waiting.delete(owner)) return;
+    if (r.waiting.size === 0) this.finishReclaim(key, false);
+  }
+
+  /** Decides the held requests in order; one that finds the pool empty again while leases are out starts the next round. */
+  private finishReclaim(key: string, timedOut: boolean): void {
+    const r = this.reclaims.get(key);
+    if (r === undefined) return;
+    clearTimeout(r.timer);
+    this.reclaims.delete(key);
+    // holders that did not answer in time keep their tokens; they count as used from now on
+    if (timedOut) for (const owner of r.waiting) this.table.giveBack(key, r.gen, 0, owner);
+    const byOwner = new Map<number, Result[]>();
+    for (let i = 0; i < r.queue.length; i++) {
+      const q = r.queue[i]!;
+      const g = this.table.lease(key, q.limit, q.windowMs, q.want, q.owner, this.workers());
+      if (g === NEEDS_RECLAIM) {
+        this.startReclaim(key, r.queue.slice(i));
+        break;
+      }
+      let out = byOwner.get(q.owner);
+      if (out === undefined) byOwner.set(q.owner, (out = []));
+      out.push(q.id, g.granted, g.resetMs, g.pool, g.gen, g.sole ? 1 : 0);
+    }
+    for (const [owner, results] of byOwner) this.send(owner, { type: 'counter-results', results });
+  }
+
+  /** A worker is gone: its limit-conn slots are given back, its unused lease tokens are lost. */
   ownerGone(owner: number): number {
+    this.table.forgetHolder(owner);
+    for (const [key, r] of [...this.reclaims]) {
+      r.queue = r.queue.filter((q) => q.owner !== owner);
+      this.answered(key, owner);
+    }
     return this.table.releaseOwner(owner);
   }
 
   /** Serves every worker of `cluster` (the primary calls this once). */
-  attach(cluster: Pick<Cluster, 'on'>): void {
+  attach(cluster: Pick<Cluster, 'on'> & { workers?: Cluster['workers'] }): void {
+    this.workers = () => {
+      let n = 0;
+      for (const id in cluster.workers ?? {}) if (cluster.workers![id] !== undefined) n++;
+      return Math.max(1, n);
+    };
+    const deliver = (worker: Worker | undefined, msg: CounterResultsMessage): void => {
+      // with a callback a channel closing meanwhile is not an 'error' event on the worker
+      if (worker !== undefined && worker.isConnected()) worker.send(msg, undefined, ignoreSendError);
+    };
+    this.send = (owner, msg) => deliver(cluster.workers?.[owner], msg);
     cluster.on('message', (worker: Worker, msg: unknown) => {
       const m = msg as Partial<CounterOpsMessage> | null;
       if (m === null || typeof m !== 'object' || m.type !== 'counter-ops' || !Array.isArray(m.ops)) return;
       const results = this.handle(worker.id, m.ops);
-      if (results.length > 0 && worker.isConnected()) {
-        // with a callback a channel closing meanwhile is not an 'error' event on the worker
-        worker.send({ type: 'counter-results', results } satisfies CounterResultsMessage, undefined, ignoreSendError);
-      }
+      if (results.length > 0) deliver(worker, { type: 'counter-results', results } satisfies CounterResultsMessage);
     });
     cluster.on('exit', (worker: Worker) => { this.ownerGone(worker.id); });
     setInterval(() => this.table.sweep(), SWEEP_MS).unref();

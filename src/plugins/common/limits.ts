@@ -77,6 +77,10 @@ const scopes = new WeakMap<object, string>();
  * and the answer is cached. Where no chain is visible (unit tests), the route is used.
  */
 export function instanceScope(prepared: object, ctx: PluginContext): string {
+  return findScope(prepared, ctx) ?? `route/${ctx.routeId ?? ''}`;
+}
+
+function findScope(prepared: object, ctx: PluginContext): string | undefined {
   const hit = scopes.get(prepared);
   if (hit !== undefined) return hit;
   const run = ctx as unknown as { globalChain?: ChainLike; routeChain?: ChainLike };
@@ -88,7 +92,24 @@ export function instanceScope(prepared: object, ctx: PluginContext): string {
       return scope;
     }
   }
-  return `route/${ctx.routeId ?? ''}`;
+  return undefined;
+}
+
+const prefixes = new WeakMap<object, string>();
+
+/**
+ * `<owner>:<version>:`, the counter key of an instance without the limit key: built once
+ * per instance (a string per request otherwise). Where no chain shows the owner (unit
+ * tests) it is the request's route, built per request.
+ */
+export function instanceKeyPrefix(prepared: object, version: string, ctx: PluginContext): string {
+  const hit = prefixes.get(prepared);
+  if (hit !== undefined) return hit;
+  const scope = findScope(prepared, ctx);
+  if (scope === undefined) return `route/${ctx.routeId ?? ''}:${version}:`;
+  const prefix = `${scope}:${version}:`;
+  prefixes.set(prepared, prefix);
+  return prefix;
 }
 
 const NGINX_REASONS: Record<number, string> = {

@@ -7,12 +7,22 @@
 // one; a single `message` listener and a single sweeper timer serve every request (no
 // per-request listeners or timers). An operation the primary has not answered within
 // `timeoutMs` fails, and the plugin applies its `allow_degradation`.
+//
+// limit-count does not go to the primary per request: the worker holds a lease of a
+// key's window (a block of its remaining count, see CounterTable.lease) and admits from
+// it synchronously — no message, no promise — until it is used up or the window ends.
+// The block it asks for is what it admitted over the last LEASE_MS at its recent rate
+// (1 for a key it has not seen lately), so a busy key costs a few messages a second and
+// a quiet one is decided by the primary request by request, exactly as without leases.
 import cluster from 'node:cluster';
 import type { CounterStore, WindowCount } from '../../contracts/counter-store.js';
 import type { CounterOpsMessage, CounterResultsMessage } from '../../process/messages.js';
 import {
-  LocalCounterStore, OP_ACQUIRE, OP_FIELDS, OP_INCR, OP_RELEASE, OP_TAKE, RESULT_FIELDS,
+  LocalCounterStore, OP_ACQUIRE, OP_FIELDS, OP_INCR, OP_LEASE, OP_RELEASE, OP_RETURN, OP_TAKE, RECLAIM_ID, RESULT_FIELDS,
+  type QuotaAnswer, type QuotaCounter,
 } from '../../process/counter-service.js';
+
+export type { QuotaAnswer, QuotaCounter } from '../../process/counter-service.js';
 
 /** The IPC channel as the client needs it (a worker's `process`, or a fake in tests). */
 export interface CounterChannel {
@@ -31,13 +41,47 @@ interface Pending {
 }
 
 const DEFAULT_TIMEOUT_MS = 2_000;
+/** A lease is sized to what the worker admitted for the key over this long, at its recent rate. */
+export const LEASE_MS = 50;
+/** How often leases of closed windows are forgotten. */
+const LEASE_SWEEP_MS = 10_000;
 
-export class IpcCounterStore implements CounterStore {
+interface LeaseAnswer { granted: number; resetMs: number; pool: number; gen: number; sole: boolean }
+
+interface Waiter { resolve(a: QuotaAnswer): void; reject(err: Error): void }
+
+/** This worker's share of one key's window. */
+class Lease {
+  /** Admissions held and not used yet. */
+  tokens = 0;
+  /**
+   * When the window ends, on this process's clock: the primary's `resetMs` counted from
+   * when the request was *sent*, so never later than the primary's own end.
+   */
+  end = 0;
+  gen = 0;
+  /** The primary's pool right after the last grant. */
+  pool = 0;
+  /** Only worker of the node: pool + tokens is exactly what is left. */
+  sole = false;
+  /** The primary had nothing left for anyone (after reclaiming): refused until `end`. */
+  exhausted = false;
+  asking = false;
+  waiters: Waiter[] = [];
+  /** Admissions since the last request to the primary, and when it was sent (the rate). */
+  served = 0;
+  askedAt = -1;
+  constructor(readonly limit: number, readonly windowMs: number) {}
+}
+
+export class IpcCounterStore implements CounterStore, QuotaCounter {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private queue: (number | string)[] = [];
   private scheduled = false;
   private sweeper: NodeJS.Timeout | undefined;
+  private readonly leases = new Map<string, Lease>();
+  private leaseSweeper: NodeJS.Timeout | undefined;
 
   constructor(private readonly channel: CounterChannel, private readonly timeoutMs = DEFAULT_TIMEOUT_MS,
     private readonly now: () => number = () => performance.now()) {
@@ -51,19 +95,124 @@ export class IpcCounterStore implements CounterStore {
   }
 
   incr(key: string, by: number, windowMs: number): Promise<WindowCount> {
-    return this.call(OP_INCR, key, by, windowMs) as Promise<WindowCount>;
+    return this.call(OP_INCR, key, by, windowMs, 0) as Promise<WindowCount>;
   }
 
   take(key: string, rate: number, burst: number): Promise<number> {
-    return this.call(OP_TAKE, key, rate, burst) as Promise<number>;
+    return this.call(OP_TAKE, key, rate, burst, 0) as Promise<number>;
   }
 
   acquire(key: string, max: number): Promise<number> {
-    return this.call(OP_ACQUIRE, key, max, 0) as Promise<number>;
+    return this.call(OP_ACQUIRE, key, max, 0, 0) as Promise<number>;
   }
 
   release(key: string): void {
-    this.enqueue(0, OP_RELEASE, key, 0, 0);
+    this.enqueue(0, OP_RELEASE, key, 0, 0, 0);
+  }
+
+  /**
+   * One hit of limit-count's window for `key`: from this worker's lease when it holds a
+   * token of the open window (synchronous), refused synchronously when the primary has
+   * said the window has nothing left, else by the primary (a promise).
+   *
+   * `remaining` never over-states: with one worker it is exact (its lease plus the pool,
+   * which nobody else draws from); with several it is what this worker can vouch for —
+   * its own unused lease, plus the pool as the primary reported it when the answer came
+   * straight from the primary (tokens other workers hold are not counted).
+   */
+  hit(key: string, limit: number, windowMs: number): QuotaAnswer | Promise<QuotaAnswer> {
+    const now = this.now();
+    let l = this.leases.get(key);
+    if (l === undefined || (l.limit !== limit && !l.asking)) {
+      l = new Lease(limit, windowMs);
+      this.leases.set(key, l);
+      if (this.leaseSweeper === undefined) this.startLeaseSweeper();
+    }
+    if (now < l.end && l.waiters.length === 0) {
+      if (l.tokens > 0) {
+        l.tokens--;
+        l.served++;
+        return { admitted: true, remaining: l.sole ? l.tokens + l.pool : l.tokens, resetMs: l.end - now };
+      }
+      if (l.exhausted) return { admitted: false, remaining: 0, resetMs: l.end - now };
+    }
+    return this.wait(key, l);
+  }
+
+  /** The hit waits for the primary's answer (its own request, or the one in flight). */
+  private wait(key: string, l: Lease): Promise<QuotaAnswer> {
+    return new Promise<QuotaAnswer>((resolve, reject) => {
+      l.waiters.push({ resolve, reject });
+      if (!l.asking) this.ask(key, l);
+    });
+  }
+
+  /** Asks the primary for a lease: enough for the waiting requests, or for LEASE_MS at the recent rate. */
+  private ask(key: string, l: Lease): void {
+    const now = this.now();
+    let want = l.waiters.length;
+    if (l.askedAt >= 0) want = Math.max(want, Math.ceil((l.served * LEASE_MS) / Math.max(1, now - l.askedAt)));
+    l.asking = true;
+    l.served = 0;
+    l.askedAt = now;
+    l.tokens = 0;
+    l.exhausted = false;
+    const sentAt = now;
+    (this.call(OP_LEASE, key, l.limit, l.windowMs, Math.max(1, want)) as Promise<LeaseAnswer>).then((g) => {
+      l.asking = false;
+      l.gen = g.gen;
+      l.pool = g.pool;
+      l.sole = g.sole;
+      l.end = sentAt + g.resetMs;
+      const resetMs = Math.max(0, l.end - this.now());
+      const waiters = l.waiters;
+      if (g.granted <= 0) {
+        l.exhausted = true;
+        l.waiters = [];
+        for (const w of waiters) w.resolve({ admitted: false, remaining: 0, resetMs });
+        return;
+      }
+      l.tokens = g.granted;
+      let i = 0;
+      for (; i < waiters.length && l.tokens > 0; i++) {
+        l.tokens--;
+        l.served++;
+        // straight from the primary: its pool as of now, plus what this worker holds
+        waiters[i]!.resolve({ admitted: true, remaining: l.pool + l.tokens, resetMs });
+      }
+      l.waiters = i === waiters.length ? [] : waiters.slice(i);
+      if (l.waiters.length > 0) this.ask(key, l);
+    }, (err: Error) => {
+      l.asking = false;
+      const waiters = l.waiters;
+      l.waiters = [];
+      for (const w of waiters) w.reject(err);
+    });
+  }
+
+  /** The primary wants `key`'s unused tokens of window `gen` back: all of them go (none when this worker has none). */
+  private reclaim(key: string, gen: number): void {
+    const l = this.leases.get(key);
+    let n = 0;
+    if (l !== undefined && l.gen === gen) {
+      n = l.tokens;
+      l.tokens = 0;
+    }
+    this.enqueue(0, OP_RETURN, key, n, gen, 0);
+  }
+
+  private startLeaseSweeper(): void {
+    this.leaseSweeper = setInterval(() => this.sweepLeases(), LEASE_SWEEP_MS).unref();
+  }
+
+  private sweepLeases(): void {
+    const now = this.now();
+    for (const [key, l] of this.leases) if (now >= l.end && !l.asking && l.waiters.length === 0) this.leases.delete(key);
+  }
+
+  /** Leases held (tests). */
+  get leaseCount(): number {
+    return this.leases.size;
   }
 
   /** Operations sent and not answered yet (tests). */
@@ -71,17 +220,17 @@ export class IpcCounterStore implements CounterStore {
     return this.pending.size;
   }
 
-  private call(op: number, key: string, a: number, b: number): Promise<unknown> {
+  private call(op: number, key: string, a: number, b: number, c: number): Promise<unknown> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { op, at: this.now(), resolve, reject });
-      this.enqueue(id, op, key, a, b);
+      this.enqueue(id, op, key, a, b, c);
       this.sweeper ??= setInterval(() => this.expire(), Math.max(50, this.timeoutMs / 4)).unref();
     });
   }
 
-  private enqueue(id: number, op: number, key: string, a: number, b: number): void {
-    this.queue.push(id, op, key, a, b);
+  private enqueue(id: number, op: number, key: string, a: number, b: number, c: number): void {
+    this.queue.push(id, op, key, a, b, c);
     if (!this.scheduled) {
       this.scheduled = true;
       // after the I/O callbacks of this loop turn: every request parsed in it shares the message
@@ -111,6 +260,10 @@ export class IpcCounterStore implements CounterStore {
   private onResults(results: readonly unknown[]): void {
     for (let i = 0; i + RESULT_FIELDS <= results.length; i += RESULT_FIELDS) {
       const id = results[i] as number;
+      if (id === RECLAIM_ID) {
+        if (typeof results[i + 1] === 'string') this.reclaim(results[i + 1] as string, results[i + 2] as number);
+        continue;
+      }
       const p = this.pending.get(id);
       if (p === undefined) continue; // timed out meanwhile
       this.pending.delete(id);
@@ -118,7 +271,10 @@ export class IpcCounterStore implements CounterStore {
       const y = results[i + 2];
       if (typeof x !== 'number') p.reject(new Error(typeof y === 'string' ? y : 'counter operation failed'));
       else if (p.op === OP_INCR) p.resolve({ count: x, resetMs: y as number } satisfies WindowCount);
-      else p.resolve(x);
+      else if (p.op === OP_LEASE) {
+        p.resolve({ granted: x, resetMs: y as number, pool: results[i + 3] as number, gen: results[i + 4] as number,
+          sole: results[i + 5] === 1 } satisfies LeaseAnswer);
+      } else p.resolve(x);
     }
   }
 
@@ -167,6 +323,23 @@ export function counterStore(): CounterStore {
   return current ??= cluster.isWorker && typeof process.send === 'function'
     ? new IpcCounterStore(processChannel())
     : new LocalCounterStore();
+}
+
+/**
+ * One hit of limit-count's fixed window through the process's store: synchronous where
+ * the store can answer at once (see QuotaCounter), else a promise. A store without
+ * `hit` (a custom CounterStore) is counted with `incr`, as before leases.
+ */
+export function hitWindow(key: string, limit: number, windowMs: number): QuotaAnswer | Promise<QuotaAnswer> {
+  const store = counterStore() as CounterStore & Partial<QuotaCounter>;
+  if (typeof store.hit === 'function') return store.hit(key, limit, windowMs);
+  return incrAsHit(store, key, limit, windowMs);
+}
+
+function incrAsHit(store: CounterStore, key: string, limit: number, windowMs: number): Promise<QuotaAnswer> {
+  return store.incr(key, 1, windowMs).then((r) => ({
+    admitted: r.count <= limit, remaining: Math.max(0, limit - r.count), resetMs: r.resetMs,
+  }));
 }
 
 /** Replaces the process's store (unit tests: a LocalCounterStore on an injected clock); undefined restores the default. */

@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'undici';
+import { Client, request } from 'undici';
 import { startGateway, eventually, type Gateway } from '../../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
 import { get, type SimpleResponse } from '../../helpers/http.js';
@@ -24,6 +24,7 @@ before(async () => {
     config: {
       routes: [
         { id: 'five', uri: '/five', upstream, plugins: { ...PID, 'limit-count': { count: 5, time_window: 60 } } },
+        { id: 'lease', uri: '/lease', upstream, plugins: { ...PID, 'limit-count': { count: 400, time_window: 60 } } },
         { id: 'race', uri: '/race', upstream, plugins: { ...PID, 'limit-count': { count: 7, time_window: 60, rejected_code: 429, rejected_msg: 'quota' } } },
         // the very same config as the global rule's: only the owner tells the counters apart
         { id: 'g-limited', uri: '/g/limited', upstream, plugins: { 'limit-count': GLOBAL_LIMIT } },
@@ -83,6 +84,52 @@ test('concurrent requests racing on both workers: never more than count pass', a
   const rejected = responses.find((r) => r.status === 429)!;
   assert.deepEqual(rejected.json(), { error_msg: 'quota' });
   assert.equal(rejected.headers['x-ratelimit-remaining'], '0');
+});
+
+test('leases: a busy worker admits from a block; when the other runs out, the unused block is reclaimed, not stranded', async () => {
+  // a keep-alive connection stays on one worker
+  const clients: Client[] = [];
+  const on = async (c: Client): Promise<{ status: number; pid: string; remaining: number }> => {
+    const res = await c.request({ path: '/lease', method: 'GET' });
+    await res.body.text();
+    return { status: res.statusCode, pid: String(res.headers['x-worker-pid']), remaining: Number(res.headers['x-ratelimit-remaining']) };
+  };
+  try {
+    const a = new Client(gw.url);
+    clients.push(a);
+    // worker A warms up: its later requests are admitted from a lease
+    let first = await on(a);
+    for (let i = 1; i < 60; i++) first = await on(a);
+    assert.equal(first.status, 200);
+    // a connection that lands on the other worker
+    let b: Client | undefined;
+    for (let i = 0; i < 20 && b === undefined; i++) {
+      const c = new Client(gw.url);
+      clients.push(c);
+      const r = await on(c);
+      assert.equal(r.status, 200);
+      if (r.pid !== first.pid) b = c;
+    }
+    assert.ok(b !== undefined, 'reached the second worker');
+    const used = 60 + (clients.length - 1); // every request so far was admitted
+    // worker B spends everything left, including what A holds and does not use
+    let admitted = used;
+    for (;;) {
+      const r = await on(b);
+      if (r.status !== 200) {
+        assert.equal(r.status, 503);
+        break;
+      }
+      admitted++;
+      // never more than is left
+      assert.ok(r.remaining <= 400 - admitted, `remaining ${r.remaining} after ${admitted} admitted`);
+    }
+    assert.equal(admitted, 400);
+    // A gave its block back: it has nothing either
+    assert.equal((await on(a)).status, 503);
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+  }
 });
 
 test('the counters live in the primary: a restarted worker does not reset them', async () => {

@@ -1,0 +1,106 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pino } from 'pino';
+import type { Plugin } from '../contracts/plugin.js';
+import type { Exchange } from '../data-plane/exchange.js';
+import { EMPTY_CHAIN, type Chain, type Instance } from './chain.js';
+import { PluginRun, ResponseState } from './plugin-run.js';
+import type { PluginSnapshot, RoutePlugins } from './plugin-snapshot.js';
+import { runHeaderFilter, runLog, runRequestSide } from './runner.js';
+import { pluginCost } from '../observability/plugin-cost.js';
+
+const silent = pino({ level: 'silent' });
+
+function instance(plugin: Partial<Plugin> & { name: string }, index: number): Instance {
+  return {
+    plugin: { version: 1, stage: 'default', priority: 0, schema: {}, ...plugin } as Plugin,
+    name: plugin.name, conf: {}, prepared: {}, stage: 'default', stageIndex: 3, priority: 0, filter: undefined,
+    errorResponse: undefined, errorResponseIsJson: false, origin: 'route', originId: 'r1', index,
+    cost: pluginCost(`test-${plugin.name}`),
+  };
+}
+
+function chainOf(...plugins: (Partial<Plugin> & { name: string })[]): Chain {
+  const all = plugins.map(instance);
+  const having = (phase: keyof Plugin): Instance[] => all.filter((i) => typeof i.plugin[phase] === 'function');
+  return {
+    all, preflight: having('preflight'), rewrite: having('rewrite'), access: having('access'), before_proxy: having('before_proxy'),
+    header_filter: having('header_filter').reverse(), body_filter: having('body_filter').reverse(), log: having('log').reverse(),
+  };
+}
+
+function runOf(chain: Chain): PluginRun {
+  const ex = {
+    req: { method: 'GET', headers: {}, socket: { bytesRead: 0, bytesWritten: 0 } },
+    vars: { facts: { path: '/', host: 'h', query: '' }, get: () => undefined, set: () => undefined },
+    route: { id: 'r1' },
+    startedAt: performance.now(),
+  } as unknown as Exchange;
+  return new PluginRun(ex, EMPTY_CHAIN, chain, silent);
+}
+
+const snapshot = {} as PluginSnapshot;
+const route = { sources: [] } as unknown as RoutePlugins;
+
+test('request side: synchronous while the handlers are, in phase order', () => {
+  const order: string[] = [];
+  const chain = chainOf(
+    { name: 'a', rewrite: () => { order.push('a.rewrite'); }, access: () => { order.push('a.access'); } },
+    { name: 'b', preflight: () => { order.push('b.preflight'); }, before_proxy: () => { order.push('b.before_proxy'); } },
+  );
+  const out = runRequestSide(runOf(chain), snapshot, route);
+  assert.equal(out, undefined); // not a promise
+  assert.deepEqual(order, ['b.preflight', 'a.rewrite', 'a.access', 'b.before_proxy']);
+});
+
+test('request side: an async handler turns the rest into a promise, order kept; a decision ends it', async () => {
+  const order: string[] = [];
+  const chain = chainOf(
+    { name: 'a', rewrite: async () => { order.push('a.rewrite'); } },
+    { name: 'b', rewrite: () => { order.push('b.rewrite'); }, access: () => ({ status: 403, body: 'no' }) },
+    { name: 'c', access: () => { order.push('c.access'); } },
+  );
+  const out = runRequestSide(runOf(chain), snapshot, route);
+  assert.ok(out instanceof Promise);
+  const d = await out;
+  assert.deepEqual(order, ['a.rewrite', 'b.rewrite']);
+  assert.equal(d?.status, 403);
+  assert.equal(d?.body?.toString(), 'no');
+});
+
+test('log: synchronous handlers run at once (no promise); an async one is awaited before the next; failures are only logged', async () => {
+  const order: string[] = [];
+  const sync = chainOf(
+    { name: 'a', log: () => { order.push('a'); } },
+    { name: 'b', log: () => { throw new Error('boom'); } },
+  );
+  assert.equal(runLog(runOf(sync)), undefined);
+  assert.deepEqual(order, ['a']);
+
+  order.length = 0;
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  const mixed = chainOf(
+    { name: 'a', log: () => { order.push('a'); } },
+    { name: 'b', log: async () => { await gate; order.push('b'); throw new Error('late boom'); } },
+    { name: 'c', log: () => { order.push('c'); } },
+  );
+  // log runs in reverse chain order: c, then b (async), then a
+  const p = runLog(runOf(mixed));
+  assert.ok(p instanceof Promise);
+  assert.deepEqual(order, ['c']);
+  release();
+  await p;
+  assert.deepEqual(order, ['c', 'b', 'a']);
+});
+
+test('header_filter: `status` reads the response\'s for filters from then on; response state is made on first use', () => {
+  let seen: unknown;
+  const chain = chainOf({ name: 'a', header_filter: (_p, ctx) => { seen = ctx.var('status'); } });
+  const run = runOf(chain);
+  assert.equal(run.var('status'), 200);
+  run.response = ResponseState.fromFlat(404, ['server', 'x']);
+  runHeaderFilter(run);
+  assert.equal(seen, 404);
+  assert.equal(run.statusKnown, true);
+});
