@@ -23,8 +23,9 @@ export function finishedVar(run: PluginRun, name: string): unknown {
     case 'upstream_status': return ex.upstreamStatus;
     case 'upstream_response_time': return ex.upstreamMs === undefined ? undefined : seconds(ex.upstreamMs);
     case 'request_time': return seconds(performance.now() - ex.startedAt);
-    case 'request_length': return requestLength(ex.req, run.readAtStart);
+    case 'request_length': return requestLength(ex.req);
     case 'bytes_sent': return bytesSent(run);
+    case 'body_bytes_sent': return (ex.res as { bodyBytes?: number } | undefined)?.bodyBytes;
     case 'msec': return Date.now() / 1000;
     case 'time_iso8601': return isoLocal(new Date());
     case 'time_local': return nginxLocal(new Date());
@@ -46,7 +47,7 @@ function seconds(ms: number): number {
  * HTTP layer counts the bytes of each request itself; a request built elsewhere (the
  * plugin-chain inspector's sample) is measured from its parts, the body by Content-Length.
  */
-export function requestLength(req: RequestParts, _readAtStart?: number): number {
+export function requestLength(req: RequestParts): number {
   if (typeof req.bytesRead === 'number') return req.bytesRead;
   let n = req.method.length + 1 + req.url.length + 1 + 8 + 2 + 2;
   const raw = req.rawHeaders;
@@ -57,12 +58,9 @@ export function requestLength(req: RequestParts, _readAtStart?: number): number 
 
 type RequestParts = Pick<HttpRequest, 'method' | 'url' | 'rawHeaders' | 'headers'> & { bytesRead?: number };
 
-/** nginx `bytes_sent`: what went to the client for this response, status line and headers included. */
+/** nginx `bytes_sent`: what went to the client for this response, status line, headers and framing included (the HTTP layer counts it). */
 function bytesSent(run: PluginRun): number | undefined {
-  const socket = run.ex.req.socket;
-  if (run.writtenAtStart < 0) return undefined;
-  if (socket === null || socket === undefined) return 0;
-  return Math.max(0, socket.bytesWritten - run.writtenAtStart);
+  return (run.ex.res as { bytesSent?: number } | undefined)?.bytesSent;
 }
 
 /** The route's uri pattern that matched (APISIX's `curr_req_matched._path`), '' without a route. */

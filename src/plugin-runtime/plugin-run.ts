@@ -217,12 +217,6 @@ export class PluginRun implements PluginContext {
   /** `_meta.filter` results, evaluated the first time an instance is about to run, then kept for the request. */
   private filterResults: Map<Instance, boolean> | undefined;
   readonly startedAt: number;
-  /**
-   * socket.bytesRead / bytesWritten before the response: sizes for loggers are the growth
-   * since. Read (~75 ns) only when a log handler will want them; -1 until then.
-   */
-  readAtStart = -1;
-  writtenAtStart = -1;
 
   constructor(
     readonly ex: Exchange,
@@ -232,7 +226,6 @@ export class PluginRun implements PluginContext {
   ) {
     this.request = new RequestView(ex);
     this.startedAt = ex.startedAt;
-    if (routeChain.log.length > 0 || globalChain.log.length > 0) this.markSizes();
   }
 
   get response(): ResponseState {
@@ -246,14 +239,6 @@ export class PluginRun implements PluginContext {
   /** Per-request scratch space shared by plugins (made on first use). */
   get shared(): Map<string, unknown> {
     return this.sharedMap ??= new Map();
-  }
-
-  /** Records the socket's byte counts now (idempotent); header_filter calls it for log plugins a consumer brought in. */
-  markSizes(): void {
-    if (this.writtenAtStart >= 0) return;
-    const socket = this.ex.req.socket as import('node:net').Socket | null;
-    this.readAtStart = socket?.bytesRead ?? 0;
-    this.writtenAtStart = socket?.bytesWritten ?? 0;
   }
 
   var(name: string): unknown {

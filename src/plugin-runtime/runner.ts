@@ -190,8 +190,6 @@ function mergeConsumer(run: PluginRun, plugins: PluginSnapshot, route: RoutePlug
 /** header_filter: the route's instances in reverse order, then the global ones. Errors are logged, never fatal. */
 export function runHeaderFilter(run: PluginRun): void {
   run.statusKnown = true;
-  // before any response byte: loggers measure bytes_sent from here
-  if (run.writtenAtStart < 0 && (run.routeChain.log.length > 0 || run.globalChain.log.length > 0)) run.markSizes();
   headerFilterChain(run.routeChain, run, false);
   headerFilterChain(run.globalChain, run, true);
 }

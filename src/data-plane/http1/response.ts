@@ -38,6 +38,8 @@ export class HttpResponse {
   destroyed = false;
   /** Body bytes handed to the socket (without chunk framing). */
   bodyBytes = 0;
+  /** Everything handed to the socket for this response: status line, headers, framing, body (nginx `bytes_sent`). */
+  bytesSent = 0;
   private reason: string | undefined;
   private headers: HeaderInput | undefined;
   private trusted = false;
@@ -87,10 +89,10 @@ export class HttpResponse {
     if (this.destroyed || this.writableFinished) return false;
     const head = this.headersSent ? '' : this.head(-1);
     const data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    if (this.noBody || data.length === 0) return head === '' || this.conn.send(head, undefined, '');
+    if (this.noBody || data.length === 0) return head === '' || this.send(head, undefined, '');
     this.bodyBytes += data.length;
-    if (this.chunked) return this.conn.send(`${head}${data.length.toString(16)}\r\n`, data, '\r\n');
-    return this.conn.send(head, data, '');
+    if (this.chunked) return this.send(`${head}${data.length.toString(16)}\r\n`, data, '\r\n');
+    return this.send(head, data, '');
   }
 
   /** Finishes the response, optionally with a last chunk. */
@@ -109,9 +111,14 @@ export class HttpResponse {
       }
     }
     if (this.chunked) suffix += CHUNK_END;
-    if (prefix !== '' || body !== undefined || suffix !== '') this.conn.send(prefix, body, suffix);
+    if (prefix !== '' || body !== undefined || suffix !== '') this.send(prefix, body, suffix);
     this.writableFinished = true;
     this.conn.responseFinished(this, this.closeAfter);
+  }
+
+  private send(prefix: string, body: Buffer | undefined, suffix: string): boolean {
+    this.bytesSent += prefix.length + (body?.length ?? 0) + suffix.length;
+    return this.conn.send(prefix, body, suffix);
   }
 
   /** Abandons the response: the connection is closed, which is all a client can be told mid-body. */

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startGateway, eventually, type Gateway } from '../../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
-import { get } from '../../helpers/http.js';
+import { get, rawRequest } from '../../helpers/http.js';
 
 // The seeds' plugin-metadata example (002): a logger on two routes, a log_format in the
 // plugin metadata, and one route whose instance sets its own log_format, which wins.
@@ -25,6 +25,8 @@ function config(withMetadata: boolean): Record<string, unknown> {
     routes: [
       { id: 'product', uri: '/product', upstream, plugins: { 'file-logger': { path: logFile } } },
       { id: 'order', uri: '/order', upstream, plugins: { 'file-logger': { path: logFile, log_format: { uri: '$uri', status: '$status', source: 'route' } } } },
+      { id: 'sizes', uri: '/sizes', upstream, plugins: { 'file-logger': { path: logFile,
+        log_format: { tag: '$http_x_tag', bytes_sent: '$bytes_sent', body_bytes_sent: '$body_bytes_sent', request_length: '$request_length' } } } },
     ],
   };
 }
@@ -62,6 +64,18 @@ test('every request of every worker is one line', async () => {
   await Promise.all(Array.from({ length: 30 }, (_, i) => get(`${gw.url}/product`, { headers: { host: `batch-${i}.test` } })));
   await eventually(() => ours().length >= 30);
   assert.deepEqual(ours().sort(), Array.from({ length: 30 }, (_, i) => `batch-${i}.test`).sort());
+});
+
+test('bytes_sent, body_bytes_sent and request_length are the bytes on the wire', async () => {
+  const request = 'POST /sizes HTTP/1.1\r\nHost: sizes.test\r\nX-Tag: wire\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello';
+  const response = await rawRequest(gw.httpPort, request);
+  assert.match(response, /^HTTP\/1\.1 200 /);
+  const body = response.slice(response.indexOf('\r\n\r\n') + 4);
+  await eventually(() => lines().some((l) => l.tag === 'wire'));
+  const line = lines().find((l) => l.tag === 'wire');
+  assert.equal(line.bytes_sent, Buffer.byteLength(response, 'latin1'));
+  assert.equal(line.body_bytes_sent, Buffer.byteLength(body, 'latin1'));
+  assert.equal(line.request_length, Buffer.byteLength(request));
 });
 
 test('without metadata the default entry is logged', async () => {
