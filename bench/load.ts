@@ -21,6 +21,8 @@ export interface LoadResult {
   errors: number;
   /** Responses that were not 2xx (autocannon) / had status >= 400 (wrk). */
   non2xx: number;
+  /** CPU time the measured process tree used per request (µs), where /proc tells; set by the harness. */
+  cpuUsPerRequest?: number;
 }
 
 export interface LoadOptions {

@@ -1,7 +1,7 @@
 // Child-process bookkeeping for the bench: every process the harness starts is registered here and
 // killed (its whole process group) on normal exit, on SIGINT/SIGTERM and on a crash of the harness.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
@@ -149,4 +149,36 @@ export async function waitForReady(url: string, proc: ManagedProcess, timeoutMs:
 export function outputBlock(proc: ManagedProcess): string {
   const out = proc.output();
   return out === '' ? `\n    (${proc.name} printed nothing)` : `\n    --- last output of ${proc.name} ---\n    ${out.split('\n').join('\n    ')}`;
+}
+
+let clockTicks: number | undefined;
+
+/**
+ * CPU time (user + system, in ms) used so far by `pid` and every process below it (cluster
+ * workers, nginx workers), from /proc; undefined where /proc is not available. Resolution is
+ * one clock tick (10 ms on Linux), so read it around runs of seconds, not single requests.
+ */
+export function processTreeCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined || !existsSync(`/proc/${pid}/stat`)) return undefined;
+  clockTicks ??= (() => {
+    try { return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100; } catch { return 100; }
+  })();
+  let ticks = 0;
+  const seen = new Set<number>();
+  const visit = (p: number): void => {
+    if (seen.has(p)) return;
+    seen.add(p);
+    try {
+      // fields after the command (which may hold spaces) start after the last ')'; utime and stime are fields 14 and 15
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+      for (const tid of readdirSync(`/proc/${p}/task`)) {
+        const children = readFileSync(`/proc/${p}/task/${tid}/children`, 'utf8').trim();
+        if (children !== '') for (const c of children.split(' ')) visit(Number(c));
+      }
+    } catch { /* the process exited meanwhile */ }
+  };
+  visit(pid);
+  return (ticks * 1000) / clockTicks;
 }

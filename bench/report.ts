@@ -11,6 +11,8 @@ export interface Summary {
   requests: number;
   errors: number;
   non2xx: number;
+  /** Median CPU time of the target's process tree per request (µs); undefined without /proc. */
+  cpuUsPerRequest: number | undefined;
 }
 
 export interface TargetRow {
@@ -52,6 +54,7 @@ export function summarize(row: TargetRow): void {
     requests: sum((r) => r.requests),
     errors: sum((r) => r.errors),
     non2xx: sum((r) => r.non2xx),
+    cpuUsPerRequest: row.runs.every((r) => r.cpuUsPerRequest !== undefined) ? median(row.runs.map((r) => r.cpuUsPerRequest!)) : undefined,
   };
   const bad = row.summary.errors + row.summary.non2xx;
   if (row.summary.requests === 0) row.invalid = 'no request completed';
@@ -75,6 +78,13 @@ const GOALS: Partial<Record<ScenarioId, { num: TargetId; den: TargetId; min: num
   '10k': { num: 'gateway-10k', den: 'gateway', min: 0.95, label: 'gateway 10k routes ÷ gateway 1 route' },
   plugins: { num: 'gateway-plugins', den: 'gateway', min: 0.8, label: 'gateway with 5 plugins ÷ gateway without' },
 };
+
+/** Ratio of the median CPU time per request of two rows (lower than 1: `num` does the same work with less CPU). */
+export function cpuRatio(rows: TargetRow[], num: TargetId, den: TargetId): number | undefined {
+  const a = rows.find((r) => r.target === num)?.summary?.cpuUsPerRequest;
+  const b = rows.find((r) => r.target === den)?.summary?.cpuUsPerRequest;
+  return a !== undefined && b !== undefined && b > 0 ? a / b : undefined;
+}
 
 export function goalsFor(scenario: Scenario, rows: TargetRow[]): Goal[] {
   const g = GOALS[scenario.id];
@@ -106,23 +116,24 @@ export function scenarioTable(res: ScenarioResult): string {
   const { scenario, rows } = res;
   const lines: string[] = [];
   lines.push(`▸ ${scenario.title} — GET ${scenario.path} (${fmtBytes(scenario.bodyBytes)} response)`);
-  const head = ['target', 'req/s', 'spread', 'p50 ms', 'p99 ms', 'errors', '÷ baseline'];
-  const widths = [24, 9, 8, 8, 8, 8, 11];
-  const right = [false, true, true, true, true, true, true];
+  const head = ['target', 'req/s', 'spread', 'p50 ms', 'p99 ms', 'errors', '÷ baseline', 'CPU µs/req'];
+  const widths = [24, 9, 8, 8, 8, 8, 11, 11];
+  const right = [false, true, true, true, true, true, true, true];
   const fmtRow = (cells: string[]): string => '  ' + cells.map((c, i) => pad(c, widths[i], right[i])).join(' ');
   lines.push(fmtRow(head));
   const notes: string[] = [];
   for (const row of rows) {
     const label = row.label + (row.invalid !== undefined ? ' !' : '');
     if (row.failure !== undefined && row.summary === undefined) {
-      lines.push(fmtRow([label, 'FAILED', '', '', '', '', '']));
+      lines.push(fmtRow([label, 'FAILED', '', '', '', '', '', '']));
       notes.push(`  ${row.label}: ${row.failure.split('\n').join('\n  ')}`);
       continue;
     }
     const s = row.summary;
     if (s === undefined) continue;
     const r = row.target === 'baseline' ? (row.invalid === undefined ? 1 : undefined) : ratio(rows, row.target, 'baseline');
-    lines.push(fmtRow([label, fmtRps(s.rps), `±${s.spreadPct.toFixed(1)}%`, fmtMs(s.p50Ms), fmtMs(s.p99Ms), int.format(s.errors + s.non2xx), fmtRatio(r)]));
+    const cpu = s.cpuUsPerRequest === undefined ? '-' : s.cpuUsPerRequest.toFixed(1);
+    lines.push(fmtRow([label, fmtRps(s.rps), `±${s.spreadPct.toFixed(1)}%`, fmtMs(s.p50Ms), fmtMs(s.p99Ms), int.format(s.errors + s.non2xx), fmtRatio(r), cpu]));
     if (row.invalid !== undefined) notes.push(`  ! ${row.label}: ${row.invalid} — not comparable`);
     if (row.failure !== undefined) notes.push(`  ${row.label}: ${row.failure.split('\n').join('\n  ')}`);
   }
@@ -139,7 +150,7 @@ export function scenarioTable(res: ScenarioResult): string {
 
 export function summaryBlock(results: ScenarioResult[]): string {
   const lines = ['Summary (req/s ratios, medians of interleaved rounds)'];
-  const fmtRowS = (a: string, b: string, c: string): string => `  ${pad(a, 44, false)} ${pad(b, 7, true)}  ${c}`;
+  const fmtRowS = (a: string, b: string, c: string): string => `  ${pad(a, 52, false)} ${pad(b, 7, true)}  ${c}`;
   for (const res of results) {
     const rows = res.rows;
     const add = (label: string, r: number | undefined, goal?: Goal): void => {
@@ -157,6 +168,7 @@ export function summaryBlock(results: ScenarioResult[]): string {
       continue;
     }
     if (rows.some((r) => r.target === 'gateway')) add(`gateway ÷ baseline, ${name}`, ratio(rows, 'gateway', 'baseline'), res.scenario.id === '1route' ? goal : undefined);
+    if (res.scenario.id === '1route') add('CPU per request, gateway ÷ baseline (lower: cheaper)', cpuRatio(rows, 'gateway', 'baseline'));
     if (rows.some((r) => r.target === 'nginx')) add(`nginx ÷ baseline, ${name} (reference)`, ratio(rows, 'nginx', 'baseline'));
   }
   return lines.join('\n');

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { loaderAvailable, loaderVersion, runLoad, type LoaderName, type LoadResult } from './load.js';
-import { httpGet, installCleanup, outputBlock, stopAll } from './procs.js';
+import { httpGet, installCleanup, outputBlock, processTreeCpuMs, stopAll } from './procs.js';
 import { goalLine, goalsFor, labelOf, scenarioTable, summarize, summaryBlock, type ScenarioResult, type TargetRow } from './report.js';
 import { SCENARIOS, type Scenario, type ScenarioId, type TargetId } from './scenarios.js';
 import { formatApplyLatency, runApplyLatency, type ApplyLatencyResult } from './apply-latency.js';
@@ -183,7 +183,10 @@ async function main(): Promise<void> {
             log(`[${scenario.id}] warm-up ${row.label} (${opts.warmup} s)`);
             await runLoad({ loader: opts.loader, url, connections: opts.connections, durationS: opts.warmup, tmpDir: tmp });
           }
+          const cpu0 = processTreeCpuMs(r.procs[0]?.child.pid);
           const res: LoadResult = await runLoad({ loader: opts.loader, url, connections: opts.connections, durationS: opts.duration, tmpDir: tmp });
+          const cpu1 = processTreeCpuMs(r.procs[0]?.child.pid);
+          if (cpu0 !== undefined && cpu1 !== undefined && res.requests > 0) res.cpuUsPerRequest = ((cpu1 - cpu0) * 1000) / res.requests;
           row.runs.push(res);
           const bad = res.errors + res.non2xx;
           log(`[${scenario.id}] round ${round + 1}/${opts.rounds} ${row.label.padEnd(24)} ${Math.round(res.rps).toString().padStart(7)} req/s  p50 ${res.p50Ms.toFixed(2)} ms  p99 ${res.p99Ms.toFixed(2)} ms${bad > 0 ? `  ${bad} errors` : ''}`);
