@@ -32,11 +32,6 @@ function hostOf(header: string | undefined): string {
   return (colon === -1 ? header : header.slice(0, colon)).toLowerCase();
 }
 
-function clientAddr(socket: Socket): string {
-  const a = socket.remoteAddress ?? '';
-  return a.startsWith('::ffff:') ? a.slice(7) : a;
-}
-
 /**
  * The listeners of one worker and the request lifecycle. The only mutable state is
  * the current snapshot reference: each request reads it once and keeps it to the end.
@@ -280,11 +275,10 @@ export class DataPlane {
       sendError(res, 'GH_ERR_CLIENT_BAD_PATH', this.serverHeader);
       return undefined;
     }
-    const socket = req.socket;
-    const remoteAddr = clientAddr(socket);
+    const remoteAddr = req.remoteAddr;
     const host = hostOf(req.headers.host);
     const url = req.url;
-    const ex = new Exchange(req, res, snap, target.path, target.query, host, remoteAddr, socket.localPort ?? 0, scheme,
+    const ex = new Exchange(req, res, snap, target.path, target.query, host, remoteAddr, req.localPort, scheme,
       url.charCodeAt(0) === 47 ? url : target.query === '' ? target.path : `${target.path}?${target.query}`);
     const input = this.matchInput;
     input.method = req.method;

@@ -73,8 +73,15 @@ export class Http1Connection implements BodySource {
   private since: number;
   private requestStart = 0;
 
+  /** Peer address and local port, read once: every request of the connection shares them. */
+  private readonly remoteAddr: string;
+  private readonly localPort: number;
+
   constructor(readonly socket: Socket, private readonly owner: Http1ConnectionOwner) {
     this.since = Date.now();
+    const addr = socket.remoteAddress ?? '';
+    this.remoteAddr = addr.startsWith('::ffff:') ? addr.slice(7) : addr;
+    this.localPort = socket.localPort ?? 0;
     socket.setNoDelay(true);
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
@@ -217,7 +224,7 @@ export class Http1Connection implements BodySource {
 
   private dispatch(head: import('./request-head.js').RequestHead, headBytes: number): void {
     const socket = this.socket;
-    const req = new HttpRequest(head, socket, headBytes);
+    const req = new HttpRequest(head, socket, headBytes, this.remoteAddr, this.localPort);
     const keepAlive = head.keepAlive && !this.mustClose && !this.clientEnded && !this.owner.closing;
     const res = new HttpResponse(this, head.method === 'HEAD', head.versionMinor === 0, keepAlive && !head.upgrade);
     this.req = req;

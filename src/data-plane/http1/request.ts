@@ -49,7 +49,11 @@ export class HttpRequest {
   /** Bytes of the request (head and body framing included) read from the socket so far. */
   bytesRead: number;
 
-  constructor(head: RequestHead, readonly socket: Socket, headBytes: number) {
+  /**
+   * @param remoteAddr the peer's address (IPv4-mapped IPv6 unwrapped), read once per connection
+   * @param localPort the port the connection came in on
+   */
+  constructor(head: RequestHead, readonly socket: Socket, headBytes: number, readonly remoteAddr: string, readonly localPort: number) {
     this.method = head.method;
     this.url = head.url;
     this.httpVersion = head.versionMinor === 1 ? '1.1' : '1.0';
