@@ -138,7 +138,7 @@ export class Forwarder implements Dispatcher.DispatchHandler {
       run.response = ResponseState.fromFlat(statusCode, clientResponseHeaders(rawHeaders, this.deps.serverHeader));
       runHeaderFilter(run);
       this.filterBody = hasBodyFilters(run);
-      // A body filter may change the length: let node frame the body instead.
+      // A body filter may change the length: let the HTTP layer frame the body instead.
       if (this.filterBody) run.response.setHeader('content-length', undefined);
       const status = run.response.status;
       res.writeHead(status, status === statusCode ? statusText : undefined, run.response.flatten(), run.response.trusted);
