@@ -1,7 +1,7 @@
 import type { HttpRequest } from '../http1/request.js';
 
 // Header rewriting on both legs of the proxy. Works on flat [name, value, …] arrays,
-// the form both node:http (rawHeaders, writeHead) and undici (dispatch, onHeaders)
+// the form both the HTTP layer (rawHeaders, writeHead) and undici (dispatch, onHeaders)
 // use natively, so no header object is built on the hot path.
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) plus `host`, which the proxy sets itself. */
