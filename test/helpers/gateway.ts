@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { startUpstream, type TestUpstream } from '../fixtures/upstream.js';
 
 // Starts the real gateway (bin/gatehouse.js start) as a child process on ephemeral
 // ports, with a standalone config file the test can rewrite.
@@ -190,4 +191,23 @@ export async function eventually(fn: () => Promise<boolean> | boolean, tries = 1
     await new Promise((r) => setTimeout(r, intervalMs));
   }
   throw new Error('condition not met in time');
+}
+
+/**
+ * The setup most plugin tests share: one test upstream named 'a' and a gateway whose
+ * standalone config `config(upstream)` builds, `upstream` being an inline upstream
+ * object pointing at that server.
+ */
+export async function startWithUpstream(
+  config: (upstream: { nodes: Record<string, number> }) => Record<string, unknown>,
+): Promise<{ gw: Gateway; up: TestUpstream }> {
+  const up = await startUpstream('a');
+  const gw = await startGateway({ config: config({ nodes: { [`127.0.0.1:${up.port}`]: 1 } }) });
+  return { gw, up };
+}
+
+/** Stops what startWithUpstream started (either may be missing when its start failed). */
+export async function stopWithUpstream(gw: Gateway | undefined, up: TestUpstream | undefined): Promise<void> {
+  await gw?.stop();
+  await up?.close();
 }

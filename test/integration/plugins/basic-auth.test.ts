@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, type Gateway } from '../../helpers/gateway.js';
-import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
+import { startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
+import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
 
 let gw: Gateway;
@@ -9,26 +9,19 @@ let up: TestUpstream;
 const basic = (user: string, pass: string): string => `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
 
 before(async () => {
-  up = await startUpstream('a');
-  const upstream = { nodes: { [`127.0.0.1:${up.port}`]: 1 } };
-  gw = await startGateway({
-    config: {
-      consumers: [
-        { username: 'foo', plugins: { 'basic-auth': { username: 'foo', password: 'bar' } } },
-        { username: 'jane', credentials: [{ id: 'c1', plugins: { 'basic-auth': { username: 'jane', password: 'p:w' } } }] },
-      ],
-      routes: [
-        { id: 'ba', uri: '/ba', upstream, plugins: { 'basic-auth': {} } },
-        { id: 'hide', uri: '/hide', upstream, plugins: { 'basic-auth': { hide_credentials: true } } },
-      ],
-    },
-  });
+  ({ gw, up } = await startWithUpstream((upstream) => ({
+    consumers: [
+      { username: 'foo', plugins: { 'basic-auth': { username: 'foo', password: 'bar' } } },
+      { username: 'jane', credentials: [{ id: 'c1', plugins: { 'basic-auth': { username: 'jane', password: 'p:w' } } }] },
+    ],
+    routes: [
+      { id: 'ba', uri: '/ba', upstream, plugins: { 'basic-auth': {} } },
+      { id: 'hide', uri: '/hide', upstream, plugins: { 'basic-auth': { hide_credentials: true } } },
+    ],
+  })));
 });
 
-after(async () => {
-  await gw.stop();
-  await up.close();
-});
+after(() => stopWithUpstream(gw, up));
 
 test('no Authorization: 401 with the Basic challenge', async () => {
   const r = await get(gw.url + '/ba');

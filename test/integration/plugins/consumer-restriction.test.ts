@@ -1,38 +1,31 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, type Gateway } from '../../helpers/gateway.js';
-import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
+import { startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
+import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
 
 let gw: Gateway;
 let up: TestUpstream;
 
 before(async () => {
-  up = await startUpstream('a');
-  const upstream = { nodes: { [`127.0.0.1:${up.port}`]: 1 } };
-  gw = await startGateway({
-    config: {
-      consumer_groups: [{ id: 'gold', plugins: {} }],
-      consumers: [
-        { username: 'jack', group_id: 'gold', plugins: { 'key-auth': { key: 'jack-key' } } },
-        { username: 'rose', plugins: { 'key-auth': { key: 'rose-key' } } },
-      ],
-      routes: [
-        { id: 'white', uri: '/white', upstream, plugins: { 'key-auth': {}, 'consumer-restriction': { whitelist: ['jack'] } } },
-        { id: 'black', uri: '/black', upstream, plugins: { 'key-auth': {}, 'consumer-restriction': { blacklist: ['jack'], rejected_code: 401, rejected_msg: 'go away' } } },
-        { id: 'group', uri: '/group', upstream, plugins: { 'key-auth': {}, 'consumer-restriction': { type: 'consumer_group_id', whitelist: ['gold'] } } },
-        { id: 'methods', uri: '/methods', upstream, plugins: { 'key-auth': {}, 'consumer-restriction': { allowed_by_methods: [{ user: 'rose', methods: ['GET'] }] } } },
-        { id: 'no-auth', uri: '/no-auth', upstream, plugins: { 'consumer-restriction': { whitelist: ['jack'] } } },
-        { id: 'r-blocked', uri: '/by-route', upstream, plugins: { 'consumer-restriction': { type: 'route_id', blacklist: ['r-blocked'] } } },
-      ],
-    },
-  });
+  ({ gw, up } = await startWithUpstream((upstream) => ({
+    consumer_groups: [{ id: 'gold', plugins: {} }],
+    consumers: [
+      { username: 'jack', group_id: 'gold', plugins: { 'key-auth': { key: 'jack-key' } } },
+      { username: 'rose', plugins: { 'key-auth': { key: 'rose-key' } } },
+    ],
+    routes: [
+      { id: 'white', uri: '/white', upstream, plugins: { 'key-auth': {}, 'consumer-restriction': { whitelist: ['jack'] } } },
+      { id: 'black', uri: '/black', upstream, plugins: { 'key-auth': {}, 'consumer-restriction': { blacklist: ['jack'], rejected_code: 401, rejected_msg: 'go away' } } },
+      { id: 'group', uri: '/group', upstream, plugins: { 'key-auth': {}, 'consumer-restriction': { type: 'consumer_group_id', whitelist: ['gold'] } } },
+      { id: 'methods', uri: '/methods', upstream, plugins: { 'key-auth': {}, 'consumer-restriction': { allowed_by_methods: [{ user: 'rose', methods: ['GET'] }] } } },
+      { id: 'no-auth', uri: '/no-auth', upstream, plugins: { 'consumer-restriction': { whitelist: ['jack'] } } },
+      { id: 'r-blocked', uri: '/by-route', upstream, plugins: { 'consumer-restriction': { type: 'route_id', blacklist: ['r-blocked'] } } },
+    ],
+  })));
 });
 
-after(async () => {
-  await gw.stop();
-  await up.close();
-});
+after(() => stopWithUpstream(gw, up));
 
 const call = (path: string, key?: string, method = 'GET') =>
   get(gw.url + path, { method, headers: key === undefined ? {} : { apikey: key } });

@@ -1,36 +1,29 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, type Gateway } from '../../helpers/gateway.js';
-import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
+import { startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
+import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
 
 let gw: Gateway;
 let up: TestUpstream;
 
 before(async () => {
-  up = await startUpstream('a');
-  const upstream = { nodes: { [`127.0.0.1:${up.port}`]: 1 } };
-  gw = await startGateway({
-    config: {
-      consumers: [{ username: 'jack', plugins: { 'key-auth': { key: 'auth-one' } } }],
-      plugin_metadata: [{ id: 'cors', allow_origins: { team: 'http://t1.com,http://t2.com' } }],
-      routes: [
-        { id: 'default', uri: '/default', upstream, plugins: { cors: {} } },
-        { id: 'auth', uri: '/auth', upstream, plugins: {
-          'key-auth': {},
-          cors: { allow_origins: 'http://a.com,http://b.com', allow_methods: 'GET,POST', allow_headers: 'x-one', expose_headers: 'x-exp', max_age: 60, allow_credential: true },
-        } },
-        { id: 'regex', uri: '/regex', upstream, plugins: { cors: { allow_origins_by_regex: ['^https://[a-z]+\\.test\\.com$'] } } },
-        { id: 'metadata', uri: '/metadata', upstream, plugins: { cors: { allow_origins_by_metadata: ['team'] } } },
-      ],
-    },
-  });
+  ({ gw, up } = await startWithUpstream((upstream) => ({
+    consumers: [{ username: 'jack', plugins: { 'key-auth': { key: 'auth-one' } } }],
+    plugin_metadata: [{ id: 'cors', allow_origins: { team: 'http://t1.com,http://t2.com' } }],
+    routes: [
+      { id: 'default', uri: '/default', upstream, plugins: { cors: {} } },
+      { id: 'auth', uri: '/auth', upstream, plugins: {
+        'key-auth': {},
+        cors: { allow_origins: 'http://a.com,http://b.com', allow_methods: 'GET,POST', allow_headers: 'x-one', expose_headers: 'x-exp', max_age: 60, allow_credential: true },
+      } },
+      { id: 'regex', uri: '/regex', upstream, plugins: { cors: { allow_origins_by_regex: ['^https://[a-z]+\\.test\\.com$'] } } },
+      { id: 'metadata', uri: '/metadata', upstream, plugins: { cors: { allow_origins_by_metadata: ['team'] } } },
+    ],
+  })));
 });
 
-after(async () => {
-  await gw.stop();
-  await up.close();
-});
+after(() => stopWithUpstream(gw, up));
 
 test('default config: * headers on a normal request', async () => {
   const r = await get(gw.url + '/default', { headers: { origin: 'http://x.com' } });

@@ -1,35 +1,28 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, type Gateway } from '../../helpers/gateway.js';
-import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
+import { startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
+import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
 
 let gw: Gateway;
 let up: TestUpstream;
 
 before(async () => {
-  up = await startUpstream('a');
-  const upstream = { nodes: { [`127.0.0.1:${up.port}`]: 1 } };
-  gw = await startGateway({
-    config: {
-      routes: [
-        { id: 'abort', uri: '/abort', upstream, plugins: { 'fault-injection': {
-          abort: { http_status: 418, body: 'Fault Injection for $arg_who\n', headers: { 'X-Fault': 'yes' } },
-        } } },
-        { id: 'vars', uri: '/vars', upstream, plugins: { 'fault-injection': {
-          abort: { http_status: 403, body: 'blocked', vars: [[['arg_name', '==', 'jack']], [['http_x_chaos', '==', 'on']]] },
-        } } },
-        { id: 'delay', uri: '/delay', upstream, plugins: { 'fault-injection': { delay: { duration: 0.3 } } } },
-        { id: 'never', uri: '/never', upstream, plugins: { 'fault-injection': { abort: { http_status: 500, percentage: 0 } } } },
-      ],
-    },
-  });
+  ({ gw, up } = await startWithUpstream((upstream) => ({
+    routes: [
+      { id: 'abort', uri: '/abort', upstream, plugins: { 'fault-injection': {
+        abort: { http_status: 418, body: 'Fault Injection for $arg_who\n', headers: { 'X-Fault': 'yes' } },
+      } } },
+      { id: 'vars', uri: '/vars', upstream, plugins: { 'fault-injection': {
+        abort: { http_status: 403, body: 'blocked', vars: [[['arg_name', '==', 'jack']], [['http_x_chaos', '==', 'on']]] },
+      } } },
+      { id: 'delay', uri: '/delay', upstream, plugins: { 'fault-injection': { delay: { duration: 0.3 } } } },
+      { id: 'never', uri: '/never', upstream, plugins: { 'fault-injection': { abort: { http_status: 500, percentage: 0 } } } },
+    ],
+  })));
 });
 
-after(async () => {
-  await gw.stop();
-  await up.close();
-});
+after(() => stopWithUpstream(gw, up));
 
 test('abort answers instead of the upstream', async () => {
   const before = up.seen.length;

@@ -1,35 +1,28 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, type Gateway } from '../../helpers/gateway.js';
-import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
+import { startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
+import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
 
 let gw: Gateway;
 let up: TestUpstream;
 
 before(async () => {
-  up = await startUpstream('a');
-  const upstream = { nodes: { [`127.0.0.1:${up.port}`]: 1 } };
-  gw = await startGateway({
-    config: {
-      routes: [
-        { id: 'white', uri: '/white', upstream, plugins: { 'ip-restriction': { whitelist: ['127.0.0.0/24', '::1'] } } },
-        { id: 'white-other', uri: '/white-other', upstream, plugins: { 'ip-restriction': { whitelist: ['10.0.0.0/8'] } } },
-        { id: 'black', uri: '/black', upstream, plugins: { 'ip-restriction': { blacklist: ['127.0.0.1'], message: 'go away', response_code: 404 } } },
-        // real-ip (rewrite) runs before ip-restriction (access): the restriction sees the real client
-        { id: 'behind-proxy', uri: '/behind-proxy', upstream, plugins: {
-          'real-ip': { source: 'http_x_real_ip', trusted_addresses: ['127.0.0.1'] },
-          'ip-restriction': { blacklist: ['1.2.3.0/24'] },
-        } },
-      ],
-    },
-  });
+  ({ gw, up } = await startWithUpstream((upstream) => ({
+    routes: [
+      { id: 'white', uri: '/white', upstream, plugins: { 'ip-restriction': { whitelist: ['127.0.0.0/24', '::1'] } } },
+      { id: 'white-other', uri: '/white-other', upstream, plugins: { 'ip-restriction': { whitelist: ['10.0.0.0/8'] } } },
+      { id: 'black', uri: '/black', upstream, plugins: { 'ip-restriction': { blacklist: ['127.0.0.1'], message: 'go away', response_code: 404 } } },
+      // real-ip (rewrite) runs before ip-restriction (access): the restriction sees the real client
+      { id: 'behind-proxy', uri: '/behind-proxy', upstream, plugins: {
+        'real-ip': { source: 'http_x_real_ip', trusted_addresses: ['127.0.0.1'] },
+        'ip-restriction': { blacklist: ['1.2.3.0/24'] },
+      } },
+    ],
+  })));
 });
 
-after(async () => {
-  await gw.stop();
-  await up.close();
-});
+after(() => stopWithUpstream(gw, up));
 
 test('whitelist', async () => {
   assert.equal((await get(gw.url + '/white')).status, 200);

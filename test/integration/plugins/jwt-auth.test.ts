@@ -1,8 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignJWT, exportSPKI, generateKeyPair } from 'jose';
-import { startGateway, type Gateway } from '../../helpers/gateway.js';
-import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
+import { startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
+import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
 
 let gw: Gateway;
@@ -14,28 +14,22 @@ const hs = (claims: Record<string, unknown>, key = secret): Promise<string> =>
   new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(key);
 
 before(async () => {
-  up = await startUpstream('a');
-  const upstream = { nodes: { [`127.0.0.1:${up.port}`]: 1 } };
-  gw = await startGateway({
-    config: {
-      consumers: [
-        { username: 'jack', plugins: { 'jwt-auth': { key: 'user-key', secret: 'my-secret-key' } } },
-        { username: 'kate', plugins: { 'jwt-auth': { key: 'rsa-key', algorithm: 'RS256', public_key: await exportSPKI(rsa.publicKey) } } },
-      ],
-      routes: [
-        { id: 'jwt', uri: '/jwt', upstream, plugins: { 'jwt-auth': {} } },
-        { id: 'hide', uri: '/hide', upstream, plugins: { 'jwt-auth': { hide_credentials: true } } },
-        // the seed's example (APISIX plugin docs, `_meta.error_response`)
-        { id: 'custom-error', uri: '/custom-error', upstream, plugins: { 'jwt-auth': { _meta: { error_response: { message: 'Missing credential in request' } } } } },
-      ],
-    },
-  });
+  const rsaPublic = await exportSPKI(rsa.publicKey);
+  ({ gw, up } = await startWithUpstream((upstream) => ({
+    consumers: [
+      { username: 'jack', plugins: { 'jwt-auth': { key: 'user-key', secret: 'my-secret-key' } } },
+      { username: 'kate', plugins: { 'jwt-auth': { key: 'rsa-key', algorithm: 'RS256', public_key: rsaPublic } } },
+    ],
+    routes: [
+      { id: 'jwt', uri: '/jwt', upstream, plugins: { 'jwt-auth': {} } },
+      { id: 'hide', uri: '/hide', upstream, plugins: { 'jwt-auth': { hide_credentials: true } } },
+      // the seed's example (APISIX plugin docs, `_meta.error_response`)
+      { id: 'custom-error', uri: '/custom-error', upstream, plugins: { 'jwt-auth': { _meta: { error_response: { message: 'Missing credential in request' } } } } },
+    ],
+  })));
 });
 
-after(async () => {
-  await gw.stop();
-  await up.close();
-});
+after(() => stopWithUpstream(gw, up));
 
 test('no token: 401 "Missing JWT token in request" with the Bearer challenge', async () => {
   const r = await get(gw.url + '/jwt');

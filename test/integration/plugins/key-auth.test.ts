@@ -1,36 +1,29 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, type Gateway } from '../../helpers/gateway.js';
-import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
+import { startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
+import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
 
 let gw: Gateway;
 let up: TestUpstream;
 
 before(async () => {
-  up = await startUpstream('a');
-  const upstream = { nodes: { [`127.0.0.1:${up.port}`]: 1 } };
-  gw = await startGateway({
-    config: {
-      consumers: [
-        { username: 'jack', plugins: { 'key-auth': { key: 'auth-one' } } },
-        { username: 'rose', credentials: [{ id: 'c1', plugins: { 'key-auth': { key: 'cred-key' } } }] },
-        { username: 'guest' },
-      ],
-      routes: [
-        { id: 'ka', uri: '/ka', upstream, plugins: { 'key-auth': {} } },
-        { id: 'hide', uri: '/hide', upstream, plugins: { 'key-auth': { hide_credentials: true } } },
-        { id: 'custom', uri: '/custom', upstream, plugins: { 'key-auth': { header: 'X-Key', query: 'k' } } },
-        { id: 'anon', uri: '/anon', upstream, plugins: { 'key-auth': { anonymous_consumer: 'guest' } } },
-      ],
-    },
-  });
+  ({ gw, up } = await startWithUpstream((upstream) => ({
+    consumers: [
+      { username: 'jack', plugins: { 'key-auth': { key: 'auth-one' } } },
+      { username: 'rose', credentials: [{ id: 'c1', plugins: { 'key-auth': { key: 'cred-key' } } }] },
+      { username: 'guest' },
+    ],
+    routes: [
+      { id: 'ka', uri: '/ka', upstream, plugins: { 'key-auth': {} } },
+      { id: 'hide', uri: '/hide', upstream, plugins: { 'key-auth': { hide_credentials: true } } },
+      { id: 'custom', uri: '/custom', upstream, plugins: { 'key-auth': { header: 'X-Key', query: 'k' } } },
+      { id: 'anon', uri: '/anon', upstream, plugins: { 'key-auth': { anonymous_consumer: 'guest' } } },
+    ],
+  })));
 });
 
-after(async () => {
-  await gw.stop();
-  await up.close();
-});
+after(() => stopWithUpstream(gw, up));
 
 test('no key: 401 "Missing API key in request" with the apikey challenge; the upstream is not called', async () => {
   const seen = up.seen.length;

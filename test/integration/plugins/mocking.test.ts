@@ -1,39 +1,32 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, type Gateway } from '../../helpers/gateway.js';
-import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
+import { startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
+import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
 
 let gw: Gateway;
 let up: TestUpstream;
 
 before(async () => {
-  up = await startUpstream('a');
-  const upstream = { nodes: { [`127.0.0.1:${up.port}`]: 1 } };
-  gw = await startGateway({
-    config: {
-      routes: [
-        { id: 'example', uri: '/example', upstream, plugins: { mocking: {
-          response_example: '{"a":1,"b":2}', response_status: 201, response_headers: { 'X-Mock-Route': 'example' },
-        } } },
-        { id: 'schema', uri: '/schema', upstream, plugins: { mocking: {
-          response_schema: { type: 'object', properties: {
-            name: { type: 'string', example: 'jack' }, age: { type: 'integer' }, tags: { type: 'array', items: { type: 'string' } },
-          } },
-        } } },
-        { id: 'xml', uri: '/xml', upstream, plugins: { mocking: {
-          content_type: 'application/xml', with_mock_header: false,
-          response_schema: { type: 'object', properties: { field: { type: 'string', example: 'v' } } },
-        } } },
-      ],
-    },
-  });
+  ({ gw, up } = await startWithUpstream((upstream) => ({
+    routes: [
+      { id: 'example', uri: '/example', upstream, plugins: { mocking: {
+        response_example: '{"a":1,"b":2}', response_status: 201, response_headers: { 'X-Mock-Route': 'example' },
+      } } },
+      { id: 'schema', uri: '/schema', upstream, plugins: { mocking: {
+        response_schema: { type: 'object', properties: {
+          name: { type: 'string', example: 'jack' }, age: { type: 'integer' }, tags: { type: 'array', items: { type: 'string' } },
+        } },
+      } } },
+      { id: 'xml', uri: '/xml', upstream, plugins: { mocking: {
+        content_type: 'application/xml', with_mock_header: false,
+        response_schema: { type: 'object', properties: { field: { type: 'string', example: 'v' } } },
+      } } },
+    ],
+  })));
 });
 
-after(async () => {
-  await gw.stop();
-  await up.close();
-});
+after(() => stopWithUpstream(gw, up));
 
 test('response_example is answered without the upstream', async () => {
   const before = up.seen.length;

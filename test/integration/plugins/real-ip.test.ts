@@ -1,36 +1,29 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, type Gateway } from '../../helpers/gateway.js';
-import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
+import { startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
+import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
 
 let gw: Gateway;
 let up: TestUpstream;
 
 before(async () => {
-  up = await startUpstream('a');
-  const upstream = { nodes: { [`127.0.0.1:${up.port}`]: 1 } };
-  gw = await startGateway({
-    config: {
-      routes: [
-        { id: 'header', uri: '/header', upstream, plugins: { 'real-ip': { source: 'http_x_real_ip' } } },
-        { id: 'arg', uri: '/arg', upstream, plugins: { 'real-ip': { source: 'arg_realip' } } },
-        { id: 'xff', uri: '/xff', upstream, plugins: { 'real-ip': { source: 'http_x_forwarded_for', trusted_addresses: ['127.0.0.0/8', '10.0.0.0/8'], recursive: true } } },
-        { id: 'untrusted', uri: '/untrusted', upstream, plugins: { 'real-ip': { source: 'http_x_real_ip', trusted_addresses: ['10.0.0.0/8'] } } },
-        { id: 'filtered', uri: '/filtered', upstream, plugins: {
-          'real-ip': { source: 'http_x_real_ip' },
-          // `_meta.filter` of a later plugin sees the new remote_addr
-          'ip-restriction': { blacklist: ['0.0.0.0/0'], _meta: { filter: [['remote_addr', '==', '9.9.9.9']] } },
-        } },
-      ],
-    },
-  });
+  ({ gw, up } = await startWithUpstream((upstream) => ({
+    routes: [
+      { id: 'header', uri: '/header', upstream, plugins: { 'real-ip': { source: 'http_x_real_ip' } } },
+      { id: 'arg', uri: '/arg', upstream, plugins: { 'real-ip': { source: 'arg_realip' } } },
+      { id: 'xff', uri: '/xff', upstream, plugins: { 'real-ip': { source: 'http_x_forwarded_for', trusted_addresses: ['127.0.0.0/8', '10.0.0.0/8'], recursive: true } } },
+      { id: 'untrusted', uri: '/untrusted', upstream, plugins: { 'real-ip': { source: 'http_x_real_ip', trusted_addresses: ['10.0.0.0/8'] } } },
+      { id: 'filtered', uri: '/filtered', upstream, plugins: {
+        'real-ip': { source: 'http_x_real_ip' },
+        // `_meta.filter` of a later plugin sees the new remote_addr
+        'ip-restriction': { blacklist: ['0.0.0.0/0'], _meta: { filter: [['remote_addr', '==', '9.9.9.9']] } },
+      } },
+    ],
+  })));
 });
 
-after(async () => {
-  await gw.stop();
-  await up.close();
-});
+after(() => stopWithUpstream(gw, up));
 
 /** The client address the upstream was told (the last X-Forwarded-For hop the gateway added). */
 const seenAs = async (path: string, headers: Record<string, string> = {}): Promise<string> => {

@@ -1,30 +1,23 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, type Gateway } from '../../helpers/gateway.js';
-import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
+import { startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
+import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
 
 let gw: Gateway;
 let up: TestUpstream;
 
 before(async () => {
-  up = await startUpstream('a');
-  const upstream = { nodes: { [`127.0.0.1:${up.port}`]: 1 } };
-  gw = await startGateway({
-    config: {
-      routes: [
-        { id: 'uri', uri: '/old', upstream, plugins: { redirect: { uri: '/new?from=$uri', ret_code: 301 } } },
-        { id: 'https', uri: '/secure/*', upstream, plugins: { redirect: { http_to_https: true } } },
-        { id: 'regex', uri: '/r/*', upstream, plugins: { redirect: { regex_uri: ['^/r/(\\w+)$', '/target/$1'], append_query_string: true } } },
-      ],
-    },
-  });
+  ({ gw, up } = await startWithUpstream((upstream) => ({
+    routes: [
+      { id: 'uri', uri: '/old', upstream, plugins: { redirect: { uri: '/new?from=$uri', ret_code: 301 } } },
+      { id: 'https', uri: '/secure/*', upstream, plugins: { redirect: { http_to_https: true } } },
+      { id: 'regex', uri: '/r/*', upstream, plugins: { redirect: { regex_uri: ['^/r/(\\w+)$', '/target/$1'], append_query_string: true } } },
+    ],
+  })));
 });
 
-after(async () => {
-  await gw.stop();
-  await up.close();
-});
+after(() => stopWithUpstream(gw, up));
 
 test('uri with $vars and ret_code', async () => {
   const before = up.seen.length;

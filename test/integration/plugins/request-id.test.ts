@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, type Gateway } from '../../helpers/gateway.js';
-import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
+import { startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
+import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
 
 let gw: Gateway;
@@ -9,27 +9,20 @@ let up: TestUpstream;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 before(async () => {
-  up = await startUpstream('a');
-  const upstream = { nodes: { [`127.0.0.1:${up.port}`]: 1 } };
-  gw = await startGateway({
-    config: {
-      routes: [
-        { id: 'default', uri: '/default', upstream, plugins: { 'request-id': {} } },
-        { id: 'nanoid', uri: '/nanoid', upstream, plugins: { 'request-id': { algorithm: 'nanoid', header_name: 'X-Trace-Id' } } },
-        { id: 'hidden', uri: '/hidden', upstream, plugins: { 'request-id': { include_in_response: false } } },
-        { id: 'rejected', uri: '/rejected', upstream, plugins: {
-          'request-id': {},
-          'fault-injection': { abort: { http_status: 403, body: 'no' } },
-        } },
-      ],
-    },
-  });
+  ({ gw, up } = await startWithUpstream((upstream) => ({
+    routes: [
+      { id: 'default', uri: '/default', upstream, plugins: { 'request-id': {} } },
+      { id: 'nanoid', uri: '/nanoid', upstream, plugins: { 'request-id': { algorithm: 'nanoid', header_name: 'X-Trace-Id' } } },
+      { id: 'hidden', uri: '/hidden', upstream, plugins: { 'request-id': { include_in_response: false } } },
+      { id: 'rejected', uri: '/rejected', upstream, plugins: {
+        'request-id': {},
+        'fault-injection': { abort: { http_status: 403, body: 'no' } },
+      } },
+    ],
+  })));
 });
 
-after(async () => {
-  await gw.stop();
-  await up.close();
-});
+after(() => stopWithUpstream(gw, up));
 
 test('generates a uuid, sends it upstream and returns it', async () => {
   const r = await get(gw.url + '/default');

@@ -1,44 +1,37 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, type Gateway } from '../../helpers/gateway.js';
-import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
+import { startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
+import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
 
 let gw: Gateway;
 let up: TestUpstream;
 
 before(async () => {
-  up = await startUpstream('a');
-  const upstream = { nodes: { [`127.0.0.1:${up.port}`]: 1 } };
-  gw = await startGateway({
-    config: {
-      routes: [
-        { id: 'body', uri: '/body', upstream, plugins: { 'response-rewrite': {
-          status_code: 201, body: '{"code":"ok"}\n',
-          headers: { set: { 'X-Server-Status': 'on', 'Content-Type': 'application/json' }, add: ['X-Added: $uri'], remove: ['X-Upstream'] },
-        } } },
-        { id: 'filters', uri: '/filters', upstream, plugins: { 'response-rewrite': {
-          filters: [{ regex: '"upstream":"a"', replace: '"upstream":"hidden"' }, { regex: 'GET', replace: 'got', scope: 'global' }],
-        } } },
-        { id: 'vars', uri: '/status/*', upstream, plugins: { 'response-rewrite': {
-          vars: [['status', '==', 500]], status_code: 503, body: 'maintenance\n',
-        } } },
-        { id: 'big', uri: '/bytes/*', upstream, plugins: { 'response-rewrite': {
-          filters: [{ regex: 'a{10}', replace: 'B', scope: 'global' }],
-        } } },
-        { id: 'mocked', uri: '/mocked', upstream, plugins: {
-          mocking: { response_example: 'mock body' },
-          'response-rewrite': { headers: { set: { 'X-Rewritten': 'yes' } } },
-        } },
-      ],
-    },
-  });
+  ({ gw, up } = await startWithUpstream((upstream) => ({
+    routes: [
+      { id: 'body', uri: '/body', upstream, plugins: { 'response-rewrite': {
+        status_code: 201, body: '{"code":"ok"}\n',
+        headers: { set: { 'X-Server-Status': 'on', 'Content-Type': 'application/json' }, add: ['X-Added: $uri'], remove: ['X-Upstream'] },
+      } } },
+      { id: 'filters', uri: '/filters', upstream, plugins: { 'response-rewrite': {
+        filters: [{ regex: '"upstream":"a"', replace: '"upstream":"hidden"' }, { regex: 'GET', replace: 'got', scope: 'global' }],
+      } } },
+      { id: 'vars', uri: '/status/*', upstream, plugins: { 'response-rewrite': {
+        vars: [['status', '==', 500]], status_code: 503, body: 'maintenance\n',
+      } } },
+      { id: 'big', uri: '/bytes/*', upstream, plugins: { 'response-rewrite': {
+        filters: [{ regex: 'a{10}', replace: 'B', scope: 'global' }],
+      } } },
+      { id: 'mocked', uri: '/mocked', upstream, plugins: {
+        mocking: { response_example: 'mock body' },
+        'response-rewrite': { headers: { set: { 'X-Rewritten': 'yes' } } },
+      } },
+    ],
+  })));
 });
 
-after(async () => {
-  await gw.stop();
-  await up.close();
-});
+after(() => stopWithUpstream(gw, up));
 
 test('status_code, body and headers replace what the upstream sent', async () => {
   const r = await get(gw.url + '/body');
