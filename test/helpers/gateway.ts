@@ -200,9 +200,10 @@ export async function eventually(fn: () => Promise<boolean> | boolean, tries = 1
  */
 export async function startWithUpstream(
   config: (upstream: { nodes: Record<string, number> }) => Record<string, unknown>,
+  opts: Omit<GatewayOptions, 'config'> = {},
 ): Promise<{ gw: Gateway; up: TestUpstream }> {
   const up = await startUpstream('a');
-  const gw = await startGateway({ config: config({ nodes: { [`127.0.0.1:${up.port}`]: 1 } }) });
+  const gw = await startGateway({ ...opts, config: config({ nodes: { [`127.0.0.1:${up.port}`]: 1 } }) });
   return { gw, up };
 }
 

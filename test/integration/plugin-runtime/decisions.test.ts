@@ -1,8 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { startGateway, type Gateway } from '../../helpers/gateway.js';
-import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
+import { startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
+import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
 
 const PLUGIN_DIR = fileURLToPath(new URL('../../fixtures/plugins/', import.meta.url));
@@ -10,26 +10,18 @@ let gw: Gateway;
 let up: TestUpstream;
 
 before(async () => {
-  up = await startUpstream('a');
-  const upstream = { nodes: { [`127.0.0.1:${up.port}`]: 1 } };
-  gw = await startGateway({
-    extra: { plugin_dirs: [PLUGIN_DIR] },
-    config: {
-      routes: [
-        { id: 'reject', uri: '/reject', upstream, plugins: { rejects: {}, 'trace-authz-high': {} } },
-        { id: 'reject-string', uri: '/reject-string', upstream, plugins: { rejects: { _meta: { error_response: 'Missing credential in request' } } } },
-        { id: 'reject-object', uri: '/reject-object', upstream, plugins: { rejects: { status: 401, _meta: { error_response: { message: 'Missing credential in request' } } } } },
-        { id: 'throws', uri: '/throws', upstream, plugins: { 'throws-in-access': { when: 'yes' } } },
-        { id: 'no-upstream', uri: '/only-plugins', plugins: { rejects: { status: 200 } } },
-      ],
-    },
-  });
+  ({ gw, up } = await startWithUpstream((upstream) => ({
+    routes: [
+      { id: 'reject', uri: '/reject', upstream, plugins: { rejects: {}, 'trace-authz-high': {} } },
+      { id: 'reject-string', uri: '/reject-string', upstream, plugins: { rejects: { _meta: { error_response: 'Missing credential in request' } } } },
+      { id: 'reject-object', uri: '/reject-object', upstream, plugins: { rejects: { status: 401, _meta: { error_response: { message: 'Missing credential in request' } } } } },
+      { id: 'throws', uri: '/throws', upstream, plugins: { 'throws-in-access': { when: 'yes' } } },
+      { id: 'no-upstream', uri: '/only-plugins', plugins: { rejects: { status: 200 } } },
+    ],
+  }), { extra: { plugin_dirs: [PLUGIN_DIR] } }));
 });
 
-after(async () => {
-  await gw.stop();
-  await up.close();
-});
+after(() => stopWithUpstream(gw, up));
 
 test('a plugin decision ends the request and the response phases of earlier plugins still run', async () => {
   const r = await get(gw.url + '/reject');

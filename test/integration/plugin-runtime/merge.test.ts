@@ -1,8 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { startGateway, type Gateway } from '../../helpers/gateway.js';
-import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
+import { startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
+import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
 
 const PLUGIN_DIR = fileURLToPath(new URL('../../fixtures/plugins/', import.meta.url));
@@ -14,35 +14,27 @@ let up: TestUpstream;
 const tag = (t: string) => ({ 'trace-authz-low': { tag: t } });
 
 before(async () => {
-  up = await startUpstream('a');
-  const upstream = { nodes: { [`127.0.0.1:${up.port}`]: 1 } };
-  gw = await startGateway({
-    extra: { plugin_dirs: [PLUGIN_DIR] },
-    config: {
-      services: [{ id: 's', upstream, plugins: tag('service') }],
-      plugin_configs: [{ id: 'pc', plugins: tag('plugin_config') }],
-      consumer_groups: [{ id: 'gold', plugins: tag('consumer_group') }],
-      consumers: [
-        { username: 'alice', group_id: 'gold', plugins: { 'fake-auth': { key: 'alice-key' }, ...tag('consumer') } },
-        { username: 'bob', group_id: 'gold', plugins: { 'fake-auth': { key: 'bob-key' } } },
-        { username: 'carol', plugins: { 'fake-auth': { key: 'carol-key' }, 'trace-default': { tag: 'carol-only' } } },
-      ],
-      global_rules: [{ id: 'g', plugins: { 'trace-authz-high': { tag: 'global' } } }],
-      routes: [
-        { id: 'svc-only', uri: '/svc-only', service_id: 's' },
-        { id: 'pc-over-svc', uri: '/pc-over-svc', service_id: 's', plugin_config_id: 'pc' },
-        { id: 'route-over-pc', uri: '/route-over-pc', service_id: 's', plugin_config_id: 'pc', plugins: tag('route') },
-        { id: 'consumer', uri: '/consumer', service_id: 's', plugin_config_id: 'pc', plugins: { ...tag('route'), 'fake-auth': {} } },
-        { id: 'twice', uri: '/twice', upstream, plugins: { 'trace-authz-high': { tag: 'route' } } },
-      ],
-    },
-  });
+  ({ gw, up } = await startWithUpstream((upstream) => ({
+    services: [{ id: 's', upstream, plugins: tag('service') }],
+    plugin_configs: [{ id: 'pc', plugins: tag('plugin_config') }],
+    consumer_groups: [{ id: 'gold', plugins: tag('consumer_group') }],
+    consumers: [
+      { username: 'alice', group_id: 'gold', plugins: { 'fake-auth': { key: 'alice-key' }, ...tag('consumer') } },
+      { username: 'bob', group_id: 'gold', plugins: { 'fake-auth': { key: 'bob-key' } } },
+      { username: 'carol', plugins: { 'fake-auth': { key: 'carol-key' }, 'trace-default': { tag: 'carol-only' } } },
+    ],
+    global_rules: [{ id: 'g', plugins: { 'trace-authz-high': { tag: 'global' } } }],
+    routes: [
+      { id: 'svc-only', uri: '/svc-only', service_id: 's' },
+      { id: 'pc-over-svc', uri: '/pc-over-svc', service_id: 's', plugin_config_id: 'pc' },
+      { id: 'route-over-pc', uri: '/route-over-pc', service_id: 's', plugin_config_id: 'pc', plugins: tag('route') },
+      { id: 'consumer', uri: '/consumer', service_id: 's', plugin_config_id: 'pc', plugins: { ...tag('route'), 'fake-auth': {} } },
+      { id: 'twice', uri: '/twice', upstream, plugins: { 'trace-authz-high': { tag: 'route' } } },
+    ],
+  }), { extra: { plugin_dirs: [PLUGIN_DIR] } }));
 });
 
-after(async () => {
-  await gw.stop();
-  await up.close();
-});
+after(() => stopWithUpstream(gw, up));
 
 const traceOf = async (path: string, headers?: Record<string, string>, phase: 'rewrite' | 'access' = 'rewrite'): Promise<string> => {
   const r = await get(gw.url + path, { headers });

@@ -1,8 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
-import { startGateway, eventually, type Gateway } from '../../helpers/gateway.js';
-import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
+import { eventually, startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
+import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get, type SimpleResponse } from '../../helpers/http.js';
 
 // limit-conn with policy `local` on two workers: the slots are counted in the primary,
@@ -16,23 +16,15 @@ let up: TestUpstream;
 const workerPids = new Set<string>();
 
 before(async () => {
-  up = await startUpstream('a');
-  const upstream = { nodes: { [`127.0.0.1:${up.port}`]: 1 } };
-  gw = await startGateway({
-    workers: 2,
-    config: {
-      routes: [
-        { id: 'slow', uri: '/slow', upstream, plugins: { ...PID,
-          'limit-conn': { conn: 2, burst: 1, default_conn_delay: 0.1, only_use_default_delay: true, key: 'remote_addr', rejected_msg: 'busy' } } },
-      ],
-    },
-  });
+  ({ gw, up } = await startWithUpstream((upstream) => ({
+    routes: [
+      { id: 'slow', uri: '/slow', upstream, plugins: { ...PID,
+        'limit-conn': { conn: 2, burst: 1, default_conn_delay: 0.1, only_use_default_delay: true, key: 'remote_addr', rejected_msg: 'busy' } } },
+    ],
+  }), { workers: 2 }));
 });
 
-after(async () => {
-  await gw.stop();
-  await up.close();
-});
+after(() => stopWithUpstream(gw, up));
 
 const fresh = (path: string): Promise<SimpleResponse> => get(gw.url + path, { headers: { connection: 'close' } });
 

@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client, request } from 'undici';
-import { startGateway, eventually, type Gateway } from '../../helpers/gateway.js';
+import { startGateway, eventually, startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
 import { get, type SimpleResponse } from '../../helpers/http.js';
 
@@ -17,44 +17,36 @@ let gw: Gateway;
 let up: TestUpstream;
 
 before(async () => {
-  up = await startUpstream('a');
-  const upstream = { nodes: { [`127.0.0.1:${up.port}`]: 1 } };
-  gw = await startGateway({
-    workers: 2,
-    config: {
-      routes: [
-        { id: 'five', uri: '/five', upstream, plugins: { ...PID, 'limit-count': { count: 5, time_window: 60 } } },
-        { id: 'lease', uri: '/lease', upstream, plugins: { ...PID, 'limit-count': { count: 400, time_window: 60 } } },
-        { id: 'race', uri: '/race', upstream, plugins: { ...PID, 'limit-count': { count: 7, time_window: 60, rejected_code: 429, rejected_msg: 'quota' } } },
-        // the very same config as the global rule's: only the owner tells the counters apart
-        { id: 'g-limited', uri: '/g/limited', upstream, plugins: { 'limit-count': GLOBAL_LIMIT } },
-        { id: 'g-open', uri: '/g/open', upstream },
-        { id: 'plain', uri: '/plain', upstream },
-        { id: 'group-a', uri: '/group-a', upstream, plugins: { 'limit-count': { count: 2, time_window: 60, group: 'shared' } } },
-        { id: 'group-b', uri: '/group-b', upstream, plugins: { 'limit-count': { count: 2, time_window: 60, group: 'shared' } } },
-        // the seed's example (DESIGN.md §4): _meta.priority 3010 runs limit-count before ip-restriction (210)
-        { id: 'seed', uri: '/seed', upstream, plugins: {
-          'ip-restriction': { whitelist: ['127.0.0.1'] },
-          'limit-count': { count: 2, time_window: 60, _meta: { priority: 3010 } },
-        } },
-        { id: 'seed-black', uri: '/seed-black', upstream, plugins: {
-          'ip-restriction': { blacklist: ['127.0.0.1'] },
-          'limit-count': { count: 2, time_window: 60, _meta: { priority: 3010 } },
-        } },
-        { id: 'default-black', uri: '/default-black', upstream, plugins: {
-          'ip-restriction': { blacklist: ['127.0.0.1'] },
-          'limit-count': { count: 2, time_window: 60 },
-        } },
-      ],
-      global_rules: [{ id: 'g', plugins: { 'limit-count': GLOBAL_LIMIT } }],
-    },
-  });
+  ({ gw, up } = await startWithUpstream((upstream) => ({
+    routes: [
+      { id: 'five', uri: '/five', upstream, plugins: { ...PID, 'limit-count': { count: 5, time_window: 60 } } },
+      { id: 'lease', uri: '/lease', upstream, plugins: { ...PID, 'limit-count': { count: 400, time_window: 60 } } },
+      { id: 'race', uri: '/race', upstream, plugins: { ...PID, 'limit-count': { count: 7, time_window: 60, rejected_code: 429, rejected_msg: 'quota' } } },
+      // the very same config as the global rule's: only the owner tells the counters apart
+      { id: 'g-limited', uri: '/g/limited', upstream, plugins: { 'limit-count': GLOBAL_LIMIT } },
+      { id: 'g-open', uri: '/g/open', upstream },
+      { id: 'plain', uri: '/plain', upstream },
+      { id: 'group-a', uri: '/group-a', upstream, plugins: { 'limit-count': { count: 2, time_window: 60, group: 'shared' } } },
+      { id: 'group-b', uri: '/group-b', upstream, plugins: { 'limit-count': { count: 2, time_window: 60, group: 'shared' } } },
+      // the seed's example (DESIGN.md §4): _meta.priority 3010 runs limit-count before ip-restriction (210)
+      { id: 'seed', uri: '/seed', upstream, plugins: {
+        'ip-restriction': { whitelist: ['127.0.0.1'] },
+        'limit-count': { count: 2, time_window: 60, _meta: { priority: 3010 } },
+      } },
+      { id: 'seed-black', uri: '/seed-black', upstream, plugins: {
+        'ip-restriction': { blacklist: ['127.0.0.1'] },
+        'limit-count': { count: 2, time_window: 60, _meta: { priority: 3010 } },
+      } },
+      { id: 'default-black', uri: '/default-black', upstream, plugins: {
+        'ip-restriction': { blacklist: ['127.0.0.1'] },
+        'limit-count': { count: 2, time_window: 60 },
+      } },
+    ],
+    global_rules: [{ id: 'g', plugins: { 'limit-count': GLOBAL_LIMIT } }],
+  }), { workers: 2 }));
 });
 
-after(async () => {
-  await gw.stop();
-  await up.close();
-});
+after(() => stopWithUpstream(gw, up));
 
 /** A request on a connection of its own (so consecutive requests go to alternating workers). */
 const fresh = (path: string): Promise<SimpleResponse> => get(gw.url + path, { headers: { connection: 'close' } });

@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, type Gateway } from '../../helpers/gateway.js';
-import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
+import { startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
+import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get, type SimpleResponse } from '../../helpers/http.js';
 
 // limit-req with policy `local` on two workers: one leaky bucket per key for the node.
@@ -12,24 +12,16 @@ let gw: Gateway;
 let up: TestUpstream;
 
 before(async () => {
-  up = await startUpstream('a');
-  const upstream = { nodes: { [`127.0.0.1:${up.port}`]: 1 } };
-  gw = await startGateway({
-    workers: 2,
-    config: {
-      routes: [
-        { id: 'strict', uri: '/strict', upstream, plugins: { ...PID, 'limit-req': { rate: 1, burst: 0, key: 'remote_addr' } } },
-        { id: 'delayed', uri: '/delayed', upstream, plugins: { 'limit-req': { rate: 1, burst: 1, key: 'remote_addr', rejected_code: 429 } } },
-        { id: 'nodelay', uri: '/nodelay', upstream, plugins: { 'limit-req': { rate: 1, burst: 1, key: 'remote_addr', nodelay: true, rejected_msg: 'too fast' } } },
-      ],
-    },
-  });
+  ({ gw, up } = await startWithUpstream((upstream) => ({
+    routes: [
+      { id: 'strict', uri: '/strict', upstream, plugins: { ...PID, 'limit-req': { rate: 1, burst: 0, key: 'remote_addr' } } },
+      { id: 'delayed', uri: '/delayed', upstream, plugins: { 'limit-req': { rate: 1, burst: 1, key: 'remote_addr', rejected_code: 429 } } },
+      { id: 'nodelay', uri: '/nodelay', upstream, plugins: { 'limit-req': { rate: 1, burst: 1, key: 'remote_addr', nodelay: true, rejected_msg: 'too fast' } } },
+    ],
+  }), { workers: 2 }));
 });
 
-after(async () => {
-  await gw.stop();
-  await up.close();
-});
+after(() => stopWithUpstream(gw, up));
 
 const fresh = (path: string): Promise<SimpleResponse> => get(gw.url + path, { headers: { connection: 'close' } });
 

@@ -1,41 +1,34 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, type Gateway } from '../../helpers/gateway.js';
-import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
+import { startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
+import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
 
 let gw: Gateway;
 let up: TestUpstream;
 
 before(async () => {
-  up = await startUpstream('a');
-  const upstream = { type: 'roundrobin', nodes: { [`127.0.0.1:${up.port}`]: 1 } };
-  gw = await startGateway({
-    config: {
-      routes: [
-        // the seed's example (003), as written
-        { id: 'seed', uri: '/get', upstream, plugins: {
-          'proxy-rewrite': { _meta: { filter: [['arg_version', '==', 'v2']] }, uri: '/anything' },
-        } },
-        { id: 'regex', uri: '/iresty/*', upstream, plugins: {
-          'proxy-rewrite': {
-            regex_uri: ['^/iresty/(.*)/(.*)', '/$1-$2'],
-            host: 'example.com',
-            headers: { add: { 'X-Added': 'one' }, set: { 'X-Cap': '$1', 'X-Uri': '$uri' }, remove: ['X-Drop'] },
-          },
-        } },
-        { id: 'vars', uri: '/vars', upstream, plugins: { 'proxy-rewrite': { uri: '/echo/$arg_name', method: 'POST' } } },
-        { id: 'legacy', uri: '/legacy', upstream, plugins: { 'proxy-rewrite': { headers: { 'X-Api-Version': 'v2' } } } },
-        { id: 'own-query', uri: '/own-query', upstream, plugins: { 'proxy-rewrite': { uri: '/x?a=1' } } },
-      ],
-    },
-  });
+  ({ gw, up } = await startWithUpstream((upstream) => ({
+    routes: [
+      // the seed's example (003), as written
+      { id: 'seed', uri: '/get', upstream, plugins: {
+        'proxy-rewrite': { _meta: { filter: [['arg_version', '==', 'v2']] }, uri: '/anything' },
+      } },
+      { id: 'regex', uri: '/iresty/*', upstream, plugins: {
+        'proxy-rewrite': {
+          regex_uri: ['^/iresty/(.*)/(.*)', '/$1-$2'],
+          host: 'example.com',
+          headers: { add: { 'X-Added': 'one' }, set: { 'X-Cap': '$1', 'X-Uri': '$uri' }, remove: ['X-Drop'] },
+        },
+      } },
+      { id: 'vars', uri: '/vars', upstream, plugins: { 'proxy-rewrite': { uri: '/echo/$arg_name', method: 'POST' } } },
+      { id: 'legacy', uri: '/legacy', upstream, plugins: { 'proxy-rewrite': { headers: { 'X-Api-Version': 'v2' } } } },
+      { id: 'own-query', uri: '/own-query', upstream, plugins: { 'proxy-rewrite': { uri: '/x?a=1' } } },
+    ],
+  })));
 });
 
-after(async () => {
-  await gw.stop();
-  await up.close();
-});
+after(() => stopWithUpstream(gw, up));
 
 test('seed example: _meta.filter decides, the query string is kept', async () => {
   assert.equal((await get(gw.url + '/get')).json().url, '/get');

@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, type Gateway } from '../../helpers/gateway.js';
-import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
+import { startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
+import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
 
 // The seed's (003) custom-priority example: post-function with _meta.priority 10000 and
@@ -15,31 +15,24 @@ let gw: Gateway;
 let up: TestUpstream;
 
 before(async () => {
-  up = await startUpstream('a');
-  const upstream = { type: 'roundrobin', nodes: { [`127.0.0.1:${up.port}`]: 1 } };
-  gw = await startGateway({
-    config: {
-      routes: [
-        { id: 'swapped', uri: '/swapped', upstream, plugins: {
-          'serverless-post-function': { _meta: { priority: 10000 }, phase: 'rewrite', functions: [appendName('serverless-post-function')] },
-          'serverless-pre-function': { _meta: { priority: -2000 }, phase: 'rewrite', functions: [appendName('serverless-pre-function')] },
-        } },
-        { id: 'default', uri: '/default', upstream, plugins: {
-          'serverless-post-function': { phase: 'rewrite', functions: [appendName('serverless-post-function')] },
-          'serverless-pre-function': { phase: 'rewrite', functions: [appendName('serverless-pre-function')] },
-        } },
-        { id: 'post-log', uri: '/post-header', upstream, plugins: {
-          'serverless-post-function': { phase: 'header_filter', functions: ["(conf, ctx) => { ctx.response.setHeader('x-post', String(ctx.response.status)) }"] },
-        } },
-      ],
-    },
-  });
+  ({ gw, up } = await startWithUpstream((upstream) => ({
+    routes: [
+      { id: 'swapped', uri: '/swapped', upstream, plugins: {
+        'serverless-post-function': { _meta: { priority: 10000 }, phase: 'rewrite', functions: [appendName('serverless-post-function')] },
+        'serverless-pre-function': { _meta: { priority: -2000 }, phase: 'rewrite', functions: [appendName('serverless-pre-function')] },
+      } },
+      { id: 'default', uri: '/default', upstream, plugins: {
+        'serverless-post-function': { phase: 'rewrite', functions: [appendName('serverless-post-function')] },
+        'serverless-pre-function': { phase: 'rewrite', functions: [appendName('serverless-pre-function')] },
+      } },
+      { id: 'post-log', uri: '/post-header', upstream, plugins: {
+        'serverless-post-function': { phase: 'header_filter', functions: ["(conf, ctx) => { ctx.response.setHeader('x-post', String(ctx.response.status)) }"] },
+      } },
+    ],
+  })));
 });
 
-after(async () => {
-  await gw.stop();
-  await up.close();
-});
+after(() => stopWithUpstream(gw, up));
 
 test('seed example: _meta.priority makes serverless-post-function run first', async () => {
   const echo = (await get(gw.url + '/swapped')).json();
