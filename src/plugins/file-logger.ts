@@ -4,7 +4,7 @@ import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { logger } from '../core/logger.js';
 import { compileExpr, type CompiledExpr } from '../core/expr/index.js';
 import {
-  LOGGER_COMMON_PROPERTIES, LOGGER_METADATA_SCHEMA, ResponseBodyCapture, logEntry, pickLogFormat,
+  LOGGER_COMMON_PROPERTIES, LOGGER_METADATA_SCHEMA, ResponseBodyCapture, logEntry, pickLogFormat, responseBodyCaptureHandlers,
   type CompiledLogFormat, type LoggerCommonConf,
 } from './common/log-util.js';
 
@@ -151,14 +151,7 @@ export default definePlugin<FileLoggerConf, FileLoggerPrepared>({
     };
   },
 
-  filtersBody(p) {
-    return p.capture !== undefined;
-  },
-
-  body_filter(p, ctx, chunk) {
-    p.capture?.add(ctx, chunk);
-    return undefined;
-  },
+  ...responseBodyCaptureHandlers,
 
   log(p, ctx) {
     if (p.match !== undefined && !p.match((n) => ctx.var(n))) return;

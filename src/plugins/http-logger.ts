@@ -2,7 +2,7 @@ import { Agent, request } from 'undici';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { logger } from '../core/logger.js';
 import {
-  LOGGER_COMMON_PROPERTIES, LOGGER_METADATA_SCHEMA, ResponseBodyCapture, logEntry, pickLogFormat,
+  LOGGER_COMMON_PROPERTIES, LOGGER_METADATA_SCHEMA, ResponseBodyCapture, logEntry, pickLogFormat, responseBodyCaptureHandlers,
   type CompiledLogFormat, type LoggerCommonConf,
 } from './common/log-util.js';
 import { BATCH_PROCESSOR_PROPERTIES, BatchProcessor, batchOptionsOf, type BatchConf } from './common/batch-processor.js';
@@ -111,14 +111,7 @@ export default definePlugin<HttpLoggerConf, HttpLoggerPrepared>({
     };
   },
 
-  filtersBody(p) {
-    return p.capture !== undefined;
-  },
-
-  body_filter(p, ctx, chunk) {
-    p.capture?.add(ctx, chunk);
-    return undefined;
-  },
+  ...responseBodyCaptureHandlers,
 
   log(p, ctx) {
     const processor = processorOf(p);

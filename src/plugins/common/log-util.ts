@@ -197,6 +197,21 @@ export class ResponseBodyCapture {
   }
 }
 
+/**
+ * The two handlers of a logger that may capture the response body (`include_resp_body`):
+ * body filtering is asked for only when capturing, and each chunk goes to the capture.
+ * Spread into the plugin definition.
+ */
+export const responseBodyCaptureHandlers = {
+  filtersBody(p: { capture: ResponseBodyCapture | undefined }): boolean {
+    return p.capture !== undefined;
+  },
+  body_filter(p: { capture: ResponseBodyCapture | undefined }, ctx: PluginContext, chunk: Buffer): undefined {
+    p.capture?.add(ctx, chunk);
+    return undefined;
+  },
+};
+
 /** The entry an instance logs: custom format if it has one, else the default shape (with the captured body). */
 export function logEntry(format: CompiledLogFormat | undefined, ctx: PluginContext,
   capture: ResponseBodyCapture | undefined): Record<string, unknown> {
