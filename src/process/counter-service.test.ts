@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import {
-  CounterService, CounterTable, LocalCounterStore, NEEDS_RECLAIM, OP_ACQUIRE, OP_INCR, OP_LEASE, OP_RELEASE, OP_RETURN,
-  OP_TAKE, RECLAIM_ID,
+  CounterService, CounterTable, LocalCounterStore, NEEDS_RECLAIM, OP_ACQUIRE, OP_INCR, OP_LEASE, OP_PREFETCH, OP_RELEASE,
+  OP_RETURN, OP_TAKE, RECLAIM_ID,
 } from './counter-service.js';
 import type { CounterResultsMessage } from './messages.js';
 
@@ -243,4 +243,23 @@ test('service: refused at once when nobody holds anything; a holder that died or
   // its late answer is not counted (it was taken as used)
   e.svc.handle(1, [0, OP_RETURN, 'k', 9, 1, 0]);
   assert.deepEqual(e.svc.handle(2, [7, OP_LEASE, 'k', 60, 60_000, 1]).slice(0, 2), [7, 0]);
+});
+
+test('service: a prefetch adds to what its worker may hold, never starts a reclaim, and waits in line behind one', () => {
+  const n = node(2);
+  assert.deepEqual(n.svc.handle(1, [1, OP_LEASE, 'k', 40, 60_000, 5]), [1, 5, 60_000, 35, 1, 0]); // holds up to 4
+  assert.deepEqual(n.svc.handle(1, [2, OP_PREFETCH, 'k', 40, 60_000, 5]), [2, 5, 60_000, 30, 1, 0]); // up to 4 + 5
+  let pool = 30;
+  while (pool > 0) pool = n.svc.handle(2, [3, OP_LEASE, 'k', 40, 60_000, 100])[3] as number;
+  // the pool is empty: a prefetch is answered 0 at once (nobody is refused by it), no reclaim
+  assert.deepEqual(n.svc.handle(1, [4, OP_PREFETCH, 'k', 40, 60_000, 5]), [4, 0, 60_000, 0, 1, 0]);
+  assert.deepEqual([n.take(1), n.take(2)], [[], []]);
+  // a plain request does start one; worker 1's next prefetch waits in line behind it
+  assert.deepEqual(n.svc.handle(2, [5, OP_LEASE, 'k', 40, 60_000, 100]), []);
+  assert.deepEqual(n.take(1), [RECLAIM_ID, 'k', 1, 0, 0, 0]);
+  assert.deepEqual(n.svc.handle(1, [6, OP_PREFETCH, 'k', 40, 60_000, 5]), []);
+  // all 9 it may hold can come back (not more), then the held requests are decided in order
+  n.svc.handle(1, [0, OP_RETURN, 'k', 50, 1, 0]);
+  assert.deepEqual(n.take(2), [5, 2, 60_000, 7, 1, 0]); // 9 / 4
+  assert.deepEqual(n.take(1), [6, 1, 60_000, 6, 1, 0]);
 });

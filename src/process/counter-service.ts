@@ -12,7 +12,9 @@ import type { CounterOpsMessage, CounterResultsMessage } from './messages.js';
 // limit-count's fixed windows are shared out as quota leases (OP_LEASE): a worker asks
 // for a block of a key's remaining count and then admits from it on its own, without a
 // round trip per request. See `CounterTable.lease` for how a block is sized and
-// `CounterService` for how unused blocks are reclaimed before anyone is refused.
+// `CounterService` for how unused blocks are reclaimed before anyone is refused. A busy
+// worker asks for its next block before the one it holds runs out (OP_PREFETCH), so
+// that it never has to make its requests wait for the answer.
 //
 // Wire format (kept flat and small: it is JSON over the IPC channel). A worker sends the
 // operations queued during one tick as one `counter-ops` message, `ops` being a flat
@@ -23,6 +25,7 @@ import type { CounterOpsMessage, CounterResultsMessage } from './messages.js';
 //   OP_RELEASE (id 0: no answer)
 //   OP_LEASE   a = limit, b = windowMs, c = wanted tokens
 //                                            → `[id, granted, resetMs, pool, gen, sole]`
+//   OP_PREFETCH  as OP_LEASE, sent while the worker still holds tokens of the window
 //   OP_RETURN  (id 0: no answer) a = unused tokens given back, b = the window's gen
 // The primary answers the operations with an id in `counter-results` messages, a flat
 // list of RESULT_FIELDS-tuples; `[id, null, message, 0, 0, 0]` reports an error. The same
@@ -35,6 +38,7 @@ export const OP_ACQUIRE = 3;
 export const OP_RELEASE = 4;
 export const OP_LEASE = 5;
 export const OP_RETURN = 6;
+export const OP_PREFETCH = 7;
 export const OP_FIELDS = 6;
 export const RESULT_FIELDS = 6;
 /** The id of a result tuple that is the primary asking for a key's unused lease back. */
@@ -60,7 +64,11 @@ interface Window {
   end: number;
   /** Generation: tells this window from the key's next one (returns for a closed window are ignored). */
   gen: number;
-  /** Workers that may hold unused tokens of this window → how many they were given beyond the one they used. */
+  /**
+   * Workers that may hold unused tokens of this window → at most how many: what a lease
+   * gave beyond the request it was asked for, plus what the worker still held when it
+   * prefetched.
+   */
   holders: Map<number, number> | undefined;
 }
 
@@ -114,29 +122,36 @@ export class CounterTable {
 
   /**
    * Fixed window shared out as leases: `owner` needs a token for a request and would like
-   * `want` (its recent rate over a short period). It asks only once its previous lease of
-   * this window is used up, so that lease no longer holds anything. The grant is at most
+   * `want` (its recent rate over a short period). A plain lease request comes once its
+   * previous lease of this window is used up, so that lease no longer holds anything; a
+   * `prefetch` comes while it still holds some, which it keeps: the grant is added to
+   * what it may hold, so a reclaim can ask for all of it. The grant is at most
    * what is left, and with several workers at most 1 / (LEASE_SHARE × workers) of it (at
    * least 1): plenty left → blocks, little left → single tokens, decided here one by one.
    * Tokens never go out beyond `limit` in a window, so workers together never admit more.
    *
    * Nothing left while other workers may still hold unused tokens → NEEDS_RECLAIM: the
    * caller asks them back (`holders`, `giveBack`) and asks again; the answer `granted: 0`
-   * (refused) comes only when nobody holds any.
+   * (refused) comes only when nobody holds any. A prefetch finding the pool empty is
+   * answered `granted: 0` at once: nobody is refused by it (the worker still admits from
+   * what it holds, then asks with a plain request), so it is not worth a reclaim.
    */
-  lease(key: string, limit: number, windowMs: number, want: number, owner: number, workers: number): LeaseGrant | typeof NEEDS_RECLAIM {
+  lease(key: string, limit: number, windowMs: number, want: number, owner: number, workers: number,
+    prefetch = false): LeaseGrant | typeof NEEDS_RECLAIM {
     const now = this.now();
     const w = this.window(key, windowMs, now);
-    w.holders?.delete(owner);
+    if (!prefetch) w.holders?.delete(owner);
     const pool = limit - w.count;
     if (pool <= 0) {
-      if (w.holders !== undefined && w.holders.size > 0) return NEEDS_RECLAIM;
+      if (!prefetch && w.holders !== undefined && w.holders.size > 0) return NEEDS_RECLAIM;
       return { granted: 0, resetMs: w.end - now, pool: 0, gen: w.gen, sole: workers <= 1 };
     }
     const cap = workers <= 1 ? pool : Math.max(1, Math.floor(pool / (LEASE_SHARE * workers)));
     const granted = Math.min(Math.max(1, Math.floor(want)), cap);
     w.count += granted;
-    if (granted > 1) (w.holders ??= new Map()).set(owner, granted - 1);
+    // a prefetch may be answered before any request uses a token of it: all of it may be held
+    const held = prefetch ? (w.holders?.get(owner) ?? 0) + granted : granted - 1;
+    if (held > 0) (w.holders ??= new Map()).set(owner, held);
     return { granted, resetMs: w.end - now, pool: limit - w.count, gen: w.gen, sole: workers <= 1 };
   }
 
@@ -297,7 +312,7 @@ function isNum(v: unknown): v is number {
 type Result = number | string | null;
 
 /** A lease request waiting for a reclaim of its key to finish. */
-interface Queued { owner: number; id: number; limit: number; windowMs: number; want: number }
+interface Queued { owner: number; id: number; limit: number; windowMs: number; want: number; prefetch: boolean }
 
 interface Reclaim {
   gen: number;
@@ -369,7 +384,8 @@ export class CounterService {
           this.table.release(key, owner);
           break;
         case OP_LEASE:
-          this.lease(out, { owner, id, limit: a, windowMs: b, want: c }, key);
+        case OP_PREFETCH:
+          this.lease(out, { owner, id, limit: a, windowMs: b, want: c, prefetch: op === OP_PREFETCH }, key);
           break;
         case OP_RETURN:
           this.table.giveBack(key, b, a, owner);
@@ -389,7 +405,7 @@ export class CounterService {
       running.queue.push(q);
       return;
     }
-    const g = this.table.lease(key, q.limit, q.windowMs, q.want, q.owner, this.workers());
+    const g = this.table.lease(key, q.limit, q.windowMs, q.want, q.owner, this.workers(), q.prefetch);
     if (g !== NEEDS_RECLAIM) {
       out.push(q.id, g.granted, g.resetMs, g.pool, g.gen, g.sole ? 1 : 0);
       return;
@@ -428,7 +444,7 @@ export class CounterService {
     const byOwner = new Map<number, Result[]>();
     for (let i = 0; i < r.queue.length; i++) {
       const q = r.queue[i]!;
-      const g = this.table.lease(key, q.limit, q.windowMs, q.want, q.owner, this.workers());
+      const g = this.table.lease(key, q.limit, q.windowMs, q.want, q.owner, this.workers(), q.prefetch);
       if (g === NEEDS_RECLAIM) {
         this.startReclaim(key, r.queue.slice(i));
         break;

@@ -14,11 +14,17 @@
 // The block it asks for is what it admitted over the last LEASE_MS at its recent rate
 // (1 for a key it has not seen lately), so a busy key costs a few messages a second and
 // a quiet one is decided by the primary request by request, exactly as without leases.
+// A busy key's next block is asked for when the one held falls to its low-water mark
+// (PREFETCH_AT), while the worker goes on admitting from what is left, so at a steady
+// rate no request waits for the primary; a grant of the same window adds to what is
+// held, one of a new window replaces it. Only a request that finds no token (a quiet
+// key, a burst that outran the prefetch, a new or spent window) waits for an answer.
 import cluster from 'node:cluster';
 import type { CounterStore, WindowCount } from '../../contracts/counter-store.js';
 import type { CounterOpsMessage, CounterResultsMessage } from '../../process/messages.js';
 import {
-  LocalCounterStore, OP_ACQUIRE, OP_FIELDS, OP_INCR, OP_LEASE, OP_RELEASE, OP_RETURN, OP_TAKE, RECLAIM_ID, RESULT_FIELDS,
+  LocalCounterStore, OP_ACQUIRE, OP_FIELDS, OP_INCR, OP_LEASE, OP_PREFETCH, OP_RELEASE, OP_RETURN, OP_TAKE, RECLAIM_ID,
+  RESULT_FIELDS,
   type QuotaAnswer, type QuotaCounter,
 } from '../../process/counter-service.js';
 
@@ -43,6 +49,16 @@ interface Pending {
 const DEFAULT_TIMEOUT_MS = 2_000;
 /** A lease is sized to what the worker admitted for the key over this long, at its recent rate. */
 export const LEASE_MS = 50;
+/**
+ * The next lease is asked for once the tokens held fall to 1 / PREFETCH_AT of the last
+ * grant. Why a half: a lease is LEASE_MS of traffic, so half of it leaves ~25 ms at the
+ * steady rate for the answer — many IPC round trips, even with the primary busy on the
+ * shared cores (a GC pause, a burst of store events) or the rate doubling meanwhile.
+ * Waiting costs far more (every request arriving until the answer stalls) than holding
+ * more: a worker holds up to 1.5 leases instead of 1, and a reclaim takes those tokens
+ * back before anyone is refused. A grant of 1 (a quiet key) has no low-water mark.
+ */
+const PREFETCH_AT = 2;
 /** How often leases of closed windows are forgotten. */
 const LEASE_SWEEP_MS = 10_000;
 
@@ -66,6 +82,8 @@ class Lease {
   sole = false;
   /** The primary had nothing left for anyone (after reclaiming): refused until `end`. */
   exhausted = false;
+  /** Tokens left at which the next lease is asked for (see PREFETCH_AT); 0: none before they run out. */
+  lowWater = 0;
   asking = false;
   waiters: Waiter[] = [];
   /** Admissions since the last request to the primary, and when it was sent (the rate). */
@@ -112,8 +130,9 @@ export class IpcCounterStore implements CounterStore, QuotaCounter {
 
   /**
    * One hit of limit-count's window for `key`: from this worker's lease when it holds a
-   * token of the open window (synchronous), refused synchronously when the primary has
-   * said the window has nothing left, else by the primary (a promise).
+   * token of the open window (synchronous; at the low-water mark the next lease is asked
+   * for in the background), refused synchronously when the primary has said the window
+   * has nothing left, else by the primary (a promise).
    *
    * `remaining` never over-states: with one worker it is exact (its lease plus the pool,
    * which nobody else draws from); with several it is what this worker can vouch for —
@@ -132,6 +151,7 @@ export class IpcCounterStore implements CounterStore, QuotaCounter {
       if (l.tokens > 0) {
         l.tokens--;
         l.served++;
+        if (l.tokens > 0 && l.tokens <= l.lowWater && !l.asking) this.ask(key, l, true);
         return { admitted: true, remaining: l.sole ? l.tokens + l.pool : l.tokens, resetMs: l.end - now };
       }
       if (l.exhausted) return { admitted: false, remaining: 0, resetMs: l.end - now };
@@ -147,32 +167,51 @@ export class IpcCounterStore implements CounterStore, QuotaCounter {
     });
   }
 
-  /** Asks the primary for a lease: enough for the waiting requests, or for LEASE_MS at the recent rate. */
-  private ask(key: string, l: Lease): void {
+  /**
+   * Asks the primary for a lease: enough for the waiting requests, or for LEASE_MS at the
+   * recent rate. A `prefetch` is asked while the worker still admits from its tokens: they
+   * stay theirs (the primary counts them as held), and its grant is added to them.
+   */
+  private ask(key: string, l: Lease, prefetch = false): void {
     const now = this.now();
     let want = l.waiters.length;
     if (l.askedAt >= 0) want = Math.max(want, Math.ceil((l.served * LEASE_MS) / Math.max(1, now - l.askedAt)));
     l.asking = true;
     l.served = 0;
     l.askedAt = now;
-    l.tokens = 0;
-    l.exhausted = false;
+    if (!prefetch) {
+      // none left, or of a window that has ended here: counted as used, never admitted
+      l.tokens = 0;
+      l.exhausted = false;
+    }
     const sentAt = now;
-    (this.call(OP_LEASE, key, l.limit, l.windowMs, Math.max(1, want)) as Promise<LeaseAnswer>).then((g) => {
+    const op = prefetch ? OP_PREFETCH : OP_LEASE;
+    (this.call(op, key, l.limit, l.windowMs, Math.max(1, want)) as Promise<LeaseAnswer>).then((g) => {
       l.asking = false;
+      const now = this.now();
+      // what is left of another window (or of one over on this clock) is not this window's to admit
+      if (g.gen !== l.gen || now >= l.end) l.tokens = 0;
       l.gen = g.gen;
       l.pool = g.pool;
       l.sole = g.sole;
       l.end = sentAt + g.resetMs;
-      const resetMs = Math.max(0, l.end - this.now());
+      const resetMs = Math.max(0, l.end - now);
       const waiters = l.waiters;
+      if (g.granted <= 0 && prefetch) {
+        // the pool is empty, but a prefetch does not make the primary reclaim: nobody is
+        // refused on its answer; the tokens held still admit, then a plain request decides
+        l.lowWater = 0;
+        if (waiters.length > 0) this.ask(key, l);
+        return;
+      }
       if (g.granted <= 0) {
         l.exhausted = true;
         l.waiters = [];
         for (const w of waiters) w.resolve({ admitted: false, remaining: 0, resetMs });
         return;
       }
-      l.tokens = g.granted;
+      l.tokens += g.granted;
+      l.lowWater = Math.floor(g.granted / PREFETCH_AT);
       let i = 0;
       for (; i < waiters.length && l.tokens > 0; i++) {
         l.tokens--;
@@ -184,13 +223,20 @@ export class IpcCounterStore implements CounterStore, QuotaCounter {
       if (l.waiters.length > 0) this.ask(key, l);
     }, (err: Error) => {
       l.asking = false;
+      // tokens held stay (requests admitted from them are done); no new prefetch for them:
+      // the next hit without a token asks (and fails or waits) as a plain request
+      l.lowWater = 0;
       const waiters = l.waiters;
       l.waiters = [];
       for (const w of waiters) w.reject(err);
     });
   }
 
-  /** The primary wants `key`'s unused tokens of window `gen` back: all of them go (none when this worker has none). */
+  /**
+   * The primary wants `key`'s unused tokens of window `gen` back: all of them go (none
+   * when this worker has none). With a prefetch in flight too: its grant is added to what
+   * is left then (nothing), so given-back tokens never come back.
+   */
   private reclaim(key: string, gen: number): void {
     const l = this.leases.get(key);
     let n = 0;
@@ -271,7 +317,7 @@ export class IpcCounterStore implements CounterStore, QuotaCounter {
       const y = results[i + 2];
       if (typeof x !== 'number') p.reject(new Error(typeof y === 'string' ? y : 'counter operation failed'));
       else if (p.op === OP_INCR) p.resolve({ count: x, resetMs: y as number } satisfies WindowCount);
-      else if (p.op === OP_LEASE) {
+      else if (p.op === OP_LEASE || p.op === OP_PREFETCH) {
         p.resolve({ granted: x, resetMs: y as number, pool: results[i + 3] as number, gen: results[i + 4] as number,
           sole: results[i + 5] === 1 } satisfies LeaseAnswer);
       } else p.resolve(x);
