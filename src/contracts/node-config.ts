@@ -52,7 +52,15 @@ export interface NodeConfig {
    * The Prometheus export: `GET /apisix/prometheus/metrics` (APISIX's path; `/metrics` too),
    * served by the primary with every worker's metrics merged. `enabled: false` = no listener.
    */
-  prometheus: { enabled: boolean; export: { listen: ListenConfig } };
+  prometheus: {
+    enabled: boolean;
+    export: { listen: ListenConfig };
+    /**
+     * The per-plugin cost histogram times the handlers of one request in this many (1 =
+     * every request); each timed call counts for this many, so rates and sums stay totals.
+     */
+    plugin_cost_sample: number;
+  };
   /** Folder for generated data (sqlite db, admin key). */
   data_dir: string;
   /** Plugin whitelist; undefined = every installed plugin (built-ins and those in plugin_dirs). */

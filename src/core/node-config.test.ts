@@ -123,12 +123,14 @@ describe('loadNodeConfig', () => {
 describe('prometheus export settings', () => {
   it('defaults to enabled on 127.0.0.1:9091 (APISIX\'s export address)', () => {
     const c = parseNodeConfig('', FILE);
-    assert.deepEqual(c.prometheus, { enabled: true, export: { listen: { host: '127.0.0.1', port: 9091 } } });
+    assert.deepEqual(c.prometheus, { enabled: true, export: { listen: { host: '127.0.0.1', port: 9091 } }, plugin_cost_sample: 8 });
   });
 
   it('takes a port alone, refuses unknown keys and clashes with another listener', () => {
     assert.deepEqual(parseNodeConfig('prometheus: {export: {listen: {port: 0}}}\n', FILE).prometheus.export.listen, { host: '127.0.0.1', port: 0 });
     refuses('prometheus: {export: {lisen: {port: 1}}}\n', 'unknown key "prometheus.export.lisen"');
+    assert.equal(parseNodeConfig('prometheus: {plugin_cost_sample: 1}\n', FILE).prometheus.plugin_cost_sample, 1);
+    refuses('prometheus: {plugin_cost_sample: 0}\n', 'prometheus.plugin_cost_sample: must be an integer from 1 to 1024 (1 = time every request)');
     refuses('admin: {listen: {port: 9091}}\n', 'prometheus.export.listen: 127.0.0.1:9091 is already used by admin.listen');
     // disabled: its port is free for others
     assert.equal(parseNodeConfig('admin: {listen: {port: 9091}}\nprometheus: {enabled: false}\n', FILE).prometheus.enabled, false);

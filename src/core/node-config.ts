@@ -144,6 +144,8 @@ export const NODE_CONFIG_SCHEMA: Obj = closed({
   prometheus: closed({
     enabled: { type: 'boolean', default: true, 'x-message': 'must be true or false' },
     export: closed({ listen: listenSchema('127.0.0.1', { host: '127.0.0.1', port: 9091 }) }),
+    // gatehouse_plugin_phase_duration_seconds times the plugin handlers of one request in N
+    plugin_cost_sample: { type: 'integer', minimum: 1, maximum: 1024, default: 8, 'x-message': 'must be an integer from 1 to 1024 (1 = time every request)' },
   }),
   data_dir: { type: 'string', minLength: 1, default: 'data' },
   plugins: {

@@ -49,6 +49,9 @@ export class DataPlane {
   /** Connections accepted and requests received so far (nginx stub_status `accepts`, `requests`), for the metrics. */
   private accepted = 0;
   private requests = 0;
+  /** The per-plugin cost histogram times one request in costSample; untilTimed counts down to the next. */
+  private readonly costSample: number;
+  private untilTimed = 1;
 
   constructor(private readonly config: NodeConfig, initial: DataPlaneSnapshot, version: string) {
     this.snapshot = initial;
@@ -59,6 +62,7 @@ export class DataPlane {
       fail: (ex, code, close) => this.fail(ex, code, close),
     };
     this.maxBody = config.node.client.max_body_size;
+    this.costSample = config.prometheus.plugin_cost_sample;
     const c = config.node.client;
     this.limits = {
       maxHeaderSize: c.max_header_size,
@@ -199,14 +203,14 @@ export class DataPlane {
   private runPlugins(ex: Exchange, route: CompiledRoute | undefined): void {
     const snap = ex.snapshot;
     const run = new PluginRun(ex, snap.plugins.global, route?.plugins?.chain ?? EMPTY_CHAIN, this.log);
+    if (--this.untilTimed === 0) {
+      this.untilTimed = this.costSample;
+      run.costWeight = this.costSample;
+    } else {
+      run.costWeight = 0;
+    }
     ex.plugins = run;
     ex.res.onClose(() => void runLog(run));
-    const next = (decision: Decision | undefined): void => {
-      if (ex.clientGone || ex.res.headersSent) return;
-      if (decision !== undefined) this.respondLocal(ex, decision);
-      else if (route === undefined) this.fail(ex, 'GH_ERR_ROUTE_NOT_FOUND');
-      else this.proxy(ex, route);
-    };
     let outcome;
     try {
       outcome = runRequestSide(run, snap.plugins, route?.plugins);
@@ -215,15 +219,23 @@ export class DataPlane {
       this.fail(ex, 'GH_ERR_INTERNAL');
       return;
     }
-    // Plain handlers finish synchronously; only an async one costs a promise here.
+    // Plain handlers finish synchronously; only an async one costs a promise (and a closure) here.
     if (outcome instanceof Promise) {
-      outcome.then(next, (err: unknown) => {
+      outcome.then((d) => this.afterRequestSide(ex, route, d), (err: unknown) => {
         this.log.error({ err }, 'plugin runner failed');
         this.fail(ex, 'GH_ERR_INTERNAL');
       });
     } else {
-      next(outcome);
+      this.afterRequestSide(ex, route, outcome);
     }
+  }
+
+  /** The request phases are done: answer with their decision, or proxy. */
+  private afterRequestSide(ex: Exchange, route: CompiledRoute | undefined, decision: Decision | undefined): void {
+    if (ex.clientGone || ex.res.headersSent) return;
+    if (decision !== undefined) this.respondLocal(ex, decision);
+    else if (route === undefined) this.fail(ex, 'GH_ERR_ROUTE_NOT_FOUND');
+    else this.proxy(ex, route);
   }
 
   /** Answers with a catalogued error, through the plugins' response phases when the request has any. */

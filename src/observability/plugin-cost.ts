@@ -2,7 +2,13 @@ import type { Metric } from 'prom-client';
 import { metricsRegistry } from './metrics.js';
 
 // `gatehouse_plugin_phase_duration_seconds{plugin, phase}`: how long each plugin's handler
-// took in each phase, timed by the runner with performance.now() around every call.
+// took in each phase, timed by the runner with performance.now() around its calls.
+//
+// Sampled: the runner times the handlers of one request in `prometheus.plugin_cost_sample`
+// (8 by default; 1 times every request), and each timed call is recorded with that
+// weight, so `_count` and `_sum` estimate all calls and all time (rates and averages
+// read as if every call were timed). Timing every call cost ~0.6 µs per request on a
+// 5-plugin route, about 6 % of what the plugins cost in all; sampled, it is ~0.1 µs.
 //
 // Not a prom-client Histogram: its `labels(...).observe()` builds a labels object and a
 // hash string on every call (≈380 ns measured, against ≈15 ns here), which would make the
@@ -38,15 +44,18 @@ export class PluginCost {
 
   constructor(readonly plugin: string) {}
 
-  /** Records one handler call of `ms` milliseconds in phase `phase` (an index of COST_PHASES). */
-  observe(phase: number, ms: number): void {
+  /**
+   * Records one handler call of `ms` milliseconds in phase `phase` (an index of
+   * COST_PHASES), standing for `weight` calls (the sampling interval).
+   */
+  observe(phase: number, ms: number, weight = 1): void {
     let s = this.series[phase];
     if (s === undefined) s = this.series[phase] = new Series();
     let b = 0;
     while (b < NB && ms > BOUNDS_MS[b]!) b++;
-    s.counts[b]!++;
-    s.sumMs += ms;
-    s.count++;
+    s.counts[b]! += weight;
+    s.sumMs += ms * weight;
+    s.count += weight;
   }
 
   /** Appends this plugin's series in prom-client's JSON shape (cumulative buckets, `+Inf`, `_sum`, `_count`). */

@@ -214,6 +214,11 @@ export class PluginRun implements PluginContext {
   consumer: ConsumerRef | undefined;
   /** Set when attachConsumer ran and the merge has not been done yet. */
   consumerPending = false;
+  /**
+   * How many handler calls each timed call of this request stands for in the per-plugin
+   * cost histogram; 0: this request is not timed (the data plane samples one in N).
+   */
+  costWeight = 1;
   /** `_meta.filter` results, evaluated the first time an instance is about to run, then kept for the request. */
   private filterResults: Map<Instance, boolean> | undefined;
   readonly startedAt: number;

@@ -27,7 +27,8 @@ export class PluginSnapshot {
   readonly consumers: readonly ConsumerRef[];
   private readonly consumerByName = new Map<string, { username: string; group_id?: string; plugins?: PluginsMap }>();
   private readonly envs = new Map<string, PrepareEnv>();
-  private readonly consumerChains = new Map<string, Chain>();
+  /** Route × consumer chains, by route then username (two lookups, no key string built per request). */
+  private readonly consumerChains = new Map<RoutePlugins, Map<string, Chain>>();
   private readonly log = logger().child({ module: 'plugins' });
 
   constructor(private readonly view: ConfigView, readonly registry: PluginRegistry, private readonly cache: PrepareCache) {
@@ -81,9 +82,10 @@ export class PluginSnapshot {
   }
 
   /** The route's chain with the consumer's group and own plugins merged in (cached per route × consumer). */
-  withConsumer(routeId: string, rp: RoutePlugins, consumer: ConsumerRef): Chain {
-    const key = `${routeId}\u0000${consumer.username}`;
-    let chain = this.consumerChains.get(key);
+  withConsumer(rp: RoutePlugins, consumer: ConsumerRef): Chain {
+    let byConsumer = this.consumerChains.get(rp);
+    if (byConsumer === undefined) this.consumerChains.set(rp, (byConsumer = new Map()));
+    let chain = byConsumer.get(consumer.username);
     if (chain === undefined) {
       const c = this.consumerByName.get(consumer.username) ?? consumer;
       let group: { id: string; plugins?: PluginsMap } | undefined;
@@ -96,7 +98,7 @@ export class PluginSnapshot {
         : Object.fromEntries(Object.entries(p).filter(([name]) => this.registry.get(name)?.plugin.type !== 'auth'));
       chain = this.compile(mergeConsumerPlugins(rp.sources, group && { id: group.id, plugins: notAuth(group.plugins) },
         { username: consumer.username, plugins: notAuth(c.plugins) }));
-      this.consumerChains.set(key, chain);
+      byConsumer.set(consumer.username, chain);
     }
     return chain;
   }

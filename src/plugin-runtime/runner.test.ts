@@ -104,3 +104,27 @@ test('header_filter: `status` reads the response\'s for filters from then on; re
   assert.equal(seen, 404);
   assert.equal(run.statusKnown, true);
 });
+
+test('per-plugin cost: a request with costWeight 0 is not timed; a sampled one counts for costWeight calls', () => {
+  const chain = chainOf({ name: 'sampled', rewrite: () => {}, header_filter: () => {}, log: () => {} });
+  const count = (phase: string): number => {
+    const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+    pluginCost('test-sampled').collect(values);
+    return values.find((v) => v.metricName.endsWith('_count') && v.labels.phase === phase)?.value ?? 0;
+  };
+  const runWithWeight = (weight: number): void => {
+    const run = runOf(chain);
+    run.costWeight = weight;
+    runRequestSide(run, snapshot, route);
+    runHeaderFilter(run);
+    runLog(run);
+  };
+  runWithWeight(0);
+  assert.equal(count('rewrite'), 0);
+  assert.equal(count('log'), 0);
+
+  runWithWeight(8);
+  assert.equal(count('rewrite'), 8);
+  assert.equal(count('header_filter'), 8);
+  assert.equal(count('log'), 8);
+});

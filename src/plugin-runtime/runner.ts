@@ -8,13 +8,13 @@ import { PHASE_INDEX } from '../observability/plugin-cost.js';
 // PhaseResult and the runner ends the request, applies `_meta.error_response`, logs the
 // warn line, and turns a throw into a 500 for this request only.
 //
-// Every handler call is timed into its instance's cost series, exported as
-// gatehouse_plugin_phase_duration_seconds{plugin, phase}. A clock read costs ~50 ns, so
+// The handler calls of a sampled request (run.costWeight > 0: one request in
+// `prometheus.plugin_cost_sample`) are timed into their instance's cost series, exported
+// as gatehouse_plugin_phase_duration_seconds{plugin, phase}, each standing for
+// costWeight calls (src/observability/plugin-cost.ts). A clock read costs ~50 ns, so
 // consecutive handlers of one phase share them: a handler's end is the next one's start
 // (the runner's few checks in between count toward the next plugin), n + 1 reads for n
-// handlers and none for a phase with nothing to run. Measured at ~85 ns per handler call
-// in all, not sampled: every call is counted and the histogram's count stays the number
-// of calls.
+// handlers and none for a phase with nothing to run; a request not sampled reads none.
 
 /** A decision the runner made, ready to be written by the data plane. */
 export interface Decision {
@@ -75,24 +75,26 @@ function skipped(mode: SkipMode, inst: Instance, run: PluginRun, route: RoutePlu
 function runPhase(chain: readonly Instance[], phase: RequestPhase | 'preflight', run: PluginRun,
   mode: SkipMode = RUN_ALL, route?: RoutePlugins, from = 0): Outcome {
   if (from >= chain.length) return undefined;
-  const pi = PHASE_INDEX[phase];
+  const w = run.costWeight;
   let t = -1;
   for (let i = from; i < chain.length; i++) {
     const inst = chain[i]!;
     if (mode !== RUN_ALL && skipped(mode, inst, run, route)) continue;
     if (inst.filter !== undefined && !run.passesFilter(inst)) continue;
-    if (t < 0) t = performance.now();
+    if (w !== 0 && t < 0) t = performance.now();
     let out: PhaseResult | void | Promise<PhaseResult | void>;
     try {
       out = inst.plugin[phase]!(inst.prepared, run);
     } catch (err) {
-      inst.cost.observe(pi, performance.now() - t);
+      if (w !== 0) inst.cost.observe(PHASE_INDEX[phase], performance.now() - t, w);
       return failed(inst, phase, err, run);
     }
     if (isPromise(out)) return resumePhase(out, chain, phase, run, mode, route, i, t);
-    const end = performance.now();
-    inst.cost.observe(pi, end - t);
-    t = end;
+    if (w !== 0) {
+      const end = performance.now();
+      inst.cost.observe(PHASE_INDEX[phase], end - t, w);
+      t = end;
+    }
     if (out !== undefined) {
       const d = decisionOf(inst, out, run);
       if (d !== undefined) return d;
@@ -104,17 +106,17 @@ function runPhase(chain: readonly Instance[], phase: RequestPhase | 'preflight',
 /**
  * Handler `i` returned a promise: the rest of the phase runs once it settles. Kept out of
  * runPhase so that runPhase creates no closures (a closure there would cost a context
- * object on every call, promise or not).
+ * object on every call, promise or not). `started` < 0: the request is not timed.
  */
 function resumePhase(out: Promise<PhaseResult | void>, chain: readonly Instance[], phase: RequestPhase | 'preflight',
   run: PluginRun, mode: SkipMode, route: RoutePlugins | undefined, i: number, started: number): Promise<Decision | undefined> {
   const inst = chain[i]!;
   const pi = PHASE_INDEX[phase];
   return Promise.resolve(out).then((r) => {
-    inst.cost.observe(pi, performance.now() - started);
+    if (started >= 0) inst.cost.observe(pi, performance.now() - started, run.costWeight);
     return decisionOf(inst, r, run) ?? runPhase(chain, phase, run, mode, route, i + 1);
   }, (err: unknown) => {
-    inst.cost.observe(pi, performance.now() - started);
+    if (started >= 0) inst.cost.observe(pi, performance.now() - started, run.costWeight);
     return failed(inst, phase, err, run);
   });
 }
@@ -184,7 +186,7 @@ function resumeRequestSide(r: Promise<Decision | undefined>, run: PluginRun, plu
 function mergeConsumer(run: PluginRun, plugins: PluginSnapshot, route: RoutePlugins): void {
   run.consumerPending = false;
   if (run.consumer === undefined || run.ex.route === undefined) return;
-  run.routeChain = plugins.withConsumer(run.ex.route.id, route, run.consumer);
+  run.routeChain = plugins.withConsumer(route, run.consumer);
 }
 
 /** header_filter: the route's instances in reverse order, then the global ones. Errors are logged, never fatal. */
@@ -199,21 +201,24 @@ const BODY_FILTER = PHASE_INDEX.body_filter;
 const LOG = PHASE_INDEX.log;
 
 function headerFilterChain(chain: Chain, run: PluginRun, global: boolean): void {
-  let t = -1;
   const list = chain.header_filter;
+  const w = run.costWeight;
+  let t = -1;
   for (let i = 0; i < list.length; i++) {
     const inst = list[i]!;
     if (global && routeOverrides(run, inst)) continue;
     if (inst.filter !== undefined && !run.passesFilter(inst)) continue;
-    if (t < 0) t = performance.now();
+    if (w !== 0 && t < 0) t = performance.now();
     try {
       inst.plugin.header_filter!(inst.prepared, run);
     } catch (err) {
       run.log.error({ plugin: inst.name, phase: 'header_filter', err: (err as Error)?.message }, `plugin ${inst.name} failed in header_filter`);
     }
-    const end = performance.now();
-    inst.cost.observe(HEADER_FILTER, end - t);
-    t = end;
+    if (w !== 0) {
+      const end = performance.now();
+      inst.cost.observe(HEADER_FILTER, end - t, w);
+      t = end;
+    }
   }
 }
 
@@ -228,20 +233,23 @@ export function runBodyFilter(run: PluginRun, chunk: Buffer, eof: boolean): Buff
 
 function bodyFilterChain(chain: Chain, run: PluginRun, chunk: Buffer, eof: boolean, global: boolean): Buffer {
   let out = chunk;
+  const w = run.costWeight;
   let t = -1;
   for (const inst of chain.body_filter) {
     if (global && routeOverrides(run, inst)) continue;
     if (!run.passesFilter(inst)) continue;
-    if (t < 0) t = performance.now();
+    if (w !== 0 && t < 0) t = performance.now();
     try {
       const r = inst.plugin.body_filter!(inst.prepared, run, out, eof);
       if (r !== undefined) out = r;
     } catch (err) {
       run.log.error({ plugin: inst.name, phase: 'body_filter', err: (err as Error)?.message }, `plugin ${inst.name} failed in body_filter`);
     }
-    const end = performance.now();
-    inst.cost.observe(BODY_FILTER, end - t);
-    t = end;
+    if (w !== 0) {
+      const end = performance.now();
+      inst.cost.observe(BODY_FILTER, end - t, w);
+      t = end;
+    }
   }
   return out;
 }
@@ -261,12 +269,13 @@ function thenGlobalLog(r: Promise<void>, run: PluginRun): Promise<void> {
 }
 
 function logChain(chain: readonly Instance[], run: PluginRun, global: boolean, from: number): void | Promise<void> {
+  const w = run.costWeight;
   let t = -1;
   for (let i = from; i < chain.length; i++) {
     const inst = chain[i]!;
     if (global && routeOverrides(run, inst)) continue;
     if (inst.filter !== undefined && !run.passesFilter(inst)) continue;
-    if (t < 0) t = performance.now();
+    if (w !== 0 && t < 0) t = performance.now();
     let out: void | Promise<void> = undefined;
     try {
       out = inst.plugin.log!(inst.prepared, run);
@@ -274,9 +283,11 @@ function logChain(chain: readonly Instance[], run: PluginRun, global: boolean, f
       logFailed(inst, run, err);
     }
     if (isPromise(out)) return resumeLog(out as Promise<void>, chain, run, global, i, t);
-    const end = performance.now();
-    inst.cost.observe(LOG, end - t);
-    t = end;
+    if (w !== 0) {
+      const end = performance.now();
+      inst.cost.observe(LOG, end - t, w);
+      t = end;
+    }
   }
   return undefined;
 }
@@ -285,7 +296,7 @@ function resumeLog(out: Promise<void>, chain: readonly Instance[], run: PluginRu
   started: number): Promise<void> {
   const inst = chain[i]!;
   return out.then(undefined, (err: unknown) => logFailed(inst, run, err)).then(() => {
-    inst.cost.observe(LOG, performance.now() - started);
+    if (started >= 0) inst.cost.observe(LOG, performance.now() - started, run.costWeight);
     return logChain(chain, run, global, i + 1);
   });
 }

@@ -36,6 +36,8 @@ export interface GatewayOptions {
   tls?: boolean;
   /** Extra keys merged into `node:` of config.yaml. */
   node?: Record<string, unknown>;
+  /** Merged into the node config's `prometheus` block (the export listens on a free port). */
+  prometheus?: Record<string, unknown>;
   /** Extra top-level keys of config.yaml. */
   extra?: Record<string, unknown>;
   logLevel?: string;
@@ -89,7 +91,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
       ? { type: 'sqlite', sqlite: { path: join(dir, 'data', 'gatehouse.db') } }
       : { type: 'standalone', standalone: { file: standaloneFile } },
     data_dir: join(dir, 'data'),
-    prometheus: { export: { listen: { host: '127.0.0.1', port: 0 } } },
+    prometheus: { export: { listen: { host: '127.0.0.1', port: 0 } }, ...(opts.prometheus ?? {}) },
     log: { level: opts.logLevel ?? 'info' },
     ...(opts.extra ?? {}),
   };

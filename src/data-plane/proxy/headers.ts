@@ -20,7 +20,8 @@ export interface ForwardFacts {
 }
 
 // Lengths of the dropped names: most headers are rejected by length alone, so the hot
-// loop lower-cases only the few whose length could match.
+// loop lower-cases only the few whose length could match. (A length of 32 or more wraps
+// around in the shift: such a name only takes the slower, still exact, path.)
 const REQUEST_DROPPED_LENGTHS = lengthMask(REQUEST_DROPPED);
 const RESPONSE_DROPPED_LENGTHS = lengthMask(RESPONSE_DROPPED);
 
@@ -45,17 +46,22 @@ function connectionTokens(value: string | undefined): Set<string> | undefined {
 export function upstreamRequestHeaders(req: HttpRequest, f: ForwardFacts,
   edits?: ReadonlyMap<string, string | undefined>): string[] {
   const raw = req.rawHeaders;
-  const extra = edits === undefined ? connectionTokens(req.headers.connection) : withEdits(connectionTokens(req.headers.connection), edits);
+  // Headers named in Connection, and those plugins set or removed (re-added from the
+  // edits below), are dropped from the raw list too; their lengths join the mask.
+  const extra = connectionTokens(req.headers.connection);
+  let lengths = REQUEST_DROPPED_LENGTHS;
+  if (extra !== undefined) for (const name of extra) lengths |= 1 << name.length;
+  if (edits !== undefined) for (const name of edits.keys()) lengths |= 1 << name.length;
   const out: string[] = ['host', f.host];
   let xff: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    if ((REQUEST_DROPPED_LENGTHS & (1 << name.length)) === 0 && extra === undefined) {
+    if ((lengths & (1 << name.length)) === 0) {
       out.push(name, raw[i + 1]!);
       continue;
     }
     const lower = name.toLowerCase();
-    if (REQUEST_DROPPED.has(lower) || (extra !== undefined && extra.has(lower))) {
+    if (REQUEST_DROPPED.has(lower) || (extra !== undefined && extra.has(lower)) || (edits !== undefined && edits.has(lower))) {
       if (lower === 'x-forwarded-for') xff = xff === undefined ? raw[i + 1] : `${xff}, ${raw[i + 1]}`;
       continue;
     }
@@ -71,13 +77,6 @@ export function upstreamRequestHeaders(req: HttpRequest, f: ForwardFacts,
     'x-forwarded-host', f.clientHost,
     'x-forwarded-port', String(f.serverPort),
   );
-  return out;
-}
-
-/** Headers plugins set or removed are dropped from the raw list (and re-added from the edits). */
-function withEdits(tokens: Set<string> | undefined, edits: ReadonlyMap<string, string | undefined>): Set<string> {
-  const out = new Set(tokens);
-  for (const name of edits.keys()) out.add(name);
   return out;
 }
 

@@ -40,6 +40,8 @@ before(async () => {
   const upstream = { nodes: { [`127.0.0.1:${up.port}`]: 1 } };
   gw = await startGateway({
     workers: 2,
+    // every request timed, so the per-plugin cost counts below are exact
+    prometheus: { plugin_cost_sample: 1 },
     config: {
       consumers: [{ username: 'jack', plugins: { 'key-auth': { key: 'k-jack' } } }],
       // prefer_route: the global instance gives way on routes that have their own
