@@ -22,6 +22,35 @@ export interface RequestFacts {
   uriParams?: Record<string, string>;
 }
 
+type Resolver = (f: RequestFacts) => unknown;
+
+/** nginx/APISIX variables computed from the request's facts, by name (one hash lookup, whatever the name). */
+const RESOLVERS: ReadonlyMap<string, Resolver> = new Map<string, Resolver>([
+  ['uri', (f) => f.path],
+  ['request_uri', (f) => f.req.url],
+  ['host', (f) => f.host],
+  ['request_method', (f) => f.req.method],
+  ['method', (f) => f.req.method],
+  ['remote_addr', (f) => f.remoteAddr],
+  ['remote_port', (f) => f.req.socket.remotePort],
+  ['server_port', (f) => f.serverPort],
+  ['server_addr', (f) => f.req.socket.localAddress],
+  ['scheme', (f) => f.scheme],
+  ['args', (f) => f.query],
+  ['query_string', (f) => f.query],
+  ['is_args', (f) => f.query === '' ? '' : '?'],
+  ['http_host', (f) => f.req.headers.host],
+  ['server_protocol', (f) => `HTTP/${f.req.httpVersion}`],
+  ['content_type', (f) => f.req.headers['content-type']],
+  ['content_length', (f) => f.req.headers['content-length']],
+  ['route_id', (f) => f.routeId],
+  ['route_name', (f) => f.routeName],
+  ['service_id', (f) => f.serviceId],
+  ['service_name', (f) => f.serviceName],
+  ['consumer_name', (f) => f.consumerName],
+  ['ssl_server_name', (f) => (f.req.socket as TLSSocket).servername || undefined],
+]);
+
 export class RequestVars {
   private args: Map<string, string> | undefined;
   private cookies: Map<string, string> | undefined;
@@ -41,34 +70,16 @@ export class RequestVars {
     (this.overrides ??= new Map()).set(name, value);
   }
 
+  /** Some variable was set (by a plugin or the proxy): `get` must look there first. */
+  get hasOverrides(): boolean {
+    return this.overrides !== undefined;
+  }
+
   get(name: string): unknown {
     if (this.overrides !== undefined && this.overrides.has(name)) return this.overrides.get(name);
     const f = this.facts;
-    switch (name) {
-      case 'uri': return f.path;
-      case 'request_uri': return f.req.url;
-      case 'host': return f.host;
-      case 'request_method':
-      case 'method': return f.req.method;
-      case 'remote_addr': return f.remoteAddr;
-      case 'remote_port': return f.req.socket.remotePort;
-      case 'server_port': return f.serverPort;
-      case 'server_addr': return f.req.socket.localAddress;
-      case 'scheme': return f.scheme;
-      case 'args':
-      case 'query_string': return f.query;
-      case 'is_args': return f.query === '' ? '' : '?';
-      case 'http_host': return f.req.headers.host;
-      case 'server_protocol': return `HTTP/${f.req.httpVersion}`;
-      case 'content_type': return f.req.headers['content-type'];
-      case 'content_length': return f.req.headers['content-length'];
-      case 'route_id': return f.routeId;
-      case 'route_name': return f.routeName;
-      case 'service_id': return f.serviceId;
-      case 'service_name': return f.serviceName;
-      case 'consumer_name': return f.consumerName;
-      case 'ssl_server_name': return (f.req.socket as TLSSocket).servername || undefined;
-    }
+    const resolve = RESOLVERS.get(name);
+    if (resolve !== undefined) return resolve(f);
     if (name.startsWith('http_')) {
       const v = f.req.headers[name.slice(5).replace(/_/g, '-')];
       return Array.isArray(v) ? v.join(', ') : v;

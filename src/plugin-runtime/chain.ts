@@ -3,7 +3,7 @@ import type { CompiledExpr } from '../core/expr/index.js';
 import type { PluginRegistry } from './registry.js';
 import { compileMeta, type MetaConf } from './meta.js';
 import { STAGES } from '../contracts/plugin.js';
-import { pluginCost, type PluginCost } from '../observability/plugin-cost.js';
+import { COST_PHASES, pluginCost, type PluginCost } from '../observability/plugin-cost.js';
 
 /** Where an instance's config came from (the plugin chain inspector shows it). */
 export type Origin = 'global_rule' | 'route' | 'service' | 'plugin_config' | 'consumer_group' | 'consumer';
@@ -26,7 +26,16 @@ export interface Instance {
   readonly index: number;
   /** Where the runner records this plugin's time per phase (shared by every instance of the plugin). */
   readonly cost: PluginCost;
+  /**
+   * The plugin's handler per phase, indexed like COST_PHASES (undefined: none). The runner
+   * calls through this array: `plugin[phase]` over plugin objects of many shapes is a
+   * megamorphic keyed load on every call (~0.25 µs a request on a 5-plugin route).
+   */
+  readonly handlers: readonly (PhaseHandler | undefined)[];
 }
+
+/** Any phase handler, called with the plugin as `this`. */
+export type PhaseHandler = (this: Plugin, ...args: never[]) => unknown;
 
 /** Instances of one object (or of the merged route/service/consumer set), sorted, with per-phase lists. */
 export interface Chain {
@@ -71,6 +80,14 @@ export class PrepareCache {
   }
 }
 
+/** A plugin's phase handlers in COST_PHASES order. */
+export function handlersOf(plugin: Plugin): (PhaseHandler | undefined)[] {
+  return COST_PHASES.map((phase) => {
+    const fn = (plugin as unknown as Record<string, unknown>)[phase];
+    return typeof fn === 'function' ? fn as PhaseHandler : undefined;
+  });
+}
+
 export function compileChain(
   sources: readonly InstanceSource[], registry: PluginRegistry, cache: PrepareCache,
   envFor: (plugin: Plugin) => PrepareEnv, onSkip: (name: string, origin: Origin, reason: string) => void,
@@ -98,7 +115,7 @@ export function compileChain(
       plugin: lp.plugin, name: src.name, conf: src.conf, prepared, stage, stageIndex: STAGES.indexOf(stage),
       priority: meta.priority ?? lp.plugin.priority, filter: meta.filter,
       errorResponse: meta.errorResponse, errorResponseIsJson: meta.errorResponseIsJson,
-      origin: src.origin, originId: src.originId, cost: pluginCost(src.name),
+      origin: src.origin, originId: src.originId, cost: pluginCost(src.name), handlers: handlersOf(lp.plugin),
     });
   }
   built.sort((a, b) => a.stageIndex - b.stageIndex || b.priority - a.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

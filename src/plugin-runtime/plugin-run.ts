@@ -2,7 +2,7 @@ import type { ConsumerRef, PluginContext, PluginRequest, PluginResponse } from '
 import type { Logger } from 'pino';
 import type { Exchange } from '../data-plane/exchange.js';
 import type { Chain, Instance } from './chain.js';
-import { finishedVar } from '../observability/request-facts.js';
+import { FINISHED_VARS, finishedVar } from '../observability/request-facts.js';
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Names already found to be tokens (plugins set the same few names again and again). */
@@ -248,7 +248,13 @@ export class PluginRun implements PluginContext {
 
   var(name: string): unknown {
     if (name === 'status') return this.responseState?.status ?? 200;
-    const v = this.ex.vars.get(name);
+    const vars = this.ex.vars;
+    if (!vars.hasOverrides) {
+      // the names of the two sets do not overlap: straight to a finished one when it is one
+      const resolve = FINISHED_VARS.get(name);
+      if (resolve !== undefined) return resolve(this);
+    }
+    const v = vars.get(name);
     // upstream_addr, bytes_sent, request_time, …: only loggers ask, once the request is done
     return v !== undefined ? v : finishedVar(this, name);
   }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import type { Plugin } from '../contracts/plugin.js';
 import type { Exchange } from '../data-plane/exchange.js';
-import { EMPTY_CHAIN, type Chain, type Instance } from './chain.js';
+import { EMPTY_CHAIN, handlersOf, type Chain, type Instance } from './chain.js';
 import { PluginRun, ResponseState } from './plugin-run.js';
 import type { PluginSnapshot, RoutePlugins } from './plugin-snapshot.js';
 import { runHeaderFilter, runLog, runRequestSide } from './runner.js';
@@ -12,8 +12,9 @@ import { pluginCost } from '../observability/plugin-cost.js';
 const silent = pino({ level: 'silent' });
 
 function instance(plugin: Partial<Plugin> & { name: string }, index: number): Instance {
+  const full = { version: 1, stage: 'default', priority: 0, schema: {}, ...plugin } as Plugin;
   return {
-    plugin: { version: 1, stage: 'default', priority: 0, schema: {}, ...plugin } as Plugin,
+    plugin: full, handlers: handlersOf(full),
     name: plugin.name, conf: {}, prepared: {}, stage: 'default', stageIndex: 3, priority: 0, filter: undefined,
     errorResponse: undefined, errorResponseIsJson: false, origin: 'route', originId: 'r1', index,
     cost: pluginCost(`test-${plugin.name}`),

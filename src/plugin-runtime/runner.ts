@@ -1,4 +1,4 @@
-import type { PhaseResult, RequestPhase } from '../contracts/plugin.js';
+import type { PhaseResult, Plugin, RequestPhase } from '../contracts/plugin.js';
 import type { Chain, Instance } from './chain.js';
 import type { PluginRun } from './plugin-run.js';
 import type { PluginSnapshot, RoutePlugins } from './plugin-snapshot.js';
@@ -53,6 +53,12 @@ function isPromise(v: unknown): v is Promise<unknown> {
 
 type Outcome = Decision | undefined | Promise<Decision | undefined>;
 
+// Handlers as the runner calls them: from Instance.handlers, with the plugin as `this`.
+type RequestHandler = (this: Plugin, prepared: unknown, ctx: PluginRun) => PhaseResult | void | Promise<PhaseResult | void>;
+type HeaderFilterHandler = (this: Plugin, prepared: unknown, ctx: PluginRun) => void;
+type BodyFilterHandler = (this: Plugin, prepared: unknown, ctx: PluginRun, chunk: Buffer, eof: boolean) => Buffer | void;
+type LogHandler = (this: Plugin, prepared: unknown, ctx: PluginRun) => void | Promise<void>;
+
 /** Which instances runPhase passes over: none; global ones the route overrides; those the consumer merge did not add. */
 const RUN_ALL = 0;
 const SKIP_OVERRIDDEN = 1;
@@ -75,6 +81,7 @@ function skipped(mode: SkipMode, inst: Instance, run: PluginRun, route: RoutePlu
 function runPhase(chain: readonly Instance[], phase: RequestPhase | 'preflight', run: PluginRun,
   mode: SkipMode = RUN_ALL, route?: RoutePlugins, from = 0): Outcome {
   if (from >= chain.length) return undefined;
+  const pi = PHASE_INDEX[phase];
   const w = run.costWeight;
   let t = -1;
   for (let i = from; i < chain.length; i++) {
@@ -84,15 +91,15 @@ function runPhase(chain: readonly Instance[], phase: RequestPhase | 'preflight',
     if (w !== 0 && t < 0) t = performance.now();
     let out: PhaseResult | void | Promise<PhaseResult | void>;
     try {
-      out = inst.plugin[phase]!(inst.prepared, run);
+      out = (inst.handlers[pi] as RequestHandler).call(inst.plugin, inst.prepared, run);
     } catch (err) {
-      if (w !== 0) inst.cost.observe(PHASE_INDEX[phase], performance.now() - t, w);
+      if (w !== 0) inst.cost.observe(pi, performance.now() - t, w);
       return failed(inst, phase, err, run);
     }
     if (isPromise(out)) return resumePhase(out, chain, phase, run, mode, route, i, t);
     if (w !== 0) {
       const end = performance.now();
-      inst.cost.observe(PHASE_INDEX[phase], end - t, w);
+      inst.cost.observe(pi, end - t, w);
       t = end;
     }
     if (out !== undefined) {
@@ -210,7 +217,7 @@ function headerFilterChain(chain: Chain, run: PluginRun, global: boolean): void 
     if (inst.filter !== undefined && !run.passesFilter(inst)) continue;
     if (w !== 0 && t < 0) t = performance.now();
     try {
-      inst.plugin.header_filter!(inst.prepared, run);
+      (inst.handlers[HEADER_FILTER] as HeaderFilterHandler).call(inst.plugin, inst.prepared, run);
     } catch (err) {
       run.log.error({ plugin: inst.name, phase: 'header_filter', err: (err as Error)?.message }, `plugin ${inst.name} failed in header_filter`);
     }
@@ -240,7 +247,7 @@ function bodyFilterChain(chain: Chain, run: PluginRun, chunk: Buffer, eof: boole
     if (!run.passesFilter(inst)) continue;
     if (w !== 0 && t < 0) t = performance.now();
     try {
-      const r = inst.plugin.body_filter!(inst.prepared, run, out, eof);
+      const r = (inst.handlers[BODY_FILTER] as BodyFilterHandler).call(inst.plugin, inst.prepared, run, out, eof);
       if (r !== undefined) out = r;
     } catch (err) {
       run.log.error({ plugin: inst.name, phase: 'body_filter', err: (err as Error)?.message }, `plugin ${inst.name} failed in body_filter`);
@@ -278,7 +285,7 @@ function logChain(chain: readonly Instance[], run: PluginRun, global: boolean, f
     if (w !== 0 && t < 0) t = performance.now();
     let out: void | Promise<void> = undefined;
     try {
-      out = inst.plugin.log!(inst.prepared, run);
+      out = (inst.handlers[LOG] as LogHandler).call(inst.plugin, inst.prepared, run);
     } catch (err) {
       logFailed(inst, run, err);
     }

@@ -56,3 +56,28 @@ test('plugin metadata disabled_labels blanks those labels', async () => {
   plugin.log!(p, createTestContext({ routeId: 'r-blank', vars: facts, consumer: { username: 'rose', plugins: {} } }));
   assert.match(await metric('apisix_http_status'), /code="200",route="r-blank",matched_uri="",matched_host="",service="",consumer="",node=""/);
 });
+
+test('one instance counting changing label sets keeps each in its own series (status, consumer, node, route)', async () => {
+  const p = prepareWith(plugin, {});
+  const log = (status: number, consumer: string | undefined, node: string, routeId = 'r-mix'): void => {
+    plugin.log!(p, createTestContext({ routeId, status, vars: { ...facts, balancer_ip: node },
+      consumer: consumer === undefined ? undefined : { username: consumer, plugins: {} } }));
+  };
+  log(200, 'ann', '10.0.0.1');
+  log(200, 'ann', '10.0.0.1');
+  log(404, 'ann', '10.0.0.1');
+  log(200, 'bob', '10.0.0.1');
+  log(200, 'ann', '10.0.0.2');
+  log(200, 'ann', '10.0.0.1', 'r-mix-2');
+  log(200, 'ann', '10.0.0.1');
+  const text = await metric('apisix_http_status');
+  const count = (code: number, route: string, consumer: string, node: string): string | undefined =>
+    new RegExp(`apisix_http_status\\{code="${code}",route="${route}",matched_uri="/hello/\\*",matched_host="",service="",consumer="${consumer}",node="${node}"\\} (\\d+)`)
+      .exec(text)?.[1];
+  assert.equal(count(200, 'r-mix', 'ann', '10.0.0.1'), '3');
+  assert.equal(count(404, 'r-mix', 'ann', '10.0.0.1'), '1');
+  assert.equal(count(200, 'r-mix', 'bob', '10.0.0.1'), '1');
+  assert.equal(count(200, 'r-mix', 'ann', '10.0.0.2'), '1');
+  assert.equal(count(200, 'r-mix-2', 'ann', '10.0.0.1'), '1');
+  assert.match(await metric('apisix_http_latency'), /apisix_http_latency_count\{type="request",route="r-mix",service="",consumer="ann",node="10.0.0.1"\} 4/);
+});

@@ -162,10 +162,10 @@ export class HttpResponse {
         for (let i = 0; i < flat.length; i += 2) {
           const name = flat[i]!, value = flat[i + 1]!;
           switch (name.length) {
-            case 4: if (name.toLowerCase() === 'date') hasDate = true; break;
-            case 10: if (name.toLowerCase() === 'connection') { if (/\bclose\b/i.test(value)) this.closeAfter = true; continue; } break;
-            case 14: if (name.toLowerCase() === 'content-length') hasLength = true; break;
-            case 17: if (name.toLowerCase() === 'transfer-encoding') { chunked = /chunked/i.test(value); continue; } break;
+            case 4: if (isNamed(name, 'date')) hasDate = true; break;
+            case 10: if (isNamed(name, 'connection')) { if (/\bclose\b/i.test(value)) this.closeAfter = true; continue; } break;
+            case 14: if (isNamed(name, 'content-length')) hasLength = true; break;
+            case 17: if (isNamed(name, 'transfer-encoding')) { chunked = /chunked/i.test(value); continue; } break;
           }
           out += `${name}: ${value}\r\n`;
         }
@@ -175,10 +175,10 @@ export class HttpResponse {
           const value = rec[name];
           if (value === undefined) continue;
           switch (name.length) {
-            case 4: if (name.toLowerCase() === 'date') hasDate = true; break;
-            case 10: if (name.toLowerCase() === 'connection') { if (/\bclose\b/i.test(String(value))) this.closeAfter = true; continue; } break;
-            case 14: if (name.toLowerCase() === 'content-length') hasLength = true; break;
-            case 17: if (name.toLowerCase() === 'transfer-encoding') { chunked = /chunked/i.test(String(value)); continue; } break;
+            case 4: if (isNamed(name, 'date')) hasDate = true; break;
+            case 10: if (isNamed(name, 'connection')) { if (/\bclose\b/i.test(String(value))) this.closeAfter = true; continue; } break;
+            case 14: if (isNamed(name, 'content-length')) hasLength = true; break;
+            case 17: if (isNamed(name, 'transfer-encoding')) { chunked = /chunked/i.test(String(value)); continue; } break;
           }
           if (Array.isArray(value)) for (const v of value as readonly string[]) out += `${name}: ${v}\r\n`;
           else out += `${name}: ${value as string | number}\r\n`;
@@ -200,6 +200,19 @@ export class HttpResponse {
     else if (this.http10) out += 'connection: keep-alive\r\n';
     return out + '\r\n';
   }
+}
+
+/**
+ * `name` is `lower` ignoring ASCII case (same length assumed): no lower-cased copy made,
+ * which head() would otherwise make for every header whose length matches one it looks
+ * for (X-RateLimit-Limit is as long as Transfer-Encoding).
+ */
+function isNamed(name: string, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    const c = name.charCodeAt(i);
+    if ((c >= 65 && c <= 90 ? c + 32 : c) !== lower.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 function validate(h: HeaderInput): void {
