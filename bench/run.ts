@@ -6,6 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { loaderAvailable, loaderVersion, runLoad, type LoaderName, type LoadResult } from './load.js';
 import { httpGet, installCleanup, outputBlock, processTreeCpuMs, stopAll } from './procs.js';
 import { goalLine, goalsFor, labelOf, scenarioTable, summarize, summaryBlock, type ScenarioResult, type TargetRow } from './report.js';
+import { formatPluginCost, scrapePluginCost, type PluginCostReport } from './plugin-cost.js';
 import { SCENARIOS, type Scenario, type ScenarioId, type TargetId } from './scenarios.js';
 import { formatApplyLatency, runApplyLatency, type ApplyLatencyResult } from './apply-latency.js';
 import { REPO_ROOT, baseUrl, nginxAvailable, startBaseline, startGateway, startNginx, startUpstream, type Running } from './targets.js';
@@ -154,6 +155,7 @@ async function main(): Promise<void> {
 
   // ---- scenarios ----------------------------------------------------------------------------
   const results: ScenarioResult[] = [];
+  let pluginCost: PluginCostReport | undefined;
   for (const scenario of scenarios) {
     const rows: TargetRow[] = scenario.targets.map((t) => ({ target: t, label: labelOf(t), runs: [] }));
     const rowOf = (t: TargetId): TargetRow => rows.find((r) => r.target === t) as TargetRow;
@@ -201,6 +203,15 @@ async function main(): Promise<void> {
     const res: ScenarioResult = { scenario, rows, goals: goalsFor(scenario, rows) };
     results.push(res);
     process.stdout.write(scenarioTable(res) + '\n\n');
+    const withPlugins = running.get('gateway-plugins');
+    if (scenario.id === 'plugins' && withPlugins?.metricsPort !== undefined && rows.some((r) => r.target === 'gateway-plugins' && r.failure === undefined)) {
+      try {
+        pluginCost = await scrapePluginCost(withPlugins.metricsPort);
+        process.stdout.write(formatPluginCost(pluginCost) + '\n\n');
+      } catch (e) {
+        log(`[plugins] per-plugin cost not available: ${errMsg(e)}`);
+      }
+    }
   }
 
   process.stdout.write(summaryBlock(results) + '\n');
@@ -225,6 +236,7 @@ async function main(): Promise<void> {
       goals: r.goals.map((g) => ({ ...g, met: g.ratio === undefined ? null : g.ratio >= g.min, text: goalLine(g) })),
     })),
     applyLatency: apply,
+    pluginCost,
   };
   mkdirSync(dirname(opts.out), { recursive: true });
   writeFileSync(opts.out, JSON.stringify(json, null, 2) + '\n');

@@ -109,10 +109,11 @@ function standaloneYaml(doc: Record<string, unknown>): string {
 }
 
 /** The node config (`config.yaml`) for one gateway instance. */
-export function gatewayNodeConfig(opts: { port: number; adminPort: number; standaloneFile: string }): string {
+export function gatewayNodeConfig(opts: { port: number; adminPort: number; metricsPort: number; standaloneFile: string }): string {
   return stringify({
     node: { listen: [{ host: '127.0.0.1', port: opts.port }], workers: 1 },
     admin: { listen: { host: '127.0.0.1', port: opts.adminPort } },
+    prometheus: { export: { listen: { host: '127.0.0.1', port: opts.metricsPort } } },
     store: { type: 'standalone', standalone: { file: opts.standaloneFile } },
     log: { level: 'warn' },
   });

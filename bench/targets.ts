@@ -17,6 +17,8 @@ export interface Running {
   procs: ManagedProcess[];
   /** Human-readable description of how it was started (for the report). */
   command: string;
+  /** A gateway's Prometheus export port. */
+  metricsPort?: number;
 }
 
 export function baseUrl(r: Running): string { return `http://127.0.0.1:${r.port}`; }
@@ -50,16 +52,16 @@ export async function startGateway(id: 'gateway' | 'gateway-10k' | 'gateway-plug
   }
   const dir = join(tmpDir, id);
   mkdirSync(dir, { recursive: true });
-  const [port, adminPort, deadPort] = [await freePort(), await freePort(), await freePort()];
+  const [port, adminPort, metricsPort, deadPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const standaloneFile = join(dir, 'gatehouse.yaml');
   writeFileSync(standaloneFile, id === 'gateway' ? oneRouteStandalone(upstreamPort)
     : id === 'gateway-plugins' ? pluginsStandalone(upstreamPort) : tenKRoutesStandalone(upstreamPort, deadPort));
   const configFile = join(dir, 'config.yaml');
-  writeFileSync(configFile, gatewayNodeConfig({ port, adminPort, standaloneFile }));
+  writeFileSync(configFile, gatewayNodeConfig({ port, adminPort, metricsPort, standaloneFile }));
   const args = [bin, 'start', '-c', configFile];
   const proc = new ManagedProcess(TARGET_LABELS[id], process.execPath, args, { cwd: root, env: childEnv });
   await waitForReady(`http://127.0.0.1:${port}${id === 'gateway' ? '/hello' : id === 'gateway-plugins' ? PLUGINS_PATH : TARGET_PATH}`, proc, readyTimeoutMs);
-  return { id, port, procs: [proc], command: `node bin/gatehouse.js start -c ${configFile}` };
+  return { id, port, procs: [proc], command: `node bin/gatehouse.js start -c ${configFile}`, metricsPort };
 }
 
 export function nginxAvailable(): boolean { return which('nginx') !== undefined; }

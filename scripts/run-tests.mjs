@@ -17,7 +17,7 @@ function collect(dir, out) {
 }
 
 const filters = process.argv.slice(2);
-const files = [...collect('dist/src', []), ...collect('dist/test', [])]
+const files = [...collect('dist/src', []), ...collect('dist/test', []), ...collect('dist/bench', [])]
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
   .sort();
 if (files.length === 0) {

@@ -21,9 +21,13 @@ function safeHeader(name: string, value: string): boolean {
   return true;
 }
 
-/** Two header names of the same length are equal ignoring ASCII case (no lower-cased copies made). */
+/**
+ * Two header names of the same length are equal ignoring ASCII case (no lower-cased
+ * copies made). Compared from the end: names of one family share their beginning
+ * (X-RateLimit-Limit / X-RateLimit-Reset, access-control-allow-*), so they differ sooner there.
+ */
 function sameName(a: string, b: string): boolean {
-  for (let i = 0; i < a.length; i++) {
+  for (let i = a.length - 1; i >= 0; i--) {
     let x = a.charCodeAt(i);
     let y = b.charCodeAt(i);
     if (x === y) continue;
