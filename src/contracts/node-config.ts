@@ -65,7 +65,7 @@ export interface NodeConfig {
   data_dir: string;
   /** Plugin whitelist; undefined = every installed plugin (built-ins and those in plugin_dirs). */
   plugins?: string[];
-  /** Folders of custom JavaScript plugins (one default-exported plugin per `.js` file), same contract as built-ins. */
+  /** Folders of custom JavaScript plugins (one default-exported plugin per `.js`/`.mjs`/`.cjs` file), same contract as built-ins. */
   plugin_dirs?: string[];
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent' };
 }

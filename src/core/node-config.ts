@@ -158,7 +158,7 @@ export const NODE_CONFIG_SCHEMA: Obj = closed({
     type: 'array',
     items: { type: 'string', minLength: 1 },
     uniqueItems: true,
-    'x-message': 'must be a list of folders holding custom plugins (compiled .js files)',
+    'x-message': 'must be a list of folders holding custom plugins (.js, .mjs or .cjs files)',
   },
   log: closed({
     level: {

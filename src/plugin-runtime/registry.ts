@@ -1,4 +1,5 @@
 import { readdir } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import type { Plugin, Stage } from '../contracts/plugin.js';
@@ -18,8 +19,16 @@ export interface LoadedPlugin {
 }
 
 const BUILTIN_DIR = fileURLToPath(new URL('../plugins/', import.meta.url));
+const requireCache = createRequire(import.meta.url).cache;
+const MODULE_FILE = /\.(js|mjs|cjs)$/;
 
-/** Every plugin module in a folder: `*.js` files that are not tests; each default-exports a Plugin. */
+/**
+ * Every plugin module in a folder: `*.js`, `*.mjs` and `*.cjs` files that are not tests;
+ * each default-exports a Plugin (`module.exports = plugin` in CommonJS). A reload
+ * re-evaluates each plugin file: ES modules are imported under a new URL, CommonJS ones
+ * are dropped from the require cache first (which `import()` of CommonJS goes through).
+ * Modules a plugin file itself imports or requires are not re-evaluated.
+ */
 async function importFolder(dir: string, generation: number): Promise<Plugin[]> {
   let files: string[];
   try {
@@ -29,9 +38,11 @@ async function importFolder(dir: string, generation: number): Promise<Plugin[]> 
   }
   const out: Plugin[] = [];
   for (const f of files.sort()) {
-    if (!f.endsWith('.js') || f.endsWith('.test.js') || f === 'index.js') continue;
+    if (!MODULE_FILE.test(f) || /\.test\.[cm]?js$/.test(f) || f === 'index.js') continue;
+    const file = join(dir, f);
+    delete requireCache[file];
     // A query string makes reload re-evaluate the module instead of returning the cached one.
-    const mod = (await import(`${pathToFileURL(join(dir, f)).href}?v=${generation}`)) as { default?: Plugin };
+    const mod = (await import(`${pathToFileURL(file).href}?v=${generation}`)) as { default?: Plugin };
     if (mod.default !== undefined && typeof mod.default === 'object' && typeof mod.default.name === 'string') out.push(mod.default);
   }
   return out;

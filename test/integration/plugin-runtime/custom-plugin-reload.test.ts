@@ -112,6 +112,24 @@ test('a plugin module that fails to load refuses the reload; the running plugins
   }
 });
 
+test('a CommonJS plugin (.cjs) is loaded, and its changed code is re-evaluated by the reload', async () => {
+  const source = (version: number): string => `module.exports = {
+  name: 'cjs-stamp', version: ${version}, stage: 'default', priority: 50, schema: { type: 'object' },
+  header_filter(_conf, ctx) { ctx.response.setHeader('x-cjs', 'v${version}'); },
+};
+`;
+  await writeFile(join(dir, 'cjs-stamp.cjs'), source(1));
+  try {
+    assert.equal((await call('PUT', '/plugins/reload')).status, 200);
+    assert.equal((await call('GET', '/plugins/cjs-stamp?detail=true')).body.version, 1);
+    await writeFile(join(dir, 'cjs-stamp.cjs'), source(2));
+    assert.equal((await call('PUT', '/plugins/reload')).status, 200);
+    assert.equal((await call('GET', '/plugins/cjs-stamp?detail=true')).body.version, 2);
+  } finally {
+    await rm(join(dir, 'cjs-stamp.cjs'), { force: true });
+  }
+});
+
 test('a folder added to plugin_dirs in config.yaml is loaded by the reload', async () => {
   await writeFile(join(dir2, 'stamp-two.js'), stampPlugin(3).replace("name: 'stamp'", "name: 'stamp-two'"));
   assert.equal((await call('GET', '/plugins/stamp-two')).status, 404);
