@@ -75,6 +75,15 @@ export interface PluginContext {
   readonly request: PluginRequest;
   /** Valid from header_filter on. */
   readonly response: PluginResponse;
+  /**
+   * Sets (undefined: removes) a header of the response this request gets, whichever
+   * answers it: the upstream's response, a plugin's decision or a gateway error. Callable
+   * in any phase: set in a request phase it is applied once the response's headers are
+   * known, before header_filter runs (so header_filter handlers see it and may change it),
+   * replacing a header of the same name; the last call for a name wins. APISIX's
+   * `core.response.set_header` called in rewrite or access.
+   */
+  setResponseHeader(name: string, value: string | undefined): void;
   /** nginx/APISIX variables (`uri`, `arg_x`, `http_x`, `route_id`, …). */
   var(name: string): unknown;
   setVar(name: string, value: unknown): void;

@@ -280,6 +280,33 @@ export class PluginRun implements PluginContext {
     if (consumer.group_id !== undefined || before?.group_id !== undefined) this.ex.vars.set('consumer_group_id', consumer.group_id);
   }
 
+  /** setResponseHeader before the response exists, as flat [name, value, …] (undefined: remove). */
+  private pendingResponseHeaders: (string | undefined)[] | undefined;
+
+  setResponseHeader(name: string, value: string | undefined): void {
+    if (this.statusKnown) {
+      this.response.setHeader(name, value);
+      return;
+    }
+    const pending = this.pendingResponseHeaders ??= [];
+    for (let i = 0; i < pending.length; i += 2) {
+      if (pending[i] === name) {
+        pending[i + 1] = value;
+        return;
+      }
+    }
+    pending.push(name, value);
+  }
+
+  /** The response's headers are known (header_filter is about to run): headers set ahead of it go on now. */
+  applyPendingResponseHeaders(): void {
+    const pending = this.pendingResponseHeaders;
+    if (pending === undefined) return;
+    this.pendingResponseHeaders = undefined;
+    const res = this.response;
+    for (let i = 0; i < pending.length; i += 2) res.setHeader(pending[i]!, pending[i + 1]);
+  }
+
   /** Set when header_filter starts: from then on `status` is the response's. */
   statusKnown = false;
   private filterLookup: ((name: string) => unknown) | undefined;

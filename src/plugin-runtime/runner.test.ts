@@ -129,3 +129,20 @@ test('per-plugin cost: a request with costWeight 0 is not timed; a sampled one c
   assert.equal(count('header_filter'), 8);
   assert.equal(count('log'), 8);
 });
+
+test('setResponseHeader: set ahead of the response, applied before header_filter (last call wins, undefined removes); later, straight on', () => {
+  let seenByFilter: string | undefined;
+  const chain = chainOf({ name: 'a', header_filter: (_p, ctx) => { seenByFilter = ctx.response.header('x-quota'); } });
+  const run = runOf(chain);
+  run.setResponseHeader('x-quota', '1');
+  run.setResponseHeader('x-quota', '2');
+  run.setResponseHeader('x-gone', 'soon');
+  run.setResponseHeader('x-gone', undefined);
+  run.setResponseHeader('X-Upstream', 'mine');
+  run.response = ResponseState.fromFlat(200, ['x-upstream', 'theirs', 'server', 's']);
+  runHeaderFilter(run);
+  assert.equal(seenByFilter, '2');
+  assert.deepEqual(run.response.allHeaders(), { 'x-upstream': 'mine', server: 's', 'x-quota': '2' });
+  run.setResponseHeader('x-late', 'yes');
+  assert.equal(run.response.header('x-late'), 'yes');
+});

@@ -196,8 +196,13 @@ function mergeConsumer(run: PluginRun, plugins: PluginSnapshot, route: RoutePlug
   run.routeChain = plugins.withConsumer(route, run.consumer);
 }
 
-/** header_filter: the route's instances in reverse order, then the global ones. Errors are logged, never fatal. */
+/**
+ * header_filter: headers plugins set ahead of the response (setResponseHeader) go on
+ * first; then the route's instances in reverse order, then the global ones. Errors are
+ * logged, never fatal.
+ */
 export function runHeaderFilter(run: PluginRun): void {
+  run.applyPendingResponseHeaders();
   run.statusKnown = true;
   headerFilterChain(run.routeChain, run, false);
   headerFilterChain(run.globalChain, run, true);

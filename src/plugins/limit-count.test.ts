@@ -18,7 +18,6 @@ type Prepared = Parameters<NonNullable<typeof lc.access>>[0];
 async function hit(p: Prepared, opts: TestContextOptions = {}) {
   const ctx = createTestContext({ routeId: 'r1', ...opts });
   const result = await lc.access!(p, ctx);
-  if (result === undefined) lc.header_filter!(p, ctx);
   return { result, headers: ctx.response.headers, ctx };
 }
 
@@ -47,12 +46,11 @@ test('count per window with the three quota headers, then the rejection, then a 
     now += 10_000;
   }
   now = 59_500;
-  const { result } = await hit(p);
+  const { result, headers } = await hit(p);
   assert.equal(result?.status, 503);
   assert.match(String(result?.body), /<title>503 Service Temporarily Unavailable<\/title>/);
-  assert.deepEqual({ ...result?.headers, 'content-type': undefined }, {
-    'X-RateLimit-Limit': '3', 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': '1', 'content-type': undefined,
-  });
+  // set in access for whatever answers, the rejection included
+  assert.deepEqual(headers, { 'x-ratelimit-limit': '3', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '1' });
   now = 60_000;
   assert.equal((await hit(p)).result, undefined);
 });
@@ -128,14 +126,12 @@ test('header names from plugin metadata', async () => {
   assert.deepEqual(headers, { 'x-quota': '2', 'x-quota-left': '1', 'x-quota-reset': '5' });
 });
 
-test('the last instance to run access sets the headers; header_filter of any instance applies them', async () => {
+test('the last instance to run access sets the headers', async () => {
   const a = prepareWith(lc, { count: 5, time_window: 60 });
   const b = prepareWith(lc, { count: 2, time_window: 60, key_type: 'constant', key: 'k' });
   const ctx = createTestContext({ routeId: 'r1' });
   await lc.access!(a, ctx);
   await lc.access!(b, ctx);
-  lc.header_filter!(b, ctx);
-  lc.header_filter!(a, ctx);
   assert.equal(ctx.response.headers['x-ratelimit-limit'], '2');
   assert.equal(ctx.response.headers['x-ratelimit-remaining'], '1');
 });

@@ -6,7 +6,8 @@
 // `<owning resource>:<config version>:<key>` — a global rule's instance and a route's
 // count separately, and a changed config starts a new counter.
 // Quota headers (names from plugin metadata `limit_header`, `remaining_header`,
-// `reset_header`) go on the response whatever answers it, as APISIX sets them in access.
+// `reset_header`) go on the response whatever answers it, set in access as APISIX does
+// (ctx.setResponseHeader: the last instance to run access wins).
 //
 // In a worker of a multi-process node the hits are admitted from a quota lease the
 // worker holds (src/plugins/common/shared-counters.ts): synchronously, so a route whose
@@ -53,30 +54,17 @@ interface LimitCountPrepared {
   resetHeader: string;
 }
 
-/**
- * The quota headers the response gets, as flat `[name, value, …]`: the last instance to
- * run access decides (APISIX: its set_header wins).
- */
-const HEADERS = 'limit-count:headers';
-
 const DEFAULT_HEADERS = {
   limit_header: 'X-RateLimit-Limit',
   remaining_header: 'X-RateLimit-Remaining',
   reset_header: 'X-RateLimit-Reset',
 } as const;
 
-function quota(p: LimitCountPrepared, ctx: PluginContext, remaining: number, resetMs: number): string[] {
+function quota(p: LimitCountPrepared, ctx: PluginContext, remaining: number, resetMs: number): void {
+  ctx.setResponseHeader(p.limitHeader, p.countText);
+  ctx.setResponseHeader(p.remainingHeader, String(remaining));
   // whole seconds until the window closes, never 0 while it is open
-  const headers = [p.limitHeader, p.countText, p.remainingHeader, String(remaining),
-    p.resetHeader, String(Math.max(0, Math.ceil(resetMs / 1000)))];
-  ctx.shared.set(HEADERS, headers);
-  return headers;
-}
-
-function asRecord(flat: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;
-  return out;
+  ctx.setResponseHeader(p.resetHeader, String(Math.max(0, Math.ceil(resetMs / 1000))));
 }
 
 // Counter keys by prefix and limit key: the same key string comes back for the same
@@ -106,7 +94,8 @@ function counterKey(prefix: string, key: string): string {
 
 function decide(p: LimitCountPrepared, ctx: PluginContext, a: QuotaAnswer): PhaseResult | undefined {
   if (!a.admitted) {
-    return rejection(p.rejectedCode, p.rejectedMsg, p.showHeaders ? asRecord(quota(p, ctx, 0, a.resetMs)) : undefined);
+    if (p.showHeaders) quota(p, ctx, 0, a.resetMs);
+    return rejection(p.rejectedCode, p.rejectedMsg);
   }
   if (p.showHeaders) quota(p, ctx, a.remaining, a.resetMs);
   return undefined;
@@ -186,11 +175,5 @@ export default definePlugin<LimitCountConf, LimitCountPrepared>({
     }
     if (answer instanceof Promise) return later(p, ctx, answer);
     return decide(p, ctx, answer);
-  },
-
-  header_filter(_p, ctx) {
-    const headers = ctx.shared.get(HEADERS) as string[] | undefined;
-    if (headers === undefined) return;
-    for (let i = 0; i < headers.length; i += 2) ctx.response.setHeader(headers[i]!, headers[i + 1]);
   },
 });

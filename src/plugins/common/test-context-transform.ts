@@ -112,6 +112,7 @@ export function makeTestContext(init: TestContextInit = {}): TestContext {
     serviceId: undefined,
     consumer: undefined as ConsumerRef | undefined,
     attachConsumer: () => { throw new Error('not supported in the test context'); },
+    setResponseHeader: (name, value) => response.setHeader(name, value),
     shared: new Map(),
     log: pino({ level: 'silent' }),
     startedAt: performance.now(),

@@ -150,6 +150,10 @@ export function createTestContext(opts: TestContextOptions = {}): TestContext {
       setVars.set(name, value);
       if (name === 'remote_addr' && typeof value === 'string') remoteAddr = value;
     },
+    // the test response exists from the start: a header set ahead of it goes straight on
+    setResponseHeader(name: string, value: string | undefined): void {
+      response.setHeader(name, value);
+    },
     routeId: opts.routeId,
     serviceId: opts.serviceId,
     get consumer() { return consumer; },
