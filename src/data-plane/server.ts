@@ -266,7 +266,7 @@ export class DataPlane {
     let body = d.body ?? Buffer.alloc(0);
     if (hasBodyFilters(run)) body = runBodyFilter(run, body, true);
     state.setHeader('content-length', String(body.length));
-    res.writeHead(state.status, state.flatten(), undefined, state.trusted);
+    res.writeHead(state.status, state.flatten(), undefined, true);
     res.end(body);
   }
 

@@ -5,20 +5,31 @@ import type { Chain, Instance } from './chain.js';
 import { FINISHED_VARS, finishedVar } from '../observability/request-facts.js';
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** What an upstream request target may hold (undici refuses the rest): visible ASCII and obs-text. */
+const URI_CHARS = /^[\u0021-\u00ff]*$/;
 /** Names already found to be tokens (plugins set the same few names again and again). */
 const tokenNames = new Set<string>();
 
-/** What the HTTP layer checks before writing a header it was not told to trust: a token name, no NUL, CR or LF in the value. */
-function safeHeader(name: string, value: string): boolean {
-  if (typeof value !== 'string') return false;
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c === 0 || c === 10 || c === 13) return false;
+/**
+ * A header a plugin sets, checked where it is set: a token name, a string value (a
+ * number is taken as its decimal text) with no NUL, CR or LF. Anything else throws, so
+ * the failure belongs to the plugin that set it (its request fails with a 500 in a
+ * request phase; in header_filter the header is not set and the error logged), as
+ * OpenResty raises on a bad `ngx.header` — never a response the HTTP layer then cannot
+ * write. Everything that reaches a response through here is safe to write unchecked.
+ */
+export function checkedHeaderValue(name: string, value: unknown): string {
+  const v = typeof value === 'string' ? value : typeof value === 'number' ? String(value) : undefined;
+  if (v === undefined) throw new Error(`invalid header "${name}": its value must be a string, got ${typeof value}`);
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c === 0 || c === 10 || c === 13) throw new Error(`invalid header "${name}": its value contains a NUL, CR or LF character`);
   }
-  if (tokenNames.has(name)) return true;
-  if (!TOKEN.test(name)) return false;
-  if (tokenNames.size < 1000) tokenNames.add(name);
-  return true;
+  if (!tokenNames.has(name)) {
+    if (typeof name !== 'string' || !TOKEN.test(name)) throw new Error(`invalid header name ${JSON.stringify(name)}`);
+    if (tokenNames.size < 1000) tokenNames.add(name);
+  }
+  return v;
 }
 
 /**
@@ -43,18 +54,23 @@ function sameName(a: string, b: string): boolean {
  * `[name, value, …]` list the response is written from (no map, no entry objects: a
  * proxied response's headers are taken over as they are, a handful of plugin edits
  * scan a short list, comparing names without lower-casing them. Repeated headers stay
- * separate entries, in their order.
+ * separate entries, in their order. Every header set through it is checked as it is set
+ * (checkedHeaderValue) and the list it starts from is the upstream's, already parsed, so
+ * the HTTP layer writes it without a second check.
  */
 export class ResponseState implements PluginResponse {
-  status = 200;
+  private code = 200;
   private readonly flat: string[];
-  /**
-   * Every header set through this object passed the checks the HTTP layer makes against
-   * header injection (a token name, no CR, LF or NUL in the value); the list it starts
-   * from is the upstream's, already parsed. When true the response may be written as
-   * trusted (no second check of every header).
-   */
-  trusted = true;
+
+  get status(): number {
+    return this.code;
+  }
+
+  /** A status the HTTP layer can write (an integer from 100 to 999); anything else throws, to the plugin that set it. */
+  set status(v: number) {
+    if (!Number.isInteger(v) || v < 100 || v > 999) throw new Error(`invalid response status ${JSON.stringify(v)}`);
+    this.code = v;
+  }
 
   constructor(flat: string[] = []) {
     this.flat = flat;
@@ -84,7 +100,7 @@ export class ResponseState implements PluginResponse {
 
   /** Replaces every value of `name` (the first entry keeps its place and takes this spelling); undefined removes it. */
   setHeader(name: string, value: string | undefined): void {
-    if (value !== undefined && this.trusted) this.trusted = safeHeader(name, value);
+    if (value !== undefined) value = checkedHeaderValue(name, value);
     const i = this.find(name);
     if (i < 0) {
       if (value !== undefined) this.flat.push(name, value);
@@ -102,7 +118,7 @@ export class ResponseState implements PluginResponse {
 
   /** One more value, after the name's last one. */
   addHeader(name: string, value: string): void {
-    if (this.trusted) this.trusted = safeHeader(name, value);
+    value = checkedHeaderValue(name, value);
     let last = -1;
     for (let i = this.find(name); i >= 0; i = this.find(name, i + 2)) last = i;
     if (last < 0) {
@@ -172,6 +188,7 @@ class RequestView implements PluginRequest {
     return Array.isArray(v) ? v.join(', ') : v;
   }
   setHeader(name: string, value: string | undefined): void {
+    if (value !== undefined) value = checkedHeaderValue(name, value);
     const lower = name.toLowerCase();
     if (lower === 'host') this.ex.upstreamHost = value;
     else (this.ex.requestHeaderEdits ??= new Map()).set(lower, value);
@@ -197,12 +214,22 @@ class RequestView implements PluginRequest {
     }
     return out;
   }
+  // Checked when set, like headers: a value the upstream request could not carry fails
+  // the plugin that set it (a 500), not the upstream attempt later (a misleading 502).
   get upstreamUri(): string { return this.ex.upstreamUri; }
-  set upstreamUri(v: string) { this.ex.upstreamUri = v; }
+  set upstreamUri(v: string) {
+    if (typeof v !== 'string' || v.charCodeAt(0) !== 47 /* / */ || !URI_CHARS.test(v)) {
+      throw new Error(`invalid upstream uri ${JSON.stringify(v)}: it must start with "/" and have no spaces or control characters`);
+    }
+    this.ex.upstreamUri = v;
+  }
   get upstreamHost(): string | undefined { return this.ex.upstreamHost; }
-  set upstreamHost(v: string | undefined) { this.ex.upstreamHost = v; }
+  set upstreamHost(v: string | undefined) { this.ex.upstreamHost = v === undefined ? undefined : checkedHeaderValue('host', v); }
   get upstreamMethod(): string | undefined { return this.ex.upstreamMethod; }
-  set upstreamMethod(v: string | undefined) { this.ex.upstreamMethod = v; }
+  set upstreamMethod(v: string | undefined) {
+    if (v !== undefined && (typeof v !== 'string' || !TOKEN.test(v))) throw new Error(`invalid upstream method ${JSON.stringify(v)}`);
+    this.ex.upstreamMethod = v;
+  }
 }
 
 /**
@@ -284,6 +311,7 @@ export class PluginRun implements PluginContext {
   private pendingResponseHeaders: (string | undefined)[] | undefined;
 
   setResponseHeader(name: string, value: string | undefined): void {
+    if (value !== undefined) value = checkedHeaderValue(name, value);
     if (this.statusKnown) {
       this.response.setHeader(name, value);
       return;

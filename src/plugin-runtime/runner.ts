@@ -1,6 +1,6 @@
 import type { PhaseResult, Plugin, RequestPhase } from '../contracts/plugin.js';
 import type { Chain, Instance } from './chain.js';
-import type { PluginRun } from './plugin-run.js';
+import { checkedHeaderValue, type PluginRun } from './plugin-run.js';
 import type { PluginSnapshot, RoutePlugins } from './plugin-snapshot.js';
 import { PHASE_INDEX } from '../observability/plugin-cost.js';
 
@@ -26,7 +26,14 @@ export interface Decision {
 const INTERNAL_ERROR: PhaseResult = { status: 500, body: { error_msg: 'Internal Server Error' } };
 
 function toDecision(inst: Instance, r: PhaseResult, run: PluginRun): Decision {
-  const headers: Record<string, string> = { ...(r.headers ?? {}) };
+  const headers: Record<string, string> = {};
+  if (r.headers !== undefined && r.headers !== null) {
+    try {
+      for (const name in r.headers) headers[name] = checkedHeaderValue(name, r.headers[name]);
+    } catch (err) {
+      return failed(inst, 'decision', err, run);
+    }
+  }
   let body: Buffer | undefined;
   if (r.status >= 400) {
     run.log.warn({ plugin: inst.name, status: r.status, route_id: run.routeId }, `${inst.name} exits with http status code ${r.status}`);

@@ -141,7 +141,7 @@ export class Forwarder implements Dispatcher.DispatchHandler {
       // A body filter may change the length: let the HTTP layer frame the body instead.
       if (this.filterBody) run.response.setHeader('content-length', undefined);
       const status = run.response.status;
-      res.writeHead(status, status === statusCode ? statusText : undefined, run.response.flatten(), run.response.trusted);
+      res.writeHead(status, status === statusCode ? statusText : undefined, run.response.flatten(), true);
     }
     this.resume = resume;
     res.onDrain(this.onDrain);

@@ -17,6 +17,9 @@ before(async () => {
       { id: 'reject-object', uri: '/reject-object', upstream, plugins: { rejects: { status: 401, _meta: { error_response: { message: 'Missing credential in request' } } } } },
       { id: 'throws', uri: '/throws', upstream, plugins: { 'throws-in-access': { when: 'yes' } } },
       { id: 'no-upstream', uri: '/only-plugins', plugins: { rejects: { status: 200 } } },
+      ...['access', 'decision', 'header_filter', 'status', 'request', 'uri'].map((where) => ({
+        id: `bad-${where}`, uri: `/bad/${where}`, upstream, plugins: { 'bad-header': { where } },
+      })),
     ],
   }), { extra: { plugin_dirs: [PLUGIN_DIR] } }));
 });
@@ -63,4 +66,25 @@ test('a route with plugins and no upstream is answered by its plugins', async ()
   const r = await get(gw.url + '/only-plugins');
   assert.equal(r.status, 200);
   assert.deepEqual(r.json(), { message: 'rejected by plugin' });
+});
+
+test('a header or status a plugin could not have written fails inside that plugin: its request gets an answer, the worker lives', async () => {
+  const from = gw.output().length;
+  // set in a request phase (for the response, on the upstream request, or in a decision): that request fails with a 500
+  for (const where of ['access', 'request', 'decision', 'uri']) {
+    const r = await get(`${gw.url}/bad/${where}`);
+    assert.equal(r.status, 500, where);
+    assert.equal(r.headers['x-bad'], undefined, where);
+  }
+  // in header_filter: the handler fails, logged; the response goes out without that change
+  for (const where of ['header_filter', 'status']) {
+    const r = await get(`${gw.url}/bad/${where}`);
+    assert.equal(r.status, 200, where);
+    assert.equal(r.headers['x-bad'], undefined, where);
+    assert.equal(r.json().upstream, 'a', where);
+  }
+  await gw.waitForOutput(/"phase":"header_filter","err":"invalid header \\"x-bad\\".*plugin bad-header failed in header_filter/, from);
+  await gw.waitForOutput(/"phase":"access","err":"invalid header \\"x-bad\\".*plugin bad-header failed in access/, from);
+  const good = await get(gw.url + '/throws?boom=no');
+  assert.equal(good.status, 200);
 });
