@@ -27,12 +27,13 @@ const INTERNAL_ERROR: PhaseResult = { status: 500, body: { error_msg: 'Internal 
 
 function toDecision(inst: Instance, r: PhaseResult, run: PluginRun): Decision {
   const headers: Record<string, string> = {};
-  if (r.headers !== undefined && r.headers !== null) {
-    try {
+  try {
+    if (!Number.isInteger(r.status) || r.status < 100 || r.status > 999) throw new Error(`invalid response status ${JSON.stringify(r.status)}`);
+    if (r.headers !== undefined && r.headers !== null) {
       for (const name in r.headers) headers[name] = checkedHeaderValue(name, r.headers[name]);
-    } catch (err) {
-      return failed(inst, 'decision', err, run);
     }
+  } catch (err) {
+    return failed(inst, 'decision', err, run);
   }
   let body: Buffer | undefined;
   if (r.status >= 400) {

@@ -17,7 +17,7 @@ before(async () => {
       { id: 'reject-object', uri: '/reject-object', upstream, plugins: { rejects: { status: 401, _meta: { error_response: { message: 'Missing credential in request' } } } } },
       { id: 'throws', uri: '/throws', upstream, plugins: { 'throws-in-access': { when: 'yes' } } },
       { id: 'no-upstream', uri: '/only-plugins', plugins: { rejects: { status: 200 } } },
-      ...['access', 'decision', 'header_filter', 'status', 'request', 'uri'].map((where) => ({
+      ...['access', 'decision', 'decision-status', 'header_filter', 'status', 'request', 'uri'].map((where) => ({
         id: `bad-${where}`, uri: `/bad/${where}`, upstream, plugins: { 'bad-header': { where } },
       })),
     ],
@@ -71,7 +71,7 @@ test('a route with plugins and no upstream is answered by its plugins', async ()
 test('a header or status a plugin could not have written fails inside that plugin: its request gets an answer, the worker lives', async () => {
   const from = gw.output().length;
   // set in a request phase (for the response, on the upstream request, or in a decision): that request fails with a 500
-  for (const where of ['access', 'request', 'decision', 'uri']) {
+  for (const where of ['access', 'request', 'decision', 'decision-status', 'uri']) {
     const r = await get(`${gw.url}/bad/${where}`);
     assert.equal(r.status, 500, where);
     assert.equal(r.headers['x-bad'], undefined, where);
