@@ -140,8 +140,8 @@ export interface Plugin<C = any, P = any> {
    * body may change size); say false when the config does not touch the body.
    */
   filtersBody?(prepared: P): boolean;
-  /** Returns a replacement chunk (or undefined to keep it). `eof` marks the last call. */
-  body_filter?(prepared: P, ctx: PluginContext, chunk: Buffer, eof: boolean): Buffer | undefined;
+  /** Returns a replacement chunk, a Buffer or a string (UTF-8), or undefined to keep it. `eof` marks the last call. */
+  body_filter?(prepared: P, ctx: PluginContext, chunk: Buffer, eof: boolean): Buffer | string | undefined;
   log?(prepared: P, ctx: PluginContext): void | Promise<void>;
   init?(): void | Promise<void>;
   destroy?(): void | Promise<void>;

@@ -6,7 +6,7 @@ import type { Exchange } from '../data-plane/exchange.js';
 import { EMPTY_CHAIN, handlersOf, type Chain, type Instance } from './chain.js';
 import { PluginRun, ResponseState } from './plugin-run.js';
 import type { PluginSnapshot, RoutePlugins } from './plugin-snapshot.js';
-import { runHeaderFilter, runLog, runRequestSide } from './runner.js';
+import { runBodyFilter, runHeaderFilter, runLog, runRequestSide } from './runner.js';
 import { pluginCost } from '../observability/plugin-cost.js';
 
 const silent = pino({ level: 'silent' });
@@ -145,4 +145,14 @@ test('setResponseHeader: set ahead of the response, applied before header_filter
   assert.deepEqual(run.response.allHeaders(), { 'x-upstream': 'mine', server: 's', 'x-quota': '2' });
   run.setResponseHeader('x-late', 'yes');
   assert.equal(run.response.header('x-late'), 'yes');
+});
+
+test('body_filter: a Buffer or a string replaces the chunk; anything else is that handler\'s error (logged), the chunk kept', () => {
+  const chain = chainOf(
+    { name: 'to-string', body_filter: (_p: unknown, _ctx: unknown, chunk: Buffer) => chunk.toString().toUpperCase() },
+    { name: 'to-object', body_filter: () => ({ not: 'a chunk' }) as unknown as Buffer },
+    { name: 'to-buffer', body_filter: (_p: unknown, _ctx: unknown, chunk: Buffer) => Buffer.concat([chunk, Buffer.from('!')]) },
+  );
+  // response side in reverse: to-buffer, to-object (refused), to-string
+  assert.equal(runBodyFilter(runOf(chain), Buffer.from('hi'), true).toString(), 'HI!');
 });

@@ -64,7 +64,7 @@ type Outcome = Decision | undefined | Promise<Decision | undefined>;
 // Handlers as the runner calls them: from Instance.handlers, with the plugin as `this`.
 type RequestHandler = (this: Plugin, prepared: unknown, ctx: PluginRun) => PhaseResult | void | Promise<PhaseResult | void>;
 type HeaderFilterHandler = (this: Plugin, prepared: unknown, ctx: PluginRun) => void;
-type BodyFilterHandler = (this: Plugin, prepared: unknown, ctx: PluginRun, chunk: Buffer, eof: boolean) => Buffer | void;
+type BodyFilterHandler = (this: Plugin, prepared: unknown, ctx: PluginRun, chunk: Buffer, eof: boolean) => Buffer | string | void;
 type LogHandler = (this: Plugin, prepared: unknown, ctx: PluginRun) => void | Promise<void>;
 
 /** Which instances runPhase passes over: none; global ones the route overrides; those the consumer merge did not add. */
@@ -260,8 +260,10 @@ function bodyFilterChain(chain: Chain, run: PluginRun, chunk: Buffer, eof: boole
     if (!run.passesFilter(inst)) continue;
     if (w !== 0 && t < 0) t = performance.now();
     try {
-      const r = (inst.handlers[BODY_FILTER] as BodyFilterHandler).call(inst.plugin, inst.prepared, run, out, eof);
-      if (r !== undefined) out = r;
+      const r = (inst.handlers[BODY_FILTER] as BodyFilterHandler).call(inst.plugin, inst.prepared, run, out, eof) as unknown;
+      if (Buffer.isBuffer(r)) out = r;
+      else if (typeof r === 'string') out = Buffer.from(r);
+      else if (r !== undefined) throw new Error(`body_filter must return a Buffer, a string or nothing, got ${r === null ? 'null' : typeof r}`);
     } catch (err) {
       run.log.error({ plugin: inst.name, phase: 'body_filter', err: (err as Error)?.message }, `plugin ${inst.name} failed in body_filter`);
     }
