@@ -100,7 +100,11 @@ export class ResponseState implements PluginResponse {
 
   /** Replaces every value of `name` (the first entry keeps its place and takes this spelling); undefined removes it. */
   setHeader(name: string, value: string | undefined): void {
-    if (value !== undefined) value = checkedHeaderValue(name, value);
+    this.setCheckedHeader(name, value === undefined ? undefined : checkedHeaderValue(name, value));
+  }
+
+  /** setHeader for a name and value checkedHeaderValue has already passed (not checked twice). */
+  setCheckedHeader(name: string, value: string | undefined): void {
     const i = this.find(name);
     if (i < 0) {
       if (value !== undefined) this.flat.push(name, value);
@@ -332,7 +336,7 @@ export class PluginRun implements PluginContext {
     if (pending === undefined) return;
     this.pendingResponseHeaders = undefined;
     const res = this.response;
-    for (let i = 0; i < pending.length; i += 2) res.setHeader(pending[i]!, pending[i + 1]);
+    for (let i = 0; i < pending.length; i += 2) res.setCheckedHeader(pending[i]!, pending[i + 1]);
   }
 
   /** Set when header_filter starts: from then on `status` is the response's. */
