@@ -10,6 +10,7 @@
 // src/plugin-runtime, buildRouter for matching, RequestVars for variables and
 // PluginRun.passesFilter for filters. What this file adds is the order of the runner's
 // steps (runner.ts `runRequestSide`, the response side reversed), mirrored below.
+import { PHASE_INDEX } from '../observability/plugin-cost.js';
 import type { HttpRequest } from '../data-plane/http1/request.js';
 import type { Plugin, PrepareEnv, Stage } from '../contracts/plugin.js';
 import type { Route, Service } from '../contracts/resources.js';
@@ -385,8 +386,8 @@ export function inspectPluginChain(view: ConfigView, registry: PluginRegistry, r
       if (e.disabled) e.skipped = 'disabled';
       else if (chain === 'global' && inst.plugin.runPolicy === 'prefer_route' && routeHas(inst.name)) e.skipped = 'prefer_route';
       else if (run !== undefined) {
-        // Evaluated in step order, and kept per instance, as PluginRun does for a real request.
-        e.filter_result = run.passesFilter(inst);
+        // Evaluated at each phase, in step order, as PluginRun does for a real request.
+        e.filter_result = run.passesFilter(inst, PHASE_INDEX[phase]);
         if (!e.filter_result) e.skipped = 'filter';
       }
       if (e.skipped === undefined && inst.plugin.type === 'auth') authRan = true;

@@ -14,6 +14,8 @@ export interface NodeConfig {
     workers: number;
     /** Seconds in-flight requests get to finish on graceful shutdown. */
     drain_timeout: number;
+    /** Seconds one asynchronous plugin call (a handler's promise) may take before its request fails. */
+    plugin_timeout: number;
     client: {
       /** Largest request header block in bytes (431 beyond). */
       max_header_size: number;
@@ -25,6 +27,11 @@ export interface NodeConfig {
       keepalive_timeout: number;
       /** Seconds a client has to send the whole request (0 = off). */
       request_timeout: number;
+      /**
+       * Largest request body a plugin may have read into memory (bytes): a plugin that asks
+       * for a larger body fails its request with 413. Bodies no plugin asks for stream.
+       */
+      max_buffered_body_size: number;
     };
     tls: {
       /** Default protocols when an ssl object does not set `ssl_protocols`. */

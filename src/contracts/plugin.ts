@@ -58,6 +58,15 @@ export interface PluginRequest {
   upstreamMethod: string | undefined;
   /** Every header as sent upstream, lower-case names, repeated ones joined with ", " (for loggers). */
   allHeaders?(): Record<string, string>;
+  /**
+   * The whole request body, read into memory on first call (at most
+   * `node.client.max_buffered_body_size` bytes, else the request fails with 413); an
+   * empty Buffer when there is none. Once read it is sent upstream from memory. Bodies
+   * no plugin asks for stream to the upstream untouched.
+   */
+  body(): Promise<Buffer>;
+  /** Replaces the body sent upstream (Content-Length follows it). */
+  setBody(body: Buffer | string): void;
 }
 
 /** The response as header_filter / body_filter / log see it. */
@@ -97,6 +106,11 @@ export interface PluginContext {
   readonly log: Logger;
   /** Monotonic ms when the request started. */
   readonly startedAt: number;
+  /**
+   * Aborted when the client goes away or a plugin call of this request overran
+   * `node.plugin_timeout`: give it to fetches and timers a handler starts.
+   */
+  readonly signal: AbortSignal;
 }
 
 export interface PrepareEnv {
@@ -133,15 +147,19 @@ export interface Plugin<C = any, P = any> {
   rewrite?: RequestHandler<P>;
   access?: RequestHandler<P>;
   before_proxy?: RequestHandler<P>;
-  header_filter?(prepared: P, ctx: PluginContext): void;
+  /** May return a promise: the response is held (the upstream paused) until it settles. */
+  header_filter?(prepared: P, ctx: PluginContext): void | Promise<void>;
   /**
    * Whether this instance needs the body at all. Without this hook a plugin with
    * body_filter always gets the body, and the response loses its Content-Length (the
    * body may change size); say false when the config does not touch the body.
    */
   filtersBody?(prepared: P): boolean;
-  /** Returns a replacement chunk, a Buffer or a string (UTF-8), or undefined to keep it. `eof` marks the last call. */
-  body_filter?(prepared: P, ctx: PluginContext, chunk: Buffer, eof: boolean): Buffer | string | undefined;
+  /**
+   * Returns a replacement chunk, a Buffer or a string (UTF-8), or undefined to keep it;
+   * or a promise of one (later chunks wait, the upstream is paused). `eof` marks the last call.
+   */
+  body_filter?(prepared: P, ctx: PluginContext, chunk: Buffer, eof: boolean): Buffer | string | undefined | Promise<Buffer | string | undefined>;
   log?(prepared: P, ctx: PluginContext): void | Promise<void>;
   init?(): void | Promise<void>;
   destroy?(): void | Promise<void>;

@@ -71,12 +71,14 @@ export const NODE_CONFIG_SCHEMA: Obj = closed({
       'x-message': 'must be "auto" or an integer >= 1',
     },
     drain_timeout: seconds(30),
+    plugin_timeout: seconds(10, true),
     client: closed({
       max_header_size: { type: 'integer', minimum: 1024, default: 32768, 'x-message': 'must be an integer >= 1024 (bytes)' },
       max_body_size: { type: 'integer', minimum: 0, default: 0, 'x-message': 'must be an integer >= 0 (bytes; 0 = unlimited)' },
       header_timeout: seconds(30, true),
       keepalive_timeout: seconds(60),
       request_timeout: seconds(0),
+      max_buffered_body_size: { type: 'integer', minimum: 1, default: 10485760, 'x-message': 'must be an integer >= 1 (bytes)' },
     }),
     tls: closed({
       protocols: {

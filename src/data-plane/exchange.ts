@@ -1,5 +1,6 @@
 import type { HttpRequest } from './http1/request.js';
 import type { HttpResponse } from './http1/response.js';
+import type { Http1Connection } from './http1/connection.js';
 import type { CompiledRoute, DataPlaneSnapshot } from './snapshot.js';
 import { RequestVars } from './request-vars.js';
 
@@ -26,6 +27,14 @@ export class Exchange {
   upstreamStatus: number | undefined;
   upstreamMs: number | undefined;
   clientGone = false;
+  /** The whole request body, once a plugin read it into memory (or replaced it): sent upstream from here, retryable. */
+  bufferedBody: Buffer | undefined;
+  /** The read in progress, shared by plugins that ask at the same time. */
+  bodyReading: Promise<Buffer> | undefined;
+  /** Set for a WebSocket upgrade request: the connection whose socket is handed over once the upstream accepts. */
+  upgradeConnection: Http1Connection | undefined;
+  /** For an upgrade: true once spliced, false when answered with an HTTP response instead. */
+  upgraded: boolean | undefined;
   readonly startedAt: number;
 
   constructor(

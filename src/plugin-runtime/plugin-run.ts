@@ -3,6 +3,25 @@ import type { Logger } from 'pino';
 import type { Exchange } from '../data-plane/exchange.js';
 import type { Chain, Instance } from './chain.js';
 import { FINISHED_VARS, finishedVar } from '../observability/request-facts.js';
+import { readRequestBody, setBufferedBody } from '../data-plane/request-body.js';
+import { GatehouseError } from '../core/errors.js';
+
+/** Bounds on what one request's plugins may do (from the node config). */
+export interface RunLimits {
+  /** ms one asynchronous plugin call may take (0: no deadline). */
+  readonly pluginTimeoutMs: number;
+  /** Largest request body a plugin may read into memory (bytes). */
+  readonly maxBufferedBody: number;
+}
+
+export const DEFAULT_RUN_LIMITS: RunLimits = Object.freeze({ pluginTimeoutMs: 10_000, maxBufferedBody: 10 * 1024 * 1024 });
+
+/** A plugin call overran its deadline; the request fails with 504, logged with the plugin's name. */
+export class PluginDeadlineError extends GatehouseError {
+  constructor(readonly plugin: string, readonly ms: number) {
+    super('GH_ERR_PLUGIN_TIMEOUT', `plugin ${plugin} did not finish within ${ms} ms`);
+  }
+}
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** What an upstream request target may hold (undici refuses the rest): visible ASCII and obs-text. */
@@ -179,7 +198,19 @@ export function plainQueryArg(query: string, name: string): string | null | unde
 }
 
 class RequestView implements PluginRequest {
-  constructor(private readonly ex: Exchange) {}
+  constructor(private readonly ex: Exchange, private readonly limits: RunLimits) {}
+  body(): Promise<Buffer> {
+    return readRequestBody(this.ex, this.limits.maxBufferedBody);
+  }
+  setBody(body: Buffer | string): void {
+    const buf = typeof body === 'string' ? Buffer.from(body) : body;
+    if (!Buffer.isBuffer(buf)) throw new Error(`a request body must be a Buffer or a string, got ${typeof body}`);
+    if (this.ex.bufferedBody === undefined && this.ex.req.body !== null && this.ex.bodyReading === undefined) {
+      // The client's body is replaced unread: it is drained, never sent upstream.
+      this.ex.req.body.resume();
+    }
+    setBufferedBody(this.ex, buf, true);
+  }
   get method(): string { return this.ex.req.method ?? 'GET'; }
   get uri(): string { return this.ex.vars.facts.path; }
   get host(): string { return this.ex.vars.facts.host; }
@@ -254,8 +285,8 @@ export class PluginRun implements PluginContext {
    * cost histogram; 0: this request is not timed (the data plane samples one in N).
    */
   costWeight = 1;
-  /** `_meta.filter` results, evaluated the first time an instance is about to run, then kept for the request. */
-  private filterResults: Map<Instance, boolean> | undefined;
+  /** `_meta.filter` results per instance: two bits per phase (evaluated, passed). */
+  private filterResults: Map<Instance, number> | undefined;
   readonly startedAt: number;
 
   constructor(
@@ -263,9 +294,63 @@ export class PluginRun implements PluginContext {
     readonly globalChain: Chain,
     public routeChain: Chain,
     readonly log: Logger,
+    readonly limits: RunLimits = DEFAULT_RUN_LIMITS,
   ) {
-    this.request = new RequestView(ex);
+    this.request = new RequestView(ex, limits);
     this.startedAt = ex.startedAt;
+  }
+
+  private controller: AbortController | undefined;
+
+  /** Aborted when the client goes away (or a plugin call overran its deadline): pass it to fetches and timers. */
+  get signal(): AbortSignal {
+    return (this.controller ??= new AbortController()).signal;
+  }
+
+  /** Cancels the work in flight for this request; pending plugin calls settle at once. */
+  abort(reason: string): void {
+    this.aborted = true;
+    this.controller?.abort(new GatehouseError('GH_ERR_CLIENT_GONE', reason));
+    const waits = this.waits;
+    this.waits = undefined;
+    if (waits !== undefined) for (const w of waits) w();
+  }
+
+  aborted = false;
+  /** Rejecters of the plugin calls being waited for, settled by abort(). */
+  private waits: Set<() => void> | undefined;
+
+  /**
+   * Waits for one plugin call's promise, bounded by the plugin deadline and (when
+   * `cancellable`: request phases) by the client going away, whichever comes first.
+   * Whatever the plugin's promise does later is ignored.
+   */
+  settle<T>(p: Promise<T>, plugin: string, cancellable: boolean): Promise<T> {
+    const ms = this.limits.pluginTimeoutMs;
+    if (ms <= 0 && !cancellable) return p;
+    if (cancellable && this.aborted) return Promise.reject(new GatehouseError('GH_ERR_CLIENT_GONE'));
+    return new Promise<T>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const onAbort = (): void => {
+        if (timer !== undefined) clearTimeout(timer);
+        reject(new GatehouseError('GH_ERR_CLIENT_GONE'));
+      };
+      if (cancellable) (this.waits ??= new Set()).add(onAbort);
+      const done = (): void => {
+        if (timer !== undefined) clearTimeout(timer);
+        this.waits?.delete(onAbort);
+      };
+      if (ms > 0) {
+        timer = setTimeout(() => {
+          this.waits?.delete(onAbort);
+          const err = new PluginDeadlineError(plugin, ms);
+          reject(err);
+          // The request is failing: whatever else it started (fetches given `signal`) stops too.
+          this.controller?.abort(err);
+        }, ms);
+      }
+      p.then((v) => { done(); resolve(v); }, (e: unknown) => { done(); reject(e); });
+    });
   }
 
   get response(): ResponseState {
@@ -343,24 +428,40 @@ export class PluginRun implements PluginContext {
   statusKnown = false;
   private filterLookup: ((name: string) => unknown) | undefined;
 
-  /** What `_meta.filter` expressions read: the request's variables, and `status` once the response has one. */
+  /**
+   * What `_meta.filter` expressions read, as the request stands at the phase the
+   * plugin runs in: request headers as earlier plugins left them (a filter on
+   * `http_foo_age` sees the `foo-age` proxy-rewrite set), response variables
+   * (`status`, `upstream_status`, `sent_http_*`, …) only once there is a response —
+   * before that they are nil, so a comparison with them is false.
+   */
   private filterVar(name: string): unknown {
-    if (name === 'status' && this.statusKnown) return this.response.status;
-    return this.ex.vars.get(name);
+    if (name === 'status') return this.statusKnown ? this.response.status : undefined;
+    const edits = this.ex.requestHeaderEdits;
+    if (edits !== undefined && name.startsWith('http_')) {
+      const header = name.slice(5).replace(/_/g, '-');
+      if (edits.has(header)) return edits.get(header);
+    }
+    return this.var(name);
   }
 
-  passesFilter(inst: Instance): boolean {
+  /**
+   * `_meta.filter`, evaluated lazily at each phase the instance runs in (APISIX
+   * evaluates it in the phase, against the variables of that moment); the result is
+   * kept for the rest of that phase only (body_filter runs per chunk).
+   */
+  passesFilter(inst: Instance, phase: number): boolean {
     if (inst.filter === undefined) return true;
     let results = this.filterResults;
     const cached = results?.get(inst);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined && (cached & (1 << (2 * phase))) !== 0) return (cached & (2 << (2 * phase))) !== 0;
     let ok: boolean;
     try {
       ok = inst.filter(this.filterLookup ??= (name) => this.filterVar(name));
     } catch {
       ok = true; // APISIX fails open on an evaluation error
     }
-    (results ??= this.filterResults = new Map()).set(inst, ok);
+    (results ??= this.filterResults = new Map()).set(inst, (cached ?? 0) | (1 << (2 * phase)) | (ok ? 2 << (2 * phase) : 0));
     return ok;
   }
 }

@@ -6,7 +6,8 @@ import type { Exchange } from '../data-plane/exchange.js';
 import { EMPTY_CHAIN, handlersOf, type Chain, type Instance } from './chain.js';
 import { PluginRun, ResponseState } from './plugin-run.js';
 import type { PluginSnapshot, RoutePlugins } from './plugin-snapshot.js';
-import { runBodyFilter, runHeaderFilter, runLog, runRequestSide } from './runner.js';
+import { runRequestSide } from './runner.js';
+import { runBodyFilter, runHeaderFilter, runLog } from './response-phases.js';
 import { pluginCost } from '../observability/plugin-cost.js';
 
 const silent = pino({ level: 'silent' });

@@ -1,6 +1,7 @@
 import type { PhaseResult, Plugin, RequestPhase } from '../contracts/plugin.js';
 import type { Chain, Instance } from './chain.js';
-import { checkedHeaderValue, type PluginRun } from './plugin-run.js';
+import { checkedHeaderValue, PluginDeadlineError, type PluginRun } from './plugin-run.js';
+import { ERRORS, GatehouseError } from '../core/errors.js';
 import type { PluginSnapshot, RoutePlugins } from './plugin-snapshot.js';
 import { PHASE_INDEX } from '../observability/plugin-cost.js';
 
@@ -55,7 +56,7 @@ function toDecision(inst: Instance, r: PhaseResult, run: PluginRun): Decision {
   return { status: r.status, headers, body };
 }
 
-function isPromise(v: unknown): v is Promise<unknown> {
+export function isPromise(v: unknown): v is Promise<unknown> {
   return typeof (v as Promise<unknown> | undefined)?.then === 'function';
 }
 
@@ -63,9 +64,6 @@ type Outcome = Decision | undefined | Promise<Decision | undefined>;
 
 // Handlers as the runner calls them: from Instance.handlers, with the plugin as `this`.
 type RequestHandler = (this: Plugin, prepared: unknown, ctx: PluginRun) => PhaseResult | void | Promise<PhaseResult | void>;
-type HeaderFilterHandler = (this: Plugin, prepared: unknown, ctx: PluginRun) => void;
-type BodyFilterHandler = (this: Plugin, prepared: unknown, ctx: PluginRun, chunk: Buffer, eof: boolean) => Buffer | string | void;
-type LogHandler = (this: Plugin, prepared: unknown, ctx: PluginRun) => void | Promise<void>;
 
 /** Which instances runPhase passes over: none; global ones the route overrides; those the consumer merge did not add. */
 const RUN_ALL = 0;
@@ -95,7 +93,7 @@ function runPhase(chain: readonly Instance[], phase: RequestPhase | 'preflight',
   for (let i = from; i < chain.length; i++) {
     const inst = chain[i]!;
     if (mode !== RUN_ALL && skipped(mode, inst, run, route)) continue;
-    if (inst.filter !== undefined && !run.passesFilter(inst)) continue;
+    if (inst.filter !== undefined && !run.passesFilter(inst, pi)) continue;
     if (w !== 0 && t < 0) t = performance.now();
     let out: PhaseResult | void | Promise<PhaseResult | void>;
     try {
@@ -127,7 +125,7 @@ function resumePhase(out: Promise<PhaseResult | void>, chain: readonly Instance[
   run: PluginRun, mode: SkipMode, route: RoutePlugins | undefined, i: number, started: number): Promise<Decision | undefined> {
   const inst = chain[i]!;
   const pi = PHASE_INDEX[phase];
-  return Promise.resolve(out).then((r) => {
+  return run.settle(Promise.resolve(out), inst.name, true).then((r) => {
     if (started >= 0) inst.cost.observe(pi, performance.now() - started, run.costWeight);
     return decisionOf(inst, r, run) ?? runPhase(chain, phase, run, mode, route, i + 1);
   }, (err: unknown) => {
@@ -140,14 +138,30 @@ function decisionOf(inst: Instance, r: PhaseResult | void, run: PluginRun): Deci
   return r !== undefined && r !== null && typeof r === 'object' && typeof r.status === 'number' ? toDecision(inst, r, run) : undefined;
 }
 
+/**
+ * A handler threw or its promise rejected. A catalogued client error it raised (a body
+ * over the buffer limit: 413) is answered as such; an overrun deadline is a 504 naming
+ * the plugin in the log; anything else is that plugin's bug: a 500 for this request only.
+ */
 function failed(inst: Instance, phase: string, err: unknown, run: PluginRun): Decision {
+  if (err instanceof GatehouseError && err.source === 'client') {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    // The rest of an unread body makes the connection unusable.
+    if (err.code === 'GH_ERR_CLIENT_BODY_TOO_LARGE') headers.connection = 'close';
+    return { status: err.status, headers, body: Buffer.from(JSON.stringify({ error_msg: ERRORS[err.code].message }) + '\n') };
+  }
+  if (err instanceof PluginDeadlineError) {
+    run.log.error({ plugin: inst.name, phase, route_id: run.routeId, timeout_ms: err.ms },
+      `plugin ${inst.name} timed out in ${phase} after ${err.ms} ms`);
+    return { status: err.status, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify({ error_msg: ERRORS.GH_ERR_PLUGIN_TIMEOUT.message }) + '\n') };
+  }
   run.log.error({ plugin: inst.name, phase, err: (err as Error)?.message ?? String(err), route_id: run.routeId },
     `plugin ${inst.name} failed in ${phase}`);
   return toDecision({ ...inst, errorResponse: undefined }, INTERNAL_ERROR, run);
 }
 
 /** A global instance of a `prefer_route` plugin (prometheus) gives way to the route's own instance, in every phase. */
-function routeOverrides(run: PluginRun, inst: Instance): boolean {
+export function routeOverrides(run: PluginRun, inst: Instance): boolean {
   if (inst.plugin.runPolicy !== 'prefer_route') return false;
   const all = run.routeChain.all;
   for (let i = 0; i < all.length; i++) if (all[i]!.name === inst.name) return true;
@@ -202,127 +216,4 @@ function mergeConsumer(run: PluginRun, plugins: PluginSnapshot, route: RoutePlug
   run.consumerPending = false;
   if (run.consumer === undefined || run.ex.route === undefined) return;
   run.routeChain = plugins.withConsumer(route, run.consumer);
-}
-
-/**
- * header_filter: headers plugins set ahead of the response (setResponseHeader) go on
- * first; then the route's instances in reverse order, then the global ones. Errors are
- * logged, never fatal.
- */
-export function runHeaderFilter(run: PluginRun): void {
-  run.applyPendingResponseHeaders();
-  run.statusKnown = true;
-  headerFilterChain(run.routeChain, run, false);
-  headerFilterChain(run.globalChain, run, true);
-}
-
-const HEADER_FILTER = PHASE_INDEX.header_filter;
-const BODY_FILTER = PHASE_INDEX.body_filter;
-const LOG = PHASE_INDEX.log;
-
-function headerFilterChain(chain: Chain, run: PluginRun, global: boolean): void {
-  const list = chain.header_filter;
-  const w = run.costWeight;
-  let t = -1;
-  for (let i = 0; i < list.length; i++) {
-    const inst = list[i]!;
-    if (global && routeOverrides(run, inst)) continue;
-    if (inst.filter !== undefined && !run.passesFilter(inst)) continue;
-    if (w !== 0 && t < 0) t = performance.now();
-    try {
-      (inst.handlers[HEADER_FILTER] as HeaderFilterHandler).call(inst.plugin, inst.prepared, run);
-    } catch (err) {
-      run.log.error({ plugin: inst.name, phase: 'header_filter', err: (err as Error)?.message }, `plugin ${inst.name} failed in header_filter`);
-    }
-    if (w !== 0) {
-      const end = performance.now();
-      inst.cost.observe(HEADER_FILTER, end - t, w);
-      t = end;
-    }
-  }
-}
-
-export function hasBodyFilters(run: PluginRun): boolean {
-  return run.routeChain.body_filter.length > 0 || run.globalChain.body_filter.length > 0;
-}
-
-/** body_filter over one chunk; the chunk a handler returns replaces it for the next one. */
-export function runBodyFilter(run: PluginRun, chunk: Buffer, eof: boolean): Buffer {
-  return bodyFilterChain(run.globalChain, run, bodyFilterChain(run.routeChain, run, chunk, eof, false), eof, true);
-}
-
-function bodyFilterChain(chain: Chain, run: PluginRun, chunk: Buffer, eof: boolean, global: boolean): Buffer {
-  let out = chunk;
-  const w = run.costWeight;
-  let t = -1;
-  for (const inst of chain.body_filter) {
-    if (global && routeOverrides(run, inst)) continue;
-    if (!run.passesFilter(inst)) continue;
-    if (w !== 0 && t < 0) t = performance.now();
-    try {
-      const r = (inst.handlers[BODY_FILTER] as BodyFilterHandler).call(inst.plugin, inst.prepared, run, out, eof) as unknown;
-      if (Buffer.isBuffer(r)) out = r;
-      else if (typeof r === 'string') out = Buffer.from(r);
-      else if (r !== undefined) throw new Error(`body_filter must return a Buffer, a string or nothing, got ${r === null ? 'null' : typeof r}`);
-    } catch (err) {
-      run.log.error({ plugin: inst.name, phase: 'body_filter', err: (err as Error)?.message }, `plugin ${inst.name} failed in body_filter`);
-    }
-    if (w !== 0) {
-      const end = performance.now();
-      inst.cost.observe(BODY_FILTER, end - t, w);
-      t = end;
-    }
-  }
-  return out;
-}
-
-/**
- * log: after the response is done; failures only logged. Synchronous while the handlers
- * are; an async handler is awaited before the next one runs (a promise then).
- */
-export function runLog(run: PluginRun): void | Promise<void> {
-  const r = logChain(run.routeChain.log, run, false, 0);
-  if (r !== undefined) return thenGlobalLog(r, run);
-  return logChain(run.globalChain.log, run, true, 0);
-}
-
-function thenGlobalLog(r: Promise<void>, run: PluginRun): Promise<void> {
-  return r.then(() => logChain(run.globalChain.log, run, true, 0));
-}
-
-function logChain(chain: readonly Instance[], run: PluginRun, global: boolean, from: number): void | Promise<void> {
-  const w = run.costWeight;
-  let t = -1;
-  for (let i = from; i < chain.length; i++) {
-    const inst = chain[i]!;
-    if (global && routeOverrides(run, inst)) continue;
-    if (inst.filter !== undefined && !run.passesFilter(inst)) continue;
-    if (w !== 0 && t < 0) t = performance.now();
-    let out: void | Promise<void> = undefined;
-    try {
-      out = (inst.handlers[LOG] as LogHandler).call(inst.plugin, inst.prepared, run);
-    } catch (err) {
-      logFailed(inst, run, err);
-    }
-    if (isPromise(out)) return resumeLog(out as Promise<void>, chain, run, global, i, t);
-    if (w !== 0) {
-      const end = performance.now();
-      inst.cost.observe(LOG, end - t, w);
-      t = end;
-    }
-  }
-  return undefined;
-}
-
-function resumeLog(out: Promise<void>, chain: readonly Instance[], run: PluginRun, global: boolean, i: number,
-  started: number): Promise<void> {
-  const inst = chain[i]!;
-  return out.then(undefined, (err: unknown) => logFailed(inst, run, err)).then(() => {
-    if (started >= 0) inst.cost.observe(LOG, performance.now() - started, run.costWeight);
-    return logChain(chain, run, global, i + 1);
-  });
-}
-
-function logFailed(inst: Instance, run: PluginRun, err: unknown): void {
-  run.log.error({ plugin: inst.name, phase: 'log', err: (err as Error)?.message }, `plugin ${inst.name} failed in log`);
 }

@@ -13,7 +13,7 @@ function respond(conf: Record<string, unknown>, response: { status?: number; hea
   const out: Buffer[] = [];
   chunks.forEach((c, i) => {
     const chunk = Buffer.isBuffer(c) ? c : Buffer.from(c);
-    const r = plugin.body_filter!(p, ctx, chunk, i === chunks.length - 1) ?? chunk;
+    const r = (plugin.body_filter!(p, ctx, chunk, i === chunks.length - 1) as Buffer | string | undefined) ?? chunk;
     out.push(typeof r === 'string' ? Buffer.from(r) : r);
   });
   return { ctx, body: Buffer.concat(out) };

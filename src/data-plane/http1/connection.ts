@@ -226,11 +226,14 @@ export class Http1Connection implements BodySource {
     const socket = this.socket;
     const req = new HttpRequest(head, socket, headBytes, this.remoteAddr, this.localPort);
     const keepAlive = head.keepAlive && !this.mustClose && !this.clientEnded && !this.owner.closing;
-    const res = new HttpResponse(this, head.method === 'HEAD', head.versionMinor === 0, keepAlive && !head.upgrade);
+    // Only WebSocket is taken over; any other Upgrade (h2c, TLS/1.0) is served as the
+    // HTTP/1.1 request it also is, the offer ignored (RFC 9110 §7.8), as nginx does.
+    const upgrade = head.upgrade && isWebSocketUpgrade(req.headers.upgrade);
+    const res = new HttpResponse(this, head.method === 'HEAD', head.versionMinor === 0, keepAlive && !upgrade);
     this.req = req;
     this.res = res;
     this.requestStart = this.since = Date.now();
-    if (head.upgrade) {
+    if (upgrade) {
       this.reading = Reading.Hold;
       this.owner.handlers.onUpgrade(req, res, this);
       return;
@@ -483,4 +486,11 @@ function lastBytes(tail: number, chunk: Buffer): number {
   let w = tail;
   for (let i = Math.max(0, chunk.length - 3); i < chunk.length; i++) w = ((w << 8) | chunk[i]!) & 0xffffff;
   return w;
+}
+
+/** Whether an Upgrade header offers WebSocket (a list of protocols, compared ignoring case). */
+function isWebSocketUpgrade(value: string | string[] | undefined): boolean {
+  if (typeof value !== 'string') return false;
+  if (value.length === 9) return value.toLowerCase() === 'websocket';
+  return value.split(',').some((p) => p.trim().toLowerCase() === 'websocket');
 }

@@ -6,8 +6,7 @@ import type { PoolRegistry } from './pools.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 import type { ErrorCode } from '../../core/errors.js';
-import { ResponseState } from '../../plugin-runtime/plugin-run.js';
-import { hasBodyFilters, runBodyFilter, runHeaderFilter } from '../../plugin-runtime/runner.js';
+import { FilteredResponse } from '../filtered-response.js';
 
 export interface ForwardDeps {
   pools: PoolRegistry;
@@ -17,8 +16,6 @@ export interface ForwardDeps {
   /** Answers the request with a catalogued error (through the plugins' response phases when there are any). */
   fail(ex: Exchange, code: ErrorCode, close?: boolean): void;
 }
-
-const EMPTY = Buffer.alloc(0);
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
@@ -47,11 +44,13 @@ export class Forwarder implements Dispatcher.DispatchHandler {
   private resume: (() => void) | undefined;
   private headers: string[] | undefined;
   private readonly withBody: boolean;
-  private filterBody = false;
+  /** The response's way through header_filter and body_filter, when the request has plugins. */
+  private filtered: FilteredResponse | undefined;
 
   constructor(private readonly ex: Exchange, private readonly route: CompiledRoute, private readonly deps: ForwardDeps) {
     this.firstStart = performance.now();
-    this.withBody = ex.req.body !== null;
+    // A body a plugin read into memory goes from there (and can be retried); otherwise it streams.
+    this.withBody = ex.bufferedBody === undefined && ex.req.body !== null;
     ex.res.onClose(this.onClientClose);
   }
 
@@ -64,7 +63,8 @@ export class Forwarder implements Dispatcher.DispatchHandler {
   };
 
   private readonly onDrain = (): void => {
-    this.resume?.();
+    if (this.filtered !== undefined) this.filtered.drained();
+    else this.resume?.();
   };
 
   start(): void {
@@ -94,7 +94,7 @@ export class Forwarder implements Dispatcher.DispatchHandler {
       path: ex.upstreamUri,
       method: (ex.upstreamMethod ?? ex.req.method) as Dispatcher.HttpMethod,
       headers: this.headers,
-      body: ex.req.body,
+      body: ex.bufferedBody ?? ex.req.body,
       headersTimeout: route.readTimeoutMs,
       bodyTimeout: route.readTimeoutMs,
     }, this);
@@ -132,39 +132,27 @@ export class Forwarder implements Dispatcher.DispatchHandler {
     this.ex.upstreamStatus = statusCode;
     if (res.headersSent) return true; // a retried attempt cannot answer twice; unreachable in practice
     const run = this.ex.plugins;
-    if (run === undefined) {
-      res.writeHead(statusCode, statusText, clientResponseHeaders(rawHeaders, this.deps.serverHeader), true);
-    } else {
-      run.response = ResponseState.fromFlat(statusCode, clientResponseHeaders(rawHeaders, this.deps.serverHeader));
-      runHeaderFilter(run);
-      this.filterBody = hasBodyFilters(run);
-      // A body filter may change the length: let the HTTP layer frame the body instead.
-      if (this.filterBody) run.response.setHeader('content-length', undefined);
-      const status = run.response.status;
-      res.writeHead(status, status === statusCode ? statusText : undefined, run.response.flatten(), true);
-    }
     this.resume = resume;
     res.onDrain(this.onDrain);
-    return true;
+    if (run === undefined) {
+      res.writeHead(statusCode, statusText, clientResponseHeaders(rawHeaders, this.deps.serverHeader), true);
+      return true;
+    }
+    this.filtered = new FilteredResponse(this.ex, run, resume);
+    return this.filtered.head(statusCode, statusText, clientResponseHeaders(rawHeaders, this.deps.serverHeader));
   }
 
   onData(chunk: Buffer): boolean {
-    if (this.filterBody) {
-      const out = runBodyFilter(this.ex.plugins!, chunk, false);
-      return out.length === 0 ? true : this.ex.res.write(out);
-    }
+    if (this.filtered !== undefined) return this.filtered.data(chunk);
     return this.ex.res.write(chunk);
   }
 
   onComplete(): void {
-    if (this.filterBody) {
-      const last = runBodyFilter(this.ex.plugins!, EMPTY, true);
-      if (last.length > 0) this.ex.res.write(last);
-    }
     const ms = performance.now() - this.attemptStart;
     this.ex.upstreamMs = ms;
-    this.ex.res.end();
     this.route.upstream!.release(this.node, ms, false);
+    if (this.filtered !== undefined) this.filtered.end();
+    else this.ex.res.end();
   }
 
   onError(err: Error): void {

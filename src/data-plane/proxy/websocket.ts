@@ -1,75 +1,110 @@
-import type { HttpRequest } from '../http1/request.js';
-import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import type { Duplex } from 'node:stream';
 import type { CompiledRoute } from '../snapshot.js';
-import type { RequestVars } from '../request-vars.js';
+import type { Exchange } from '../exchange.js';
 import type { PoolRegistry } from './pools.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { classifyUpstreamError } from './upstream-errors.js';
-import { ERRORS } from '../../core/errors.js';
-import { writeRawError } from './error-response.js';
-import type { Socket } from 'node:net';
+import type { ErrorCode } from '../../core/errors.js';
+
+/** How the request lifecycle follows an upgrade through. */
+export interface WebSocketHooks {
+  /** The upstream answered 101: its headers (flat, `server` dropped) go through header_filter; returns what the client gets. */
+  head(status: number, flat: string[]): string[] | Promise<string[]>;
+  /** No handshake happened (no node, refused, timed out): the lifecycle answers with this error. */
+  failed(code: ErrorCode): void;
+  /** The client has the 101 and the sockets are spliced. */
+  spliced(): void;
+  /** Both sockets have closed, after a splice. */
+  closed(): void;
+}
 
 /**
- * Proxies an HTTP/1.1 Upgrade (WebSocket) handshake, then splices the two sockets.
- * undici performs the upstream handshake; the client gets the upstream's 101 as is.
+ * Proxies an HTTP/1.1 Upgrade (WebSocket) once the request phases have accepted it.
+ * undici performs the upstream handshake while the client connection is held; only when
+ * the upstream answers 101 is the client socket taken from the HTTP layer, given the
+ * 101 and spliced to the upstream socket. Any failure before that is an ordinary HTTP
+ * response written by the lifecycle.
  */
-export function proxyWebSocket(
-  req: HttpRequest, client: Duplex, head: Buffer, route: CompiledRoute, vars: RequestVars,
-  upstreamUri: string, pools: PoolRegistry, serverHeader: string,
-): void {
+export function proxyWebSocket(ex: Exchange, route: CompiledRoute, pools: PoolRegistry, serverHeader: string, hooks: WebSocketHooks): void {
+  const { req } = ex;
   const up = route.upstream!;
-  const node = up.pick({ hashKey: route.hashKey?.(vars) });
+  const node = up.pick({ hashKey: route.hashKey?.(ex.vars) });
   if (node === undefined) {
-    const e = ERRORS.GH_ERR_UPSTREAM_NO_HEALTHY_NODE;
-    writeRawError(client as Socket, e.status, 'Service Unavailable', e.message, serverHeader);
+    hooks.failed('GH_ERR_UPSTREAM_NO_HEALTHY_NODE');
     return;
   }
-  const f = vars.facts;
-  const host = route.passHost === 'rewrite' && route.upstreamHost !== undefined ? route.upstreamHost
-    : route.passHost === 'node' ? `${node.host}:${node.port}` : (req.headers.host ?? node.host);
+  ex.upstreamNode = node;
+  const f = ex.vars.facts;
+  const host = ex.upstreamHost ?? (route.passHost === 'rewrite' && route.upstreamHost !== undefined ? route.upstreamHost
+    : route.passHost === 'node' ? `${node.host}:${node.port}` : (req.headers.host ?? node.host));
   const headers = upstreamRequestHeaders(req, {
     host, remoteAddr: f.remoteAddr, proto: f.scheme, clientHost: req.headers.host ?? f.host, serverPort: f.serverPort,
-  });
+  }, ex.requestHeaderEdits);
+  const started = performance.now();
   let abort: ((err?: Error) => void) | undefined;
-  client.on('error', () => abort?.());
+  const onClientGone = (): void => abort?.();
+  ex.res.onClose(onClientGone);
   const handler: Dispatcher.DispatchHandler = {
-    onConnect(a) { abort = a; },
-    onHeaders(statusCode) {
-      // The upstream refused the upgrade: undici reports it through onError below.
-      void statusCode;
-      return true;
+    onConnect(a) {
+      abort = a;
+      if (ex.clientGone) a();
     },
+    // A refused upgrade (any status but 101) is reported by undici through onError.
+    onHeaders() { return true; },
     onData() { return true; },
-    onComplete() { client.destroy(); },
+    onComplete() { /* only reached for a refused upgrade, which onError answers */ },
     onUpgrade(statusCode, rawHeaders, upstream) {
       up.report(node, { status: statusCode });
-      let head101 = `HTTP/1.1 ${statusCode} Switching Protocols\r\n`;
+      ex.upstreamMs = performance.now() - started;
+      if (ex.clientGone) {
+        upstream.destroy();
+        return;
+      }
       const raw = rawHeaders as unknown as Buffer[];
+      const flat: string[] = [];
       for (let i = 0; i < raw.length; i += 2) {
         const name = raw[i]!.toString('latin1');
-        if (name.toLowerCase() === 'server') continue;
-        head101 += `${name}: ${raw[i + 1]!.toString('latin1')}\r\n`;
+        if (name.length === 6 && name.toLowerCase() === 'server') continue;
+        flat.push(name, raw[i + 1]!.toString('latin1'));
       }
-      head101 += `Server: ${serverHeader}\r\n\r\n`;
-      client.write(head101);
-      if (head.length > 0) upstream.write(head);
-      upstream.on('error', () => client.destroy());
-      client.on('error', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-      client.on('close', () => upstream.destroy());
-      upstream.pipe(client);
-      client.pipe(upstream);
+      flat.push('Server', serverHeader);
+      const out = hooks.head(statusCode, flat);
+      if (Array.isArray(out)) splice(out, upstream);
+      else out.then((h) => splice(h, upstream), () => upstream.destroy());
     },
     onError(err) {
       const failure = classifyUpstreamError(err);
-      up.report(node, { error: failure.kind });
-      const e = ERRORS[failure.code];
-      writeRawError(client as Socket, e.status, e.status === 504 ? 'Gateway Timeout' : 'Bad Gateway', e.message, serverHeader);
+      if (!ex.clientGone) up.report(node, { error: failure.kind });
+      ex.upstreamMs = performance.now() - started;
+      if (!ex.clientGone) hooks.failed(failure.code);
     },
   };
+  /** Hands the client socket over, sends it the 101 and joins the two sockets. */
+  const splice = (out: string[], upstream: Duplex): void => {
+    if (ex.clientGone) {
+      upstream.destroy();
+      return;
+    }
+    let head101 = `HTTP/1.1 101 Switching Protocols\r\n`;
+    for (let i = 0; i < out.length; i += 2) head101 += `${out[i]!}: ${out[i + 1]!}\r\n`;
+    const conn = ex.upgradeConnection!;
+    const rest = conn.detach();
+    const client: Duplex = conn.socket;
+    client.write(head101 + '\r\n');
+    if (rest.length > 0) upstream.write(rest);
+    hooks.spliced();
+    let open = 2;
+    const oneClosed = (): void => { if (--open === 0) hooks.closed(); };
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+    upstream.on('close', () => { client.destroy(); oneClosed(); });
+    client.on('close', () => { upstream.destroy(); oneClosed(); });
+    upstream.pipe(client);
+    client.pipe(upstream);
+  };
   pools.get(node, route.pool!).dispatch({
-    path: upstreamUri,
+    path: ex.upstreamUri,
     method: 'GET',
     headers,
     upgrade: 'websocket',

@@ -50,7 +50,10 @@ export function makeTestContext(init: TestContextInit = {}): TestContext {
   const setVars = new Map<string, unknown>();
   let status = init.response?.status ?? 200;
 
+  let requestBody: Buffer = Buffer.alloc(0);
   const request: PluginRequest = {
+    body: () => Promise.resolve(requestBody),
+    setBody: (b) => { requestBody = typeof b === 'string' ? Buffer.from(b) : b; },
     method,
     uri,
     host,
@@ -100,6 +103,7 @@ export function makeTestContext(init: TestContextInit = {}): TestContext {
   };
 
   const ctx: TestContext = {
+    signal: new AbortController().signal,
     request,
     response,
     var: (name) => {

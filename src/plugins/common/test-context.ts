@@ -82,7 +82,10 @@ export function createTestContext(opts: TestContextOptions = {}): TestContext {
   const method = opts.method ?? 'GET';
   const host = opts.host ?? headers.host ?? 'localhost';
 
+  let requestBody: Buffer = Buffer.alloc(0);
   const request: TestRequest = {
+    body: () => Promise.resolve(requestBody),
+    setBody: (b) => { requestBody = typeof b === 'string' ? Buffer.from(b) : b; },
     method,
     uri: path,
     host,
@@ -117,6 +120,7 @@ export function createTestContext(opts: TestContextOptions = {}): TestContext {
   };
 
   const ctx: TestContext = {
+    signal: new AbortController().signal,
     request,
     response,
     attached,

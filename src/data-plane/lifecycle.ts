@@ -1,0 +1,289 @@
+import type { Logger } from 'pino';
+import type { DataPlaneSnapshot, CompiledRoute } from './snapshot.js';
+import type { HttpRequest } from './http1/request.js';
+import type { HttpResponse } from './http1/response.js';
+import type { Http1Connection } from './http1/connection.js';
+import type { PoolRegistry } from './proxy/pools.js';
+import { Exchange } from './exchange.js';
+import { parseRequestTarget } from './request-target.js';
+import { Forwarder, type ForwardDeps } from './proxy/forward.js';
+import { sendError } from './proxy/error-response.js';
+import { proxyWebSocket, type WebSocketHooks } from './proxy/websocket.js';
+import { ERRORS, type ErrorCode } from '../core/errors.js';
+import { EMPTY_CHAIN } from '../plugin-runtime/chain.js';
+import { PluginRun, ResponseState, type RunLimits } from '../plugin-runtime/plugin-run.js';
+import { isPromise, runRequestSide, type Decision } from '../plugin-runtime/runner.js';
+import { hasBodyFilters, runBodyFilter, runHeaderFilter, runLog } from '../plugin-runtime/response-phases.js';
+
+export interface LifecycleOptions {
+  /** The snapshot a new request starts on (it keeps it to the end). */
+  snapshot(): DataPlaneSnapshot;
+  pools: PoolRegistry;
+  serverHeader: string;
+  /** `node.client.max_body_size` (0: no limit). */
+  maxBodySize: number;
+  /** One request in this many has its plugin calls timed (`prometheus.plugin_cost_sample`). */
+  costSample: number;
+  /** Plugin deadline and body buffer limit. */
+  runLimits: RunLimits;
+  log: Logger;
+}
+
+function hostOf(header: string | undefined): string {
+  if (header === undefined) return '';
+  if (header.charCodeAt(0) === 91 /* [ */) {
+    const end = header.indexOf(']');
+    return header.slice(0, end + 1).toLowerCase();
+  }
+  const colon = header.indexOf(':');
+  return (colon === -1 ? header : header.slice(0, colon)).toLowerCase();
+}
+
+/**
+ * The one owner of a request's life, for every request kind that reaches the data plane
+ * (plain HTTP and WebSocket upgrades today): match → request phases (rewrite, access,
+ * before_proxy) → upstream, a local answer or the upgrade → response phases
+ * (header_filter, body_filter) → log. Nothing else calls the plugin runner's request
+ * side, so no request kind can skip its plugins. A request whose route has no plugins and
+ * no global rule applies never builds a plugin run (the fast path).
+ */
+export class RequestLifecycle {
+  /** Requests whose response has not closed yet (a graceful drain waits for them). */
+  inFlight = 0;
+  /** Requests received so far (nginx stub_status `requests`). */
+  requests = 0;
+  private untilTimed = 1;
+  private readonly forwardDeps: ForwardDeps;
+  private readonly requestClosed = (): void => { this.inFlight--; };
+
+  constructor(private readonly o: LifecycleOptions) {
+    this.forwardDeps = {
+      pools: o.pools, serverHeader: o.serverHeader,
+      onClosed: noop,
+      fail: (ex, code, close) => this.fail(ex, code, close),
+    };
+  }
+
+  /** A plain HTTP request. */
+  http(req: HttpRequest, res: HttpResponse, scheme: 'http' | 'https'): void {
+    this.requests++;
+    this.inFlight++;
+    res.onClose(this.requestClosed);
+    const ex = this.match(req, res, scheme, undefined);
+    if (ex === undefined) return;
+    const route = ex.route;
+    if (route?.plugins !== undefined || ex.snapshot.hasGlobalPlugins) {
+      this.requestPhases(ex, route);
+      return;
+    }
+    if (route === undefined) {
+      sendError(res, 'GH_ERR_ROUTE_NOT_FOUND', this.o.serverHeader);
+      return;
+    }
+    this.proxy(ex, route);
+  }
+
+  /**
+   * A WebSocket upgrade: the same route match and request phases as any request (auth,
+   * IP rules and limits decide before the handshake is accepted); then the upstream
+   * handshake, header_filter on its 101, the splice, and log once both sockets closed.
+   */
+  upgrade(req: HttpRequest, res: HttpResponse, conn: Http1Connection, scheme: 'http' | 'https'): void {
+    this.requests++;
+    const ex = this.match(req, res, scheme, conn);
+    if (ex === undefined) return;
+    if (ex.route?.plugins !== undefined || ex.snapshot.hasGlobalPlugins) {
+      this.requestPhases(ex, ex.route);
+      return;
+    }
+    this.afterRequestSide(ex, ex.route, undefined);
+  }
+
+  /** Router input reused across requests: matching is synchronous, so one object serves all. */
+  private readonly matchInput = {
+    method: '', host: '', path: '', remoteAddr: '',
+    current: undefined as Exchange | undefined,
+    vars: (name: string): unknown => this.matchInput.current!.vars.get(name),
+  };
+
+  /** Matches the route; answers the request itself (and returns undefined) when it cannot be handled at all. */
+  private match(req: HttpRequest, res: HttpResponse, scheme: 'http' | 'https', conn: Http1Connection | undefined): Exchange | undefined {
+    const snap = this.o.snapshot();
+    const target = parseRequestTarget(req.url);
+    if (target === undefined) {
+      sendError(res, 'GH_ERR_CLIENT_BAD_PATH', this.o.serverHeader);
+      return undefined;
+    }
+    const remoteAddr = req.remoteAddr;
+    const host = hostOf(req.headers.host);
+    const url = req.url;
+    const ex = new Exchange(req, res, snap, target.path, target.query, host, remoteAddr, req.localPort, scheme,
+      url.charCodeAt(0) === 47 ? url : target.query === '' ? target.path : `${target.path}?${target.query}`);
+    ex.upgradeConnection = conn;
+    const input = this.matchInput;
+    input.method = req.method;
+    input.host = host;
+    input.path = target.path;
+    input.remoteAddr = remoteAddr;
+    input.current = ex;
+    const m = snap.router.match(input);
+    input.current = undefined;
+    if (m === undefined) return ex; // unmatched: global rules still run (APISIX), then 404
+    const route = m.route;
+    ex.route = route;
+    const facts = ex.vars.facts;
+    facts.routeId = route.id;
+    facts.routeName = route.name;
+    facts.serviceId = route.service?.id;
+    facts.serviceName = route.service?.name;
+    facts.uriParams = m.params;
+    return ex;
+  }
+
+  private requestPhases(ex: Exchange, route: CompiledRoute | undefined): void {
+    const snap = ex.snapshot;
+    const run = new PluginRun(ex, snap.plugins.global, route?.plugins?.chain ?? EMPTY_CHAIN, this.o.log, this.o.runLimits);
+    if (--this.untilTimed === 0) {
+      this.untilTimed = this.o.costSample;
+      run.costWeight = this.o.costSample;
+    } else {
+      run.costWeight = 0;
+    }
+    ex.plugins = run;
+    ex.res.onClose(() => this.closed(ex, run));
+    let outcome;
+    try {
+      outcome = runRequestSide(run, snap.plugins, route?.plugins);
+    } catch (err) {
+      this.o.log.error({ err }, 'plugin runner failed');
+      this.fail(ex, 'GH_ERR_INTERNAL');
+      return;
+    }
+    // Plain handlers finish synchronously; only an async one costs a promise (and a closure) here.
+    if (outcome instanceof Promise) {
+      outcome.then((d) => this.afterRequestSide(ex, route, d), (err: unknown) => {
+        this.o.log.error({ err }, 'plugin runner failed');
+        this.fail(ex, 'GH_ERR_INTERNAL');
+      });
+    } else {
+      this.afterRequestSide(ex, route, outcome);
+    }
+  }
+
+  /** The response closed (finished, or the client went away): cancel what is in flight, then log. */
+  private closed(ex: Exchange, run: PluginRun): void {
+    if (!ex.res.writableFinished) ex.clientGone = true;
+    if (ex.clientGone) run.abort('client closed the connection');
+    // A spliced WebSocket logs when both sockets have closed (its HTTP response never closes).
+    if (ex.upgraded !== true) void runLog(run);
+  }
+
+  /** The request phases are done: answer with their decision, proxy, or upgrade. */
+  private afterRequestSide(ex: Exchange, route: CompiledRoute | undefined, decision: Decision | undefined): void {
+    if (ex.clientGone || ex.res.headersSent) return;
+    if (decision !== undefined) this.respondLocal(ex, decision);
+    else if (route === undefined) this.fail(ex, 'GH_ERR_ROUTE_NOT_FOUND');
+    else if (ex.upgradeConnection !== undefined) this.upgradeTo(ex, route);
+    else this.proxy(ex, route);
+  }
+
+  /** The last step of every request that reaches an upstream. */
+  private proxy(ex: Exchange, route: CompiledRoute): void {
+    if (route.upstreamError !== undefined) {
+      this.fail(ex, route.upstreamError);
+      return;
+    }
+    // A declared length over `max_body_size` is refused before anything is read; a chunked body is counted by the connection as it streams.
+    const max = this.o.maxBodySize;
+    if (max > 0) {
+      const len = ex.req.headers['content-length'];
+      if (len !== undefined && Number(len) > max) {
+        this.fail(ex, 'GH_ERR_CLIENT_BODY_TOO_LARGE', true);
+        return;
+      }
+    }
+    new Forwarder(ex, route, this.forwardDeps).start();
+  }
+
+  private upgradeTo(ex: Exchange, route: CompiledRoute): void {
+    if (route.upstreamError !== undefined) {
+      this.fail(ex, route.upstreamError);
+      return;
+    }
+    if (!route.websocket) {
+      this.fail(ex, 'GH_ERR_WEBSOCKET_DISABLED');
+      return;
+    }
+    const run = ex.plugins;
+    const hooks: WebSocketHooks = {
+      // The upstream accepted: header_filter sees its 101 (and may add headers to it).
+      head: (status, flat) => {
+        ex.upstreamStatus = status;
+        if (run === undefined) return flat;
+        run.response = ResponseState.fromFlat(status, flat);
+        const r = runHeaderFilter(run);
+        return r === undefined ? run.response.flatten() : r.then(() => run.response.flatten());
+      },
+      // Refused, or failed before the splice: an ordinary error response.
+      failed: (code) => {
+        ex.upgraded = false;
+        this.fail(ex, code);
+      },
+      spliced: () => { ex.upgraded = true; },
+      closed: () => { if (run !== undefined && ex.upgraded === true) void runLog(run); },
+    };
+    proxyWebSocket(ex, route, this.o.pools, this.o.serverHeader, hooks);
+  }
+
+  /** Answers with a catalogued error, through the plugins' response phases when the request has any. */
+  fail(ex: Exchange, code: ErrorCode, close = false): void {
+    if (ex.plugins === undefined) {
+      sendError(ex.res, code, this.o.serverHeader, undefined, close);
+      return;
+    }
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (close) headers.connection = 'close';
+    this.respondLocal(ex, { status: ERRORS[code].status, headers, body: Buffer.from(JSON.stringify({ error_msg: ERRORS[code].message }) + '\n') });
+  }
+
+  /** Writes a response the gateway made itself (a plugin's decision or an error), after header_filter and body_filter. */
+  private respondLocal(ex: Exchange, d: Decision): void {
+    const run = ex.plugins!;
+    const { res } = ex;
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const state = new ResponseState();
+    state.status = d.status;
+    for (const [k, v] of Object.entries(d.headers)) state.setHeader(k, v);
+    state.setHeader('server', this.o.serverHeader);
+    run.response = state;
+    const r = runHeaderFilter(run);
+    if (r !== undefined) r.then(() => this.localBody(ex, run, d.body), () => res.destroy());
+    else this.localBody(ex, run, d.body);
+  }
+
+  private localBody(ex: Exchange, run: PluginRun, given: Buffer | undefined): void {
+    const body = given ?? EMPTY;
+    if (!hasBodyFilters(run)) {
+      this.writeLocal(ex, run, body);
+      return;
+    }
+    const out = runBodyFilter(run, body, true);
+    if (isPromise(out)) out.then((b) => this.writeLocal(ex, run, b), () => ex.res.destroy());
+    else this.writeLocal(ex, run, out);
+  }
+
+  private writeLocal(ex: Exchange, run: PluginRun, body: Buffer): void {
+    if (ex.res.headersSent || ex.clientGone) return;
+    const state = run.response;
+    state.setHeader('content-length', String(body.length));
+    ex.res.writeHead(state.status, state.flatten(), undefined, true);
+    ex.res.end(body);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function noop(): void {}

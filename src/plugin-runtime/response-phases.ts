@@ -1,0 +1,173 @@
+import type { Plugin } from '../contracts/plugin.js';
+import type { Chain, Instance } from './chain.js';
+import type { PluginRun } from './plugin-run.js';
+import { isPromise, routeOverrides } from './runner.js';
+import { PHASE_INDEX } from '../observability/plugin-cost.js';
+
+// The response side of a request: header_filter, body_filter and log, the route's
+// instances (in reverse order: the onion) then the global ones. Failures are logged,
+// never fatal: the response is already on its way. Each phase is synchronous while its
+// handlers are; a handler that returns a promise is awaited (bounded by the plugin
+// deadline, and by the client going away for header_filter and body_filter) before the
+// next one runs, and the phase then returns a promise the caller waits for, holding the
+// upstream's response meanwhile (backpressure kept). Timing of sampled requests as in
+// runner.ts.
+
+type HeaderFilterHandler = (this: Plugin, prepared: unknown, ctx: PluginRun) => void | Promise<void>;
+type BodyFilterHandler = (this: Plugin, prepared: unknown, ctx: PluginRun, chunk: Buffer, eof: boolean) => unknown;
+type LogHandler = (this: Plugin, prepared: unknown, ctx: PluginRun) => void | Promise<void>;
+
+const HEADER_FILTER = PHASE_INDEX.header_filter;
+const BODY_FILTER = PHASE_INDEX.body_filter;
+const LOG = PHASE_INDEX.log;
+
+function runs(inst: Instance, run: PluginRun, global: boolean, phase: number): boolean {
+  if (global && routeOverrides(run, inst)) return false;
+  return inst.filter === undefined || run.passesFilter(inst, phase);
+}
+
+function logFailure(inst: Instance, run: PluginRun, phase: string, err: unknown): void {
+  run.log.error({ plugin: inst.name, phase, err: (err as Error)?.message ?? String(err) }, `plugin ${inst.name} failed in ${phase}`);
+}
+
+/**
+ * header_filter: headers plugins set ahead of the response (setResponseHeader) go on
+ * first; then the route's instances in reverse order, then the global ones.
+ */
+export function runHeaderFilter(run: PluginRun): void | Promise<void> {
+  run.applyPendingResponseHeaders();
+  run.statusKnown = true;
+  const r = headerFilterChain(run.routeChain, run, false, 0);
+  if (r !== undefined) return r.then(() => headerFilterChain(run.globalChain, run, true, 0));
+  return headerFilterChain(run.globalChain, run, true, 0);
+}
+
+function headerFilterChain(chain: Chain, run: PluginRun, global: boolean, from: number): void | Promise<void> {
+  const list = chain.header_filter;
+  const w = run.costWeight;
+  let t = -1;
+  for (let i = from; i < list.length; i++) {
+    const inst = list[i]!;
+    if (!runs(inst, run, global, HEADER_FILTER)) continue;
+    if (w !== 0 && t < 0) t = performance.now();
+    let out: void | Promise<void> = undefined;
+    try {
+      out = (inst.handlers[HEADER_FILTER] as HeaderFilterHandler).call(inst.plugin, inst.prepared, run);
+    } catch (err) {
+      logFailure(inst, run, 'header_filter', err);
+    }
+    if (isPromise(out)) return resumeHeaderFilter(out, chain, run, global, i, t);
+    if (w !== 0) {
+      const end = performance.now();
+      inst.cost.observe(HEADER_FILTER, end - t, w);
+      t = end;
+    }
+  }
+  return undefined;
+}
+
+function resumeHeaderFilter(out: Promise<void>, chain: Chain, run: PluginRun, global: boolean, i: number, started: number): Promise<void> {
+  const inst = chain.header_filter[i]!;
+  return run.settle(out, inst.name, true).then(undefined, (err: unknown) => logFailure(inst, run, 'header_filter', err)).then(() => {
+    if (started >= 0) inst.cost.observe(HEADER_FILTER, performance.now() - started, run.costWeight);
+    return headerFilterChain(chain, run, global, i + 1);
+  });
+}
+
+export function hasBodyFilters(run: PluginRun): boolean {
+  return run.routeChain.body_filter.length > 0 || run.globalChain.body_filter.length > 0;
+}
+
+/** body_filter over one chunk; the chunk a handler returns (or resolves to) replaces it for the next one. */
+export function runBodyFilter(run: PluginRun, chunk: Buffer, eof: boolean): Buffer | Promise<Buffer> {
+  const r = bodyFilterChain(run.routeChain, run, chunk, eof, false, 0);
+  if (isPromise(r)) return r.then((c) => bodyFilterChain(run.globalChain, run, c, eof, true, 0));
+  return bodyFilterChain(run.globalChain, run, r, eof, true, 0);
+}
+
+/** What a body_filter handler gave back: a replacement chunk, or (undefined) the chunk it was given. */
+function chunkOf(r: unknown, given: Buffer): Buffer {
+  if (r === undefined) return given;
+  if (Buffer.isBuffer(r)) return r;
+  if (typeof r === 'string') return Buffer.from(r);
+  throw new Error(`body_filter must return a Buffer, a string or nothing, got ${r === null ? 'null' : typeof r}`);
+}
+
+function bodyFilterChain(chain: Chain, run: PluginRun, chunk: Buffer, eof: boolean, global: boolean, from: number): Buffer | Promise<Buffer> {
+  let out = chunk;
+  const list = chain.body_filter;
+  const w = run.costWeight;
+  let t = -1;
+  for (let i = from; i < list.length; i++) {
+    const inst = list[i]!;
+    if (!runs(inst, run, global, BODY_FILTER)) continue;
+    if (w !== 0 && t < 0) t = performance.now();
+    try {
+      const r = (inst.handlers[BODY_FILTER] as BodyFilterHandler).call(inst.plugin, inst.prepared, run, out, eof);
+      if (isPromise(r)) return resumeBodyFilter(r, chain, run, out, eof, global, i, t);
+      out = chunkOf(r, out);
+    } catch (err) {
+      logFailure(inst, run, 'body_filter', err);
+    }
+    if (w !== 0) {
+      const end = performance.now();
+      inst.cost.observe(BODY_FILTER, end - t, w);
+      t = end;
+    }
+  }
+  return out;
+}
+
+function resumeBodyFilter(r: Promise<unknown>, chain: Chain, run: PluginRun, given: Buffer, eof: boolean, global: boolean,
+  i: number, started: number): Promise<Buffer> {
+  const inst = chain.body_filter[i]!;
+  return run.settle(r, inst.name, true).then((v) => chunkOf(v, given), (err: unknown) => {
+    logFailure(inst, run, 'body_filter', err);
+    return given;
+  }).then((c) => {
+    if (started >= 0) inst.cost.observe(BODY_FILTER, performance.now() - started, run.costWeight);
+    return bodyFilterChain(chain, run, c, eof, global, i + 1);
+  });
+}
+
+/**
+ * log: after the response is done; failures only logged. Synchronous while the handlers
+ * are; an async handler is awaited (bounded by the plugin deadline) before the next runs.
+ */
+export function runLog(run: PluginRun): void | Promise<void> {
+  const r = logChain(run.routeChain.log, run, false, 0);
+  if (r !== undefined) return r.then(() => logChain(run.globalChain.log, run, true, 0));
+  return logChain(run.globalChain.log, run, true, 0);
+}
+
+function logChain(chain: readonly Instance[], run: PluginRun, global: boolean, from: number): void | Promise<void> {
+  const w = run.costWeight;
+  let t = -1;
+  for (let i = from; i < chain.length; i++) {
+    const inst = chain[i]!;
+    if (!runs(inst, run, global, LOG)) continue;
+    if (w !== 0 && t < 0) t = performance.now();
+    let out: void | Promise<void> = undefined;
+    try {
+      out = (inst.handlers[LOG] as LogHandler).call(inst.plugin, inst.prepared, run);
+    } catch (err) {
+      logFailure(inst, run, 'log', err);
+    }
+    if (isPromise(out)) return resumeLog(out, chain, run, global, i, t);
+    if (w !== 0) {
+      const end = performance.now();
+      inst.cost.observe(LOG, end - t, w);
+      t = end;
+    }
+  }
+  return undefined;
+}
+
+function resumeLog(out: Promise<void>, chain: readonly Instance[], run: PluginRun, global: boolean, i: number,
+  started: number): Promise<void> {
+  const inst = chain[i]!;
+  return run.settle(out, inst.name, false).then(undefined, (err: unknown) => logFailure(inst, run, 'log', err)).then(() => {
+    if (started >= 0) inst.cost.observe(LOG, performance.now() - started, run.costWeight);
+    return logChain(chain, run, global, i + 1);
+  });
+}
