@@ -8,9 +8,11 @@
 // Everything is built with the data plane's own code: PluginSnapshot.forRoute (which
 // uses mergeRoutePlugins), mergeGlobalRules, mergeConsumerPlugins and compileChain from
 // src/plugin-runtime, buildRouter for matching, RequestVars for variables and
-// PluginRun.passesFilter for filters. What this file adds is the order of the runner's
-// steps (runner.ts `runRequestSide`, the response side reversed), mirrored below.
+// PluginRun.passesFilter for filters, and the order of steps is the plan the runner
+// executes (REQUEST_STEPS, RESPONSE_CHAINS in plugin-runtime/plan.ts). What this file
+// adds is a simulation of the auth plugins' effect: when the consumer is attached.
 import { PHASE_INDEX } from '../observability/plugin-cost.js';
+import { addedByConsumer, ONLY_CONSUMER_ADDED, REQUEST_STEPS, RESPONSE_CHAINS } from '../plugin-runtime/plan.js';
 import type { HttpRequest } from '../data-plane/http1/request.js';
 import type { Plugin, PrepareEnv, Stage } from '../contracts/plugin.js';
 import type { Route, Service } from '../contracts/resources.js';
@@ -373,6 +375,7 @@ export function inspectPluginChain(view: ConfigView, registry: PluginRegistry, r
   let route_ = r0;
   let attached = false;
   let pending = false;
+  let beforeMerge = route_;
   const routeHas = (name: string): boolean => route_.chain.all.some((i) => i.name === name && !route_.disabled.has(name));
   /** Adds one step; returns whether an auth plugin ran in it. */
   const step = (phase: PhaseStep['phase'], chain: ChainName, list: readonly Instance[],
@@ -404,27 +407,21 @@ export function inspectPluginChain(view: ConfigView, registry: PluginRegistry, r
     sim!.vars.facts.consumerName = request?.consumer;
   };
   const consumerKnown = merged !== undefined;
-  step('preflight', 'global', g.chain.preflight);
-  step('preflight', 'route', route_.chain.preflight);
-  if (step('rewrite', 'global', g.chain.rewrite) && consumerKnown) attach();
-  if (step('access', 'global', g.chain.access) && consumerKnown && !attached) pending = true;
-  const beforeMerge = route_;
-  if (step('rewrite', 'route', route_.chain.rewrite) && consumerKnown && !attached) pending = true;
-  if (pending) {
-    attach();
-    // The rewrite of plugins only the consumer or its group brought in (as the runner does).
-    step('rewrite', 'route', route_.chain.rewrite, {
-      consumerAdded: true,
-      skip: (i) => (i.origin !== 'consumer' && i.origin !== 'consumer_group') || i.plugin.type === 'auth'
-        || beforeMerge.chain.all.some((s) => s.name === i.name),
-    });
+  // The runner's own plan (plugin-runtime/plan.ts), with the auth plugins' effect simulated.
+  for (const s of REQUEST_STEPS) {
+    if (s.whenConsumerPending && !pending) continue;
+    if (s.mergeFirst && pending) {
+      beforeMerge = route_;
+      attach();
+    }
+    const d = s.chain === 'global' ? g : route_;
+    const before = beforeMerge;
+    const authRan = step(s.phase, s.chain, d.chain[s.phase], s.skip === ONLY_CONSUMER_ADDED
+      ? { consumerAdded: true, skip: (i) => !addedByConsumer(i, before.chain.all) } : {});
+    if (authRan && consumerKnown && !attached) pending = true;
   }
-  step('access', 'route', route_.chain.access);
-  step('before_proxy', 'global', g.chain.before_proxy);
-  step('before_proxy', 'route', route_.chain.before_proxy);
   for (const phase of ['header_filter', 'body_filter', 'log'] as const) {
-    step(phase, 'route', route_.chain[phase]);
-    step(phase, 'global', g.chain[phase]);
+    for (const { chain } of RESPONSE_CHAINS) step(phase, chain, (chain === 'global' ? g : route_).chain[phase]);
   }
 
   const all = [

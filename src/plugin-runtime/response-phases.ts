@@ -3,6 +3,7 @@ import type { Chain, Instance } from './chain.js';
 import type { PluginRun } from './plugin-run.js';
 import { isPromise, routeOverrides } from './runner.js';
 import { PHASE_INDEX } from '../observability/plugin-cost.js';
+import { RESPONSE_CHAINS, SKIP_OVERRIDDEN } from './plan.js';
 
 // The response side of a request: header_filter, body_filter and log, the route's
 // instances (in reverse order: the onion) then the global ones. Failures are logged,
@@ -21,8 +22,13 @@ const HEADER_FILTER = PHASE_INDEX.header_filter;
 const BODY_FILTER = PHASE_INDEX.body_filter;
 const LOG = PHASE_INDEX.log;
 
-function runs(inst: Instance, run: PluginRun, global: boolean, phase: number): boolean {
-  if (global && routeOverrides(run, inst)) return false;
+/** The c-th chain of RESPONSE_CHAINS for this request. */
+function chainAt(run: PluginRun, c: number): Chain {
+  return RESPONSE_CHAINS[c]!.chain === 'route' ? run.routeChain : run.globalChain;
+}
+
+function runs(inst: Instance, run: PluginRun, c: number, phase: number): boolean {
+  if (RESPONSE_CHAINS[c]!.skip === SKIP_OVERRIDDEN && routeOverrides(run, inst)) return false;
   return inst.filter === undefined || run.passesFilter(inst, phase);
 }
 
@@ -37,18 +43,25 @@ function logFailure(inst: Instance, run: PluginRun, phase: string, err: unknown)
 export function runHeaderFilter(run: PluginRun): void | Promise<void> {
   run.applyPendingResponseHeaders();
   run.statusKnown = true;
-  const r = headerFilterChain(run.routeChain, run, false, 0);
-  if (r !== undefined) return r.then(() => headerFilterChain(run.globalChain, run, true, 0));
-  return headerFilterChain(run.globalChain, run, true, 0);
+  return headerFilterFrom(run, 0, 0);
 }
 
-function headerFilterChain(chain: Chain, run: PluginRun, global: boolean, from: number): void | Promise<void> {
-  const list = chain.header_filter;
+/** header_filter from handler `from` of chain `c` on, through the rest of RESPONSE_CHAINS. */
+function headerFilterFrom(run: PluginRun, c: number, from: number): void | Promise<void> {
+  for (; c < RESPONSE_CHAINS.length; c++, from = 0) {
+    const r = headerFilterChain(run, c, from);
+    if (r !== undefined) return r;
+  }
+  return undefined;
+}
+
+function headerFilterChain(run: PluginRun, c: number, from: number): void | Promise<void> {
+  const list = chainAt(run, c).header_filter;
   const w = run.costWeight;
   let t = -1;
   for (let i = from; i < list.length; i++) {
     const inst = list[i]!;
-    if (!runs(inst, run, global, HEADER_FILTER)) continue;
+    if (!runs(inst, run, c, HEADER_FILTER)) continue;
     if (w !== 0 && t < 0) t = performance.now();
     let out: void | Promise<void> = undefined;
     try {
@@ -56,7 +69,7 @@ function headerFilterChain(chain: Chain, run: PluginRun, global: boolean, from: 
     } catch (err) {
       logFailure(inst, run, 'header_filter', err);
     }
-    if (isPromise(out)) return resumeHeaderFilter(out, chain, run, global, i, t);
+    if (isPromise(out)) return resumeHeaderFilter(out, run, c, i, t);
     if (w !== 0) {
       const end = performance.now();
       inst.cost.observe(HEADER_FILTER, end - t, w);
@@ -66,11 +79,11 @@ function headerFilterChain(chain: Chain, run: PluginRun, global: boolean, from: 
   return undefined;
 }
 
-function resumeHeaderFilter(out: Promise<void>, chain: Chain, run: PluginRun, global: boolean, i: number, started: number): Promise<void> {
-  const inst = chain.header_filter[i]!;
+function resumeHeaderFilter(out: Promise<void>, run: PluginRun, c: number, i: number, started: number): Promise<void> {
+  const inst = chainAt(run, c).header_filter[i]!;
   return run.settle(out, inst.name, true).then(undefined, (err: unknown) => logFailure(inst, run, 'header_filter', err)).then(() => {
     if (started >= 0) inst.cost.observe(HEADER_FILTER, performance.now() - started, run.costWeight);
-    return headerFilterChain(chain, run, global, i + 1);
+    return headerFilterFrom(run, c, i + 1);
   });
 }
 
@@ -80,9 +93,17 @@ export function hasBodyFilters(run: PluginRun): boolean {
 
 /** body_filter over one chunk; the chunk a handler returns (or resolves to) replaces it for the next one. */
 export function runBodyFilter(run: PluginRun, chunk: Buffer, eof: boolean): Buffer | Promise<Buffer> {
-  const r = bodyFilterChain(run.routeChain, run, chunk, eof, false, 0);
-  if (isPromise(r)) return r.then((c) => bodyFilterChain(run.globalChain, run, c, eof, true, 0));
-  return bodyFilterChain(run.globalChain, run, r, eof, true, 0);
+  return bodyFilterFrom(run, chunk, eof, 0, 0);
+}
+
+function bodyFilterFrom(run: PluginRun, chunk: Buffer, eof: boolean, c: number, from: number): Buffer | Promise<Buffer> {
+  let out = chunk;
+  for (; c < RESPONSE_CHAINS.length; c++, from = 0) {
+    const r = bodyFilterChain(run, out, eof, c, from);
+    if (isPromise(r)) return r;
+    out = r;
+  }
+  return out;
 }
 
 /** What a body_filter handler gave back: a replacement chunk, or (undefined) the chunk it was given. */
@@ -93,18 +114,18 @@ function chunkOf(r: unknown, given: Buffer): Buffer {
   throw new Error(`body_filter must return a Buffer, a string or nothing, got ${r === null ? 'null' : typeof r}`);
 }
 
-function bodyFilterChain(chain: Chain, run: PluginRun, chunk: Buffer, eof: boolean, global: boolean, from: number): Buffer | Promise<Buffer> {
+function bodyFilterChain(run: PluginRun, chunk: Buffer, eof: boolean, c: number, from: number): Buffer | Promise<Buffer> {
   let out = chunk;
-  const list = chain.body_filter;
+  const list = chainAt(run, c).body_filter;
   const w = run.costWeight;
   let t = -1;
   for (let i = from; i < list.length; i++) {
     const inst = list[i]!;
-    if (!runs(inst, run, global, BODY_FILTER)) continue;
+    if (!runs(inst, run, c, BODY_FILTER)) continue;
     if (w !== 0 && t < 0) t = performance.now();
     try {
       const r = (inst.handlers[BODY_FILTER] as BodyFilterHandler).call(inst.plugin, inst.prepared, run, out, eof);
-      if (isPromise(r)) return resumeBodyFilter(r, chain, run, out, eof, global, i, t);
+      if (isPromise(r)) return resumeBodyFilter(r, run, out, eof, c, i, t);
       out = chunkOf(r, out);
     } catch (err) {
       logFailure(inst, run, 'body_filter', err);
@@ -118,15 +139,15 @@ function bodyFilterChain(chain: Chain, run: PluginRun, chunk: Buffer, eof: boole
   return out;
 }
 
-function resumeBodyFilter(r: Promise<unknown>, chain: Chain, run: PluginRun, given: Buffer, eof: boolean, global: boolean,
+function resumeBodyFilter(r: Promise<unknown>, run: PluginRun, given: Buffer, eof: boolean, c: number,
   i: number, started: number): Promise<Buffer> {
-  const inst = chain.body_filter[i]!;
+  const inst = chainAt(run, c).body_filter[i]!;
   return run.settle(r, inst.name, true).then((v) => chunkOf(v, given), (err: unknown) => {
     logFailure(inst, run, 'body_filter', err);
     return given;
-  }).then((c) => {
+  }).then((out) => {
     if (started >= 0) inst.cost.observe(BODY_FILTER, performance.now() - started, run.costWeight);
-    return bodyFilterChain(chain, run, c, eof, global, i + 1);
+    return bodyFilterFrom(run, out, eof, c, i + 1);
   });
 }
 
@@ -135,17 +156,24 @@ function resumeBodyFilter(r: Promise<unknown>, chain: Chain, run: PluginRun, giv
  * are; an async handler is awaited (bounded by the plugin deadline) before the next runs.
  */
 export function runLog(run: PluginRun): void | Promise<void> {
-  const r = logChain(run.routeChain.log, run, false, 0);
-  if (r !== undefined) return r.then(() => logChain(run.globalChain.log, run, true, 0));
-  return logChain(run.globalChain.log, run, true, 0);
+  return logFrom(run, 0, 0);
 }
 
-function logChain(chain: readonly Instance[], run: PluginRun, global: boolean, from: number): void | Promise<void> {
+function logFrom(run: PluginRun, c: number, from: number): void | Promise<void> {
+  for (; c < RESPONSE_CHAINS.length; c++, from = 0) {
+    const r = logChain(run, c, from);
+    if (r !== undefined) return r;
+  }
+  return undefined;
+}
+
+function logChain(run: PluginRun, c: number, from: number): void | Promise<void> {
+  const chain = chainAt(run, c).log;
   const w = run.costWeight;
   let t = -1;
   for (let i = from; i < chain.length; i++) {
     const inst = chain[i]!;
-    if (!runs(inst, run, global, LOG)) continue;
+    if (!runs(inst, run, c, LOG)) continue;
     if (w !== 0 && t < 0) t = performance.now();
     let out: void | Promise<void> = undefined;
     try {
@@ -153,7 +181,7 @@ function logChain(chain: readonly Instance[], run: PluginRun, global: boolean, f
     } catch (err) {
       logFailure(inst, run, 'log', err);
     }
-    if (isPromise(out)) return resumeLog(out, chain, run, global, i, t);
+    if (isPromise(out)) return resumeLog(out, run, c, i, t);
     if (w !== 0) {
       const end = performance.now();
       inst.cost.observe(LOG, end - t, w);
@@ -163,11 +191,10 @@ function logChain(chain: readonly Instance[], run: PluginRun, global: boolean, f
   return undefined;
 }
 
-function resumeLog(out: Promise<void>, chain: readonly Instance[], run: PluginRun, global: boolean, i: number,
-  started: number): Promise<void> {
-  const inst = chain[i]!;
+function resumeLog(out: Promise<void>, run: PluginRun, c: number, i: number, started: number): Promise<void> {
+  const inst = chainAt(run, c).log[i]!;
   return run.settle(out, inst.name, false).then(undefined, (err: unknown) => logFailure(inst, run, 'log', err)).then(() => {
     if (started >= 0) inst.cost.observe(LOG, performance.now() - started, run.costWeight);
-    return logChain(chain, run, global, i + 1);
+    return logFrom(run, c, i + 1);
   });
 }

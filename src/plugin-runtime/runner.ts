@@ -4,6 +4,7 @@ import { checkedHeaderValue, PluginDeadlineError, type PluginRun } from './plugi
 import { ERRORS, GatehouseError } from '../core/errors.js';
 import type { PluginSnapshot, RoutePlugins } from './plugin-snapshot.js';
 import { PHASE_INDEX } from '../observability/plugin-cost.js';
+import { addedByConsumer, REQUEST_STEPS, RUN_ALL, SKIP_OVERRIDDEN, type SkipMode } from './plan.js';
 
 // The only place phases are sequenced and decisions acted on: handlers return a
 // PhaseResult and the runner ends the request, applies `_meta.error_response`, logs the
@@ -65,18 +66,9 @@ type Outcome = Decision | undefined | Promise<Decision | undefined>;
 // Handlers as the runner calls them: from Instance.handlers, with the plugin as `this`.
 type RequestHandler = (this: Plugin, prepared: unknown, ctx: PluginRun) => PhaseResult | void | Promise<PhaseResult | void>;
 
-/** Which instances runPhase passes over: none; global ones the route overrides; those the consumer merge did not add. */
-const RUN_ALL = 0;
-const SKIP_OVERRIDDEN = 1;
-const ONLY_CONSUMER_ADDED = 2;
-type SkipMode = typeof RUN_ALL | typeof SKIP_OVERRIDDEN | typeof ONLY_CONSUMER_ADDED;
-
 function skipped(mode: SkipMode, inst: Instance, run: PluginRun, route: RoutePlugins | undefined): boolean {
   if (mode === SKIP_OVERRIDDEN) return routeOverrides(run, inst);
-  // The route's rewrite handlers already ran; now those of plugins only the consumer
-  // (or its group) brought in. One that replaced a route instance already had its rewrite.
-  return (inst.origin !== 'consumer' && inst.origin !== 'consumer_group') || inst.plugin.type === 'auth'
-    || route!.sources.some((s) => s.name === inst.name);
+  return !addedByConsumer(inst, route!.sources);
 }
 
 /**
@@ -168,28 +160,14 @@ export function routeOverrides(run: PluginRun, inst: Instance): boolean {
   return false;
 }
 
-const STEPS = 9;
-
-/** Step `k` of the request side; the order is the seeds' (see runRequestSide). */
+/** Step `k` of REQUEST_STEPS. */
 function step(k: number, run: PluginRun, plugins: PluginSnapshot, route: RoutePlugins | undefined): Outcome {
-  const g = run.globalChain;
-  switch (k) {
-    case 0: return runPhase(g.preflight, 'preflight', run, SKIP_OVERRIDDEN);
-    case 1: return runPhase(run.routeChain.preflight, 'preflight', run);
-    case 2: return runPhase(g.rewrite, 'rewrite', run, SKIP_OVERRIDDEN);
-    case 3:
-      if (run.consumerPending && route !== undefined) mergeConsumer(run, plugins, route);
-      return runPhase(g.access, 'access', run, SKIP_OVERRIDDEN);
-    case 4: return route === undefined ? undefined : runPhase(run.routeChain.rewrite, 'rewrite', run);
-    case 5:
-      if (route === undefined || !run.consumerPending) return undefined;
-      mergeConsumer(run, plugins, route);
-      return runPhase(run.routeChain.rewrite, 'rewrite', run, ONLY_CONSUMER_ADDED, route);
-    case 6: return route === undefined ? undefined : runPhase(run.routeChain.access, 'access', run);
-    case 7: return route === undefined ? undefined : runPhase(g.before_proxy, 'before_proxy', run, SKIP_OVERRIDDEN);
-    case 8: return route === undefined ? undefined : runPhase(run.routeChain.before_proxy, 'before_proxy', run);
-    default: return undefined;
-  }
+  const s = REQUEST_STEPS[k]!;
+  if (s.routeOnly && route === undefined) return undefined;
+  if (s.whenConsumerPending && !run.consumerPending) return undefined;
+  if (s.mergeFirst && run.consumerPending && route !== undefined) mergeConsumer(run, plugins, route);
+  const chain = s.chain === 'global' ? run.globalChain : run.routeChain;
+  return runPhase(chain[s.phase], s.phase, run, s.skip, route);
 }
 
 /**
@@ -199,7 +177,7 @@ function step(k: number, run: PluginRun, plugins: PluginSnapshot, route: RoutePl
  * synchronously unless a handler returned a promise.
  */
 export function runRequestSide(run: PluginRun, plugins: PluginSnapshot, route: RoutePlugins | undefined, from = 0): Outcome {
-  for (let k = from; k < STEPS; k++) {
+  for (let k = from; k < REQUEST_STEPS.length; k++) {
     const r = step(k, run, plugins, route);
     if (isPromise(r)) return resumeRequestSide(r, run, plugins, route, k + 1);
     if (r !== undefined) return r;

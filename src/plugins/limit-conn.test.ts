@@ -2,9 +2,9 @@ import { test, beforeEach, after } from 'node:test';
 import assert from 'node:assert/strict';
 import lcn from './limit-conn.js';
 import { createTestContext, prepareWith, schemaError } from './common/test-context.js';
-import { setCounterStore } from './common/shared-counters.js';
+import { setCounterStore } from '../counters/index.js';
 import { limitTiming } from './common/limits.js';
-import { CounterTable, LocalCounterStore } from '../process/counter-service.js';
+import { CounterTable, LocalCounterStore } from '../counters/counter-table.js';
 
 let table: CounterTable;
 let slept: number[] = [];

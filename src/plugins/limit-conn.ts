@@ -11,7 +11,7 @@ import {
   ALLOW_DEGRADATION_SCHEMA, POLICY_SCHEMA, REJECTED_CODE_SCHEMA, REJECTED_MSG_SCHEMA,
   compileLimitKey, confVersion, instanceScope, limitTiming, rejection,
 } from './common/limits.js';
-import { counterStore } from './common/shared-counters.js';
+import { counterStore } from '../counters/index.js';
 
 export interface LimitConnConf {
   conn: number;

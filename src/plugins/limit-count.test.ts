@@ -2,8 +2,8 @@ import { test, beforeEach, after } from 'node:test';
 import assert from 'node:assert/strict';
 import lc from './limit-count.js';
 import { createTestContext, prepareWith, schemaError, type TestContextOptions } from './common/test-context.js';
-import { setCounterStore } from './common/shared-counters.js';
-import { CounterTable, LocalCounterStore } from '../process/counter-service.js';
+import { setCounterStore } from '../counters/index.js';
+import { CounterTable, LocalCounterStore } from '../counters/counter-table.js';
 import type { CounterStore } from '../contracts/counter-store.js';
 
 let now = 0;

@@ -20,7 +20,7 @@ import {
   ALLOW_DEGRADATION_SCHEMA, POLICY_SCHEMA, REJECTED_CODE_SCHEMA, REJECTED_MSG_SCHEMA,
   compileLimitKey, confVersion, instanceKeyPrefix, rejection, type LimitKeyType,
 } from './common/limits.js';
-import { hitWindow, type QuotaAnswer } from './common/shared-counters.js';
+import { hitWindow, type QuotaAnswer } from '../counters/index.js';
 
 export interface LimitCountConf {
   count: number;

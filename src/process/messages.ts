@@ -1,3 +1,5 @@
+import type { CounterOpsMessage, CounterResultsMessage } from '../counters/wire.js';
+export type { CounterOpsMessage, CounterResultsMessage };
 import type { NodeConfig } from '../contracts/node-config.js';
 import type { StoreEvent, StoreState } from '../contracts/store.js';
 import type { BoundAddress } from '../data-plane/server.js';
@@ -27,5 +29,3 @@ export type ToPrimary =
  * operations a worker queued during one tick, as flat `[id, op, key, a, b]` tuples, and
  * the primary's answers as flat `[id, x, y]` tuples. See src/process/counter-service.ts.
  */
-export interface CounterOpsMessage { type: 'counter-ops'; ops: (number | string)[] }
-export interface CounterResultsMessage { type: 'counter-results'; results: (number | string | null)[] }

@@ -20,7 +20,7 @@ import type { ToPrimary, ToWorker } from './messages.js';
 import { StatusServer, type StatusSource } from './status-server.js';
 import { MetricsExportServer } from '../observability/export-server.js';
 import { VERSION } from '../core/version.js';
-import { CounterService } from './counter-service.js';
+import { CounterService } from '../counters/counter-service.js';
 
 const HEARTBEAT_MS = 5_000;
 const HUNG_AFTER_MS = 20_000;

@@ -1,6 +1,4 @@
-import type { Cluster, Worker } from 'node:cluster';
 import type { CounterStore, WindowCount } from '../contracts/counter-store.js';
-import type { CounterOpsMessage, CounterResultsMessage } from './messages.js';
 
 // The shared counters of a node (policy `local` of limit-count, limit-req and
 // limit-conn). Workers are separate processes without shared memory, so the state lives
@@ -15,34 +13,6 @@ import type { CounterOpsMessage, CounterResultsMessage } from './messages.js';
 // `CounterService` for how unused blocks are reclaimed before anyone is refused. A busy
 // worker asks for its next block before the one it holds runs out (OP_PREFETCH), so
 // that it never has to make its requests wait for the answer.
-//
-// Wire format (kept flat and small: it is JSON over the IPC channel). A worker sends the
-// operations queued during one tick as one `counter-ops` message, `ops` being a flat
-// list of OP_FIELDS-tuples `[id, op, key, a, b, c]`:
-//   OP_INCR    a = by, b = windowMs           → `[id, count, resetMs, 0, 0, 0]`
-//   OP_TAKE    a = rate, b = burst            → `[id, delayMs | -1, 0, 0, 0, 0]`
-//   OP_ACQUIRE a = max                        → `[id, inUse | -1, 0, 0, 0, 0]`
-//   OP_RELEASE (id 0: no answer)
-//   OP_LEASE   a = limit, b = windowMs, c = wanted tokens
-//                                            → `[id, granted, resetMs, pool, gen, sole]`
-//   OP_PREFETCH  as OP_LEASE, sent while the worker still holds tokens of the window
-//   OP_RETURN  (id 0: no answer) a = unused tokens given back, b = the window's gen
-// The primary answers the operations with an id in `counter-results` messages, a flat
-// list of RESULT_FIELDS-tuples; `[id, null, message, 0, 0, 0]` reports an error. The same
-// message type carries the primary's requests to give leases back: `[RECLAIM_ID, key,
-// gen, 0, 0, 0]`, answered by an OP_RETURN (of 0 tokens when nothing is left).
-
-export const OP_INCR = 1;
-export const OP_TAKE = 2;
-export const OP_ACQUIRE = 3;
-export const OP_RELEASE = 4;
-export const OP_LEASE = 5;
-export const OP_RETURN = 6;
-export const OP_PREFETCH = 7;
-export const OP_FIELDS = 6;
-export const RESULT_FIELDS = 6;
-/** The id of a result tuple that is the primary asking for a key's unused lease back. */
-export const RECLAIM_ID = -1;
 
 /**
  * A lease is at most 1 / (LEASE_SHARE × workers) of what is left in the pool, so that
@@ -50,11 +20,8 @@ export const RECLAIM_ID = -1;
  * is left, leases are single tokens and every admission is decided here, one by one.
  */
 export const LEASE_SHARE = 2;
-/** How long the primary waits for workers to give leases back before answering without them. */
-const RECLAIM_TIMEOUT_MS = 250;
-
 /** How often expired windows, drained buckets and empty slots are forgotten. */
-const SWEEP_MS = 10_000;
+export const SWEEP_MS = 10_000;
 
 export type Clock = () => number;
 
@@ -303,188 +270,3 @@ export class LocalCounterStore implements CounterStore, QuotaCounter {
   }
 }
 
-function ignoreSendError(): void { /* the worker is going away; its exit releases its slots */ }
-
-function isNum(v: unknown): v is number {
-  return typeof v === 'number' && Number.isFinite(v);
-}
-
-type Result = number | string | null;
-
-/** A lease request waiting for a reclaim of its key to finish. */
-interface Queued { owner: number; id: number; limit: number; windowMs: number; want: number; prefetch: boolean }
-
-interface Reclaim {
-  gen: number;
-  /** Holders that have not answered yet. */
-  waiting: Set<number>;
-  queue: Queued[];
-  timer: NodeJS.Timeout;
-}
-
-export interface CounterServiceOptions {
-  /** How many workers share the counters (sizes the leases); 1 when not given. */
-  workers?: () => number;
-  /** Sends a message to one worker (reclaim requests, deferred answers). */
-  send?: (owner: number, msg: CounterResultsMessage) => void;
-  reclaimTimeoutMs?: number;
-}
-
-/**
- * Answers the workers' `counter-ops` messages from one CounterTable.
- *
- * Leases: when a key's pool is empty but other workers may hold unused tokens, the
- * request is not refused yet. The service asks those workers for their unused tokens
- * (a RECLAIM result tuple), holds every lease request for that key meanwhile, and once
- * each has answered (or RECLAIM_TIMEOUT_MS passed: a worker that does not answer keeps
- * its tokens, counted as used) decides the held requests in their order. A request is
- * refused only when the pool is empty and no worker holds anything: quota is never
- * stranded in a lease while someone is refused (except in a worker that died or hung).
- */
-export class CounterService {
-  private readonly reclaims = new Map<string, Reclaim>();
-  private workers: () => number;
-  private send: (owner: number, msg: CounterResultsMessage) => void;
-  private readonly reclaimTimeoutMs: number;
-
-  constructor(readonly table: CounterTable = new CounterTable(), opts: CounterServiceOptions = {}) {
-    this.workers = opts.workers ?? (() => 1);
-    this.send = opts.send ?? (() => undefined);
-    this.reclaimTimeoutMs = opts.reclaimTimeoutMs ?? RECLAIM_TIMEOUT_MS;
-  }
-
-  /** Applies one message's operations for `owner`; returns the flat results to send back (may be empty). */
-  handle(owner: number, ops: readonly unknown[]): Result[] {
-    const out: Result[] = [];
-    for (let i = 0; i + OP_FIELDS <= ops.length; i += OP_FIELDS) {
-      const id = ops[i];
-      const op = ops[i + 1];
-      const key = ops[i + 2];
-      const a = ops[i + 3];
-      const b = ops[i + 4];
-      const c = ops[i + 5];
-      if (!isNum(id)) continue;
-      if (typeof key !== 'string' || !isNum(a) || !isNum(b) || !isNum(c)) {
-        if (id > 0) out.push(id, null, 'malformed counter operation', 0, 0, 0);
-        continue;
-      }
-      switch (op) {
-        case OP_INCR: {
-          const r = this.table.incr(key, a, b);
-          out.push(id, r.count, r.resetMs, 0, 0, 0);
-          break;
-        }
-        case OP_TAKE:
-          out.push(id, this.table.take(key, a, b), 0, 0, 0, 0);
-          break;
-        case OP_ACQUIRE:
-          out.push(id, this.table.acquire(key, a, owner), 0, 0, 0, 0);
-          break;
-        case OP_RELEASE:
-          this.table.release(key, owner);
-          break;
-        case OP_LEASE:
-        case OP_PREFETCH:
-          this.lease(out, { owner, id, limit: a, windowMs: b, want: c, prefetch: op === OP_PREFETCH }, key);
-          break;
-        case OP_RETURN:
-          this.table.giveBack(key, b, a, owner);
-          this.answered(key, owner);
-          break;
-        default:
-          if (id > 0) out.push(id, null, `unknown counter operation ${String(op)}`, 0, 0, 0);
-      }
-    }
-    return out;
-  }
-
-  /** Decides one lease request into `out`, or holds it while a reclaim of its key runs. */
-  private lease(out: Result[], q: Queued, key: string): void {
-    const running = this.reclaims.get(key);
-    if (running !== undefined) {
-      running.queue.push(q);
-      return;
-    }
-    const g = this.table.lease(key, q.limit, q.windowMs, q.want, q.owner, this.workers(), q.prefetch);
-    if (g !== NEEDS_RECLAIM) {
-      out.push(q.id, g.granted, g.resetMs, g.pool, g.gen, g.sole ? 1 : 0);
-      return;
-    }
-    this.startReclaim(key, [q]);
-  }
-
-  private startReclaim(key: string, queue: Queued[]): void {
-    const h = this.table.holders(key)!;
-    const r: Reclaim = {
-      gen: h.gen,
-      waiting: new Set(h.owners),
-      queue,
-      timer: setTimeout(() => this.finishReclaim(key, true), this.reclaimTimeoutMs),
-    };
-    r.timer.unref?.();
-    this.reclaims.set(key, r);
-    for (const owner of h.owners) this.send(owner, { type: 'counter-results', results: [RECLAIM_ID, key, h.gen, 0, 0, 0] });
-  }
-
-  /** `owner` answered (or can no longer answer) the reclaim of `key`. */
-  private answered(key: string, owner: number): void {
-    const r = this.reclaims.get(key);
-    if (r === undefined || !r.waiting.delete(owner)) return;
-    if (r.waiting.size === 0) this.finishReclaim(key, false);
-  }
-
-  /** Decides the held requests in order; one that finds the pool empty again while leases are out starts the next round. */
-  private finishReclaim(key: string, timedOut: boolean): void {
-    const r = this.reclaims.get(key);
-    if (r === undefined) return;
-    clearTimeout(r.timer);
-    this.reclaims.delete(key);
-    // holders that did not answer in time keep their tokens; they count as used from now on
-    if (timedOut) for (const owner of r.waiting) this.table.giveBack(key, r.gen, 0, owner);
-    const byOwner = new Map<number, Result[]>();
-    for (let i = 0; i < r.queue.length; i++) {
-      const q = r.queue[i]!;
-      const g = this.table.lease(key, q.limit, q.windowMs, q.want, q.owner, this.workers(), q.prefetch);
-      if (g === NEEDS_RECLAIM) {
-        this.startReclaim(key, r.queue.slice(i));
-        break;
-      }
-      let out = byOwner.get(q.owner);
-      if (out === undefined) byOwner.set(q.owner, (out = []));
-      out.push(q.id, g.granted, g.resetMs, g.pool, g.gen, g.sole ? 1 : 0);
-    }
-    for (const [owner, results] of byOwner) this.send(owner, { type: 'counter-results', results });
-  }
-
-  /** A worker is gone: its limit-conn slots are given back, its unused lease tokens are lost. */
-  ownerGone(owner: number): number {
-    this.table.forgetHolder(owner);
-    for (const [key, r] of [...this.reclaims]) {
-      r.queue = r.queue.filter((q) => q.owner !== owner);
-      this.answered(key, owner);
-    }
-    return this.table.releaseOwner(owner);
-  }
-
-  /** Serves every worker of `cluster` (the primary calls this once). */
-  attach(cluster: Pick<Cluster, 'on'> & { workers?: Cluster['workers'] }): void {
-    this.workers = () => {
-      let n = 0;
-      for (const id in cluster.workers ?? {}) if (cluster.workers![id] !== undefined) n++;
-      return Math.max(1, n);
-    };
-    const deliver = (worker: Worker | undefined, msg: CounterResultsMessage): void => {
-      // with a callback a channel closing meanwhile is not an 'error' event on the worker
-      if (worker !== undefined && worker.isConnected()) worker.send(msg, undefined, ignoreSendError);
-    };
-    this.send = (owner, msg) => deliver(cluster.workers?.[owner], msg);
-    cluster.on('message', (worker: Worker, msg: unknown) => {
-      const m = msg as Partial<CounterOpsMessage> | null;
-      if (m === null || typeof m !== 'object' || m.type !== 'counter-ops' || !Array.isArray(m.ops)) return;
-      const results = this.handle(worker.id, m.ops);
-      if (results.length > 0) deliver(worker, { type: 'counter-results', results } satisfies CounterResultsMessage);
-    });
-    cluster.on('exit', (worker: Worker) => { this.ownerGone(worker.id); });
-    setInterval(() => this.table.sweep(), SWEEP_MS).unref();
-  }
-}

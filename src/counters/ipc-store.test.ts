@@ -1,34 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  CounterService, CounterTable, OP_LEASE, OP_PREFETCH, OP_RETURN, RECLAIM_ID, type QuotaAnswer,
-} from '../../process/counter-service.js';
-import type { CounterOpsMessage } from '../../process/messages.js';
-import { IpcCounterStore, type CounterChannel } from './shared-counters.js';
-
-/** A worker's channel to an in-process CounterService: messages cross asynchronously, as over IPC. */
-function channelTo(svc: CounterService | undefined, owner: number): CounterChannel & {
-  messages: CounterOpsMessage[]; connected: boolean; disconnect(): void;
-} {
-  let listener: ((m: unknown) => void) | undefined;
-  let onGone: (() => void) | undefined;
-  const ch = {
-    connected: true,
-    messages: [] as CounterOpsMessage[],
-    send(msg: CounterOpsMessage) {
-      ch.messages.push(msg);
-      if (svc === undefined) return; // a primary that never answers
-      setImmediate(() => {
-        const results = svc.handle(owner, msg.ops);
-        if (results.length > 0) setImmediate(() => listener?.({ type: 'counter-results', results }));
-      });
-    },
-    onMessage(l: (m: unknown) => void) { listener = l; },
-    onDisconnect(l: () => void) { onGone = l; },
-    disconnect() { ch.connected = false; onGone?.(); },
-  };
-  return ch;
-}
+import { CounterService } from './counter-service.js';
+import { CounterTable, type QuotaAnswer } from './counter-table.js';
+import { OP_LEASE, OP_PREFETCH, OP_RETURN, RECLAIM_ID } from './wire.js';
+import { IpcCounterStore, type CounterChannel } from './ipc-store.js';
+import { channelTo } from '../../test/helpers/counter-channel.js';
 
 test('two workers racing for one window never let through more than count together', async () => {
   const svc = new CounterService();

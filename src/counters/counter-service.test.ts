@@ -1,11 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import {
-  CounterService, CounterTable, LocalCounterStore, NEEDS_RECLAIM, OP_ACQUIRE, OP_INCR, OP_LEASE, OP_PREFETCH, OP_RELEASE,
-  OP_RETURN, OP_TAKE, RECLAIM_ID,
-} from './counter-service.js';
-import type { CounterResultsMessage } from './messages.js';
+import { CounterService } from './counter-service.js';
+import { CounterTable, LocalCounterStore, NEEDS_RECLAIM } from './counter-table.js';
+import { OP_ACQUIRE, OP_INCR, OP_LEASE, OP_PREFETCH, OP_RELEASE, OP_RETURN, OP_TAKE, RECLAIM_ID } from './wire.js';
+import type { CounterResultsMessage } from './wire.js';
 
 function clock(start = 1_000): { now: () => number; advance(ms: number): void } {
   let t = start;

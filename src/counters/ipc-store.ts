@@ -1,6 +1,6 @@
-// The counters limit-count, limit-req and limit-conn share across the workers of a node
-// (policy `local`). In a cluster worker they live in the primary's CounterService and
-// are reached over the IPC channel; in a single process (unit tests) they are local.
+// A cluster worker's CounterStore: the counters limit-count, limit-req and limit-conn
+// share across the workers of a node (policy `local`) live in the primary's
+// CounterService and are reached over the IPC channel.
 //
 // The client is built for the hot path: each operation gets a numeric id and one entry
 // in one pending map; the operations of a tick go out as one message and come back as
@@ -19,16 +19,12 @@
 // rate no request waits for the primary; a grant of the same window adds to what is
 // held, one of a new window replaces it. Only a request that finds no token (a quiet
 // key, a burst that outran the prefetch, a new or spent window) waits for an answer.
-import cluster from 'node:cluster';
-import type { CounterStore, WindowCount } from '../../contracts/counter-store.js';
-import type { CounterOpsMessage, CounterResultsMessage } from '../../process/messages.js';
-import {
-  LocalCounterStore, OP_ACQUIRE, OP_FIELDS, OP_INCR, OP_LEASE, OP_PREFETCH, OP_RELEASE, OP_RETURN, OP_TAKE, RECLAIM_ID,
-  RESULT_FIELDS,
-  type QuotaAnswer, type QuotaCounter,
-} from '../../process/counter-service.js';
+import type { CounterStore, WindowCount } from '../contracts/counter-store.js';
+import type { CounterOpsMessage, CounterResultsMessage } from './wire.js';
+import { type QuotaAnswer, type QuotaCounter } from './counter-table.js';
+import { OP_ACQUIRE, OP_FIELDS, OP_INCR, OP_LEASE, OP_PREFETCH, OP_RELEASE, OP_RETURN, OP_TAKE, RECLAIM_ID, RESULT_FIELDS } from './wire.js';
 
-export type { QuotaAnswer, QuotaCounter } from '../../process/counter-service.js';
+export type { QuotaAnswer, QuotaCounter } from './counter-table.js';
 
 /** The IPC channel as the client needs it (a worker's `process`, or a fake in tests). */
 export interface CounterChannel {
@@ -347,7 +343,7 @@ export class IpcCounterStore implements CounterStore, QuotaCounter {
 }
 
 /** This worker's IPC channel to the primary. */
-function processChannel(): CounterChannel {
+export function processChannel(): CounterChannel {
   return {
     get connected() { return process.connected; },
     send(msg) {
@@ -356,39 +352,4 @@ function processChannel(): CounterChannel {
     onMessage(listener) { process.on('message', listener); },
     onDisconnect(listener) { process.once('disconnect', listener); },
   };
-}
-
-let current: CounterStore | undefined;
-
-/**
- * The process's counter store: the primary's (over IPC) in a cluster worker, a local
- * one otherwise. Created on first use, so loading a plugin (the primary does, to
- * validate configs) opens nothing.
- */
-export function counterStore(): CounterStore {
-  return current ??= cluster.isWorker && typeof process.send === 'function'
-    ? new IpcCounterStore(processChannel())
-    : new LocalCounterStore();
-}
-
-/**
- * One hit of limit-count's fixed window through the process's store: synchronous where
- * the store can answer at once (see QuotaCounter), else a promise. A store without
- * `hit` (a custom CounterStore) is counted with `incr`, as before leases.
- */
-export function hitWindow(key: string, limit: number, windowMs: number): QuotaAnswer | Promise<QuotaAnswer> {
-  const store = counterStore() as CounterStore & Partial<QuotaCounter>;
-  if (typeof store.hit === 'function') return store.hit(key, limit, windowMs);
-  return incrAsHit(store, key, limit, windowMs);
-}
-
-function incrAsHit(store: CounterStore, key: string, limit: number, windowMs: number): Promise<QuotaAnswer> {
-  return store.incr(key, 1, windowMs).then((r) => ({
-    admitted: r.count <= limit, remaining: Math.max(0, limit - r.count), resetMs: r.resetMs,
-  }));
-}
-
-/** Replaces the process's store (unit tests: a LocalCounterStore on an injected clock); undefined restores the default. */
-export function setCounterStore(store: CounterStore | undefined): void {
-  current = store;
 }

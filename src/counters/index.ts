@@ -1,0 +1,47 @@
+import cluster from 'node:cluster';
+import type { CounterStore } from '../contracts/counter-store.js';
+import { LocalCounterStore, type QuotaAnswer, type QuotaCounter } from './counter-table.js';
+import { IpcCounterStore, processChannel } from './ipc-store.js';
+
+// The counters subsystem as plugins see it (limit-count, limit-req, limit-conn): one
+// CounterStore per process. In a cluster worker it is the node-wide store of the primary,
+// reached over IPC (ipc-store.ts ↔ counter-service.ts); otherwise a local one. Every
+// implementation passes test/contract/counter-store.contract.ts. A Redis store (cluster
+// mode) is one more implementation of the same interface.
+
+export type { QuotaAnswer, QuotaCounter };
+
+let current: CounterStore | undefined;
+
+/**
+ * The process's counter store: the primary's (over IPC) in a cluster worker, a local
+ * one otherwise. Created on first use, so loading a plugin (the primary does, to
+ * validate configs) opens nothing.
+ */
+export function counterStore(): CounterStore {
+  return current ??= cluster.isWorker && typeof process.send === 'function'
+    ? new IpcCounterStore(processChannel())
+    : new LocalCounterStore();
+}
+
+/**
+ * One hit of limit-count's fixed window through the process's store: synchronous where
+ * the store can answer at once (see QuotaCounter), else a promise. A store without
+ * `hit` (a custom CounterStore) is counted with `incr`, as before leases.
+ */
+export function hitWindow(key: string, limit: number, windowMs: number): QuotaAnswer | Promise<QuotaAnswer> {
+  const store = counterStore() as CounterStore & Partial<QuotaCounter>;
+  if (typeof store.hit === 'function') return store.hit(key, limit, windowMs);
+  return incrAsHit(store, key, limit, windowMs);
+}
+
+function incrAsHit(store: CounterStore, key: string, limit: number, windowMs: number): Promise<QuotaAnswer> {
+  return store.incr(key, 1, windowMs).then((r) => ({
+    admitted: r.count <= limit, remaining: Math.max(0, limit - r.count), resetMs: r.resetMs,
+  }));
+}
+
+/** Replaces the process's store (unit tests: a LocalCounterStore on an injected clock); undefined restores the default. */
+export function setCounterStore(store: CounterStore | undefined): void {
+  current = store;
+}
