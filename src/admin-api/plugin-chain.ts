@@ -25,7 +25,7 @@ import type { Exchange } from '../data-plane/exchange.js';
 import { parseRequestTarget } from '../data-plane/request-target.js';
 import { RequestVars } from '../data-plane/request-vars.js';
 import { buildRouter, RouterBuildError, type RouterEntry } from '../data-plane/router/router.js';
-import type { ConfigView } from '../data-plane/snapshot.js';
+import type { ConfigView } from '../contracts/store.js';
 import { compileChain, EMPTY_CHAIN, PrepareCache, type Chain, type Instance, type InstanceSource, type Origin } from '../plugin-runtime/chain.js';
 import { mergeConsumerPlugins, mergeGlobalRules } from '../plugin-runtime/merge.js';
 import { PluginRun } from '../plugin-runtime/plugin-run.js';

@@ -47,3 +47,10 @@ export interface ConfigStore {
   watch(fromRevision: number, onEvent: (event: StoreEvent) => void): () => void;
   close(): Promise<void>;
 }
+
+/** The raw objects of one store revision, as the snapshot builders read them (ConfigState fits). */
+export interface ConfigView {
+  readonly revision: number;
+  list(kind: ResourceKind): Iterable<StoredObject>;
+  get(kind: ResourceKind, id: string): StoredObject | undefined;
+}

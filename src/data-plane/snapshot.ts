@@ -1,6 +1,5 @@
 import type { Route, Service, Upstream, Ssl } from '../contracts/resources.js';
-import type { StoredObject } from '../contracts/store.js';
-import type { ResourceKind } from '../contracts/resources.js';
+import type { ConfigView } from '../contracts/store.js';
 import type { Router } from '../contracts/router.js';
 import type { ErrorCode } from '../core/errors.js';
 import { logger } from '../core/logger.js';
@@ -13,12 +12,7 @@ import { PluginSnapshot, type RoutePlugins } from '../plugin-runtime/plugin-snap
 import { PrepareCache } from '../plugin-runtime/chain.js';
 import type { PluginRegistry } from '../plugin-runtime/registry.js';
 
-/** What the snapshot builder reads: the raw objects of one store revision. */
-export interface ConfigView {
-  readonly revision: number;
-  list(kind: ResourceKind): Iterable<StoredObject>;
-  get(kind: ResourceKind, id: string): StoredObject | undefined;
-}
+export type { ConfigView };
 
 /** A route with everything the hot path needs resolved at build time. */
 export interface CompiledRoute {

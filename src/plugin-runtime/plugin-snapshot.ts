@@ -1,5 +1,5 @@
 import type { ConsumerRef, Plugin, PrepareEnv } from '../contracts/plugin.js';
-import type { ConfigView } from '../data-plane/snapshot.js';
+import type { ConfigView } from '../contracts/store.js';
 import { logger } from '../core/logger.js';
 import { compileChain, EMPTY_CHAIN, type Chain, type InstanceSource, type PrepareCache } from './chain.js';
 import { mergeConsumerPlugins, mergeGlobalRules, mergeRoutePlugins } from './merge.js';

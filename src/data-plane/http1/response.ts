@@ -1,5 +1,11 @@
 import { STATUS_CODES } from 'node:http';
-import type { Http1Connection } from './connection.js';
+
+/** What a response writes through: its connection (connection.ts), seen from here as no more than this. */
+export interface ResponseOutput {
+  send(prefix: string, body: Buffer | undefined, suffix: string): boolean;
+  responseFinished(res: HttpResponse, close: boolean): void;
+  destroy(): void;
+}
 
 export type HeaderInput = readonly string[] | Readonly<Record<string, string | number | readonly string[] | undefined>>;
 
@@ -49,7 +55,7 @@ export class HttpResponse {
   private closeListeners: (() => void)[] | undefined;
   private drainListener: (() => void) | undefined;
 
-  constructor(private readonly conn: Http1Connection, private readonly headRequest: boolean, private readonly http10: boolean, keepAlive: boolean) {
+  constructor(private readonly conn: ResponseOutput, private readonly headRequest: boolean, private readonly http10: boolean, keepAlive: boolean) {
     this.noBody = headRequest;
     this.closeAfter = !keepAlive;
   }
