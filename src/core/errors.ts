@@ -12,6 +12,8 @@ export const ERRORS = {
   GH_ERR_CLIENT_HEADERS_TOO_LARGE: { status: 431, source: 'client', message: 'Request Header Fields Too Large' },
   GH_ERR_CLIENT_BODY_TOO_LARGE: { status: 413, source: 'client', message: 'Request Entity Too Large' },
   GH_ERR_CLIENT_TIMEOUT: { status: 408, source: 'client', message: 'Request Timeout' },
+  GH_ERR_CLIENT_NOT_IMPLEMENTED: { status: 501, source: 'client', message: 'Not Implemented' },
+  GH_ERR_CLIENT_HTTP_VERSION: { status: 505, source: 'client', message: 'HTTP Version Not Supported' },
   GH_ERR_UPSTREAM_NO_HEALTHY_NODE: { status: 503, source: 'upstream', message: 'no healthy upstream node' },
   GH_ERR_UPSTREAM_NOT_FOUND: { status: 502, source: 'config', message: 'upstream not found' },
   GH_ERR_SERVICE_NOT_FOUND: { status: 404, source: 'config', message: 'service not found' },

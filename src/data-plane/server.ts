@@ -105,7 +105,7 @@ export class DataPlane {
           this.crashed(err, res);
         }
       },
-      errorBody: (status, message) => errorBody(status, message, this.serverHeader),
+      errorBody: (code, detail) => errorBody(detail, this.serverHeader),
     };
   }
 

@@ -25,7 +25,7 @@ export interface Decision {
   body: Buffer | undefined;
 }
 
-const INTERNAL_ERROR: PhaseResult = { status: 500, body: { error_msg: 'Internal Server Error' } };
+const PLUGIN_FAILED: PhaseResult = { status: ERRORS.GH_ERR_PLUGIN_FAILED.status, body: { error_msg: ERRORS.GH_ERR_PLUGIN_FAILED.message } };
 
 function toDecision(inst: Instance, r: PhaseResult, run: PluginRun): Decision {
   const headers: Record<string, string> = {};
@@ -149,7 +149,7 @@ function failed(inst: Instance, phase: string, err: unknown, run: PluginRun): De
   }
   run.log.error({ plugin: inst.name, phase, err: (err as Error)?.message ?? String(err), route_id: run.routeId },
     `plugin ${inst.name} failed in ${phase}`);
-  return toDecision({ ...inst, errorResponse: undefined }, INTERNAL_ERROR, run);
+  return toDecision({ ...inst, errorResponse: undefined }, PLUGIN_FAILED, run);
 }
 
 /** A global instance of a `prefer_route` plugin (prometheus) gives way to the route's own instance, in every phase. */

@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import { ERRORS, type ErrorCode } from '../../core/errors.js';
 import type { Socket } from 'node:net';
 import { parseRequestHead } from './request-head.js';
 import { ChunkedDecoder } from './chunked-decoder.js';
@@ -11,7 +12,8 @@ export interface Http1Handlers {
   /** An Upgrade request: answer with `res` (the connection then closes) or take the socket with `conn.detach()`. */
   onUpgrade(req: HttpRequest, res: HttpResponse, conn: Http1Connection): void;
   /** The body of an error the connection answers itself (malformed request, 408, 431…). */
-  errorBody(status: number, message: string): { headers: string; body: Buffer };
+  /** Headers and body of an error the layer answers itself; `detail` is what went wrong, for the client. */
+  errorBody(code: ErrorCode, detail: string): { headers: string; body: Buffer };
 }
 
 export interface Http1Limits {
@@ -134,7 +136,7 @@ export class Http1Connection implements BodySource {
           const limit = this.served === 0 ? l.headerTimeoutMs : l.keepAliveTimeoutMs;
           if (now - this.since > limit) this.socket.destroy();
         } else if (now - this.since > l.headerTimeoutMs) {
-          this.reject(408, 'Request Timeout');
+          this.reject('GH_ERR_CLIENT_TIMEOUT');
         }
         return;
       case Reading.Body:
@@ -142,7 +144,7 @@ export class Http1Connection implements BodySource {
           if (now - this.since > l.headerTimeoutMs) this.socket.destroy(); // draining a body nobody reads
         } else if (l.requestTimeoutMs > 0 && now - this.requestStart > l.requestTimeoutMs) {
           if (this.res.headersSent) this.socket.destroy();
-          else this.reject(408, 'Request Timeout');
+          else this.reject('GH_ERR_CLIENT_TIMEOUT');
         }
         return;
     }
@@ -211,7 +213,7 @@ export class Http1Connection implements BodySource {
           return;
         }
         if (!r.ok) {
-          this.reject(r.status, r.reason);
+          this.reject(HEAD_ERRORS[r.status], r.reason);
           return;
         }
         this.buf = r.consumed === buf.length ? undefined : buf.subarray(r.consumed);
@@ -321,7 +323,7 @@ export class Http1Connection implements BodySource {
     const res = this.res;
     if (res !== undefined && !res.headersSent) {
       this.abandon(Object.assign(new Error(reason), { code: 'HPE_INVALID_CHUNK_SIZE' }));
-      this.reject(400, reason);
+      this.reject('GH_ERR_CLIENT_BAD_REQUEST', reason);
     } else {
       this.socket.destroy();
     }
@@ -422,14 +424,15 @@ export class Http1Connection implements BodySource {
   }
 
   /** Answers an error the connection found itself, then closes. */
-  private reject(status: number, message: string): void {
+  private reject(code: ErrorCode, detail: string = ERRORS[code].message): void {
+    const status = ERRORS[code].status;
     this.reading = Reading.Closed;
     this.buf = undefined;
     const res = this.res;
     this.res = undefined;
     const socket = this.socket;
     if (socket.writable && (res === undefined || !res.headersSent)) {
-      const { headers, body } = this.owner.handlers.errorBody(status, message);
+      const { headers, body } = this.owner.handlers.errorBody(code, detail);
       socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n${headers}content-length: ${body.length}\r\nconnection: close\r\n\r\n`, 'latin1');
       socket.end(body);
     } else {
@@ -487,6 +490,14 @@ function lastBytes(tail: number, chunk: Buffer): number {
   for (let i = Math.max(0, chunk.length - 3); i < chunk.length; i++) w = ((w << 8) | chunk[i]!) & 0xffffff;
   return w;
 }
+
+/** The catalogue's code for each status the request-head parser refuses with. */
+const HEAD_ERRORS: Record<400 | 431 | 501 | 505, ErrorCode> = {
+  400: 'GH_ERR_CLIENT_BAD_REQUEST',
+  431: 'GH_ERR_CLIENT_HEADERS_TOO_LARGE',
+  501: 'GH_ERR_CLIENT_NOT_IMPLEMENTED',
+  505: 'GH_ERR_CLIENT_HTTP_VERSION',
+};
 
 /** Whether an Upgrade header offers WebSocket (a list of protocols, compared ignoring case). */
 function isWebSocketUpgrade(value: string | string[] | undefined): boolean {

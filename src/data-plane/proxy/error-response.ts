@@ -1,5 +1,4 @@
 import type { HttpResponse } from '../http1/response.js';
-import type { Socket } from 'node:net';
 import { ERRORS, type ErrorCode } from '../../core/errors.js';
 
 const bodies = new Map<string, Buffer>();
@@ -31,19 +30,6 @@ export function sendError(res: HttpResponse, code: ErrorCode, serverHeader: stri
 }
 
 /** Headers (as `name: value\r\n` lines) and JSON body of an error the HTTP layer answers itself (400, 408, 431…). */
-export function errorBody(status: number, message: string, serverHeader: string): { headers: string; body: Buffer } {
+export function errorBody(message: string, serverHeader: string): { headers: string; body: Buffer } {
   return { headers: `server: ${serverHeader}\r\ncontent-type: application/json\r\n`, body: bodyOf(message) };
-}
-
-/** The same, written straight to a socket that no longer has an HTTP response (a WebSocket handoff). */
-export function writeRawError(socket: Socket, status: number, reason: string, message: string, serverHeader: string): void {
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const body = bodyOf(message);
-  socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nServer: ${serverHeader}\r\nContent-Type: application/json\r\n` +
-    `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n` + body.toString(),
-  );
 }
