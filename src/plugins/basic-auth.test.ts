@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import basicAuth, { parseBasic } from './basic-auth.js';
-import { consumer, createTestContext, prepareWith, schemaError } from './common/test-context.js';
+import { consumer, createTestContext, prepareWith, schemaError } from '../../test/helpers/plugin-context.js';
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 const foo = consumer('foo', { 'basic-auth': [basicAuth, { username: 'foo', password: 'bar:baz' }] });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import cr from './consumer-restriction.js';
-import { createTestContext, prepareWith, schemaError } from './common/test-context.js';
+import { createTestContext, prepareWith, schemaError } from '../../test/helpers/plugin-context.js';
 import type { ConsumerRef } from '../contracts/plugin.js';
 
 const jack: ConsumerRef = { username: 'jack', group_id: 'gold', plugins: {} };

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import cors from './cors.js';
-import { createTestContext, prepareWith, schemaError } from './common/test-context.js';
+import { createTestContext, prepareWith, schemaError } from '../../test/helpers/plugin-context.js';
 
 type Opts = Parameters<typeof createTestContext>[0];
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import plugin from './fault-injection.js';
-import { makeTestContext, prepareConf, schemaError } from './common/test-context-transform.js';
+import { makeTestContext, prepareConf, schemaError } from '../../test/helpers/plugin-context-transform.js';
 
 async function run(conf: Record<string, unknown>, init: Parameters<typeof makeTestContext>[0] = {}) {
   const p = prepareConf(plugin, conf);

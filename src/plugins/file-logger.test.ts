@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, renameSync, rmSync, existsSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import plugin, { sinkFor } from './file-logger.js';
-import { createTestContext, prepareWith, schemaError } from './common/test-context.js';
+import { createTestContext, prepareWith, schemaError } from '../../test/helpers/plugin-context.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'file-logger-'));
 after(async () => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import ipr from './ip-restriction.js';
-import { createTestContext, prepareWith, schemaError } from './common/test-context.js';
+import { createTestContext, prepareWith, schemaError } from '../../test/helpers/plugin-context.js';
 
 test('schema: exactly one list, APISIX messages; bad addresses refused by prepare', () => {
   assert.equal(schemaError(ipr.schema, {}), 'value should match only one schema, but matches none');

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignJWT, exportSPKI, generateKeyPair, type CryptoKey } from 'jose';
 import jwtAuth, { importConsumerKey } from './jwt-auth.js';
-import { consumer, createTestContext, prepareWith, schemaError } from './common/test-context.js';
+import { consumer, createTestContext, prepareWith, schemaError } from '../../test/helpers/plugin-context.js';
 
 const enc = new TextEncoder();
 const now = (): number => Math.floor(Date.now() / 1000);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import keyAuth from './key-auth.js';
-import { consumer, createTestContext, prepareWith, schemaError } from './common/test-context.js';
+import { consumer, createTestContext, prepareWith, schemaError } from '../../test/helpers/plugin-context.js';
 
 const jack = consumer('jack', { 'key-auth': [keyAuth, { key: 'auth-one' }] }, { group_id: 'g1' });
 const credential = consumer('rose', { 'key-auth': [keyAuth, { key: 'cred-key' }] }, { credential_id: 'c1' });

@@ -1,7 +1,7 @@
 import { test, beforeEach, after } from 'node:test';
 import assert from 'node:assert/strict';
 import lc from './limit-count.js';
-import { createTestContext, prepareWith, schemaError, type TestContextOptions } from './common/test-context.js';
+import { createTestContext, prepareWith, schemaError, type TestContextOptions } from '../../test/helpers/plugin-context.js';
 import { setCounterStore } from '../counters/index.js';
 import { CounterTable, LocalCounterStore } from '../counters/counter-table.js';
 import type { CounterStore } from '../contracts/counter-store.js';

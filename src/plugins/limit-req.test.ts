@@ -1,7 +1,7 @@
 import { test, beforeEach, after } from 'node:test';
 import assert from 'node:assert/strict';
 import lr from './limit-req.js';
-import { createTestContext, prepareWith, schemaError } from './common/test-context.js';
+import { createTestContext, prepareWith, schemaError } from '../../test/helpers/plugin-context.js';
 import { setCounterStore } from '../counters/index.js';
 import { limitTiming } from './common/limits.js';
 import { CounterTable, LocalCounterStore } from '../counters/counter-table.js';

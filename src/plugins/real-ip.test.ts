@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import realIp, { parseAddress } from './real-ip.js';
-import { createTestContext, prepareWith, schemaError } from './common/test-context.js';
+import { createTestContext, prepareWith, schemaError } from '../../test/helpers/plugin-context.js';
 
 test('schema: source required, fields named; bad trusted addresses refused', () => {
   assert.equal(schemaError(realIp.schema, {}), 'property "source" is required');

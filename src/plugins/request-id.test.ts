@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import plugin, { ksuid, nanoid, rangeId } from './request-id.js';
-import { makeTestContext, prepareConf, schemaError } from './common/test-context-transform.js';
+import { makeTestContext, prepareConf, schemaError } from '../../test/helpers/plugin-context-transform.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 

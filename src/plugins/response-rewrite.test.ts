@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import plugin from './response-rewrite.js';
-import { makeTestContext, prepareConf, schemaError, type TestContext } from './common/test-context-transform.js';
+import { makeTestContext, prepareConf, schemaError, type TestContext } from '../../test/helpers/plugin-context-transform.js';
 
 /** header_filter then body_filter over `chunks`; returns what the client would receive. */
 function respond(conf: Record<string, unknown>, response: { status?: number; headers?: Record<string, string> },

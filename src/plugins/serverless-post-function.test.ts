@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import post from './serverless-post-function.js';
-import { makeTestContext, prepareConf, schemaError } from './common/test-context-transform.js';
+import { makeTestContext, prepareConf, schemaError } from '../../test/helpers/plugin-context-transform.js';
 
 test('declares the authorization stage and priority -2000, with the same schema as pre', () => {
   assert.equal(post.name, 'serverless-post-function');

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import plugin from './serverless-pre-function.js';
 import post from './serverless-post-function.js';
-import { makeTestContext, prepareConf, schemaError } from './common/test-context-transform.js';
+import { makeTestContext, prepareConf, schemaError } from '../../test/helpers/plugin-context-transform.js';
 import type { PhaseResult } from '../contracts/plugin.js';
 
 test('pre and post share the authorization stage; pre 960 runs before post -2000', () => {

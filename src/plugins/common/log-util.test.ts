@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileLogFormat, customLogEntry, defaultLogEntry, parseQueryString, pickLogFormat, ResponseBodyCapture } from './log-util.js';
-import { createTestContext } from './test-context.js';
+import { createTestContext } from '../../../test/helpers/plugin-context.js';
 
 test('log_format: a lone variable keeps its type, templates render, literals stay', () => {
   const ctx = createTestContext({ uri: '/p?x=1', routeId: 'r1', status: 204, headers: { host: 'h.example' } });

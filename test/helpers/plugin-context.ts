@@ -6,8 +6,8 @@
 import { pino } from 'pino';
 import type {
   ConsumerRef, Plugin, PluginContext, PluginRequest, PluginResponse, PrepareEnv,
-} from '../../contracts/plugin.js';
-import { checkSchema, compileSchema } from '../../core/schema.js';
+} from '../../src/contracts/plugin.js';
+import { checkSchema, compileSchema } from '../../src/core/schema.js';
 
 export interface TestContextOptions {
   method?: string;

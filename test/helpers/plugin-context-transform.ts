@@ -1,6 +1,6 @@
 import { pino } from 'pino';
-import type { ConsumerRef, Plugin, PluginContext, PluginRequest, PluginResponse } from '../../contracts/plugin.js';
-import { checkSchema, compileSchema } from '../../core/schema.js';
+import type { ConsumerRef, Plugin, PluginContext, PluginRequest, PluginResponse } from '../../src/contracts/plugin.js';
+import { checkSchema, compileSchema } from '../../src/core/schema.js';
 
 // A plain PluginContext for unit tests of the transformation plugins: no server, no
 // runner. Variables are computed from the request the test describes, the way the
