@@ -166,6 +166,17 @@ export const NODE_CONFIG_SCHEMA: Obj = closed({
       default: 'info',
       'x-message': 'must be one of trace, debug, info, warn, error, fatal, silent',
     },
+    // auto: readable lines on a terminal, JSON lines otherwise (pipes, files, log shippers)
+    format: { enum: ['auto', 'json', 'pretty'], default: 'auto', 'x-message': 'must be one of auto, json, pretty' },
+  }),
+  // Example-only helpers for trying the gateway on a fresh clone; production configs leave this out.
+  examples: closed({
+    echo_upstream: {
+      type: 'object',
+      properties: { listen: listenSchema('127.0.0.1') },
+      required: ['listen'],
+      additionalProperties: false,
+    },
   }),
 });
 
@@ -228,6 +239,8 @@ export function parseNodeConfig(text: string, file: string): NodeConfig {
   if (raw.status !== undefined) claim((raw.status as Obj).listen as Obj, 'status.listen');
   const prom = raw.prometheus as { enabled: boolean; export: { listen: Obj } };
   if (prom.enabled) claim(prom.export.listen, 'prometheus.export.listen');
+  const echo = (raw.examples as { echo_upstream?: { listen: Obj } }).echo_upstream;
+  if (echo !== undefined) claim(echo.listen, 'examples.echo_upstream.listen');
 
   const abs = path.resolve(file);
   const dir = path.dirname(abs);

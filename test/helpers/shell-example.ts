@@ -1,0 +1,147 @@
+import { spawn } from 'node:child_process';
+
+// Runs the `sh` examples of the documentation (README, docs/plugins/*.md) against a real
+// gateway, so a documented command that stopped working fails a test. A command's
+// trailing comment that starts with a status (`# 401 ...`) is what the command must
+// answer; `curl -i` commands without one must answer 2xx.
+
+export interface ShellCommand {
+  /** The command as written (continuation lines included), comment removed. */
+  text: string;
+  /** The status its trailing comment announces, if any. */
+  expectedStatus?: number;
+}
+
+export interface CommandResult extends ShellCommand {
+  output: string;
+  /** The status line of the last response in the output (`curl -i`), if any. */
+  status?: number;
+  /** The body of the last response in the output. */
+  body: string;
+}
+
+/** The fenced code blocks of a language (`sh`) in a markdown text, after `fromHeading` when given. */
+export function codeBlocks(markdown: string, lang: string, fromHeading?: string): string[] {
+  let text = markdown;
+  if (fromHeading !== undefined) {
+    const at = text.indexOf(fromHeading);
+    if (at < 0) throw new Error(`heading "${fromHeading}" not found`);
+    text = text.slice(at + fromHeading.length);
+    // up to the next heading of level 1 or 2 outside a code block
+    const lines = text.split('\n');
+    let fenced = false;
+    const end = lines.findIndex((l) => {
+      if (l.startsWith('```')) fenced = !fenced;
+      return !fenced && /^#{1,2} /.test(l);
+    });
+    if (end >= 0) text = lines.slice(0, end).join('\n');
+  }
+  const out: string[] = [];
+  const re = new RegExp('^```' + lang + '\\n([\\s\\S]*?)^```', 'gm');
+  for (const m of text.matchAll(re)) out.push(m[1]!);
+  return out;
+}
+
+/**
+ * Splits a shell block into commands: a command goes on while a single-quoted string is
+ * open (the JSON bodies of `-d '...'`); `#` outside quotes starts a comment; comment-only
+ * and blank lines are skipped.
+ */
+export function splitCommands(block: string): ShellCommand[] {
+  const commands: ShellCommand[] = [];
+  let current = '';
+  let inQuote: string | undefined;
+  let comment = '';
+  for (const line of block.split('\n')) {
+    let code = '';
+    let lineComment = '';
+    for (let i = 0; i < line.length; i++) {
+      const ch = line[i]!;
+      if (inQuote !== undefined) {
+        if (ch === inQuote) inQuote = undefined;
+      } else if (ch === '\'' || ch === '"') {
+        inQuote = ch;
+      } else if (ch === '#' && (i === 0 || /\s/.test(line[i - 1]!))) {
+        lineComment = line.slice(i + 1).trim();
+        break;
+      }
+      code += ch;
+    }
+    current += (current === '' ? '' : '\n') + code.replace(/\s+$/, '');
+    if (lineComment !== '') comment = lineComment;
+    if (inQuote !== undefined || current.endsWith('\\')) continue;
+    if (current.trim() !== '') {
+      const status = /^(\d{3})\b/.exec(comment);
+      commands.push({ text: current.trim(), ...(status !== null ? { expectedStatus: Number(status[1]) } : {}) });
+    }
+    current = '';
+    comment = '';
+  }
+  if (current.trim() !== '') throw new Error(`unterminated command: ${current}`);
+  return commands;
+}
+
+/** Replaces every occurrence of each key (e.g. `127.0.0.1:9080`) by its value. */
+export function substitute(text: string, replacements: Record<string, string>): string {
+  let out = text;
+  for (const [from, to] of Object.entries(replacements)) out = out.split(from).join(to);
+  return out;
+}
+
+const MARK = '@@gatehouse-example-command-done@@';
+
+/**
+ * Runs the commands in one bash process (so `admin_key=$(...)` carries over), in `cwd`.
+ * After each command it waits until `readyUrl` (the gateway's /status/ready) answers
+ * 200, i.e. every worker applied the write the command may have made.
+ */
+export async function runCommands(commands: ShellCommand[], opts: { cwd: string; readyUrl: string }): Promise<CommandResult[]> {
+  const prelude = `set -u
+__wait_ready() {
+  for _ in $(seq 1 200); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' '${opts.readyUrl}')" = 200 ] && return 0
+    sleep 0.05
+  done
+  echo "gateway not ready" >&2; return 1
+}
+`;
+  const script = prelude + commands.map((c) => `${c.text}\necho; echo '${MARK}'; __wait_ready\n`).join('');
+  const output = await new Promise<string>((resolve, reject) => {
+    const proc = spawn('bash', ['-c', script], { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    proc.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+    proc.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+    proc.on('error', reject);
+    proc.on('close', (code) => {
+      if (code !== 0) reject(new Error(`bash exited with ${code}: ${err}\n${out}`));
+      else resolve(out);
+    });
+  });
+  const parts = output.split(`\n${MARK}\n`);
+  return commands.map((c, i) => {
+    const text = (parts[i] ?? '').replace(/\r\n/g, '\n');
+    const heads = [...text.matchAll(/^HTTP\/1\.[01] (\d{3})[^\n]*\n[\s\S]*?\n\n/gm)];
+    const last = heads.at(-1);
+    return {
+      ...c,
+      output: text,
+      ...(last !== undefined ? { status: Number(last[1]) } : {}),
+      body: last !== undefined ? text.slice(last.index! + last[0].length).trim() : text.trim(),
+    };
+  });
+}
+
+/** Fails with the command and its output when a command's status is not the announced one (or not 2xx when none is). */
+export function checkStatuses(results: CommandResult[], where: string): void {
+  for (const r of results) {
+    if (r.status === undefined) {
+      if (r.expectedStatus !== undefined) throw new Error(`${where}: no HTTP response from:\n${r.text}\noutput:\n${r.output}`);
+      continue;
+    }
+    const ok = r.expectedStatus !== undefined ? r.status === r.expectedStatus : r.status >= 200 && r.status < 300;
+    if (!ok) {
+      throw new Error(`${where}: expected ${r.expectedStatus ?? '2xx'}, got ${r.status} from:\n${r.text}\noutput:\n${r.output}`);
+    }
+  }
+}
