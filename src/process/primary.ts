@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NodeConfig } from '../contracts/node-config.js';
 import type { ConfigStore, StoreEvent } from '../contracts/store.js';
-import { logger, setLogLevel } from '../core/logger.js';
+import { logger, setLogFormat, setLogLevel } from '../core/logger.js';
 import { loadNodeConfig } from '../core/node-config.js';
 import { ConfigState } from '../config-store/state.js';
 import { createStore } from '../config-store/create-store.js';
@@ -83,6 +83,7 @@ export class Primary {
 
   private async boot(): Promise<void> {
     setLogLevel(this.config.log.level);
+    setLogFormat(this.config.log.format);
     mkdirSync(this.config.data_dir, { recursive: true });
     this.store = await createStore(this.config);
     this.state = ConfigState.fromStoreState(await this.store.load());
