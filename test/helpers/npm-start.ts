@@ -56,6 +56,7 @@ export async function startLikeNpmStart(edit: (config: Obj) => void = () => unde
   const config = parse(await readFile(join(ROOT, 'conf', 'config.yaml'), 'utf8')) as Obj;
   const echoPort = await freePort();
   const documentedEcho = { ...(config.examples.echo_upstream.listen as { host: string; port: number }) };
+  const documentedMetrics = { ...(config.prometheus.export.listen as { host: string; port: number }) };
   for (const l of config.node.listen as Obj[]) { l.host = '127.0.0.1'; l.port = 0; }
   config.admin.listen.port = 0;
   config.prometheus.export.listen.port = 0;
@@ -87,12 +88,14 @@ export async function startLikeNpmStart(edit: (config: Obj) => void = () => unde
   });
   const gatewayPort = (started.listen as { port: number; tls: boolean }[]).find((l) => !l.tls)!.port;
   const adminPort = (started.admin as { port: number }).port;
+  const metricsPort = (started.prometheus as { port: number } | undefined)?.port;
   return {
     dir, proc, gatewayPort, adminPort, echoPort,
     addresses: {
       '127.0.0.1:9080': `127.0.0.1:${gatewayPort}`,
       '127.0.0.1:9180': `127.0.0.1:${adminPort}`,
       [echoAddr]: `127.0.0.1:${echoPort}`,
+      ...(metricsPort !== undefined ? { [`${documentedMetrics.host}:${documentedMetrics.port}`]: `127.0.0.1:${metricsPort}` } : {}),
     },
     output: () => out,
     async stop() {

@@ -44,8 +44,8 @@ export function codeBlocks(markdown: string, lang: string, fromHeading?: string)
 
 /**
  * Splits a shell block into commands: a command goes on while a single-quoted string is
- * open (the JSON bodies of `-d '...'`); `#` outside quotes starts a comment; comment-only
- * and blank lines are skipped.
+ * open (the JSON bodies of `-d '...'`); `#` outside quotes starts a comment, which belongs
+ * to the command on its line or, on a line of its own, to the command right below it.
  */
 export function splitCommands(block: string): ShellCommand[] {
   const commands: ShellCommand[] = [];
@@ -68,12 +68,17 @@ export function splitCommands(block: string): ShellCommand[] {
       code += ch;
     }
     current += (current === '' ? '' : '\n') + code.replace(/\s+$/, '');
-    if (lineComment !== '') comment = lineComment;
+    // a comment on the line of a command, or on the line right above it, is the command's
+    const commentOnly = current.trim() === '';
+    if (lineComment !== '') comment = commentOnly && comment !== '' ? `${comment} ${lineComment}` : lineComment;
+    else if (commentOnly) comment = '';
     if (inQuote !== undefined || current.endsWith('\\')) continue;
-    if (current.trim() !== '') {
-      const status = /^(\d{3})\b/.exec(comment);
-      commands.push({ text: current.trim(), ...(status !== null ? { expectedStatus: Number(status[1]) } : {}) });
+    if (current.trim() === '') {
+      current = '';
+      continue;
     }
+    const status = /^(\d{3})\b/.exec(comment);
+    commands.push({ text: current.trim(), ...(status !== null ? { expectedStatus: Number(status[1]) } : {}) });
     current = '';
     comment = '';
   }
@@ -144,4 +149,31 @@ export function checkStatuses(results: CommandResult[], where: string): void {
       throw new Error(`${where}: expected ${r.expectedStatus ?? '2xx'}, got ${r.status} from:\n${r.text}\noutput:\n${r.output}`);
     }
   }
+}
+
+export interface AdminWrite {
+  method: string;
+  /** The path after `/apisix/admin/`, e.g. `routes/1`, `consumers/jack/credentials/c1`. */
+  path: string;
+  /** The JSON body of `-d '...'`. */
+  body: Record<string, unknown>;
+}
+
+/** The Admin API writes (`curl ... /apisix/admin/... -X PUT -d '{...}'`) among commands. */
+export function adminWrites(commands: ShellCommand[]): AdminWrite[] {
+  const out: AdminWrite[] = [];
+  for (const c of commands) {
+    const url = /https?:\/\/[^/\s'"]+\/apisix\/admin\/([^\s'"?]+)/.exec(c.text);
+    const data = /(?:-d|--data(?:-raw)?) '([\s\S]*?)'/.exec(c.text);
+    if (url === null || data === null) continue;
+    const method = /-X\s*(\w+)/.exec(c.text)?.[1] ?? 'POST';
+    let body: unknown;
+    try {
+      body = JSON.parse(data[1]!);
+    } catch (err) {
+      throw new Error(`the body of this command is not JSON (${(err as Error).message}):\n${c.text}`);
+    }
+    out.push({ method, path: url[1]!, body: body as Record<string, unknown> });
+  }
+  return out;
 }
