@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { PluginRegistry } = await import(join(root, 'dist/src/plugin-runtime/registry.js'));
-const { updatePage } = await import(join(root, 'dist/src/docs/plugin-docs.js'));
+const { updatePage, updateIndex } = await import(join(root, 'dist/src/docs/plugin-docs.js'));
 
 const registry = await PluginRegistry.load();
 let changed = 0;
@@ -20,5 +20,16 @@ for (const { plugin } of registry.list()) {
   await writeFile(file, after);
   changed++;
   console.log(`${before === undefined ? 'created' : 'updated'} ${file}`);
+}
+// the index: every plugin, in execution order, with the first sentence of its page
+const indexFile = join(root, 'docs', 'plugins', 'README.md');
+const pages = [];
+for (const { plugin } of registry.list()) pages.push({ plugin, page: await readFile(join(root, 'docs', 'plugins', `${plugin.name}.md`), 'utf8') });
+const indexBefore = await readFile(indexFile, 'utf8');
+const indexAfter = updateIndex(indexBefore, pages);
+if (indexAfter !== indexBefore) {
+  await writeFile(indexFile, indexAfter);
+  changed++;
+  console.log(`updated ${indexFile}`);
 }
 console.log(`${changed} page(s) written, ${registry.list().length} built-in plugins`);

@@ -167,3 +167,48 @@ export function updatePage(page: string | undefined, p: Plugin): string {
   if (current === undefined) throw new Error(`${p.name}: the page has no generated section (add the two markers)`);
   return page.replace(current, () => generated);
 }
+
+export const INDEX_BEGIN_MARKER = '<!-- BEGIN GENERATED plugin index, by scripts/gen-plugin-docs.mjs: do not edit, run `npm run docs:plugins` -->';
+
+/** The first sentence of a page's hand-written description (between its title and the generated part). */
+export function summaryOf(page: string): string {
+  const start = page.indexOf('\n') + 1;
+  const end = page.indexOf(BEGIN_MARKER);
+  const text = page.slice(start, end < 0 ? undefined : end).replace(/\s+/g, ' ').trim();
+  // up to the first `.` or `:` that ends a clause outside parentheses and code
+  let depth = 0;
+  let inCode = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (ch === '`') inCode = !inCode;
+    else if (inCode) continue;
+    else if (ch === '(') depth++;
+    else if (ch === ')') depth = Math.max(0, depth - 1);
+    else if (depth === 0 && (ch === '.' || ch === ':') && (i + 1 === text.length || text[i + 1] === ' ')) {
+      return `${text.slice(0, i)}.`;
+    }
+  }
+  return text;
+}
+
+/** The generated part of docs/plugins/README.md: every plugin in execution order, markers included. */
+export function renderIndex(plugins: { plugin: Plugin; page: string }[]): string {
+  const rows = plugins.map(({ plugin: p, page }) =>
+    `| [${p.name}](${p.name}.md) | \`${p.stage}\` | ${p.priority} | ${p.type ?? ''} | ${esc(summaryOf(page))} |`);
+  return [
+    INDEX_BEGIN_MARKER,
+    '',
+    '| plugin | stage | priority | type | what it does |',
+    '|---|---|---|---|---|',
+    ...rows,
+    END_MARKER,
+  ].join('\n');
+}
+
+/** docs/plugins/README.md with its generated index replaced. */
+export function updateIndex(index: string, plugins: { plugin: Plugin; page: string }[]): string {
+  const start = index.indexOf(INDEX_BEGIN_MARKER);
+  const end = index.indexOf(END_MARKER, start);
+  if (start < 0 || end < 0) throw new Error('docs/plugins/README.md has no generated index section (add the two markers)');
+  return index.slice(0, start) + renderIndex(plugins) + index.slice(end + END_MARKER.length);
+}

@@ -7,7 +7,10 @@ import { PluginRegistry } from '../../src/plugin-runtime/registry.js';
 import { validateResource } from '../../src/config-store/validate.js';
 import { compileExpr } from '../../src/core/expr/index.js';
 import type { ResourceKind } from '../../src/contracts/resources.js';
-import { BEGIN_MARKER, END_MARKER, generatedPart, renderGenerated } from '../../src/docs/plugin-docs.js';
+import {
+  BEGIN_MARKER, END_MARKER, fieldTable, generatedPart, renderGenerated, summaryOf, updateIndex, updatePage,
+} from '../../src/docs/plugin-docs.js';
+import type { Plugin } from '../../src/contracts/plugin.js';
 import { adminWrites, codeBlocks, splitCommands, type AdminWrite } from '../helpers/shell-example.js';
 
 // docs/plugins/<name>.md stays true: one page per built-in plugin, its generated part as
@@ -94,8 +97,56 @@ describe('docs/plugins', () => {
     }
   });
 
+  it('has the index (docs/plugins/README.md) listing every plugin as the pages say today', () => {
+    const index = pages.get('README')!;
+    const entries = registry.list().map((lp) => ({ plugin: lp.plugin, page: pages.get(lp.plugin.name)! }));
+    assert.equal(index, updateIndex(index, entries), 'docs/plugins/README.md is out of date: run npm run docs:plugins');
+    for (const { plugin } of entries) assert.ok(index.includes(`[${plugin.name}](${plugin.name}.md)`));
+  });
+
   it('would refuse an example that does not match the plugin\'s schema', () => {
     const bad: AdminWrite = { method: 'PUT', path: 'routes/1', body: { uri: '/x', plugins: { 'limit-count': { count: 'ten' } }, upstream: { nodes: { '127.0.0.1:1980': 1 } } } };
     assert.throws(() => validateWrite(registry, bad), /limit-count/);
+  });
+});
+
+describe('plugin page generator', () => {
+  const plugin = {
+    name: 'demo', version: '0.1', stage: 'default', priority: 7, type: 'auth',
+    schema: {
+      type: 'object',
+      properties: {
+        mode: { enum: ['a', 'b'], default: 'a' },
+        limits: { type: 'array', minItems: 1, items: { type: 'object', properties: { n: { type: 'integer', minimum: 1 } }, required: ['n'] } },
+        pattern: { type: 'string', pattern: '^(x|y)$', description: 'one | two' },
+      },
+      required: ['limits'],
+    },
+  } as unknown as Plugin;
+
+  it('renders fields, nesting, defaults and constraints as a table, pipes escaped', () => {
+    assert.equal(fieldTable(plugin.schema as Record<string, unknown>), [
+      '| field | type | required | default | valid values | description |',
+      '|---|---|---|---|---|---|',
+      '| `mode` | `"a"` \\| `"b"` |  | `"a"` |  |  |',
+      '| `limits` | array of object | yes |  | items ≥ 1 |  |',
+      '| `limits[].n` | integer | yes |  | ≥ 1 |  |',
+      '| `pattern` | string |  |  | matches `^(x\\|y)$` | one \\| two |',
+      '',
+    ].join('\n'));
+  });
+
+  it('replaces only the generated part of a page, and starts a missing page with TODOs', () => {
+    const page = `# demo\n\nHand-written.\n\n${BEGIN_MARKER}\nstale\n${END_MARKER}\n\n## Example\nkept\n`;
+    const updated = updatePage(page, plugin);
+    assert.equal(generatedPart(updated), renderGenerated(plugin));
+    assert.ok(updated.startsWith('# demo\n\nHand-written.\n\n') && updated.endsWith('\n\n## Example\nkept\n'));
+    assert.match(updatePage(undefined, plugin), /^# demo\n\nTODO[\s\S]*## Example\n\nTODO/);
+    assert.throws(() => updatePage('# demo\nno markers\n', plugin), /no generated section/);
+  });
+
+  it('summarises a page by the first sentence of its description, ignoring dots in code and parentheses', () => {
+    assert.equal(summaryOf(`# x\n\nDoes \`a.b\` things (e.g. this: that). More.\n\n${BEGIN_MARKER}`), 'Does `a.b` things (e.g. this: that).');
+    assert.equal(summaryOf(`# x\n\nChanges the request: more.\n${BEGIN_MARKER}`), 'Changes the request.');
   });
 });
