@@ -8,8 +8,10 @@ import { spawn } from 'node:child_process';
 export interface ShellCommand {
   /** The command as written (continuation lines included), comment removed. */
   text: string;
-  /** The status its trailing comment announces, if any. */
+  /** The status its comment announces, if any. */
   expectedStatus?: number;
+  /** Its comment (on its line, or the comment lines right above it). */
+  comment?: string;
 }
 
 export interface CommandResult extends ShellCommand {
@@ -78,7 +80,11 @@ export function splitCommands(block: string): ShellCommand[] {
       continue;
     }
     const status = /^(\d{3})\b/.exec(comment);
-    commands.push({ text: current.trim(), ...(status !== null ? { expectedStatus: Number(status[1]) } : {}) });
+    commands.push({
+      text: current.trim(),
+      ...(status !== null ? { expectedStatus: Number(status[1]) } : {}),
+      ...(comment !== '' ? { comment } : {}),
+    });
     current = '';
     comment = '';
   }
@@ -137,16 +143,64 @@ __wait_ready() {
   });
 }
 
-/** Fails with the command and its output when a command's status is not the announced one (or not 2xx when none is). */
-export function checkStatuses(results: CommandResult[], where: string): void {
+/** The header fields of the last response head in a command's output, names lower-cased. */
+function lastHeaders(output: string): Map<string, string> {
+  const heads = [...output.matchAll(/^HTTP\/1\.[01] \d{3}[^\n]*\n([\s\S]*?)\n\n/gm)];
+  const out = new Map<string, string>();
+  for (const line of (heads.at(-1)?.[1] ?? '').split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0) out.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
+  }
+  return out;
+}
+
+/** A JSON body compacted (`{"a": 1}` → `{"a":1}`), or the body as it is when it is not JSON. */
+function compact(body: string): string {
+  try {
+    return JSON.stringify(JSON.parse(body));
+  } catch {
+    return body;
+  }
+}
+
+/**
+ * What a command's comment announces, checked against its answer:
+ *  - the status it starts with (`# 401 ...`); without one, a `curl -i` answer must be 2xx;
+ *  - after the status, a JSON object (`# 401 {"message":"..."}`): the body contains it;
+ *  - `Header-Name: value` (a name with a dash, or Location): the last response has that
+ *    header, whose value is `value` or starts with `value `;
+ *  - `"key": "value"` pairs (with the space, as in the echo's output): the compacted body
+ *    contains `"key":"value"`.
+ * Commands without an HTTP answer (an assignment, `tail`) are not checked.
+ */
+export function checkAnswers(results: CommandResult[], where: string): void {
   for (const r of results) {
+    const fail = (what: string): never => {
+      throw new Error(`${where}: ${what}, from:\n${r.text}\noutput:\n${r.output}`);
+    };
     if (r.status === undefined) {
-      if (r.expectedStatus !== undefined) throw new Error(`${where}: no HTTP response from:\n${r.text}\noutput:\n${r.output}`);
+      if (r.expectedStatus !== undefined) fail('no HTTP response');
       continue;
     }
-    const ok = r.expectedStatus !== undefined ? r.status === r.expectedStatus : r.status >= 200 && r.status < 300;
-    if (!ok) {
-      throw new Error(`${where}: expected ${r.expectedStatus ?? '2xx'}, got ${r.status} from:\n${r.text}\noutput:\n${r.output}`);
+    if (r.expectedStatus === undefined) {
+      if (r.status < 200 || r.status >= 300) fail(`expected 2xx, got ${r.status}`);
+      continue;
+    }
+    if (r.status !== r.expectedStatus) fail(`expected ${r.expectedStatus}, got ${r.status}`);
+    const comment = r.comment ?? '';
+    const json = /^\d{3} (\{.*\})/.exec(comment);
+    if (json !== null && !r.body.includes(json[1]!)) fail(`the body does not contain ${json[1]}`);
+    const headers = lastHeaders(r.output);
+    for (const m of comment.matchAll(/\b((?:[A-Za-z0-9]+-)+[A-Za-z0-9]+|Location): ([^\s]+?)(?=,?\s|,?$)/g)) {
+      const [, name, value] = m;
+      const got = headers.get(name!.toLowerCase());
+      if (got === undefined) fail(`no ${name} header`);
+      if (got !== value && !got!.startsWith(`${value} `)) fail(`${name} is "${got}", not "${value}"`);
+    }
+    const body = compact(r.body);
+    for (const m of comment.matchAll(/("[\w-]+"): ("[^"]*")/g)) {
+      const pair = `${m[1]}:${m[2]}`;
+      if (!body.includes(pair)) fail(`the body has no ${pair}`);
     }
   }
 }

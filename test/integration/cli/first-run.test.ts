@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLikeNpmStart, type NpmStarted } from '../../helpers/npm-start.js';
-import { checkStatuses, codeBlocks, runCommands, splitCommands, substitute } from '../../helpers/shell-example.js';
+import { checkAnswers, codeBlocks, runCommands, splitCommands, substitute } from '../../helpers/shell-example.js';
 
 // A new user's first minutes: `npm install && npm start`, then README's Example commands,
 // run as written (only the addresses are moved to free ports).
@@ -21,7 +21,7 @@ test('npm start on a fresh clone: README Example commands answer as the README s
     const commands = splitCommands(substitute(block, gw.addresses));
     assert.ok(commands.length >= 6, `README Example has its ${commands.length} commands`);
     const results = await runCommands(commands, { cwd: gw.dir, readyUrl: `http://127.0.0.1:${gw.adminPort}/status/ready` });
-    checkStatuses(results, 'README Example');
+    checkAnswers(results, 'README Example');
 
     // the first curl: /hello of the seed, proxied to the example echo upstream
     const hello = results[0]!;

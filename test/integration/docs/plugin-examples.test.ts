@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PluginRegistry } from '../../../src/plugin-runtime/registry.js';
 import { startLikeNpmStart, type NpmStarted } from '../../helpers/npm-start.js';
-import { checkStatuses, codeBlocks, runCommands, splitCommands, substitute } from '../../helpers/shell-example.js';
+import { checkAnswers, codeBlocks, runCommands, splitCommands, substitute } from '../../helpers/shell-example.js';
 
 // Every docs/plugins/<name>.md example, run as written against the gateway `npm start`
 // runs (its echo upstream included), on free ports: each command must answer the status
@@ -24,7 +24,7 @@ test('the example of every plugin page works as the page says', async () => {
       for (const block of codeBlocks(page, 'sh', '## Example')) {
         const commands = splitCommands(substitute(block, gw.addresses));
         const results = await runCommands(commands, { cwd: gw.dir, readyUrl: `http://127.0.0.1:${gw.adminPort}/status/ready` });
-        checkStatuses(results, `docs/plugins/${plugin.name}.md`);
+        checkAnswers(results, `docs/plugins/${plugin.name}.md`);
         ran += results.filter((r) => r.expectedStatus !== undefined).length;
       }
     }
