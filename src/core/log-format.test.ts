@@ -19,7 +19,16 @@ describe('formatPretty', () => {
 
   it('writes time, level, pid, module and message, then the other fields as key=value', () => {
     assert.equal(formatPretty(line, false),
-      '13:23:09.368 INFO  [4242] primary: gatehouse started listen=[{"host":"0.0.0.0","port":9080,"tls":false}] store=sqlite note="two words" revision=3\n');
+      '13:23:09.368 INFO  [4242] primary: gatehouse started listen=0.0.0.0:9080 store=sqlite note="two words" revision=3\n');
+  });
+
+  it('writes listener addresses as host:port, other objects as JSON', () => {
+    const out = formatPretty(JSON.stringify({
+      level: 40, time: '2026-12-03T00:00:00.000Z', pid: 1, msg: 'm',
+      listen: [{ host: '0.0.0.0', port: 9080, tls: false }, { host: '::1', port: 9443, tls: true }],
+      admin: { host: '127.0.0.1', port: 9180 }, other: { host: 'h', port: 1, extra: true }, none: [],
+    }), false);
+    assert.equal(out, '00:00:00.000 WARN  [1] m listen=0.0.0.0:9080,[::1]:9443(tls) admin=127.0.0.1:9180 other={"host":"h","port":1,"extra":true} none=[]\n');
   });
 
   it('colours the level and dims the rest only when asked', () => {

@@ -24,8 +24,22 @@ const DIM = '\x1b[2m';
 /** Fields the line's prefix already shows. */
 const SHOWN = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'module']);
 
+/** A listener address (`{host, port, tls}`) as `host:port`, `host:port(tls)` when TLS. */
+function addressText(v: unknown): string | undefined {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const { host, port, tls, ...rest } = v as Record<string, unknown>;
+  if (typeof host !== 'string' || typeof port !== 'number' || Object.keys(rest).length > 0) return undefined;
+  return `${host.includes(':') ? `[${host}]` : host}:${port}${tls === true ? '(tls)' : ''}`;
+}
+
 function showValue(v: unknown): string {
   if (typeof v === 'string') return /^[^\s"=]+$/.test(v) ? v : JSON.stringify(v);
+  const address = addressText(v);
+  if (address !== undefined) return address;
+  if (Array.isArray(v) && v.length > 0) {
+    const addresses = v.map(addressText);
+    if (addresses.every((a) => a !== undefined)) return addresses.join(',');
+  }
   return JSON.stringify(v) ?? String(v);
 }
 

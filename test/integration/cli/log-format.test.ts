@@ -43,7 +43,7 @@ test('log.format: pretty gives readable lines from the primary and the workers',
   proc.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
   proc.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
   try {
-    const started = await waitFor(/^\S+ INFO  \[(\d+)\] primary: gatehouse started listen=\[\{"host":"127.0.0.1","port":(\d+)/m);
+    const started = await waitFor(/^\S+ INFO  \[(\d+)\] primary: gatehouse started listen=127\.0\.0\.1:(\d+) /m);
     const res = await fetch(`http://127.0.0.1:${started[2]}/boom`);
     assert.equal(res.status, 500);
     await res.arrayBuffer();
