@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ECHO_MAX_BODY_BYTES, EchoUpstream } from './echo-upstream.js';
+import { ECHO_MAX_BODY_BYTES, EchoUpstream, type EchoReply } from './echo-upstream.js';
 
 describe('example echo upstream', () => {
   let echo: EchoUpstream;
@@ -15,7 +15,7 @@ describe('example echo upstream', () => {
     const res = await fetch(`${base}/a/b?x=1&x=2&y=z`, { method: 'POST', headers: { 'x-demo': 'yes' }, body: '{"hi":1}' });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'application/json');
-    const body = await res.json() as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const body = await res.json() as EchoReply;
     assert.equal(body.method, 'POST');
     assert.equal(body.uri, '/a/b?x=1&x=2&y=z');
     assert.equal(body.path, '/a/b');

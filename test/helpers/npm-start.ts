@@ -14,7 +14,8 @@ import { parse, stringify } from 'yaml';
 
 const ROOT = resolve(fileURLToPath(new URL('../../../', import.meta.url)));
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+// the parsed YAML of conf/config.yaml, edited in place
+type Obj = Record<string, any>;
 
 export interface NpmStarted {
   /** The temporary folder: conf/ holds the config copies, data/ the data folder (curl commands run here). */
