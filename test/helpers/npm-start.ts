@@ -86,6 +86,11 @@ export async function startLikeNpmStart(edit: (config: Obj) => void = () => unde
     };
     proc.stdout!.on('data', check);
     proc.once('exit', () => { clearTimeout(timer); rej(new Error(`gateway exited; output:\n${out}`)); });
+  }).catch(async (err: unknown) => {
+    // a gateway that did not start in time must not outlive the test
+    proc.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+    throw err;
   });
   const gatewayPort = (started.listen as { port: number; tls: boolean }[]).find((l) => !l.tls)!.port;
   const adminPort = (started.admin as { port: number }).port;
