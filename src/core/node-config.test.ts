@@ -71,6 +71,7 @@ describe('parseNodeConfig', () => {
     refuses('log: {format: colour}\n', 'log.format: must be one of auto, json, pretty');
     refuses('examples: {echo: {}}\n', 'unknown key "examples.echo"');
     refuses('examples: {echo_upstream: {}}\n', 'examples.echo_upstream.listen: is required');
+    refuses('examples: {echo_upstream: {listen: {port: 1980, tls: true}}}\n', 'unknown key "examples.echo_upstream.listen.tls"');
     refuses('examples: {echo_upstream: {listen: {port: 9180}}}\n',
       'examples.echo_upstream.listen: 127.0.0.1:9180 is already used by admin.listen');
   });

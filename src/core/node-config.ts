@@ -45,6 +45,14 @@ const listenSchema = (defaultHost: string, defaults?: Obj): Obj => ({
   ...(defaults !== undefined ? { default: defaults } : {}),
 });
 
+/** A listener that serves plain HTTP only: `tls` is refused, not ignored. */
+const plainListenSchema = (defaultHost: string): Obj => {
+  const schema = listenSchema(defaultHost);
+  const { tls: _tls, ...properties } = schema.properties as Obj;
+  void _tls;
+  return { ...schema, properties };
+};
+
 const seconds = (def: number, exclusiveMinimum?: boolean): Obj => ({
   type: 'number',
   ...(exclusiveMinimum === true ? { exclusiveMinimum: 0 } : { minimum: 0 }),
@@ -173,7 +181,7 @@ export const NODE_CONFIG_SCHEMA: Obj = closed({
   examples: closed({
     echo_upstream: {
       type: 'object',
-      properties: { listen: listenSchema('127.0.0.1') },
+      properties: { listen: plainListenSchema('127.0.0.1') },
       required: ['listen'],
       additionalProperties: false,
     },
