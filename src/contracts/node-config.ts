@@ -74,5 +74,14 @@ export interface NodeConfig {
   plugins?: string[];
   /** Folders of custom JavaScript plugins (one default-exported plugin per `.js`/`.mjs`/`.cjs` file), same contract as built-ins. */
   plugin_dirs?: string[];
-  log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent' };
+  log: {
+    level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+    /** `auto`: `pretty` when stdout is a terminal, else `json` (one JSON object a line). */
+    format: 'auto' | 'json' | 'pretty';
+  };
+  /** Example-only helpers, for trying the gateway; absent in production configs. */
+  examples: {
+    /** An HTTP server answering every request with what it received, as JSON (the upstream of conf/gatehouse.yaml). */
+    echo_upstream?: { listen: ListenConfig };
+  };
 }

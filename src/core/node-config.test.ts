@@ -61,6 +61,21 @@ describe('parseNodeConfig', () => {
     assert.equal(c.log.level, 'debug');
   });
 
+  it('examples.echo_upstream and log.format: off / auto by default, checked like every key', () => {
+    const d = parseNodeConfig('', FILE);
+    assert.deepEqual(d.examples, {});
+    assert.equal(d.log.format, 'auto');
+    const c = parseNodeConfig('examples: {echo_upstream: {listen: {port: 1980}}}\nlog: {format: pretty}\n', FILE);
+    assert.deepEqual(c.examples.echo_upstream, { listen: { host: '127.0.0.1', port: 1980 } });
+    assert.equal(c.log.format, 'pretty');
+    refuses('log: {format: colour}\n', 'log.format: must be one of auto, json, pretty');
+    refuses('examples: {echo: {}}\n', 'unknown key "examples.echo"');
+    refuses('examples: {echo_upstream: {}}\n', 'examples.echo_upstream.listen: is required');
+    refuses('examples: {echo_upstream: {listen: {port: 1980, tls: true}}}\n', 'unknown key "examples.echo_upstream.listen.tls"');
+    refuses('examples: {echo_upstream: {listen: {port: 9180}}}\n',
+      'examples.echo_upstream.listen: 127.0.0.1:9180 is already used by admin.listen');
+  });
+
   it('refuses unknown keys by their full path', () => {
     refuses('node:\n  lisen: []\n', 'unknown key "node.lisen"');
     refuses('colour: blue\n', 'unknown key "colour"');

@@ -45,6 +45,14 @@ const listenSchema = (defaultHost: string, defaults?: Obj): Obj => ({
   ...(defaults !== undefined ? { default: defaults } : {}),
 });
 
+/** A listener that serves plain HTTP only: `tls` is refused, not ignored. */
+const plainListenSchema = (defaultHost: string): Obj => {
+  const schema = listenSchema(defaultHost);
+  const { tls: _tls, ...properties } = schema.properties as Obj;
+  void _tls;
+  return { ...schema, properties };
+};
+
 const seconds = (def: number, exclusiveMinimum?: boolean): Obj => ({
   type: 'number',
   ...(exclusiveMinimum === true ? { exclusiveMinimum: 0 } : { minimum: 0 }),
@@ -168,6 +176,17 @@ export const NODE_CONFIG_SCHEMA: Obj = closed({
       default: 'info',
       'x-message': 'must be one of trace, debug, info, warn, error, fatal, silent',
     },
+    // auto: readable lines on a terminal, JSON lines otherwise (pipes, files, log shippers)
+    format: { enum: ['auto', 'json', 'pretty'], default: 'auto', 'x-message': 'must be one of auto, json, pretty' },
+  }),
+  // Example-only helpers for trying the gateway on a fresh clone; production configs leave this out.
+  examples: closed({
+    echo_upstream: {
+      type: 'object',
+      properties: { listen: plainListenSchema('127.0.0.1') },
+      required: ['listen'],
+      additionalProperties: false,
+    },
   }),
 });
 
@@ -230,6 +249,8 @@ export function parseNodeConfig(text: string, file: string): NodeConfig {
   if (raw.status !== undefined) claim((raw.status as Obj).listen as Obj, 'status.listen');
   const prom = raw.prometheus as { enabled: boolean; export: { listen: Obj } };
   if (prom.enabled) claim(prom.export.listen, 'prometheus.export.listen');
+  const echo = (raw.examples as { echo_upstream?: { listen: Obj } }).echo_upstream;
+  if (echo !== undefined) claim(echo.listen, 'examples.echo_upstream.listen');
 
   const abs = path.resolve(file);
   const dir = path.dirname(abs);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NodeConfig } from '../contracts/node-config.js';
 import type { ConfigStore, StoreEvent } from '../contracts/store.js';
-import { logger, setLogLevel } from '../core/logger.js';
+import { logger, setLogFormat, setLogLevel } from '../core/logger.js';
 import { loadNodeConfig } from '../core/node-config.js';
 import { ConfigState } from '../config-store/state.js';
 import { createStore } from '../config-store/create-store.js';
@@ -21,6 +21,7 @@ import { StatusServer, type StatusSource } from './status-server.js';
 import { MetricsExportServer } from '../observability/export-server.js';
 import { VERSION } from '../core/version.js';
 import { CounterService } from '../counters/counter-service.js';
+import { EchoUpstream } from '../examples/echo-upstream.js';
 
 const HEARTBEAT_MS = 5_000;
 const HUNG_AFTER_MS = 20_000;
@@ -59,6 +60,8 @@ export class Primary {
   private statusAddress: BoundAddress | undefined;
   private metricsExport: MetricsExportServer | undefined;
   private prometheusAddress: BoundAddress | undefined;
+  private echoUpstream: EchoUpstream | undefined;
+  private echoAddress: BoundAddress | undefined;
   /** The plugins the Admin API checks writes with and inspects chains with; replaced by a reload. */
   private plugins!: PluginRegistry;
   private pluginGeneration = 0;
@@ -80,12 +83,14 @@ export class Primary {
 
   private async boot(): Promise<void> {
     setLogLevel(this.config.log.level);
+    setLogFormat(this.config.log.format);
     mkdirSync(this.config.data_dir, { recursive: true });
     this.store = await createStore(this.config);
     this.state = ConfigState.fromStoreState(await this.store.load());
     this.watchStore();
     await this.startControlListeners();
     await this.startMetricsExport();
+    await this.startEchoUpstream();
     writeFileSync(this.pidFile, String(process.pid));
 
     cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)) });
@@ -156,6 +161,25 @@ export class Primary {
     }
   }
 
+  /**
+   * `examples.echo_upstream`: the example upstream of conf/gatehouse.yaml. A port it cannot
+   * bind fails the start: the example routes would answer 502, which is what the block exists to prevent.
+   */
+  private async startEchoUpstream(): Promise<void> {
+    const echo = this.config.examples.echo_upstream;
+    if (echo === undefined) return;
+    const server = new EchoUpstream(echo.listen);
+    try {
+      this.echoAddress = await server.listen();
+    } catch (err) {
+      throw new GatehouseError('GH_ERR_CONFIG_INVALID',
+        `examples.echo_upstream.listen: cannot listen on ${echo.listen.host}:${echo.listen.port}: ${(err as Error).message}`, { cause: err });
+    }
+    this.echoUpstream = server;
+    this.log.warn({ listen: this.echoAddress },
+      'example echo upstream started (examples.echo_upstream in config.yaml; leave it out in production)');
+  }
+
   private watchStore(): void {
     this.stopWatch?.();
     this.stopWatch = this.store.watch(this.state.revision, (ev) => {
@@ -219,6 +243,7 @@ export class Primary {
     this.started = true;
     this.log.info({
       listen: all[0]!.addresses, admin: this.adminAddress, status: this.statusAddress, prometheus: this.prometheusAddress,
+      ...(this.echoAddress !== undefined ? { echo_upstream: this.echoAddress } : {}),
       workers: all.length, store: this.config.store.type, revision: this.state.revision,
     }, 'gatehouse started');
   }
@@ -338,6 +363,8 @@ export class Primary {
     }, graceful ? timeoutMs + 5_000 : 2_000);
     await Promise.all(exits);
     clearTimeout(forceAfter);
+    // after the workers: requests they were still draining may be proxied to it
+    await this.echoUpstream?.close();
     await this.store.close().catch(() => undefined);
     rmSync(this.pidFile, { force: true });
     process.exit(exitCode);

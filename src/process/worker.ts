@@ -1,4 +1,4 @@
-import { logger, setLogLevel } from '../core/logger.js';
+import { logger, setLogFormat, setLogLevel } from '../core/logger.js';
 import { ConfigState } from '../config-store/state.js';
 import { SnapshotBuilder } from '../data-plane/snapshot.js';
 import { DataPlane } from '../data-plane/server.js';
@@ -41,6 +41,7 @@ export function runWorker(): void {
 
   const init = async (config: NodeConfig, initial: ToWorker & { type: 'init' }): Promise<void> => {
     setLogLevel(config.log.level);
+    setLogFormat(config.log.format);
     state = ConfigState.fromStoreState(initial.state);
     registry = await PluginRegistry.load({ whitelist: config.plugins, dirs: config.plugin_dirs });
     builder = new SnapshotBuilder({

@@ -41,6 +41,8 @@ export interface GatewayOptions {
   /** Extra top-level keys of config.yaml. */
   extra?: Record<string, unknown>;
   logLevel?: string;
+  /** How long the gateway has to log `gatehouse started` (default 15 s); it is killed when it does not. */
+  startTimeoutMs?: number;
 }
 
 export interface Gateway {
@@ -136,7 +138,14 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
       waiters.add(check);
     });
 
-  await waitForOutput('gatehouse started');
+  try {
+    await waitForOutput('gatehouse started', 0, opts.startTimeoutMs);
+  } catch (err) {
+    // a gateway that did not start in time must not outlive the test (its pipes keep the test file running)
+    proc.kill('SIGKILL');
+    if (opts.dir === undefined) await rm(dir, { recursive: true, force: true });
+    throw new Error(`${(err as Error).message}\n(gateway pid ${proc.pid} killed)`, { cause: err });
+  }
   const line = out.split('\n').find((l) => l.includes('gatehouse started'))!;
   const started = JSON.parse(line) as {
     listen: { port: number; tls: boolean }[]; admin?: { port: number }; status?: { port: number }; prometheus?: { port: number };
