@@ -180,7 +180,9 @@ export class Http1Connection implements BodySource {
   private moreHead(chunk: Buffer): void {
     (this.parts ??= []).push(chunk);
     this.partsLength += chunk.length;
-    const complete = endsHead(this.tail, chunk);
+    // A bare LF can never become valid (the parser refuses it), so it is parsed, and
+    // refused, at once instead of waiting for a CRLFCRLF that will never come.
+    const complete = endsHead(this.tail, chunk) || hasBareLf(this.tail, chunk);
     this.tail = lastBytes(this.tail, chunk);
     if (!complete && this.buf!.length + this.partsLength <= this.owner.limits.maxHeaderSize) return;
     this.buf = Buffer.concat([this.buf!, ...this.parts]);
@@ -476,6 +478,15 @@ function endsHead(tail: number, chunk: Buffer): boolean {
     if (w === CRLFCRLF) return true;
   }
   return chunk.indexOf('\r\n\r\n', 0, 'latin1') !== -1;
+}
+
+/** Whether `chunk` has an LF not preceded by CR (the byte before the chunk is the low byte of `tail`). */
+function hasBareLf(tail: number, chunk: Buffer): boolean {
+  for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) {
+    const before = i === 0 ? tail & 0xff : chunk[i - 1]!;
+    if (before !== 0x0d) return true;
+  }
+  return false;
 }
 
 /** The last 3 bytes of `tail` followed by `chunk`, packed into an integer. */
