@@ -77,8 +77,12 @@ export class Http1Connection implements BodySource {
   private readonly remoteAddr: string;
   private readonly localPort: number;
 
+  /** nginx `connection`: this worker's serial number of the connection; and when it was accepted. */
+  private readonly serial = ++connectionSerial;
+  private readonly acceptedAt: number;
+
   constructor(readonly socket: Socket, private readonly owner: Http1ConnectionOwner) {
-    this.since = Date.now();
+    this.since = this.acceptedAt = Date.now();
     const addr = socket.remoteAddress ?? '';
     this.remoteAddr = addr.startsWith('::ffff:') ? addr.slice(7) : addr;
     this.localPort = socket.localPort ?? 0;
@@ -227,6 +231,9 @@ export class Http1Connection implements BodySource {
   private dispatch(head: import('./request-head.js').RequestHead, headBytes: number): void {
     const socket = this.socket;
     const req = new HttpRequest(head, socket, headBytes, this.remoteAddr, this.localPort);
+    req.connectionSerial = this.serial;
+    req.connectionRequests = this.served + 1;
+    req.connectionAcceptedAt = this.acceptedAt;
     const keepAlive = head.keepAlive && !this.mustClose && !this.clientEnded && !this.owner.closing;
     const res = new HttpResponse(this, head.method === 'HEAD', head.versionMinor === 0, keepAlive && !head.upgrade);
     this.req = req;
@@ -466,6 +473,8 @@ export class Http1Connection implements BodySource {
     res?.closed();
   };
 }
+
+let connectionSerial = 0;
 
 const CRLFCRLF = 0x0d0a0d0a;
 
