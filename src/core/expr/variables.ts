@@ -104,6 +104,16 @@ export function checkVariables(names: Iterable<string>, field: string): void {
   }
 }
 
+/**
+ * The check for a route's `vars`: known, and known when routes are matched (a response
+ * variable would read nil there on every request).
+ */
+export function checkRouteVariable(name: string): true | string {
+  if (!isKnownVariable(name)) return `unknown variable '${name}'`;
+  if (isResponseVariable(name)) return `variable '${name}' has no value yet when routes are matched`;
+  return true;
+}
+
 /** Lets a plugin announce a variable it provides (APISIX `core.ctx.register_var`). */
 export function registerVariable(name: string): void {
   registered.add(name);
