@@ -5,3 +5,4 @@ export {
   REQUEST_VARIABLES, RESPONSE_VARIABLES, PLUGIN_VARIABLES, REQUEST_VARIABLE_PREFIXES, RESPONSE_VARIABLE_PREFIXES,
   BODY_VARIABLES, BODY_VARIABLE_PREFIXES,
 } from './variables.js';
+export { exprVariables, usesBodyVariable } from './uses.js';
