@@ -194,10 +194,9 @@ test('a bare LF in a head that arrives in pieces is refused at once, not left to
   await new Promise((r) => setTimeout(r, 50));
   c.socket.write('Host: x\n\n');
   // header_timeout is 2 s here: before, the layer waited for a CRLFCRLF and then sent a 408
-  const out = await c.waitFor(/^HTTP\/1\.1 \d{3} /, 10_000);
-  assert.match(out, /^HTTP\/1\.1 400 /);
-  assert.match(out, /bare LF/);
   await c.closed;
+  assert.match(c.text(), /^HTTP\/1\.1 400 /);
+  assert.match(c.text(), /bare LF/);
 });
 
 test('an equal Content-Length sent twice (or listed twice) is one length: proxied, not a 502', async () => {
