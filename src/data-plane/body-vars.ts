@@ -1,7 +1,9 @@
 // The request variables read from a buffered request body: `post_arg_<name>`,
 // `post_arg.<path>` and the GraphQL ones (APISIX's ctx.lua). Parsed on first use and
 // kept for the request; a body that does not parse gives nil, as APISIX logs and goes on.
-import { parse as parseGraphql, type DocumentNode, type OperationDefinitionNode } from 'graphql';
+// The parser alone, not graphql's index (which loads the whole validation and execution library).
+import { parse as parseGraphql } from 'graphql/language/parser.js';
+import type { DocumentNode, OperationDefinitionNode } from 'graphql/language/ast.js';
 
 /** APISIX's `graphql.max_size` default: a larger query is not parsed (nil). */
 export const GRAPHQL_MAX_SIZE = 1048576;
