@@ -24,7 +24,7 @@ import { logger } from '../core/logger.js';
 import type { Exchange } from '../data-plane/exchange.js';
 import { parseRequestTarget } from '../data-plane/request-target.js';
 import { RequestVars } from '../data-plane/request-vars.js';
-import { buildRouter, RouterBuildError, type RouterEntry } from '../data-plane/router/router.js';
+import { buildRouter, RouterBuildError, type RouterEntry, type RouterMode } from '../data-plane/router/router.js';
 import type { ConfigView } from '../contracts/store.js';
 import { compileChain, EMPTY_CHAIN, PrepareCache, type Chain, type Instance, type InstanceSource, type Origin } from '../plugin-runtime/chain.js';
 import { mergeConsumerPlugins, mergeGlobalRules } from '../plugin-runtime/merge.js';
@@ -219,10 +219,10 @@ function routerEntry(id: string, route: Route, service: Service | undefined): Ro
 }
 
 /** Builds a router, leaving out entries that cannot be compiled (as the snapshot builder does). */
-function routerOf(entries: RouterEntry<string>[]): Router<string> {
+function routerOf(entries: RouterEntry<string>[], mode: RouterMode | undefined): Router<string> {
   for (let i = 0; i <= entries.length; i++) {
     try {
-      return buildRouter(entries);
+      return buildRouter(entries, { mode });
     } catch (err) {
       if (!(err instanceof RouterBuildError)) throw err;
       const at = entries.findIndex((e) => e.id === err.routeId);
@@ -230,7 +230,7 @@ function routerOf(entries: RouterEntry<string>[]): Router<string> {
       entries.splice(at, 1);
     }
   }
-  return buildRouter([]);
+  return buildRouter([], { mode });
 }
 
 /**
@@ -280,7 +280,8 @@ function withoutAuth(plugins: PluginsMap | undefined, registry: PluginRegistry):
  * The report for one route of `view`. Throws a 404 AdminError when the route does not
  * exist. `request` adds route matching and filter evaluation.
  */
-export function inspectPluginChain(view: ConfigView, registry: PluginRegistry, routeId: string, request?: InspectRequest): PluginChainReport {
+export function inspectPluginChain(view: ConfigView, registry: PluginRegistry, routeId: string, request?: InspectRequest,
+  routerMode?: RouterMode): PluginChainReport {
   const obj = view.get('routes', routeId);
   if (obj === undefined) throw new AdminError(404, 'Key not found');
   const route = obj.value as Route;
@@ -331,7 +332,7 @@ export function inspectPluginChain(view: ConfigView, registry: PluginRegistry, r
   if (request !== undefined) {
     sim = simulate(request);
     const input = { method: sim.method, host: sim.host, path: sim.path, remoteAddr: sim.remoteAddr, vars: sim.vars.lookup };
-    const own = routerOf([routerEntry(routeId, route, service)]).match(input);
+    const own = routerOf([routerEntry(routeId, route, service)], routerMode).match(input);
     matches = own !== undefined;
     const served: RouterEntry<string>[] = [];
     for (const o of view.list('routes')) {
@@ -342,7 +343,7 @@ export function inspectPluginChain(view: ConfigView, registry: PluginRegistry, r
       if (p.problems.length > 0) continue;
       served.push(routerEntry(o.id, r, s));
     }
-    matchedRouteId = routerOf(served).match(input)?.route ?? null;
+    matchedRouteId = routerOf(served, routerMode).match(input)?.route ?? null;
     // Variables as if this route served the request.
     const facts = sim.vars.facts;
     facts.routeId = routeId;
@@ -461,13 +462,13 @@ async function viewOf(store: ConfigStore): Promise<ConfigView> {
  * `GET /routes/{id}/plugin-chain[?request=<JSON>]`, against the store's current objects
  * (so it reflects a write the moment it is acknowledged) and the primary's plugins.
  */
-export function pluginChainRoute(deps: { registry: () => PluginRegistry; store: ConfigStore }): AdminRouteHandler {
+export function pluginChainRoute(deps: { registry: () => PluginRegistry; store: ConfigStore; routerMode?: RouterMode }): AdminRouteHandler {
   return async (req) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') throw new AdminError(405, `not supported \`${req.method}\` method for plugin-chain`);
     const [id] = req.segments;
     if (id === undefined) throw new AdminError(400, 'missing route id');
     const raw = req.query.get('request');
     const request = raw === null ? undefined : parseInspectRequest(raw);
-    return { status: 200, body: inspectPluginChain(await viewOf(deps.store), deps.registry(), id, request) };
+    return { status: 200, body: inspectPluginChain(await viewOf(deps.store), deps.registry(), id, request, deps.routerMode) };
   };
 }

@@ -134,6 +134,20 @@ describe('validateResource', () => {
     "failed to validate the 'vars' expression: invalid operator 'bad'");
   });
 
+  it('refuses a route vars rule naming an unknown variable, or one that has no value when routes are matched', () => {
+    assert.ok(validateResource('routes', { uri: '/', vars: [['http_x_channel', '==', 'beta'], ['post_arg.user.id', '==', 1]], upstream: UP }));
+    rejects(() => validateResource('routes', { uri: '/', vars: [['http_x', '==', '1'], ['OR', ['arg_a', '==', '1'], ['remote_adr', '==', '1']]], upstream: UP }),
+      "failed to validate the 'vars' expression: unknown variable 'remote_adr'");
+    rejects(() => validateResource('routes', { uri: '/', vars: [['upstream_status', '==', 200]], upstream: UP }),
+      "failed to validate the 'vars' expression: variable 'upstream_status' has no value yet when routes are matched");
+  });
+
+  it('refuses a chash vars_combinations key naming an unknown variable', () => {
+    const chash = { ...UP, type: 'chash', hash_on: 'vars_combinations' };
+    assert.ok(validateResource('upstreams', { ...chash, key: '$host$uri' }));
+    rejects(() => validateResource('upstreams', { ...chash, key: '$host$urii' }), "invalid configuration: key: unknown variable '$urii'");
+  });
+
   it('passes plugin sets to the plugin hook with where they live', () => {
     const calls: [string, PluginCheckWhere][] = [];
     const checkPlugins = (p: Record<string, unknown>, where: PluginCheckWhere): void => {

@@ -7,6 +7,7 @@ import type { PluginsConf, ResourceKind, ResourceTypes, UpstreamNode } from '../
 import type { StoredObject } from '../contracts/store.js';
 import { GatehouseError, isGatehouseError } from '../core/errors.js';
 import { checkSchema, compileSchema, type SchemaValidator } from '../core/schema.js';
+import { checkRouteVariable, compileExpr, isKnownVariable } from '../core/expr/index.js';
 import { RESOURCE_SCHEMAS } from './schemas/index.js';
 import {
   hashCombinationsKeySchema, hashHeaderKeySchema, hashVarsKeySchema,
@@ -84,9 +85,10 @@ export function validateResource<K extends ResourceKind>(kind: K, value: unknown
     case 'routes':
       if (conf.upstream !== undefined) checkUpstream(conf.upstream as Obj);
       runPluginCheck(conf, kind, id, opts);
-      if (Array.isArray(conf.vars) && opts.checkExpr !== undefined) {
+      if (Array.isArray(conf.vars)) {
         try {
-          opts.checkExpr(conf.vars);
+          opts.checkExpr?.(conf.vars);
+          compileExpr(conf.vars, { checkVariable: checkRouteVariable });
         } catch (e) {
           throw invalid(`failed to validate the 'vars' expression: ${messageOf(e)}`, e);
         }
@@ -191,6 +193,11 @@ function checkUpstream(up: Obj): void {
   if (keySchema !== undefined) {
     const err = checkSchema(compileSchema(keySchema), up.key);
     if (err !== undefined) throw invalid(`invalid configuration: ${err}`);
+  }
+  if (up.hash_on === 'vars_combinations' && typeof up.key === 'string') {
+    for (const m of up.key.matchAll(/\$([a-zA-Z0-9_]+)/g)) {
+      if (!isKnownVariable(m[1]!)) throw invalid(`invalid configuration: key: unknown variable '$${m[1]!}'`);
+    }
   }
 }
 

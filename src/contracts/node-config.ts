@@ -68,6 +68,12 @@ export interface NodeConfig {
      */
     plugin_cost_sample: number;
   };
+  /**
+   * APISIX's `apisix.router.http`: radixtree_host_uri (host, then uri), radixtree_uri (uri,
+   * hosts a condition after it), radixtree_uri_with_parameter (as radixtree_uri, with `/:name`
+   * path parameters; in the other two `:name` is literal).
+   */
+  router: { http: 'radixtree_host_uri' | 'radixtree_uri' | 'radixtree_uri_with_parameter' };
   /** Folder for generated data (sqlite db, admin key). */
   data_dir: string;
   /** Plugin whitelist; undefined = every installed plugin (built-ins and those in plugin_dirs). */

@@ -140,6 +140,8 @@ export interface Plugin<C = any, P = any> {
   schema: Record<string, unknown>;
   consumerSchema?: Record<string, unknown>;
   metadataSchema?: Record<string, unknown>;
+  /** Checks a plugin_metadata object that passed metadataSchema (e.g. the variables a log_format names). Throwing refuses it. */
+  checkMetadata?(metadata: Record<string, unknown>): void;
   /** Compiles a validated config once per config snapshot. Throwing refuses the config. */
   prepare?(conf: C, env: PrepareEnv): P;
   /** Runs before every stage, for answers that must precede authentication (CORS preflight). */

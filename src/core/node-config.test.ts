@@ -151,3 +151,17 @@ describe('prometheus export settings', () => {
     assert.equal(parseNodeConfig('admin: {listen: {port: 9091}}\nprometheus: {enabled: false}\n', FILE).prometheus.enabled, false);
   });
 });
+
+describe('router.http (APISIX apisix.router.http)', () => {
+  it('defaults to radixtree_host_uri and takes the three APISIX modes', () => {
+    assert.equal(parseNodeConfig('', FILE).router.http, 'radixtree_host_uri');
+    for (const mode of ['radixtree_host_uri', 'radixtree_uri', 'radixtree_uri_with_parameter']) {
+      assert.equal(parseNodeConfig(`router: {http: ${mode}}\n`, FILE).router.http, mode);
+    }
+  });
+
+  it('refuses any other value, naming router.http', () => {
+    refuses('router: {http: radixtree_host}\n', 'router.http: must be one of radixtree_host_uri, radixtree_uri, radixtree_uri_with_parameter');
+    refuses('router: {ssl: radixtree_sni}\n', 'unknown key "router.ssl"');
+  });
+});

@@ -157,6 +157,14 @@ export const NODE_CONFIG_SCHEMA: Obj = closed({
     // gatehouse_plugin_phase_duration_seconds times the plugin handlers of one request in N
     plugin_cost_sample: { type: 'integer', minimum: 1, maximum: 1024, default: 8, 'x-message': 'must be an integer from 1 to 1024 (1 = time every request)' },
   }),
+  // APISIX's apisix.router.http
+  router: closed({
+    http: {
+      enum: ['radixtree_host_uri', 'radixtree_uri', 'radixtree_uri_with_parameter'],
+      default: 'radixtree_host_uri',
+      'x-message': 'must be one of radixtree_host_uri, radixtree_uri, radixtree_uri_with_parameter',
+    },
+  }),
   data_dir: { type: 'string', minLength: 1, default: 'data' },
   plugins: {
     type: 'array',

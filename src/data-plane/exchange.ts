@@ -26,6 +26,14 @@ export class Exchange {
   upstreamNode: import('../contracts/balancer.js').BalancerNode | undefined;
   upstreamStatus: number | undefined;
   upstreamMs: number | undefined;
+  /** ms from sending the request to the upstream's response head (nginx `upstream_header_time`). */
+  upstreamHeaderMs: number | undefined;
+  /** Body bytes the upstream sent (nginx `upstream_response_length`). */
+  upstreamBodyBytes: number | undefined;
+  /** The upstream response head as received (undici's raw name/value buffers), for `upstream_http_*`. */
+  upstreamHeaders: Buffer[] | undefined;
+  /** The Host header sent upstream (nginx `upstream_host`). */
+  upstreamHostSent: string | undefined;
   clientGone = false;
   /** The whole request body, once a plugin read it into memory (or replaced it): sent upstream from here, retryable. */
   bufferedBody: Buffer | undefined;

@@ -3,7 +3,7 @@ import type { ConfigView } from '../contracts/store.js';
 import type { Router } from '../contracts/router.js';
 import type { ErrorCode } from '../core/errors.js';
 import { logger } from '../core/logger.js';
-import { buildRouter, RouterBuildError, type RouterEntry } from './router/router.js';
+import { buildRouter, RouterBuildError, type RouterEntry, type RouterMode } from './router/router.js';
 import { UpstreamRuntime, upstreamKey } from './upstream/upstream-runtime.js';
 import { poolSettingsOf, type PoolSettings } from './proxy/pools.js';
 import { SniIndex } from './tls/sni-index.js';
@@ -47,6 +47,8 @@ export interface DataPlaneSnapshot {
 
 export interface BuildOptions {
   defaultTlsProtocols: string[];
+  /** node config `router.http`; default radixtree_host_uri. */
+  routerMode?: RouterMode;
   tlsCiphers?: string;
   defaultSslId?: string;
 }
@@ -173,7 +175,7 @@ export class SnapshotBuilder {
     let router: Router<CompiledRoute>;
     for (;;) {
       try {
-        router = buildRouter(entries);
+        router = buildRouter(entries, { mode: this.opts.routerMode });
         break;
       } catch (err) {
         // Validation should have caught it; never let one bad route take the others down.

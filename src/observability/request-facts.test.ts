@@ -23,3 +23,29 @@ test('nginx time formats', () => {
   assert.match(isoLocal(d), /^2024-05-01T12:03:04[+-]\d\d:\d\d$/);
   assert.match(nginxLocal(d), /^01\/May\/2024:12:03:04 [+-]\d{4}$/);
 });
+
+test('every registered response variable resolves once a request was proxied', async () => {
+  const { FINISHED_VARS, finishedVar } = await import('./request-facts.js');
+  const { RESPONSE_VARIABLES } = await import('../core/expr/variables.js');
+  const run = {
+    ex: {
+      upstreamNode: { host: '127.0.0.1', port: 8080 }, upstreamStatus: 200, upstreamMs: 12.4, upstreamHeaderMs: 3.2,
+      upstreamBodyBytes: 42, upstreamUri: '/up?x=1', upstreamHostSent: 'backend.test', startedAt: performance.now() - 20,
+      upstreamHeaders: [Buffer.from('X-Cache'), Buffer.from('HIT'), Buffer.from('Set-Cookie'), Buffer.from('sid=abc; Path=/'),
+        Buffer.from('x-cache'), Buffer.from('MISS')],
+      req: { method: 'GET', url: '/a', rawHeaders: [], headers: {}, bytesRead: 80, complete: true },
+      res: { bytesSent: 200, bodyBytes: 42 },
+      route: { conf: { uri: '/a', hosts: ['a.test'] }, upstream: { conf: {} } },
+      vars: { facts: { path: '/a', host: 'a.test' } },
+    },
+    response: { header: (n: string) => (n === 'content-type' ? 'text/plain' : undefined) },
+  } as never;
+  const missing = RESPONSE_VARIABLES.filter((name) => name !== 'status' && FINISHED_VARS.get(name)!(run) === undefined);
+  assert.deepEqual(missing, []);
+  assert.equal(finishedVar(run, 'upstream_http_x_cache'), 'HIT, MISS');
+  assert.equal(finishedVar(run, 'upstream_cookie_sid'), 'abc');
+  assert.equal(finishedVar(run, 'upstream_cookie_other'), undefined);
+  assert.equal(finishedVar(run, 'sent_http_content_type'), 'text/plain');
+  assert.equal(finishedVar(run, 'upstream_scheme'), 'http');
+  assert.equal(finishedVar(run, 'upstream_header_time'), 0.003);
+});

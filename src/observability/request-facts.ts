@@ -1,13 +1,14 @@
-import { hostname as osHostname } from 'node:os';
 import type { HttpRequest } from '../data-plane/http1/request.js';
 import type { PluginRun } from '../plugin-runtime/plugin-run.js';
+import { RESPONSE_VARIABLES } from '../core/expr/variables.js';
+
+export { isoLocal, nginxLocal } from '../data-plane/clock-vars.js';
 
 // What loggers and metrics want to know about a request once it is done, as nginx /
 // APISIX variables (`ctx.var(name)` in the log phase, `$name` in a `log_format`): the
 // upstream that answered, sizes, timings and which route pattern matched. Computed on
-// demand from the exchange, so a request nobody logs pays nothing.
-
-const HOSTNAME = osHostname();
+// demand from the exchange, so a request nobody logs pays nothing. The names are
+// core/expr/variables.ts's RESPONSE_VARIABLES (`status` is PluginRun's own).
 
 /**
  * The variables below by name: one hash lookup finds a name's resolver (a metrics or log
@@ -24,23 +25,59 @@ export const FINISHED_VARS: ReadonlyMap<string, (run: PluginRun) => unknown> = n
   ['balancer_port', (run) => run.ex.upstreamNode?.port],
   ['upstream_status', (run) => run.ex.upstreamStatus],
   ['upstream_response_time', (run) => run.ex.upstreamMs === undefined ? undefined : seconds(run.ex.upstreamMs)],
+  ['apisix_upstream_response_time', (run) => run.ex.upstreamMs === undefined ? undefined : seconds(run.ex.upstreamMs)],
+  ['upstream_header_time', (run) => run.ex.upstreamHeaderMs === undefined ? undefined : seconds(run.ex.upstreamHeaderMs)],
+  ['upstream_response_length', (run) => run.ex.upstreamBodyBytes],
+  ['upstream_uri', (run) => run.ex.upstreamUri],
+  ['upstream_host', (run) => run.ex.upstreamHostSent],
+  ['upstream_scheme', (run) => (run.ex.route?.upstream === undefined ? undefined : run.ex.route.upstream.conf.scheme ?? 'http')],
   ['request_time', (run) => seconds(performance.now() - run.ex.startedAt)],
   ['request_length', (run) => requestLength(run.ex.req)],
+  ['request_completion', (run) => (run.ex.req.complete ? 'OK' : '')],
   ['bytes_sent', (run) => bytesSent(run)],
   ['body_bytes_sent', (run) => (run.ex.res as { bodyBytes?: number } | undefined)?.bodyBytes],
-  ['msec', () => Date.now() / 1000],
-  ['time_iso8601', () => isoLocal(new Date())],
-  ['time_local', () => nginxLocal(new Date())],
-  ['hostname', () => HOSTNAME],
   ['matched_uri', (run) => matchedUri(run)],
   ['matched_host', (run) => matchedHost(run)],
 ]);
+
+for (const name of RESPONSE_VARIABLES) {
+  if (name !== 'status' && !FINISHED_VARS.has(name)) throw new Error(`response variable ${name} is registered but has no resolver`);
+}
 
 /** A variable the request-time ones (RequestVars) do not know; undefined when it is not one of these either. */
 export function finishedVar(run: PluginRun, name: string): unknown {
   const resolve = FINISHED_VARS.get(name);
   if (resolve !== undefined) return resolve(run);
   if (name.startsWith('sent_http_')) return run.response.header(name.slice(10).replace(/_/g, '-'));
+  if (name.startsWith('upstream_http_')) return upstreamHeader(run, name.slice(14).replace(/_/g, '-'));
+  if (name.startsWith('upstream_cookie_')) return upstreamCookie(run, name.slice(16));
+  return undefined;
+}
+
+/** A header of the upstream's response as it came (before header_filter edited it); repeated ones joined with ', '. */
+function upstreamHeader(run: PluginRun, lowerName: string): string | undefined {
+  const raw = run.ex.upstreamHeaders;
+  if (raw === undefined) return undefined;
+  let out: string | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length !== lowerName.length || name.toString('latin1').toLowerCase() !== lowerName) continue;
+    const value = raw[i + 1]!.toString('latin1');
+    out = out === undefined ? value : `${out}, ${value}`;
+  }
+  return out;
+}
+
+/** nginx `upstream_cookie_<name>`: a cookie the upstream set (Set-Cookie). */
+function upstreamCookie(run: PluginRun, cookie: string): string | undefined {
+  const raw = run.ex.upstreamHeaders;
+  if (raw === undefined) return undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if (raw[i]!.length !== 10 || raw[i]!.toString('latin1').toLowerCase() !== 'set-cookie') continue;
+    const pair = raw[i + 1]!.toString('latin1').split(';', 1)[0]!;
+    const eq = pair.indexOf('=');
+    if (eq > 0 && pair.slice(0, eq).trim() === cookie) return pair.slice(eq + 1).trim();
+  }
   return undefined;
 }
 
@@ -101,27 +138,4 @@ function matchedHost(run: PluginRun): string {
   for (const h of hosts) if (h.toLowerCase() === host) return h;
   for (const h of hosts) if (h.startsWith('*') && host.endsWith(h.slice(1).toLowerCase())) return h;
   return '';
-}
-
-function pad(n: number, w = 2): string {
-  return String(n).padStart(w, '0');
-}
-
-function offset(d: Date, sep: string): string {
-  const off = -d.getTimezoneOffset();
-  const sign = off >= 0 ? '+' : '-';
-  const abs = Math.abs(off);
-  return `${sign}${pad(Math.floor(abs / 60))}${sep}${pad(abs % 60)}`;
-}
-
-/** nginx `time_iso8601`: local time, e.g. `2024-05-01T12:00:00+02:00`. */
-export function isoLocal(d: Date): string {
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}${offset(d, ':')}`;
-}
-
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
-/** nginx `time_local`: e.g. `01/May/2024:12:00:00 +0200`. */
-export function nginxLocal(d: Date): string {
-  return `${pad(d.getDate())}/${MONTHS[d.getMonth()]}/${d.getFullYear()}:${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${offset(d, '')}`;
 }

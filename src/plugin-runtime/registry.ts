@@ -163,6 +163,11 @@ export class PluginRegistry {
     void _id;
     const err = checkSchema(lp.validateMetadata, fields);
     if (err !== undefined) throw new Error(`invalid configuration: ${err}`);
+    try {
+      lp.plugin.checkMetadata?.(fields);
+    } catch (e) {
+      throw new Error(`invalid configuration: ${(e as Error).message}`);
+    }
   };
 
   async destroyAll(): Promise<void> {

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import type { PhaseResult } from '../contracts/plugin.js';
-import { compileExpr, isKnownVariable, type CompiledExpr } from '../core/expr/index.js';
+import { checkVariables, compileExpr, isKnownVariable, type CompiledExpr } from '../core/expr/index.js';
 import { compileVarTemplate, type VarTemplate } from './common/var-template.js';
 import { headerValueText } from './common/headers.js';
 
@@ -111,7 +111,11 @@ export default definePlugin<FaultInjectionConf, FaultInjectionPrepared>({
       abort: a === undefined ? undefined : {
         status: a.http_status,
         body: a.body !== undefined ? compileVarTemplate(a.body) : undefined,
-        headers: Object.entries(a.headers ?? {}).map(([k, v]) => [k, compileVarTemplate(headerValueText(v))]),
+        headers: Object.entries(a.headers ?? {}).map(([k, v]) => {
+          const t = compileVarTemplate(headerValueText(v));
+          checkVariables(t.variables, `abort.headers.${k}`);
+          return [k, t];
+        }),
         percentage: a.percentage,
         vars: compileVars('abort', a.vars),
       },

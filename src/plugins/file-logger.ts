@@ -2,10 +2,10 @@ import { createWriteStream, fstat, stat, type WriteStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { logger } from '../core/logger.js';
-import { compileExpr, type CompiledExpr } from '../core/expr/index.js';
+import type { CompiledExpr } from '../core/expr/index.js';
 import {
-  LOGGER_COMMON_PROPERTIES, LOGGER_METADATA_SCHEMA, ResponseBodyCapture, logEntry, pickLogFormat, responseBodyCaptureHandlers,
-  type CompiledLogFormat, type LoggerCommonConf,
+  LOGGER_COMMON_PROPERTIES, LOGGER_METADATA_SCHEMA, ResponseBodyCapture, checkLoggerMetadata, logEntry, pickLogFormat,
+  responseBodyCaptureHandlers, compileCheckedExpr, type CompiledLogFormat, type LoggerCommonConf,
 } from './common/log-util.js';
 
 // APISIX's file-logger: after the response, one JSON line per request appended to `path`
@@ -141,13 +141,14 @@ export default definePlugin<FileLoggerConf, FileLoggerPrepared>({
     required: ['path'],
   },
   metadataSchema: LOGGER_METADATA_SCHEMA,
+  checkMetadata: checkLoggerMetadata,
 
   prepare(conf, env) {
     return {
       path: resolve(conf.path),
       format: pickLogFormat(conf.log_format, env.metadata),
       capture: conf.include_resp_body === true ? new ResponseBodyCapture('file-logger', conf) : undefined,
-      match: conf.match !== undefined && conf.match.length > 0 ? compileExpr(conf.match) : undefined,
+      match: compileCheckedExpr(conf.match, 'match'),
     };
   },
 

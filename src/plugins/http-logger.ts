@@ -2,8 +2,8 @@ import { Agent, request } from 'undici';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { logger } from '../core/logger.js';
 import {
-  LOGGER_COMMON_PROPERTIES, LOGGER_METADATA_SCHEMA, ResponseBodyCapture, logEntry, pickLogFormat, responseBodyCaptureHandlers,
-  type CompiledLogFormat, type LoggerCommonConf,
+  LOGGER_COMMON_PROPERTIES, LOGGER_METADATA_SCHEMA, ResponseBodyCapture, checkLoggerMetadata, logEntry, pickLogFormat,
+  responseBodyCaptureHandlers, type CompiledLogFormat, type LoggerCommonConf,
 } from './common/log-util.js';
 import { BATCH_PROCESSOR_PROPERTIES, BatchProcessor, batchOptionsOf, type BatchConf } from './common/batch-processor.js';
 
@@ -101,6 +101,7 @@ export default definePlugin<HttpLoggerConf, HttpLoggerPrepared>({
     required: ['uri'],
   },
   metadataSchema: LOGGER_METADATA_SCHEMA,
+  checkMetadata: checkLoggerMetadata,
 
   prepare(conf, env) {
     return {

@@ -1,6 +1,7 @@
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import type { PluginContext, PluginRequest } from '../contracts/plugin.js';
 import { compileVarTemplate, type VarTemplate } from './common/var-template.js';
+import { checkVariables } from '../core/expr/index.js';
 import { compileNgxRegex, compileNgxTemplate, type NgxRegex, type NgxTemplate } from './common/ngx-regex.js';
 import { escapeUriControlChars, uriSafeEncode } from './common/ngx-uri.js';
 import { appendHeaderValue, headerValueText, isValidHeaderName, isValidHeaderValue } from './common/headers.js';
@@ -60,10 +61,11 @@ function isNewHeadersConf(h: Record<string, unknown>): boolean {
   return isObj(h.add) || isObj(h.set) || isObj(h.remove);
 }
 
-function headerOps(map: Record<string, HeaderValue> | undefined): HeaderOp[] {
+function headerOps(map: Record<string, HeaderValue> | undefined, field: string): HeaderOp[] {
   if (map === undefined) return [];
   return Object.entries(map).map(([name, v]) => {
     const values = (Array.isArray(v) ? v : [v]).map((x) => compileVarTemplate(headerValueText(x), { captures: true }));
+    for (const t of values) checkVariables(t.variables, `${field}.${name}`);
     return {
       name: name.toLowerCase(),
       values,
@@ -97,8 +99,8 @@ function prepare(conf: ProxyRewriteConf): ProxyRewritePrepared {
   const h = conf.headers;
   if (h !== undefined) {
     if (isNewHeadersConf(h)) {
-      add = headerOps(h.add as Record<string, HeaderValue> | undefined);
-      set = headerOps(h.set as Record<string, HeaderValue> | undefined);
+      add = headerOps(h.add as Record<string, HeaderValue> | undefined, 'headers.add');
+      set = headerOps(h.set as Record<string, HeaderValue> | undefined, 'headers.set');
       remove = ((h.remove as string[] | undefined) ?? []).map((n) => n.toLowerCase());
     } else {
       for (const [field, value] of Object.entries(h)) {
@@ -106,15 +108,17 @@ function prepare(conf: ProxyRewriteConf): ProxyRewritePrepared {
         if (!isValidHeaderName(field)) throw new Error('invalid field character in header');
         if (typeof value === 'string' && !isValidHeaderValue(value)) throw new Error('invalid value character in header');
       }
-      set = headerOps(h as Record<string, HeaderValue>);
+      set = headerOps(h as Record<string, HeaderValue>, 'headers');
     }
     for (const op of [...add, ...set]) {
       if (!isValidHeaderName(op.name)) throw new Error(`invalid field character in header: ${op.name}`);
     }
   }
 
+  const uri = conf.uri !== undefined ? compileVarTemplate(conf.uri) : undefined;
+  if (uri !== undefined) checkVariables(uri.variables, 'uri');
   return {
-    uri: conf.uri !== undefined ? compileVarTemplate(conf.uri) : undefined,
+    uri,
     regexUri,
     method: conf.method,
     host: conf.host,

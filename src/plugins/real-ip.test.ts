@@ -8,8 +8,9 @@ test('schema: source required, fields named; bad trusted addresses refused', () 
   assert.match(schemaError(realIp.schema, { source: '' })!, /property "source" validation failed/);
   assert.match(schemaError(realIp.schema, { source: 'x', trusted_addresses: [] })!, /property "trusted_addresses" validation failed/);
   assert.match(schemaError(realIp.schema, { source: 'x', recursive: 1 })!, /property "recursive" validation failed/);
-  assert.throws(() => prepareWith(realIp, { source: 'x', trusted_addresses: ['nope'] }), /invalid ip address: nope/);
-  assert.equal(prepareWith(realIp, { source: 'x' }).recursive, false);
+  assert.throws(() => prepareWith(realIp, { source: 'http_x', trusted_addresses: ['nope'] }), /invalid ip address: nope/);
+  assert.equal(prepareWith(realIp, { source: 'http_x' }).recursive, false);
+  assert.throws(() => prepareWith(realIp, { source: 'x_real_ip' }), { message: "source: unknown variable '$x_real_ip'" });
 });
 
 test('parseAddress', () => {

@@ -7,6 +7,7 @@
 import { isIP } from 'node:net';
 import type { PluginContext } from '../contracts/plugin.js';
 import { compileIpMatcher, type IpMatcher } from '../core/ip-matcher.js';
+import { checkVariables } from '../core/expr/index.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 
 export interface RealIpConf {
@@ -90,6 +91,7 @@ export default definePlugin<RealIpConf, RealIpPrepared>({
   },
 
   prepare(conf) {
+    checkVariables([conf.source], 'source');
     return {
       source: conf.source,
       forwardedFor: conf.source === 'http_x_forwarded_for',

@@ -1,5 +1,6 @@
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { compileVarTemplate, type VarTemplate } from './common/var-template.js';
+import { checkVariables } from '../core/expr/index.js';
 import { compileNgxRegex, compileNgxTemplate, type NgxRegex, type NgxTemplate } from './common/ngx-regex.js';
 import { uriSafeEncode } from './common/ngx-uri.js';
 
@@ -74,9 +75,11 @@ export default definePlugin<RedirectConf, RedirectPrepared>({
         throw new Error(`invalid regex_uri (${pattern}, ${replacement}), err:${(err as Error).message}`);
       }
     }
+    const uri = conf.uri !== undefined ? compileVarTemplate(conf.uri) : undefined;
+    if (uri !== undefined) checkVariables(uri.variables, 'uri');
     return {
       retCode: conf.ret_code ?? 302,
-      uri: conf.uri !== undefined ? compileVarTemplate(conf.uri) : undefined,
+      uri,
       regexUri,
       httpToHttps: conf.http_to_https === true,
       encodeUri: conf.encode_uri === true,

@@ -1,7 +1,7 @@
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import type { PluginContext } from '../contracts/plugin.js';
-import { compileExpr, isKnownVariable, type CompiledExpr } from '../core/expr/index.js';
+import { checkVariables, compileExpr, isKnownVariable, type CompiledExpr } from '../core/expr/index.js';
 import { compileVarTemplate, type VarTemplate } from './common/var-template.js';
 import { compileNgxRegex, compileNgxTemplate, type NgxRegex, type NgxTemplate } from './common/ngx-regex.js';
 import { appendHeaderValue, headerValueText } from './common/headers.js';
@@ -73,6 +73,12 @@ function isNewHeadersConf(h: Record<string, unknown>): boolean {
   return isObj(h.add) || isObj(h.set) || isObj(h.remove);
 }
 
+function checkedTemplate(source: string, field: string): VarTemplate {
+  const t = compileVarTemplate(source);
+  checkVariables(t.variables, field);
+  return t;
+}
+
 function prepare(conf: ResponseRewriteConf): ResponseRewritePrepared {
   let vars: CompiledExpr | undefined;
   if (conf.vars !== undefined) {
@@ -123,17 +129,17 @@ function prepare(conf: ResponseRewriteConf): ResponseRewritePrepared {
       for (const entry of (h.add as string[] | undefined) ?? []) {
         const m = ADD_ENTRY.exec(entry);
         if (m === null) throw new Error(`invalid header in headers.add: "${entry}" (expected "Name: value")`);
-        add.push([m[1]!, compileVarTemplate(m[2]!)]);
+        add.push([m[1]!, checkedTemplate(m[2]!, `headers.add.${m[1]!}`)]);
       }
       for (const [name, v] of Object.entries((h.set as Record<string, unknown> | undefined) ?? {})) {
-        set.push([name, compileVarTemplate(headerValueText(v))]);
+        set.push([name, checkedTemplate(headerValueText(v), `headers.set.${name}`)]);
       }
       remove = ((h.remove as string[] | undefined) ?? []).map((n) => n.toLowerCase());
     } else {
       for (const [name, v] of Object.entries(h)) {
         if (typeof v !== 'string' && typeof v !== 'number') throw new Error('invalid type as header value');
         if (name.length === 0) throw new Error('invalid field length in header');
-        set.push([name, compileVarTemplate(headerValueText(v))]);
+        set.push([name, checkedTemplate(headerValueText(v), `headers.${name}`)]);
       }
     }
   }

@@ -138,7 +138,7 @@ export class Primary {
       ...(this.config.status === undefined ? { status } : {}),
     });
     this.admin.addRoute('plugins', pluginsRoute({ registry: () => this.plugins, reload: () => this.reloadPlugins() }));
-    this.admin.addSubresource('routes', 'plugin-chain', pluginChainRoute({ registry: () => this.plugins, store: this.store }));
+    this.admin.addSubresource('routes', 'plugin-chain', pluginChainRoute({ registry: () => this.plugins, store: this.store, routerMode: this.config.router?.http }));
     this.adminAddress = await this.admin.listen();
     if (this.config.status !== undefined) {
       this.statusServer = new StatusServer(this.config.status.listen, status);

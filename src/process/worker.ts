@@ -48,6 +48,7 @@ export function runWorker(): void {
       defaultTlsProtocols: config.node.tls.protocols,
       tlsCiphers: config.node.tls.ciphers,
       defaultSslId: config.node.tls.default_ssl_id,
+      routerMode: config.router?.http,
     }, registry);
     plane = new DataPlane(config, builder.build(state), VERSION);
     const addresses = await plane.listen();

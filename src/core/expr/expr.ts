@@ -16,8 +16,8 @@ export { ExprError } from './expr-error.js';
 export type CompiledExpr = (vars: VarLookup) => boolean;
 
 export interface CompileExprOptions {
-  /** Return false to refuse the rule with `unknown variable '<name>'`. */
-  checkVariable?: (name: string) => boolean;
+  /** Return false to refuse the rule with `unknown variable '<name>'`, or a string: the message to refuse it with. */
+  checkVariable?: (name: string) => boolean | string;
 }
 
 const LOGICAL_OPS = new Set(['AND', 'OR', '!AND', '!OR']);
@@ -50,7 +50,7 @@ export function compileExpr(rule: unknown, opts?: CompileExprOptions): CompiledE
   return compileNode(rule, opts?.checkVariable);
 }
 
-function compileNode(node: unknown, check: ((name: string) => boolean) | undefined): CompiledExpr {
+function compileNode(node: unknown, check: ((name: string) => boolean | string) | undefined): CompiledExpr {
   if (!Array.isArray(node)) throw new ExprError('invalid expression');
   if (node.length === 0) throw new ExprError('rule too short');
   const first: unknown = node[0];
@@ -97,7 +97,7 @@ function combine(op: string, children: CompiledExpr[]): CompiledExpr {
   return all;
 }
 
-function compileComparison(expr: unknown[], check: ((name: string) => boolean) | undefined): CompiledExpr {
+function compileComparison(expr: unknown[], check: ((name: string) => boolean | string) | undefined): CompiledExpr {
   let name: unknown;
   let rawOp: unknown;
   let right: unknown;
@@ -125,7 +125,10 @@ function compileComparison(expr: unknown[], check: ((name: string) => boolean) |
   if (typeof rawOp !== 'string') throw new ExprError(`invalid operator '${String(rawOp)}'`);
   const op = rawOp.toLowerCase();
   if (!OPERATORS.has(op)) throw new ExprError(`invalid operator '${op}'`);
-  if (check !== undefined && !check(name)) throw new ExprError(`unknown variable '${name}'`);
+  if (check !== undefined) {
+    const verdict = check(name);
+    if (verdict !== true) throw new ExprError(typeof verdict === 'string' ? verdict : `unknown variable '${name}'`);
+  }
   if (right === null) right = undefined;
 
   const test = compileOperator(name, op, right);

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isKnownVariable, registerVariable } from './variables.js';
+import {
+  BODY_VARIABLE_PREFIXES, BODY_VARIABLES, checkVariables, isBodyVariable, isKnownVariable, isResponseVariable, registerVariable,
+} from './variables.js';
 
 test('nginx and gateway variable names are known', () => {
   for (const name of ['uri', 'request_uri', 'host', 'request_method', 'method', 'scheme', 'remote_addr', 'remote_port',
@@ -31,4 +33,32 @@ test('a plugin can register its own variable', () => {
   assert.equal(isKnownVariable('my_plugin_var_for_test'), false);
   registerVariable('my_plugin_var_for_test');
   assert.equal(isKnownVariable('my_plugin_var_for_test'), true);
+});
+
+test('nginx variables without an honest value here are refused, not nil forever', () => {
+  for (const name of ['proxy_protocol_addr', 'nginx_version', 'request_body_file', 'ssl_client_s_dn', 'upstream_cache_status',
+    'upstream_connect_time', 'upstream_bytes_received', 'dubbo_method', 'llm_model', 'upstream_trailer_x', 'resp_body']) {
+    assert.equal(isKnownVariable(name), false, name);
+  }
+});
+
+test('post_arg. takes a dotted path, not JSONPath', () => {
+  assert.equal(isKnownVariable('post_arg.a.b.0'), true);
+  for (const name of ['post_arg.a[0]', 'post_arg.*', 'post_arg.a..b', 'post_arg.$.a', 'post_arg.a.']) assert.equal(isKnownVariable(name), false, name);
+});
+
+test('body variables and response variables are told apart for the lifecycle and the route checks', () => {
+  for (const name of ['request_body', 'post_arg_x', 'post_arg.a.b', 'graphql_name', 'graphql_operation', 'graphql_root_fields']) {
+    assert.equal(isBodyVariable(name), true, name);
+  }
+  for (const name of ['arg_x', 'http_x', 'uri', 'post_arg_']) assert.equal(isBodyVariable(name), false, name);
+  for (const name of ['status', 'upstream_status', 'upstream_http_x', 'sent_http_x', 'bytes_sent']) assert.equal(isResponseVariable(name), true, name);
+  for (const name of ['uri', 'arg_x', 'route_id']) assert.equal(isResponseVariable(name), false, name);
+  assert.deepEqual([...BODY_VARIABLES].sort(), ['graphql_name', 'graphql_operation', 'graphql_root_fields', 'request_body']);
+  assert.deepEqual([...BODY_VARIABLE_PREFIXES], ['post_arg_', 'post_arg.']);
+});
+
+test('checkVariables names the field and the first unknown variable', () => {
+  checkVariables(['uri', 'arg_x'], 'log_format.a');
+  assert.throws(() => checkVariables(['uri', 'remote_adr'], 'log_format.client'), { message: "log_format.client: unknown variable '$remote_adr'" });
 });

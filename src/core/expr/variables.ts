@@ -1,62 +1,117 @@
-// The request-variable namespace that `vars` rules and `_meta.filter` may read,
-// after APISIX's `ctx.var` (its own variables, then any nginx variable). Used to
-// refuse a misspelt variable when the rule is stored instead of letting it read nil
-// on every request.
+// The request-variable namespace (APISIX's `ctx.var`: its own variables, then nginx's),
+// the one registry both sides use: the resolvers (data-plane/request-vars.ts for what a
+// request carries, observability/request-facts.ts for what is known once it is proxied)
+// resolve exactly these names, which a test and a check at module load hold them to, and
+// the write-time checks (route `vars`, `_meta.filter`, `log_format`, templates) refuse
+// anything else instead of letting a misspelt name read nil on every request.
+//
+// nginx variables a gateway on Node cannot give an honest value for are not here (so they
+// are refused when written, not nil forever): proxy_protocol_*, nginx_version,
+// request_body_file, ssl_client_* (no client certificates are asked for), ssl_ciphers,
+// ssl_session_id, ssl_early_data, ssl_curves, upstream_connect_time, upstream_bytes_*,
+// upstream_cache_*, upstream_hdr_*, upstream_mirror_*, upstream_trailer_*, sent_trailer_*,
+// and those of plugins that do not exist here (dubbo_*, llm_*).
 
-const EXACT = new Set<string>([
+/** Known from the request itself: route `vars` can test them. */
+export const REQUEST_VARIABLES: readonly string[] = [
   // request line and URI
-  'uri', 'request_uri', 'real_request_uri', 'document_uri', 'request', 'request_method', 'method',
-  'scheme', 'https', 'server_protocol', 'args', 'is_args', 'query_string', 'request_line',
+  'uri', 'document_uri', 'request_uri', 'real_request_uri', 'request', 'request_line', 'request_method', 'method',
+  'scheme', 'https', 'server_protocol', 'args', 'is_args', 'query_string',
   // addresses and connection
-  'host', 'hostname', 'http_host', 'server_name', 'remote_addr', 'remote_port', 'remote_user',
-  'binary_remote_addr', 'realip_remote_addr', 'realip_remote_port', 'server_addr', 'server_port',
-  'proxy_protocol_addr', 'proxy_protocol_port', 'proxy_protocol_server_addr', 'proxy_protocol_server_port',
-  'connection', 'connection_requests', 'connection_time', 'pid', 'msec', 'nginx_version',
-  // request body and headers
-  'content_type', 'content_length', 'request_length', 'request_body', 'request_body_file',
-  'cookie', 'request_id', 'request_completion',
-  // TLS
-  'ssl_server_name', 'ssl_protocol', 'ssl_cipher', 'ssl_ciphers', 'ssl_session_id', 'ssl_session_reused',
-  'ssl_client_verify', 'ssl_client_s_dn', 'ssl_client_i_dn', 'ssl_client_serial', 'ssl_client_fingerprint',
-  'ssl_client_cert', 'ssl_client_raw_cert', 'ssl_client_escaped_cert', 'ssl_client_v_start',
-  'ssl_client_v_end', 'ssl_client_v_remain', 'ssl_early_data', 'ssl_curves',
-  // response and timing
-  'status', 'bytes_sent', 'body_bytes_sent', 'request_time', 'time_iso8601', 'time_local',
-  'sent_http_content_type', 'resp_body',
-  // upstream
-  'upstream_status', 'upstream_addr', 'upstream_response_time', 'upstream_connect_time',
-  'upstream_header_time', 'upstream_response_length', 'upstream_bytes_sent', 'upstream_bytes_received',
-  'upstream_cache_status', 'upstream_uri', 'upstream_host', 'upstream_scheme', 'upstream_mirror_host',
-  'upstream_mirror_uri', 'upstream_upgrade', 'upstream_connection', 'upstream_cache_key',
-  'upstream_cache_zone', 'upstream_cache_bypass', 'upstream_no_cache', 'upstream_hdr_expires',
-  'upstream_hdr_cache_control', 'upstream_unresolved_host',
-  'apisix_upstream_response_time', 'balancer_ip', 'balancer_port',
-  // gateway context
-  'route_id', 'route_name', 'service_id', 'service_name', 'consumer_name', 'consumer_group_id',
+  'host', 'hostname', 'http_host', 'server_name', 'remote_addr', 'remote_port', 'remote_user', 'binary_remote_addr',
+  'realip_remote_addr', 'realip_remote_port', 'server_addr', 'server_port', 'connection', 'connection_requests',
+  'connection_time', 'pid',
+  // clock
+  'msec', 'time_iso8601', 'time_local',
+  // headers and body
+  'content_type', 'content_length', 'cookie', 'request_id', 'request_body',
   'graphql_operation', 'graphql_name', 'graphql_root_fields',
-  // registered by built-in plugins
-  'proxy_rewrite_regex_uri_captures', 'rate_limiting_info', 'dubbo_service_name',
-  'dubbo_service_version', 'dubbo_method',
-  'llm_prompt_tokens', 'llm_completion_tokens', 'llm_model', 'request_llm_model', 'llm_time_to_first_token',
-]);
+  // TLS
+  'ssl_server_name', 'ssl_protocol', 'ssl_cipher', 'ssl_session_reused', 'ssl_client_verify',
+  // gateway context (set once the route, service and consumer are known)
+  'route_id', 'route_name', 'service_id', 'service_name', 'consumer_name', 'consumer_group_id',
+];
 
-// `post_arg.` reads a body field by dotted path / JSONPath; the rest name a header,
-// query arg, cookie, form field, path parameter or response header.
-const PREFIXES = [
-  'arg_', 'http_', 'cookie_', 'post_arg_', 'post_arg.', 'uri_param_', 'sent_http_', 'upstream_http_',
-  'upstream_cookie_', 'upstream_trailer_', 'sent_trailer_',
-] as const;
+/** Known once the request has been proxied (or answered): the log phase, header_filter, body_filter. */
+export const RESPONSE_VARIABLES: readonly string[] = [
+  'status', 'bytes_sent', 'body_bytes_sent', 'request_time', 'request_length', 'request_completion',
+  'upstream_addr', 'upstream_status', 'upstream_response_time', 'apisix_upstream_response_time',
+  'upstream_header_time', 'upstream_response_length', 'upstream_uri', 'upstream_host', 'upstream_scheme',
+  'balancer_ip', 'balancer_port', 'matched_uri', 'matched_host',
+];
+
+/** Set by built-in plugins while the request runs (APISIX registers them with `core.ctx.register_var`). */
+export const PLUGIN_VARIABLES: readonly string[] = ['proxy_rewrite_regex_uri_captures'];
+
+/**
+ * Families: the name goes on after the prefix. `post_arg.` reads a body field by dotted
+ * path; the rest name a query arg, header, cookie, form field, path parameter, response
+ * header or upstream response header.
+ */
+export const REQUEST_VARIABLE_PREFIXES: readonly string[] = ['arg_', 'http_', 'cookie_', 'post_arg_', 'post_arg.', 'uri_param_'];
+export const RESPONSE_VARIABLE_PREFIXES: readonly string[] = ['sent_http_', 'upstream_http_', 'upstream_cookie_'];
+
+/**
+ * Variables read from the request body (form fields, JSON fields, GraphQL in a POST, the
+ * body itself): they have a value only when the lifecycle has read the body, so whoever
+ * uses one (a route's `vars`, a filter, a log format) asks for the body to be buffered.
+ */
+export const BODY_VARIABLES: readonly string[] = ['request_body', 'graphql_operation', 'graphql_name', 'graphql_root_fields'];
+export const BODY_VARIABLE_PREFIXES: readonly string[] = ['post_arg_', 'post_arg.'];
+
+const EXACT = new Set<string>([...REQUEST_VARIABLES, ...RESPONSE_VARIABLES, ...PLUGIN_VARIABLES]);
+const PREFIXES = [...REQUEST_VARIABLE_PREFIXES, ...RESPONSE_VARIABLE_PREFIXES];
 
 const registered = new Set<string>();
+
+function hasPrefix(name: string, prefixes: readonly string[]): boolean {
+  for (const prefix of prefixes) {
+    if (name.length > prefix.length && name.startsWith(prefix)) return true;
+  }
+  return false;
+}
+
+/** `post_arg.a.b`: dotted segments, each a non-empty run without JSONPath syntax. */
+function isDottedPath(name: string): boolean {
+  if (!name.startsWith('post_arg.')) return true;
+  return name.slice(9).split('.').every((seg) => seg !== '' && !/[[\]*$@?()'"]/.test(seg));
+}
 
 /** True when `name` is a variable the gateway can resolve for a request. */
 export function isKnownVariable(name: string): boolean {
   if (typeof name !== 'string' || name === '') return false;
   if (EXACT.has(name) || registered.has(name)) return true;
-  for (const prefix of PREFIXES) {
-    if (name.length > prefix.length && name.startsWith(prefix)) return true;
+  return hasPrefix(name, PREFIXES) && isDottedPath(name);
+}
+
+/** True when `name` has its value only after the upstream answered (useless in a route's `vars`). */
+export function isResponseVariable(name: string): boolean {
+  return RESPONSE_VARIABLES.includes(name) || hasPrefix(name, RESPONSE_VARIABLE_PREFIXES);
+}
+
+/** True when `name` reads the request body (see BODY_VARIABLES). */
+export function isBodyVariable(name: string): boolean {
+  return BODY_VARIABLES.includes(name) || hasPrefix(name, BODY_VARIABLE_PREFIXES);
+}
+
+/**
+ * Throws `<field>: unknown variable '$<name>'` for the first name that is not a variable.
+ * For plugin `prepare` (refused at write time) and the config-store checks.
+ */
+export function checkVariables(names: Iterable<string>, field: string): void {
+  for (const name of names) {
+    if (!isKnownVariable(name)) throw new Error(`${field}: unknown variable '$${name}'`);
   }
-  return false;
+}
+
+/**
+ * The check for a route's `vars`: known, and known when routes are matched (a response
+ * variable would read nil there on every request).
+ */
+export function checkRouteVariable(name: string): true | string {
+  if (!isKnownVariable(name)) return `unknown variable '${name}'`;
+  if (isResponseVariable(name)) return `variable '${name}' has no value yet when routes are matched`;
+  return true;
 }
 
 /** Lets a plugin announce a variable it provides (APISIX `core.ctx.register_var`). */

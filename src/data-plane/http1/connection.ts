@@ -79,8 +79,12 @@ export class Http1Connection implements BodySource {
   private readonly remoteAddr: string;
   private readonly localPort: number;
 
+  /** nginx `connection`: this worker's serial number of the connection; and when it was accepted. */
+  private readonly serial = ++connectionSerial;
+  private readonly acceptedAt: number;
+
   constructor(readonly socket: Socket, private readonly owner: Http1ConnectionOwner) {
-    this.since = Date.now();
+    this.since = this.acceptedAt = Date.now();
     const addr = socket.remoteAddress ?? '';
     this.remoteAddr = addr.startsWith('::ffff:') ? addr.slice(7) : addr;
     this.localPort = socket.localPort ?? 0;
@@ -182,7 +186,9 @@ export class Http1Connection implements BodySource {
   private moreHead(chunk: Buffer): void {
     (this.parts ??= []).push(chunk);
     this.partsLength += chunk.length;
-    const complete = endsHead(this.tail, chunk);
+    // A bare LF can never become valid (the parser refuses it), so it is parsed, and
+    // refused, at once instead of waiting for a CRLFCRLF that will never come.
+    const complete = endsHead(this.tail, chunk) || hasBareLf(this.tail, chunk);
     this.tail = lastBytes(this.tail, chunk);
     if (!complete && this.buf!.length + this.partsLength <= this.owner.limits.maxHeaderSize) return;
     this.buf = Buffer.concat([this.buf!, ...this.parts]);
@@ -227,6 +233,9 @@ export class Http1Connection implements BodySource {
   private dispatch(head: import('./request-head.js').RequestHead, headBytes: number): void {
     const socket = this.socket;
     const req = new HttpRequest(head, socket, headBytes, this.remoteAddr, this.localPort);
+    req.connectionSerial = this.serial;
+    req.connectionRequests = this.served + 1;
+    req.connectionAcceptedAt = this.acceptedAt;
     const keepAlive = head.keepAlive && !this.mustClose && !this.clientEnded && !this.owner.closing;
     // Only WebSocket is taken over; any other Upgrade (h2c, TLS/1.0) is served as the
     // HTTP/1.1 request it also is, the offer ignored (RFC 9110 §7.8), as nginx does.
@@ -471,6 +480,8 @@ export class Http1Connection implements BodySource {
   };
 }
 
+let connectionSerial = 0;
+
 const CRLFCRLF = 0x0d0a0d0a;
 
 /** Whether the blank line ending a head is in `chunk`, or straddles it and the 3 bytes before it (`tail`). */
@@ -482,6 +493,15 @@ function endsHead(tail: number, chunk: Buffer): boolean {
     if (w === CRLFCRLF) return true;
   }
   return chunk.indexOf('\r\n\r\n', 0, 'latin1') !== -1;
+}
+
+/** Whether `chunk` has an LF not preceded by CR (the byte before the chunk is the low byte of `tail`). */
+function hasBareLf(tail: number, chunk: Buffer): boolean {
+  for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) {
+    const before = i === 0 ? tail & 0xff : chunk[i - 1]!;
+    if (before !== 0x0d) return true;
+  }
+  return false;
 }
 
 /** The last 3 bytes of `tail` followed by `chunk`, packed into an integer. */

@@ -330,6 +330,24 @@ function parseTransferEncoding(buf: Buffer, s: number, e: number): number {
   }
 }
 
+const HTTP_SCHEME = Buffer.from('http://');
+const HTTPS_SCHEME = Buffer.from('https://');
+
+/** Where the authority starts after an `http://` or `https://` (any case) at buf[s], else -1. */
+function absoluteSchemeEnd(buf: Buffer, s: number, e: number): number {
+  if (e - s > 7 && equalsIgnoreCase(buf, s, s + 7, HTTP_SCHEME)) return s + 7;
+  if (e - s > 8 && equalsIgnoreCase(buf, s, s + 8, HTTPS_SCHEME)) return s + 8;
+  return -1;
+}
+
+/** The path and query of an absolute-form target: `/` when the path is empty, no fragment. */
+function originForm(rest: string): string {
+  const hash = rest.indexOf('#');
+  if (hash !== -1) rest = rest.slice(0, hash);
+  if (rest === '') return '/';
+  return rest.charCodeAt(0) === 0x3f ? '/' + rest : rest;
+}
+
 function fail(status: 400 | 431 | 501 | 505, reason: string): HeadResult {
   return { ok: false, status, reason };
 }
@@ -409,6 +427,23 @@ export function parseRequestHead(buf: Buffer, maxHeaderSize: number): HeadResult
     return fail(400, buf[i] === LF ? 'bare LF in head' : 'invalid request-target');
   }
   const targetEnd = i++;
+  // RFC 9112 §3.2.2: an absolute-form target's authority replaces the Host header.
+  let authorityStart = -1;
+  let authorityEnd = -1;
+  let pathStart = targetStart;
+  if (buf[targetStart] !== 0x2f) {
+    const schemeEnd = absoluteSchemeEnd(buf, targetStart, targetEnd);
+    if (schemeEnd !== -1) {
+      authorityStart = schemeEnd;
+      let k = schemeEnd;
+      while (k < targetEnd && buf[k] !== 0x2f && buf[k] !== 0x3f && buf[k] !== 0x23) {
+        if (isHost[buf[k]] === 0) return fail(400, buf[k] === 0x40 ? 'userinfo in request-target' : 'invalid request-target authority');
+        k++;
+      }
+      if (k === authorityStart) return fail(400, 'empty authority in request-target');
+      authorityEnd = pathStart = k;
+    }
+  }
   if (lim - i < 10) {
     return versionLineError(buf, i, lim - i) ?? (len > maxHeaderSize ? tooLarge() : undefined);
   }
@@ -496,6 +531,7 @@ export function parseRequestHead(buf: Buffer, maxHeaderSize: number): HeadResult
           break;
         case K_HOST:
           if (++hosts > 1) return fail(400, 'multiple Host headers');
+          if (authorityStart !== -1) break; // replaced by the target's authority
           for (let k = valueStart; k < valueEnd; k++) {
             if (isHost[buf[k]] === 0) return fail(400, 'invalid Host header');
           }
@@ -556,7 +592,11 @@ export function parseRequestHead(buf: Buffer, maxHeaderSize: number): HeadResult
   // ---- strings: one native conversion, then slices of it
   const text = (buf as Latin1Buffer).latin1Slice(start, end);
   const method = knownMethod ?? text.slice(0, methodEnd - start);
-  const url = targetEnd - targetStart === 1 && buf[targetStart] === 0x2f ? '/' : text.slice(targetStart - start, targetEnd - start);
+  let url: string;
+  if (targetEnd - targetStart === 1 && buf[targetStart] === 0x2f) url = '/';
+  else if (authorityStart === -1) url = text.slice(targetStart - start, targetEnd - start);
+  else url = originForm(text.slice(pathStart - start, targetEnd - start));
+  const authority = authorityStart === -1 ? undefined : text.slice(authorityStart - start, authorityEnd - start);
   const rawHeaders: string[] = [];
   const headers: Record<string, string | string[]> = {};
   const gen = ++generation;
@@ -564,8 +604,18 @@ export function parseRequestHead(buf: Buffer, maxHeaderSize: number): HeadResult
     const o = j * 4;
     const valueStart = offsets[o + 2];
     const valueEnd = offsets[o + 3];
-    const value = valueStart === valueEnd ? '' : text.slice(valueStart - start, valueEnd - start);
     const known = knowns[j];
+    let value = valueStart === valueEnd ? '' : text.slice(valueStart - start, valueEnd - start);
+    if (known !== undefined && known.kind >= K_HOST && known.kind <= K_CONTENT_LENGTH) {
+      if (known.kind === K_HOST) {
+        if (authority !== undefined) value = authority;
+      } else {
+        // Repeated or listed equal lengths (RFC 9110 §8.6) become one field with one value,
+        // so nothing downstream meets the duplicates.
+        if (known.seen === gen) continue;
+        value = String(contentLength);
+      }
+    }
     let name: string;
     if (known !== undefined) {
       const matched = cases[j];
@@ -593,6 +643,11 @@ export function parseRequestHead(buf: Buffer, maxHeaderSize: number): HeadResult
       headers[key] = typeof prev === 'string' ? prev + ', ' + value : value;
     }
     rawHeaders.push(name, value);
+  }
+  if (authority !== undefined && hosts === 0) {
+    // HTTP/1.0 without Host: the target's authority is the host all the same.
+    rawHeaders.push('Host', authority);
+    headers.host = authority;
   }
 
   return {

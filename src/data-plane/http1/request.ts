@@ -46,6 +46,10 @@ export class HttpRequest {
   body: RequestBody | null = null;
   /** Set by the connection when a body passed `max_body_size` while streaming. */
   bodyTooLarge = false;
+  /** nginx `connection`, `connection_requests` (this one counted) and the connection's accept time (ms since the epoch). */
+  connectionSerial = 0;
+  connectionRequests = 0;
+  connectionAcceptedAt = 0;
   /** Bytes of the request (head and body framing included) read from the socket so far. */
   bytesRead: number;
 

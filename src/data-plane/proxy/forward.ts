@@ -79,6 +79,7 @@ export class Forwarder implements Dispatcher.DispatchHandler {
     ex.upstreamNode = node;
     up.acquire(node);
     const host = ex.upstreamHost ?? hostHeader(route, node, ex.req.headers.host);
+    ex.upstreamHostSent = host;
     if (this.headers === undefined) {
       const v = ex.vars.facts;
       this.headers = upstreamRequestHeaders(ex.req, {
@@ -130,6 +131,9 @@ export class Forwarder implements Dispatcher.DispatchHandler {
     const { res } = this.ex;
     this.route.upstream!.report(this.node, { status: statusCode });
     this.ex.upstreamStatus = statusCode;
+    this.ex.upstreamHeaderMs = performance.now() - this.attemptStart;
+    this.ex.upstreamHeaders = rawHeaders;
+    this.ex.upstreamBodyBytes = 0;
     if (res.headersSent) return true; // a retried attempt cannot answer twice; unreachable in practice
     const run = this.ex.plugins;
     this.resume = resume;
@@ -143,6 +147,7 @@ export class Forwarder implements Dispatcher.DispatchHandler {
   }
 
   onData(chunk: Buffer): boolean {
+    this.ex.upstreamBodyBytes! += chunk.length;
     if (this.filtered !== undefined) return this.filtered.data(chunk);
     return this.ex.res.write(chunk);
   }

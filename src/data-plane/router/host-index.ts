@@ -73,3 +73,33 @@ export class HostIndex<T> {
     return this.wildRoot === undefined ? undefined : matchSuffix(this.wildRoot, host, host.length - 1, input);
   }
 }
+
+/**
+ * A route's host patterns as one condition, for the uri-only routers (radixtree_uri and
+ * radixtree_uri_with_parameter check hosts after the uri, like any other condition):
+ * exact names, `*.suffix` wildcards, `*` for any host; a pattern with a port compares
+ * against `http_host`, which keeps the port.
+ */
+export function compileHostCondition(patterns: readonly string[]): (input: RouteMatchInput) => boolean {
+  const exact = new Set<string>();
+  const suffixes: string[] = [];
+  const withPort = new Set<string>();
+  let any = false;
+  for (const p of patterns) {
+    if (p.lastIndexOf(':') > p.lastIndexOf(']')) withPort.add(p);
+    else if (p === '*') any = true;
+    else if (p[0] === '*') suffixes.push(p.slice(1));
+    else exact.add(p);
+  }
+  if (any) return () => true;
+  return (input) => {
+    const host = input.host;
+    if (exact.has(host)) return true;
+    for (const suffix of suffixes) if (host.length > suffix.length && host.endsWith(suffix)) return true;
+    if (withPort.size !== 0) {
+      const httpHost = input.vars('http_host');
+      if (typeof httpHost === 'string' && withPort.has(httpHost.toLowerCase())) return true;
+    }
+    return false;
+  };
+}

@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RouteMatchInput, Router } from '../../contracts/router.js';
-import { buildRouter, RouterBuildError, type RouterEntry } from './router.js';
+import { buildRouter, RouterBuildError, type RouterEntry, type RouterOptions } from './router.js';
+
+const WITH_PARAMS: RouterOptions = { mode: 'radixtree_uri_with_parameter' };
 
 type Extra = Partial<Omit<RouterEntry<string>, 'id' | 'route' | 'uris'>>;
 
@@ -82,7 +84,7 @@ test('an exact path beats a prefix regardless of priority, and falls back to it 
 });
 
 test('path parameters capture one non-empty segment', () => {
-  const r = buildRouter([route('user', '/user/:id')]);
+  const r = buildRouter([route('user', '/user/:id')], WITH_PARAMS);
   assert.deepEqual(r.match(req('/user/42')), { route: 'user', params: { id: '42' } });
   assert.equal(hit(r, '/user/'), undefined);
   assert.equal(hit(r, '/user'), undefined);
@@ -90,14 +92,14 @@ test('path parameters capture one non-empty segment', () => {
 });
 
 test('several parameters and static segments between them are captured in place', () => {
-  const r = buildRouter([route('c', '/org/:org/repo/:repo/issues')]);
+  const r = buildRouter([route('c', '/org/:org/repo/:repo/issues')], WITH_PARAMS);
   assert.deepEqual(r.match(req('/org/acme/repo/gate/issues'))?.params, { org: 'acme', repo: 'gate' });
   assert.equal(hit(r, '/org/acme/repo/gate'), undefined);
   assert.equal(hit(r, '/org/acme/repos/gate/issues'), undefined);
 });
 
 test('a trailing *name captures the rest of the path, slashes included, possibly empty', () => {
-  const r = buildRouter([route('act', '/user/:id/*action'), route('files', '/files/*path')]);
+  const r = buildRouter([route('act', '/user/:id/*action'), route('files', '/files/*path')], WITH_PARAMS);
   assert.deepEqual(r.match(req('/user/7/edit/profile'))?.params, { id: '7', action: 'edit/profile' });
   assert.deepEqual(r.match(req('/user/7/'))?.params, { id: '7', action: '' });
   assert.equal(hit(r, '/user/7'), undefined);
@@ -105,7 +107,7 @@ test('a trailing *name captures the rest of the path, slashes included, possibly
 });
 
 test('a trailing anonymous * in a parameter route matches the rest without capturing it', () => {
-  const r = buildRouter([route('x', '/user/:id/*')]);
+  const r = buildRouter([route('x', '/user/:id/*')], WITH_PARAMS);
   assert.deepEqual(r.match(req('/user/7/a/b')), { route: 'x', params: { id: '7' } });
 });
 
@@ -120,24 +122,24 @@ test('an exact path beats a parameter route, and a parameter route beats a prefi
     route('prefix', '/user/*', { priority: 10 }),
     route('param', '/user/:id', { priority: 5 }),
     route('me', '/user/me'),
-  ]);
+  ], WITH_PARAMS);
   assert.equal(hit(r, '/user/me'), 'me');
   assert.equal(hit(r, '/user/42'), 'param');
   assert.equal(hit(r, '/user/42/x'), 'prefix');
 });
 
 test('a parameter route whose static branch dead-ends falls back to the parameter branch', () => {
-  const r = buildRouter([route('static-first', '/a/b/:c/e'), route('param', '/a/:x/d')]);
+  const r = buildRouter([route('static-first', '/a/b/:c/e'), route('param', '/a/:x/d')], WITH_PARAMS);
   assert.deepEqual(r.match(req('/a/b/d')), { route: 'param', params: { x: 'b' } });
   assert.deepEqual(r.match(req('/a/b/z/e')), { route: 'static-first', params: { c: 'z' } });
 });
 
 test('among parameter routes matching one path, priority wins, then the longer uri, then insertion order', () => {
-  const longer = buildRouter([route('short', '/u/:id/x'), route('long', '/u/:id/*rest')]);
+  const longer = buildRouter([route('short', '/u/:id/x'), route('long', '/u/:id/*rest')], WITH_PARAMS);
   assert.equal(hit(longer, '/u/1/x'), 'long');
-  const prio = buildRouter([route('short', '/u/:id/x', { priority: 1 }), route('long', '/u/:id/*rest')]);
+  const prio = buildRouter([route('short', '/u/:id/x', { priority: 1 }), route('long', '/u/:id/*rest')], WITH_PARAMS);
   assert.equal(hit(prio, '/u/1/x'), 'short');
-  const order = buildRouter([route('first', '/u/:a/x'), route('second', '/u/:b/x')]);
+  const order = buildRouter([route('first', '/u/:a/x'), route('second', '/u/:b/x')], WITH_PARAMS);
   assert.deepEqual(order.match(req('/u/1/x')), { route: 'first', params: { a: '1' } });
 });
 
@@ -155,7 +157,7 @@ test('candidates for the same path are tried by priority, then insertion order',
 });
 
 test('a route with several uris matches on any of them', () => {
-  const r = buildRouter([route('multi', ['/a', '/b/*', '/c/:id'])]);
+  const r = buildRouter([route('multi', ['/a', '/b/*', '/c/:id'])], WITH_PARAMS);
   assert.equal(hit(r, '/a'), 'multi');
   assert.equal(hit(r, '/b/x'), 'multi');
   assert.deepEqual(r.match(req('/c/9'))?.params, { id: '9' });
@@ -263,7 +265,7 @@ test('vars are evaluated against the request variables', () => {
 });
 
 test('request variables are not read when no candidate has vars', () => {
-  const r = buildRouter([route('a', '/a', { vars: [] }), route('b', '/b/*'), route('c', '/c/:id')]);
+  const r = buildRouter([route('a', '/a', { vars: [] }), route('b', '/b/*'), route('c', '/c/:id')], WITH_PARAMS);
   const vars = (): unknown => assert.fail('vars should not be read');
   assert.equal(hit(r, '/a', { vars }), 'a');
   assert.equal(hit(r, '/b/1', { vars }), 'b');
@@ -341,7 +343,7 @@ test('ten thousand mixed routes each match their own requests', () => {
     }
   }
   entries.push(route('fallback', '/svc/*'));
-  const r = buildRouter(entries);
+  const r = buildRouter(entries, WITH_PARAMS);
   assert.equal(r.size, 10_001);
   for (const [path, over, id, params] of probes) {
     const m = r.match(req(path, over));
@@ -357,12 +359,12 @@ test('ten thousand mixed routes each match their own requests', () => {
 test('an entry memo carries its parsed form to the next build, and the next table still matches by the new order', () => {
   const a = route('a', '/x/*', { methods: ['GET'], memo: {} });
   const b = route('b', '/x/:id', { memo: {} });
-  const first = buildRouter([a, b]);
+  const first = buildRouter([a, b], WITH_PARAMS);
   const prepared = a.memo!.prepared;
   assert.ok(prepared !== undefined, 'buildRouter filled the memo');
   // b changes (a new entry with a fresh memo); a is passed again unchanged with its memo
   const b2 = route('b', '/x/:id', { priority: 10, methods: ['POST'], memo: {} });
-  const second = buildRouter([a, b2]);
+  const second = buildRouter([a, b2], WITH_PARAMS);
   assert.equal(a.memo!.prepared, prepared, 'the unchanged entry was not prepared again');
   assert.equal(hit(second, '/x/1', { method: 'GET' }), 'a', 'b2 only takes POST now');
   assert.equal(hit(second, '/x/1', { method: 'POST' }), 'b');

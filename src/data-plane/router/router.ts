@@ -1,12 +1,18 @@
-// Route table for one config snapshot, with APISIX's radixtree_host_uri order:
-// routes whose host matches (exact, then longer wildcard, then shorter) before
-// host-less routes; within a host group exact paths, then path-parameter routes,
-// then prefixes from longest to shortest; candidates of one path by priority desc,
-// longer uri, insertion order. Built once per snapshot; `match` is O(path length).
+// Route table for one config snapshot, in one of APISIX's three `router.http` modes:
+// - radixtree_host_uri (default): routes whose host matches (exact, then longer wildcard,
+//   then shorter) before host-less routes; within a host group exact paths, then
+//   prefixes from longest to shortest;
+// - radixtree_uri: the uri decides alone (exact, then longest prefix); a route's hosts are
+//   one more condition of its candidates, checked after the uri matched;
+// - radixtree_uri_with_parameter: as radixtree_uri, and `/:name` / `/*name` segments are
+//   path parameters (matched after exact paths, before prefixes).
+// Outside the parameter mode `:name` is literal text, as APISIX (no_param_match) has it.
+// Candidates of one path by priority desc, longer uri, insertion order. Built once per
+// snapshot; `match` is O(path length).
 import type { RouteMatch, RouteMatchInput, Router } from '../../contracts/router.js';
 import { compileExpr } from '../../core/expr/expr.js';
 import { compileIpMatcher } from '../../core/ip-matcher.js';
-import { HostIndex } from './host-index.js';
+import { HostIndex, compileHostCondition } from './host-index.js';
 import { extractParams, parseUri, UriIndex, type Candidate, type ParsedUri } from './uri-index.js';
 
 export interface RouterEntry<T> {
@@ -32,7 +38,18 @@ export interface RouterEntry<T> {
   memo?: { prepared?: unknown };
 }
 
+export const ROUTER_MODES = ['radixtree_host_uri', 'radixtree_uri', 'radixtree_uri_with_parameter'] as const;
+/** APISIX's `apisix.router.http`. */
+export type RouterMode = (typeof ROUTER_MODES)[number];
+
+export interface RouterOptions {
+  /** Default radixtree_host_uri. */
+  mode?: RouterMode;
+}
+
 interface Prepared<T> {
+  mode: RouterMode;
+  hostCondition: Candidate<T>['host'];
   conditions: Pick<Candidate<T>, 'methods' | 'remoteAddr' | 'vars'>;
   hosts: string[] | undefined;
   priority: number;
@@ -40,17 +57,19 @@ interface Prepared<T> {
   staticMatch: RouteMatch<T>;
 }
 
-function prepare<T>(entry: RouterEntry<T>): Prepared<T> {
+function prepare<T>(entry: RouterEntry<T>, mode: RouterMode): Prepared<T> {
   const conditions = compileConditions(entry);
   const hosts = hostPatterns(entry);
+  const withParams = mode === 'radixtree_uri_with_parameter';
   const priority = typeof entry.priority === 'number' && Number.isFinite(entry.priority) ? entry.priority : 0;
   if (!Array.isArray(entry.uris) || entry.uris.length === 0) throw new RouterBuildError(entry.id, 'missing uri');
   const uris: Prepared<T>['uris'] = [];
   for (const uri of new Set(entry.uris)) {
     if (typeof uri !== 'string' || uri === '') throw new RouterBuildError(entry.id, `invalid uri '${String(uri)}'`);
-    uris.push({ text: uri, parsed: parseUri(uri) });
+    uris.push({ text: uri, parsed: parseUri(uri, withParams) });
   }
-  return { conditions, hosts, priority, uris, staticMatch: Object.freeze({ route: entry.route, params: undefined }) };
+  const hostCondition = mode !== 'radixtree_host_uri' && hosts !== undefined ? compileHostCondition(hosts) : undefined;
+  return { mode, hostCondition, conditions, hosts, priority, uris, staticMatch: Object.freeze({ route: entry.route, params: undefined }) };
 }
 
 /** A route that cannot be compiled (bad uri, CIDR or vars rule); names the route. */
@@ -129,18 +148,20 @@ class RadixRouter<T> implements Router<T> {
  * cannot be compiled. The returned match objects of routes without parameters are
  * shared and frozen: read them, do not modify them.
  */
-export function buildRouter<T>(entries: RouterEntry<T>[]): Router<T> {
+export function buildRouter<T>(entries: RouterEntry<T>[], options: RouterOptions = {}): Router<T> {
+  const mode = options.mode ?? 'radixtree_host_uri';
+  const byHost = mode === 'radixtree_host_uri';
   const placed: Placed<T>[] = [];
   for (const entry of entries) {
     const memo = entry.memo;
     let prep = memo?.prepared as Prepared<T> | undefined;
-    if (prep === undefined) {
-      prep = prepare(entry);
+    if (prep === undefined || prep.mode !== mode) {
+      prep = prepare(entry, mode);
       if (memo !== undefined) memo.prepared = prep;
     }
     for (const { text, parsed } of prep.uris) {
       placed.push({
-        hosts: prep.hosts,
+        hosts: byHost ? prep.hosts : undefined,
         cand: {
           route: entry.route,
           id: entry.id,
@@ -149,6 +170,7 @@ export function buildRouter<T>(entries: RouterEntry<T>[]): Router<T> {
           priority: prep.priority,
           seq: placed.length,
           uriLength: text.length,
+          host: prep.hostCondition,
           ...prep.conditions,
           staticMatch: prep.staticMatch,
         },

@@ -27,6 +27,8 @@ export interface Candidate<T> {
   readonly priority: number;
   readonly seq: number;
   readonly uriLength: number;
+  /** The route's hosts as a condition (uri-only routers); undefined when the host index placed it, or it has none. */
+  readonly host: ((input: RouteMatchInput) => boolean) | undefined;
   readonly methods: readonly string[] | undefined;
   readonly remoteAddr: ((ip: string) => boolean) | undefined;
   readonly vars: CompiledExpr | undefined;
@@ -37,11 +39,13 @@ export interface Candidate<T> {
 const SLASH = 47;
 
 /**
- * Classifies a route uri. `:name` segments and a final `*name` make a parameter
- * route; otherwise a trailing `*` makes a prefix route; anything else is exact.
- * A `*` anywhere else is a literal character.
+ * Classifies a route uri. With `withParams`, `:name` segments and a final `*name` make a
+ * parameter route; otherwise a trailing `*` makes a prefix route; anything else is exact.
+ * Without `withParams` (lua-resty-radixtree's `no_param_match`, which APISIX's
+ * radixtree_host_uri and radixtree_uri routers use) `:name` and `*name` are literal text.
  */
-export function parseUri(uri: string): ParsedUri {
+export function parseUri(uri: string, withParams = true): ParsedUri {
+  if (!withParams) return uri.endsWith('*') ? { kind: 'prefix', prefix: uri.slice(0, -1) } : { kind: 'exact', path: uri };
   const segments = uri.split('/');
   const last = segments.length - 1;
   let hasParam = false;
@@ -150,6 +154,7 @@ function computeMinRank<T>(node: RadixNode<T>): number {
 }
 
 function passes<T>(c: Candidate<T>, input: RouteMatchInput): boolean {
+  if (c.host !== undefined && !c.host(input)) return false;
   if (c.methods !== undefined && !c.methods.includes(input.method)) return false;
   if (c.remoteAddr !== undefined && !c.remoteAddr(input.remoteAddr)) return false;
   if (c.vars !== undefined && !c.vars(input.vars)) return false;

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { PhaseResult, PluginContext } from '../../contracts/plugin.js';
 import { compileVarTemplate } from './var-template.js';
+import { checkVariables } from '../../core/expr/index.js';
 
 export type LimitKeyType = 'var' | 'var_combination' | 'constant';
 
@@ -29,6 +30,7 @@ export function compileLimitKey(keyType: LimitKeyType, key: string): (ctx: Plugi
   if (keyType === 'constant') return () => key;
   if (keyType === 'var_combination') {
     const template = compileVarTemplate(key);
+    checkVariables(template.variables, 'key');
     return (ctx) => {
       let resolved = 0;
       const out = template.render((name) => {
@@ -39,6 +41,7 @@ export function compileLimitKey(keyType: LimitKeyType, key: string): (ctx: Plugi
       return resolved === 0 ? remoteAddr(ctx) : out;
     };
   }
+  checkVariables([key], 'key');
   return (ctx) => {
     const v = ctx.var(key);
     return v === undefined || v === null ? remoteAddr(ctx) : typeof v === 'string' ? v : String(v);

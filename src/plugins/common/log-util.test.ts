@@ -5,10 +5,18 @@ import { createTestContext } from '../../../test/helpers/plugin-context.js';
 
 test('log_format: a lone variable keeps its type, templates render, literals stay', () => {
   const ctx = createTestContext({ uri: '/p?x=1', routeId: 'r1', status: 204, headers: { host: 'h.example' } });
-  const f = compileLogFormat({ host: '$host', code: '$status', both: '$host $request_method', braced: '${uri}', lit: 'fixed', n: 3, none: '$nothing' });
+  const f = compileLogFormat({ host: '$host', code: '$status', both: '$host $request_method', braced: '${uri}', lit: 'fixed', n: 3, none: '$http_x_none' });
   assert.deepEqual(customLogEntry(f, ctx), {
     host: 'h.example', code: 204, both: 'h.example GET', braced: '/p', lit: 'fixed', n: 3, none: null, route_id: 'r1', service_id: '',
   });
+});
+
+test('log_format: a variable that does not exist is refused, naming the key and the variable', () => {
+  assert.throws(() => compileLogFormat({ client: '$remote_adr' }), { message: "log_format.client: unknown variable '$remote_adr'" });
+  assert.throws(() => compileLogFormat({ line: '$host ${upstream_stat}' }), { message: "log_format.line: unknown variable '$upstream_stat'" });
+  assert.throws(() => pickLogFormat(undefined, { log_format: { a: '$nope' } }), { message: "plugin_metadata log_format.a: unknown variable '$nope'" });
+  assert.throws(() => new ResponseBodyCapture('file-logger', { include_resp_body_expr: [['stauts', '==', 200]] }),
+    { message: "failed to validate the 'include_resp_body_expr' expression: unknown variable 'stauts'" });
 });
 
 test('the instance log_format wins over the metadata one; metadata is the fallback; none = default entry', () => {

@@ -4,7 +4,7 @@
 // plus the optional response-body capture.
 import { hostname as osHostname } from 'node:os';
 import type { PluginContext } from '../../contracts/plugin.js';
-import { compileExpr, type CompiledExpr } from '../../core/expr/index.js';
+import { checkVariables, compileExpr, isKnownVariable, type CompiledExpr } from '../../core/expr/index.js';
 import { VERSION } from '../../core/version.js';
 import { compileVarTemplate } from './var-template.js';
 
@@ -19,9 +19,9 @@ export type CompiledLogFormat = readonly (readonly [string, Resolved])[];
  * Compiles a `log_format` object. A value that is exactly one variable (`$status`,
  * `${upstream_addr}`) keeps the variable's type, as APISIX does (`ctx.var[name]`); other
  * strings with `$` are templates rendered to a string (`$remote_addr - $host`); anything
- * else is logged literally.
+ * else is logged literally. A variable that does not exist throws, naming `field.key`.
  */
-export function compileLogFormat(format: Record<string, unknown>): CompiledLogFormat {
+export function compileLogFormat(format: Record<string, unknown>, field = 'log_format'): CompiledLogFormat {
   const out: [string, Resolved][] = [];
   for (const [key, value] of Object.entries(format)) {
     if (typeof value !== 'string' || !value.includes('$')) {
@@ -31,10 +31,12 @@ export function compileLogFormat(format: Record<string, unknown>): CompiledLogFo
     const single = /^\$(?:([\w.]+)|\{\s*([^}?]+?)\s*\})$/.exec(value);
     if (single !== null) {
       const name = single[1] ?? single[2]!;
+      checkVariables([name], `${field}.${key}`);
       out.push([key, (ctx) => ctx.var(name) ?? null]);
       continue;
     }
     const t = compileVarTemplate(value);
+    checkVariables(t.variables, `${field}.${key}`);
     out.push([key, (ctx) => t.render((n) => ctx.var(n))]);
   }
   return out;
@@ -46,7 +48,7 @@ export function pickLogFormat(instance: Record<string, unknown> | undefined,
   if (instance !== undefined && instance !== null) return compileLogFormat(instance);
   const md = metadata?.log_format;
   if (md !== null && typeof md === 'object' && !Array.isArray(md) && Object.keys(md).length > 0) {
-    return compileLogFormat(md as Record<string, unknown>);
+    return compileLogFormat(md as Record<string, unknown>, 'plugin_metadata log_format');
   }
   return undefined;
 }
@@ -165,7 +167,7 @@ export class ResponseBodyCapture {
 
   constructor(plugin: string, conf: LoggerCommonConf) {
     this.key = `${plugin}:resp_body:${++captureIds}`;
-    this.expr = conf.include_resp_body_expr !== undefined ? compileExpr(conf.include_resp_body_expr) : undefined;
+    this.expr = compileCheckedExpr(conf.include_resp_body_expr, 'include_resp_body_expr');
     this.limit = conf.max_resp_body_bytes ?? 524288;
   }
 
@@ -217,4 +219,20 @@ export function logEntry(format: CompiledLogFormat | undefined, ctx: PluginConte
   capture: ResponseBodyCapture | undefined): Record<string, unknown> {
   if (format !== undefined) return customLogEntry(format, ctx);
   return defaultLogEntry(ctx, capture?.body(ctx));
+}
+
+/** A lua-resty-expr rule of a logger's config, refusing unknown variables with the field's name. */
+export function compileCheckedExpr(rule: unknown[] | undefined, field: string): CompiledExpr | undefined {
+  if (rule === undefined || rule.length === 0) return undefined;
+  try {
+    return compileExpr(rule, { checkVariable: isKnownVariable });
+  } catch (err) {
+    throw new Error(`failed to validate the '${field}' expression: ${(err as Error).message}`);
+  }
+}
+
+/** plugin_metadata of a logger: its `log_format` may name only known variables. */
+export function checkLoggerMetadata(metadata: Record<string, unknown>): void {
+  const md = metadata.log_format;
+  if (md !== null && typeof md === 'object' && !Array.isArray(md)) compileLogFormat(md as Record<string, unknown>);
 }

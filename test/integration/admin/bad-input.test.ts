@@ -50,6 +50,22 @@ test('unknown fields and wrong types are 400s naming the field', async () => {
   refused(await call('PATCH', '/routes/1/__proto__/x', 1), 400);
 });
 
+test('an unknown variable is a 400 naming the field and the variable, wherever a variable is named', async () => {
+  refused(await call('PUT', '/routes/v1', { uri: '/v', upstream, vars: [['arg_a', '==', '1'], ['htp_x', '==', '1']] }), 400,
+    /^failed to validate the 'vars' expression: unknown variable 'htp_x'$/);
+  refused(await call('PUT', '/routes/v2', { uri: '/v', upstream, plugins: { 'proxy-rewrite': { uri: '/to/$urii' } } }), 400,
+    /proxy-rewrite.*uri: unknown variable '\$urii'/);
+  refused(await call('PUT', '/routes/v3', { uri: '/v', upstream, plugins: { 'http-logger': { uri: 'http://127.0.0.1:1/', log_format: { ip: '$remote_adr' } } } }), 400,
+    /http-logger.*log_format\.ip: unknown variable '\$remote_adr'/);
+  refused(await call('PUT', '/routes/v4', { uri: '/v', upstream, plugins: { 'proxy-rewrite': { _meta: { filter: [['arg_x', '==', '1'], ['nope', '==', 1]] } } } }), 400,
+    /unknown variable 'nope'/);
+  refused(await call('PUT', '/plugin_metadata/file-logger', { log_format: { at: '$time_iso8061' } }), 400,
+    /log_format\.at: unknown variable '\$time_iso8061'/);
+  const ok = await call('PUT', '/routes/v5', { uri: '/v', upstream, vars: [['post_arg.user.id', '==', 1]],
+    plugins: { 'http-logger': { uri: 'http://127.0.0.1:1/', log_format: { ip: '$remote_addr', g: '$graphql_name', up: '$upstream_http_x_cache' } } } });
+  assert.equal(ok.status, 201, ok.text);
+});
+
 test('a body over 1.5 MiB is a 413, with or without a content-length', async () => {
   const big = JSON.stringify({ uri: '/big', upstream, desc: 'x'.repeat(2 * 1024 * 1024) });
   refused(await call('PUT', '/routes/big', undefined, { raw: big, headers: { 'content-type': 'application/json' } }), 413);

@@ -19,6 +19,10 @@ before(async () => {
       routes: [
         { id: 'all', uri: '/*', upstream: { nodes: { [`127.0.0.1:${up.port}`]: 1 } } },
         { id: 'local', uri: '/local', plugins: { mocking: { response_status: 401, response_example: 'no' } } },
+        {
+          id: 'by-host', uri: '/hosted', hosts: ['abs.test'], upstream: { nodes: { [`127.0.0.1:${up.port}`]: 1 } },
+          plugins: { 'proxy-rewrite': { headers: { set: { 'X-Seen-Host': '$host', 'X-Seen-Http-Host': '$http_host' } } } },
+        },
       ],
     },
   });
@@ -183,6 +187,40 @@ for (const [name, wire, expected] of refused) {
     assert.match(out, /connection: close/i);
   });
 }
+
+test('a bare LF in a head that arrives in pieces is refused at once, not left to header_timeout', async () => {
+  const c = client();
+  c.socket.write('GET /split HTTP/1.1\r\n');
+  await new Promise((r) => setTimeout(r, 50));
+  c.socket.write('Host: x\n\n');
+  // header_timeout is 2 s here: before, the layer waited for a CRLFCRLF and then sent a 408
+  await c.closed;
+  assert.match(c.text(), /^HTTP\/1\.1 400 /);
+  assert.match(c.text(), /bare LF/);
+});
+
+test('an equal Content-Length sent twice (or listed twice) is one length: proxied, not a 502', async () => {
+  for (const lines of ['Content-Length: 5\r\nContent-Length: 5', 'Content-Length: 5, 5']) {
+    const out = await rawRequest(gw.httpPort, `POST /dup-cl HTTP/1.1\r\nHost: x\r\n${lines}\r\nConnection: close\r\n\r\nhello`);
+    assert.match(out, /^HTTP\/1\.1 200 /, out);
+    const body = JSON.parse(out.slice(out.indexOf('\r\n\r\n') + 4)) as { body: string; headers: Record<string, string> };
+    assert.equal(body.body, 'hello');
+    assert.equal(body.headers['content-length'], '5');
+  }
+});
+
+test('an absolute-form target routes and forwards on its authority, not the Host header', async () => {
+  const out = await rawRequest(gw.httpPort, 'GET http://abs.test/hosted?x=1 HTTP/1.1\r\nHost: other.test\r\nConnection: close\r\n\r\n');
+  assert.match(out, /^HTTP\/1\.1 200 /, out);
+  const seen = JSON.parse(out.slice(out.indexOf('\r\n\r\n') + 4)) as { url: string; headers: Record<string, string> };
+  assert.equal(seen.url, '/hosted?x=1');
+  assert.equal(seen.headers.host, 'abs.test'); // pass_host: pass
+  assert.equal(seen.headers['x-seen-host'], 'abs.test');
+  assert.equal(seen.headers['x-seen-http-host'], 'abs.test');
+  // the Host header alone does not reach the host-bound route
+  const plain = await rawRequest(gw.httpPort, 'GET /hosted HTTP/1.1\r\nHost: other.test\r\nConnection: close\r\n\r\n');
+  assert.doesNotMatch(JSON.parse(plain.slice(plain.indexOf('\r\n\r\n') + 4)).headers['x-seen-host'] ?? '', /abs/);
+});
 
 test('a head sent a byte at a time is parsed once complete, and answered', async () => {
   const c = client();
