@@ -9,7 +9,8 @@ import { parseRequestTarget } from './request-target.js';
 import { Forwarder, type ForwardDeps } from './proxy/forward.js';
 import { sendError } from './proxy/error-response.js';
 import { proxyWebSocket, type WebSocketHooks } from './proxy/websocket.js';
-import { ERRORS, type ErrorCode } from '../core/errors.js';
+import { ERRORS, isGatehouseError, type ErrorCode } from '../core/errors.js';
+import { readRequestBody } from './request-body.js';
 import { EMPTY_CHAIN } from '../plugin-runtime/chain.js';
 import { PluginRun, ResponseState, type RunLimits } from '../plugin-runtime/plugin-run.js';
 import { isPromise, runRequestSide, type Decision } from '../plugin-runtime/runner.js';
@@ -69,19 +70,28 @@ export class RequestLifecycle {
     this.requests++;
     this.inFlight++;
     res.onClose(this.requestClosed);
-    const ex = this.match(req, res, scheme, undefined);
+    const ex = this.exchange(req, res, scheme, undefined);
     if (ex === undefined) return;
-    const route = ex.route;
+    if (ex.snapshot.matchReadsBody && req.body !== null) {
+      this.readBodyThen(ex, this.routed);
+      return;
+    }
+    this.routed(ex);
+  }
+
+  /** Matched (or not): the request phases when there are plugins, else straight to the upstream. */
+  private readonly routed = (ex: Exchange): void => {
+    const route = this.match(ex);
     if (route?.plugins !== undefined || ex.snapshot.hasGlobalPlugins) {
       this.requestPhases(ex, route);
       return;
     }
     if (route === undefined) {
-      sendError(res, 'GH_ERR_ROUTE_NOT_FOUND', this.o.serverHeader);
+      sendError(ex.res, 'GH_ERR_ROUTE_NOT_FOUND', this.o.serverHeader);
       return;
     }
     this.proxy(ex, route);
-  }
+  };
 
   /**
    * A WebSocket upgrade: the same route match and request phases as any request (auth,
@@ -90,13 +100,28 @@ export class RequestLifecycle {
    */
   upgrade(req: HttpRequest, res: HttpResponse, conn: Http1Connection, scheme: 'http' | 'https'): void {
     this.requests++;
-    const ex = this.match(req, res, scheme, conn);
+    const ex = this.exchange(req, res, scheme, conn);
     if (ex === undefined) return;
-    if (ex.route?.plugins !== undefined || ex.snapshot.hasGlobalPlugins) {
-      this.requestPhases(ex, ex.route);
+    const route = this.match(ex);
+    if (route?.plugins !== undefined || ex.snapshot.hasGlobalPlugins) {
+      this.requestPhases(ex, route);
       return;
     }
-    this.afterRequestSide(ex, ex.route, undefined);
+    this.afterRequestSide(ex, route, undefined);
+  }
+
+  /**
+   * Some route's `vars` read the body (post_arg_*, request_body, graphql_*): it is read
+   * before matching, bounded like a plugin's read (413 beyond).
+   */
+  private readBodyThen(ex: Exchange, next: (ex: Exchange) => void): void {
+    readRequestBody(ex, this.o.runLimits.maxBufferedBody).then(() => {
+      if (!ex.clientGone) next(ex);
+    }, (err: unknown) => {
+      if (ex.clientGone) return;
+      if (isGatehouseError(err, 'GH_ERR_CLIENT_BODY_TOO_LARGE')) this.fail(ex, 'GH_ERR_CLIENT_BODY_TOO_LARGE', true);
+      else ex.res.destroy();
+    });
   }
 
   /** Router input reused across requests: matching is synchronous, so one object serves all. */
@@ -106,38 +131,41 @@ export class RequestLifecycle {
     vars: (name: string): unknown => this.matchInput.current!.vars.get(name),
   };
 
-  /** Matches the route; answers the request itself (and returns undefined) when it cannot be handled at all. */
-  private match(req: HttpRequest, res: HttpResponse, scheme: 'http' | 'https', conn: Http1Connection | undefined): Exchange | undefined {
+  /** The request's exchange; answers the request itself (and returns undefined) when its target is unusable. */
+  private exchange(req: HttpRequest, res: HttpResponse, scheme: 'http' | 'https', conn: Http1Connection | undefined): Exchange | undefined {
     const snap = this.o.snapshot();
     const target = parseRequestTarget(req.url);
     if (target === undefined) {
       sendError(res, 'GH_ERR_CLIENT_BAD_PATH', this.o.serverHeader);
       return undefined;
     }
-    const remoteAddr = req.remoteAddr;
-    const host = hostOf(req.headers.host);
     const url = req.url;
-    const ex = new Exchange(req, res, snap, target.path, target.query, host, remoteAddr, req.localPort, scheme,
+    const ex = new Exchange(req, res, snap, target.path, target.query, hostOf(req.headers.host), req.remoteAddr, req.localPort, scheme,
       url.charCodeAt(0) === 47 ? url : target.query === '' ? target.path : `${target.path}?${target.query}`);
     ex.upgradeConnection = conn;
+    return ex;
+  }
+
+  /** Matches the route (undefined: none; global rules still run, as APISIX, then 404). */
+  private match(ex: Exchange): CompiledRoute | undefined {
+    const facts = ex.vars.facts;
     const input = this.matchInput;
-    input.method = req.method;
-    input.host = host;
-    input.path = target.path;
-    input.remoteAddr = remoteAddr;
+    input.method = ex.req.method;
+    input.host = facts.host;
+    input.path = facts.path;
+    input.remoteAddr = facts.remoteAddr;
     input.current = ex;
-    const m = snap.router.match(input);
+    const m = ex.snapshot.router.match(input);
     input.current = undefined;
-    if (m === undefined) return ex; // unmatched: global rules still run (APISIX), then 404
+    if (m === undefined) return undefined;
     const route = m.route;
     ex.route = route;
-    const facts = ex.vars.facts;
     facts.routeId = route.id;
     facts.routeName = route.name;
     facts.serviceId = route.service?.id;
     facts.serviceName = route.service?.name;
     facts.uriParams = m.params;
-    return ex;
+    return route;
   }
 
   private requestPhases(ex: Exchange, route: CompiledRoute | undefined): void {

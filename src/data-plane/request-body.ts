@@ -68,6 +68,8 @@ function tooLarge(limit: number): GatehouseError {
  */
 export function setBufferedBody(ex: Exchange, body: Buffer, replaced: boolean): void {
   ex.bufferedBody = body;
+  // what post_arg_*, request_body and graphql_* read
+  ex.vars.body = body;
   if (replaced || ex.req.body !== null || ex.req.headers['content-length'] !== undefined) {
     (ex.requestHeaderEdits ??= new Map()).set('content-length', String(body.length));
   }

@@ -3,6 +3,7 @@ import type { ConfigView } from '../contracts/store.js';
 import type { Router } from '../contracts/router.js';
 import type { ErrorCode } from '../core/errors.js';
 import { logger } from '../core/logger.js';
+import { exprVariables, usesBodyVariable } from '../core/expr/index.js';
 import { buildRouter, RouterBuildError, type RouterEntry, type RouterMode } from './router/router.js';
 import { UpstreamRuntime, upstreamKey } from './upstream/upstream-runtime.js';
 import { poolSettingsOf, type PoolSettings } from './proxy/pools.js';
@@ -43,6 +44,12 @@ export interface DataPlaneSnapshot {
   readonly plugins: PluginSnapshot;
   /** True when any global rule has plugins: every request, matched or not, goes through them. */
   readonly hasGlobalPlugins: boolean;
+  /**
+   * True when some route's `vars` read the request body (`post_arg_*`, `request_body`,
+   * `graphql_*`): matching then needs the body, so a request that has one is read
+   * (bounded, as for plugins) before it is matched. False: bodies stream, unread.
+   */
+  readonly matchReadsBody: boolean;
 }
 
 export interface BuildOptions {
@@ -127,6 +134,7 @@ export class SnapshotBuilder {
     const pluginEnv = this.pluginEnvSignature(view);
     const nextCache: typeof this.routeCache = new Map();
     const entries: RouterEntry<CompiledRoute>[] = [];
+    let matchReadsBody = false;
     for (const obj of view.list('routes')) {
       const route = obj.value as Route;
       if (route.status === 0) continue;
@@ -169,6 +177,7 @@ export class SnapshotBuilder {
         priority: route.priority ?? 0,
         memo: {},
       };
+      if (route.vars !== undefined && !matchReadsBody) matchReadsBody = readsBody(route.vars);
       entries.push(cached.entry);
     }
 
@@ -199,7 +208,7 @@ export class SnapshotBuilder {
       defaultSslId: this.opts.defaultSslId,
     }, (id, msg) => this.log.error({ ssl_id: id, err: msg }, 'ssl object skipped'));
 
-    return { revision: view.revision, router, tls, plugins, hasGlobalPlugins: plugins.global.all.length > 0 };
+    return { revision: view.revision, router, tls, plugins, hasGlobalPlugins: plugins.global.all.length > 0, matchReadsBody };
   }
 
   close(): void {
@@ -255,6 +264,15 @@ export class SnapshotBuilder {
       readTimeoutMs: (t.read ?? 60) * 1000,
       hashKey: upConf?.type === 'chash' ? hashKeyResolver(upConf) : undefined,
     };
+  }
+}
+
+/** Whether a route's `vars` rule names a body variable (a rule that does not compile reads nothing: validation refused it). */
+function readsBody(vars: unknown): boolean {
+  try {
+    return usesBodyVariable(exprVariables(vars));
+  } catch {
+    return false;
   }
 }
 

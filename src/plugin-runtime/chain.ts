@@ -18,6 +18,8 @@ export interface Instance {
   readonly stageIndex: number;
   readonly priority: number;
   readonly filter: CompiledExpr | undefined;
+  /** The filter reads the request body: a request phase reads it (bounded) before evaluating the filter. */
+  readonly filterReadsBody: boolean;
   readonly errorResponse: Buffer | undefined;
   readonly errorResponseIsJson: boolean;
   readonly origin: Origin;
@@ -113,7 +115,7 @@ export function compileChain(
     const stage = meta.stage ?? lp.plugin.stage;
     built.push({
       plugin: lp.plugin, name: src.name, conf: src.conf, prepared, stage, stageIndex: STAGES.indexOf(stage),
-      priority: meta.priority ?? lp.plugin.priority, filter: meta.filter,
+      priority: meta.priority ?? lp.plugin.priority, filter: meta.filter, filterReadsBody: meta.filterReadsBody,
       errorResponse: meta.errorResponse, errorResponseIsJson: meta.errorResponseIsJson,
       origin: src.origin, originId: src.originId, cost: pluginCost(src.name), handlers: handlersOf(lp.plugin),
     });

@@ -1,3 +1,4 @@
+import { exprVariables, usesBodyVariable } from '../core/expr/index.js';
 import type { Stage } from '../contracts/plugin.js';
 import { STAGE_ALIASES } from '../contracts/plugin.js';
 import { compileExpr, isKnownVariable, type CompiledExpr } from '../core/expr/index.js';
@@ -30,6 +31,8 @@ export interface CompiledMeta {
   priority: number | undefined;
   stage: Stage | undefined;
   filter: CompiledExpr | undefined;
+  /** The filter names a body variable (`post_arg_*`, `request_body`, `graphql_*`): the body is read before it is evaluated. */
+  filterReadsBody: boolean;
 }
 
 /** Returns the schema with `_meta` added (a plugin schema never declares it itself). */
@@ -56,5 +59,6 @@ export function compileMeta(meta: MetaConf | undefined): CompiledMeta {
     priority: m.priority,
     stage: m.stage !== undefined ? STAGE_ALIASES[m.stage] : undefined,
     filter: m.filter !== undefined && m.filter.length > 0 ? compileExpr(m.filter, { checkVariable: isKnownVariable }) : undefined,
+    filterReadsBody: m.filter !== undefined && m.filter.length > 0 && usesBodyVariable(exprVariables(m.filter)),
   };
 }

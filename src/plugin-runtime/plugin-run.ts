@@ -317,6 +317,11 @@ export class PluginRun implements PluginContext {
   }
 
   aborted = false;
+
+  /** The request has a body nobody has read (or replaced) yet. */
+  bodyUnread(): boolean {
+    return this.ex.bufferedBody === undefined && this.ex.req.body !== null;
+  }
   /** Rejecters of the plugin calls being waited for, settled by abort(). */
   private waits: Set<() => void> | undefined;
 

@@ -16,7 +16,7 @@ function instance(plugin: Partial<Plugin> & { name: string }, index: number): In
   const full = { version: 1, stage: 'default', priority: 0, schema: {}, ...plugin } as Plugin;
   return {
     plugin: full, handlers: handlersOf(full),
-    name: plugin.name, conf: {}, prepared: {}, stage: 'default', stageIndex: 3, priority: 0, filter: undefined,
+    name: plugin.name, conf: {}, prepared: {}, stage: 'default', stageIndex: 3, priority: 0, filter: undefined, filterReadsBody: false,
     errorResponse: undefined, errorResponseIsJson: false, origin: 'route', originId: 'r1', index,
     cost: pluginCost(`test-${plugin.name}`),
   };

@@ -85,7 +85,10 @@ function runPhase(chain: readonly Instance[], phase: RequestPhase | 'preflight',
   for (let i = from; i < chain.length; i++) {
     const inst = chain[i]!;
     if (mode !== RUN_ALL && skipped(mode, inst, run, route)) continue;
-    if (inst.filter !== undefined && !run.passesFilter(inst, pi)) continue;
+    if (inst.filter !== undefined) {
+      if (inst.filterReadsBody && run.bodyUnread()) return afterBody(chain, phase, run, mode, route, i);
+      if (!run.passesFilter(inst, pi)) continue;
+    }
     if (w !== 0 && t < 0) t = performance.now();
     let out: PhaseResult | void | Promise<PhaseResult | void>;
     try {
@@ -124,6 +127,16 @@ function resumePhase(out: Promise<PhaseResult | void>, chain: readonly Instance[
     if (started >= 0) inst.cost.observe(pi, performance.now() - started, run.costWeight);
     return failed(inst, phase, err, run);
   });
+}
+
+/** A filter reads the body: it is read (once, bounded: 413 beyond) and the phase goes on from handler `i`. */
+function afterBody(chain: readonly Instance[], phase: RequestPhase | 'preflight', run: PluginRun, mode: SkipMode,
+  route: RoutePlugins | undefined, i: number): Promise<Decision | undefined> {
+  const inst = chain[i]!;
+  return run.settle(run.request.body(), inst.name, true).then(
+    () => runPhase(chain, phase, run, mode, route, i),
+    (err: unknown) => failed(inst, phase, err, run),
+  );
 }
 
 function decisionOf(inst: Instance, r: PhaseResult | void, run: PluginRun): Decision | undefined {
