@@ -3,13 +3,17 @@ import type { HttpResponse } from './http1/response.js';
 import type { Http1Connection } from './http1/connection.js';
 import type { CompiledRoute, DataPlaneSnapshot } from './snapshot.js';
 import { RequestVars } from './request-vars.js';
+import type { ExchangeView } from '../contracts/exchange.js';
+import type { PluginResponse } from '../contracts/plugin.js';
+import { readRequestBody, setBufferedBody } from './request-body.js';
+import { FINISHED_VARS, finishedVar } from './finished-vars.js';
 
 /**
  * One request's journey through the data plane: what was matched and what has been
  * decided so far. Phase handlers (the plugin runtime) read and write this, never the
  * raw response.
  */
-export class Exchange {
+export class Exchange implements ExchangeView {
   readonly vars: RequestVars;
   route: CompiledRoute | undefined;
   /** The path and query forwarded upstream (nginx `upstream_uri`); the client's target unless rewritten. */
@@ -60,6 +64,25 @@ export class Exchange {
     this.vars = new RequestVars({ req, path, query, host, remoteAddr, serverPort, scheme });
     this.upstreamUri = upstreamUri;
     this.startedAt = performance.now();
+  }
+
+  readBody(limit: number): Promise<Buffer> {
+    return readRequestBody(this, limit);
+  }
+
+  replaceBody(body: Buffer): void {
+    const stream = this.req.body;
+    // The client's body is replaced unread: it is drained, never sent upstream.
+    if (this.bufferedBody === undefined && stream !== null && this.bodyReading === undefined) stream.resume();
+    setBufferedBody(this, body, true);
+  }
+
+  isFinishedVar(name: string): boolean {
+    return FINISHED_VARS.has(name);
+  }
+
+  finishedVar(name: string, response: PluginResponse | undefined): unknown {
+    return finishedVar(this, name, response);
   }
 
   /** The request body passed `max_body_size` while streaming (the connection counted it). */

@@ -10,7 +10,6 @@ import { Forwarder, type ForwardDeps } from './proxy/forward.js';
 import { sendError } from './proxy/error-response.js';
 import { proxyWebSocket, type WebSocketHooks } from './proxy/websocket.js';
 import { ERRORS, isGatehouseError, type ErrorCode } from '../core/errors.js';
-import { readRequestBody } from './request-body.js';
 import { EMPTY_CHAIN } from '../plugin-runtime/chain.js';
 import { PluginRun, ResponseState, type RunLimits } from '../plugin-runtime/plugin-run.js';
 import { isPromise, runRequestSide, type Decision } from '../plugin-runtime/runner.js';
@@ -115,7 +114,7 @@ export class RequestLifecycle {
    * before matching, bounded like a plugin's read (413 beyond).
    */
   private readBodyThen(ex: Exchange, next: (ex: Exchange) => void): void {
-    readRequestBody(ex, this.o.runLimits.maxBufferedBody).then(() => {
+    ex.readBody(this.o.runLimits.maxBufferedBody).then(() => {
       if (!ex.clientGone) next(ex);
     }, (err: unknown) => {
       if (ex.clientGone) return;

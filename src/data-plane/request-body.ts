@@ -1,7 +1,17 @@
-import type { Exchange } from './exchange.js';
+import type { HttpRequest } from './http1/request.js';
 import { GatehouseError } from '../core/errors.js';
 
 const EMPTY = Buffer.alloc(0);
+
+/** What reading and replacing a body touch of a request (its Exchange). */
+export interface BodyHolder {
+  readonly req: HttpRequest;
+  readonly bodyTooLarge: boolean;
+  bufferedBody: Buffer | undefined;
+  bodyReading: Promise<Buffer> | undefined;
+  requestHeaderEdits: Map<string, string | undefined> | undefined;
+  readonly vars: { body: Buffer | undefined };
+}
 
 /**
  * Reads the whole request body into memory for a plugin that asked for it (once per
@@ -11,7 +21,7 @@ const EMPTY = Buffer.alloc(0);
  * with a Content-Length, and can be retried. Requests whose plugins never ask keep
  * streaming, untouched.
  */
-export function readRequestBody(ex: Exchange, limit: number): Promise<Buffer> {
+export function readRequestBody(ex: BodyHolder, limit: number): Promise<Buffer> {
   if (ex.bufferedBody !== undefined) return Promise.resolve(ex.bufferedBody);
   if (ex.bodyReading !== undefined) return ex.bodyReading;
   const stream = ex.req.body;
@@ -66,7 +76,7 @@ function tooLarge(limit: number): GatehouseError {
  * The body sent upstream becomes `body` (a plugin's replacement, or what was read):
  * Content-Length follows it, any Transfer-Encoding of the client's is gone.
  */
-export function setBufferedBody(ex: Exchange, body: Buffer, replaced: boolean): void {
+export function setBufferedBody(ex: BodyHolder, body: Buffer, replaced: boolean): void {
   ex.bufferedBody = body;
   // what post_arg_*, request_body and graphql_* read
   ex.vars.body = body;

@@ -1,9 +1,7 @@
 import type { ConsumerRef, PluginContext, PluginRequest, PluginResponse } from '../contracts/plugin.js';
 import type { Logger } from 'pino';
-import type { Exchange } from '../data-plane/exchange.js';
+import type { ExchangeView } from '../contracts/exchange.js';
 import type { Chain, Instance } from './chain.js';
-import { FINISHED_VARS, finishedVar } from '../observability/request-facts.js';
-import { readRequestBody, setBufferedBody } from '../data-plane/request-body.js';
 import { GatehouseError } from '../core/errors.js';
 
 /** Bounds on what one request's plugins may do (from the node config). */
@@ -198,18 +196,14 @@ export function plainQueryArg(query: string, name: string): string | null | unde
 }
 
 class RequestView implements PluginRequest {
-  constructor(private readonly ex: Exchange, private readonly limits: RunLimits) {}
+  constructor(private readonly ex: ExchangeView, private readonly limits: RunLimits) {}
   body(): Promise<Buffer> {
-    return readRequestBody(this.ex, this.limits.maxBufferedBody);
+    return this.ex.readBody(this.limits.maxBufferedBody);
   }
   setBody(body: Buffer | string): void {
     const buf = typeof body === 'string' ? Buffer.from(body) : body;
     if (!Buffer.isBuffer(buf)) throw new Error(`a request body must be a Buffer or a string, got ${typeof body}`);
-    if (this.ex.bufferedBody === undefined && this.ex.req.body !== null && this.ex.bodyReading === undefined) {
-      // The client's body is replaced unread: it is drained, never sent upstream.
-      this.ex.req.body.resume();
-    }
-    setBufferedBody(this.ex, buf, true);
+    this.ex.replaceBody(buf);
   }
   get method(): string { return this.ex.req.method ?? 'GET'; }
   get uri(): string { return this.ex.vars.facts.path; }
@@ -290,7 +284,7 @@ export class PluginRun implements PluginContext {
   readonly startedAt: number;
 
   constructor(
-    readonly ex: Exchange,
+    readonly ex: ExchangeView,
     readonly globalChain: Chain,
     public routeChain: Chain,
     readonly log: Logger,
@@ -374,14 +368,11 @@ export class PluginRun implements PluginContext {
   var(name: string): unknown {
     if (name === 'status') return this.responseState?.status ?? 200;
     const vars = this.ex.vars;
-    if (!vars.hasOverrides) {
-      // the names of the two sets do not overlap: straight to a finished one when it is one
-      const resolve = FINISHED_VARS.get(name);
-      if (resolve !== undefined) return resolve(this);
-    }
+    // the names of the two sets do not overlap: straight to a finished one when it is one
+    if (!vars.hasOverrides && this.ex.isFinishedVar(name)) return this.ex.finishedVar(name, this.responseState);
     const v = vars.get(name);
     // upstream_addr, bytes_sent, request_time, …: only loggers ask, once the request is done
-    return v !== undefined ? v : finishedVar(this, name);
+    return v !== undefined ? v : this.ex.finishedVar(name, this.responseState);
   }
 
   setVar(name: string, value: unknown): void {

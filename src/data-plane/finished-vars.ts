@@ -1,8 +1,10 @@
-import type { HttpRequest } from '../data-plane/http1/request.js';
-import type { PluginRun } from '../plugin-runtime/plugin-run.js';
+import type { HttpRequest } from './http1/request.js';
+import type { BalancerNode } from '../contracts/balancer.js';
+import type { CompiledRoute } from './snapshot.js';
+import type { PluginResponse } from '../contracts/plugin.js';
 import { RESPONSE_VARIABLES } from '../core/expr/variables.js';
 
-export { isoLocal, nginxLocal } from '../data-plane/clock-vars.js';
+export { isoLocal, nginxLocal } from './clock-vars.js';
 
 // What loggers and metrics want to know about a request once it is done, as nginx /
 // APISIX variables (`ctx.var(name)` in the log phase, `$name` in a `log_format`): the
@@ -10,34 +12,51 @@ export { isoLocal, nginxLocal } from '../data-plane/clock-vars.js';
 // demand from the exchange, so a request nobody logs pays nothing. The names are
 // core/expr/variables.ts's RESPONSE_VARIABLES (`status` is PluginRun's own).
 
+/** What these variables read of a request: the Exchange's upstream record, sizes and route. */
+export interface FinishedExchange {
+  readonly req: HttpRequest;
+  readonly res: { readonly bytesSent?: number; readonly bodyBytes?: number } | undefined;
+  readonly route: CompiledRoute | undefined;
+  readonly vars: { readonly facts: { readonly path: string; readonly host: string } };
+  readonly startedAt: number;
+  readonly upstreamNode: BalancerNode | undefined;
+  readonly upstreamStatus: number | undefined;
+  readonly upstreamMs: number | undefined;
+  readonly upstreamHeaderMs: number | undefined;
+  readonly upstreamBodyBytes: number | undefined;
+  readonly upstreamHeaders: Buffer[] | undefined;
+  readonly upstreamUri: string;
+  readonly upstreamHostSent: string | undefined;
+}
+
 /**
  * The variables below by name: one hash lookup finds a name's resolver (a metrics or log
  * plugin reads several of them for every request; a switch over all the names costs a
  * comparison per case on the way to the last ones).
  */
-export const FINISHED_VARS: ReadonlyMap<string, (run: PluginRun) => unknown> = new Map<string, (run: PluginRun) => unknown>([
-  ['upstream_addr', (run) => {
-    const n = run.ex.upstreamNode;
+export const FINISHED_VARS: ReadonlyMap<string, (ex: FinishedExchange) => unknown> = new Map<string, (ex: FinishedExchange) => unknown>([
+  ['upstream_addr', (ex) => {
+    const n = ex.upstreamNode;
     if (n === undefined) return undefined;
     return n.host.includes(':') ? `[${n.host}]:${n.port}` : `${n.host}:${n.port}`;
   }],
-  ['balancer_ip', (run) => run.ex.upstreamNode?.host],
-  ['balancer_port', (run) => run.ex.upstreamNode?.port],
-  ['upstream_status', (run) => run.ex.upstreamStatus],
-  ['upstream_response_time', (run) => run.ex.upstreamMs === undefined ? undefined : seconds(run.ex.upstreamMs)],
-  ['apisix_upstream_response_time', (run) => run.ex.upstreamMs === undefined ? undefined : seconds(run.ex.upstreamMs)],
-  ['upstream_header_time', (run) => run.ex.upstreamHeaderMs === undefined ? undefined : seconds(run.ex.upstreamHeaderMs)],
-  ['upstream_response_length', (run) => run.ex.upstreamBodyBytes],
-  ['upstream_uri', (run) => run.ex.upstreamUri],
-  ['upstream_host', (run) => run.ex.upstreamHostSent],
-  ['upstream_scheme', (run) => (run.ex.route?.upstream === undefined ? undefined : run.ex.route.upstream.conf.scheme ?? 'http')],
-  ['request_time', (run) => seconds(performance.now() - run.ex.startedAt)],
-  ['request_length', (run) => requestLength(run.ex.req)],
-  ['request_completion', (run) => (run.ex.req.complete ? 'OK' : '')],
-  ['bytes_sent', (run) => bytesSent(run)],
-  ['body_bytes_sent', (run) => (run.ex.res as { bodyBytes?: number } | undefined)?.bodyBytes],
-  ['matched_uri', (run) => matchedUri(run)],
-  ['matched_host', (run) => matchedHost(run)],
+  ['balancer_ip', (ex) => ex.upstreamNode?.host],
+  ['balancer_port', (ex) => ex.upstreamNode?.port],
+  ['upstream_status', (ex) => ex.upstreamStatus],
+  ['upstream_response_time', (ex) => ex.upstreamMs === undefined ? undefined : seconds(ex.upstreamMs)],
+  ['apisix_upstream_response_time', (ex) => ex.upstreamMs === undefined ? undefined : seconds(ex.upstreamMs)],
+  ['upstream_header_time', (ex) => ex.upstreamHeaderMs === undefined ? undefined : seconds(ex.upstreamHeaderMs)],
+  ['upstream_response_length', (ex) => ex.upstreamBodyBytes],
+  ['upstream_uri', (ex) => ex.upstreamUri],
+  ['upstream_host', (ex) => ex.upstreamHostSent],
+  ['upstream_scheme', (ex) => (ex.route?.upstream === undefined ? undefined : ex.route.upstream.conf.scheme ?? 'http')],
+  ['request_time', (ex) => seconds(performance.now() - ex.startedAt)],
+  ['request_length', (ex) => requestLength(ex.req)],
+  ['request_completion', (ex) => (ex.req.complete ? 'OK' : '')],
+  ['bytes_sent', (ex) => bytesSent(ex)],
+  ['body_bytes_sent', (ex) => (ex.res as { bodyBytes?: number } | undefined)?.bodyBytes],
+  ['matched_uri', (ex) => matchedUri(ex)],
+  ['matched_host', (ex) => matchedHost(ex)],
 ]);
 
 for (const name of RESPONSE_VARIABLES) {
@@ -45,18 +64,18 @@ for (const name of RESPONSE_VARIABLES) {
 }
 
 /** A variable the request-time ones (RequestVars) do not know; undefined when it is not one of these either. */
-export function finishedVar(run: PluginRun, name: string): unknown {
+export function finishedVar(ex: FinishedExchange, name: string, response: PluginResponse | undefined): unknown {
   const resolve = FINISHED_VARS.get(name);
-  if (resolve !== undefined) return resolve(run);
-  if (name.startsWith('sent_http_')) return run.response.header(name.slice(10).replace(/_/g, '-'));
-  if (name.startsWith('upstream_http_')) return upstreamHeader(run, name.slice(14).replace(/_/g, '-'));
-  if (name.startsWith('upstream_cookie_')) return upstreamCookie(run, name.slice(16));
+  if (resolve !== undefined) return resolve(ex);
+  if (name.startsWith('sent_http_')) return response?.header(name.slice(10).replace(/_/g, '-'));
+  if (name.startsWith('upstream_http_')) return upstreamHeader(ex, name.slice(14).replace(/_/g, '-'));
+  if (name.startsWith('upstream_cookie_')) return upstreamCookie(ex, name.slice(16));
   return undefined;
 }
 
 /** A header of the upstream's response as it came (before header_filter edited it); repeated ones joined with ', '. */
-function upstreamHeader(run: PluginRun, lowerName: string): string | undefined {
-  const raw = run.ex.upstreamHeaders;
+function upstreamHeader(ex: FinishedExchange, lowerName: string): string | undefined {
+  const raw = ex.upstreamHeaders;
   if (raw === undefined) return undefined;
   let out: string | undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
@@ -69,8 +88,8 @@ function upstreamHeader(run: PluginRun, lowerName: string): string | undefined {
 }
 
 /** nginx `upstream_cookie_<name>`: a cookie the upstream set (Set-Cookie). */
-function upstreamCookie(run: PluginRun, cookie: string): string | undefined {
-  const raw = run.ex.upstreamHeaders;
+function upstreamCookie(ex: FinishedExchange, cookie: string): string | undefined {
+  const raw = ex.upstreamHeaders;
   if (raw === undefined) return undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     if (raw[i]!.length !== 10 || raw[i]!.toString('latin1').toLowerCase() !== 'set-cookie') continue;
@@ -103,18 +122,18 @@ export function requestLength(req: RequestParts): number {
 type RequestParts = Pick<HttpRequest, 'method' | 'url' | 'rawHeaders' | 'headers'> & { bytesRead?: number };
 
 /** nginx `bytes_sent`: what went to the client for this response, status line, headers and framing included (the HTTP layer counts it). */
-function bytesSent(run: PluginRun): number | undefined {
-  return (run.ex.res as { bytesSent?: number } | undefined)?.bytesSent;
+function bytesSent(ex: FinishedExchange): number | undefined {
+  return (ex.res as { bytesSent?: number } | undefined)?.bytesSent;
 }
 
 /** The route's uri pattern that matched (APISIX's `curr_req_matched._path`), '' without a route. */
-function matchedUri(run: PluginRun): string {
-  const conf = run.ex.route?.conf;
+function matchedUri(ex: FinishedExchange): string {
+  const conf = ex.route?.conf;
   if (conf === undefined) return '';
   if (conf.uris === undefined) return conf.uri ?? '';
   const uris = conf.uris;
   if (uris.length <= 1) return uris[0] ?? '';
-  const path = run.ex.vars.facts.path;
+  const path = ex.vars.facts.path;
   // The router does not say which of several patterns matched: exact first, then the
   // longest prefix, then a parameter pattern of the same depth (the router's own order).
   if (uris.includes(path)) return path;
@@ -126,15 +145,15 @@ function matchedUri(run: PluginRun): string {
 }
 
 /** The host pattern that matched (APISIX's `curr_req_matched._host`), '' when the route has none. */
-function matchedHost(run: PluginRun): string {
-  const route = run.ex.route;
+function matchedHost(ex: FinishedExchange): string {
+  const route = ex.route;
   if (route === undefined) return '';
   const conf = route.conf;
   if (conf.hosts === undefined && conf.host !== undefined) return conf.host;
   const hosts = conf.hosts ?? route.service?.hosts;
   if (hosts === undefined || hosts.length === 0) return '';
   if (hosts.length === 1) return hosts[0]!;
-  const host = run.ex.vars.facts.host;
+  const host = ex.vars.facts.host;
   for (const h of hosts) if (h.toLowerCase() === host) return h;
   for (const h of hosts) if (h.startsWith('*') && host.endsWith(h.slice(1).toLowerCase())) return h;
   return '';

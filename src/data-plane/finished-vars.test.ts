@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isoLocal, nginxLocal, requestLength } from './request-facts.js';
+import { isoLocal, nginxLocal, requestLength } from './finished-vars.js';
 
 type Parts = Parameters<typeof requestLength>[0];
 function req(over: Partial<Parts>): Parts {
@@ -25,10 +25,9 @@ test('nginx time formats', () => {
 });
 
 test('every registered response variable resolves once a request was proxied', async () => {
-  const { FINISHED_VARS, finishedVar } = await import('./request-facts.js');
+  const { FINISHED_VARS, finishedVar } = await import('./finished-vars.js');
   const { RESPONSE_VARIABLES } = await import('../core/expr/variables.js');
-  const run = {
-    ex: {
+  const ex = {
       upstreamNode: { host: '127.0.0.1', port: 8080 }, upstreamStatus: 200, upstreamMs: 12.4, upstreamHeaderMs: 3.2,
       upstreamBodyBytes: 42, upstreamUri: '/up?x=1', upstreamHostSent: 'backend.test', startedAt: performance.now() - 20,
       upstreamHeaders: [Buffer.from('X-Cache'), Buffer.from('HIT'), Buffer.from('Set-Cookie'), Buffer.from('sid=abc; Path=/'),
@@ -37,15 +36,14 @@ test('every registered response variable resolves once a request was proxied', a
       res: { bytesSent: 200, bodyBytes: 42 },
       route: { conf: { uri: '/a', hosts: ['a.test'] }, upstream: { conf: {} } },
       vars: { facts: { path: '/a', host: 'a.test' } },
-    },
-    response: { header: (n: string) => (n === 'content-type' ? 'text/plain' : undefined) },
   } as never;
-  const missing = RESPONSE_VARIABLES.filter((name) => name !== 'status' && FINISHED_VARS.get(name)!(run) === undefined);
+  const response = { header: (n: string) => (n === 'content-type' ? 'text/plain' : undefined) } as never;
+  const missing = RESPONSE_VARIABLES.filter((name) => name !== 'status' && FINISHED_VARS.get(name)!(ex) === undefined);
   assert.deepEqual(missing, []);
-  assert.equal(finishedVar(run, 'upstream_http_x_cache'), 'HIT, MISS');
-  assert.equal(finishedVar(run, 'upstream_cookie_sid'), 'abc');
-  assert.equal(finishedVar(run, 'upstream_cookie_other'), undefined);
-  assert.equal(finishedVar(run, 'sent_http_content_type'), 'text/plain');
-  assert.equal(finishedVar(run, 'upstream_scheme'), 'http');
-  assert.equal(finishedVar(run, 'upstream_header_time'), 0.003);
+  assert.equal(finishedVar(ex, 'upstream_http_x_cache', response), 'HIT, MISS');
+  assert.equal(finishedVar(ex, 'upstream_cookie_sid', response), 'abc');
+  assert.equal(finishedVar(ex, 'upstream_cookie_other', response), undefined);
+  assert.equal(finishedVar(ex, 'sent_http_content_type', response), 'text/plain');
+  assert.equal(finishedVar(ex, 'upstream_scheme', response), 'http');
+  assert.equal(finishedVar(ex, 'upstream_header_time', response), 0.003);
 });
