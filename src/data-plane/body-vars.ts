@@ -1,9 +1,19 @@
 // The request variables read from a buffered request body: `post_arg_<name>`,
 // `post_arg.<path>` and the GraphQL ones (APISIX's ctx.lua). Parsed on first use and
 // kept for the request; a body that does not parse gives nil, as APISIX logs and goes on.
-// The parser alone, not graphql's index (which loads the whole validation and execution library).
-import { parse as parseGraphql } from 'graphql/language/parser.js';
+import { createRequire } from 'node:module';
 import type { DocumentNode, OperationDefinitionNode } from 'graphql/language/ast.js';
+
+type GraphqlParse = typeof import('graphql/language/parser.js').parse;
+let graphqlParse: GraphqlParse | undefined;
+
+// graphql's parser alone (not its index, which loads the validation and execution library
+// too), loaded the first time a request asks for a GraphQL variable: a worker whose
+// routes never do pays nothing at start.
+function parseGraphql(query: string): DocumentNode {
+  graphqlParse ??= (createRequire(import.meta.url)('graphql/language/parser') as { parse: GraphqlParse }).parse;
+  return graphqlParse(query, { noLocation: true });
+}
 
 /** APISIX's `graphql.max_size` default: a larger query is not parsed (nil). */
 export const GRAPHQL_MAX_SIZE = 1048576;
@@ -100,7 +110,7 @@ export function parseGraphqlFacts(query: string | undefined): GraphqlFacts | und
   if (query === undefined || query.length > GRAPHQL_MAX_SIZE) return undefined;
   let doc: DocumentNode;
   try {
-    doc = parseGraphql(query, { noLocation: true });
+    doc = parseGraphql(query);
   } catch {
     return undefined;
   }
