@@ -61,6 +61,11 @@ export interface NodeConfig {
      */
     plugin_cost_sample: number;
   };
+  /**
+   * The isolate serverless functions run in, one per worker: its V8 heap limit, and the
+   * deadline of one call into it (a function's promise included).
+   */
+  serverless: { memory_limit_mb: number; timeout_ms: number };
   /** Folder for generated data (sqlite db, admin key). */
   data_dir: string;
   /** Plugin whitelist; undefined = every installed plugin (built-ins and those in plugin_dirs). */

@@ -97,6 +97,12 @@ export interface PluginContext {
   readonly log: Logger;
   /** Monotonic ms when the request started. */
   readonly startedAt: number;
+  /**
+   * Runs `fn` once the request is finished (its log phase done): for per-request
+   * resources a plugin must free (the serverless plugins' isolate context). Contexts made
+   * outside the runner may not offer it.
+   */
+  onFinished?(fn: () => void): void;
 }
 
 export interface PrepareEnv {

@@ -49,6 +49,8 @@ const RESOLVERS: ReadonlyMap<string, Resolver> = new Map<string, Resolver>([
   ['service_name', (f) => f.serviceName],
   ['consumer_name', (f) => f.consumerName],
   ['ssl_server_name', (f) => (f.req.socket as TLSSocket).servername || undefined],
+  // nginx's $pid: the worker serving the request (serverless functions have no `process`)
+  ['pid', () => process.pid],
 ]);
 
 export class RequestVars {

@@ -16,7 +16,7 @@ import { proxyWebSocket } from './proxy/websocket.js';
 import { ERRORS, type ErrorCode } from '../core/errors.js';
 import { EMPTY_CHAIN } from '../plugin-runtime/chain.js';
 import { PluginRun, ResponseState } from '../plugin-runtime/plugin-run.js';
-import { hasBodyFilters, runBodyFilter, runHeaderFilter, runLog, runRequestSide, type Decision } from '../plugin-runtime/runner.js';
+import { hasBodyFilters, runBodyFilter, runHeaderFilter, runLogAndFinish, runRequestSide, type Decision } from '../plugin-runtime/runner.js';
 import type { CompiledRoute } from './snapshot.js';
 
 import { listenOn, type BoundAddress } from '../core/listen.js';
@@ -210,7 +210,7 @@ export class DataPlane {
       run.costWeight = 0;
     }
     ex.plugins = run;
-    ex.res.onClose(() => void runLog(run));
+    ex.res.onClose(() => runLogAndFinish(run));
     let outcome;
     try {
       outcome = runRequestSide(run, snap.plugins, route?.plugins);

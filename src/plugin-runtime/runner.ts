@@ -286,6 +286,19 @@ export function runLog(run: PluginRun): void | Promise<void> {
   return logChain(run.globalChain.log, run, true, 0);
 }
 
+/** The log phase, then the request's finish callbacks (PluginRun.finish), whether log ran synchronously or not. */
+export function runLogAndFinish(run: PluginRun): void {
+  let r: void | Promise<void>;
+  try {
+    r = runLog(run);
+  } catch (err) {
+    run.finish();
+    throw err;
+  }
+  if (r === undefined) run.finish();
+  else r.finally(() => run.finish()).catch(() => undefined);
+}
+
 function thenGlobalLog(r: Promise<void>, run: PluginRun): Promise<void> {
   return r.then(() => logChain(run.globalChain.log, run, true, 0));
 }

@@ -29,6 +29,8 @@ export interface TestContext extends PluginContext {
   readonly responseHeaders: Map<string, string>;
   /** Variables set with setVar. */
   readonly setVars: Map<string, unknown>;
+  /** Ends the request: runs what plugins registered with onFinished. */
+  finish(): void;
 }
 
 export function makeTestContext(init: TestContextInit = {}): TestContext {
@@ -99,6 +101,7 @@ export function makeTestContext(init: TestContextInit = {}): TestContext {
     return undefined;
   };
 
+  const finishers: (() => void)[] = [];
   const ctx: TestContext = {
     request,
     response,
@@ -119,6 +122,8 @@ export function makeTestContext(init: TestContextInit = {}): TestContext {
     requestHeaders,
     responseHeaders,
     setVars,
+    onFinished: (fn) => { finishers.push(fn); },
+    finish: () => { for (const fn of finishers.splice(0)) fn(); },
   };
   return ctx;
 }

@@ -85,5 +85,5 @@ test('a syntax error refuses the config at load time', async () => {
     { id: 'header', uri: '/header', upstream, plugins: { 'serverless-pre-function': { functions: ['() => {}'] } } },
     { id: 'bad', uri: '/bad', upstream, plugins: { 'serverless-pre-function': { functions: ['(conf, ctx) => {'] } } },
   ] });
-  await gw.waitForOutput(/failed to compile serverless-pre-function\/functions\[0\]: SyntaxError/, from);
+  await gw.waitForOutput(/failed to compile plugins\.serverless-pre-function\.functions\[0\]: SyntaxError/, from);
 });
