@@ -136,7 +136,8 @@ export class RequestSession {
       if (/^Script execution timed out/.test(message)) {
         throw new DeadlineError(`${label} did not finish within its ${this.owner.timeoutMs} ms deadline`);
       }
-      throw err instanceof Error ? err : new Error(message);
+      const name = (err as Error)?.name ?? 'Error';
+      throw new Error(`${label}: ${name}: ${message}`, { cause: err });
     } finally {
       this.deliverSettled();
     }
