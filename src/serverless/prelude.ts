@@ -137,7 +137,7 @@ export const PRELUDE_SOURCE = String.raw`(function (host) {
     get routeId() { return host('routeId'); },
     get serviceId() { return host('serviceId'); },
     get consumer() { return host('consumer'); },
-    startedAt: host('startedAt'),
+    get startedAt() { return host('startedAt'); },
     shared: new Map(),
     log: Object.freeze({ debug: say('debug'), info: say('info'), warn: say('warn'), error: say('error') }),
   };

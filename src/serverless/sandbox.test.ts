@@ -115,3 +115,25 @@ test('past the context budget a request gets SessionLimitError (its 503), not an
   assert.equal(small.liveSessions, 0);
   small.dispose();
 });
+
+test('spare contexts are made ahead, off the event loop; a request takes one; those of a lost isolate are dropped', async () => {
+  const s = new Sandbox({ memoryLimitMb: 16, timeoutMs: 30_000 });
+  const entry = (source: string) => s.compile({ source, label: 'plugins.test.functions[0]' });
+  const first = makeTestContext();
+  s.session(first);
+  first.finish();
+  for (let i = 0; i < 500 && s.spareContexts < 4; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(s.spareContexts, 4);
+  const ctx = makeTestContext();
+  const session = s.session(ctx);
+  assert.equal(s.spareContexts, 3, 'the request took a spare');
+  assert.deepEqual(session.call('test', entry('(conf, ctx) => [200, typeof ctx.request.header]'), {}, 'request'), { status: 200, body: 'function' });
+  assert.throws(() => session.call('test', entry('() => { const a = []; while (true) a.push(new Array(1000000).fill(1.5)) }'), {}, 'request'),
+    /out of memory/);
+  ctx.finish();
+  const next = makeTestContext();
+  assert.deepEqual(s.session(next).call('test', entry('() => 200'), {}, 'request'), { status: 200 });
+  assert.equal(s.builds, 2);
+  next.finish();
+  s.dispose();
+});

@@ -4,6 +4,7 @@ import { logger } from '../core/logger.js';
 import { PRELUDE_SOURCE } from './prelude.js';
 import { SCRIPT_LINE_OFFSET, scriptText } from './source.js';
 import { RequestSession, type CompiledEntry, type SessionOwner } from './session.js';
+import { blankContextAsync, blankContextSync, type BlankContext } from './blank-context.js';
 
 // The isolate serverless functions run in: one per worker, shared by both serverless
 // plugins, so the context of one request (and the `ctx` object in it) is common to all of
@@ -13,7 +14,7 @@ import { RequestSession, type CompiledEntry, type SessionOwner } from './session
 // Memory: a V8 heap of `memoryLimitMb`. Each request with a serverless function holds a
 // context (~160 KB) until it finishes; at most half the heap goes to contexts, and a
 // request beyond that gets a SessionLimitError (503) instead of pushing the isolate out of
-// memory for everyone. A heap that does run out (an allocation bomb) is disposed by
+// memory for everyone (spare contexts made ahead count too). A heap that does run out (an allocation bomb) is disposed by
 // isolated-vm: the functions running in it fail, and the next request builds a new isolate.
 
 export interface SandboxOptions {
@@ -27,6 +28,12 @@ export const DEFAULT_SANDBOX_OPTIONS: SandboxOptions = { memoryLimitMb: 64, time
 
 /** Measured size of a fresh context with the prelude, KB (isolated-vm 5, Node 20). */
 const CONTEXT_KB = 160;
+
+/**
+ * Contexts kept made ahead (blank-context.ts). A few cover bursts of new requests; under
+ * sustained load they run out and requests make their own, as without spares.
+ */
+const SPARE_CONTEXTS = 4;
 
 /** The request cannot get a context now (too many requests hold one): a 503 for it. */
 export class SessionLimitError extends Error {}
@@ -42,6 +49,8 @@ export class Sandbox implements SessionOwner {
   private compiled = new WeakMap<object, CompiledEntry>();
   private readonly sessions = new WeakMap<PluginContext, RequestSession>();
   private openSessions = 0;
+  private readonly spares: BlankContext[] = [];
+  private refilling = false;
   /** How many isolates this sandbox built (1 + the number of rebuilds after a loss). */
   builds = 0;
   readonly maxSessions: number;
@@ -78,6 +87,47 @@ export class Sandbox implements SessionOwner {
     return isolate;
   }
 
+  /** A spare context of the current isolate, or a new one made now. */
+  private takeBlank(): BlankContext {
+    const isolate = this.ensureIsolate();
+    let blank: BlankContext | undefined;
+    while ((blank = this.spares.pop()) !== undefined) {
+      if (blank.isolate === isolate) return blank;
+      blank.release();
+    }
+    try {
+      return blankContextSync(isolate, this.prelude!, this.options.timeoutMs);
+    } catch (err) {
+      throw this.checkIsolate('serverless-prelude') ?? err;
+    }
+  }
+
+  /** Makes spare contexts, one at a time, off the event loop; stops at the context budget. */
+  private refillSpares(): void {
+    if (this.refilling || this.isolate === undefined) return;
+    const isolate = this.isolate;
+    const prelude = this.prelude!;
+    if (this.spares.length >= SPARE_CONTEXTS || this.openSessions + this.spares.length >= this.maxSessions) return;
+    this.refilling = true;
+    blankContextAsync(isolate, prelude, this.options.timeoutMs).then((blank) => {
+      this.refilling = false;
+      if (isolate !== this.isolate || isolate.isDisposed) {
+        blank.release();
+        return;
+      }
+      this.spares.push(blank);
+      this.refillSpares();
+    }, (err: unknown) => {
+      this.refilling = false;
+      logger().debug({ module: 'serverless', err: (err as Error)?.message }, 'could not make a spare serverless context');
+    });
+  }
+
+  /** Spare contexts ready now (for tests and diagnostics). */
+  get spareContexts(): number {
+    return this.spares.length;
+  }
+
   /** The isolate was lost while `label` ran: an error for it, and the next use builds a new one. */
   checkIsolate(label: string): Error | undefined {
     if (this.isolate === undefined || !this.isolate.isDisposed) return undefined;
@@ -90,6 +140,7 @@ export class Sandbox implements SessionOwner {
 
   /** Drops the isolate (every open session's calls fail from now on). */
   dispose(): void {
+    for (const blank of this.spares.splice(0)) blank.release();
     const isolate = this.isolate;
     this.isolate = undefined;
     this.prelude = undefined;
@@ -120,16 +171,9 @@ export class Sandbox implements SessionOwner {
     if (this.openSessions >= this.maxSessions) {
       throw new SessionLimitError(`too many requests are running serverless functions (${this.maxSessions} per worker)`);
     }
-    const isolate = this.ensureIsolate();
-    const context = isolate.createContextSync();
-    let session: RequestSession;
-    try {
-      session = new RequestSession(this, context, this.prelude!, ctx);
-    } catch (err) {
-      context.release();
-      throw this.checkIsolate('serverless-prelude') ?? err;
-    }
+    const session = new RequestSession(this, this.takeBlank(), ctx);
     this.openSessions++;
+    this.refillSpares();
     this.sessions.set(ctx, session);
     ctx.onFinished!(() => session.release());
     return session;

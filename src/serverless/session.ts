@@ -1,6 +1,7 @@
 import ivm from 'isolated-vm';
 import type { PluginContext } from '../contracts/plugin.js';
-import { answerHostCall } from './bridge.js';
+import { answerHostCall, type BridgeHooks } from './bridge.js';
+import type { BlankContext, HostCalls } from './blank-context.js';
 
 // One request's context in the isolate: made when the request's first serverless function
 // runs, released when the request is finished (ctx.onFinished). Every entry into the
@@ -40,43 +41,32 @@ export interface SessionOwner {
 
 type Pending = { resolve: (o: CallOutcome) => void; reject: (e: Error) => void; timer: NodeJS.Timeout; label: string };
 
-export class RequestSession {
+export class RequestSession implements HostCalls {
   private readonly slots = new Map<CompiledEntry, number>();
   private readonly timers = new Map<number, NodeJS.Timeout>();
   private readonly pending = new Map<number, Pending>();
   private readonly settledIds: number[] = [];
-  private readonly refs: ivm.Reference[] = [];
-  private invokeRef!: ivm.Reference;
-  private defineRef!: ivm.Reference;
-  private takeRef!: ivm.Reference;
-  private fireRef!: ivm.Reference;
+  private readonly hooks: BridgeHooks;
   private plugin = '';
   private label = '';
   private ended = false;
 
-  constructor(private readonly owner: SessionOwner, private readonly context: ivm.Context, prelude: ivm.Script,
-    private readonly ctx: PluginContext) {
-    const host = new ivm.Callback((op: string, a?: unknown, b?: unknown) => answerHostCall(ctx, {
+  constructor(private readonly owner: SessionOwner, private readonly blank: BlankContext, private readonly ctx: PluginContext) {
+    this.hooks = {
       pluginName: () => this.plugin,
       setTimer: (id, ms) => this.setTimer(id, ms),
       clearTimer: (id) => this.clearTimer(id),
       settled: (id) => this.settledIds.push(id),
-    }, op, a, b));
-    const init = this.keep(prelude.runSync(context, { reference: true, timeout: owner.timeoutMs }) as ivm.Reference);
-    const api = this.keep(init.applySync(undefined, [host], { result: { reference: true }, timeout: owner.timeoutMs }) as ivm.Reference);
-    this.defineRef = this.keep(api.getSync('define', { reference: true }) as ivm.Reference);
-    this.invokeRef = this.keep(api.getSync('invoke', { reference: true }) as ivm.Reference);
-    this.takeRef = this.keep(api.getSync('take', { reference: true }) as ivm.Reference);
-    this.fireRef = this.keep(api.getSync('fire', { reference: true }) as ivm.Reference);
+    };
+    blank.bind(this);
+  }
+
+  hostCall(op: string, a?: unknown, b?: unknown): unknown {
+    return answerHostCall(this.ctx, this.hooks, op, a, b);
   }
 
   get isEnded(): boolean {
     return this.ended;
-  }
-
-  private keep(ref: ivm.Reference): ivm.Reference {
-    this.refs.push(ref);
-    return ref;
   }
 
   /**
@@ -91,7 +81,7 @@ export class RequestSession {
     const slot = this.slotOf(entry);
     const args: unknown[] = [slot, new ivm.ExternalCopy(conf).copyInto(), mode];
     if (mode === 'body') args.push(new ivm.ExternalCopy(new Uint8Array(chunk!)).copyInto({ release: true }), eof === true);
-    const out = this.enter(entry.label, () => this.invokeRef.applySync(undefined, args, { result: { copy: true }, timeout: this.owner.timeoutMs })) as
+    const out = this.enter(entry.label, () => this.blank.invoke.applySync(undefined, args, { result: { copy: true }, timeout: this.owner.timeoutMs })) as
       CallOutcome & { pending?: number };
     if (out.pending === undefined) return out;
     return new Promise<CallOutcome>((resolve, reject) => {
@@ -110,9 +100,9 @@ export class RequestSession {
     if (slot !== undefined) return slot;
     slot = this.slots.size;
     this.enter(entry.label, () => {
-      const fn = entry.script.runSync(this.context, { reference: true, timeout: this.owner.timeoutMs }) as ivm.Reference;
+      const fn = entry.script.runSync(this.blank.context, { reference: true, timeout: this.owner.timeoutMs }) as ivm.Reference;
       try {
-        this.defineRef.applySync(undefined, [slot, fn.derefInto()], { timeout: this.owner.timeoutMs });
+        this.blank.define.applySync(undefined, [slot, fn.derefInto()], { timeout: this.owner.timeoutMs });
       } finally {
         fn.release();
       }
@@ -154,7 +144,7 @@ export class RequestSession {
       this.settledIds.splice(k--, 1);
       let settled: { value?: CallOutcome; error?: string } | undefined;
       try {
-        settled = this.takeRef.applySync(undefined, [id], { result: { copy: true }, timeout: this.owner.timeoutMs }) as typeof settled;
+        settled = this.blank.take.applySync(undefined, [id], { result: { copy: true }, timeout: this.owner.timeoutMs }) as typeof settled;
       } catch (err) {
         settled = { error: String(err) };
       }
@@ -171,7 +161,7 @@ export class RequestSession {
       this.timers.delete(id);
       if (this.ended) return;
       try {
-        this.enter(this.label, () => this.fireRef.applySync(undefined, [id], { timeout: this.owner.timeoutMs }));
+        this.enter(this.label, () => this.blank.fire.applySync(undefined, [id], { timeout: this.owner.timeoutMs }));
       } catch (err) {
         this.ctx.log.error({ plugin: this.plugin, err: (err as Error).message }, `${this.plugin}: a timer callback of ${this.label} failed`);
       }
@@ -196,11 +186,6 @@ export class RequestSession {
     }
     this.pending.clear();
     this.owner.sessionEnded();
-    try {
-      for (const r of this.refs) r.release();
-      this.context.release();
-    } catch {
-      // the isolate is already gone (lost to its memory limit): nothing left to free
-    }
+    this.blank.release();
   }
 }
