@@ -79,7 +79,7 @@ export class RequestSession implements HostCalls {
     if (this.ended) throw new Error(`${entry.label}: the request already finished`);
     this.plugin = plugin;
     const slot = this.slotOf(entry);
-    const args: unknown[] = [slot, new ivm.ExternalCopy(conf).copyInto(), mode];
+    const args: unknown[] = [slot, new ivm.ExternalCopy(conf).copyInto({ release: true }), mode];
     if (mode === 'body') args.push(new ivm.ExternalCopy(new Uint8Array(chunk!)).copyInto({ release: true }), eof === true);
     const out = this.enter(entry.label, () => this.blank.invoke.applySync(undefined, args, { result: { copy: true }, timeout: this.owner.timeoutMs })) as
       CallOutcome & { pending?: number };
