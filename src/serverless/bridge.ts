@@ -32,6 +32,8 @@ export interface BridgeHooks {
   setTimer(id: number, ms: number): void;
   clearTimer(id: number): void;
   settled(id: number): void;
+  /** Whether one more log line is allowed for this request. */
+  mayLog(): boolean;
 }
 
 /** Answers one host call of the prelude for the request `ctx`. */
@@ -69,6 +71,7 @@ export function answerHostCall(ctx: PluginContext, hooks: BridgeHooks, op: strin
       return plain({ username: c.username, group_id: c.group_id, credential_id: c.credential_id, labels: c.labels });
     }
     case 'log': {
+      if (!hooks.mayLog()) return undefined;
       const level = a === 'debug' || a === 'info' || a === 'warn' || a === 'error' ? a : 'info';
       const name = hooks.pluginName();
       ctx.log[level]({ plugin: name }, `${name}: ${String(b).slice(0, MAX_LOG_CHARS)}`);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Sandbox, SessionLimitError } from './sandbox.js';
-import { DeadlineError, type CallOutcome } from './session.js';
+import { DeadlineError, MAX_LOG_LINES, MAX_TIMERS, type CallOutcome } from './session.js';
 import { makeTestContext } from '../plugins/common/test-context-transform.js';
 
 // The isolate itself: what user code can reach, the deadline, the memory limit, and the
@@ -73,6 +73,8 @@ test('an allocation bomb loses the isolate: that call fails, the next request ge
     /plugins\.test\.functions\[0\] ran the serverless isolate out of memory \(limit 16 MB\)/);
   assert.equal(roomy.liveSessions, 1, 'the failed request\'s context is gone with the isolate');
   ctx.finish();
+  // a request that had its context in the lost isolate fails its next function, plainly
+  assert.throws(() => call('() => 200', other), /plugins\.test\.functions\[0\]: the serverless isolate was lost during this request/);
   assert.deepEqual(call('() => 201'), { status: 201 });
   assert.equal(roomy.builds, 2);
   other.finish();
@@ -136,4 +138,19 @@ test('spare contexts are made ahead, off the event loop; a request takes one; th
   assert.equal(s.builds, 2);
   next.finish();
   s.dispose();
+});
+
+test('a request cannot pile up timers or log lines outside the isolate\'s heap', () => {
+  const ctx = makeTestContext();
+  const lines: unknown[] = [];
+  (ctx as { log: unknown }).log = { info: (...args: unknown[]) => lines.push(args), debug() {}, warn() {}, error() {} };
+  const out = run(`(conf, ctx) => {
+    let made = 0;
+    try { for (let i = 0; i < 1000; i++) { setTimeout(() => {}, 60000); made++ } } catch (e) { return [200, made + ' ' + e.message] }
+  }`, ctx) as CallOutcome;
+  assert.equal(out.body, `${MAX_TIMERS} a request may have at most ${MAX_TIMERS} timers pending`);
+  run("(conf, ctx) => { for (let i = 0; i < 1000; i++) ctx.log.info('line', i) }", ctx);
+  assert.equal(lines.length, MAX_LOG_LINES);
+  assert.deepEqual(lines[0], [{ plugin: 'test' }, 'test: line 0']);
+  ctx.finish();
 });

@@ -39,6 +39,13 @@ export interface SessionOwner {
   sessionEnded(): void;
 }
 
+/**
+ * Per request, what a function may make the gateway hold or write outside the isolate's
+ * own heap limit: live timers, and log lines (more are dropped).
+ */
+export const MAX_TIMERS = 100;
+export const MAX_LOG_LINES = 100;
+
 type Pending = { resolve: (o: CallOutcome) => void; reject: (e: Error) => void; timer: NodeJS.Timeout; label: string };
 
 export class RequestSession implements HostCalls {
@@ -50,6 +57,7 @@ export class RequestSession implements HostCalls {
   private plugin = '';
   private label = '';
   private ended = false;
+  private logLines = 0;
 
   constructor(private readonly owner: SessionOwner, private readonly blank: BlankContext, private readonly ctx: PluginContext) {
     this.hooks = {
@@ -57,6 +65,7 @@ export class RequestSession implements HostCalls {
       setTimer: (id, ms) => this.setTimer(id, ms),
       clearTimer: (id) => this.clearTimer(id),
       settled: (id) => this.settledIds.push(id),
+      mayLog: () => ++this.logLines <= MAX_LOG_LINES,
     };
     blank.bind(this);
   }
@@ -77,6 +86,8 @@ export class RequestSession implements HostCalls {
   call(plugin: string, entry: CompiledEntry, conf: unknown, mode: CallMode, chunk?: Buffer, eof?: boolean):
     CallOutcome | Promise<CallOutcome> {
     if (this.ended) throw new Error(`${entry.label}: the request already finished`);
+    // an allocation bomb elsewhere took this request's context with the isolate: its state is gone
+    if (this.blank.isolate.isDisposed) throw new Error(`${entry.label}: the serverless isolate was lost during this request`);
     this.plugin = plugin;
     const slot = this.slotOf(entry);
     const args: unknown[] = [slot, new ivm.ExternalCopy(conf).copyInto({ release: true }), mode];
@@ -156,6 +167,7 @@ export class RequestSession implements HostCalls {
   }
 
   private setTimer(id: number, ms: number): void {
+    if (this.timers.size >= MAX_TIMERS) throw new Error(`a request may have at most ${MAX_TIMERS} timers pending`);
     const delay = Math.min(Math.max(ms, 0), 2 ** 31 - 1);
     this.timers.set(id, setTimeout(() => {
       this.timers.delete(id);
