@@ -12,10 +12,11 @@ import { blankContextAsync, blankContextSync, type BlankContext } from './blank-
 // not exist inside; the isolate reaches the request only through the bridge (bridge.ts).
 //
 // Memory: a V8 heap of `memoryLimitMb`. Each request with a serverless function holds a
-// context (~160 KB) until it finishes; at most half the heap goes to contexts, and a
-// request beyond that gets a SessionLimitError (503) instead of pushing the isolate out of
-// memory for everyone (spare contexts made ahead count too). A heap that does run out (an allocation bomb) is disposed by
-// isolated-vm: the functions running in it fail, and the next request builds a new isolate.
+// context (~160 KB) until it finishes; at most half the heap goes to contexts (spares
+// made ahead included), and a request beyond that gets a SessionLimitError (503) instead
+// of pushing the isolate out of memory for everyone. A heap that does run out (an
+// allocation bomb) is disposed by isolated-vm: the functions running in it fail, and the
+// next request builds a new isolate.
 
 export interface SandboxOptions {
   /** V8 heap limit of the isolate, MB (isolated-vm's minimum is 8). */
