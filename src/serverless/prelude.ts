@@ -142,6 +142,9 @@ export const PRELUDE_SOURCE = String.raw`(function (host) {
     log: Object.freeze({ debug: say('debug'), info: say('info'), warn: say('warn'), error: say('error') }),
   };
 
+  // WebAssembly memories live outside the heap limit (a 4 GB Memory is allowed and
+  // committed in the worker's own memory): functions get no WebAssembly.
+  delete globalThis.WebAssembly;
   Object.defineProperties(globalThis, {
     Buffer: { value: Buffer, writable: true, configurable: true },
     setTimeout: { value: setTimeout, writable: true, configurable: true },

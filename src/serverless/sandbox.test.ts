@@ -34,6 +34,9 @@ test('the gateway realm is unreachable: no process, require, import, files, env 
   // a dynamic import (the only way to a module, hence to a file) has no loader behind it
   const imported = (await run("async () => { try { await import('node:fs'); return [200, 'imported'] } catch (e) { return [200, 'refused'] } }")) as CallOutcome;
   assert.equal(imported.body, 'refused');
+  // WebAssembly memory would be allocated outside the isolate's heap limit
+  const wasm = (await run("() => [200, typeof WebAssembly + ':' + typeof globalThis.WebAssembly]")) as CallOutcome;
+  assert.equal(wasm.body, 'undefined:undefined');
   const env = (await run("() => [200, typeof globalThis.process === 'undefined' && typeof Deno === 'undefined' && typeof Bun === 'undefined' ? 'no env' : 'env']")) as CallOutcome;
   assert.equal(env.body, 'no env');
 });
