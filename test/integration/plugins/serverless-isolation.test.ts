@@ -1,4 +1,5 @@
 import { test, before, after } from 'node:test';
+import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { startGateway, eventually, type Gateway } from '../../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
@@ -46,6 +47,11 @@ async function workerPid(): Promise<string> {
   assert.equal(r.status, 200);
   return String(r.headers['x-worker-pid']);
 }
+
+test('ctx.var.pid is the pid of the worker serving the request (nginx $pid)', async () => {
+  const children = spawnSync('pgrep', ['-P', String(gw.proc.pid)], { encoding: 'utf8' }).stdout.trim().split('\n');
+  assert.deepEqual(children, [await workerPid()]);
+});
 
 test('process.exit() and an async throw at top level: the Admin API accepts them without running them, the node keeps serving', async () => {
   const pid = await workerPid();
