@@ -1,5 +1,6 @@
 // Runs every compiled test file with node:test. Node 20's `--test` takes no globs,
-// so the files are listed here. Pass paths or substrings to run a subset:
+// so the files are listed here. --no-node-snapshot is isolated-vm's requirement on Node 20+
+// (the serverless isolate); node --test passes it on to every test process. Pass paths or substrings to run a subset:
 //   npm test -- router      (files whose path contains "router")
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,5 +25,5 @@ if (files.length === 0) {
   console.error('no test files found (did the build run?)');
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+const result = spawnSync(process.execPath, ['--no-node-snapshot', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
 process.exit(result.status ?? 1);

@@ -74,6 +74,11 @@ export interface NodeConfig {
    * path parameters; in the other two `:name` is literal).
    */
   router: { http: 'radixtree_host_uri' | 'radixtree_uri' | 'radixtree_uri_with_parameter' };
+  /**
+   * The isolate serverless functions run in, one per worker: its V8 heap limit, and the
+   * deadline of one call into it (a function's promise included).
+   */
+  serverless: { memory_limit_mb: number; timeout_ms: number };
   /** Folder for generated data (sqlite db, admin key). */
   data_dir: string;
   /** Plugin whitelist; undefined = every installed plugin (built-ins and those in plugin_dirs). */

@@ -111,6 +111,12 @@ export interface PluginContext {
    * `node.plugin_timeout`: give it to fetches and timers a handler starts.
    */
   readonly signal: AbortSignal;
+  /**
+   * Runs `fn` once the request is finished (its log phase done): for per-request
+   * resources a plugin must free (the serverless plugins' isolate context). Contexts made
+   * outside the runner may not offer it.
+   */
+  onFinished?(fn: () => void): void;
 }
 
 export interface PrepareEnv {

@@ -165,3 +165,13 @@ describe('router.http (APISIX apisix.router.http)', () => {
     refuses('router: {ssl: radixtree_sni}\n', 'unknown key "router.ssl"');
   });
 });
+
+describe('serverless', () => {
+  it('defaults to a 64 MB isolate and a 200 ms deadline, and refuses values out of range naming the key', () => {
+    assert.deepEqual(parseNodeConfig('', FILE).serverless, { memory_limit_mb: 64, timeout_ms: 200 });
+    assert.deepEqual(parseNodeConfig('serverless: {memory_limit_mb: 16, timeout_ms: 50}\n', FILE).serverless, { memory_limit_mb: 16, timeout_ms: 50 });
+    refuses('serverless: {memory_limit_mb: 4}\n', 'serverless.memory_limit_mb: must be an integer from 8 to 4096 (MB)');
+    refuses('serverless: {timeout_ms: 0}\n', 'serverless.timeout_ms: must be an integer from 1 to 60000 (ms)');
+    refuses('serverless: {timeout: 1}\n', 'unknown key "serverless.timeout"');
+  });
+});

@@ -165,6 +165,11 @@ export const NODE_CONFIG_SCHEMA: Obj = closed({
       'x-message': 'must be one of radixtree_host_uri, radixtree_uri, radixtree_uri_with_parameter',
     },
   }),
+  // The isolate serverless-pre/post-function run in (src/serverless/), one per worker.
+  serverless: closed({
+    memory_limit_mb: { type: 'integer', minimum: 8, maximum: 4096, default: 64, 'x-message': 'must be an integer from 8 to 4096 (MB)' },
+    timeout_ms: { type: 'integer', minimum: 1, maximum: 60000, default: 200, 'x-message': 'must be an integer from 1 to 60000 (ms)' },
+  }),
   data_dir: { type: 'string', minLength: 1, default: 'data' },
   plugins: {
     type: 'array',

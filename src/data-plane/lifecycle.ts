@@ -13,7 +13,7 @@ import { ERRORS, isGatehouseError, type ErrorCode } from '../core/errors.js';
 import { EMPTY_CHAIN } from '../plugin-runtime/chain.js';
 import { PluginRun, ResponseState, type RunLimits } from '../plugin-runtime/plugin-run.js';
 import { isPromise, runRequestSide, type Decision } from '../plugin-runtime/runner.js';
-import { hasBodyFilters, runBodyFilter, runHeaderFilter, runLog } from '../plugin-runtime/response-phases.js';
+import { hasBodyFilters, runBodyFilter, runHeaderFilter, runLogAndFinish } from '../plugin-runtime/response-phases.js';
 
 export interface LifecycleOptions {
   /** The snapshot a new request starts on (it keeps it to the end). */
@@ -202,7 +202,7 @@ export class RequestLifecycle {
     if (!ex.res.writableFinished) ex.clientGone = true;
     if (ex.clientGone) run.abort('client closed the connection');
     // A spliced WebSocket logs when both sockets have closed (its HTTP response never closes).
-    if (ex.upgraded !== true) void runLog(run);
+    if (ex.upgraded !== true) runLogAndFinish(run);
   }
 
   /** The request phases are done: answer with their decision, proxy, or upgrade. */
@@ -257,7 +257,7 @@ export class RequestLifecycle {
         this.fail(ex, code);
       },
       spliced: () => { ex.upgraded = true; },
-      closed: () => { if (run !== undefined && ex.upgraded === true) void runLog(run); },
+      closed: () => { if (run !== undefined && ex.upgraded === true) runLogAndFinish(run); },
     };
     proxyWebSocket(ex, route, this.o.pools, this.o.serverHeader, hooks);
   }

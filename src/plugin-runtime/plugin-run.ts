@@ -356,6 +356,26 @@ export class PluginRun implements PluginContext {
     return this.responseState ??= new ResponseState();
   }
 
+  private finishers: (() => void)[] | undefined;
+
+  onFinished(fn: () => void): void {
+    (this.finishers ??= []).push(fn);
+  }
+
+  /** The request is over (its log phase done): what plugins registered with onFinished runs, each failure logged. */
+  finish(): void {
+    const list = this.finishers;
+    if (list === undefined) return;
+    this.finishers = undefined;
+    for (const fn of list) {
+      try {
+        fn();
+      } catch (err) {
+        this.log.error({ err: (err as Error)?.message }, 'a request-finished callback failed');
+      }
+    }
+  }
+
   set response(r: ResponseState) {
     this.responseState = r;
   }

@@ -159,6 +159,19 @@ export function runLog(run: PluginRun): void | Promise<void> {
   return logFrom(run, 0, 0);
 }
 
+/** The log phase, then the request's finish callbacks (PluginRun.finish), whether log ran synchronously or not. */
+export function runLogAndFinish(run: PluginRun): void {
+  let r: void | Promise<void>;
+  try {
+    r = runLog(run);
+  } catch (err) {
+    run.finish();
+    throw err;
+  }
+  if (r === undefined) run.finish();
+  else r.finally(() => run.finish()).catch(() => undefined);
+}
+
 function logFrom(run: PluginRun, c: number, from: number): void | Promise<void> {
   for (; c < RESPONSE_CHAINS.length; c++, from = 0) {
     const r = logChain(run, c, from);

@@ -7,7 +7,7 @@ import { EMPTY_CHAIN, handlersOf, type Chain, type Instance } from './chain.js';
 import { PluginRun, ResponseState } from './plugin-run.js';
 import type { PluginSnapshot, RoutePlugins } from './plugin-snapshot.js';
 import { runRequestSide } from './runner.js';
-import { runBodyFilter, runHeaderFilter, runLog } from './response-phases.js';
+import { runBodyFilter, runHeaderFilter, runLog, runLogAndFinish } from './response-phases.js';
 import { pluginCost } from '../observability/plugin-cost.js';
 
 const silent = pino({ level: 'silent' });
@@ -156,4 +156,23 @@ test('body_filter: a Buffer or a string replaces the chunk; anything else is tha
   );
   // response side in reverse: to-buffer, to-object (refused), to-string
   assert.equal(runBodyFilter(runOf(chain), Buffer.from('hi'), true).toString(), 'HI!');
+});
+
+test('onFinished callbacks run once the log phase is done, after an async log handler too; one failing does not stop the rest', async () => {
+  const order: string[] = [];
+  const sync = runOf(chainOf({ name: 'a', log: () => { order.push('a.log'); } }));
+  sync.onFinished(() => order.push('finished'));
+  runLogAndFinish(sync);
+  assert.deepEqual(order, ['a.log', 'finished']);
+
+  order.length = 0;
+  let release!: () => void;
+  const async = runOf(chainOf({ name: 'b', log: () => new Promise<void>((r) => { release = r; }).then(() => { order.push('b.log'); }) }));
+  async.onFinished(() => { throw new Error('first fails'); });
+  async.onFinished(() => order.push('finished'));
+  runLogAndFinish(async);
+  assert.deepEqual(order, [], 'not before the log handler settles');
+  release();
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(order, ['b.log', 'finished']);
 });

@@ -17,8 +17,9 @@ test('runs its functions in the configured phase', async () => {
   assert.equal(ctx.requestHeaders.has('x-order'), false);
   await post.rewrite!(p, ctx);
   assert.equal(ctx.requestHeaders.get('x-order'), 'post');
+  ctx.finish();
 });
 
 test('prepare names the plugin in compile errors', () => {
-  assert.throws(() => prepareConf(post, { functions: ['(('] }), /serverless-post-function\/functions\[0\]/);
+  assert.throws(() => prepareConf(post, { functions: ['(('] }), /plugins\.serverless-post-function\.functions\[0\]/);
 });

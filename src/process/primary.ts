@@ -93,7 +93,11 @@ export class Primary {
     await this.startEchoUpstream();
     writeFileSync(this.pidFile, String(process.pid));
 
-    cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)) });
+    cluster.setupPrimary({
+      exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)),
+      // isolated-vm (serverless functions) crashes on Node 20+ without it; a flag, not NODE_OPTIONS material
+      execArgv: [...process.execArgv, '--no-node-snapshot'],
+    });
     // limit-count / limit-req / limit-conn (policy local): counters shared by every worker, kept here
     new CounterService().attach(cluster);
     for (let i = 0; i < this.config.node.workers; i++) this.fork(i);

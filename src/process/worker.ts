@@ -8,6 +8,7 @@ import type { ToPrimary, ToWorker } from './messages.js';
 import { PluginRegistry } from '../plugin-runtime/registry.js';
 import { answerClusterScrapes } from '../observability/metrics.js';
 import { exportConnectionStats } from '../observability/node-gauges.js';
+import { configureSandbox } from '../serverless/sandbox.js';
 
 // A data-plane worker: receives the config from the primary, serves traffic, and
 // applies every change by building a new snapshot off the hot path and swapping it in.
@@ -42,6 +43,7 @@ export function runWorker(): void {
   const init = async (config: NodeConfig, initial: ToWorker & { type: 'init' }): Promise<void> => {
     setLogLevel(config.log.level);
     setLogFormat(config.log.format);
+    configureSandbox({ memoryLimitMb: config.serverless.memory_limit_mb, timeoutMs: config.serverless.timeout_ms });
     state = ConfigState.fromStoreState(initial.state);
     registry = await PluginRegistry.load({ whitelist: config.plugins, dirs: config.plugin_dirs });
     builder = new SnapshotBuilder({

@@ -29,6 +29,8 @@ export interface TestContext extends PluginContext {
   readonly responseHeaders: Map<string, string>;
   /** Variables set with setVar. */
   readonly setVars: Map<string, unknown>;
+  /** Ends the request: runs what plugins registered with onFinished. */
+  finish(): void;
 }
 
 export function makeTestContext(init: TestContextInit = {}): TestContext {
@@ -102,6 +104,7 @@ export function makeTestContext(init: TestContextInit = {}): TestContext {
     return undefined;
   };
 
+  const finishers: (() => void)[] = [];
   const ctx: TestContext = {
     signal: new AbortController().signal,
     request,
@@ -123,6 +126,8 @@ export function makeTestContext(init: TestContextInit = {}): TestContext {
     requestHeaders,
     responseHeaders,
     setVars,
+    onFinished: (fn) => { finishers.push(fn); },
+    finish: () => { for (const fn of finishers.splice(0)) fn(); },
   };
   return ctx;
 }

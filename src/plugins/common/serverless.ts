@@ -1,26 +1,27 @@
-import vm from 'node:vm';
 import type { Phase, PhaseResult, PluginContext } from '../../contracts/plugin.js';
+import { checkSyntax } from '../../serverless/source.js';
+import { sandbox, SessionLimitError } from '../../serverless/sandbox.js';
+import type { CallMode, CallOutcome } from '../../serverless/session.js';
 
 // serverless-pre-function and serverless-post-function (apisix/plugins/serverless/
 // init.lua): user functions run in one configured phase. APISIX takes Lua source that
 // returns a function; Gatehouse takes JavaScript (docs/plugins/serverless.md):
 //
 //  * each entry of `functions` is an expression evaluating to a function, e.g.
-//    "(conf, ctx) => { ctx.request.setHeader('x-a', '1') }", or a function body that
-//    returns one ("return function (conf, ctx) { … }", the shape of APISIX's Lua);
-//  * it is compiled and evaluated once, in prepare (a syntax error, a throw or a
-//    non-function refuses the config at write time), in the gateway's own JS realm;
-//  * it is called as fn(conf, ctx): `conf` is the plugin's validated config, `ctx` the
-//    PluginContext (request, response, var/setVar, shared, log, consumer, …);
+//    "(conf, ctx) => { ctx.request.setHeader('x-a', '1') }", or a body that returns one
+//    ("return function (conf, ctx) { … }", the shape of APISIX's Lua);
+//  * prepare only compiles it (a syntax error refuses the config at write time); none of
+//    it runs where configs are validated (the primary);
+//  * it runs in the worker's isolate (src/serverless/): a fresh context per request, the
+//    top-level code evaluated there on first use, then fn(conf, ctx) with the request's
+//    one `ctx` (shared by every function of the request, pre and post alike);
 //  * in rewrite/access/before_proxy a function ends the request by returning
-//    { status, body?, headers? }, a status number, or [status, body] (Lua's
-//    `return code, body`); undefined continues with the next function. It may be async;
-//  * in body_filter it is called fn(conf, ctx, chunk, eof) and may return a Buffer or
-//    string replacing the chunk; header_filter and log results are ignored
-//    (header_filter and body_filter are synchronous, so a returned promise is not awaited);
-//  * a throw is a 500 for that request (the runner's rule for every plugin).
-// Like APISIX's, these functions are trusted code with the gateway's full power: only
-// Admin API users can write them.
+//    { status, body?, headers? }, a status number, or [status, body]; it may be async;
+//  * in body_filter it is called fn(conf, ctx, chunk, eof) and may return bytes or a
+//    string replacing the chunk; header_filter and log results are ignored;
+//  * a throw, a deadline overrun, a non-function or the isolate running out of memory
+//    fails that request (500, logged with the plugin's name); too many requests holding
+//    a context at once get 503.
 
 export const SERVERLESS_PHASES = ['rewrite', 'access', 'header_filter', 'body_filter', 'log', 'before_proxy'] as const;
 export type ServerlessPhase = (typeof SERVERLESS_PHASES)[number];
@@ -30,82 +31,77 @@ export interface ServerlessConf {
   functions: string[];
 }
 
-type UserFunction = (conf: ServerlessConf, ctx: PluginContext, chunk?: Buffer, eof?: boolean) => unknown;
+/** One `functions` entry: its source and the name errors and stack traces give it. */
+export interface FunctionEntry {
+  source: string;
+  label: string;
+}
 
 export interface ServerlessPrepared {
   phase: Phase;
-  functions: UserFunction[];
+  entries: FunctionEntry[];
   conf: ServerlessConf;
   name: string;
 }
 
-/** Compiles one `functions` entry into the function it evaluates to. */
-export function compileFunction(source: string, filename: string): UserFunction {
-  const statementForm = /^\s*return\b/.test(source);
-  const wrapped = statementForm ? `(function () {\n${source}\n})()` : `(\n${source}\n)`;
-  let script: vm.Script;
-  try {
-    script = new vm.Script(wrapped, { filename, lineOffset: -1 });
-  } catch (err) {
-    throw new Error(`failed to compile ${filename}: ${String(err)}`);
-  }
-  let value: unknown;
-  try {
-    value = script.runInThisContext({ timeout: 1000, displayErrors: false });
-  } catch (err) {
-    throw new Error(`failed to evaluate ${filename}: ${String(err)}`);
-  }
-  if (typeof value !== 'function') {
-    throw new Error(`only accept JavaScript function, the input code type is ${value === null ? 'null' : typeof value} (${filename})`);
-  }
-  return value as UserFunction;
-}
-
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
-}
+const BUSY: PhaseResult = { status: 503, body: { error_msg: 'Service Unavailable' } };
 
 /** What a request-phase function returned, as a PhaseResult (undefined = continue). */
-export function toPhaseResult(v: unknown, ctx: PluginContext, name: string): PhaseResult | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v === 'number') return { status: v };
-  if (Array.isArray(v)) {
-    const [code, body] = v as [unknown, unknown];
-    if ((code === undefined || code === null) && (body === undefined || body === null)) return undefined;
-    return { status: typeof code === 'number' ? code : 200, ...(body !== undefined && body !== null ? { body } : {}) };
+function toPhaseResult(o: CallOutcome, ctx: PluginContext, name: string): PhaseResult | undefined {
+  if (o.ignored !== undefined) {
+    ctx.log.warn({ plugin: name }, `${name}: ignored a function's return value that is not a status, [status, body] or { status, body, headers }`);
+    return undefined;
   }
-  if (typeof v === 'object' && typeof (v as { status?: unknown }).status === 'number') return v as PhaseResult;
-  ctx.log.warn({ plugin: name }, `${name}: ignored a function's return value that is not a status, [status, body] or { status, body, headers }`);
-  return undefined;
+  if (o.status === undefined) return undefined;
+  const r: PhaseResult = { status: o.status };
+  if (o.body !== undefined) r.body = o.body instanceof Uint8Array ? Buffer.from(o.body) : o.body;
+  if (o.headers !== undefined) r.headers = o.headers;
+  return r;
+}
+
+function call(p: ServerlessPrepared, ctx: PluginContext, i: number, mode: CallMode, chunk?: Buffer, eof?: boolean):
+  CallOutcome | Promise<CallOutcome> {
+  const box = sandbox();
+  return box.session(ctx).call(p.name, box.compile(p.entries[i]!), p.conf, mode, chunk, eof);
 }
 
 function runRequestPhase(p: ServerlessPrepared, ctx: PluginContext): PhaseResult | undefined | Promise<PhaseResult | undefined> {
-  const fns = p.functions;
-  for (let i = 0; i < fns.length; i++) {
-    const out = fns[i]!(p.conf, ctx);
-    if (isThenable(out)) return continueAsync(p, ctx, i, out);
-    const result = toPhaseResult(out, ctx, p.name);
-    if (result !== undefined) return result;
+  try {
+    for (let i = 0; i < p.entries.length; i++) {
+      const out = call(p, ctx, i, 'request');
+      if (out instanceof Promise) return continueAsync(p, ctx, i, out);
+      const result = toPhaseResult(out, ctx, p.name);
+      if (result !== undefined) return result;
+    }
+  } catch (err) {
+    if (err instanceof SessionLimitError) return busy(p, ctx, err);
+    throw err;
   }
   return undefined;
 }
 
-async function continueAsync(p: ServerlessPrepared, ctx: PluginContext, at: number, pending: PromiseLike<unknown>):
+function busy(p: ServerlessPrepared, ctx: PluginContext, err: Error): PhaseResult {
+  ctx.log.error({ plugin: p.name, err: err.message }, `${p.name}: ${err.message}`);
+  return BUSY;
+}
+
+async function continueAsync(p: ServerlessPrepared, ctx: PluginContext, at: number, pending: Promise<CallOutcome>):
   Promise<PhaseResult | undefined> {
   let result = toPhaseResult(await pending, ctx, p.name);
   if (result !== undefined) return result;
-  for (let i = at + 1; i < p.functions.length; i++) {
-    result = toPhaseResult(await p.functions[i]!(p.conf, ctx), ctx, p.name);
+  for (let i = at + 1; i < p.entries.length; i++) {
+    result = toPhaseResult(await call(p, ctx, i, 'request'), ctx, p.name);
     if (result !== undefined) return result;
   }
   return undefined;
 }
 
-function runIgnoringResult(p: ServerlessPrepared, ctx: PluginContext): void {
-  for (const fn of p.functions) {
-    const out = fn(p.conf, ctx);
-    if (isThenable(out)) {
-      Promise.resolve(out).catch((err: unknown) => {
+/** header_filter: synchronous; a function's promise is not awaited, its failure is logged. */
+function runHeaderFilter(p: ServerlessPrepared, ctx: PluginContext): void {
+  for (let i = 0; i < p.entries.length; i++) {
+    const out = call(p, ctx, i, 'ignore');
+    if (out instanceof Promise) {
+      out.catch((err: unknown) => {
         ctx.log.error({ plugin: p.name, err: (err as Error)?.message }, `${p.name}: ${p.phase} function failed`);
       });
     }
@@ -113,7 +109,7 @@ function runIgnoringResult(p: ServerlessPrepared, ctx: PluginContext): void {
 }
 
 async function runLog(p: ServerlessPrepared, ctx: PluginContext): Promise<void> {
-  for (const fn of p.functions) await fn(p.conf, ctx);
+  for (let i = 0; i < p.entries.length; i++) await call(p, ctx, i, 'ignore');
 }
 
 /** Schema, prepare and handlers shared by both serverless plugins. */
@@ -128,13 +124,11 @@ export function serverless(name: string) {
       required: ['functions'],
     },
 
+    // Compile only: this runs wherever a config is checked, the primary included.
     prepare(conf: ServerlessConf): ServerlessPrepared {
-      return {
-        phase: conf.phase ?? 'access',
-        functions: conf.functions.map((src, i) => compileFunction(src, `${name}/functions[${i}]`)),
-        conf,
-        name,
-      };
+      const entries = conf.functions.map((source, i) => ({ source, label: `plugins.${name}.functions[${i}]` }));
+      for (const e of entries) checkSyntax(e.source, e.label);
+      return { phase: conf.phase ?? 'access', entries, conf, name };
     },
 
     rewrite(p: ServerlessPrepared, ctx: PluginContext) {
@@ -147,23 +141,24 @@ export function serverless(name: string) {
       return p.phase === 'before_proxy' ? runRequestPhase(p, ctx) : undefined;
     },
     header_filter(p: ServerlessPrepared, ctx: PluginContext): void {
-      if (p.phase === 'header_filter') runIgnoringResult(p, ctx);
+      if (p.phase === 'header_filter') runHeaderFilter(p, ctx);
     },
     filtersBody: (p: ServerlessPrepared): boolean => p.phase === 'body_filter',
     body_filter(p: ServerlessPrepared, ctx: PluginContext, chunk: Buffer, eof: boolean): Buffer | undefined {
       if (p.phase !== 'body_filter') return undefined;
       let current = chunk;
       let replaced = false;
-      for (const fn of p.functions) {
-        const out = fn(p.conf, ctx, current, eof);
-        if (typeof out === 'string') {
-          current = Buffer.from(out);
+      for (let i = 0; i < p.entries.length; i++) {
+        const out = call(p, ctx, i, 'body', current, eof);
+        if (out instanceof Promise) {
+          out.catch(() => undefined);
+          throw new Error(`${p.entries[i]!.label}: a body_filter function must not be async`);
+        }
+        if (typeof out.chunk === 'string') {
+          current = Buffer.from(out.chunk);
           replaced = true;
-        } else if (Buffer.isBuffer(out)) {
-          current = out;
-          replaced = true;
-        } else if (out instanceof Uint8Array) {
-          current = Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+        } else if (out.chunk instanceof Uint8Array) {
+          current = Buffer.from(out.chunk.buffer, out.chunk.byteOffset, out.chunk.byteLength);
           replaced = true;
         }
       }

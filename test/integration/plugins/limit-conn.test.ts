@@ -9,7 +9,7 @@ import { get, type SimpleResponse } from '../../helpers/http.js';
 // given back in the log phase (aborted requests included), and given back by the
 // primary when the worker holding them dies.
 
-const PID = { 'serverless-post-function': { phase: 'header_filter', functions: ["(conf, ctx) => { ctx.response.setHeader('x-worker-pid', String(process.pid)) }"] } };
+const PID = { 'serverless-post-function': { phase: 'header_filter', functions: ["(conf, ctx) => { ctx.response.setHeader('x-worker-pid', String(ctx.var.pid)) }"] } };
 
 let gw: Gateway;
 let up: TestUpstream;

@@ -10,7 +10,7 @@ import { get, type SimpleResponse } from '../../helpers/http.js';
 // the primary's round-robin spreads them; the worker's pid is echoed to prove it).
 
 /** Every response says which worker answered it. */
-const PID = { 'serverless-post-function': { phase: 'header_filter', functions: ["(conf, ctx) => { ctx.response.setHeader('x-worker-pid', String(process.pid)) }"] } };
+const PID = { 'serverless-post-function': { phase: 'header_filter', functions: ["(conf, ctx) => { ctx.response.setHeader('x-worker-pid', String(ctx.var.pid)) }"] } };
 const GLOBAL_LIMIT = { count: 3, time_window: 60, _meta: { filter: [['uri', '~~', '^/g/']] } };
 
 let gw: Gateway;

@@ -6,7 +6,7 @@ import { get, type SimpleResponse } from '../../helpers/http.js';
 
 // limit-req with policy `local` on two workers: one leaky bucket per key for the node.
 
-const PID = { 'serverless-post-function': { phase: 'header_filter', functions: ["(conf, ctx) => { ctx.response.setHeader('x-worker-pid', String(process.pid)) }"] } };
+const PID = { 'serverless-post-function': { phase: 'header_filter', functions: ["(conf, ctx) => { ctx.response.setHeader('x-worker-pid', String(ctx.var.pid)) }"] } };
 
 let gw: Gateway;
 let up: TestUpstream;

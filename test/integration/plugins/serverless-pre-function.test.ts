@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, type Gateway } from '../../helpers/gateway.js';
+import { startGateway, eventually, type Gateway } from '../../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
 
@@ -85,5 +85,18 @@ test('a syntax error refuses the config at load time', async () => {
     { id: 'header', uri: '/header', upstream, plugins: { 'serverless-pre-function': { functions: ['() => {}'] } } },
     { id: 'bad', uri: '/bad', upstream, plugins: { 'serverless-pre-function': { functions: ['(conf, ctx) => {'] } } },
   ] });
-  await gw.waitForOutput(/failed to compile serverless-pre-function\/functions\[0\]: SyntaxError/, from);
+  await gw.waitForOutput(/failed to compile plugins\.serverless-pre-function\.functions\[0\]: SyntaxError/, from);
+});
+
+test('a standalone file with process.exit() at top level is loaded without running it; the node keeps serving', async () => {
+  const from = gw.output().length;
+  await gw.writeConfig({ routes: [
+    { id: 'header', uri: '/header', upstream, plugins: { 'serverless-pre-function': { functions: ["(conf, ctx) => { ctx.request.setHeader('x-a', '2') }"] } } },
+    { id: 'exit', uri: '/exit', upstream, plugins: { 'serverless-pre-function': { functions: ['process.exit(1)'] } } },
+  ] });
+  await eventually(async () => (await get(gw.url + '/header')).json().headers['x-a'] === '2');
+  assert.equal((await get(gw.url + '/exit')).status, 500);
+  await gw.waitForOutput(/ReferenceError: process is not defined/, from);
+  assert.equal((await get(gw.url + '/header')).status, 200);
+  assert.equal(gw.proc.exitCode, null);
 });
