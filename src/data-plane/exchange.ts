@@ -25,6 +25,12 @@ export class Exchange {
   upstreamNode: import('../contracts/balancer.js').BalancerNode | undefined;
   upstreamStatus: number | undefined;
   upstreamMs: number | undefined;
+  /**
+   * The whole request body, when it has been read into memory (then it is what goes
+   * upstream, with its own Content-Length, and idempotent requests may be retried on
+   * another node); undefined while the body streams from the client.
+   */
+  bufferedBody: Buffer | undefined;
   clientGone = false;
   readonly startedAt: number;
 
