@@ -6,6 +6,7 @@ import type { ErrorCode } from '../core/errors.js';
 import { logger } from '../core/logger.js';
 import { buildRouter, RouterBuildError, type RouterEntry } from './router/router.js';
 import { UpstreamRuntime, upstreamKey } from './upstream/upstream-runtime.js';
+import { hashKeyResolver } from './upstream/hash-key.js';
 import { poolSettingsOf, type PoolSettings } from './proxy/pools.js';
 import { SniIndex } from './tls/sni-index.js';
 import type { RequestVars } from './request-vars.js';
@@ -257,26 +258,7 @@ export class SnapshotBuilder {
       connectTimeoutMs,
       sendTimeoutMs: (t.send ?? 60) * 1000,
       readTimeoutMs: (t.read ?? 60) * 1000,
-      hashKey: upConf?.type === 'chash' ? hashKeyResolver(upConf) : undefined,
+      hashKey: upConf?.type === 'chash' ? hashKeyResolver(upConf, { name: upName }) : undefined,
     };
   }
-}
-
-function hashKeyResolver(up: Upstream): (vars: RequestVars) => string | undefined {
-  const key = up.key ?? 'remote_addr';
-  switch (up.hash_on ?? 'vars') {
-    case 'header': return (v) => str(v.get(`http_${key.toLowerCase().replace(/-/g, '_')}`));
-    case 'cookie': return (v) => v.cookie(key);
-    case 'consumer': return (v) => str(v.get('consumer_name'));
-    case 'vars_combinations': {
-      // `$host$uri`-style template: each $name is a variable
-      const parts = key.split(/(\$[a-zA-Z0-9_]+)/).filter((p) => p !== '');
-      return (v) => parts.map((p) => (p.startsWith('$') ? str(v.get(p.slice(1))) ?? '' : p)).join('');
-    }
-    default: return (v) => str(v.get(key));
-  }
-}
-
-function str(v: unknown): string | undefined {
-  return v === undefined || v === null ? undefined : String(v);
 }
