@@ -31,7 +31,11 @@ export interface UpstreamNode { host: string; port: number; weight: number; prio
 export interface HealthCheckActive {
   type?: 'http' | 'https' | 'tcp';
   timeout?: number;                 // seconds
+  /** Probes of this upstream running at once (per worker). */
+  concurrency?: number;
+  http_method?: string;
   http_path?: string;
+  http_req_body?: string;
   host?: string;
   port?: number;
   https_verify_certificate?: boolean;
