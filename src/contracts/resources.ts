@@ -67,7 +67,7 @@ export interface Upstream {
   timeout?: Timeout;
   keepalive_pool?: { size?: number; idle_timeout?: number; requests?: number };
   checks?: { active?: HealthCheckActive; passive?: HealthCheckPassive };
-  tls?: { client_cert?: string; client_key?: string; verify?: boolean };
+  tls?: { client_cert?: string; client_key?: string; client_cert_id?: string | number; verify?: boolean };
   create_time?: number;
   update_time?: number;
 }

@@ -68,6 +68,8 @@ interface CachedRoute {
   upstream: unknown;
   pluginConfig: unknown;
   svcUpstream: unknown;
+  /** The ssl object named by the upstream's `tls.client_cert_id`: a new certificate recompiles the route. */
+  clientCert: unknown;
   pluginEnv: string;
   compiled: CompiledRoute;
   upstreamKey: string | undefined;
@@ -140,9 +142,12 @@ export class SnapshotBuilder {
       const pluginConfig = route.plugin_config_id !== undefined ? view.get('plugin_configs', String(route.plugin_config_id))?.value : undefined;
       const svcUpstreamId = (service as Service | undefined)?.upstream_id;
       const svcUpstream = svcUpstreamId !== undefined ? view.get('upstreams', String(svcUpstreamId))?.value : undefined;
+      const effective = (route.upstream ?? upstream ?? (service as Service | undefined)?.upstream ?? svcUpstream) as Upstream | undefined;
+      const clientCert = clientCertObject(effective, view);
       const hit = this.routeCache.get(obj.id);
       if (hit !== undefined && hit.pluginEnv === pluginEnv && hit.route === route && hit.service === service
-        && hit.upstream === upstream && hit.pluginConfig === pluginConfig && hit.svcUpstream === svcUpstream) {
+        && hit.upstream === upstream && hit.pluginConfig === pluginConfig && hit.svcUpstream === svcUpstream
+        && hit.clientCert === clientCert) {
         // Unchanged: the compiled route and its router entry are reused as they are.
         const compiled = hit.compiled;
         if (compiled.upstream !== undefined && hit.upstreamKey !== undefined) nextRuntimes.set(hit.upstreamKey, compiled.upstream);
@@ -153,7 +158,7 @@ export class SnapshotBuilder {
       const compiled = this.compileRoute(obj.id, route, view, runtimeFor, plugins);
       const upConf = compiled.upstream?.conf;
       const cached: CachedRoute = {
-        route, service, upstream, pluginConfig, svcUpstream, pluginEnv, compiled,
+        route, service, upstream, pluginConfig, svcUpstream, clientCert, pluginEnv, compiled,
         upstreamKey: upConf !== undefined ? this.keyOf(upConf) : undefined, entry: undefined,
       };
       nextCache.set(obj.id, cached);
@@ -251,7 +256,7 @@ export class SnapshotBuilder {
       service,
       upstream,
       upstreamError,
-      pool: upConf !== undefined ? poolSettingsOf(upConf, connectTimeoutMs) : undefined,
+      pool: upConf !== undefined ? poolSettingsOf(upConf, connectTimeoutMs, clientCertObject(upConf, view)) : undefined,
       passHost: upConf?.pass_host ?? 'pass',
       upstreamHost: upConf?.upstream_host,
       websocket: route.enable_websocket ?? service?.enable_websocket ?? false,
@@ -261,4 +266,10 @@ export class SnapshotBuilder {
       hashKey: upConf?.type === 'chash' ? hashKeyResolver(upConf, { name: upName }) : undefined,
     };
   }
+}
+
+/** The `type: client` ssl object an upstream's `tls.client_cert_id` names (the Admin API checks it exists and is one). */
+function clientCertObject(up: Upstream | undefined, view: ConfigView): Ssl | undefined {
+  const id = up?.tls?.client_cert_id;
+  return id === undefined ? undefined : view.get('ssls', String(id))?.value as Ssl | undefined;
 }
