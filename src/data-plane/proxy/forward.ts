@@ -112,6 +112,7 @@ export class Forwarder implements Dispatcher.DispatchHandler {
       method: (ex.upstreamMethod ?? ex.req.method) as Dispatcher.HttpMethod,
       headers: this.headers,
       body: buffered ?? ex.req.body,
+      reset: route.pool!.maxRequests === 1 ? true : undefined,
       headersTimeout: route.readTimeoutMs,
       bodyTimeout: route.readTimeoutMs,
     }, this);

@@ -47,7 +47,9 @@ export class PoolRegistry {
         pipelining: 1,
         keepAliveTimeout: s.idleTimeoutMs,
         keepAliveMaxTimeout: s.idleTimeoutMs,
-        maxRequestsPerClient: s.maxRequests,
+        // undici closes a socket after its limit + 1 requests; nginx's keepalive_requests
+        // counts the last one in. A limit of 1 (no reuse) is `reset` on each request instead.
+        maxRequestsPerClient: s.maxRequests > 1 ? s.maxRequests - 1 : 0,
         // Timeouts are set per request from the route/upstream `timeout`.
         headersTimeout: 0,
         bodyTimeout: 0,
