@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BatchProcessor, batchOptionsOf, type BatchProcessorOptions } from './batch-processor.js';
+import { BatchProcessor, batchOptionsOf, DOWN_AFTER_FAILURES, type BatchProcessorOptions } from './batch-processor.js';
 
 const quiet = { warn: () => undefined, error: () => undefined };
 
@@ -99,6 +99,29 @@ test('a dead endpoint is tried once per backoff, not once per batch; the rest qu
   b.pushLazy(() => ++built);
   assert.equal(built, 0, 'an entry that would be dropped is not built');
   assert.equal(warnings.length, 1, 'one warning for the interval, the rest counted into the next');
+});
+
+test('once the endpoint counts as down, only one batch is held and later entries are not built', async () => {
+  let fail = true;
+  let calls = 0;
+  const b = new BatchProcessor<number>({
+    name: 'down', batchMaxSize: 5, inactiveTimeoutMs: 60_000, bufferDurationMs: 60_000, maxRetryCount: 100, retryDelayMs: 0, minBackoffMs: 1, maxBackoffMs: 1,
+    send: async () => { calls++; if (fail) throw new Error('down'); },
+    log: quiet,
+  });
+  for (let i = 0; i < 5; i++) b.push(i);
+  for (let i = 0; i < 400 && calls < DOWN_AFTER_FAILURES; i++) await new Promise((r) => setTimeout(r, 2));
+  assert.ok(calls >= DOWN_AFTER_FAILURES);
+  let built = 0;
+  for (let i = 0; i < 20; i++) b.pushLazy(() => ++built);
+  assert.equal(built, 0, 'the held batch fills the bound');
+  assert.equal(b.pending, 5);
+  fail = false;
+  await b.drain();
+  assert.equal(b.sent, 1);
+  for (let i = 0; i < 20; i++) b.pushLazy(() => ++built);
+  assert.equal(built, 20, 'back to the full bound once a send succeeds');
+  await b.drain();
 });
 
 test('at most maxConcurrentSends batches are in flight', async () => {

@@ -12,6 +12,9 @@
 // - a failure pauses all sending with exponential backoff (`retry_delay` doubling per
 //   consecutive failure, from at least `minBackoffMs` up to `maxBackoffMs`): a dead
 //   endpoint gets one attempt per backoff interval, not one per batch;
+// - once `DOWN_AFTER_FAILURES` attempts in a row failed, the endpoint counts as down:
+//   only one batch is held for the next attempt, and entries past it are dropped
+//   without being built, so a dead endpoint costs requests next to nothing;
 // - failures and drops are reported in one warning per `warnIntervalMs`, not per batch.
 
 export interface BatchProcessorLog {
@@ -68,6 +71,9 @@ export interface BatchConf {
   retry_delay?: number;
 }
 
+/** Consecutive failed attempts after which an endpoint counts as down. */
+export const DOWN_AFTER_FAILURES = 3;
+
 interface QueuedBatch<T> {
   entries: T[];
   /** Failed attempts so far. */
@@ -110,14 +116,19 @@ export class BatchProcessor<T> {
     return this.buffer.length + this.queued + this.inFlight;
   }
 
+  /** Entries held at most now: the configured bound, or one batch while the endpoint is down. */
+  private get bound(): number {
+    return this.failureStreak >= DOWN_AFTER_FAILURES ? Math.min(this.maxPending, this.opts.batchMaxSize) : this.maxPending;
+  }
+
   /** Like `push`, but the entry is built only when it will be kept. */
   pushLazy(build: () => T): void {
-    if (this.pending >= this.maxPending) this.drop(1, 'queue_full');
+    if (this.pending >= this.bound) this.drop(1, 'queue_full');
     else this.push(build());
   }
 
   push(entry: T): void {
-    if (this.pending >= this.maxPending) {
+    if (this.pending >= this.bound) {
       this.drop(1, 'queue_full');
       return;
     }
