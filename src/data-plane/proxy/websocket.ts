@@ -32,9 +32,21 @@ export function proxyWebSocket(
     host, remoteAddr: f.remoteAddr, proto: f.scheme, clientHost: req.headers.host ?? f.host, serverPort: f.serverPort,
   });
   let abort: ((err?: Error) => void) | undefined;
-  client.on('error', () => abort?.());
+  // A client that leaves before the upgrade ends the attempt; that says nothing about the node.
+  let clientGone = false;
+  const onClientGone = (): void => {
+    if (upgraded) return;
+    clientGone = true;
+    abort?.();
+  };
+  let upgraded = false;
+  client.on('error', onClientGone);
+  client.on('close', onClientGone);
   const handler: Dispatcher.DispatchHandler = {
-    onConnect(a) { abort = a; },
+    onConnect(a) {
+      abort = a;
+      if (clientGone) a();
+    },
     onHeaders(statusCode) {
       // The upstream refused the upgrade: undici reports it through onError below.
       void statusCode;
@@ -43,6 +55,7 @@ export function proxyWebSocket(
     onData() { return true; },
     onComplete() { client.destroy(); },
     onUpgrade(statusCode, rawHeaders, upstream) {
+      upgraded = true;
       up.report(node, { status: statusCode });
       let head101 = `HTTP/1.1 ${statusCode} Switching Protocols\r\n`;
       const raw = rawHeaders as unknown as Buffer[];
@@ -62,6 +75,7 @@ export function proxyWebSocket(
       client.pipe(upstream);
     },
     onError(err) {
+      if (clientGone) return;
       const failure = classifyUpstreamError(err);
       up.report(node, { error: failure.kind });
       const e = ERRORS[failure.code];

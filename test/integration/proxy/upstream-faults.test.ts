@@ -89,6 +89,32 @@ test('a client that stalls its upload gets a 408 and leaves the nodes healthy', 
   assert.deepEqual(await count(gw.url + '/x', 10), { a: 5, b: 5 });
 });
 
+test('a WebSocket client that leaves before the upgrade is answered does not count against the node', async () => {
+  // accepts the handshake request and never answers it
+  const held: net.Socket[] = [];
+  const silent = net.createServer((s) => { held.push(s); s.on('error', () => undefined); });
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  cleanups.push(() => { for (const s of held) s.destroy(); silent.close(); });
+  const gw = await gateway({
+    routes: [{ id: 'ws', uri: '/ws', enable_websocket: true, upstream: {
+      retries: 0, nodes: { [`127.0.0.1:${(silent.address() as net.AddressInfo).port}`]: 1 },
+      checks: { active: RARE_ACTIVE, passive: { unhealthy: { tcp_failures: 1, timeouts: 1, http_failures: 1 } } },
+    } }],
+  });
+  for (let i = 0; i < 3; i++) {
+    const heldBefore = held.length;
+    const sock = net.connect(gw.httpPort, '127.0.0.1');
+    sock.on('error', () => undefined);
+    sock.write('GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
+      + 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+    // waits until the handshake reached the upstream, then hangs up hard (RST: an error on the gateway's side)
+    for (let t = 0; t < 200 && held.length === heldBefore; t++) await new Promise((r) => setTimeout(r, 10));
+    sock.resetAndDestroy();
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  assert.doesNotMatch(gw.output(), /marked unhealthy/);
+});
+
 test('an upstream that stops reading the upload is a 504 that counts against it', async () => {
   // accepts and never reads: the upload fills the socket buffers and stops
   const held: net.Socket[] = [];
