@@ -24,8 +24,12 @@ export interface Balancer {
   pick(ctx: PickContext): BalancerNode | undefined;
   /** The attempt on `node` began (least_conn counts it). */
   acquire?(node: BalancerNode): void;
-  /** The attempt on `node` ended after `latencyMs` (ewma learns from it; least_conn releases). */
-  release?(node: BalancerNode, latencyMs: number, failed: boolean): void;
+  /**
+   * The attempt on `node` ended after `latencyMs` (ewma learns from it; least_conn releases).
+   * `latencyMs` undefined: the attempt ended for a reason that says nothing about the node
+   * (the client went away or stalled its upload), so nothing is learnt from it.
+   */
+  release?(node: BalancerNode, latencyMs: number | undefined, failed: boolean): void;
 }
 
 export type BalancerFactory = (nodes: readonly BalancerNode[]) => Balancer;

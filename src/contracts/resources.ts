@@ -31,7 +31,11 @@ export interface UpstreamNode { host: string; port: number; weight: number; prio
 export interface HealthCheckActive {
   type?: 'http' | 'https' | 'tcp';
   timeout?: number;                 // seconds
+  /** Probes of this upstream running at once (per worker). */
+  concurrency?: number;
+  http_method?: string;
   http_path?: string;
+  http_req_body?: string;
   host?: string;
   port?: number;
   https_verify_certificate?: boolean;
@@ -63,7 +67,7 @@ export interface Upstream {
   timeout?: Timeout;
   keepalive_pool?: { size?: number; idle_timeout?: number; requests?: number };
   checks?: { active?: HealthCheckActive; passive?: HealthCheckPassive };
-  tls?: { client_cert?: string; client_key?: string; verify?: boolean };
+  tls?: { client_cert?: string; client_key?: string; client_cert_id?: string | number; verify?: boolean };
   create_time?: number;
   update_time?: number;
 }

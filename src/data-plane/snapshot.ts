@@ -6,6 +6,7 @@ import { logger } from '../core/logger.js';
 import { exprVariables, usesBodyVariable } from '../core/expr/index.js';
 import { buildRouter, RouterBuildError, type RouterEntry, type RouterMode } from './router/router.js';
 import { UpstreamRuntime, upstreamKey } from './upstream/upstream-runtime.js';
+import { hashKeyResolver } from './upstream/hash-key.js';
 import { poolSettingsOf, type PoolSettings } from './proxy/pools.js';
 import { SniIndex } from './tls/sni-index.js';
 import type { RequestVars } from './request-vars.js';
@@ -70,6 +71,8 @@ interface CachedRoute {
   upstream: unknown;
   pluginConfig: unknown;
   svcUpstream: unknown;
+  /** The ssl object named by the upstream's `tls.client_cert_id`: a new certificate recompiles the route. */
+  clientCert: unknown;
   pluginEnv: string;
   compiled: CompiledRoute;
   upstreamKey: string | undefined;
@@ -143,9 +146,12 @@ export class SnapshotBuilder {
       const pluginConfig = route.plugin_config_id !== undefined ? view.get('plugin_configs', String(route.plugin_config_id))?.value : undefined;
       const svcUpstreamId = (service as Service | undefined)?.upstream_id;
       const svcUpstream = svcUpstreamId !== undefined ? view.get('upstreams', String(svcUpstreamId))?.value : undefined;
+      const effective = (route.upstream ?? upstream ?? (service as Service | undefined)?.upstream ?? svcUpstream) as Upstream | undefined;
+      const clientCert = clientCertObject(effective, view);
       const hit = this.routeCache.get(obj.id);
       if (hit !== undefined && hit.pluginEnv === pluginEnv && hit.route === route && hit.service === service
-        && hit.upstream === upstream && hit.pluginConfig === pluginConfig && hit.svcUpstream === svcUpstream) {
+        && hit.upstream === upstream && hit.pluginConfig === pluginConfig && hit.svcUpstream === svcUpstream
+        && hit.clientCert === clientCert) {
         // Unchanged: the compiled route and its router entry are reused as they are.
         const compiled = hit.compiled;
         if (compiled.upstream !== undefined && hit.upstreamKey !== undefined) nextRuntimes.set(hit.upstreamKey, compiled.upstream);
@@ -156,7 +162,7 @@ export class SnapshotBuilder {
       const compiled = this.compileRoute(obj.id, route, view, runtimeFor, plugins);
       const upConf = compiled.upstream?.conf;
       const cached: CachedRoute = {
-        route, service, upstream, pluginConfig, svcUpstream, pluginEnv, compiled,
+        route, service, upstream, pluginConfig, svcUpstream, clientCert, pluginEnv, compiled,
         upstreamKey: upConf !== undefined ? this.keyOf(upConf) : undefined, entry: undefined,
       };
       nextCache.set(obj.id, cached);
@@ -255,14 +261,14 @@ export class SnapshotBuilder {
       service,
       upstream,
       upstreamError,
-      pool: upConf !== undefined ? poolSettingsOf(upConf, connectTimeoutMs) : undefined,
+      pool: upConf !== undefined ? poolSettingsOf(upConf, connectTimeoutMs, clientCertObject(upConf, view)) : undefined,
       passHost: upConf?.pass_host ?? 'pass',
       upstreamHost: upConf?.upstream_host,
       websocket: route.enable_websocket ?? service?.enable_websocket ?? false,
       connectTimeoutMs,
       sendTimeoutMs: (t.send ?? 60) * 1000,
       readTimeoutMs: (t.read ?? 60) * 1000,
-      hashKey: upConf?.type === 'chash' ? hashKeyResolver(upConf) : undefined,
+      hashKey: upConf?.type === 'chash' ? hashKeyResolver(upConf, { name: upName }) : undefined,
     };
   }
 }
@@ -276,21 +282,8 @@ function readsBody(vars: unknown): boolean {
   }
 }
 
-function hashKeyResolver(up: Upstream): (vars: RequestVars) => string | undefined {
-  const key = up.key ?? 'remote_addr';
-  switch (up.hash_on ?? 'vars') {
-    case 'header': return (v) => str(v.get(`http_${key.toLowerCase().replace(/-/g, '_')}`));
-    case 'cookie': return (v) => v.cookie(key);
-    case 'consumer': return (v) => str(v.get('consumer_name'));
-    case 'vars_combinations': {
-      // `$host$uri`-style template: each $name is a variable
-      const parts = key.split(/(\$[a-zA-Z0-9_]+)/).filter((p) => p !== '');
-      return (v) => parts.map((p) => (p.startsWith('$') ? str(v.get(p.slice(1))) ?? '' : p)).join('');
-    }
-    default: return (v) => str(v.get(key));
-  }
-}
-
-function str(v: unknown): string | undefined {
-  return v === undefined || v === null ? undefined : String(v);
+/** The `type: client` ssl object an upstream's `tls.client_cert_id` names (the Admin API checks it exists and is one). */
+function clientCertObject(up: Upstream | undefined, view: ConfigView): Ssl | undefined {
+  const id = up?.tls?.client_cert_id;
+  return id === undefined ? undefined : view.get('ssls', String(id))?.value as Ssl | undefined;
 }

@@ -1,6 +1,7 @@
 import { Agent, request } from 'undici';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { logger } from '../core/logger.js';
+import { counter } from '../observability/metrics.js';
 import {
   LOGGER_COMMON_PROPERTIES, LOGGER_METADATA_SCHEMA, ResponseBodyCapture, checkLoggerMetadata, logEntry, pickLogFormat,
   responseBodyCaptureHandlers, type CompiledLogFormat, type LoggerCommonConf,
@@ -10,7 +11,9 @@ import { BATCH_PROCESSOR_PROPERTIES, BatchProcessor, batchOptionsOf, type BatchC
 // APISIX's http-logger: after the response, the request's log entry goes into a batch
 // processor that POSTs batches as JSON to `uri` (a JSON array; one object when
 // batch_max_size is 1; `new_line`: one JSON document per line). The request never
-// waits for it, and a failing endpoint only costs log lines (retries, then drops).
+// waits for it. A failing endpoint costs one attempt per backoff interval and one
+// warning per interval; entries past the bound are dropped without being built, and
+// counted in `gatehouse_logger_dropped_total{plugin,reason}`.
 //
 // `include_req_body` is accepted but no body is logged: the request body streams to the
 // upstream and is not kept (APISIX has nginx's buffered copy).
@@ -45,6 +48,12 @@ function agentFor(sslVerify: boolean): Agent {
   return trusting ??= new Agent({ keepAliveTimeout: 10_000, connections: 16, connect: { rejectUnauthorized: false } });
 }
 
+const dropped = counter('gatehouse_logger_dropped_total',
+  'Log entries a logger gave up on: reason queue_full (too many pending) or send_failed (out of retries)', ['plugin', 'reason']);
+
+/** How long unloading the plugin waits for pending entries before leaving them. */
+const DESTROY_DRAIN_MS = 3000;
+
 /** Processors holding entries, flushed when this code is unloaded (a plugin reload). */
 const live = new Set<BatchProcessor<Record<string, unknown>>>();
 
@@ -76,6 +85,7 @@ function processorOf(p: HttpLoggerPrepared): BatchProcessor<Record<string, unkno
       ...batchOptionsOf(p.conf, 'http logger'),
       send: (entries) => post(p.conf, entries),
       log,
+      onDrop: (n, reason) => dropped.inc({ plugin: 'http-logger', reason }, n),
       onIdle: (b) => live.delete(b),
     });
   }
@@ -117,12 +127,17 @@ export default definePlugin<HttpLoggerConf, HttpLoggerPrepared>({
   log(p, ctx) {
     const processor = processorOf(p);
     live.add(processor);
-    processor.push(logEntry(p.format, ctx, p.capture));
+    // a full queue drops the entry anyway: it is not built then
+    processor.pushLazy(() => logEntry(p.format, ctx, p.capture));
   },
 
   async destroy() {
     const all = [...live];
     live.clear();
-    await Promise.all(all.map((b) => b.drain()));
+    // a dead endpoint must not hold up a reload for its backoff: wait a little, then leave the rest
+    let timer: NodeJS.Timeout | undefined;
+    const giveUp = new Promise<void>((resolve) => { timer = setTimeout(resolve, DESTROY_DRAIN_MS); timer.unref(); });
+    await Promise.race([Promise.all(all.map((b) => b.drain())), giveUp]);
+    clearTimeout(timer);
   },
 });

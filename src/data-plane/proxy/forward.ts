@@ -30,6 +30,18 @@ function hostHeader(route: CompiledRoute, node: BalancerNode, clientHost: string
 }
 
 /**
+ * A body held in memory goes with its exact length: the client's Content-Length (which a
+ * plugin may have made stale) and any chunked framing give way to it. A request that had
+ * no body and still has none gets no Content-Length, as before.
+ */
+function frameBufferedBody(headers: string[], body: Buffer, clientSentBody: boolean): void {
+  for (let i = headers.length - 2; i >= 0; i -= 2) {
+    if (headers[i]!.length === 14 && headers[i]!.toLowerCase() === 'content-length') headers.splice(i, 2);
+  }
+  if (body.length > 0 || clientSentBody) headers.push('content-length', String(body.length));
+}
+
+/**
  * Streams one request to an upstream node and the response back, trying other nodes
  * on failures that are safe to retry. Implements undici's raw dispatch handler so the
  * response goes from undici's parser to the client socket with no stream in between.
@@ -43,14 +55,15 @@ export class Forwarder implements Dispatcher.DispatchHandler {
   private abortUpstream: ((err?: Error) => void) | undefined;
   private resume: (() => void) | undefined;
   private headers: string[] | undefined;
-  private readonly withBody: boolean;
+  /** The request body streams from the client: it can be sent once, so such a request is never retried. */
+  private streamedBody = false;
+  /** The upload stopped because the client stopped sending: the attempt's failure is the client's, not the node's. */
+  private clientStalled = false;
   /** The response's way through header_filter and body_filter, when the request has plugins. */
   private filtered: FilteredResponse | undefined;
 
   constructor(private readonly ex: Exchange, private readonly route: CompiledRoute, private readonly deps: ForwardDeps) {
     this.firstStart = performance.now();
-    // A body a plugin read into memory goes from there (and can be retried); otherwise it streams.
-    this.withBody = ex.bufferedBody === undefined && ex.req.body !== null;
     ex.res.onClose(this.onClientClose);
   }
 
@@ -80,31 +93,38 @@ export class Forwarder implements Dispatcher.DispatchHandler {
     up.acquire(node);
     const host = ex.upstreamHost ?? hostHeader(route, node, ex.req.headers.host);
     ex.upstreamHostSent = host;
+    const buffered = ex.bufferedBody;
     if (this.headers === undefined) {
       const v = ex.vars.facts;
       this.headers = upstreamRequestHeaders(ex.req, {
         host, remoteAddr: v.remoteAddr, proto: v.scheme, clientHost: ex.req.headers.host ?? v.host, serverPort: v.serverPort,
       }, ex.requestHeaderEdits);
+      if (buffered !== undefined) frameBufferedBody(this.headers, buffered, ex.req.body !== null);
+      this.streamedBody = buffered === undefined && ex.req.body !== null;
     } else {
       this.headers[1] = host;
     }
     this.attemptStart = performance.now();
-    if (this.withBody) this.watchUpload();
+    if (this.streamedBody) this.watchUpload();
     const pool = this.deps.pools.get(node, route.pool!);
     pool.dispatch({
       path: ex.upstreamUri,
       method: (ex.upstreamMethod ?? ex.req.method) as Dispatcher.HttpMethod,
       headers: this.headers,
-      body: ex.bufferedBody ?? ex.req.body,
+      body: buffered ?? ex.req.body,
+      reset: route.pool!.maxRequests === 1 ? true : undefined,
       headersTimeout: route.readTimeoutMs,
       bodyTimeout: route.readTimeoutMs,
     }, this);
   }
 
   /**
-   * nginx's send timeout: while the body is being uploaded, a socket that sees no
-   * traffic for `timeout.send` means the upstream stopped taking data (undici's
-   * backpressure stops us reading from the client). Disarmed once the body is read.
+   * nginx's send timeout: while the body is being uploaded, a client socket that sees no
+   * traffic for `timeout.send` means one side stopped. Whose fault it is decides who is
+   * blamed: a body undici paused (or has not drained) means the upstream stopped taking
+   * data, a 504 counted against the node; a body flowing with nothing buffered means
+   * we are waiting on the client, a 408 that says nothing about the node's health.
+   * Disarmed once the body is read.
    */
   private watchUpload(): void {
     const { req } = this.ex;
@@ -112,7 +132,11 @@ export class Forwarder implements Dispatcher.DispatchHandler {
     if (body === null || body.readableEnded) return;
     const socket = req.socket;
     const onTimeout = (): void => {
-      const err = Object.assign(new Error('upstream send timed out'), { code: 'GH_SEND_TIMEOUT' });
+      const waitingOnClient = body.readableFlowing === true && body.readableLength === 0;
+      if (waitingOnClient) this.clientStalled = true;
+      const err = waitingOnClient
+        ? Object.assign(new Error('client stopped sending the request body'), { code: 'GH_CLIENT_BODY_TIMEOUT' })
+        : Object.assign(new Error('upstream send timed out'), { code: 'GH_SEND_TIMEOUT' });
       this.abortUpstream?.(err);
     };
     socket.setTimeout(this.route.sendTimeoutMs, onTimeout);
@@ -164,11 +188,18 @@ export class Forwarder implements Dispatcher.DispatchHandler {
     const { ex, route } = this;
     const up = route.upstream!;
     const failure = classifyUpstreamError(err);
+    // Failures the client caused (gone, body too large, stalled upload) say nothing about
+    // the node: they count neither toward passive health nor as a balancer penalty.
+    const clientFault = ex.clientGone || ex.bodyTooLarge || this.clientStalled;
     if (this.node !== undefined) {
       const ms = performance.now() - this.attemptStart;
       ex.upstreamMs = ms;
-      up.release(this.node, ms, true);
-      if (!ex.clientGone && !ex.bodyTooLarge) up.report(this.node, { error: failure.kind });
+      if (clientFault) {
+        up.release(this.node, undefined, false);
+      } else {
+        up.release(this.node, ms, true);
+        up.report(this.node, { error: failure.kind });
+      }
     }
     if (ex.clientGone) return;
     if (ex.bodyTooLarge) {
@@ -179,9 +210,14 @@ export class Forwarder implements Dispatcher.DispatchHandler {
       ex.res.destroy(err);
       return;
     }
-    const safe = failure.kind === 'connect' || (failure.retryable && IDEMPOTENT.has(ex.req.method ?? ''));
+    if (this.clientStalled) {
+      this.deps.fail(ex, 'GH_ERR_CLIENT_TIMEOUT', true);
+      return;
+    }
+    const method = ex.upstreamMethod ?? ex.req.method ?? '';
+    const safe = failure.kind === 'connect' || (failure.retryable && IDEMPOTENT.has(method));
     const inBudget = up.retryTimeoutMs === 0 || performance.now() - this.firstStart < up.retryTimeoutMs;
-    if (safe && !this.withBody && this.attempts < up.retries && inBudget) {
+    if (safe && !this.streamedBody && this.attempts < up.retries && inBudget) {
       this.attempts++;
       (this.tried ??= new Set()).add(this.node.id);
       this.abortUpstream = undefined;

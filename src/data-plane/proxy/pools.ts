@@ -1,5 +1,5 @@
 import { Pool } from 'undici';
-import type { Upstream } from '../../contracts/resources.js';
+import type { Ssl, Upstream } from '../../contracts/resources.js';
 import type { BalancerNode } from '../../contracts/balancer.js';
 
 // One keep-alive pool per (origin, connection settings). Pools outlive config
@@ -17,7 +17,8 @@ export interface PoolSettings {
   servername?: string;
 }
 
-export function poolSettingsOf(up: Upstream, connectTimeoutMs: number): PoolSettings {
+/** `clientCert`: the ssl object `tls.client_cert_id` names, used instead of inline `client_cert`/`client_key`. */
+export function poolSettingsOf(up: Upstream, connectTimeoutMs: number, clientCert?: Pick<Ssl, 'cert' | 'key'>): PoolSettings {
   const kp = up.keepalive_pool ?? {};
   return {
     scheme: up.scheme ?? 'http',
@@ -26,8 +27,8 @@ export function poolSettingsOf(up: Upstream, connectTimeoutMs: number): PoolSett
     idleTimeoutMs: (kp.idle_timeout ?? 60) * 1000,
     maxRequests: kp.requests ?? 1000,
     verifyTls: up.tls?.verify ?? false,
-    clientCert: up.tls?.client_cert,
-    clientKey: up.tls?.client_key,
+    clientCert: clientCert?.cert ?? up.tls?.client_cert,
+    clientKey: clientCert?.key ?? up.tls?.client_key,
     servername: up.pass_host === 'rewrite' ? up.upstream_host : undefined,
   };
 }
@@ -46,7 +47,9 @@ export class PoolRegistry {
         pipelining: 1,
         keepAliveTimeout: s.idleTimeoutMs,
         keepAliveMaxTimeout: s.idleTimeoutMs,
-        maxRequestsPerClient: s.maxRequests,
+        // undici closes a socket after its limit + 1 requests; nginx's keepalive_requests
+        // counts the last one in. A limit of 1 (no reuse) is `reset` on each request instead.
+        maxRequestsPerClient: s.maxRequests > 1 ? s.maxRequests - 1 : 0,
         // Timeouts are set per request from the route/upstream `timeout`.
         headersTimeout: 0,
         bodyTimeout: 0,

@@ -34,6 +34,9 @@ describe('health checker defaults', () => {
     assert.equal(a.type, 'http');
     assert.equal(a.timeoutMs, 1000);
     assert.equal(a.httpPath, '/');
+    assert.equal(a.httpMethod, 'GET');
+    assert.equal(a.httpReqBody, '');
+    assert.equal(a.concurrency, 10);
     assert.equal(a.verifyCertificate, true);
     assert.equal(a.healthyIntervalMs, 1000);
     assert.equal(a.unhealthyIntervalMs, 1000);
@@ -158,8 +161,30 @@ describe('active health checks with a fake probe', () => {
     hc.stop();
     assert.deepEqual(
       { ...targets[0], headers: undefined },
-      { type: 'https', address: '::1', port: 9999, timeoutMs: 500, path: '/status', hostHeader: 'up.example', headers: undefined, verifyCertificate: false },
+      { type: 'https', address: '::1', port: 9999, timeoutMs: 500, path: '/status', method: 'GET', body: undefined,
+        hostHeader: 'up.example', headers: undefined, verifyCertificate: false },
     );
+  });
+
+  it('runs at most `concurrency` probes at once; the others wait for a slot', async () => {
+    let running = 0;
+    let most = 0;
+    let probes = 0;
+    const nodes = [3001, 3002, 3003, 3004, 3005].map((p) => nodeAt(p));
+    const hc = new HealthChecker(nodes, { active: { concurrency: 2, healthy: { interval: 0.01 } } }, {
+      logger: quiet,
+      probe: async () => {
+        running++;
+        probes++;
+        most = Math.max(most, running);
+        await sleep(5);
+        running--;
+        return { status: 200 };
+      },
+    });
+    await until(() => probes >= 15, 'every node is probed several times');
+    hc.stop();
+    assert.equal(most, 2);
   });
 
   it('brackets an IPv6 node host in the Host header', async () => {
@@ -237,6 +262,31 @@ describe('active health checks against real servers', () => {
       failing = false;
       hc.stop();
     }
+  });
+
+  it('sends the configured http_method, http_req_body and req_headers', async () => {
+    const seen: { method?: string; body: string; headers: http.IncomingHttpHeaders }[] = [];
+    const recorder = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => { body += c; });
+      req.on('end', () => { seen.push({ method: req.method, body, headers: req.headers }); res.end(); });
+    });
+    const port = await listen(recorder);
+    const hc = new HealthChecker([nodeAt(port)], {
+      active: { http_method: 'POST', http_path: '/probe', http_req_body: '{"ping":1}', req_headers: ['X-Check: 2', 'Content-Type: application/json'],
+        healthy: { interval: 0.02 } },
+    }, { logger: quiet });
+    try {
+      await until(() => seen.length > 0, 'a probe arrives');
+    } finally {
+      hc.stop();
+      recorder.close();
+    }
+    assert.equal(seen[0]!.method, 'POST');
+    assert.equal(seen[0]!.body, '{"ping":1}');
+    assert.equal(seen[0]!.headers['content-length'], '10');
+    assert.equal(seen[0]!.headers['x-check'], '2');
+    assert.equal(seen[0]!.headers['content-type'], 'application/json');
   });
 
   it('takes out a node whose port refuses tcp connections', async () => {

@@ -17,7 +17,10 @@ interface Thresholds {
 export interface ResolvedActiveCheck {
   type: 'http' | 'https' | 'tcp';
   timeoutMs: number;
+  concurrency: number;
+  httpMethod: string;
   httpPath: string;
+  httpReqBody: string;
   host?: string;
   port?: number;
   verifyCertificate: boolean;
@@ -63,7 +66,10 @@ export function resolveActiveCheck(a: HealthCheckActive): ResolvedActiveCheck {
   return {
     type: a.type ?? 'http',
     timeoutMs: (a.timeout ?? 1) * 1000,
+    concurrency: Math.max(1, a.concurrency ?? 10),
+    httpMethod: a.http_method ?? 'GET',
     httpPath: a.http_path ?? '/',
+    httpReqBody: a.http_req_body ?? '',
     host: a.host,
     port: a.port,
     verifyCertificate: a.https_verify_certificate ?? true,
@@ -147,6 +153,9 @@ export class HealthChecker {
   private readonly cooldownMs: number;
   private readonly hostHeader: string | undefined;
   private stopped = false;
+  /** Probes running now, and nodes waiting for a slot (`checks.active.concurrency`). */
+  private probesRunning = 0;
+  private readonly waitingForSlot: NodeHealth[] = [];
 
   constructor(nodes: readonly BalancerNode[], checks: Upstream['checks'], opts: HealthCheckerOptions = {}) {
     this.active = checks?.active ? resolveActiveCheck(checks.active) : undefined;
@@ -266,6 +275,11 @@ export class HealthChecker {
   private async runProbe(h: NodeHealth, a: ResolvedActiveCheck): Promise<void> {
     if (this.stopped) return;
     h.probing = true;
+    if (this.probesRunning >= a.concurrency) {
+      this.waitingForSlot.push(h);
+      return;
+    }
+    this.probesRunning++;
     let outcome: ProbeOutcome;
     try {
       outcome = await this.probe(this.targetFor(h.node, a));
@@ -273,6 +287,12 @@ export class HealthChecker {
       outcome = { error: classifyNetworkError(err) };
     } finally {
       h.probing = false;
+      this.probesRunning--;
+      const next = this.waitingForSlot.shift();
+      if (next !== undefined) {
+        next.probing = false;
+        void this.runProbe(next, a);
+      }
     }
     if (this.stopped) return;
     this.apply(h, verdictOf(outcome, a.healthyStatuses, a.unhealthyStatuses, a.type === 'tcp'), a.thresholds, 'active');
@@ -287,6 +307,8 @@ export class HealthChecker {
       port: a.port ?? node.port,
       timeoutMs: a.timeoutMs,
       path: a.httpPath,
+      method: a.httpMethod,
+      body: a.httpReqBody === '' ? undefined : a.httpReqBody,
       hostHeader: isIPv6(host) ? `[${host}]` : host,
       headers: a.reqHeaders,
       verifyCertificate: a.verifyCertificate,

@@ -15,6 +15,10 @@ export interface ProbeTarget {
   timeoutMs: number;
   /** http(s) only. */
   path?: string;
+  /** http(s) only; default GET. */
+  method?: string;
+  /** http(s) only: sent with its Content-Length when not empty. */
+  body?: string;
   /** Host header (and TLS server name, unless it is an IP). */
   hostHeader?: string;
   headers?: Record<string, string>;
@@ -68,7 +72,7 @@ function withTimeout(
 }
 
 /**
- * An HTTP(S) GET whose outcome is the status line alone: the body is never read, and the
+ * An HTTP(S) request (GET unless `method` says otherwise) whose outcome is the status line alone: the body is never read, and the
  * connection is never reused (`agent: false`), so a probe measures a fresh connect as a
  * real request would and leaves no sockets behind.
  */
@@ -82,7 +86,7 @@ export function httpProbe(target: ProbeTarget): Promise<ProbeOutcome> {
       host: target.address,
       port: target.port,
       path: target.path ?? '/',
-      method: 'GET',
+      method: target.method ?? 'GET',
       headers,
       agent: false,
     };
@@ -97,7 +101,12 @@ export function httpProbe(target: ProbeTarget): Promise<ProbeOutcome> {
       res.destroy();
     });
     req.on('error', (err) => finish({ error: classifyNetworkError(err) }));
-    req.end();
+    if (target.body !== undefined && target.body !== '') {
+      req.setHeader('content-length', Buffer.byteLength(target.body));
+      req.end(target.body);
+    } else {
+      req.end();
+    }
     return () => req.destroy();
   });
 }

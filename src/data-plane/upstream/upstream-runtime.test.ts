@@ -161,13 +161,22 @@ describe('UpstreamRuntime picking', () => {
     rt.close();
   });
 
-  it('answers undefined once no node is healthy', () => {
-    const rt = runtime({ nodes: { 'a:1': 1, 'b:1': 1 }, checks: { passive: { unhealthy: { tcp_failures: 1 } } } }, { passiveCooldownMs: 3_600_000 });
+  it('tries every node once none is healthy, with a warning, as APISIX does', () => {
+    const lines: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (l: string) => { lines.push(l); } });
+    const rt = runtime({ nodes: { 'a:1': 1, 'b:1': 1 }, checks: { passive: { unhealthy: { tcp_failures: 1 } } } },
+      { passiveCooldownMs: 3_600_000, logger: log });
     for (const n of rt.nodes) rt.report(n, { error: 'connect' });
     assert.deepEqual(rt.healthyNodeIds(), []);
-    assert.equal(rt.pick({}), undefined);
-    assert.equal(rt.pick({ tried: new Set(['a:1']) }), undefined);
+    assert.deepEqual([...countPicks(rt, 20).keys()].sort(), ['a:1', 'b:1']);
+    assert.equal(rt.pick({ tried: new Set(['a:1']) })!.id, 'b:1');
+    assert.equal(lines.filter((l) => l.includes('every upstream node is unhealthy')).length, 1);
     rt.close();
+  });
+
+  it('answers undefined when no node can take traffic (none, or all of weight 0)', () => {
+    assert.equal(runtime({ nodes: {} }).pick({}), undefined);
+    assert.equal(runtime({ nodes: { 'a:1': 0 } }).pick({}), undefined);
   });
 
   it('ignores passive reports when the upstream has no checks', () => {

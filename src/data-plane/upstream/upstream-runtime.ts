@@ -83,7 +83,7 @@ export function upstreamKey(conf: Upstream): string {
 
 interface PriorityGroup {
   readonly priority: number;
-  /** Healthy nodes with weight > 0, never empty. */
+  /** Nodes with weight > 0 (the healthy ones, or all when none is healthy), never empty. */
   readonly nodes: readonly BalancerNode[];
   readonly balancer: Balancer;
 }
@@ -143,8 +143,8 @@ export class UpstreamRuntime {
   }
 
   /**
-   * The node for the next attempt, or undefined when no node is healthy (the proxy
-   * answers 503). The highest priority group with an untried node is used; lower
+   * The node for the next attempt, or undefined when the upstream has no node with a
+   * weight above 0 (the proxy answers 503); when none is healthy, all are candidates. The highest priority group with an untried node is used; lower
    * priorities serve only when everything above is unhealthy or already tried. Once
    * every healthy node has been tried, retries reuse the highest priority group.
    */
@@ -162,7 +162,8 @@ export class UpstreamRuntime {
     this.accounting?.acquire?.(node);
   }
 
-  release(node: BalancerNode, latencyMs: number, failed: boolean): void {
+  /** `latencyMs` undefined: the attempt ended by the client's doing; the balancer learns nothing from it. */
+  release(node: BalancerNode, latencyMs: number | undefined, failed: boolean): void {
     this.accounting?.release?.(node, latencyMs, failed);
   }
 
@@ -181,22 +182,31 @@ export class UpstreamRuntime {
   }
 
   private rebuild(healthy: ReadonlySet<string>): void {
+    let groups = this.groupsOf((n) => healthy.has(n.id));
+    if (groups.length === 0 && healthy.size < this.nodes.length) {
+      // APISIX's choice: with every node marked down, health checks are more likely wrong
+      // (a probe path that 404s, a blip seen by every node) than every node is dead, so
+      // all of them are tried rather than failing every request with a 503.
+      groups = this.groupsOf(() => true);
+      if (groups.length > 0) this.log.warn('every upstream node is unhealthy; trying all of them');
+    }
+    this.groups = groups;
+  }
+
+  private groupsOf(include: (n: BalancerNode) => boolean): PriorityGroup[] {
     const byPriority = new Map<number, BalancerNode[]>();
     for (const n of this.nodes) {
-      if (n.weight <= 0 || !healthy.has(n.id)) continue;
+      if (n.weight <= 0 || !include(n)) continue;
       let list = byPriority.get(n.priority);
       if (list === undefined) byPriority.set(n.priority, (list = []));
       list.push(n);
     }
-    this.groups = [...byPriority.entries()]
+    return [...byPriority.entries()]
       .sort((a, b) => b[0] - a[0])
       .map(([priority, nodes]) => ({
         priority,
         nodes,
         balancer: createBalancer(this.conf.type, nodes, { shared: this.shared }),
       }));
-    if (this.groups.length === 0 && this.nodes.length > 0) {
-      this.log.warn('no healthy upstream node left; requests get 503 until one recovers');
-    }
   }
 }

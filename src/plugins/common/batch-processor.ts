@@ -2,16 +2,27 @@
 // entries somewhere: entries are buffered and sent as one batch when `batch_max_size`
 // are waiting, when none arrived for `inactive_timeout` seconds, or when the oldest has
 // waited `buffer_duration` seconds. A failed batch is retried `max_retry_count` times,
-// `retry_delay` seconds apart, then dropped. Nothing here ever waits in a request: `push`
-// only appends, and timers are unref'd so they never keep a process alive.
+// then dropped. Nothing here ever waits in a request: `push` only appends, and timers
+// are unref'd so they never keep a process alive.
 //
-// Beyond APISIX: at most `maxPending` entries are held (buffered plus being sent); past
-// that new entries are dropped and counted, so an unreachable endpoint cannot eat memory.
+// Beyond APISIX, so that a dead or slow endpoint costs the gateway next to nothing:
+// - at most `maxPending` entries are held (buffered, queued and in flight); past that
+//   new entries are dropped and counted (`full` lets a caller skip building them);
+// - at most `maxConcurrentSends` batches are in flight; full batches queue behind them;
+// - a failure pauses all sending with exponential backoff (`retry_delay` doubling per
+//   consecutive failure, from at least `minBackoffMs` up to `maxBackoffMs`): a dead
+//   endpoint gets one attempt per backoff interval, not one per batch;
+// - once `DOWN_AFTER_FAILURES` attempts in a row failed, the endpoint counts as down:
+//   only one batch is held for the next attempt, and entries past it are dropped
+//   without being built, so a dead endpoint costs requests next to nothing;
+// - failures and drops are reported in one warning per `warnIntervalMs`, not per batch.
 
 export interface BatchProcessorLog {
   warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
 }
+
+export type DropReason = 'queue_full' | 'send_failed';
 
 export interface BatchProcessorOptions<T> {
   /** Shown in log lines: `Batch Processor[<name>] ...`. */
@@ -21,11 +32,20 @@ export interface BatchProcessorOptions<T> {
   bufferDurationMs: number;
   maxRetryCount: number;
   retryDelayMs: number;
-  /** Entries held at most (buffered + in flight); default max(10000, 2 × batchMaxSize). */
+  /** Entries held at most (buffered + queued + in flight); default max(10000, 2 × batchMaxSize). */
   maxPending?: number;
+  /** Batches being sent at once; default 4. */
+  maxConcurrentSends?: number;
+  /** Backoff bounds after a failure; defaults 100 ms and 30 s. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** At most one failure warning per this interval; default 10 s. */
+  warnIntervalMs?: number;
   /** Sends one batch; a rejection is a failure (retried). */
   send(entries: T[]): Promise<void>;
   log: BatchProcessorLog;
+  /** Entries given up on: the queue was full, or their batch ran out of retries. */
+  onDrop?: (entries: number, reason: DropReason) => void;
   /** Called when the last pending entry is sent or dropped. */
   onIdle?: (processor: BatchProcessor<T>) => void;
   /** For tests. */
@@ -51,41 +71,66 @@ export interface BatchConf {
   retry_delay?: number;
 }
 
+/** Consecutive failed attempts after which an endpoint counts as down. */
+export const DOWN_AFTER_FAILURES = 3;
+
+interface QueuedBatch<T> {
+  entries: T[];
+  /** Failed attempts so far. */
+  failures: number;
+}
+
 export class BatchProcessor<T> {
   private buffer: T[] = [];
   private firstAt = 0;
   private lastAt = 0;
   private timer: NodeJS.Timeout | undefined;
+  private readonly queue: QueuedBatch<T>[] = [];
+  private queued = 0;
   private inFlight = 0;
+  private sendingBatches = 0;
+  /** Consecutive failed sends; the backoff grows with it and a success resets it. */
+  private failureStreak = 0;
+  private pausedUntil = 0;
+  private resumeTimer: NodeJS.Timeout | undefined;
+  private idleWaiters: (() => void)[] = [];
   private readonly maxPending: number;
+  private readonly maxConcurrent: number;
   private readonly now: () => number;
-  /** Entries dropped because too many were pending (reported once per burst). */
+  private readonly report: FailureReport;
+  /** Entries dropped, all reasons (for tests and status). */
   dropped = 0;
   /** Batches sent successfully / given up on (for tests and status). */
   sent = 0;
   failed = 0;
-  private sending: Promise<void>[] = [];
 
   constructor(private readonly opts: BatchProcessorOptions<T>) {
     this.maxPending = opts.maxPending ?? Math.max(10_000, opts.batchMaxSize * 2);
+    this.maxConcurrent = Math.max(1, opts.maxConcurrentSends ?? 4);
     this.now = opts.now ?? Date.now;
+    this.report = new FailureReport(opts.name, opts.log, opts.warnIntervalMs ?? 10_000, Date.now);
   }
 
-  /** Entries waiting in the buffer or being sent. */
+  /** Entries waiting in the buffer, queued, or being sent. */
   get pending(): number {
-    return this.buffer.length + this.inFlight;
+    return this.buffer.length + this.queued + this.inFlight;
+  }
+
+  /** Entries held at most now: the configured bound, or one batch while the endpoint is down. */
+  private get bound(): number {
+    return this.failureStreak >= DOWN_AFTER_FAILURES ? Math.min(this.maxPending, this.opts.batchMaxSize) : this.maxPending;
+  }
+
+  /** Like `push`, but the entry is built only when it will be kept. */
+  pushLazy(build: () => T): void {
+    if (this.pending >= this.bound) this.drop(1, 'queue_full');
+    else this.push(build());
   }
 
   push(entry: T): void {
-    if (this.pending >= this.maxPending) {
-      if (this.dropped++ === 0) {
-        this.opts.log.warn({ max_pending: this.maxPending }, `Batch Processor[${this.opts.name}] too many pending entries; dropping new ones`);
-      }
+    if (this.pending >= this.bound) {
+      this.drop(1, 'queue_full');
       return;
-    }
-    if (this.dropped > 0) {
-      this.opts.log.warn({ dropped: this.dropped }, `Batch Processor[${this.opts.name}] dropped ${this.dropped} entries`);
-      this.dropped = 0;
     }
     const now = this.now();
     if (this.buffer.length === 0) this.firstAt = now;
@@ -113,49 +158,140 @@ export class BatchProcessor<T> {
     else this.flush();
   }
 
-  /** Sends what is buffered now (also used when a logger's code is unloaded). */
+  /** Queues what is buffered now as a batch (also used when a logger's code is unloaded). */
   flush(): void {
     if (this.timer !== undefined) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.buffer.length === 0) return;
-    const batch = this.buffer;
-    this.buffer = [];
-    this.inFlight += batch.length;
-    const p = this.deliver(batch).finally(() => {
-      this.inFlight -= batch.length;
-      this.sending = this.sending.filter((x) => x !== p);
-      if (this.pending === 0) this.opts.onIdle?.(this);
-    });
-    this.sending.push(p);
+    if (this.buffer.length > 0) {
+      this.queue.push({ entries: this.buffer, failures: 0 });
+      this.queued += this.buffer.length;
+      this.buffer = [];
+    }
+    this.pump();
   }
 
-  /** Flushes and resolves once every batch is sent or given up on. */
+  /** Flushes and resolves once every entry is sent or given up on (backoff included). */
   async drain(): Promise<void> {
     this.flush();
-    while (this.sending.length > 0) await Promise.all(this.sending);
+    while (this.pending > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private async deliver(batch: T[]): Promise<void> {
-    const { name, maxRetryCount, retryDelayMs, log } = this.opts;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.opts.send(batch);
-        this.sent++;
-        return;
-      } catch (err) {
-        const message = (err as Error)?.message ?? String(err);
-        if (attempt >= maxRetryCount) {
-          this.failed++;
-          log.error({ err: message, entries: batch.length },
-            `Batch Processor[${name}] exceeded the max_retry_count[${maxRetryCount}] dropping the entries`);
-          return;
+  private pump(): void {
+    // While failing, one batch at a time probes the endpoint.
+    const limit = this.failureStreak > 0 ? 1 : this.maxConcurrent;
+    while (this.queue.length > 0 && this.sendingBatches < limit) {
+      const wait = this.pausedUntil - Date.now();
+      if (wait > 0) {
+        if (this.resumeTimer === undefined) {
+          this.resumeTimer = setTimeout(() => { this.resumeTimer = undefined; this.pump(); }, wait);
+          this.resumeTimer.unref();
         }
-        log.warn({ err: message, retry: attempt + 1 }, `Batch Processor[${name}] failed to process entries: ${message}`);
-        await new Promise<void>((resolve) => setTimeout(resolve, retryDelayMs).unref());
+        return;
+      }
+      const batch = this.queue.shift()!;
+      this.queued -= batch.entries.length;
+      this.inFlight += batch.entries.length;
+      this.sendingBatches++;
+      void this.deliver(batch);
+    }
+  }
+
+  private async deliver(batch: QueuedBatch<T>): Promise<void> {
+    const size = batch.entries.length;
+    try {
+      await this.opts.send(batch.entries);
+      this.sent++;
+      this.failureStreak = 0;
+      this.pausedUntil = 0;
+    } catch (err) {
+      const message = (err as Error)?.message ?? String(err);
+      this.failureStreak++;
+      const base = Math.max(this.opts.retryDelayMs, this.opts.minBackoffMs ?? 100);
+      const backoff = Math.min(this.opts.maxBackoffMs ?? 30_000, base * 2 ** Math.min(this.failureStreak - 1, 20));
+      this.pausedUntil = Math.max(this.pausedUntil, Date.now() + backoff);
+      if (++batch.failures > this.opts.maxRetryCount) {
+        this.failed++;
+        this.dropped += size;
+        this.opts.onDrop?.(size, 'send_failed');
+        this.report.failure(message, size);
+      } else {
+        this.report.failure(message, 0);
+        // retried first, so entries keep their order
+        this.queue.unshift(batch);
+        this.queued += size;
+      }
+    } finally {
+      this.inFlight -= size;
+      this.sendingBatches--;
+      this.pump();
+      if (this.pending === 0) {
+        this.opts.onIdle?.(this);
+        const waiters = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const w of waiters) w();
       }
     }
+  }
+
+  private drop(entries: number, reason: 'queue_full'): void {
+    this.dropped += entries;
+    this.opts.onDrop?.(entries, reason);
+    this.report.queueFull(entries);
+  }
+}
+
+/**
+ * Failures and drops of one processor, summed into at most one warning per interval:
+ * the first problem after a quiet interval is logged at once, later ones in the next
+ * line (a timer makes sure the last ones are not kept back for ever).
+ */
+class FailureReport {
+  private failures = 0;
+  private droppedFull = 0;
+  private droppedFailed = 0;
+  private lastError = '';
+  private lastWarnAt = -Infinity;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly name: string, private readonly log: BatchProcessorLog,
+    private readonly intervalMs: number, private readonly now: () => number) {}
+
+  /** A failed attempt; `dropped` entries were given up on with it (their batch ran out of retries). */
+  failure(message: string, dropped: number): void {
+    this.failures++;
+    this.droppedFailed += dropped;
+    this.lastError = message;
+    this.due();
+  }
+
+  queueFull(entries: number): void {
+    this.droppedFull += entries;
+    this.due();
+  }
+
+  private due(): void {
+    const wait = this.lastWarnAt + this.intervalMs - this.now();
+    if (wait <= 0) {
+      this.emit();
+    } else if (this.timer === undefined) {
+      this.timer = setTimeout(() => { this.timer = undefined; this.emit(); }, wait);
+      this.timer.unref();
+    }
+  }
+
+  private emit(): void {
+    if (this.failures === 0 && this.droppedFull === 0 && this.droppedFailed === 0) return;
+    this.lastWarnAt = this.now();
+    const parts: string[] = [];
+    if (this.failures > 0) parts.push(`${this.failures} failed attempt(s), last error: ${this.lastError}`);
+    if (this.droppedFailed > 0) parts.push(`${this.droppedFailed} entries dropped after max_retry_count`);
+    if (this.droppedFull > 0) parts.push(`${this.droppedFull} entries dropped, too many pending`);
+    this.log.warn({ failed_attempts: this.failures, dropped_after_retries: this.droppedFailed, dropped_queue_full: this.droppedFull,
+      err: this.failures > 0 ? this.lastError : undefined },
+    `Batch Processor[${this.name}] ${parts.join('; ')}`);
+    this.failures = this.droppedFull = this.droppedFailed = 0;
   }
 }
 

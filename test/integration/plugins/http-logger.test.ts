@@ -91,8 +91,24 @@ test('a failing collector is retried max_retry_count times; the entry is the def
   assert.equal(typeof entry.latency, 'number');
 });
 
-test('an unreachable collector costs the client nothing', async () => {
+test('an unreachable collector costs the client nothing: backoff, drops counted, a bounded number of warnings', async () => {
   const from = gw.output().length;
-  for (let i = 0; i < 3; i++) assert.equal((await get(`${gw.url}/down`)).status, 200);
-  await gw.waitForOutput('Batch Processor[http logger] exceeded the max_retry_count[0] dropping the entries', from);
+  const statuses = new Map<number, number>();
+  for (let round = 0; round < 20; round++) {
+    const batch = await Promise.all(Array.from({ length: 10 }, () => get(`${gw.url}/down`)));
+    for (const r of batch) statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+  }
+  assert.deepEqual([...statuses], [[200, 200]]);
+  await gw.waitForOutput(/Batch Processor\[http logger\] \d+ failed attempt/, from);
+  // out of retries, and (the endpoint counting as down once a few attempts failed) past the bound
+  for (const reason of ['send_failed', 'queue_full']) {
+    await eventually(async () => {
+      const text = (await get(gw.metricsUrl)).body;
+      const m = new RegExp(`gatehouse_logger_dropped_total\\{plugin="http-logger",reason="${reason}"\\} (\\d+)`).exec(text);
+      return m !== null && Number(m[1]) > 0;
+    }, 200, 100);
+  }
+  const warnings = gw.output().slice(from).match(/Batch Processor\[http logger\]/g) ?? [];
+  // one line per 10 s interval: the first failure at once, the rest summed into the next line
+  assert.ok(warnings.length <= 2, `${warnings.length} warnings for 200 requests`);
 });

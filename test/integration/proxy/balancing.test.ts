@@ -62,6 +62,23 @@ test('chash by header keeps a key on one node and spreads keys across nodes', as
   assert.ok(owners.size >= 2, 'keys should spread over several nodes');
 });
 
+test('chash requests without the key hash on the client address, with one warning, not one per request', async () => {
+  const [a, b, c] = await upstreams('a', 'b', 'c');
+  const nodes = { [`127.0.0.1:${a!.port}`]: 1, [`127.0.0.1:${b!.port}`]: 1, [`127.0.0.1:${c!.port}`]: 1 };
+  const gw = await gateway({
+    routes: [
+      { id: 'by-header', uri: '/h', upstream: { type: 'chash', hash_on: 'header', key: 'x-user', nodes } },
+      { id: 'by-addr', uri: '/a', upstream: { type: 'chash', hash_on: 'vars', key: 'remote_addr', nodes } },
+    ],
+  });
+  const keyless = await count(gw.url + '/h', 20);
+  assert.equal(Object.keys(keyless).length, 1);
+  // the same ring and the same key (127.0.0.1) as the route that hashes on remote_addr
+  assert.deepEqual(keyless, await count(gw.url + '/a', 20));
+  const warnings = gw.output().match(/chash key missing from the request; hashing on remote_addr/g) ?? [];
+  assert.equal(warnings.length, 1);
+});
+
 test('a failed connection is retried on the next node', async () => {
   const [a] = await upstreams('a');
   const dead = await deadPort();

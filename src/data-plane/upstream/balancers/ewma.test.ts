@@ -63,6 +63,18 @@ describe('ewma balancer', () => {
     assert.equal(balancer.pick({})!.id, slow.id);
   });
 
+  it('learns nothing from an attempt the client ended (no latency given)', () => {
+    const { balancer, stats, advance } = setup();
+    balancer.release!(fast, 10, false);
+    balancer.release!(slow, 200, false);
+    const before = { ...stats.get(fast.id)! };
+    advance(5);
+    balancer.release!(fast, undefined, false);
+    balancer.release!(fast, undefined, true);
+    assert.deepEqual(stats.get(fast.id), before);
+    assert.equal(balancer.pick({})!.id, fast.id);
+  });
+
   it('blends samples by elapsed time with a 10 s decay', () => {
     const { balancer, stats, advance } = setup();
     balancer.release!(fast, 100, false);

@@ -81,7 +81,8 @@ export function createEwmaBalancer(nodes: readonly BalancerNode[], opts: EwmaOpt
       const t = now();
       return score(pool[b]!, t) < score(pool[a]!, t) ? pool[b] : pool[a];
     },
-    release(node: BalancerNode, latencyMs: number, failed: boolean): void {
+    release(node: BalancerNode, latencyMs: number | undefined, failed: boolean): void {
+      if (latencyMs === undefined) return;
       const t = now();
       const sample = Math.max(0, latencyMs);
       const stat = stats.get(node.id);
