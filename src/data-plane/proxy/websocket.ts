@@ -43,7 +43,11 @@ export function proxyWebSocket(ex: Exchange, route: CompiledRoute, pools: PoolRe
   }, ex.requestHeaderEdits);
   const started = performance.now();
   let abort: ((err?: Error) => void) | undefined;
-  const onClientGone = (): void => abort?.();
+  // A client that leaves before the upgrade ends the attempt; that says nothing about the node.
+  const onClientGone = (): void => {
+    if (!ex.res.writableFinished) ex.clientGone = true;
+    abort?.();
+  };
   ex.res.onClose(onClientGone);
   const handler: Dispatcher.DispatchHandler = {
     onConnect(a) {

@@ -103,6 +103,8 @@ test('an unreachable collector costs the client nothing: backoff, drops counted,
   // out of retries, and (the endpoint counting as down once a few attempts failed) past the bound
   for (const reason of ['send_failed', 'queue_full']) {
     await eventually(async () => {
+      // requests keep coming, so entries meet the endpoint once it counts as down (after a few backed-off attempts)
+      await Promise.all(Array.from({ length: 3 }, () => get(`${gw.url}/down`)));
       const text = (await get(gw.metricsUrl)).body;
       const m = new RegExp(`gatehouse_logger_dropped_total\\{plugin="http-logger",reason="${reason}"\\} (\\d+)`).exec(text);
       return m !== null && Number(m[1]) > 0;
