@@ -167,7 +167,7 @@ describe('StandaloneStore', () => {
     const file = await newFile(JSON.stringify({ upstreams: [{ id: 'u1', nodes: { '[::1]:8080': 2 } }] }), 'json');
     const store = new StandaloneStore(file);
     await store.load();
-    assert.deepEqual((await store.get('upstreams', 'u1'))?.value.nodes, [{ host: '[::1]', port: 8080, weight: 2, priority: 0 }]);
+    assert.deepEqual((await store.get('upstreams', 'u1'))?.value.nodes, { '[::1]:8080': 2 });
     await store.close();
   });
 
