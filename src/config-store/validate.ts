@@ -319,6 +319,28 @@ export function findObjectReferenceProblem(kind: ResourceKind, id: string, value
   }
 }
 
+/**
+ * A plugin that global rule `id` shares with another global rule, with the other rule's
+ * id, or undefined. APISIX runs such a plugin from neither rule, so a write that would
+ * create the pair is refused instead.
+ */
+export function findGlobalRuleConflict(id: string, value: Obj, others: Iterable<{ id: string; value: unknown }>):
+  string | undefined {
+  const mine = value.plugins as Obj | undefined;
+  if (mine === undefined) return undefined;
+  for (const other of others) {
+    if (other.id === id) continue;
+    const theirs = (other.value as Obj | undefined)?.plugins as Obj | undefined;
+    if (theirs === undefined) continue;
+    for (const name of Object.keys(mine)) {
+      if (Object.hasOwn(theirs, name)) {
+        return `plugin ${name} is already configured in global rule [${other.id}]: a plugin may be in one global rule only`;
+      }
+    }
+  }
+  return undefined;
+}
+
 /** Every dangling reference in a whole configuration, in kind order then list order. */
 export function findReferenceProblems(lookup: ConfigLookup): ReferenceProblem[] {
   const out: ReferenceProblem[] = [];

@@ -269,6 +269,24 @@ describe('PATCH', () => {
   });
 });
 
+describe('global rules', () => {
+  test('a plugin already in another global rule is refused on PUT and PATCH, naming the plugin and the rule', async () => {
+    ok(await call('PUT', '/global_rules/gdup1', { plugins: { 'request-id': {} } }), 201);
+    const put = await call('PUT', '/global_rules/gdup2', { plugins: { cors: {}, 'request-id': {} } });
+    ok(put, 400);
+    assert.match(put.body.error_msg, /plugin request-id is already configured in global rule \[gdup1\]/);
+    ok(await call('GET', '/global_rules/gdup2'), 404);
+    ok(await call('PUT', '/global_rules/gdup2', { plugins: { cors: {} } }), 201);
+    const patch = await call('PATCH', '/global_rules/gdup2', { plugins: { 'request-id': {} } });
+    ok(patch, 400);
+    assert.match(patch.body.error_msg, /request-id.*\[gdup1\]/);
+    // rewriting the rule that holds it is fine
+    ok(await call('PUT', '/global_rules/gdup1', { plugins: { 'request-id': { header_name: 'x-rid' } } }), 200);
+    ok(await call('DELETE', '/global_rules/gdup1'), 200);
+    ok(await call('DELETE', '/global_rules/gdup2'), 200);
+  });
+});
+
 describe('references', () => {
   test('a write naming a missing object is refused with APISIX messages', async () => {
     const cases: [string, Record<string, unknown>, string][] = [
