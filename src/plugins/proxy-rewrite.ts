@@ -3,7 +3,10 @@ import type { PluginContext, PluginRequest } from '../contracts/plugin.js';
 import { compileVarTemplate, type VarTemplate } from './common/var-template.js';
 import { compileNgxRegex, compileNgxTemplate, type NgxRegex, type NgxTemplate } from './common/ngx-regex.js';
 import { escapeUriControlChars, uriSafeEncode } from './common/ngx-uri.js';
-import { appendHeaderValue, headerValueText, isValidHeaderName, isValidHeaderValue } from './common/headers.js';
+import {
+  appendHeaderValue, HEADER_NAME_SCHEMA, HEADER_VALUE_SCHEMA, headerMapSchema, headerValueText, isValidHeaderName,
+  isValidHeaderValue,
+} from './common/headers.js';
 
 // Rewrites what is sent upstream: path (`uri` with $vars, or `regex_uri` pairs), method,
 // Host, and request headers. APISIX semantics (apisix/plugins/proxy-rewrite.lua), run in
@@ -17,13 +20,8 @@ import { appendHeaderValue, headerValueText, isValidHeaderName, isValidHeaderVal
 const METHODS = ['GET', 'POST', 'PUT', 'HEAD', 'DELETE', 'OPTIONS', 'MKCOL', 'COPY', 'MOVE', 'PROPFIND',
   'LOCK', 'UNLOCK', 'PATCH', 'TRACE'];
 
-const headerValue = { oneOf: [{ type: 'string' }, { type: 'number' }] };
 const headerValues = {
-  oneOf: [
-    { type: 'string' },
-    { type: 'number' },
-    { type: 'array', minItems: 1, items: headerValue },
-  ],
+  oneOf: [HEADER_VALUE_SCHEMA, { type: 'array', minItems: 1, items: HEADER_VALUE_SCHEMA }],
 };
 
 type HeaderValue = string | number | (string | number)[];
@@ -206,16 +204,12 @@ export default definePlugin<ProxyRewriteConf, ProxyRewritePrepared>({
             minProperties: 1,
             additionalProperties: false,
             properties: {
-              add: { type: 'object', minProperties: 1, patternProperties: { '^[^:]+$': headerValues } },
-              set: { type: 'object', minProperties: 1, patternProperties: { '^[^:]+$': headerValues } },
-              remove: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[^:]+$' } },
+              add: headerMapSchema(headerValues),
+              set: headerMapSchema(headerValues),
+              remove: { type: 'array', minItems: 1, items: HEADER_NAME_SCHEMA },
             },
           },
-          {
-            type: 'object',
-            minProperties: 1,
-            patternProperties: { '^[^:]+$': headerValue },
-          },
+          headerMapSchema(HEADER_VALUE_SCHEMA),
         ],
       },
       use_real_request_uri_unsafe: {

@@ -2,6 +2,7 @@ import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { compileVarTemplate, type VarTemplate } from './common/var-template.js';
 import { compileNgxRegex, compileNgxTemplate, type NgxRegex, type NgxTemplate } from './common/ngx-regex.js';
 import { uriSafeEncode } from './common/ngx-uri.js';
+import { HEADER_TEXT_SCHEMA } from './common/headers.js';
 
 // Answers with a redirect instead of proxying (apisix/plugins/redirect.lua), in rewrite:
 // `uri` (with $vars), `regex_uri` ([regex, template] on the uri; no match, no redirect),
@@ -41,7 +42,7 @@ export default definePlugin<RedirectConf, RedirectPrepared>({
     type: 'object',
     properties: {
       ret_code: { type: 'integer', minimum: 200, default: 302 },
-      uri: { type: 'string', minLength: 2 },
+      uri: { ...HEADER_TEXT_SCHEMA, minLength: 2 },
       regex_uri: {
         description: 'params for generating new uri that substitute from client uri, '
           + 'first param is regular expression, the second one is uri template',
