@@ -27,7 +27,7 @@ export interface RoutePlugins {
 export class PluginSnapshot {
   readonly global: Chain;
   readonly consumers: readonly ConsumerRef[];
-  private readonly consumerByName = new Map<string, { username: string; group_id?: string; plugins?: PluginsMap }>();
+  private readonly consumerByName = new Map<string, { username: string; group_id?: string; plugins?: PluginsMap; labels?: Record<string, string> }>();
   private readonly envs = new Map<string, PrepareEnv>();
   /** Route × consumer chains, by route then username (two lookups, no key string built per request). */
   private readonly consumerChains = new Map<RoutePlugins, Map<string, Chain>>();
@@ -45,7 +45,8 @@ export class PluginSnapshot {
       const owner = this.consumerByName.get(username);
       if (owner === undefined) continue;
       const v = cred.value as { plugins?: PluginsMap };
-      refs.push({ username, group_id: owner.group_id, credential_id: credId, plugins: v.plugins ?? {} });
+      // the consumer's labels: its custom_id goes upstream whichever credential matched
+      refs.push({ username, group_id: owner.group_id, credential_id: credId, plugins: v.plugins ?? {}, labels: owner.labels });
     }
     this.consumers = refs;
     const rules = [...view.list('global_rules')].map((r) => ({ id: r.id, plugins: (r.value as { plugins?: PluginsMap }).plugins }));
