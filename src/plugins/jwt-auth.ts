@@ -193,7 +193,7 @@ export default definePlugin<JwtAuthConf, JwtAuthPrepared>({
     type: 'object',
     properties: {
       key: { type: 'string', minLength: 1 },
-      secret: { type: 'string', minLength: 1 },
+      secret: { type: 'string', minLength: 1, encrypted: true },
       public_key: { type: 'string', minLength: 1 },
       algorithm: { type: 'string', enum: [...HS, ...ASYMMETRIC], default: 'HS256' },
       exp: { type: 'integer', minimum: 1, default: 86400 },

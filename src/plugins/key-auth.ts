@@ -65,7 +65,7 @@ export default definePlugin<KeyAuthConf, KeyAuthPrepared>({
   consumerSchema: {
     type: 'object',
     properties: {
-      key: { type: 'string' },
+      key: { type: 'string', encrypted: true },
     },
     required: ['key'],
   },
