@@ -30,6 +30,7 @@ export const ERRORS = {
   GH_ERR_STORE_CONFLICT: { status: 409, source: 'config', message: 'revision conflict' },
   GH_ERR_STORE_READ_ONLY: { status: 405, source: 'config', message: 'the store is read-only' },
   GH_ERR_STORE_NOT_FOUND: { status: 404, source: 'config', message: 'object not found' },
+  GH_ERR_STORE_UNAVAILABLE: { status: 503, source: 'config', message: 'the configuration store cannot be written' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -110,6 +110,7 @@ export class Primary {
       })),
       // An acknowledged Admin API write may not have come back through the watch yet.
       revision: () => Math.max(this.state.revision, this.admin?.lastWriteRevision ?? 0),
+      storeProblem: () => this.store.problem?.(),
     };
     const keys = resolveAdminKeys(this.config, this.log);
     // Writes are checked against the plugins the workers run (same whitelist and folders),
