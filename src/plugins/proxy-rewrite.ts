@@ -4,7 +4,7 @@ import { compileVarTemplate, type VarTemplate } from './common/var-template.js';
 import { compileNgxRegex, compileNgxTemplate, type NgxRegex, type NgxTemplate } from './common/ngx-regex.js';
 import { escapeUriControlChars, uriSafeEncode } from './common/ngx-uri.js';
 import {
-  appendHeaderValue, HEADER_NAME_SCHEMA, HEADER_VALUE_SCHEMA, headerMapSchema, headerValueText, isValidHeaderName,
+  appendHeaderValue, HEADER_NAME_SCHEMA, HEADER_TEXT_SCHEMA, HEADER_VALUE_SCHEMA, headerMapSchema, headerValueText, isValidHeaderName,
   isValidHeaderValue,
 } from './common/headers.js';
 
@@ -187,13 +187,14 @@ export default definePlugin<ProxyRewriteConf, ProxyRewritePrepared>({
   schema: {
     type: 'object',
     properties: {
-      uri: { description: 'new uri for upstream', type: 'string', minLength: 1, maxLength: 4096, pattern: '^\\/.*' },
+      // APISIX's `^\/.*`, without control characters: the upstream request line could not carry them
+      uri: { description: 'new uri for upstream', type: 'string', minLength: 1, maxLength: 4096, pattern: '^\\/[^\\u0000-\\u001f\\u007f]*$' },
       method: { description: 'proxy route method', type: 'string', enum: METHODS },
       regex_uri: {
         description: 'pairs of [regex, template]: the first regex matching the uri rewrites it; lower priority than uri',
         type: 'array',
         minItems: 2,
-        items: { description: 'regex uri', type: 'string' },
+        items: { description: 'regex uri', ...HEADER_TEXT_SCHEMA },
       },
       host: { description: 'new host for upstream', type: 'string', pattern: '^[0-9a-zA-Z-.]+(:\\d{1,5})?$' },
       headers: {

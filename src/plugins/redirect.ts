@@ -49,7 +49,7 @@ export default definePlugin<RedirectConf, RedirectPrepared>({
         type: 'array',
         maxItems: 2,
         minItems: 2,
-        items: { description: 'regex uri', type: 'string' },
+        items: { description: 'regex uri', ...HEADER_TEXT_SCHEMA },
       },
       http_to_https: { type: 'boolean' },
       encode_uri: { type: 'boolean', default: false },

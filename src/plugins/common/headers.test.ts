@@ -9,6 +9,7 @@ import jwtAuth from '../jwt-auth.js';
 import keyAuth from '../key-auth.js';
 import limitCount from '../limit-count.js';
 import mocking from '../mocking.js';
+import proxyRewrite from '../proxy-rewrite.js';
 import redirect from '../redirect.js';
 import { HEADER_NAME_SCHEMA, HEADER_TEXT_SCHEMA, headerMapSchema } from './headers.js';
 import { schemaError } from './test-context-transform.js';
@@ -37,6 +38,9 @@ test('every plugin field that becomes a header refuses CR and LF, naming the fie
     [cors, { allow_methods: 'GET\r\n' }, 'allow_methods'],
     [cors, { allow_origins: 'http://a.test\r\nX: y' }, 'allow_origins'],
     [redirect, { uri: '/a\r\nSet-Cookie: x=y' }, 'uri'],
+    [redirect, { regex_uri: ['^/a', '/b\r\nX: y'] }, 'regex_uri'],
+    [proxyRewrite, { uri: '/a\r\nX: y' }, 'uri'],
+    [proxyRewrite, { regex_uri: ['^/a', '/b\nX'] }, 'regex_uri'],
   ];
   for (const [plugin, conf, field] of cases) {
     const err = schemaError(plugin, conf);
