@@ -51,8 +51,25 @@ describe('lists', () => {
     assert.equal(listEnvelope(many, parseListQuery(new URLSearchParams('page=9&page_size=10'))).list.length, 0);
   });
 
-  it('refuses page sizes outside 10..500, bad pages and bad regexes with a 400', () => {
-    for (const q of ['page=1&page_size=9', 'page_size=501', 'page=0&page_size=10', 'page=x&page_size=10', 'name=(', 'filter=desc%3Dx']) {
+  it('reads a page below 1, not a number or empty as page 1, and rounds a fractional page down', () => {
+    const many = Array.from({ length: 25 }, (_, i) => obj('routes', `r${String(i).padStart(2, '0')}`, i + 1, {}));
+    for (const p of ['-1', '0', 'x', '', '-2.5']) {
+      const q = parseListQuery(new URLSearchParams(`page=${p}&page_size=10`));
+      assert.equal(q.page, 1, `page=${p}`);
+      assert.deepEqual(listEnvelope(many, q).list.map((e) => e.value.id)[0], 'r00');
+    }
+    assert.equal(parseListQuery(new URLSearchParams('page=2.7&page_size=10')).page, 2);
+  });
+
+  it('refuses page sizes outside 10..500 naming page_size and the range', () => {
+    for (const q of ['page=1&page_size=9', 'page_size=501', 'page_size=x', 'page=1&page_size=10.5', 'page=-1&page_size=0']) {
+      assert.throws(() => parseListQuery(new URLSearchParams(q)),
+        (e: unknown) => e instanceof AdminError && e.status === 400 && e.message === 'page_size must be between 10 and 500', q);
+    }
+  });
+
+  it('refuses bad regexes and filters with a 400', () => {
+    for (const q of ['name=(', 'filter=desc%3Dx']) {
       assert.throws(() => parseListQuery(new URLSearchParams(q)), (e: unknown) => e instanceof AdminError && e.status === 400, q);
     }
   });

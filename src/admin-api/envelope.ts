@@ -42,6 +42,9 @@ export interface ListQuery {
   fields?: [string, string][];
 }
 
+const MIN_PAGE_SIZE = 10;
+const MAX_PAGE_SIZE = 500;
+
 const FILTER_FIELDS = new Set(['service_id', 'upstream_id']);
 
 function regexParam(q: URLSearchParams, name: string): RegExp | undefined {
@@ -56,18 +59,21 @@ function regexParam(q: URLSearchParams, name: string): RegExp | undefined {
 
 /**
  * Reads the list query. Pagination applies when `page` or `page_size` is given (the
- * other defaults to 1 and 10); APISIX's bounds on `page_size` (10..500) answer 400.
+ * other defaults to 1 and 10). As APISIX (admin/v3_adapter.lua): a `page_size` that is
+ * not an integer from 10 to 500 answers 400, a `page` that is not a number or is below 1
+ * reads as page 1; a fractional page is rounded down.
  */
 export function parseListQuery(q: URLSearchParams): ListQuery {
   const out: ListQuery = {};
   const page = q.get('page');
   const size = q.get('page_size');
   if (page !== null || size !== null) {
-    const p = page === null ? 1 : Number(page);
     const s = size === null ? 10 : Number(size);
-    if (!Number.isInteger(s) || s < 10 || s > 500) throw new AdminError(400, 'page_size must be between 10 and 500');
-    if (!Number.isInteger(p) || p < 1) throw new AdminError(400, 'page must be an integer >= 1');
-    out.page = p;
+    if (!Number.isInteger(s) || s < MIN_PAGE_SIZE || s > MAX_PAGE_SIZE) {
+      throw new AdminError(400, `page_size must be between ${MIN_PAGE_SIZE} and ${MAX_PAGE_SIZE}`);
+    }
+    const p = page === null || page.trim() === '' ? 1 : Number(page);
+    out.page = Number.isFinite(p) && p >= 1 ? Math.floor(p) : 1;
     out.pageSize = s;
   }
   const name = regexParam(q, 'name');

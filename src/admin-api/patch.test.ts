@@ -10,6 +10,12 @@ describe('mergePatch', () => {
     assert.deepEqual(out, { a: 2, b: { c: 2, d: [3] }, f: 'flat', h: { i: 1 } });
   });
 
+  it('drops null members of a patch object that replaces a missing or non-object value (RFC 7396)', () => {
+    assert.deepEqual(mergePatch({ a: 'flat' }, { a: { b: null, c: 1 }, d: { e: { f: null } } }), { a: { c: 1 }, d: { e: {} } });
+    assert.deepEqual(mergePatch({}, { plugins: { cors: { max_age: null, allow_origins: '*' } } }),
+      { plugins: { cors: { allow_origins: '*' } } });
+  });
+
   it('leaves both inputs untouched', () => {
     const base = { b: { c: 2 } };
     const patch = { b: { d: 3 } };
@@ -32,6 +38,12 @@ describe('patchSubPath', () => {
     const out = patchSubPath(base, ['upstream', 'nodes'], [{ host: 'b', port: 2, weight: 1 }]);
     assert.deepEqual(out, { upstream: { nodes: [{ host: 'b', port: 2, weight: 1 }], type: 'roundrobin' } });
     assert.deepEqual(base.upstream.nodes, { 'a:1': 1 });
+  });
+
+  it('replaces an object at the sub-path instead of merging into it', () => {
+    const base = { plugins: { cors: {}, 'key-auth': {} }, uri: '/a' };
+    assert.deepEqual(patchSubPath(base, ['plugins'], { 'limit-count': { count: 1 } }),
+      { plugins: { 'limit-count': { count: 1 } }, uri: '/a' });
   });
 
   it('creates missing objects on the way and addresses array elements by 0-based index', () => {

@@ -1,5 +1,6 @@
-// PATCH semantics of APISIX's Admin API: a recursive merge (objects merged, arrays and
-// scalars replaced, null deletes a key), or with a sub-path the addressed field replaced.
+// PATCH semantics of APISIX's Admin API: a JSON merge patch (RFC 7396: objects merged
+// recursively, arrays and scalars replaced, null deletes a key), or with a sub-path the
+// addressed field replaced wholesale by the body.
 import { AdminError } from './errors.js';
 
 type Obj = Record<string, unknown>;
@@ -19,8 +20,10 @@ export function mergePatch(base: Obj, patch: Obj): Obj {
   for (const [k, v] of Object.entries(patch)) {
     if (v === null) {
       delete out[k];
-    } else if (isObject(v) && isObject(out[k])) {
-      setOwn(out, k, mergePatch(out[k] as Obj, v));
+    } else if (isObject(v)) {
+      // RFC 7396: a patch object over a missing or non-object value is merged into {}, so
+      // its own null members are dropped rather than stored.
+      setOwn(out, k, mergePatch(isObject(out[k]) ? out[k] as Obj : {}, v));
     } else {
       setOwn(out, k, structuredClone(v));
     }

@@ -99,7 +99,7 @@ export interface PluginChainReport {
   served: boolean;
   /** Why it is not served. */
   problems: string[];
-  /** References that do not resolve (a missing service answers 503; a missing plugin_config adds nothing). */
+  /** References that do not resolve (the data plane answers 404 for a missing service, 503 for a missing plugin_config). */
   warnings: string[];
   /** Plugins configured in several global rules: removed from execution (APISIX 3.15). */
   global_rule_conflicts: { name: string; global_rules: string[] }[];

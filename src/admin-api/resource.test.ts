@@ -190,3 +190,26 @@ describe('compare-and-swap', () => {
     assert.equal(toAdminError(new AdminError(413, 'big')).status, 413);
   });
 });
+
+describe('viewer reads', () => {
+  it('mask every plugin of a consumer when no redactor knows the secret fields; admins read it as stored', async () => {
+    await call('consumers', 'PUT', { username: 'masked', plugins: { 'key-auth': { key: 'clear-key' } } });
+    const q = new URLSearchParams();
+    const asViewer = await api.handle(RESOURCES.consumers!, { method: 'GET', id: 'masked', query: q, body: undefined, viewer: true });
+    assert.deepEqual(value(asViewer).plugins, { 'key-auth': '******' });
+    const list = await api.handle(RESOURCES.consumers!, { method: 'GET', query: q, body: undefined, viewer: true });
+    assert.doesNotMatch(JSON.stringify(list.body), /clear-key/);
+    const asAdmin = await api.handle(RESOURCES.consumers!, { method: 'GET', id: 'masked', query: q, body: undefined });
+    assert.deepEqual(value(asAdmin).plugins, { 'key-auth': { key: 'clear-key' } });
+  });
+
+  it('use the redactor given for every resource with plugins', async () => {
+    const seen: string[] = [];
+    const redacting = new ResourceApi(store, { redactPlugins: (p, t) => { seen.push(t); return { ...p, hidden: true }; } });
+    await call('routes/masked', 'PUT', { uri: '/masked', upstream, plugins: { 'request-id': {} } });
+    const r = await redacting.handle(RESOURCES.routes!, { method: 'GET', id: 'masked', query: new URLSearchParams(), body: undefined, viewer: true });
+    assert.equal((value(r).plugins as Obj).hidden, true);
+    await redacting.handle(RESOURCES.consumers!, { method: 'GET', id: 'masked', query: new URLSearchParams(), body: undefined, viewer: true });
+    assert.deepEqual(seen, ['default', 'consumer']);
+  });
+});

@@ -11,6 +11,7 @@ import { AdminError, badRequest, keyNotFound } from './errors.js';
 import { checkPathId, IdGenerator } from './ids.js';
 import { mergePatch, patchSubPath } from './patch.js';
 import { referenceProblem } from './references.js';
+import { REDACTED } from '../plugin-runtime/secret-fields.js';
 
 type Obj = Record<string, unknown>;
 
@@ -58,6 +59,8 @@ export interface ResourceRequest {
   query: URLSearchParams;
   /** The parsed JSON body; undefined when there was none. */
   body: unknown;
+  /** The caller has the viewer role: secret plugin fields are masked in what it reads. */
+  viewer?: boolean;
 }
 
 export interface ResourceResponse {
@@ -70,6 +73,11 @@ export interface ResourceApiOptions {
   /** Told the store revision of every acknowledged write (readiness compares workers to it). */
   onWrite?: (revision: number) => void;
   now?: () => number;
+  /**
+   * Masks the secret fields of a plugin set for viewers (see plugin-runtime/secret-fields.ts).
+   * Without it a viewer sees each plugin of a consumer or credential masked whole.
+   */
+  redactPlugins?: (plugins: Obj, schemaType: 'default' | 'consumer') => Obj;
 }
 
 // Compare-and-swap retries before answering 409; conflicts only come from writers in
@@ -160,8 +168,16 @@ export class ResourceApi {
     }
   }
 
-  private present(decl: ResourceDeclaration): (v: Obj) => Obj {
-    return decl.present ?? ((v) => v);
+  private present(decl: ResourceDeclaration, req: ResourceRequest): (v: Obj) => Obj {
+    const own = decl.present ?? ((v: Obj) => v);
+    if (req.viewer !== true) return own;
+    const schemaType = decl.kind === 'consumers' || decl.kind === 'credentials' ? 'consumer' : 'default';
+    const redact = this.opts.redactPlugins
+      ?? ((plugins: Obj) => (schemaType === 'consumer' ? Object.fromEntries(Object.keys(plugins).map((k) => [k, REDACTED])) : plugins));
+    return (v) => {
+      const shown = own(v);
+      return isObject(shown.plugins) ? { ...shown, plugins: redact(shown.plugins, schemaType) } : shown;
+    };
   }
 
   private async list(decl: ResourceDeclaration, req: ResourceRequest): Promise<ResourceResponse> {
@@ -169,14 +185,14 @@ export class ResourceApi {
     await this.requireParent(decl, req);
     let objects = await this.store.list(decl.kind);
     if (decl.kind === 'credentials') objects = objects.filter((o) => o.id.startsWith(`${req.parent!}/`));
-    return { status: 200, body: listEnvelope(objects, query, decl.present) };
+    return { status: 200, body: listEnvelope(objects, query, this.present(decl, req)) };
   }
 
   private async getOne(decl: ResourceDeclaration, req: ResourceRequest, id: string): Promise<ResourceResponse> {
     await this.requireParent(decl, req);
     const obj = await this.store.get(decl.kind, this.storeId(decl, req, id));
     if (obj === undefined) throw keyNotFound();
-    return { status: 200, body: envelope(obj, this.present(decl)) };
+    return { status: 200, body: envelope(obj, this.present(decl, req)) };
   }
 
   /** The body of a PUT or POST: an object without server-owned fields. */
@@ -216,7 +232,7 @@ export class ResourceApi {
       if (decl.timestamps !== false) value.create_time = value.update_time = this.now();
       try {
         const stored = await this.write(decl, req, id, value, 0);
-        return { status: 201, body: envelope(stored, this.present(decl)) };
+        return { status: 201, body: envelope(stored, this.present(decl, req)) };
       } catch (e) {
         if (!isGatehouseError(e, 'GH_ERR_STORE_CONFLICT') || attempt + 1 >= CAS_ATTEMPTS) throw e;
       }
@@ -299,7 +315,7 @@ export class ResourceApi {
       try {
         const stored = await this.write(decl, req, storeId, value, existing?.modifiedIndex ?? 0);
         const status = verb === 'put' && existing === undefined ? 201 : 200;
-        return { status, body: envelope(stored, this.present(decl)) };
+        return { status, body: envelope(stored, this.present(decl, req)) };
       } catch (e) {
         if (!isGatehouseError(e, 'GH_ERR_STORE_CONFLICT') || attempt + 1 >= CAS_ATTEMPTS) throw e;
       }

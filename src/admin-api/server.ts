@@ -42,6 +42,8 @@ export interface AdminServerOptions {
   validate?: ValidateOptions;
   /** When set, `/status` and `/status/ready` are served here too, without a key. */
   status?: StatusSource;
+  /** Masks secret plugin fields in what viewer keys read (ResourceApiOptions.redactPlugins). */
+  redactPlugins?: (plugins: Record<string, unknown>, schemaType: 'default' | 'consumer') => Record<string, unknown>;
 }
 
 const CORS_HEADERS = {
@@ -63,6 +65,7 @@ export class AdminServer {
     this.auth = new AdminAuth(opts.keys, opts.config.admin.allow);
     this.api = new ResourceApi(opts.store, {
       ...(opts.validate !== undefined ? { validate: opts.validate } : {}),
+      ...(opts.redactPlugins !== undefined ? { redactPlugins: opts.redactPlugins } : {}),
       onWrite: (rev) => { if (rev > this.written) this.written = rev; },
     });
     this.server = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 },
@@ -164,14 +167,14 @@ export class AdminServer {
     if (first === 'schema') return this.schemaRoute(method, rest, body);
     if (first === 'consumers' && rest.length >= 2 && rest[1] === 'credentials') {
       const [parent, , id, ...subPath] = rest;
-      return this.api.handle(credentials, { method, parent: parent!, query, body, ...idAndSub(id, subPath) });
+      return this.api.handle(credentials, { method, parent: parent!, query, body, viewer: key.role === 'viewer', ...idAndSub(id, subPath) });
     }
     const sub = rest.length === 2 ? this.subresources.get(`${first}/${rest[1]!}`) : undefined;
     if (sub !== undefined) return sub({ method, segments: [rest[0]!], query, body, key });
     const decl = RESOURCES[first];
     if (decl !== undefined) {
       const [id, ...subPath] = rest;
-      return this.api.handle(decl, { method, query, body, ...idAndSub(id, subPath) });
+      return this.api.handle(decl, { method, query, body, viewer: key.role === 'viewer', ...idAndSub(id, subPath) });
     }
     const extra = this.routes.get(first);
     if (extra !== undefined) return extra({ method, segments: rest, query, body, key });

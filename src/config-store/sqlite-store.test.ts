@@ -48,6 +48,44 @@ describe('SqliteStore', () => {
     assert.equal((await stat(file)).mode & 0o777, 0o600);
   });
 
+  it('refuses writes (GH_ERR_STORE_UNAVAILABLE) once its file is deleted, and reports why', async () => {
+    const file = newFile();
+    const s = openStore(file);
+    await s.put('upstreams', 'u1', upstream);
+    assert.equal(s.problem(), undefined);
+    await rm(file);
+    await assert.rejects(s.put('upstreams', 'u2', upstream),
+      (e: unknown) => isGatehouseError(e, 'GH_ERR_STORE_UNAVAILABLE') && /was deleted while the gateway runs/.test((e as Error).message));
+    assert.match(s.problem()!, /gatehouse.db was deleted/);
+    await assert.rejects(s.delete('upstreams', 'u1'), (e: unknown) => isGatehouseError(e, 'GH_ERR_STORE_UNAVAILABLE'));
+    // reads keep answering from the open handle
+    assert.equal((await s.get('upstreams', 'u1'))?.id, 'u1');
+  });
+
+  it('refuses writes once its file or its write-ahead log is replaced by another file', async () => {
+    const file = newFile();
+    const s = openStore(file);
+    await s.put('upstreams', 'u1', upstream);
+    await rm(file);
+    await writeFile(file, '');
+    await assert.rejects(s.put('upstreams', 'u2', upstream), /was replaced by another file/);
+
+    const other = newFile();
+    const t = openStore(other);
+    await t.put('upstreams', 'u1', upstream);
+    assert.equal(t.problem(), undefined);
+    await rm(`${other}-wal`);
+    await assert.rejects(t.put('upstreams', 'u2', upstream), /write-ahead log .*-wal was deleted/);
+  });
+
+  it('notices a deleted file without a write, on its periodic check', async () => {
+    const file = newFile();
+    const s = openStore(file, { fileCheckIntervalMs: 20 });
+    await s.put('upstreams', 'u1', upstream);
+    await rm(file);
+    await waitFor(() => (s as unknown as { guard: { problem?: string } }).guard.problem !== undefined, 'the periodic check');
+  });
+
   it('keeps objects and revisions across a reopen', async () => {
     const file = newFile();
     const a = openStore(file);

@@ -19,6 +19,7 @@ import { RESOURCE_KINDS, type ResourceKind } from '../contracts/resources.js';
 import type { ConfigStore, PutOptions, StoreEvent, StoreState, StoredObject } from '../contracts/store.js';
 import { GatehouseError } from '../core/errors.js';
 import { logger } from '../core/logger.js';
+import { SqliteFileGuard } from './sqlite-file-guard.js';
 
 export interface SqliteStoreOptions {
   /** How often watchers look for writes made by other processes (default 250 ms). */
@@ -27,6 +28,8 @@ export interface SqliteStoreOptions {
   keepChanges?: number;
   /** How long a write waits for another writer's lock (default 5000 ms). */
   busyTimeoutMs?: number;
+  /** How often the database file is checked for having been deleted or replaced (default 1000 ms). */
+  fileCheckIntervalMs?: number;
 }
 
 /** An object as written: what `replaceAll` and `diffConfig` take. */
@@ -89,6 +92,7 @@ export class SqliteStore implements ConfigStore {
   private pumpAgain = false;
   private closed = false;
   private readonly log = logger().child({ module: 'sqlite-store' });
+  private readonly guard: SqliteFileGuard;
 
   constructor(file: string, opts: SqliteStoreOptions = {}) {
     this.file = path.resolve(file);
@@ -122,6 +126,12 @@ export class SqliteStore implements ConfigStore {
       throw openError(this.file, e);
     }
     this.sql = prepareStatements(this.db);
+    this.guard = new SqliteFileGuard(this.file, (message) => this.log.error({ file: this.file }, message));
+    this.guard.start(opts.fileCheckIntervalMs ?? 1000);
+  }
+
+  problem(): string | undefined {
+    return this.closed ? undefined : this.guard.check();
   }
 
   /** The newest committed revision (any writer's). */
@@ -228,6 +238,7 @@ export class SqliteStore implements ConfigStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.guard.stop();
     if (this.poll !== undefined) clearInterval(this.poll);
     this.poll = undefined;
     for (const w of this.watchers) w.active = false;
@@ -238,6 +249,8 @@ export class SqliteStore implements ConfigStore {
   /** Runs `fn` in an IMMEDIATE transaction (the write lock up front, so concurrent writers queue instead of failing), then tells the watchers. */
   private write<T>(fn: () => T): T {
     if (this.closed) throw new Error(`the sqlite store ${this.file} is closed`);
+    const problem = this.guard.check();
+    if (problem !== undefined) throw new GatehouseError('GH_ERR_STORE_UNAVAILABLE', problem);
     const result = this.db.transaction(() => {
       const out = fn();
       const revision = this.sql.revision.get() ?? 0;

@@ -14,7 +14,7 @@ import type { ResourceKind } from '../contracts/resources.js';
 import { GatehouseError } from '../core/errors.js';
 import { substituteEnv } from '../core/node-config.js';
 import { credentialKey } from './state.js';
-import { findObjectReferenceProblem, validateResource, type ValidateOptions } from './validate.js';
+import { findGlobalRuleConflict, findObjectReferenceProblem, validateResource, type ValidateOptions } from './validate.js';
 
 /** Top-level keys of the file, in the order they are validated. */
 export const STANDALONE_KEYS = [
@@ -103,6 +103,11 @@ export function parseStandaloneConfig(text: string, opts: ParseOptions = {}): St
   for (const o of out) {
     const problem = findObjectReferenceProblem(o.kind, o.id, o.value, lookup);
     if (problem !== undefined) throw invalid(`${o.label}: ${problem}`);
+  }
+  const globalRules = out.filter((o) => o.kind === 'global_rules');
+  for (const [i, o] of globalRules.entries()) {
+    const conflict = findGlobalRuleConflict(o.id, o.value, globalRules.slice(0, i));
+    if (conflict !== undefined) throw invalid(`${o.label}: ${conflict}`);
   }
   return out;
 }

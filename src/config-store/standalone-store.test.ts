@@ -107,6 +107,18 @@ describe('StandaloneStore', () => {
     await store.close();
   });
 
+  it('refuses a file with one plugin in two global rules, naming both, and keeps the last good state', async () => {
+    const one = 'global_rules:\n  - id: g1\n    plugins: {request-id: {}}\n';
+    const file = await newFile(one);
+    const store = new StandaloneStore(file, FAST);
+    await store.load();
+    await writeFile(file, `${one}  - id: g2\n    plugins: {cors: {}, request-id: {}}\n`);
+    await assert.rejects(store.load(),
+      /global_rules\[1\] \(id "g2"\): plugin request-id is already configured in global rule \[g1\]/);
+    assert.deepEqual((await store.list('global_rules')).map((o) => o.id), ['g1']);
+    await store.close();
+  });
+
   it('keeps the old state when the file is emptied or cut short', async () => {
     const file = await newFile(routesYaml(2));
     const store = new StandaloneStore(file, FAST);
@@ -167,7 +179,7 @@ describe('StandaloneStore', () => {
     const file = await newFile(JSON.stringify({ upstreams: [{ id: 'u1', nodes: { '[::1]:8080': 2 } }] }), 'json');
     const store = new StandaloneStore(file);
     await store.load();
-    assert.deepEqual((await store.get('upstreams', 'u1'))?.value.nodes, [{ host: '[::1]', port: 8080, weight: 2, priority: 0 }]);
+    assert.deepEqual((await store.get('upstreams', 'u1'))?.value.nodes, { '[::1]:8080': 2 });
     await store.close();
   });
 

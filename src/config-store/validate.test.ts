@@ -77,17 +77,10 @@ describe('validateResource', () => {
       'invalid configuration: property "username" validation failed: failed to match pattern "^[a-zA-Z0-9_\\\\-]+$" with "a.b"');
   });
 
-  it('turns the nodes map into the array form, IPv6 included', () => {
-    const out = validateResource('upstreams', {
-      nodes: { '127.0.0.1:80': 1, '[::1]:8080': 2, 'example.com': 3, '::1': 4 },
-      scheme: 'https',
-    });
-    assert.deepEqual(out.nodes, [
-      { host: '127.0.0.1', port: 80, weight: 1, priority: 0 },
-      { host: '[::1]', port: 8080, weight: 2, priority: 0 },
-      { host: 'example.com', port: 443, weight: 3, priority: 0 },
-      { host: '[::1]', port: 443, weight: 4, priority: 0 },
-    ]);
+  it('keeps the nodes map as a map and fills in the array form, IPv6 included', () => {
+    const map = { '127.0.0.1:80': 1, '[::1]:8080': 2, 'example.com': 3, '::1': 4 };
+    const out = validateResource('upstreams', { nodes: map, scheme: 'https' });
+    assert.deepEqual(out.nodes, map);
     assert.equal(out.type, 'roundrobin');
     assert.equal(out.pass_host, 'pass');
     const arr = validateResource('upstreams', { nodes: [{ host: '::2', weight: 1 }] });

@@ -3,7 +3,7 @@
 // input is accepted or refused everywhere, with APISIX's error messages.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { isIPv6 } from 'node:net';
-import type { PluginsConf, ResourceKind, ResourceTypes, UpstreamNode } from '../contracts/resources.js';
+import type { PluginsConf, ResourceKind, ResourceTypes } from '../contracts/resources.js';
 import type { StoredObject } from '../contracts/store.js';
 import { GatehouseError, isGatehouseError } from '../core/errors.js';
 import { checkSchema, compileSchema, type SchemaValidator } from '../core/schema.js';
@@ -53,9 +53,10 @@ function invalid(message: string, cause?: unknown): GatehouseError {
 /**
  * Validates one object of `kind` and returns a normalised copy (the input is not
  * modified): schema defaults filled in (`status: 1`, `priority: 0`, upstream `type`,
- * `scheme`, `pass_host`, ...), hosts lower-cased, upstream `nodes` in array form with
+ * `scheme`, `pass_host`, ...), hosts lower-cased; upstream `nodes` in the array form get
  * `port` and `priority` set and IPv6 hosts bracketed (`[::1]`, as APISIX's data plane
- * does: strip the brackets before handing a host to `net.connect`).
+ * does: strip the brackets before handing a host to `net.connect`); the map form is kept
+ * as given.
  *
  * Throws GH_ERR_CONFIG_INVALID with APISIX's message: schema failures read
  * `invalid configuration: <schema error>`; APISIX's own cross-field checks keep their
@@ -158,17 +159,15 @@ const SCHEME_PORT: Record<string, number> = { http: 80, https: 443 };
 /** APISIX `check_upstream_conf` (admin side) plus normalisation of `nodes`; runs after the schema. */
 function checkUpstream(up: Obj): void {
   const scheme = typeof up.scheme === 'string' ? up.scheme : 'http';
-  const nodes: UpstreamNode[] = [];
   if (up.nodes !== undefined && !Array.isArray(up.nodes)) {
-    for (const [addr, weight] of Object.entries(up.nodes as Record<string, number>)) {
-      const { host, port } = parseAddr(addr);
+    // The map form is kept as written (APISIX stores and returns it so); the data plane reads both forms.
+    for (const addr of Object.keys(up.nodes as Record<string, number>)) {
+      const { port } = parseAddr(addr);
       if (port !== undefined) {
         const n = Number(port);
         if (!/^\d+$/.test(port) || n < 1 || n > 65535) throw invalid(`invalid port ${port}`);
       }
-      nodes.push({ host: bracketIPv6(host), port: port !== undefined ? Number(port) : SCHEME_PORT[scheme]!, weight, priority: 0 });
     }
-    up.nodes = nodes;
   } else if (Array.isArray(up.nodes)) {
     for (const n of up.nodes as Obj[]) {
       n.host = bracketIPv6(String(n.host));
@@ -325,6 +324,28 @@ export function findObjectReferenceProblem(kind: ResourceKind, id: string, value
     default:
       return undefined;
   }
+}
+
+/**
+ * A plugin that global rule `id` shares with another global rule, with the other rule's
+ * id, or undefined. APISIX runs such a plugin from neither rule, so a write that would
+ * create the pair is refused instead.
+ */
+export function findGlobalRuleConflict(id: string, value: Obj, others: Iterable<{ id: string; value: unknown }>):
+  string | undefined {
+  const mine = value.plugins as Obj | undefined;
+  if (mine === undefined) return undefined;
+  for (const other of others) {
+    if (other.id === id) continue;
+    const theirs = (other.value as Obj | undefined)?.plugins as Obj | undefined;
+    if (theirs === undefined) continue;
+    for (const name of Object.keys(mine)) {
+      if (Object.hasOwn(theirs, name)) {
+        return `plugin ${name} is already configured in global rule [${other.id}]: a plugin may be in one global rule only`;
+      }
+    }
+  }
+  return undefined;
 }
 
 /** Every dangling reference in a whole configuration, in kind order then list order. */

@@ -46,6 +46,11 @@ export interface ConfigStore {
   /** Calls `onEvent` for every change after `fromRevision`; returns a function that stops watching. */
   watch(fromRevision: number, onEvent: (event: StoreEvent) => void): () => void;
   close(): Promise<void>;
+  /**
+   * Why the store cannot take writes any more (its database file was deleted or replaced
+   * under it), or undefined. Writes then throw GH_ERR_STORE_UNAVAILABLE; readiness reports it.
+   */
+  problem?(): string | undefined;
 }
 
 /** The raw objects of one store revision, as the snapshot builders read them (ConfigState fits). */

@@ -17,6 +17,9 @@ export const ERRORS = {
   GH_ERR_UPSTREAM_NO_HEALTHY_NODE: { status: 503, source: 'upstream', message: 'no healthy upstream node' },
   GH_ERR_UPSTREAM_NOT_FOUND: { status: 502, source: 'config', message: 'upstream not found' },
   GH_ERR_SERVICE_NOT_FOUND: { status: 404, source: 'config', message: 'service not found' },
+  // APISIX answers 503 when a route's plugin config or a consumer's group is gone (deleted with ?force=true)
+  GH_ERR_PLUGIN_CONFIG_NOT_FOUND: { status: 503, source: 'config', message: 'plugin config not found' },
+  GH_ERR_CONSUMER_GROUP_NOT_FOUND: { status: 503, source: 'config', message: 'consumer group not found' },
   GH_ERR_UPSTREAM_CONNECT_REFUSED: { status: 502, source: 'upstream', message: 'upstream connection refused' },
   GH_ERR_UPSTREAM_RESET: { status: 502, source: 'upstream', message: 'upstream connection reset' },
   GH_ERR_UPSTREAM_BAD_RESPONSE: { status: 502, source: 'upstream', message: 'invalid response from upstream' },
@@ -33,6 +36,7 @@ export const ERRORS = {
   GH_ERR_STORE_CONFLICT: { status: 409, source: 'config', message: 'revision conflict' },
   GH_ERR_STORE_READ_ONLY: { status: 405, source: 'config', message: 'the store is read-only' },
   GH_ERR_STORE_NOT_FOUND: { status: 404, source: 'config', message: 'object not found' },
+  GH_ERR_STORE_UNAVAILABLE: { status: 503, source: 'config', message: 'the configuration store cannot be written' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

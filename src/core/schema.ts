@@ -213,13 +213,21 @@ function pickError(errors: readonly ErrorObject[], from: number, to: number): Er
     const idx = Number(b.schemaPath.slice(prefix.length).split('/')[0]);
     const entry = branches.get(idx) ?? { from: i, to: i + 1, typeMismatch: false };
     entry.to = i + 1;
-    if (b.keyword === 'type' && b.instancePath === e.instancePath) entry.typeMismatch = true;
+    // The branch is for another shape of value when the value or one of its members has
+    // the wrong type (a header map's value that is really an add/set object), or when
+    // the value has a member the branch does not allow.
+    if ((b.keyword === 'type' && isSelfOrChild(b.instancePath, e.instancePath))
+      || (b.keyword === 'additionalProperties' && b.instancePath === e.instancePath)) entry.typeMismatch = true;
     branches.set(idx, entry);
   }
   if (branches.size !== e.schema.length) return e;
   const candidates = [...branches.values()].filter((b) => !b.typeMismatch);
   if (candidates.length !== 1) return e;
   return pickError(errors, candidates[0]!.from, candidates[0]!.to);
+}
+
+function isSelfOrChild(path: string, parent: string): boolean {
+  return path === parent || (path.startsWith(`${parent}/`) && !path.slice(parent.length + 1).includes('/'));
 }
 
 type Token = { kind: 'prop'; name: string } | { kind: 'item'; index: number };
@@ -302,6 +310,7 @@ function leafMessage(e: ErrorObject): string {
     case 'dependencies': case 'dependentRequired':
       return `property "${String(p.missingProperty)}" is required when ${String(p.property)} is set`;
     case 'false schema': return 'expect false always';
+    case 'propertyNames': return `invalid property name ${JSON.stringify(p.propertyName)}`;
     default: return e.message ?? `failed keyword ${e.keyword}`;
   }
 }

@@ -22,7 +22,10 @@ export interface CompiledRoute {
   readonly name: string | undefined;
   readonly conf: Route;
   readonly service: (Service & { id: string }) | undefined;
-  /** Undefined with `upstreamError` set when the route's upstream cannot be resolved. */
+  /**
+   * Undefined with `upstreamError` set when the route cannot be proxied: its plugin
+   * config (503), service (404) or upstream (502) is missing.
+   */
   readonly upstream: UpstreamRuntime | undefined;
   readonly upstreamError: ErrorCode | undefined;
   readonly pool: PoolSettings | undefined;
@@ -247,14 +250,21 @@ export class SnapshotBuilder {
       }
     }
     if (upConf === undefined && upstreamError === undefined) upstreamError = 'GH_ERR_UPSTREAM_NOT_FOUND';
+    // As APISIX: a plugin config deleted with ?force=true is a 503, checked before the service.
+    if (route.plugin_config_id !== undefined && view.get('plugin_configs', String(route.plugin_config_id)) === undefined) {
+      upstreamError = 'GH_ERR_PLUGIN_CONFIG_NOT_FOUND';
+      this.log.error({ route_id: id, plugin_config_id: route.plugin_config_id }, 'route answers 503: its plugin config is missing');
+    }
+    // A route that cannot be served does not run its own plugins (an auth plugin would answer first).
+    const unservable = upstreamError === 'GH_ERR_PLUGIN_CONFIG_NOT_FOUND' || upstreamError === 'GH_ERR_SERVICE_NOT_FOUND';
 
     const upstream = upConf !== undefined && upstreamError === undefined ? runtimeFor(upConf, upName) : undefined;
     const t = route.timeout ?? upConf?.timeout ?? {};
     const connectTimeoutMs = (t.connect ?? 60) * 1000;
-    const rp = plugins.forRoute({ id, plugins: route.plugins, plugin_config_id: route.plugin_config_id },
+    const rp = unservable ? undefined : plugins.forRoute({ id, plugins: route.plugins, plugin_config_id: route.plugin_config_id },
       service !== undefined ? { id: service.id, plugins: service.plugins } : undefined);
     return {
-      plugins: rp.sources.length > 0 ? rp : undefined,
+      plugins: rp !== undefined && rp.sources.length > 0 ? rp : undefined,
       id,
       name: route.name,
       conf: route,

@@ -410,6 +410,12 @@ export class PluginRun implements PluginContext {
     this.ex.vars.facts.consumerName = consumer.username;
     // unset reads as undefined anyway: only a group (or replacing a consumer that had one) is recorded
     if (consumer.group_id !== undefined || before?.group_id !== undefined) this.ex.vars.set('consumer_group_id', consumer.group_id);
+    // What APISIX's attach_consumer tells the upstream. A header without a value is
+    // removed, so a client cannot pass its own X-Credential-Identifier or custom id along.
+    const req = this.request;
+    req.setHeader('x-consumer-username', consumer.username);
+    req.setHeader('x-credential-identifier', consumer.credential_id);
+    req.setHeader('x-consumer-custom-id', consumer.labels?.custom_id);
   }
 
   /** setResponseHeader before the response exists, as flat [name, value, …] (undefined: remove). */

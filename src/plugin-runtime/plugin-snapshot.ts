@@ -1,7 +1,9 @@
-import type { ConsumerRef, Plugin, PrepareEnv } from '../contracts/plugin.js';
+import type { ConsumerRef, PhaseResult, Plugin, PrepareEnv } from '../contracts/plugin.js';
+import { ERRORS } from '../core/errors.js';
+import { PluginCost } from '../observability/plugin-cost.js';
 import type { ConfigView } from '../contracts/store.js';
 import { logger } from '../core/logger.js';
-import { compileChain, EMPTY_CHAIN, type Chain, type InstanceSource, type PrepareCache } from './chain.js';
+import { compileChain, EMPTY_CHAIN, handlersOf, type Chain, type Instance, type InstanceSource, type PrepareCache } from './chain.js';
 import { mergeConsumerPlugins, mergeGlobalRules, mergeRoutePlugins } from './merge.js';
 import type { PluginRegistry } from './registry.js';
 
@@ -25,7 +27,7 @@ export interface RoutePlugins {
 export class PluginSnapshot {
   readonly global: Chain;
   readonly consumers: readonly ConsumerRef[];
-  private readonly consumerByName = new Map<string, { username: string; group_id?: string; plugins?: PluginsMap }>();
+  private readonly consumerByName = new Map<string, { username: string; group_id?: string; plugins?: PluginsMap; labels?: Record<string, string> }>();
   private readonly envs = new Map<string, PrepareEnv>();
   /** Route × consumer chains, by route then username (two lookups, no key string built per request). */
   private readonly consumerChains = new Map<RoutePlugins, Map<string, Chain>>();
@@ -43,7 +45,8 @@ export class PluginSnapshot {
       const owner = this.consumerByName.get(username);
       if (owner === undefined) continue;
       const v = cred.value as { plugins?: PluginsMap };
-      refs.push({ username, group_id: owner.group_id, credential_id: credId, plugins: v.plugins ?? {} });
+      // the consumer's labels: its custom_id goes upstream whichever credential matched
+      refs.push({ username, group_id: owner.group_id, credential_id: credId, plugins: v.plugins ?? {}, labels: owner.labels });
     }
     this.consumers = refs;
     const rules = [...view.list('global_rules')].map((r) => ({ id: r.id, plugins: (r.value as { plugins?: PluginsMap }).plugins }));
@@ -91,7 +94,16 @@ export class PluginSnapshot {
       let group: { id: string; plugins?: PluginsMap } | undefined;
       if (c.group_id !== undefined) {
         const g = this.view.get('consumer_groups', String(c.group_id));
-        if (g !== undefined) group = { id: g.id, plugins: (g.value as { plugins?: PluginsMap }).plugins };
+        if (g === undefined) {
+          // The group was deleted with ?force=true: as APISIX, the consumer's requests get a
+          // 503 rather than running without the group's plugins.
+          this.log.error({ consumer: consumer.username, group_id: c.group_id },
+            `failed to fetch consumer group config by id: ${String(c.group_id)}`);
+          chain = missingGroupChain(String(c.group_id));
+          byConsumer.set(consumer.username, chain);
+          return chain;
+        }
+        group = { id: g.id, plugins: (g.value as { plugins?: PluginsMap }).plugins };
       }
       // A consumer's auth plugins are its credentials, not route plugins: they are not merged.
       const notAuth = (p: PluginsMap | undefined): PluginsMap | undefined => p === undefined ? undefined
@@ -102,6 +114,25 @@ export class PluginSnapshot {
     }
     return chain;
   }
+}
+
+const MISSING_GROUP = ERRORS.GH_ERR_CONSUMER_GROUP_NOT_FOUND;
+
+/** A chain whose access phase answers the catalogue's 503 for a consumer whose group is gone. */
+function missingGroupChain(groupId: string): Chain {
+  const answer: PhaseResult = { status: MISSING_GROUP.status, body: { error_msg: MISSING_GROUP.message } };
+  const plugin: Plugin = {
+    name: 'consumer-group-missing', version: 0, stage: 'authorization', priority: 0, schema: {},
+    access: () => answer,
+  };
+  const inst: Instance = Object.freeze({
+    plugin, name: plugin.name, conf: {}, prepared: undefined, stage: plugin.stage, stageIndex: 0,
+    priority: 0, filter: undefined, filterReadsBody: false, errorResponse: undefined, errorResponseIsJson: false,
+    origin: 'consumer_group', originId: groupId, index: 0,
+    // not registered: the metrics name real plugins only
+    cost: new PluginCost(plugin.name), handlers: handlersOf(plugin),
+  });
+  return Object.freeze({ ...EMPTY_CHAIN, all: [inst], access: [inst] });
 }
 
 function splitId(id: string): [string, string] {

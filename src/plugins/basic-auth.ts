@@ -98,7 +98,7 @@ export default definePlugin<BasicAuthConf, BasicAuthPrepared>({
     title: 'work with consumer object',
     properties: {
       username: { type: 'string' },
-      password: { type: 'string' },
+      password: { type: 'string', encrypted: true },
     },
     required: ['username', 'password'],
   },

@@ -6,6 +6,7 @@
 // plugin produced (e.g. key-auth's 401).
 import type { PluginContext } from '../contracts/plugin.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
+import { HEADER_TEXT_SCHEMA } from './common/headers.js';
 
 export interface CorsConf {
   allow_origins: string;
@@ -49,7 +50,7 @@ interface CorsPrepared {
   fixed: readonly string[] | undefined;
 }
 
-const ORIGINS_PATTERN = '^(\\*|\\*\\*|null|\\w+://[^,]+(,\\w+://[^,]+)*)$';
+const ORIGINS_PATTERN = '^(\\*|\\*\\*|null|\\w+://[^,\\u0000-\\u001f\\u007f]+(,\\w+://[^,\\u0000-\\u001f\\u007f]+)*)$';
 const ALL_METHODS = 'GET,POST,PUT,DELETE,PATCH,HEAD,OPTIONS,CONNECT,TRACE';
 /** Where the preflight hook keeps the request's Origin, before any plugin can rewrite it. */
 const ORIGIN_KEY = 'cors.original_request_origin';
@@ -167,15 +168,15 @@ export default definePlugin<CorsConf, CorsPrepared>({
       },
       allow_methods: {
         description: "'*' (without credentials), '**' for every method, or a ',' separated list",
-        type: 'string',
+        ...HEADER_TEXT_SCHEMA,
         default: '*',
       },
       allow_headers: {
         description: "'*' (without credentials), '**' to echo Access-Control-Request-Headers, or a ',' separated list",
-        type: 'string',
+        ...HEADER_TEXT_SCHEMA,
         default: '*',
       },
-      expose_headers: { description: "a ',' separated list", type: 'string' },
+      expose_headers: { description: "a ',' separated list", ...HEADER_TEXT_SCHEMA },
       max_age: { description: 'seconds a preflight result may be cached; -1 disables caching', type: 'integer', default: 5 },
       allow_credential: { type: 'boolean', default: false },
       allow_origins_by_regex: { ...regexList, description: 'regular expressions an allowed origin matches' },

@@ -3,7 +3,7 @@ import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import type { PhaseResult } from '../contracts/plugin.js';
 import { checkVariables, compileExpr, isKnownVariable, type CompiledExpr } from '../core/expr/index.js';
 import { compileVarTemplate, type VarTemplate } from './common/var-template.js';
-import { headerValueText } from './common/headers.js';
+import { headerMapSchema, headerValueText } from './common/headers.js';
 
 // Chaos testing (apisix/plugins/fault-injection.lua), in rewrite: `delay` holds the
 // request for `duration` seconds, then `abort` answers with `http_status` (and `body`,
@@ -81,11 +81,7 @@ export default definePlugin<FaultInjectionConf, FaultInjectionPrepared>({
         properties: {
           http_status: { type: 'integer', minimum: 200 },
           body: { type: 'string', minLength: 0 },
-          headers: {
-            type: 'object',
-            minProperties: 1,
-            patternProperties: { '^[^:]+$': { oneOf: [{ type: 'string' }, { type: 'number' }] } },
-          },
+          headers: headerMapSchema(),
           percentage: { type: 'integer', minimum: 0, maximum: 100 },
           vars: varsSchema,
         },

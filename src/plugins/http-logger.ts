@@ -7,6 +7,7 @@ import {
   responseBodyCaptureHandlers, type CompiledLogFormat, type LoggerCommonConf,
 } from './common/log-util.js';
 import { BATCH_PROCESSOR_PROPERTIES, BatchProcessor, batchOptionsOf, type BatchConf } from './common/batch-processor.js';
+import { HEADER_TEXT_SCHEMA } from './common/headers.js';
 
 // APISIX's http-logger: after the response, the request's log entry goes into a batch
 // processor that POSTs batches as JSON to `uri` (a JSON array; one object when
@@ -101,7 +102,7 @@ export default definePlugin<HttpLoggerConf, HttpLoggerPrepared>({
     type: 'object',
     properties: {
       uri: { type: 'string', pattern: '^[^\\/]+:\\/\\/([\\da-zA-Z.-]+|\\[[\\da-fA-F:]+\\])(:\\d+)?' },
-      auth_header: { type: 'string' },
+      auth_header: HEADER_TEXT_SCHEMA,
       timeout: { type: 'integer', minimum: 1, default: 3 },
       ...LOGGER_COMMON_PROPERTIES,
       concat_method: { type: 'string', enum: ['json', 'new_line'], default: 'json' },

@@ -11,6 +11,7 @@ import {
   ANONYMOUS_CONSUMER_SCHEMA, credentialTable, findAnonymousConsumer, getCookie, realmSchema, removeCookie,
   removeQueryArg, unauthorized,
 } from './common/auth.js';
+import { HEADER_NAME_SCHEMA } from './common/headers.js';
 
 export interface JwtAuthConf {
   header: string;
@@ -173,7 +174,7 @@ export default definePlugin<JwtAuthConf, JwtAuthPrepared>({
   schema: {
     type: 'object',
     properties: {
-      header: { type: 'string', default: 'authorization' },
+      header: { ...HEADER_NAME_SCHEMA, default: 'authorization' },
       query: { type: 'string', default: 'jwt' },
       cookie: { type: 'string', default: 'jwt' },
       hide_credentials: { type: 'boolean', default: false },
@@ -192,7 +193,7 @@ export default definePlugin<JwtAuthConf, JwtAuthPrepared>({
     type: 'object',
     properties: {
       key: { type: 'string', minLength: 1 },
-      secret: { type: 'string', minLength: 1 },
+      secret: { type: 'string', minLength: 1, encrypted: true },
       public_key: { type: 'string', minLength: 1 },
       algorithm: { type: 'string', enum: [...HS, ...ASYMMETRIC], default: 'HS256' },
       exp: { type: 'integer', minimum: 1, default: 86400 },

@@ -7,6 +7,7 @@ import {
   ANONYMOUS_CONSUMER_SCHEMA, credentialTable, findAnonymousConsumer, realmSchema, removeQueryArg, unauthorized,
   type CredentialEntry,
 } from './common/auth.js';
+import { HEADER_NAME_SCHEMA } from './common/headers.js';
 
 export interface KeyAuthConf {
   header: string;
@@ -54,7 +55,7 @@ export default definePlugin<KeyAuthConf, KeyAuthPrepared>({
   schema: {
     type: 'object',
     properties: {
-      header: { type: 'string', default: 'apikey' },
+      header: { ...HEADER_NAME_SCHEMA, default: 'apikey' },
       query: { type: 'string', default: 'apikey' },
       realm: realmSchema('key'),
       hide_credentials: { type: 'boolean', default: false },
@@ -64,7 +65,7 @@ export default definePlugin<KeyAuthConf, KeyAuthPrepared>({
   consumerSchema: {
     type: 'object',
     properties: {
-      key: { type: 'string' },
+      key: { type: 'string', encrypted: true },
     },
     required: ['key'],
   },

@@ -21,6 +21,7 @@ import {
   compileLimitKey, confVersion, instanceKeyPrefix, rejection, type LimitKeyType,
 } from './common/limits.js';
 import { hitWindow, type QuotaAnswer } from '../counters/index.js';
+import { HEADER_NAME_SCHEMA } from './common/headers.js';
 
 export interface LimitCountConf {
   count: number;
@@ -138,9 +139,9 @@ export default definePlugin<LimitCountConf, LimitCountPrepared>({
   metadataSchema: {
     type: 'object',
     properties: {
-      limit_header: { type: 'string', default: DEFAULT_HEADERS.limit_header },
-      remaining_header: { type: 'string', default: DEFAULT_HEADERS.remaining_header },
-      reset_header: { type: 'string', default: DEFAULT_HEADERS.reset_header },
+      limit_header: { ...HEADER_NAME_SCHEMA, default: DEFAULT_HEADERS.limit_header },
+      remaining_header: { ...HEADER_NAME_SCHEMA, default: DEFAULT_HEADERS.remaining_header },
+      reset_header: { ...HEADER_NAME_SCHEMA, default: DEFAULT_HEADERS.reset_header },
     },
   },
 

@@ -3,7 +3,7 @@ import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import type { PhaseResult } from '../contracts/plugin.js';
 import { VERSION } from '../core/version.js';
 import { compileVarTemplate, type VarTemplate } from './common/var-template.js';
-import { headerValueText } from './common/headers.js';
+import { HEADER_TEXT_SCHEMA, headerMapSchema, headerValueText } from './common/headers.js';
 
 // Answers without an upstream (apisix/plugins/mocking.lua), in access: `response_example`
 // as given, or a value generated from `response_schema` (JSON, or XML under a `<data>`
@@ -112,15 +112,11 @@ export default definePlugin<MockingConf, MockingPrepared>({
     properties: {
       delay: { type: 'integer', default: 0 },
       response_status: { type: 'integer', default: 200, minimum: 100 },
-      content_type: { type: 'string', default: 'application/json;charset=utf8' },
+      content_type: { ...HEADER_TEXT_SCHEMA, default: 'application/json;charset=utf8' },
       response_example: { type: 'string' },
       response_schema: { type: 'object' },
       with_mock_header: { type: 'boolean', default: true },
-      response_headers: {
-        type: 'object',
-        minProperties: 1,
-        patternProperties: { '^[^:]+$': { oneOf: [{ type: 'string' }, { type: 'number' }] } },
-      },
+      response_headers: headerMapSchema(),
     },
     anyOf: [
       { required: ['response_example'] },

@@ -109,7 +109,7 @@ test('schema errors name the field', () => {
   assert.match(schemaError(plugin, { method: 'FETCH' })!, /property "method" validation failed/);
   assert.match(schemaError(plugin, { host: 'bad host' })!, /property "host" validation failed/);
   assert.match(schemaError(plugin, { regex_uri: ['only-one'] })!, /property "regex_uri" validation failed/);
-  assert.match(schemaError(plugin, { headers: { set: { 'X-A': true } } })!, /property "headers" validation failed/);
+  assert.match(schemaError(plugin, { headers: { set: { 'X-A': true } } })!, /property "headers.set.X-A" validation failed/);
   assert.equal(schemaError(plugin, { uri: '/ok', use_real_request_uri_unsafe: false }), undefined);
 });
 
@@ -117,7 +117,20 @@ test('prepare refuses regex_uri of odd length, bad regexes and bad templates', (
   assert.throws(() => prepareConf(plugin, { regex_uri: ['^/a', '/b', '^/c'] }), /The length of regex_uri should be an even number/);
   assert.throws(() => prepareConf(plugin, { regex_uri: ['^/(a', '/b'] }), /invalid regex_uri\(\^\/\(a, \/b\)/);
   assert.throws(() => prepareConf(plugin, { regex_uri: ['^/(a)', '/$x'] }), /invalid regex_uri.*invalid capturing variable name/);
-  assert.throws(() => prepareConf(plugin, { headers: { 'X-A': 'a\nb' } }), /invalid value character in header/);
+});
+
+test('the schema refuses CR, LF and NUL in header names and values, in every headers form', () => {
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ headers: { 'X-A': 'a\nb' } }, /property "headers.X-A" validation failed: failed to match pattern/],
+    [{ headers: { set: { 'X-A': 'a\r\nInjected: 1' } } }, /property "headers.set.X-A" validation failed/],
+    [{ headers: { add: { 'X-A': ['ok', 'b\r'] } } }, /property "headers.add.X-A" validation failed/],
+    [{ headers: { set: { 'X\nA': 'v' } } }, /property "headers.set" validation failed: invalid property name "X\\nA"/],
+    [{ headers: { remove: ['X-A\r\n'] } }, /property "headers.remove" validation failed: failed to validate item 1/],
+    [{ headers: { 'X-A': 'nul\u0000' } }, /property "headers.X-A" validation failed/],
+    [{ host: 'a.test\r\nX: y' }, /property "host" validation failed/],
+  ];
+  for (const [conf, message] of cases) assert.match(schemaError(plugin, conf) ?? 'accepted', message, JSON.stringify(conf));
+  assert.equal(schemaError(plugin, { headers: { set: { 'X-A': 'tab\tok', 'X-N': 1 } } }), undefined);
 });
 
 test('seed example: { _meta: { filter }, uri: "/anything" } is a valid config', () => {

@@ -4,7 +4,10 @@ import { compileVarTemplate, type VarTemplate } from './common/var-template.js';
 import { checkVariables } from '../core/expr/index.js';
 import { compileNgxRegex, compileNgxTemplate, type NgxRegex, type NgxTemplate } from './common/ngx-regex.js';
 import { escapeUriControlChars, uriSafeEncode } from './common/ngx-uri.js';
-import { appendHeaderValue, headerValueText, isValidHeaderName, isValidHeaderValue } from './common/headers.js';
+import {
+  appendHeaderValue, HEADER_NAME_SCHEMA, HEADER_TEXT_SCHEMA, HEADER_VALUE_SCHEMA, headerMapSchema, headerValueText, isValidHeaderName,
+  isValidHeaderValue,
+} from './common/headers.js';
 
 // Rewrites what is sent upstream: path (`uri` with $vars, or `regex_uri` pairs), method,
 // Host, and request headers. APISIX semantics (apisix/plugins/proxy-rewrite.lua), run in
@@ -18,13 +21,8 @@ import { appendHeaderValue, headerValueText, isValidHeaderName, isValidHeaderVal
 const METHODS = ['GET', 'POST', 'PUT', 'HEAD', 'DELETE', 'OPTIONS', 'MKCOL', 'COPY', 'MOVE', 'PROPFIND',
   'LOCK', 'UNLOCK', 'PATCH', 'TRACE'];
 
-const headerValue = { oneOf: [{ type: 'string' }, { type: 'number' }] };
 const headerValues = {
-  oneOf: [
-    { type: 'string' },
-    { type: 'number' },
-    { type: 'array', minItems: 1, items: headerValue },
-  ],
+  oneOf: [HEADER_VALUE_SCHEMA, { type: 'array', minItems: 1, items: HEADER_VALUE_SCHEMA }],
 };
 
 type HeaderValue = string | number | (string | number)[];
@@ -193,13 +191,14 @@ export default definePlugin<ProxyRewriteConf, ProxyRewritePrepared>({
   schema: {
     type: 'object',
     properties: {
-      uri: { description: 'new uri for upstream', type: 'string', minLength: 1, maxLength: 4096, pattern: '^\\/.*' },
+      // APISIX's `^\/.*`, without control characters: the upstream request line could not carry them
+      uri: { description: 'new uri for upstream', type: 'string', minLength: 1, maxLength: 4096, pattern: '^\\/[^\\u0000-\\u001f\\u007f]*$' },
       method: { description: 'proxy route method', type: 'string', enum: METHODS },
       regex_uri: {
         description: 'pairs of [regex, template]: the first regex matching the uri rewrites it; lower priority than uri',
         type: 'array',
         minItems: 2,
-        items: { description: 'regex uri', type: 'string' },
+        items: { description: 'regex uri', ...HEADER_TEXT_SCHEMA },
       },
       host: { description: 'new host for upstream', type: 'string', pattern: '^[0-9a-zA-Z-.]+(:\\d{1,5})?$' },
       headers: {
@@ -210,16 +209,12 @@ export default definePlugin<ProxyRewriteConf, ProxyRewritePrepared>({
             minProperties: 1,
             additionalProperties: false,
             properties: {
-              add: { type: 'object', minProperties: 1, patternProperties: { '^[^:]+$': headerValues } },
-              set: { type: 'object', minProperties: 1, patternProperties: { '^[^:]+$': headerValues } },
-              remove: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[^:]+$' } },
+              add: headerMapSchema(headerValues),
+              set: headerMapSchema(headerValues),
+              remove: { type: 'array', minItems: 1, items: HEADER_NAME_SCHEMA },
             },
           },
-          {
-            type: 'object',
-            minProperties: 1,
-            patternProperties: { '^[^:]+$': headerValue },
-          },
+          headerMapSchema(HEADER_VALUE_SCHEMA),
         ],
       },
       use_real_request_uri_unsafe: {

@@ -3,6 +3,7 @@ import { compileVarTemplate, type VarTemplate } from './common/var-template.js';
 import { checkVariables } from '../core/expr/index.js';
 import { compileNgxRegex, compileNgxTemplate, type NgxRegex, type NgxTemplate } from './common/ngx-regex.js';
 import { uriSafeEncode } from './common/ngx-uri.js';
+import { HEADER_TEXT_SCHEMA } from './common/headers.js';
 
 // Answers with a redirect instead of proxying (apisix/plugins/redirect.lua), in rewrite:
 // `uri` (with $vars), `regex_uri` ([regex, template] on the uri; no match, no redirect),
@@ -42,14 +43,14 @@ export default definePlugin<RedirectConf, RedirectPrepared>({
     type: 'object',
     properties: {
       ret_code: { type: 'integer', minimum: 200, default: 302 },
-      uri: { type: 'string', minLength: 2 },
+      uri: { ...HEADER_TEXT_SCHEMA, minLength: 2 },
       regex_uri: {
         description: 'params for generating new uri that substitute from client uri, '
           + 'first param is regular expression, the second one is uri template',
         type: 'array',
         maxItems: 2,
         minItems: 2,
-        items: { description: 'regex uri', type: 'string' },
+        items: { description: 'regex uri', ...HEADER_TEXT_SCHEMA },
       },
       http_to_https: { type: 'boolean' },
       encode_uri: { type: 'boolean', default: false },

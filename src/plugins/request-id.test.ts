@@ -83,5 +83,6 @@ test('schema errors name the field', () => {
   assert.match(schemaError(plugin, { range_id: { length: 3 } })!, /property "range_id.length" validation failed/);
   assert.match(schemaError(plugin, { range_id: { char_set: 'abc' } })!, /property "range_id.char_set" validation failed/);
   assert.match(schemaError(plugin, { include_in_response: 'yes' })!, /property "include_in_response" validation failed/);
-  assert.throws(() => prepareConf(plugin, { header_name: 'bad name' }), /invalid header_name/);
+  assert.match(schemaError(plugin, { header_name: 'bad name' })!, /property "header_name" validation failed/);
+  assert.match(schemaError(plugin, { header_name: 'X-Id\r\nX-Other' })!, /property "header_name" validation failed/);
 });

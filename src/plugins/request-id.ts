@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
+import { HEADER_NAME_SCHEMA } from './common/headers.js';
 
 // Tags every request with an id (apisix/plugins/request-id.lua): an id the client sent
 // in `header_name` is kept, otherwise one is generated (uuid v4, nanoid, range_id or
@@ -80,7 +81,7 @@ export default definePlugin<RequestIdConf, RequestIdPrepared>({
   schema: {
     type: 'object',
     properties: {
-      header_name: { type: 'string', default: 'X-Request-Id' },
+      header_name: { ...HEADER_NAME_SCHEMA, default: 'X-Request-Id' },
       include_in_response: { type: 'boolean', default: true },
       algorithm: { type: 'string', enum: ['uuid', 'nanoid', 'range_id', 'ksuid'], default: 'uuid' },
       range_id: {

@@ -112,7 +112,19 @@ test('schema errors name the field; body and filters exclude each other', () => 
   assert.match(schemaError(plugin, { body: 1 })!, /property "body" validation failed/);
   assert.match(schemaError(plugin, { filters: [{ regex: 'a' }] })!, /filters/);
   assert.match(schemaError(plugin, { filters: [{ regex: 'a', replace: 'b', scope: 'all' }] })!, /scope/);
-  assert.match(schemaError(plugin, { headers: { add: ['no-colon'] } })!, /property "headers" validation failed/);
+  assert.match(schemaError(plugin, { headers: { add: ['no-colon'] } })!, /property "headers.add" validation failed/);
+});
+
+test('the schema refuses CR, LF and NUL in header names and values', () => {
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ headers: { 'X-A': 'a\r\nb' } }, /property "headers.X-A" validation failed/],
+    [{ headers: { set: { 'X-A': 'a\nb' } } }, /property "headers.set.X-A" validation failed/],
+    [{ headers: { set: { 'X\rA': 'v' } } }, /property "headers.set" validation failed: invalid property name/],
+    [{ headers: { add: ['X-A: a\r\nX-B: b'] } }, /property "headers.add" validation failed: failed to validate item 1/],
+    [{ headers: { remove: ['X\nA'] } }, /property "headers.remove" validation failed/],
+  ];
+  for (const [conf, message] of cases) assert.match(schemaError(plugin, conf) ?? 'accepted', message, JSON.stringify(conf));
+  assert.equal(schemaError(plugin, { headers: { add: ['Set-Cookie: a=b; Max-Age=5'], set: { 'X-A': 'v' } } }), undefined);
   assert.ok(schemaError(plugin, { body: 'a', filters: [{ regex: 'a', replace: 'b' }] }) !== undefined);
 });
 

@@ -4,7 +4,9 @@ import type { PluginContext } from '../contracts/plugin.js';
 import { checkVariables, compileExpr, isKnownVariable, type CompiledExpr } from '../core/expr/index.js';
 import { compileVarTemplate, type VarTemplate } from './common/var-template.js';
 import { compileNgxRegex, compileNgxTemplate, type NgxRegex, type NgxTemplate } from './common/ngx-regex.js';
-import { appendHeaderValue, headerValueText } from './common/headers.js';
+import {
+  appendHeaderValue, HEADER_LINE_PATTERN, HEADER_NAME_SCHEMA, HEADER_VALUE_SCHEMA, headerMapSchema, headerValueText,
+} from './common/headers.js';
 
 // Rewrites the response (apisix/plugins/response-rewrite.lua): status, headers
 // (add/set/remove or the legacy map, values with $vars), and the body — replaced
@@ -17,7 +19,6 @@ import { appendHeaderValue, headerValueText } from './common/headers.js';
 // Gatehouse difference: `headers.add` onto a header already present joins the values
 // with `, ` (one value per name in the plugin API), which does not suit Set-Cookie.
 
-const headerValue = { oneOf: [{ type: 'string' }, { type: 'number' }] };
 const EMPTY = Buffer.alloc(0);
 
 interface FilterConf { regex: string; scope: 'once' | 'global'; replace: string; options: string }
@@ -196,22 +197,20 @@ export default definePlugin<ResponseRewriteConf, ResponseRewritePrepared>({
       headers: {
         description: 'new headers for response',
         anyOf: [
-          {
-            type: 'object',
-            minProperties: 1,
-            patternProperties: { '^[^:]+$': headerValue },
-          },
+          headerMapSchema(HEADER_VALUE_SCHEMA),
           {
             properties: {
               add: {
                 type: 'array',
                 minItems: 1,
                 // "Set-Cookie: <cookie-name>=<cookie-value>; Max-Age=<number>"
-                items: { type: 'string', pattern: '^[^:]+:[^:]*[^/]$' },
+                items: { type: 'string', pattern: HEADER_LINE_PATTERN },
               },
-              set: { type: 'object', minProperties: 1, patternProperties: { '^[^:]+$': headerValue } },
-              remove: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[^:]+$' } },
+              set: headerMapSchema(HEADER_VALUE_SCHEMA),
+              remove: { type: 'array', minItems: 1, items: HEADER_NAME_SCHEMA },
             },
+            // without this a legacy map would pass here unchecked (anyOf needs one branch)
+            additionalProperties: false,
           },
         ],
       },

@@ -16,6 +16,7 @@ import { GatehouseError } from '../core/errors.js';
 import { PluginRegistry } from '../plugin-runtime/registry.js';
 import { pluginsRoute } from '../admin-api/resources/plugins.js';
 import { pluginChainRoute } from '../admin-api/plugin-chain.js';
+import { redactPluginSecrets } from '../plugin-runtime/secret-fields.js';
 import type { ToPrimary, ToWorker } from './messages.js';
 import { StatusServer, type StatusSource } from './status-server.js';
 import { MetricsExportServer } from '../observability/export-server.js';
@@ -118,6 +119,7 @@ export class Primary {
       })),
       // An acknowledged Admin API write may not have come back through the watch yet.
       revision: () => Math.max(this.state.revision, this.admin?.lastWriteRevision ?? 0),
+      storeProblem: () => this.store.problem?.(),
     };
     const keys = resolveAdminKeys(this.config, this.log);
     // Writes are checked against the plugins the workers run (same whitelist and folders),
@@ -140,6 +142,7 @@ export class Primary {
         checkExpr: (rule) => { compileExpr(rule); },
       },
       ...(this.config.status === undefined ? { status } : {}),
+      redactPlugins: (plugins, schemaType) => redactPluginSecrets(plugins, (name) => this.plugins.get(name)?.plugin, schemaType),
     });
     this.admin.addRoute('plugins', pluginsRoute({ registry: () => this.plugins, reload: () => this.reloadPlugins() }));
     this.admin.addSubresource('routes', 'plugin-chain', pluginChainRoute({ registry: () => this.plugins, store: this.store, routerMode: this.config.router?.http }));

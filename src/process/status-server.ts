@@ -22,6 +22,8 @@ export interface StatusSource {
   workers(): WorkerStatus[];
   /** The newest configuration revision: what every worker must have applied to be ready. */
   revision(): number;
+  /** Why the configuration store cannot take writes (ConfigStore.problem), or undefined. */
+  storeProblem?(): string | undefined;
 }
 
 export interface Readiness {
@@ -36,6 +38,8 @@ export function readiness(source: StatusSource): Readiness {
   const revision = source.revision();
   const workers = source.workers().sort((a, b) => a.index - b.index);
   const problems: string[] = [];
+  const store = source.storeProblem?.();
+  if (store !== undefined) problems.push(store);
   for (let i = 0; i < source.expectedWorkers(); i++) {
     if (!workers.some((w) => w.index === i)) problems.push(`worker ${i} is not running`);
   }

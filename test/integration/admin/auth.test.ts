@@ -65,6 +65,35 @@ describe('keys and roles', () => {
     assert.equal((await call('GET', '/upstreams/v', undefined, { key: ADMIN })).body.value.desc, undefined);
   });
 
+  test('a viewer reads consumer and credential secrets masked; an admin reads them in clear', async () => {
+    const put = async (path: string, body: unknown): Promise<void> => {
+      const r = await call('PUT', path, body, { key: ADMIN });
+      assert.ok(r.status === 201 || r.status === 200, r.text);
+    };
+    await put('/consumers', {
+      username: 'secretive', labels: { custom_id: 'c1' },
+      plugins: { 'key-auth': { key: 'key-in-clear' }, 'basic-auth': { username: 'sec', password: 'pass-in-clear' } },
+    });
+    await put('/consumers/secretive/credentials/jwt', { plugins: { 'jwt-auth': { key: 'jwt-id', secret: 'jwt-secret-in-clear' } } });
+    await put('/consumers/secretive/credentials/k2', { plugins: { 'key-auth': { key: 'second-key-in-clear' } } });
+    const reads = ['/consumers/secretive', '/consumers', '/consumers/secretive/credentials', '/consumers/secretive/credentials/jwt',
+      '/consumers/secretive/credentials/k2'];
+    for (const path of reads) {
+      const viewer = await call('GET', path, undefined, { key: VIEWER });
+      assert.equal(viewer.status, 200, viewer.text);
+      assert.doesNotMatch(viewer.text, /in-clear/, `${path} as viewer`);
+      const admin = await call('GET', path, undefined, { key: ADMIN });
+      assert.match(admin.text, /in-clear/, `${path} as admin`);
+    }
+    const one = (await call('GET', '/consumers/secretive', undefined, { key: VIEWER })).body.value;
+    assert.deepEqual(one.plugins['key-auth'], { key: '******' });
+    assert.deepEqual(one.plugins['basic-auth'], { username: 'sec', password: '******' });
+    assert.deepEqual(one.labels, { custom_id: 'c1' });
+    const jwt = (await call('GET', '/consumers/secretive/credentials/jwt', undefined, { key: VIEWER })).body.value;
+    assert.equal(jwt.plugins['jwt-auth'].secret, '******');
+    assert.equal(jwt.plugins['jwt-auth'].key, 'jwt-id');
+  });
+
   test('without a status listener, /status and /status/ready are served on the admin listener without a key', async () => {
     assert.equal(gw.statusUrl, gw.adminUrl.replace('/apisix/admin', ''));
     const live = await get(`${gw.statusUrl}/status`);

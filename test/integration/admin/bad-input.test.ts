@@ -128,3 +128,23 @@ test('malformed paths and unknown prefixes are 4xx', async () => {
   assert.equal(other.statusCode, 404);
   await other.body.text();
 });
+
+test('CR or LF in a configured header name or value is a 400 naming the field, on every plugin that sets headers', async () => {
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    ['proxy-rewrite', { headers: { set: { 'X-A': 'a\r\nInjected: 1' } } }, /plugin proxy-rewrite err: property "headers\.set\.X-A" validation failed/],
+    ['proxy-rewrite', { headers: { add: { 'X\nB': 'v' } } }, /plugin proxy-rewrite err: property "headers\.add" validation failed: invalid property name/],
+    ['proxy-rewrite', { headers: { 'X-A': 'a\nb' } }, /plugin proxy-rewrite err: property "headers\.X-A" validation failed/],
+    ['proxy-rewrite', { host: 'a.test\r\nX: y' }, /plugin proxy-rewrite err: property "host" validation failed/],
+    ['response-rewrite', { headers: { set: { 'X-A': 'a\r\nb' } } }, /plugin response-rewrite err: property "headers\.set\.X-A" validation failed/],
+    ['response-rewrite', { headers: { 'X-A': 'a\r\nb' } }, /plugin response-rewrite err: property "headers\.X-A" validation failed/],
+    ['response-rewrite', { headers: { add: ['X-A: a\r\nX-B: b'] } }, /plugin response-rewrite err: property "headers\.add" validation failed/],
+    ['mocking', { response_example: 'x', response_headers: { 'X-A': 'a\nb' } }, /plugin mocking err: property "response_headers\.X-A"/],
+  ];
+  for (const [name, conf, msg] of cases) {
+    refused(await call('PUT', '/routes/crlf', { uri: '/crlf', upstream, plugins: { [name]: conf } }), 400, msg);
+  }
+  refused(await call('PUT', '/global_rules/crlf', { plugins: { 'response-rewrite': { headers: { set: { 'X-A': '\r' } } } } }), 400,
+    /headers\.set\.X-A/);
+  refused(await call('PUT', '/plugin_configs/crlf', { plugins: { 'request-id': { header_name: 'X-Id\r\n' } } }), 400, /header_name/);
+  assert.equal((await call('GET', '/routes/crlf')).status, 404);
+});

@@ -183,12 +183,38 @@ describe('lists', () => {
     assert.equal((await call('GET', '/routes?uri=%5E/pg/2')).body.total, 4);
   });
 
+  test('a page below 1 (or not a number) is page 1, as APISIX', async () => {
+    for (const p of ['-1', '0', 'first']) {
+      const r = await call('GET', `/routes?page=${p}&page_size=10&uri=%5E/pg/`);
+      ok(r, 200);
+      assert.equal(r.body.total, 23);
+      assert.deepEqual(r.body.list.map((e: { value: { id: string } }) => e.value.id),
+        Array.from({ length: 10 }, (_, i) => `pg${String(i).padStart(2, '0')}`));
+    }
+  });
+
   test('a page_size outside 10..500 is a 400', async () => {
     for (const q of ['page=1&page_size=9', 'page=1&page_size=501']) {
       const r = await call('GET', `/routes?${q}`);
       ok(r, 400);
       assert.equal(r.body.error_msg, 'page_size must be between 10 and 500');
     }
+  });
+});
+
+describe('upstream nodes', () => {
+  test('the map form is stored and returned as a map, the array form as an array', async () => {
+    const map = { '127.0.0.1:1980': 1, '127.0.0.2:1981': 2 };
+    const put = await call('PUT', '/upstreams/nodemap', { nodes: map });
+    ok(put, 201);
+    assert.deepEqual(put.body.value.nodes, map);
+    assert.deepEqual((await call('GET', '/upstreams/nodemap')).body.value.nodes, map);
+    const inRoute = await call('PUT', '/routes/nodemap', { uri: '/nodemap', upstream: { nodes: map } });
+    ok(inRoute, 201);
+    assert.deepEqual((await call('GET', '/routes/nodemap')).body.value.upstream.nodes, map);
+    const arr = await call('PUT', '/upstreams/nodearr', { nodes: [{ host: '127.0.0.1', port: 1980, weight: 1 }] });
+    assert.deepEqual(arr.body.value.nodes, [{ host: '127.0.0.1', port: 1980, weight: 1, priority: 0 }]);
+    ok(await call('DELETE', '/routes/nodemap'), 200);
   });
 });
 
@@ -200,7 +226,7 @@ describe('PATCH', () => {
     assert.deepEqual(r.body.value.methods, ['PUT']);
     assert.deepEqual(r.body.value.labels, { b: '2', c: '3' });
     assert.equal(r.body.value.create_time, 1_700_000_000);
-    assert.equal(r.body.value.upstream.nodes[0].port, 1980);
+    assert.deepEqual(r.body.value.upstream.nodes, upstream.nodes);
   });
 
   test('with a sub-path replaces that field only', async () => {
@@ -212,6 +238,27 @@ describe('PATCH', () => {
     assert.equal(uri.body.value.uri, '/pt2');
   });
 
+  test('a sub-path PATCH of plugins or nodes replaces the map instead of merging into it', async () => {
+    ok(await call('PUT', '/routes/ptsub', {
+      uri: '/ptsub', plugins: { 'request-id': {}, cors: {} }, upstream: { nodes: { '127.0.0.1:1980': 1, '127.0.0.1:1981': 1 } },
+    }), 201);
+    const plugins = await call('PATCH', '/routes/ptsub/plugins', { 'fault-injection': { abort: { http_status: 403 } } });
+    ok(plugins, 200);
+    assert.deepEqual(Object.keys(plugins.body.value.plugins), ['fault-injection']);
+    const nodes = await call('PATCH', '/routes/ptsub/upstream/nodes', { '127.0.0.1:1982': 2 });
+    ok(nodes, 200);
+    assert.deepEqual(nodes.body.value.upstream.nodes, { '127.0.0.1:1982': 2 });
+  });
+
+  test('a merge patch drops null members of an object it adds (RFC 7396)', async () => {
+    const r = await call('PATCH', '/routes/ptsub', { plugins: { 'fault-injection': null, cors: { max_age: null, allow_origins: '*' } } });
+    ok(r, 200);
+    assert.deepEqual(Object.keys(r.body.value.plugins), ['cors']);
+    assert.equal(r.body.value.plugins.cors.allow_origins, '*');
+    assert.equal(Object.hasOwn(r.body.value.plugins.cors, 'max_age') && r.body.value.plugins.cors.max_age === null, false);
+    ok(await call('DELETE', '/routes/ptsub'), 200);
+  });
+
   test('refuses a result that does not validate, and forbids timestamps in PUT', async () => {
     const r = await call('PATCH', '/routes/pt', { uri: 42 });
     ok(r, 400);
@@ -219,6 +266,24 @@ describe('PATCH', () => {
     const put = await call('PUT', '/routes/pt', { uri: '/x', upstream, update_time: 1 });
     assert.deepEqual([put.status, put.body.error_msg], [400, 'the property is forbidden:  update_time']);
     ok(await call('PATCH', '/routes/missing', { uri: '/x' }), 404);
+  });
+});
+
+describe('global rules', () => {
+  test('a plugin already in another global rule is refused on PUT and PATCH, naming the plugin and the rule', async () => {
+    ok(await call('PUT', '/global_rules/gdup1', { plugins: { 'request-id': {} } }), 201);
+    const put = await call('PUT', '/global_rules/gdup2', { plugins: { cors: {}, 'request-id': {} } });
+    ok(put, 400);
+    assert.match(put.body.error_msg, /plugin request-id is already configured in global rule \[gdup1\]/);
+    ok(await call('GET', '/global_rules/gdup2'), 404);
+    ok(await call('PUT', '/global_rules/gdup2', { plugins: { cors: {} } }), 201);
+    const patch = await call('PATCH', '/global_rules/gdup2', { plugins: { 'request-id': {} } });
+    ok(patch, 400);
+    assert.match(patch.body.error_msg, /request-id.*\[gdup1\]/);
+    // rewriting the rule that holds it is fine
+    ok(await call('PUT', '/global_rules/gdup1', { plugins: { 'request-id': { header_name: 'x-rid' } } }), 200);
+    ok(await call('DELETE', '/global_rules/gdup1'), 200);
+    ok(await call('DELETE', '/global_rules/gdup2'), 200);
   });
 });
 

@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Plugin } from '../contracts/plugin.js';
+import basicAuth from '../plugins/basic-auth.js';
+import jwtAuth from '../plugins/jwt-auth.js';
+import keyAuth from '../plugins/key-auth.js';
+import { REDACTED, redactPluginSecrets, secretPaths } from './secret-fields.js';
+
+const plugins = new Map<string, Plugin>([keyAuth, basicAuth, jwtAuth].map((p) => [p.name, p as Plugin]));
+
+test('the built-in auth plugins mark their credential fields encrypted', () => {
+  assert.deepEqual(secretPaths(keyAuth.consumerSchema!), [['key']]);
+  assert.deepEqual(secretPaths(basicAuth.consumerSchema!), [['password']]);
+  assert.deepEqual(secretPaths(jwtAuth.consumerSchema!), [['secret']]);
+});
+
+test('nested and branch-declared secrets are found', () => {
+  const schema = {
+    type: 'object',
+    properties: { auth: { type: 'object', properties: { token: { type: 'string', encrypted: true } } } },
+    oneOf: [{ properties: { password: { type: 'string', encrypted: true } } }],
+  };
+  assert.deepEqual(secretPaths(schema).sort(), [['auth', 'token'], ['password']]);
+});
+
+test('secret values are masked in a copy; other fields, absent secrets and the input stay as they are', () => {
+  const input = {
+    'key-auth': { key: 'k' },
+    'basic-auth': { username: 'u', password: 'p' },
+    'jwt-auth': { key: 'id', algorithm: 'RS256', public_key: 'pem' },
+  };
+  const out = redactPluginSecrets(input, (n) => plugins.get(n), 'consumer');
+  assert.deepEqual(out, {
+    'key-auth': { key: REDACTED },
+    'basic-auth': { username: 'u', password: REDACTED },
+    'jwt-auth': { key: 'id', algorithm: 'RS256', public_key: 'pem' },
+  });
+  assert.equal(input['key-auth'].key, 'k');
+});
+
+test('a plugin that is not installed is masked whole', () => {
+  assert.deepEqual(redactPluginSecrets({ 'gone-auth': { token: 't' } }, () => undefined, 'consumer'), { 'gone-auth': REDACTED });
+});
