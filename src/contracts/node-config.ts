@@ -14,6 +14,8 @@ export interface NodeConfig {
     workers: number;
     /** Seconds in-flight requests get to finish on graceful shutdown. */
     drain_timeout: number;
+    /** Largest body (raw or decoded) a plugin buffers for one request; over it the request fails with 502. */
+    max_buffered_body_size: number;
     client: {
       /** Largest request header block in bytes (431 beyond). */
       max_header_size: number;
@@ -63,9 +65,13 @@ export interface NodeConfig {
   };
   /** Folder for generated data (sqlite db, admin key). */
   data_dir: string;
+  /** Folder file-logger writes under (absolute; default `<data_dir>/logs`); a `path` resolving outside is refused. */
+  log_dir: string;
   /** Plugin whitelist; undefined = every installed plugin (built-ins and those in plugin_dirs). */
   plugins?: string[];
   /** Folders of custom JavaScript plugins (one default-exported plugin per `.js`/`.mjs`/`.cjs` file), same contract as built-ins. */
   plugin_dirs?: string[];
+  /** Built-in plugin names a module in `plugin_dirs` may replace; any other name clash refuses to load. */
+  plugin_overrides: string[];
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent' };
 }

@@ -71,6 +71,9 @@ export const NODE_CONFIG_SCHEMA: Obj = closed({
       'x-message': 'must be "auto" or an integer >= 1',
     },
     drain_timeout: seconds(30),
+    // Largest body a plugin buffers for one request (response-rewrite filters, a decoded
+    // gzip/deflate/br body): over it that request fails with 502 instead of the worker's memory.
+    max_buffered_body_size: { type: 'integer', minimum: 1024, default: 8388608, 'x-message': 'must be an integer >= 1024 (bytes)' },
     client: closed({
       max_header_size: { type: 'integer', minimum: 1024, default: 32768, 'x-message': 'must be an integer >= 1024 (bytes)' },
       max_body_size: { type: 'integer', minimum: 0, default: 0, 'x-message': 'must be an integer >= 0 (bytes; 0 = unlimited)' },
@@ -148,6 +151,8 @@ export const NODE_CONFIG_SCHEMA: Obj = closed({
     plugin_cost_sample: { type: 'integer', minimum: 1, maximum: 1024, default: 8, 'x-message': 'must be an integer from 1 to 1024 (1 = time every request)' },
   }),
   data_dir: { type: 'string', minLength: 1, default: 'data' },
+  // file-logger writes only under this folder; absent = <data_dir>/logs
+  log_dir: { type: 'string', minLength: 1 },
   plugins: {
     type: 'array',
     items: { type: 'string', minLength: 1 },
@@ -159,6 +164,14 @@ export const NODE_CONFIG_SCHEMA: Obj = closed({
     items: { type: 'string', minLength: 1 },
     uniqueItems: true,
     'x-message': 'must be a list of folders holding custom plugins (.js, .mjs or .cjs files)',
+  },
+  // Names of built-in plugins a module in plugin_dirs may replace; any other clash refuses to load.
+  plugin_overrides: {
+    type: 'array',
+    items: { type: 'string', minLength: 1 },
+    uniqueItems: true,
+    default: [],
+    'x-message': 'must be a list of distinct built-in plugin names a plugin_dirs module may replace',
   },
   log: closed({
     level: {
@@ -187,7 +200,7 @@ export async function loadNodeConfig(file: string): Promise<NodeConfig> {
 
 /**
  * Parses the text of a node config file. `file` names it in messages and anchors relative
- * paths (`store.sqlite.path`, `store.standalone.file`, `data_dir`) to its folder.
+ * paths (`store.sqlite.path`, `store.standalone.file`, `data_dir`, `log_dir`) to its folder.
  */
 export function parseNodeConfig(text: string, file: string): NodeConfig {
   const fail = (msg: string, cause?: unknown): never => {
@@ -236,6 +249,7 @@ export function parseNodeConfig(text: string, file: string): NodeConfig {
   if (store.sqlite.seed !== undefined) store.sqlite.seed = path.resolve(dir, String(store.sqlite.seed));
   store.standalone.file = path.resolve(dir, String(store.standalone.file));
   raw.data_dir = path.resolve(dir, String(raw.data_dir));
+  raw.log_dir = raw.log_dir === undefined ? path.join(String(raw.data_dir), 'logs') : path.resolve(dir, String(raw.log_dir));
   if (Array.isArray(raw.plugin_dirs)) raw.plugin_dirs = raw.plugin_dirs.map((d) => path.resolve(dir, String(d)));
   return { ...raw, file: abs } as unknown as NodeConfig;
 }
