@@ -22,6 +22,7 @@ export const ERRORS = {
   GH_ERR_UPSTREAM_CONNECT_TIMEOUT: { status: 504, source: 'upstream', message: 'upstream connect timed out' },
   GH_ERR_UPSTREAM_SEND_TIMEOUT: { status: 504, source: 'upstream', message: 'upstream send timed out' },
   GH_ERR_UPSTREAM_READ_TIMEOUT: { status: 504, source: 'upstream', message: 'upstream read timed out' },
+  GH_ERR_RESPONSE_BODY_TOO_LARGE: { status: 502, source: 'plugin', message: 'upstream response body too large for the gateway to buffer' },
   GH_ERR_INTERNAL: { status: 500, source: 'internal', message: 'Internal Server Error' },
   GH_ERR_CONFIG_INVALID: { status: 400, source: 'config', message: 'invalid configuration' },
   GH_ERR_STORE_CONFLICT: { status: 409, source: 'config', message: 'revision conflict' },

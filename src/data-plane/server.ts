@@ -16,6 +16,7 @@ import { proxyWebSocket } from './proxy/websocket.js';
 import { ERRORS, type ErrorCode } from '../core/errors.js';
 import { EMPTY_CHAIN } from '../plugin-runtime/chain.js';
 import { PluginRun, ResponseState } from '../plugin-runtime/plugin-run.js';
+import { ResponseFailure } from '../plugin-runtime/response-failure.js';
 import { hasBodyFilters, runBodyFilter, runHeaderFilter, runLog, runRequestSide, type Decision } from '../plugin-runtime/runner.js';
 import type { CompiledRoute } from './snapshot.js';
 
@@ -264,7 +265,15 @@ export class DataPlane {
     run.response = state;
     runHeaderFilter(run);
     let body = d.body ?? Buffer.alloc(0);
-    if (hasBodyFilters(run)) body = runBodyFilter(run, body, true);
+    if (hasBodyFilters(run)) {
+      try {
+        body = runBodyFilter(run, body, true);
+      } catch (err) {
+        if (!(err instanceof ResponseFailure)) throw err;
+        sendError(res, err.code, this.serverHeader);
+        return;
+      }
+    }
     state.setHeader('content-length', String(body.length));
     res.writeHead(state.status, state.flatten(), undefined, true);
     res.end(body);

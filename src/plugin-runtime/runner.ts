@@ -1,3 +1,4 @@
+import { ResponseFailure } from './response-failure.js';
 import type { PhaseResult, Plugin, RequestPhase } from '../contracts/plugin.js';
 import type { Chain, Instance } from './chain.js';
 import { checkedHeaderValue, type PluginRun } from './plugin-run.js';
@@ -266,6 +267,7 @@ function bodyFilterChain(chain: Chain, run: PluginRun, chunk: Buffer, eof: boole
       else if (r !== undefined) throw new Error(`body_filter must return a Buffer, a string or nothing, got ${r === null ? 'null' : typeof r}`);
     } catch (err) {
       run.log.error({ plugin: inst.name, phase: 'body_filter', err: (err as Error)?.message }, `plugin ${inst.name} failed in body_filter`);
+      if (err instanceof ResponseFailure) throw err;
     }
     if (w !== 0) {
       const end = performance.now();

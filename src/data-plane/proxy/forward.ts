@@ -8,6 +8,7 @@ import { classifyUpstreamError } from './upstream-errors.js';
 import type { ErrorCode } from '../../core/errors.js';
 import { ResponseState } from '../../plugin-runtime/plugin-run.js';
 import { hasBodyFilters, runBodyFilter, runHeaderFilter } from '../../plugin-runtime/runner.js';
+import { ResponseFailure } from '../../plugin-runtime/response-failure.js';
 
 export interface ForwardDeps {
   pools: PoolRegistry;
@@ -48,6 +49,8 @@ export class Forwarder implements Dispatcher.DispatchHandler {
   private headers: string[] | undefined;
   private readonly withBody: boolean;
   private filterBody = false;
+  /** A body_filter threw ResponseFailure; the upstream was aborted by us. */
+  private filterFailed = false;
 
   constructor(private readonly ex: Exchange, private readonly route: CompiledRoute, private readonly deps: ForwardDeps) {
     this.firstStart = performance.now();
@@ -150,26 +153,55 @@ export class Forwarder implements Dispatcher.DispatchHandler {
 
   onData(chunk: Buffer): boolean {
     if (this.filterBody) {
-      const out = runBodyFilter(this.ex.plugins!, chunk, false);
+      let out: Buffer;
+      try {
+        out = runBodyFilter(this.ex.plugins!, chunk, false);
+      } catch (err) {
+        if (!(err instanceof ResponseFailure)) throw err;
+        this.failFromFilter(err);
+        this.abortUpstream?.(err);
+        return false;
+      }
       return out.length === 0 ? true : this.ex.res.write(out);
     }
     return this.ex.res.write(chunk);
   }
 
   onComplete(): void {
-    if (this.filterBody) {
-      const last = runBodyFilter(this.ex.plugins!, EMPTY, true);
-      if (last.length > 0) this.ex.res.write(last);
-    }
     const ms = performance.now() - this.attemptStart;
     this.ex.upstreamMs = ms;
-    this.ex.res.end();
     this.route.upstream!.release(this.node, ms, false);
+    if (this.filterBody) {
+      let last: Buffer;
+      try {
+        last = runBodyFilter(this.ex.plugins!, EMPTY, true);
+      } catch (err) {
+        if (!(err instanceof ResponseFailure)) throw err;
+        this.failFromFilter(err);
+        return;
+      }
+      if (last.length > 0) this.ex.res.write(last);
+    }
+    this.ex.res.end();
+  }
+
+  /** A body_filter gave the response up: its error answers instead (or the connection is cut once bytes went out). */
+  private failFromFilter(err: ResponseFailure): void {
+    this.filterFailed = true;
+    if (this.ex.res.headersSent) this.ex.res.destroy(err);
+    else this.deps.fail(this.ex, err.code);
   }
 
   onError(err: Error): void {
     const { ex, route } = this;
     const up = route.upstream!;
+    if (this.filterFailed) {
+      // the gateway aborted a healthy upstream: not the node's failure
+      const ms = performance.now() - this.attemptStart;
+      ex.upstreamMs = ms;
+      up.release(this.node, ms, false);
+      return;
+    }
     const failure = classifyUpstreamError(err);
     if (this.node !== undefined) {
       const ms = performance.now() - this.attemptStart;
