@@ -197,9 +197,11 @@ export class Forwarder implements Dispatcher.DispatchHandler {
     const up = route.upstream!;
     if (this.filterFailed) {
       // the gateway aborted a healthy upstream: not the node's failure
-      const ms = performance.now() - this.attemptStart;
-      ex.upstreamMs = ms;
-      up.release(this.node, ms, false);
+      if (this.node !== undefined) {
+        const ms = performance.now() - this.attemptStart;
+        ex.upstreamMs = ms;
+        up.release(this.node, ms, false);
+      }
       return;
     }
     const failure = classifyUpstreamError(err);
