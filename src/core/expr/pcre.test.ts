@@ -65,6 +65,7 @@ test('PCRE escapes JS reads differently are translated', () => {
   assert.equal(search('(?P<year>\\d{4})-(?<m>\\d\\d)', '2024-12'), true);
   assert.equal(search("(?'n'a)b", 'ab'), true);
   assert.equal(search('a(?#a comment)b', 'ab'), true);
+  assert.equal(search('^\\é\\<\\ $', 'é< '), true);
 });
 
 test('\\Z is kept only where it can consume the final newline without changing the answer', () => {

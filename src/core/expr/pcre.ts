@@ -51,7 +51,8 @@ export function translatePcre(pattern: string, matchOnly = false): string {
         continue;
       }
       if (!/[a-zA-Z]/.test(d)) {
-        out += '\\' + d;
+        // PCRE reads an escaped non-ASCII character as itself; RE2 refuses the escape
+        out += d.charCodeAt(0) > 0x7f ? d : '\\' + d;
         continue;
       }
       if (SAME_LETTER_ESCAPES.has(d)) {
