@@ -73,4 +73,20 @@ describe('lists', () => {
       assert.throws(() => parseListQuery(new URLSearchParams(q)), (e: unknown) => e instanceof AdminError && e.status === 400, q);
     }
   });
+
+  // The filters are a query string anyone with a viewer key can send: a backtracking
+  // engine would let one request stall the Admin API.
+  it('runs the uri and name filters in linear time', { timeout: 20000 }, () => {
+    const evil = 'a'.repeat(40) + '!';
+    const objs = [obj('routes', 'a', 1, { uri: `/${evil}`, name: evil })];
+    assert.equal(listEnvelope(objs, parseListQuery(new URLSearchParams({ uri: '^/(a+)+$' }))).total, 0);
+    assert.equal(listEnvelope(objs, parseListQuery(new URLSearchParams({ name: '^(a|aa)+$' }))).total, 0);
+  });
+
+  it('refuses a filter the linear-time engine cannot run, naming the filter', () => {
+    assert.throws(() => parseListQuery(new URLSearchParams({ uri: '(a)\\1' })),
+      (e: unknown) => e instanceof AdminError && e.status === 400 && /invalid uri filter: back references/.test(e.message));
+    assert.throws(() => parseListQuery(new URLSearchParams({ name: '(?=a)' })),
+      (e: unknown) => e instanceof AdminError && e.status === 400 && /invalid name filter/.test(e.message));
+  });
 });

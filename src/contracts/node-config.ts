@@ -16,6 +16,12 @@ export interface NodeConfig {
     drain_timeout: number;
     /** Seconds one asynchronous plugin call (a handler's promise) may take before its request fails. */
     plugin_timeout: number;
+    /**
+     * Largest body held in memory for one request (bytes): a request body a plugin reads
+     * (413 past it; bodies no plugin asks for stream) and a response body a plugin buffers,
+     * raw or decoded (502 past it).
+     */
+    max_buffered_body_size: number;
     client: {
       /** Largest request header block in bytes (431 beyond). */
       max_header_size: number;
@@ -27,11 +33,6 @@ export interface NodeConfig {
       keepalive_timeout: number;
       /** Seconds a client has to send the whole request (0 = off). */
       request_timeout: number;
-      /**
-       * Largest request body a plugin may have read into memory (bytes): a plugin that asks
-       * for a larger body fails its request with 413. Bodies no plugin asks for stream.
-       */
-      max_buffered_body_size: number;
     };
     tls: {
       /** Default protocols when an ssl object does not set `ssl_protocols`. */
@@ -81,10 +82,14 @@ export interface NodeConfig {
   serverless: { memory_limit_mb: number; timeout_ms: number };
   /** Folder for generated data (sqlite db, admin key). */
   data_dir: string;
+  /** Folder file-logger writes under (absolute; default `<data_dir>/logs`); a `path` resolving outside is refused. */
+  log_dir: string;
   /** Plugin whitelist; undefined = every installed plugin (built-ins and those in plugin_dirs). */
   plugins?: string[];
   /** Folders of custom JavaScript plugins (one default-exported plugin per `.js`/`.mjs`/`.cjs` file), same contract as built-ins. */
   plugin_dirs?: string[];
+  /** Built-in plugin names a module in `plugin_dirs` may replace; any other name clash refuses to load. */
+  plugin_overrides: string[];
   log: {
     level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
     /** `auto`: `pretty` when stdout is a terminal, else `json` (one JSON object a line). */

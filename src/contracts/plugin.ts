@@ -60,7 +60,7 @@ export interface PluginRequest {
   allHeaders?(): Record<string, string>;
   /**
    * The whole request body, read into memory on first call (at most
-   * `node.client.max_buffered_body_size` bytes, else the request fails with 413); an
+   * `node.max_buffered_body_size` bytes, else the request fails with 413); an
    * empty Buffer when there is none. Once read it is sent upstream from memory. Bodies
    * no plugin asks for stream to the upstream untouched.
    */

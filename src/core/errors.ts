@@ -31,6 +31,7 @@ export const ERRORS = {
   GH_ERR_PLUGIN_FAILED: { status: 500, source: 'plugin', message: 'Internal Server Error' },
   GH_ERR_PLUGIN_TIMEOUT: { status: 504, source: 'plugin', message: 'a plugin did not finish in time' },
   GH_ERR_CLIENT_GONE: { status: 499, source: 'client', message: 'client closed the connection' },
+  GH_ERR_RESPONSE_BODY_TOO_LARGE: { status: 502, source: 'plugin', message: 'upstream response body too large for the gateway to buffer' },
   GH_ERR_INTERNAL: { status: 500, source: 'internal', message: 'Internal Server Error' },
   GH_ERR_CONFIG_INVALID: { status: 400, source: 'config', message: 'invalid configuration' },
   GH_ERR_STORE_CONFLICT: { status: 409, source: 'config', message: 'revision conflict' },

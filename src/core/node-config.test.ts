@@ -102,6 +102,25 @@ describe('parseNodeConfig', () => {
     assert.deepEqual(c.status?.listen, { host: '127.0.0.1', port: 7085 });
   });
 
+  it('log_dir defaults to <data_dir>/logs and resolves against the config file folder', () => {
+    assert.equal(parseNodeConfig('', FILE).log_dir, '/etc/gatehouse/data/logs');
+    assert.equal(parseNodeConfig('data_dir: /var/lib/gh\n', FILE).log_dir, '/var/lib/gh/logs');
+    assert.equal(parseNodeConfig('log_dir: ../logs\n', FILE).log_dir, '/etc/logs');
+    refuses('log_dir: ""\n', 'log_dir: must NOT have fewer than 1 characters');
+  });
+
+  it('bounds what plugins buffer with node.max_buffered_body_size (8 MiB by default)', () => {
+    assert.equal(parseNodeConfig('', FILE).node.max_buffered_body_size, 8388608);
+    assert.equal(parseNodeConfig('node: {max_buffered_body_size: 65536}\n', FILE).node.max_buffered_body_size, 65536);
+    refuses('node: {max_buffered_body_size: 10}\n', 'node.max_buffered_body_size: must be an integer >= 1024 (bytes)');
+  });
+
+  it('plugin_overrides is a list of distinct names, empty by default', () => {
+    assert.deepEqual(parseNodeConfig('', FILE).plugin_overrides, []);
+    assert.deepEqual(parseNodeConfig('plugin_overrides: [cors]\n', FILE).plugin_overrides, ['cors']);
+    refuses('plugin_overrides: cors\n', 'plugin_overrides: must be a list of distinct built-in plugin names a plugin_dirs module may replace');
+  });
+
   it('refuses two listeners on the same address', () => {
     refuses('node: {listen: [9180]}\nadmin: {listen: {host: 0.0.0.0, port: 9180}}\n',
       'admin.listen: 0.0.0.0:9180 is already used by node.listen[0]');

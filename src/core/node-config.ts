@@ -80,13 +80,16 @@ export const NODE_CONFIG_SCHEMA: Obj = closed({
     },
     drain_timeout: seconds(30),
     plugin_timeout: seconds(10, true),
+    // Largest body held in memory for one request: a request body a plugin reads (413 past
+    // it), a response body a plugin buffers (response-rewrite filters, a decoded
+    // gzip/deflate/br body: 502 past it), so a body costs memory up to here and no more.
+    max_buffered_body_size: { type: 'integer', minimum: 1024, default: 8388608, 'x-message': 'must be an integer >= 1024 (bytes)' },
     client: closed({
       max_header_size: { type: 'integer', minimum: 1024, default: 32768, 'x-message': 'must be an integer >= 1024 (bytes)' },
       max_body_size: { type: 'integer', minimum: 0, default: 0, 'x-message': 'must be an integer >= 0 (bytes; 0 = unlimited)' },
       header_timeout: seconds(30, true),
       keepalive_timeout: seconds(60),
       request_timeout: seconds(0),
-      max_buffered_body_size: { type: 'integer', minimum: 1, default: 10485760, 'x-message': 'must be an integer >= 1 (bytes)' },
     }),
     tls: closed({
       protocols: {
@@ -171,6 +174,8 @@ export const NODE_CONFIG_SCHEMA: Obj = closed({
     timeout_ms: { type: 'integer', minimum: 1, maximum: 60000, default: 200, 'x-message': 'must be an integer from 1 to 60000 (ms)' },
   }),
   data_dir: { type: 'string', minLength: 1, default: 'data' },
+  // file-logger writes only under this folder; absent = <data_dir>/logs
+  log_dir: { type: 'string', minLength: 1 },
   plugins: {
     type: 'array',
     items: { type: 'string', minLength: 1 },
@@ -182,6 +187,14 @@ export const NODE_CONFIG_SCHEMA: Obj = closed({
     items: { type: 'string', minLength: 1 },
     uniqueItems: true,
     'x-message': 'must be a list of folders holding custom plugins (.js, .mjs or .cjs files)',
+  },
+  // Names of built-in plugins a module in plugin_dirs may replace; any other clash refuses to load.
+  plugin_overrides: {
+    type: 'array',
+    items: { type: 'string', minLength: 1 },
+    uniqueItems: true,
+    default: [],
+    'x-message': 'must be a list of distinct built-in plugin names a plugin_dirs module may replace',
   },
   log: closed({
     level: {
@@ -221,7 +234,7 @@ export async function loadNodeConfig(file: string): Promise<NodeConfig> {
 
 /**
  * Parses the text of a node config file. `file` names it in messages and anchors relative
- * paths (`store.sqlite.path`, `store.standalone.file`, `data_dir`) to its folder.
+ * paths (`store.sqlite.path`, `store.standalone.file`, `data_dir`, `log_dir`) to its folder.
  */
 export function parseNodeConfig(text: string, file: string): NodeConfig {
   const fail = (msg: string, cause?: unknown): never => {
@@ -272,6 +285,7 @@ export function parseNodeConfig(text: string, file: string): NodeConfig {
   if (store.sqlite.seed !== undefined) store.sqlite.seed = path.resolve(dir, String(store.sqlite.seed));
   store.standalone.file = path.resolve(dir, String(store.standalone.file));
   raw.data_dir = path.resolve(dir, String(raw.data_dir));
+  raw.log_dir = raw.log_dir === undefined ? path.join(String(raw.data_dir), 'logs') : path.resolve(dir, String(raw.log_dir));
   if (Array.isArray(raw.plugin_dirs)) raw.plugin_dirs = raw.plugin_dirs.map((d) => path.resolve(dir, String(d)));
   return { ...raw, file: abs } as unknown as NodeConfig;
 }

@@ -3,6 +3,7 @@ import type { PluginRun } from '../plugin-runtime/plugin-run.js';
 import { ResponseState } from '../plugin-runtime/plugin-run.js';
 import { isPromise } from '../plugin-runtime/runner.js';
 import { hasBodyFilters, runBodyFilter, runHeaderFilter } from '../plugin-runtime/response-phases.js';
+import { ResponseFailure } from '../plugin-runtime/response-failure.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -20,7 +21,14 @@ export class FilteredResponse {
   private filterBody = false;
   private ended = false;
 
-  constructor(private readonly ex: Exchange, private readonly run: PluginRun, private readonly resume: () => void) {}
+  /**
+   * @param failed a body_filter gave the response up (ResponseFailure): the caller answers
+   *   with its error (or cuts the connection once bytes went out) and stops the upstream
+   */
+  constructor(private readonly ex: Exchange, private readonly run: PluginRun, private readonly resume: () => void,
+    private readonly failed: (err: ResponseFailure) => void) {}
+
+  private gaveUp = false;
 
   /** The upstream's status line and headers (flat). false: wait for `resume`. */
   head(status: number, statusText: string | undefined, flat: string[]): boolean {
@@ -46,12 +54,19 @@ export class FilteredResponse {
 
   /** One body chunk. false: wait for `resume` (the client socket is full, or a filter is working). */
   data(chunk: Buffer): boolean {
+    if (this.gaveUp) return false;
     if (this.holding !== undefined) {
       this.hold(() => this.filtered(chunk, false));
       return false;
     }
     if (!this.filterBody) return this.write(chunk);
-    const out = runBodyFilter(this.run, chunk, false);
+    let out: Buffer | Promise<Buffer>;
+    try {
+      out = runBodyFilter(this.run, chunk, false);
+    } catch (err) {
+      this.giveUp(err);
+      return false;
+    }
     if (isPromise(out)) {
       this.hold(() => out.then((c) => { this.write(c); }));
       return false;
@@ -62,12 +77,31 @@ export class FilteredResponse {
   /** The upstream response is complete. */
   end(): void {
     this.ended = true;
+    if (this.gaveUp) return;
     if (this.holding !== undefined) {
       this.hold(() => this.finish());
       return;
     }
-    const r = this.finish();
+    let r: void | Promise<void>;
+    try {
+      r = this.finish();
+    } catch (err) {
+      this.giveUp(err);
+      return;
+    }
     if (r !== undefined) this.hold(() => r);
+  }
+
+  /** A filter failed the response (ResponseFailure), or something unexpected broke it. */
+  private giveUp(err: unknown): void {
+    if (this.gaveUp) return;
+    this.gaveUp = true;
+    if (err instanceof ResponseFailure) {
+      this.failed(err);
+      return;
+    }
+    this.run.log.error({ err: (err as Error)?.message ?? String(err) }, 'response phases failed');
+    this.ex.res.destroy();
   }
 
   /** The client socket drained after a write returned false. */
@@ -121,8 +155,7 @@ export class FilteredResponse {
       if (!this.waitingDrain && !this.ended) this.resume();
     }, (err: unknown) => {
       this.holding = undefined;
-      this.run.log.error({ err: (err as Error)?.message ?? String(err) }, 'response phases failed');
-      this.ex.res.destroy();
+      this.giveUp(err);
     });
   }
 }

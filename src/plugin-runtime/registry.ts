@@ -29,23 +29,44 @@ const MODULE_FILE = /\.(js|mjs|cjs)$/;
  * are dropped from the require cache first (which `import()` of CommonJS goes through).
  * Modules a plugin file itself imports or requires are not re-evaluated.
  */
-async function importFolder(dir: string, generation: number): Promise<Plugin[]> {
+interface PluginModule {
+  plugin: Plugin;
+  /** The file it came from (named in load errors). */
+  file: string;
+}
+
+async function importFolder(dir: string, generation: number): Promise<PluginModule[]> {
   let files: string[];
   try {
     files = await readdir(dir);
   } catch {
     return [];
   }
-  const out: Plugin[] = [];
+  const out: PluginModule[] = [];
   for (const f of files.sort()) {
     if (!MODULE_FILE.test(f) || /\.test\.[cm]?js$/.test(f) || f === 'index.js') continue;
     const file = join(dir, f);
     delete requireCache[file];
     // A query string makes reload re-evaluate the module instead of returning the cached one.
     const mod = (await import(`${pathToFileURL(file).href}?v=${generation}`)) as { default?: Plugin };
-    if (mod.default !== undefined && typeof mod.default === 'object' && typeof mod.default.name === 'string') out.push(mod.default);
+    if (mod.default !== undefined && typeof mod.default === 'object' && typeof mod.default.name === 'string') out.push({ plugin: mod.default, file });
   }
   return out;
+}
+
+/**
+ * A custom module named like a built-in would replace it for every route without a
+ * word (a stray copy in a plugin folder, or a hostile one). That only happens when the
+ * node config lists the name in `plugin_overrides`; otherwise loading fails, naming both.
+ */
+function checkOverrides(builtins: readonly PluginModule[], custom: readonly PluginModule[], overrides: ReadonlySet<string>): void {
+  const builtinFiles = new Map(builtins.map((m) => [m.plugin.name, m.file]));
+  for (const m of custom) {
+    const builtinFile = builtinFiles.get(m.plugin.name);
+    if (builtinFile === undefined || overrides.has(m.plugin.name)) continue;
+    throw new Error(`plugin file ${m.file} is named "${m.plugin.name}", the name of the built-in plugin ${builtinFile}; `
+      + `rename it, or list "${m.plugin.name}" in plugin_overrides of the node config to replace the built-in on purpose`);
+  }
 }
 
 function checkShape(p: Plugin): void {
@@ -65,11 +86,32 @@ export class PluginRegistry {
 
   private constructor(readonly generation: number) {}
 
-  static async load(opts: { whitelist?: readonly string[]; dirs?: readonly string[]; generation?: number } = {}): Promise<PluginRegistry> {
+  /**
+   * Loads built-ins, then each folder of `dirs`; a later module with the same name
+   * replaces an earlier one. Throws (and nothing is loaded) when a custom module
+   * takes a built-in's name that `overrides` does not list.
+   */
+  static async load(opts: {
+    whitelist?: readonly string[]; dirs?: readonly string[]; overrides?: readonly string[]; generation?: number;
+  } = {}): Promise<PluginRegistry> {
     const generation = opts.generation ?? 0;
     const reg = new PluginRegistry(generation);
-    const candidates = [...(await importFolder(BUILTIN_DIR, generation))];
-    for (const dir of opts.dirs ?? []) candidates.push(...(await importFolder(dir, generation)));
+    const builtins = await importFolder(BUILTIN_DIR, generation);
+    const custom: PluginModule[] = [];
+    for (const dir of opts.dirs ?? []) custom.push(...(await importFolder(dir, generation)));
+    const overrides = new Set(opts.overrides ?? []);
+    checkOverrides(builtins, custom, overrides);
+    for (const name of overrides) {
+      if (!custom.some((m) => m.plugin.name === name)) {
+        reg.log.warn({ plugin: name }, `plugin_overrides lists [${name}] but no module in plugin_dirs has that name; the built-in runs`);
+      }
+    }
+    for (const m of custom) {
+      if (overrides.has(m.plugin.name) && builtins.some((b) => b.plugin.name === m.plugin.name)) {
+        reg.log.warn({ plugin: m.plugin.name, file: m.file }, `built-in plugin [${m.plugin.name}] replaced by ${m.file} (plugin_overrides)`);
+      }
+    }
+    const candidates = [...builtins, ...custom].map((m) => m.plugin);
     const allowed = opts.whitelist === undefined ? undefined : new Set(opts.whitelist);
     for (const p of candidates) {
       if (allowed !== undefined && !allowed.has(p.name)) continue;

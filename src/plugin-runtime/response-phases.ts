@@ -4,6 +4,7 @@ import type { PluginRun } from './plugin-run.js';
 import { isPromise, routeOverrides } from './runner.js';
 import { PHASE_INDEX } from '../observability/plugin-cost.js';
 import { RESPONSE_CHAINS, SKIP_OVERRIDDEN } from './plan.js';
+import { ResponseFailure } from './response-failure.js';
 
 // The response side of a request: header_filter, body_filter and log, the route's
 // instances (in reverse order: the onion) then the global ones. Failures are logged,
@@ -91,7 +92,11 @@ export function hasBodyFilters(run: PluginRun): boolean {
   return run.routeChain.body_filter.length > 0 || run.globalChain.body_filter.length > 0;
 }
 
-/** body_filter over one chunk; the chunk a handler returns (or resolves to) replaces it for the next one. */
+/**
+ * body_filter over one chunk; the chunk a handler returns (or resolves to) replaces it
+ * for the next one. A handler's ResponseFailure is thrown (or rejected) on to the caller,
+ * which fails the request; any other error is logged and the chunk kept.
+ */
 export function runBodyFilter(run: PluginRun, chunk: Buffer, eof: boolean): Buffer | Promise<Buffer> {
   return bodyFilterFrom(run, chunk, eof, 0, 0);
 }
@@ -129,6 +134,8 @@ function bodyFilterChain(run: PluginRun, chunk: Buffer, eof: boolean, c: number,
       out = chunkOf(r, out);
     } catch (err) {
       logFailure(inst, run, 'body_filter', err);
+      // the response cannot be produced at all (a body over a node bound): the request fails
+      if (err instanceof ResponseFailure) throw err;
     }
     if (w !== 0) {
       const end = performance.now();
@@ -142,8 +149,9 @@ function bodyFilterChain(run: PluginRun, chunk: Buffer, eof: boolean, c: number,
 function resumeBodyFilter(r: Promise<unknown>, run: PluginRun, given: Buffer, eof: boolean, c: number,
   i: number, started: number): Promise<Buffer> {
   const inst = chainAt(run, c).body_filter[i]!;
-  return run.settle(r, inst.name, true).then((v) => chunkOf(v, given), (err: unknown) => {
+  return run.settle(r, inst.name, true).then((v) => chunkOf(v, given)).catch((err: unknown) => {
     logFailure(inst, run, 'body_filter', err);
+    if (err instanceof ResponseFailure) throw err;
     return given;
   }).then((out) => {
     if (started >= 0) inst.cost.observe(BODY_FILTER, performance.now() - started, run.costWeight);

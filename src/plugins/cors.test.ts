@@ -27,6 +27,8 @@ test('schema: defaults, patterns, credential rule, regexes', () => {
   assert.throws(() => prepareWith(cors, { allow_credential: true, allow_origins: 'http://a.com', allow_methods: 'GET', allow_headers: 'x', expose_headers: '*' }), /allow_credential/);
   assert.doesNotThrow(() => prepareWith(cors, { allow_credential: true, allow_origins: 'http://a.com', allow_methods: 'GET', allow_headers: 'x' }));
   assert.throws(() => prepareWith(cors, { allow_origins_by_regex: ['(unclosed'] }), /allow_origins_by_regex\[1\]/);
+  assert.throws(() => prepareWith(cors, { allow_origins_by_regex: ['a', '^(x)\\1$'] }), /allow_origins_by_regex\[2\] .*back references .* not supported/);
+  assert.throws(() => prepareWith(cors, { timing_allow_origins_by_regex: ['^(?!evil)'] }), /timing_allow_origins_by_regex\[1\] .*lookahead/);
   assert.match(schemaError(cors.metadataSchema, { allow_origins: { a: 'bad' } })!, /property "allow_origins\.a" validation failed/);
 });
 
@@ -163,4 +165,13 @@ test('headers that do not depend on the request are built once and are what the 
   assert.equal(prepareWith(cors, { allow_origins_by_regex: ['a'] }).fixed, undefined);
   assert.equal(prepareWith(cors, { timing_allow_origins: '*' }).fixed, undefined);
   assert.equal(prepareWith(cors, { allow_origins_by_metadata: ['k'] }, { metadata: { allow_origins: { k: '*' } } }).fixed, undefined);
+});
+
+// Origin is a header any client sets: a backtracking engine would let one request
+// hold the worker.
+test('origin regexes run in linear time', { timeout: 20000 }, () => {
+  const conf = { allow_origins_by_regex: ['^(a+)+$'] };
+  const headers = filter(conf, { headers: { origin: 'a'.repeat(40) + '!' } });
+  assert.equal(headers['access-control-allow-origin'], undefined);
+  assert.equal(filter(conf, { headers: { origin: 'aaaa' } })['access-control-allow-origin'], 'aaaa');
 });

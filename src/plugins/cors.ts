@@ -7,6 +7,7 @@
 import type { PluginContext } from '../contracts/plugin.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { HEADER_TEXT_SCHEMA } from './common/headers.js';
+import { compilePcre } from '../core/expr/pcre.js';
 
 export interface CorsConf {
   allow_origins: string;
@@ -21,6 +22,9 @@ export interface CorsConf {
   timing_allow_origins_by_regex?: string[];
 }
 
+/** An origin pattern, matched as APISIX's ngx.re.find does, on RE2 (linear time: origins are client input). */
+type OriginRegex = { test(origin: string): boolean };
+
 /** A compiled origins string: `*`, `**` (reflect the request's), a comma list, or one origin. */
 type OriginRule =
   | { kind: 'any' }
@@ -32,7 +36,7 @@ interface CorsPrepared {
   origins: OriginRule;
   /** `allow_origins` is exactly `*`: no `Vary: Origin`, and metadata misses do not fall back to it. */
   originsIsStar: boolean;
-  regexes: readonly RegExp[] | undefined;
+  regexes: readonly OriginRegex[] | undefined;
   /** `allow_origins_by_metadata` keys with their compiled metadata entries (absent keys left out). */
   metadata: readonly OriginRule[] | undefined;
   methods: string;
@@ -42,7 +46,7 @@ interface CorsPrepared {
   expose: string | undefined;
   credential: boolean;
   timing: OriginRule | undefined;
-  timingRegexes: readonly RegExp[] | undefined;
+  timingRegexes: readonly OriginRegex[] | undefined;
   /**
    * The headers as flat `[name, value, …]` when they do not depend on the request (any
    * origin, fixed allowed headers, no timing rule): built once, not per response.
@@ -82,7 +86,7 @@ function matches(origin: string | undefined, allowed: string | undefined): boole
   return allowed !== undefined && (allowed === '*' || allowed === origin);
 }
 
-function byRegex(regexes: readonly RegExp[], origin: string | undefined): string | undefined {
+function byRegex(regexes: readonly OriginRegex[], origin: string | undefined): string | undefined {
   if (origin === undefined) return undefined;
   for (const re of regexes) if (re.test(origin)) return origin;
   return undefined;
@@ -136,13 +140,13 @@ function withVaryOrigin(current: string | undefined): string {
   return `${current}, Origin`;
 }
 
-function compileRegexes(field: string, list: readonly string[] | undefined): RegExp[] | undefined {
+function compileRegexes(field: string, list: readonly string[] | undefined): OriginRegex[] | undefined {
   if (list === undefined) return undefined;
   return list.map((source, i) => {
     try {
-      return new RegExp(source);
+      return compilePcre(source, false);
     } catch (err) {
-      throw new Error(`invalid regex in ${field}[${i + 1}] "${source}": ${(err as Error).message}`);
+      throw new Error(`invalid regex in ${field}[${i + 1}] "${source}": ${(err as Error).message.replace(/^invalid regex '.*?': /s, '')}`);
     }
   });
 }

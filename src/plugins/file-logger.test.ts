@@ -1,15 +1,20 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, renameSync, rmSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, existsSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import plugin, { sinkFor } from './file-logger.js';
+import plugin, { confinedLogPath, sinkFor } from './file-logger.js';
+import { overridePluginNodeLimits } from '../plugin-runtime/node-limits.js';
 import { createTestContext, prepareWith, schemaError } from '../../test/helpers/plugin-context.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'file-logger-'));
+const outside = mkdtempSync(join(tmpdir(), 'file-logger-outside-'));
+const restoreLimits = overridePluginNodeLimits({ logDir: dir });
 after(async () => {
   await plugin.destroy!();
+  restoreLimits();
   rmSync(dir, { recursive: true, force: true });
+  rmSync(outside, { recursive: true, force: true });
 });
 
 async function lines(file: string, n: number): Promise<any[]> {
@@ -81,11 +86,48 @@ test('a rotated file is reopened at its path', async () => {
 });
 
 test('an unwritable path is reported, not thrown', async () => {
-  const sink = sinkFor(join(dir, 'no', 'such', 'dir', 'x.log'));
+  writeFileSync(join(dir, 'a-file'), '');
+  const sink = sinkFor(join(dir, 'a-file', 'x.log'));
   sink.write('a\n');
   for (let i = 0; i < 200 && sink.dropped === 0; i++) {
     await new Promise((r) => setTimeout(r, 5));
     sink.write('b\n');
   }
   assert.ok(sink.dropped > 0);
+});
+
+test('paths are confined to the log directory: relative ones resolve inside it', () => {
+  assert.equal(prepareWith(plugin, { path: 'access.log' }).path, join(dir, 'access.log'));
+  assert.equal(prepareWith(plugin, { path: 'app/a.log' }).path, join(dir, 'app', 'a.log'));
+  assert.equal(prepareWith(plugin, { path: join(dir, 'abs.log') }).path, join(dir, 'abs.log'));
+  assert.equal(prepareWith(plugin, { path: 'x/../y.log' }).path, join(dir, 'y.log'));
+});
+
+test('a path resolving outside the log directory is refused, naming the field', () => {
+  for (const path of [join(outside, 'x.log'), '/etc/passwd', '../x.log', 'a/../../x.log', '.', dir]) {
+    assert.throws(() => prepareWith(plugin, { path }), /^Error: plugins\.file-logger\.path: ".*" resolves outside the log directory/, path);
+  }
+});
+
+test('a symlink inside the log directory cannot lead outside it', () => {
+  symlinkSync(outside, join(dir, 'escape'));
+  assert.throws(() => confinedLogPath('escape/x.log', dir), /resolves outside the log directory/);
+  symlinkSync(join(outside, 'target.log'), join(dir, 'link.log'));
+  assert.throws(() => confinedLogPath('link.log', dir), /resolves outside the log directory/);
+});
+
+test('a symlink put at the file after the route was written is not followed', async () => {
+  mkdirSync(join(dir, 'late'));
+  const file = join(dir, 'late', 'x.log');
+  const p = prepareWith(plugin, { path: file });
+  writeFileSync(join(outside, 'victim.log'), '');
+  symlinkSync(join(outside, 'victim.log'), file);
+  const sink = sinkFor(p.path);
+  sink.write('a\n');
+  for (let i = 0; i < 200 && sink.dropped === 0; i++) {
+    await new Promise((r) => setTimeout(r, 5));
+    sink.write('b\n');
+  }
+  assert.ok(sink.dropped > 0);
+  assert.equal(readFileSync(join(outside, 'victim.log'), 'utf8'), '');
 });

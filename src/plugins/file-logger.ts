@@ -1,5 +1,6 @@
-import { createWriteStream, fstat, stat, type WriteStream } from 'node:fs';
-import { resolve } from 'node:path';
+import { constants, createWriteStream, fstat, lstatSync, mkdirSync, readlinkSync, realpathSync, stat, type WriteStream } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { pluginNodeLimits } from '../plugin-runtime/node-limits.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { logger } from '../core/logger.js';
 import type { CompiledExpr } from '../core/expr/index.js';
@@ -8,8 +9,13 @@ import {
   responseBodyCaptureHandlers, compileCheckedExpr, type CompiledLogFormat, type LoggerCommonConf,
 } from './common/log-util.js';
 
-// APISIX's file-logger: after the response, one JSON line per request appended to `path`
-// (relative paths from the gateway's working directory). Each path is opened once per
+// APISIX's file-logger: after the response, one JSON line per request appended to `path`.
+// A route config must not be able to write anywhere the gateway's user can (its own
+// config, a cron folder): every path is confined to the node's `log_dir` (default
+// `<data_dir>/logs`, as APISIX's are relative to its `logs/` prefix). Relative paths
+// resolve inside it; one resolving outside it (absolute, `..`, or through a symlink) is
+// refused when the route is written, and checked again each time the file is opened;
+// the file itself is opened without following a symlink. Each path is opened once per
 // worker in append mode; workers share the file safely because every line is one
 // O_APPEND write. A file moved or deleted away (log rotation) is noticed within a second
 // and reopened. Writing never delays the response: lines queue on the stream, and past
@@ -33,6 +39,57 @@ export interface FileLoggerPrepared {
 const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 const REOPEN_CHECK_MS = 1000;
 
+function lstatOrUndefined(p: string): ReturnType<typeof lstatSync> | undefined {
+  try {
+    return lstatSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The real path of `p`, following symlinks (dangling ones too) in the part of it that exists. */
+function realPathOf(p: string, depth = 0): string {
+  let existing = p;
+  const rest: string[] = [];
+  while (lstatOrUndefined(existing) === undefined) {
+    const parent = dirname(existing);
+    if (parent === existing) break;
+    rest.unshift(basename(existing));
+    existing = parent;
+  }
+  let real = existing;
+  try {
+    real = realpathSync(existing);
+  } catch {
+    // a dangling symlink: where it points is where a write would go
+    if (lstatOrUndefined(existing)?.isSymbolicLink() === true && depth < 8) {
+      real = realPathOf(resolve(dirname(existing), readlinkSync(existing)), depth + 1);
+    }
+  }
+  return rest.length === 0 ? real : join(real, ...rest);
+}
+
+function isInside(dir: string, p: string): boolean {
+  const rel = relative(dir, p);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+}
+
+/**
+ * The absolute file `path` names inside `logDir`; throws, naming the field, when it
+ * resolves outside (lexically, or once symlinks in its existing part are followed).
+ */
+export function confinedLogPath(path: string, logDir = pluginNodeLimits().logDir): string {
+  const full = resolve(logDir, path);
+  if (!isInside(logDir, full) || !isInside(realPathOf(logDir), realPathOf(full))) {
+    throw new Error(`plugins.file-logger.path: "${path}" resolves outside the log directory ${logDir} `
+      + '(log_dir in the node config); use a path relative to it');
+  }
+  return full;
+}
+
+// append, create, and never through a symlink at the file itself
+const OPEN_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW;
+
 /** One open file: appends lines, reopens it when the path no longer names the open file. */
 export class FileSink {
   private stream: WriteStream | undefined;
@@ -53,6 +110,7 @@ export class FileSink {
         return;
       }
       this.open();
+      if (this.stream === undefined) return;
     } else if (now - this.lastCheck >= REOPEN_CHECK_MS) {
       this.lastCheck = now;
       this.checkRotated();
@@ -70,7 +128,18 @@ export class FileSink {
   }
 
   private open(): void {
-    const s = createWriteStream(this.path, { flags: 'a' });
+    try {
+      // a symlink placed since the route was written must not lead outside either
+      confinedLogPath(this.path);
+      mkdirSync(dirname(this.path), { recursive: true });
+    } catch (err) {
+      logger().error({ plugin: 'file-logger', path: this.path, err: (err as Error).message }, 'failed to open the log file');
+      this.failedAt = Date.now();
+      this.dropped++;
+      return;
+    }
+    // numeric flags reach fs.open as they are; the typings only list the string forms
+    const s = createWriteStream(this.path, { flags: OPEN_FLAGS as unknown as string });
     this.stream = s;
     this.ino = undefined;
     this.lastCheck = Date.now();
@@ -145,7 +214,7 @@ export default definePlugin<FileLoggerConf, FileLoggerPrepared>({
 
   prepare(conf, env) {
     return {
-      path: resolve(conf.path),
+      path: confinedLogPath(conf.path),
       format: pickLogFormat(conf.log_format, env.metadata),
       capture: conf.include_resp_body === true ? new ResponseBodyCapture('file-logger', conf) : undefined,
       match: compileCheckedExpr(conf.match, 'match'),

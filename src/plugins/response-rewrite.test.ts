@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { gzipSync } from 'node:zlib';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import plugin from './response-rewrite.js';
+import { overridePluginNodeLimits } from '../plugin-runtime/node-limits.js';
+import { ResponseFailure } from '../plugin-runtime/response-failure.js';
 import { makeTestContext, prepareConf, schemaError, type TestContext } from '../../test/helpers/plugin-context-transform.js';
 
 /** header_filter then body_filter over `chunks`; returns what the client would receive. */
@@ -105,6 +107,35 @@ test('filters leave a body in an unknown encoding alone', () => {
 test('max_resp_body_size truncates what filters buffer', () => {
   const { body } = respond({ filters: [{ regex: 'z', replace: 'y' }], max_resp_body_size: 4 }, {}, ['abc', 'def']);
   assert.equal(body.toString(), 'abcd');
+});
+
+// A small compressed body can inflate to gigabytes: decoding stops at the node's bound
+// and the request fails (ResponseFailure: 502) instead of the worker's memory.
+test('a compressed body decoding past node.max_buffered_body_size fails the request', () => {
+  const restore = overridePluginNodeLimits({ maxBufferedBodySize: 1024 * 1024 });
+  try {
+    const zeros = Buffer.alloc(4 * 1024 * 1024);
+    for (const [encoding, body] of [['gzip', gzipSync(zeros)], ['deflate', deflateSync(zeros)], ['br', brotliCompressSync(zeros)]] as const) {
+      assert.throws(() => respond({ filters: [{ regex: 'a', replace: 'b' }] }, { headers: { 'content-encoding': encoding } }, [body]),
+        (err: unknown) => err instanceof ResponseFailure && err.code === 'GH_ERR_RESPONSE_BODY_TOO_LARGE'
+          && /response-rewrite: the decoded upstream response body is larger than node.max_buffered_body_size \(1048576 bytes\)/.test(err.message),
+        encoding);
+    }
+  } finally {
+    restore();
+  }
+});
+
+test('a raw body past node.max_buffered_body_size fails the request; below it max_resp_body_size truncates', () => {
+  const restore = overridePluginNodeLimits({ maxBufferedBodySize: 1024 });
+  try {
+    assert.throws(() => respond({ filters: [{ regex: 'a', replace: 'b' }] }, {}, ['x'.repeat(1000), 'x'.repeat(100)]),
+      (err: unknown) => err instanceof ResponseFailure && /upstream response body is larger than node.max_buffered_body_size/.test(err.message));
+    const { body } = respond({ filters: [{ regex: 'x', replace: 'y' }], max_resp_body_size: 10 }, {}, ['x'.repeat(1000), 'x'.repeat(100)]);
+    assert.equal(body.toString(), 'y' + 'x'.repeat(9));
+  } finally {
+    restore();
+  }
 });
 
 test('schema errors name the field; body and filters exclude each other', () => {

@@ -1,4 +1,4 @@
-import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import { brotliDecompressSync, gunzipSync, inflateSync, type ZlibOptions } from 'node:zlib';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import type { PluginContext } from '../contracts/plugin.js';
 import { checkVariables, compileExpr, isKnownVariable, type CompiledExpr } from '../core/expr/index.js';
@@ -7,6 +7,8 @@ import { compileNgxRegex, compileNgxTemplate, type NgxRegex, type NgxTemplate } 
 import {
   appendHeaderValue, HEADER_LINE_PATTERN, HEADER_NAME_SCHEMA, HEADER_VALUE_SCHEMA, headerMapSchema, headerValueText,
 } from './common/headers.js';
+import { pluginNodeLimits } from '../plugin-runtime/node-limits.js';
+import { ResponseFailure } from '../plugin-runtime/response-failure.js';
 
 // Rewrites the response (apisix/plugins/response-rewrite.lua): status, headers
 // (add/set/remove or the legacy map, values with $vars), and the body — replaced
@@ -15,6 +17,10 @@ import {
 // both phases. The body is buffered only for `filters`; `body` replaces the first chunk
 // and drops the rest. A compressed upstream body (gzip, deflate, br) is decoded before
 // the filters run and sent uncompressed.
+//
+// Memory: the buffered body and its decoded form are both bounded by the node's
+// `node.max_buffered_body_size` (a 50 KB gzip body can inflate to gigabytes); past it
+// the request fails with 502. `max_resp_body_size` (APISIX's, truncating) applies below it.
 //
 // Gatehouse difference: `headers.add` onto a header already present joins the values
 // with `, ` (one value per name in the plugin API), which does not suit Set-Cookie.
@@ -54,15 +60,31 @@ interface BodyState {
   /** `filters`: buffered chunks, their size, and the content decoder. */
   chunks: Buffer[];
   size: number;
-  decode: ((b: Buffer) => Buffer) | undefined;
+  decode: Decoder | undefined;
 }
 
-const DECODERS: Record<string, (b: Buffer) => Buffer> = {
-  gzip: (b) => gunzipSync(b),
-  'x-gzip': (b) => gunzipSync(b),
-  deflate: (b) => inflateSync(b),
-  br: (b) => brotliDecompressSync(b),
+type Decoder = (b: Buffer, maxOutputLength: number) => Buffer;
+
+const DECODERS: Record<string, Decoder> = {
+  gzip: (b, max) => gunzipSync(b, zlibBound(max)),
+  'x-gzip': (b, max) => gunzipSync(b, zlibBound(max)),
+  deflate: (b, max) => inflateSync(b, zlibBound(max)),
+  br: (b, max) => brotliDecompressSync(b, { maxOutputLength: max }),
 };
+
+function zlibBound(maxOutputLength: number): ZlibOptions {
+  return { maxOutputLength };
+}
+
+/** zlib refuses to produce more than maxOutputLength with this error code. */
+function isOutputLimit(err: unknown): boolean {
+  return (err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE';
+}
+
+function tooLarge(what: string, limit: number): ResponseFailure {
+  return new ResponseFailure(`response-rewrite: the ${what} is larger than node.max_buffered_body_size `
+    + `(${limit} bytes); failing the request with 502`);
+}
 
 let instances = 0;
 
@@ -281,9 +303,11 @@ export default definePlugin<ResponseRewriteConf, ResponseRewritePrepared>({
       state.sent = true;
       return p.body;
     }
+    const nodeLimit = pluginNodeLimits().maxBufferedBodySize;
     if (state.size < p.maxBody && chunk.length > 0) {
       const room = p.maxBody - state.size;
       const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
+      if (state.size + part.length > nodeLimit) throw tooLarge('upstream response body', nodeLimit);
       state.chunks.push(part);
       state.size += part.length;
     }
@@ -292,8 +316,9 @@ export default definePlugin<ResponseRewriteConf, ResponseRewritePrepared>({
     state.chunks = [];
     if (state.decode !== undefined) {
       try {
-        raw = state.decode(raw);
+        raw = state.decode(raw, nodeLimit);
       } catch (err) {
+        if (isOutputLimit(err)) throw tooLarge('decoded upstream response body', nodeLimit);
         ctx.log.error({ plugin: 'response-rewrite', err: (err as Error).message },
           'filters may not work as expected: cannot decode the upstream body');
         return raw;

@@ -13,6 +13,7 @@ import { AdminServer } from '../admin-api/server.js';
 import { resolveAdminKeys } from '../admin-api/keys.js';
 import { compileExpr } from '../core/expr/index.js';
 import { GatehouseError } from '../core/errors.js';
+import { setPluginNodeLimits } from '../plugin-runtime/node-limits.js';
 import { PluginRegistry } from '../plugin-runtime/registry.js';
 import { pluginsRoute } from '../admin-api/resources/plugins.js';
 import { pluginChainRoute } from '../admin-api/plugin-chain.js';
@@ -85,6 +86,7 @@ export class Primary {
   private async boot(): Promise<void> {
     setLogLevel(this.config.log.level);
     setLogFormat(this.config.log.format);
+    setPluginNodeLimits(this.config);
     mkdirSync(this.config.data_dir, { recursive: true });
     this.store = await createStore(this.config);
     this.state = ConfigState.fromStoreState(await this.store.load());
@@ -124,7 +126,7 @@ export class Primary {
     const keys = resolveAdminKeys(this.config, this.log);
     // Writes are checked against the plugins the workers run (same whitelist and folders),
     // so the API refuses what the data plane could not serve.
-    this.plugins = await PluginRegistry.load({ whitelist: this.config.plugins, dirs: this.config.plugin_dirs });
+    this.plugins = await PluginRegistry.load({ whitelist: this.config.plugins, dirs: this.config.plugin_dirs, overrides: this.config.plugin_overrides });
     this.admin = new AdminServer({
       config: this.config, store: this.store, keys,
       validate: {
@@ -322,12 +324,12 @@ export class Primary {
       const conf = next ?? await loadNodeConfig(this.config.file);
       const generation = this.pluginGeneration + 1;
       this.log.warn({ plugins: conf.plugins ?? 'all', plugin_dirs: conf.plugin_dirs ?? [], generation }, 'start to hot reload plugins');
-      const registry = await PluginRegistry.load({ whitelist: conf.plugins, dirs: conf.plugin_dirs, generation });
+      const registry = await PluginRegistry.load({ whitelist: conf.plugins, dirs: conf.plugin_dirs, overrides: conf.plugin_overrides, generation });
       const old = this.plugins;
       this.plugins = registry;
       this.pluginGeneration = generation;
       // A worker forked from now on starts with these.
-      this.config = { ...this.config, plugins: conf.plugins, plugin_dirs: conf.plugin_dirs };
+      this.config = { ...this.config, plugins: conf.plugins, plugin_dirs: conf.plugin_dirs, plugin_overrides: conf.plugin_overrides };
       const waiting = [...this.workers.values()].filter((w) => w.addresses !== undefined && w.worker.isConnected());
       for (const info of waiting) this.sendPluginReload(info);
       const deadline = Date.now() + PLUGIN_RELOAD_WAIT_MS;
@@ -347,7 +349,8 @@ export class Primary {
   private sendPluginReload(info: WorkerInfo): void {
     if (!info.worker.isConnected()) return;
     info.worker.send({
-      type: 'reload-plugins', plugins: this.config.plugins, pluginDirs: this.config.plugin_dirs, generation: this.pluginGeneration,
+      type: 'reload-plugins', plugins: this.config.plugins, pluginDirs: this.config.plugin_dirs, pluginOverrides: this.config.plugin_overrides,
+      generation: this.pluginGeneration,
     } satisfies ToWorker);
   }
 

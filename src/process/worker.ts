@@ -6,6 +6,7 @@ import { VERSION } from '../core/version.js';
 import type { NodeConfig } from '../contracts/node-config.js';
 import type { ToPrimary, ToWorker } from './messages.js';
 import { PluginRegistry } from '../plugin-runtime/registry.js';
+import { setPluginNodeLimits } from '../plugin-runtime/node-limits.js';
 import { answerClusterScrapes } from '../observability/metrics.js';
 import { exportConnectionStats } from '../observability/node-gauges.js';
 import { configureSandbox } from '../serverless/sandbox.js';
@@ -44,8 +45,9 @@ export function runWorker(): void {
     setLogLevel(config.log.level);
     setLogFormat(config.log.format);
     configureSandbox({ memoryLimitMb: config.serverless.memory_limit_mb, timeoutMs: config.serverless.timeout_ms });
+    setPluginNodeLimits(config);
     state = ConfigState.fromStoreState(initial.state);
-    registry = await PluginRegistry.load({ whitelist: config.plugins, dirs: config.plugin_dirs });
+    registry = await PluginRegistry.load({ whitelist: config.plugins, dirs: config.plugin_dirs, overrides: config.plugin_overrides });
     builder = new SnapshotBuilder({
       defaultTlsProtocols: config.node.tls.protocols,
       tlsCiphers: config.node.tls.ciphers,
@@ -81,7 +83,7 @@ export function runWorker(): void {
           if (builder === undefined) return;
           // In-flight requests keep the chains of their snapshot (and so the old plugin
           // objects); new requests get the next snapshot, built with the new code.
-          const next = await PluginRegistry.load({ whitelist: msg.plugins, dirs: msg.pluginDirs, generation: msg.generation });
+          const next = await PluginRegistry.load({ whitelist: msg.plugins, dirs: msg.pluginDirs, overrides: msg.pluginOverrides, generation: msg.generation });
           // Two reloads close together may finish loading out of order: never go back to an older one.
           if (next.generation < (registry?.generation ?? 0)) return;
           const old = registry;

@@ -122,6 +122,19 @@ test('PCRE-only constructs are translated or refused', () => {
   throwsExpr([['arg_a', '~~', null]], /^invalid regex/);
 });
 
+test('~~ and ~* run in linear time: a catastrophic pattern answers at once', { timeout: 20000 }, () => {
+  const adversarial = 'a'.repeat(40) + '!';
+  assert.equal(ev([['arg_x', '~~', '^(a+)+$']], { arg_x: adversarial }), false);
+  assert.equal(ev([['arg_x', '~*', '^(A+)+$']], { arg_x: adversarial }), false);
+  assert.equal(ev([['arg_x', '~~', '^(a+)+$']], { arg_x: 'a'.repeat(40) }), true);
+});
+
+test('back references and lookaround are refused when the rule is compiled', () => {
+  throwsExpr([['arg_a', '~~', '(a)\\1']], /back references .* not supported by the linear-time regex engine/);
+  throwsExpr([['arg_a', '~~', 'a(?=b)']], /lookahead assertions are not supported/);
+  throwsExpr([['arg_a', '~*', '(?<!a)b']], /lookbehind assertions are not supported/);
+});
+
 test('in is true when the variable equals an element, without number coercion', () => {
   assert.equal(ev([['request_method', 'in', ['GET', 'POST']]], { request_method: 'POST' }), true);
   assert.equal(ev([['request_method', 'in', ['GET', 'POST']]], { request_method: 'PUT' }), false);

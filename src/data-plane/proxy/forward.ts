@@ -7,6 +7,7 @@ import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 import type { ErrorCode } from '../../core/errors.js';
 import { FilteredResponse } from '../filtered-response.js';
+import type { ResponseFailure } from '../../plugin-runtime/response-failure.js';
 
 export interface ForwardDeps {
   pools: PoolRegistry;
@@ -61,6 +62,8 @@ export class Forwarder implements Dispatcher.DispatchHandler {
   private clientStalled = false;
   /** The response's way through header_filter and body_filter, when the request has plugins. */
   private filtered: FilteredResponse | undefined;
+  /** A body_filter threw ResponseFailure; the upstream was aborted by us. */
+  private filterFailed = false;
 
   constructor(private readonly ex: Exchange, private readonly route: CompiledRoute, private readonly deps: ForwardDeps) {
     this.firstStart = performance.now();
@@ -166,7 +169,7 @@ export class Forwarder implements Dispatcher.DispatchHandler {
       res.writeHead(statusCode, statusText, clientResponseHeaders(rawHeaders, this.deps.serverHeader), true);
       return true;
     }
-    this.filtered = new FilteredResponse(this.ex, run, resume);
+    this.filtered = new FilteredResponse(this.ex, run, resume, this.failFromFilter);
     return this.filtered.head(statusCode, statusText, clientResponseHeaders(rawHeaders, this.deps.serverHeader));
   }
 
@@ -184,9 +187,26 @@ export class Forwarder implements Dispatcher.DispatchHandler {
     else this.ex.res.end();
   }
 
+  /** A body_filter gave the response up: its error answers instead (or the connection is cut once bytes went out). */
+  private readonly failFromFilter = (err: ResponseFailure): void => {
+    this.filterFailed = true;
+    this.abortUpstream?.(err);
+    if (this.ex.res.headersSent) this.ex.res.destroy(err);
+    else this.deps.fail(this.ex, err.code);
+  };
+
   onError(err: Error): void {
     const { ex, route } = this;
     const up = route.upstream!;
+    if (this.filterFailed) {
+      // the gateway aborted a healthy upstream: not the node's failure
+      if (this.node !== undefined) {
+        const ms = performance.now() - this.attemptStart;
+        ex.upstreamMs = ms;
+        up.release(this.node, ms, false);
+      }
+      return;
+    }
     const failure = classifyUpstreamError(err);
     // Failures the client caused (gone, body too large, stalled upload) say nothing about
     // the node: they count neither toward passive health nor as a balancer penalty.

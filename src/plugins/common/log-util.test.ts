@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileLogFormat, customLogEntry, defaultLogEntry, parseQueryString, pickLogFormat, ResponseBodyCapture } from './log-util.js';
 import { createTestContext } from '../../../test/helpers/plugin-context.js';
+import { overridePluginNodeLimits } from '../../plugin-runtime/node-limits.js';
 
 test('log_format: a lone variable keeps its type, templates render, literals stay', () => {
   const ctx = createTestContext({ uri: '/p?x=1', routeId: 'r1', status: 204, headers: { host: 'h.example' } });
@@ -69,4 +70,16 @@ test('response body capture: up to the limit, only when the expression matches',
   const bad = createTestContext({ status: 500 });
   only500.add(bad, Buffer.from('boom'));
   assert.equal(only500.body(bad), 'boom');
+});
+
+test('response body capture: the node bound caps max_resp_body_bytes', () => {
+  const restore = overridePluginNodeLimits({ maxBufferedBodySize: 4 });
+  try {
+    const cap = new ResponseBodyCapture('t', { max_resp_body_bytes: 1e12 });
+    const ctx = createTestContext();
+    cap.add(ctx, Buffer.from('abcdefgh'));
+    assert.equal(cap.body(ctx), 'abcd');
+  } finally {
+    restore();
+  }
 });

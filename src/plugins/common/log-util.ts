@@ -2,6 +2,7 @@
 // finished request, either APISIX's default shape or a `log_format` (the instance's, else
 // the plugin metadata's: DESIGN.md §4, a field on the instance wins over the metadata),
 // plus the optional response-body capture.
+import { pluginNodeLimits } from '../../plugin-runtime/node-limits.js';
 import { hostname as osHostname } from 'node:os';
 import type { PluginContext } from '../../contracts/plugin.js';
 import { checkVariables, compileExpr, isKnownVariable, type CompiledExpr } from '../../core/expr/index.js';
@@ -184,9 +185,11 @@ export class ResponseBodyCapture {
       c = { parts: [], size: 0 };
       ctx.shared.set(this.key, c);
     }
-    if (c.size < this.limit && chunk.length > 0) {
+    // max_resp_body_bytes is a route setting: the node's bound caps it
+    const limit = Math.min(this.limit, pluginNodeLimits().maxBufferedBodySize);
+    if (c.size < limit && chunk.length > 0) {
       // a copy: the chunk's memory may be reused once it is written
-      const part = Buffer.from(chunk.subarray(0, this.limit - c.size));
+      const part = Buffer.from(chunk.subarray(0, limit - c.size));
       c.parts.push(part);
       c.size += part.length;
     }

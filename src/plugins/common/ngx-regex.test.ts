@@ -40,3 +40,26 @@ test('binary mode matches bytes of the UTF-8 form', () => {
   const out = re.replace(body, compileNgxTemplate('e', true), false).result;
   assert.equal(Buffer.from(out, 'latin1').toString('utf8'), 'cafe');
 });
+
+test('anchored replace takes only consecutive matches from the start, like a sticky RegExp', () => {
+  assert.deepEqual(compileNgxRegex('a', 'a').replace('aab', compileNgxTemplate('x'), true), { result: 'xxb', count: 2 });
+  assert.deepEqual(compileNgxRegex('a', 'a').replace('aab', compileNgxTemplate('x'), false), { result: 'xab', count: 1 });
+  assert.deepEqual(compileNgxRegex('a', 'a').replace('bab', compileNgxTemplate('x'), true), { result: 'bab', count: 0 });
+});
+
+test('empty matches and unmatched groups replace as gsub does', () => {
+  assert.equal(compileNgxRegex('a*').replace('baaac', compileNgxTemplate('[$0]'), true).result, '[]b[aaa][]c[]');
+  assert.equal(compileNgxRegex('(x)|b').replace('ab', compileNgxTemplate('<$1>'), true).result, 'a<>');
+});
+
+test('patterns run in linear time: a catastrophic one answers at once', { timeout: 20000 }, () => {
+  const re = compileNgxRegex('^(a+)+$', 'jo');
+  const subject = 'a'.repeat(40) + '!';
+  assert.equal(re.match(subject), undefined);
+  assert.deepEqual(re.replace(subject, compileNgxTemplate('x'), true), { result: subject, count: 0 });
+});
+
+test('back references and lookaround are refused with the reason', () => {
+  assert.throws(() => compileNgxRegex('(a)\\1', 'jo'), /back references .* not supported by the linear-time regex engine/);
+  assert.throws(() => compileNgxRegex('/api(?=/v1)', 'jo'), /lookahead assertions are not supported/);
+});

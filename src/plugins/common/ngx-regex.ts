@@ -1,9 +1,11 @@
-// ngx.re.match / ngx.re.sub / ngx.re.gsub as APISIX plugins use them, on JS RegExp:
-// the PCRE pattern is carried over by core/expr's translator, the option letters
-// (`"jo"`, `"i"`, `"x"`, …) become flags, and the replacement template (`$0`, `$1`,
-// `${1}`, `$$`) is parsed once into segments. Everything that can fail does so at
-// compile time, in prepare, with a message that names the problem.
-import { translatePcre } from '../../core/expr/pcre.js';
+// ngx.re.match / ngx.re.sub / ngx.re.gsub as APISIX plugins use them. The PCRE pattern is
+// carried into RE2 syntax by core/expr's translator and run by re2js, in time linear in
+// the subject (these patterns come from route configs and run on response bodies); the
+// option letters (`"jo"`, `"i"`, `"x"`, …) become flags, and the replacement template
+// (`$0`, `$1`, `${1}`, `$$`) is parsed once into segments. Everything that can fail does
+// so at compile time, in prepare, with a message that names the problem.
+import type { RE2JS } from 're2js';
+import { compileRe2, translatePcre } from '../../core/expr/pcre.js';
 
 export interface NgxRegex {
   readonly pattern: string;
@@ -27,14 +29,15 @@ const IGNORED_OPTIONS = new Set(['j', 'o', 'd', 'D', 'J', 'u', 'U']);
  */
 export function compileNgxRegex(pattern: string, options = '', binary = false): NgxRegex {
   let caseless = false;
-  let extra = '';
+  let multiline = false;
+  let dotAll = false;
   let extended = false;
   let anchored = false;
   for (const o of options) {
     switch (o) {
       case 'i': caseless = true; break;
-      case 'm': extra += 'm'; break;
-      case 's': extra += 's'; break;
+      case 'm': multiline = true; break;
+      case 's': dotAll = true; break;
       case 'x': extended = true; break;
       case 'a': anchored = true; break;
       default:
@@ -43,44 +46,73 @@ export function compileNgxRegex(pattern: string, options = '', binary = false): 
   }
   let src = binary ? Buffer.from(pattern, 'utf8').toString('latin1') : pattern;
   if (extended) src = stripExtended(src);
-  let translated: { source: string; flags: string };
+  let re: RE2JS;
   try {
-    translated = translatePcre(src, caseless);
+    re = compileRe2(translatePcre(src), src, { caseless, multiline, dotAll });
   } catch (err) {
     throw new Error((err as Error).message.replace(/^invalid regex '.*?': /s, ''));
   }
-  const flags = new Set([...translated.flags, ...extra]);
-  if (anchored) flags.add('y');
-  const base = [...flags].join('');
-  let first: RegExp;
-  let all: RegExp;
-  try {
-    first = new RegExp(translated.source, base);
-    all = new RegExp(translated.source, base + 'g');
-  } catch (err) {
-    throw new Error((err as Error).message);
-  }
+  const groups = re.groupCount();
+  const capturesOf = (m: ReturnType<RE2JS['matcher']>): (string | undefined)[] => {
+    const out: (string | undefined)[] = [];
+    for (let g = 0; g <= groups; g++) out.push(m.group(g) ?? undefined);
+    return out;
+  };
   return {
     pattern,
     match(subject) {
-      first.lastIndex = 0;
-      const m = first.exec(subject);
-      return m === null ? undefined : Array.from(m);
+      const m = re.matcher(subject);
+      const found = anchored ? m.lookingAt() : m.find();
+      return found ? capturesOf(m) : undefined;
     },
     replace(subject, template, global) {
+      if (anchored) return replaceAnchored(re, subject, template, global, capturesOf);
       let count = 0;
-      const re = global ? all : first;
-      re.lastIndex = 0;
-      const result = subject.replace(re, (...args: unknown[]) => {
+      const m = re.matcher(subject);
+      const expand = (...args: unknown[]): string => {
         count++;
-        // args: match, p1..pn, offset, whole string[, groups]
-        let end = args.length - 2;
-        if (typeof args[end + 1] === 'object' && args[end + 1] !== undefined) end--;
-        return template.expand(args.slice(0, end) as (string | undefined)[]);
-      });
+        // args as String.prototype.replace passes them: match, p1..pn, offset, whole string
+        return template.expand(args.slice(0, groups + 1) as (string | undefined)[]);
+      };
+      const result = global ? m.replaceAll(expand) : m.replaceFirst(expand);
       return { result, count };
     },
   };
+}
+
+/**
+ * Option `a`: each match must start where the previous one ended (at 0 for the first),
+ * as a sticky JS RegExp does. The leftmost match found from `pos` is the anchored one
+ * whenever one starts at `pos`, so the search stays RE2's.
+ */
+function replaceAnchored(
+  re: RE2JS, subject: string, template: NgxTemplate, global: boolean,
+  capturesOf: (m: ReturnType<RE2JS['matcher']>) => (string | undefined)[],
+): { result: string; count: number } {
+  const m = re.matcher(subject);
+  let out = '';
+  let pos = 0;
+  let count = 0;
+  while (pos <= subject.length && m.find(pos) && m.start() === pos) {
+    count++;
+    out += template.expand(capturesOf(m));
+    const end = m.end();
+    if (!global) {
+      pos = end;
+      break;
+    }
+    if (end === pos) {
+      if (pos === subject.length) {
+        pos++;
+        break;
+      }
+      out += subject[pos];
+      pos++;
+    } else {
+      pos = end;
+    }
+  }
+  return { result: out + subject.slice(Math.min(pos, subject.length)), count };
 }
 
 /** Parses an ngx.re.sub replacement template: `$0`…`$N`, `${N}`, `$$` for a literal `$`. */

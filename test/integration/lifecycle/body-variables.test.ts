@@ -22,7 +22,7 @@ before(async () => {
         plugins: { rejects: { status: 403, _meta: { filter: [['post_arg_action', '==', 'delete']] } } },
       },
     ],
-  }), { extra: { plugin_dirs: [PLUGIN_DIR] }, node: { client: { max_buffered_body_size: 2048 } } }));
+  }), { extra: { plugin_dirs: [PLUGIN_DIR] }, node: { max_buffered_body_size: 2048 } }));
 });
 
 after(() => stopWithUpstream(gw, up));

@@ -44,7 +44,7 @@ before(async () => {
       { id: 'gone', uri: '/gone', upstream, plugins: { waits: { notify: notifyUrl } } },
       { id: 'log-hangs', uri: '/log-hangs', upstream, plugins: { waits: { phase: 'log' } } },
     ],
-  }), { extra: { plugin_dirs: [PLUGIN_DIR] }, node: { plugin_timeout: 0.5, client: { max_buffered_body_size: 1024 } } }));
+  }), { extra: { plugin_dirs: [PLUGIN_DIR] }, node: { plugin_timeout: 0.5, max_buffered_body_size: 1024 } }));
 });
 
 after(async () => {

@@ -34,7 +34,8 @@ function config(withMetadata: boolean): Record<string, unknown> {
 before(async () => {
   up = await startUpstream('a');
   upstream = { nodes: { [`127.0.0.1:${up.port}`]: 1 } };
-  gw = await startGateway({ workers: 2, config: {} });
+  // the log file sits in the test's folder, which is the configured log_dir
+  gw = await startGateway({ workers: 2, config: {}, extra: { log_dir: '.' } });
   logFile = join(gw.dir, 'access.log');
   await gw.writeConfig(config(true));
   await eventually(async () => (await get(gw.url + '/order')).status === 200);
