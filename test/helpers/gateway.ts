@@ -41,6 +41,8 @@ export interface GatewayOptions {
   /** Extra top-level keys of config.yaml. */
   extra?: Record<string, unknown>;
   logLevel?: string;
+  /** Start the gateway (primary and workers) with this open-file limit (`prlimit --nofile`), to test descriptor exhaustion. */
+  fdLimit?: number;
 }
 
 export interface Gateway {
@@ -99,7 +101,11 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
   // a reused folder keeps its standalone file unless new content is given
   if (opts.config !== undefined || !existsSync(standaloneFile)) await writeFile(standaloneFile, stringify(opts.config ?? {}));
 
-  const proc = spawn(process.execPath, [BIN, 'start', '-c', configFile],
+  const argv = [BIN, 'start', '-c', configFile];
+  const [cmd, args] = opts.fdLimit === undefined
+    ? [process.execPath, argv]
+    : ['prlimit', [`--nofile=${opts.fdLimit}:${opts.fdLimit}`, process.execPath, ...argv]];
+  const proc = spawn(cmd, args,
     { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.processGroup === true });
   let out = '';
   const waiters = new Set<() => void>();
