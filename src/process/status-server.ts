@@ -14,6 +14,8 @@ export interface WorkerStatus {
   revision: number;
   /** Its data-plane listeners are bound. */
   listening: boolean;
+  /** Why it cannot take connections now (e.g. out of descriptors). */
+  acceptBlocked?: string;
 }
 
 export interface StatusSource {
@@ -22,6 +24,8 @@ export interface StatusSource {
   workers(): WorkerStatus[];
   /** The newest configuration revision: what every worker must have applied to be ready. */
   revision(): number;
+  /** Why the primary cannot accept connections now, if it cannot. */
+  primaryProblem?(): string | undefined;
 }
 
 export interface Readiness {
@@ -36,12 +40,15 @@ export function readiness(source: StatusSource): Readiness {
   const revision = source.revision();
   const workers = source.workers().sort((a, b) => a.index - b.index);
   const problems: string[] = [];
+  const primary = source.primaryProblem?.();
+  if (primary !== undefined) problems.push(primary);
   for (let i = 0; i < source.expectedWorkers(); i++) {
     if (!workers.some((w) => w.index === i)) problems.push(`worker ${i} is not running`);
   }
   for (const w of workers) {
     const name = `worker ${w.index} (pid ${w.pid ?? '?'})`;
     if (!w.listening) problems.push(`${name} is starting`);
+    else if (w.acceptBlocked !== undefined) problems.push(`${name} cannot accept connections: ${w.acceptBlocked}`);
     else if (w.revision !== revision) problems.push(`${name} is at revision ${w.revision}, expected ${revision}`);
   }
   return { ready: problems.length === 0, revision, workers, problems };

@@ -142,7 +142,14 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
       waiters.add(check);
     });
 
-  await waitForOutput('gatehouse started');
+  // A gateway that does not start is not left running (it would keep the test process alive).
+  await waitForOutput('gatehouse started').catch(async (err: unknown) => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGKILL');
+      await exited;
+    }
+    throw err;
+  });
   const line = out.split('\n').find((l) => l.includes('gatehouse started'))!;
   const started = JSON.parse(line) as {
     listen: { port: number; tls: boolean }[]; admin?: { port: number }; status?: { port: number }; prometheus?: { port: number };
