@@ -350,7 +350,9 @@ export class DataPlane {
     if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
     const closing = this.servers.map(({ listener }) => listener.stopAccepting());
     const deadline = Date.now() + timeoutMs;
-    while (this.inFlight > 0 && Date.now() < deadline) {
+    // Requests a plugin answers itself are not in inFlight (proxied ones): busy connections count them.
+    const busy = (): boolean => this.inFlight > 0 || this.servers.some(({ listener }) => listener.busyConnections > 0);
+    while (busy() && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
       for (const { listener } of this.servers) listener.closeIdleConnections();
     }

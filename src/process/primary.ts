@@ -403,11 +403,15 @@ export class Primary {
     this.log.info({ graceful }, graceful ? 'draining in-flight requests, then exiting' : 'stopping now');
     const exits = [...this.workers.values()].map((info) => new Promise<void>((resolve) => {
       if (info.worker.isDead()) return resolve();
-      info.worker.once('exit', () => resolve());
+      info.worker.once('exit', (code: number | null, signal: string | null) => {
+        this.log.info({ worker: info.index, worker_pid: info.worker.process.pid, code, signal }, 'worker stopped');
+        resolve();
+      });
       if (graceful && info.worker.isConnected()) info.worker.send({ type: 'drain', timeoutMs } satisfies ToWorker);
       else info.worker.process.kill('SIGKILL');
     }));
     const forceAfter = setTimeout(() => {
+      if (graceful) this.log.error({ workers: [...this.workers.values()].map((w) => w.index) }, 'workers still running after the drain; killing them');
       for (const info of this.workers.values()) info.worker.process.kill('SIGKILL');
     }, graceful ? timeoutMs + 5_000 : 2_000);
     await Promise.all(exits);
