@@ -237,7 +237,7 @@ export class Primary {
     info.worker.send({ type: 'drain', timeoutMs: this.config.node.drain_timeout * 1000 } satisfies ToWorker);
   }
 
-  /** Restart backoff: 200 ms after one failure, doubling up to 5 s; a failure counts for 30 s. */
+  /** Restart backoff: 200 ms after one failure, doubling up to 5 s while failures repeat; a failure counts for 30 s. */
   private restartDelay(): number {
     this.crashes++;
     setTimeout(() => { this.crashes = Math.max(0, this.crashes - 1); }, 30_000).unref();

@@ -82,7 +82,7 @@ test('a worker killed with SIGKILL loses no new connection, and its replacement 
     const r = await ready(gw);
     replacement = r.pids[0] ?? 0;
     return r.status === 200 && replacement !== first;
-  }, 100, 100);
+  }, 200, 100);
   // with the other original worker gone too, only the replacement is left to answer
   process.kill(second, 'SIGKILL');
   assert.equal(await requestOnce(gw.httpPort, '/plain'), 'HTTP/1.1 200 OK');
@@ -111,8 +111,8 @@ test('an uncaught exception in a worker: logged, the worker is replaced, the nod
     const r = await ready(gw);
     replacement = r.pids[0] ?? 0;
     return r.status === 200 && replacement !== sick;
-  }, 100, 100);
-  await eventually(() => !alive(sick), 100, 100);
+  }, 200, 100);
+  await eventually(() => !alive(sick), 200, 100);
   assert.equal(await requestOnce(gw.httpPort, '/plain'), 'HTTP/1.1 200 OK');
   assert.equal(title(replacement), 'gatehouse: worker 0');
   assert.match(gw.output().slice(from), /replaced worker exited/);
