@@ -40,6 +40,8 @@ export interface NodeConfig {
       ciphers?: string;
       /** Id of the ssl object used when the client sends no SNI or an unknown one; absent = handshake fails. */
       default_ssl_id?: string;
+      /** Seconds a client has to complete the TLS handshake; the connection is closed after. */
+      handshake_timeout: number;
     };
   };
   admin: {

@@ -26,7 +26,7 @@ describe('parseNodeConfig', () => {
     assert.deepEqual(c.node.client, {
       max_header_size: 32768, max_body_size: 0, header_timeout: 30, keepalive_timeout: 60, request_timeout: 0,
     });
-    assert.deepEqual(c.node.tls, { protocols: ['TLSv1.2', 'TLSv1.3'] });
+    assert.deepEqual(c.node.tls, { protocols: ['TLSv1.2', 'TLSv1.3'], handshake_timeout: 10 });
     assert.deepEqual(c.admin, { listen: { host: '127.0.0.1', port: 9180 }, keys: [], allow: ['127.0.0.0/8', '::1/128'] });
     assert.equal(c.status, undefined);
     assert.equal(c.store.type, 'sqlite');

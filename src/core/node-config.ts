@@ -102,6 +102,7 @@ export const NODE_CONFIG_SCHEMA: Obj = closed({
       },
       ciphers: { type: 'string', minLength: 1, 'x-message': 'must be an OpenSSL cipher list' },
       default_ssl_id: { type: 'string', minLength: 1, 'x-message': 'must be the id of an ssl object' },
+      handshake_timeout: seconds(10, true),
     }),
   }),
   admin: closed({

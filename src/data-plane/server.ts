@@ -124,8 +124,7 @@ export class DataPlane {
       ciphers: t.ciphers,
       minVersion: 'TLSv1.1',
       ALPNProtocols: ['http/1.1'],
-      // A handshake is part of getting the request head in: the same clock bounds it.
-      handshakeTimeout: this.limits.headerTimeoutMs,
+      handshakeTimeout: t.handshake_timeout * 1000,
       SNICallback: (servername, cb) => {
         const ctx = this.snapshot.tls.find(servername);
         if (ctx === undefined) cb(new Error(`no certificate for server name "${servername}"`), undefined);

@@ -22,6 +22,11 @@ export type ToPrimary =
   | { type: 'applied'; revision: number }
   | { type: 'plugins-reloaded'; generation: number; count: number }
   | { type: 'pong'; seq: number }
+  /** It cannot take connections (out of descriptors); `accept-resumed` once it took one again. */
+  | { type: 'accept-blocked'; reason: string }
+  | { type: 'accept-resumed' }
+  /** An uncaught exception or unhandled rejection: replace it, then tell it to drain. */
+  | { type: 'sick'; reason: string }
   | { type: 'fatal'; message: string };
 
 /**

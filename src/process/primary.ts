@@ -24,6 +24,7 @@ import { MetricsExportServer } from '../observability/export-server.js';
 import { VERSION } from '../core/version.js';
 import { CounterService } from '../counters/counter-service.js';
 import { EchoUpstream } from '../examples/echo-upstream.js';
+import { HandoffTracker, descriptorShortage } from './cluster-handoff.js';
 
 const HEARTBEAT_MS = 5_000;
 const HUNG_AFTER_MS = 20_000;
@@ -38,7 +39,17 @@ interface WorkerInfo {
   lastPong: number;
   /** Plugin generation the worker runs: the one current when its init was sent, then each it confirmed. */
   pluginGeneration?: number;
+  /** Why it cannot take connections now (out of descriptors), as it reported. */
+  acceptBlocked?: string;
+  /** It hit an uncaught error: a replacement is on its way, then it drains and exits. */
+  retiring?: boolean;
+  /** The sick worker this one replaces: it is told to drain once this one listens. */
+  replaces?: WorkerInfo;
+  handoffs: HandoffTracker;
 }
+
+/** How long a sick worker keeps serving while its replacement starts, at most. */
+const REPLACEMENT_WAIT_MS = 15_000;
 
 /**
  * The supervising process: owns the store and its watch, forks the data-plane workers,
@@ -84,6 +95,7 @@ export class Primary {
   }
 
   private async boot(): Promise<void> {
+    process.title = 'gatehouse: primary';
     setLogLevel(this.config.log.level);
     setLogFormat(this.config.log.format);
     setPluginNodeLimits(this.config);
@@ -116,9 +128,16 @@ export class Primary {
   private async startControlListeners(): Promise<void> {
     const status: StatusSource = {
       expectedWorkers: () => this.config.node.workers,
-      workers: () => [...this.workers.values()].map((w) => ({
+      // A retiring worker is on its way out; its replacement stands for its index.
+      workers: () => [...this.workers.values()].filter((w) => w.retiring !== true).map((w) => ({
         index: w.index, pid: w.worker.process.pid, revision: w.applied, listening: w.addresses !== undefined,
+        ...(w.acceptBlocked !== undefined ? { acceptBlocked: w.acceptBlocked } : {}),
       })),
+      // The primary accepts every data-plane connection (round-robin): without a descriptor it accepts none.
+      primaryProblem: () => {
+        const shortage = descriptorShortage();
+        return shortage === undefined ? undefined : `the primary (pid ${process.pid}) cannot accept connections: ${shortage}`;
+      },
       // An acknowledged Admin API write may not have come back through the watch yet.
       revision: () => Math.max(this.state.revision, this.admin?.lastWriteRevision ?? 0),
       storeProblem: () => this.store.problem?.(),
@@ -208,12 +227,54 @@ export class Primary {
     for (const info of this.workers.values()) if (info.worker.isConnected()) info.worker.send(msg);
   }
 
-  private fork(index: number): void {
+  private fork(index: number, replaces?: WorkerInfo): void {
     const worker = cluster.fork({ GATEHOUSE_WORKER_INDEX: String(index) });
-    const info: WorkerInfo = { worker, index, applied: 0, lastPong: Date.now() };
+    const info: WorkerInfo = { worker, index, applied: 0, lastPong: Date.now(), handoffs: new HandoffTracker(worker), replaces };
     this.workers.set(worker.id, info);
     worker.on('message', (msg: ToPrimary) => this.onMessage(info, msg));
-    worker.on('exit', (code, signal) => this.onExit(info, code, signal));
+    worker.on('exit', (code, signal) => {
+      // node's cluster code drops a worker from the round-robin at its disconnect, or at its
+      // exit when the disconnect waits for a handle acknowledgement that never comes (the
+      // worker died with a connection on its way): either way it is out before these events.
+      if (!worker.isConnected()) this.takeBackConnections(info);
+      this.onExit(info, code, signal);
+    });
+    worker.on('disconnect', () => this.takeBackConnections(info));
+    // An IPC write to a worker that just died (EPIPE) is reported here; without a listener it would end the primary.
+    worker.on('error', (err: Error) => this.log.warn({ worker: index, err: err.message }, 'worker IPC error'));
+  }
+
+  /** Connections handed to a worker that went away before taking them go to the other workers. */
+  private takeBackConnections(info: WorkerInfo): void {
+    const othersListening = [...this.workers.values()].some((w) => w !== info && w.addresses !== undefined && w.worker.isConnected());
+    const released = info.handoffs.release(othersListening);
+    if (released > 0) {
+      this.log.warn({ worker: info.index, connections: released, handed_to_others: othersListening },
+        'connections passed to a worker that went away were taken back');
+    }
+  }
+
+  /** A worker hit an uncaught error: it keeps serving until its replacement listens, then drains (messages 'sick', 'listening'). */
+  private replace(info: WorkerInfo, reason: string): void {
+    if (info.retiring === true || this.shuttingDown) return;
+    info.retiring = true;
+    const delay = this.restartDelay();
+    this.log.error({ worker: info.index, worker_pid: info.worker.process.pid, err: reason, restart_in_ms: delay },
+      'worker hit an uncaught error; it is replaced, then drains its requests and exits');
+    setTimeout(() => { if (!this.shuttingDown) this.fork(info.index, info); }, delay).unref();
+    setTimeout(() => this.retire(info), delay + REPLACEMENT_WAIT_MS).unref();
+  }
+
+  private retire(info: WorkerInfo): void {
+    if (!info.worker.isConnected() || info.worker.isDead()) return;
+    info.worker.send({ type: 'drain', timeoutMs: this.config.node.drain_timeout * 1000 } satisfies ToWorker);
+  }
+
+  /** Restart backoff: 200 ms after one failure, doubling up to 5 s while failures repeat; a failure counts for 30 s. */
+  private restartDelay(): number {
+    this.crashes++;
+    setTimeout(() => { this.crashes = Math.max(0, this.crashes - 1); }, 30_000).unref();
+    return Math.min(5_000, 100 * 2 ** Math.min(this.crashes, 6));
   }
 
   private onMessage(info: WorkerInfo, msg: ToPrimary): void {
@@ -225,6 +286,7 @@ export class Primary {
         return;
       case 'listening':
         info.addresses = msg.addresses;
+        if (info.replaces !== undefined) this.retire(info.replaces);
         // A plugin reload sent while it was starting was ignored: catch up now.
         if ((info.pluginGeneration ?? 0) < this.pluginGeneration) this.sendPluginReload(info);
         this.maybeAnnounce();
@@ -237,6 +299,17 @@ export class Primary {
         return;
       case 'pong':
         info.lastPong = Date.now();
+        return;
+      case 'accept-blocked':
+        info.acceptBlocked = msg.reason;
+        this.log.error({ worker: info.index, worker_pid: info.worker.process.pid, reason: msg.reason }, 'worker cannot accept connections; retrying');
+        return;
+      case 'accept-resumed':
+        info.acceptBlocked = undefined;
+        this.log.warn({ worker: info.index, worker_pid: info.worker.process.pid }, 'worker accepts connections again');
+        return;
+      case 'sick':
+        this.replace(info, msg.reason);
         return;
       case 'fatal':
         this.log.fatal({ worker: info.index, err: msg.message }, 'worker could not start');
@@ -260,14 +333,15 @@ export class Primary {
   private onExit(info: WorkerInfo, code: number | null, signal: string | null): void {
     this.workers.delete(info.worker.id);
     if (this.shuttingDown) return;
-    this.crashes++;
-    const delay = Math.min(5_000, 100 * 2 ** Math.min(this.crashes, 6));
+    if (info.retiring === true) {
+      this.log.info({ worker: info.index, worker_pid: info.worker.process.pid, code, signal }, 'replaced worker exited');
+      return;
+    }
+    const delay = this.restartDelay();
     this.log.error({ worker: info.index, code, signal, restart_in_ms: delay }, 'worker exited; restarting it');
     setTimeout(() => {
       if (!this.shuttingDown) this.fork(info.index);
     }, delay).unref();
-    // A worker that stays up a while resets the backoff.
-    setTimeout(() => { this.crashes = Math.max(0, this.crashes - 1); }, 30_000).unref();
   }
 
   private checkHeartbeats(): void {
@@ -364,11 +438,15 @@ export class Primary {
     this.log.info({ graceful }, graceful ? 'draining in-flight requests, then exiting' : 'stopping now');
     const exits = [...this.workers.values()].map((info) => new Promise<void>((resolve) => {
       if (info.worker.isDead()) return resolve();
-      info.worker.once('exit', () => resolve());
+      info.worker.once('exit', (code: number | null, signal: string | null) => {
+        this.log.info({ worker: info.index, worker_pid: info.worker.process.pid, code, signal }, 'worker stopped');
+        resolve();
+      });
       if (graceful && info.worker.isConnected()) info.worker.send({ type: 'drain', timeoutMs } satisfies ToWorker);
       else info.worker.process.kill('SIGKILL');
     }));
     const forceAfter = setTimeout(() => {
+      if (graceful) this.log.error({ workers: [...this.workers.values()].map((w) => w.index) }, 'workers still running after the drain; killing them');
       for (const info of this.workers.values()) info.worker.process.kill('SIGKILL');
     }, graceful ? timeoutMs + 5_000 : 2_000);
     await Promise.all(exits);

@@ -22,4 +22,16 @@ describe('readiness', () => {
       'worker 1 (pid 101) is starting',
     ]);
   });
+
+  it('is not ready while a worker or the primary cannot accept connections, and names why', () => {
+    const blocked = { ...w(1, 7), acceptBlocked: 'too many open files (EMFILE)' };
+    const src = { ...source(2, 7, [w(0, 7), blocked]), primaryProblem: () => 'the primary (pid 1) cannot accept connections: too many open files (EMFILE)' };
+    const r = readiness(src);
+    assert.equal(r.ready, false);
+    assert.deepEqual(r.problems, [
+      'the primary (pid 1) cannot accept connections: too many open files (EMFILE)',
+      'worker 1 (pid 101) cannot accept connections: too many open files (EMFILE)',
+    ]);
+    assert.equal(readiness(source(2, 7, [w(0, 7), w(1, 7)])).ready, true);
+  });
 });

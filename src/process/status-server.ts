@@ -14,6 +14,8 @@ export interface WorkerStatus {
   revision: number;
   /** Its data-plane listeners are bound. */
   listening: boolean;
+  /** Why it cannot take connections now (e.g. out of descriptors). */
+  acceptBlocked?: string;
 }
 
 export interface StatusSource {
@@ -24,6 +26,8 @@ export interface StatusSource {
   revision(): number;
   /** Why the configuration store cannot take writes (ConfigStore.problem), or undefined. */
   storeProblem?(): string | undefined;
+  /** Why the primary cannot accept connections now, if it cannot. */
+  primaryProblem?(): string | undefined;
 }
 
 export interface Readiness {
@@ -40,12 +44,15 @@ export function readiness(source: StatusSource): Readiness {
   const problems: string[] = [];
   const store = source.storeProblem?.();
   if (store !== undefined) problems.push(store);
+  const primary = source.primaryProblem?.();
+  if (primary !== undefined) problems.push(primary);
   for (let i = 0; i < source.expectedWorkers(); i++) {
     if (!workers.some((w) => w.index === i)) problems.push(`worker ${i} is not running`);
   }
   for (const w of workers) {
     const name = `worker ${w.index} (pid ${w.pid ?? '?'})`;
     if (!w.listening) problems.push(`${name} is starting`);
+    else if (w.acceptBlocked !== undefined) problems.push(`${name} cannot accept connections: ${w.acceptBlocked}`);
     else if (w.revision !== revision) problems.push(`${name} is at revision ${w.revision}, expected ${revision}`);
   }
   return { ready: problems.length === 0, revision, workers, problems };

@@ -10,6 +10,7 @@ import { setPluginNodeLimits } from '../plugin-runtime/node-limits.js';
 import { answerClusterScrapes } from '../observability/metrics.js';
 import { exportConnectionStats } from '../observability/node-gauges.js';
 import { configureSandbox } from '../serverless/sandbox.js';
+import { answerDroppedHandoffs } from './cluster-handoff.js';
 
 // A data-plane worker: receives the config from the primary, serves traffic, and
 // applies every change by building a new snapshot off the hot path and swapping it in.
@@ -19,16 +20,43 @@ function send(msg: ToPrimary): void {
 }
 
 export function runWorker(): void {
-  const log = logger().child({ module: 'worker' });
+  const index = process.env.GATEHOUSE_WORKER_INDEX ?? '?';
+  process.title = `gatehouse: worker ${index}`;
+  const log = logger().child({ module: 'worker', worker: Number(index) });
   let plane: DataPlane | undefined;
   let builder: SnapshotBuilder | undefined;
   let state: ConfigState | undefined;
   let registry: PluginRegistry | undefined;
   let pending = false;
   let draining = false;
+  let sick = false;
   // The primary's Prometheus export asks every worker for its metrics.
   answerClusterScrapes();
   exportConnectionStats(() => plane?.connectionStats());
+  answerDroppedHandoffs({
+    blocked: (reason) => {
+      log.error({ reason }, 'cannot accept connections; new ones wait in the primary and go to the other workers');
+      send({ type: 'accept-blocked', reason });
+    },
+    resumed: () => send({ type: 'accept-resumed' }),
+  });
+
+  // Code that throws outside any request's handling (a timer, an event, a promise nobody
+  // awaits) leaves the process in an unknown state: it is logged, the primary starts a
+  // replacement and then tells this worker to drain (stop accepting, finish what is in
+  // flight within node.drain_timeout, exit) instead of dropping every connection at once.
+  const onUncaught = (err: unknown, origin: string): void => {
+    log.error({ err, origin, active_requests: plane?.activeRequests ?? 0, revision: state?.revision }, 'uncaught error in a worker');
+    if (plane === undefined) {
+      send({ type: 'fatal', message: err instanceof Error ? err.message : String(err) });
+      process.exit(1);
+    }
+    if (sick || draining) return;
+    sick = true;
+    send({ type: 'sick', reason: err instanceof Error ? err.message : String(err) });
+  };
+  process.on('uncaughtException', (err, origin) => onUncaught(err, origin));
+  process.on('unhandledRejection', (reason) => onUncaught(reason, 'unhandledRejection'));
 
   const rebuild = (): void => {
     pending = false;

@@ -43,6 +43,8 @@ export interface GatewayOptions {
   logLevel?: string;
   /** How long the gateway has to log `gatehouse started` (default 15 s); it is killed when it does not. */
   startTimeoutMs?: number;
+  /** Start the gateway (primary and workers) with this open-file limit (`prlimit --nofile`), to test descriptor exhaustion. */
+  fdLimit?: number;
 }
 
 export interface Gateway {
@@ -101,7 +103,11 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
   // a reused folder keeps its standalone file unless new content is given
   if (opts.config !== undefined || !existsSync(standaloneFile)) await writeFile(standaloneFile, stringify(opts.config ?? {}));
 
-  const proc = spawn(process.execPath, [BIN, 'start', '-c', configFile],
+  const argv = [BIN, 'start', '-c', configFile];
+  const [cmd, args] = opts.fdLimit === undefined
+    ? [process.execPath, argv]
+    : ['prlimit', [`--nofile=${opts.fdLimit}:${opts.fdLimit}`, process.execPath, ...argv]];
+  const proc = spawn(cmd, args,
     { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.processGroup === true });
   let out = '';
   const waiters = new Set<() => void>();
@@ -142,7 +148,10 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
     await waitForOutput('gatehouse started', 0, opts.startTimeoutMs);
   } catch (err) {
     // a gateway that did not start in time must not outlive the test (its pipes keep the test file running)
-    proc.kill('SIGKILL');
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGKILL');
+      await exited;
+    }
     if (opts.dir === undefined) await rm(dir, { recursive: true, force: true });
     throw new Error(`${(err as Error).message}\n(gateway pid ${proc.pid} killed)`, { cause: err });
   }

@@ -11,6 +11,12 @@ export class Http1Listener implements Http1ConnectionOwner {
   readonly server: net.Server;
   closing = false;
   private readonly connections = new Set<Http1Connection>();
+  /**
+   * Every accepted TCP socket until it closes: besides the HTTP connections, TLS sockets
+   * still in their handshake and sockets handed to a WebSocket splice. Shutdown destroys
+   * what is left of them, so none outlives the drain.
+   */
+  private readonly sockets = new Set<net.Socket>();
   private sweep: NodeJS.Timeout | undefined;
 
   constructor(readonly handlers: Http1Handlers, readonly limits: Http1Limits, tlsOptions?: tls.TlsOptions) {
@@ -18,14 +24,33 @@ export class Http1Listener implements Http1ConnectionOwner {
       // allowHalfOpen: a client that shuts down its sending side after the request still gets the answer.
       this.server = net.createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
     } else {
-      this.server = tls.createServer({ ...tlsOptions, allowHalfOpen: true }, (socket) => this.accept(socket));
+      // Half-open only once the handshake is done: with it on from the start, a client that
+      // closes before finishing its handshake (a TCP probe, a scanner) leaves the socket in
+      // CLOSE-WAIT for good, as node raises no error for that end.
+      this.server = tls.createServer({ ...tlsOptions, allowHalfOpen: false }, (socket) => {
+        socket.allowHalfOpen = true;
+        this.accept(socket);
+      });
+      // A handshake that fails or times out (handshakeTimeout) only emits this; node leaves the socket open.
+      this.server.on('tlsClientError', (_err: Error, socket: tls.TLSSocket) => socket.destroy());
     }
+    this.server.on('connection', (socket: net.Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
     const interval = Math.max(50, Math.min(1000, limits.headerTimeoutMs / 2));
     this.sweep = setInterval(() => this.checkTimeouts(), interval).unref();
   }
 
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /** Connections with a request in progress. */
+  get busyConnections(): number {
+    let busy = 0;
+    for (const conn of this.connections) if (!conn.idle) busy++;
+    return busy;
   }
 
   private accept(socket: net.Socket): void {
@@ -58,8 +83,10 @@ export class Http1Listener implements Http1ConnectionOwner {
     for (const conn of this.connections) if (conn.idle) conn.destroy();
   }
 
+  /** Destroys every socket still open: connections, handshakes in progress, spliced WebSockets. */
   closeAllConnections(): void {
     for (const conn of this.connections) conn.destroy();
+    for (const socket of this.sockets) socket.destroy();
     if (this.sweep !== undefined) clearInterval(this.sweep);
     this.sweep = undefined;
   }
