@@ -21,7 +21,7 @@ import { RESOURCE_KINDS } from '../contracts/resources.js';
 import type { ConfigStore, StoredObject } from '../contracts/store.js';
 import { ConfigState } from '../config-store/state.js';
 import { logger } from '../core/logger.js';
-import type { Exchange } from '../data-plane/exchange.js';
+import type { ExchangeView } from '../contracts/exchange.js';
 import { parseRequestTarget } from '../data-plane/request-target.js';
 import { RequestVars } from '../data-plane/request-vars.js';
 import { buildRouter, RouterBuildError, type RouterEntry, type RouterMode } from '../data-plane/router/router.js';
@@ -351,9 +351,9 @@ export function inspectPluginChain(view: ConfigView, registry: PluginRegistry, r
     facts.serviceId = service?.id;
     facts.serviceName = service?.name;
     facts.uriParams = own?.params;
-    // Only the filter cache of PluginRun is used; the exchange carries just the request and its variables.
-    run = new PluginRun({ vars: sim.vars, startedAt: 0, req: sim.req, route: undefined } as unknown as Exchange,
-      EMPTY_CHAIN, EMPTY_CHAIN, logger().child({ module: 'plugin-chain' }));
+    // Only the filters of PluginRun are used: a sample request has its variables and
+    // nothing else (no body, no upstream yet, so response variables read nil).
+    run = new PluginRun(sampleExchange(sim.vars, sim.req), EMPTY_CHAIN, EMPTY_CHAIN, logger().child({ module: 'plugin-chain' }));
     if (sim.consumer !== undefined) {
       const c = view.get('consumers', sim.consumer)
         ?? [...view.list('consumers')].find((x) => (x.value as { username?: string }).username === sim!.consumer);
@@ -447,6 +447,18 @@ export function inspectPluginChain(view: ConfigView, registry: PluginRegistry, r
         consumer: request?.consumer ?? null, consumer_found: consumerFound, consumer_attached: attached,
       },
     } : {}),
+  };
+}
+
+/** The exchange of a sample request: its request and variables, no body, no upstream. */
+function sampleExchange(vars: RequestVars, req: HttpRequest): ExchangeView {
+  return {
+    req, vars, route: undefined, startedAt: 0, requestHeaderEdits: undefined,
+    upstreamUri: req.url, upstreamHost: undefined, upstreamMethod: undefined, bufferedBody: undefined,
+    readBody: () => Promise.resolve(Buffer.alloc(0)),
+    replaceBody: () => undefined,
+    isFinishedVar: () => false,
+    finishedVar: () => undefined,
   };
 }
 
