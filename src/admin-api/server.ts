@@ -10,7 +10,7 @@ import { VERSION } from '../core/version.js';
 import { RESOURCE_SCHEMAS } from '../config-store/schemas/index.js';
 import type { ValidateOptions } from '../config-store/validate.js';
 import { closeNow, listenOn, type BoundAddress } from '../core/listen.js';
-import { handleStatusRequest, type StatusSource } from '../process/status-server.js';
+import { handleStatusRequest, type StatusSource } from './status-server.js';
 import { AdminAuth, presentedKey, type AdminKey } from './auth.js';
 import { AdminError, toAdminError } from './errors.js';
 import { drain, isAcceptedContentType, parseJsonBody, readBody, sendJson } from './http-io.js';

@@ -19,7 +19,7 @@ import { pluginsRoute } from '../admin-api/resources/plugins.js';
 import { pluginChainRoute } from '../admin-api/plugin-chain.js';
 import { redactPluginSecrets } from '../plugin-runtime/secret-fields.js';
 import type { ToPrimary, ToWorker } from './messages.js';
-import { StatusServer, type StatusSource } from './status-server.js';
+import { StatusServer, type StatusSource } from '../admin-api/status-server.js';
 import { MetricsExportServer } from '../observability/export-server.js';
 import { VERSION } from '../core/version.js';
 import { CounterService } from '../counters/counter-service.js';
