@@ -251,6 +251,14 @@ function checkSsl(conf: Obj): void {
   if (client !== undefined) {
     const ce = pemProblem(String(client.ca), undefined);
     if (ce !== undefined) throw invalid(`failed to validate client_cert: ${ce}`);
+    // APISIX matches these with PCRE; the data plane compiles them as JavaScript RegExps.
+    for (const [i, pattern] of ((client.skip_mtls_uri_regex as string[] | undefined) ?? []).entries()) {
+      try {
+        new RegExp(pattern);
+      } catch (err) {
+        throw invalid(`invalid client.skip_mtls_uri_regex[${i + 1}]: ${(err as Error).message}`);
+      }
+    }
   }
 }
 

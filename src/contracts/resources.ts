@@ -63,7 +63,8 @@ export interface Upstream {
   timeout?: Timeout;
   keepalive_pool?: { size?: number; idle_timeout?: number; requests?: number };
   checks?: { active?: HealthCheckActive; passive?: HealthCheckPassive };
-  tls?: { client_cert?: string; client_key?: string; verify?: boolean };
+  /** `client_cert_id` names an ssl object of type `client` (the alternative to an inline pair). */
+  tls?: { client_cert?: string; client_key?: string; client_cert_id?: string; verify?: boolean };
   create_time?: number;
   update_time?: number;
 }
@@ -136,6 +137,8 @@ export interface Ssl {
   certs?: string[];
   keys?: string[];
   ssl_protocols?: ('TLSv1.1' | 'TLSv1.2' | 'TLSv1.3')[];
+  /** Client certificate verification (mTLS) for connections to these names. */
+  client?: { ca: string; depth?: number; skip_mtls_uri_regex?: string[] };
   status?: 0 | 1;
   labels?: Record<string, string>;
 }

@@ -11,6 +11,7 @@ export const ERRORS = {
   GH_ERR_CLIENT_BAD_PATH: { status: 400, source: 'client', message: 'invalid request path' },
   GH_ERR_CLIENT_HEADERS_TOO_LARGE: { status: 431, source: 'client', message: 'Request Header Fields Too Large' },
   GH_ERR_CLIENT_BODY_TOO_LARGE: { status: 413, source: 'client', message: 'Request Entity Too Large' },
+  GH_ERR_CLIENT_CERT_REQUIRED: { status: 400, source: 'client', message: 'No required SSL certificate was sent' },
   GH_ERR_CLIENT_TIMEOUT: { status: 408, source: 'client', message: 'Request Timeout' },
   GH_ERR_UPSTREAM_NO_HEALTHY_NODE: { status: 503, source: 'upstream', message: 'no healthy upstream node' },
   GH_ERR_UPSTREAM_NOT_FOUND: { status: 502, source: 'config', message: 'upstream not found' },

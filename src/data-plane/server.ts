@@ -13,6 +13,7 @@ import type { Http1Connection, Http1Handlers, Http1Limits } from './http1/connec
 import type { HttpRequest } from './http1/request.js';
 import type { HttpResponse } from './http1/response.js';
 import { proxyWebSocket } from './proxy/websocket.js';
+import { requestClientCertificate } from './tls/client-auth.js';
 import { ERRORS, type ErrorCode } from '../core/errors.js';
 import { EMPTY_CHAIN } from '../plugin-runtime/chain.js';
 import { PluginRun, ResponseState } from '../plugin-runtime/plugin-run.js';
@@ -140,6 +141,8 @@ export class DataPlane {
   private tlsOptions(): import('node:tls').TlsOptions {
     const t = this.config.node.tls;
     const def = this.snapshot.tls.defaultOptions;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the SNI callback's own `this` is the socket
+    const plane = this;
     return {
       ...(def ?? {}),
       ciphers: t.ciphers,
@@ -147,10 +150,17 @@ export class DataPlane {
       ALPNProtocols: ['http/1.1'],
       // A handshake is part of getting the request head in: the same clock bounds it.
       handshakeTimeout: this.limits.headerTimeoutMs,
-      SNICallback: (servername, cb) => {
-        const ctx = this.snapshot.tls.find(servername);
-        if (ctx === undefined) cb(new Error(`no certificate for server name "${servername}"`), undefined);
-        else cb(null, ctx);
+      // node calls it as a method of the TLSSocket: `this` is the connection being set up.
+      SNICallback: function sniCallback(this: TLSSocket, servername, cb) {
+        const index = plane.snapshot.tls;
+        const ctx = index.find(servername);
+        if (ctx === undefined) {
+          cb(new Error(`no certificate for server name "${servername}"`), undefined);
+          return;
+        }
+        const clientAuth = index.policyOf(ctx);
+        if (clientAuth !== undefined) requestClientCertificate(this, clientAuth);
+        cb(null, ctx);
       },
     };
   }
@@ -289,6 +299,10 @@ export class DataPlane {
     }
     const remoteAddr = req.remoteAddr;
     const host = hostOf(req.headers.host);
+    if (scheme === 'https' && snap.tls.hasClientAuth && !snap.tls.admitsRequest(req.socket as TLSSocket, host, target.path)) {
+      sendError(res, 'GH_ERR_CLIENT_CERT_REQUIRED', this.serverHeader);
+      return undefined;
+    }
     const url = req.url;
     const ex = new Exchange(req, res, snap, target.path, target.query, host, remoteAddr, req.localPort, scheme,
       url.charCodeAt(0) === 47 ? url : target.query === '' ? target.path : `${target.path}?${target.query}`);
