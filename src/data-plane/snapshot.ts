@@ -114,6 +114,8 @@ export class SnapshotBuilder {
     for (const kind of ['plugin_metadata', 'consumers', 'credentials', 'consumer_groups'] as const) {
       for (const o of view.list(kind)) sig += `|${kind}:${o.id}:${o.modifiedIndex}`;
     }
+    // Client certificates upstreams name by `tls.client_cert_id` are compiled into their routes' pool settings.
+    for (const o of view.list('ssls')) if ((o.value as { type?: unknown }).type === 'client') sig += `|ssl:${o.id}:${o.modifiedIndex}`;
     return sig;
   }
 
@@ -236,6 +238,18 @@ export class SnapshotBuilder {
       }
     }
     if (upConf === undefined && upstreamError === undefined) upstreamError = 'GH_ERR_UPSTREAM_NOT_FOUND';
+    let clientCert: { cert: string; key: string } | undefined;
+    if (upConf !== undefined && upConf.tls?.client_cert_id !== undefined) {
+      const certId = String(upConf.tls.client_cert_id);
+      const ssl = view.get('ssls', certId)?.value as Ssl | undefined;
+      if (ssl === undefined || ssl.type !== 'client' || ssl.status === 0) {
+        // Connecting without the certificate the upstream expects would only trade a clear error for an opaque one.
+        this.log.error({ route_id: id, ssl_id: certId }, 'upstream tls.client_cert_id names no enabled client certificate');
+        upstreamError ??= 'GH_ERR_UPSTREAM_TLS';
+      } else {
+        clientCert = { cert: ssl.cert, key: ssl.key };
+      }
+    }
 
     const upstream = upConf !== undefined && upstreamError === undefined ? runtimeFor(upConf, upName) : undefined;
     const t = route.timeout ?? upConf?.timeout ?? {};
@@ -250,7 +264,7 @@ export class SnapshotBuilder {
       service,
       upstream,
       upstreamError,
-      pool: upConf !== undefined ? poolSettingsOf(upConf, connectTimeoutMs) : undefined,
+      pool: upConf !== undefined ? poolSettingsOf(upConf, connectTimeoutMs, clientCert) : undefined,
       passHost: upConf?.pass_host ?? 'pass',
       upstreamHost: upConf?.upstream_host,
       websocket: route.enable_websocket ?? service?.enable_websocket ?? false,
