@@ -1,6 +1,7 @@
 // Validation of one configuration object, and of the references between objects.
 // Shared by every writer (Admin API, standalone file, etcd/sqlite sync) so that the same
 // input is accepted or refused everywhere, with APISIX's error messages.
+import { KNOWN_UNSUPPORTED_SECRET_MANAGERS, SECRET_MANAGERS } from './schemas/secrets.js';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import type { PluginsConf, ResourceKind, ResourceTypes, UpstreamNode } from '../contracts/resources.js';
@@ -76,6 +77,7 @@ export function validateResource<K extends ResourceKind>(kind: K, value: unknown
     }
   }
 
+  if (kind === 'secrets') checkSecretManager(conf.id);
   const err = checkSchema(validatorFor(kind), conf);
   if (err !== undefined) throw invalid(`invalid configuration: ${err}`);
 
@@ -125,6 +127,17 @@ export function validateResource<K extends ResourceKind>(kind: K, value: unknown
       break;
   }
   return conf as Normalized<K>;
+}
+
+/** `secrets` ids are `<manager>/<id>`; only Vault is implemented, and the other APISIX managers are named as such. */
+function checkSecretManager(id: unknown): void {
+  const manager = typeof id === 'string' && id.includes('/') ? id.slice(0, id.indexOf('/')) : undefined;
+  if (manager === undefined) throw invalid('invalid configuration: secret id must be <manager>/<id>, e.g. vault/1');
+  if ((SECRET_MANAGERS as readonly string[]).includes(manager)) return;
+  if ((KNOWN_UNSUPPORTED_SECRET_MANAGERS as readonly string[]).includes(manager)) {
+    throw invalid(`secret manager ${manager} is not supported by Gatehouse: only vault is implemented`);
+  }
+  throw invalid(`invalid secret manager: ${manager}`);
 }
 
 function runPluginCheck(conf: Obj, kind: ResourceKind, id: string | undefined, opts: ValidateOptions): void {

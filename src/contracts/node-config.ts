@@ -33,6 +33,8 @@ export interface NodeConfig {
       /** Id of the ssl object used when the client sends no SNI or an unknown one; absent = handshake fails. */
       default_ssl_id?: string;
     };
+    /** `$secret://` values: seconds a fetched value is used (`ttl`) and a failed lookup waits before it is retried (`retry`). */
+    secrets: { ttl: number; retry: number };
   };
   admin: {
     listen: ListenConfig;

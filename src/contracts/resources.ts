@@ -12,11 +12,13 @@ export type ResourceKind =
   | 'plugin_configs'
   | 'global_rules'
   | 'plugin_metadata'
-  | 'ssls';
+  | 'ssls'
+  /** Secret manager connections (`secrets/<manager>/<id>`), stored with the id `<manager>/<id>`. */
+  | 'secrets';
 
 export const RESOURCE_KINDS: readonly ResourceKind[] = [
   'routes', 'services', 'upstreams', 'consumers', 'credentials', 'consumer_groups',
-  'plugin_configs', 'global_rules', 'plugin_metadata', 'ssls',
+  'plugin_configs', 'global_rules', 'plugin_metadata', 'ssls', 'secrets',
 ];
 
 /** lua-resty-expr rule: `[var, op, value]`, `[var, '!', op, value]`, or `['AND'|'OR', ...rules]`. */
@@ -154,4 +156,15 @@ export interface ResourceTypes {
   global_rules: GlobalRule;
   plugin_metadata: PluginMetadata;
   ssls: Ssl;
+  secrets: VaultSecret;
+}
+
+/** `secrets/vault/<id>`: a HashiCorp Vault KV engine that `$secret://vault/<id>/<path>/<key>` reads. */
+export interface VaultSecret {
+  id?: string;
+  uri: string;
+  prefix: string;
+  /** Sent as X-Vault-Token; may be `$env://NAME`. Never returned by the Admin API. */
+  token: string;
+  namespace?: string;
 }

@@ -18,6 +18,8 @@ export interface ConfigView {
   readonly revision: number;
   list(kind: ResourceKind): Iterable<StoredObject>;
   get(kind: ResourceKind, id: string): StoredObject | undefined;
+  /** Changes when a resolved secret value changes (src/secrets/resolver.ts). */
+  readonly secretGeneration?: number;
 }
 
 /** A route with everything the hot path needs resolved at build time. */
@@ -110,7 +112,7 @@ export class SnapshotBuilder {
 
   /** What a route's plugin chain is prepared from besides the route's own objects. */
   private pluginEnvSignature(view: ConfigView): string {
-    let sig = `g${this.registry.generation}`;
+    let sig = `g${this.registry.generation}|s${view.secretGeneration ?? 0}`;
     for (const kind of ['plugin_metadata', 'consumers', 'credentials', 'consumer_groups'] as const) {
       for (const o of view.list(kind)) sig += `|${kind}:${o.id}:${o.modifiedIndex}`;
     }

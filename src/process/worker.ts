@@ -6,6 +6,7 @@ import { VERSION } from '../core/version.js';
 import type { NodeConfig } from '../contracts/node-config.js';
 import type { ToPrimary, ToWorker } from './messages.js';
 import { PluginRegistry } from '../plugin-runtime/registry.js';
+import { SecretResolver } from '../secrets/resolver.js';
 import { answerClusterScrapes } from '../observability/metrics.js';
 import { exportConnectionStats } from '../observability/node-gauges.js';
 
@@ -28,15 +29,34 @@ export function runWorker(): void {
   answerClusterScrapes();
   exportConnectionStats(() => plane?.connectionStats());
 
+  let resolver: SecretResolver | undefined;
+  let rebuilding = false;
+  let again = false;
+  // Secret references are resolved before the build (a Vault lookup is network I/O):
+  // the previous snapshot keeps serving meanwhile, and the hot path reads plain values.
+  // One rebuild at a time; changes that arrive during one are applied right after it.
   const rebuild = (): void => {
     pending = false;
-    if (plane === undefined || builder === undefined || state === undefined) return;
-    try {
-      plane.apply(builder.build(state));
-      send({ type: 'applied', revision: state.revision });
-    } catch (err) {
-      log.error({ err }, 'config change not applied; the previous snapshot keeps serving');
+    if (rebuilding) {
+      again = true;
+      return;
     }
+    rebuilding = true;
+    void (async () => {
+      do {
+        again = false;
+        if (plane === undefined || builder === undefined || state === undefined || resolver === undefined) break;
+        try {
+          await resolver.prepare(state);
+          const revision = state.revision;
+          plane.apply(builder.build(resolver.view(state)));
+          send({ type: 'applied', revision });
+        } catch (err) {
+          log.error({ err }, 'config change not applied; the previous snapshot keeps serving');
+        }
+      } while (again);
+      rebuilding = false;
+    })();
   };
 
   const init = async (config: NodeConfig, initial: ToWorker & { type: 'init' }): Promise<void> => {
@@ -48,7 +68,13 @@ export function runWorker(): void {
       tlsCiphers: config.node.tls.ciphers,
       defaultSslId: config.node.tls.default_ssl_id,
     }, registry);
-    plane = new DataPlane(config, builder.build(state), VERSION);
+    resolver = new SecretResolver({
+      ttlMs: config.node.secrets.ttl * 1000,
+      retryMs: config.node.secrets.retry * 1000,
+      onExpiry: rebuild,
+    });
+    await resolver.prepare(state);
+    plane = new DataPlane(config, builder.build(resolver.view(state)), VERSION);
     const addresses = await plane.listen();
     send({ type: 'listening', addresses });
     send({ type: 'applied', revision: state.revision });
@@ -98,6 +124,7 @@ export function runWorker(): void {
         void (async () => {
           await plane?.close(msg.timeoutMs);
           builder?.close();
+          resolver?.close();
           process.exit(0);
         })();
         return;

@@ -41,6 +41,8 @@ export interface GatewayOptions {
   /** Extra top-level keys of config.yaml. */
   extra?: Record<string, unknown>;
   logLevel?: string;
+  /** Extra environment variables of the gateway process (e.g. for `$env://` references). */
+  env?: Record<string, string>;
 }
 
 export interface Gateway {
@@ -100,7 +102,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
   if (opts.config !== undefined || !existsSync(standaloneFile)) await writeFile(standaloneFile, stringify(opts.config ?? {}));
 
   const proc = spawn(process.execPath, [BIN, 'start', '-c', configFile],
-    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.processGroup === true });
+    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.processGroup === true, env: { ...process.env, ...(opts.env ?? {}) } });
   let out = '';
   const waiters = new Set<() => void>();
   const onChunk = (c: Buffer): void => {
