@@ -141,7 +141,7 @@ export class DataPlane {
   private tlsOptions(): import('node:tls').TlsOptions {
     const t = this.config.node.tls;
     const def = this.snapshot.tls.defaultOptions;
-    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the SNI callback's own `this` is the socket
+    // The SNI callback needs its own `this` (the socket), so the plane is reached by name.
     const plane = this;
     return {
       ...(def ?? {}),

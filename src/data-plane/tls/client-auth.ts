@@ -30,8 +30,10 @@ const verdicts = new WeakMap<TLSSocket, boolean>();
  * needs a client certificate. The context chosen for the name carries the CA.
  */
 export function requestClientCertificate(socket: TLSSocket, policy: ClientAuthPolicy): void {
-  const s = socket as unknown as VerifiableSocket;
-  if (s._handle === null) return;
+  const s = socket as unknown as VerifiableSocket | undefined;
+  // Not a socket (a node version that calls the callback differently): nothing is asked,
+  // and the per-request check refuses these names for want of a verified certificate.
+  if (s?._handle == null) return;
   const reject = policy.skipUris === undefined;
   s._handle.setVerifyMode(true, reject);
   s._requestCert = true;
