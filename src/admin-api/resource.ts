@@ -99,7 +99,11 @@ export class ResourceApi {
   async handle(decl: ResourceDeclaration, req: ResourceRequest): Promise<ResourceResponse> {
     const method = req.method === 'HEAD' ? 'GET' : req.method;
     const unsupported = (): AdminError => new AdminError(405, `not supported \`${req.method}\` method for ${decl.label}`);
-    if (req.parent !== undefined) checkPathId(req.parent, 'consumer', { username: true });
+    if (req.parent !== undefined) {
+      if (decl.kind === 'secrets') checkSecretManagerPath(req.parent);
+      else checkPathId(req.parent, 'consumer', { username: true });
+    }
+    if (decl.kind === 'secrets' && req.parent === undefined && method !== 'GET') throw badRequest('missing secret manager: use /secrets/<manager>/<id>');
     if (this.store.readOnly && method !== 'GET' && (method !== 'POST' || decl.post)) {
       throw new AdminError(405, `the configuration is read-only with store.type ${this.store.type}: `
         + 'change the configuration file instead');
@@ -159,6 +163,7 @@ export class ResourceApi {
   }
 
   private storeId(decl: ResourceDeclaration, req: ResourceRequest, id: string): string {
+    if (decl.kind === 'secrets') return `${req.parent!}/${id}`;
     return decl.kind === 'credentials' ? credentialKey(req.parent!, id) : id;
   }
 
@@ -184,7 +189,9 @@ export class ResourceApi {
     const query = parseListQuery(req.query);
     await this.requireParent(decl, req);
     let objects = await this.store.list(decl.kind);
-    if (decl.kind === 'credentials') objects = objects.filter((o) => o.id.startsWith(`${req.parent!}/`));
+    if (decl.kind === 'credentials' || (decl.kind === 'secrets' && req.parent !== undefined)) {
+      objects = objects.filter((o) => o.id.startsWith(`${req.parent!}/`));
+    }
     return { status: 200, body: listEnvelope(objects, query, this.present(decl, req)) };
   }
 
@@ -251,10 +258,11 @@ export class ResourceApi {
       if (existing === undefined) throw keyNotFound();
       const merged = sub.length === 0 ? mergePatch(existing.value, body as Obj) : patchSubPath(existing.value, sub, body);
       const idField = decl.idField ?? 'id';
-      if (merged[idField] === undefined || String(merged[idField]) !== id) {
+      const expectedId = decl.kind === 'secrets' ? storeId : id;
+      if (merged[idField] === undefined || String(merged[idField]) !== expectedId) {
         throw badRequest(decl.idField === 'username' ? 'wrong username' : `wrong ${decl.label} id`);
       }
-      merged[idField] = id;
+      merged[idField] = expectedId;
       if (decl.timestamps !== false) {
         const givesUpdateTime = sub.length === 0 ? (body as Obj).update_time !== undefined : sub[0] === 'update_time';
         if (!givesUpdateTime) merged.update_time = this.now();
@@ -292,6 +300,12 @@ export class ResourceApi {
     if (decl.idField === 'username') {
       if (conf.username !== undefined && conf.username !== id) throw badRequest('wrong username');
       conf.username = id;
+      return;
+    }
+    if (decl.kind === 'secrets') {
+      const storeId = `${req.parent!}/${id}`;
+      if (conf.id !== undefined && String(conf.id) !== id && String(conf.id) !== storeId) throw badRequest('wrong secret id');
+      conf.id = storeId;
       return;
     }
     if (conf.id !== undefined) {
@@ -332,6 +346,11 @@ export class ResourceApi {
     this.opts.onWrite?.(stored.modifiedIndex);
     return stored;
   }
+}
+
+/** `/secrets/<manager>/...`: the manager segment is checked by the schema's id rule; this only keeps it a plain name. */
+function checkSecretManagerPath(manager: string): void {
+  if (!/^[a-z0-9_-]{1,32}$/.test(manager)) throw badRequest(`invalid secret manager: ${manager}`);
 }
 
 /** The id of `PUT /consumers`: the body's username (the schema reports a missing or bad one). */

@@ -15,7 +15,7 @@ import { AdminAuth, presentedKey, type AdminKey } from './auth.js';
 import { AdminError, toAdminError } from './errors.js';
 import { drain, isAcceptedContentType, parseJsonBody, readBody, sendJson } from './http-io.js';
 import { ResourceApi, type ResourceDeclaration, type ResourceResponse } from './resource.js';
-import { credentials, RESOURCES } from './resources/index.js';
+import { credentials, RESOURCES, secrets } from './resources/index.js';
 
 export const ADMIN_PREFIX = '/apisix/admin';
 
@@ -169,9 +169,13 @@ export class AdminServer {
       const [parent, , id, ...subPath] = rest;
       return this.api.handle(credentials, { method, parent: parent!, query, body, viewer: key.role === 'viewer', ...idAndSub(id, subPath) });
     }
+    if (first === 'secrets' && rest.length >= 1) {
+      const [manager, id, ...subPath] = rest;
+      return this.api.handle(secrets, { method, parent: manager!, query, body, ...idAndSub(id, subPath) });
+    }
     const sub = rest.length === 2 ? this.subresources.get(`${first}/${rest[1]!}`) : undefined;
     if (sub !== undefined) return sub({ method, segments: [rest[0]!], query, body, key });
-    const decl = RESOURCES[first];
+    const decl = first === 'secrets' ? secrets : RESOURCES[first];
     if (decl !== undefined) {
       const [id, ...subPath] = rest;
       return this.api.handle(decl, { method, query, body, viewer: key.role === 'viewer', ...idAndSub(id, subPath) });
@@ -199,6 +203,7 @@ export class AdminServer {
 
 function declarationOf(name: string): ResourceDeclaration {
   if (name === 'credentials') return credentials;
+  if (name === 'secrets') return secrets;
   const decl = RESOURCES[name];
   if (decl === undefined) throw new AdminError(400, `invalid resource type: ${name}`);
   return decl;

@@ -1,6 +1,8 @@
 // Validation of one configuration object, and of the references between objects.
 // Shared by every writer (Admin API, standalone file, etcd/sqlite sync) so that the same
 // input is accepted or refused everywhere, with APISIX's error messages.
+import { compilePcre } from '../core/expr/pcre.js';
+import { KNOWN_UNSUPPORTED_SECRET_MANAGERS, SECRET_MANAGERS } from './schemas/secrets.js';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import type { PluginsConf, ResourceKind, ResourceTypes } from '../contracts/resources.js';
@@ -78,6 +80,7 @@ export function validateResource<K extends ResourceKind>(kind: K, value: unknown
     }
   }
 
+  if (kind === 'secrets') checkSecretManager(conf.id);
   const err = checkSchema(validatorFor(kind), conf);
   if (err !== undefined) throw invalid(`invalid configuration: ${err}`);
 
@@ -128,6 +131,17 @@ export function validateResource<K extends ResourceKind>(kind: K, value: unknown
       break;
   }
   return conf as Normalized<K>;
+}
+
+/** `secrets` ids are `<manager>/<id>`; only Vault is implemented, and the other APISIX managers are named as such. */
+function checkSecretManager(id: unknown): void {
+  const manager = typeof id === 'string' && id.includes('/') ? id.slice(0, id.indexOf('/')) : undefined;
+  if (manager === undefined) throw invalid('invalid configuration: secret id must be <manager>/<id>, e.g. vault/1');
+  if ((SECRET_MANAGERS as readonly string[]).includes(manager)) return;
+  if ((KNOWN_UNSUPPORTED_SECRET_MANAGERS as readonly string[]).includes(manager)) {
+    throw invalid(`secret manager ${manager} is not supported by Gatehouse: only vault is implemented`);
+  }
+  throw invalid(`invalid secret manager: ${manager}`);
 }
 
 function runPluginCheck(conf: Obj, kind: ResourceKind, id: string | undefined, opts: ValidateOptions): void {
@@ -257,6 +271,14 @@ function checkSsl(conf: Obj): void {
   if (client !== undefined) {
     const ce = pemProblem(String(client.ca), undefined);
     if (ce !== undefined) throw invalid(`failed to validate client_cert: ${ce}`);
+    // APISIX matches these with PCRE; the data plane runs them on RE2 (linear time), which refuses back references and lookaround.
+    for (const [i, pattern] of ((client.skip_mtls_uri_regex as string[] | undefined) ?? []).entries()) {
+      try {
+        compilePcre(pattern, false);
+      } catch (err) {
+        throw invalid(`invalid client.skip_mtls_uri_regex[${i + 1}]: ${(err as Error).message}`);
+      }
+    }
   }
 }
 

@@ -43,6 +43,8 @@ export interface NodeConfig {
       /** Seconds a client has to complete the TLS handshake; the connection is closed after. */
       handshake_timeout: number;
     };
+    /** `$secret://` values: seconds a fetched value is used (`ttl`) and a failed lookup waits before it is retried (`retry`). */
+    secrets: { ttl: number; retry: number };
   };
   admin: {
     listen: ListenConfig;

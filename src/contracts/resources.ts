@@ -12,11 +12,13 @@ export type ResourceKind =
   | 'plugin_configs'
   | 'global_rules'
   | 'plugin_metadata'
-  | 'ssls';
+  | 'ssls'
+  /** Secret manager connections (`secrets/<manager>/<id>`), stored with the id `<manager>/<id>`. */
+  | 'secrets';
 
 export const RESOURCE_KINDS: readonly ResourceKind[] = [
   'routes', 'services', 'upstreams', 'consumers', 'credentials', 'consumer_groups',
-  'plugin_configs', 'global_rules', 'plugin_metadata', 'ssls',
+  'plugin_configs', 'global_rules', 'plugin_metadata', 'ssls', 'secrets',
 ];
 
 /** lua-resty-expr rule: `[var, op, value]`, `[var, '!', op, value]`, or `['AND'|'OR', ...rules]`. */
@@ -67,6 +69,7 @@ export interface Upstream {
   timeout?: Timeout;
   keepalive_pool?: { size?: number; idle_timeout?: number; requests?: number };
   checks?: { active?: HealthCheckActive; passive?: HealthCheckPassive };
+  /** `client_cert_id` names an ssl object of type `client` (the alternative to an inline pair). */
   tls?: { client_cert?: string; client_key?: string; client_cert_id?: string | number; verify?: boolean };
   create_time?: number;
   update_time?: number;
@@ -140,6 +143,8 @@ export interface Ssl {
   certs?: string[];
   keys?: string[];
   ssl_protocols?: ('TLSv1.1' | 'TLSv1.2' | 'TLSv1.3')[];
+  /** Client certificate verification (mTLS) for connections to these names. */
+  client?: { ca: string; depth?: number; skip_mtls_uri_regex?: string[] };
   status?: 0 | 1;
   labels?: Record<string, string>;
 }
@@ -155,4 +160,15 @@ export interface ResourceTypes {
   global_rules: GlobalRule;
   plugin_metadata: PluginMetadata;
   ssls: Ssl;
+  secrets: VaultSecret;
+}
+
+/** `secrets/vault/<id>`: a HashiCorp Vault KV engine that `$secret://vault/<id>/<path>/<key>` reads. */
+export interface VaultSecret {
+  id?: string;
+  uri: string;
+  prefix: string;
+  /** Sent as X-Vault-Token; may be `$env://NAME`. Never returned by the Admin API. */
+  token: string;
+  namespace?: string;
 }

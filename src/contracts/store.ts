@@ -58,4 +58,6 @@ export interface ConfigView {
   readonly revision: number;
   list(kind: ResourceKind): Iterable<StoredObject>;
   get(kind: ResourceKind, id: string): StoredObject | undefined;
+  /** Changes when a resolved secret value changes (src/secrets/resolver.ts). */
+  readonly secretGeneration?: number;
 }

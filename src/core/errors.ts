@@ -11,6 +11,7 @@ export const ERRORS = {
   GH_ERR_CLIENT_BAD_PATH: { status: 400, source: 'client', message: 'invalid request path' },
   GH_ERR_CLIENT_HEADERS_TOO_LARGE: { status: 431, source: 'client', message: 'Request Header Fields Too Large' },
   GH_ERR_CLIENT_BODY_TOO_LARGE: { status: 413, source: 'client', message: 'Request Entity Too Large' },
+  GH_ERR_CLIENT_CERT_REQUIRED: { status: 400, source: 'client', message: 'No required SSL certificate was sent' },
   GH_ERR_CLIENT_TIMEOUT: { status: 408, source: 'client', message: 'Request Timeout' },
   GH_ERR_CLIENT_NOT_IMPLEMENTED: { status: 501, source: 'client', message: 'Not Implemented' },
   GH_ERR_CLIENT_HTTP_VERSION: { status: 505, source: 'client', message: 'HTTP Version Not Supported' },

@@ -104,6 +104,11 @@ export const NODE_CONFIG_SCHEMA: Obj = closed({
       default_ssl_id: { type: 'string', minLength: 1, 'x-message': 'must be the id of an ssl object' },
       handshake_timeout: seconds(10, true),
     }),
+    // APISIX `apisix.lru.secret.ttl` / `neg_ttl`: how long $secret:// values are cached.
+    secrets: closed({
+      ttl: seconds(300, true),
+      retry: seconds(60, true),
+    }),
   }),
   admin: closed({
     listen: listenSchema('127.0.0.1', { host: '127.0.0.1', port: 9180 }),

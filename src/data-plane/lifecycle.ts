@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { TLSSocket } from 'node:tls';
 import type { DataPlaneSnapshot, CompiledRoute } from './snapshot.js';
 import type { HttpRequest } from './http1/request.js';
 import type { HttpResponse } from './http1/response.js';
@@ -138,8 +139,14 @@ export class RequestLifecycle {
       sendError(res, 'GH_ERR_CLIENT_BAD_PATH', this.o.serverHeader);
       return undefined;
     }
+    const host = hostOf(req.headers.host);
+    // mTLS (ssl client.ca): a request for such a name needs a verified client certificate on its connection
+    if (scheme === 'https' && snap.tls.hasClientAuth && !snap.tls.admitsRequest(req.socket as TLSSocket, host, target.path)) {
+      sendError(res, 'GH_ERR_CLIENT_CERT_REQUIRED', this.o.serverHeader);
+      return undefined;
+    }
     const url = req.url;
-    const ex = new Exchange(req, res, snap, target.path, target.query, hostOf(req.headers.host), req.remoteAddr, req.localPort, scheme,
+    const ex = new Exchange(req, res, snap, target.path, target.query, host, req.remoteAddr, req.localPort, scheme,
       url.charCodeAt(0) === 47 ? url : target.query === '' ? target.path : `${target.path}?${target.query}`);
     ex.upgradeConnection = conn;
     return ex;

@@ -9,6 +9,7 @@ import { Http1Listener } from './http1/listener.js';
 import type { Http1Handlers, Http1Limits } from './http1/connection.js';
 import type { HttpResponse } from './http1/response.js';
 import { RequestLifecycle } from './lifecycle.js';
+import { requestClientCertificate } from './tls/client-auth.js';
 
 import { listenOn, type BoundAddress } from '../core/listen.js';
 export type { BoundAddress };
@@ -119,16 +120,25 @@ export class DataPlane {
   private tlsOptions(): import('node:tls').TlsOptions {
     const t = this.config.node.tls;
     const def = this.snapshot.tls.defaultOptions;
+    // The SNI callback needs its own `this` (the socket), so the plane is reached by name.
+    const plane = this;
     return {
       ...(def ?? {}),
       ciphers: t.ciphers,
       minVersion: 'TLSv1.1',
       ALPNProtocols: ['http/1.1'],
       handshakeTimeout: t.handshake_timeout * 1000,
-      SNICallback: (servername, cb) => {
-        const ctx = this.snapshot.tls.find(servername);
-        if (ctx === undefined) cb(new Error(`no certificate for server name "${servername}"`), undefined);
-        else cb(null, ctx);
+      // node calls it as a method of the TLSSocket: `this` is the connection being set up.
+      SNICallback: function sniCallback(this: TLSSocket, servername, cb) {
+        const index = plane.snapshot.tls;
+        const ctx = index.find(servername);
+        if (ctx === undefined) {
+          cb(new Error(`no certificate for server name "${servername}"`), undefined);
+          return;
+        }
+        const clientAuth = index.policyOf(ctx);
+        if (clientAuth !== undefined) requestClientCertificate(this, clientAuth);
+        cb(null, ctx);
       },
     };
   }

@@ -74,8 +74,6 @@ interface CachedRoute {
   upstream: unknown;
   pluginConfig: unknown;
   svcUpstream: unknown;
-  /** The ssl object named by the upstream's `tls.client_cert_id`: a new certificate recompiles the route. */
-  clientCert: unknown;
   pluginEnv: string;
   compiled: CompiledRoute;
   upstreamKey: string | undefined;
@@ -119,10 +117,12 @@ export class SnapshotBuilder {
 
   /** What a route's plugin chain is prepared from besides the route's own objects. */
   private pluginEnvSignature(view: ConfigView): string {
-    let sig = `g${this.registry.generation}`;
+    let sig = `g${this.registry.generation}|s${view.secretGeneration ?? 0}`;
     for (const kind of ['plugin_metadata', 'consumers', 'credentials', 'consumer_groups'] as const) {
       for (const o of view.list(kind)) sig += `|${kind}:${o.id}:${o.modifiedIndex}`;
     }
+    // Client certificates upstreams name by `tls.client_cert_id` are compiled into their routes' pool settings.
+    for (const o of view.list('ssls')) if ((o.value as { type?: unknown }).type === 'client') sig += `|ssl:${o.id}:${o.modifiedIndex}`;
     return sig;
   }
 
@@ -149,12 +149,9 @@ export class SnapshotBuilder {
       const pluginConfig = route.plugin_config_id !== undefined ? view.get('plugin_configs', String(route.plugin_config_id))?.value : undefined;
       const svcUpstreamId = (service as Service | undefined)?.upstream_id;
       const svcUpstream = svcUpstreamId !== undefined ? view.get('upstreams', String(svcUpstreamId))?.value : undefined;
-      const effective = (route.upstream ?? upstream ?? (service as Service | undefined)?.upstream ?? svcUpstream) as Upstream | undefined;
-      const clientCert = clientCertObject(effective, view);
       const hit = this.routeCache.get(obj.id);
       if (hit !== undefined && hit.pluginEnv === pluginEnv && hit.route === route && hit.service === service
-        && hit.upstream === upstream && hit.pluginConfig === pluginConfig && hit.svcUpstream === svcUpstream
-        && hit.clientCert === clientCert) {
+        && hit.upstream === upstream && hit.pluginConfig === pluginConfig && hit.svcUpstream === svcUpstream ) {
         // Unchanged: the compiled route and its router entry are reused as they are.
         const compiled = hit.compiled;
         if (compiled.upstream !== undefined && hit.upstreamKey !== undefined) nextRuntimes.set(hit.upstreamKey, compiled.upstream);
@@ -165,7 +162,7 @@ export class SnapshotBuilder {
       const compiled = this.compileRoute(obj.id, route, view, runtimeFor, plugins);
       const upConf = compiled.upstream?.conf;
       const cached: CachedRoute = {
-        route, service, upstream, pluginConfig, svcUpstream, clientCert, pluginEnv, compiled,
+        route, service, upstream, pluginConfig, svcUpstream, pluginEnv, compiled,
         upstreamKey: upConf !== undefined ? this.keyOf(upConf) : undefined, entry: undefined,
       };
       nextCache.set(obj.id, cached);
@@ -257,6 +254,18 @@ export class SnapshotBuilder {
     }
     // A route that cannot be served does not run its own plugins (an auth plugin would answer first).
     const unservable = upstreamError === 'GH_ERR_PLUGIN_CONFIG_NOT_FOUND' || upstreamError === 'GH_ERR_SERVICE_NOT_FOUND';
+    let clientCert: { cert: string; key: string } | undefined;
+    if (upConf !== undefined && upConf.tls?.client_cert_id !== undefined) {
+      const certId = String(upConf.tls.client_cert_id);
+      const ssl = view.get('ssls', certId)?.value as Ssl | undefined;
+      if (ssl === undefined || ssl.type !== 'client' || ssl.status === 0) {
+        // Connecting without the certificate the upstream expects would only trade a clear error for an opaque one.
+        this.log.error({ route_id: id, ssl_id: certId }, 'upstream tls.client_cert_id names no enabled client certificate');
+        upstreamError ??= 'GH_ERR_UPSTREAM_TLS';
+      } else {
+        clientCert = { cert: ssl.cert, key: ssl.key };
+      }
+    }
 
     const upstream = upConf !== undefined && upstreamError === undefined ? runtimeFor(upConf, upName) : undefined;
     const t = route.timeout ?? upConf?.timeout ?? {};
@@ -271,7 +280,7 @@ export class SnapshotBuilder {
       service,
       upstream,
       upstreamError,
-      pool: upConf !== undefined ? poolSettingsOf(upConf, connectTimeoutMs, clientCertObject(upConf, view)) : undefined,
+      pool: upConf !== undefined ? poolSettingsOf(upConf, connectTimeoutMs, clientCert) : undefined,
       passHost: upConf?.pass_host ?? 'pass',
       upstreamHost: upConf?.upstream_host,
       websocket: route.enable_websocket ?? service?.enable_websocket ?? false,
@@ -292,8 +301,3 @@ function readsBody(vars: unknown): boolean {
   }
 }
 
-/** The `type: client` ssl object an upstream's `tls.client_cert_id` names (the Admin API checks it exists and is one). */
-function clientCertObject(up: Upstream | undefined, view: ConfigView): Ssl | undefined {
-  const id = up?.tls?.client_cert_id;
-  return id === undefined ? undefined : view.get('ssls', String(id))?.value as Ssl | undefined;
-}

@@ -7,6 +7,7 @@ import type { NodeConfig } from '../contracts/node-config.js';
 import type { ToPrimary, ToWorker } from './messages.js';
 import { PluginRegistry } from '../plugin-runtime/registry.js';
 import { setPluginNodeLimits } from '../plugin-runtime/node-limits.js';
+import { SecretResolver } from '../secrets/resolver.js';
 import { answerClusterScrapes } from '../observability/metrics.js';
 import { exportConnectionStats } from '../observability/node-gauges.js';
 import { configureSandbox } from '../serverless/sandbox.js';
@@ -58,15 +59,34 @@ export function runWorker(): void {
   process.on('uncaughtException', (err, origin) => onUncaught(err, origin));
   process.on('unhandledRejection', (reason) => onUncaught(reason, 'unhandledRejection'));
 
+  let resolver: SecretResolver | undefined;
+  let rebuilding = false;
+  let again = false;
+  // Secret references are resolved before the build (a Vault lookup is network I/O):
+  // the previous snapshot keeps serving meanwhile, and the hot path reads plain values.
+  // One rebuild at a time; changes that arrive during one are applied right after it.
   const rebuild = (): void => {
     pending = false;
-    if (plane === undefined || builder === undefined || state === undefined) return;
-    try {
-      plane.apply(builder.build(state));
-      send({ type: 'applied', revision: state.revision });
-    } catch (err) {
-      log.error({ err }, 'config change not applied; the previous snapshot keeps serving');
+    if (rebuilding) {
+      again = true;
+      return;
     }
+    rebuilding = true;
+    void (async () => {
+      do {
+        again = false;
+        if (plane === undefined || builder === undefined || state === undefined || resolver === undefined) break;
+        try {
+          await resolver.prepare(state);
+          const revision = state.revision;
+          plane.apply(builder.build(resolver.view(state)));
+          send({ type: 'applied', revision });
+        } catch (err) {
+          log.error({ err }, 'config change not applied; the previous snapshot keeps serving');
+        }
+      } while (again);
+      rebuilding = false;
+    })();
   };
 
   const init = async (config: NodeConfig, initial: ToWorker & { type: 'init' }): Promise<void> => {
@@ -82,7 +102,13 @@ export function runWorker(): void {
       defaultSslId: config.node.tls.default_ssl_id,
       routerMode: config.router?.http,
     }, registry);
-    plane = new DataPlane(config, builder.build(state), VERSION);
+    resolver = new SecretResolver({
+      ttlMs: config.node.secrets.ttl * 1000,
+      retryMs: config.node.secrets.retry * 1000,
+      onExpiry: rebuild,
+    });
+    await resolver.prepare(state);
+    plane = new DataPlane(config, builder.build(resolver.view(state)), VERSION);
     const addresses = await plane.listen();
     send({ type: 'listening', addresses });
     send({ type: 'applied', revision: state.revision });
@@ -132,6 +158,7 @@ export function runWorker(): void {
         void (async () => {
           await plane?.close(msg.timeoutMs);
           builder?.close();
+          resolver?.close();
           process.exit(0);
         })();
         return;

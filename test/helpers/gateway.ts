@@ -45,6 +45,8 @@ export interface GatewayOptions {
   startTimeoutMs?: number;
   /** Start the gateway (primary and workers) with this open-file limit (`prlimit --nofile`), to test descriptor exhaustion. */
   fdLimit?: number;
+  /** Extra environment variables of the gateway process (e.g. for `$env://` references). */
+  env?: Record<string, string>;
 }
 
 export interface Gateway {
@@ -108,7 +110,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
     ? [process.execPath, argv]
     : ['prlimit', [`--nofile=${opts.fdLimit}:${opts.fdLimit}`, process.execPath, ...argv]];
   const proc = spawn(cmd, args,
-    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.processGroup === true });
+    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.processGroup === true, env: { ...process.env, ...(opts.env ?? {}) } });
   let out = '';
   const waiters = new Set<() => void>();
   const onChunk = (c: Buffer): void => {

@@ -8,6 +8,7 @@ import { globalRules } from './global-rules.js';
 import { pluginConfigs } from './plugin-configs.js';
 import { pluginMetadata } from './plugin-metadata.js';
 import { routes } from './routes.js';
+import { secrets } from './secrets.js';
 import { services } from './services.js';
 import { ssls } from './ssls.js';
 import { upstreams } from './upstreams.js';
@@ -23,5 +24,8 @@ export const RESOURCES: Readonly<Record<string, ResourceDeclaration>> = {
   plugin_metadata: pluginMetadata,
   ssls,
 };
+
+/** `secrets/<manager>/<id>`: nested under the manager's name, like credentials under their consumer. */
+export { secrets };
 
 export { credentials };

@@ -12,6 +12,7 @@ import { routeSchema } from './routes.js';
 import { serviceSchema } from './services.js';
 import { sslSchema } from './ssls.js';
 import { upstreamSchema } from './upstreams.js';
+import { vaultSecretSchema } from './secrets.js';
 
 export const RESOURCE_SCHEMAS: Readonly<Record<ResourceKind, Schema>> = {
   routes: routeSchema,
@@ -24,6 +25,7 @@ export const RESOURCE_SCHEMAS: Readonly<Record<ResourceKind, Schema>> = {
   global_rules: globalRuleSchema,
   plugin_metadata: pluginMetadataSchema,
   ssls: sslSchema,
+  secrets: vaultSecretSchema,
 };
 
 export type { Schema };

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Pool } from 'undici';
 import type { Ssl, Upstream } from '../../contracts/resources.js';
 import type { BalancerNode } from '../../contracts/balancer.js';
@@ -12,13 +13,20 @@ export interface PoolSettings {
   idleTimeoutMs: number;
   maxRequests: number;
   verifyTls: boolean;
+  /** The certificate (chain) and key presented to https upstreams that ask for one. */
   clientCert?: string;
   clientKey?: string;
+  /** Short digest of clientCert + clientKey: pools are keyed by the identity they present. */
+  clientIdentity?: string;
   servername?: string;
 }
 
-/** `clientCert`: the ssl object `tls.client_cert_id` names, used instead of inline `client_cert`/`client_key`. */
-export function poolSettingsOf(up: Upstream, connectTimeoutMs: number, clientCert?: Pick<Ssl, 'cert' | 'key'>): PoolSettings {
+/**
+ * `clientCert` is the upstream's inline `tls.client_cert`/`client_key` pair, or the
+ * ssl object `tls.client_cert_id` names, resolved by the snapshot builder.
+ */
+export function poolSettingsOf(up: Upstream, connectTimeoutMs: number,
+  clientCert: { cert: string; key: string } | undefined = inlineClientCert(up)): PoolSettings {
   const kp = up.keepalive_pool ?? {};
   return {
     scheme: up.scheme ?? 'http',
@@ -27,10 +35,17 @@ export function poolSettingsOf(up: Upstream, connectTimeoutMs: number, clientCer
     idleTimeoutMs: (kp.idle_timeout ?? 60) * 1000,
     maxRequests: kp.requests ?? 1000,
     verifyTls: up.tls?.verify ?? false,
-    clientCert: clientCert?.cert ?? up.tls?.client_cert,
-    clientKey: clientCert?.key ?? up.tls?.client_key,
+    clientCert: clientCert?.cert,
+    clientKey: clientCert?.key,
+    clientIdentity: clientCert === undefined ? undefined
+      : createHash('sha256').update(clientCert.cert).update('\0').update(clientCert.key).digest('base64url').slice(0, 22),
     servername: up.pass_host === 'rewrite' ? up.upstream_host : undefined,
   };
+}
+
+function inlineClientCert(up: Upstream): { cert: string; key: string } | undefined {
+  const t = up.tls;
+  return t?.client_cert !== undefined && t.client_key !== undefined ? { cert: t.client_cert, key: t.client_key } : undefined;
 }
 
 export class PoolRegistry {
@@ -39,7 +54,7 @@ export class PoolRegistry {
   get(node: BalancerNode, s: PoolSettings): Pool {
     const host = node.host.includes(':') ? `[${node.host}]` : node.host;
     const origin = `${s.scheme}://${host}:${node.port}`;
-    const key = `${origin}|${s.connectTimeoutMs}|${s.size}|${s.idleTimeoutMs}|${s.maxRequests}|${s.verifyTls}|${s.servername ?? ''}|${s.clientCert ?? ''}`;
+    const key = `${origin}|${s.connectTimeoutMs}|${s.size}|${s.idleTimeoutMs}|${s.maxRequests}|${s.verifyTls}|${s.servername ?? ''}|${s.clientIdentity ?? ''}`;
     let entry = this.pools.get(key);
     if (entry === undefined) {
       const pool = new Pool(origin, {
