@@ -51,9 +51,9 @@ test('limit-count, limit-req, limit-conn: the key variable and var_combination t
 });
 
 test('file-logger and http-logger: log_format, match, include_resp_body_expr', () => {
-  assert.ok(prepareWith(fileLogger, { path: '/tmp/x.log', log_format: { a: '$upstream_http_x_cache', b: '$post_arg.user.id' } }));
-  assert.throws(() => prepareWith(fileLogger, { path: '/tmp/x.log', log_format: { a: '$stauts' } }), { message: "log_format.a: unknown variable '$stauts'" });
-  assert.throws(() => prepareWith(fileLogger, { path: '/tmp/x.log', match: [['stauts', '==', 200]] }),
+  assert.ok(prepareWith(fileLogger, { path: 'x.log', log_format: { a: '$upstream_http_x_cache', b: '$post_arg.user.id' } }));
+  assert.throws(() => prepareWith(fileLogger, { path: 'x.log', log_format: { a: '$stauts' } }), { message: "log_format.a: unknown variable '$stauts'" });
+  assert.throws(() => prepareWith(fileLogger, { path: 'x.log', match: [['stauts', '==', 200]] }),
     { message: "failed to validate the 'match' expression: unknown variable 'stauts'" });
   assert.throws(() => prepareWith(httpLogger, { uri: 'http://127.0.0.1/', log_format: { a: '$host $requst' } }),
     { message: "log_format.a: unknown variable '$requst'" });
