@@ -6,7 +6,7 @@ import { logger } from '../core/logger.js';
 import type { CompiledExpr } from '../core/expr/index.js';
 import {
   LOGGER_COMMON_PROPERTIES, LOGGER_METADATA_SCHEMA, ResponseBodyCapture, checkLoggerMetadata, logEntry, pickLogFormat,
-  responseBodyCaptureHandlers, compileCheckedExpr, type CompiledLogFormat, type LoggerCommonConf,
+  responseBodyCaptureHandlers, RequestBodyCapture, compileCheckedExpr, type CompiledLogFormat, type LoggerCommonConf,
 } from './common/log-util.js';
 
 // APISIX's file-logger: after the response, one JSON line per request appended to `path`.
@@ -21,8 +21,8 @@ import {
 // and reopened. Writing never delays the response: lines queue on the stream, and past
 // MAX_QUEUED_BYTES (a stuck disk) new lines are dropped and counted instead of piling up.
 //
-// `include_req_body` is accepted but no body is logged: the request body streams to the
-// upstream and is not kept (APISIX has nginx's buffered copy).
+// `include_req_body` reads the request body in access (RequestBodyCapture in log-util):
+// it streams to the upstream otherwise, unkept (APISIX has nginx's buffered copy).
 
 export interface FileLoggerConf extends LoggerCommonConf {
   path: string;
@@ -33,6 +33,8 @@ export interface FileLoggerPrepared {
   path: string;
   format: CompiledLogFormat | undefined;
   capture: ResponseBodyCapture | undefined;
+  /** `include_req_body`: reads the request body in access so the entry can carry it. */
+  reqCapture: RequestBodyCapture | undefined;
   match: CompiledExpr | undefined;
 }
 
@@ -217,15 +219,20 @@ export default definePlugin<FileLoggerConf, FileLoggerPrepared>({
       path: confinedLogPath(conf.path),
       format: pickLogFormat(conf.log_format, env.metadata),
       capture: conf.include_resp_body === true ? new ResponseBodyCapture('file-logger', conf) : undefined,
+      reqCapture: conf.include_req_body === true ? new RequestBodyCapture('file-logger', conf) : undefined,
       match: compileCheckedExpr(conf.match, 'match'),
     };
   },
 
   ...responseBodyCaptureHandlers,
 
+  access(p, ctx) {
+    return p.reqCapture?.read(ctx);
+  },
+
   log(p, ctx) {
     if (p.match !== undefined && !p.match((n) => ctx.var(n))) return;
-    sinkFor(p.path).write(`${JSON.stringify(logEntry(p.format, ctx, p.capture))}\n`);
+    sinkFor(p.path).write(`${JSON.stringify(logEntry(p.format, ctx, p.capture, p.reqCapture))}\n`);
   },
 
   async destroy() {

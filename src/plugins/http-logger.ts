@@ -4,7 +4,7 @@ import { logger } from '../core/logger.js';
 import { counter } from '../observability/metrics.js';
 import {
   LOGGER_COMMON_PROPERTIES, LOGGER_METADATA_SCHEMA, ResponseBodyCapture, checkLoggerMetadata, logEntry, pickLogFormat,
-  responseBodyCaptureHandlers, type CompiledLogFormat, type LoggerCommonConf,
+  responseBodyCaptureHandlers, RequestBodyCapture, type CompiledLogFormat, type LoggerCommonConf,
 } from './common/log-util.js';
 import { BATCH_PROCESSOR_PROPERTIES, BatchProcessor, batchOptionsOf, type BatchConf } from './common/batch-processor.js';
 import { HEADER_TEXT_SCHEMA } from './common/headers.js';
@@ -16,8 +16,8 @@ import { HEADER_TEXT_SCHEMA } from './common/headers.js';
 // warning per interval; entries past the bound are dropped without being built, and
 // counted in `gatehouse_logger_dropped_total{plugin,reason}`.
 //
-// `include_req_body` is accepted but no body is logged: the request body streams to the
-// upstream and is not kept (APISIX has nginx's buffered copy).
+// `include_req_body` reads the request body in access (RequestBodyCapture in log-util):
+// it streams to the upstream otherwise, unkept (APISIX has nginx's buffered copy).
 
 export interface HttpLoggerConf extends LoggerCommonConf, BatchConf {
   uri: string;
@@ -31,6 +31,8 @@ export interface HttpLoggerPrepared {
   conf: HttpLoggerConf;
   format: CompiledLogFormat | undefined;
   capture: ResponseBodyCapture | undefined;
+  /** `include_req_body`: reads the request body in access so the entry can carry it. */
+  reqCapture: RequestBodyCapture | undefined;
   /** Made at the first entry: prepare also runs when the Admin API only checks a config. */
   processor: BatchProcessor<Record<string, unknown>> | undefined;
 }
@@ -119,17 +121,22 @@ export default definePlugin<HttpLoggerConf, HttpLoggerPrepared>({
       conf,
       format: pickLogFormat(conf.log_format, env.metadata),
       capture: conf.include_resp_body === true ? new ResponseBodyCapture('http-logger', conf) : undefined,
+      reqCapture: conf.include_req_body === true ? new RequestBodyCapture('http-logger', conf) : undefined,
       processor: undefined,
     };
   },
 
   ...responseBodyCaptureHandlers,
 
+  access(p, ctx) {
+    return p.reqCapture?.read(ctx);
+  },
+
   log(p, ctx) {
     const processor = processorOf(p);
     live.add(processor);
     // a full queue drops the entry anyway: it is not built then
-    processor.pushLazy(() => logEntry(p.format, ctx, p.capture));
+    processor.pushLazy(() => logEntry(p.format, ctx, p.capture, p.reqCapture));
   },
 
   async destroy() {

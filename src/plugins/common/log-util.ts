@@ -95,7 +95,7 @@ function num(v: unknown): number | undefined {
 }
 
 /** APISIX's default log entry (log-util `get_full_log`). */
-export function defaultLogEntry(ctx: PluginContext, respBody?: string): Record<string, unknown> {
+export function defaultLogEntry(ctx: PluginContext, respBody?: string, reqBody?: string): Record<string, unknown> {
   const scheme = String(ctx.var('scheme') ?? 'http');
   const requestUri = String(ctx.var('request_uri') ?? ctx.request.uri);
   const latency = performance.now() - ctx.startedAt;
@@ -115,6 +115,7 @@ export function defaultLogEntry(ctx: PluginContext, respBody?: string): Record<s
       headers: ctx.request.allHeaders?.() ?? {},
       querystring: parseQueryString(String(ctx.var('query_string') ?? '')),
       size: num(ctx.var('request_length')) ?? 0,
+      ...(reqBody !== undefined ? { body: reqBody } : {}),
     },
     response,
     server: { hostname: HOSTNAME, version: VERSION },
@@ -139,6 +140,7 @@ export const LOGGER_COMMON_PROPERTIES = {
   include_resp_body: { type: 'boolean', default: false },
   include_resp_body_expr: { type: 'array', minItems: 1, items: { type: 'array' } },
   max_resp_body_bytes: { type: 'integer', minimum: 1, default: 524288 },
+  max_req_body_bytes: { type: 'integer', minimum: 1, default: 524288 },
 } as const;
 
 export const LOGGER_METADATA_SCHEMA = {
@@ -153,6 +155,7 @@ export interface LoggerCommonConf {
   include_resp_body?: boolean;
   include_resp_body_expr?: unknown[];
   max_resp_body_bytes?: number;
+  max_req_body_bytes?: number;
 }
 
 let captureIds = 0;
@@ -203,6 +206,44 @@ export class ResponseBodyCapture {
 }
 
 /**
+ * Keeps the request body for `include_req_body`. A request body streams to the upstream
+ * unread, so a logger that logs it reads it first, in access (the request then goes
+ * upstream from memory): only when `include_req_body_expr` (evaluated then, against the
+ * request's variables; response variables are nil at that point) lets it, and only a
+ * body no larger than `node.max_buffered_body_size` (a declared length over it is not
+ * read, and the entry has no body; a chunked one that passes it fails the request with
+ * 413, as any body a plugin reads). At most `max_req_body_bytes` of it are logged.
+ */
+export class RequestBodyCapture {
+  private readonly key: string;
+  private readonly expr: CompiledExpr | undefined;
+  private readonly limit: number;
+
+  constructor(plugin: string, conf: LoggerCommonConf) {
+    this.key = `${plugin}:req_body:${++captureIds}`;
+    this.expr = compileCheckedExpr(conf.include_req_body_expr, 'include_req_body_expr');
+    this.limit = conf.max_req_body_bytes ?? 524288;
+  }
+
+  /** access: reads the body when this request's is to be logged. */
+  read(ctx: PluginContext): Promise<undefined> | undefined {
+    if (this.expr !== undefined && !this.expr((n) => ctx.var(n))) return undefined;
+    const declared = Number(ctx.request.header('content-length'));
+    if (declared > pluginNodeLimits().maxBufferedBodySize) return undefined;
+    return ctx.request.body().then((body) => {
+      ctx.shared.set(this.key, body);
+      return undefined;
+    });
+  }
+
+  /** log: the body read in access (at most max_req_body_bytes of it), or undefined. */
+  body(ctx: PluginContext): string | undefined {
+    const b = ctx.shared.get(this.key) as Buffer | undefined;
+    return b === undefined ? undefined : b.subarray(0, this.limit).toString('utf8');
+  }
+}
+
+/**
  * The two handlers of a logger that may capture the response body (`include_resp_body`):
  * body filtering is asked for only when capturing, and each chunk goes to the capture.
  * Spread into the plugin definition.
@@ -219,9 +260,9 @@ export const responseBodyCaptureHandlers = {
 
 /** The entry an instance logs: custom format if it has one, else the default shape (with the captured body). */
 export function logEntry(format: CompiledLogFormat | undefined, ctx: PluginContext,
-  capture: ResponseBodyCapture | undefined): Record<string, unknown> {
+  capture: ResponseBodyCapture | undefined, reqCapture?: RequestBodyCapture): Record<string, unknown> {
   if (format !== undefined) return customLogEntry(format, ctx);
-  return defaultLogEntry(ctx, capture?.body(ctx));
+  return defaultLogEntry(ctx, capture?.body(ctx), reqCapture?.body(ctx));
 }
 
 /** A lua-resty-expr rule of a logger's config, refusing unknown variables with the field's name. */
