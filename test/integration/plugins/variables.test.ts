@@ -21,7 +21,7 @@ function lines(): Record<string, unknown>[] {
 before(async () => {
   up = await startUpstream('vars-up');
   const upstream = { nodes: { [`127.0.0.1:${up.port}`]: 1 } };
-  gw = await startGateway({ config: {} });
+  gw = await startGateway({ config: {}, extra: { log_dir: '.' } });
   logFile = join(gw.dir, 'vars.log');
   await gw.writeConfig({
     routes: [
@@ -42,7 +42,7 @@ before(async () => {
         id: 'log-vars', uri: '/log', upstream,
         plugins: {
           'file-logger': {
-            path: logFile,
+            path: 'vars.log',
             log_format: {
               tag: '$http_x_tag', upstream_type: '$upstream_http_content_type', upstream_name: '$upstream_http_x_upstream',
               upstream_status: '$upstream_status', upstream_host: '$upstream_host', upstream_uri: '$upstream_uri',
