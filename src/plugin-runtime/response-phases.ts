@@ -15,9 +15,8 @@ import { ResponseFailure } from './response-failure.js';
 // upstream's response meanwhile (backpressure kept). Timing of sampled requests as in
 // runner.ts.
 
-type HeaderFilterHandler = (this: Plugin, prepared: unknown, ctx: PluginRun) => void | Promise<void>;
+type VoidHandler = (this: Plugin, prepared: unknown, ctx: PluginRun) => void | Promise<void>;
 type BodyFilterHandler = (this: Plugin, prepared: unknown, ctx: PluginRun, chunk: Buffer, eof: boolean) => unknown;
-type LogHandler = (this: Plugin, prepared: unknown, ctx: PluginRun) => void | Promise<void>;
 
 const HEADER_FILTER = PHASE_INDEX.header_filter;
 const BODY_FILTER = PHASE_INDEX.body_filter;
@@ -44,47 +43,54 @@ function logFailure(inst: Instance, run: PluginRun, phase: string, err: unknown)
 export function runHeaderFilter(run: PluginRun): void | Promise<void> {
   run.applyPendingResponseHeaders();
   run.statusKnown = true;
-  return headerFilterFrom(run, 0, 0);
+  return voidPhaseFrom(run, 'header_filter', 0, 0);
 }
 
-/** header_filter from handler `from` of chain `c` on, through the rest of RESPONSE_CHAINS. */
-function headerFilterFrom(run: PluginRun, c: number, from: number): void | Promise<void> {
+/**
+ * The phases whose handlers return nothing (header_filter, log), from handler `from` of
+ * chain `c` on, through the rest of RESPONSE_CHAINS. header_filter stops waiting when the
+ * client goes away; log runs after the response and waits only for the deadline.
+ */
+function voidPhaseFrom(run: PluginRun, phase: VoidPhase, c: number, from: number): void | Promise<void> {
   for (; c < RESPONSE_CHAINS.length; c++, from = 0) {
-    const r = headerFilterChain(run, c, from);
+    const r = voidPhaseChain(run, phase, c, from);
     if (r !== undefined) return r;
   }
   return undefined;
 }
 
-function headerFilterChain(run: PluginRun, c: number, from: number): void | Promise<void> {
-  const list = chainAt(run, c).header_filter;
+type VoidPhase = 'header_filter' | 'log';
+
+function voidPhaseChain(run: PluginRun, phase: VoidPhase, c: number, from: number): void | Promise<void> {
+  const list = chainAt(run, c)[phase];
+  const pi = phase === 'log' ? LOG : HEADER_FILTER;
   const w = run.costWeight;
   let t = -1;
   for (let i = from; i < list.length; i++) {
     const inst = list[i]!;
-    if (!runs(inst, run, c, HEADER_FILTER)) continue;
+    if (!runs(inst, run, c, pi)) continue;
     if (w !== 0 && t < 0) t = performance.now();
     let out: void | Promise<void> = undefined;
     try {
-      out = (inst.handlers[HEADER_FILTER] as HeaderFilterHandler).call(inst.plugin, inst.prepared, run);
+      out = (inst.handlers[pi] as VoidHandler).call(inst.plugin, inst.prepared, run);
     } catch (err) {
-      logFailure(inst, run, 'header_filter', err);
+      logFailure(inst, run, phase, err);
     }
-    if (isPromise(out)) return resumeHeaderFilter(out, run, c, i, t);
+    if (isPromise(out)) return resumeVoidPhase(out, run, phase, c, i, t);
     if (w !== 0) {
       const end = performance.now();
-      inst.cost.observe(HEADER_FILTER, end - t, w);
+      inst.cost.observe(pi, end - t, w);
       t = end;
     }
   }
   return undefined;
 }
 
-function resumeHeaderFilter(out: Promise<void>, run: PluginRun, c: number, i: number, started: number): Promise<void> {
-  const inst = chainAt(run, c).header_filter[i]!;
-  return run.settle(out, inst.name, true).then(undefined, (err: unknown) => logFailure(inst, run, 'header_filter', err)).then(() => {
-    if (started >= 0) inst.cost.observe(HEADER_FILTER, performance.now() - started, run.costWeight);
-    return headerFilterFrom(run, c, i + 1);
+function resumeVoidPhase(out: Promise<void>, run: PluginRun, phase: VoidPhase, c: number, i: number, started: number): Promise<void> {
+  const inst = chainAt(run, c)[phase][i]!;
+  return run.settle(out, inst.name, phase !== 'log').then(undefined, (err: unknown) => logFailure(inst, run, phase, err)).then(() => {
+    if (started >= 0) inst.cost.observe(phase === 'log' ? LOG : HEADER_FILTER, performance.now() - started, run.costWeight);
+    return voidPhaseFrom(run, phase, c, i + 1);
   });
 }
 
@@ -164,7 +170,7 @@ function resumeBodyFilter(r: Promise<unknown>, run: PluginRun, given: Buffer, eo
  * are; an async handler is awaited (bounded by the plugin deadline) before the next runs.
  */
 export function runLog(run: PluginRun): void | Promise<void> {
-  return logFrom(run, 0, 0);
+  return voidPhaseFrom(run, 'log', 0, 0);
 }
 
 /** The log phase, then the request's finish callbacks (PluginRun.finish), whether log ran synchronously or not. */
@@ -178,44 +184,4 @@ export function runLogAndFinish(run: PluginRun): void {
   }
   if (r === undefined) run.finish();
   else r.finally(() => run.finish()).catch(() => undefined);
-}
-
-function logFrom(run: PluginRun, c: number, from: number): void | Promise<void> {
-  for (; c < RESPONSE_CHAINS.length; c++, from = 0) {
-    const r = logChain(run, c, from);
-    if (r !== undefined) return r;
-  }
-  return undefined;
-}
-
-function logChain(run: PluginRun, c: number, from: number): void | Promise<void> {
-  const chain = chainAt(run, c).log;
-  const w = run.costWeight;
-  let t = -1;
-  for (let i = from; i < chain.length; i++) {
-    const inst = chain[i]!;
-    if (!runs(inst, run, c, LOG)) continue;
-    if (w !== 0 && t < 0) t = performance.now();
-    let out: void | Promise<void> = undefined;
-    try {
-      out = (inst.handlers[LOG] as LogHandler).call(inst.plugin, inst.prepared, run);
-    } catch (err) {
-      logFailure(inst, run, 'log', err);
-    }
-    if (isPromise(out)) return resumeLog(out, run, c, i, t);
-    if (w !== 0) {
-      const end = performance.now();
-      inst.cost.observe(LOG, end - t, w);
-      t = end;
-    }
-  }
-  return undefined;
-}
-
-function resumeLog(out: Promise<void>, run: PluginRun, c: number, i: number, started: number): Promise<void> {
-  const inst = chainAt(run, c).log[i]!;
-  return run.settle(out, inst.name, false).then(undefined, (err: unknown) => logFailure(inst, run, 'log', err)).then(() => {
-    if (started >= 0) inst.cost.observe(LOG, performance.now() - started, run.costWeight);
-    return logFrom(run, c, i + 1);
-  });
 }
