@@ -18,7 +18,7 @@ const HELP = `Usage: npm run bench -- [options]      (or: node dist/bench/run.js
   --connections=50      concurrent keep-alive connections
   --warmup=10           seconds of unmeasured load the first time a target is loaded (JIT warm-up);
                         in later scenarios it gets min(1, N) s on the new path (0 = none)
-  --scenarios=LIST      subset of 1route,10k,plugins,1k,64k,1m (default: all)
+  --scenarios=LIST      subset of 1route,10k,plugins,deadlog,1k,64k,1m (default: all)
   --targets=LIST        subset of baseline,gateway,nginx (default: all; nginx only when on PATH)
   --loader=NAME         wrk | autocannon (default: wrk when on PATH, else autocannon)
   --ready-timeout=20    seconds each process gets to answer 200 before it counts as failed
@@ -93,7 +93,7 @@ async function main(): Promise<void> {
 
   const scenarios: Scenario[] = SCENARIOS.filter((s) => opts.scenarios.includes(s.id)).map((s) => ({
     ...s,
-    targets: s.targets.filter((t) => opts.targets.has(t === 'gateway-10k' || t === 'gateway-plugins' ? 'gateway' : t)),
+    targets: s.targets.filter((t) => opts.targets.has(t === 'gateway-10k' || t === 'gateway-plugins' || t === 'gateway-deadlog' ? 'gateway' : t)),
   }));
   const wanted = new Set<TargetId>(scenarios.flatMap((s) => s.targets));
   const notes: string[] = [];
@@ -142,6 +142,7 @@ async function main(): Promise<void> {
     ['gateway', () => startGateway('gateway', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
     ['gateway-10k', () => startGateway('gateway-10k', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
     ['gateway-plugins', () => startGateway('gateway-plugins', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
+    ['gateway-deadlog', () => startGateway('gateway-deadlog', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
   ];
   for (const [id, start] of starters) {
     if (!wanted.has(id)) continue;

@@ -1,8 +1,8 @@
 // The bench scenarios and the gateway route tables they need.
 import { stringify } from 'yaml';
 
-export type TargetId = 'baseline' | 'gateway' | 'gateway-10k' | 'gateway-plugins' | 'nginx';
-export type ScenarioId = '1route' | '10k' | 'plugins' | '1k' | '64k' | '1m';
+export type TargetId = 'baseline' | 'gateway' | 'gateway-10k' | 'gateway-plugins' | 'gateway-deadlog' | 'nginx';
+export type ScenarioId = '1route' | '10k' | 'plugins' | 'deadlog' | '1k' | '64k' | '1m';
 
 export interface Scenario {
   id: ScenarioId;
@@ -28,6 +28,8 @@ export const SCENARIOS: readonly Scenario[] = [
   { id: '10k', title: '10,000 routes, target route defined last', path: TARGET_PATH, bodyBytes: HELLO_BYTES, targets: ['baseline', 'gateway', 'gateway-10k'] },
   // The same catch-all route with and without a typical plugin set, interleaved.
   { id: 'plugins', title: 'plugins: key-auth + limit-count + proxy-rewrite + cors + prometheus', path: PLUGINS_PATH, bodyBytes: HELLO_BYTES, targets: ['baseline', 'gateway', 'gateway-plugins'] },
+  // http-logger shipping every entry to a port where nothing listens: what a dead log sink costs.
+  { id: 'deadlog', title: 'http-logger with a dead sink (connection refused)', path: '/hello', bodyBytes: HELLO_BYTES, targets: ['gateway', 'gateway-deadlog'] },
   { id: '1k', title: '1 KiB body (1 route)', path: '/bytes/1024', bodyBytes: 1024, targets: ['baseline', 'gateway', 'nginx'] },
   { id: '64k', title: '64 KiB body (1 route)', path: '/bytes/65536', bodyBytes: 65536, targets: ['baseline', 'gateway', 'nginx'] },
   { id: '1m', title: '1 MiB body (1 route)', path: '/bytes/1048576', bodyBytes: 1048576, targets: ['baseline', 'gateway', 'nginx'] },
@@ -38,6 +40,7 @@ export const TARGET_LABELS: Record<TargetId, string> = {
   gateway: 'gateway (1 route)',
   'gateway-10k': 'gateway (10k routes)',
   'gateway-plugins': 'gateway (5 plugins)',
+  'gateway-deadlog': 'gateway (dead log sink)',
   nginx: 'nginx (reference)',
 };
 
@@ -63,6 +66,17 @@ export function pluginsStandalone(upstreamPort: number): string {
         cors: {},
         prometheus: {},
       },
+    }],
+  });
+}
+
+/** The 1-route file with http-logger sending batches to `deadPort`, where nothing listens. */
+export function deadLogSinkStandalone(upstreamPort: number, deadPort: number): string {
+  return standaloneYaml({
+    upstreams: [{ id: 'u1', type: 'roundrobin', nodes: { [`127.0.0.1:${upstreamPort}`]: 1 } }],
+    routes: [{
+      id: 'r1', uri: '/*', upstream_id: 'u1',
+      plugins: { 'http-logger': { uri: `http://127.0.0.1:${deadPort}/logs`, batch_max_size: 1000, inactive_timeout: 1, max_retry_count: 2, retry_delay: 1 } },
     }],
   });
 }
