@@ -52,6 +52,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   'admin-api': ['contracts', 'core', 'observability', 'plugin-runtime', 'config-store', 'data-plane', 'secrets'],
   cli: ['contracts', 'core', 'config-store', 'process', 'admin-api', 'plugin-runtime'],
   serverless: ['contracts', 'core'],
+  'wasm-host': ['contracts', 'core', 'observability', 'plugin-runtime'],
   secrets: ['contracts', 'core', 'config-store'],
   examples: ['contracts', 'core'],
   docs: ['contracts', 'core', 'plugin-runtime'],

@@ -78,6 +78,8 @@ export interface PluginResponse {
   addHeader(name: string, value: string): void;
   /** Every header, lower-case names, repeated ones joined with ", " (for loggers). */
   allHeaders?(): Record<string, string>;
+  /** Every header as the flat [name, value, …] list it is written from, repeated ones separate (do not modify). */
+  flatHeaders?(): readonly string[];
 }
 
 export interface PluginContext {

@@ -160,6 +160,10 @@ export class ResponseState implements PluginResponse {
     return out;
   }
 
+  flatHeaders(): readonly string[] {
+    return this.flat;
+  }
+
   /** Flat [name, value, …] for writeHead: the live list, not a copy (nothing edits it once it is written). */
   flatten(): string[] {
     return this.flat;

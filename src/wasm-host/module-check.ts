@@ -1,0 +1,73 @@
+import { createHash } from 'node:crypto';
+import { pino } from 'pino';
+import { WasmLoadError } from './faults.js';
+import { abiVersionOf, WasmVm } from './vm.js';
+import { sharedDataOf, localQueues, localMetrics } from './local-services.js';
+import type { AbiVersion } from './abi/constants.js';
+import type { VmServices } from './services.js';
+
+export interface ModuleLimits {
+  /** Deadline of one guest call. */
+  readonly callTimeoutMs: number;
+  /** Linear memory a VM may use. */
+  readonly memoryLimitBytes: number;
+}
+
+export interface ModuleReport {
+  readonly sha256: string;
+  readonly size: number;
+  readonly abi: AbiVersion;
+  readonly imports: readonly string[];
+  readonly exports: readonly string[];
+}
+
+const silent = pino({ level: 'silent' });
+
+/** Services for a check run: no upstream to call (http_call answers BAD_ARGUMENT). */
+const checkServices: VmServices = {
+  httpCall: () => 2,
+  sharedData: () => sharedDataOf('\0plugin-check'),
+  queues: localQueues,
+  metrics: localMetrics,
+};
+
+/** Compiles a module (a WasmLoadError with the reason when it is no valid WebAssembly). */
+export async function compileModule(bytes: Uint8Array): Promise<WebAssembly.Module> {
+  try {
+    return await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
+  } catch (err) {
+    throw new WasmLoadError(`not a valid WebAssembly module: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * What publishing checks, the way the gateway will run the plugin: it compiles, declares
+ * a known ABI, links against the host, starts, and accepts its configuration
+ * (`{}` unless one is given) in on_configure. No request runs through it (that is
+ * `gatehouse plugin check`). Throws WasmLoadError with the reason.
+ */
+export async function checkModule(bytes: Uint8Array, opts: ModuleLimits & { rootId: string; configuration?: Buffer; pluginName?: string }): Promise<ModuleReport> {
+  const module = await compileModule(bytes);
+  const abi = abiVersionOf(module);
+  if (abi === undefined) throw new WasmLoadError('missing or unknown proxy-wasm ABI version (no proxy_abi_version_0_1_0, _0_2_0, _0_2_1 or _0_2_100 export)');
+  const vm = WasmVm.create(module, {
+    pluginName: opts.pluginName ?? opts.rootId, rootId: opts.rootId, vmId: '\0plugin-check', vmConfiguration: Buffer.alloc(0),
+    environ: [], callTimeoutMs: opts.callTimeoutMs, memoryLimitBytes: opts.memoryLimitBytes, log: silent, services: checkServices,
+  });
+  try {
+    const root = vm.root(opts.configuration ?? Buffer.from('{}'));
+    if (!root.configured) throw new WasmLoadError('the plugin refused its configuration: proxy_on_configure returned false');
+  } catch (err) {
+    if (err instanceof WasmLoadError) throw err;
+    throw new WasmLoadError((err as Error).message);
+  } finally {
+    vm.dispose();
+  }
+  return {
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    size: bytes.length,
+    abi,
+    imports: WebAssembly.Module.imports(module).map((i) => `${i.module}.${i.name}`),
+    exports: WebAssembly.Module.exports(module).map((e) => e.name),
+  };
+}
