@@ -48,7 +48,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   plugins: ['contracts', 'core', 'observability', 'counters', 'plugin-runtime', 'serverless'],
   'data-plane': ['contracts', 'core', 'observability', 'counters', 'plugin-runtime', 'config-store'],
   process: ['contracts', 'core', 'observability', 'counters', 'plugin-runtime', 'config-store', 'data-plane', 'admin-api', 'plugins',
-    'serverless', 'secrets', 'examples'],
+    'serverless', 'secrets', 'examples', 'wasm-host'],
   'admin-api': ['contracts', 'core', 'observability', 'plugin-runtime', 'config-store', 'data-plane', 'secrets'],
   cli: ['contracts', 'core', 'config-store', 'process', 'admin-api', 'plugin-runtime'],
   serverless: ['contracts', 'core'],

@@ -84,6 +84,19 @@ export interface NodeConfig {
    * deadline of one call into it (a function's promise included).
    */
   serverless: { memory_limit_mb: number; timeout_ms: number };
+  /**
+   * proxy-wasm plugins: the deadline of one guest call, the linear memory of one VM, and
+   * wasm plugins declared here as APISIX's `wasm.plugins` do (a .wasm file each; the
+   * marketplace's live in the store).
+   */
+  wasm: {
+    call_timeout_ms: number;
+    memory_limit_mb: number;
+    plugins: {
+      name: string; file: string; priority: number; stage: string; root_id?: string;
+      fail_strategy: 'FAIL_CLOSE' | 'FAIL_OPEN'; http_request_phase: 'rewrite' | 'access';
+    }[];
+  };
   /** Folder for generated data (sqlite db, admin key). */
   data_dir: string;
   /** Folder file-logger writes under (absolute; default `<data_dir>/logs`); a `path` resolving outside is refused. */

@@ -179,6 +179,25 @@ export const NODE_CONFIG_SCHEMA: Obj = closed({
     memory_limit_mb: { type: 'integer', minimum: 8, maximum: 4096, default: 64, 'x-message': 'must be an integer from 8 to 4096 (MB)' },
     timeout_ms: { type: 'integer', minimum: 1, maximum: 60000, default: 200, 'x-message': 'must be an integer from 1 to 60000 (ms)' },
   }),
+  // proxy-wasm plugins (src/wasm-host/): the bounds of every VM, and APISIX's file-declared
+  // wasm plugins (`wasm.plugins`); the marketplace's are in the store (custom_plugins).
+  wasm: closed({
+    call_timeout_ms: { type: 'integer', minimum: 1, maximum: 60000, default: 500, 'x-message': 'must be an integer from 1 to 60000 (ms)' },
+    memory_limit_mb: { type: 'integer', minimum: 1, maximum: 4096, default: 256, 'x-message': 'must be an integer from 1 to 4096 (MB)' },
+    plugins: {
+      type: 'array',
+      default: [],
+      items: closed({
+        name: { type: 'string', pattern: '^[a-zA-Z0-9_.-]{1,64}$', 'x-message': 'must be 1-64 letters, digits, "_", "." or "-"' },
+        file: { type: 'string', minLength: 1 },
+        priority: { type: 'integer' },
+        stage: { type: 'string', enum: ['authorization', 'authentication', 'statistics', 'default', 'AUTHN', 'AUTHZ', 'STATS', 'UNSPECIFIED_PHASE'], default: 'default' },
+        root_id: { type: 'string', minLength: 1 },
+        fail_strategy: { type: 'string', enum: ['FAIL_CLOSE', 'FAIL_OPEN'], default: 'FAIL_CLOSE' },
+        http_request_phase: { type: 'string', enum: ['rewrite', 'access'], default: 'rewrite' },
+      }, { required: ['name', 'file', 'priority'] }),
+    },
+  }),
   data_dir: { type: 'string', minLength: 1, default: 'data' },
   // file-logger writes only under this folder; absent = <data_dir>/logs
   log_dir: { type: 'string', minLength: 1 },
@@ -292,6 +311,8 @@ export function parseNodeConfig(text: string, file: string): NodeConfig {
   store.standalone.file = path.resolve(dir, String(store.standalone.file));
   raw.data_dir = path.resolve(dir, String(raw.data_dir));
   raw.log_dir = raw.log_dir === undefined ? path.join(String(raw.data_dir), 'logs') : path.resolve(dir, String(raw.log_dir));
+  const wasm = raw.wasm as { plugins?: { file?: unknown }[] } | undefined;
+  for (const p of wasm?.plugins ?? []) if (typeof p.file === 'string') p.file = path.resolve(dir, p.file);
   if (Array.isArray(raw.plugin_dirs)) raw.plugin_dirs = raw.plugin_dirs.map((d) => path.resolve(dir, String(d)));
   return { ...raw, file: abs } as unknown as NodeConfig;
 }

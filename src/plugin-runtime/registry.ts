@@ -141,6 +141,11 @@ export class PluginRegistry {
     });
   }
 
+  /** Removes a plugin added with `add` (a wasm plugin disabled or deleted); snapshots built before keep it. */
+  remove(name: string): boolean {
+    return this.byName.delete(name);
+  }
+
   get(name: string): LoadedPlugin | undefined {
     return this.byName.get(name);
   }

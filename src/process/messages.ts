@@ -11,7 +11,7 @@ export type ToWorker =
   | { type: 'events'; events: StoreEvent[] }
   | { type: 'drain'; timeoutMs: number }
   /** Re-read the whitelist and re-import plugin code; `plugins`/`pluginDirs` come from the re-read config.yaml. */
-  | { type: 'reload-plugins'; plugins: string[] | undefined; pluginDirs: string[] | undefined; pluginOverrides: string[]; generation: number }
+  | { type: 'reload-plugins'; plugins: string[] | undefined; pluginDirs: string[] | undefined; pluginOverrides: string[]; wasm: NodeConfig['wasm']; generation: number }
   | { type: 'ping'; seq: number };
 
 /** Worker → primary. */

@@ -25,6 +25,10 @@ import { VERSION } from '../core/version.js';
 import { CounterService } from '../counters/counter-service.js';
 import { EchoUpstream } from '../examples/echo-upstream.js';
 import { HandoffTracker, descriptorShortage } from './cluster-handoff.js';
+import { WasmPluginSet, configSources, customPluginObjects, storeSources, workerServices } from '../wasm-host/index.js';
+import type { ResourceKind } from '../contracts/resources.js';
+
+const CUSTOM_PLUGINS = 'custom_plugins' as ResourceKind;
 
 const HEARTBEAT_MS = 5_000;
 const HUNG_AFTER_MS = 20_000;
@@ -146,6 +150,7 @@ export class Primary {
     // Writes are checked against the plugins the workers run (same whitelist and folders),
     // so the API refuses what the data plane could not serve.
     this.plugins = await PluginRegistry.load({ whitelist: this.config.plugins, dirs: this.config.plugin_dirs, overrides: this.config.plugin_overrides });
+    this.syncWasmPlugins();
     this.admin = new AdminServer({
       config: this.config, store: this.store, keys,
       validate: {
@@ -208,10 +213,30 @@ export class Primary {
       'example echo upstream started (examples.echo_upstream in config.yaml; leave it out in production)');
   }
 
+  /**
+   * The primary's registry knows the wasm plugins (their names, stages, schemas) so Admin
+   * API writes binding them are checked; it runs none (no module is compiled here).
+   * Synchronous for the primary: a plugin published by a write is known before the write
+   * answers, so the next write may bind it.
+   */
+  private wasmPlugins: WasmPluginSet | undefined;
+
+  private syncWasmPlugins(): void {
+    this.wasmPlugins ??= new WasmPluginSet({
+      runsVms: false, callTimeoutMs: this.config.wasm.call_timeout_ms, memoryLimitBytes: this.config.wasm.memory_limit_mb * 1024 * 1024,
+      services: workerServices(() => undefined), log: this.log,
+    });
+    void this.wasmPlugins.sync(this.plugins, [
+      ...configSources(this.config, this.log),
+      ...storeSources(customPluginObjects(this.state), () => undefined),
+    ]);
+  }
+
   private watchStore(): void {
     this.stopWatch?.();
     this.stopWatch = this.store.watch(this.state.revision, (ev) => {
       this.state.applyEvent(ev);
+      if (ev.type === 'reset' || (ev.type === 'put' ? ev.object.kind : ev.kind) === CUSTOM_PLUGINS) this.syncWasmPlugins();
       if (this.queued.length === 0) setImmediate(() => this.flush());
       this.queued.push(ev);
     });
@@ -403,7 +428,8 @@ export class Primary {
       this.plugins = registry;
       this.pluginGeneration = generation;
       // A worker forked from now on starts with these.
-      this.config = { ...this.config, plugins: conf.plugins, plugin_dirs: conf.plugin_dirs, plugin_overrides: conf.plugin_overrides };
+      this.config = { ...this.config, plugins: conf.plugins, plugin_dirs: conf.plugin_dirs, plugin_overrides: conf.plugin_overrides, wasm: conf.wasm };
+      this.syncWasmPlugins();
       const waiting = [...this.workers.values()].filter((w) => w.addresses !== undefined && w.worker.isConnected());
       for (const info of waiting) this.sendPluginReload(info);
       const deadline = Date.now() + PLUGIN_RELOAD_WAIT_MS;
@@ -424,7 +450,7 @@ export class Primary {
     if (!info.worker.isConnected()) return;
     info.worker.send({
       type: 'reload-plugins', plugins: this.config.plugins, pluginDirs: this.config.plugin_dirs, pluginOverrides: this.config.plugin_overrides,
-      generation: this.pluginGeneration,
+      wasm: this.config.wasm, generation: this.pluginGeneration,
     } satisfies ToWorker);
   }
 

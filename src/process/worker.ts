@@ -12,6 +12,10 @@ import { answerClusterScrapes } from '../observability/metrics.js';
 import { exportConnectionStats } from '../observability/node-gauges.js';
 import { configureSandbox } from '../serverless/sandbox.js';
 import { answerDroppedHandoffs } from './cluster-handoff.js';
+import { WasmPluginSet, configSources, customPluginObjects, storeSources, workerServices } from '../wasm-host/index.js';
+import type { ResourceKind } from '../contracts/resources.js';
+
+const CUSTOM_PLUGINS = 'custom_plugins' as ResourceKind;
 
 // A data-plane worker: receives the config from the primary, serves traffic, and
 // applies every change by building a new snapshot off the hot path and swapping it in.
@@ -60,6 +64,17 @@ export function runWorker(): void {
   process.on('unhandledRejection', (reason) => onUncaught(reason, 'unhandledRejection'));
 
   let resolver: SecretResolver | undefined;
+  let nodeConfig: NodeConfig | undefined;
+  let wasm: WasmPluginSet | undefined;
+  /** Brings the registry's wasm plugins in line with config.yaml and the store; true when they changed. */
+  const syncWasm = async (): Promise<boolean> => {
+    if (wasm === undefined || registry === undefined || state === undefined || nodeConfig === undefined) return false;
+    const current = state;
+    return wasm.sync(registry, [
+      ...configSources(nodeConfig, log),
+      ...storeSources(customPluginObjects(current), () => undefined),
+    ]);
+  };
   let rebuilding = false;
   let again = false;
   // Secret references are resolved before the build (a Vault lookup is network I/O):
@@ -77,6 +92,8 @@ export function runWorker(): void {
         again = false;
         if (plane === undefined || builder === undefined || state === undefined || resolver === undefined) break;
         try {
+          // a new or changed wasm plugin: routes binding it are compiled anew
+          if (await syncWasm()) builder.setRegistry(registry!);
           await resolver.prepare(state);
           const revision = state.revision;
           plane.apply(builder.build(resolver.view(state)));
@@ -96,6 +113,12 @@ export function runWorker(): void {
     setPluginNodeLimits(config);
     state = ConfigState.fromStoreState(initial.state);
     registry = await PluginRegistry.load({ whitelist: config.plugins, dirs: config.plugin_dirs, overrides: config.plugin_overrides });
+    nodeConfig = config;
+    wasm = new WasmPluginSet({
+      runsVms: true, callTimeoutMs: config.wasm.call_timeout_ms, memoryLimitBytes: config.wasm.memory_limit_mb * 1024 * 1024,
+      services: workerServices(() => state), log,
+    });
+    await syncWasm();
     builder = new SnapshotBuilder({
       defaultTlsProtocols: config.node.tls.protocols,
       tlsCiphers: config.node.tls.ciphers,
@@ -142,6 +165,8 @@ export function runWorker(): void {
           if (next.generation < (registry?.generation ?? 0)) return;
           const old = registry;
           registry = next;
+          if (nodeConfig !== undefined) nodeConfig = { ...nodeConfig, wasm: msg.wasm };
+          await syncWasm();
           builder.setRegistry(next);
           rebuild();
           send({ type: 'plugins-reloaded', generation: msg.generation, count: next.list().length });

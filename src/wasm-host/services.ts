@@ -1,5 +1,5 @@
 import type { PluginContext } from '../contracts/plugin.js';
-import type { CallResponse, HttpCallRequest, StreamHost } from './abi/host.js';
+import type { CallResponse, HttpCallRequest } from './abi/host.js';
 
 // What a VM needs from the rest of the worker: http_call's way to upstreams, shared data
 // and queues (per vm id, per worker process), and the metrics registry. The worker wires
@@ -28,7 +28,7 @@ export interface MetricService {
 
 export interface VmServices {
   /** Starts an http_call: a promise of its response, or a Status (BAD_ARGUMENT: no such cluster). */
-  httpCall(req: HttpCallRequest, from: StreamHost | undefined): Promise<CallResponse> | number;
+  httpCall(req: HttpCallRequest, from: PluginContext | undefined): Promise<CallResponse> | number;
   sharedData(vmId: string): SharedDataStore;
   readonly queues: QueueService;
   readonly metrics: MetricService;

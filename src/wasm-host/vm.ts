@@ -263,7 +263,7 @@ export class WasmVm implements AbiHost, VmHandle {
     const ctx = this.effectiveCtx;
     if (ctx === undefined) return -Status.BAD_ARGUMENT;
     const root = (ctx.kind === 'root' ? ctx : ctx.root) as RootContext;
-    const started = this.opts.services.httpCall(req, ctx.kind === 'stream' ? ctx : undefined);
+    const started = this.opts.services.httpCall(req, ctx.kind === 'stream' ? ctx.ctx : undefined);
     if (typeof started === 'number') return -started;
     const token = this.nextToken++;
     this.pendingCalls.set(token, { root, streamId: ctx.kind === 'stream' ? ctx.id : undefined });

@@ -16,11 +16,13 @@ export interface WasmPluginSpec {
   readonly stage: Stage;
   readonly priority: number;
   readonly description?: string;
-  /** The compiled (instrumented) module. */
-  readonly module: WebAssembly.Module;
+  /** The compiled (instrumented) module; undefined where the plugin only validates configs (the primary). */
+  readonly module: WebAssembly.Module | undefined;
   readonly rootId: string;
   readonly vmId?: string;
   readonly failStrategy: FailStrategy;
+  /** Where on_request_headers runs (APISIX's `http_request_phase`); default rewrite. */
+  readonly requestPhase?: 'rewrite' | 'access';
   readonly environ?: readonly string[];
   readonly callTimeoutMs: number;
   readonly memoryLimitBytes: number;
@@ -43,7 +45,7 @@ export class WasmPluginRuntime {
   private lastError: Error | undefined;
   builds = 0;
 
-  constructor(private readonly opts: VmOptions, private readonly module: WebAssembly.Module) {}
+  constructor(private readonly opts: VmOptions, private readonly module: WebAssembly.Module | undefined) {}
 
   acquire(): WasmVm {
     const vm = this.vm;
@@ -51,6 +53,7 @@ export class WasmPluginRuntime {
     if (vm !== undefined && vm.retiring && vm.broken === undefined) vm.dispose();
     this.vm = undefined;
     if (performance.now() < this.retryAt) throw this.lastError!;
+    if (this.module === undefined) throw new WasmFault(this.opts.pluginName, 'start', 'host', 'the module is not loaded in this process');
     try {
       this.builds++;
       this.vm = WasmVm.create(this.module, this.opts);
@@ -126,7 +129,7 @@ export function wasmPlugin(spec: WasmPluginSpec): Plugin<Record<string, unknown>
       void _m;
       return { rules: compileRules(rest) };
     },
-    rewrite(prepared, ctx): PhaseResult | undefined | Promise<PhaseResult | undefined> {
+    [spec.requestPhase ?? 'rewrite'](prepared: Prepared, ctx: PluginContext): PhaseResult | undefined | Promise<PhaseResult | undefined> {
       const configuration = selectConfiguration(prepared.rules, factsOf(ctx, spec.services.clusterName?.(ctx)));
       if (configuration === undefined) return undefined;
       let result: PhaseResult | undefined | Promise<PhaseResult | undefined>;

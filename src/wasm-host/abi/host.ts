@@ -1,3 +1,4 @@
+import type { PluginContext } from '../../contracts/plugin.js';
 import type { GuestMemory } from './guest-memory.js';
 import type { AbiVersion } from './constants.js';
 
@@ -20,6 +21,8 @@ export interface StreamHost {
   readonly kind: 'stream';
   readonly id: number;
   readonly root: RootHost;
+  /** The request it serves. */
+  readonly ctx: PluginContext;
   /** Flat [name, value, …] with pseudo-headers; undefined when that map is not available now. */
   headerPairs(map: number): string[] | undefined;
   /** A value (repeated ones joined with ","), null when absent, undefined when the map is not available. */

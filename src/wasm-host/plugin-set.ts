@@ -1,0 +1,164 @@
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { CustomPlugin } from '../contracts/custom-plugins.js';
+import type { NodeConfig } from '../contracts/node-config.js';
+import { resolveStage, type PluginRegistry } from '../plugin-runtime/registry.js';
+import type { ConfigView, StoredObject } from '../contracts/store.js';
+import { RESOURCE_KINDS, type ResourceKind } from '../contracts/resources.js';
+import { compileModule } from './module-check.js';
+import type { VmServices } from './services.js';
+import { wasmPlugin, type FailStrategy, type WasmPluginSpec } from './wasm-plugin.js';
+
+/** One wasm plugin this process should have, wherever it was declared. */
+export interface WasmPluginSource {
+  readonly name: string;
+  readonly version: string;
+  readonly stage: string;
+  readonly priority: number;
+  readonly rootId: string;
+  readonly failStrategy: FailStrategy;
+  readonly requestPhase: 'rewrite' | 'access';
+  readonly description?: string;
+  readonly sha256: string;
+  /** The binary (read only where VMs run). */
+  readonly bytes: () => Uint8Array | undefined;
+}
+
+/** Turns the binary into what is compiled (the deadline instrumentation). */
+export type ModulePreparer = (bytes: Uint8Array) => Uint8Array;
+
+export interface WasmPluginSetOptions {
+  /** Workers run VMs; the primary only validates configs (no module compiled there). */
+  readonly runsVms: boolean;
+  readonly callTimeoutMs: number;
+  readonly memoryLimitBytes: number;
+  readonly services: VmServices;
+  readonly log: Logger;
+  readonly prepareModule?: ModulePreparer;
+}
+
+/**
+ * Keeps the wasm plugins of a plugin registry in line with their declarations (node
+ * config `wasm.plugins`, the store's enabled `custom_plugins`): adds new ones, replaces
+ * one whose binary or settings changed, removes those gone or disabled. Modules are
+ * compiled once per sha256. Requests in flight keep the plugin objects of their snapshot.
+ */
+export class WasmPluginSet {
+  private registry: PluginRegistry | undefined;
+  private readonly installed = new Map<string, { fingerprint: string; destroy: () => void }>();
+  private readonly modules = new Map<string, WebAssembly.Module>();
+
+  constructor(private readonly opts: WasmPluginSetOptions) {}
+
+  /** Returns true when the registry changed (the caller rebuilds its snapshot). */
+  async sync(registry: PluginRegistry, sources: readonly WasmPluginSource[]): Promise<boolean> {
+    let changed = false;
+    if (this.registry !== registry) {
+      // a new registry (plugins reloaded): every wasm plugin goes into it anew
+      this.installed.clear();
+      this.registry = registry;
+      changed = true;
+    }
+    const wanted = new Map(sources.map((s) => [s.name, s]));
+    for (const [name, inst] of this.installed) {
+      if (wanted.has(name)) continue;
+      registry.remove(name);
+      this.installed.delete(name);
+      setTimeout(inst.destroy, 5000).unref();
+      changed = true;
+    }
+    for (const src of sources) {
+      const fingerprint = JSON.stringify([src.sha256, src.version, src.stage, src.priority, src.rootId, src.failStrategy, src.requestPhase, src.description]);
+      if (this.installed.get(src.name)?.fingerprint === fingerprint) continue;
+      if (registry.has(src.name) && !this.installed.has(src.name)) {
+        this.opts.log.error({ plugin: src.name }, `wasm plugin ${src.name} not loaded: a built-in or custom plugin has that name`);
+        continue;
+      }
+      let module: WebAssembly.Module | undefined;
+      try {
+        module = this.opts.runsVms ? await this.compile(src) : undefined;
+      } catch (err) {
+        this.opts.log.error({ plugin: src.name, sha256: src.sha256, err: (err as Error).message }, `wasm plugin ${src.name} not loaded`);
+        continue;
+      }
+      const spec: WasmPluginSpec = {
+        name: src.name, version: src.version, stage: resolveStage(src.stage, 'default'), priority: src.priority,
+        description: src.description, module, rootId: src.rootId, failStrategy: src.failStrategy, requestPhase: src.requestPhase,
+        callTimeoutMs: this.opts.callTimeoutMs, memoryLimitBytes: this.opts.memoryLimitBytes,
+        services: this.opts.services, log: this.opts.log,
+      };
+      const plugin = wasmPlugin(spec);
+      const previous = this.installed.get(src.name);
+      registry.remove(src.name);
+      registry.add(plugin);
+      this.installed.set(src.name, { fingerprint, destroy: () => plugin.destroy?.() });
+      if (previous !== undefined) setTimeout(previous.destroy, 5000).unref();
+      changed = true;
+    }
+    return changed;
+  }
+
+  private async compile(src: WasmPluginSource): Promise<WebAssembly.Module> {
+    const cached = this.modules.get(src.sha256);
+    if (cached !== undefined) return cached;
+    const bytes = src.bytes();
+    if (bytes === undefined) throw new Error(`its binary (sha256 ${src.sha256}) is not in the store`);
+    const module = await compileModule(this.opts.prepareModule?.(bytes) ?? bytes);
+    this.modules.set(src.sha256, module);
+    return module;
+  }
+}
+
+const fileCache = new Map<string, { mtimeMs: number; size: number; bytes: Buffer; sha256: string }>();
+
+function readWasmFile(file: string): { bytes: Buffer; sha256: string } {
+  const st = statSync(file);
+  const hit = fileCache.get(file);
+  if (hit !== undefined && hit.mtimeMs === st.mtimeMs && hit.size === st.size) return hit;
+  const bytes = readFileSync(file);
+  const entry = { mtimeMs: st.mtimeMs, size: st.size, bytes, sha256: createHash('sha256').update(bytes).digest('hex') };
+  fileCache.set(file, entry);
+  return entry;
+}
+
+/** The node config's `wasm.plugins` (a file each, read when it changed). A missing file is logged and skipped. */
+export function configSources(config: NodeConfig, log: Logger): WasmPluginSource[] {
+  const out: WasmPluginSource[] = [];
+  for (const p of config.wasm.plugins) {
+    let file: { bytes: Buffer; sha256: string };
+    try {
+      file = readWasmFile(p.file);
+    } catch (err) {
+      log.error({ plugin: p.name, file: p.file, err: (err as Error).message }, `wasm plugin ${p.name} not loaded: cannot read its file`);
+      continue;
+    }
+    out.push({
+      name: p.name, version: file.sha256.slice(0, 12), stage: p.stage, priority: p.priority, rootId: p.root_id ?? p.name,
+      failStrategy: p.fail_strategy, requestPhase: p.http_request_phase, sha256: file.sha256, bytes: () => file.bytes,
+    });
+  }
+  return out;
+}
+
+/** The store's `custom_plugins` objects (none while the store does not know the kind). */
+export function customPluginObjects(view: ConfigView): Iterable<StoredObject> {
+  return (RESOURCE_KINDS as readonly string[]).includes('custom_plugins') ? view.list('custom_plugins' as ResourceKind) : [];
+}
+
+/** The store's enabled custom plugins at their current version; `blob` fetches a binary by sha256. */
+export function storeSources(objects: Iterable<StoredObject>, blob: (sha256: string) => Uint8Array | undefined): WasmPluginSource[] {
+  const out: WasmPluginSource[] = [];
+  for (const o of objects) {
+    const p = o.value as unknown as CustomPlugin;
+    if (p.enabled !== true) continue;
+    const v = p.versions?.find((x) => x.version === p.version);
+    if (v === undefined) continue;
+    out.push({
+      name: o.id, version: p.version, stage: p.stage, priority: p.priority, rootId: p.root_id ?? o.id,
+      failStrategy: p.fail_strategy ?? 'FAIL_CLOSE', requestPhase: 'rewrite', description: p.description,
+      sha256: v.sha256, bytes: () => blob(v.sha256),
+    });
+  }
+  return out;
+}
