@@ -456,7 +456,7 @@ function sampleExchange(vars: RequestVars, req: HttpRequest): ExchangeView {
     req, vars, route: undefined, startedAt: 0, requestHeaderEdits: undefined,
     upstreamUri: req.url, upstreamHost: undefined, upstreamMethod: undefined, bufferedBody: undefined,
     readBody: () => Promise.resolve(Buffer.alloc(0)),
-    replaceBody: () => undefined,
+    replaceBody: () => undefined, addRequestBodyFilter: () => undefined,
     isFinishedVar: () => false,
     finishedVar: () => undefined,
   };

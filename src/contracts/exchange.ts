@@ -2,6 +2,13 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { PluginResponse } from './plugin.js';
 
+/**
+ * One step of the request body on its way upstream: each chunk, then a final call with
+ * `eof` (its chunk possibly empty); returns what goes on (an empty Buffer: nothing yet).
+ * Throwing RequestBodyRejected answers the client with its decision instead.
+ */
+export type RequestBodyFilter = (chunk: Buffer, eof: boolean) => Buffer | Promise<Buffer>;
+
 /** The request facts the plugin runtime reads directly (the rest through variables). */
 export interface ExchangeFacts {
   /** nginx `uri`: the decoded, normalised path. */
@@ -46,6 +53,8 @@ export interface ExchangeView {
   readBody(limit: number): Promise<Buffer>;
   /** Replaces the body sent upstream (an unread client body is drained). */
   replaceBody(body: Buffer): void;
+  /** Adds a filter the body passes through on its way upstream (see PluginRequest.filterBody). */
+  addRequestBodyFilter(filter: RequestBodyFilter): void;
   /** Whether `name` is a variable known once the request is done (upstream_*, bytes_sent, …). */
   isFinishedVar(name: string): boolean;
   /** Such a variable (undefined when unknown or not known yet); `sent_http_*` read `response`. */

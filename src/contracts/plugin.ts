@@ -67,6 +67,12 @@ export interface PluginRequest {
   body(): Promise<Buffer>;
   /** Replaces the body sent upstream (Content-Length follows it). */
   setBody(body: Buffer | string): void;
+  /**
+   * Passes the body through `filter` as it streams upstream (chunk by chunk, then a
+   * final call with eof), without reading it all first; the upstream request then goes
+   * chunked (its length may change) and is not retried. Filters run in the order added.
+   */
+  filterBody?(filter: (chunk: Buffer, eof: boolean) => Buffer | Promise<Buffer>): void;
 }
 
 /** The response as header_filter / body_filter / log see it. */

@@ -3,7 +3,7 @@ import type { HttpResponse } from './http1/response.js';
 import type { Http1Connection } from './http1/connection.js';
 import type { CompiledRoute, DataPlaneSnapshot } from './snapshot.js';
 import { RequestVars } from './request-vars.js';
-import type { ExchangeView } from '../contracts/exchange.js';
+import type { ExchangeView, RequestBodyFilter } from '../contracts/exchange.js';
 import type { PluginResponse } from '../contracts/plugin.js';
 import { readRequestBody, setBufferedBody } from './request-body.js';
 import { FINISHED_VARS, finishedVar } from './finished-vars.js';
@@ -43,6 +43,8 @@ export class Exchange implements ExchangeView {
   bufferedBody: Buffer | undefined;
   /** The read in progress, shared by plugins that ask at the same time. */
   bodyReading: Promise<Buffer> | undefined;
+  /** Filters the body passes through on its way upstream (plugins' filterBody), in order. */
+  requestBodyFilters: RequestBodyFilter[] | undefined;
   /** Set for a WebSocket upgrade request: the connection whose socket is handed over once the upstream accepts. */
   upgradeConnection: Http1Connection | undefined;
   /** For an upgrade: true once spliced, false when answered with an HTTP response instead. */
@@ -75,6 +77,12 @@ export class Exchange implements ExchangeView {
     // The client's body is replaced unread: it is drained, never sent upstream.
     if (this.bufferedBody === undefined && stream !== null && this.bodyReading === undefined) stream.resume();
     setBufferedBody(this, body, true);
+  }
+
+  addRequestBodyFilter(filter: RequestBodyFilter): void {
+    (this.requestBodyFilters ??= []).push(filter);
+    // the filtered body may change length: it goes chunked
+    (this.requestHeaderEdits ??= new Map()).set('content-length', undefined);
   }
 
   isFinishedVar(name: string): boolean {

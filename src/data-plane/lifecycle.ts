@@ -62,6 +62,7 @@ export class RequestLifecycle {
       pools: o.pools, serverHeader: o.serverHeader,
       onClosed: noop,
       fail: (ex, code, close) => this.fail(ex, code, close),
+      respond: (ex, decision) => this.respondLocal(ex, decision),
     };
   }
 

@@ -204,6 +204,9 @@ class RequestView implements PluginRequest {
   body(): Promise<Buffer> {
     return this.ex.readBody(this.limits.maxBufferedBody);
   }
+  filterBody(filter: (chunk: Buffer, eof: boolean) => Buffer | Promise<Buffer>): void {
+    this.ex.addRequestBodyFilter(filter);
+  }
   setBody(body: Buffer | string): void {
     const buf = typeof body === 'string' ? Buffer.from(body) : body;
     if (!Buffer.isBuffer(buf)) throw new Error(`a request body must be a Buffer or a string, got ${typeof body}`);

@@ -1,13 +1,15 @@
 import type { PhaseResult, PluginContext } from '../contracts/plugin.js';
 import { MapType, Status, StreamType } from './abi/constants.js';
 import type { StreamHost } from './abi/host.js';
+import { RequestBodyRejected } from '../plugin-runtime/request-body-rejected.js';
+import { ResponseFailure } from '../plugin-runtime/response-failure.js';
 import { streamProperty, type StreamFacts } from './properties.js';
 import type { RootContext } from './root-context.js';
 import type { VmHandle } from './vm-handle.js';
 
 const EMPTY: Buffer = Buffer.alloc(0);
 
-type Phase = 'request_headers' | 'forwarded' | 'response_headers' | 'response_body' | 'log' | 'deleted';
+type Phase = 'request_headers' | 'request_body' | 'forwarded' | 'response_headers' | 'response_body' | 'log' | 'deleted';
 
 interface LocalResponse {
   status: number;
@@ -71,6 +73,38 @@ export class HttpStream implements StreamHost, StreamFacts {
     return undefined;
   }
 
+  /**
+   * on_request_body for one chunk of the body streaming upstream (eof: the final call,
+   * maybe empty). Pause holds the chunks (body_size is cumulative, bounded by
+   * node.max_buffered_body_size: 413 past it); Continue releases them as the plugin left
+   * them. A local response (or a paused end the plugin resolves with one) answers the
+   * client instead of the upstream (RequestBodyRejected).
+   */
+  requestBody(chunk: Buffer, eof: boolean, limit: number): Buffer | Promise<Buffer> {
+    const cb = this.vm.cb.requestBody;
+    if (cb === undefined || this.phase === 'deleted') return chunk;
+    this.phase = 'request_body';
+    this.body = this.body.length === 0 ? chunk : Buffer.concat([this.body, chunk]);
+    if (this.body.length > limit) {
+      throw new RequestBodyRejected(413, { 'content-type': 'text/plain' }, Buffer.from('Request Entity Too Large\n'),
+        `wasm plugin ${this.vm.opts.pluginName} held more than ${limit} bytes of request body`);
+    }
+    this.resumedDuringCall = -1;
+    const action = this.vm.invoke('proxy_on_request_body', cb, this, this.id, this.body.length, eof ? 1 : 0);
+    const settled = (): Buffer => {
+      if (this.local !== undefined) {
+        const r = this.localResult();
+        throw new RequestBodyRejected(r.status, r.headers ?? {}, r.body as Buffer, `wasm plugin ${this.vm.opts.pluginName} answered from the request body`);
+      }
+      if (this.closed) throw new Error('the request was closed by a wasm plugin');
+      if (eof) this.phase = 'forwarded';
+      return this.release();
+    };
+    if (this.local !== undefined || this.closed || action === 0 || this.resumedDuringCall === StreamType.REQUEST) return settled();
+    if (!eof) return EMPTY;
+    return this.wait(StreamType.REQUEST).then(settled);
+  }
+
   /** on_response_headers; a local response sent here replaces the upstream's. */
   responseHeaders(endOfStream: boolean): void | Promise<void> {
     if (this.local !== undefined) return this.applyLocalToResponse();
@@ -94,7 +128,7 @@ export class HttpStream implements StreamHost, StreamFacts {
    * answers Pause its chunks accumulate and the next call sees them all (body_size is
    * cumulative); Continue releases what it holds, as the plugin left it.
    */
-  responseBody(chunk: Buffer, eof: boolean): Buffer | Promise<Buffer> {
+  responseBody(chunk: Buffer, eof: boolean, limit: number): Buffer | Promise<Buffer> {
     if (this.replacement !== undefined) {
       if (!eof) return EMPTY;
       const out = this.replacement;
@@ -105,6 +139,7 @@ export class HttpStream implements StreamHost, StreamFacts {
     if (cb === undefined) return chunk;
     this.phase = 'response_body';
     this.body = this.body.length === 0 ? chunk : Buffer.concat([this.body, chunk]);
+    if (this.body.length > limit) throw new ResponseFailure(`wasm plugin ${this.vm.opts.pluginName} held more than ${limit} bytes of response body`);
     this.resumedDuringCall = -1;
     const action = this.vm.invoke('proxy_on_response_body', cb, this, this.id, this.body.length, eof ? 1 : 0);
     if (this.closed) throw new Error('the response was closed by a wasm plugin');
@@ -313,12 +348,12 @@ export class HttpStream implements StreamHost, StreamFacts {
   }
 
   buffer(type: number): Buffer | undefined {
-    if (type === 1 && this.phase === 'response_body') return this.body;
+    if ((type === 1 && this.phase === 'response_body') || (type === 0 && this.phase === 'request_body')) return this.body;
     return undefined;
   }
 
   setBuffer(type: number, start: number, size: number, data: Buffer): number {
-    if (type !== 1 || this.phase !== 'response_body') return Status.NOT_FOUND;
+    if (this.buffer(type) === undefined) return Status.NOT_FOUND;
     const b = this.body;
     if (start >= b.length) this.body = Buffer.concat([b, data]);
     else this.body = Buffer.concat([b.subarray(0, start), data, b.subarray(Math.min(b.length, start + size))]);
@@ -341,7 +376,7 @@ export class HttpStream implements StreamHost, StreamFacts {
 
   sendLocalResponse(status: number, details: string, body: Buffer, headers: readonly string[], _grpcStatus: number): number {
     // once the response's head went to the client it cannot be replaced
-    if (this.phase !== 'request_headers' && this.phase !== 'forwarded' && this.phase !== 'response_headers') return Status.BAD_ARGUMENT;
+    if (this.phase !== 'request_headers' && this.phase !== 'request_body' && this.phase !== 'forwarded' && this.phase !== 'response_headers') return Status.BAD_ARGUMENT;
     if (status < 100 || status > 999) return Status.BAD_ARGUMENT;
     this.local = { status, details, body, headers };
     this.wake();

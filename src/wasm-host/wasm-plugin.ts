@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import type { PhaseResult, Plugin, PluginContext, Stage } from '../contracts/plugin.js';
 import { ResponseFailure } from '../plugin-runtime/response-failure.js';
+import { RequestBodyRejected } from '../plugin-runtime/request-body-rejected.js';
+import { pluginNodeLimits } from '../plugin-runtime/node-limits.js';
 import { WasmFault } from './faults.js';
 import { compileRules, factsOf, selectConfiguration, type CompiledRules } from './rules.js';
 import { HttpStream } from './stream.js';
@@ -116,6 +118,27 @@ export function wasmPlugin(spec: WasmPluginSpec): Plugin<Record<string, unknown>
     return undefined;
   };
 
+  /** One request body chunk through the plugin; a fault fails the request with 500 (or passes the chunk, FAIL_OPEN). */
+  const requestBodyStep = (ctx: PluginContext, stream: HttpStream, chunk: Buffer, eof: boolean): Buffer | Promise<Buffer> => {
+    const onFault = (err: unknown): Buffer => {
+      if (err instanceof RequestBodyRejected) throw err;
+      ctx.shared.delete(key);
+      if (failOpen) {
+        ctx.log.warn({ plugin: spec.name, err: (err as Error).message }, `wasm plugin ${spec.name} failed; the request body goes on without it (FAIL_OPEN)`);
+        return chunk;
+      }
+      ctx.log.error({ plugin: spec.name, err: (err as Error).message }, `wasm plugin ${spec.name} failed on the request body; answering 500`);
+      throw new RequestBodyRejected(500, { 'content-type': 'application/json' }, Buffer.from('{"error_msg":"Internal Server Error"}\n'), (err as Error).message);
+    };
+    if (ctx.shared.get(key) !== stream) return chunk;
+    try {
+      const r = stream.requestBody(chunk, eof, pluginNodeLimits().maxBufferedBodySize);
+      return r instanceof Promise ? r.catch(onFault) : r;
+    } catch (err) {
+      return onFault(err);
+    }
+  };
+
   return {
     name: spec.name,
     version: spec.version,
@@ -139,7 +162,13 @@ export function wasmPlugin(spec: WasmPluginSpec): Plugin<Record<string, unknown>
         if (!root.configured) throw new WasmFault(spec.name, 'proxy_on_configure', 'host', 'the plugin refused its configuration (on_configure returned false)');
         const stream = new HttpStream(vm, root, ctx);
         ctx.shared.set(key, stream);
-        result = stream.requestHeaders(!hasRequestBody(ctx));
+        const withBody = hasRequestBody(ctx);
+        result = stream.requestHeaders(!withBody);
+        if (withBody && vm.cb.requestBody !== undefined) {
+          const filterBody = (): void => ctx.request.filterBody?.((chunk, eof) => requestBodyStep(ctx, stream, chunk, eof));
+          if (result instanceof Promise) result = result.then((r) => { if (r === undefined) filterBody(); return r; });
+          else if (result === undefined) filterBody();
+        }
       } catch (err) {
         return failed(ctx, err);
       }
@@ -176,12 +205,13 @@ export function wasmPlugin(spec: WasmPluginSpec): Plugin<Record<string, unknown>
       const stream = streamOf(ctx);
       if (stream === undefined) return undefined;
       const failBody = (err: unknown): Buffer => {
+        if (err instanceof ResponseFailure) throw err;
         ctx.shared.delete(key);
         if (failOpen) return chunk;
         throw new ResponseFailure(`wasm plugin ${spec.name} failed in body_filter: ${(err as Error).message}`, 'GH_ERR_PLUGIN_FAILED');
       };
       try {
-        const r = stream.responseBody(chunk, eof);
+        const r = stream.responseBody(chunk, eof, pluginNodeLimits().maxBufferedBodySize);
         return r instanceof Promise ? r.catch(failBody) : r;
       } catch (err) {
         return failBody(err);

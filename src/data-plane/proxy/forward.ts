@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { BalancerNode } from '../../contracts/balancer.js';
 import type { Exchange } from '../exchange.js';
@@ -8,6 +9,9 @@ import { classifyUpstreamError } from './upstream-errors.js';
 import type { ErrorCode } from '../../core/errors.js';
 import { FilteredResponse } from '../filtered-response.js';
 import type { ResponseFailure } from '../../plugin-runtime/response-failure.js';
+import { RequestBodyRejected } from '../../plugin-runtime/request-body-rejected.js';
+import type { Decision } from '../../plugin-runtime/runner.js';
+import type { RequestBodyFilter } from '../../contracts/exchange.js';
 
 export interface ForwardDeps {
   pools: PoolRegistry;
@@ -16,6 +20,8 @@ export interface ForwardDeps {
   onClosed(): void;
   /** Answers the request with a catalogued error (through the plugins' response phases when there are any). */
   fail(ex: Exchange, code: ErrorCode, close?: boolean): void;
+  /** Answers with a response the gateway made (through the response phases). */
+  respond(ex: Exchange, decision: Decision): void;
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
@@ -58,6 +64,8 @@ export class Forwarder implements Dispatcher.DispatchHandler {
   private headers: string[] | undefined;
   /** The request body streams from the client: it can be sent once, so such a request is never retried. */
   private streamedBody = false;
+  /** A request body filter answered the client itself (RequestBodyRejected). */
+  private bodyRejected: RequestBodyRejected | undefined;
   /** The upload stopped because the client stopped sending: the attempt's failure is the client's, not the node's. */
   private clientStalled = false;
   /** The response's way through header_filter and body_filter, when the request has plugins. */
@@ -102,25 +110,35 @@ export class Forwarder implements Dispatcher.DispatchHandler {
       this.headers = upstreamRequestHeaders(ex.req, {
         host, remoteAddr: v.remoteAddr, proto: v.scheme, clientHost: ex.req.headers.host ?? v.host, serverPort: v.serverPort,
       }, ex.requestHeaderEdits);
-      if (buffered !== undefined) frameBufferedBody(this.headers, buffered, ex.req.body !== null);
-      this.streamedBody = buffered === undefined && ex.req.body !== null;
+      const filters = ex.requestBodyFilters;
+      if (filters !== undefined) {
+        // filtered bodies go chunked, whatever length a plugin set meanwhile
+        for (let i = this.headers.length - 2; i >= 0; i -= 2) {
+          if (this.headers[i]!.toLowerCase() === 'content-length') this.headers.splice(i, 2);
+        }
+      } else if (buffered !== undefined) {
+        frameBufferedBody(this.headers, buffered, ex.req.body !== null);
+      }
+      this.streamedBody = (buffered === undefined && ex.req.body !== null) || filters !== undefined;
     } else {
       this.headers[1] = host;
     }
     this.attemptStart = performance.now();
-    if (this.streamedBody) this.watchUpload();
+    if (this.streamedBody && ex.requestBodyFilters === undefined) this.watchUpload();
     const pool = this.deps.pools.get(node, route.pool!);
+    const source = buffered ?? ex.req.body;
     pool.dispatch({
       path: ex.upstreamUri,
       method: (ex.upstreamMethod ?? ex.req.method) as Dispatcher.HttpMethod,
       headers: this.headers,
-      body: buffered ?? ex.req.body,
+      // undici takes an async iterable as a body (its Request accepts any iterable); its types name streams only
+      body: ex.requestBodyFilters === undefined || source === null
+        ? source : filteredBody(source, ex.requestBodyFilters, (rejection) => { this.bodyRejected = rejection; }) as unknown as Readable,
       reset: route.pool!.maxRequests === 1 ? true : undefined,
       headersTimeout: route.readTimeoutMs,
       bodyTimeout: route.readTimeoutMs,
     }, this);
   }
-
   /**
    * nginx's send timeout: while the body is being uploaded, a client socket that sees no
    * traffic for `timeout.send` means one side stopped. Whose fault it is decides who is
@@ -198,6 +216,14 @@ export class Forwarder implements Dispatcher.DispatchHandler {
   onError(err: Error): void {
     const { ex, route } = this;
     const up = route.upstream!;
+    const rejected = this.bodyRejected;
+    if (rejected !== undefined) {
+      // a plugin answered from the body it read: the upstream did nothing wrong
+      if (this.node !== undefined) up.release(this.node, undefined, false);
+      if (ex.res.headersSent) ex.res.destroy(err);
+      else this.deps.respond(ex, { status: rejected.status, headers: rejected.headers, body: rejected.body });
+      return;
+    }
     if (this.filterFailed) {
       // the gateway aborted a healthy upstream: not the node's failure
       if (this.node !== undefined) {
@@ -245,5 +271,36 @@ export class Forwarder implements Dispatcher.DispatchHandler {
       return;
     }
     this.deps.fail(ex, failure.code);
+  }
+}
+
+const NO_BYTES = Buffer.alloc(0);
+
+/**
+ * The request body through its filters, as undici pulls it: each chunk through every
+ * filter in order (a filter holding data returns an empty Buffer and later ones get
+ * nothing for that chunk), then each filter's end-of-stream call fed with what the
+ * earlier ones released at theirs. A filter's RequestBodyRejected is handed to
+ * `rejected` before it ends the upload.
+ */
+async function* filteredBody(source: Buffer | AsyncIterable<Buffer> | null, filters: readonly RequestBodyFilter[],
+  rejected: (r: RequestBodyRejected) => void): AsyncGenerator<Buffer> {
+  try {
+    if (source !== null) {
+      for await (const chunk of Buffer.isBuffer(source) ? [source] : source) {
+        let c: Buffer = chunk;
+        for (const f of filters) {
+          c = await f(c, false);
+          if (c.length === 0) break;
+        }
+        if (c.length > 0) yield c;
+      }
+    }
+    let tail: Buffer = NO_BYTES;
+    for (const f of filters) tail = await f(tail, true);
+    if (tail.length > 0) yield tail;
+  } catch (err) {
+    if (err instanceof RequestBodyRejected) rejected(err);
+    throw err;
   }
 }
