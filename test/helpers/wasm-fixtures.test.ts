@@ -1,7 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import wabtInit from 'wabt';
 import {
-  ABI_MARKERS, decodeWatString, encodePairs, expandFixtureSource, listWasmFixtures, wasmFixture,
+  ABI_MARKERS, AS_BUILD_DIR, AS_FIXTURES, REPO_ROOT, asFixture, decodeWatString, encodePairs,
+  ensureAsFixturesBuilt, expandFixtureSource, listWasmFixtures, wasmFixture,
 } from './wasm-fixtures.js';
 
 const KNOWN_MODULES = new Set(['env', 'wasi_snapshot_preview1', 'wasi_unstable']);
@@ -99,4 +104,55 @@ test('constants land in data segments that the expanded source points at', () =>
   }
   assert.ok([...bytesAt.values()].includes("I'm a teapot\n"), [...bytesAt.values()].join('|'));
   assert.ok(!/\((str|pairs)\b/.test(source));
+});
+
+async function hasStartSection(binary: Uint8Array): Promise<boolean> {
+  const wabt = await wabtInit();
+  const module = wabt.readWasm(binary, { readDebugNames: false });
+  try {
+    return /^\s*\(start /m.test(module.toText({}));
+  } finally {
+    module.destroy();
+  }
+}
+
+test('the AssemblyScript SDK sample builds and imports what the reference lists (wasi_unstable.proc_exit)', async () => {
+  const binary = await asFixture('as-add-header');
+  assert.ok(WebAssembly.validate(binary));
+  const imported = importsOf(binary).map((i) => `${i.module}.${i.name}`).sort();
+  assert.deepEqual(imported, [
+    'env.proxy_add_header_map_value', 'env.proxy_get_buffer_bytes', 'env.proxy_get_property', 'env.proxy_log',
+    'env.proxy_set_effective_context', 'wasi_unstable.proc_exit',
+  ]);
+  const exported = exportsOf(binary);
+  for (const name of ['memory', 'malloc', 'proxy_abi_version_0_2_0', 'proxy_on_context_create', 'proxy_on_configure',
+    'proxy_on_response_headers', 'proxy_validate_configuration', 'proxy_on_grpc_trailing_metadata']) {
+    assert.ok(exported.includes(name), `as-add-header exports ${name}`);
+  }
+  assert.ok(!exported.includes('_start') && !exported.includes('_initialize'));
+  assert.ok(await hasStartSection(binary), 'AssemblyScript starts through the start section');
+  assert.equal(AS_FIXTURES['as-add-header'].rootId, 'add_header');
+});
+
+test('the own AssemblyScript plugin imports the http-call surface and only env and wasi_unstable', async () => {
+  const binary = await asFixture('as-http-auth');
+  assert.ok(WebAssembly.validate(binary));
+  const imports = importsOf(binary);
+  assert.deepEqual([...new Set(imports.map((i) => i.module))].sort(), ['env', 'wasi_unstable']);
+  const names = imports.map((i) => i.name);
+  for (const name of ['proxy_http_call', 'proxy_send_local_response', 'proxy_continue_stream', 'proxy_set_effective_context',
+    'proxy_get_header_map_value', 'proxy_add_header_map_value', 'proxy_get_buffer_bytes', 'proxy_get_property']) {
+    assert.ok(names.includes(name), `as-http-auth imports ${name}`);
+  }
+  const exported = exportsOf(binary);
+  assert.ok(exported.includes('proxy_abi_version_0_2_0') && exported.includes('proxy_on_http_call_response'));
+});
+
+test('a second AssemblyScript build run finds everything up to date and rewrites nothing', async () => {
+  await ensureAsFixturesBuilt();
+  const outputs = Object.keys(AS_FIXTURES).map((name) => join(AS_BUILD_DIR, `${name}.wasm`));
+  const before = outputs.map((path) => statSync(path).mtimeMs);
+  const report = execFileSync(process.execPath, [join(REPO_ROOT, 'scripts', 'build-wasm-fixtures.mjs')], { encoding: 'utf8' });
+  for (const name of Object.keys(AS_FIXTURES)) assert.match(report, new RegExp(`^${name}: up to date$`, 'm'));
+  assert.deepEqual(outputs.map((path) => statSync(path).mtimeMs), before);
 });
