@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import wabtInit from 'wabt';
 import {
   ABI_MARKERS, AS_BUILD_DIR, AS_FIXTURES, REPO_ROOT, asFixture, decodeWatString, encodePairs,
-  ensureAsFixturesBuilt, expandFixtureSource, listWasmFixtures, wasmFixture,
+  WAT_FIXTURE_DIR, ensureAsFixturesBuilt, expandFixtureSource, listWasmFixtures, wasmFixture,
 } from './wasm-fixtures.js';
 
 const KNOWN_MODULES = new Set(['env', 'wasi_snapshot_preview1', 'wasi_unstable']);
@@ -106,15 +106,117 @@ test('constants land in data segments that the expanded source points at', () =>
   assert.ok(!/\((str|pairs)\b/.test(source));
 });
 
-async function hasStartSection(binary: Uint8Array): Promise<boolean> {
+async function disassemble(binary: Uint8Array): Promise<string> {
   const wabt = await wabtInit();
   const module = wabt.readWasm(binary, { readDebugNames: false });
   try {
-    return /^\s*\(start /m.test(module.toText({}));
+    return module.toText({});
   } finally {
     module.destroy();
   }
 }
+
+async function hasStartSection(binary: Uint8Array): Promise<boolean> {
+  return /^\s*\(start /m.test(await disassemble(binary));
+}
+
+// The ABI's signatures (reference §2, §3, §5), written "params -> results".
+const IMPORT_SIGNATURES: Record<string, string> = {
+  'env.proxy_log': 'i32 i32 i32 -> i32',
+  'env.proxy_get_buffer_bytes': 'i32 i32 i32 i32 i32 -> i32',
+  'env.proxy_set_buffer_bytes': 'i32 i32 i32 i32 i32 -> i32',
+  'env.proxy_get_header_map_value': 'i32 i32 i32 i32 i32 -> i32',
+  'env.proxy_add_header_map_value': 'i32 i32 i32 i32 i32 -> i32',
+  'env.proxy_replace_header_map_value': 'i32 i32 i32 i32 i32 -> i32',
+  'env.proxy_remove_header_map_value': 'i32 i32 i32 -> i32',
+  'env.proxy_send_local_response': 'i32 i32 i32 i32 i32 i32 i32 i32 -> i32',
+  'env.proxy_http_call': 'i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 -> i32',
+  'env.proxy_set_effective_context': 'i32 -> i32',
+  'env.proxy_continue_stream': 'i32 -> i32',
+  'env.proxy_set_tick_period_milliseconds': 'i32 -> i32',
+  'env.proxy_get_shared_data': 'i32 i32 i32 i32 i32 -> i32',
+  'env.proxy_set_shared_data': 'i32 i32 i32 i32 i32 -> i32',
+  'env.proxy_define_metric': 'i32 i32 i32 i32 -> i32',
+  'env.proxy_increment_metric': 'i32 i64 -> i32',
+  'env.proxy_record_metric': 'i32 i64 -> i32',
+  'env.proxy_get_property': 'i32 i32 i32 i32 -> i32',
+  'wasi_snapshot_preview1.fd_write': 'i32 i32 i32 i32 -> i32',
+  'wasi_unstable.fd_write': 'i32 i32 i32 i32 -> i32',
+  'wasi_snapshot_preview1.proc_exit': 'i32 -> ',
+  'wasi_unstable.proc_exit': 'i32 -> ',
+  // the two deliberately unknown imports
+  'env.proxy_not_a_real_call': ' -> i32',
+  'foo.bar': ' -> i32',
+};
+
+const EXPORT_SIGNATURES: Record<string, string> = {
+  malloc: 'i32 -> i32',
+  proxy_on_memory_allocate: 'i32 -> i32',
+  _start: ' -> ',
+  _initialize: ' -> ',
+  proxy_on_context_create: 'i32 i32 -> ',
+  proxy_on_vm_start: 'i32 i32 -> i32',
+  proxy_on_configure: 'i32 i32 -> i32',
+  proxy_validate_configuration: 'i32 i32 -> i32',
+  proxy_on_request_headers: 'i32 i32 i32 -> i32',
+  proxy_on_request_body: 'i32 i32 i32 -> i32',
+  proxy_on_request_trailers: 'i32 i32 -> i32',
+  proxy_on_response_headers: 'i32 i32 i32 -> i32',
+  proxy_on_response_body: 'i32 i32 i32 -> i32',
+  proxy_on_response_trailers: 'i32 i32 -> i32',
+  proxy_on_tick: 'i32 -> ',
+  proxy_on_http_call_response: 'i32 i32 i32 i32 i32 -> ',
+  proxy_on_queue_ready: 'i32 i32 -> ',
+  proxy_on_done: 'i32 -> i32',
+  proxy_on_log: 'i32 -> ',
+  proxy_on_delete: 'i32 -> ',
+};
+
+/** "params -> results" of every imported and exported function, read from wabt's disassembly. */
+async function signatures(binary: Uint8Array): Promise<{ imports: Map<string, string>; exports: Map<string, string> }> {
+  const text = await disassemble(binary);
+  const types = new Map<string, string>();
+  for (const m of text.matchAll(/\(type \(;(\d+);\) \(func((?: \(param[^)]*\))?)((?: \(result[^)]*\))?)\)\)/g)) {
+    const params = m[2]!.replace(/[()]|param/g, '').trim();
+    const results = m[3]!.replace(/[()]|result/g, '').trim();
+    types.set(m[1]!, `${params} -> ${results}`);
+  }
+  const funcType = new Map<string, string>();
+  const imports = new Map<string, string>();
+  for (const m of text.matchAll(/\(import "([^"]+)" "([^"]+)" \(func \(;(\d+);\) \(type (\d+)\)\)\)/g)) {
+    funcType.set(m[3]!, types.get(m[4]!)!);
+    imports.set(`${m[1]}.${m[2]}`, types.get(m[4]!)!);
+  }
+  for (const m of text.matchAll(/^\s*\(func \(;(\d+);\) \(type (\d+)\)/gm)) funcType.set(m[1]!, types.get(m[2]!)!);
+  const exports = new Map<string, string>();
+  for (const m of text.matchAll(/\(export "([^"]+)" \(func (\d+)\)\)/g)) exports.set(m[1]!, funcType.get(m[2]!)!);
+  return { imports, exports };
+}
+
+function expectedExport(name: string, fixture: string): string | undefined {
+  if (MARKER_EXPORT.test(name)) return ' -> ';
+  if (fixture === 'abi-0-1-0' && name === 'proxy_on_request_headers') return 'i32 i32 -> i32';
+  return EXPORT_SIGNATURES[name];
+}
+
+test('every fixture import and callback has the ABI signature (0.1.0 headers callbacks take two params)', async () => {
+  const binaries: Array<[string, Uint8Array]> = [];
+  for (const name of listWasmFixtures()) binaries.push([name, await wasmFixture(name)]);
+  for (const name of Object.keys(AS_FIXTURES) as Array<keyof typeof AS_FIXTURES>) binaries.push([name, await asFixture(name)]);
+  for (const [name, binary] of binaries) {
+    const { imports, exports } = await signatures(binary);
+    assert.ok(imports.size > 0 && exports.size > 0, name);
+    for (const [imported, signature] of imports) {
+      assert.equal(signature, IMPORT_SIGNATURES[imported], `${name} imports ${imported}`);
+    }
+    for (const [exported, signature] of exports) {
+      const expected = expectedExport(exported, name);
+      if (expected !== undefined) assert.equal(signature, expected, `${name} exports ${exported}`);
+    }
+  }
+  const old = await signatures(await wasmFixture('abi-0-1-0'));
+  assert.equal(old.exports.get('proxy_on_request_headers'), 'i32 i32 -> i32');
+});
 
 test('the AssemblyScript SDK sample builds and imports what the reference lists (wasi_unstable.proc_exit)', async () => {
   const binary = await asFixture('as-add-header');
@@ -155,4 +257,11 @@ test('a second AssemblyScript build run finds everything up to date and rewrites
   const report = execFileSync(process.execPath, [join(REPO_ROOT, 'scripts', 'build-wasm-fixtures.mjs')], { encoding: 'utf8' });
   for (const name of Object.keys(AS_FIXTURES)) assert.match(report, new RegExp(`^${name}: up to date$`, 'm'));
   assert.deepEqual(outputs.map((path) => statSync(path).mtimeMs), before);
+});
+
+test('the fixture README has one table row per fixture, and no row for a fixture that does not exist', () => {
+  const readme = readFileSync(join(WAT_FIXTURE_DIR, 'README.md'), 'utf8');
+  const rows = [...readme.matchAll(/^\| `([a-z0-9-]+)` \|/gm)].map((m) => m[1]!).sort();
+  const expected = [...listWasmFixtures(), ...Object.keys(AS_FIXTURES)].sort();
+  assert.deepEqual(rows, expected);
 });
