@@ -22,6 +22,17 @@ export interface WasmFixtureOptions {
   marker?: AbiMarker;
 }
 
+/** The .wat fixtures (test/fixtures/wasm/README.md says what each does); a test keeps this in step with the folder. */
+export const WASM_FIXTURES = [
+  'set-header', 'abi-0-1-0', 'abi-0-2-0', 'abi-0-2-100', 'no-abi',
+  'start-section', 'start-command', 'start-command-fails', 'start-wasi-unstable',
+  'alloc-proxy', 'no-allocator', 'trap', 'loop', 'memory-grow', 'missing-context-create',
+  'unknown-import', 'unknown-module', 'http-call', 'body-rewrite', 'body-stream', 'local-response',
+  'response-headers', 'tick-shared', 'shared-cas', 'metrics', 'echo-config', 'properties', 'logging',
+  'pause-resume-body',
+] as const;
+export type WasmFixtureName = (typeof WASM_FIXTURES)[number];
+
 /** AssemblyScript plugins built by scripts/build-wasm-fixtures.mjs, with the root id each registers. */
 export const AS_FIXTURES = {
   'as-add-header': { rootId: 'add_header' },
@@ -115,7 +126,7 @@ function markerExport(marker: AbiMarker): string {
 }
 
 /** The plain wat text of a fixture with includes, marker and constants expanded. */
-export function expandFixtureSource(name: string, opts: WasmFixtureOptions = {}): string {
+export function expandFixtureSource(name: WasmFixtureName, opts: WasmFixtureOptions = {}): string {
   if (!/^[a-z0-9-]+$/.test(name)) throw new Error(`wasm fixture name "${name}" is not a plain name`);
   const path = join(WAT_FIXTURE_DIR, `${name}.wat`);
   if (!existsSync(path) || isIncludeOnly(`${name}.wat`)) {
@@ -175,7 +186,7 @@ function placeConstants(name: string, source: string): string {
 let wabtModule: ReturnType<typeof wabtInit> | undefined;
 const compiled = new Map<string, Promise<Uint8Array>>();
 
-async function compileWat(name: string, opts: WasmFixtureOptions): Promise<Uint8Array> {
+async function compileWat(name: WasmFixtureName, opts: WasmFixtureOptions): Promise<Uint8Array> {
   const source = expandFixtureSource(name, opts);
   const wabt = await (wabtModule ??= wabtInit());
   const module = wabt.parseWat(`${name}.wat`, source);
@@ -189,7 +200,7 @@ async function compileWat(name: string, opts: WasmFixtureOptions): Promise<Uint8
 }
 
 /** The compiled binary of test/fixtures/wasm/<name>.wat (a fresh copy; compiled once per process). */
-export async function wasmFixture(name: string, opts: WasmFixtureOptions = {}): Promise<Uint8Array<ArrayBuffer>> {
+export async function wasmFixture(name: WasmFixtureName, opts: WasmFixtureOptions = {}): Promise<Uint8Array<ArrayBuffer>> {
   const key = `${name}@${opts.marker ?? ''}`;
   let pending = compiled.get(key);
   if (!pending) {
