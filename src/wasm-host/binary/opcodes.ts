@@ -1,0 +1,224 @@
+// Steps over the instructions of a function body or constant expression, knowing the
+// immediates of every opcode we accept: MVP, sign extension, saturating truncation, bulk
+// memory and table ops (0xFC), reference types, typed function references, SIMD and relaxed
+// SIMD (0xFD), threads (0xFE), tail calls and both exception-handling encodings (legacy
+// try/catch/delegate and try_table/throw_ref). An opcode we do not know stops the walk with a
+// WasmModuleError: guessing its immediates would mis-read everything after it.
+
+import { ByteReader, WasmModuleError } from './bytes.js';
+
+/** What the instrumenter needs to see while the walker steps over a body. */
+export interface InstructionVisitor {
+  /** A function index immediate (call, return_call, ref.func) spanning [start, end). */
+  functionIndex(start: number, end: number, index: number): void;
+  /** A loop's body begins at `offset` (just after its block type). */
+  loopBody(offset: number): void;
+}
+
+/** Value types whose encoding is a single byte (numbers, vectors, abbreviated references). */
+function isShortValueType(byte: number): boolean {
+  return (byte >= 0x7b && byte <= 0x7f) || (byte >= 0x69 && byte <= 0x74);
+}
+
+/** A heap type: an abbreviated one (one byte, 0x69..0x74) or a type index (s33, non-negative). */
+export function skipHeapType(r: ByteReader): void {
+  const first = r.bytes[r.pos];
+  if (first !== undefined && first >= 0x69 && first <= 0x74) {
+    r.pos++;
+    return;
+  }
+  const start = r.pos;
+  if (r.sBig(33) < 0n) throw new WasmModuleError(`unknown heap type in ${r.context} at byte ${start}`, start);
+}
+
+/** Reads a value type and returns its first byte (0x63/0x64 are nullable/non-null typed references). */
+export function readValueType(r: ByteReader): number {
+  const start = r.pos;
+  const byte = r.u8();
+  if (isShortValueType(byte)) return byte;
+  if (byte === 0x63 || byte === 0x64) {
+    skipHeapType(r);
+    return byte;
+  }
+  throw new WasmModuleError(`unknown value type 0x${hex(byte)} in ${r.context} at byte ${start}`, start);
+}
+
+function skipBlockType(r: ByteReader): void {
+  const byte = r.bytes[r.pos];
+  if (byte === 0x40) {
+    r.pos++;
+    return;
+  }
+  if (byte !== undefined && (isShortValueType(byte) || byte === 0x63 || byte === 0x64)) {
+    readValueType(r);
+    return;
+  }
+  const start = r.pos;
+  if (r.sBig(33) < 0n) throw new WasmModuleError(`unknown block type in ${r.context} at byte ${start}`, start);
+}
+
+function skipMemArg(r: ByteReader): void {
+  const align = r.u32();
+  if (align & 0x40) r.u32(); // multi-memory: an explicit memory index follows
+  r.skipLeb(10); // offset: u32, or u64 with memory64
+}
+
+export function hex(byte: number): string {
+  return byte.toString(16).padStart(2, '0');
+}
+
+function unknown(r: ByteReader, start: number, text: string): WasmModuleError {
+  return new WasmModuleError(`unknown opcode ${text} in ${r.context} at byte ${start}`, start);
+}
+
+/**
+ * Walks instructions from r.pos through the `end` that closes the expression (for a function
+ * body, its final 0x0B; for a constant expression, its only one). Leaves r.pos just after it.
+ */
+export function walkInstructions(r: ByteReader, visitor?: InstructionVisitor): void {
+  let depth = 0;
+  for (;;) {
+    const start = r.pos;
+    const op = r.u8();
+    switch (op) {
+      case 0x00: case 0x01: case 0x05: case 0x0a: case 0x0f: case 0x19: case 0x1a: case 0x1b:
+      case 0xd1: case 0xd3: case 0xd4:
+        break;
+      case 0x02: case 0x04: case 0x06:
+        skipBlockType(r);
+        depth++;
+        break;
+      case 0x03:
+        skipBlockType(r);
+        depth++;
+        visitor?.loopBody(r.pos);
+        break;
+      case 0x0b:
+        if (depth === 0) return;
+        depth--;
+        break;
+      case 0x18: // delegate closes its try like an end
+        r.u32();
+        if (depth === 0) throw new WasmModuleError(`delegate outside a try in ${r.context} at byte ${start}`, start);
+        depth--;
+        break;
+      case 0x07: case 0x08: case 0x09: case 0x0c: case 0x0d: case 0x14: case 0x15: case 0xd5: case 0xd6:
+      case 0x20: case 0x21: case 0x22: case 0x23: case 0x24: case 0x25: case 0x26: case 0x3f: case 0x40:
+        r.u32();
+        break;
+      case 0x0e: {
+        const count = r.u32();
+        for (let i = 0; i <= count; i++) r.u32();
+        break;
+      }
+      case 0x10: case 0x12: case 0xd2: {
+        const immediate = r.pos;
+        const index = r.u32();
+        visitor?.functionIndex(immediate, r.pos, index);
+        break;
+      }
+      case 0x11: case 0x13:
+        r.u32();
+        r.u32();
+        break;
+      case 0x1c: {
+        const count = r.u32();
+        for (let i = 0; i < count; i++) readValueType(r);
+        break;
+      }
+      case 0x1f:
+        skipBlockType(r);
+        skipCatchClauses(r);
+        depth++;
+        break;
+      case 0x41:
+        r.skipLeb(5);
+        break;
+      case 0x42:
+        r.skipLeb(10);
+        break;
+      case 0x43:
+        r.skip(4);
+        break;
+      case 0x44:
+        r.skip(8);
+        break;
+      case 0xd0:
+        skipHeapType(r);
+        break;
+      case 0xfc:
+        skipPrefixFC(r, start);
+        break;
+      case 0xfd:
+        skipPrefixFD(r, start);
+        break;
+      case 0xfe:
+        skipPrefixFE(r, start);
+        break;
+      default:
+        if (op >= 0x28 && op <= 0x3e) skipMemArg(r);
+        else if (op < 0x45 || op > 0xc4) throw unknown(r, start, `0x${hex(op)}`);
+      // 0x45..0xC4: numeric instructions (sign extension included) without immediates
+    }
+  }
+}
+
+function skipCatchClauses(r: ByteReader): void {
+  const count = r.u32();
+  for (let i = 0; i < count; i++) {
+    const at = r.pos;
+    const kind = r.u8();
+    if (kind === 0x00 || kind === 0x01) {
+      r.u32(); // tag
+      r.u32(); // label
+    } else if (kind === 0x02 || kind === 0x03) {
+      r.u32(); // label
+    } else {
+      throw new WasmModuleError(`unknown try_table catch kind 0x${hex(kind)} in ${r.context} at byte ${at}`, at);
+    }
+  }
+}
+
+function skipPrefixFC(r: ByteReader, start: number): void {
+  const sub = r.u32();
+  if (sub <= 7) return; // saturating truncations
+  switch (sub) {
+    case 8: case 10: case 12: case 14: // memory.init, memory.copy, table.init, table.copy: two indices
+      r.u32();
+      r.u32();
+      return;
+    case 9: case 11: case 13: case 15: case 16: case 17: // data.drop, memory.fill, elem.drop, table.grow/size/fill
+      r.u32();
+      return;
+    default:
+      throw unknown(r, start, `0xfc ${sub}`);
+  }
+}
+
+function skipPrefixFD(r: ByteReader, start: number): void {
+  const sub = r.u32();
+  if (sub <= 0x0b || sub === 0x5c || sub === 0x5d) skipMemArg(r); // loads, store, load_zero
+  else if (sub === 0x0c || sub === 0x0d) r.skip(16); // v128.const, i8x16.shuffle
+  else if (sub >= 0x15 && sub <= 0x22) r.skip(1); // extract/replace lane
+  else if (sub >= 0x54 && sub <= 0x5b) {
+    skipMemArg(r); // load/store lane
+    r.skip(1);
+  } else if (sub > 0x113) throw unknown(r, start, `0xfd ${sub}`);
+  // every other SIMD and relaxed-SIMD (0x100..0x113) opcode has no immediates
+}
+
+function skipPrefixFE(r: ByteReader, start: number): void {
+  const sub = r.u32();
+  if (sub === 0x03) r.skip(1); // atomic.fence: a reserved zero byte
+  else if (sub <= 0x02 || (sub >= 0x10 && sub <= 0x4e)) skipMemArg(r);
+  else throw unknown(r, start, `0xfe ${sub}`);
+}
+
+/** Steps over a function body's local declarations; r.pos ends at its first instruction. */
+export function skipLocals(r: ByteReader): void {
+  const groups = r.u32();
+  for (let i = 0; i < groups; i++) {
+    r.u32();
+    readValueType(r);
+  }
+}
