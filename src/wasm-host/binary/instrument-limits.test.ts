@@ -1,0 +1,103 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { handModule, wat } from '../../../test/helpers/wat.js';
+import { WasmModuleError } from './bytes.js';
+import { instrumentModule } from './instrument.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Exports = Record<string, any>;
+
+async function instantiate(bytes: Uint8Array<ArrayBuffer>, imports: WebAssembly.Imports): Promise<Exports> {
+  return (await WebAssembly.instantiate(await WebAssembly.compile(bytes), imports)).exports as Exports;
+}
+
+function refusal(reason: RegExp): (error: unknown) => boolean {
+  return (error) => error instanceof WasmModuleError && reason.test(error.message);
+}
+
+class DeadlineExceeded extends Error {}
+
+test('an infinite loop ends when deadline_check throws, and the instance still answers afterwards', async () => {
+  const bytes = await wat(`(module
+    (func (export "spin") (loop $forever (br $forever)))
+    (func (export "spin_nested") (param i32) (loop $outer (loop $inner (br_if $inner (local.get 0))) (br $outer)))
+    (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1))))`);
+  const { bytes: instrumented, loopsInstrumented } = instrumentModule(bytes, { memoryMaxPages: 1, checkInterval: 10_000 });
+  assert.equal(loopsInstrumented, 3);
+  let deadline = 0;
+  const exports = await instantiate(instrumented, {
+    gatehouse: { deadline_check: () => { if (Date.now() > deadline) throw new DeadlineExceeded('deadline exceeded'); } },
+  });
+  deadline = Date.now() + 50;
+  assert.throws(() => exports.spin(), DeadlineExceeded);
+  assert.equal(exports.add(2, 3), 5);
+  deadline = Date.now() + 50;
+  assert.throws(() => exports.spin_nested(1), DeadlineExceeded);
+  deadline = Date.now() + 50;
+  assert.throws(() => exports.spin_nested(0), DeadlineExceeded);
+  assert.equal(exports.add(-1, 1), 0);
+});
+
+test('memory without a maximum, or above the cap, gets the cap; memory.grow past it returns -1', async () => {
+  for (const declaration of ['(memory (export "memory") 1)', '(memory (export "memory") 1 65536)']) {
+    const bytes = await wat(`(module ${declaration}
+      (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0))))`);
+    const { bytes: instrumented, info } = instrumentModule(bytes, { memoryMaxPages: 4, checkInterval: 100 });
+    assert.deepEqual(info.memory, { initialPages: 1, maxPages: 4, imported: false, shared: false });
+    const exports = await instantiate(instrumented, { gatehouse: { deadline_check: () => {} } });
+    assert.equal(exports.grow(3), 1);
+    assert.equal(exports.grow(1), -1);
+    assert.equal(exports.memory.buffer.byteLength, 4 * 65536);
+  }
+});
+
+test('a maximum under the cap is kept', async () => {
+  const bytes = await wat('(module (memory 1 2) (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0))))');
+  const { bytes: instrumented, info } = instrumentModule(bytes, { memoryMaxPages: 64, checkInterval: 100 });
+  assert.equal(info.memory?.maxPages, 2);
+  const exports = await instantiate(instrumented, { gatehouse: { deadline_check: () => {} } });
+  assert.equal(exports.grow(2), -1);
+  assert.equal(exports.grow(1), 1);
+});
+
+test('initial memory over the cap is refused with the sizes in the message', async () => {
+  const bytes = await wat('(module (memory 300))');
+  assert.throws(
+    () => instrumentModule(bytes, { memoryMaxPages: 160, checkInterval: 100 }),
+    refusal(/^memory 0 declares 300 pages \(18\.75 MiB\) of initial memory, over the limit of 10 MiB$/),
+  );
+  const imported = await wat('(module (import "env" "memory" (memory 32)))');
+  assert.throws(() => instrumentModule(imported, { memoryMaxPages: 16, checkInterval: 100 }),
+    refusal(/^imported memory env\.memory declares 32 pages \(2 MiB\) of initial memory, over the limit of 1 MiB$/));
+});
+
+test('an imported memory is reported with the maximum the host must supply', async () => {
+  const unbounded = await wat('(module (import "env" "memory" (memory 2)))');
+  assert.deepEqual(instrumentModule(unbounded, { memoryMaxPages: 16, checkInterval: 100 }).info.memory,
+    { initialPages: 2, maxPages: 16, imported: true, shared: false });
+  const bounded = await wat('(module (import "env" "memory" (memory 2 8)))');
+  assert.equal(instrumentModule(bounded, { memoryMaxPages: 16, checkInterval: 100 }).info.memory?.maxPages, 8);
+});
+
+test('shared memory is refused, defined or imported', async () => {
+  const defined = await wat('(module (memory 1 2 shared))');
+  assert.throws(() => instrumentModule(defined, { memoryMaxPages: 16, checkInterval: 100 }), refusal(/^memory 0 is shared \(threads\), which is not supported$/));
+  const imported = await wat('(module (import "env" "memory" (memory 1 2 shared)))');
+  assert.throws(() => instrumentModule(imported, { memoryMaxPages: 16, checkInterval: 100 }), refusal(/^imported memory env\.memory is shared/));
+});
+
+test('garbage, truncation and unknown opcodes are refused by instrumentModule with the reason', async () => {
+  const options = { memoryMaxPages: 16, checkInterval: 100 };
+  assert.throws(() => instrumentModule(Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8, 9), options), refusal(/^not a WebAssembly module \(bad magic\)$/));
+  const valid = await wat('(module (func (export "f") (loop)))');
+  assert.throws(() => instrumentModule(valid.subarray(0, valid.length - 2), options), refusal(/^truncated section 10 at byte \d+/));
+  assert.throws(() => instrumentModule(handModule([0x00, 0x03, 0x40, 0xf0, 0x0b, 0x0b]), options),
+    refusal(/^unknown opcode 0xf0 in function body 0 \(function 0\) at byte \d+$/));
+  assert.throws(() => instrumentModule(handModule([0x00, 0x0b, 0x01]), options), refusal(/has 1 bytes after its final end/));
+});
+
+test('options out of range are refused before any work', async () => {
+  const bytes = await wat('(module)');
+  assert.throws(() => instrumentModule(bytes, { memoryMaxPages: 0, checkInterval: 1 }), /memoryMaxPages must be an integer from 1 to 65536/);
+  assert.throws(() => instrumentModule(bytes, { memoryMaxPages: 1, checkInterval: 0.5 }), /checkInterval must be an integer/);
+});
