@@ -172,6 +172,20 @@ export class ByteWriter {
     this.length += data.length;
   }
 
+  /** Appends source[start, end); short runs are copied bytewise, which beats creating a view. */
+  copyFrom(source: Uint8Array, start: number, end: number): void {
+    const length = end - start;
+    this.reserve(length);
+    const buffer = this.buffer;
+    if (length <= 32) {
+      let at = this.length;
+      for (let i = start; i < end; i++) buffer[at++] = source[i]!;
+    } else {
+      buffer.set(source.subarray(start, end), this.length);
+    }
+    this.length += length;
+  }
+
   name(text: string): void {
     const encoded = new TextEncoder().encode(text);
     this.u32(encoded.length);

@@ -76,9 +76,38 @@ function unknown(r: ByteReader, start: number, text: string): WasmModuleError {
  * body, its final 0x0B; for a constant expression, its only one). Leaves r.pos just after it.
  */
 export function walkInstructions(r: ByteReader, visitor?: InstructionVisitor): void {
+  const bytes = r.bytes;
   let depth = 0;
   for (;;) {
     const start = r.pos;
+    // Fast path for the most frequent shapes (numeric ops; locals, globals, branches and
+    // constants with one LEB immediate; memory accesses with a plain memarg), taken only when
+    // the instruction lies wholly in bounds; anything else goes through the switch below.
+    const limit = r.limit;
+    if (start + 2 < limit) {
+      const first = bytes[start]!;
+      if (first >= 0x45 && first <= 0xc4) {
+        r.pos = start + 1;
+        continue;
+      }
+      let immediates = 0;
+      if ((first >= 0x20 && first <= 0x24) || (first >= 0x41 && first <= 0x42) || first === 0x0c || first === 0x0d) immediates = 1;
+      else if (first >= 0x28 && first <= 0x3e && bytes[start + 1]! < 0x40) immediates = 2;
+      if (immediates > 0) {
+        let at = start + 1;
+        let complete = true;
+        for (; immediates > 0 && complete; immediates--) {
+          const lebStart = at;
+          while (at < limit && (bytes[at]! & 0x80) !== 0 && at - lebStart < 10) at++;
+          complete = at < limit && bytes[at]! < 0x80;
+          at++;
+        }
+        if (complete) {
+          r.pos = at;
+          continue;
+        }
+      }
+    }
     const op = r.u8();
     switch (op) {
       case 0x00: case 0x01: case 0x05: case 0x0a: case 0x0f: case 0x19: case 0x1a: case 0x1b:

@@ -10,7 +10,7 @@ export class Patcher {
 
   /** Copies the untouched input from the cursor up to `offset`. */
   copyTo(offset: number): void {
-    if (offset > this.cursor) this.out.bytes(this.source.subarray(this.cursor, offset));
+    if (offset > this.cursor) this.out.copyFrom(this.source, this.cursor, offset);
     this.cursor = offset;
   }
 
