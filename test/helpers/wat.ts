@@ -6,6 +6,11 @@ type Wabt = {
     toBinary(options: Record<string, boolean>): { buffer: Uint8Array };
     destroy(): void;
   };
+  readWasm(bytes: Uint8Array, options: Record<string, boolean>): {
+    applyNames(): void;
+    toText(options: Record<string, boolean>): string;
+    destroy(): void;
+  };
 };
 
 let wabtPromise: Promise<Wabt> | undefined;
@@ -15,6 +20,18 @@ const FEATURES = {
   threads: true, multi_value: true, tail_call: true, bulk_memory: true, reference_types: true,
   extended_const: true, relaxed_simd: true, multi_memory: true,
 };
+
+/** The text form of a binary, with the names from its name section. */
+export async function wasmToText(bytes: Uint8Array): Promise<string> {
+  wabtPromise ??= import('wabt').then((m) => (m.default as unknown as () => Promise<Wabt>)());
+  const module = (await wabtPromise).readWasm(bytes, { readDebugNames: true, ...FEATURES });
+  try {
+    module.applyNames();
+    return module.toText({});
+  } finally {
+    module.destroy();
+  }
+}
 
 export async function wat(text: string, options: { names?: boolean } = {}): Promise<Uint8Array<ArrayBuffer>> {
   wabtPromise ??= import('wabt').then((m) => (m.default as unknown as () => Promise<Wabt>)());

@@ -38,6 +38,62 @@ test('an infinite loop ends when deadline_check throws, and the instance still a
   assert.equal(exports.add(-1, 1), 0);
 });
 
+test('a guest catch_all cannot swallow the deadline: every handler re-raises it before running', async () => {
+  const bytes = await wat(`(module (tag $own)
+    (func (export "stubborn") (result i32) (local $caught i32)
+      ;; Without the handler check this would swallow the deadline 100 times, then return.
+      (loop $again
+        (try (do (loop $spin (br $spin)))
+          (catch_all (local.set $caught (i32.add (local.get $caught) (i32.const 1)))))
+        (br_if $again (i32.lt_u (local.get $caught) (i32.const 100))))
+      (local.get $caught))
+    (func (export "own") (result i32)
+      (try (result i32) (do (throw $own)) (catch $own (i32.const 7)) (catch_all (i32.const 8)))))`);
+  const result = instrumentModule(bytes, { memoryMaxPages: 1, checkInterval: 1000 });
+  assert.equal(result.handlersInstrumented, 3);
+  let deadline = Number.POSITIVE_INFINITY;
+  const exports = await instantiate(result.bytes, {
+    gatehouse: { deadline_check: () => { if (Date.now() > deadline) throw new DeadlineExceeded('deadline exceeded'); } },
+  });
+  assert.equal(exports.own(), 7); // the guest's own exceptions are still caught by its handlers
+  deadline = Date.now() + 50;
+  assert.throws(() => exports.stubborn(), DeadlineExceeded);
+});
+
+test('try_table is refused by the instrumenter (its handlers are branch targets)', () => {
+  const body = [0x00, 0x02, 0x40, 0x1f, 0x40, 0x01, 0x02, 0x00, 0x0b, 0x0b, 0x0b];
+  assert.throws(() => instrumentModule(handModule(body), { memoryMaxPages: 1, checkInterval: 10 }),
+    refusal(/^try_table \(exnref exception handling\) at byte \d+ is not supported/));
+});
+
+test('truncated or corrupted modules fail with WasmModuleError, never another error', async () => {
+  const bytes = await wat(`(module (import "env" "f" (func $f (param i32)))
+    (memory 1 2) (table 2 funcref) (global $g (mut i32) (i32.const 5)) (elem (i32.const 0) $a $b)
+    (data (i32.const 0) "abcdef")
+    (func $a (loop (call $f (global.get $g)) (br_if 0 (i32.const 0))))
+    (func $b (export "b") (param i32) (result i32) (i32.add (local.get 0) (i32.load offset=4 (i32.const 0)))))`, { names: true });
+  const options = { memoryMaxPages: 4, checkInterval: 10 };
+  let refused = 0;
+  const attempt = (candidate: Uint8Array): void => {
+    try {
+      instrumentModule(candidate, options);
+    } catch (error) {
+      if (!(error instanceof WasmModuleError)) throw error;
+      refused++;
+    }
+  };
+  for (let cut = 0; cut < bytes.length; cut++) attempt(bytes.subarray(0, cut));
+  let seed = 12345;
+  const random = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  for (let round = 0; round < 2000; round++) {
+    const corrupted = Uint8Array.from(bytes);
+    const flips = 1 + Math.floor(random() * 3);
+    for (let i = 0; i < flips; i++) corrupted[8 + Math.floor(random() * (bytes.length - 8))] = Math.floor(random() * 256);
+    attempt(corrupted);
+  }
+  assert.ok(refused > bytes.length - 1, 'every truncation is refused');
+});
+
 test('memory without a maximum, or above the cap, gets the cap; memory.grow past it returns -1', async () => {
   for (const declaration of ['(memory (export "memory") 1)', '(memory (export "memory") 1 65536)']) {
     const bytes = await wat(`(module ${declaration}

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { wat } from '../../../test/helpers/wat.js';
+import { wasmToText, wat } from '../../../test/helpers/wat.js';
 import { instrumentModule } from './instrument.js';
 import { parseModule } from './reader.js';
 
@@ -53,6 +53,11 @@ const FIXTURES: Fixture[] = [
       (elem $exprs funcref (ref.func $b) (ref.null func) (ref.func $one))
       (elem (table $t0) (i32.const 4) funcref (ref.func $d))
       (elem declare func $c)
+      (elem (i32.const 6) funcref (ref.func $c) (ref.null func))
+      (table $t2 2 funcref)
+      (elem (table $t2) (i32.const 0) funcref (ref.func $d) (ref.null func))
+      (elem declare funcref (ref.func $d) (ref.null func))
+      (func (export "t2") (param i32) (result i32) (call_indirect $t2 (type $r) (local.get 0)))
       (func (export "t0") (param i32) (result i32) (call_indirect $t0 (type $r) (local.get 0)))
       (func (export "t1") (param i32) (result i32) (call_indirect $t1 (type $r) (local.get 0)))
       (func (export "init") (table.init $t0 $passive (i32.const 5) (i32.const 0) (i32.const 2))
@@ -60,9 +65,9 @@ const FIXTURES: Fixture[] = [
       (func (export "declared") (result i32) (table.set $t1 (i32.const 3) (ref.func $c)) (call_indirect $t1 (type $r) (i32.const 3))))`,
     imports: () => ({ env: { one: () => 1 } }),
     exercise: (e) => {
-      const before = [0, 1, 2, 4].map((i) => e.t0(i));
+      const before = [0, 1, 2, 4, 6].map((i) => e.t0(i));
       e.init();
-      return [before, e.t0(5), e.t0(6), e.t1(1), e.t1(2), e.declared()];
+      return [before, e.t0(5), e.t0(6), e.t1(1), e.t1(2), e.declared(), e.t2(0)];
     },
   },
   {
@@ -147,6 +152,12 @@ for (const fixture of FIXTURES) {
   });
 }
 
+test('the element segment fixture uses all eight encodings', async () => {
+  const text = FIXTURES.find((f) => f.name.startsWith('call_indirect'))!.text;
+  const flags = [...new Set(parseModule(await wat(text)).elements.map((e) => e.flags))].sort();
+  assert.deepEqual(flags, [0, 1, 2, 3, 4, 5, 6, 7]);
+});
+
 test('a module without loops still instruments into a valid module, for every fixture and the empty module', async () => {
   const sources = [...FIXTURES.map((f) => f.text), '(module)', '(module (func (export "f")))', '(module (global i32 (i32.const 1)))'];
   for (const text of sources) {
@@ -178,8 +189,10 @@ test('the name section survives with shifted indices: a trap names the function 
   const frames = stack.split('\n').filter((line) => line.includes('wasm-function'));
   assert.match(frames[0]!, /at boom \(/);
   assert.match(frames[1]!, /at caller \(/);
-  // Local names follow their function too: the custom section still parses back whole.
-  assert.ok(WebAssembly.Module.customSections(new WebAssembly.Module(bytes), 'name').length === 1);
+  // Local names follow their function too.
+  const disassembled = await wasmToText(bytes);
+  assert.match(disassembled, /\(func \$first \(type \d+\) \(param \$x i32\)\s*\(local \$y i32\)/);
+  assert.match(disassembled, /\(import "env" "f" \(func \$imported \(type 0\)\)\)\s+\(import "gatehouse" "deadline_check" \(func \(;1;\) \(type 0\)\)\)/);
 });
 
 test('every loop header counts down and calls deadline_check once per checkInterval iterations', async () => {

@@ -1,7 +1,9 @@
 // Rewrites a module at load time so that a guest call can be bounded without a second
 // thread: a counter is decremented at the top of every loop body and, every
 // `checkInterval` iterations, the host's `gatehouse.deadline_check` is called (it throws
-// once the call's deadline has passed). Recursion needs no check: it ends in a stack
+// once the call's deadline has passed, and must keep throwing on every later call until the
+// host's guest call has returned). Every legacy exception handler starts with that call too, so
+// a guest's catch_all cannot swallow the deadline. Recursion needs no check: it ends in a stack
 // overflow trap. Memory is capped at the same time. One pass over the input; untouched
 // sections are passed through as views and everything is concatenated once at the end.
 
@@ -26,6 +28,8 @@ export interface InstrumentResult {
   /** As inspectModule reports it, with memory.maxPages the capped maximum. */
   info: ModuleInfo;
   loopsInstrumented: number;
+  /** Exception handlers (catch, catch_all) that now start with a deadline check. */
+  handlersInstrumented: number;
   /** Index of the inserted import in the rewritten module's function index space. */
   deadlineCheckFunctionIndex: number;
 }
@@ -40,7 +44,7 @@ export function instrumentModule(bytes: Uint8Array, options: InstrumentOptions):
   const output = rewriter.run();
   const info = describeModule(module);
   if (info.memory) info.memory.maxPages = Math.min(info.memory.maxPages ?? options.memoryMaxPages, options.memoryMaxPages);
-  return { bytes: output, info, loopsInstrumented: rewriter.loops, deadlineCheckFunctionIndex: module.importedFunctionCount };
+  return { bytes: output, info, loopsInstrumented: rewriter.loops, handlersInstrumented: rewriter.handlers, deadlineCheckFunctionIndex: module.importedFunctionCount };
 }
 
 function checkOptions({ memoryMaxPages, checkInterval }: InstrumentOptions): void {
@@ -72,12 +76,14 @@ function checkMemoryLimits(module: ModuleStructure, maxPages: number): void {
 
 class ModuleRewriter {
   loops = 0;
+  handlers = 0;
   private readonly chunks: Uint8Array[] = [];
   private readonly shift: number;
   private readonly typeIndex: number;
   private readonly appendType: boolean;
   private readonly checkGlobal: number;
   private readonly loopCheck: Uint8Array;
+  private readonly handlerCheck: Uint8Array;
   private typeDone = false;
   private importDone = false;
   private globalDone = false;
@@ -91,6 +97,10 @@ class ModuleRewriter {
     this.typeIndex = this.appendType ? module.types.length : existing;
     this.checkGlobal = module.importedGlobalCount + module.globalCount;
     this.loopCheck = loopCheckCode(this.checkGlobal, options.checkInterval, this.shift);
+    const call = new ByteWriter(8);
+    call.u8(0x10);
+    call.u32(this.shift);
+    this.handlerCheck = call.toBytes();
     this.patcher = new Patcher(bytes, new ByteWriter(), 0);
     this.visitor = {
       functionIndex: (start, end, index) => {
@@ -99,6 +109,15 @@ class ModuleRewriter {
       loopBody: (offset) => {
         this.patcher.insert(offset, this.loopCheck);
         this.loops++;
+      },
+      // The deadline is a JS exception, which a guest's catch_all can catch. Calling the check
+      // first thing in every handler rethrows it before any handler code runs.
+      handlerStart: (offset) => {
+        this.patcher.insert(offset, this.handlerCheck);
+        this.handlers++;
+      },
+      tryTable: (offset) => {
+        throw new WasmModuleError(`try_table (exnref exception handling) at byte ${offset} is not supported: its handlers are branch targets where the deadline exception cannot be re-raised cheaply`, offset);
       },
     };
   }
@@ -114,7 +133,16 @@ class ModuleRewriter {
       this.rewriteSection(section);
     }
     this.addMissingSectionsBefore(Number.POSITIVE_INFINITY);
-    return Buffer.concat(this.chunks);
+    // A standalone array, not a view into Buffer's shared pool: callers may hand `.buffer` on.
+    let total = 0;
+    for (const chunk of this.chunks) total += chunk.length;
+    const output = new Uint8Array(total);
+    let offset = 0;
+    for (const chunk of this.chunks) {
+      output.set(chunk, offset);
+      offset += chunk.length;
+    }
+    return output;
   }
 
   private emit(id: number, payload: Uint8Array): void {

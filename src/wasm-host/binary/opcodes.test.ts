@@ -14,7 +14,12 @@ function walkModule(bytes: Uint8Array): { loops: number; functionIndices: number
     const r = new ByteReader(bytes, start, end);
     r.context = `function body ${i}`;
     skipLocals(r);
-    walkInstructions(r, { loopBody: () => loops++, functionIndex: (_s, _e, index) => functionIndices.push(index) });
+    walkInstructions(r, {
+      loopBody: () => loops++,
+      functionIndex: (_s, _e, index) => functionIndices.push(index),
+      handlerStart: () => {},
+      tryTable: () => {},
+    });
     assert.equal(r.pos, end, `body ${i} ends where its size says`);
   });
   return { loops, functionIndices };

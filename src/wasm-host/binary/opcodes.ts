@@ -13,6 +13,10 @@ export interface InstructionVisitor {
   functionIndex(start: number, end: number, index: number): void;
   /** A loop's body begins at `offset` (just after its block type). */
   loopBody(offset: number): void;
+  /** A legacy exception handler (after `catch tag` or `catch_all`) begins at `offset`. */
+  handlerStart(offset: number): void;
+  /** A try_table (exnref exception handling) starts at `offset`. */
+  tryTable(offset: number): void;
 }
 
 /** Value types whose encoding is a single byte (numbers, vectors, abbreviated references). */
@@ -110,7 +114,14 @@ export function walkInstructions(r: ByteReader, visitor?: InstructionVisitor): v
     }
     const op = r.u8();
     switch (op) {
-      case 0x00: case 0x01: case 0x05: case 0x0a: case 0x0f: case 0x19: case 0x1a: case 0x1b:
+      case 0x07:
+        r.u32();
+        visitor?.handlerStart(r.pos);
+        break;
+      case 0x19:
+        visitor?.handlerStart(r.pos);
+        break;
+      case 0x00: case 0x01: case 0x05: case 0x0a: case 0x0f: case 0x1a: case 0x1b:
       case 0xd1: case 0xd3: case 0xd4:
         break;
       case 0x02: case 0x04: case 0x06:
@@ -131,7 +142,7 @@ export function walkInstructions(r: ByteReader, visitor?: InstructionVisitor): v
         if (depth === 0) throw new WasmModuleError(`delegate outside a try in ${r.context} at byte ${start}`, start);
         depth--;
         break;
-      case 0x07: case 0x08: case 0x09: case 0x0c: case 0x0d: case 0x14: case 0x15: case 0xd5: case 0xd6:
+      case 0x08: case 0x09: case 0x0c: case 0x0d: case 0x14: case 0x15: case 0xd5: case 0xd6:
       case 0x20: case 0x21: case 0x22: case 0x23: case 0x24: case 0x25: case 0x26: case 0x3f: case 0x40:
         r.u32();
         break;
@@ -156,6 +167,7 @@ export function walkInstructions(r: ByteReader, visitor?: InstructionVisitor): v
         break;
       }
       case 0x1f:
+        visitor?.tryTable(start);
         skipBlockType(r);
         skipCatchClauses(r);
         depth++;
