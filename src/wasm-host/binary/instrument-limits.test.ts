@@ -60,6 +60,27 @@ test('a guest catch_all cannot swallow the deadline: every handler re-raises it 
   assert.throws(() => exports.stubborn(), DeadlineExceeded);
 });
 
+test('an invalid module cannot become valid by reaching the appended counter global', async () => {
+  // (loop (global.set 0 (i32.const 1000)) (br 0)) in a module with no globals: invalid as it
+  // stands, but after instrumentation global 0 is the countdown, which it would keep from zero.
+  const resetsCounter = handModule([0x00, 0x03, 0x40, 0x41, 0xe8, 0x07, 0x24, 0x00, 0x0c, 0x00, 0x0b, 0x0b]);
+  assert.equal(WebAssembly.validate(resetsCounter), false);
+  assert.throws(() => instrumentModule(resetsCounter, { memoryMaxPages: 1, checkInterval: 10 }),
+    refusal(/^global 0 used in function body 0 \(function 0\) at byte \d+ does not exist$/));
+  const readsCounter = await wat('(module (global $g i32 (i32.const 1)) (func (export "f") (result i32) (global.get $g)))');
+  const globalGet = readsCounter.findIndex((b, i) => b === 0x23 && readsCounter[i + 1] === 0x00 && readsCounter[i + 2] === 0x0b);
+  const patched = Uint8Array.from(readsCounter);
+  patched[globalGet + 1] = 0x01; // global.get 1: one past the last global
+  assert.throws(() => instrumentModule(patched, { memoryMaxPages: 1, checkInterval: 10 }), refusal(/^global 1 used in /));
+  assert.doesNotThrow(() => instrumentModule(readsCounter, { memoryMaxPages: 1, checkInterval: 10 }));
+});
+
+test('imports from the host\'s reserved module "gatehouse" are refused', async () => {
+  const bytes = await wat('(module (import "gatehouse" "deadline_check" (func)))');
+  assert.throws(() => instrumentModule(bytes, { memoryMaxPages: 1, checkInterval: 10 }),
+    refusal(/^import gatehouse\.deadline_check: the import module "gatehouse" is reserved for the host$/));
+});
+
 test('try_table is refused by the instrumenter (its handlers are branch targets)', () => {
   const body = [0x00, 0x02, 0x40, 0x1f, 0x40, 0x01, 0x02, 0x00, 0x0b, 0x0b, 0x0b];
   assert.throws(() => instrumentModule(handModule(body), { memoryMaxPages: 1, checkInterval: 10 }),

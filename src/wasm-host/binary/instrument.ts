@@ -11,17 +11,13 @@ import { ByteReader, ByteWriter, WasmModuleError } from './bytes.js';
 import { describeModule, type ModuleInfo } from './inspect.js';
 import { readValueType, skipLocals, walkInstructions, type InstructionVisitor } from './opcodes.js';
 import { rewriteNameSection } from './name-section.js';
+import { RESERVED_IMPORT_MODULE, checkMemoryLimits, checkOptions, checkReservedImports, type InstrumentOptions } from './limits.js';
 import { Patcher } from './patcher.js';
-import { SECTION, parseModule, readVector, sectionRank, type MemoryLimits, type ModuleStructure, type Section } from './reader.js';
+import { SECTION, parseModule, readVector, sectionRank, type ModuleStructure, type Section } from './reader.js';
 
-export const DEADLINE_CHECK_IMPORT = { module: 'gatehouse', name: 'deadline_check' } as const;
+export const DEADLINE_CHECK_IMPORT = { module: RESERVED_IMPORT_MODULE, name: 'deadline_check' } as const;
 
-export interface InstrumentOptions {
-  /** Every memory gets at most this many 64 KiB pages (1..65536). */
-  memoryMaxPages: number;
-  /** Loop iterations between two calls of deadline_check (1..2^31-1). */
-  checkInterval: number;
-}
+export type { InstrumentOptions };
 
 export interface InstrumentResult {
   bytes: Uint8Array<ArrayBuffer>;
@@ -34,44 +30,16 @@ export interface InstrumentResult {
   deadlineCheckFunctionIndex: number;
 }
 
-const PAGE_BYTES = 65536;
-
 export function instrumentModule(bytes: Uint8Array, options: InstrumentOptions): InstrumentResult {
   checkOptions(options);
   const module = parseModule(bytes);
+  checkReservedImports(module);
   checkMemoryLimits(module, options.memoryMaxPages);
   const rewriter = new ModuleRewriter(bytes, module, options);
   const output = rewriter.run();
   const info = describeModule(module);
   if (info.memory) info.memory.maxPages = Math.min(info.memory.maxPages ?? options.memoryMaxPages, options.memoryMaxPages);
   return { bytes: output, info, loopsInstrumented: rewriter.loops, handlersInstrumented: rewriter.handlers, deadlineCheckFunctionIndex: module.importedFunctionCount };
-}
-
-function checkOptions({ memoryMaxPages, checkInterval }: InstrumentOptions): void {
-  if (!Number.isInteger(memoryMaxPages) || memoryMaxPages < 1 || memoryMaxPages > 65536) {
-    throw new RangeError(`memoryMaxPages must be an integer from 1 to 65536, got ${memoryMaxPages}`);
-  }
-  if (!Number.isInteger(checkInterval) || checkInterval < 1 || checkInterval > 0x7fffffff) {
-    throw new RangeError(`checkInterval must be an integer from 1 to 2147483647, got ${checkInterval}`);
-  }
-}
-
-function mebibytes(pages: number): string {
-  const value = (pages * PAGE_BYTES) / (1024 * 1024);
-  return Number.isInteger(value) ? String(value) : value.toFixed(2);
-}
-
-function checkMemoryLimits(module: ModuleStructure, maxPages: number): void {
-  const memories: Array<[MemoryLimits, string]> = [
-    ...module.imports.filter((i) => i.memory).map((i): [MemoryLimits, string] => [i.memory!, `imported memory ${i.module}.${i.name}`]),
-    ...module.memories.map((m, i): [MemoryLimits, string] => [m, `memory ${i}`]),
-  ];
-  for (const [memory, what] of memories) {
-    if (memory.shared) throw new WasmModuleError(`${what} is shared (threads), which is not supported`);
-    if (memory.initialPages > maxPages) {
-      throw new WasmModuleError(`${what} declares ${memory.initialPages} pages (${mebibytes(memory.initialPages)} MiB) of initial memory, over the limit of ${mebibytes(maxPages)} MiB`);
-    }
-  }
 }
 
 class ModuleRewriter {
@@ -258,7 +226,7 @@ class ModuleRewriter {
       const flags = r.u8();
       r.u32();
       if (flags & 0x01) r.u32();
-      if (initialised) walkInstructions(r, this.visitor);
+      if (initialised) walkInstructions(r, this.visitor, this.checkGlobal);
     }
     this.finish(section, w);
   }
@@ -281,7 +249,7 @@ class ModuleRewriter {
     for (let i = 0; i < count; i++) {
       readValueType(r);
       r.u8();
-      walkInstructions(r, this.visitor);
+      walkInstructions(r, this.visitor, this.checkGlobal);
     }
     this.patcher.copyTo(section.end);
     this.writeCheckGlobal(w);
@@ -312,14 +280,14 @@ class ModuleRewriter {
       const flags = r.u32();
       if ((flags & 0x01) === 0) {
         if (flags & 0x02) r.u32();
-        walkInstructions(r, this.visitor);
+        walkInstructions(r, this.visitor, this.checkGlobal);
       }
       const usesExpressions = (flags & 0x04) !== 0;
       if (flags & 0x03) {
         if (usesExpressions) readValueType(r);
         else r.u8(); // elemkind
       }
-      if (usesExpressions) readVector(r, () => walkInstructions(r, this.visitor));
+      if (usesExpressions) readVector(r, () => walkInstructions(r, this.visitor, this.checkGlobal));
       else readVector(r, () => this.rewriteFunctionIndex(r));
     }
     this.finish(section, w);
@@ -330,7 +298,7 @@ class ModuleRewriter {
     for (let i = 0; i < count; i++) {
       const flags = r.u32();
       if (flags === 2) r.u32();
-      if (flags !== 1) walkInstructions(r, this.visitor);
+      if (flags !== 1) walkInstructions(r, this.visitor, this.checkGlobal);
       r.skip(r.u32());
     }
     this.finish(section, w);
@@ -354,7 +322,7 @@ class ModuleRewriter {
       body.reset();
       this.patcher.restart(body, start);
       skipLocals(r);
-      walkInstructions(r, this.visitor);
+      walkInstructions(r, this.visitor, this.checkGlobal);
       if (r.pos !== end) throw new WasmModuleError(`${r.context} has ${end - r.pos} bytes after its final end (byte ${r.pos})`, r.pos);
       if (this.patcher.edits === 0) {
         w.u32(size);

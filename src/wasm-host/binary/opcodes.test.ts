@@ -146,3 +146,20 @@ test('the offset in the message is the opcode byte', () => {
   const at = parseModule(bytes).codeBodies[0]!.start + 3;
   assert.throws(() => walkModule(bytes), (e: unknown) => e instanceof WasmModuleError && e.offset === at && e.message.endsWith(`at byte ${at}`));
 });
+
+test('a global index at or past globalCount is refused, whether its LEB is one byte or more', () => {
+  const walk = (body: number[], globalCount: number): void => {
+    const bytes = handModule(body);
+    const { start, end } = parseModule(bytes).codeBodies[0]!;
+    const r = new ByteReader(bytes, start, end);
+    r.context = 'function body 0';
+    skipLocals(r);
+    walkInstructions(r, undefined, globalCount);
+  };
+  const wide = [0x00, 0x23, 0x80, 0x01, 0x1a, 0x0b]; // global.get 128; drop
+  assert.doesNotThrow(() => walk(wide, 129));
+  assert.throws(() => walk(wide, 128), (e: unknown) => e instanceof WasmModuleError && /^global 128 used in function body 0 at byte \d+ does not exist$/.test(e.message));
+  const narrow = [0x00, 0x41, 0x00, 0x24, 0x05, 0x0b]; // i32.const 0; global.set 5
+  assert.doesNotThrow(() => walk(narrow, 6));
+  assert.throws(() => walk(narrow, 5), (e: unknown) => e instanceof WasmModuleError && /^global 5 used/.test(e.message));
+});

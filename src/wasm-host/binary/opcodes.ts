@@ -71,6 +71,10 @@ export function hex(byte: number): string {
   return byte.toString(16).padStart(2, '0');
 }
 
+function missingGlobal(r: ByteReader, start: number, index: number): WasmModuleError {
+  return new WasmModuleError(`global ${index} used in ${r.context} at byte ${start} does not exist`, start);
+}
+
 function unknown(r: ByteReader, start: number, text: string): WasmModuleError {
   return new WasmModuleError(`unknown opcode ${text} in ${r.context} at byte ${start}`, start);
 }
@@ -78,8 +82,10 @@ function unknown(r: ByteReader, start: number, text: string): WasmModuleError {
 /**
  * Walks instructions from r.pos through the `end` that closes the expression (for a function
  * body, its final 0x0B; for a constant expression, its only one). Leaves r.pos just after it.
+ * `globalCount` refuses global.get/global.set of an index at or past it: the instrumenter
+ * appends a global, and an invalid module must not become a valid one that touches it.
  */
-export function walkInstructions(r: ByteReader, visitor?: InstructionVisitor): void {
+export function walkInstructions(r: ByteReader, visitor?: InstructionVisitor, globalCount = Number.POSITIVE_INFINITY): void {
   const bytes = r.bytes;
   let depth = 0;
   for (;;) {
@@ -94,9 +100,15 @@ export function walkInstructions(r: ByteReader, visitor?: InstructionVisitor): v
         r.pos = start + 1;
         continue;
       }
+      const next = bytes[start + 1]!;
+      if ((first === 0x23 || first === 0x24) && next < 0x80) {
+        if (next >= globalCount) throw missingGlobal(r, start, next);
+        r.pos = start + 2;
+        continue;
+      }
       let immediates = 0;
-      if ((first >= 0x20 && first <= 0x24) || (first >= 0x41 && first <= 0x42) || first === 0x0c || first === 0x0d) immediates = 1;
-      else if (first >= 0x28 && first <= 0x3e && bytes[start + 1]! < 0x40) immediates = 2;
+      if ((first >= 0x20 && first <= 0x22) || (first >= 0x41 && first <= 0x42) || first === 0x0c || first === 0x0d) immediates = 1;
+      else if (first >= 0x28 && first <= 0x3e && next < 0x40) immediates = 2;
       if (immediates > 0) {
         let at = start + 1;
         let complete = true;
@@ -143,9 +155,14 @@ export function walkInstructions(r: ByteReader, visitor?: InstructionVisitor): v
         depth--;
         break;
       case 0x08: case 0x09: case 0x0c: case 0x0d: case 0x14: case 0x15: case 0xd5: case 0xd6:
-      case 0x20: case 0x21: case 0x22: case 0x23: case 0x24: case 0x25: case 0x26: case 0x3f: case 0x40:
+      case 0x20: case 0x21: case 0x22: case 0x25: case 0x26: case 0x3f: case 0x40:
         r.u32();
         break;
+      case 0x23: case 0x24: {
+        const index = r.u32();
+        if (index >= globalCount) throw missingGlobal(r, start, index);
+        break;
+      }
       case 0x0e: {
         const count = r.u32();
         for (let i = 0; i <= count; i++) r.u32();
