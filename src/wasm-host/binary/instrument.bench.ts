@@ -4,9 +4,9 @@
 // 1. Rewrite time on a generated ~8 MB module shaped like compiled Go (many functions, each a
 //    loop of locals, i64 constants, loads, stores and calls), and on any .wasm files given, as
 //    the median of 5 runs of wall and CPU time.
-// 2. The cost of the loop check on a tight loop: iterations per second of the same exported
-//    loop, original and instrumented (checkInterval 10000, a deadline_check that reads the
-//    clock), median of 5 rounds each, interleaved.
+// 2. The cost of the loop check: iterations per second of the same exported loop, original and
+//    instrumented (checkInterval 10000, a deadline_check that reads the clock), median of 5
+//    rounds each, interleaved; on the tightest possible loop and on a byte-scanning one.
 
 import { readFileSync } from 'node:fs';
 import { wat } from '../../../test/helpers/wat.js';
@@ -80,11 +80,21 @@ function timeInstrument(label: string, bytes: Uint8Array): void {
     `median ${median(wall).toFixed(1)} ms wall / ${median(cpu).toFixed(1)} ms CPU, valid: ${WebAssembly.validate(result.bytes)}`);
 }
 
-async function loopOverhead(): Promise<void> {
-  const bytes = await wat(`(module (func (export "spin") (param $n i32) (result i32) (local $acc i32)
-    (loop $l (local.set $acc (i32.add (local.get $acc) (i32.xor (local.get $n) (i32.const 7))))
-      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
-    (local.get $acc)))`);
+const TIGHT_LOOP = `(module (func (export "spin") (param $n i32) (result i32) (local $acc i32)
+  (loop $l (local.set $acc (i32.add (local.get $acc) (i32.xor (local.get $n) (i32.const 7))))
+    (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+  (local.get $acc)))`;
+
+// A loop shaped like header scanning: a byte load, two compares and a count per iteration.
+const SCAN_LOOP = `(module (memory 1) (func (export "spin") (param $n i32) (result i32) (local $i i32) (local $found i32)
+  (loop $l
+    (if (i32.eq (i32.load8_u (i32.and (local.get $i) (i32.const 0xffff))) (i32.const 58))
+      (then (local.set $found (i32.add (local.get $found) (i32.const 1)))))
+    (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
+  (local.get $found)))`;
+
+async function loopOverhead(label: string, text: string): Promise<void> {
+  const bytes = await wat(text);
   const instrumented = instrumentModule(bytes, { memoryMaxPages: 1, checkInterval: 10_000 }).bytes;
   let deadline = Number.POSITIVE_INFINITY;
   const imports = { gatehouse: { deadline_check: () => { if (performance.now() > deadline) throw new Error('deadline'); } } };
@@ -107,10 +117,11 @@ async function loopOverhead(): Promise<void> {
   }
   const plainMedian = median(plainRates);
   const checkedMedian = median(checkedRates);
-  console.log(`tight loop: ${(plainMedian / 1e6).toFixed(0)} M iterations/s plain, ${(checkedMedian / 1e6).toFixed(0)} M/s instrumented ` +
-    `(${(checkedMedian / plainMedian).toFixed(2)}x, ${((1 / checkedMedian - 1 / plainMedian) * 1e9).toFixed(2)} ns per iteration)`);
+  console.log(`${label}: ${(plainMedian / 1e6).toFixed(0)} M iterations/s plain, ${(checkedMedian / 1e6).toFixed(0)} M/s instrumented ` +
+    `(${(checkedMedian / plainMedian).toFixed(2)}x, +${((1 / checkedMedian - 1 / plainMedian) * 1e9).toFixed(2)} ns per iteration)`);
 }
 
 timeInstrument('generated Go-shaped module', generateLargeModule(20_000, 12));
 for (const path of process.argv.slice(2)) timeInstrument(path, new Uint8Array(readFileSync(path)));
-await loopOverhead();
+await loopOverhead('tight loop (add, xor, sub, br_if)', TIGHT_LOOP);
+await loopOverhead('scan loop (load8_u, compares, count)', SCAN_LOOP);
