@@ -24,9 +24,13 @@ function isShortValueType(byte: number): boolean {
   return (byte >= 0x7b && byte <= 0x7f) || (byte >= 0x69 && byte <= 0x74);
 }
 
+function peek(r: ByteReader): number | undefined {
+  return r.pos < r.limit ? r.bytes[r.pos] : undefined;
+}
+
 /** A heap type: an abbreviated one (one byte, 0x69..0x74) or a type index (s33, non-negative). */
 export function skipHeapType(r: ByteReader): void {
-  const first = r.bytes[r.pos];
+  const first = peek(r);
   if (first !== undefined && first >= 0x69 && first <= 0x74) {
     r.pos++;
     return;
@@ -48,7 +52,7 @@ export function readValueType(r: ByteReader): number {
 }
 
 function skipBlockType(r: ByteReader): void {
-  const byte = r.bytes[r.pos];
+  const byte = peek(r);
   if (byte === 0x40) {
     r.pos++;
     return;
