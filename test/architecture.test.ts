@@ -56,7 +56,6 @@ const ALLOWED: Record<string, readonly string[]> = {
   secrets: ['contracts', 'core', 'config-store'],
   examples: ['contracts', 'core'],
   docs: ['contracts', 'core', 'plugin-runtime'],
-  'wasm-host': ['contracts', 'core', 'observability', 'plugin-runtime'],
 };
 
 test('each folder imports only from the layers below it', () => {
