@@ -56,10 +56,9 @@ export async function runPluginCheck(argv: string[], out: (s: string) => void = 
   if (request.body !== '') request.headers['content-length'] = String(Buffer.byteLength(request.body));
   const bytes = readFileSync(file);
   const { checkPlugin } = await import('../wasm-host/plugin-check.js');
-  const { prepareModule } = await import('../wasm-host/index.js');
   const report = await checkPlugin(bytes, {
     rootId: rootId ?? basename(file).replace(/\.wasm$/, ''), configuration, request,
-    callTimeoutMs: timeoutMs, memoryLimitBytes: memoryMb * 1024 * 1024, prepareModule,
+    callTimeoutMs: timeoutMs, memoryLimitBytes: memoryMb * 1024 * 1024,
   });
   if (json) {
     out(JSON.stringify(report, null, 2) + '\n');

@@ -5,6 +5,8 @@ import { abiVersionOf, WasmVm } from './vm.js';
 import { sharedDataOf, localQueues, localMetrics } from './local-services.js';
 import type { AbiVersion } from './abi/constants.js';
 import type { VmServices } from './services.js';
+import { instrumentModule, START_EXPORT } from './binary/instrument.js';
+import { WasmModuleError } from './binary/bytes.js';
 
 export interface ModuleLimits {
   /** Deadline of one guest call. */
@@ -31,6 +33,23 @@ const checkServices: VmServices = {
   metrics: localMetrics,
 };
 
+/** Loop iterations between two deadline checks: a clock read every 10,000 iterations costs nothing measurable. */
+const CHECK_INTERVAL = 10_000;
+
+/**
+ * What every module goes through before it is compiled, wherever it is loaded (workers,
+ * publish checks, `plugin check`): the deadline instrumentation and the memory cap
+ * (binary/instrument.ts). A module it cannot handle is a WasmLoadError with the reason.
+ */
+export function prepareModule(bytes: Uint8Array, memoryLimitBytes: number): Uint8Array {
+  try {
+    return instrumentModule(bytes, { memoryMaxPages: Math.max(1, Math.floor(memoryLimitBytes / 65536)), checkInterval: CHECK_INTERVAL }).bytes;
+  } catch (err) {
+    if (err instanceof WasmModuleError) throw new WasmLoadError(`not a module the gateway can run: ${err.message}`);
+    throw err;
+  }
+}
+
 /** Compiles a module (a WasmLoadError with the reason when it is no valid WebAssembly). */
 export async function compileModule(bytes: Uint8Array): Promise<WebAssembly.Module> {
   try {
@@ -47,7 +66,7 @@ export async function compileModule(bytes: Uint8Array): Promise<WebAssembly.Modu
  * `gatehouse plugin check`). Throws WasmLoadError with the reason.
  */
 export async function checkModule(bytes: Uint8Array, opts: ModuleLimits & { rootId: string; configuration?: Buffer; pluginName?: string }): Promise<ModuleReport> {
-  const module = await compileModule(bytes);
+  const module = await compileModule(prepareModule(bytes, opts.memoryLimitBytes));
   const abi = abiVersionOf(module);
   if (abi === undefined) throw new WasmLoadError('missing or unknown proxy-wasm ABI version (no proxy_abi_version_0_1_0, _0_2_0, _0_2_1 or _0_2_100 export)');
   const vm = WasmVm.create(module, {
@@ -67,7 +86,7 @@ export async function checkModule(bytes: Uint8Array, opts: ModuleLimits & { root
     sha256: createHash('sha256').update(bytes).digest('hex'),
     size: bytes.length,
     abi,
-    imports: WebAssembly.Module.imports(module).map((i) => `${i.module}.${i.name}`),
-    exports: WebAssembly.Module.exports(module).map((e) => e.name),
+    imports: WebAssembly.Module.imports(module).filter((i) => i.module !== 'gatehouse').map((i) => `${i.module}.${i.name}`),
+    exports: WebAssembly.Module.exports(module).map((e) => e.name).filter((n) => n !== START_EXPORT),
   };
 }

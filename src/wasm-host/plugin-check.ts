@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { ConsumerRef, PhaseResult, PluginContext, PluginRequest } from '../contracts/plugin.js';
@@ -6,7 +5,7 @@ import { ResponseState } from '../plugin-runtime/plugin-run.js';
 import { RequestBodyRejected } from '../plugin-runtime/request-body-rejected.js';
 import type { CallResponse } from './abi/host.js';
 import { localMetrics, localQueues, sharedDataOf } from './local-services.js';
-import { checkModule, compileModule, type ModuleLimits, type ModuleReport } from './module-check.js';
+import { checkModule, compileModule, prepareModule, type ModuleLimits, type ModuleReport } from './module-check.js';
 import { wasmPlugin } from './wasm-plugin.js';
 import type { VmServices } from './services.js';
 
@@ -26,8 +25,6 @@ export interface CheckOptions extends ModuleLimits {
   rootId: string;
   configuration: Record<string, unknown>;
   request: SampleRequest;
-  /** Turns the binary into what is compiled (the deadline instrumentation), as the gateway does. */
-  prepareModule?: (bytes: Uint8Array) => Uint8Array;
 }
 
 export interface CheckReport {
@@ -94,10 +91,10 @@ export async function checkPlugin(bytes: Uint8Array, opts: CheckOptions): Promis
     },
   });
   const log = pino({ level: 'trace' }, sink);
-  const prepared = opts.prepareModule?.(bytes) ?? bytes;
+  let prepared: Uint8Array;
   try {
-    report.module = { ...(await checkModule(prepared, { ...opts, configuration: Buffer.from(JSON.stringify(opts.configuration)) })),
-      sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length };
+    report.module = await checkModule(bytes, { ...opts, configuration: Buffer.from(JSON.stringify(opts.configuration)) });
+    prepared = prepareModule(bytes, opts.memoryLimitBytes);
   } catch (err) {
     report.refused = (err as Error).message;
     return report;

@@ -6,7 +6,7 @@ import type { NodeConfig } from '../contracts/node-config.js';
 import { resolveStage, type PluginRegistry } from '../plugin-runtime/registry.js';
 import type { ConfigView, StoredObject } from '../contracts/store.js';
 import { RESOURCE_KINDS, type ResourceKind } from '../contracts/resources.js';
-import { compileModule } from './module-check.js';
+import { compileModule, prepareModule } from './module-check.js';
 import type { VmServices } from './services.js';
 import { wasmPlugin, type FailStrategy, type WasmPluginSpec } from './wasm-plugin.js';
 
@@ -25,9 +25,6 @@ export interface WasmPluginSource {
   readonly bytes: () => Uint8Array | undefined;
 }
 
-/** Turns the binary into what is compiled (the deadline instrumentation). */
-export type ModulePreparer = (bytes: Uint8Array) => Uint8Array;
-
 export interface WasmPluginSetOptions {
   /** Workers run VMs; the primary only validates configs (no module compiled there). */
   readonly runsVms: boolean;
@@ -35,7 +32,6 @@ export interface WasmPluginSetOptions {
   readonly memoryLimitBytes: number;
   readonly services: VmServices;
   readonly log: Logger;
-  readonly prepareModule?: ModulePreparer;
 }
 
 /**
@@ -104,7 +100,7 @@ export class WasmPluginSet {
     if (cached !== undefined) return cached;
     const bytes = src.bytes();
     if (bytes === undefined) throw new Error(`its binary (sha256 ${src.sha256}) is not in the store`);
-    const module = await compileModule(this.opts.prepareModule?.(bytes) ?? bytes);
+    const module = await compileModule(prepareModule(bytes, this.opts.memoryLimitBytes));
     this.modules.set(src.sha256, module);
     return module;
   }

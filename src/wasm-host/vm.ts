@@ -5,6 +5,7 @@ import { ProcExit, wasiImports } from './abi/wasi.js';
 import type { AbiHost, CallResponse, ContextHost, HttpCallRequest, RootHost } from './abi/host.js';
 import { DeadlineExceeded, WasmFault, WasmLoadError, type FaultKind } from './faults.js';
 import { RootContext } from './root-context.js';
+import { START_EXPORT } from './binary/instrument.js';
 import type { GuestCallbacks, GuestExport, VmHandle, VmOptions } from './vm-handle.js';
 
 export type { VmOptions } from './vm-handle.js';
@@ -98,6 +99,8 @@ export class WasmVm implements AbiHost, VmHandle {
         vm.depth--;
       }
     };
+    // the module's start section, moved to an export by the instrumentation (binary/instrument.ts)
+    run(START_EXPORT);
     if (typeof ex._initialize === 'function') {
       run('_initialize');
       if (typeof ex.main === 'function') run('main', 0, 0);

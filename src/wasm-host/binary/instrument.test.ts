@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { wasmToText, wat } from '../../../test/helpers/wat.js';
-import { instrumentModule } from './instrument.js';
+import { instrumentModule, START_EXPORT } from './instrument.js';
 import { parseModule } from './reader.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -12,6 +12,8 @@ const OPTIONS = { memoryMaxPages: 256, checkInterval: 1000 };
 async function instantiate(bytes: Uint8Array<ArrayBuffer>, imports: WebAssembly.Imports = {}): Promise<Exports> {
   const module = await WebAssembly.compile(bytes);
   const instance = await WebAssembly.instantiate(module, { gatehouse: { deadline_check: () => {} }, ...imports });
+  // the instrumented module's start function is exported instead of run at instantiation; the host calls it next
+  (instance.exports[START_EXPORT] as (() => void) | undefined)?.();
   return instance.exports as Exports;
 }
 
@@ -208,4 +210,22 @@ test('every loop header counts down and calls deadline_check once per checkInter
   assert.equal(checks, 3); // 10 iterations, a check on the 3rd, 6th and 9th
   assert.equal(exports.sum(2), 3);
   assert.equal(checks, 4); // the counter carries over between calls: 9+1 .. 12
+});
+
+test('the start section becomes an export the host calls after instantiation, when exports are reachable', async () => {
+  const original = await wat(`(module (global $g (export "g") (mut i32) (i32.const 0))
+    (func $init (global.set $g (i32.const 7))) (start $init))`);
+  const { bytes } = instrumentModule(original, OPTIONS);
+  const instance = await WebAssembly.instantiate(await WebAssembly.compile(bytes), { gatehouse: { deadline_check: () => {} } });
+  const g = instance.exports.g as WebAssembly.Global;
+  assert.equal(g.value, 0, 'nothing ran during instantiation');
+  (instance.exports[START_EXPORT] as () => void)();
+  assert.equal(g.value, 7);
+  const noStart = instrumentModule(await wat('(module (func (export "f")))'), OPTIONS).bytes;
+  assert.deepEqual(WebAssembly.Module.exports(new WebAssembly.Module(noStart)).map((e) => e.name), ['f']);
+});
+
+test('a module exporting the reserved start name is refused', async () => {
+  const bytes = await wat('(module (func $s) (start $s) (func (export "__gatehouse_start")))');
+  assert.throws(() => instrumentModule(bytes, OPTIONS), /reserves/);
 });

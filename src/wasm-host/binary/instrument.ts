@@ -17,6 +17,15 @@ import { SECTION, parseModule, readVector, sectionRank, type ModuleStructure, ty
 
 export const DEADLINE_CHECK_IMPORT = { module: RESERVED_IMPORT_MODULE, name: 'deadline_check' } as const;
 
+/**
+ * A start section runs inside `new WebAssembly.Instance`, before the host can reach the
+ * instance's exports (its memory, its allocator): a start function that calls the host
+ * (AssemblyScript's top level writing a log line) would find no memory. The instrumented
+ * module has no start section; its start function is exported under this name and the
+ * host calls it right after instantiation, with the deadline of start-up.
+ */
+export const START_EXPORT = '__gatehouse_start';
+
 export type { InstrumentOptions };
 
 export interface InstrumentResult {
@@ -55,6 +64,7 @@ class ModuleRewriter {
   private typeDone = false;
   private importDone = false;
   private globalDone = false;
+  private exportDone = false;
   private readonly patcher: Patcher;
   private readonly visitor: InstructionVisitor;
 
@@ -143,6 +153,15 @@ class ModuleRewriter {
       this.writeCheckGlobal(w);
       this.emit(SECTION.global, w.toBytes());
     }
+    if (!this.exportDone && rank > sectionRank(SECTION.export)) {
+      this.exportDone = true;
+      if (this.module.start !== undefined) {
+        const w = new ByteWriter(32);
+        w.u32(1);
+        this.writeStartExport(w);
+        this.emit(SECTION.export, w.toBytes());
+      }
+    }
   }
 
   private writeDeadlineImport(w: ByteWriter): void {
@@ -199,11 +218,9 @@ class ModuleRewriter {
         return this.rewriteGlobals(section);
       case SECTION.export:
         return this.rewriteExports(section);
-      case SECTION.start: {
-        const w = new ByteWriter(8);
-        w.u32(this.remap(this.module.start!));
-        return this.emit(section.id, w.view());
-      }
+      case SECTION.start:
+        // dropped: exported as START_EXPORT instead
+        return undefined;
       case SECTION.element:
         return this.rewriteElements(section);
       case SECTION.code:
@@ -257,15 +274,26 @@ class ModuleRewriter {
   }
 
   private rewriteExports(section: Section): void {
-    const { r, w, count } = this.begin(section, 0);
+    this.exportDone = true;
+    const hasStart = this.module.start !== undefined;
+    const { r, w, count } = this.begin(section, hasStart ? 1 : 0);
     for (let i = 0; i < count; i++) {
-      r.name();
+      const name = r.name();
+      if (name === START_EXPORT) throw new WasmModuleError(`the module exports "${START_EXPORT}", a name the host reserves`, r.pos);
       const kind = r.u8();
       const start = r.pos;
       const index = r.u32();
       if (kind === 0x00 && index >= this.shift) this.patcher.replaceU32(start, r.pos, index + 1);
     }
-    this.finish(section, w);
+    this.patcher.copyTo(section.end);
+    if (hasStart) this.writeStartExport(w);
+    this.emit(section.id, w.view());
+  }
+
+  private writeStartExport(w: ByteWriter): void {
+    w.name(START_EXPORT);
+    w.u8(0x00);
+    w.u32(this.remap(this.module.start!));
   }
 
   private rewriteFunctionIndex(r: ByteReader): void {
