@@ -168,10 +168,10 @@ export class WasmVm implements AbiHost, VmHandle {
     } finally {
       this.depth--;
       this.effectiveCtx = prev;
-      if (this.depth === 0 && this.memory.byteLength > this.opts.memoryLimitBytes && !this.retiring) {
+      if (this.depth === 0 && this.memory.byteLength >= this.opts.memoryLimitBytes && !this.retiring) {
         this.retiring = true;
         this.opts.log.warn({ plugin: this.opts.pluginName, memory_bytes: this.memory.byteLength },
-          `wasm plugin ${this.opts.pluginName} grew its memory past ${this.opts.memoryLimitBytes} bytes; its VM is rebuilt`);
+          `wasm plugin ${this.opts.pluginName} grew its memory to its limit of ${this.opts.memoryLimitBytes} bytes; its VM is rebuilt`);
       }
     }
   }
