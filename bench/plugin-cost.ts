@@ -96,3 +96,13 @@ export function formatPluginCost(r: PluginCostReport): string {
   lines.push('  triggers; the runtime between handlers and what the added headers cost to write are not in them.');
   return lines.join('\n');
 }
+
+/** One target's plugins, µs per call by phase (the wasm scenario: goal under 10 µs a call). */
+export function formatCallCost(label: string, r: PluginCostReport): string {
+  const lines = [`▸ ${label}: handler time per call (gatehouse_plugin_phase_duration_seconds, 1 request in 8 timed)`];
+  for (const row of r.rows) {
+    const phases = Object.entries(row.phases).filter(([, v]) => v.calls > 0).map(([p, v]) => `${p} ${v.usPerCall.toFixed(2)} µs`).join(', ');
+    lines.push(`  ${row.plugin.padEnd(16)} ${phases}`);
+  }
+  return lines.join('\n');
+}

@@ -77,6 +77,7 @@ const GOALS: Partial<Record<ScenarioId, { num: TargetId; den: TargetId; min: num
   '1route': { num: 'gateway', den: 'baseline', min: 1.0, label: 'gateway ÷ baseline (1 route)' },
   '10k': { num: 'gateway-10k', den: 'gateway', min: 0.95, label: 'gateway 10k routes ÷ gateway 1 route' },
   plugins: { num: 'gateway-plugins', den: 'gateway', min: 0.85, label: 'gateway with 5 plugins ÷ gateway without' },
+  wasm: { num: 'gateway-wasm', den: 'gateway', min: 0.85, label: 'gateway with a wasm plugin ÷ gateway without' },
   deadlog: { num: 'gateway-deadlog', den: 'gateway', min: 0.95, label: 'gateway with a dead log sink ÷ gateway without' },
 };
 
@@ -141,6 +142,10 @@ export function scenarioTable(res: ScenarioResult): string {
   if (scenario.id === '10k') {
     lines.push(`  gateway (10k routes) ÷ gateway (1 route): ${fmtRatio(ratio(rows, 'gateway-10k', 'gateway'))}`);
   }
+  if (scenario.id === 'wasm') {
+    lines.push(`  gateway (wasm plugin) ÷ gateway (no plugins): ${fmtRatio(ratio(rows, 'gateway-wasm', 'gateway'))}`);
+    lines.push(`  gateway (TS plugin) ÷ gateway (no plugins): ${fmtRatio(ratio(rows, 'gateway-ts', 'gateway'))}`);
+  }
   if (scenario.id === 'deadlog') {
     lines.push(`  gateway (dead log sink) ÷ gateway (no plugins): ${fmtRatio(ratio(rows, 'gateway-deadlog', 'gateway'))}`);
   }
@@ -164,6 +169,11 @@ export function summaryBlock(results: ScenarioResult[]): string {
     const name = res.scenario.id === '1route' ? '1 route' : res.scenario.id === '10k' ? '10k-routes case' : fmtBytes(res.scenario.bodyBytes);
     if (res.scenario.id === 'plugins') {
       add('gateway 5 plugins ÷ gateway no plugins', ratio(rows, 'gateway-plugins', 'gateway'), goal);
+      continue;
+    }
+    if (res.scenario.id === 'wasm') {
+      add('gateway wasm plugin ÷ gateway no plugins', ratio(rows, 'gateway-wasm', 'gateway'), goal);
+      add('gateway TS plugin ÷ gateway no plugins', ratio(rows, 'gateway-ts', 'gateway'));
       continue;
     }
     if (res.scenario.id === 'deadlog') {

@@ -6,8 +6,8 @@ import { dirname, join, resolve } from 'node:path';
 import { loaderAvailable, loaderVersion, runLoad, type LoaderName, type LoadResult } from './load.js';
 import { httpGet, installCleanup, outputBlock, processTreeCpuMs, stopAll } from './procs.js';
 import { goalLine, goalsFor, labelOf, scenarioTable, summarize, summaryBlock, type ScenarioResult, type TargetRow } from './report.js';
-import { formatPluginCost, scrapePluginCost, type PluginCostReport } from './plugin-cost.js';
-import { SCENARIOS, type Scenario, type ScenarioId, type TargetId } from './scenarios.js';
+import { formatCallCost, formatPluginCost, scrapePluginCost, type PluginCostReport } from './plugin-cost.js';
+import { SCENARIOS, TARGET_LABELS, type Scenario, type ScenarioId, type TargetId } from './scenarios.js';
 import { formatApplyLatency, runApplyLatency, type ApplyLatencyResult } from './apply-latency.js';
 import { REPO_ROOT, baseUrl, nginxAvailable, startBaseline, startGateway, startNginx, startUpstream, type Running } from './targets.js';
 
@@ -18,7 +18,7 @@ const HELP = `Usage: npm run bench -- [options]      (or: node dist/bench/run.js
   --connections=50      concurrent keep-alive connections
   --warmup=10           seconds of unmeasured load the first time a target is loaded (JIT warm-up);
                         in later scenarios it gets min(1, N) s on the new path (0 = none)
-  --scenarios=LIST      subset of 1route,10k,plugins,deadlog,1k,64k,1m (default: all)
+  --scenarios=LIST      subset of 1route,10k,plugins,wasm,deadlog,1k,64k,1m (default: all)
   --targets=LIST        subset of baseline,gateway,nginx (default: all; nginx only when on PATH)
   --loader=NAME         wrk | autocannon (default: wrk when on PATH, else autocannon)
   --ready-timeout=20    seconds each process gets to answer 200 before it counts as failed
@@ -93,7 +93,7 @@ async function main(): Promise<void> {
 
   const scenarios: Scenario[] = SCENARIOS.filter((s) => opts.scenarios.includes(s.id)).map((s) => ({
     ...s,
-    targets: s.targets.filter((t) => opts.targets.has(t === 'gateway-10k' || t === 'gateway-plugins' || t === 'gateway-deadlog' ? 'gateway' : t)),
+    targets: s.targets.filter((t) => opts.targets.has(t.startsWith('gateway') ? 'gateway' : t as 'baseline' | 'nginx')),
   }));
   const wanted = new Set<TargetId>(scenarios.flatMap((s) => s.targets));
   const notes: string[] = [];
@@ -143,6 +143,8 @@ async function main(): Promise<void> {
     ['gateway-10k', () => startGateway('gateway-10k', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
     ['gateway-plugins', () => startGateway('gateway-plugins', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
     ['gateway-deadlog', () => startGateway('gateway-deadlog', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
+    ['gateway-wasm', () => startGateway('gateway-wasm', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
+    ['gateway-ts', () => startGateway('gateway-ts', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
   ];
   for (const [id, start] of starters) {
     if (!wanted.has(id)) continue;
@@ -160,6 +162,7 @@ async function main(): Promise<void> {
   const results: ScenarioResult[] = [];
   const warmed = new Set<TargetId>();
   let pluginCost: PluginCostReport | undefined;
+  const wasmCost: Partial<Record<TargetId, PluginCostReport>> = {};
   for (const scenario of scenarios) {
     const rows: TargetRow[] = scenario.targets.map((t) => ({ target: t, label: labelOf(t), runs: [] }));
     const rowOf = (t: TargetId): TargetRow => rows.find((r) => r.target === t) as TargetRow;
@@ -214,6 +217,20 @@ async function main(): Promise<void> {
     const res: ScenarioResult = { scenario, rows, goals: goalsFor(scenario, rows) };
     results.push(res);
     process.stdout.write(scenarioTable(res) + '\n\n');
+    if (scenario.id === 'wasm') {
+      for (const t of ['gateway-wasm', 'gateway-ts'] as const) {
+        const port = running.get(t)?.metricsPort;
+        if (port === undefined || !rows.some((r) => r.target === t && r.failure === undefined)) continue;
+        try {
+          const cost = await scrapePluginCost(port);
+          wasmCost[t] = cost;
+          process.stdout.write(formatCallCost(TARGET_LABELS[t], cost) + '\n');
+        } catch (e) {
+          log(`[wasm] per-call cost of ${t} not available: ${errMsg(e)}`);
+        }
+      }
+      process.stdout.write('\n');
+    }
     const withPlugins = running.get('gateway-plugins');
     if (scenario.id === 'plugins' && withPlugins?.metricsPort !== undefined && rows.some((r) => r.target === 'gateway-plugins' && r.failure === undefined)) {
       try {
@@ -248,6 +265,7 @@ async function main(): Promise<void> {
     })),
     applyLatency: apply,
     pluginCost,
+    wasmCost,
   };
   mkdirSync(dirname(opts.out), { recursive: true });
   writeFileSync(opts.out, JSON.stringify(json, null, 2) + '\n');

@@ -1,8 +1,8 @@
 // The bench scenarios and the gateway route tables they need.
 import { stringify } from 'yaml';
 
-export type TargetId = 'baseline' | 'gateway' | 'gateway-10k' | 'gateway-plugins' | 'gateway-deadlog' | 'nginx';
-export type ScenarioId = '1route' | '10k' | 'plugins' | 'deadlog' | '1k' | '64k' | '1m';
+export type TargetId = 'baseline' | 'gateway' | 'gateway-10k' | 'gateway-plugins' | 'gateway-deadlog' | 'gateway-wasm' | 'gateway-ts' | 'nginx';
+export type ScenarioId = '1route' | '10k' | 'plugins' | 'wasm' | 'deadlog' | '1k' | '64k' | '1m';
 
 export interface Scenario {
   id: ScenarioId;
@@ -28,6 +28,9 @@ export const SCENARIOS: readonly Scenario[] = [
   { id: '10k', title: '10,000 routes, target route defined last', path: TARGET_PATH, bodyBytes: HELLO_BYTES, targets: ['baseline', 'gateway', 'gateway-10k'] },
   // The same catch-all route with and without a typical plugin set, interleaved.
   { id: 'plugins', title: 'plugins: key-auth + limit-count + proxy-rewrite + cors + prometheus', path: PLUGINS_PATH, bodyBytes: HELLO_BYTES, targets: ['baseline', 'gateway', 'gateway-plugins'] },
+  // One plugin that sets one request header: a proxy-wasm module (test/fixtures/wasm/set-header.wat)
+  // beside proxy-rewrite doing the same in TypeScript, and the route without either.
+  { id: 'wasm', title: 'one plugin setting a request header: proxy-wasm vs TypeScript', path: '/hello', bodyBytes: HELLO_BYTES, targets: ['gateway', 'gateway-wasm', 'gateway-ts'] },
   // http-logger shipping every entry to a port where nothing listens: what a dead log sink costs.
   { id: 'deadlog', title: 'http-logger with a dead sink (connection refused)', path: '/hello', bodyBytes: HELLO_BYTES, targets: ['gateway', 'gateway-deadlog'] },
   { id: '1k', title: '1 KiB body (1 route)', path: '/bytes/1024', bodyBytes: 1024, targets: ['baseline', 'gateway', 'nginx'] },
@@ -41,6 +44,8 @@ export const TARGET_LABELS: Record<TargetId, string> = {
   'gateway-10k': 'gateway (10k routes)',
   'gateway-plugins': 'gateway (5 plugins)',
   'gateway-deadlog': 'gateway (dead log sink)',
+  'gateway-wasm': 'gateway (wasm plugin)',
+  'gateway-ts': 'gateway (TS plugin)',
   nginx: 'nginx (reference)',
 };
 
@@ -66,6 +71,17 @@ export function pluginsStandalone(upstreamPort: number): string {
         cors: {},
         prometheus: {},
       },
+    }],
+  });
+}
+
+/** The 1-route file with one header-setting plugin: the wasm module `set-header` or proxy-rewrite. */
+export function oneHeaderPluginStandalone(upstreamPort: number, kind: 'wasm' | 'ts'): string {
+  return standaloneYaml({
+    upstreams: [{ id: 'u1', type: 'roundrobin', nodes: { [`127.0.0.1:${upstreamPort}`]: 1 } }],
+    routes: [{
+      id: 'r1', uri: '/*', upstream_id: 'u1',
+      plugins: kind === 'wasm' ? { 'set-header': {} } : { 'proxy-rewrite': { headers: { set: { 'x-wasm': '{}' } } } },
     }],
   });
 }
@@ -123,8 +139,9 @@ function standaloneYaml(doc: Record<string, unknown>): string {
 }
 
 /** The node config (`config.yaml`) for one gateway instance. */
-export function gatewayNodeConfig(opts: { port: number; adminPort: number; metricsPort: number; standaloneFile: string }): string {
+export function gatewayNodeConfig(opts: { port: number; adminPort: number; metricsPort: number; standaloneFile: string; wasmFile?: string }): string {
   return stringify({
+    ...(opts.wasmFile !== undefined ? { wasm: { plugins: [{ name: 'set-header', file: opts.wasmFile, priority: 0 }] } } : {}),
     node: { listen: [{ host: '127.0.0.1', port: opts.port }], workers: 1 },
     admin: { listen: { host: '127.0.0.1', port: opts.adminPort } },
     prometheus: { export: { listen: { host: '127.0.0.1', port: opts.metricsPort } } },

@@ -58,6 +58,8 @@ export interface PluginRequest {
   upstreamMethod: string | undefined;
   /** Every header as sent upstream, lower-case names, repeated ones joined with ", " (for loggers). */
   allHeaders?(): Record<string, string>;
+  /** How many headers allHeaders would list (without building it). */
+  headerCount?(): number;
   /**
    * The whole request body, read into memory on first call (at most
    * `node.max_buffered_body_size` bytes, else the request fails with 413); an

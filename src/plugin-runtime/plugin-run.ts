@@ -237,6 +237,17 @@ class RequestView implements PluginRequest {
     const v = plainQueryArg(q, name);
     return v === undefined ? this.ex.vars.arg(name) : v ?? undefined;
   }
+  headerCount(): number {
+    const h = this.ex.req.headers;
+    let n = 0;
+    for (const name in h) if (h[name] !== undefined) n++;
+    for (const [name, v] of this.ex.requestHeaderEdits ?? []) {
+      const had = h[name] !== undefined;
+      if (v === undefined && had) n--;
+      else if (v !== undefined && !had) n++;
+    }
+    return n;
+  }
   allHeaders(): Record<string, string> {
     const out: Record<string, string> = {};
     const h = this.ex.req.headers;

@@ -57,7 +57,10 @@ export class HttpStream implements StreamHost, StreamFacts {
   requestHeaders(endOfStream: boolean): PhaseResult | undefined | Promise<PhaseResult | undefined> {
     const cb = this.vm.cb.requestHeaders;
     if (cb === undefined) return this.afterRequestHeaders();
-    const n = this.headerPairs(MapType.REQUEST_HEADERS)!.length >> 1;
+    const req = this.ctx.request;
+    // the pseudo-headers, and the rest without host (:authority stands for it)
+    const n = req.headerCount !== undefined ? 4 + req.headerCount() - (req.header('host') !== undefined ? 1 : 0)
+      : this.headerPairs(MapType.REQUEST_HEADERS)!.length >> 1;
     this.resumedDuringCall = -1;
     const action = this.vm.invoke('proxy_on_request_headers', cb, this, this.id, n, endOfStream ? 1 : 0);
     if (this.local !== undefined || this.closed || action === 0 || this.resumedDuringCall === StreamType.REQUEST) {
@@ -111,7 +114,8 @@ export class HttpStream implements StreamHost, StreamFacts {
     this.phase = 'response_headers';
     const cb = this.vm.cb.responseHeaders;
     if (cb === undefined) return undefined;
-    const n = this.headerPairs(MapType.RESPONSE_HEADERS)!.length >> 1;
+    const flat = this.ctx.response.flatHeaders?.();
+    const n = flat !== undefined ? 1 + (flat.length >> 1) : this.headerPairs(MapType.RESPONSE_HEADERS)!.length >> 1;
     this.resumedDuringCall = -1;
     const action = this.vm.invoke('proxy_on_response_headers', cb, this, this.id, n, endOfStream ? 1 : 0);
     if (this.local !== undefined) return this.applyLocalToResponse();

@@ -38,6 +38,7 @@ export class WasmVm implements AbiHost, VmHandle {
   private readonly instance: WebAssembly.Instance;
   private readonly contexts = new Map<number, ContextHost>();
   private readonly roots = new Map<string, RootContext>();
+  private readonly rootsByBuffer = new WeakMap<Buffer, RootContext>();
   private nextId = 1;
   private effectiveCtx: ContextHost | undefined;
   private depth = 0;
@@ -215,6 +216,9 @@ export class WasmVm implements AbiHost, VmHandle {
 
   /** The root context for a configuration, created (context_create, vm_start, configure) on first use. */
   root(configuration: Buffer): RootContext {
+    // a prepared configuration is the same Buffer on every request: found by identity first
+    const known = this.rootsByBuffer.get(configuration);
+    if (known !== undefined && !known.closed) return known;
     const key = configuration.toString('latin1');
     let r = this.roots.get(key);
     if (r === undefined) {
@@ -232,6 +236,7 @@ export class WasmVm implements AbiHost, VmHandle {
       this.roots.delete(key);
       this.roots.set(key, r);
     }
+    this.rootsByBuffer.set(configuration, r);
     return r;
   }
 

@@ -153,7 +153,9 @@ export function wasmPlugin(spec: WasmPluginSpec): Plugin<Record<string, unknown>
       return { rules: compileRules(rest) };
     },
     [spec.requestPhase ?? 'rewrite'](prepared: Prepared, ctx: PluginContext): PhaseResult | undefined | Promise<PhaseResult | undefined> {
-      const configuration = selectConfiguration(prepared.rules, factsOf(ctx, spec.services.clusterName?.(ctx)));
+      const rules = prepared.rules;
+      // without _rules_ there is nothing to choose: no per-request facts to gather
+      const configuration = rules.rules.length === 0 ? rules.global : selectConfiguration(rules, factsOf(ctx, spec.services.clusterName?.(ctx)));
       if (configuration === undefined) return undefined;
       let result: PhaseResult | undefined | Promise<PhaseResult | undefined>;
       try {
