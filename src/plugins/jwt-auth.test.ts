@@ -58,8 +58,13 @@ test('consumer schema: key required, HS needs secret, others need public_key, de
   assert.equal(schemaError(cs, { key: 'k', secret: 'x' }), undefined);
   assert.equal(schemaError(cs, { key: 'k', algorithm: 'ES256', public_key: 'pem' }), undefined);
   assert.deepEqual(userHs.plugins['jwt-auth'], {
-    key: 'user-key', secret: 'my-secret-key', algorithm: 'HS256', exp: 86400, base64_secret: false, lifetime_grace_period: 0,
+    key: 'user-key', secret: 'my-secret-key', algorithm: 'HS256', base64_secret: false, lifetime_grace_period: 0,
   });
+});
+
+test('consumer exp is refused, naming the field: no token is issued, so it could have no effect', () => {
+  assert.equal(schemaError(jwtAuth.consumerSchema!, { key: 'k', secret: 'x', exp: 86400 }),
+    'property "exp" validation failed: value wasn\'t supposed to match schema');
 });
 
 test('importConsumerKey reports unusable keys', () => {

@@ -30,7 +30,6 @@ export interface JwtConsumerConf {
   secret?: string;
   public_key?: string;
   algorithm?: string;
-  exp?: number;
   base64_secret?: boolean;
   lifetime_grace_period?: number;
 }
@@ -196,7 +195,12 @@ export default definePlugin<JwtAuthConf, JwtAuthPrepared>({
       secret: { type: 'string', minLength: 1, encrypted: true },
       public_key: { type: 'string', minLength: 1 },
       algorithm: { type: 'string', enum: [...HS, ...ASYMMETRIC], default: 'HS256' },
-      exp: { type: 'integer', minimum: 1, default: 86400 },
+      // APISIX 3.x keeps `exp` (the lifetime of tokens its removed sign endpoint issued)
+      // and ignores it; accepting it here would be a setting without effect.
+      exp: {
+        not: {},
+        description: 'refused: Gatehouse issues no tokens, so there is no lifetime to apply; set the `exp` claim in the token instead',
+      },
       base64_secret: { type: 'boolean', default: false },
       lifetime_grace_period: { type: 'integer', minimum: 0, default: 0 },
     },
