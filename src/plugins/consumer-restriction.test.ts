@@ -13,6 +13,8 @@ test('schema: one of the lists is required, fields are named, defaults filled', 
   assert.match(schemaError(cr.schema, { whitelist: [] })!, /property "whitelist" validation failed: expect array to have at least 1 items/);
   assert.match(schemaError(cr.schema, { type: 'nope', whitelist: ['a'] })!, /property "type" validation failed: matches none of the enum values/);
   assert.match(schemaError(cr.schema, { whitelist: ['a'], rejected_code: 100 })!, /property "rejected_code"/);
+  assert.equal(schemaError(cr.schema, { whitelist: ['a'], rejected_code: 1000 }),
+    'property "rejected_code" validation failed: expected 1000 to be at most 599');
   assert.match(schemaError(cr.schema, { allowed_by_methods: [{ user: 'a', methods: ['FETCH'] }] })!, /allowed_by_methods/);
   const p = prepareWith(cr, { whitelist: ['jack'] });
   assert.equal(p.rejectedCode, 403);

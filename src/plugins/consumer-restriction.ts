@@ -59,7 +59,8 @@ export default definePlugin<ConsumerRestrictionConf, ConsumerRestrictionPrepared
           },
         },
       },
-      rejected_code: { type: 'integer', minimum: 200, default: 403 },
+      // APISIX sets no maximum; above 599 is no HTTP status (above 999 every request would fail with 500).
+      rejected_code: { type: 'integer', minimum: 200, maximum: 599, default: 403 },
       rejected_msg: { type: 'string' },
     },
     anyOf: [

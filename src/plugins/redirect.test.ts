@@ -53,6 +53,7 @@ test('schema: exactly one of uri, regex_uri, http_to_https; errors name the fiel
   assert.match(schemaError(plugin, {})!, /value should match only one schema, but matches none/);
   assert.match(schemaError(plugin, { uri: '/a', regex_uri: ['a', 'b'] })!, /only one schema/);
   assert.match(schemaError(plugin, { uri: '/a', ret_code: 100 })!, /property "ret_code" validation failed/);
+  assert.equal(schemaError(plugin, { uri: '/a', ret_code: 1000 }), 'property "ret_code" validation failed: expected 1000 to be at most 599');
   assert.match(schemaError(plugin, { regex_uri: ['a'] })!, /property "regex_uri" validation failed/);
   assert.match(schemaError(plugin, { uri: '/a', encode_uri: 'yes' })!, /property "encode_uri" validation failed/);
 });

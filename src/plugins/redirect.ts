@@ -42,7 +42,8 @@ export default definePlugin<RedirectConf, RedirectPrepared>({
   schema: {
     type: 'object',
     properties: {
-      ret_code: { type: 'integer', minimum: 200, default: 302 },
+      // APISIX sets no maximum; above 599 is no HTTP status (above 999 every request would fail with 500).
+      ret_code: { type: 'integer', minimum: 200, maximum: 599, default: 302 },
       uri: { ...HEADER_TEXT_SCHEMA, minLength: 2 },
       regex_uri: {
         description: 'params for generating new uri that substitute from client uri, '
