@@ -57,6 +57,9 @@ export default definePlugin<ConsumerRestrictionConf, ConsumerRestrictionPrepared
             user: { type: 'string' },
             methods: { type: 'array', minItems: 1, items: { type: 'string', enum: METHODS } },
           },
+          // APISIX does not require them, but an entry without a user matches nobody and
+          // one without methods fails every request of that user (a Lua error in APISIX).
+          required: ['user', 'methods'],
         },
       },
       // APISIX sets no maximum; above 599 is no HTTP status (above 999 every request would fail with 500).

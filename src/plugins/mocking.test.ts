@@ -81,6 +81,7 @@ test('schema: one of response_example or response_schema; errors name the field'
   assert.match(schemaError(plugin, { response_example: 1 })!, /property "response_example" validation failed/);
   assert.match(schemaError(plugin, { response_example: 'x', response_status: 99 })!, /property "response_status" validation failed/);
   assert.match(schemaError(plugin, { response_example: 'x', delay: 0.5 })!, /property "delay" validation failed/);
+  assert.equal(schemaError(plugin, { response_example: 'x', delay: -1 }), 'property "delay" validation failed: expected -1 to be at least 0');
   assert.match(schemaError(plugin, { response_schema: 'x' })!, /property "response_schema" validation failed/);
   assert.match(schemaError(plugin, { response_example: 'x', response_headers: { 'X-A': true } })!, /property "response_headers/);
 });

@@ -112,7 +112,8 @@ export default definePlugin<MockingConf, MockingPrepared>({
   schema: {
     type: 'object',
     properties: {
-      delay: { type: 'integer', default: 0 },
+      // APISIX has no minimum; a negative delay would be a setting without effect.
+      delay: { type: 'integer', minimum: 0, default: 0 },
       // APISIX's minimum is 100, but a 1xx is an interim status, never a whole answer (the
       // client would be left waiting for the real one); above 599 is no HTTP status.
       response_status: { type: 'integer', default: 200, minimum: 200, maximum: 599 },
@@ -136,7 +137,7 @@ export default definePlugin<MockingConf, MockingPrepared>({
       throw new Error('response_schema only supports the json and xml content types, not text/html');
     }
     return {
-      delayMs: Math.max(0, conf.delay ?? 0) * 1000,
+      delayMs: (conf.delay ?? 0) * 1000,
       status: conf.response_status ?? 200,
       bodyless: conf.response_status === 204 || conf.response_status === 304,
       contentType,

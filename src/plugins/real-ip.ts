@@ -92,6 +92,13 @@ export default definePlugin<RealIpConf, RealIpPrepared>({
 
   prepare(conf) {
     checkVariables([conf.source], 'source');
+    // APISIX accepts these and ignores them; a setting without effect is refused here.
+    if (conf.recursive === true && conf.source !== 'http_x_forwarded_for') {
+      throw new Error('recursive only applies to source http_x_forwarded_for');
+    }
+    if (conf.recursive === true && conf.trusted_addresses === undefined) {
+      throw new Error('recursive needs trusted_addresses: the proxies whose X-Forwarded-For entries are skipped');
+    }
     return {
       source: conf.source,
       forwardedFor: conf.source === 'http_x_forwarded_for',

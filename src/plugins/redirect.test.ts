@@ -63,3 +63,10 @@ test('prepare refuses http_to_https with append_query_string, and bad regex_uri'
     /only one of `http_to_https` and `append_query_string` can be configured/);
   assert.throws(() => prepareConf(plugin, { regex_uri: ['(', '/x'] }), /invalid regex_uri \(\(, \/x\), err:/);
 });
+
+test('ret_code with http_to_https is refused: that redirect is always 301 or 308', () => {
+  assert.throws(() => prepareConf(plugin, { http_to_https: true, ret_code: 307 }),
+    /^Error: ret_code has no effect with http_to_https, which answers 301 \(GET, HEAD\) or 308$/);
+  assert.ok(prepareConf(plugin, { http_to_https: true }));
+  assert.ok(prepareConf(plugin, { uri: '/a', ret_code: 307 }));
+});

@@ -68,6 +68,11 @@ export default definePlugin<RedirectConf, RedirectPrepared>({
     if (conf.http_to_https === true && conf.append_query_string) {
       throw new Error('only one of `http_to_https` and `append_query_string` can be configured.');
     }
+    // http_to_https answers 301 or 308 (APISIX ignores ret_code there); 302 is the default,
+    // which cannot be told apart from one set on purpose.
+    if (conf.http_to_https === true && (conf.ret_code ?? 302) !== 302) {
+      throw new Error('ret_code has no effect with http_to_https, which answers 301 (GET, HEAD) or 308');
+    }
     let regexUri: RedirectPrepared['regexUri'];
     if (conf.regex_uri !== undefined) {
       const [pattern, replacement] = conf.regex_uri as [string, string];

@@ -87,6 +87,14 @@ test('uuidv7: RFC 9562 version 7 ids carrying the time, so they sort by it', () 
   assert.match(run({ algorithm: 'uuidv7' }).requestHeaders.get('x-request-id')!, V7);
 });
 
+test('range_id is refused with another algorithm, where it could have no effect', () => {
+  assert.throws(() => prepareConf(plugin, { algorithm: 'nanoid', range_id: { length: 8 } }), /^Error: range_id only applies to algorithm range_id$/);
+  assert.throws(() => prepareConf(plugin, { range_id: { char_set: 'abcdef' } }), /^Error: range_id only applies to algorithm range_id$/);
+  // the default the schema fills in is no setting of the user's
+  assert.ok(prepareConf(plugin, { algorithm: 'uuid' }));
+  assert.ok(prepareConf(plugin, { algorithm: 'range_id', range_id: { length: 8 } }));
+});
+
 test('schema errors name the field', () => {
   assert.match(schemaError(plugin, { algorithm: 'snowflake' })!, /property "algorithm" validation failed/);
   assert.match(schemaError(plugin, { header_name: 1 })!, /property "header_name" validation failed/);

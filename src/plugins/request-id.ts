@@ -114,6 +114,12 @@ export default definePlugin<RequestIdConf, RequestIdPrepared>({
     if (headerName === '' || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(headerName)) {
       throw new Error(`invalid header_name "${headerName}": not a valid HTTP header name`);
     }
+    // range_id always holds its default (the schema fills it in); other values only make
+    // sense with the range_id algorithm.
+    if ((conf.algorithm ?? 'uuid') !== 'range_id' && conf.range_id !== undefined
+      && (conf.range_id.length !== 16 || conf.range_id.char_set !== DEFAULT_CHAR_SET)) {
+      throw new Error('range_id only applies to algorithm range_id');
+    }
     let generate: () => string;
     switch (conf.algorithm ?? 'uuid') {
       case 'nanoid':

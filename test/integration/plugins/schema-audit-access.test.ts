@@ -40,6 +40,22 @@ test('statuses that are no HTTP final status are refused, naming the field', asy
   await refused('/routes/mk', { uri: '/mk', upstream, plugins: { mocking: { response_example: 'x', response_status: 101 } } }, 'response_status');
 });
 
+test('fields that could have no effect in that combination are refused, naming them', async () => {
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    ['real-ip', { source: 'http_x_forwarded_for', recursive: true }, /plugin real-ip err: recursive needs trusted_addresses/],
+    ['redirect', { http_to_https: true, ret_code: 307 }, /plugin redirect err: ret_code has no effect with http_to_https/],
+    ['request-id', { algorithm: 'nanoid', range_id: { length: 8 } }, /plugin request-id err: range_id only applies to algorithm range_id/],
+    ['cors', { timing_allow_origins: 'http://a.com', timing_allow_origins_by_regex: ['a'] }, /plugin cors err: timing_allow_origins has no effect/],
+    ['consumer-restriction', { allowed_by_methods: [{ methods: ['GET'] }] }, /property "user" is required/],
+    ['mocking', { response_example: 'x', delay: -1 }, /property "delay" validation failed/],
+  ];
+  for (const [name, conf, message] of cases) {
+    const r = await call('PUT', '/routes/combo', { uri: '/combo', upstream, plugins: { [name]: conf } });
+    assert.equal(r.status, 400, `${name}: ${r.text}`);
+    assert.match(r.body.error_msg, message);
+  }
+});
+
 test('request-id uuidv7 and a mocked 204 work end to end', async () => {
   const put = await call('PUT', '/routes/v7', { uri: '/v7', upstream, plugins: {
     'request-id': { algorithm: 'uuidv7' },
