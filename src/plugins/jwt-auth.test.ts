@@ -67,6 +67,15 @@ test('consumer exp is refused, naming the field: no token is issued, so it could
     'property "exp" validation failed: value wasn\'t supposed to match schema');
 });
 
+test('consumer base64_secret with a secret that is no base64 is refused when written, without quoting the secret', () => {
+  const cs = jwtAuth.consumerSchema!;
+  assert.equal(schemaError(cs, { key: 'k', secret: 'not base64!', base64_secret: true }),
+    'property "secret" validation failed: object matches none of the required');
+  assert.equal(schemaError(cs, { key: 'k', secret: Buffer.from('raw').toString('base64'), base64_secret: true }), undefined);
+  assert.equal(schemaError(cs, { key: 'k', secret: '$env://JWT_SECRET', base64_secret: true }), undefined);
+  assert.equal(schemaError(cs, { key: 'k', secret: 'not base64!' }), undefined);
+});
+
 test('importConsumerKey reports unusable keys', () => {
   assert.equal(importConsumerKey({ key: 'k', secret: 'not base64!', base64_secret: true })[1],
     'base64_secret required but the secret is not in base64 format');

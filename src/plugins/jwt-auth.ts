@@ -60,6 +60,8 @@ interface JwtAuthPrepared {
 const HS = ['HS256', 'HS384', 'HS512'];
 const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'EdDSA'];
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/** A `$secret://` or `$env://` reference, resolved later (APISIX skips the base64 check for them too). */
+const SECRET_REF = '^\\$(?:secret|[Ee][Nn][Vv])://';
 
 /** Imports one consumer's verification key; returns [key, error]. */
 export function importConsumerKey(conf: JwtConsumerConf): [KeyObject | undefined, string | undefined] {
@@ -210,6 +212,10 @@ export default definePlugin<JwtAuthConf, JwtAuthPrepared>({
       { properties: { algorithm: { enum: HS } }, required: ['secret'] },
       { properties: { algorithm: { enum: ASYMMETRIC } }, required: ['public_key'] },
     ],
+    // A base64_secret that is no base64 is refused when written, as APISIX does. Not a
+    // plain `pattern` on secret: its error message would quote the secret.
+    if: { properties: { base64_secret: { const: true } }, required: ['base64_secret'] },
+    then: { properties: { secret: { anyOf: [{ pattern: BASE64.source }, { pattern: SECRET_REF }] } } },
   },
 
   prepare(conf, env) {

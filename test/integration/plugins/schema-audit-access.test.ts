@@ -33,6 +33,13 @@ test('jwt-auth: a consumer with exp is refused, naming exp', async () => {
   assert.equal(ok.body.value.plugins['jwt-auth'].exp, undefined);
 });
 
+test('jwt-auth: base64_secret with a secret that is no base64 is refused, naming secret without quoting it', async () => {
+  const r = await call('PUT', '/consumers/kate', { username: 'kate', plugins: { 'jwt-auth': { key: 'kate-key', secret: 'kate secret!', base64_secret: true } } });
+  assert.equal(r.status, 400, r.text);
+  assert.match(r.body.error_msg, /property "secret" validation failed/);
+  assert.doesNotMatch(r.text, /kate secret!/);
+});
+
 test('statuses that are no HTTP final status are refused, naming the field', async () => {
   await refused('/routes/fi', { uri: '/fi', upstream, plugins: { 'fault-injection': { abort: { http_status: 1000 } } } }, 'abort.http_status');
   await refused('/routes/rd', { uri: '/rd', upstream, plugins: { redirect: { uri: '/x', ret_code: 1000 } } }, 'ret_code');
