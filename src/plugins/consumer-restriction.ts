@@ -45,6 +45,7 @@ export default definePlugin<ConsumerRestrictionConf, ConsumerRestrictionPrepared
   priority: 305,
   schema: {
     type: 'object',
+    additionalProperties: false,
     properties: {
       type: { type: 'string', enum: ['consumer_name', 'service_id', 'route_id', 'consumer_group_id'], default: 'consumer_name' },
       blacklist: { type: 'array', minItems: 1, items: { type: 'string' } },
@@ -53,6 +54,7 @@ export default definePlugin<ConsumerRestrictionConf, ConsumerRestrictionPrepared
         type: 'array',
         items: {
           type: 'object',
+          additionalProperties: false,
           properties: {
             user: { type: 'string' },
             methods: { type: 'array', minItems: 1, items: { type: 'string', enum: METHODS } },

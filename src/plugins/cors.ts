@@ -163,6 +163,7 @@ export default definePlugin<CorsConf, CorsPrepared>({
   priority: 340,
   schema: {
     type: 'object',
+    additionalProperties: false,
     properties: {
       allow_origins: {
         description: "'*' allows every origin (without credentials), '**' reflects the request's origin, several origins are separated by ','",

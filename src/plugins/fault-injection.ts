@@ -76,9 +76,11 @@ export default definePlugin<FaultInjectionConf, FaultInjectionPrepared>({
   priority: 970,
   schema: {
     type: 'object',
+    additionalProperties: false,
     properties: {
       abort: {
         type: 'object',
+        additionalProperties: false,
         properties: {
           // APISIX sets no maximum; above 599 is no HTTP status (above 999 every request would fail with 500).
           http_status: { type: 'integer', minimum: 200, maximum: 599 },
@@ -91,6 +93,7 @@ export default definePlugin<FaultInjectionConf, FaultInjectionPrepared>({
       },
       delay: {
         type: 'object',
+        additionalProperties: false,
         properties: {
           duration: { type: 'number', minimum: 0 },
           percentage: { type: 'integer', minimum: 0, maximum: 100 },

@@ -174,6 +174,7 @@ export default definePlugin<JwtAuthConf, JwtAuthPrepared>({
   type: 'auth',
   schema: {
     type: 'object',
+    additionalProperties: false,
     properties: {
       header: { ...HEADER_NAME_SCHEMA, default: 'authorization' },
       query: { type: 'string', default: 'jwt' },
@@ -192,17 +193,14 @@ export default definePlugin<JwtAuthConf, JwtAuthPrepared>({
   },
   consumerSchema: {
     type: 'object',
+    // Also refuses APISIX's `exp` (the lifetime of tokens its removed sign endpoint issued,
+    // ignored by APISIX 3.x): Gatehouse issues no tokens, so it could have no effect.
+    additionalProperties: false,
     properties: {
       key: { type: 'string', minLength: 1 },
       secret: { type: 'string', minLength: 1, encrypted: true },
       public_key: { type: 'string', minLength: 1 },
       algorithm: { type: 'string', enum: [...HS, ...ASYMMETRIC], default: 'HS256' },
-      // APISIX 3.x keeps `exp` (the lifetime of tokens its removed sign endpoint issued)
-      // and ignores it; accepting it here would be a setting without effect.
-      exp: {
-        not: {},
-        description: 'refused: Gatehouse issues no tokens, so there is no lifetime to apply; set the `exp` claim in the token instead',
-      },
       base64_secret: { type: 'boolean', default: false },
       lifetime_grace_period: { type: 'integer', minimum: 0, default: 0 },
     },

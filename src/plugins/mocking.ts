@@ -111,6 +111,7 @@ export default definePlugin<MockingConf, MockingPrepared>({
   priority: 965,
   schema: {
     type: 'object',
+    additionalProperties: false,
     properties: {
       // APISIX has no minimum; a negative delay would be a setting without effect.
       delay: { type: 'integer', minimum: 0, default: 0 },

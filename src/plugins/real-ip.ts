@@ -82,6 +82,7 @@ export default definePlugin<RealIpConf, RealIpPrepared>({
   priority: 980,
   schema: {
     type: 'object',
+    additionalProperties: false,
     properties: {
       trusted_addresses: { type: 'array', items: { type: 'string' }, minItems: 1 },
       source: { type: 'string', minLength: 1 },

@@ -41,6 +41,7 @@ export default definePlugin<RedirectConf, RedirectPrepared>({
   priority: 190,
   schema: {
     type: 'object',
+    additionalProperties: false,
     properties: {
       // APISIX sets no maximum; above 599 is no HTTP status (above 999 every request would fail with 500).
       ret_code: { type: 'integer', minimum: 200, maximum: 599, default: 302 },

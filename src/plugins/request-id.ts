@@ -93,12 +93,14 @@ export default definePlugin<RequestIdConf, RequestIdPrepared>({
   priority: 975,
   schema: {
     type: 'object',
+    additionalProperties: false,
     properties: {
       header_name: { ...HEADER_NAME_SCHEMA, default: 'X-Request-Id' },
       include_in_response: { type: 'boolean', default: true },
       algorithm: { type: 'string', enum: ['uuid', 'uuidv7', 'nanoid', 'range_id', 'ksuid'], default: 'uuid' },
       range_id: {
         type: 'object',
+        additionalProperties: false,
         properties: {
           length: { type: 'integer', minimum: 6, default: 16 },
           // at least 6 characters, so ids do not repeat too soon
