@@ -86,6 +86,7 @@ export default definePlugin<BasicAuthConf, BasicAuthPrepared>({
   type: 'auth',
   schema: {
     type: 'object',
+    additionalProperties: false,
     title: 'work with route or service object',
     properties: {
       hide_credentials: { type: 'boolean', default: false },
@@ -95,6 +96,7 @@ export default definePlugin<BasicAuthConf, BasicAuthPrepared>({
   },
   consumerSchema: {
     type: 'object',
+    additionalProperties: false,
     title: 'work with consumer object',
     properties: {
       username: { type: 'string' },

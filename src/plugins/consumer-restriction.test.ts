@@ -13,7 +13,12 @@ test('schema: one of the lists is required, fields are named, defaults filled', 
   assert.match(schemaError(cr.schema, { whitelist: [] })!, /property "whitelist" validation failed: expect array to have at least 1 items/);
   assert.match(schemaError(cr.schema, { type: 'nope', whitelist: ['a'] })!, /property "type" validation failed: matches none of the enum values/);
   assert.match(schemaError(cr.schema, { whitelist: ['a'], rejected_code: 100 })!, /property "rejected_code"/);
+  assert.equal(schemaError(cr.schema, { whitelist: ['a'], rejected_code: 1000 }),
+    'property "rejected_code" validation failed: expected 1000 to be at most 599');
   assert.match(schemaError(cr.schema, { allowed_by_methods: [{ user: 'a', methods: ['FETCH'] }] })!, /allowed_by_methods/);
+  // an entry without a user matches nobody; one without methods would block that user entirely
+  assert.equal(schemaError(cr.schema, { allowed_by_methods: [{ methods: ['GET'] }] }), 'property "allowed_by_methods" validation failed: failed to validate item 1: property "user" is required');
+  assert.equal(schemaError(cr.schema, { allowed_by_methods: [{ user: 'a' }] }), 'property "allowed_by_methods" validation failed: failed to validate item 1: property "methods" is required');
   const p = prepareWith(cr, { whitelist: ['jack'] });
   assert.equal(p.rejectedCode, 403);
   assert.equal(p.rejectedMsg, 'The consumer_name is forbidden.');

@@ -45,6 +45,7 @@ export default definePlugin<ConsumerRestrictionConf, ConsumerRestrictionPrepared
   priority: 305,
   schema: {
     type: 'object',
+    additionalProperties: false,
     properties: {
       type: { type: 'string', enum: ['consumer_name', 'service_id', 'route_id', 'consumer_group_id'], default: 'consumer_name' },
       blacklist: { type: 'array', minItems: 1, items: { type: 'string' } },
@@ -53,13 +54,18 @@ export default definePlugin<ConsumerRestrictionConf, ConsumerRestrictionPrepared
         type: 'array',
         items: {
           type: 'object',
+          additionalProperties: false,
           properties: {
             user: { type: 'string' },
             methods: { type: 'array', minItems: 1, items: { type: 'string', enum: METHODS } },
           },
+          // APISIX does not require them, but an entry without a user matches nobody and
+          // one without methods fails every request of that user (a Lua error in APISIX).
+          required: ['user', 'methods'],
         },
       },
-      rejected_code: { type: 'integer', minimum: 200, default: 403 },
+      // APISIX sets no maximum; above 599 is no HTTP status (above 999 every request would fail with 500).
+      rejected_code: { type: 'integer', minimum: 200, maximum: 599, default: 403 },
       rejected_msg: { type: 'string' },
     },
     anyOf: [

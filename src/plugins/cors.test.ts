@@ -100,6 +100,11 @@ test('timing_allow_origins and its regex form', () => {
   assert.equal(filter({}, { headers: { origin: 'http://a.com' } })['timing-allow-origin'], undefined);
 });
 
+test('timing_allow_origins with its regex form is refused: the string form would be ignored', () => {
+  assert.throws(() => prepareWith(cors, { timing_allow_origins: 'http://a.com', timing_allow_origins_by_regex: ['\\.b\\.com$'] }),
+    /^Error: timing_allow_origins has no effect with timing_allow_origins_by_regex: set only one$/);
+});
+
 test('Vary: Origin is appended once to an existing Vary', () => {
   const p = prepareWith(cors, { allow_origins: 'http://a.com' });
   const ctx = createTestContext({ headers: { origin: 'http://a.com' }, responseHeaders: { Vary: 'Accept-Encoding' } });

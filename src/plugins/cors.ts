@@ -163,6 +163,7 @@ export default definePlugin<CorsConf, CorsPrepared>({
   priority: 340,
   schema: {
     type: 'object',
+    additionalProperties: false,
     properties: {
       allow_origins: {
         description: "'*' allows every origin (without credentials), '**' reflects the request's origin, several origins are separated by ','",
@@ -206,6 +207,10 @@ export default definePlugin<CorsConf, CorsPrepared>({
     if (conf.allow_credential === true && (allowOrigins === '*' || allowMethods === '*' || allowHeaders === '*'
       || conf.expose_headers === '*' || conf.timing_allow_origins === '*')) {
       throw new Error("you can not set '*' for other option when 'allow_credential' is true");
+    }
+    // APISIX accepts both and ignores the string form; a setting without effect is refused.
+    if (conf.timing_allow_origins !== undefined && conf.timing_allow_origins_by_regex !== undefined) {
+      throw new Error('timing_allow_origins has no effect with timing_allow_origins_by_regex: set only one');
     }
     let metadata: OriginRule[] | undefined;
     if (conf.allow_origins_by_metadata !== undefined) {

@@ -71,6 +71,17 @@ test('schema errors name the field', () => {
   assert.match(schemaError(plugin, { delay: { duration: 1, vars: 'x' } })!, /property "delay.vars" validation failed/);
 });
 
+test('abort.http_status above 599 is refused, naming the field', () => {
+  assert.equal(schemaError(plugin, { abort: { http_status: 1000 } }),
+    'property "abort.http_status" validation failed: expected 1000 to be at most 599');
+  assert.equal(schemaError(plugin, { abort: { http_status: 599 } }), undefined);
+});
+
+test('a 204 or 304 abort carries no body', async () => {
+  assert.deepEqual(await run({ abort: { http_status: 204, body: 'x', headers: { 'X-A': 'b' } } }), { status: 204, headers: { 'X-A': 'b' } });
+  assert.deepEqual(await run({ abort: { http_status: 304, body: 'x' } }), { status: 304 });
+});
+
 test('prepare refuses invalid vars expressions', () => {
   assert.throws(() => prepareConf(plugin, { abort: { http_status: 500, vars: [[['arg_a', 'like', 'b']]] } }),
     /failed to create vars expression abort\.vars\[0\]: invalid operator 'like'/);

@@ -59,7 +59,8 @@ function hit(s: Sampled, lookup: (n: string) => unknown): boolean {
 
 function abortResult(a: NonNullable<FaultInjectionPrepared['abort']>, lookup: (n: string) => unknown): PhaseResult {
   const result: PhaseResult = { status: a.status };
-  if (a.body !== undefined) result.body = a.body.render(lookup);
+  // 204 and 304 answers carry no body (as nginx sends them).
+  if (a.body !== undefined && a.status !== 204 && a.status !== 304) result.body = a.body.render(lookup);
   if (a.headers.length > 0) {
     const headers: Record<string, string> = {};
     for (const [name, t] of a.headers) headers[name] = t.render(lookup);
@@ -75,11 +76,14 @@ export default definePlugin<FaultInjectionConf, FaultInjectionPrepared>({
   priority: 970,
   schema: {
     type: 'object',
+    additionalProperties: false,
     properties: {
       abort: {
         type: 'object',
+        additionalProperties: false,
         properties: {
-          http_status: { type: 'integer', minimum: 200 },
+          // APISIX sets no maximum; above 599 is no HTTP status (above 999 every request would fail with 500).
+          http_status: { type: 'integer', minimum: 200, maximum: 599 },
           body: { type: 'string', minLength: 0 },
           headers: headerMapSchema(),
           percentage: { type: 'integer', minimum: 0, maximum: 100 },
@@ -89,6 +93,7 @@ export default definePlugin<FaultInjectionConf, FaultInjectionPrepared>({
       },
       delay: {
         type: 'object',
+        additionalProperties: false,
         properties: {
           duration: { type: 'number', minimum: 0 },
           percentage: { type: 'integer', minimum: 0, maximum: 100 },

@@ -26,6 +26,7 @@ export default definePlugin<IpRestrictionConf, IpRestrictionPrepared>({
   priority: 210,
   schema: {
     type: 'object',
+    additionalProperties: false,
     properties: {
       message: { type: 'string', minLength: 1, maxLength: 1024, default: 'Your IP address is not allowed' },
       response_code: { type: 'integer', minimum: 403, maximum: 404, default: 403 },

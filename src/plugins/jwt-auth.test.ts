@@ -58,8 +58,22 @@ test('consumer schema: key required, HS needs secret, others need public_key, de
   assert.equal(schemaError(cs, { key: 'k', secret: 'x' }), undefined);
   assert.equal(schemaError(cs, { key: 'k', algorithm: 'ES256', public_key: 'pem' }), undefined);
   assert.deepEqual(userHs.plugins['jwt-auth'], {
-    key: 'user-key', secret: 'my-secret-key', algorithm: 'HS256', exp: 86400, base64_secret: false, lifetime_grace_period: 0,
+    key: 'user-key', secret: 'my-secret-key', algorithm: 'HS256', base64_secret: false, lifetime_grace_period: 0,
   });
+});
+
+test('consumer exp is refused, naming the field: no token is issued, so it could have no effect', () => {
+  assert.equal(schemaError(jwtAuth.consumerSchema!, { key: 'k', secret: 'x', exp: 86400 }),
+    'additional properties forbidden, found exp');
+});
+
+test('consumer base64_secret with a secret that is no base64 is refused when written, without quoting the secret', () => {
+  const cs = jwtAuth.consumerSchema!;
+  assert.equal(schemaError(cs, { key: 'k', secret: 'not base64!', base64_secret: true }),
+    'property "secret" validation failed: object matches none of the required');
+  assert.equal(schemaError(cs, { key: 'k', secret: Buffer.from('raw').toString('base64'), base64_secret: true }), undefined);
+  assert.equal(schemaError(cs, { key: 'k', secret: '$env://JWT_SECRET', base64_secret: true }), undefined);
+  assert.equal(schemaError(cs, { key: 'k', secret: 'not base64!' }), undefined);
 });
 
 test('importConsumerKey reports unusable keys', () => {

@@ -30,7 +30,6 @@ export interface JwtConsumerConf {
   secret?: string;
   public_key?: string;
   algorithm?: string;
-  exp?: number;
   base64_secret?: boolean;
   lifetime_grace_period?: number;
 }
@@ -61,6 +60,8 @@ interface JwtAuthPrepared {
 const HS = ['HS256', 'HS384', 'HS512'];
 const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'EdDSA'];
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/** A `$secret://` or `$env://` reference, resolved later (APISIX skips the base64 check for them too). */
+const SECRET_REF = '^\\$(?:secret|[Ee][Nn][Vv])://';
 
 /** Imports one consumer's verification key; returns [key, error]. */
 export function importConsumerKey(conf: JwtConsumerConf): [KeyObject | undefined, string | undefined] {
@@ -173,6 +174,7 @@ export default definePlugin<JwtAuthConf, JwtAuthPrepared>({
   type: 'auth',
   schema: {
     type: 'object',
+    additionalProperties: false,
     properties: {
       header: { ...HEADER_NAME_SCHEMA, default: 'authorization' },
       query: { type: 'string', default: 'jwt' },
@@ -191,12 +193,14 @@ export default definePlugin<JwtAuthConf, JwtAuthPrepared>({
   },
   consumerSchema: {
     type: 'object',
+    // Also refuses APISIX's `exp` (the lifetime of tokens its removed sign endpoint issued,
+    // ignored by APISIX 3.x): Gatehouse issues no tokens, so it could have no effect.
+    additionalProperties: false,
     properties: {
       key: { type: 'string', minLength: 1 },
       secret: { type: 'string', minLength: 1, encrypted: true },
       public_key: { type: 'string', minLength: 1 },
       algorithm: { type: 'string', enum: [...HS, ...ASYMMETRIC], default: 'HS256' },
-      exp: { type: 'integer', minimum: 1, default: 86400 },
       base64_secret: { type: 'boolean', default: false },
       lifetime_grace_period: { type: 'integer', minimum: 0, default: 0 },
     },
@@ -206,6 +210,10 @@ export default definePlugin<JwtAuthConf, JwtAuthPrepared>({
       { properties: { algorithm: { enum: HS } }, required: ['secret'] },
       { properties: { algorithm: { enum: ASYMMETRIC } }, required: ['public_key'] },
     ],
+    // A base64_secret that is no base64 is refused when written, as APISIX does. Not a
+    // plain `pattern` on secret: its error message would quote the secret.
+    if: { properties: { base64_secret: { const: true } }, required: ['base64_secret'] },
+    then: { properties: { secret: { anyOf: [{ pattern: BASE64.source }, { pattern: SECRET_REF }] } } },
   },
 
   prepare(conf, env) {

@@ -54,6 +54,7 @@ export default definePlugin<KeyAuthConf, KeyAuthPrepared>({
   type: 'auth',
   schema: {
     type: 'object',
+    additionalProperties: false,
     properties: {
       header: { ...HEADER_NAME_SCHEMA, default: 'apikey' },
       query: { type: 'string', default: 'apikey' },
@@ -64,6 +65,7 @@ export default definePlugin<KeyAuthConf, KeyAuthPrepared>({
   },
   consumerSchema: {
     type: 'object',
+    additionalProperties: false,
     properties: {
       key: { type: 'string', encrypted: true },
     },

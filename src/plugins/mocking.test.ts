@@ -81,8 +81,25 @@ test('schema: one of response_example or response_schema; errors name the field'
   assert.match(schemaError(plugin, { response_example: 1 })!, /property "response_example" validation failed/);
   assert.match(schemaError(plugin, { response_example: 'x', response_status: 99 })!, /property "response_status" validation failed/);
   assert.match(schemaError(plugin, { response_example: 'x', delay: 0.5 })!, /property "delay" validation failed/);
+  assert.equal(schemaError(plugin, { response_example: 'x', delay: -1 }), 'property "delay" validation failed: expected -1 to be at least 0');
   assert.match(schemaError(plugin, { response_schema: 'x' })!, /property "response_schema" validation failed/);
   assert.match(schemaError(plugin, { response_example: 'x', response_headers: { 'X-A': true } })!, /property "response_headers/);
+});
+
+test('response_status: 1xx and above 599 are refused, naming the field', () => {
+  assert.equal(schemaError(plugin, { response_example: 'x', response_status: 101 }),
+    'property "response_status" validation failed: expected 101 to be at least 200');
+  assert.equal(schemaError(plugin, { response_example: 'x', response_status: 600 }),
+    'property "response_status" validation failed: expected 600 to be at most 599');
+  assert.equal(schemaError(plugin, { response_example: 'x', response_status: 599 }), undefined);
+});
+
+test('204 and 304 answers carry no body, whatever the example or schema gives', async () => {
+  for (const response_status of [204, 304]) {
+    assert.equal((await run({ response_example: 'hi', response_status })).body, '');
+    assert.equal((await run({ response_schema: { type: 'object', properties: { a: { type: 'string' } } }, response_status })).body, '');
+  }
+  assert.equal((await run({ response_example: 'hi', response_status: 205 })).body, 'hi');
 });
 
 test('prepare refuses unsupported content types', () => {

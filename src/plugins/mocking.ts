@@ -34,6 +34,8 @@ export interface MockingPrepared {
   format: 'json' | 'xml';
   mockHeader: boolean;
   headers: [string, VarTemplate][];
+  /** 204 and 304 answers carry no body (as nginx sends them), whatever the example says. */
+  bodyless: boolean;
 }
 
 /** The media type of a Content-Type value (what precedes `;`). */
@@ -109,9 +111,13 @@ export default definePlugin<MockingConf, MockingPrepared>({
   priority: 965,
   schema: {
     type: 'object',
+    additionalProperties: false,
     properties: {
-      delay: { type: 'integer', default: 0 },
-      response_status: { type: 'integer', default: 200, minimum: 100 },
+      // APISIX has no minimum; a negative delay would be a setting without effect.
+      delay: { type: 'integer', minimum: 0, default: 0 },
+      // APISIX's minimum is 100, but a 1xx is an interim status, never a whole answer (the
+      // client would be left waiting for the real one); above 599 is no HTTP status.
+      response_status: { type: 'integer', default: 200, minimum: 200, maximum: 599 },
       content_type: { ...HEADER_TEXT_SCHEMA, default: 'application/json;charset=utf8' },
       response_example: { type: 'string' },
       response_schema: { type: 'object' },
@@ -132,8 +138,9 @@ export default definePlugin<MockingConf, MockingPrepared>({
       throw new Error('response_schema only supports the json and xml content types, not text/html');
     }
     return {
-      delayMs: Math.max(0, conf.delay ?? 0) * 1000,
+      delayMs: (conf.delay ?? 0) * 1000,
       status: conf.response_status ?? 200,
+      bodyless: conf.response_status === 204 || conf.response_status === 304,
       contentType,
       example: conf.response_example !== undefined ? compileVarTemplate(conf.response_example) : undefined,
       schema: conf.response_schema,
@@ -146,7 +153,9 @@ export default definePlugin<MockingConf, MockingPrepared>({
   access(p, ctx) {
     const lookup = (n: string): unknown => ctx.var(n);
     let body: string;
-    if (p.example !== undefined) {
+    if (p.bodyless) {
+      body = '';
+    } else if (p.example !== undefined) {
       body = p.example.render(lookup);
     } else {
       const value = generateObject(p.schema!);

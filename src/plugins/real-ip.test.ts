@@ -70,10 +70,14 @@ test('X-Forwarded-For recursive: the right-most untrusted hop, else the first', 
   const b = createTestContext({ headers: { 'x-forwarded-for': '1.1.1.1, 10.0.0.2, 10.0.0.1' } });
   await realIp.rewrite!(p, b);
   assert.equal(b.var('remote_addr'), '1.1.1.1');
-  const noTrust = prepareWith(realIp, { source: 'http_x_forwarded_for', recursive: true });
-  const c = createTestContext({ headers: { 'x-forwarded-for': '1.1.1.1, 2.2.2.2' } });
-  await realIp.rewrite!(noTrust, c);
-  assert.equal(c.var('remote_addr'), '2.2.2.2', 'recursive needs trusted_addresses');
+});
+
+test('recursive is refused where it could have no effect: without trusted_addresses or on another source', () => {
+  assert.throws(() => prepareWith(realIp, { source: 'http_x_forwarded_for', recursive: true }),
+    /^Error: recursive needs trusted_addresses/);
+  assert.throws(() => prepareWith(realIp, { source: 'http_x_real_ip', recursive: true, trusted_addresses: ['10.0.0.0/8'] }),
+    /^Error: recursive only applies to source http_x_forwarded_for$/);
+  assert.ok(prepareWith(realIp, { source: 'http_x_real_ip', recursive: false }));
 });
 
 test('trusted_addresses: only trusted peers may set the address', async () => {

@@ -82,6 +82,7 @@ export default definePlugin<RealIpConf, RealIpPrepared>({
   priority: 980,
   schema: {
     type: 'object',
+    additionalProperties: false,
     properties: {
       trusted_addresses: { type: 'array', items: { type: 'string' }, minItems: 1 },
       source: { type: 'string', minLength: 1 },
@@ -92,6 +93,13 @@ export default definePlugin<RealIpConf, RealIpPrepared>({
 
   prepare(conf) {
     checkVariables([conf.source], 'source');
+    // APISIX accepts these and ignores them; a setting without effect is refused here.
+    if (conf.recursive === true && conf.source !== 'http_x_forwarded_for') {
+      throw new Error('recursive only applies to source http_x_forwarded_for');
+    }
+    if (conf.recursive === true && conf.trusted_addresses === undefined) {
+      throw new Error('recursive needs trusted_addresses: the proxies whose X-Forwarded-For entries are skipped');
+    }
     return {
       source: conf.source,
       forwardedFor: conf.source === 'http_x_forwarded_for',

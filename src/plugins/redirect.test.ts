@@ -53,6 +53,7 @@ test('schema: exactly one of uri, regex_uri, http_to_https; errors name the fiel
   assert.match(schemaError(plugin, {})!, /value should match only one schema, but matches none/);
   assert.match(schemaError(plugin, { uri: '/a', regex_uri: ['a', 'b'] })!, /only one schema/);
   assert.match(schemaError(plugin, { uri: '/a', ret_code: 100 })!, /property "ret_code" validation failed/);
+  assert.equal(schemaError(plugin, { uri: '/a', ret_code: 1000 }), 'property "ret_code" validation failed: expected 1000 to be at most 599');
   assert.match(schemaError(plugin, { regex_uri: ['a'] })!, /property "regex_uri" validation failed/);
   assert.match(schemaError(plugin, { uri: '/a', encode_uri: 'yes' })!, /property "encode_uri" validation failed/);
 });
@@ -61,4 +62,11 @@ test('prepare refuses http_to_https with append_query_string, and bad regex_uri'
   assert.throws(() => prepareConf(plugin, { http_to_https: true, append_query_string: true }),
     /only one of `http_to_https` and `append_query_string` can be configured/);
   assert.throws(() => prepareConf(plugin, { regex_uri: ['(', '/x'] }), /invalid regex_uri \(\(, \/x\), err:/);
+});
+
+test('ret_code with http_to_https is refused: that redirect is always 301 or 308', () => {
+  assert.throws(() => prepareConf(plugin, { http_to_https: true, ret_code: 307 }),
+    /^Error: ret_code has no effect with http_to_https, which answers 301 \(GET, HEAD\) or 308$/);
+  assert.ok(prepareConf(plugin, { http_to_https: true }));
+  assert.ok(prepareConf(plugin, { uri: '/a', ret_code: 307 }));
 });

@@ -41,8 +41,10 @@ export default definePlugin<RedirectConf, RedirectPrepared>({
   priority: 190,
   schema: {
     type: 'object',
+    additionalProperties: false,
     properties: {
-      ret_code: { type: 'integer', minimum: 200, default: 302 },
+      // APISIX sets no maximum; above 599 is no HTTP status (above 999 every request would fail with 500).
+      ret_code: { type: 'integer', minimum: 200, maximum: 599, default: 302 },
       uri: { ...HEADER_TEXT_SCHEMA, minLength: 2 },
       regex_uri: {
         description: 'params for generating new uri that substitute from client uri, '
@@ -66,6 +68,11 @@ export default definePlugin<RedirectConf, RedirectPrepared>({
   prepare(conf) {
     if (conf.http_to_https === true && conf.append_query_string) {
       throw new Error('only one of `http_to_https` and `append_query_string` can be configured.');
+    }
+    // http_to_https answers 301 or 308 (APISIX ignores ret_code there); 302 is the default,
+    // which cannot be told apart from one set on purpose.
+    if (conf.http_to_https === true && (conf.ret_code ?? 302) !== 302) {
+      throw new Error('ret_code has no effect with http_to_https, which answers 301 (GET, HEAD) or 308');
     }
     let regexUri: RedirectPrepared['regexUri'];
     if (conf.regex_uri !== undefined) {

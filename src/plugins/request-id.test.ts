@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import plugin, { ksuid, nanoid, rangeId } from './request-id.js';
+import plugin, { ksuid, nanoid, rangeId, uuidV7 } from './request-id.js';
 import { makeTestContext, prepareConf, schemaError } from '../../test/helpers/plugin-context-transform.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -75,6 +75,24 @@ test('ksuid: 27 base62 characters, time-ordered', () => {
   assert.match(a, /^[0-9A-Za-z]{27}$/);
   assert.ok(a < b);
   assert.match(run({ algorithm: 'ksuid' }).requestHeaders.get('x-request-id')!, /^[0-9A-Za-z]{27}$/);
+});
+
+test('uuidv7: RFC 9562 version 7 ids carrying the time, so they sort by it', () => {
+  const V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+  const at = Date.UTC(2026, 0, 2, 3, 4, 5, 678);
+  const id = uuidV7(at);
+  assert.match(id, V7);
+  assert.equal(parseInt(id.replace(/-/g, '').slice(0, 12), 16), at);
+  assert.ok(uuidV7(at) < uuidV7(at + 1));
+  assert.match(run({ algorithm: 'uuidv7' }).requestHeaders.get('x-request-id')!, V7);
+});
+
+test('range_id is refused with another algorithm, where it could have no effect', () => {
+  assert.throws(() => prepareConf(plugin, { algorithm: 'nanoid', range_id: { length: 8 } }), /^Error: range_id only applies to algorithm range_id$/);
+  assert.throws(() => prepareConf(plugin, { range_id: { char_set: 'abcdef' } }), /^Error: range_id only applies to algorithm range_id$/);
+  // the default the schema fills in is no setting of the user's
+  assert.ok(prepareConf(plugin, { algorithm: 'uuid' }));
+  assert.ok(prepareConf(plugin, { algorithm: 'range_id', range_id: { length: 8 } }));
 });
 
 test('schema errors name the field', () => {

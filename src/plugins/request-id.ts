@@ -3,14 +3,14 @@ import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { HEADER_NAME_SCHEMA } from './common/headers.js';
 
 // Tags every request with an id (apisix/plugins/request-id.lua): an id the client sent
-// in `header_name` is kept, otherwise one is generated (uuid v4, nanoid, range_id or
-// ksuid) and sent upstream; header_filter returns it to the client unless the upstream
+// in `header_name` is kept, otherwise one is generated (uuid v4, uuidv7, nanoid,
+// range_id or ksuid) and sent upstream; header_filter returns it to the client unless the upstream
 // already answered with one. The id is also the `request_id` variable, for loggers.
 
 export interface RequestIdConf {
   header_name: string;
   include_in_response: boolean;
-  algorithm: 'uuid' | 'nanoid' | 'range_id' | 'ksuid';
+  algorithm: 'uuid' | 'uuidv7' | 'nanoid' | 'range_id' | 'ksuid';
   range_id: { length: number; char_set: string };
 }
 
@@ -73,6 +73,19 @@ export function ksuid(nowMs = Date.now()): string {
   return out.padStart(27, '0');
 }
 
+/**
+ * A UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, then random bits, so ids
+ * sort by creation time (what APISIX's `uuidv7` algorithm gives).
+ */
+export function uuidV7(nowMs = Date.now()): string {
+  const bytes = randomBytes(16);
+  bytes.writeUIntBE(nowMs, 0, 6);
+  bytes[6] = 0x70 | (bytes[6]! & 0x0f);
+  bytes[8] = 0x80 | (bytes[8]! & 0x3f);
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 export default definePlugin<RequestIdConf, RequestIdPrepared>({
   name: 'request-id',
   version: 0.1,
@@ -80,12 +93,14 @@ export default definePlugin<RequestIdConf, RequestIdPrepared>({
   priority: 975,
   schema: {
     type: 'object',
+    additionalProperties: false,
     properties: {
       header_name: { ...HEADER_NAME_SCHEMA, default: 'X-Request-Id' },
       include_in_response: { type: 'boolean', default: true },
-      algorithm: { type: 'string', enum: ['uuid', 'nanoid', 'range_id', 'ksuid'], default: 'uuid' },
+      algorithm: { type: 'string', enum: ['uuid', 'uuidv7', 'nanoid', 'range_id', 'ksuid'], default: 'uuid' },
       range_id: {
         type: 'object',
+        additionalProperties: false,
         properties: {
           length: { type: 'integer', minimum: 6, default: 16 },
           // at least 6 characters, so ids do not repeat too soon
@@ -101,6 +116,12 @@ export default definePlugin<RequestIdConf, RequestIdPrepared>({
     if (headerName === '' || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(headerName)) {
       throw new Error(`invalid header_name "${headerName}": not a valid HTTP header name`);
     }
+    // range_id always holds its default (the schema fills it in); other values only make
+    // sense with the range_id algorithm.
+    if ((conf.algorithm ?? 'uuid') !== 'range_id' && conf.range_id !== undefined
+      && (conf.range_id.length !== 16 || conf.range_id.char_set !== DEFAULT_CHAR_SET)) {
+      throw new Error('range_id only applies to algorithm range_id');
+    }
     let generate: () => string;
     switch (conf.algorithm ?? 'uuid') {
       case 'nanoid':
@@ -114,6 +135,9 @@ export default definePlugin<RequestIdConf, RequestIdPrepared>({
       }
       case 'ksuid':
         generate = () => ksuid();
+        break;
+      case 'uuidv7':
+        generate = () => uuidV7();
         break;
       default:
         generate = randomUUID;
