@@ -313,6 +313,13 @@ export class RequestLifecycle {
   private writeLocal(ex: Exchange, run: PluginRun, body: Buffer): void {
     if (ex.res.headersSent || ex.clientGone) return;
     const state = run.response;
+    // a 204 or 304 has no body and no Content-Length (RFC 9110 §8.6)
+    if (state.status === 204 || state.status === 304) {
+      state.setHeader('content-length', undefined);
+      ex.res.writeHead(state.status, state.flatten(), undefined, true);
+      ex.res.end();
+      return;
+    }
     state.setHeader('content-length', String(body.length));
     ex.res.writeHead(state.status, state.flatten(), undefined, true);
     ex.res.end(body);

@@ -74,5 +74,6 @@ test('request-id uuidv7 and a mocked 204 work end to end', async () => {
   const r = await get(gw.url + '/v7');
   assert.equal(r.status, 204);
   assert.equal(r.body, '');
+  assert.equal(r.headers['content-length'], undefined, 'a 204 carries no Content-Length');
   assert.match(r.headers['x-request-id'] as string, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
 });
