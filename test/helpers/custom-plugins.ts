@@ -60,3 +60,16 @@ export async function sendPublishForm(adminUrl: string, key: string, method: 'PU
   const text = await res.body.text();
   return { status: res.statusCode, body: text === '' ? undefined : JSON.parse(text) };
 }
+
+/** A plugin that adds `x-stamp: <value>` (3 bytes) to every request it sees (proxy_add_header_map_value on the request headers). */
+export function headerStampPlugin(value = 'yes'): Promise<Buffer> {
+  if (Buffer.byteLength(value) !== 3) throw new Error('the fixture writes a 3-byte value');
+  const wat = minimalProxyWasmWat(`
+    (data (i32.const 2048) "x-stamp")
+    (data (i32.const 2064) "${value}")
+    (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+      (drop (call $add (i32.const 0) (i32.const 2048) (i32.const 7) (i32.const 2064) (i32.const 3)))
+      i32.const 0)`);
+  return buildWasm(wat.replace('(module (memory',
+    '(module (import "env" "proxy_add_header_map_value" (func $add (param i32 i32 i32 i32 i32) (result i32))) (memory'));
+}
