@@ -1,7 +1,6 @@
 // The publish form's text fields turned into the fields of a CustomPlugin, and the rules
 // shared by publish and PATCH (the gateway version a plugin needs to be enabled).
-import { badRequest } from '../errors.js';
-import { AdminError } from '../errors.js';
+import { AdminError, badRequest } from '../errors.js';
 
 type Obj = Record<string, unknown>;
 

@@ -289,8 +289,6 @@ export class CustomPluginsApi {
   }
 }
 
-
-
 function versionOf(obj: StoredObject, version: string, status = 404): CustomPlugin['versions'][number] {
   const plugin = obj.value as unknown as CustomPlugin;
   const v = plugin.versions.find((x) => x.version === version);

@@ -106,6 +106,15 @@ describe('custom plugins: publishing', () => {
     assert.equal((await call('GET', '/custom_plugins/junk')).status, 404, 'nothing stored');
   });
 
+  test('the check configures the plugin: one that refuses its configuration is a 400', async () => {
+    const refusing = await buildWasm(minimalProxyWasmWat().replace(
+      '(func (export "proxy_on_configure") (param i32 i32) (result i32) i32.const 1)',
+      '(func (export "proxy_on_configure") (param i32 i32) (result i32) i32.const 0)'));
+    const r = await publish('PUT', '/custom_plugins/refuses', { ...FORM, configuration: '{"header":"x"}' }, refusing);
+    assert.equal(r.status, 400);
+    assert.match(r.body.error_msg, /^invalid wasm plugin: the plugin refused its configuration/);
+  });
+
   test('a missing file or a bad field is a 400 naming it', async () => {
     const cases: [Record<string, string>, Buffer | null, RegExp, string?][] = [
       [FORM, null, /missing field file/],
