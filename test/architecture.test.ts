@@ -49,7 +49,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   'data-plane': ['contracts', 'core', 'observability', 'counters', 'plugin-runtime', 'config-store'],
   process: ['contracts', 'core', 'observability', 'counters', 'plugin-runtime', 'config-store', 'data-plane', 'admin-api', 'plugins',
     'serverless', 'secrets', 'examples', 'wasm-host'],
-  'admin-api': ['contracts', 'core', 'observability', 'plugin-runtime', 'config-store', 'data-plane', 'secrets'],
+  'admin-api': ['contracts', 'core', 'observability', 'plugin-runtime', 'config-store', 'data-plane', 'secrets', 'wasm-host'],
   cli: ['contracts', 'core', 'config-store', 'process', 'admin-api', 'plugin-runtime'],
   serverless: ['contracts', 'core'],
   'wasm-host': ['contracts', 'core', 'observability', 'plugin-runtime'],

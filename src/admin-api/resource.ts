@@ -11,6 +11,7 @@ import { AdminError, badRequest, keyNotFound } from './errors.js';
 import { checkPathId, IdGenerator } from './ids.js';
 import { mergePatch, patchSubPath } from './patch.js';
 import { referenceProblem } from './references.js';
+import { disabledBindingProblem } from './custom-plugins/bindings.js';
 import { REDACTED } from '../plugin-runtime/secret-fields.js';
 
 type Obj = Record<string, unknown>;
@@ -327,7 +328,7 @@ export class ResourceApi {
       const existing = await this.store.get(decl.kind, storeId);
       const value = await build(existing);
       try {
-        const stored = await this.write(decl, req, storeId, value, existing?.modifiedIndex ?? 0);
+        const stored = await this.write(decl, req, storeId, value, existing?.modifiedIndex ?? 0, existing?.value);
         const status = verb === 'put' && existing === undefined ? 201 : 200;
         return { status, body: envelope(stored, this.present(decl, req)) };
       } catch (e) {
@@ -337,7 +338,10 @@ export class ResourceApi {
   }
 
   private async write(decl: ResourceDeclaration, req: ResourceRequest, storeId: string, value: Obj,
-    expectedRevision: number): Promise<StoredObject> {
+    expectedRevision: number, previous?: Obj): Promise<StoredObject> {
+    // before the plugin checks, which would only say "unknown plugin" of a disabled custom one
+    const disabled = await disabledBindingProblem(this.store, decl.kind, value, previous);
+    if (disabled !== undefined) throw badRequest(disabled);
     const normalised = validateResource(decl.kind, value, this.opts.validate) as Obj;
     await decl.check?.(normalised, { store: this.store, storeId, force: req.query.get('force') === 'true' });
     const problem = await referenceProblem(this.store, decl.kind, storeId, normalised);

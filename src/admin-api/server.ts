@@ -14,6 +14,7 @@ import { handleStatusRequest, type StatusSource } from './status-server.js';
 import { AdminAuth, presentedKey, type AdminKey } from './auth.js';
 import { AdminError, toAdminError } from './errors.js';
 import { drain, isAcceptedContentType, parseJsonBody, readBody, sendJson } from './http-io.js';
+import { isMultipart } from './custom-plugins/multipart.js';
 import { ResourceApi, type ResourceDeclaration, type ResourceResponse } from './resource.js';
 import { credentials, RESOURCES, secrets } from './resources/index.js';
 
@@ -29,8 +30,14 @@ export interface AdminRequest {
   key: AdminKey;
 }
 
-/** `text`, when set, is sent as text/plain instead of `body` as JSON (APISIX's `done` for plugins/reload). */
-export type AdminRouteResponse = ResourceResponse & { text?: string };
+/**
+ * `text`, when set, is sent as text/plain instead of `body` as JSON (APISIX's `done` for
+ * plugins/reload); `bytes` as a download (a custom plugin's .wasm).
+ */
+export type AdminRouteResponse = ResourceResponse & { text?: string; bytes?: { data: Buffer; type: string; filename?: string } };
+
+/** A handler that reads the request body itself (multipart uploads, past the JSON body limit). */
+export type AdminUploadHandler = (req: IncomingMessage, ctx: Omit<AdminRequest, 'body'>) => Promise<AdminRouteResponse>;
 
 export type AdminRouteHandler = (req: AdminRequest) => Promise<AdminRouteResponse> | AdminRouteResponse;
 
@@ -58,6 +65,7 @@ export class AdminServer {
   private auth: AdminAuth;
   private readonly routes = new Map<string, AdminRouteHandler>();
   private readonly subresources = new Map<string, AdminRouteHandler>();
+  private readonly uploads = new Map<string, AdminUploadHandler>();
   private readonly log = logger().child({ module: 'admin-api' });
   private written = 0;
 
@@ -95,6 +103,11 @@ export class AdminServer {
     this.subresources.set(`${resource}/${sub}`, handler);
   }
 
+  /** Serves multipart/form-data requests to `/apisix/admin/<segment>/...` with `handler`, which reads the body. */
+  addUploadRoute(segment: string, handler: AdminUploadHandler): void {
+    this.uploads.set(segment, handler);
+  }
+
   listen(): Promise<BoundAddress> {
     return listenOn(this.server, this.opts.config.admin.listen);
   }
@@ -126,9 +139,17 @@ export class AdminServer {
       }
       const key = this.auth.authenticate(req, query, method);
       const segments = splitPath(path.slice(ADMIN_PREFIX.length));
-      const body = await this.readJson(req, method, query);
-      const out: AdminRouteResponse = await this.dispatch(method, segments, query, body, key);
-      if (out.text !== undefined) {
+      const upload = isMultipart(req.headers) && segments[0] !== undefined ? this.uploads.get(segments[0]) : undefined;
+      const out: AdminRouteResponse = upload !== undefined
+        ? await upload(req, { method, segments: segments.slice(1), query, key })
+        : await this.dispatch(method, segments, query, await this.readJson(req, method, query), key);
+      if (out.bytes !== undefined) {
+        res.writeHead(out.status, {
+          'content-type': out.bytes.type, 'content-length': out.bytes.data.length,
+          ...(out.bytes.filename !== undefined ? { 'content-disposition': `attachment; filename="${out.bytes.filename}"` } : {}),
+        });
+        res.end(method === 'HEAD' ? undefined : out.bytes.data);
+      } else if (out.text !== undefined) {
         res.writeHead(out.status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(out.text) });
         res.end(out.text);
       } else sendJson(res, out.status, out.body);

@@ -63,13 +63,21 @@ export async function configCommand(configFile: string, args: string[], out: Com
 
   const store = await createStore(config);
   try {
+    // A standalone file cannot carry custom plugins (their binaries are blobs of the store):
+    // export leaves them out, and import and diff leave the store's as they are.
+    const customPlugins = await store.list('custom_plugins');
     if (sub === 'export') {
       const state = await store.load();
       const { text, orphans } = toStandaloneYaml(state.objects, `${describe(store)}, revision ${state.revision}`);
       for (const o of orphans) out.stderr(`warning: credential "${o.id}" has no consumer; it is not exported\n`);
+      if (customPlugins.length > 0) {
+        out.stderr(`note: ${customPlugins.length} custom plugin(s) not exported (${customPlugins.map((o) => o.id).join(', ')}): `
+          + 'a standalone file cannot carry their binaries; config import leaves them in place\n');
+      }
       out.stdout(text);
       return 0;
     }
+    objects = [...objects, ...customPlugins.map((o) => ({ kind: o.kind, id: o.id, value: o.value, label: `custom_plugins (id "${o.id}")` }))];
     if (sub === 'diff') {
       const diff = diffConfig((await store.load()).objects, objects);
       out.stdout(formatDiff(diff) + (countOf(diff) === 0 ? 'no differences\n' : `${summary(diff, 'to add', 'to change', 'to remove')}\n`));

@@ -14,6 +14,7 @@ Commands:
   quit      drain in-flight requests, then stop a running gateway (SIGTERM)
   stop      stop a running gateway at once
   config    export | import FILE | diff FILE: the store's configuration as an APISIX standalone file
+  plugin    publish FILE.wasm | list | versions | enable | disable | rollback | delete: custom (wasm) plugins
   version   print the version
 `;
 
@@ -61,6 +62,12 @@ async function signalRunning(configFile: string, signal: NodeJS.Signals): Promis
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // `plugin` has options of its own (--id, --stage, ...), so it parses its arguments itself
+  if (argv[0] === 'plugin') {
+    const { pluginCommand } = await import('./plugin-command.js');
+    process.exitCode = await pluginCommand(argv.slice(1));
+    return;
+  }
   let args: Args;
   try {
     args = parseArgs(argv);

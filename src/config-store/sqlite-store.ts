@@ -14,9 +14,10 @@
 // instance, and on a timer for writes made by other connections or processes.
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { RESOURCE_KINDS, type ResourceKind } from '../contracts/resources.js';
-import type { ConfigStore, PutOptions, StoreEvent, StoreState, StoredObject } from '../contracts/store.js';
+import type { BlobStore, ConfigStore, PutOptions, StoreEvent, StoreState, StoredObject } from '../contracts/store.js';
 import { GatehouseError } from '../core/errors.js';
 import { logger } from '../core/logger.js';
 import { SqliteFileGuard } from './sqlite-file-guard.js';
@@ -52,7 +53,8 @@ export interface ReplaceResult extends ConfigDiff {
   revision: number;
 }
 
-const SCHEMA_VERSION = 1;
+// 2 added the blobs table; a version-1 file is upgraded in place when opened.
+const SCHEMA_VERSION = 2;
 const READ_BATCH = 1000;
 
 const SCHEMA = `
@@ -65,6 +67,8 @@ CREATE TABLE IF NOT EXISTS objects (
 CREATE TABLE IF NOT EXISTS changes (
   revision INTEGER PRIMARY KEY, kind TEXT NOT NULL, id TEXT NOT NULL,
   op TEXT NOT NULL CHECK (op IN ('put', 'delete')), value TEXT, created_index INTEGER);
+CREATE TABLE IF NOT EXISTS blobs (
+  sha256 TEXT PRIMARY KEY, data BLOB NOT NULL, size INTEGER NOT NULL, created INTEGER NOT NULL) WITHOUT ROWID;
 `;
 
 interface ObjectRow { kind: ResourceKind; id: string; value: string; created_index: number; modified_index: number }
@@ -76,9 +80,11 @@ type Watcher = { active: boolean; last: number; onEvent: (event: StoreEvent) => 
 type ChangeEvent = Exclude<StoreEvent, { type: 'reset' }>;
 type ReadResult = { reset: StoreState } | { events: ChangeEvent[]; more: boolean };
 
-export class SqliteStore implements ConfigStore {
+export class SqliteStore implements ConfigStore, BlobStore {
   readonly type = 'sqlite' as const;
   readonly readOnly = false;
+  /** The blob table of the same file (custom plugins' binaries). */
+  readonly blobs: BlobStore = this;
   /** Absolute path of the database file. */
   readonly file: string;
 
@@ -114,7 +120,7 @@ export class SqliteStore implements ConfigStore {
       if (version > SCHEMA_VERSION) {
         throw new Error(`it was written by a newer gatehouse (schema ${version}, this build reads ${SCHEMA_VERSION})`);
       }
-      // only a new file is written to here: opening an existing store (export, diff) writes nothing
+      // only a new (or older-schema) file is written to here: opening a current store (export, diff) writes nothing
       if (version < SCHEMA_VERSION) {
         this.db.transaction(() => {
           this.db.exec(SCHEMA);
@@ -161,6 +167,26 @@ export class SqliteStore implements ConfigStore {
   async delete(kind: ResourceKind, id: string, opts: PutOptions = {}): Promise<boolean> {
     checkKey(kind, id);
     return this.write(() => this.writeDelete(kind, id, opts.expectedRevision) !== undefined);
+  }
+
+  async putBlob(bytes: Uint8Array): Promise<string> {
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    this.write(() => {
+      this.sql.putBlob.run(sha256, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), bytes.byteLength, Math.floor(Date.now() / 1000));
+    }, false);
+    return sha256;
+  }
+
+  async getBlob(sha256: string): Promise<Buffer | undefined> {
+    return this.sql.getBlob.get(sha256);
+  }
+
+  async keepOnly(referenced: ReadonlySet<string>): Promise<string[]> {
+    return this.write(() => {
+      const gone = this.sql.blobKeys.all().filter((k) => !referenced.has(k));
+      for (const k of gone) this.sql.deleteBlob.run(k);
+      return gone;
+    }, false);
   }
 
   /**
@@ -247,7 +273,7 @@ export class SqliteStore implements ConfigStore {
   }
 
   /** Runs `fn` in an IMMEDIATE transaction (the write lock up front, so concurrent writers queue instead of failing), then tells the watchers. */
-  private write<T>(fn: () => T): T {
+  private write<T>(fn: () => T, notify = true): T {
     if (this.closed) throw new Error(`the sqlite store ${this.file} is closed`);
     const problem = this.guard.check();
     if (problem !== undefined) throw new GatehouseError('GH_ERR_STORE_UNAVAILABLE', problem);
@@ -257,7 +283,7 @@ export class SqliteStore implements ConfigStore {
       if (revision > this.keepChanges) this.sql.trim.run(revision - this.keepChanges);
       return out;
     }).immediate();
-    this.pump();
+    if (notify) this.pump();
     return result;
   }
 
@@ -403,6 +429,11 @@ function prepareStatements(db: Database.Database) {
     changesAfter: db.prepare<[number, number], ChangeRow>(
       'SELECT * FROM changes WHERE revision > ? ORDER BY revision LIMIT ?'),
     trim: db.prepare<[number]>('DELETE FROM changes WHERE revision <= ?'),
+    putBlob: db.prepare<[string, Buffer, number, number]>(
+      'INSERT OR IGNORE INTO blobs (sha256, data, size, created) VALUES (?, ?, ?, ?)'),
+    getBlob: db.prepare<[string], Buffer>('SELECT data FROM blobs WHERE sha256 = ?').pluck(),
+    blobKeys: db.prepare<[], string>('SELECT sha256 FROM blobs').pluck(),
+    deleteBlob: db.prepare<[string]>('DELETE FROM blobs WHERE sha256 = ?'),
   };
 }
 

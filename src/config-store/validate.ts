@@ -2,6 +2,7 @@
 // Shared by every writer (Admin API, standalone file, etcd/sqlite sync) so that the same
 // input is accepted or refused everywhere, with APISIX's error messages.
 import { compilePcre } from '../core/expr/pcre.js';
+import { STAGE_ALIASES } from '../contracts/plugin.js';
 import { KNOWN_UNSUPPORTED_SECRET_MANAGERS, SECRET_MANAGERS } from './schemas/secrets.js';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { isIPv6 } from 'node:net';
@@ -129,8 +130,23 @@ export function validateResource<K extends ResourceKind>(kind: K, value: unknown
     case 'ssls':
       checkSsl(conf);
       break;
+    case 'custom_plugins':
+      checkCustomPlugin(conf);
+      break;
   }
   return conf as Normalized<K>;
+}
+
+/** Higress phase names become the stage in the same position; the serving version must be one of the versions. */
+function checkCustomPlugin(conf: Obj): void {
+  conf.stage = STAGE_ALIASES[conf.stage as string];
+  const versions = conf.versions as { version: string }[];
+  const seen = new Set<string>();
+  for (const v of versions) {
+    if (seen.has(v.version)) throw invalid(`invalid configuration: version ${v.version} appears twice in versions`);
+    seen.add(v.version);
+  }
+  if (!seen.has(conf.version as string)) throw invalid(`invalid configuration: version ${String(conf.version)} is not one of the published versions`);
 }
 
 /** `secrets` ids are `<manager>/<id>`; only Vault is implemented, and the other APISIX managers are named as such. */

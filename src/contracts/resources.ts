@@ -1,6 +1,7 @@
 // The configuration objects users write, with APISIX's field names (Admin API v3,
 // standalone file). These are *validated input*: the JSON schemas in
 // src/config-store/schemas/ are the source of truth for what is accepted.
+import type { CustomPlugin } from './custom-plugins.js';
 
 export type ResourceKind =
   | 'routes'
@@ -14,11 +15,13 @@ export type ResourceKind =
   | 'plugin_metadata'
   | 'ssls'
   /** Secret manager connections (`secrets/<manager>/<id>`), stored with the id `<manager>/<id>`. */
-  | 'secrets';
+  | 'secrets'
+  /** Wasm plugins of the marketplace (`custom_plugins/<id>`); their binaries live in the store's blobs. */
+  | 'custom_plugins';
 
 export const RESOURCE_KINDS: readonly ResourceKind[] = [
   'routes', 'services', 'upstreams', 'consumers', 'credentials', 'consumer_groups',
-  'plugin_configs', 'global_rules', 'plugin_metadata', 'ssls', 'secrets',
+  'plugin_configs', 'global_rules', 'plugin_metadata', 'ssls', 'secrets', 'custom_plugins',
 ];
 
 /** lua-resty-expr rule: `[var, op, value]`, `[var, '!', op, value]`, or `['AND'|'OR', ...rules]`. */
@@ -161,6 +164,7 @@ export interface ResourceTypes {
   plugin_metadata: PluginMetadata;
   ssls: Ssl;
   secrets: VaultSecret;
+  custom_plugins: CustomPlugin;
 }
 
 /** `secrets/vault/<id>`: a HashiCorp Vault KV engine that `$secret://vault/<id>/<path>/<key>` reads. */

@@ -51,6 +51,27 @@ export interface ConfigStore {
    * under it), or undefined. Writes then throw GH_ERR_STORE_UNAVAILABLE; readiness reports it.
    */
   problem?(): string | undefined;
+  /** Content-addressed binaries (custom plugins' .wasm); absent where the store cannot hold them. */
+  readonly blobs?: BlobStore;
+}
+
+/**
+ * Binaries keyed by the hex sha256 of their bytes. Writing the same bytes twice stores
+ * them once. Objects name blobs by that key; `keepOnly` removes every blob no object
+ * names any more (the caller says which are still named).
+ */
+export interface BlobStore {
+  /** Stores `bytes` (once) and returns their hex sha256. */
+  putBlob(bytes: Uint8Array): Promise<string>;
+  getBlob(sha256: string): Promise<Buffer | undefined>;
+  /** Deletes every blob whose key is not in `referenced`; returns the deleted keys. */
+  keepOnly(referenced: ReadonlySet<string>): Promise<string[]>;
+}
+
+/** A synchronous, read-only view of the blobs, opened by a process that does not own the store (a worker). */
+export interface BlobReader {
+  get(sha256: string): Buffer | undefined;
+  close(): void;
 }
 
 /** The raw objects of one store revision, as the snapshot builders read them (ConfigState fits). */

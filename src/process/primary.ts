@@ -17,6 +17,7 @@ import { setPluginNodeLimits } from '../plugin-runtime/node-limits.js';
 import { PluginRegistry } from '../plugin-runtime/registry.js';
 import { pluginsRoute } from '../admin-api/resources/plugins.js';
 import { pluginChainRoute } from '../admin-api/plugin-chain.js';
+import { CustomPluginsApi } from '../admin-api/custom-plugins/route.js';
 import { redactPluginSecrets } from '../plugin-runtime/secret-fields.js';
 import type { ToPrimary, ToWorker } from './messages.js';
 import { StatusServer, type StatusSource } from '../admin-api/status-server.js';
@@ -171,6 +172,9 @@ export class Primary {
       redactPlugins: (plugins, schemaType) => redactPluginSecrets(plugins, (name) => this.plugins.get(name)?.plugin, schemaType),
     });
     this.admin.addRoute('plugins', pluginsRoute({ registry: () => this.plugins, reload: () => this.reloadPlugins() }));
+    const customPlugins = new CustomPluginsApi({ store: this.store, isBuiltIn: (name) => this.plugins.has(name) });
+    this.admin.addRoute('custom_plugins', customPlugins.handle);
+    this.admin.addUploadRoute('custom_plugins', customPlugins.upload);
     this.admin.addSubresource('routes', 'plugin-chain', pluginChainRoute({ registry: () => this.plugins, store: this.store, routerMode: this.config.router?.http }));
     this.adminAddress = await this.admin.listen();
     if (this.config.status !== undefined) {

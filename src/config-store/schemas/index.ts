@@ -13,6 +13,7 @@ import { serviceSchema } from './services.js';
 import { sslSchema } from './ssls.js';
 import { upstreamSchema } from './upstreams.js';
 import { vaultSecretSchema } from './secrets.js';
+import { customPluginSchema } from './custom-plugins.js';
 
 export const RESOURCE_SCHEMAS: Readonly<Record<ResourceKind, Schema>> = {
   routes: routeSchema,
@@ -26,6 +27,7 @@ export const RESOURCE_SCHEMAS: Readonly<Record<ResourceKind, Schema>> = {
   plugin_metadata: pluginMetadataSchema,
   ssls: sslSchema,
   secrets: vaultSecretSchema,
+  custom_plugins: customPluginSchema,
 };
 
 export type { Schema };
