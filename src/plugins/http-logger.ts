@@ -112,6 +112,8 @@ export default definePlugin<HttpLoggerConf, HttpLoggerPrepared>({
       ...BATCH_PROCESSOR_PROPERTIES,
     },
     required: ['uri'],
+    // an unknown field is refused by name, not ignored
+    additionalProperties: false,
   },
   metadataSchema: LOGGER_METADATA_SCHEMA,
   checkMetadata: checkLoggerMetadata,

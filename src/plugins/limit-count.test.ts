@@ -35,6 +35,13 @@ test('schema: APISIX fields and defaults; only the local policy', () => {
   assert.equal(schemaError(lc.schema, { count: 1, time_window: 1, policy: 'local', group: 'g', rejected_msg: 'x' }), undefined);
 });
 
+test('schema: APISIX 3.16+ forms not built here are refused naming the field (sliding window, variable count)', () => {
+  assert.equal(schemaError(lc.schema, { count: 1, time_window: 1, window_type: 'fixed' }), undefined);
+  assert.match(schemaError(lc.schema, { count: 1, time_window: 1, window_type: 'sliding' })!, /property "window_type" validation failed/);
+  assert.match(schemaError(lc.schema, { count: '$http_x_quota', time_window: 1 })!, /property "count" validation failed/);
+  assert.match(schemaError(lc.schema, { count: 1, time_window: '60' })!, /property "time_window" validation failed/);
+});
+
 test('count per window with the three quota headers, then the rejection, then a new window', async () => {
   const p = prepareWith(lc, { count: 3, time_window: 60 });
   for (let i = 0; i < 3; i++) {

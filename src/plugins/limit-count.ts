@@ -135,6 +135,8 @@ export default definePlugin<LimitCountConf, LimitCountPrepared>({
       window_type: { type: 'string', enum: ['fixed'], default: 'fixed' },
     },
     required: ['count', 'time_window'],
+    // APISIX fields not built here (the redis policies' `redis_*`, `rules`) are refused by name, not ignored
+    additionalProperties: false,
   },
   metadataSchema: {
     type: 'object',
@@ -143,6 +145,7 @@ export default definePlugin<LimitCountConf, LimitCountPrepared>({
       remaining_header: { ...HEADER_NAME_SCHEMA, default: DEFAULT_HEADERS.remaining_header },
       reset_header: { ...HEADER_NAME_SCHEMA, default: DEFAULT_HEADERS.reset_header },
     },
+    additionalProperties: false,
   },
 
   prepare(conf, env) {
