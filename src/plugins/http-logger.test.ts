@@ -82,3 +82,10 @@ test('an unreachable endpoint never throws into the request', async () => {
   assert.doesNotThrow(() => plugin.log!(p, createTestContext({ uri: '/x' })));
   await until(() => p.processor!.failed === 1);
 });
+
+test('uri: a scheme other than http or https is refused when the config is prepared (written)', () => {
+  assert.throws(() => prepareWith(plugin, { uri: 'ftp://127.0.0.1/logs' }), /uri: scheme "ftp" is not supported \(http or https\)/);
+  assert.throws(() => prepareWith(plugin, { uri: 'tcp://127.0.0.1:9' }), /uri: scheme "tcp"/);
+  assert.doesNotThrow(() => prepareWith(plugin, { uri: 'https://127.0.0.1:9/logs' }));
+  assert.doesNotThrow(() => prepareWith(plugin, { uri: 'HTTP://127.0.0.1:9/logs' }));
+});
