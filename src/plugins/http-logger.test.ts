@@ -2,7 +2,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import pino from 'pino';
 import plugin, { encodeBatch } from './http-logger.js';
+import { logger, setLogger } from '../core/logger.js';
 import { createTestContext, prepareWith, schemaError } from '../../test/helpers/plugin-context.js';
 
 interface Received { headers: http.IncomingHttpHeaders; body: string }
@@ -88,4 +90,17 @@ test('uri: a scheme other than http or https is refused when the config is prepa
   assert.throws(() => prepareWith(plugin, { uri: 'tcp://127.0.0.1:9' }), /uri: scheme "tcp"/);
   assert.doesNotThrow(() => prepareWith(plugin, { uri: 'https://127.0.0.1:9/logs' }));
   assert.doesNotThrow(() => prepareWith(plugin, { uri: 'HTTP://127.0.0.1:9/logs' }));
+});
+
+test('name: the batch processor\'s warnings carry it (default "http logger")', async () => {
+  const lines: string[] = [];
+  const previous = logger();
+  setLogger(pino({ level: 'warn' }, { write: (line: string) => { lines.push(line); } }));
+  try {
+    const p = prepareWith(plugin, { uri: 'http://127.0.0.1:1/none', batch_max_size: 1, timeout: 1, name: 'audit sink' });
+    plugin.log!(p, createTestContext({ uri: '/x' }));
+    await until(() => lines.some((l) => l.includes('Batch Processor[audit sink] 1 failed attempt')));
+  } finally {
+    setLogger(previous);
+  }
 });
