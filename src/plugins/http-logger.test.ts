@@ -1,10 +1,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import plugin, { encodeBatch } from './http-logger.js';
 import { logger, setLogger } from '../core/logger.js';
+import { makeCert } from '../../test/helpers/certs.js';
 import { createTestContext, prepareWith, schemaError } from '../../test/helpers/plugin-context.js';
 
 interface Received { headers: http.IncomingHttpHeaders; body: string }
@@ -102,5 +104,41 @@ test('name: the batch processor\'s warnings carry it (default "http logger")', a
     await until(() => lines.some((l) => l.includes('Batch Processor[audit sink] 1 failed attempt')));
   } finally {
     setLogger(previous);
+  }
+});
+
+test('ssl_verify: a self-signed collector is refused when true, used when false (the default)', async () => {
+  const got: string[] = [];
+  const tls = https.createServer(makeCert(['localhost'], { keyType: 'ec' }), (req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => { got.push(body); res.end(); });
+  });
+  await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r));
+  try {
+    const at = `https://localhost:${(tls.address() as AddressInfo).port}/logs`;
+    const verifying = prepareWith(plugin, { uri: at, ssl_verify: true, batch_max_size: 1, log_format: { n: '$arg_n' } });
+    plugin.log!(verifying, createTestContext({ uri: '/?n=1' }));
+    await until(() => verifying.processor!.failed === 1);
+    const trusting = prepareWith(plugin, { uri: at, batch_max_size: 1, log_format: { n: '$arg_n' } });
+    plugin.log!(trusting, createTestContext({ uri: '/?n=2' }));
+    await until(() => trusting.processor!.sent === 1);
+    assert.deepEqual(got.map((b) => JSON.parse(b)), [{ n: '2' }]);
+  } finally {
+    tls.closeAllConnections();
+    await new Promise((r) => tls.close(r));
+  }
+});
+
+test('timeout: a collector that never answers fails the attempt instead of holding the batch', async () => {
+  const silent = http.createServer(() => { /* never answers */ });
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  try {
+    const p = prepareWith(plugin, { uri: `http://127.0.0.1:${(silent.address() as AddressInfo).port}/`, batch_max_size: 1, timeout: 1 });
+    plugin.log!(p, createTestContext({ uri: '/x' }));
+    await until(() => p.processor!.failed === 1);
+  } finally {
+    silent.closeAllConnections();
+    await new Promise((r) => silent.close(r));
   }
 });
