@@ -210,6 +210,8 @@ export default definePlugin<FileLoggerConf, FileLoggerPrepared>({
       match: { type: 'array', maxItems: 20, items: { type: 'array' } },
     },
     required: ['path'],
+    // an unknown field is refused by name, not ignored
+    additionalProperties: false,
   },
   metadataSchema: LOGGER_METADATA_SCHEMA,
   checkMetadata: checkLoggerMetadata,

@@ -1,8 +1,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import pino from 'pino';
 import plugin, { encodeBatch } from './http-logger.js';
+import { logger, setLogger } from '../core/logger.js';
+import { makeCert } from '../../test/helpers/certs.js';
 import { createTestContext, prepareWith, schemaError } from '../../test/helpers/plugin-context.js';
 
 interface Received { headers: http.IncomingHttpHeaders; body: string }
@@ -81,4 +85,60 @@ test('an unreachable endpoint never throws into the request', async () => {
   const p = prepareWith(plugin, { uri: 'http://127.0.0.1:1/none', batch_max_size: 1, timeout: 1 });
   assert.doesNotThrow(() => plugin.log!(p, createTestContext({ uri: '/x' })));
   await until(() => p.processor!.failed === 1);
+});
+
+test('uri: a scheme other than http or https is refused when the config is prepared (written)', () => {
+  assert.throws(() => prepareWith(plugin, { uri: 'ftp://127.0.0.1/logs' }), /uri: scheme "ftp" is not supported \(http or https\)/);
+  assert.throws(() => prepareWith(plugin, { uri: 'tcp://127.0.0.1:9' }), /uri: scheme "tcp"/);
+  assert.doesNotThrow(() => prepareWith(plugin, { uri: 'https://127.0.0.1:9/logs' }));
+  assert.doesNotThrow(() => prepareWith(plugin, { uri: 'HTTP://127.0.0.1:9/logs' }));
+});
+
+test('name: the batch processor\'s warnings carry it (default "http logger")', async () => {
+  const lines: string[] = [];
+  const previous = logger();
+  setLogger(pino({ level: 'warn' }, { write: (line: string) => { lines.push(line); } }));
+  try {
+    const p = prepareWith(plugin, { uri: 'http://127.0.0.1:1/none', batch_max_size: 1, timeout: 1, name: 'audit sink' });
+    plugin.log!(p, createTestContext({ uri: '/x' }));
+    await until(() => lines.some((l) => l.includes('Batch Processor[audit sink] 1 failed attempt')));
+  } finally {
+    setLogger(previous);
+  }
+});
+
+test('ssl_verify: a self-signed collector is refused when true, used when false (the default)', async () => {
+  const got: string[] = [];
+  const tls = https.createServer(makeCert(['localhost'], { keyType: 'ec' }), (req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => { got.push(body); res.end(); });
+  });
+  await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r));
+  try {
+    const at = `https://localhost:${(tls.address() as AddressInfo).port}/logs`;
+    const verifying = prepareWith(plugin, { uri: at, ssl_verify: true, batch_max_size: 1, log_format: { n: '$arg_n' } });
+    plugin.log!(verifying, createTestContext({ uri: '/?n=1' }));
+    await until(() => verifying.processor!.failed === 1);
+    const trusting = prepareWith(plugin, { uri: at, batch_max_size: 1, log_format: { n: '$arg_n' } });
+    plugin.log!(trusting, createTestContext({ uri: '/?n=2' }));
+    await until(() => trusting.processor!.sent === 1);
+    assert.deepEqual(got.map((b) => JSON.parse(b)), [{ n: '2' }]);
+  } finally {
+    tls.closeAllConnections();
+    await new Promise((r) => tls.close(r));
+  }
+});
+
+test('timeout: a collector that never answers fails the attempt instead of holding the batch', async () => {
+  const silent = http.createServer(() => { /* never answers */ });
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  try {
+    const p = prepareWith(plugin, { uri: `http://127.0.0.1:${(silent.address() as AddressInfo).port}/`, batch_max_size: 1, timeout: 1 });
+    plugin.log!(p, createTestContext({ uri: '/x' }));
+    await until(() => p.processor!.failed === 1);
+  } finally {
+    silent.closeAllConnections();
+    await new Promise((r) => silent.close(r));
+  }
 });

@@ -112,11 +112,16 @@ export default definePlugin<HttpLoggerConf, HttpLoggerPrepared>({
       ...BATCH_PROCESSOR_PROPERTIES,
     },
     required: ['uri'],
+    // an unknown field is refused by name, not ignored
+    additionalProperties: false,
   },
   metadataSchema: LOGGER_METADATA_SCHEMA,
   checkMetadata: checkLoggerMetadata,
 
   prepare(conf, env) {
+    // the pattern admits any scheme, but only these can be POSTed to: refused now, not failing every batch later
+    const scheme = new URL(conf.uri).protocol;
+    if (scheme !== 'http:' && scheme !== 'https:') throw new Error(`uri: scheme "${scheme.slice(0, -1)}" is not supported (http or https)`);
     return {
       conf,
       format: pickLogFormat(conf.log_format, env.metadata),

@@ -95,3 +95,18 @@ test('a failing store: 500 unless allow_degradation', async () => {
     { status: 500, body: { error_msg: 'failed to limit conn' } });
   assert.equal(await lcn.access!(prepareWith(lcn, { conn: 1, burst: 0, default_conn_delay: 1, key: 'remote_addr', allow_degradation: true }), ctxFor()), undefined);
 });
+
+test('key_type var_combination keys the slots; rejected_code and rejected_msg shape the rejection', async () => {
+  assert.match(schemaError(lcn.schema, { conn: 1, burst: 0, default_conn_delay: 1, key: 'k', key_type: 'constant' })!, /property "key_type" validation failed/);
+  assert.match(schemaError(lcn.schema, { conn: 1, burst: 0, default_conn_delay: 1, key: 'k', rejected_code: 199 })!, /property "rejected_code" validation failed/);
+  const p = prepareWith(lcn, { conn: 1, burst: 0, default_conn_delay: 0.1, key_type: 'var_combination', key: '$http_x_user', rejected_code: 429 });
+  const as = (user: string) => createTestContext({ routeId: 'r1', headers: { 'x-user': user } });
+  assert.equal(await lcn.access!(p, as('a')), undefined);
+  assert.equal(await lcn.access!(p, as('b')), undefined, 'another user has its own slot');
+  const r = await lcn.access!(p, as('a'));
+  assert.equal(r?.status, 429);
+  assert.match(String(r?.body), /429 Too Many Requests/);
+  const withMsg = prepareWith(lcn, { conn: 1, burst: 0, default_conn_delay: 0.1, key: 'remote_addr', rejected_code: 429, rejected_msg: 'slow down' });
+  assert.equal(await lcn.access!(withMsg, ctxFor()), undefined);
+  assert.deepEqual(await lcn.access!(withMsg, ctxFor()), { status: 429, body: { error_msg: 'slow down' } });
+});

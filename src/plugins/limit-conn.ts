@@ -73,6 +73,8 @@ export default definePlugin<LimitConnConf, LimitConnPrepared>({
       allow_degradation: ALLOW_DEGRADATION_SCHEMA,
     },
     required: ['conn', 'burst', 'default_conn_delay', 'key'],
+    // APISIX fields not built here (the redis policies' `redis_*`, `key_ttl`) are refused by name, not ignored
+    additionalProperties: false,
   },
 
   prepare(conf) {

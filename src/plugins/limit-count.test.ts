@@ -35,6 +35,44 @@ test('schema: APISIX fields and defaults; only the local policy', () => {
   assert.equal(schemaError(lc.schema, { count: 1, time_window: 1, policy: 'local', group: 'g', rejected_msg: 'x' }), undefined);
 });
 
+test('schema: window_type is fixed only (APISIX 3.18\'s sliding is not built: refused naming the field)', () => {
+  assert.equal(schemaError(lc.schema, { count: 1, time_window: 1, window_type: 'fixed' }), undefined);
+  assert.match(schemaError(lc.schema, { count: 1, time_window: 1, window_type: 'sliding' })!, /property "window_type" validation failed/);
+});
+
+test('count and time_window as strings: a number, or variables resolved per request (APISIX 3.16)', async () => {
+  const fromText = prepareWith(lc, { count: '2', time_window: '60' });
+  assert.deepEqual([fromText.count, fromText.windowMs, fromText.dynamic], [2, 60_000, undefined]);
+  assert.throws(() => prepareWith(lc, { count: 'many', time_window: 1 }), /count: "many" is neither a positive integer nor names a variable/);
+  assert.throws(() => prepareWith(lc, { count: '0', time_window: 1 }), /count: "0"/);
+  assert.throws(() => prepareWith(lc, { count: 1, time_window: '$http_x_window $nope' }), /time_window: unknown variable '\$nope'/);
+  assert.match(schemaError(lc.schema, { count: '', time_window: 1 })!, /property "count" validation failed/);
+
+  const byHeader = prepareWith(lc, { count: '$http_x_quota', time_window: '${http_x_window}' });
+  const as = (quota: string, window = '10') => hit(byHeader, { headers: { 'x-quota': quota, 'x-window': window } });
+  let r = await as('2');
+  assert.equal(r.result, undefined);
+  assert.deepEqual([r.headers['x-ratelimit-limit'], r.headers['x-ratelimit-remaining'], r.headers['x-ratelimit-reset']], ['2', '1', '10']);
+  assert.equal((await as('2')).result, undefined);
+  r = await as('2');
+  assert.equal(r.result?.status, 503);
+  assert.equal(r.headers['x-ratelimit-remaining'], '0');
+  // another resolved quota is another counter
+  assert.equal((await as('3')).result, undefined);
+  assert.equal((await as('2', '20')).result, undefined);
+
+  // not a positive integer: 500 (nginx's page), or the request passes with allow_degradation
+  for (const bad of ['0', '-1', '1.5', 'x', '9007199254740992']) {
+    const failed = await as(bad);
+    assert.equal(failed.result?.status, 500, bad);
+  }
+  assert.equal((await hit(byHeader, {})).result?.status, 500, 'header missing');
+  const lenient = prepareWith(lc, { count: '$http_x_quota', time_window: 10, allow_degradation: true });
+  assert.equal((await hit(lenient, {})).result, undefined);
+  assert.equal((await hit(lenient, { headers: { 'x-quota': '1' } })).result, undefined);
+  assert.equal((await hit(lenient, { headers: { 'x-quota': '1' } })).result?.status, 503);
+});
+
 test('count per window with the three quota headers, then the rejection, then a new window', async () => {
   const p = prepareWith(lc, { count: 3, time_window: 60 });
   for (let i = 0; i < 3; i++) {

@@ -9,6 +9,12 @@
 // `reset_header`) go on the response whatever answers it, set in access as APISIX does
 // (ctx.setResponseHeader: the last instance to run access wins).
 //
+// `count` and `time_window` may be strings (APISIX 3.16): a number, or a template of
+// variables (`$http_x_quota`, `$consumer_name`…) resolved per request, which must give a
+// positive integer, else the request fails with 500 (passes with `allow_degradation`).
+// A resolved pair is part of the counter key, so requests given different quotas or
+// windows never share (and thrash) one counter.
+//
 // In a worker of a multi-process node the hits are admitted from a quota lease the
 // worker holds (src/plugins/common/shared-counters.ts): synchronously, so a route whose
 // other plugins are synchronous too runs its request phases without a promise. The
@@ -22,10 +28,12 @@ import {
 } from './common/limits.js';
 import { hitWindow, type QuotaAnswer } from '../counters/index.js';
 import { HEADER_NAME_SCHEMA } from './common/headers.js';
+import { compileVarTemplate } from './common/var-template.js';
+import { checkVariables } from '../core/expr/index.js';
 
 export interface LimitCountConf {
-  count: number;
-  time_window: number;
+  count: number | string;
+  time_window: number | string;
   key_type: LimitKeyType;
   key: string;
   rejected_code: number;
@@ -37,9 +45,14 @@ export interface LimitCountConf {
   window_type: 'fixed';
 }
 
+/** A `count` or `time_window` given as variables: resolved per request, undefined when it is not a positive integer. */
+type Resolver = (ctx: PluginContext) => number | undefined;
+
 interface LimitCountPrepared {
   count: number;
   windowMs: number;
+  /** Set when `count` or `time_window` names variables: they are resolved per request then. */
+  dynamic: { count: Resolver | number; windowSeconds: Resolver | number } | undefined;
   key: (ctx: PluginContext) => string;
   /** `<group>:` when grouped, else undefined (the owner and version are added per request). */
   groupPrefix: string | undefined;
@@ -93,6 +106,25 @@ function counterKey(prefix: string, key: string): string {
   return full;
 }
 
+/** A positive integer a JSON number can hold exactly (APISIX 3.18's runtime check). */
+function positiveInteger(text: string): number | undefined {
+  const n = text.trim() === '' ? NaN : Number(text);
+  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
+}
+
+/** `count` / `time_window`: a number now, or a resolver of the variables it names (unknown variables refused). */
+function quantity(value: number | string, field: string): number | Resolver {
+  if (typeof value === 'number') return value;
+  const template = compileVarTemplate(value);
+  if (template.isStatic) {
+    const n = positiveInteger(value);
+    if (n === undefined) throw new Error(`${field}: "${value}" is neither a positive integer nor names a variable`);
+    return n;
+  }
+  checkVariables(template.variables, field);
+  return (ctx) => positiveInteger(template.render((name) => ctx.var(name)));
+}
+
 function decide(p: LimitCountPrepared, ctx: PluginContext, a: QuotaAnswer): PhaseResult | undefined {
   if (!a.admitted) {
     if (p.showHeaders) quota(p, ctx, 0, a.resetMs);
@@ -122,8 +154,14 @@ export default definePlugin<LimitCountConf, LimitCountPrepared>({
   schema: {
     type: 'object',
     properties: {
-      count: { type: 'integer', exclusiveMinimum: 0 },
-      time_window: { type: 'integer', exclusiveMinimum: 0 },
+      count: {
+        description: 'requests per window, > 0; a string may name variables ("$http_x_quota"), resolved per request',
+        oneOf: [{ type: 'integer', exclusiveMinimum: 0 }, { type: 'string', minLength: 1 }],
+      },
+      time_window: {
+        description: 'window length in seconds, > 0; a string may name variables, resolved per request',
+        oneOf: [{ type: 'integer', exclusiveMinimum: 0 }, { type: 'string', minLength: 1 }],
+      },
       group: { type: 'string' },
       key: { type: 'string', default: 'remote_addr' },
       key_type: { type: 'string', enum: ['var', 'var_combination', 'constant'], default: 'var' },
@@ -135,6 +173,8 @@ export default definePlugin<LimitCountConf, LimitCountPrepared>({
       window_type: { type: 'string', enum: ['fixed'], default: 'fixed' },
     },
     required: ['count', 'time_window'],
+    // APISIX fields not built here (the redis policies' `redis_*`, `rules`) are refused by name, not ignored
+    additionalProperties: false,
   },
   metadataSchema: {
     type: 'object',
@@ -143,15 +183,20 @@ export default definePlugin<LimitCountConf, LimitCountPrepared>({
       remaining_header: { ...HEADER_NAME_SCHEMA, default: DEFAULT_HEADERS.remaining_header },
       reset_header: { ...HEADER_NAME_SCHEMA, default: DEFAULT_HEADERS.reset_header },
     },
+    additionalProperties: false,
   },
 
   prepare(conf, env) {
     const md = env.metadata ?? {};
     const name = (field: keyof typeof DEFAULT_HEADERS): string =>
       typeof md[field] === 'string' && md[field] !== '' ? md[field] as string : DEFAULT_HEADERS[field];
+    const count = quantity(conf.count, 'count');
+    const windowSeconds = quantity(conf.time_window, 'time_window');
+    const isStatic = typeof count === 'number' && typeof windowSeconds === 'number';
     return {
-      count: conf.count,
-      windowMs: conf.time_window * 1000,
+      count: typeof count === 'number' ? count : 0,
+      windowMs: typeof windowSeconds === 'number' ? windowSeconds * 1000 : 0,
+      dynamic: isStatic ? undefined : { count, windowSeconds },
       key: compileLimitKey(conf.key_type ?? 'var', conf.key ?? 'remote_addr'),
       groupPrefix: conf.group === undefined ? undefined : `group/${conf.group}:`,
       version: confVersion(conf),
@@ -160,13 +205,14 @@ export default definePlugin<LimitCountConf, LimitCountPrepared>({
       degrade: conf.allow_degradation === true,
       showHeaders: conf.show_limit_quota_header !== false,
       limitHeader: name('limit_header'),
-      countText: String(conf.count),
+      countText: typeof count === 'number' ? String(count) : '',
       remainingHeader: name('remaining_header'),
       resetHeader: name('reset_header'),
     };
   },
 
   access(p, ctx) {
+    if (p.dynamic !== undefined) return accessResolved(p, ctx, p.dynamic);
     const prefix = p.groupPrefix ?? instanceKeyPrefix(p, p.version, ctx);
     let answer: QuotaAnswer | Promise<QuotaAnswer>;
     try {
@@ -178,3 +224,25 @@ export default definePlugin<LimitCountConf, LimitCountPrepared>({
     return decide(p, ctx, answer);
   },
 });
+
+/** access for a `count` or `time_window` given as variables: resolved, then counted under a key that includes them. */
+function accessResolved(p: LimitCountPrepared, ctx: PluginContext,
+  d: NonNullable<LimitCountPrepared['dynamic']>): PhaseResult | undefined | Promise<PhaseResult | undefined> {
+  const count = typeof d.count === 'number' ? d.count : d.count(ctx);
+  const windowSeconds = typeof d.windowSeconds === 'number' ? d.windowSeconds : d.windowSeconds(ctx);
+  if (count === undefined || windowSeconds === undefined) {
+    const field = count === undefined ? 'count' : 'time_window';
+    ctx.log.error({ plugin: 'limit-count' }, `failed to get rate limit rules: ${field} did not resolve to a positive integer`);
+    return p.degrade ? undefined : rejection(500, undefined);
+  }
+  const resolved: LimitCountPrepared = { ...p, count, windowMs: windowSeconds * 1000, countText: String(count) };
+  const prefix = p.groupPrefix ?? instanceKeyPrefix(p, p.version, ctx);
+  let answer: QuotaAnswer | Promise<QuotaAnswer>;
+  try {
+    answer = hitWindow(`${prefix}${count}/${windowSeconds}:${p.key(ctx)}`, count, resolved.windowMs);
+  } catch (err) {
+    return failed(resolved, ctx, err);
+  }
+  if (answer instanceof Promise) return later(resolved, ctx, answer);
+  return decide(resolved, ctx, answer);
+}

@@ -73,3 +73,15 @@ test('a failing store: 500 unless allow_degradation', async () => {
     { status: 500, body: { error_msg: 'failed to limit req' } });
   assert.equal(await access(prepareWith(lr, { rate: 1, burst: 0, key: 'remote_addr', allow_degradation: true })), undefined);
 });
+
+test('key_type var_combination: the rendered variables are the key; none set → the client address', async () => {
+  assert.match(schemaError(lr.schema, { rate: 1, burst: 0, key: 'everyone', key_type: 'constant' })!, /property "key_type" validation failed/);
+  const p = prepareWith(lr, { rate: 1, burst: 0, key_type: 'var_combination', key: '$http_x_user $arg_tier', nodelay: true });
+  const as = (headers: Record<string, string>, remoteAddr = '127.0.0.1') =>
+    lr.access!(p as never, createTestContext({ routeId: 'r1', remoteAddr, headers }));
+  assert.equal(await as({ 'x-user': 'a' }), undefined);
+  assert.equal(await as({ 'x-user': 'b' }), undefined, 'another combination has its own bucket');
+  assert.equal((await as({ 'x-user': 'a' }))?.status, 503);
+  assert.equal(await as({}, '10.0.0.7'), undefined);
+  assert.equal((await as({}, '10.0.0.7'))?.status, 503, 'no variable set: keyed by the client address');
+});

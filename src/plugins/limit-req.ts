@@ -53,6 +53,8 @@ export default definePlugin<LimitReqConf, LimitReqPrepared>({
       allow_degradation: ALLOW_DEGRADATION_SCHEMA,
     },
     required: ['rate', 'burst', 'key'],
+    // APISIX fields not built here (the redis policies' `redis_*`) are refused by name, not ignored
+    additionalProperties: false,
   },
 
   prepare(conf) {

@@ -167,6 +167,8 @@ export default definePlugin<PrometheusConf, PrometheusPrepared>({
     properties: {
       prefer_name: { type: 'boolean', default: false },
     },
+    // an unknown field is refused by name, not ignored
+    additionalProperties: false,
   },
   metadataSchema: {
     type: 'object',
@@ -178,6 +180,7 @@ export default definePlugin<PrometheusConf, PrometheusPrepared>({
         uniqueItems: true,
       },
     },
+    additionalProperties: false,
   },
 
   prepare(conf, env) {

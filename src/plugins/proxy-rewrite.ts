@@ -224,6 +224,8 @@ export default definePlugin<ProxyRewriteConf, ProxyRewritePrepared>({
       },
     },
     minProperties: 1,
+    // an unknown field is refused by name, not ignored
+    additionalProperties: false,
   },
 
   prepare,

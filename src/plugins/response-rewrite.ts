@@ -265,6 +265,8 @@ export default definePlugin<ResponseRewriteConf, ResponseRewritePrepared>({
       body: { not: { required: ['filters'] } },
       filters: { not: { required: ['body'] } },
     },
+    // an unknown field is refused by name, not ignored
+    additionalProperties: false,
   },
 
   prepare,

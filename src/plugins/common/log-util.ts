@@ -146,6 +146,8 @@ export const LOGGER_COMMON_PROPERTIES = {
 export const LOGGER_METADATA_SCHEMA = {
   type: 'object',
   properties: { log_format: { type: 'object' } },
+  // APISIX's `max_pending_entries` is not built: refused by name, not ignored
+  additionalProperties: false,
 } as const;
 
 export interface LoggerCommonConf {

@@ -122,6 +122,8 @@ export function serverless(name: string) {
         functions: { type: 'array', items: { type: 'string' }, minItems: 1 },
       },
       required: ['functions'],
+      // an unknown field is refused by name, not ignored
+      additionalProperties: false,
     },
 
     // Compile only: this runs wherever a config is checked, the primary included.

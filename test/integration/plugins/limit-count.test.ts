@@ -28,6 +28,8 @@ before(async () => {
       { id: 'plain', uri: '/plain', upstream },
       { id: 'group-a', uri: '/group-a', upstream, plugins: { 'limit-count': { count: 2, time_window: 60, group: 'shared' } } },
       { id: 'group-b', uri: '/group-b', upstream, plugins: { 'limit-count': { count: 2, time_window: 60, group: 'shared' } } },
+      // APISIX 3.16: the quota from a variable, resolved per request
+      { id: 'by-var', uri: '/by-var', upstream, plugins: { ...PID, 'limit-count': { count: '$http_x_quota', time_window: '60' } } },
       // the seed's example (DESIGN.md §4): _meta.priority 3010 runs limit-count before ip-restriction (210)
       { id: 'seed', uri: '/seed', upstream, plugins: {
         'ip-restriction': { whitelist: ['127.0.0.1'] },
@@ -167,6 +169,19 @@ test('group: one counter shared by the routes of the group', async () => {
   assert.equal((await fresh('/group-b')).status, 200);
   assert.equal((await fresh('/group-a')).status, 503);
   assert.equal((await fresh('/group-b')).status, 503);
+});
+
+test('count from a variable across two workers: each resolved quota holds; unresolvable is a 500', async () => {
+  const as = (quota?: string): Promise<SimpleResponse> =>
+    get(`${gw.url}/by-var`, { headers: { connection: 'close', ...(quota !== undefined ? { 'x-quota': quota } : {}) } });
+  const two: SimpleResponse[] = [];
+  for (let i = 0; i < 4; i++) two.push(await as('2'));
+  assert.deepEqual(two.map((r) => r.status), [200, 200, 503, 503]);
+  assert.equal(new Set(two.map(pid)).size, 2, 'both workers answered');
+  assert.deepEqual(two.map((r) => r.headers['x-ratelimit-limit']), ['2', '2', '2', '2']);
+  assert.equal((await as('3')).status, 200);
+  assert.equal((await as()).status, 500);
+  assert.equal((await as('zero')).status, 500);
 });
 
 test('seed example: _meta.priority 3010 runs limit-count before ip-restriction', async () => {

@@ -1,0 +1,73 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PluginRegistry } from '../plugin-runtime/registry.js';
+
+// A field a plugin does not implement is refused at write time with its name, never
+// accepted and ignored: APISIX's fields Gatehouse has not built (the redis policies'
+// `redis_*`, limit-count's `rules`, limit-conn's `key_ttl`) and plain typos alike.
+// `_meta` (injected by the runtime into every schema) stays accepted.
+
+const VALID: Record<string, Record<string, unknown>> = {
+  'limit-count': { count: 1, time_window: 60 },
+  'limit-req': { rate: 1, burst: 0, key: 'remote_addr' },
+  'limit-conn': { conn: 1, burst: 0, default_conn_delay: 0.1, key: 'remote_addr' },
+  prometheus: {},
+  'proxy-rewrite': { uri: '/x' },
+  'response-rewrite': { status_code: 200 },
+  'file-logger': { path: 'logs/audit.log' },
+  'http-logger': { uri: 'http://127.0.0.1:9/log' },
+  'serverless-pre-function': { functions: ['() => {}'] },
+  'serverless-post-function': { functions: ['() => {}'] },
+};
+
+/** APISIX 3.x fields of that plugin Gatehouse does not build. */
+const UNBUILT: Record<string, Record<string, unknown>> = {
+  'limit-count': { redis_host: '127.0.0.1', rules: [{ count: 1, time_window: 1, key: '$remote_addr' }] },
+  'limit-req': { redis_host: '127.0.0.1', redis_cluster_nodes: ['127.0.0.1:6379'] },
+  'limit-conn': { redis_prefix: 'limit_conn', key_ttl: 3600 },
+};
+
+const registry = PluginRegistry.load({ whitelist: Object.keys(VALID) });
+
+async function refusal(name: string, conf: Record<string, unknown>): Promise<string | undefined> {
+  try {
+    (await registry).checkInstance(name, structuredClone(conf));
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+for (const name of Object.keys(VALID)) {
+  test(`${name}: an unknown field is refused naming it; _meta is still accepted`, async () => {
+    assert.equal(await refusal(name, { ...VALID[name], _meta: { disable: false } }), undefined);
+    assert.match(String(await refusal(name, { ...VALID[name], no_such_field: 1 })),
+      new RegExp(`plugin ${name} err: additional properties forbidden, found no_such_field`));
+  });
+}
+
+for (const [name, fields] of Object.entries(UNBUILT)) {
+  test(`${name}: APISIX fields that are not built are refused by name`, async () => {
+    for (const [field, value] of Object.entries(fields)) {
+      assert.match(String(await refusal(name, { ...VALID[name], [field]: value })),
+        new RegExp(`additional properties forbidden, found ${field}`), field);
+    }
+  });
+}
+
+/** Plugin metadata: an unknown field (APISIX's loggers' `max_pending_entries`, a typo) is refused by name. */
+const METADATA_FIELDS: Record<string, string> = {
+  'limit-count': 'limit_headers',
+  prometheus: 'disabled_label',
+  'file-logger': 'max_pending_entries',
+  'http-logger': 'max_pending_entries',
+};
+
+for (const [name, field] of Object.entries(METADATA_FIELDS)) {
+  test(`${name}: plugin metadata refuses an unknown field by name`, async () => {
+    const reg = await registry;
+    assert.doesNotThrow(() => reg.checkMetadata(name, {}));
+    assert.throws(() => reg.checkMetadata(name, { [field]: 1 }),
+      new RegExp(`invalid configuration: additional properties forbidden, found ${field}`));
+  });
+}
