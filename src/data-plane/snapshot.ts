@@ -117,7 +117,7 @@ export class SnapshotBuilder {
 
   /** What a route's plugin chain is prepared from besides the route's own objects. */
   private pluginEnvSignature(view: ConfigView): string {
-    let sig = `g${this.registry.generation}|s${view.secretGeneration ?? 0}`;
+    let sig = `g${this.registry.generation}.${this.registry.revision}|s${view.secretGeneration ?? 0}`;
     for (const kind of ['plugin_metadata', 'consumers', 'credentials', 'consumer_groups'] as const) {
       for (const o of view.list(kind)) sig += `|${kind}:${o.id}:${o.modifiedIndex}`;
     }

@@ -84,6 +84,9 @@ export class PluginRegistry {
   private readonly byName = new Map<string, LoadedPlugin>();
   private readonly log = logger().child({ module: 'plugin-registry' });
 
+  /** Bumped by every add and remove after load (wasm plugins published, disabled, replaced): snapshots re-prepare. */
+  revision = 0;
+
   private constructor(readonly generation: number) {}
 
   /**
@@ -130,6 +133,7 @@ export class PluginRegistry {
   /** Adds one plugin (also used by tests and, later, by the wasm host's adapter). */
   add(p: Plugin): void {
     checkShape(p);
+    this.revision++;
     const schema = injectMeta(p.schema);
     this.byName.set(p.name, {
       plugin: p,
@@ -143,6 +147,7 @@ export class PluginRegistry {
 
   /** Removes a plugin added with `add` (a wasm plugin disabled or deleted); snapshots built before keep it. */
   remove(name: string): boolean {
+    this.revision++;
     return this.byName.delete(name);
   }
 

@@ -14,6 +14,8 @@ import { configureSandbox } from '../serverless/sandbox.js';
 import { answerDroppedHandoffs } from './cluster-handoff.js';
 import { WasmPluginSet, configSources, customPluginObjects, storeSources, workerServices } from '../wasm-host/index.js';
 import type { ResourceKind } from '../contracts/resources.js';
+import type { BlobReader } from '../contracts/store.js';
+import { openBlobReader } from '../config-store/blob-reader.js';
 
 const CUSTOM_PLUGINS = 'custom_plugins' as ResourceKind;
 
@@ -66,13 +68,15 @@ export function runWorker(): void {
   let resolver: SecretResolver | undefined;
   let nodeConfig: NodeConfig | undefined;
   let wasm: WasmPluginSet | undefined;
+  /** Opened on first need: a worker reads a custom plugin's binary from the store by its sha256. */
+  let blobs: BlobReader | undefined;
   /** Brings the registry's wasm plugins in line with config.yaml and the store; true when they changed. */
   const syncWasm = async (): Promise<boolean> => {
     if (wasm === undefined || registry === undefined || state === undefined || nodeConfig === undefined) return false;
     const current = state;
     return wasm.sync(registry, [
       ...configSources(nodeConfig, log),
-      ...storeSources(customPluginObjects(current), () => undefined),
+      ...storeSources(customPluginObjects(current), (sha) => (blobs ??= openBlobReader(nodeConfig!))?.get(sha)),
     ]);
   };
   let rebuilding = false;
@@ -184,6 +188,7 @@ export function runWorker(): void {
           await plane?.close(msg.timeoutMs);
           builder?.close();
           resolver?.close();
+          blobs?.close();
           process.exit(0);
         })();
         return;

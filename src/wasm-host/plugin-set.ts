@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { CustomPlugin } from '../contracts/custom-plugins.js';
 import type { NodeConfig } from '../contracts/node-config.js';
 import { resolveStage, type PluginRegistry } from '../plugin-runtime/registry.js';
+import type { Plugin } from '../contracts/plugin.js';
 import type { ConfigView, StoredObject } from '../contracts/store.js';
 import { RESOURCE_KINDS, type ResourceKind } from '../contracts/resources.js';
 import { compileModule, prepareModule } from './module-check.js';
@@ -21,6 +22,11 @@ export interface WasmPluginSource {
   readonly requestPhase: 'rewrite' | 'access';
   readonly description?: string;
   readonly sha256: string;
+  /**
+   * False for a marketplace plugin switched off: it stays known (routes already bound to it
+   * keep validating and being served) but runs nothing, and new bindings are refused.
+   */
+  readonly enabled: boolean;
   /** The binary (read only where VMs run). */
   readonly bytes: () => Uint8Array | undefined;
 }
@@ -65,7 +71,7 @@ export class WasmPluginSet {
       changed = true;
     }
     for (const src of sources) {
-      const fingerprint = JSON.stringify([src.sha256, src.version, src.stage, src.priority, src.rootId, src.failStrategy, src.requestPhase, src.description]);
+      const fingerprint = JSON.stringify([src.sha256, src.version, src.stage, src.priority, src.rootId, src.failStrategy, src.requestPhase, src.description, src.enabled]);
       if (this.installed.get(src.name)?.fingerprint === fingerprint) continue;
       if (registry.has(src.name) && !this.installed.has(src.name)) {
         this.opts.log.error({ plugin: src.name }, `wasm plugin ${src.name} not loaded: a built-in or custom plugin has that name`);
@@ -73,7 +79,7 @@ export class WasmPluginSet {
       }
       let module: WebAssembly.Module | undefined;
       try {
-        module = this.opts.runsVms ? await this.compile(src) : undefined;
+        module = this.opts.runsVms && src.enabled ? await this.compile(src) : undefined;
       } catch (err) {
         this.opts.log.error({ plugin: src.name, sha256: src.sha256, err: (err as Error).message }, `wasm plugin ${src.name} not loaded`);
         continue;
@@ -84,7 +90,7 @@ export class WasmPluginSet {
         callTimeoutMs: this.opts.callTimeoutMs, memoryLimitBytes: this.opts.memoryLimitBytes,
         services: this.opts.services, log: this.opts.log,
       };
-      const plugin = wasmPlugin(spec);
+      const plugin = src.enabled ? wasmPlugin(spec) : inertPlugin(wasmPlugin(spec));
       const previous = this.installed.get(src.name);
       registry.remove(src.name);
       registry.add(plugin);
@@ -131,7 +137,7 @@ export function configSources(config: NodeConfig, log: Logger): WasmPluginSource
     }
     out.push({
       name: p.name, version: file.sha256.slice(0, 12), stage: p.stage, priority: p.priority, rootId: p.root_id ?? p.name,
-      failStrategy: p.fail_strategy, requestPhase: p.http_request_phase, sha256: file.sha256, bytes: () => file.bytes,
+      failStrategy: p.fail_strategy, requestPhase: p.http_request_phase, sha256: file.sha256, enabled: true, bytes: () => file.bytes,
     });
   }
   return out;
@@ -142,19 +148,23 @@ export function customPluginObjects(view: ConfigView): Iterable<StoredObject> {
   return (RESOURCE_KINDS as readonly string[]).includes('custom_plugins') ? view.list('custom_plugins' as ResourceKind) : [];
 }
 
-/** The store's enabled custom plugins at their current version; `blob` fetches a binary by sha256. */
+/** The store's custom plugins at their current version (disabled ones inert); `blob` fetches a binary by sha256. */
 export function storeSources(objects: Iterable<StoredObject>, blob: (sha256: string) => Uint8Array | undefined): WasmPluginSource[] {
   const out: WasmPluginSource[] = [];
   for (const o of objects) {
     const p = o.value as unknown as CustomPlugin;
-    if (p.enabled !== true) continue;
     const v = p.versions?.find((x) => x.version === p.version);
     if (v === undefined) continue;
     out.push({
       name: o.id, version: p.version, stage: p.stage, priority: p.priority, rootId: p.root_id ?? o.id,
       failStrategy: p.fail_strategy ?? 'FAIL_CLOSE', requestPhase: 'rewrite', description: p.description,
-      sha256: v.sha256, bytes: () => blob(v.sha256),
+      sha256: v.sha256, enabled: p.enabled === true, bytes: () => blob(v.sha256),
     });
   }
   return out;
+}
+
+/** A disabled plugin: known by name, stage and schema, with no handler (it runs nothing). */
+function inertPlugin(p: Plugin): Plugin {
+  return { name: p.name, version: p.version, stage: p.stage, priority: p.priority, schema: p.schema, prepare: p.prepare };
 }

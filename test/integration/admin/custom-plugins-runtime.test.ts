@@ -1,5 +1,6 @@
-// A published plugin serving traffic: the runtime side (turning custom_plugins objects into
-// plugins of every worker's registry) is the wasm host's; until it is wired this is a todo.
+// Published plugins serving traffic on every worker: publish → served within a second,
+// disable and enable, a version rollback under load without a failed request, and
+// binding refusals once disabled.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startGateway, eventually, type Gateway } from '../../helpers/gateway.js';
@@ -15,24 +16,66 @@ describe('custom plugins: serving traffic', () => {
   let upstream: TestUpstream;
   before(async () => {
     upstream = await startUpstream();
-    gw = await startGateway({ store: 'sqlite', statusListener: false, adminKeys: [{ name: 'ops', key: ADMIN }] });
+    gw = await startGateway({ store: 'sqlite', statusListener: false, workers: 2, adminKeys: [{ name: 'ops', key: ADMIN }] });
   });
   after(async () => {
     await gw?.stop();
     await upstream?.close();
   });
 
-  test('the header check module publishes (the runtime test below depends on it)', async () => {
-    const r = await sendPublishForm(gw.adminUrl, ADMIN, 'PUT', '/custom_plugins/stamp',
-      { stage: 'default', priority: '10', version: '1.0.0' }, { bytes: await headerStampPlugin() });
-    assert.equal(r.status, 201, JSON.stringify(r.body));
-  });
+  const stampOf = async (path: string): Promise<string | undefined> => {
+    const r = await get(`${gw.url}${path}`);
+    if (r.status !== 200) return `status ${r.status}`;
+    return (JSON.parse(r.body) as { headers: Record<string, string> }).headers['x-stamp'];
+  };
 
-  test('a route bound to a published plugin runs it', { todo: 'runtime wiring by the lead' }, async () => {
+  test('published, bound, served by every worker; the publish answers before the next write can bind it', async () => {
+    const published = await sendPublishForm(gw.adminUrl, ADMIN, 'PUT', '/custom_plugins/stamp',
+      { stage: 'default', priority: '10', version: '1.0.0' }, { bytes: await headerStampPlugin('v01') });
+    assert.equal(published.status, 201, JSON.stringify(published.body));
     const call = adminClient(gw);
     const route = await call('PUT', '/routes/stamped', { ...routeTo('/stamped', upstream.port), plugins: { stamp: {} } });
     assert.equal(route.status, 201, JSON.stringify(route.body));
-    await eventually(async () => (await get(`${gw.url}/stamped`)).status === 200, 40, 50);
-    assert.equal(upstream.seen.at(-1)?.headers['x-stamp'], 'yes');
+    // two workers, requests spread over new connections: every one runs the plugin
+    await eventually(async () => (await stampOf('/stamped')) === 'v01', 40, 50);
+    for (let i = 0; i < 10; i++) assert.equal(await stampOf('/stamped'), 'v01');
+  });
+
+  test('disabled: the plugin stops running and new bindings are refused; enabled again: it runs', async () => {
+    const call = adminClient(gw);
+    assert.equal((await call('PATCH', '/custom_plugins/stamp', { enabled: false })).status, 200);
+    await eventually(async () => (await stampOf('/stamped')) === undefined, 40, 50).catch(async (e) => {
+      throw new Error(`${(e as Error).message}: last answer ${await stampOf('/stamped')}\n${gw.output().slice(-3000)}`);
+    });
+    const bind = await call('PUT', '/routes/other', { ...routeTo('/other', upstream.port), plugins: { stamp: {} } });
+    assert.equal(bind.status, 400);
+    assert.match(JSON.stringify(bind.body), /disabled/);
+    assert.equal((await call('PATCH', '/custom_plugins/stamp', { enabled: true })).status, 200);
+    await eventually(async () => (await stampOf('/stamped')) === 'v01', 40, 50);
+  });
+
+  test('a new version, then a rollback under load: no request fails and each sees one version or the other', async () => {
+    const call = adminClient(gw);
+    assert.equal((await call('PATCH', '/custom_plugins/stamp', { enabled: false })).status, 200);
+    const v2 = await sendPublishForm(gw.adminUrl, ADMIN, 'PUT', '/custom_plugins/stamp',
+      { stage: 'default', priority: '10', version: '2.0.0', enabled: 'true' }, { bytes: await headerStampPlugin('v02') });
+    assert.ok(v2.status === 200 || v2.status === 201, JSON.stringify(v2.body));
+    await eventually(async () => (await stampOf('/stamped')) === 'v02', 40, 50);
+    const seen = new Map<string, number>();
+    let stop = false;
+    const load = (async () => {
+      // bounded: at most 2,000 requests, 4 at a time, until the rollback is served
+      for (let i = 0; i < 500 && !stop; i++) {
+        const batch = await Promise.all([0, 1, 2, 3].map(() => stampOf('/stamped')));
+        for (const s of batch) seen.set(String(s), (seen.get(String(s)) ?? 0) + 1);
+      }
+    })();
+    const rollback = await call('PATCH', '/custom_plugins/stamp', { version: '1.0.0' });
+    assert.equal(rollback.status, 200, JSON.stringify(rollback.body));
+    await eventually(async () => (await stampOf('/stamped')) === 'v01', 40, 50);
+    stop = true;
+    await load;
+    const other = [...seen.keys()].filter((k) => k !== 'v01' && k !== 'v02');
+    assert.deepEqual(other, [], `every request ran v1 or v2: ${JSON.stringify([...seen])}`);
   });
 });
