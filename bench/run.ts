@@ -9,6 +9,7 @@ import { goalLine, goalsFor, labelOf, scenarioTable, summarize, summaryBlock, ty
 import { formatCallCost, formatPluginCost, scrapePluginCost, type PluginCostReport } from './plugin-cost.js';
 import { SCENARIOS, TARGET_LABELS, type Scenario, type ScenarioId, type TargetId } from './scenarios.js';
 import { formatApplyLatency, runApplyLatency, type ApplyLatencyResult } from './apply-latency.js';
+import { formatPublishLatency, runPublishLatency, type PublishLatencyResult } from './publish-latency.js';
 import { REPO_ROOT, baseUrl, nginxAvailable, startBaseline, startGateway, startNginx, startUpstream, type Running } from './targets.js';
 
 const HELP = `Usage: npm run bench -- [options]      (or: node dist/bench/run.js [options])
@@ -24,6 +25,7 @@ const HELP = `Usage: npm run bench -- [options]      (or: node dist/bench/run.js
   --ready-timeout=20    seconds each process gets to answer 200 before it counts as failed
   --gateway-root=DIR    checkout whose bin/gatehouse.js is benchmarked (default: this repository)
   --apply=200           write-to-applied latency samples (10,000 routes, 2 workers, sqlite); 0 skips it
+  --publish=50          publish-to-serving latency samples of a marketplace plugin (2 workers, sqlite); 0 skips it
   --out=FILE            JSON results (default: .bench-tmp/latest.json)
   --keep-tmp            keep the generated configs (temp dir path is printed)
   --help
@@ -32,7 +34,7 @@ const HELP = `Usage: npm run bench -- [options]      (or: node dist/bench/run.js
 interface Options {
   duration: number; rounds: number; connections: number; warmup: number;
   scenarios: ScenarioId[]; targets: Set<'baseline' | 'gateway' | 'nginx'>;
-  loader: LoaderName; readyTimeoutMs: number; out: string; keepTmp: boolean; gatewayRoot: string; applySamples: number;
+  loader: LoaderName; readyTimeoutMs: number; out: string; keepTmp: boolean; gatewayRoot: string; applySamples: number; publishSamples: number;
 }
 
 function fail(msg: string): never {
@@ -52,7 +54,7 @@ function parseArgs(argv: string[]): Options {
     else fail(`${a} needs a value`);
   }
   if (kv.has('help')) { process.stdout.write(HELP); process.exit(0); }
-  const known = ['duration', 'rounds', 'connections', 'warmup', 'scenarios', 'targets', 'loader', 'ready-timeout', 'out', 'keep-tmp', 'gateway-root', 'apply'];
+  const known = ['duration', 'rounds', 'connections', 'warmup', 'scenarios', 'targets', 'loader', 'ready-timeout', 'out', 'keep-tmp', 'gateway-root', 'apply', 'publish'];
   for (const k of kv.keys()) if (!known.includes(k)) fail(`unknown option --${k}`);
   const num = (k: string, def: number, min: number): number => {
     const v = kv.get(k);
@@ -80,6 +82,7 @@ function parseArgs(argv: string[]): Options {
     out: kv.get('out') ?? join(REPO_ROOT, '.bench-tmp', 'latest.json'), keepTmp: kv.has('keep-tmp'),
     gatewayRoot: resolve(kv.get('gateway-root') ?? REPO_ROOT),
     applySamples: num('apply', 200, 0),
+    publishSamples: num('publish', 50, 0),
   };
 }
 
@@ -244,6 +247,17 @@ async function main(): Promise<void> {
 
   process.stdout.write(summaryBlock(results) + '\n');
 
+  let publish: PublishLatencyResult | undefined;
+  if (opts.publishSamples > 0) {
+    log(`[publish] publish-to-serving latency: ${opts.publishSamples} publishes`);
+    try {
+      publish = await runPublishLatency(tmp, upstream.port, opts.publishSamples);
+      process.stdout.write('\n' + formatPublishLatency(publish) + '\n');
+    } catch (e) {
+      process.stdout.write(`\npublish-to-serving latency not measured: ${errMsg(e)}\n`);
+    }
+  }
+
   let apply: ApplyLatencyResult | undefined;
   if (opts.applySamples > 0) {
     log(`[apply] write-to-applied latency: ${opts.applySamples} writes with 10,000 routes`);
@@ -264,6 +278,7 @@ async function main(): Promise<void> {
       goals: r.goals.map((g) => ({ ...g, met: g.ratio === undefined ? null : g.ratio >= g.min, text: goalLine(g) })),
     })),
     applyLatency: apply,
+    publishLatency: publish,
     pluginCost,
     wasmCost,
   };

@@ -14,7 +14,7 @@ Commands:
   quit      drain in-flight requests, then stop a running gateway (SIGTERM)
   stop      stop a running gateway at once
   config    export | import FILE | diff FILE: the store's configuration as an APISIX standalone file
-  plugin    publish FILE.wasm | list | versions | enable | disable | rollback | delete: custom (wasm) plugins
+  plugin    check FILE.wasm | publish FILE.wasm | list | versions | enable | disable | rollback | delete: custom (wasm) plugins
   version   print the version
 `;
 

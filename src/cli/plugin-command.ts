@@ -10,6 +10,8 @@ import https from 'node:https';
 export const PLUGIN_USAGE = `Usage: gatehouse plugin <subcommand> [arguments] [--admin URL] [--key KEY] [-c conf/config.yaml]
 
 Subcommands:
+  check FILE.wasm [--config JSON] [--root-id ID] [--method M] [--path P] [--header "k: v"] [--body TEXT] [--json]
+                         load the plugin as the gateway would and run a sample request through it (no gateway needed)
   publish FILE.wasm --id ID --stage STAGE --priority N [--name NAME] [--version V]
           [--version-description TEXT] [--description TEXT] [--language LANG] [--root-id ID]
           [--gateway-version any|X.Y.Z] [--fail-strategy FAIL_CLOSE|FAIL_OPEN]
@@ -63,6 +65,16 @@ function parse(argv: string[]): Parsed {
 
 /** Runs one subcommand; returns the exit code (0 done, 1 refused or failed, 2 usage). */
 export async function pluginCommand(argv: string[], io: PluginCommandIo = PROCESS_IO, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  // `check` runs locally (no Admin API): it has its own options
+  if (argv[0] === 'check') {
+    try {
+      const { runPluginCheck } = await import('./plugin-check.js');
+      return await runPluginCheck(argv.slice(1), io.stdout);
+    } catch (err) {
+      io.stderr(`gatehouse plugin check: ${(err as Error).message}\n`);
+      return 2;
+    }
+  }
   try {
     const args = parse(argv);
     const [sub, ...rest] = args.positional;
