@@ -172,7 +172,12 @@ export class Primary {
       redactPlugins: (plugins, schemaType) => redactPluginSecrets(plugins, (name) => this.plugins.get(name)?.plugin, schemaType),
     });
     this.admin.addRoute('plugins', pluginsRoute({ registry: () => this.plugins, reload: () => this.reloadPlugins() }));
-    const customPlugins = new CustomPluginsApi({ store: this.store, isBuiltIn: (name) => this.plugins.has(name) });
+    const customPlugins = new CustomPluginsApi({
+      store: this.store,
+      // the registry holds the marketplace's own plugins too: those are not built-ins
+      isBuiltIn: (name) => this.plugins.has(name) && this.wasmPlugins?.origin(name) !== 'store',
+      checkLimits: { callTimeoutMs: this.config.wasm.call_timeout_ms, memoryLimitBytes: this.config.wasm.memory_limit_mb * 1024 * 1024 },
+    });
     this.admin.addRoute('custom_plugins', customPlugins.handle);
     this.admin.addUploadRoute('custom_plugins', customPlugins.upload);
     this.admin.addSubresource('routes', 'plugin-chain', pluginChainRoute({ registry: () => this.plugins, store: this.store, routerMode: this.config.router?.http }));

@@ -21,6 +21,8 @@ export interface WasmPluginSource {
   readonly failStrategy: FailStrategy;
   readonly requestPhase: 'rewrite' | 'access';
   readonly description?: string;
+  /** Where it was declared: the node config's `wasm.plugins` or the store's `custom_plugins`. */
+  readonly origin: 'config' | 'store';
   readonly sha256: string;
   /**
    * False for a marketplace plugin switched off: it stays known (routes already bound to it
@@ -48,7 +50,7 @@ export interface WasmPluginSetOptions {
  */
 export class WasmPluginSet {
   private registry: PluginRegistry | undefined;
-  private readonly installed = new Map<string, { fingerprint: string; destroy: () => void }>();
+  private readonly installed = new Map<string, { fingerprint: string; origin: 'config' | 'store'; destroy: () => void }>();
   private readonly modules = new Map<string, WebAssembly.Module>();
 
   constructor(private readonly opts: WasmPluginSetOptions) {}
@@ -94,11 +96,16 @@ export class WasmPluginSet {
       const previous = this.installed.get(src.name);
       registry.remove(src.name);
       registry.add(plugin);
-      this.installed.set(src.name, { fingerprint, destroy: () => plugin.destroy?.() });
+      this.installed.set(src.name, { fingerprint, origin: src.origin, destroy: () => plugin.destroy?.() });
       if (previous !== undefined) setTimeout(previous.destroy, 5000).unref();
       changed = true;
     }
     return changed;
+  }
+
+  /** Where an installed wasm plugin was declared (undefined: not a wasm plugin of this set). */
+  origin(name: string): 'config' | 'store' | undefined {
+    return this.installed.get(name)?.origin;
   }
 
   private async compile(src: WasmPluginSource): Promise<WebAssembly.Module> {
@@ -137,7 +144,7 @@ export function configSources(config: NodeConfig, log: Logger): WasmPluginSource
     }
     out.push({
       name: p.name, version: file.sha256.slice(0, 12), stage: p.stage, priority: p.priority, rootId: p.root_id ?? p.name,
-      failStrategy: p.fail_strategy, requestPhase: p.http_request_phase, sha256: file.sha256, enabled: true, bytes: () => file.bytes,
+      failStrategy: p.fail_strategy, requestPhase: p.http_request_phase, sha256: file.sha256, enabled: true, origin: 'config', bytes: () => file.bytes,
     });
   }
   return out;
@@ -158,7 +165,7 @@ export function storeSources(objects: Iterable<StoredObject>, blob: (sha256: str
     out.push({
       name: o.id, version: p.version, stage: p.stage, priority: p.priority, rootId: p.root_id ?? o.id,
       failStrategy: p.fail_strategy ?? 'FAIL_CLOSE', requestPhase: 'rewrite', description: p.description,
-      sha256: v.sha256, enabled: p.enabled === true, bytes: () => blob(v.sha256),
+      sha256: v.sha256, enabled: p.enabled === true, origin: 'store', bytes: () => blob(v.sha256),
     });
   }
   return out;
