@@ -206,9 +206,3 @@ export class ByteWriter {
     return this.buffer.slice(0, this.length);
   }
 }
-
-export function encodeU32(value: number): Uint8Array {
-  const writer = new ByteWriter(8);
-  writer.u32(value);
-  return writer.toBytes();
-}

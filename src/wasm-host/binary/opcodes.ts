@@ -29,7 +29,7 @@ function peek(r: ByteReader): number | undefined {
 }
 
 /** A heap type: an abbreviated one (one byte, 0x69..0x74) or a type index (s33, non-negative). */
-export function skipHeapType(r: ByteReader): void {
+function skipHeapType(r: ByteReader): void {
   const first = peek(r);
   if (first !== undefined && first >= 0x69 && first <= 0x74) {
     r.pos++;
