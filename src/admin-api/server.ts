@@ -66,6 +66,7 @@ export class AdminServer {
   private readonly routes = new Map<string, AdminRouteHandler>();
   private readonly subresources = new Map<string, AdminRouteHandler>();
   private readonly uploads = new Map<string, AdminUploadHandler>();
+  private readonly rawBodyRoutes = new Map<string, AdminUploadHandler>();
   private readonly log = logger().child({ module: 'admin-api' });
   private written = 0;
 
@@ -108,6 +109,14 @@ export class AdminServer {
     this.uploads.set(segment, handler);
   }
 
+  /**
+   * Serves `/apisix/admin/<path>` exactly (e.g. `custom_plugins/import`) with `handler`,
+   * which reads the body itself in whatever content type it accepts (YAML, ...).
+   */
+  addRawBodyRoute(path: string, handler: AdminUploadHandler): void {
+    this.rawBodyRoutes.set(path, handler);
+  }
+
   listen(): Promise<BoundAddress> {
     return listenOn(this.server, this.opts.config.admin.listen);
   }
@@ -139,7 +148,8 @@ export class AdminServer {
       }
       const key = this.auth.authenticate(req, query, method);
       const segments = splitPath(path.slice(ADMIN_PREFIX.length));
-      const upload = isMultipart(req.headers) && segments[0] !== undefined ? this.uploads.get(segments[0]) : undefined;
+      const upload = this.rawBodyRoutes.get(segments.join('/'))
+        ?? (isMultipart(req.headers) && segments[0] !== undefined ? this.uploads.get(segments[0]) : undefined);
       const out: AdminRouteResponse = upload !== undefined
         ? await upload(req, { method, segments: segments.slice(1), query, key })
         : await this.dispatch(method, segments, query, await this.readJson(req, method, query), key);
