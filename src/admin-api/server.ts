@@ -110,11 +110,12 @@ export class AdminServer {
   }
 
   /**
-   * Serves `/apisix/admin/<path>` exactly (e.g. `custom_plugins/import`) with `handler`,
-   * which reads the body itself in whatever content type it accepts (YAML, ...).
+   * Serves `<method> /apisix/admin/<path>` exactly (e.g. POST `custom_plugins/import`) with
+   * `handler`, which reads the body itself in whatever content type it accepts (YAML, ...).
+   * Other methods on the path go where they went before.
    */
-  addRawBodyRoute(path: string, handler: AdminUploadHandler): void {
-    this.rawBodyRoutes.set(path, handler);
+  addRawBodyRoute(method: string, path: string, handler: AdminUploadHandler): void {
+    this.rawBodyRoutes.set(`${method} ${path}`, handler);
   }
 
   listen(): Promise<BoundAddress> {
@@ -148,7 +149,7 @@ export class AdminServer {
       }
       const key = this.auth.authenticate(req, query, method);
       const segments = splitPath(path.slice(ADMIN_PREFIX.length));
-      const upload = this.rawBodyRoutes.get(segments.join('/'))
+      const upload = this.rawBodyRoutes.get(`${method} ${segments.join('/')}`)
         ?? (isMultipart(req.headers) && segments[0] !== undefined ? this.uploads.get(segments[0]) : undefined);
       const out: AdminRouteResponse = upload !== undefined
         ? await upload(req, { method, segments: segments.slice(1), query, key })

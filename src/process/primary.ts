@@ -176,7 +176,7 @@ export class Primary {
     const customPlugins = new CustomPluginsApi({ store: this.store, isBuiltIn: (name) => this.plugins.has(name) });
     this.admin.addRoute('custom_plugins', customPlugins.handle);
     this.admin.addUploadRoute('custom_plugins', customPlugins.upload);
-    this.admin.addRawBodyRoute('custom_plugins/import', importRoute({ api: customPlugins, store: this.store }));
+    this.admin.addRawBodyRoute('POST', 'custom_plugins/import', importRoute({ api: customPlugins, store: this.store }));
     this.admin.addSubresource('routes', 'plugin-chain', pluginChainRoute({ registry: () => this.plugins, store: this.store, routerMode: this.config.router?.http }));
     this.adminAddress = await this.admin.listen();
     if (this.config.status !== undefined) {

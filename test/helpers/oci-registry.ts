@@ -13,7 +13,10 @@ export const REGISTRY_BINARY = '/usr/bin/docker-registry';
 export interface TestRegistry {
   /** host:port, as an oci:// url names it. */
   host: string;
+  /** Pushes the config and layer blobs, then a manifest naming them under `tag`; resolves the manifest's digest. */
   push(repo: string, tag: string, layers: Blob[], opts?: { config?: Buffer; manifestType?: string; configType?: string }): Promise<string>;
+  /** PUTs a manifest (or index) as given under `ref`; resolves its digest. */
+  pushManifest(repo: string, ref: string, manifest: Buffer, mediaType: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -80,7 +83,7 @@ export async function startRegistry(): Promise<TestRegistry> {
     return digest;
   };
 
-  return {
+  const registry: TestRegistry = {
     host,
     async push(repo, tag, layers, opts = {}) {
       const config = opts.config ?? Buffer.from('{}');
@@ -92,7 +95,10 @@ export async function startRegistry(): Promise<TestRegistry> {
         config: { mediaType: opts.configType ?? 'application/vnd.oci.image.config.v1+json', digest: digestOf(config), size: config.length },
         layers: layers.map((l) => ({ mediaType: l.mediaType, digest: digestOf(l.bytes), size: l.bytes.length })),
       }));
-      const res = await fetch(`${base}/v2/${repo}/manifests/${tag}`, { method: 'PUT', body: new Uint8Array(manifest), headers: { 'content-type': manifestType } });
+      return registry.pushManifest(repo, tag, manifest, manifestType);
+    },
+    async pushManifest(repo, ref, manifest, mediaType) {
+      const res = await fetch(`${base}/v2/${repo}/manifests/${ref}`, { method: 'PUT', body: new Uint8Array(manifest), headers: { 'content-type': mediaType } });
       if (res.status !== 201) throw new Error(`manifest push: ${res.status} ${await res.text()}`);
       return digestOf(manifest);
     },
@@ -105,4 +111,5 @@ export async function startRegistry(): Promise<TestRegistry> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  return registry;
 }

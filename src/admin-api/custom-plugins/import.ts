@@ -65,7 +65,6 @@ export function parseImportBody(raw: Buffer, contentType: string | undefined): I
 
 export function importRoute(deps: ImportDeps): AdminUploadHandler {
   return async (req: IncomingMessage, ctx) => {
-    if (ctx.method !== 'POST') throw new AdminError(405, `not supported \`${ctx.method}\` method for custom plugin import`);
     const raw = await readBody(req, MAX_IMPORT_BODY).catch((e: unknown) => {
       if (e instanceof AdminError && e.status === 413) throw new AdminError(413, `the import body is larger than ${MAX_IMPORT_BODY} bytes`);
       throw e;
@@ -80,6 +79,15 @@ export function importedVersion(mapped: MappedWasmPlugin, sha256: string, tag: s
   if (mapped.version !== undefined) return mapped.version;
   if (tag !== undefined && tag !== 'latest') return tag;
   return sha256.slice(0, 12);
+}
+
+/** The binary's hex sha256; a 400 naming both digests when the resource pins another. */
+export function verifySha256(pinned: string | undefined, bytes: Buffer): string {
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  if (pinned !== undefined && pinned !== sha256) {
+    throw badRequest(`invalid field spec.sha256: the resource pins ${pinned}, the binary fetched from spec.url has ${sha256}`);
+  }
+  return sha256;
 }
 
 async function fetchBinary(url: string, opts: FetchOptions): Promise<{ bytes: Buffer; tag?: string }> {
@@ -122,10 +130,7 @@ export async function importWasmPlugin(deps: ImportDeps, request: ImportRequest)
     fetched = await fetchBinary(mapped.url, deps.fetch ?? DEFAULT_FETCH_OPTIONS);
   }
   if (fetched.bytes.length > MAX_WASM_BYTES) throw new AdminError(413, WASM_TOO_LARGE);
-  const sha256 = createHash('sha256').update(fetched.bytes).digest('hex');
-  if (mapped.sha256 !== undefined && mapped.sha256 !== sha256) {
-    throw badRequest(`invalid field spec.sha256: the resource pins ${mapped.sha256}, the binary fetched from spec.url has ${sha256}`);
-  }
+  const sha256 = verifySha256(mapped.sha256, fetched.bytes);
   const version = importedVersion(mapped, sha256, fetched.tag);
   return deps.api.serial(async () => {
     const pluginResult = await publishOrKeep(deps, mapped, fetched.bytes, sha256, version, globalKeys);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AdminError } from '../errors.js';
-import { importedVersion, parseImportBody } from './import.js';
+import { importedVersion, parseImportBody, verifySha256 } from './import.js';
 import { mapWasmPlugin, parseResourceDocuments } from './wasmplugin.js';
 
 const resource = (spec: Record<string, unknown>, metadata: Record<string, unknown> = { name: 'demo' }): unknown => ({
@@ -101,5 +101,16 @@ describe('import body and version', () => {
     assert.equal(importedVersion(m, sha, 'latest'), 'abababababab');
     assert.equal(importedVersion(m, sha, undefined), 'abababababab');
     assert.equal(importedVersion({ ...m, version: '9.9.9' }, sha, '1.2.0'), '9.9.9');
+  });
+});
+
+describe('sha256 pin', () => {
+  const bytes = Buffer.from('plugin bytes');
+  const actual = '3b8a5a4f3c1a2b4e1c1f1f1a0a6d7c0d1b0c6f0e5d4a3b2c1d0e9f8a7b6c5d4e';
+  it('passes a matching pin or none, and names both digests on a mismatch', () => {
+    const sha = verifySha256(undefined, bytes);
+    assert.match(sha, /^[0-9a-f]{64}$/);
+    assert.equal(verifySha256(sha, bytes), sha);
+    refused(() => verifySha256(actual, bytes), 400, new RegExp(`spec\\.sha256: the resource pins ${actual}, .* has ${sha}`));
   });
 });

@@ -10,7 +10,7 @@ import { startGateway, eventually, type Gateway } from '../../helpers/gateway.js
 import { get } from '../../helpers/http.js';
 import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
 import { wasmFixture } from '../../helpers/wasm-fixtures.js';
-import { higressLayer, sha256Hex, TAR_GZIP_LAYER_TYPE, WASM_LAYER_TYPE } from '../../helpers/oci-image.js';
+import { DOCKER_MANIFEST_TYPE, higressLayer, OCI_INDEX_TYPE, sha256Hex, TAR_GZIP_LAYER_TYPE, WASM_LAYER_TYPE } from '../../helpers/oci-image.js';
 import { registryMissing, startRegistry, type TestRegistry } from '../../helpers/oci-registry.js';
 import { adminClient, routeTo, type AdminCall, type AdminReply } from './client.js';
 
@@ -137,6 +137,15 @@ describe('custom plugins: import Higress WasmPlugin resources', { skip: missing 
     assert.equal(newer.status, 409, newer.text);
     assert.match(newer.body.error_msg, /set-header is enabled: disable it first/);
     assert.equal((await call('GET', '/custom_plugins/set-header')).body.value.version, '1.0.0');
+    // disabled, the new binary is published as a new version (and the plugin stays disabled)
+    assert.equal((await call('PATCH', '/custom_plugins/set-header', { enabled: false })).status, 200);
+    const published = await importYaml(wasmPluginYaml('set-header', `oci://${registry.host}/plugins/set-header:2.0.0`));
+    assert.equal(published.status, 200, published.text);
+    assert.equal(published.body.plugin.action, 'published');
+    assert.equal(published.body.global_rule.action, 'updated');
+    const shown = (await call('GET', '/custom_plugins/set-header')).body.value;
+    assert.deepEqual([shown.version, shown.enabled, shown.versions.length], ['2.0.0', false, 2]);
+    assert.deepEqual((await call('GET', '/global_rules/wasmplugin-set-header')).body.value.plugins, { 'set-header': {} });
   });
 
   test('oci:// Higress image (tar+gzip layer holding plugin.wasm) by digest: version from the sha256, pluginName is the root id', async () => {
@@ -154,6 +163,23 @@ describe('custom plugins: import Higress WasmPlugin resources', { skip: missing 
     assert.equal(shown.stage, 'statistics');
     assert.equal(shown.priority, 0);
     await eventually(async () => (await headerOf('/route-a', 'x-config')) === '{"mode":"tar"}', 60, 50);
+  });
+
+  test('oci:// index: the first manifest is followed (a Docker v2 manifest with a Docker tar+gzip layer)', async () => {
+    const bytes = Buffer.from(await wasmFixture('set-header', { marker: '0.2.0' }));
+    const manifestDigest = await registry.push('plugins/indexed', 'amd64', [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', bytes: higressLayer(bytes) }],
+      { manifestType: DOCKER_MANIFEST_TYPE, configType: 'application/vnd.docker.container.image.v1+json' });
+    const manifestSize = (await (await fetch(`http://${registry.host}/v2/plugins/indexed/manifests/amd64`, { headers: { accept: DOCKER_MANIFEST_TYPE } })).arrayBuffer()).byteLength;
+    const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX_TYPE, manifests: [
+      { mediaType: DOCKER_MANIFEST_TYPE, digest: manifestDigest, size: manifestSize, platform: { architecture: 'amd64', os: 'linux' } },
+    ] }));
+    await registry.pushManifest('plugins/indexed', '3.1.0', index, OCI_INDEX_TYPE);
+    const res = await importYaml(wasmPluginYaml('indexed', `oci://${registry.host}/plugins/indexed:3.1.0`,
+      `  sha256: ${sha256Hex(bytes)}\n  matchRules:\n  - ingress: [route-b]\n`));
+    assert.equal(res.status, 201, res.text);
+    assert.equal(res.body.plugin.version, '3.1.0');
+    const shown = (await call('GET', '/custom_plugins/indexed')).body.value;
+    assert.equal(shown.versions[0].abi, '0.2.0');
   });
 
   test('http(s)://: fetched, checked against spec.sha256 (400 naming both digests), capped at 50 MB', async () => {
@@ -198,5 +224,9 @@ describe('custom plugins: import Higress WasmPlugin resources', { skip: missing 
     const nobody = await call('POST', '/custom_plugins/import', undefined, { raw: wasmPluginYaml('anon', `${filesUrl}/echo2.wasm`), key: null, headers: { 'content-type': 'application/yaml' } });
     assert.equal(nobody.status, 401, nobody.text);
     assert.equal((await call('GET', '/custom_plugins/seen')).status, 404);
+    // only POST is the import: other methods on the path still address a plugin named "import"
+    const named = await call('GET', '/custom_plugins/import');
+    assert.equal(named.status, 404, named.text);
+    assert.match(named.body.error_msg, /custom plugin import not found/);
   });
 });
