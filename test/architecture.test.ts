@@ -50,7 +50,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   process: ['contracts', 'core', 'observability', 'counters', 'plugin-runtime', 'config-store', 'data-plane', 'admin-api', 'plugins',
     'serverless', 'secrets', 'examples', 'wasm-host'],
   'admin-api': ['contracts', 'core', 'observability', 'plugin-runtime', 'config-store', 'data-plane', 'secrets', 'wasm-host'],
-  cli: ['contracts', 'core', 'config-store', 'process', 'admin-api', 'plugin-runtime'],
+  cli: ['contracts', 'core', 'config-store', 'process', 'admin-api', 'plugin-runtime', 'wasm-host'],
   serverless: ['contracts', 'core'],
   'wasm-host': ['contracts', 'core', 'observability', 'plugin-runtime'],
   secrets: ['contracts', 'core', 'config-store'],

@@ -210,7 +210,8 @@ export class PluginRegistry {
   readonly checkMetadata = (name: string, value: Record<string, unknown>): void => {
     const lp = this.byName.get(name);
     if (lp === undefined) throw new Error('invalid plugin name');
-    if (lp.validateMetadata === undefined) return;
+    // APISIX's answer for a plugin that takes no metadata: nothing would read it
+    if (lp.validateMetadata === undefined) throw new Error(`no metadata schema for plugin ${name}`);
     const { id: _id, ...fields } = value;
     void _id;
     const err = checkSchema(lp.validateMetadata, fields);

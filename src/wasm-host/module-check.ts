@@ -66,6 +66,8 @@ export async function compileModule(bytes: Uint8Array): Promise<WebAssembly.Modu
  * `gatehouse plugin check`). Throws WasmLoadError with the reason.
  */
 export async function checkModule(bytes: Uint8Array, opts: ModuleLimits & { rootId: string; configuration?: Buffer; pluginName?: string }): Promise<ModuleReport> {
+  // WebAssembly's own words for a binary that is no module at all, before the rewriter's
+  if (!WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>)) await compileModule(bytes);
   const module = await compileModule(prepareModule(bytes, opts.memoryLimitBytes));
   const abi = abiVersionOf(module);
   if (abi === undefined) throw new WasmLoadError('missing or unknown proxy-wasm ABI version (no proxy_abi_version_0_1_0, _0_2_0, _0_2_1 or _0_2_100 export)');

@@ -66,6 +66,7 @@ export class RootContext implements RootHost {
 
   setProperty(path: readonly string[], value: Buffer): number {
     this.props.set(path.join('.'), value);
+    if (path.length === 1 && path[0] === 'wasm_need_rebuild' && value.toString() === 'true') this.vm.retire('the plugin asked for it (wasm_need_rebuild)');
     return Status.OK;
   }
 

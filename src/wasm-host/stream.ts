@@ -395,6 +395,8 @@ export class HttpStream implements StreamHost, StreamFacts {
 
   setProperty(path: readonly string[], value: Buffer): number {
     (this.props ??= new Map()).set(path.join('\0'), value);
+    // Higress's wasm-go asks for a fresh VM (after N requests or M bytes of memory) this way
+    if (path.length === 1 && path[0] === 'wasm_need_rebuild' && value.toString() === 'true') this.vm.retire('the plugin asked for it (wasm_need_rebuild)');
     return Status.OK;
   }
 

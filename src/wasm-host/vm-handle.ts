@@ -53,4 +53,6 @@ export interface VmHandle {
   allocateId(): number;
   register(ctx: ContextHost): void;
   unregister(id: number): void;
+  /** Takes no new request from now on (the next one builds a fresh VM); what runs finishes here. */
+  retire(reason: string): void;
 }

@@ -40,6 +40,8 @@ export class WasmVm implements AbiHost, VmHandle {
   private readonly roots = new Map<string, RootContext>();
   private readonly rootsByBuffer = new WeakMap<Buffer, RootContext>();
   private nextId = 1;
+  /** HTTP streams alive on this VM. */
+  private streams = 0;
   private effectiveCtx: ContextHost | undefined;
   private depth = 0;
   private deadline = 0;
@@ -170,11 +172,17 @@ export class WasmVm implements AbiHost, VmHandle {
       this.depth--;
       this.effectiveCtx = prev;
       if (this.depth === 0 && this.memory.byteLength >= this.opts.memoryLimitBytes && !this.retiring) {
-        this.retiring = true;
-        this.opts.log.warn({ plugin: this.opts.pluginName, memory_bytes: this.memory.byteLength },
-          `wasm plugin ${this.opts.pluginName} grew its memory to its limit of ${this.opts.memoryLimitBytes} bytes; its VM is rebuilt`);
+        this.retire(`it grew its memory to its limit of ${this.opts.memoryLimitBytes} bytes`);
       }
     }
+  }
+
+  retire(reason: string): void {
+    if (this.retiring) return;
+    this.retiring = true;
+    if (this.streams === 0) queueMicrotask(() => { if (this.streams === 0) this.dispose(); });
+    this.opts.log.warn({ plugin: this.opts.pluginName, memory_bytes: this.memory.byteLength },
+      `wasm plugin ${this.opts.pluginName}: ${reason}; its VM is rebuilt`);
   }
 
   deadlineCheck(): void {
@@ -208,10 +216,15 @@ export class WasmVm implements AbiHost, VmHandle {
 
   register(ctx: ContextHost): void {
     this.contexts.set(ctx.id, ctx);
+    if (ctx.kind === 'stream') this.streams++;
   }
 
   unregister(id: number): void {
+    const ctx = this.contexts.get(id);
+    if (ctx === undefined) return;
     this.contexts.delete(id);
+    // a retired VM goes once its last request is done (its timers and roots with it)
+    if (ctx.kind === 'stream' && --this.streams === 0 && this.retiring) this.dispose();
   }
 
   /** The root context for a configuration, created (context_create, vm_start, configure) on first use. */

@@ -52,7 +52,7 @@ export class WasmPluginRuntime {
   acquire(): WasmVm {
     const vm = this.vm;
     if (vm !== undefined && vm.broken === undefined && !vm.retiring) return vm;
-    if (vm !== undefined && vm.retiring && vm.broken === undefined) vm.dispose();
+    // a retiring VM finishes its requests and disposes itself (vm.unregister)
     this.vm = undefined;
     if (performance.now() < this.retryAt) throw this.lastError!;
     if (this.module === undefined) throw new WasmFault(this.opts.pluginName, 'start', 'host', 'the module is not loaded in this process');

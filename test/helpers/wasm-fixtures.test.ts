@@ -74,11 +74,9 @@ test('wasmFixture hands out copies, so a caller that patches bytes does not chan
 });
 
 test('an unknown fixture name is refused naming the known ones', async () => {
-  // names typed as strings on purpose: callers outside TypeScript can pass anything
-  const wasmFixtureByName = wasmFixture as (name: string) => Promise<Uint8Array>;
-  await assert.rejects(wasmFixtureByName('does-not-exist'), /no wasm fixture "does-not-exist".*set-header/);
-  await assert.rejects(wasmFixtureByName('../prelude'), /not a plain name/);
-  await assert.rejects(wasmFixtureByName('prelude'), /no wasm fixture/);
+  await assert.rejects(wasmFixture('does-not-exist'), /no wasm fixture "does-not-exist".*set-header/);
+  await assert.rejects(wasmFixture('../prelude'), /not a plain name/);
+  await assert.rejects(wasmFixture('prelude'), /no wasm fixture/);
 });
 
 test('wat string escapes decode to their bytes', () => {

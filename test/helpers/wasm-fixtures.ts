@@ -32,6 +32,8 @@ export const WASM_FIXTURES = [
   'pause-resume-body',
 ] as const;
 export type WasmFixtureName = (typeof WASM_FIXTURES)[number];
+/** Any string is accepted (an unknown name is refused at run time); the known names autocomplete. */
+type FixtureNameArg = WasmFixtureName | (string & {});
 
 /** AssemblyScript plugins built by scripts/build-wasm-fixtures.mjs, with the root id each registers. */
 export const AS_FIXTURES = {
@@ -126,7 +128,7 @@ function markerExport(marker: AbiMarker): string {
 }
 
 /** The plain wat text of a fixture with includes, marker and constants expanded. */
-export function expandFixtureSource(name: WasmFixtureName, opts: WasmFixtureOptions = {}): string {
+export function expandFixtureSource(name: FixtureNameArg, opts: WasmFixtureOptions = {}): string {
   if (!/^[a-z0-9-]+$/.test(name)) throw new Error(`wasm fixture name "${name}" is not a plain name`);
   const path = join(WAT_FIXTURE_DIR, `${name}.wat`);
   if (!existsSync(path) || isIncludeOnly(`${name}.wat`)) {
@@ -186,7 +188,7 @@ function placeConstants(name: string, source: string): string {
 let wabtModule: ReturnType<typeof wabtInit> | undefined;
 const compiled = new Map<string, Promise<Uint8Array>>();
 
-async function compileWat(name: WasmFixtureName, opts: WasmFixtureOptions): Promise<Uint8Array> {
+async function compileWat(name: FixtureNameArg, opts: WasmFixtureOptions): Promise<Uint8Array> {
   const source = expandFixtureSource(name, opts);
   const wabt = await (wabtModule ??= wabtInit());
   const module = wabt.parseWat(`${name}.wat`, source);
@@ -200,7 +202,7 @@ async function compileWat(name: WasmFixtureName, opts: WasmFixtureOptions): Prom
 }
 
 /** The compiled binary of test/fixtures/wasm/<name>.wat (a fresh copy; compiled once per process). */
-export async function wasmFixture(name: WasmFixtureName, opts: WasmFixtureOptions = {}): Promise<Uint8Array<ArrayBuffer>> {
+export async function wasmFixture(name: FixtureNameArg, opts: WasmFixtureOptions = {}): Promise<Uint8Array<ArrayBuffer>> {
   const key = `${name}@${opts.marker ?? ''}`;
   let pending = compiled.get(key);
   if (!pending) {

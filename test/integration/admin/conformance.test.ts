@@ -120,6 +120,8 @@ describe('plugin checks', () => {
       ['/routes/pc', { uri: '/pc', upstream, vars: [['arg_x', 'no-op', 1]] }, /^failed to validate the 'vars' expression: /],
       ['/consumers/pc', { username: 'pc', plugins: { 'key-auth': {} } }, /key-auth/],
       ['/plugin_metadata/no-such-plugin', { a: 1 }, /^invalid plugin name$/],
+      // a plugin that reads no metadata: APISIX's answer, nothing stored
+      ['/plugin_metadata/limit-req', { a: 1 }, /^no metadata schema for plugin limit-req$/],
       ['/plugin_metadata/cors', { allow_origins: { a: 'not an origin' } }, /^invalid configuration: property "allow_origins\.a"/],
     ];
     for (const [path, body, msg] of cases) {

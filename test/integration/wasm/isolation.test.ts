@@ -83,7 +83,7 @@ test('a VM whose memory reached the limit is retired after the call; the next re
   // 4 MiB = 64 pages: grow to exactly the limit (allowed), which retires the VM
   const full = await get(`${w.gw.url}/grow`, { headers: { 'x-grow': String(64 - now) } });
   assert.equal(header(full.body, 'x-grow-result'), String(now));
-  await w.gw.waitForOutput(/wasm plugin memory-grow grew its memory to its limit of 4194304 bytes; its VM is rebuilt/, from);
+  await w.gw.waitForOutput(/wasm plugin memory-grow: it grew its memory to its limit of 4194304 bytes; its VM is rebuilt/, from);
   const fresh = await get(`${w.gw.url}/grow`, { headers: { 'x-grow': '1' } });
   assert.equal(header(fresh.body, 'x-grow-result'), '2', 'a fresh VM starts at 2 pages again');
 });
