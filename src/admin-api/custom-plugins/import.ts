@@ -16,7 +16,7 @@ import { AdminError, badRequest } from '../errors.js';
 import { checkPathId } from '../ids.js';
 import { readBody } from '../http-io.js';
 import type { AdminRouteResponse, AdminUploadHandler } from '../server.js';
-import { DEFAULT_FETCH_OPTIONS, fetchLimited, pullOciWasm, type FetchOptions } from './fetch-wasm.js';
+import { DEFAULT_FETCH_OPTIONS, fetchLimited, parseOciUrl, pullOciWasm, type FetchOptions } from './fetch-wasm.js';
 import { MAX_WASM_BYTES, WASM_TOO_LARGE } from './limits.js';
 import type { CustomPluginsApi } from './route.js';
 import { mapWasmPlugin, parseResourceDocuments, type MappedWasmPlugin } from './wasmplugin.js';
@@ -81,6 +81,32 @@ export function importedVersion(mapped: MappedWasmPlugin, sha256: string, tag: s
   return sha256.slice(0, 12);
 }
 
+/** Istio's rule: unspecified means IfNotPresent, except Always for an oci:// image tagged latest (or untagged). */
+export function effectivePullPolicy(mapped: MappedWasmPlugin): 'IfNotPresent' | 'Always' {
+  if (mapped.pullPolicy !== 'UNSPECIFIED_POLICY') return mapped.pullPolicy;
+  return ociTag(mapped.url) === 'latest' ? 'Always' : 'IfNotPresent';
+}
+
+function ociTag(url: string): string | undefined {
+  return /^oci:\/\//i.test(url) ? parseOciUrl(url).tag : undefined;
+}
+
+/**
+ * With IfNotPresent: the stored binary of the serving version, when that version is the
+ * one the resource names (its version label, else its image tag); then nothing is pulled.
+ */
+async function presentBinary(deps: ImportDeps, mapped: MappedWasmPlugin): Promise<{ bytes: Buffer; tag?: string } | undefined> {
+  if (effectivePullPolicy(mapped) !== 'IfNotPresent') return undefined;
+  const tag = ociTag(mapped.url);
+  const wanted = mapped.version ?? (tag !== 'latest' ? tag : undefined);
+  if (wanted === undefined) return undefined;
+  const current = (await deps.store.get('custom_plugins', mapped.id))?.value as unknown as CustomPlugin | undefined;
+  if (current?.version !== wanted) return undefined;
+  const serving = current.versions.find((v) => v.version === wanted);
+  const bytes = serving === undefined ? undefined : await deps.store.blobs?.getBlob(serving.sha256);
+  return bytes === undefined ? undefined : { bytes: Buffer.from(bytes), ...(tag !== undefined ? { tag } : {}) };
+}
+
 /** The binary's hex sha256; a 400 naming both digests when the resource pins another. */
 export function verifySha256(pinned: string | undefined, bytes: Buffer): string {
   const sha256 = createHash('sha256').update(bytes).digest('hex');
@@ -127,7 +153,7 @@ export async function importWasmPlugin(deps: ImportDeps, request: ImportRequest)
     if (!/^file:\/\//i.test(mapped.url)) throw badRequest('invalid field wasm_base64: only for a file:// spec.url (other urls are fetched by the gateway)');
     fetched = { bytes: request.wasm };
   } else {
-    fetched = await fetchBinary(mapped.url, deps.fetch ?? DEFAULT_FETCH_OPTIONS);
+    fetched = await presentBinary(deps, mapped) ?? await fetchBinary(mapped.url, deps.fetch ?? DEFAULT_FETCH_OPTIONS);
   }
   if (fetched.bytes.length > MAX_WASM_BYTES) throw new AdminError(413, WASM_TOO_LARGE);
   const sha256 = verifySha256(mapped.sha256, fetched.bytes);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AdminError } from '../errors.js';
-import { importedVersion, parseImportBody, verifySha256 } from './import.js';
+import { effectivePullPolicy, importedVersion, parseImportBody, verifySha256 } from './import.js';
 import { mapWasmPlugin, parseResourceDocuments } from './wasmplugin.js';
 
 const resource = (spec: Record<string, unknown>, metadata: Record<string, unknown> = { name: 'demo' }): unknown => ({
@@ -112,5 +112,18 @@ describe('sha256 pin', () => {
     assert.match(sha, /^[0-9a-f]{64}$/);
     assert.equal(verifySha256(sha, bytes), sha);
     refused(() => verifySha256(actual, bytes), 400, new RegExp(`spec\\.sha256: the resource pins ${actual}, .* has ${sha}`));
+  });
+});
+
+describe('imagePullPolicy', () => {
+  it('follows Istio: unspecified is IfNotPresent except for an oci image tagged latest', () => {
+    const policy = (spec: Record<string, unknown>): string => effectivePullPolicy(mapWasmPlugin(resource(spec)));
+    assert.equal(policy({}), 'IfNotPresent');
+    assert.equal(policy({ url: 'oci://h/p:latest' }), 'Always');
+    assert.equal(policy({ url: 'oci://h/p' }), 'Always');
+    assert.equal(policy({ url: 'oci://h/p', imagePullPolicy: 'IfNotPresent' }), 'IfNotPresent');
+    assert.equal(policy({ url: 'http://h/p.wasm' }), 'IfNotPresent');
+    assert.equal(policy({ imagePullPolicy: 'Always' }), 'Always');
+    refused(() => mapWasmPlugin(resource({ imagePullPolicy: 'Never' })), 400, /spec\.imagePullPolicy/);
   });
 });

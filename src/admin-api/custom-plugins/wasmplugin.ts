@@ -38,7 +38,12 @@ export interface MappedWasmPlugin {
   fields: Obj;
   /** The plugin configuration the global rule binds (`_rules_` from matchRules). */
   configuration: Obj;
+  /** spec.imagePullPolicy as given (UNSPECIFIED_POLICY when absent). */
+  pullPolicy: PullPolicy;
 }
+
+export type PullPolicy = 'UNSPECIFIED_POLICY' | 'IfNotPresent' | 'Always';
+const PULL_POLICIES: readonly PullPolicy[] = ['UNSPECIFIED_POLICY', 'IfNotPresent', 'Always'];
 
 const isObject = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 
@@ -121,7 +126,11 @@ export function mapWasmPlugin(resource: unknown): MappedWasmPlugin {
   if (description !== undefined) fields.description = description;
   const language = meta(LANGUAGE_KEY);
   if (language !== undefined) fields.language = language;
-  const out: MappedWasmPlugin = { id, url, fields, configuration: mapConfiguration(spec) };
+  const pullPolicy = spec.imagePullPolicy ?? 'UNSPECIFIED_POLICY';
+  if (!(PULL_POLICIES as readonly unknown[]).includes(pullPolicy)) {
+    throw badRequest(`invalid field spec.imagePullPolicy: expected ${PULL_POLICIES.join(', ')}, got ${JSON.stringify(pullPolicy)}`);
+  }
+  const out: MappedWasmPlugin = { id, url, fields, configuration: mapConfiguration(spec), pullPolicy: pullPolicy as PullPolicy };
   if (sha256 !== undefined) out.sha256 = sha256;
   const version = meta(VERSION_KEY);
   if (version !== undefined) out.version = version;

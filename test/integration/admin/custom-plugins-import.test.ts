@@ -132,6 +132,15 @@ describe('custom plugins: import Higress WasmPlugin resources', { skip: missing 
     assert.equal(again.status, 200, again.text);
     assert.equal(again.body.plugin.action, 'unchanged');
     assert.equal(again.body.global_rule.action, 'unchanged');
+    // the serving version is the one named: IfNotPresent pulls nothing (the registry named is unreachable), Always must pull
+    const unreachable = 'oci://127.0.0.1:9/plugins/set-header:1.0.0';
+    const present = await importYaml(wasmPluginYaml('set-header', unreachable, '  imagePullPolicy: IfNotPresent\n  phase: AUTHN\n  priority: 310\n  failStrategy: FAIL_OPEN\n'));
+    assert.equal(present.status, 200, present.text);
+    assert.equal(present.body.plugin.action, 'unchanged');
+    assert.equal(present.body.global_rule.action, 'updated');
+    const always = await importYaml(wasmPluginYaml('set-header', unreachable, '  imagePullPolicy: Always\n'));
+    assert.equal(always.status, 400, always.text);
+    assert.match(always.body.error_msg, /spec\.url: cannot fetch/);
     await registry.push('plugins/set-header', '2.0.0', [{ mediaType: WASM_LAYER_TYPE, bytes: Buffer.from(await wasmFixture('echo-config')) }]);
     const newer = await importYaml(wasmPluginYaml('set-header', `oci://${registry.host}/plugins/set-header:2.0.0`));
     assert.equal(newer.status, 409, newer.text);
@@ -142,7 +151,7 @@ describe('custom plugins: import Higress WasmPlugin resources', { skip: missing 
     const published = await importYaml(wasmPluginYaml('set-header', `oci://${registry.host}/plugins/set-header:2.0.0`));
     assert.equal(published.status, 200, published.text);
     assert.equal(published.body.plugin.action, 'published');
-    assert.equal(published.body.global_rule.action, 'updated');
+    assert.equal(published.body.global_rule.action, 'unchanged', 'the IfNotPresent import above already bound the empty config');
     const shown = (await call('GET', '/custom_plugins/set-header')).body.value;
     assert.deepEqual([shown.version, shown.enabled, shown.versions.length], ['2.0.0', false, 2]);
     assert.deepEqual((await call('GET', '/global_rules/wasmplugin-set-header')).body.value.plugins, { 'set-header': {} });
