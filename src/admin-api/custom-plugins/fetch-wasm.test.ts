@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { higressLayer, tarOf } from '../../../test/helpers/oci-image.js';
+import { digestOf, higressLayer, tarOf } from '../../../test/helpers/oci-image.js';
 import { AdminError } from '../errors.js';
-import { extractPluginWasm, parseOciUrl, registryBaseUrl, selectFromIndex, selectLayers, WASM_LAYER } from './fetch-wasm.js';
+import { extractPluginWasm, fetchLimited, parseOciUrl, pullOciWasm, registryBaseUrl, selectFromIndex, selectLayers, WASM_LAYER } from './fetch-wasm.js';
 
 const wasm = Buffer.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x2a]);
 
@@ -53,5 +55,62 @@ describe('plugin.wasm from a tar layer', () => {
   it('is undefined when there is none, and refuses a broken gzip', () => {
     assert.equal(extractPluginWasm(tarOf([['other.wasm', wasm], ['dir/plugin.wasm', wasm]])), undefined);
     assert.throws(() => extractPluginWasm(Buffer.from([0x1f, 0x8b, 1, 2, 3])), /not valid gzip/);
+  });
+});
+
+describe('fetching over http', () => {
+  async function serve(handler: http.RequestListener): Promise<{ url: string; close(): Promise<void> }> {
+    const server = http.createServer(handler);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return { url, close: () => { server.closeAllConnections(); return new Promise((r) => server.close(() => r())); } };
+  }
+  const opts = { timeoutMs: 300, maxBytes: 1000, tooLarge: 'too large: the limit', field: 'spec.url' };
+  const status = (n: number, re: RegExp) => (e: unknown): boolean => e instanceof AdminError && e.status === n && re.test(e.message);
+
+  it('caps the size whether declared or streamed (413), refuses a non-200 and a server that never answers (400)', async () => {
+    const srv = await serve((req, res) => {
+      if (req.url === '/declared') { res.writeHead(200, { 'content-length': '5000' }); res.write(Buffer.alloc(10)); return; }
+      if (req.url === '/streamed') { res.writeHead(200); for (let i = 0; i < 5; i++) res.write(Buffer.alloc(400)); res.end(); return; }
+      if (req.url === '/hang') return;
+      if (req.url === '/ok') { res.end(Buffer.from('wasm')); return; }
+      res.writeHead(404).end();
+    });
+    try {
+      await assert.rejects(fetchLimited(`${srv.url}/declared`, opts), status(413, /the limit/));
+      await assert.rejects(fetchLimited(`${srv.url}/streamed`, opts), status(413, /the limit/));
+      await assert.rejects(fetchLimited(`${srv.url}/nothing`, opts), status(400, /spec\.url: .* answered 404/));
+      await assert.rejects(fetchLimited(`${srv.url}/hang`, opts), status(400, /spec\.url: .*no answer within 300 ms/));
+      assert.equal((await fetchLimited(`${srv.url}/ok`, opts)).bytes.toString(), 'wasm');
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('pulls an image from a registry API, refusing a layer whose bytes do not match its digest', async () => {
+    const good = higressLayer(wasm);
+    const manifest = (layer: Buffer, claimed = layer): Buffer => Buffer.from(JSON.stringify({
+      schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(Buffer.from('{}')), size: 2 },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: digestOf(claimed), size: layer.length }],
+    }));
+    const blobs = new Map([[digestOf(good), good]]);
+    const tampered = Buffer.concat([good, Buffer.from('x')]);
+    const srv = await serve((req, res) => {
+      const m = /^\/v2\/p\/(manifests|blobs)\/(.+)$/.exec(req.url ?? '');
+      if (m?.[1] === 'manifests' && m[2] === 'good') { res.end(manifest(good)); return; }
+      if (m?.[1] === 'manifests' && m[2] === 'bad') { res.end(manifest(good, tampered)); blobs.set(digestOf(tampered), good); return; }
+      const blob = m?.[1] === 'blobs' ? blobs.get(m[2]!) : undefined;
+      if (blob !== undefined) { res.end(blob); return; }
+      res.writeHead(404).end();
+    });
+    try {
+      const host = srv.url.slice('http://'.length);
+      const pulled = await pullOciWasm(`oci://${host}/p:good`, { timeoutMs: 5000 });
+      assert.deepEqual(pulled, { bytes: wasm, tag: 'good' });
+      await assert.rejects(pullOciWasm(`oci://${host}/p:bad`, { timeoutMs: 5000 }), status(400, /spec\.url: layer sha256:[0-9a-f]+ arrived with digest/));
+    } finally {
+      await srv.close();
+    }
   });
 });
