@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { digestOf, higressLayer, tarOf } from '../../../test/helpers/oci-image.js';
 import { AdminError } from '../errors.js';
-import { extractPluginWasm, fetchLimited, parseOciUrl, pullOciWasm, registryBaseUrl, selectFromIndex, selectLayers, WASM_LAYER } from './fetch-wasm.js';
+import { extractPluginWasm, fetchLimited, parseBearerChallenge, parseOciUrl, pullOciWasm, registryBaseUrl, selectFromIndex, selectLayers, WASM_LAYER } from './fetch-wasm.js';
 
 const wasm = Buffer.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x2a]);
 
@@ -111,6 +111,51 @@ describe('fetching over http', () => {
       await assert.rejects(pullOciWasm(`oci://${host}/p:bad`, { timeoutMs: 5000 }), status(400, /spec\.url: layer sha256:[0-9a-f]+ arrived with digest/));
     } finally {
       await srv.close();
+    }
+  });
+});
+
+describe('registries that want a token', () => {
+  it('parses Bearer challenges', () => {
+    assert.deepEqual(parseBearerChallenge('Bearer realm="https://auth.example/token",service="registry.example",scope="repository:p:pull"'),
+      { realm: 'https://auth.example/token', service: 'registry.example', scope: 'repository:p:pull' });
+    assert.equal(parseBearerChallenge('Basic realm="x"'), undefined);
+    assert.equal(parseBearerChallenge(null), undefined);
+  });
+
+  it('fetches an anonymous pull token on the first 401 and sends it on; a refused token is a 400', async () => {
+    const layer = Buffer.from(wasm);
+    const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.module.wasm.config.v1+json', digest: digestOf(Buffer.from('{}')), size: 2 },
+      layers: [{ mediaType: WASM_LAYER, digest: digestOf(layer), size: layer.length }] }));
+    const tokenRequests: string[] = [];
+    const server = http.createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (url.pathname === '/token') {
+        tokenRequests.push(url.search);
+        if (url.searchParams.get('scope') === 'repository:private:pull') { res.writeHead(401).end('{"errors":[]}'); return; }
+        res.end(JSON.stringify({ token: 't0k' }));
+        return;
+      }
+      const repo = /^\/v2\/([a-z]+)\//.exec(url.pathname)?.[1] ?? '';
+      if (req.headers.authorization !== 'Bearer t0k') {
+        res.writeHead(401, { 'www-authenticate': `Bearer realm="http://127.0.0.1:${port}/token",service="reg",scope="repository:${repo}:pull"` }).end();
+        return;
+      }
+      if (url.pathname === `/v2/${repo}/manifests/1.0`) res.end(manifest);
+      else if (url.pathname === `/v2/${repo}/blobs/${digestOf(layer)}`) res.end(layer);
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      assert.deepEqual(await pullOciWasm(`oci://127.0.0.1:${port}/public:1.0`, { timeoutMs: 5000 }), { bytes: layer, tag: '1.0' });
+      assert.deepEqual(tokenRequests, ['?service=reg&scope=repository%3Apublic%3Apull'], 'one token for the whole pull');
+      await assert.rejects(pullOciWasm(`oci://127.0.0.1:${port}/private:1.0`, { timeoutMs: 5000 }),
+        (e: unknown) => e instanceof AdminError && e.status === 400 && /wants a login.*imagePullSecret is not supported/.test(e.message));
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
     }
   });
 });

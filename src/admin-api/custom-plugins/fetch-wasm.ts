@@ -25,19 +25,60 @@ export const DEFAULT_FETCH_OPTIONS: FetchOptions = { timeoutMs: 30_000 };
 
 const isObject = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-/** GET `url`, refusing more than `maxBytes` (413 with `tooLarge`); failures are 400s naming `field`. */
-export async function fetchLimited(url: string, opts: FetchOptions & { maxBytes: number; tooLarge: string; field: string; accept?: string }):
-  Promise<{ bytes: Buffer; contentType: string }> {
-  let res: Response;
+interface LimitedGet extends FetchOptions {
+  maxBytes: number;
+  tooLarge: string;
+  field: string;
+  accept?: string;
+  /** A registry's anonymous pull token, fetched on its first 401 and then sent with every request. */
+  auth?: { token?: string };
+}
+
+async function get(url: string, opts: LimitedGet): Promise<Response> {
+  const headers: Record<string, string> = {};
+  if (opts.accept !== undefined) headers.accept = opts.accept;
+  if (opts.auth?.token !== undefined) headers.authorization = `Bearer ${opts.auth.token}`;
   try {
-    res = await fetch(url, {
-      signal: AbortSignal.timeout(opts.timeoutMs), redirect: 'follow',
-      headers: opts.accept !== undefined ? { accept: opts.accept } : {},
-    });
+    return await fetch(url, { signal: AbortSignal.timeout(opts.timeoutMs), redirect: 'follow', headers });
   } catch (e) {
     const err = e as Error;
     const why = err.name === 'TimeoutError' ? `no answer within ${opts.timeoutMs} ms` : (err.cause as Error | undefined)?.message ?? err.message;
     throw badRequest(`invalid field ${opts.field}: cannot fetch ${url}: ${why}`);
+  }
+}
+
+/** `Bearer realm="…",service="…",scope="…"` → its parameters, or undefined for another scheme. */
+export function parseBearerChallenge(header: string | null): Record<string, string> | undefined {
+  if (header === null || !/^bearer\s/i.test(header)) return undefined;
+  const params: Record<string, string> = {};
+  for (const m of header.slice(7).matchAll(/([a-z_]+)="([^"]*)"/gi)) params[m[1]!.toLowerCase()] = m[2]!;
+  return params.realm === undefined ? undefined : params;
+}
+
+/** The token service's anonymous token (what `docker pull` of a public image does). */
+async function anonymousToken(challenge: Record<string, string>, opts: LimitedGet): Promise<string> {
+  const realm = new URL(challenge.realm!);
+  if (challenge.service !== undefined) realm.searchParams.set('service', challenge.service);
+  if (challenge.scope !== undefined) realm.searchParams.set('scope', challenge.scope);
+  const res = await get(realm.href, { ...opts, auth: {} });
+  const body = res.status === 200 ? await res.json().catch(() => undefined) as Obj | undefined : undefined;
+  const token = body?.token ?? body?.access_token;
+  if (typeof token !== 'string' || token === '') {
+    throw badRequest(`invalid field ${opts.field}: the registry wants a login (anonymous token from ${realm.origin} refused: ${res.status}); `
+      + 'spec.imagePullSecret is not supported');
+  }
+  return token;
+}
+
+/** GET `url`, refusing more than `maxBytes` (413 with `tooLarge`); failures are 400s naming `field`. */
+export async function fetchLimited(url: string, opts: LimitedGet): Promise<{ bytes: Buffer; contentType: string }> {
+  let res = await get(url, opts);
+  const challenge = res.status === 401 && opts.auth !== undefined && opts.auth.token === undefined
+    ? parseBearerChallenge(res.headers.get('www-authenticate')) : undefined;
+  if (challenge !== undefined) {
+    await res.body?.cancel().catch(() => undefined);
+    opts.auth!.token = await anonymousToken(challenge, opts);
+    res = await get(url, opts);
   }
   if (res.status !== 200) {
     await res.body?.cancel().catch(() => undefined);
@@ -174,7 +215,7 @@ export function extractPluginWasm(layer: Buffer): Buffer | undefined {
   return undefined;
 }
 
-async function getJson(url: string, opts: FetchOptions): Promise<{ body: Obj; contentType: string }> {
+async function getJson(url: string, opts: FetchOptions & { auth: { token?: string } }): Promise<{ body: Obj; contentType: string }> {
   const { bytes, contentType } = await fetchLimited(url, {
     ...opts, accept: MANIFEST_ACCEPT, maxBytes: MAX_MANIFEST_BYTES, tooLarge: 'the image manifest is larger than 4 MB', field: 'spec.url',
   });
@@ -191,13 +232,14 @@ async function getJson(url: string, opts: FetchOptions): Promise<{ body: Obj; co
 export async function pullOciWasm(url: string, opts: FetchOptions = DEFAULT_FETCH_OPTIONS): Promise<{ bytes: Buffer; tag?: string }> {
   const ref = parseOciUrl(url);
   const base = `${registryBaseUrl(ref.registry)}/v2/${ref.repository}`;
-  let { body: manifest, contentType } = await getJson(`${base}/manifests/${ref.reference}`, opts);
+  const session = { ...opts, auth: {} };
+  let { body: manifest, contentType } = await getJson(`${base}/manifests/${ref.reference}`, session);
   const type = (typeof manifest.mediaType === 'string' ? manifest.mediaType : contentType.split(';')[0]!.trim());
   if (type === OCI_INDEX || type === DOCKER_LIST || Array.isArray(manifest.manifests)) {
-    ({ body: manifest } = await getJson(`${base}/manifests/${selectFromIndex(manifest).digest}`, opts));
+    ({ body: manifest } = await getJson(`${base}/manifests/${selectFromIndex(manifest).digest}`, session));
   }
   for (const layer of selectLayers(manifest)) {
-    const blob = await fetchBlob(`${base}/blobs/${layer.digest}`, layer, opts);
+    const blob = await fetchBlob(`${base}/blobs/${layer.digest}`, layer, session);
     if (layer.mediaType === WASM_LAYER) return { bytes: blob, ...(ref.tag !== undefined ? { tag: ref.tag } : {}) };
     const wasm = extractPluginWasm(blob);
     if (wasm !== undefined) {
@@ -208,7 +250,7 @@ export async function pullOciWasm(url: string, opts: FetchOptions = DEFAULT_FETC
   throw badRequest(`invalid field spec.url: no layer of ${url} holds plugin.wasm`);
 }
 
-async function fetchBlob(url: string, layer: Descriptor, opts: FetchOptions): Promise<Buffer> {
+async function fetchBlob(url: string, layer: Descriptor, opts: FetchOptions & { auth: { token?: string } }): Promise<Buffer> {
   const maxBytes = layer.mediaType === WASM_LAYER ? MAX_WASM_BYTES : MAX_LAYER_BYTES;
   const { bytes } = await fetchLimited(url, { ...opts, maxBytes, tooLarge: WASM_TOO_LARGE, field: 'spec.url' });
   const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
