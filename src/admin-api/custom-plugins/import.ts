@@ -132,9 +132,12 @@ async function fetchBinary(url: string, opts: FetchOptions): Promise<{ bytes: Bu
 
 export async function importWasmPlugin(deps: ImportDeps, request: ImportRequest): Promise<AdminRouteResponse> {
   const mapped = mapWasmPlugin(request.resource);
-  checkPathId(mapped.id, 'custom plugin');
   const ruleId = `${GLOBAL_RULE_PREFIX}${mapped.id}`;
-  if (ruleId.length > 64) throw badRequest(`invalid field metadata.name: at most ${64 - GLOBAL_RULE_PREFIX.length} characters (the global rule is ${GLOBAL_RULE_PREFIX}<name>)`);
+  try {
+    checkPathId(mapped.id, 'custom plugin', { max: 64 - GLOBAL_RULE_PREFIX.length });
+  } catch (e) {
+    throw badRequest(`invalid field metadata.name: ${(e as Error).message} (the plugin id; its global rule is ${ruleId})`);
+  }
   const { _rules_: rules, ...globalKeys } = mapped.configuration;
   try {
     compileRules(mapped.configuration);

@@ -221,6 +221,9 @@ describe('custom plugins: import Higress WasmPlugin resources', { skip: missing 
       '  matchRules:\n  - ingress: [route-a]\n    configDisable: true\n'));
     assert.equal(disable.status, 400);
     assert.match(disable.body.error_msg, /spec\.matchRules\[0\]\.configDisable/);
+    const longName = await importYaml(wasmPluginYaml('x'.repeat(60), `${filesUrl}/echo2.wasm`));
+    assert.equal(longName.status, 400, longName.text);
+    assert.match(longName.body.error_msg, /metadata\.name: invalid custom plugin id .*1 to 53 characters/);
     const builtIn = await importYaml(wasmPluginYaml('key-auth', `${filesUrl}/echo2.wasm`));
     assert.equal(builtIn.status, 403, builtIn.text);
     const json = await call('POST', '/custom_plugins/import', { apiVersion: 'extensions.higress.io/v1alpha1', kind: 'WasmPlugin', metadata: { name: 'j' }, spec: { url: `${filesUrl}/echo2.wasm`, phase: 'LATE' } });
