@@ -138,13 +138,13 @@ export async function importWasmPlugin(deps: ImportDeps, request: ImportRequest)
   } catch (e) {
     throw badRequest(`invalid field metadata.name: ${(e as Error).message} (the plugin id; its global rule is ${ruleId})`);
   }
-  const { _rules_: rules, ...globalKeys } = mapped.configuration;
   try {
     compileRules(mapped.configuration);
   } catch (e) {
     throw badRequest(`invalid field spec.matchRules: ${(e as Error).message}`);
   }
-  void rules;
+  // the publish check configures the module with what applies where no rule matches
+  const globalKeys = Object.fromEntries(Object.entries(mapped.configuration).filter(([k]) => k !== '_rules_'));
   if (deps.api.isBuiltIn(mapped.id) && (await deps.store.get('custom_plugins', mapped.id)) === undefined) {
     throw new AdminError(403, `${mapped.id} is a built-in plugin and cannot be edited`);
   }
