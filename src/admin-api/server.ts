@@ -66,6 +66,7 @@ export class AdminServer {
   private readonly routes = new Map<string, AdminRouteHandler>();
   private readonly subresources = new Map<string, AdminRouteHandler>();
   private readonly uploads = new Map<string, AdminUploadHandler>();
+  private readonly rawBodyRoutes = new Map<string, AdminUploadHandler>();
   private readonly log = logger().child({ module: 'admin-api' });
   private written = 0;
 
@@ -108,6 +109,15 @@ export class AdminServer {
     this.uploads.set(segment, handler);
   }
 
+  /**
+   * Serves `<method> /apisix/admin/<path>` exactly (e.g. POST `custom_plugins/import`) with
+   * `handler`, which reads the body itself in whatever content type it accepts (YAML, ...).
+   * Other methods on the path go where they went before.
+   */
+  addRawBodyRoute(method: string, path: string, handler: AdminUploadHandler): void {
+    this.rawBodyRoutes.set(`${method} ${path}`, handler);
+  }
+
   listen(): Promise<BoundAddress> {
     return listenOn(this.server, this.opts.config.admin.listen);
   }
@@ -139,7 +149,8 @@ export class AdminServer {
       }
       const key = this.auth.authenticate(req, query, method);
       const segments = splitPath(path.slice(ADMIN_PREFIX.length));
-      const upload = isMultipart(req.headers) && segments[0] !== undefined ? this.uploads.get(segments[0]) : undefined;
+      const upload = this.rawBodyRoutes.get(`${method} ${segments.join('/')}`)
+        ?? (isMultipart(req.headers) && segments[0] !== undefined ? this.uploads.get(segments[0]) : undefined);
       const out: AdminRouteResponse = upload !== undefined
         ? await upload(req, { method, segments: segments.slice(1), query, key })
         : await this.dispatch(method, segments, query, await this.readJson(req, method, query), key);

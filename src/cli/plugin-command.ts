@@ -1,4 +1,4 @@
-// `gatehouse plugin publish|list|versions|enable|disable|rollback|delete`: the plugin
+// `gatehouse plugin publish|import|list|versions|enable|disable|rollback|delete`: the plugin
 // marketplace from the command line, through the Admin API of a running gateway.
 // (`plugin check`, which runs a module locally, is the wasm host's.)
 import { readFileSync } from 'node:fs';
@@ -17,6 +17,8 @@ Subcommands:
           [--gateway-version any|X.Y.Z] [--fail-strategy FAIL_CLOSE|FAIL_OPEN]
           [--configuration JSON] [--disabled]
                          upload a plugin, or a new version of a disabled one
+  import FILE.yaml       import the Higress WasmPlugin resources of the file (file:// urls read
+                         here, relative to the file) with their config as a global rule
   list                   the custom plugins
   versions ID            the published versions of a plugin (* = serving)
   enable ID | disable ID
@@ -78,12 +80,17 @@ export async function pluginCommand(argv: string[], io: PluginCommandIo = PROCES
   try {
     const args = parse(argv);
     const [sub, ...rest] = args.positional;
-    const arity: Record<string, number> = { publish: 1, list: 0, versions: 1, enable: 1, disable: 1, rollback: 2, delete: 1 };
+    const arity: Record<string, number> = { publish: 1, import: 1, list: 0, versions: 1, enable: 1, disable: 1, rollback: 2, delete: 1 };
     if (sub === undefined || arity[sub] === undefined) throw new UsageError(sub === undefined ? 'plugin needs a subcommand' : `unknown subcommand "${sub}"`);
     if (rest.length !== arity[sub]) throw new UsageError(`plugin ${sub} takes ${arity[sub]} argument(s), got ${rest.length}`);
     const api = await adminTarget(args, env);
     switch (sub) {
       case 'publish': return await publish(api, rest[0]!, args, io);
+      case 'import': {
+        const { importWasmPluginFile } = await import('./plugin-import.js');
+        return await importWasmPluginFile(rest[0]!, (body, type) => send(api, 'POST', '/custom_plugins/import',
+          { 'x-api-key': api.key, 'content-type': type, 'content-length': body.length }, (req) => req.end(body)), io);
+      }
       case 'list': return await list(api, io);
       case 'versions': return await versions(api, rest[0]!, io);
       case 'enable':

@@ -17,6 +17,7 @@ import { setPluginNodeLimits } from '../plugin-runtime/node-limits.js';
 import { PluginRegistry } from '../plugin-runtime/registry.js';
 import { pluginsRoute } from '../admin-api/resources/plugins.js';
 import { pluginChainRoute } from '../admin-api/plugin-chain.js';
+import { importRoute } from '../admin-api/custom-plugins/import.js';
 import { CustomPluginsApi } from '../admin-api/custom-plugins/route.js';
 import { redactPluginSecrets } from '../plugin-runtime/secret-fields.js';
 import type { ToPrimary, ToWorker } from './messages.js';
@@ -180,6 +181,7 @@ export class Primary {
     });
     this.admin.addRoute('custom_plugins', customPlugins.handle);
     this.admin.addUploadRoute('custom_plugins', customPlugins.upload);
+    this.admin.addRawBodyRoute('POST', 'custom_plugins/import', importRoute({ api: customPlugins, store: this.store }));
     this.admin.addSubresource('routes', 'plugin-chain', pluginChainRoute({ registry: () => this.plugins, store: this.store, routerMode: this.config.router?.http }));
     this.adminAddress = await this.admin.listen();
     if (this.config.status !== undefined) {

@@ -26,11 +26,11 @@ import type { AdminRouteHandler, AdminRouteResponse, AdminUploadHandler } from '
 import { boundTo, describeBindings } from './bindings.js';
 import { checkGatewayVersion, parsePublishFields, PATCH_FIELDS, PATCH_WHILE_ENABLED, type PublishForm } from './form.js';
 import { readMultipartForm, type MultipartForm } from './multipart.js';
+import { MAX_WASM_BYTES, WASM_TOO_LARGE } from './limits.js';
 
 type Obj = Record<string, unknown>;
 
-export const MAX_WASM_BYTES = 50 * 1024 * 1024;
-export const WASM_TOO_LARGE = 'the .wasm file is larger than 50 MB';
+export { MAX_WASM_BYTES, WASM_TOO_LARGE };
 
 export interface CustomPluginsDeps {
   store: ConfigStore;
@@ -102,7 +102,8 @@ export class CustomPluginsApi {
     return this.serial(() => this.publish(pathId, form));
   };
 
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
+  /** Runs `fn` after every write before it (writes to custom plugins run one at a time). */
+  serial<T>(fn: () => Promise<T>): Promise<T> {
     const p = this.queue.then(fn, fn);
     this.queue = p.catch(() => undefined);
     return p;
@@ -154,6 +155,17 @@ export class CustomPluginsApi {
     if (file.filename !== '' && !/\.wasm$/i.test(file.filename)) {
       throw badRequest(`invalid field file: the file name must end with .wasm, got ${JSON.stringify(file.filename)}`);
     }
+    const { status, stored } = await this.publishBinary(id, form, file.bytes);
+    return { status, body: envelope(stored) };
+  }
+
+  /**
+   * Publishes `bytes` as a new version of `id` (or creates it) with the form's fields: the
+   * checks and refusals of the publish form. Call inside serial().
+   */
+  async publishBinary(id: string, form: PublishForm, bytes: Buffer): Promise<{ status: 200 | 201; stored: StoredObject }> {
+    if (bytes.length > MAX_WASM_BYTES) throw new AdminError(413, WASM_TOO_LARGE);
+    const file = { bytes };
     const blobs = this.blobs();
     const existing = await this.deps.store.get('custom_plugins', id);
     if (existing === undefined && this.deps.isBuiltIn(id)) throw builtInError(id);
@@ -165,7 +177,23 @@ export class CustomPluginsApi {
     versions[versions.length - 1]!.abi = report.abi;
     await blobs.putBlob(file.bytes);
     const stored = await this.store(id, value, existing);
-    return { status: existing === undefined ? 201 : 200, body: envelope(stored) };
+    return { status: existing === undefined ? 201 : 200, stored };
+  }
+
+  /**
+   * Replaces the plugin-level fields of `id` (not its versions): the refusals of PATCH
+   * (409 while enabled, 403 for a built-in). Call inside serial().
+   */
+  async updateFields(id: string, fields: Obj): Promise<StoredObject> {
+    const existing = await this.existing(id, 'write');
+    if (existing.value.enabled === true) throw enabledError(id, Object.keys(fields));
+    const value = validateResource('custom_plugins', { ...existing.value, ...fields, update_time: this.now() }) as Obj;
+    return this.deps.store.put('custom_plugins', id, value, { expectedRevision: existing.modifiedIndex });
+  }
+
+  /** Whether `id` names a plugin of the registry that is not a custom plugin. */
+  isBuiltIn(id: string): boolean {
+    return this.deps.isBuiltIn(id);
   }
 
   /** The plugin after publishing `form`: the stored fields, overridden by the given ones, plus the new version. */
