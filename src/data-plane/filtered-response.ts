@@ -112,7 +112,7 @@ export class FilteredResponse {
 
   private finish(): void | Promise<void> {
     if (!this.filterBody) {
-      this.ex.res.end();
+      this.endWith(EMPTY);
       return undefined;
     }
     const last = runBodyFilter(this.run, EMPTY, true);
@@ -122,6 +122,13 @@ export class FilteredResponse {
   }
 
   private endWith(last: Buffer): void {
+    const held = this.held;
+    this.held = undefined;
+    if (held !== undefined) {
+      // the whole body in one write, with a Content-Length (the head is still unsent)
+      this.ex.res.end(last.length > 0 ? Buffer.concat([held, last]) : held);
+      return;
+    }
     if (last.length > 0) this.ex.res.write(last);
     this.ex.res.end();
   }
@@ -138,8 +145,35 @@ export class FilteredResponse {
     return undefined;
   }
 
+  /**
+   * The first filtered chunk waits for the rest of this turn of the event loop: a body
+   * complete by then (a small response: undici hands over its data and its end together)
+   * goes out in one write with a Content-Length instead of head, chunk and terminator in
+   * three. A body still streaming loses nothing but that turn.
+   */
+  private held: Buffer | undefined;
+
+  private readonly releaseHeld = (): void => {
+    const held = this.held;
+    this.held = undefined;
+    if (held !== undefined && !this.gaveUp && !this.ex.res.writableFinished) this.writeNow(held);
+  };
+
   private write(chunk: Buffer): boolean {
     if (chunk.length === 0) return true;
+    if (this.held !== undefined) {
+      const held = this.held;
+      this.held = undefined;
+      this.writeNow(held);
+    } else if (!this.ex.res.headersSent) {
+      this.held = chunk;
+      setImmediate(this.releaseHeld);
+      return true;
+    }
+    return this.writeNow(chunk);
+  }
+
+  private writeNow(chunk: Buffer): boolean {
     const ok = this.ex.res.write(chunk);
     if (!ok) this.waitingDrain = true;
     return ok;

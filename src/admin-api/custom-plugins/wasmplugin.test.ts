@@ -16,10 +16,10 @@ describe('WasmPlugin field mapping', () => {
   it('maps name, pluginName, phase, priority and failStrategy; defaults for the absent ones', () => {
     const m = mapWasmPlugin(resource({ pluginName: 'add_header', phase: 'AUTHN', priority: 310, failStrategy: 'FAIL_OPEN' }));
     assert.equal(m.id, 'demo');
-    assert.deepEqual(m.fields, { stage: 'authentication', priority: 310, root_id: 'add_header', fail_strategy: 'FAIL_OPEN', language: 'unknown' });
+    assert.deepEqual(m.fields, { stage: 'authorization', priority: 310, root_id: 'add_header', fail_strategy: 'FAIL_OPEN', language: 'unknown' });
     const d = mapWasmPlugin(resource({}));
     assert.deepEqual(d.fields, { stage: 'default', priority: 0, root_id: 'demo', fail_strategy: 'FAIL_CLOSE', language: 'unknown' });
-    for (const [phase, stage] of [['AUTHZ', 'authorization'], ['STATS', 'statistics'], ['UNSPECIFIED_PHASE', 'default']]) {
+    for (const [phase, stage] of [['AUTHZ', 'authentication'], ['STATS', 'statistics'], ['UNSPECIFIED_PHASE', 'default']]) {
       assert.equal(mapWasmPlugin(resource({ phase })).fields.stage, stage);
     }
     assert.equal(mapWasmPlugin(resource({ priority: '-5' })).fields.priority, -5);

@@ -2,16 +2,20 @@
 // marketplace's fields and one plugin configuration (issue 11 §5, proxy-wasm.md §7).
 // Pure: fetching the binary and publishing happen in import.ts.
 import { parseAllDocuments } from 'yaml';
-import type { Stage } from '../../contracts/plugin.js';
+import { STAGE_ALIASES, type Stage } from '../../contracts/plugin.js';
 import { badRequest } from '../errors.js';
 
 type Obj = Record<string, unknown>;
 
 export const WASMPLUGIN_API_VERSION = 'extensions.higress.io/v1alpha1';
 
-/** Higress's phases, in the order they run, onto our stages. */
+/**
+ * Higress's phases onto our stages by position, as everywhere in Gatehouse (STAGE_ALIASES):
+ * AUTHN runs first in Higress, so it is our first stage (the seeds call it Authorization),
+ * AUTHZ the second, then STATS, then UNSPECIFIED_PHASE.
+ */
 const PHASE_STAGES: Record<string, Stage> = {
-  AUTHN: 'authentication', AUTHZ: 'authorization', STATS: 'statistics', UNSPECIFIED_PHASE: 'default',
+  AUTHN: STAGE_ALIASES.AUTHN!, AUTHZ: STAGE_ALIASES.AUTHZ!, STATS: STAGE_ALIASES.STATS!, UNSPECIFIED_PHASE: STAGE_ALIASES.UNSPECIFIED_PHASE!,
 };
 
 // The conventions of Higress's console for what the CRD itself has no field for.

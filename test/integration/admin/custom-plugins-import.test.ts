@@ -100,7 +100,7 @@ describe('custom plugins: import Higress WasmPlugin resources', { skip: missing 
       global_rule: { id: 'wasmplugin-set-header', action: 'created' },
     });
     const shown = (await call('GET', '/custom_plugins/set-header')).body.value;
-    assert.equal(shown.stage, 'authentication');
+    assert.equal(shown.stage, 'authorization', 'AUTHN runs first in Higress: our first stage');
     assert.equal(shown.priority, 310);
     assert.equal(shown.fail_strategy, 'FAIL_OPEN');
     assert.equal(shown.root_id, 'set-header');
