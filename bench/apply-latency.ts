@@ -19,6 +19,19 @@ export interface ApplyLatencyResult {
   writeP50Ms: number;
 }
 
+/** Waits (at most 30 s) for a gateway's `gatehouse started` line: its Admin API base URL and /status/ready URL. */
+export async function waitForStart(gw: ManagedProcess): Promise<{ admin: string; ready: string }> {
+  let started: { admin: { port: number }; status: { port: number } } | undefined;
+  for (let i = 0; i < 600 && started === undefined; i++) {
+    const line = gw.output(1_000_000).split('\n').find((l) => l.includes('gatehouse started'));
+    if (line !== undefined) started = JSON.parse(line);
+    else await new Promise((r) => setTimeout(r, 50));
+    if (!gw.alive) throw new Error(`gateway exited: ${gw.output()}`);
+  }
+  if (started === undefined) throw new Error(`gateway did not start: ${gw.output()}`);
+  return { admin: `http://127.0.0.1:${started.admin.port}/apisix/admin`, ready: `http://127.0.0.1:${started.status.port}/status/ready` };
+}
+
 const quantile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 
 export async function runApplyLatency(tmpDir: string, samples = 200, routes = 10_000, workers = 2): Promise<ApplyLatencyResult> {
@@ -39,16 +52,7 @@ export async function runApplyLatency(tmpDir: string, samples = 200, routes = 10
   }));
   const gw = new ManagedProcess('gateway-apply', process.execPath, [join(REPO_ROOT, 'bin', 'gatehouse.js'), 'start', '-c', conf], { cwd: REPO_ROOT });
   try {
-    let started: { admin: { port: number }; status: { port: number } } | undefined;
-    for (let i = 0; i < 600 && started === undefined; i++) {
-      const line = gw.output(1_000_000).split('\n').find((l) => l.includes('gatehouse started'));
-      if (line !== undefined) started = JSON.parse(line);
-      else await new Promise((r) => setTimeout(r, 50));
-      if (!gw.alive) throw new Error(`gateway exited: ${gw.output()}`);
-    }
-    if (started === undefined) throw new Error(`gateway did not start: ${gw.output()}`);
-    const admin = `http://127.0.0.1:${started.admin.port}/apisix/admin`;
-    const ready = `http://127.0.0.1:${started.status.port}/status/ready`;
+    const { admin, ready } = await waitForStart(gw);
     const agent = new Agent({ connections: 2 });
     const isReady = async (): Promise<boolean> => {
       const r = await request(ready, { dispatcher: agent });

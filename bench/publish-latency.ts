@@ -9,6 +9,7 @@ import { stringify } from 'yaml';
 import { Agent, request } from 'undici';
 import { ManagedProcess } from './procs.js';
 import { REPO_ROOT } from './targets.js';
+import { waitForStart } from './apply-latency.js';
 
 export interface PublishLatencyResult {
   samples: number;
@@ -37,16 +38,7 @@ export async function runPublishLatency(tmpDir: string, upstreamPort: number, sa
   const gw = new ManagedProcess('gateway-publish', process.execPath, [join(REPO_ROOT, 'bin', 'gatehouse.js'), 'start', '-c', conf], { cwd: REPO_ROOT });
   const agent = new Agent({ connections: 4 });
   try {
-    let started: { admin: { port: number }; status: { port: number } } | undefined;
-    for (let i = 0; i < 600 && started === undefined; i++) {
-      const line = gw.output(1_000_000).split('\n').find((l) => l.includes('gatehouse started'));
-      if (line !== undefined) started = JSON.parse(line);
-      else await new Promise((r) => setTimeout(r, 50));
-      if (!gw.alive) throw new Error(`gateway exited: ${gw.output()}`);
-    }
-    if (started === undefined) throw new Error(`gateway did not start: ${gw.output()}`);
-    const admin = `http://127.0.0.1:${started.admin.port}/apisix/admin`;
-    const ready = `http://127.0.0.1:${started.status.port}/status/ready`;
+    const { admin, ready } = await waitForStart(gw);
     const isReady = async (): Promise<boolean> => {
       const r = await request(ready, { dispatcher: agent });
       await r.body.dump();
