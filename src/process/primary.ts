@@ -27,10 +27,8 @@ import { VERSION } from '../core/version.js';
 import { CounterService } from '../counters/counter-service.js';
 import { EchoUpstream } from '../examples/echo-upstream.js';
 import { HandoffTracker, descriptorShortage } from './cluster-handoff.js';
-import { WasmPluginSet, configSources, customPluginObjects, storeSources, workerServices } from '../wasm-host/index.js';
-import type { ResourceKind } from '../contracts/resources.js';
+import { WasmPluginSet, configSources, storeSources, workerServices } from '../wasm-host/index.js';
 
-const CUSTOM_PLUGINS = 'custom_plugins' as ResourceKind;
 
 const HEARTBEAT_MS = 5_000;
 const HUNG_AFTER_MS = 20_000;
@@ -239,7 +237,7 @@ export class Primary {
     });
     void this.wasmPlugins.sync(this.plugins, [
       ...configSources(this.config, this.log),
-      ...storeSources(customPluginObjects(this.state), () => undefined),
+      ...storeSources(this.state.list('custom_plugins'), () => undefined),
     ]);
   }
 
@@ -247,7 +245,7 @@ export class Primary {
     this.stopWatch?.();
     this.stopWatch = this.store.watch(this.state.revision, (ev) => {
       this.state.applyEvent(ev);
-      if (ev.type === 'reset' || (ev.type === 'put' ? ev.object.kind : ev.kind) === CUSTOM_PLUGINS) this.syncWasmPlugins();
+      if (ev.type === 'reset' || (ev.type === 'put' ? ev.object.kind : ev.kind) === 'custom_plugins') this.syncWasmPlugins();
       if (this.queued.length === 0) setImmediate(() => this.flush());
       this.queued.push(ev);
     });

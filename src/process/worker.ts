@@ -12,12 +12,10 @@ import { answerClusterScrapes } from '../observability/metrics.js';
 import { exportConnectionStats } from '../observability/node-gauges.js';
 import { configureSandbox } from '../serverless/sandbox.js';
 import { answerDroppedHandoffs } from './cluster-handoff.js';
-import { WasmPluginSet, configSources, customPluginObjects, storeSources, workerServices } from '../wasm-host/index.js';
-import type { ResourceKind } from '../contracts/resources.js';
+import { WasmPluginSet, configSources, storeSources, workerServices } from '../wasm-host/index.js';
 import type { BlobReader } from '../contracts/store.js';
 import { openBlobReader } from '../config-store/blob-reader.js';
 
-const CUSTOM_PLUGINS = 'custom_plugins' as ResourceKind;
 
 // A data-plane worker: receives the config from the primary, serves traffic, and
 // applies every change by building a new snapshot off the hot path and swapping it in.
@@ -76,7 +74,7 @@ export function runWorker(): void {
     const current = state;
     return wasm.sync(registry, [
       ...configSources(nodeConfig, log),
-      ...storeSources(customPluginObjects(current), (sha) => (blobs ??= openBlobReader(nodeConfig!))?.get(sha)),
+      ...storeSources(current.list('custom_plugins'), (sha) => (blobs ??= openBlobReader(nodeConfig!))?.get(sha)),
     ]);
   };
   let rebuilding = false;

@@ -3,7 +3,7 @@ import { ConfigClusters } from './clusters.js';
 import { localMetrics, localQueues, sharedDataOf } from './local-services.js';
 import type { VmServices } from './services.js';
 
-export { WasmPluginSet, configSources, customPluginObjects, storeSources, type WasmPluginSource } from './plugin-set.js';
+export { WasmPluginSet, configSources, storeSources, type WasmPluginSource } from './plugin-set.js';
 export { checkModule, prepareModule, type ModuleReport } from './module-check.js';
 export { WasmLoadError } from './faults.js';
 

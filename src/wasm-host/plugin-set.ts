@@ -5,8 +5,7 @@ import type { CustomPlugin } from '../contracts/custom-plugins.js';
 import type { NodeConfig } from '../contracts/node-config.js';
 import { resolveStage, type PluginRegistry } from '../plugin-runtime/registry.js';
 import type { Plugin } from '../contracts/plugin.js';
-import type { ConfigView, StoredObject } from '../contracts/store.js';
-import { RESOURCE_KINDS, type ResourceKind } from '../contracts/resources.js';
+import type { StoredObject } from '../contracts/store.js';
 import { compileModule, prepareModule } from './module-check.js';
 import type { VmServices } from './services.js';
 import { wasmPlugin, type FailStrategy, type WasmPluginSpec } from './wasm-plugin.js';
@@ -148,11 +147,6 @@ export function configSources(config: NodeConfig, log: Logger): WasmPluginSource
     });
   }
   return out;
-}
-
-/** The store's `custom_plugins` objects (none while the store does not know the kind). */
-export function customPluginObjects(view: ConfigView): Iterable<StoredObject> {
-  return (RESOURCE_KINDS as readonly string[]).includes('custom_plugins') ? view.list('custom_plugins' as ResourceKind) : [];
 }
 
 /** The store's custom plugins at their current version (disabled ones inert); `blob` fetches a binary by sha256. */

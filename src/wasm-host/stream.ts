@@ -228,14 +228,22 @@ export class HttpStream implements StreamHost, StreamFacts {
   }
 
   private applyLocalToResponse(): void {
-    const l = this.local!;
+    const { status, headers, body } = this.localResult();
+    this.local = undefined;
+    this.replaceResponse(status, headers ?? {}, body as Buffer);
+  }
+
+  /**
+   * The response becomes this one (its head is not sent yet): status and headers now, the
+   * body in place of the upstream's, whatever the VM does next (a plugin's local response,
+   * or the 500 of a plugin that failed closed in on_response_headers).
+   */
+  replaceResponse(status: number, headers: Record<string, string>, body: Buffer): void {
     const res = this.ctx.response;
     for (const name of Object.keys(res.allHeaders?.() ?? {})) res.setHeader(name, undefined);
-    res.status = l.status;
-    const h = this.localResult().headers ?? {};
-    for (const [k, v] of Object.entries(h)) res.setHeader(k, v);
-    this.replacement = l.body;
-    this.local = undefined;
+    res.status = status;
+    for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+    this.replacement = body;
   }
 
   // ---- the guest's side (StreamHost) -------------------------------------------------------

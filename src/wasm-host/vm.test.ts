@@ -118,3 +118,21 @@ test('wasm_need_rebuild: the next request gets a fresh VM, the current one finis
   assert.equal(b.request.headers['x-n'], '1', 'a fresh VM counted from the start again');
   assert.equal(p.runtime.builds, 2);
 });
+
+test('a trap in on_response_headers (FAIL_CLOSE) replaces the response with a 500 and its body', async () => {
+  const module = await compile(`
+    (func (export "proxy_on_context_create") (param i32 i32))
+    (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) (i32.const 0))
+    (func (export "proxy_on_response_headers") (param i32 i32 i32) (result i32) unreachable)`);
+  const p = plugin(module, 'trap-response');
+  const ctx = createTestContext({ status: 200, responseHeaders: { 'x-upstream': 'yes', 'content-type': 'application/json' } });
+  const prepared = p.prepare!({}, { metadata: undefined, consumers: [] });
+  await p.rewrite!(prepared, ctx);
+  await p.header_filter!(prepared, ctx);
+  assert.equal(ctx.response.status, 500);
+  assert.equal(ctx.response.header('x-upstream'), undefined, 'the upstream headers are gone');
+  assert.equal(ctx.response.header('content-type'), 'text/plain');
+  const first = await p.body_filter!(prepared, ctx, Buffer.from('upstream body'), false);
+  const last = await p.body_filter!(prepared, ctx, Buffer.alloc(0), true);
+  assert.equal(Buffer.concat([Buffer.from(first ?? ''), Buffer.from(last ?? '')]).toString(), 'Internal Server Error\n');
+});

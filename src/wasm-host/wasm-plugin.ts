@@ -139,6 +139,25 @@ export function wasmPlugin(spec: WasmPluginSpec): Plugin<Record<string, unknown>
     }
   };
 
+  /** on_response_body failed: FAIL_OPEN passes the chunk, FAIL_CLOSE fails the response (502, or the connection cut). */
+  const failBody = (ctx: PluginContext, chunk: Buffer, err: unknown): Buffer => {
+    if (err instanceof ResponseFailure) throw err;
+    ctx.shared.delete(key);
+    if (failOpen) return chunk;
+    throw new ResponseFailure(`wasm plugin ${spec.name} failed in body_filter: ${(err as Error).message}`, 'GH_ERR_PLUGIN_FAILED');
+  };
+
+  /** on_response_headers failed: FAIL_OPEN lets the response by, FAIL_CLOSE replaces it with a 500. */
+  const failResponse = (ctx: PluginContext, stream: HttpStream, err: unknown): void => {
+    if (failOpen) {
+      ctx.shared.delete(key);
+      ctx.log.warn({ plugin: spec.name, err: (err as Error).message }, `wasm plugin ${spec.name} failed; the response goes on without it (FAIL_OPEN)`);
+      return;
+    }
+    ctx.log.error({ plugin: spec.name, err: (err as Error).message }, `wasm plugin ${spec.name} failed in header_filter; answering 500`);
+    stream.replaceResponse(500, { 'content-type': 'text/plain' }, Buffer.from('Internal Server Error\n'));
+  };
+
   return {
     name: spec.name,
     version: spec.version,
@@ -180,43 +199,23 @@ export function wasmPlugin(spec: WasmPluginSpec): Plugin<Record<string, unknown>
     header_filter(_prepared, ctx): void | Promise<void> {
       const stream = streamOf(ctx);
       if (stream === undefined) return undefined;
-      const failResponse = (err: unknown): void => {
-        ctx.shared.delete(key);
-        if (failOpen) {
-          ctx.log.warn({ plugin: spec.name, err: (err as Error).message }, `wasm plugin ${spec.name} failed; the response goes on without it (FAIL_OPEN)`);
-          return;
-        }
-        ctx.log.error({ plugin: spec.name, err: (err as Error).message }, `wasm plugin ${spec.name} failed in header_filter; answering 500`);
-        const res = ctx.response;
-        for (const name of Object.keys(res.allHeaders?.() ?? {})) res.setHeader(name, undefined);
-        res.status = 500;
-        res.setHeader('content-type', 'text/plain');
-        ctx.shared.set(`${key}:failed`, true);
-      };
       try {
         const r = stream.responseHeaders(responseHasBody(ctx));
-        if (r instanceof Promise) return r.catch(failResponse);
+        if (r instanceof Promise) return r.catch((err: unknown) => failResponse(ctx, stream, err));
       } catch (err) {
-        failResponse(err);
+        failResponse(ctx, stream, err);
       }
       return undefined;
     },
     filtersBody: () => true,
     body_filter(_prepared, ctx, chunk, eof): Buffer | undefined | Promise<Buffer> {
-      if (ctx.shared.get(`${key}:failed`) === true) return eof ? Buffer.from('Internal Server Error\n') : Buffer.alloc(0);
       const stream = streamOf(ctx);
       if (stream === undefined) return undefined;
-      const failBody = (err: unknown): Buffer => {
-        if (err instanceof ResponseFailure) throw err;
-        ctx.shared.delete(key);
-        if (failOpen) return chunk;
-        throw new ResponseFailure(`wasm plugin ${spec.name} failed in body_filter: ${(err as Error).message}`, 'GH_ERR_PLUGIN_FAILED');
-      };
       try {
         const r = stream.responseBody(chunk, eof, pluginNodeLimits().maxBufferedBodySize);
-        return r instanceof Promise ? r.catch(failBody) : r;
+        return r instanceof Promise ? r.catch((err: unknown) => failBody(ctx, chunk, err)) : r;
       } catch (err) {
-        return failBody(err);
+        return failBody(ctx, chunk, err);
       }
     },
     log(_prepared, ctx): void {

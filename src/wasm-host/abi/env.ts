@@ -39,6 +39,15 @@ export function envImports(host: AbiHost): Record<string, HostFn> {
   const str = (ptr: number, size: number): string => m.string(ptr, size);
   const latin1 = (ptr: number, size: number): string => Buffer.from(m.view(ptr, size)).toString('latin1');
   const path = (ptr: number, size: number): string[] => str(ptr, size).split(NUL);
+  /** A serialised map in guest memory; undefined when malformed (the call answers BAD_ARGUMENT). */
+  const pairsAt = (ptr: number, size: number): string[] | undefined => {
+    try {
+      return decodePairs(m.view(ptr, size));
+    } catch (err) {
+      if (err instanceof GuestMemoryError) throw err;
+      return undefined;
+    }
+  };
 
   const bufferOf = (type: number): Buffer | undefined => {
     if (type === 6) return host.vmConfiguration;
@@ -110,13 +119,8 @@ export function envImports(host: AbiHost): Record<string, HostFn> {
       if (type < 0 || type > 7) return Status.BAD_ARGUMENT;
       const s = stream();
       if (s === undefined) return Status.NOT_FOUND;
-      let flat: string[];
-      try {
-        flat = decodePairs(m.view(ptr, size));
-      } catch {
-        return Status.BAD_ARGUMENT;
-      }
-      return s.replaceHeaders(type, flat);
+      const flat = pairsAt(ptr, size);
+      return flat === undefined ? Status.BAD_ARGUMENT : s.replaceHeaders(type, flat);
     },
     proxy_get_header_map_size: (type: number, ret: number) => {
       if (type < 0 || type > 7) return Status.BAD_ARGUMENT;
@@ -167,12 +171,8 @@ export function envImports(host: AbiHost): Record<string, HostFn> {
     proxy_send_local_response: (status: number, dp: number, ds: number, bp: number, bs: number, hp: number, hs: number, grpc: number) => {
       const s = stream();
       if (s === undefined) return Status.NOT_FOUND;
-      let headers: string[];
-      try {
-        headers = decodePairs(m.view(hp, hs));
-      } catch {
-        return Status.BAD_ARGUMENT;
-      }
+      const headers = pairsAt(hp, hs);
+      if (headers === undefined) return Status.BAD_ARGUMENT;
       return s.sendLocalResponse(status >>> 0, str(dp, ds), m.copy(bp, bs), headers, grpc);
     },
     proxy_get_status: (retCode: number, retMsgPtr: number, retMsgSize: number) => {
@@ -184,12 +184,8 @@ export function envImports(host: AbiHost): Record<string, HostFn> {
 
     proxy_http_call: (up: number, us: number, hp: number, hs: number, bp: number, bs: number, _tp: number, _ts: number,
       timeout: number, retToken: number) => {
-      let headers: string[];
-      try {
-        headers = decodePairs(m.view(hp, hs));
-      } catch {
-        return Status.BAD_ARGUMENT;
-      }
+      const headers = pairsAt(hp, hs);
+      if (headers === undefined) return Status.BAD_ARGUMENT;
       for (let i = 0; i < headers.length; i += 2) headers[i] = headers[i]!.toLowerCase();
       const token = host.httpCall({ cluster: str(up, us), headers, body: m.copy(bp, bs), timeoutMs: timeout >>> 0 });
       if (token < 0) return -token;
