@@ -83,7 +83,7 @@ export class RootContext implements RootHost {
       }
     }
     this.closed = true;
-    this.vm.unregister(this.id);
+    this.vm.unregister(this);
   }
 }
 

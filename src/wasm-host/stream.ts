@@ -34,6 +34,7 @@ interface Waiter {
 export class HttpStream implements StreamHost, StreamFacts {
   readonly kind = 'stream' as const;
   readonly id: number;
+  slot = -1;
   private phase: Phase = 'request_headers';
   private local: LocalResponse | undefined;
   private closed = false;
@@ -191,7 +192,7 @@ export class HttpStream implements StreamHost, StreamFacts {
 
   private drop(): void {
     this.phase = 'deleted';
-    this.vm.unregister(this.id);
+    this.vm.unregister(this);
     this.waiter?.reject(new Error('the request ended'));
     this.waiter = undefined;
   }

@@ -52,7 +52,7 @@ export interface VmHandle {
   invoke(name: string, fn: GuestExport, ctx: ContextHost | undefined, a: number, b?: number, c?: number, d?: number, e?: number): number;
   allocateId(): number;
   register(ctx: ContextHost): void;
-  unregister(id: number): void;
+  unregister(ctx: ContextHost): void;
   /** Takes no new request from now on (the next one builds a fresh VM); what runs finishes here. */
   retire(reason: string): void;
 }

@@ -9,6 +9,7 @@ import { createTestContext } from '../../test/helpers/plugin-context.js';
 import { wasmPlugin } from './wasm-plugin.js';
 import { localMetrics, localQueues, sharedDataOf } from './local-services.js';
 import type { VmServices } from './services.js';
+import { Status } from './abi/constants.js';
 import type { PluginContext } from '../contracts/plugin.js';
 
 const log = pino({ level: 'silent' });
@@ -91,7 +92,8 @@ test('on_done answering "not yet": on_log and on_delete wait for proxy_done', as
   const ex = (vm as unknown as { instance: WebAssembly.Instance }).instance.exports as Record<string, () => number>;
   assert.equal(ex.counts!(), 0, 'nothing logged before proxy_done');
   // proxy_done acts on the effective context: run it as the stream would, from a callback
-  const stream = [...(vm as unknown as { contexts: Map<number, { kind: string }> }).contexts.values()].find((c) => c.kind === 'stream')!;
+  const stream = (vm as unknown as { liveStreams: unknown[] }).liveStreams[0];
+  assert.ok(stream !== undefined, 'the stream waits for proxy_done');
   vm.invoke('finish_now', ex.finish_now!, stream as never, 0);
   await new Promise((r) => queueMicrotask(() => r(undefined)));
   assert.equal(ex.counts!(), 11, 'on_log and on_delete ran once each');
@@ -135,4 +137,23 @@ test('a trap in on_response_headers (FAIL_CLOSE) replaces the response with a 50
   const first = await p.body_filter!(prepared, ctx, Buffer.from('upstream body'), false);
   const last = await p.body_filter!(prepared, ctx, Buffer.alloc(0), true);
   assert.equal(Buffer.concat([Buffer.from(first ?? ''), Buffer.from(last ?? '')]).toString(), 'Internal Server Error\n');
+});
+
+test('streams ending out of order: each stays reachable by its id until it ends', async () => {
+  const module = await compile(`(func (export "proxy_on_context_create") (param i32 i32))`);
+  const vm = plugin(module, 'slots').runtime.acquire();
+  const fake = (): Parameters<typeof vm.register>[0] => ({ kind: 'stream', id: vm.allocateId(), slot: -1 }) as never;
+  const streams = [fake(), fake(), fake(), fake()];
+  for (const s of streams) vm.register(s);
+  vm.unregister(streams[1]!);
+  vm.unregister(streams[1]!); // a second end is a no-op, not the removal of another stream
+  vm.unregister(streams[0]!);
+  assert.equal(vm.setEffective(streams[0]!.id), Status.BAD_ARGUMENT, 'an ended stream is unknown');
+  assert.equal(vm.setEffective(streams[1]!.id), Status.BAD_ARGUMENT);
+  assert.equal(vm.setEffective(streams[2]!.id), Status.OK, 'a live stream is found after others moved');
+  assert.equal(vm.setEffective(streams[3]!.id), Status.OK);
+  assert.equal(vm.effective(), streams[3]);
+  vm.unregister(streams[3]!);
+  vm.unregister(streams[2]!);
+  assert.equal((vm as unknown as { liveStreams: unknown[] }).liveStreams.length, 0);
 });

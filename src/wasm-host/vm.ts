@@ -2,7 +2,7 @@ import { ABI_MARKERS, LOG_LEVELS, Status, type AbiVersion } from './abi/constant
 import { GuestMemory } from './abi/guest-memory.js';
 import { envImports } from './abi/env.js';
 import { ProcExit, wasiImports } from './abi/wasi.js';
-import type { AbiHost, CallResponse, ContextHost, HttpCallRequest, RootHost } from './abi/host.js';
+import type { AbiHost, CallResponse, ContextHost, HttpCallRequest, RootHost, StreamHost } from './abi/host.js';
 import { DeadlineExceeded, WasmFault, WasmLoadError, type FaultKind } from './faults.js';
 import { RootContext } from './root-context.js';
 import { START_EXPORT } from './binary/instrument.js';
@@ -36,12 +36,18 @@ export class WasmVm implements AbiHost, VmHandle {
   /** Memory grew past the limit: finish what runs, take no new stream. */
   retiring = false;
   private readonly instance: WebAssembly.Instance;
-  private readonly contexts = new Map<number, ContextHost>();
+  /** Root contexts by id. */
+  private readonly rootsById = new Map<number, RootHost>();
+  /**
+   * HTTP streams in flight, unordered (a stream knows its slot; removal moves the last one
+   * into it). Not a Map: a Map that takes and drops one entry per request made every
+   * request's objects survive young-generation GCs (measured: scavenges 5× slower, 20 %
+   * of throughput); the guest names a stream by id only in set_effective_context, a scan.
+   */
+  private readonly liveStreams: StreamHost[] = [];
   private readonly roots = new Map<string, RootContext>();
   private readonly rootsByBuffer = new WeakMap<Buffer, RootContext>();
   private nextId = 1;
-  /** HTTP streams alive on this VM. */
-  private streams = 0;
   private effectiveCtx: ContextHost | undefined;
   private depth = 0;
   private deadline = 0;
@@ -180,7 +186,7 @@ export class WasmVm implements AbiHost, VmHandle {
   retire(reason: string): void {
     if (this.retiring) return;
     this.retiring = true;
-    if (this.streams === 0) queueMicrotask(() => { if (this.streams === 0) this.dispose(); });
+    if (this.liveStreams.length === 0) queueMicrotask(() => { if (this.liveStreams.length === 0) this.dispose(); });
     this.opts.log.warn({ plugin: this.opts.pluginName, memory_bytes: this.memory.byteLength },
       `wasm plugin ${this.opts.pluginName}: ${reason}; its VM is rebuilt`);
   }
@@ -198,7 +204,7 @@ export class WasmVm implements AbiHost, VmHandle {
       this.broken = fault;
       this.opts.log.error({ plugin: this.opts.pluginName, callback, fault: kind }, `${fault.message}; the VM is rebuilt`);
       this.dispose();
-      for (const c of [...this.contexts.values()]) if (c.kind === 'stream') c.abort(fault);
+      for (const c of [...this.liveStreams]) c.abort(fault);
       for (const l of this.faultListeners) l(fault);
     }
     return fault;
@@ -215,16 +221,33 @@ export class WasmVm implements AbiHost, VmHandle {
   }
 
   register(ctx: ContextHost): void {
-    this.contexts.set(ctx.id, ctx);
-    if (ctx.kind === 'stream') this.streams++;
+    if (ctx.kind === 'root') {
+      this.rootsById.set(ctx.id, ctx);
+      return;
+    }
+    ctx.slot = this.liveStreams.length;
+    this.liveStreams.push(ctx);
   }
 
-  unregister(id: number): void {
-    const ctx = this.contexts.get(id);
-    if (ctx === undefined) return;
-    this.contexts.delete(id);
+  unregister(ctx: ContextHost): void {
+    if (ctx.kind === 'root') {
+      this.rootsById.delete(ctx.id);
+      return;
+    }
+    const slot = ctx.slot;
+    if (slot < 0 || this.liveStreams[slot] !== ctx) return;
+    const last = this.liveStreams.pop()!;
+    if (last !== ctx) {
+      this.liveStreams[slot] = last;
+      last.slot = slot;
+    }
+    ctx.slot = -1;
     // a retired VM goes once its last request is done (its timers and roots with it)
-    if (ctx.kind === 'stream' && --this.streams === 0 && this.retiring) this.dispose();
+    if (this.liveStreams.length === 0 && this.retiring) this.dispose();
+  }
+
+  private context(id: number): ContextHost | undefined {
+    return this.rootsById.get(id) ?? this.liveStreams.find((s) => s.id === id);
   }
 
   /** The root context for a configuration, created (context_create, vm_start, configure) on first use. */
@@ -258,7 +281,7 @@ export class WasmVm implements AbiHost, VmHandle {
   }
 
   setEffective(id: number): number {
-    const c = this.contexts.get(id);
+    const c = this.context(id);
     if (c === undefined) return Status.BAD_ARGUMENT;
     this.effectiveCtx = c;
     return Status.OK;
@@ -298,7 +321,7 @@ export class WasmVm implements AbiHost, VmHandle {
     this.pendingCalls.delete(token);
     if (pending === undefined || this.broken !== undefined || pending.root.closed) return;
     // A stream deleted meanwhile gets nothing: the SDKs panic on unknown contexts.
-    if (pending.streamId !== undefined && !this.contexts.has(pending.streamId)) return;
+    if (pending.streamId !== undefined && this.context(pending.streamId) === undefined) return;
     const cb = this.cb.httpCallResponse;
     if (cb === undefined) return;
     this.call = res ?? { headers: [], body: Buffer.alloc(0), trailers: [], status: 0 };

@@ -23,6 +23,8 @@ export interface StreamHost {
   readonly root: RootHost;
   /** The request it serves. */
   readonly ctx: PluginContext;
+  /** Where the VM keeps it while it is alive (-1 otherwise); the VM's bookkeeping. */
+  slot: number;
   /** Flat [name, value, …] with pseudo-headers; undefined when that map is not available now. */
   headerPairs(map: number): string[] | undefined;
   /** A value (repeated ones joined with ","), null when absent, undefined when the map is not available. */
