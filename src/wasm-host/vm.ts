@@ -296,6 +296,10 @@ export class WasmVm implements AbiHost, VmHandle {
     this.opts.log[lvl]({ plugin: this.opts.pluginName }, message);
   }
 
+  logEnabled(level: number): boolean {
+    return this.opts.log.isLevelEnabled(LOG_LEVELS[level] ?? 'info');
+  }
+
   logLevel(): number {
     const i = LOG_LEVELS.indexOf(this.opts.log.level as (typeof LOG_LEVELS)[number]);
     return i < 0 ? 2 : i;

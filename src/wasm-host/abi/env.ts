@@ -65,7 +65,7 @@ export function envImports(host: AbiHost): Record<string, HostFn> {
   const fns: Record<string, HostFn> = {
     proxy_log: (level: number, ptr: number, size: number) => {
       if (level < 0 || level > 5) return Status.BAD_ARGUMENT;
-      host.log(level, str(ptr, size));
+      if (host.logEnabled(level)) host.log(level, str(ptr, size));
       return Status.OK;
     },
     proxy_get_log_level: (ret: number) => {

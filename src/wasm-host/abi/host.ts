@@ -74,6 +74,8 @@ export interface AbiHost {
   callResponse(): CallResponse | undefined;
   /** Plugin configuration bytes while on_configure runs (then the root's). */
   log(level: number, message: string): void;
+  /** Whether a message at `level` would be written (a message that would not is not even decoded). */
+  logEnabled(level: number): boolean;
   logLevel(): number;
   /** Sends an http_call for the effective context's root; a token, or a Status as a negative number. */
   httpCall(req: HttpCallRequest): number;
