@@ -1,5 +1,6 @@
 import type { NodeConfig } from '../contracts/node-config.js';
 import type { ConfigStore } from '../contracts/store.js';
+import { EtcdStore, type EtcdStoreOptions } from './etcd-store.js';
 import { SqliteStore } from './sqlite-store.js';
 import { StandaloneStore } from './standalone-store.js';
 import { parseStandaloneConfig } from './standalone-parse.js';
@@ -24,6 +25,16 @@ export async function createStore(config: NodeConfig, validate: ValidateOptions 
       return store;
     }
     case 'etcd':
-      throw new Error(`store.type "${config.store.type}" is not available in this build yet; use "sqlite" or "standalone"`);
+      // fails with a message naming the endpoints when etcd is unreachable or refuses the credentials
+      return EtcdStore.connect(etcdStoreOptions(config.store.etcd, validate));
   }
+}
+
+/** store.etcd of config.yaml as EtcdStore options (`new EtcdStore(...)` makes a store without contacting etcd). */
+export function etcdStoreOptions(etcd: NodeConfig['store']['etcd'], validate: ValidateOptions = {}): EtcdStoreOptions {
+  return {
+    endpoints: etcd.endpoints, prefix: etcd.prefix, timeoutMs: etcd.timeout * 1000, validate,
+    ...(etcd.user !== undefined ? { user: etcd.user, password: etcd.password ?? '' } : {}),
+    ...(etcd.tls !== undefined ? { tls: etcd.tls } : {}),
+  };
 }

@@ -82,8 +82,10 @@ export class ConfigState {
   }
 
   /**
-   * Applies one store event. Events at or below the current revision are ignored, so a
-   * watcher that also received a full state can replay an overlapping event stream.
+   * Applies one store event. Events below the current revision are ignored, so a watcher
+   * that also received a full state can replay an overlapping event stream. Events of the
+   * current revision are applied: one etcd transaction gives all its changes one revision
+   * (they touch different keys, so applying one again changes nothing).
    * Returns whether anything changed.
    */
   applyEvent(event: StoreEvent): boolean {
@@ -91,7 +93,7 @@ export class ConfigState {
       this.replace(event.state);
       return true;
     }
-    if (event.revision <= this.revision) return false;
+    if (event.revision < this.revision) return false;
     if (event.type === 'put') this.map(event.object.kind).set(event.object.id, event.object);
     else this.map(event.kind).delete(event.id);
     this.revision = event.revision;

@@ -58,7 +58,18 @@ export interface NodeConfig {
     /** `seed`: a standalone file imported once, when the database is new (revision 0). */
     sqlite: { path: string; seed?: string };
     standalone: { file: string };
-    etcd: { endpoints: string[]; prefix: string; timeout: number };
+    /**
+     * Cluster mode. `timeout` (seconds) bounds every etcd request; `user`/`password` are
+     * etcd RBAC credentials; `tls` files are absolute paths once loaded (verify defaults to true).
+     */
+    etcd: {
+      endpoints: string[];
+      prefix: string;
+      user?: string;
+      password?: string;
+      tls?: { ca?: string; cert?: string; key?: string; verify: boolean };
+      timeout: number;
+    };
   };
   /**
    * The Prometheus export: `GET /apisix/prometheus/metrics` (APISIX's path; `/metrics` too),

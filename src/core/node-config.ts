@@ -156,6 +156,20 @@ export const NODE_CONFIG_SCHEMA: Obj = closed({
         'x-message': 'must be a non-empty list of http(s):// URLs',
       },
       prefix: { type: 'string', pattern: '^/', default: '/gatehouse', 'x-message': 'must start with "/"' },
+      // etcd RBAC (APISIX's etcd.user / etcd.password)
+      user: { type: 'string', minLength: 1, 'x-message': 'must be a non-empty string' },
+      password: { type: 'string', 'x-message': 'must be a string' },
+      // PEM files, relative to this file; verify: false accepts any server certificate
+      tls: {
+        type: 'object',
+        properties: {
+          ca: { type: 'string', minLength: 1, 'x-message': 'must be the path of a PEM file' },
+          cert: { type: 'string', minLength: 1, 'x-message': 'must be the path of a PEM file' },
+          key: { type: 'string', minLength: 1, 'x-message': 'must be the path of a PEM file' },
+          verify: { type: 'boolean', default: true, 'x-message': 'must be true or false' },
+        },
+        additionalProperties: false,
+      },
       timeout: seconds(30, true),
     }),
   }),
@@ -305,16 +319,32 @@ export function parseNodeConfig(text: string, file: string): NodeConfig {
 
   const abs = path.resolve(file);
   const dir = path.dirname(abs);
-  const store = raw.store as { sqlite: Obj; standalone: Obj };
+  const store = raw.store as { sqlite: Obj; standalone: Obj; etcd: EtcdSettings };
   store.sqlite.path = path.resolve(dir, String(store.sqlite.path));
   if (store.sqlite.seed !== undefined) store.sqlite.seed = path.resolve(dir, String(store.sqlite.seed));
   store.standalone.file = path.resolve(dir, String(store.standalone.file));
+  checkEtcd(store.etcd, dir, fail);
   raw.data_dir = path.resolve(dir, String(raw.data_dir));
   raw.log_dir = raw.log_dir === undefined ? path.join(String(raw.data_dir), 'logs') : path.resolve(dir, String(raw.log_dir));
   const wasm = raw.wasm as { plugins?: { file?: unknown }[] } | undefined;
   for (const p of wasm?.plugins ?? []) if (typeof p.file === 'string') p.file = path.resolve(dir, p.file);
   if (Array.isArray(raw.plugin_dirs)) raw.plugin_dirs = raw.plugin_dirs.map((d) => path.resolve(dir, String(d)));
   return { ...raw, file: abs } as unknown as NodeConfig;
+}
+
+type EtcdSettings = { endpoints: string[]; user?: string; password?: string; tls?: Record<string, unknown> };
+
+/** store.etcd: the checks between fields, and the TLS files made absolute. */
+function checkEtcd(etcd: EtcdSettings, dir: string, fail: (msg: string) => never): void {
+  if (etcd.password !== undefined && etcd.user === undefined) fail('store.etcd.password: is set without store.etcd.user');
+  const tls = etcd.tls;
+  if (tls === undefined) return;
+  const plain = etcd.endpoints.findIndex((e) => !e.startsWith('https://'));
+  if (plain !== -1) fail(`store.etcd.endpoints[${plain}]: must be an https:// URL when store.etcd.tls is set`);
+  if ((tls.cert === undefined) !== (tls.key === undefined)) fail('store.etcd.tls: cert and key must be set together');
+  for (const field of ['ca', 'cert', 'key'] as const) {
+    if (typeof tls[field] === 'string') tls[field] = path.resolve(dir, tls[field]);
+  }
 }
 
 function cores(): number {

@@ -1,0 +1,197 @@
+// The etcd store on a real etcd (Debian's etcd-server binary): the shared store contract,
+// APISIX's key layout, hand-written bad values, transactions, blobs in chunks. Faults
+// (restarts, compaction, reachability), the node registry and credentials are in
+// etcd-store-faults.test.ts.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { runStoreContract, waitFor } from '../../test/contract/config-store.contract.js';
+import { startEtcd, type EtcdServer } from '../../test/helpers/etcd-server.js';
+import type { StoreEvent } from '../contracts/store.js';
+import type { Logger } from '../core/logger.js';
+import { BLOB_CHUNK_BYTES } from './etcd-blobs.js';
+import { EtcdStore, type EtcdStoreOptions } from './etcd-store.js';
+import { ConfigState } from './state.js';
+
+let etcd: EtcdServer;
+let prefixes = 0;
+const stores: EtcdStore[] = [];
+
+before(async () => { etcd = await startEtcd(); });
+after(async () => {
+  for (const s of stores) await s.close();
+  await etcd.cleanup();
+});
+
+/** Log lines the stores wrote, parsed. */
+const logLines: { level: number; msg: string; key?: string; reason?: string; sha256?: string }[] = [];
+const testLog: Logger = pino({ level: 'info' }, { write: (s: string) => { logLines.push(JSON.parse(s) as typeof logLines[number]); } });
+
+function openStore(opts: Partial<EtcdStoreOptions> = {}): EtcdStore {
+  const store = new EtcdStore({ endpoints: [etcd.endpoint], prefix: `/t${++prefixes}`, timeoutMs: 5000, log: testLog, ...opts });
+  stores.push(store);
+  return store;
+}
+
+async function rawPut(key: string, value: string | Buffer): Promise<void> {
+  await etcd.client().put(key).value(value);
+}
+
+const route = (id: string, uri = `/${id}`): Record<string, unknown> => ({ id, uri, upstream_id: 'u1' });
+
+runStoreContract('etcd', async () => ({ store: openStore(), cleanup: async () => undefined }), { readOnly: false });
+
+describe('EtcdStore', () => {
+  it('writes APISIX\'s key layout under its prefix, with etcd revisions as indexes', async () => {
+    const store = openStore({ prefix: '/layout' });
+    const r1 = await store.put('routes', 'r1', route('r1'));
+    await store.put('consumers', 'jack', { username: 'jack' });
+    await store.put('credentials', 'jack/c1', { id: 'c1', plugins: { 'key-auth': { key: 'k1' } } });
+    await store.put('secrets', 'vault/1', { id: 'vault/1', uri: 'http://127.0.0.1:8200', prefix: 'kv/apisix', token: 't' });
+    await store.put('plugin_metadata', 'http-logger', { id: 'http-logger', log_format: { host: '$host' } });
+    await store.put('custom_plugins', 'p1', {
+      id: 'p1', name: 'P1', stage: 'default', priority: 10, root_id: 'p1', version: '1.0.0',
+      versions: [{ version: '1.0.0', sha256: 'a'.repeat(64), size: 1, abi: 'v0.2.1', created_at: 1 }],
+    });
+
+    const raw = await etcd.client().getAll().prefix('/layout/').exec();
+    assert.deepEqual(raw.kvs.map((kv) => kv.key.toString()).sort(), [
+      '/layout/consumers/jack',
+      '/layout/consumers/jack/credentials/c1',
+      '/layout/gatehouse/custom_plugins/p1',
+      '/layout/plugin_metadata/http-logger',
+      '/layout/routes/r1',
+      '/layout/secrets/vault/1',
+    ]);
+    const routeKv = raw.kvs.find((kv) => kv.key.toString() === '/layout/routes/r1')!;
+    assert.deepEqual(JSON.parse(routeKv.value.toString()), route('r1'));
+    assert.equal(r1.createdIndex, Number(routeKv.create_revision));
+    assert.equal(r1.modifiedIndex, Number(routeKv.mod_revision));
+
+    const state = await store.load();
+    assert.equal(state.revision, Number(raw.header.revision));
+    assert.deepEqual(state.objects.map((o) => `${o.kind}/${o.id}`), [
+      'routes/r1', 'consumers/jack', 'credentials/jack/c1', 'secrets/vault/1', 'plugin_metadata/http-logger', 'custom_plugins/p1',
+    ]);
+    assert.deepEqual((await store.list('credentials')).map((o) => o.id), ['jack/c1']);
+    assert.deepEqual((await store.list('consumers')).map((o) => o.id), ['jack']);
+    await assert.rejects(store.put('routes', 'a/b', route('a/b')), /cannot be an etcd key/);
+  });
+
+  it('reads objects written by other tools, and skips and reports the bad ones', async () => {
+    const store = openStore({ prefix: '/hand' });
+    await rawPut('/hand/routes/good', JSON.stringify(route('good')));
+    await rawPut('/hand/routes/not-json', '{"uri": "/x",');
+    await rawPut('/hand/routes/not-object', '[1, 2]');
+    await rawPut('/hand/routes/bad-field', JSON.stringify({ id: 'bad-field', uri: 5 }));
+    await rawPut('/hand/routes/a/b', JSON.stringify(route('b')));
+    await rawPut('/hand/stream_routes/1', '{}'); // another APISIX feature's directory: not ours, not an error
+    logLines.length = 0;
+
+    const state = await store.load();
+    assert.deepEqual(state.objects.map((o) => o.id), ['good']);
+    const skipped = logLines.filter((l) => l.level === 50).map((l) => `${l.key}: ${l.reason}`);
+    assert.equal(skipped.length, 4, skipped.join('\n'));
+    assert.match(skipped.find((s) => s.startsWith('/hand/routes/not-json'))!, /not valid JSON/);
+    assert.match(skipped.find((s) => s.startsWith('/hand/routes/not-object'))!, /expected object, got array/);
+    assert.match(skipped.find((s) => s.startsWith('/hand/routes/bad-field'))!, /uri/);
+    assert.match(skipped.find((s) => s.startsWith('/hand/routes/a/b'))!, /not an object key/);
+
+    // reported once per revision, not on every read
+    await store.load();
+    assert.equal(logLines.filter((l) => l.level === 50).length, 4);
+
+    // a watcher keeps the last good value when a bad one replaces it, and goes on
+    const local = ConfigState.fromStoreState(state);
+    const stop = store.watch(state.revision, (ev) => { local.applyEvent(ev); });
+    try {
+      await rawPut('/hand/routes/good', '{broken');
+      await rawPut('/hand/routes/next', JSON.stringify(route('next')));
+      await waitFor(() => local.has('routes', 'next'), 'the good value after the bad one');
+      assert.equal(local.get('routes', 'good')?.value.uri, '/good');
+      assert.ok(logLines.some((l) => l.key === '/hand/routes/good' && /not valid JSON/.test(l.reason ?? '')));
+    } finally {
+      stop();
+    }
+  });
+
+  it('delivers the events of one transaction together, with one revision', async () => {
+    const store = openStore({ prefix: '/txn' });
+    await store.put('routes', 'old', route('old'));
+    const start = await store.load();
+    const local = ConfigState.fromStoreState(start);
+    const received: { event: StoreEvent; tick: number }[] = [];
+    let tick = 0;
+    const stop = store.watch(start.revision, (event) => {
+      received.push({ event, tick });
+      local.applyEvent(event);
+      // a later delivery in another task sees a higher tick
+      setImmediate(() => { tick++; });
+    });
+    try {
+      const put = (id: string) => ({ request_put: { key: Buffer.from(`/txn/routes/${id}`), value: Buffer.from(JSON.stringify(route(id))) } });
+      await etcd.client().kv.txn({
+        success: [put('t1'), put('t2'), put('t3'), { request_delete_range: { key: Buffer.from('/txn/routes/old') } }],
+      });
+      await waitFor(() => received.length >= 4, 'the transaction\'s four events');
+      const revisions = new Set(received.map((r) => (r.event.type === 'reset' ? -1 : r.event.revision)));
+      assert.equal(revisions.size, 1, 'one revision');
+      assert.equal(new Set(received.map((r) => r.tick)).size, 1, 'delivered in one go');
+      assert.deepEqual(received.map((r) => (r.event.type === 'put' ? `put ${r.event.object.id}` : r.event.type === 'delete' ? `delete ${r.event.id}` : 'reset')),
+        ['put t1', 'put t2', 'put t3', 'delete old']);
+      assert.deepEqual(local.list('routes').map((o) => o.id), ['t1', 't2', 't3']);
+    } finally {
+      stop();
+    }
+  });
+
+  it('stores a 5 MB binary in chunks under gatehouse/blobs and reads it back', async () => {
+    const store = openStore({ prefix: '/blobs', blobGraceMs: 0 });
+    const bytes = randomBytes(5 * 1024 * 1024 + 123);
+    const sha256 = await store.blobs.putBlob(bytes);
+    assert.equal(sha256, createHash('sha256').update(bytes).digest('hex'));
+
+    const keys = (await etcd.client().getAll().prefix(`/blobs/gatehouse/blobs/${sha256}/`).keys()).map((k) => k.split('/').pop());
+    assert.deepEqual(keys.sort(), ['0', '1', '2', '3', '4', '5', 'manifest']);
+    const chunk = await etcd.client().get(`/blobs/gatehouse/blobs/${sha256}/0`).buffer();
+    assert.equal(chunk!.length, BLOB_CHUNK_BYTES);
+    assert.ok((await store.blobs.getBlob(sha256))!.equals(bytes));
+    assert.equal(await store.blobs.putBlob(bytes), sha256, 'the same bytes again: the same key');
+    // blob chunks are not configuration: load() neither reads nor reports them
+    logLines.length = 0;
+    assert.deepEqual((await store.load()).objects, []);
+    assert.equal(logLines.filter((l) => l.level >= 50).length, 0);
+
+    // a chunk changed behind the store's back: detected, not handed out
+    const tampered = Buffer.from(chunk!);
+    tampered[100] = tampered[100]! ^ 0xff;
+    await rawPut(`/blobs/gatehouse/blobs/${sha256}/0`, tampered);
+    assert.equal(await store.blobs.getBlob(sha256), undefined);
+    assert.ok(logLines.some((l) => l.level === 50 && l.sha256 === sha256 && /does not match its sha256/.test(l.msg)));
+    await etcd.client().delete().key(`/blobs/gatehouse/blobs/${sha256}/3`);
+    assert.equal(await store.blobs.getBlob(sha256), undefined);
+    assert.ok(logLines.some((l) => /a chunk is missing/.test(l.msg)));
+
+    const small = await store.blobs.putBlob(Buffer.from('small'));
+    assert.deepEqual(await store.blobs.keepOnly(new Set([small])), [sha256]);
+    assert.deepEqual(await etcd.client().getAll().prefix(`/blobs/gatehouse/blobs/${sha256}/`).keys(), []);
+    assert.equal((await store.blobs.getBlob(small))!.toString(), 'small');
+  });
+
+  it('spares blobs younger than the grace period in keepOnly', async () => {
+    const store = openStore({ prefix: '/grace', blobGraceMs: 60_000 });
+    const sha256 = await store.blobs.putBlob(Buffer.from('just uploaded'));
+    assert.deepEqual(await store.blobs.keepOnly(new Set()), []);
+    assert.equal((await store.blobs.getBlob(sha256))!.toString(), 'just uploaded');
+  });
+
+  it('keeps stores with different prefixes apart', async () => {
+    const a = openStore({ prefix: '/apart/a' });
+    const b = openStore({ prefix: '/apart/ab' });
+    await a.put('routes', 'ra', route('ra'));
+    await b.put('routes', 'rb', route('rb'));
+    assert.deepEqual((await a.load()).objects.map((o) => o.id), ['ra']);
+    assert.deepEqual((await b.list('routes')).map((o) => o.id), ['rb']);
+  });
+});

@@ -1,0 +1,170 @@
+// Starts Debian's etcd binary (apt package etcd-server) on 127.0.0.1 for tests: its own
+// client and peer ports, its own data folder. restart() comes back on the same ports and
+// data, which is what disconnect/resume tests need: the watcher's revision still exists.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { noop } from 'cockatiel';
+import { Etcd3 } from 'etcd3';
+
+export interface EtcdTls {
+  /** PEM texts; written to files in the data folder's parent. */
+  cert: string;
+  key: string;
+  /** When set, etcd asks clients for a certificate signed by this CA. */
+  clientCa?: string;
+}
+
+export interface EtcdServerOptions {
+  /** Serve the client port over TLS (the endpoint becomes https://localhost:<port>). */
+  tls?: EtcdTls;
+  /** How long a (re)start may take before it fails (default 10 s). */
+  startTimeoutMs?: number;
+}
+
+export interface EtcdServer {
+  /** `http://127.0.0.1:<port>` (or `https://localhost:<port>` with TLS). */
+  readonly endpoint: string;
+  readonly clientPort: number;
+  /** A client for raw reads and writes (root credentials once `enableAuth` ran). */
+  client(): Etcd3;
+  /** Stops etcd (SIGTERM, SIGKILL after 5 s); its data stays. */
+  stop(): Promise<void>;
+  /** Starts etcd again on the same ports and data. */
+  restart(): Promise<void>;
+  /** Compacts the history up to `revision` (default: the current revision); returns it. */
+  compact(revision?: number): Promise<number>;
+  /** Creates user `root` with `rootPassword` and turns etcd's authentication on. */
+  enableAuth(rootPassword: string): Promise<void>;
+  /** Stops etcd and removes its data. */
+  cleanup(): Promise<void>;
+}
+
+const BINARY = 'etcd';
+
+function checkBinary(): void {
+  const probe = spawnSync(BINARY, ['--version'], { encoding: 'utf8' });
+  if (probe.error !== undefined || probe.status !== 0) {
+    throw new Error(`the etcd binary is missing: install the Debian package etcd-server (apt-get install -y etcd-server); ${probe.error?.message ?? probe.stderr}`);
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startEtcd(opts: EtcdServerOptions = {}): Promise<EtcdServer> {
+  checkBinary();
+  const root = await mkdtemp(join(tmpdir(), 'gatehouse-etcd-'));
+  const dataDir = join(root, 'data');
+  const [clientPort, peerPort] = [await freePort(), await freePort()];
+  const scheme = opts.tls === undefined ? 'http' : 'https';
+  const listenUrl = `${scheme}://127.0.0.1:${clientPort}`;
+  const endpoint = opts.tls === undefined ? listenUrl : `https://localhost:${clientPort}`;
+  const peerUrl = `http://127.0.0.1:${peerPort}`;
+  const args = [
+    '--name', 'test', '--data-dir', dataDir,
+    '--listen-client-urls', listenUrl, '--advertise-client-urls', listenUrl,
+    '--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl,
+    '--initial-cluster', `test=${peerUrl}`, '--initial-cluster-state', 'new',
+    '--log-level', 'warn', '--logger', 'zap',
+  ];
+  const credentials: { rootCertificate: Buffer; privateKey?: Buffer; certChain?: Buffer } | undefined =
+    opts.tls === undefined ? undefined : { rootCertificate: Buffer.from(opts.tls.cert) };
+  if (opts.tls !== undefined) {
+    await writeFile(join(root, 'server.pem'), opts.tls.cert, { mode: 0o600 });
+    await writeFile(join(root, 'server-key.pem'), opts.tls.key, { mode: 0o600 });
+    args.push('--cert-file', join(root, 'server.pem'), '--key-file', join(root, 'server-key.pem'));
+    if (opts.tls.clientCa !== undefined) {
+      await writeFile(join(root, 'client-ca.pem'), opts.tls.clientCa, { mode: 0o600 });
+      args.push('--client-cert-auth', '--trusted-ca-file', join(root, 'client-ca.pem'));
+    }
+  }
+  const startTimeoutMs = opts.startTimeoutMs ?? 10_000;
+
+  let proc: ChildProcess | undefined;
+  let output = '';
+  let auth: { username: string; password: string } | undefined;
+  let rawClient: Etcd3 | undefined;
+
+  const client = (): Etcd3 => {
+    rawClient ??= new Etcd3({
+      hosts: endpoint,
+      // no retries or circuit breaker: the start loop polls, and a breaker would hold it back for seconds
+      faultHandling: { host: () => noop, global: noop },
+      ...(credentials !== undefined ? { credentials } : {}), ...(auth !== undefined ? { auth } : {}),
+    });
+    return rawClient;
+  };
+
+  const start = async (): Promise<void> => {
+    output = '';
+    const child = spawn(BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    proc = child;
+    child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
+    const deadline = Date.now() + startTimeoutMs;
+    // /health needs no credentials but answers only once etcd serves (and over TLS with https)
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`etcd exited with code ${child.exitCode} at start:\n${output.slice(-2000)}`);
+      try {
+        await client().maintenance.status();
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    await stop();
+    throw new Error(`etcd did not answer on ${endpoint} within ${startTimeoutMs} ms:\n${output.slice(-2000)}`);
+  };
+
+  const stop = async (): Promise<void> => {
+    const child = proc;
+    proc = undefined;
+    // a client left connected would keep retrying into the next start
+    rawClient?.close();
+    rawClient = undefined;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill('SIGTERM');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(killer);
+  };
+
+  await start();
+  return {
+    endpoint,
+    clientPort,
+    client,
+    stop,
+    restart: start,
+    async compact(revision?: number): Promise<number> {
+      const rev = revision ?? Number((await client().maintenance.status()).header.revision);
+      await client().kv.compact({ revision: rev, physical: true });
+      return rev;
+    },
+    async enableAuth(rootPassword: string): Promise<void> {
+      await client().user('root').create(rootPassword);
+      await client().role('root').create().catch(() => undefined);
+      await client().user('root').addRole('root');
+      await client().auth.authEnable({});
+      rawClient?.close();
+      rawClient = undefined;
+      auth = { username: 'root', password: rootPassword };
+    },
+    async cleanup(): Promise<void> {
+      await stop();
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+}
