@@ -35,13 +35,14 @@ export class PrefixWatch {
   private stopped = false;
   private failures = 0;
   private retryTimer: NodeJS.Timeout | undefined;
+  private waitingForEtcd = false;
   private readonly stopListening: () => void;
 
   constructor(private readonly opts: PrefixWatchOptions) {
     this.last = opts.fromRevision;
-    // back as soon as the connection's probe sees etcd again, not after a backoff
+    // while etcd is down the connection's probe says when it is back
     this.stopListening = opts.connection.onReachability((up) => {
-      if (up && this.stream === undefined && this.retryTimer !== undefined) this.retryNow();
+      if (up && this.waitingForEtcd) this.retryNow();
     });
     void this.open();
   }
@@ -112,19 +113,21 @@ export class PrefixWatch {
     this.closeStream();
     if (this.stopped) return;
     const error = this.opts.connection.failure(e);
-    this.failures++;
-    // while etcd is down the connection's probe notices its return and calls retryNow
-    const delay = RETRY_MS[Math.min(this.failures - 1, RETRY_MS.length - 1)]!;
-    if (this.opts.connection.reachable()) {
-      this.opts.log.warn({ err: error.message, retry_in_ms: delay, from_revision: this.last + 1 }, 'etcd watch failed');
+    if (!this.opts.connection.reachable()) {
+      this.waitingForEtcd = true;
+      return;
     }
-    this.retryTimer = setTimeout(() => this.retryNow(), this.opts.connection.reachable() ? delay : Math.max(delay, 1000));
+    this.failures++;
+    const delay = RETRY_MS[Math.min(this.failures - 1, RETRY_MS.length - 1)]!;
+    this.opts.log.warn({ err: error.message, retry_in_ms: delay, from_revision: this.last + 1 }, 'etcd watch failed');
+    this.retryTimer = setTimeout(() => this.retryNow(), delay);
     this.retryTimer.unref();
   }
 
   private retryNow(): void {
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
+    this.waitingForEtcd = false;
     if (this.stopped || this.stream !== undefined) return;
     void this.reopen();
   }

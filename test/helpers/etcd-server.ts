@@ -10,11 +10,11 @@ import { noop } from 'cockatiel';
 import { Etcd3 } from 'etcd3';
 
 export interface EtcdTls {
-  /** PEM texts; written to files in the data folder's parent. */
+  /** etcd's server certificate and key (PEM), for the name localhost. */
   cert: string;
   key: string;
-  /** When set, etcd asks clients for a certificate signed by this CA. */
-  clientCa?: string;
+  /** The CA that signed `cert` (PEM): the helper's own client trusts it. */
+  ca: string;
 }
 
 export interface EtcdServerOptions {
@@ -79,15 +79,11 @@ export async function startEtcd(opts: EtcdServerOptions = {}): Promise<EtcdServe
     '--log-level', 'warn', '--logger', 'zap',
   ];
   const credentials: { rootCertificate: Buffer; privateKey?: Buffer; certChain?: Buffer } | undefined =
-    opts.tls === undefined ? undefined : { rootCertificate: Buffer.from(opts.tls.cert) };
+    opts.tls === undefined ? undefined : { rootCertificate: Buffer.from(opts.tls.ca) };
   if (opts.tls !== undefined) {
     await writeFile(join(root, 'server.pem'), opts.tls.cert, { mode: 0o600 });
     await writeFile(join(root, 'server-key.pem'), opts.tls.key, { mode: 0o600 });
     args.push('--cert-file', join(root, 'server.pem'), '--key-file', join(root, 'server-key.pem'));
-    if (opts.tls.clientCa !== undefined) {
-      await writeFile(join(root, 'client-ca.pem'), opts.tls.clientCa, { mode: 0o600 });
-      args.push('--client-cert-auth', '--trusted-ca-file', join(root, 'client-ca.pem'));
-    }
   }
   const startTimeoutMs = opts.startTimeoutMs ?? 10_000;
 
@@ -113,7 +109,6 @@ export async function startEtcd(opts: EtcdServerOptions = {}): Promise<EtcdServe
     child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
     child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
     const deadline = Date.now() + startTimeoutMs;
-    // /health needs no credentials but answers only once etcd serves (and over TLS with https)
     while (Date.now() < deadline) {
       if (child.exitCode !== null) throw new Error(`etcd exited with code ${child.exitCode} at start:\n${output.slice(-2000)}`);
       try {
