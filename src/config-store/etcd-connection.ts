@@ -181,7 +181,7 @@ export class EtcdConnection {
     this.authFailed = authFailed;
     if (this.up) {
       this.up = false;
-      this.opts.log.error({ endpoints: this.endpoints, err: detail }, 'etcd is unreachable: writes are refused, the last configuration keeps serving');
+      this.opts.log.error({ endpoints: this.endpoints, err: detail }, 'etcd is unreachable: writes are refused until it answers');
       this.notify(false, detail);
     }
     this.scheduleProbe();
@@ -218,9 +218,9 @@ export class EtcdConnection {
   }
 }
 
-/** grpc's `14 UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED ...` without the code prefix. */
+/** grpc's `14 UNAVAILABLE: No connection established. Last error: Error: connect ECONNREFUSED ... Resolution note: ` made readable. */
 function grpcDetail(message: string): string {
-  return message.replace(/^\d+ [A-Z_]+: /, '');
+  return message.replace(/^\d+ [A-Z_]+: /, '').replace(/Last error: Error: /, 'Last error: ').replace(/\.? Resolution note: $/, '');
 }
 
 function readTlsFile(field: 'ca' | 'cert' | 'key', file: string | undefined): Buffer | undefined {

@@ -9,7 +9,9 @@ import { pino } from 'pino';
 import { runStoreContract, waitFor } from '../../test/contract/config-store.contract.js';
 import { startEtcd, type EtcdServer } from '../../test/helpers/etcd-server.js';
 import type { StoreEvent } from '../contracts/store.js';
-import type { Logger } from '../core/logger.js';
+import { logger, setLogger, type Logger } from '../core/logger.js';
+import { parseNodeConfig } from '../core/node-config.js';
+import { createStore } from './create-store.js';
 import { BLOB_CHUNK_BYTES } from './etcd-blobs.js';
 import { EtcdStore, type EtcdStoreOptions } from './etcd-store.js';
 import { ConfigState } from './state.js';
@@ -18,15 +20,20 @@ let etcd: EtcdServer;
 let prefixes = 0;
 const stores: EtcdStore[] = [];
 
-before(async () => { etcd = await startEtcd(); });
-after(async () => {
-  for (const s of stores) await s.close();
-  await etcd.cleanup();
-});
-
 /** Log lines the stores wrote, parsed. */
 const logLines: { level: number; msg: string; key?: string; reason?: string; sha256?: string }[] = [];
 const testLog: Logger = pino({ level: 'info' }, { write: (s: string) => { logLines.push(JSON.parse(s) as typeof logLines[number]); } });
+const previousLogger = logger();
+
+before(async () => {
+  setLogger(testLog); // stores made by createStore log to the process logger
+  etcd = await startEtcd();
+});
+after(async () => {
+  for (const s of stores) await s.close();
+  await etcd.cleanup();
+  setLogger(previousLogger);
+});
 
 function openStore(opts: Partial<EtcdStoreOptions> = {}): EtcdStore {
   const store = new EtcdStore({ endpoints: [etcd.endpoint], prefix: `/t${++prefixes}`, timeoutMs: 5000, log: testLog, ...opts });
@@ -146,6 +153,24 @@ describe('EtcdStore', () => {
     }
   });
 
+  it('resyncs a watcher that is ahead of etcd (etcd restored from an older backup)', async () => {
+    const store = openStore({ prefix: '/ahead' });
+    await store.put('routes', 'r1', route('r1'));
+    const current = await store.load();
+    const events: StoreEvent[] = [];
+    const stop = store.watch(current.revision + 1000, (ev) => { events.push(ev); });
+    try {
+      await waitFor(() => events.length > 0, 'the reset');
+      assert.equal(events[0]!.type, 'reset');
+      assert.deepEqual(events[0]!.type === 'reset' && events[0]!.state.objects.map((o) => o.id), ['r1']);
+      await store.put('routes', 'r2', route('r2'));
+      await waitFor(() => events.length > 1, 'the next write');
+      assert.equal(events[1]!.type === 'put' && events[1]!.object.id, 'r2');
+    } finally {
+      stop();
+    }
+  });
+
   it('stores a 5 MB binary in chunks under gatehouse/blobs and reads it back', async () => {
     const store = openStore({ prefix: '/blobs', blobGraceMs: 0 });
     const bytes = randomBytes(5 * 1024 * 1024 + 123);
@@ -184,6 +209,20 @@ describe('EtcdStore', () => {
     const sha256 = await store.blobs.putBlob(Buffer.from('just uploaded'));
     assert.deepEqual(await store.blobs.keepOnly(new Set()), []);
     assert.equal((await store.blobs.getBlob(sha256))!.toString(), 'just uploaded');
+  });
+
+  it('is what createStore makes of store.type: etcd in config.yaml', async () => {
+    const config = parseNodeConfig(`store: {type: etcd, etcd: {endpoints: ["${etcd.endpoint}"], prefix: /from-config, timeout: 2}}\n`, '/etc/gatehouse/config.yaml');
+    const store = await createStore(config);
+    try {
+      assert.ok(store instanceof EtcdStore);
+      await store.put('routes', 'c1', route('c1'));
+      assert.deepEqual(await etcd.client().getAll().prefix('/from-config/').keys(), ['/from-config/routes/c1']);
+    } finally {
+      await store.close();
+    }
+    const down = parseNodeConfig('store: {type: etcd, etcd: {endpoints: ["http://127.0.0.1:1"], timeout: 2}}\n', '/etc/gatehouse/config.yaml');
+    await assert.rejects(createStore(down), /^GatehouseError: etcd http:\/\/127\.0\.0\.1:1 is unreachable: /);
   });
 
   it('keeps stores with different prefixes apart', async () => {

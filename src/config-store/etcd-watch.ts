@@ -90,16 +90,27 @@ export class PrefixWatch {
     }
     this.failures = 0;
     this.opts.connection.markUp();
+    if (res.created && Number(res.header.revision) < this.last) {
+      // etcd is behind what this watcher has seen (restored from an older backup, or another
+      // cluster): waiting for the revision to come round would miss everything until then
+      void this.resync(0);
+      return;
+    }
     if (res.events.length === 0) return;
     const revision = Number(res.events[res.events.length - 1]!.kv.mod_revision);
     this.opts.onEvents(res.events);
     if (revision > this.last) this.last = revision;
   }
 
+  /** `compacted` = etcd's compaction revision, or 0 when etcd is behind the watcher. */
   private async resync(compacted: number): Promise<void> {
     this.closeStream();
-    this.opts.log.warn({ from_revision: this.last + 1, compacted_to: compacted },
-      'etcd compacted the revisions this watch needs: reloading the whole configuration');
+    if (compacted > 0) {
+      this.opts.log.warn({ from_revision: this.last + 1, compacted_to: compacted },
+        'etcd compacted the revisions this watch needs: reloading the whole configuration');
+    } else {
+      this.opts.log.warn({ from_revision: this.last + 1 }, 'etcd is at an older revision than this watch has seen: reloading the whole configuration');
+    }
     try {
       this.last = await this.opts.resync();
     } catch (e) {

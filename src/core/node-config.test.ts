@@ -121,6 +121,30 @@ describe('parseNodeConfig', () => {
     refuses('plugin_overrides: cors\n', 'plugin_overrides: must be a list of distinct built-in plugin names a plugin_dirs module may replace');
   });
 
+  it('reads store.etcd credentials and TLS files (relative to the config file) and checks them together', () => {
+    const c = parseNodeConfig(`store:
+  type: etcd
+  etcd:
+    endpoints: [https://10.0.0.1:2379, https://10.0.0.2:2379]
+    user: gatehouse
+    password: s3cret
+    tls: {ca: certs/ca.pem, cert: /pki/client.pem, key: /pki/client-key.pem}
+    timeout: 5
+`, FILE);
+    assert.deepEqual(c.store.etcd, {
+      endpoints: ['https://10.0.0.1:2379', 'https://10.0.0.2:2379'], prefix: '/gatehouse', user: 'gatehouse', password: 's3cret',
+      tls: { ca: '/etc/gatehouse/certs/ca.pem', cert: '/pki/client.pem', key: '/pki/client-key.pem', verify: true }, timeout: 5,
+    });
+    refuses('store: {etcd: {endpoints: [127.0.0.1:2379]}}\n', 'store.etcd.endpoints[0]: must be an http:// or https:// URL');
+    refuses('store: {etcd: {endpoints: []}}\n', 'store.etcd.endpoints: must be a non-empty list of http(s):// URLs');
+    refuses('store: {etcd: {password: x}}\n', 'store.etcd.password: is set without store.etcd.user');
+    refuses('store: {etcd: {user: ""}}\n', 'store.etcd.user: must be a non-empty string');
+    refuses('store: {etcd: {tls: {verify: false}}}\n', 'store.etcd.endpoints[0]: must be an https:// URL when store.etcd.tls is set');
+    refuses('store: {etcd: {endpoints: [https://e:2379], tls: {cert: c.pem}}}\n', 'store.etcd.tls: cert and key must be set together');
+    refuses('store: {etcd: {endpoints: [https://e:2379], tls: {ca: a.pem, verfy: false}}}\n', 'unknown key "store.etcd.tls.verfy"');
+    refuses('store: {etcd: {timeout: 0}}\n', 'store.etcd.timeout: must be a number of seconds > 0');
+  });
+
   it('refuses two listeners on the same address', () => {
     refuses('node: {listen: [9180]}\nadmin: {listen: {host: 0.0.0.0, port: 9180}}\n',
       'admin.listen: 0.0.0.0:9180 is already used by node.listen[0]');

@@ -150,7 +150,7 @@ export const NODE_CONFIG_SCHEMA: Obj = closed({
     etcd: closed({
       endpoints: {
         type: 'array',
-        items: { type: 'string', pattern: '^https?://' },
+        items: { type: 'string', pattern: '^https?://', 'x-message': 'must be an http:// or https:// URL' },
         minItems: 1,
         default: ['http://127.0.0.1:2379'],
         'x-message': 'must be a non-empty list of http(s):// URLs',
