@@ -89,7 +89,7 @@ export class EtcdBlobStore implements BlobStore {
       const manifest = await this.manifest(sha256);
       if (manifest !== undefined && now - manifest.created_at < this.opts.graceMs) continue;
       const range = prefixRange(`${this.opts.dir}${sha256}/`);
-      await this.opts.connection.request((c, options) => c.kv.deleteRange(range, options));
+      await this.opts.connection.request((c) => c.kv.deleteRange(range));
       gone.push(sha256);
     }
     return gone;
@@ -102,8 +102,8 @@ export class EtcdBlobStore implements BlobStore {
     let start = range.key;
     for (;;) {
       const from = start;
-      const res = await this.opts.connection.request((c, options) =>
-        c.kv.range({ key: from, range_end: range.range_end, keys_only: true, limit: LIST_PAGE }, options));
+      const res = await this.opts.connection.request((c) =>
+        c.kv.range({ key: from, range_end: range.range_end, keys_only: true, limit: LIST_PAGE }));
       for (const kv of res.kvs) shas.add(kv.key.toString().slice(this.opts.dir.length).split('/')[0]!);
       if (!res.more || res.kvs.length === 0) return shas;
       start = Buffer.concat([res.kvs[res.kvs.length - 1]!.key, Buffer.from([0])]);
@@ -127,12 +127,12 @@ export class EtcdBlobStore implements BlobStore {
   }
 
   private async get(key: string): Promise<Buffer | undefined> {
-    const res = await this.opts.connection.request((c, options) => c.kv.range({ key: Buffer.from(key) }, options));
+    const res = await this.opts.connection.request((c) => c.kv.range({ key: Buffer.from(key) }));
     return res.kvs[0]?.value;
   }
 
   private async put(key: string, value: string | Buffer): Promise<void> {
-    await this.opts.connection.request((c, options) => c.kv.put({ key: Buffer.from(key), value: Buffer.from(value) }, options));
+    await this.opts.connection.request((c) => c.kv.put({ key: Buffer.from(key), value: Buffer.from(value) }));
   }
 
   private manifestKey(sha256: string): string {

@@ -40,6 +40,8 @@ export type ReachabilityListener = (up: boolean, detail?: string) => void;
 
 /** The probe is the only request while etcd is down: short, so a return is noticed within a second. */
 const PROBE_TIMEOUT_MS = 1000;
+/** The least time one attempt on one endpoint gets. */
+const MIN_ATTEMPT_MS = 1000;
 /** Wrong credentials stay wrong: probing them cost etcd a password hash each time, so less often. */
 const AUTH_PROBE_INTERVAL_MS = 5000;
 
@@ -86,7 +88,7 @@ export class EtcdConnection {
    * Runs one request with a deadline of the configured timeout. While etcd is known to be
    * down it throws GH_ERR_STORE_UNAVAILABLE at once, without trying.
    */
-  async request<T>(call: (client: Etcd3, options: grpc.CallOptions) => Promise<T>): Promise<T> {
+  async request<T>(call: (client: Etcd3) => Promise<T>): Promise<T> {
     if (this.closed) throw new GatehouseError('GH_ERR_STORE_UNAVAILABLE', `the etcd store (${this.endpoints}) is closed`);
     if (!this.up) throw this.unavailable(this.detail ?? 'no answer');
     return this.attempt(call, this.opts.timeoutMs);
@@ -97,7 +99,7 @@ export class EtcdConnection {
    * the endpoints when etcd cannot be reached or refuses the credentials.
    */
   async check(): Promise<void> {
-    await this.attempt((c, options) => this.probeCall(c, options), this.opts.timeoutMs);
+    await this.attempt((c) => this.probeCall(c), this.opts.timeoutMs);
   }
 
   /** A connection failure seen elsewhere (the watch stream): marks etcd down and returns the error to throw. */
@@ -129,12 +131,12 @@ export class EtcdConnection {
     this.client.close();
   }
 
-  private async attempt<T>(call: (client: Etcd3, options: grpc.CallOptions) => Promise<T>, timeoutMs: number): Promise<T> {
+  private async attempt<T>(call: (client: Etcd3) => Promise<T>, timeoutMs: number): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     try {
-      // the grpc deadline bounds one attempt; the timer bounds them all (retries on other endpoints, the auth exchange)
+      // each attempt (one per endpoint at most) has its grpc deadline; the timer bounds them all
       const result = await Promise.race([
-        call(this.client, { deadline: Date.now() + timeoutMs }),
+        call(this.client),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new TimeoutError(`no answer within ${timeoutMs} ms`)), timeoutMs);
         }),
@@ -193,7 +195,7 @@ export class EtcdConnection {
     const interval = this.authFailed ? AUTH_PROBE_INTERVAL_MS : this.opts.probeIntervalMs;
     this.probeTimer = setTimeout(() => {
       this.probeTimer = undefined;
-      this.attempt((c, options) => this.probeCall(c, options), Math.min(this.opts.timeoutMs, PROBE_TIMEOUT_MS))
+      this.attempt((c) => this.probeCall(c), Math.min(this.opts.timeoutMs, PROBE_TIMEOUT_MS))
         .catch(() => undefined)
         .finally(() => {
           this.probing = false;
@@ -203,8 +205,8 @@ export class EtcdConnection {
     this.probeTimer.unref();
   }
 
-  private async probeCall(client: Etcd3, options: grpc.CallOptions): Promise<void> {
-    await client.kv.range({ key: Buffer.from(this.opts.probeKey), keys_only: true }, options);
+  private async probeCall(client: Etcd3): Promise<void> {
+    await client.kv.range({ key: Buffer.from(this.opts.probeKey), keys_only: true });
   }
 
   private notify(up: boolean, detail?: string): void {
@@ -233,11 +235,12 @@ function readTlsFile(field: 'ca' | 'cert' | 'key', file: string | undefined): Bu
 }
 
 function createClient(opts: EtcdConnectionOptions): Etcd3 {
+  // A call that fails on one endpoint is tried on the next: each attempt gets its share of
+  // the timeout, so a silent endpoint cannot take all of it.
+  const attemptMs = Math.max(MIN_ATTEMPT_MS, Math.floor(opts.timeoutMs / opts.endpoints.length));
   const options: IOptions = {
     hosts: opts.endpoints,
-    dialTimeout: opts.timeoutMs,
-    // non-stream calls get the timeout as their deadline; `request` passes its own, which wins
-    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + opts.timeoutMs }),
+    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + attemptMs }),
     grpcOptions: {
       // a fresh channel after a failure must not inherit a shared subchannel's reconnect backoff (up to 2 min)
       'grpc.use_local_subchannel_pool': 1,

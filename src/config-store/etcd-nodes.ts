@@ -95,7 +95,7 @@ export class EtcdNodeRegistry {
   /** Every registered node, by id; `lag` is measured against `configRevision`. */
   async list(configRevision: number): Promise<NodeRecord[]> {
     const range = prefixRange(this.opts.dir);
-    const res = await this.opts.connection.request((c, options) => c.kv.range(range, options));
+    const res = await this.opts.connection.request((c) => c.kv.range(range));
     const out: NodeRecord[] = [];
     for (const kv of res.kvs) {
       try {
@@ -196,7 +196,7 @@ export class EtcdNodeRegistry {
     const key = Buffer.from(`${this.opts.dir}${record.id}`);
     const value = Buffer.from(JSON.stringify(record));
     const lease = this.leaseId;
-    await this.opts.connection.request((c, options) => c.kv.put({ key, value, lease }, options));
+    await this.opts.connection.request((c) => c.kv.put({ key, value, lease }));
   }
 }
 

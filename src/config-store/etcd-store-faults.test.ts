@@ -149,6 +149,23 @@ describe('EtcdStore across etcd restarts', () => {
     }
   });
 
+  it('bounds a request by the timeout when etcd stops answering without closing connections', async () => {
+    const store = openStore({ timeoutMs: 1000, probeIntervalMs: 200 });
+    await store.put('routes', 'p1', route('p1'));
+    etcd.pause();
+    try {
+      const t0 = Date.now();
+      await assert.rejects(store.put('routes', 'p2', route('p2')), unavailable);
+      const took = Date.now() - t0;
+      assert.ok(took >= 900 && took < 1500, `took ${took} ms`);
+      assert.equal(store.reachable(), false);
+    } finally {
+      etcd.resume();
+    }
+    await waitFor(() => store.reachable(), 'etcd answering again', 3000);
+    await store.put('routes', 'p3', route('p3'));
+  });
+
   it('refuses to connect to an unreachable endpoint with a clear error, and fails over between endpoints', async () => {
     await assert.rejects(EtcdStore.connect({ endpoints: ['http://127.0.0.1:1'], timeoutMs: 2000, log: quiet }),
       (e: unknown) => unavailable(e) && /^etcd http:\/\/127\.0\.0\.1:1 is unreachable: .*ECONNREFUSED/.test((e as Error).message));

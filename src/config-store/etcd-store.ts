@@ -125,7 +125,7 @@ export class EtcdStore implements ConfigStore {
 
   async get(kind: ResourceKind, id: string): Promise<StoredObject | undefined> {
     const key = this.objectKey(kind, id);
-    const res = await this.conn.request((c, options) => c.kv.range({ key }, options));
+    const res = await this.conn.request((c) => c.kv.range({ key }));
     const kv = res.kvs[0];
     return kv === undefined ? undefined : this.decode(kv);
   }
@@ -146,11 +146,11 @@ export class EtcdStore implements ConfigStore {
       throw new GatehouseError('GH_ERR_CONFIG_INVALID', `${kind} "${id}": the value must be an object`);
     }
     const text = JSON.stringify(value);
-    const res = await this.conn.request((c, options) => c.kv.txn({
+    const res = await this.conn.request((c) => c.kv.txn({
       compare: compareModRevision(key, opts.expectedRevision),
       success: [{ request_put: { key, value: Buffer.from(text), prev_kv: true } }],
       failure: [{ request_range: { key } }],
-    }, options)).catch((e: unknown) => { throw tooLarge(e, kind, id, text.length); });
+    })).catch((e: unknown) => { throw tooLarge(e, kind, id, text.length); });
     if (!res.succeeded) throw conflict(kind, id, opts.expectedRevision!, res.responses[0]?.response_range.kvs[0]);
     const revision = Number(res.header.revision);
     this.noteConfigRevision(revision);
@@ -163,11 +163,11 @@ export class EtcdStore implements ConfigStore {
 
   async delete(kind: ResourceKind, id: string, opts: PutOptions = {}): Promise<boolean> {
     const key = this.objectKey(kind, id);
-    const res = await this.conn.request((c, options) => c.kv.txn({
+    const res = await this.conn.request((c) => c.kv.txn({
       compare: compareModRevision(key, opts.expectedRevision),
       success: [{ request_delete_range: { key } }],
       failure: [{ request_range: { key } }],
-    }, options));
+    }));
     if (!res.succeeded) throw conflict(kind, id, opts.expectedRevision!, res.responses[0]?.response_range.kvs[0]);
     const deleted = Number(res.responses[0]?.response_delete_range.deleted ?? 0) > 0;
     if (deleted) this.noteConfigRevision(Number(res.header.revision));
@@ -260,8 +260,8 @@ export class EtcdStore implements ConfigStore {
     let start = range.key;
     for (;;) {
       const from = start;
-      const res = await this.conn.request((c, options) =>
-        c.kv.range({ key: from, range_end: range.range_end, limit: PAGE, ...(at !== undefined ? { revision: at } : {}) }, options));
+      const res = await this.conn.request((c) =>
+        c.kv.range({ key: from, range_end: range.range_end, limit: PAGE, ...(at !== undefined ? { revision: at } : {}) }));
       at ??= Number(res.header.revision);
       for (const kv of res.kvs) onKv(kv);
       if (!res.more || res.kvs.length === 0) return at;

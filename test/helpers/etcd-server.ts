@@ -3,11 +3,11 @@
 // data, which is what disconnect/resume tests need: the watcher's revision still exists.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { noop } from 'cockatiel';
 import { Etcd3 } from 'etcd3';
+import { freePort } from './npm-start.js';
 
 export interface EtcdTls {
   /** etcd's server certificate and key (PEM), for the name localhost. */
@@ -34,6 +34,10 @@ export interface EtcdServer {
   stop(): Promise<void>;
   /** Starts etcd again on the same ports and data. */
   restart(): Promise<void>;
+  /** Freezes etcd (SIGSTOP): connections stay open and nothing answers, like a network partition. */
+  pause(): void;
+  /** Lets a paused etcd go on (SIGCONT). */
+  resume(): void;
   /** Compacts the history up to `revision` (default: the current revision); returns it. */
   compact(revision?: number): Promise<number>;
   /** Creates user `root` with `rootPassword` and turns etcd's authentication on. */
@@ -49,17 +53,6 @@ function checkBinary(): void {
   if (probe.error !== undefined || probe.status !== 0) {
     throw new Error(`the etcd binary is missing: install the Debian package etcd-server (apt-get install -y etcd-server); ${probe.error?.message ?? probe.stderr}`);
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startEtcd(opts: EtcdServerOptions = {}): Promise<EtcdServer> {
@@ -130,6 +123,7 @@ export async function startEtcd(opts: EtcdServerOptions = {}): Promise<EtcdServe
     rawClient = undefined;
     if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill('SIGCONT');
     child.kill('SIGTERM');
     const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
     await exited;
@@ -143,6 +137,8 @@ export async function startEtcd(opts: EtcdServerOptions = {}): Promise<EtcdServe
     client,
     stop,
     restart: start,
+    pause: () => { proc?.kill('SIGSTOP'); },
+    resume: () => { proc?.kill('SIGCONT'); },
     async compact(revision?: number): Promise<number> {
       const rev = revision ?? Number((await client().maintenance.status()).header.revision);
       await client().kv.compact({ revision: rev, physical: true });
