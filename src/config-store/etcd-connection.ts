@@ -66,10 +66,6 @@ export class EtcdConnection {
     this.client = createClient(opts);
   }
 
-  get timeoutMs(): number {
-    return this.opts.timeoutMs;
-  }
-
   reachable(): boolean {
     return this.up;
   }

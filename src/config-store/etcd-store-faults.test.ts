@@ -120,12 +120,14 @@ describe('EtcdStore across etcd restarts', () => {
         (e: unknown) => unavailable(e) && (e as Error).message.includes(`etcd ${etcd.endpoint} is unreachable`));
       await assert.rejects(store.delete('routes', 'w1'), unavailable);
       assert.ok(Date.now() - t0 < 200, `refused at once, took ${Date.now() - t0} ms`);
+      assert.match(store.unreachableDetail()!, /^etcd http:\/\/127\.0\.0\.1:\d+ is unreachable: /);
 
       await etcd.restart();
       const back = Date.now();
       await waitFor(() => store.reachable(), 'etcd to be seen back', 2000);
       assert.ok(Date.now() - back < 1500, `noticed after ${Date.now() - back} ms`);
       await store.put('routes', 'w3', route('w3'));
+      assert.equal(store.unreachableDetail(), undefined);
       assert.equal(transitions.length, 2, transitions.join(' | '));
       assert.match(transitions[0]!, /^down: etcd http:\/\/127\.0\.0\.1:\d+ is unreachable: /);
       assert.equal(transitions[1], 'up');

@@ -107,6 +107,11 @@ export class EtcdStore implements ConfigStore {
     return this.conn.reachable();
   }
 
+  /** Why etcd is taken for down (the message writes fail with), or undefined while it answers. */
+  unreachableDetail(): string | undefined {
+    return this.conn.downDetail();
+  }
+
   /** Calls `listener(false, why)` when etcd goes down and `listener(true)` when it is back; returns the unsubscribe function. */
   onReachability(listener: ReachabilityListener): () => void {
     return this.conn.onReachability(listener);
