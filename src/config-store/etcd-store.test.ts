@@ -121,6 +121,11 @@ describe('EtcdStore', () => {
     } finally {
       stop();
     }
+    // a bad value is no object to readers, so a create (the Admin API's PUT) replaces it
+    assert.equal(await store.get('routes', 'not-json'), undefined);
+    const fixed = await store.put('routes', 'not-json', route('not-json'), { expectedRevision: 0 });
+    assert.equal((await store.get('routes', 'not-json'))?.modifiedIndex, fixed.modifiedIndex);
+    await assert.rejects(store.put('routes', 'not-json', route('not-json'), { expectedRevision: 0 }), /must not exist/);
   });
 
   it('delivers the events of one transaction together, with one revision', async () => {

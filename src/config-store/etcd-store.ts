@@ -8,7 +8,8 @@
 //
 // A value written by hand that is not JSON, not an object or fails the resource's
 // validation is reported (error log naming the key and why, once per revision) and
-// skipped: load() leaves it out, a watcher keeps what it had (as APISIX does).
+// skipped: load(), get() and list() leave it out, a watcher keeps what it had (as APISIX
+// does), and a put that expects no object (expectedRevision 0) replaces it.
 import type { IEvent, IKeyValue } from 'etcd3';
 import { GRPCOutOfRangeError } from 'etcd3';
 import { RESOURCE_KINDS, type ResourceKind } from '../contracts/resources.js';
@@ -151,11 +152,17 @@ export class EtcdStore implements ConfigStore {
       throw new GatehouseError('GH_ERR_CONFIG_INVALID', `${kind} "${id}": the value must be an object`);
     }
     const text = JSON.stringify(value);
-    const res = await this.conn.request((c) => c.kv.txn({
-      compare: compareModRevision(key, opts.expectedRevision),
+    const write = (expected: number | undefined) => this.conn.request((c) => c.kv.txn({
+      compare: compareModRevision(key, expected),
       success: [{ request_put: { key, value: Buffer.from(text), prev_kv: true } }],
       failure: [{ request_range: { key } }],
     })).catch((e: unknown) => { throw tooLarge(e, kind, id, text.length); });
+    let res = await write(opts.expectedRevision);
+    const current = res.succeeded ? undefined : res.responses[0]?.response_range.kvs[0];
+    // a bad value (skipped, so absent for every reader) is replaced by a write that expects no object
+    if (current !== undefined && opts.expectedRevision === 0 && this.decode(current) === undefined) {
+      res = await write(Number(current.mod_revision));
+    }
     if (!res.succeeded) throw conflict(kind, id, opts.expectedRevision!, res.responses[0]?.response_range.kvs[0]);
     const revision = Number(res.header.revision);
     this.noteConfigRevision(revision);
