@@ -88,7 +88,7 @@ export default definePlugin<LimitConnConf, LimitConnPrepared>({
     additionalProperties: false,
   }, {
     // APISIX's key_ttl (no bound there; a slot that expires at once would not limit anything)
-    key_ttl: { type: 'integer', minimum: 1, default: 3600 },
+    key_ttl: { type: 'integer', minimum: 1, default: 3600, description: 'policies redis and redis-cluster: seconds a slot never given back lives; default 3600' },
   }),
 
   prepare(conf) {

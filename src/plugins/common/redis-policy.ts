@@ -40,19 +40,22 @@ type Schema = Record<string, unknown>;
 
 /** Types and bounds of every redis field (APISIX's); defaults are set per policy below. */
 const REDIS_PROPERTIES: Record<string, Schema> = {
-  redis_host: { type: 'string', minLength: 2 },
-  redis_port: { type: 'integer', minimum: 1, maximum: 65535 },
-  redis_username: { type: 'string', minLength: 1 },
+  redis_host: { type: 'string', minLength: 2, description: 'policy redis, required: the server\'s address' },
+  redis_port: { type: 'integer', minimum: 1, maximum: 65535, description: 'policy redis; default 6379' },
+  redis_username: { type: 'string', minLength: 1, description: 'policy redis: the ACL user (with redis_password)' },
   // a secret: masked for viewers on Admin reads (plugin-runtime/secret-fields.ts)
-  redis_password: { type: 'string', minLength: 0, encrypted: true },
-  redis_database: { type: 'integer', minimum: 0 },
-  redis_timeout: { type: 'integer', minimum: 1 },
-  redis_ssl: { type: 'boolean' },
-  redis_ssl_verify: { type: 'boolean' },
-  redis_cluster_nodes: { type: 'array', minItems: 1, items: { type: 'string', minLength: 2, maxLength: 100 } },
-  redis_cluster_name: { type: 'string' },
-  redis_cluster_ssl: { type: 'boolean' },
-  redis_cluster_ssl_verify: { type: 'boolean' },
+  redis_password: { type: 'string', minLength: 0, encrypted: true, description: 'policies redis and redis-cluster; a secret, never logged' },
+  redis_database: { type: 'integer', minimum: 0, description: 'policy redis; default 0' },
+  redis_timeout: { type: 'integer', minimum: 1, description: 'policies redis and redis-cluster: ms an operation may take; default 1000' },
+  redis_ssl: { type: 'boolean', description: 'policy redis: TLS; default false' },
+  redis_ssl_verify: { type: 'boolean', description: 'policy redis: verify the server\'s certificate; default false' },
+  redis_cluster_nodes: {
+    type: 'array', minItems: 1, items: { type: 'string', minLength: 2, maxLength: 100 },
+    description: 'policy redis-cluster, required: host:port of some of its nodes',
+  },
+  redis_cluster_name: { type: 'string', description: 'policy redis-cluster, required: a name for the cluster' },
+  redis_cluster_ssl: { type: 'boolean', description: 'policy redis-cluster: TLS; default false' },
+  redis_cluster_ssl_verify: { type: 'boolean', description: 'policy redis-cluster: verify the certificates; default false' },
 };
 
 /** Each redis policy's fields with their defaults (undefined: none), and what it requires. */
@@ -92,7 +95,10 @@ export function withRedisPolicies(schema: Schema, extra: Record<string, Schema &
     ...schema,
     properties: {
       ...(schema.properties as Schema),
-      policy: { type: 'string', enum: ['local', 'redis', 'redis-cluster'], default: 'local' },
+      policy: {
+        type: 'string', enum: ['local', 'redis', 'redis-cluster'], default: 'local',
+        description: 'where the counters live: this node (local), one Redis server, or a Redis Cluster (shared by every node)',
+      },
       ...REDIS_PROPERTIES,
       ...extraTypes,
     },
