@@ -38,23 +38,28 @@ async function timed<T>(p: Promise<T>): Promise<{ ms: number; value?: T; error?:
   }
 }
 
-test('the keys are the counter identities under one prefix, nothing of the node or process', async () => {
+/** Runs `fn` with a store on the emptied server, closing it after. */
+async function withStore(timeoutMs: number, fn: (store: RedisCounterStore) => Promise<void>): Promise<void> {
   await redis.cli('flushall');
-  const store = new RedisCounterStore(target());
+  const store = new RedisCounterStore(target({ timeoutMs }));
   try {
-    await store.incr('route/r1:v1:127.0.0.1', 1, 60_000);
-    await store.take('route/r1:v2:127.0.0.1', 1, 1);
-    await store.acquire('route/r1:v3:127.0.0.1', 5);
-    const keys = (await redis.cli('--raw', 'keys', '*')).trim().split('\n').sort();
-    assert.deepEqual(keys, [
-      'gatehouse:bucket:route/r1:v2:127.0.0.1', 'gatehouse:slots:route/r1:v3:127.0.0.1', 'gatehouse:window:route/r1:v1:127.0.0.1',
-    ]);
-    const ttl = Number((await redis.cli('pttl', 'gatehouse:window:route/r1:v1:127.0.0.1')).trim());
-    assert.ok(ttl > 59_000 && ttl <= 60_000, `the window expires with the server's clock: ${ttl}`);
+    await fn(store);
   } finally {
     store.close();
   }
-});
+}
+
+test('the keys are the counter identities under one prefix, nothing of the node or process', () => withStore(300, async (store) => {
+  await store.incr('route/r1:v1:127.0.0.1', 1, 60_000);
+  await store.take('route/r1:v2:127.0.0.1', 1, 1);
+  await store.acquire('route/r1:v3:127.0.0.1', 5);
+  const keys = (await redis.cli('--raw', 'keys', '*')).trim().split('\n').sort();
+  assert.deepEqual(keys, [
+    'gatehouse:bucket:route/r1:v2:127.0.0.1', 'gatehouse:slots:route/r1:v3:127.0.0.1', 'gatehouse:window:route/r1:v1:127.0.0.1',
+  ]);
+  const ttl = Number((await redis.cli('pttl', 'gatehouse:window:route/r1:v1:127.0.0.1')).trim());
+  assert.ok(ttl > 59_000 && ttl <= 60_000, `the window expires with the server's clock: ${ttl}`);
+}));
 
 test('a slot never released expires after its TTL; release removes this store\'s own slot', async () => {
   const a = new RedisCounterStore(target());
@@ -76,51 +81,39 @@ test('a slot never released expires after its TTL; release removes this store\'s
   }
 });
 
-test('a hung server (SIGSTOP): every operation fails within the timeout; then counting resumes', async () => {
-  await redis.cli('flushall');
-  const store = new RedisCounterStore(target({ timeoutMs: 300 }));
+test('a hung server (SIGSTOP): every operation fails within the timeout; then counting resumes', () => withStore(300, async (store) => {
+  assert.equal((await store.incr('hung', 1, 60_000)).count, 1);
+  redis.pause();
   try {
-    assert.equal((await store.incr('hung', 1, 60_000)).count, 1);
-    redis.pause();
-    try {
-      const ops: (() => Promise<unknown>)[] = [
-        () => store.incr('hung', 1, 60_000), () => store.take('hung-b', 1, 0), () => store.acquire('hung-c', 1),
-      ];
-      for (const op of ops) {
-        const r = await timed(op());
-        assert.match(String(r.error), /redis did not answer .* within 300 ms/);
-        assert.ok(r.ms >= 280 && r.ms < 800, `answered after ${r.ms} ms`);
-      }
-    } finally {
-      redis.resume();
+    const ops: (() => Promise<unknown>)[] = [
+      () => store.incr('hung', 1, 60_000), () => store.take('hung-b', 1, 0), () => store.acquire('hung-c', 1),
+    ];
+    for (const op of ops) {
+      const r = await timed(op());
+      assert.match(String(r.error), /redis did not answer .* within 300 ms/);
+      assert.ok(r.ms >= 280 && r.ms < 800, `answered after ${r.ms} ms`);
     }
-    // the timed-out acquire's slot, if the server ran it after all, is removed again
-    await eventually('counting resumes', async () => (await timed(store.incr('hung', 1, 60_000))).value !== undefined);
-    await eventually('the late slot is released', async () => (await store.acquire('hung-c', 1)) === 1);
   } finally {
-    store.close();
+    redis.resume();
   }
-});
+  // the timed-out acquire's slot, if the server ran it after all, is removed again
+  await eventually('counting resumes', async () => (await timed(store.incr('hung', 1, 60_000))).value !== undefined);
+  await eventually('the late slot is released', async () => (await store.acquire('hung-c', 1)) === 1);
+}));
 
-test('a stopped server: operations fail fast once the client knows, and counting resumes when it is back', async () => {
-  await redis.cli('flushall');
-  const store = new RedisCounterStore(target({ timeoutMs: 500 }));
-  try {
-    assert.equal((await store.incr('down', 1, 60_000)).count, 1);
-    await redis.stop();
-    const first = await timed(store.incr('down', 1, 60_000));
-    assert.ok(first.error !== undefined && first.ms < 700, `failed after ${first.ms} ms: ${first.error}`);
-    await eventually('fails fast while reconnecting', async () => {
-      const r = await timed(store.incr('down', 1, 60_000));
-      return r.error !== undefined && /unreachable/.test(r.error) && r.ms < 50;
-    });
-    await redis.start();
-    // no persistence: the counter starts again
-    await eventually('counting resumes', async () => (await timed(store.incr('down', 1, 60_000))).value?.count === 1, 60);
-  } finally {
-    store.close();
-  }
-});
+test('a stopped server: operations fail fast once the client knows, and counting resumes when it is back', () => withStore(500, async (store) => {
+  assert.equal((await store.incr('down', 1, 60_000)).count, 1);
+  await redis.stop();
+  const first = await timed(store.incr('down', 1, 60_000));
+  assert.ok(first.error !== undefined && first.ms < 700, `failed after ${first.ms} ms: ${first.error}`);
+  await eventually('fails fast while reconnecting', async () => {
+    const r = await timed(store.incr('down', 1, 60_000));
+    return r.error !== undefined && /unreachable/.test(r.error) && r.ms < 50;
+  });
+  await redis.start();
+  // no persistence: the counter starts again
+  await eventually('counting resumes', async () => (await timed(store.incr('down', 1, 60_000))).value?.count === 1, 60);
+}));
 
 test('one connection per target, shared by its stores and closed with the last of them', async () => {
   const base = openConnections();

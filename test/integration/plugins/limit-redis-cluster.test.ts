@@ -21,7 +21,7 @@ before(async () => {
     routes: [
       // keyed by a header: several limit keys, hence several hash slots (and masters)
       { id: 'count', uri: '/count', upstream, plugins: { 'limit-count': { count: 4, time_window: 60, key: 'http_x_user', ...redisConf } } },
-      { id: 'req', uri: '/req', upstream, plugins: { 'limit-req': { rate: 1, burst: 0, key: 'remote_addr', ...redisConf } } },
+      { id: 'req', uri: '/req', upstream, plugins: { 'limit-req': { rate: 0.1, burst: 0, key: 'remote_addr', ...redisConf } } },
     ],
   };
   nodes = await Promise.all([0, 1, 2].map(() => startGateway({ config })));

@@ -25,7 +25,7 @@ function routes(port: number): Record<string, unknown>[] {
     route('count', { 'limit-count': { count: 5, time_window: 60, ...redisConf } }),
     route('race', { 'limit-count': { count: 7, time_window: 60, rejected_code: 429, ...redisConf } }),
     route('after', { 'limit-count': { count: 3, time_window: 60, ...redisConf } }),
-    route('req', { 'limit-req': { rate: 1, burst: 0, key: 'remote_addr', rejected_code: 429, ...redisConf } }),
+    route('req', { 'limit-req': { rate: 0.1, burst: 0, key: 'remote_addr', rejected_code: 429, ...redisConf } }),
     { id: 'conn', uri: '/slow', upstream, plugins: { 'limit-conn': { conn: 1, burst: 0, default_conn_delay: 0.1, key: 'remote_addr', ...redisConf } } },
     route('strict', { 'limit-count': { count: 2, time_window: 60, allow_degradation: false, redis_timeout: 300, ...redisConf } }),
     route('lenient', { 'limit-count': { count: 2, time_window: 60, allow_degradation: true, redis_timeout: 300, ...redisConf } }),
@@ -77,16 +77,17 @@ test('concurrent requests racing on three nodes: exactly count pass', async () =
   assert.equal(statuses.filter((s) => s === 429).length, 23);
 });
 
-test('limit-req: one bucket for the three nodes (rate 1, burst 0: one request a second in total)', async () => {
+test('limit-req: one bucket for the three nodes (rate 0.1, burst 0: one request in ten seconds in total)', async () => {
   const statuses = (await Promise.all(Array.from({ length: 6 }, (_, i) => on(i, '/req')))).map((r) => r.status);
   assert.equal(statuses.filter((s) => s === 200).length, 1, statuses.join(','));
   assert.equal(statuses.filter((s) => s === 429).length, 5);
 });
 
 test('limit-conn: a slot taken on one node is taken for the others, and given back', async () => {
-  const held = on(0, '/slow?ms=1500');
-  // the slow request has taken the slot once another node is refused
-  await eventually(async () => (await on(1, '/slow?ms=1')).status === 503, 40, 50);
+  const held = on(0, '/slow?ms=2000');
+  // the upstream sees it once limit-conn let it through, holding the slot
+  await eventually(() => up.seen.some((r) => r.url === '/slow?ms=2000'), 100, 20);
+  assert.equal((await on(1, '/slow?ms=1')).status, 503);
   assert.equal((await on(2, '/slow?ms=1')).status, 503);
   assert.equal((await held).status, 200);
   // given back in the slow request's log phase
