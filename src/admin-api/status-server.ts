@@ -4,6 +4,7 @@
 // `status.listen` without authentication (bind it to loopback or a private network);
 // without a status listener the Admin API serves the same two paths.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { StoreReachability } from '../cluster/cluster-mode.js';
 import type { ListenConfig } from '../contracts/node-config.js';
 import { closeNow, listenOn, type BoundAddress } from '../core/listen.js';
 
@@ -28,6 +29,11 @@ export interface StatusSource {
   storeProblem?(): string | undefined;
   /** Why the primary cannot accept connections now, if it cannot. */
   primaryProblem?(): string | undefined;
+  /**
+   * A shared store's reachability (cluster mode). An unreachable store does not make the
+   * node unready: it serves its last configuration, and readiness says how stale it is.
+   */
+  storeReachability?(): StoreReachability | undefined;
 }
 
 export interface Readiness {
@@ -36,6 +42,7 @@ export interface Readiness {
   workers: WorkerStatus[];
   /** Why not ready, one entry per lagging or missing worker. */
   problems: string[];
+  store?: StoreReachability;
 }
 
 export function readiness(source: StatusSource): Readiness {
@@ -55,7 +62,8 @@ export function readiness(source: StatusSource): Readiness {
     else if (w.acceptBlocked !== undefined) problems.push(`${name} cannot accept connections: ${w.acceptBlocked}`);
     else if (w.revision !== revision) problems.push(`${name} is at revision ${w.revision}, expected ${revision}`);
   }
-  return { ready: problems.length === 0, revision, workers, problems };
+  const reach = source.storeReachability?.();
+  return { ready: problems.length === 0, revision, workers, problems, ...(reach !== undefined ? { store: reach } : {}) };
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
@@ -79,8 +87,10 @@ export function handleStatusRequest(req: IncomingMessage, res: ServerResponse, s
   }
   const r = readiness(source);
   const workers = r.workers.map(({ index, pid, revision }) => ({ index, pid, revision }));
-  if (r.ready) send(res, 200, { status: 'ready', revision: r.revision, workers });
-  else send(res, 503, { status: 'not ready', error_msg: r.problems.join('; '), revision: r.revision, workers });
+  // cluster mode: the store's reachability, and whether the revision served may be stale
+  const store = r.store === undefined ? {} : { store: { ...r.store, stale: !r.store.reachable || r.store.fromLocalSnapshot } };
+  if (r.ready) send(res, 200, { status: 'ready', revision: r.revision, workers, ...store });
+  else send(res, 503, { status: 'not ready', error_msg: r.problems.join('; '), revision: r.revision, workers, ...store });
   return true;
 }
 

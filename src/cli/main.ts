@@ -15,6 +15,7 @@ Commands:
   stop      stop a running gateway at once
   config    export | import FILE | diff FILE: the store's configuration as an APISIX standalone file
   plugin    check FILE.wasm | publish FILE.wasm | list | versions | enable | disable | rollback | delete: custom (wasm) plugins
+  cluster   status: the gateway nodes sharing the configuration, their versions and applied revisions
   version   print the version
 `;
 
@@ -66,6 +67,11 @@ export async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'plugin') {
     const { pluginCommand } = await import('./plugin-command.js');
     process.exitCode = await pluginCommand(argv.slice(1));
+    return;
+  }
+  if (argv[0] === 'cluster') {
+    const { clusterCommand } = await import('./cluster-command.js');
+    process.exitCode = await clusterCommand(argv.slice(1), (t) => process.stdout.write(t), (t) => process.stderr.write(t));
     return;
   }
   let args: Args;

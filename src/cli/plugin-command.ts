@@ -2,10 +2,9 @@
 // marketplace from the command line, through the Admin API of a running gateway.
 // (`plugin check`, which runs a module locally, is the wasm host's.)
 import { readFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
-import https from 'node:https';
+import { adminTarget, send, table, type AdminTarget } from './admin-client.js';
 
 export const PLUGIN_USAGE = `Usage: gatehouse plugin <subcommand> [arguments] [--admin URL] [--key KEY] [-c conf/config.yaml]
 
@@ -40,7 +39,6 @@ const PROCESS_IO: PluginCommandIo = {
 };
 
 class UsageError extends Error {}
-class RequestError extends Error {}
 
 const VALUE_OPTIONS = new Set(['--admin', '--key', '-c', '--config', '--id', '--stage', '--priority', '--name', '--version',
   '--version-description', '--description', '--language', '--root-id', '--gateway-version', '--fail-strategy', '--configuration']);
@@ -83,7 +81,7 @@ export async function pluginCommand(argv: string[], io: PluginCommandIo = PROCES
     const arity: Record<string, number> = { publish: 1, import: 1, list: 0, versions: 1, enable: 1, disable: 1, rollback: 2, delete: 1 };
     if (sub === undefined || arity[sub] === undefined) throw new UsageError(sub === undefined ? 'plugin needs a subcommand' : `unknown subcommand "${sub}"`);
     if (rest.length !== arity[sub]) throw new UsageError(`plugin ${sub} takes ${arity[sub]} argument(s), got ${rest.length}`);
-    const api = await adminTarget(args, env);
+    const api = await adminTarget(args.options, env);
     switch (sub) {
       case 'publish': return await publish(api, rest[0]!, args, io);
       case 'import': {
@@ -119,76 +117,6 @@ export async function pluginCommand(argv: string[], io: PluginCommandIo = PROCES
     io.stderr(`gatehouse plugin: ${(err as Error).message}\n`);
     return 1;
   }
-}
-
-interface AdminTarget {
-  base: URL;
-  key: string;
-  json(method: string, path: string, body?: unknown): Promise<any>;
-}
-
-/** Where the Admin API is and which key to send: options, then environment, then the node config. */
-async function adminTarget(args: Parsed, env: NodeJS.ProcessEnv): Promise<AdminTarget> {
-  let admin = args.options.get('--admin');
-  let key = args.options.get('--key') ?? (env.GATEHOUSE_ADMIN_KEY || undefined);
-  if (admin === undefined || key === undefined) {
-    const { loadNodeConfig } = await import('../core/node-config.js');
-    const config = await loadNodeConfig(resolve(args.options.get('-c') ?? 'conf/config.yaml'));
-    if (admin === undefined) {
-      const { host, port, tls } = config.admin.listen;
-      const reachable = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-      admin = `${tls === true ? 'https' : 'http'}://${reachable}:${port}`;
-    }
-    if (key === undefined) {
-      key = config.admin.keys.find((k) => (k.role ?? 'admin') === 'admin')?.key;
-      if (key === undefined && config.admin.keys.length === 0) {
-        try {
-          key = readFileSync(join(config.data_dir, 'admin.key'), 'utf8').trim();
-        } catch {
-          throw new Error(`no Admin API key: pass --key or set GATEHOUSE_ADMIN_KEY (no admin key in ${config.file} nor ${join(config.data_dir, 'admin.key')})`);
-        }
-      }
-      if (key === undefined) throw new Error(`no Admin API key: pass --key or set GATEHOUSE_ADMIN_KEY (${config.file} has only viewer keys)`);
-    }
-  }
-  const base = new URL(admin.replace(/\/+$/, '').replace(/\/apisix\/admin$/, '') + '/apisix/admin');
-  const target: AdminTarget = {
-    base, key,
-    json: async (method, path, body) => {
-      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-      const headers: Record<string, string | number> = { 'x-api-key': key! };
-      if (payload !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': payload.length });
-      return send(target, method, path, headers, (req) => req.end(payload));
-    },
-  };
-  return target;
-}
-
-/** One request; resolves the parsed JSON answer of a 2xx, rejects with the server's error_msg otherwise. */
-function send(target: AdminTarget, method: string, path: string, headers: Record<string, string | number>,
-  write: (req: http.ClientRequest) => void): Promise<any> {
-  const url = new URL(target.base.href + path);
-  const lib = url.protocol === 'https:' ? https : http;
-  return new Promise((resolvePromise, reject) => {
-    const req = lib.request(url, { method, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString();
-        let body: any;
-        try {
-          body = text === '' ? undefined : JSON.parse(text);
-        } catch {
-          body = undefined;
-        }
-        const status = res.statusCode ?? 0;
-        if (status >= 200 && status < 300) resolvePromise(body);
-        else reject(new RequestError(`${status} ${body?.error_msg ?? (text.trim() || res.statusMessage)}${body?.description ? ` (${body.description})` : ''}`));
-      });
-    });
-    req.on('error', (e) => reject(new RequestError(`cannot reach the Admin API at ${target.base.origin}: ${e.message}`)));
-    write(req);
-  });
 }
 
 const FORM_OPTIONS: [string, string][] = [
@@ -285,9 +213,4 @@ async function versions(api: AdminTarget, id: string, io: PluginCommandIo): Prom
   }
   io.stdout(table(rows));
   return 0;
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n') + '\n';
 }

@@ -2,7 +2,10 @@
 // workers objects, not binaries, so a worker that needs a custom plugin's .wasm reads it
 // from the same file by its sha256. Reads are synchronous (better-sqlite3) and see what
 // the primary has committed (WAL readers never block the writer).
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import type { Logger } from 'pino';
+import { FileBlobReader } from '../cluster/blob-cache.js';
 import type { NodeConfig } from '../contracts/node-config.js';
 import type { BlobReader } from '../contracts/store.js';
 
@@ -32,8 +35,20 @@ class SqliteBlobReader implements BlobReader {
   }
 }
 
-/** A reader of the store's blobs, or undefined for stores that keep none (standalone, etcd). */
-export function openBlobReader(config: Pick<NodeConfig, 'store'>): BlobReader | undefined {
+/**
+ * A reader of the store's blobs: the sqlite file itself, or for etcd the copies the
+ * primary keeps in `<data_dir>/blobs` (src/cluster/blob-cache.ts); undefined for the
+ * standalone store, which keeps none.
+ */
+export function openBlobReader(config: Pick<NodeConfig, 'store' | 'data_dir'>, log?: Logger): BlobReader | undefined {
+  if (config.store.type === 'etcd') {
+    return new FileBlobReader(blobCacheDir(config), (sha) => log?.error({ sha256: sha }, 'a cached plugin binary does not match its sha256; not run'));
+  }
   if (config.store.type !== 'sqlite') return undefined;
   return new SqliteBlobReader(config.store.sqlite.path);
+}
+
+/** Where a cluster node keeps its copies of the store's binaries. */
+export function blobCacheDir(config: Pick<NodeConfig, 'data_dir'>): string {
+  return join(config.data_dir, 'blobs');
 }

@@ -10,8 +10,9 @@ import { openBlobReader } from './blob-reader.js';
 import { SqliteStore } from './sqlite-store.js';
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-const sqliteConfig = (file: string): Pick<NodeConfig, 'store'> =>
-  ({ store: { type: 'sqlite', sqlite: { path: file } } } as unknown as Pick<NodeConfig, 'store'>);
+type StoreConfig = Pick<NodeConfig, 'store' | 'data_dir'>;
+const sqliteConfig = (file: string): StoreConfig =>
+  ({ store: { type: 'sqlite', sqlite: { path: file } }, data_dir: '/nonexistent' } as unknown as StoreConfig);
 
 describe('sqlite blob store', () => {
   let dir: string;
@@ -101,6 +102,6 @@ describe('sqlite blob store', () => {
   });
 
   it('there is no reader for stores without blobs', () => {
-    assert.equal(openBlobReader({ store: { type: 'standalone' } } as unknown as Pick<NodeConfig, 'store'>), undefined);
+    assert.equal(openBlobReader({ store: { type: 'standalone' }, data_dir: '/nonexistent' } as unknown as StoreConfig), undefined);
   });
 });

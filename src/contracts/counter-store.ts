@@ -1,14 +1,14 @@
 /**
- * Counters shared by every worker of a node: the `local` policy of limit-count,
- * limit-req and limit-conn. Workers are separate processes, so the state lives in the
- * primary (src/process/counter-service.ts) and workers reach it over IPC
- * (src/plugins/common/shared-counters.ts). Every operation is applied atomically by the
- * one process that holds the state: two workers never together let through more than
- * a limit allows. A `redis` policy (correct across nodes) would be another
- * implementation of this interface.
+ * The counters of limit-count, limit-req and limit-conn. Policy `local`: shared by every
+ * worker of a node; workers are separate processes, so the state lives in the primary
+ * (src/counters/counter-service.ts) and workers reach it over IPC
+ * (src/counters/ipc-store.ts). Policies `redis` and `redis-cluster`: shared by every
+ * node, in Redis (src/counters/redis-store.ts). Every operation is applied atomically by
+ * the one place that holds the state: two workers (or nodes) never together let through
+ * more than a limit allows.
  *
- * Times are the store's own clock (the primary's monotonic clock): workers never send
- * theirs, so processes with different clock origins still agree.
+ * Times are the store's own clock (the primary's monotonic clock, or the Redis server's):
+ * callers never send theirs, so processes with different clocks still agree.
  */
 
 /** A fixed window's counter after an increment. */
@@ -35,8 +35,11 @@ export interface CounterStore {
   /**
    * Concurrency (limit-conn): takes one slot of at most `max`. Returns the number of
    * slots in use, this one included, or -1 when all are taken (nothing is taken then).
+   * `ttlMs`: how long the slot may stay taken if it is never released — a store shared by
+   * several nodes cannot see that a node died; the node's own stores ignore it (they give
+   * back a dead worker's slots when it exits).
    */
-  acquire(key: string, max: number): Promise<number>;
+  acquire(key: string, max: number, ttlMs?: number): Promise<number>;
   /** Gives back one slot taken by `acquire` (fire and forget). */
   release(key: string): void;
 }

@@ -3,13 +3,16 @@ import type { CounterStore } from '../contracts/counter-store.js';
 import { LocalCounterStore, type QuotaAnswer, type QuotaCounter } from './counter-table.js';
 import { IpcCounterStore, processChannel } from './ipc-store.js';
 
-// The counters subsystem as plugins see it (limit-count, limit-req, limit-conn): one
-// CounterStore per process. In a cluster worker it is the node-wide store of the primary,
-// reached over IPC (ipc-store.ts ↔ counter-service.ts); otherwise a local one. Every
-// implementation passes test/contract/counter-store.contract.ts. A Redis store (cluster
-// mode) is one more implementation of the same interface.
+// The counters subsystem as plugins see it (limit-count, limit-req, limit-conn). Policy
+// `local`: one CounterStore per process, in a cluster worker the node-wide store of the
+// primary reached over IPC (ipc-store.ts ↔ counter-service.ts), otherwise a local one.
+// Policies `redis` and `redis-cluster`: a RedisCounterStore per plugin instance, sharing
+// one connection per target (redis-store.ts). Every implementation passes
+// test/contract/counter-store.contract.ts.
 
 export type { QuotaAnswer, QuotaCounter };
+export { RedisCounterStore, DEFAULT_SLOT_TTL_MS } from './redis-store.js';
+export type { RedisTarget, RedisNodeTarget, RedisClusterTarget } from './redis-connections.js';
 
 let current: CounterStore | undefined;
 
@@ -25,12 +28,12 @@ export function counterStore(): CounterStore {
 }
 
 /**
- * One hit of limit-count's fixed window through the process's store: synchronous where
- * the store can answer at once (see QuotaCounter), else a promise. A store without
- * `hit` (a custom CounterStore) is counted with `incr`, as before leases.
+ * One hit of limit-count's fixed window through `store` (the process's by default):
+ * synchronous where the store can answer at once (see QuotaCounter), else a promise. A
+ * store without `hit` (a custom CounterStore) is counted with `incr`, as before leases.
  */
-export function hitWindow(key: string, limit: number, windowMs: number): QuotaAnswer | Promise<QuotaAnswer> {
-  const store = counterStore() as CounterStore & Partial<QuotaCounter>;
+export function hitWindow(key: string, limit: number, windowMs: number,
+  store: CounterStore & Partial<QuotaCounter> = counterStore()): QuotaAnswer | Promise<QuotaAnswer> {
   if (typeof store.hit === 'function') return store.hit(key, limit, windowMs);
   return incrAsHit(store, key, limit, windowMs);
 }

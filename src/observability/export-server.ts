@@ -37,6 +37,11 @@ export class MetricsExportServer {
       });
   }
 
+  /** A gauge of the primary's own, read at every scrape. */
+  addGauge(name: string, help: string, read: () => number): void {
+    new Gauge({ name, help, registers: [this.own], collect() { this.set(read()); } });
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '').split('?')[0]!;
     if (!EXPORT_PATHS.includes(path)) return send(res, 404, 'text/plain', 'not found\n');

@@ -1,19 +1,25 @@
 // limit-conn: limits concurrent requests per key (APISIX limit-conn, nginx's
-// limit_conn; policy `local`). Up to `conn` run at once; up to `burst` more are delayed
-// (by `default_conn_delay` seconds per multiple of `conn` above it, a delay that adapts
-// to the observed latency unless `only_use_default_delay`); beyond that they are
-// rejected. The slot is given back in the log phase, which runs for every request,
-// aborted ones included. The slot counts are the node's (src/process/counter-service.ts):
-// the limit holds across workers, and the slots of a worker that dies are given back.
+// limit_conn). Up to `conn` run at once; up to `burst` more are delayed (by
+// `default_conn_delay` seconds per multiple of `conn` above it, a delay that adapts to
+// the observed latency unless `only_use_default_delay`); beyond that they are rejected.
+// The slot is given back in the log phase, which runs for every request, aborted ones
+// included. Policy `local`: the slot counts are the node's
+// (src/counters/counter-service.ts), the limit holds across workers, and the slots of a
+// worker that dies are given back. `redis` / `redis-cluster`: they are in Redis, the
+// limit holds across nodes, and a slot never given back (its node died) expires after
+// `key_ttl` seconds. When the slots cannot be counted the request gets APISIX's bare 500,
+// or passes with `allow_degradation`.
 import type { PluginContext } from '../contracts/plugin.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import {
-  ALLOW_DEGRADATION_SCHEMA, POLICY_SCHEMA, REJECTED_CODE_SCHEMA, REJECTED_MSG_SCHEMA,
-  compileLimitKey, confVersion, instanceScope, limitTiming, rejection,
+  ALLOW_DEGRADATION_SCHEMA, REJECTED_CODE_SCHEMA, REJECTED_MSG_SCHEMA,
+  compileLimitKey, instanceScope, limitTiming, rejection,
 } from './common/limits.js';
-import { counterStore } from '../counters/index.js';
+import {
+  counterFailure, counterVersion, policyCounters, storeOf, withRedisPolicies, type PolicyCounters, type RedisPolicyConf,
+} from './common/redis-policy.js';
 
-export interface LimitConnConf {
+export interface LimitConnConf extends RedisPolicyConf {
   conn: number;
   burst: number;
   default_conn_delay: number;
@@ -23,7 +29,8 @@ export interface LimitConnConf {
   rejected_code: number;
   rejected_msg?: string;
   allow_degradation: boolean;
-  policy: 'local';
+  /** Seconds a slot lives in Redis when never given back (redis policies only). */
+  key_ttl?: number;
 }
 
 interface LimitConnPrepared {
@@ -37,7 +44,12 @@ interface LimitConnPrepared {
   rejectedCode: number;
   rejectedMsg: string | undefined;
   degrade: boolean;
+  counters: PolicyCounters;
+  slotTtlMs: number;
 }
+
+/** APISIX answers failed slot accounting with a bare 500 (nginx's page). */
+const FAILED = rejection(500, undefined);
 
 /** The slots one request holds. `closed` once log ran: a slot acquired after that is given back at once. */
 interface Held {
@@ -58,7 +70,7 @@ export default definePlugin<LimitConnConf, LimitConnPrepared>({
   version: '0.1',
   stage: 'authorization',
   priority: 203,
-  schema: {
+  schema: withRedisPolicies({
     type: 'object',
     properties: {
       conn: { type: 'integer', exclusiveMinimum: 0 },
@@ -67,15 +79,17 @@ export default definePlugin<LimitConnConf, LimitConnPrepared>({
       only_use_default_delay: { type: 'boolean', default: false },
       key: { type: 'string' },
       key_type: { type: 'string', enum: ['var', 'var_combination'], default: 'var' },
-      policy: POLICY_SCHEMA,
       rejected_code: REJECTED_CODE_SCHEMA,
       rejected_msg: REJECTED_MSG_SCHEMA,
       allow_degradation: ALLOW_DEGRADATION_SCHEMA,
     },
     required: ['conn', 'burst', 'default_conn_delay', 'key'],
-    // APISIX fields not built here (the redis policies' `redis_*`, `key_ttl`) are refused by name, not ignored
+    // APISIX fields not built here (`rules`, redis keepalive settings) are refused by name, not ignored
     additionalProperties: false,
-  },
+  }, {
+    // APISIX's key_ttl (no bound there; a slot that expires at once would not limit anything)
+    key_ttl: { type: 'integer', minimum: 1, default: 3600, description: 'policies redis and redis-cluster: seconds a slot never given back lives; default 3600' },
+  }),
 
   prepare(conf) {
     return {
@@ -84,25 +98,25 @@ export default definePlugin<LimitConnConf, LimitConnPrepared>({
       unitDelay: conf.default_conn_delay,
       adaptive: conf.only_use_default_delay !== true,
       key: compileLimitKey(conf.key_type ?? 'var', conf.key),
-      version: confVersion(conf),
+      version: counterVersion(conf),
       rejectedCode: conf.rejected_code ?? 503,
       rejectedMsg: conf.rejected_msg,
       degrade: conf.allow_degradation === true,
+      counters: policyCounters(conf, ['key_ttl']),
+      slotTtlMs: (conf.key_ttl ?? 3600) * 1000,
     };
   },
 
   async access(p, ctx) {
     const key = `${instanceScope(p, ctx)}:${p.version}:${p.key(ctx)}`;
-    const store = counterStore();
+    const store = storeOf(p.counters);
     // before waiting: a log phase that runs meanwhile (client gone) must find it
     const h = held(ctx);
     let inUse: number;
     try {
-      inUse = await store.acquire(key, p.conn + p.burst);
+      inUse = await store.acquire(key, p.conn + p.burst, p.slotTtlMs);
     } catch (err) {
-      ctx.log.error({ err: (err as Error).message }, `failed to limit conn: ${(err as Error).message}`);
-      if (p.degrade) return undefined;
-      return { status: 500, body: { error_msg: 'failed to limit conn' } };
+      return counterFailure('limit-conn', p.counters, p.degrade, ctx, err, FAILED);
     }
     if (inUse < 0) return rejection(p.rejectedCode, p.rejectedMsg);
     if (h.closed) {
@@ -121,11 +135,10 @@ export default definePlugin<LimitConnConf, LimitConnPrepared>({
     if (h === undefined) return;
     h.closed = true;
     if (h.slots.length === 0) return;
-    const store = counterStore();
     // the first limit-conn instance to log gives back every slot of the request
     const elapsed = (performance.now() - ctx.startedAt) / 1000;
     for (const s of h.slots) {
-      store.release(s.key);
+      storeOf(s.p.counters).release(s.key);
       // APISIX: the unit delay follows the request time (minus our own delay) as a running mean
       if (s.p.adaptive) s.p.unitDelay = (Math.max(0, elapsed - s.delay) + s.p.unitDelay) / 2;
     }

@@ -21,7 +21,7 @@ async function hit(p: Prepared, opts: TestContextOptions = {}) {
   return { result, headers: ctx.response.headers, ctx };
 }
 
-test('schema: APISIX fields and defaults; only the local policy', () => {
+test('schema: APISIX fields and defaults; the policies are local, redis and redis-cluster', () => {
   const p = prepareWith(lc, { count: 2, time_window: 60 });
   assert.equal(p.count, 2);
   assert.equal(p.windowMs, 60_000);
@@ -29,7 +29,7 @@ test('schema: APISIX fields and defaults; only the local policy', () => {
   assert.equal(p.showHeaders, true);
   assert.equal(schemaError(lc.schema, { count: 1 }), 'property "time_window" is required');
   assert.match(schemaError(lc.schema, { count: 0, time_window: 1 })!, /property "count" validation failed/);
-  assert.match(schemaError(lc.schema, { count: 1, time_window: 1, policy: 'redis' })!, /property "policy" validation failed/);
+  assert.match(schemaError(lc.schema, { count: 1, time_window: 1, policy: 'redis-sentinel' })!, /property "policy" validation failed/);
   assert.match(schemaError(lc.schema, { count: 1, time_window: 1, key_type: 'header' })!, /property "key_type" validation failed/);
   assert.match(schemaError(lc.schema, { count: 1, time_window: 1, rejected_code: 600 })!, /property "rejected_code" validation failed/);
   assert.equal(schemaError(lc.schema, { count: 1, time_window: 1, policy: 'local', group: 'g', rejected_msg: 'x' }), undefined);

@@ -1,6 +1,10 @@
 // limit-count: at most `count` requests per `time_window` seconds per key, in a fixed
-// window (APISIX limit-count 3.x, policy `local`). The counters are the node's shared
-// counters (src/process/counter-service.ts): the limit holds across all workers.
+// window (APISIX limit-count 3.x). Policy `local`: the node's shared counters
+// (src/counters/counter-service.ts), the limit holds across all workers. Policies
+// `redis` and `redis-cluster`: the counters are in Redis (src/counters/redis-store.ts),
+// the limit holds across every node using it; a Redis that fails or answers later than
+// `redis_timeout` fails the request with 500 `failed to limit count`, or lets it pass
+// with `allow_degradation` (common/redis-policy.ts).
 //
 // Counter identity, as APISIX: `<group>:<key>` with `group`, else
 // `<owning resource>:<config version>:<key>` — a global rule's instance and a route's
@@ -15,30 +19,34 @@
 // A resolved pair is part of the counter key, so requests given different quotas or
 // windows never share (and thrash) one counter.
 //
-// In a worker of a multi-process node the hits are admitted from a quota lease the
-// worker holds (src/plugins/common/shared-counters.ts): synchronously, so a route whose
-// other plugins are synchronous too runs its request phases without a promise. The
+// With policy `local`, in a worker of a multi-process node the hits are admitted from a
+// quota lease the worker holds (src/counters/ipc-store.ts): synchronously, so a route
+// whose other plugins are synchronous too runs its request phases without a promise. The
 // limit still holds across all workers; `X-RateLimit-Remaining` is exact with one worker
-// and a lower bound with several (see IpcCounterStore.hit).
+// and a lower bound with several (see IpcCounterStore.hit). With the redis policies every
+// hit is one script run in Redis (no lease: other nodes draw from the same count), and
+// `X-RateLimit-Remaining` is exact.
 import type { PhaseResult, PluginContext } from '../contracts/plugin.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import {
-  ALLOW_DEGRADATION_SCHEMA, POLICY_SCHEMA, REJECTED_CODE_SCHEMA, REJECTED_MSG_SCHEMA,
-  compileLimitKey, confVersion, instanceKeyPrefix, rejection, type LimitKeyType,
+  ALLOW_DEGRADATION_SCHEMA, REJECTED_CODE_SCHEMA, REJECTED_MSG_SCHEMA,
+  compileLimitKey, instanceKeyPrefix, rejection, type LimitKeyType,
 } from './common/limits.js';
+import {
+  counterFailure, counterVersion, policyCounters, storeOf, withRedisPolicies, type PolicyCounters, type RedisPolicyConf,
+} from './common/redis-policy.js';
 import { hitWindow, type QuotaAnswer } from '../counters/index.js';
 import { HEADER_NAME_SCHEMA } from './common/headers.js';
 import { compileVarTemplate } from './common/var-template.js';
 import { checkVariables } from '../core/expr/index.js';
 
-export interface LimitCountConf {
+export interface LimitCountConf extends RedisPolicyConf {
   count: number | string;
   time_window: number | string;
   key_type: LimitKeyType;
   key: string;
   rejected_code: number;
   rejected_msg?: string;
-  policy: 'local';
   allow_degradation: boolean;
   show_limit_quota_header: boolean;
   group?: string;
@@ -60,6 +68,7 @@ interface LimitCountPrepared {
   rejectedCode: number;
   rejectedMsg: string | undefined;
   degrade: boolean;
+  counters: PolicyCounters;
   showHeaders: boolean;
   limitHeader: string;
   /** `count` as the limit header's value. */
@@ -139,11 +148,11 @@ function later(p: LimitCountPrepared, ctx: PluginContext, answer: Promise<QuotaA
   return answer.then((a) => decide(p, ctx, a), (err: unknown) => failed(p, ctx, err));
 }
 
+/** APISIX's answer when the counters fail and degradation is not allowed. */
+const FAILED: PhaseResult = { status: 500, body: { error_msg: 'failed to limit count' } };
+
 function failed(p: LimitCountPrepared, ctx: PluginContext, err: unknown): PhaseResult | undefined {
-  const message = (err as Error)?.message ?? String(err);
-  ctx.log.error({ err: message }, `failed to limit count: ${message}`);
-  if (p.degrade) return undefined;
-  return { status: 500, body: { error_msg: 'failed to limit count' } };
+  return counterFailure('limit-count', p.counters, p.degrade, ctx, err, FAILED);
 }
 
 export default definePlugin<LimitCountConf, LimitCountPrepared>({
@@ -151,7 +160,7 @@ export default definePlugin<LimitCountConf, LimitCountPrepared>({
   version: '0.4',
   stage: 'authorization',
   priority: 202,
-  schema: {
+  schema: withRedisPolicies({
     type: 'object',
     properties: {
       count: {
@@ -167,15 +176,14 @@ export default definePlugin<LimitCountConf, LimitCountPrepared>({
       key_type: { type: 'string', enum: ['var', 'var_combination', 'constant'], default: 'var' },
       rejected_code: REJECTED_CODE_SCHEMA,
       rejected_msg: REJECTED_MSG_SCHEMA,
-      policy: POLICY_SCHEMA,
       allow_degradation: ALLOW_DEGRADATION_SCHEMA,
       show_limit_quota_header: { type: 'boolean', default: true },
       window_type: { type: 'string', enum: ['fixed'], default: 'fixed' },
     },
     required: ['count', 'time_window'],
-    // APISIX fields not built here (the redis policies' `redis_*`, `rules`) are refused by name, not ignored
+    // APISIX fields not built here (`rules`, `window_type: sliding`, redis keepalive settings) are refused by name, not ignored
     additionalProperties: false,
-  },
+  }),
   metadataSchema: {
     type: 'object',
     properties: {
@@ -199,10 +207,11 @@ export default definePlugin<LimitCountConf, LimitCountPrepared>({
       dynamic: isStatic ? undefined : { count, windowSeconds },
       key: compileLimitKey(conf.key_type ?? 'var', conf.key ?? 'remote_addr'),
       groupPrefix: conf.group === undefined ? undefined : `group/${conf.group}:`,
-      version: confVersion(conf),
+      version: counterVersion(conf),
       rejectedCode: conf.rejected_code ?? 503,
       rejectedMsg: conf.rejected_msg,
       degrade: conf.allow_degradation === true,
+      counters: policyCounters(conf),
       showHeaders: conf.show_limit_quota_header !== false,
       limitHeader: name('limit_header'),
       countText: typeof count === 'number' ? String(count) : '',
@@ -216,7 +225,7 @@ export default definePlugin<LimitCountConf, LimitCountPrepared>({
     const prefix = p.groupPrefix ?? instanceKeyPrefix(p, p.version, ctx);
     let answer: QuotaAnswer | Promise<QuotaAnswer>;
     try {
-      answer = hitWindow(counterKey(prefix, p.key(ctx)), p.count, p.windowMs);
+      answer = hitWindow(counterKey(prefix, p.key(ctx)), p.count, p.windowMs, storeOf(p.counters));
     } catch (err) {
       return failed(p, ctx, err);
     }
@@ -239,7 +248,7 @@ function accessResolved(p: LimitCountPrepared, ctx: PluginContext,
   const prefix = p.groupPrefix ?? instanceKeyPrefix(p, p.version, ctx);
   let answer: QuotaAnswer | Promise<QuotaAnswer>;
   try {
-    answer = hitWindow(`${prefix}${count}/${windowSeconds}:${p.key(ctx)}`, count, resolved.windowMs);
+    answer = hitWindow(`${prefix}${count}/${windowSeconds}:${p.key(ctx)}`, count, resolved.windowMs, storeOf(p.counters));
   } catch (err) {
     return failed(resolved, ctx, err);
   }

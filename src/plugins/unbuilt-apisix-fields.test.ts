@@ -3,9 +3,11 @@ import assert from 'node:assert/strict';
 import { PluginRegistry } from '../plugin-runtime/registry.js';
 
 // A field a plugin does not implement is refused at write time with its name, never
-// accepted and ignored: APISIX's fields Gatehouse has not built (the redis policies'
-// `redis_*`, limit-count's `rules`, limit-conn's `key_ttl`) and plain typos alike.
-// `_meta` (injected by the runtime into every schema) stays accepted.
+// accepted and ignored: APISIX's fields Gatehouse has not built (limit-count's and
+// limit-conn's `rules`, the redis policies' keepalive pool settings, which an ioredis
+// connection shared per target has no use for) and plain typos alike. `_meta` (injected
+// by the runtime into every schema) stays accepted. The redis policies themselves are
+// built (common/redis-policy.test.ts).
 
 const VALID: Record<string, Record<string, unknown>> = {
   'limit-count': { count: 1, time_window: 60 },
@@ -21,10 +23,11 @@ const VALID: Record<string, Record<string, unknown>> = {
 };
 
 /** APISIX 3.x fields of that plugin Gatehouse does not build. */
+const KEEPALIVE = { redis_keepalive_timeout: 10_000, redis_keepalive_pool: 100 };
 const UNBUILT: Record<string, Record<string, unknown>> = {
-  'limit-count': { redis_host: '127.0.0.1', rules: [{ count: 1, time_window: 1, key: '$remote_addr' }] },
-  'limit-req': { redis_host: '127.0.0.1', redis_cluster_nodes: ['127.0.0.1:6379'] },
-  'limit-conn': { redis_prefix: 'limit_conn', key_ttl: 3600 },
+  'limit-count': { rules: [{ count: 1, time_window: 1, key: '$remote_addr' }], sync_interval: -1, ...KEEPALIVE },
+  'limit-req': KEEPALIVE,
+  'limit-conn': { rules: [{ conn: 1, burst: 0, key: '$remote_addr' }], redis_prefix: 'limit_conn', ...KEEPALIVE },
 };
 
 const registry = PluginRegistry.load({ whitelist: Object.keys(VALID) });

@@ -28,6 +28,8 @@ import { CounterService } from '../counters/counter-service.js';
 import { EchoUpstream } from '../examples/echo-upstream.js';
 import { HandoffTracker, descriptorShortage } from './cluster-handoff.js';
 import { WasmPluginSet, configSources, storeSources, workerServices } from '../wasm-host/index.js';
+import { ClusterMode } from '../cluster/cluster-mode.js';
+import { clusterNodesRoute } from '../admin-api/cluster-nodes.js';
 
 
 const HEARTBEAT_MS = 5_000;
@@ -64,6 +66,10 @@ export class Primary {
   private readonly workers = new Map<number, WorkerInfo>();
   private state!: ConfigState;
   private store!: ConfigStore;
+  private cluster!: ClusterMode;
+  /** Broadcasts wait for the binaries they name (cluster mode) and go out in order. */
+  private broadcasts: Promise<void> = Promise.resolve();
+  private preparing = 0;
   private stopWatch: (() => void) | undefined;
   private shuttingDown = false;
   private started = false;
@@ -105,8 +111,11 @@ export class Primary {
     setPluginNodeLimits(this.config);
     mkdirSync(this.config.data_dir, { recursive: true });
     this.store = await createStore(this.config);
-    this.state = ConfigState.fromStoreState(await this.store.load());
+    this.cluster = new ClusterMode(this.config, this.store, this.log);
+    this.state = ConfigState.fromStoreState(await this.cluster.initialState());
+    this.cluster.onReachability((up) => { if (up) this.cluster.resynced(); });
     this.watchStore();
+    this.cluster.start();
     await this.startControlListeners();
     await this.startMetricsExport();
     await this.startEchoUpstream();
@@ -145,6 +154,7 @@ export class Primary {
       // An acknowledged Admin API write may not have come back through the watch yet.
       revision: () => Math.max(this.state.revision, this.admin?.lastWriteRevision ?? 0),
       storeProblem: () => this.store.problem?.(),
+      storeReachability: () => this.cluster.reachability(),
     };
     const keys = resolveAdminKeys(this.config, this.log);
     // Writes are checked against the plugins the workers run (same whitelist and folders),
@@ -180,6 +190,7 @@ export class Primary {
     this.admin.addRoute('custom_plugins', customPlugins.handle);
     this.admin.addUploadRoute('custom_plugins', customPlugins.upload);
     this.admin.addRawBodyRoute('POST', 'custom_plugins/import', importRoute({ api: customPlugins, store: this.store }));
+    this.admin.addRoute('cluster', clusterNodesRoute({ nodes: () => this.cluster.nodes(this.state.revision), revision: () => this.state.revision }));
     this.admin.addSubresource('routes', 'plugin-chain', pluginChainRoute({ registry: () => this.plugins, store: this.store, routerMode: this.config.router?.http }));
     this.adminAddress = await this.admin.listen();
     if (this.config.status !== undefined) {
@@ -195,6 +206,10 @@ export class Primary {
     const prom = this.config.prometheus;
     if (prom === undefined || !prom.enabled) return;
     const server = new MetricsExportServer(prom.export.listen, VERSION);
+    if (this.cluster.reachability() !== undefined) {
+      server.addGauge('gatehouse_etcd_reachable', 'Whether this node reaches etcd (1), or serves its last configuration without it (0)',
+        () => (this.cluster.reachability()?.reachable === true ? 1 : 0));
+    }
     try {
       this.prometheusAddress = await server.listen();
       this.metricsExport = server;
@@ -254,7 +269,15 @@ export class Primary {
   private flush(): void {
     const events = this.queued;
     this.queued = [];
-    this.broadcast({ type: 'events', events });
+    this.cluster.applied(this.state);
+    const ready = this.cluster.prepare(events);
+    if (ready === undefined && this.preparing === 0) {
+      this.broadcast({ type: 'events', events });
+      return;
+    }
+    this.preparing++;
+    this.broadcasts = this.broadcasts.then(() => ready).then(() => this.broadcast({ type: 'events', events }))
+      .finally(() => { this.preparing--; });
   }
 
   private broadcast(msg: ToWorker): void {
@@ -330,6 +353,7 @@ export class Primary {
         return;
       case 'applied':
         info.applied = msg.revision;
+        this.cluster.workersApplied(Math.min(...[...this.workers.values()].filter((w) => w.retiring !== true).map((w) => w.applied)));
         return;
       case 'pong':
         info.lastPong = Date.now();
@@ -488,6 +512,7 @@ export class Primary {
     clearTimeout(forceAfter);
     // after the workers: requests they were still draining may be proxied to it
     await this.echoUpstream?.close();
+    await this.cluster.close().catch(() => undefined);
     await this.store.close().catch(() => undefined);
     rmSync(this.pidFile, { force: true });
     process.exit(exitCode);

@@ -74,7 +74,7 @@ export function runWorker(): void {
     const current = state;
     return wasm.sync(registry, [
       ...configSources(nodeConfig, log),
-      ...storeSources(current.list('custom_plugins'), (sha) => (blobs ??= openBlobReader(nodeConfig!))?.get(sha)),
+      ...storeSources(current.list('custom_plugins'), (sha) => (blobs ??= openBlobReader(nodeConfig!, log))?.get(sha)),
     ]);
   };
   let rebuilding = false;

@@ -2,13 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CounterStore } from '../../src/contracts/counter-store.js';
 
-/** A store under test and the clock it counts on (every implementation takes an injected clock). */
+/**
+ * A store under test and the clock it counts on: an injected clock moved at once, or, for
+ * a store on a server's clock (Redis), a real wait of that long.
+ */
 export interface CounterStoreFixture {
-  /** Two handles on the same counters (two workers of one node, or the same store twice). */
+  /** Two handles on the same counters (two workers of one node, two nodes, or the same store twice). */
   a: CounterStore;
   b: CounterStore;
-  advance(ms: number): void;
-  close?(): void;
+  advance(ms: number): void | Promise<void>;
+  close?(): void | Promise<void>;
 }
 
 /**
@@ -16,14 +19,14 @@ export interface CounterStoreFixture {
  * interface only: the node-local store, the primary's store reached over IPC, and the
  * Redis store of cluster mode.
  */
-export function counterStoreContract(name: string, make: () => CounterStoreFixture): void {
+export function counterStoreContract(name: string, make: () => CounterStoreFixture | Promise<CounterStoreFixture>): void {
   const withStore = (title: string, fn: (f: CounterStoreFixture) => Promise<void>): void => {
     test(`${name}: ${title}`, async () => {
-      const f = make();
+      const f = await make();
       try {
         await fn(f);
       } finally {
-        f.close?.();
+        await f.close?.();
       }
     });
   };
@@ -33,7 +36,7 @@ export function counterStoreContract(name: string, make: () => CounterStoreFixtu
     const second = await a.incr('w', 2, 1000);
     assert.equal(second.count, 3);
     assert.ok(second.resetMs > 0 && second.resetMs <= 1000);
-    advance(1001);
+    await advance(1001);
     assert.equal((await a.incr('w', 1, 1000)).count, 1);
   });
 
@@ -54,7 +57,7 @@ export function counterStoreContract(name: string, make: () => CounterStoreFixtu
     const delayed = await a.take('t', 1, 1);
     assert.ok(delayed > 0 && delayed <= 1000, `delay ${delayed}`);
     assert.equal(await a.take('t', 1, 1), -1);
-    advance(1000);
+    await advance(1000);
     // one request drained; the refused one left nothing behind
     assert.ok((await a.take('t', 1, 1)) >= 0);
   });

@@ -1,5 +1,5 @@
 // What limit-count, limit-req and limit-conn share: the schema fields they have in
-// common, the limit key (`key_type` var / var_combination / constant, falling back to
+// common (the counter policies are in redis-policy.ts), the limit key (`key_type` var / var_combination / constant, falling back to
 // remote_addr as APISIX does), the counter identity of an instance, and the rejection.
 import { createHash } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
@@ -13,8 +13,6 @@ export type LimitKeyType = 'var' | 'var_combination' | 'constant';
 export const REJECTED_CODE_SCHEMA = { type: 'integer', minimum: 200, maximum: 599, default: 503 } as const;
 export const REJECTED_MSG_SCHEMA = { type: 'string', minLength: 1 } as const;
 export const ALLOW_DEGRADATION_SCHEMA = { type: 'boolean', default: false } as const;
-/** Only `local` (counters shared by the workers of this node) for now: the redis policies are not built. */
-export const POLICY_SCHEMA = { type: 'string', enum: ['local'], default: 'local' } as const;
 
 function remoteAddr(ctx: PluginContext): string {
   const v = ctx.var('remote_addr');
