@@ -25,13 +25,14 @@ export async function createStore(config: NodeConfig, validate: ValidateOptions 
       return store;
     }
     case 'etcd':
-      // fails with a message naming the endpoints when etcd is unreachable or refuses the credentials
-      return EtcdStore.connect(etcdStoreOptions(config.store.etcd, validate));
+      // Nothing is sent yet: a node whose etcd is unreachable at start may serve its last
+      // good snapshot (src/cluster/); load() fails with a message naming the endpoints.
+      return new EtcdStore(etcdStoreOptions(config.store.etcd, validate));
   }
 }
 
-/** store.etcd of config.yaml as EtcdStore options (`new EtcdStore(...)` makes a store without contacting etcd). */
-export function etcdStoreOptions(etcd: NodeConfig['store']['etcd'], validate: ValidateOptions = {}): EtcdStoreOptions {
+/** store.etcd of config.yaml as EtcdStore options. */
+function etcdStoreOptions(etcd: NodeConfig['store']['etcd'], validate: ValidateOptions): EtcdStoreOptions {
   return {
     endpoints: etcd.endpoints, prefix: etcd.prefix, timeoutMs: etcd.timeout * 1000, validate,
     ...(etcd.user !== undefined ? { user: etcd.user, password: etcd.password ?? '' } : {}),

@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { waitFor } from '../../test/contract/config-store.contract.js';
 import { issueCert, makeCa } from '../../test/helpers/certs.js';
 import { startEtcd, type EtcdServer } from '../../test/helpers/etcd-server.js';
+import type { NodeRecord } from '../contracts/cluster.js';
 import type { StoreEvent } from '../contracts/store.js';
 import { isGatehouseError } from '../core/errors.js';
 import { EtcdStore, type EtcdStoreOptions } from './etcd-store.js';
@@ -177,41 +178,51 @@ describe('EtcdStore across etcd restarts', () => {
     assert.equal((await store.list('routes')).length, 4);
   });
 
-  describe('node registry', () => {
-    it('lists a node with its applied revision and lag, and registers again when its lease is revoked', async () => {
-      const store = openStore({ probeIntervalMs: 200 });
-      const written = await store.put('routes', 'n1', route('n1'));
-      await store.registerNode({ id: 'node-a', hostname: 'host-a', version: '1.2.3', admin: 'http://10.0.0.1:9180' }, 2);
-      let [node] = await store.listNodes();
-      assert.equal(node?.id, 'node-a');
-      assert.equal(node?.hostname, 'host-a');
-      assert.equal(node?.version, '1.2.3');
-      assert.equal(node?.admin, 'http://10.0.0.1:9180');
-      assert.equal(node?.applied_revision, 0);
-      assert.equal(node?.lag, written.modifiedIndex);
-      await store.reportApplied(written.modifiedIndex);
-      [node] = await store.listNodes();
-      assert.equal(node?.applied_revision, written.modifiedIndex);
-      assert.equal(node?.lag, 0);
+  describe('node directory', () => {
+    const record = (id: string, applied = 0): NodeRecord => ({
+      id, hostname: 'host-a', version: '1.2.3', store: 'etcd', applied_revision: applied,
+      boot_time: '2026-01-01T00:00:00.000Z', updated_at: '2026-01-01T00:00:01.000Z',
+    });
+
+    it('keeps a node under a lease; a lease revoked behind its back is reported lost', async () => {
+      const store = openStore();
+      let lost = 0;
+      await store.nodes.register(record('node-a'), 2, () => { lost++; });
+      assert.deepEqual(await store.nodes.list(), [record('node-a')]);
+      await store.nodes.report(record('node-a', 7));
+      assert.deepEqual(await store.nodes.list(), [record('node-a', 7)]);
 
       const key = `${store.keys.prefix}/data_plane/server_info/node-a`;
       const leaseOf = async (): Promise<string | undefined> => (await etcd.client().kv.range({ key: Buffer.from(key) })).kvs[0]?.lease;
       const lease = await leaseOf();
       assert.ok(lease !== undefined && lease !== '0', 'the record lives on a lease');
       await etcd.client().leaseClient.leaseRevoke({ ID: lease });
-      await until(async () => { const l = await leaseOf(); return l !== undefined && l !== lease; }, 'the node to register again');
-      [node] = await store.listNodes();
-      assert.equal(node?.applied_revision, written.modifiedIndex, 'the new record keeps what the node reported');
+      // the next report or the keep-alive, whichever comes first, finds the lease gone
+      await assert.rejects(store.nodes.report(record('node-a', 8)));
+      await waitFor(() => lost === 1, 'onLost');
+      assert.deepEqual(await store.nodes.list(), []);
 
+      await store.nodes.register(record('node-a', 8), 2, () => { lost++; });
+      assert.notEqual(await leaseOf(), lease);
+      assert.deepEqual(await store.nodes.list(), [record('node-a', 8)]);
+      await store.nodes.unregister('node-a');
+      assert.deepEqual(await store.nodes.list(), [], 'unregister revokes the lease');
+      assert.equal(lost, 1);
+    });
+
+    it('revokes a registration left at close', async () => {
+      const store = openStore();
+      const observer = openStore({ prefix: store.keys.prefix });
+      await store.nodes.register(record('node-b'), 30, () => undefined);
       await store.close();
-      assert.deepEqual(await etcd.client().getAll().prefix(key).keys(), [], 'close revokes the lease');
+      assert.deepEqual(await observer.nodes.list(), []);
     });
 
     it('drops a node whose process died once its lease runs out', async () => {
       const prefix = '/crash';
       const script = `const { EtcdStore } = await import(${JSON.stringify(new URL('./etcd-store.js', import.meta.url).href)});
         const store = new EtcdStore({ endpoints: [${JSON.stringify(etcd.endpoint)}], prefix: '${prefix}', timeoutMs: 3000 });
-        await store.registerNode({ id: 'doomed', hostname: 'h', version: '0' }, 2);
+        await store.nodes.register({ id: 'doomed', hostname: 'h', version: '0', store: 'etcd', applied_revision: 0, boot_time: '', updated_at: '' }, 2, () => {});
         process.stderr.write('registered\\n');
         setInterval(() => {}, 1000);`;
       const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -225,9 +236,9 @@ describe('EtcdStore across etcd restarts', () => {
           });
         });
         const observer = openStore({ prefix });
-        assert.deepEqual((await observer.listNodes()).map((r) => r.id), ['doomed']);
+        assert.deepEqual((await observer.nodes.list()).map((r) => r.id), ['doomed']);
         child.kill('SIGKILL');
-        await until(async () => (await observer.listNodes()).length === 0, 'the lease to run out', 6000);
+        await until(async () => (await observer.nodes.list()).length === 0, 'the lease to run out', 6000);
       } finally {
         child.kill('SIGKILL');
       }

@@ -158,6 +158,33 @@ describe('EtcdStore', () => {
     }
   });
 
+  it('dates a state by its newest configuration change, whoever reads it: node and blob writes leave the revision alone', async () => {
+    const writer = openStore({ prefix: '/dated' });
+    await writer.put('routes', 'r1', route('r1'));
+    const last = await writer.put('routes', 'r2', route('r2'));
+    await writer.nodes.register({ id: 'n1', hostname: 'h', version: '0', store: 'etcd', applied_revision: 0, boot_time: '', updated_at: '' }, 10, () => undefined);
+    await writer.blobs.putBlob(Buffer.from('a binary'));
+    assert.equal((await writer.load()).revision, last.modifiedIndex);
+    assert.equal((await openStore({ prefix: '/dated' }).load()).revision, last.modifiedIndex, 'a fresh reader agrees');
+
+    // a delete leaves nothing to date it by: a fresh reader dates the state before it, and watching brings it up to date
+    await writer.delete('routes', 'r1');
+    const deletedAt = (await writer.load()).revision;
+    assert.ok(deletedAt > last.modifiedIndex);
+    const reader = openStore({ prefix: '/dated' });
+    const state = await reader.load();
+    assert.equal(state.revision, last.modifiedIndex);
+    assert.deepEqual(state.objects.map((o) => o.id), ['r2']);
+    const local = ConfigState.fromStoreState(state);
+    const stop = reader.watch(state.revision, (ev) => { local.applyEvent(ev); });
+    try {
+      await waitFor(() => local.revision === deletedAt, 'the replayed delete');
+      assert.deepEqual(local.list('routes').map((o) => o.id), ['r2']);
+    } finally {
+      stop();
+    }
+  });
+
   it('resyncs a watcher that is ahead of etcd (etcd restored from an older backup)', async () => {
     const store = openStore({ prefix: '/ahead' });
     await store.put('routes', 'r1', route('r1'));
@@ -226,8 +253,15 @@ describe('EtcdStore', () => {
     } finally {
       await store.close();
     }
-    const down = parseNodeConfig('store: {type: etcd, etcd: {endpoints: ["http://127.0.0.1:1"], timeout: 2}}\n', '/etc/gatehouse/config.yaml');
-    await assert.rejects(createStore(down), /^GatehouseError: etcd http:\/\/127\.0\.0\.1:1 is unreachable: /);
+    // nothing is sent before the first call: a node may start from its local snapshot while etcd is down
+    const down = await createStore(parseNodeConfig('store: {type: etcd, etcd: {endpoints: ["http://127.0.0.1:1"], timeout: 2}}\n', '/etc/gatehouse/config.yaml'));
+    try {
+      assert.equal((down as EtcdStore).describe(), 'etcd http://127.0.0.1:1 prefix /gatehouse');
+      await assert.rejects(down.load(), /^GatehouseError: etcd http:\/\/127\.0\.0\.1:1 is unreachable: /);
+      assert.equal((down as EtcdStore).reachable(), false);
+    } finally {
+      await down.close();
+    }
   });
 
   it('keeps stores with different prefixes apart', async () => {

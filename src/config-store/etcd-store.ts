@@ -2,7 +2,12 @@
 // etcd prefix, in APISIX's key layout (etcd-keys.ts), values the objects' JSON.
 //
 // Revisions are etcd's: an object's createdIndex/modifiedIndex are its key's
-// create_revision/mod_revision, the state's revision is the header revision of the read.
+// create_revision/mod_revision. A state's revision is that of the newest configuration
+// change it holds, not etcd's header revision: node-directory and blob writes advance the
+// latter too, and the revisions nodes report must compare (a node that loaded and one that
+// watched the same changes stand at the same revision). A delete leaves no key to read its
+// revision from, so a load may date a state before a delete it already reflects; watching
+// from there delivers that delete again (harmless) and brings the revision up to date.
 // A transaction of several keys gives them one revision; its events share that revision
 // and are delivered together (ConfigState applies events of its current revision).
 //
@@ -19,11 +24,10 @@ import { logger, type Logger } from '../core/logger.js';
 import { EtcdBlobStore } from './etcd-blobs.js';
 import { EtcdConnection, type EtcdTlsFiles, type ReachabilityListener } from './etcd-connection.js';
 import { EtcdKeys, type KeyRange } from './etcd-keys.js';
-import { EtcdNodeRegistry, type NodeInfo, type NodeRecord } from './etcd-nodes.js';
+import { EtcdNodeDirectory } from './etcd-nodes.js';
 import { PrefixWatch } from './etcd-watch.js';
 import { validateResource, type ValidateOptions } from './validate.js';
 
-export type { NodeInfo, NodeRecord } from './etcd-nodes.js';
 export type { EtcdTlsFiles, ReachabilityListener } from './etcd-connection.js';
 
 export interface EtcdStoreOptions {
@@ -55,16 +59,18 @@ export class EtcdStore implements ConfigStore {
   readonly type = 'etcd' as const;
   readonly readOnly = false;
   readonly blobs: EtcdBlobStore;
+  /** The node directory (`<prefix>/data_plane/server_info/`). */
+  readonly nodes: EtcdNodeDirectory;
   readonly keys: EtcdKeys;
 
   private readonly conn: EtcdConnection;
-  private readonly nodes: EtcdNodeRegistry;
   private readonly log: Logger;
   private readonly validate: ValidateOptions;
   private readonly watches = new Set<PrefixWatch>();
   private readonly reported = new Set<string>();
-  /** The newest revision of a configuration change this store has read, watched or written. */
-  private configRevision = 0;
+  private readonly endpointList: readonly string[];
+  /** The newest configuration change this store wrote or watched (a delete's revision cannot be read back). */
+  private lastChange = 0;
   private closed = false;
 
   /** Creates the client; nothing is sent until the first call (see connect). */
@@ -72,13 +78,13 @@ export class EtcdStore implements ConfigStore {
     this.log = opts.log ?? logger().child({ module: 'etcd-store' });
     this.validate = opts.validate ?? {};
     this.keys = new EtcdKeys(opts.prefix ?? '/gatehouse');
-    const probeIntervalMs = opts.probeIntervalMs ?? 500;
+    this.endpointList = opts.endpoints;
     this.conn = new EtcdConnection({
       endpoints: opts.endpoints, user: opts.user, password: opts.password, tls: opts.tls,
-      timeoutMs: opts.timeoutMs ?? 30_000, probeIntervalMs, probeKey: `${this.keys.prefix}/`, log: this.log,
+      timeoutMs: opts.timeoutMs ?? 30_000, probeIntervalMs: opts.probeIntervalMs ?? 500, probeKey: `${this.keys.prefix}/`, log: this.log,
     });
     this.blobs = new EtcdBlobStore({ connection: this.conn, dir: this.keys.blobs, graceMs: opts.blobGraceMs ?? 300_000, log: this.log });
-    this.nodes = new EtcdNodeRegistry({ connection: this.conn, dir: this.keys.nodes, retryMs: probeIntervalMs, log: this.log });
+    this.nodes = new EtcdNodeDirectory({ connection: this.conn, dir: this.keys.nodes, log: this.log });
   }
 
   /** A store whose etcd answered: throws GH_ERR_STORE_UNAVAILABLE naming the endpoints when it cannot be reached or refuses the credentials. */
@@ -98,9 +104,9 @@ export class EtcdStore implements ConfigStore {
     return this.conn.check();
   }
 
-  /** The endpoints, as messages name them. */
-  get endpoints(): string {
-    return this.conn.endpoints;
+  /** Where the configuration is: the endpoints (sorted) and the prefix; names it in messages and identifies it. */
+  describe(): string {
+    return `etcd ${[...this.endpointList].sort().join(', ')} prefix ${this.keys.prefix}`;
   }
 
   /** False from a failed request or watch until etcd answers again (probed every probeIntervalMs). */
@@ -119,6 +125,11 @@ export class EtcdStore implements ConfigStore {
   }
 
   async load(): Promise<StoreState> {
+    return (await this.read()).state;
+  }
+
+  /** The configuration, and the etcd revision it was read at. */
+  private async read(): Promise<{ state: StoreState; readAt: number }> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.readState();
@@ -165,7 +176,7 @@ export class EtcdStore implements ConfigStore {
     }
     if (!res.succeeded) throw conflict(kind, id, opts.expectedRevision!, res.responses[0]?.response_range.kvs[0]);
     const revision = Number(res.header.revision);
-    this.noteConfigRevision(revision);
+    this.noteChange(revision);
     const previous = res.responses[0]?.response_put.prev_kv;
     return {
       kind, id, value: JSON.parse(text) as Record<string, unknown>,
@@ -182,7 +193,7 @@ export class EtcdStore implements ConfigStore {
     }));
     if (!res.succeeded) throw conflict(kind, id, opts.expectedRevision!, res.responses[0]?.response_range.kvs[0]);
     const deleted = Number(res.responses[0]?.response_delete_range.deleted ?? 0) > 0;
-    if (deleted) this.noteConfigRevision(Number(res.header.revision));
+    if (deleted) this.noteChange(Number(res.header.revision));
     return deleted;
   }
 
@@ -210,9 +221,10 @@ export class EtcdStore implements ConfigStore {
         }
       },
       resync: async () => {
-        const state = await this.load();
+        const { state, readAt } = await this.read();
         deliver({ type: 'reset', state });
-        return state.revision;
+        // from the read's revision: from the state's, a compaction past it would reset again and again
+        return readAt;
       },
     });
     this.watches.add(watch);
@@ -221,23 +233,6 @@ export class EtcdStore implements ConfigStore {
       watch.stop();
       this.watches.delete(watch);
     };
-  }
-
-  /** Registers this gateway node (`<prefix>/data_plane/server_info/<id>`) on a lease of `ttlSeconds`, renewed until close. */
-  registerNode(info: NodeInfo, ttlSeconds: number): Promise<void> {
-    return this.nodes.register(info, ttlSeconds);
-  }
-
-  /** Records the revision this node has applied in its registry record. Never rejects. */
-  reportApplied(revision: number): Promise<void> {
-    return this.nodes.reportApplied(revision);
-  }
-
-  /** The registered nodes with their applied revision and lag behind the newest configuration change. */
-  async listNodes(): Promise<NodeRecord[]> {
-    // a store that has neither loaded nor watched (the CLI) learns the newest change first
-    if (this.configRevision === 0) await this.load();
-    return this.nodes.list(this.configRevision);
   }
 
   async close(): Promise<void> {
@@ -249,18 +244,23 @@ export class EtcdStore implements ConfigStore {
     this.conn.close();
   }
 
-  private async readState(): Promise<StoreState> {
-    let revision: number | undefined;
+  private async readState(): Promise<{ state: StoreState; readAt: number }> {
+    let readAt: number | undefined;
     const objects: StoredObject[] = [];
+    let newest = 0;
     for (const range of this.keys.configRanges()) {
-      revision = await this.readRange(range, revision, (kv) => {
+      readAt = await this.readRange(range, readAt, (kv) => {
         const o = this.decode(kv);
-        if (o !== undefined) objects.push(o);
+        if (o === undefined) return;
+        objects.push(o);
+        if (o.modifiedIndex > newest) newest = o.modifiedIndex;
       });
     }
     objects.sort(byCreation);
-    for (const o of objects) this.noteConfigRevision(o.modifiedIndex);
-    return { revision: revision ?? 0, objects };
+    // a change of this store's after the read is not in it
+    if (this.lastChange <= readAt! && this.lastChange > newest) newest = this.lastChange;
+    // with nothing to date it by, the read's own revision
+    return { state: { revision: newest > 0 ? newest : readAt!, objects }, readAt: readAt! };
   }
 
   /**
@@ -286,12 +286,12 @@ export class EtcdStore implements ConfigStore {
     if (ev.type === 'Delete') {
       const parsed = this.keys.parse(ev.kv.key.toString());
       if (parsed.type !== 'object') return undefined;
-      this.noteConfigRevision(revision);
+      this.noteChange(revision);
       return { type: 'delete', kind: parsed.kind, id: parsed.id, revision };
     }
     const object = this.decode(ev.kv);
     if (object === undefined) return undefined;
-    this.noteConfigRevision(revision);
+    this.noteChange(revision);
     return { type: 'put', object, revision };
   }
 
@@ -329,6 +329,10 @@ export class EtcdStore implements ConfigStore {
     return undefined;
   }
 
+  private noteChange(revision: number): void {
+    if (revision > this.lastChange) this.lastChange = revision;
+  }
+
   private objectKey(kind: ResourceKind, id: string): Buffer {
     checkKind(kind);
     if (typeof id !== 'string' || id === '') throw new GatehouseError('GH_ERR_CONFIG_INVALID', `${kind}: the id must be a non-empty string`);
@@ -339,10 +343,6 @@ export class EtcdStore implements ConfigStore {
       throw new GatehouseError('GH_ERR_CONFIG_INVALID', `${kind}: the id "${id}" cannot be an etcd key (${key})`);
     }
     return Buffer.from(key);
-  }
-
-  private noteConfigRevision(revision: number): void {
-    if (revision > this.configRevision) this.configRevision = revision;
   }
 }
 
