@@ -2,7 +2,7 @@
 //   - it keeps the last good configuration in data_dir and starts from it when the store
 //     is unreachable (saying so), instead of refusing to start;
 //   - it copies the binaries of custom plugins into data_dir before its workers hear of
-//     them (src/cluster/blob-cache.ts), so a publish on one node runs on every node;
+//     them (src/config-store/blob-file-cache.ts), so a publish on one node runs on every node;
 //   - it tracks whether the store is reachable: readiness and the metric
 //     `gatehouse_etcd_reachable` show it, and Admin writes are refused (503) meanwhile;
 //   - it registers the node and reports what its workers applied (membership.ts).
@@ -15,7 +15,7 @@ import type { NodeDirectory } from '../contracts/cluster.js';
 import type { ConfigState } from '../config-store/state.js';
 import { blobCacheDir } from '../config-store/blob-reader.js';
 import { VERSION } from '../core/version.js';
-import { BlobFileCache } from './blob-cache.js';
+import { BlobFileCache } from '../config-store/blob-file-cache.js';
 import { LocalSnapshot } from './local-snapshot.js';
 import { Membership, nodeIdOf, type ClusterNodeView } from './membership.js';
 

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
-import { FileBlobReader } from '../cluster/blob-cache.js';
+import { FileBlobReader } from './blob-file-cache.js';
 import type { NodeConfig } from '../contracts/node-config.js';
 import type { BlobReader } from '../contracts/store.js';
 
@@ -37,7 +37,7 @@ class SqliteBlobReader implements BlobReader {
 
 /**
  * A reader of the store's blobs: the sqlite file itself, or for etcd the copies the
- * primary keeps in `<data_dir>/blobs` (src/cluster/blob-cache.ts); undefined for the
+ * primary keeps in `<data_dir>/blobs` (src/config-store/blob-file-cache.ts); undefined for the
  * standalone store, which keeps none.
  */
 export function openBlobReader(config: Pick<NodeConfig, 'store' | 'data_dir'>, log?: Logger): BlobReader | undefined {

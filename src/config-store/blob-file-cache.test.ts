@@ -4,8 +4,8 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BlobFileCache, FileBlobReader } from './blob-cache.js';
-import { openBlobReader } from '../config-store/blob-reader.js';
+import { BlobFileCache, FileBlobReader } from './blob-file-cache.js';
+import { openBlobReader } from './blob-reader.js';
 import type { NodeConfig } from '../contracts/node-config.js';
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
