@@ -10,6 +10,7 @@ import { formatCallCost, formatPluginCost, scrapePluginCost, type PluginCostRepo
 import { SCENARIOS, TARGET_LABELS, type Scenario, type ScenarioId, type TargetId } from './scenarios.js';
 import { formatApplyLatency, runApplyLatency, type ApplyLatencyResult } from './apply-latency.js';
 import { formatPublishLatency, runPublishLatency, type PublishLatencyResult } from './publish-latency.js';
+import { clusterBenchUnavailable, formatClusterLatency, runClusterLatency, type ClusterLatencyResult } from './cluster-latency.js';
 import { REPO_ROOT, baseUrl, nginxAvailable, startBaseline, startGateway, startNginx, startUpstream, type Running } from './targets.js';
 
 const HELP = `Usage: npm run bench -- [options]      (or: node dist/bench/run.js [options])
@@ -26,6 +27,8 @@ const HELP = `Usage: npm run bench -- [options]      (or: node dist/bench/run.js
   --gateway-root=DIR    checkout whose bin/gatehouse.js is benchmarked (default: this repository)
   --apply=200           write-to-applied latency samples (10,000 routes, 2 workers, sqlite); 0 skips it
   --publish=50          publish-to-serving latency samples of a marketplace plugin (2 workers, sqlite); 0 skips it
+  --cluster=200         cluster write-to-applied samples (3 nodes on a real etcd, 10,000 routes; also 20
+                        plugin publishes across nodes); needs Debian's etcd-server; 0 skips it
   --out=FILE            JSON results (default: .bench-tmp/latest.json)
   --keep-tmp            keep the generated configs (temp dir path is printed)
   --help
@@ -34,7 +37,7 @@ const HELP = `Usage: npm run bench -- [options]      (or: node dist/bench/run.js
 interface Options {
   duration: number; rounds: number; connections: number; warmup: number;
   scenarios: ScenarioId[]; targets: Set<'baseline' | 'gateway' | 'nginx'>;
-  loader: LoaderName; readyTimeoutMs: number; out: string; keepTmp: boolean; gatewayRoot: string; applySamples: number; publishSamples: number;
+  loader: LoaderName; readyTimeoutMs: number; out: string; keepTmp: boolean; gatewayRoot: string; applySamples: number; publishSamples: number; clusterSamples: number;
 }
 
 function fail(msg: string): never {
@@ -54,7 +57,7 @@ function parseArgs(argv: string[]): Options {
     else fail(`${a} needs a value`);
   }
   if (kv.has('help')) { process.stdout.write(HELP); process.exit(0); }
-  const known = ['duration', 'rounds', 'connections', 'warmup', 'scenarios', 'targets', 'loader', 'ready-timeout', 'out', 'keep-tmp', 'gateway-root', 'apply', 'publish'];
+  const known = ['duration', 'rounds', 'connections', 'warmup', 'scenarios', 'targets', 'loader', 'ready-timeout', 'out', 'keep-tmp', 'gateway-root', 'apply', 'publish', 'cluster'];
   for (const k of kv.keys()) if (!known.includes(k)) fail(`unknown option --${k}`);
   const num = (k: string, def: number, min: number): number => {
     const v = kv.get(k);
@@ -83,6 +86,7 @@ function parseArgs(argv: string[]): Options {
     gatewayRoot: resolve(kv.get('gateway-root') ?? REPO_ROOT),
     applySamples: num('apply', 200, 0),
     publishSamples: num('publish', 50, 0),
+    clusterSamples: num('cluster', 200, 0),
   };
 }
 
@@ -265,6 +269,22 @@ async function main(): Promise<void> {
     process.stdout.write('\n' + formatApplyLatency(apply) + '\n');
   }
 
+  let clusterLatency: ClusterLatencyResult | undefined;
+  if (opts.clusterSamples > 0) {
+    const missing = await clusterBenchUnavailable();
+    if (missing !== undefined) {
+      process.stdout.write(`\ncluster latency not measured: ${missing}\n`);
+    } else {
+      log(`[cluster] write-to-applied across 3 nodes on etcd: ${opts.clusterSamples} writes with 10,000 routes`);
+      try {
+        clusterLatency = await runClusterLatency(tmp, upstream.port, opts.clusterSamples);
+        process.stdout.write('\n' + formatClusterLatency(clusterLatency) + '\n');
+      } catch (e) {
+        process.stdout.write(`\ncluster latency not measured: ${errMsg(e)}\n`);
+      }
+    }
+  }
+
   // ---- JSON ---------------------------------------------------------------------------------
   const json = {
     date: new Date().toISOString(),
@@ -279,6 +299,7 @@ async function main(): Promise<void> {
     })),
     applyLatency: apply,
     publishLatency: publish,
+    clusterLatency,
     pluginCost,
     wasmCost,
   };
