@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { noop } from 'cockatiel';
 import { Etcd3 } from 'etcd3';
 import { freePort } from './npm-start.js';
+import { stopChild } from './child-process.js';
 
 export interface EtcdTls {
   /** etcd's server certificate and key (PEM), for the name localhost. */
@@ -121,13 +122,7 @@ export async function startEtcd(opts: EtcdServerOptions = {}): Promise<EtcdServe
     // a client left connected would keep retrying into the next start
     rawClient?.close();
     rawClient = undefined;
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    child.kill('SIGCONT');
-    child.kill('SIGTERM');
-    const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(killer);
+    if (child !== undefined) await stopChild(child);
   };
 
   await start();

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './npm-start.js';
+import { stopChild } from './child-process.js';
 
 const SERVER = 'redis-server';
 const CLI = 'redis-cli';
@@ -122,14 +123,8 @@ export async function startRedis(opts: RedisOptions = {}): Promise<TestRedis> {
     const p = proc;
     if (p === undefined) return;
     proc = undefined;
-    if (p.exitCode !== null || p.signalCode !== null) return;
-    const exited = new Promise((r) => p.once('exit', r));
-    if (paused) p.kill('SIGCONT');
     paused = false;
-    p.kill('SIGTERM');
-    const forced = setTimeout(() => p.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(forced);
+    await stopChild(p);
   };
 
   await start();
