@@ -30,6 +30,7 @@ import { HandoffTracker, descriptorShortage } from './cluster-handoff.js';
 import { WasmPluginSet, configSources, storeSources, workerServices } from '../wasm-host/index.js';
 import { ClusterMode } from '../cluster/cluster-mode.js';
 import { clusterNodesRoute } from '../admin-api/cluster-nodes.js';
+import { sessionRoute } from '../admin-api/session.js';
 
 
 const HEARTBEAT_MS = 5_000;
@@ -191,6 +192,7 @@ export class Primary {
     this.admin.addUploadRoute('custom_plugins', customPlugins.upload);
     this.admin.addRawBodyRoute('POST', 'custom_plugins/import', importRoute({ api: customPlugins, store: this.store }));
     this.admin.addRoute('cluster', clusterNodesRoute({ nodes: () => this.cluster.nodes(this.state.revision), revision: () => this.state.revision }));
+    this.admin.addRoute('session', sessionRoute());
     this.admin.addSubresource('routes', 'plugin-chain', pluginChainRoute({ registry: () => this.plugins, store: this.store, routerMode: this.config.router?.http }));
     this.adminAddress = await this.admin.listen();
     if (this.config.status !== undefined) {
