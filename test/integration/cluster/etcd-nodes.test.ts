@@ -85,6 +85,9 @@ describe('three gateway nodes on one etcd', { timeout: 180_000 }, () => {
     }, 100, 100).catch(() => assert.fail(`nodes did not all report revision ${written}: ${JSON.stringify(listed)}`));
     assert.equal(listed.list.filter((n: { self: boolean }) => n.self).length, 1);
     for (const n of listed.list) assert.equal(n.store, 'etcd');
+    // the dashboard's metrics summary carries the same directory
+    const summary = (await admin(nodes[2]!, 'GET', '/metrics/summary')).body;
+    assert.deepEqual(summary.cluster.nodes.map((n: { id: string }) => n.id).sort(), listed.list.map((n: { id: string }) => n.id).sort());
     // the CLI shows the same through any node
     const { stdout } = await promisify(execFile)(process.execPath, [BIN, 'cluster', 'status', '--admin', nodes[1]!.adminUrl, '--key', KEY]);
     assert.match(stdout, /^3 node\(s\)/);
