@@ -154,7 +154,8 @@ describe('three gateway nodes on one etcd', { timeout: 180_000 }, () => {
     assert.match(restarted.output(), /serving the last good snapshot kept in data_dir/);
 
     await etcd.restart();
-    assert.equal((await admin(nodes[0]!, 'PUT', '/routes/late', routeTo('/late'))).status, 201);
+    // node A notices etcd is back within its probe interval; until then writes are refused
+    await eventually(async () => (await admin(nodes[0]!, 'PUT', '/routes/late', routeTo('/late'))).status === 201, 60, 50);
     await servedEverywhere('/late');
     await eventually(async () => (await readiness(restarted)).body.store.stale === false, 100, 100);
   });
