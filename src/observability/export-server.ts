@@ -15,19 +15,28 @@ export const EXPORT_PATHS: readonly string[] = ['/apisix/prometheus/metrics', '/
 /** Merged text of every worker's registry ('' with no worker running); prom-client gives up on a silent worker after 5 s. */
 export type ClusterScrape = () => Promise<string>;
 
+/**
+ * Asks every worker for its registry and merges them. Calls made while one is collecting
+ * share its answer instead of asking every worker again: the export and the Admin API's
+ * metrics summary use one of these.
+ */
+export function clusterScrape(): ClusterScrape {
+  const aggregator = new AggregatorRegistry();
+  return shareInFlight(() => aggregator.clusterMetrics());
+}
+
+function shareInFlight(collect: ClusterScrape): ClusterScrape {
+  let inFlight: Promise<string> | undefined;
+  return () => (inFlight ??= collect().finally(() => { inFlight = undefined; }));
+}
+
 export class MetricsExportServer {
   private readonly server: http.Server;
   private readonly own = new Registry();
   private readonly scrapeWorkers: ClusterScrape;
-  /** Scrapes arriving while one is collecting share its answer instead of asking every worker again. */
-  private inFlight: Promise<string> | undefined;
 
-  constructor(private readonly listenOn: ListenConfig, version: string, scrape?: ClusterScrape) {
-    if (scrape !== undefined) this.scrapeWorkers = scrape;
-    else {
-      const aggregator = new AggregatorRegistry();
-      this.scrapeWorkers = () => aggregator.clusterMetrics();
-    }
+  constructor(private readonly listenOn: ListenConfig, version: string, scrape: ClusterScrape = clusterScrape()) {
+    this.scrapeWorkers = shareInFlight(scrape);
     const info = new Gauge({ name: 'apisix_node_info', help: 'Info of the gateway node', labelNames: ['hostname', 'version'], registers: [this.own] });
     info.set({ hostname: hostname(), version }, 1);
     this.server = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 },
@@ -50,18 +59,11 @@ export class MetricsExportServer {
       return send(res, 405, 'text/plain', 'method not allowed\n');
     }
     try {
-      const [workers, own] = await Promise.all([this.collect(), this.own.metrics()]);
+      const [workers, own] = await Promise.all([this.scrapeWorkers(), this.own.metrics()]);
       send(res, 200, this.own.contentType, workers === '' ? own : `${workers.replace(/\n*$/, '\n')}\n${own}`, req.method === 'HEAD');
     } catch (err) {
       send(res, 503, 'text/plain', `metrics unavailable: ${(err as Error).message}\n`);
     }
-  }
-
-  private collect(): Promise<string> {
-    if (this.inFlight === undefined) {
-      this.inFlight = this.scrapeWorkers().finally(() => { this.inFlight = undefined; });
-    }
-    return this.inFlight;
   }
 
   listen(): Promise<BoundAddress> {

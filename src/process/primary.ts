@@ -22,14 +22,16 @@ import { CustomPluginsApi } from '../admin-api/custom-plugins/route.js';
 import { redactPluginSecrets } from '../plugin-runtime/secret-fields.js';
 import type { ToPrimary, ToWorker } from './messages.js';
 import { StatusServer, type StatusSource } from '../admin-api/status-server.js';
-import { MetricsExportServer } from '../observability/export-server.js';
+import { MetricsExportServer, clusterScrape } from '../observability/export-server.js';
 import { VERSION } from '../core/version.js';
 import { CounterService } from '../counters/counter-service.js';
 import { EchoUpstream } from '../examples/echo-upstream.js';
 import { HandoffTracker, descriptorShortage } from './cluster-handoff.js';
 import { WasmPluginSet, configSources, storeSources, workerServices } from '../wasm-host/index.js';
-import { ClusterMode } from '../cluster/cluster-mode.js';
+import { ClusterMode, isSharedStore } from '../cluster/cluster-mode.js';
 import { clusterNodesRoute } from '../admin-api/cluster-nodes.js';
+import { sessionRoute } from '../admin-api/session.js';
+import { metricsSummaryRoute } from '../admin-api/metrics-summary.js';
 
 
 const HEARTBEAT_MS = 5_000;
@@ -82,6 +84,8 @@ export class Primary {
   private adminAddress: BoundAddress | undefined;
   private statusAddress: BoundAddress | undefined;
   private metricsExport: MetricsExportServer | undefined;
+  /** Every worker's metrics, merged: read by the Prometheus export and the Admin API's metrics summary alike. */
+  private readonly workerMetrics = clusterScrape();
   private prometheusAddress: BoundAddress | undefined;
   private echoUpstream: EchoUpstream | undefined;
   private echoAddress: BoundAddress | undefined;
@@ -191,6 +195,11 @@ export class Primary {
     this.admin.addUploadRoute('custom_plugins', customPlugins.upload);
     this.admin.addRawBodyRoute('POST', 'custom_plugins/import', importRoute({ api: customPlugins, store: this.store }));
     this.admin.addRoute('cluster', clusterNodesRoute({ nodes: () => this.cluster.nodes(this.state.revision), revision: () => this.state.revision }));
+    this.admin.addRoute('session', sessionRoute());
+    this.admin.addRoute('metrics', metricsSummaryRoute({
+      scrape: this.workerMetrics, status,
+      ...(isSharedStore(this.store) ? { clusterNodes: () => this.cluster.nodes(this.state.revision) } : {}),
+    }));
     this.admin.addSubresource('routes', 'plugin-chain', pluginChainRoute({ registry: () => this.plugins, store: this.store, routerMode: this.config.router?.http }));
     this.adminAddress = await this.admin.listen();
     if (this.config.status !== undefined) {
@@ -205,7 +214,7 @@ export class Primary {
   private async startMetricsExport(): Promise<void> {
     const prom = this.config.prometheus;
     if (prom === undefined || !prom.enabled) return;
-    const server = new MetricsExportServer(prom.export.listen, VERSION);
+    const server = new MetricsExportServer(prom.export.listen, VERSION, this.workerMetrics);
     if (this.cluster.reachability() !== undefined) {
       server.addGauge('gatehouse_etcd_reachable', 'Whether this node reaches etcd (1), or serves its last configuration without it (0)',
         () => (this.cluster.reachability()?.reachable === true ? 1 : 0));
