@@ -54,6 +54,8 @@ export function CustomDetail({ plugin, canWrite, onClose, onChanged, onDeleted }
       return true;
     } catch (e) {
       setError(e instanceof ApiError ? e : new ApiError(0, (e as Error).message));
+      // a refusal (409: enabled meanwhile) means the page is behind: show what is stored now
+      await onChanged().catch(() => undefined);
       return false;
     } finally {
       setBusy(false);
