@@ -1,6 +1,8 @@
 // The marketplace's plugins, built-in and custom, read from the Admin API and put in one
 // list in execution order (stage, then priority, larger first).
 import { api } from '../api.js';
+// The Admin API's own shapes (types only: nothing of the server is bundled).
+import type { CustomPlugin as StoredCustomPlugin, CustomPluginVersion } from '../../../src/contracts/custom-plugins.js';
 
 export const STAGES = ['authorization', 'authentication', 'statistics', 'default'] as const;
 export type Stage = typeof STAGES[number];
@@ -18,30 +20,11 @@ export interface BuiltinPlugin {
   schema: Record<string, unknown>;
 }
 
-export interface CustomVersion {
-  version: string;
-  version_description?: string;
-  sha256: string;
-  size: number;
-  abi: string;
-  created_at: number;
-}
+export type CustomVersion = CustomPluginVersion;
 
 /** A custom plugin as GET /custom_plugins/{id} returns its value, plus `bound_to`. */
-export interface CustomPlugin {
+export interface CustomPlugin extends Omit<StoredCustomPlugin, 'create_time' | 'update_time'> {
   kind: 'custom';
-  id: string;
-  name: string;
-  description?: string;
-  language?: string;
-  stage: Stage;
-  priority: number;
-  gateway_version: string;
-  root_id: string;
-  fail_strategy: string;
-  enabled: boolean;
-  version: string;
-  versions: CustomVersion[];
   bound_to: BoundTo;
 }
 
