@@ -113,11 +113,11 @@ export function PublishDrawer({ existing, onClose, onPublished }:
         </Field>
         <fieldset class="field" data-field="gateway_version">
           <legend>{t('publish.gatewayVersion')}</legend>
-          <label class="inline"><input type="radio" name="gateway_any" checked={gatewayAny} onChange={() => setGatewayAny(true)} /> {t('publish.gatewayAny')}</label>
+          <label class="inline"><input type="radio" name="gateway_any" checked={gatewayAny} onChange={() => { setGatewayAny(true); setErrors({ ...errors, gateway_version: undefined }); }} /> {t('publish.gatewayAny')}</label>
           <label class="inline"><input type="radio" name="gateway_any" checked={!gatewayAny} onChange={() => setGatewayAny(false)} /> {t('publish.gatewaySpecific')}</label>
           {!gatewayAny && (
             <input id="gateway_version" name="gateway_version" aria-label={t('publish.gatewayMinimum')} placeholder="0.1.0"
-              value={gatewayMinimum} onInput={(e) => setGatewayMinimum(e.currentTarget.value)} />
+              value={gatewayMinimum} onInput={(e) => { setGatewayMinimum(e.currentTarget.value); setErrors({ ...errors, gateway_version: undefined }); }} />
           )}
           {errors.gateway_version !== undefined && <p class="field-error" role="alert">{errors.gateway_version}</p>}
         </fieldset>

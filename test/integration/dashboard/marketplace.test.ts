@@ -121,6 +121,7 @@ describe('the dashboard in a browser', { timeout: 60_000 }, () => {
     await drawer.getByRole('button', { name: 'Publish', exact: true }).click();
     await drawer.locator('[data-field="gateway_version"] .field-error').waitFor();
     await drawer.getByLabel('Any version').check();
+    assert.equal(await drawer.locator('[data-field="gateway_version"] .field-error').count(), 0);
     await screenshot(page, 'publish');
     await drawer.getByRole('button', { name: 'Publish', exact: true }).click();
     await page.getByText('Published stamp version 1.0.0.').waitFor();
