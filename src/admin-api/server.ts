@@ -15,6 +15,7 @@ import { AdminAuth, presentedKey, type AdminKey } from './auth.js';
 import { AdminError, toAdminError } from './errors.js';
 import { drain, isAcceptedContentType, parseJsonBody, readBody, sendJson } from './http-io.js';
 import { isMultipart } from './custom-plugins/multipart.js';
+import { isDashboardPath, serveDashboard } from './dashboard.js';
 import { ResourceApi, type ResourceDeclaration, type ResourceResponse } from './resource.js';
 import { credentials, RESOURCES, secrets } from './resources/index.js';
 
@@ -137,6 +138,10 @@ export class AdminServer {
       const path = q === -1 ? url : url.slice(0, q);
       const query = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
       if (this.opts.status !== undefined && handleStatusRequest(req, res, this.opts.status)) return;
+      if (isDashboardPath(path)) {
+        await serveDashboard(req, res, path);
+        return;
+      }
       if (path !== ADMIN_PREFIX && !path.startsWith(`${ADMIN_PREFIX}/`)) throw new AdminError(404, 'not found');
       if (typeof req.headers.origin === 'string') {
         res.setHeader('access-control-allow-origin', req.headers.origin);
