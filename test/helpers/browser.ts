@@ -8,7 +8,13 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 const ROOT = resolve(fileURLToPath(new URL('../../../', import.meta.url)));
-export const SCREENSHOT_DIR = join(ROOT, 'docs', 'screenshots');
+/**
+ * Test runs save their screenshots as artifacts (git-ignored); `UPDATE_SCREENSHOTS=1 npm test
+ * -- dashboard` refreshes the ones checked in under docs/ for the README.
+ */
+export const SCREENSHOT_DIR = process.env.UPDATE_SCREENSHOTS === '1'
+  ? join(ROOT, 'docs', 'screenshots')
+  : join(ROOT, '.test-artifacts', 'screenshots');
 
 /** Every wait in the browser tests is bounded by this (ms). */
 export const BROWSER_TIMEOUT_MS = 10_000;
@@ -43,7 +49,7 @@ export async function openPage(browser: Browser, locale = 'en-US'): Promise<Trac
   return { page, context, errors, cspViolations: () => errors.filter((e) => /Content Security Policy/i.test(e)) };
 }
 
-/** Saves the viewport as docs/screenshots/<name>.png (checked in for the README). */
+/** Saves the viewport as <SCREENSHOT_DIR>/<name>.png. */
 export async function screenshot(page: Page, name: string): Promise<void> {
   await mkdir(SCREENSHOT_DIR, { recursive: true });
   await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), timeout: BROWSER_TIMEOUT_MS });
