@@ -147,6 +147,8 @@ export type RequestHandler<P> = (prepared: P, ctx: PluginContext) => Awaitable<P
 export interface Plugin<C = any, P = any> {
   name: string;
   version: string | number;
+  /** One line for the marketplace card (built-ins: the first sentence of their docs page). */
+  description?: string;
   stage: Stage;
   /** Within the stage a larger value runs first. */
   priority: number;

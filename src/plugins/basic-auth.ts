@@ -80,6 +80,7 @@ function authenticate(p: BasicAuthPrepared, ctx: PluginContext): ConsumerRef | s
 
 export default definePlugin<BasicAuthConf, BasicAuthPrepared>({
   name: 'basic-auth',
+  description: 'Adds Basic Authentication: consumers authenticate with a username and password.',
   version: '0.1',
   stage: 'authorization',
   priority: 320,

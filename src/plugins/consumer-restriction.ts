@@ -40,6 +40,7 @@ const reject = (p: ConsumerRestrictionPrepared): PhaseResult => ({ status: p.rej
 
 export default definePlugin<ConsumerRestrictionConf, ConsumerRestrictionPrepared>({
   name: 'consumer-restriction',
+  description: 'Allows or denies access by consumer, consumer group, service or route.',
   version: '0.1',
   stage: 'authorization',
   priority: 305,

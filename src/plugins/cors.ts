@@ -158,6 +158,7 @@ function requestOrigin(ctx: PluginContext): string | undefined {
 
 export default definePlugin<CorsConf, CorsPrepared>({
   name: 'cors',
+  description: 'Enables Cross-Origin Resource Sharing (CORS): answers preflights and adds the CORS response headers.',
   version: '0.1',
   stage: 'authentication',
   priority: 340,

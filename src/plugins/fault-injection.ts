@@ -71,6 +71,7 @@ function abortResult(a: NonNullable<FaultInjectionPrepared['abort']>, lookup: (n
 
 export default definePlugin<FaultInjectionConf, FaultInjectionPrepared>({
   name: 'fault-injection',
+  description: 'Injects faults, an abort with a given status or a delay, to test how clients cope.',
   version: 0.1,
   stage: 'authorization',
   priority: 970,

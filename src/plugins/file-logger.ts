@@ -199,6 +199,7 @@ export function sinkFor(path: string): FileSink {
 
 export default definePlugin<FileLoggerConf, FileLoggerPrepared>({
   name: 'file-logger',
+  description: 'Pushes request and response logs as JSON objects to a local file.',
   version: 0.1,
   stage: 'statistics',
   priority: 399,

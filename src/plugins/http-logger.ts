@@ -97,6 +97,7 @@ function processorOf(p: HttpLoggerPrepared): BatchProcessor<Record<string, unkno
 
 export default definePlugin<HttpLoggerConf, HttpLoggerPrepared>({
   name: 'http-logger',
+  description: 'Pushes request and response logs as JSON objects to an HTTP(S) server, in batches.',
   version: 0.1,
   stage: 'statistics',
   priority: 410,

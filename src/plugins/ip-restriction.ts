@@ -21,6 +21,7 @@ interface IpRestrictionPrepared {
 
 export default definePlugin<IpRestrictionConf, IpRestrictionPrepared>({
   name: 'ip-restriction',
+  description: 'Allows or denies access by client IP address or CIDR range.',
   version: '0.1',
   stage: 'authorization',
   priority: 210,

@@ -168,6 +168,7 @@ async function authenticate(p: JwtAuthPrepared, ctx: PluginContext): Promise<Con
 
 export default definePlugin<JwtAuthConf, JwtAuthPrepared>({
   name: 'jwt-auth',
+  description: 'Adds JSON Web Token (JWT) authentication: consumers present a token signed with their key.',
   version: '0.1',
   stage: 'authorization',
   priority: 340,

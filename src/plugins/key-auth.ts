@@ -48,6 +48,7 @@ function reject(p: KeyAuthPrepared, ctx: PluginContext, message: string): PhaseR
 
 export default definePlugin<KeyAuthConf, KeyAuthPrepared>({
   name: 'key-auth',
+  description: 'Adds key authentication: consumers present their API key in a header or query argument.',
   version: '0.1',
   stage: 'authorization',
   priority: 310,

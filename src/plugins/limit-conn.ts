@@ -67,6 +67,7 @@ function held(ctx: PluginContext): Held {
 
 export default definePlugin<LimitConnConf, LimitConnPrepared>({
   name: 'limit-conn',
+  description: 'Limits the number of concurrent requests per key (client address, consumer, variable).',
   version: '0.1',
   stage: 'authorization',
   priority: 203,

@@ -157,6 +157,7 @@ function failed(p: LimitCountPrepared, ctx: PluginContext, err: unknown): PhaseR
 
 export default definePlugin<LimitCountConf, LimitCountPrepared>({
   name: 'limit-count',
+  description: 'Limits the number of requests per key within a fixed time window.',
   version: '0.4',
   stage: 'authorization',
   priority: 202,

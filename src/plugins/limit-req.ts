@@ -43,6 +43,7 @@ const FAILED = rejection(500, undefined);
 
 export default definePlugin<LimitReqConf, LimitReqPrepared>({
   name: 'limit-req',
+  description: 'Limits the request rate per key with the leaky bucket algorithm.',
   version: '0.1',
   stage: 'authorization',
   priority: 201,

@@ -106,6 +106,7 @@ export function toXml(value: unknown, tag: string): string {
 
 export default definePlugin<MockingConf, MockingPrepared>({
   name: 'mocking',
+  description: 'Returns mock responses without forwarding the request to the upstream.',
   version: 0.1,
   stage: 'authorization',
   priority: 965,

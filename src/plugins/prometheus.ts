@@ -158,6 +158,7 @@ function statusSeries(m: Metrics, c: Children, code: number, matchedUri: string,
 
 export default definePlugin<PrometheusConf, PrometheusPrepared>({
   name: 'prometheus',
+  description: 'Records request metrics (status, latency, bandwidth) for the Prometheus exposition format.',
   version: 0.2,
   stage: 'statistics',
   priority: 500,

@@ -185,6 +185,7 @@ function renderAll(values: readonly VarTemplate[], lookup: Lookup, captures: (st
 
 export default definePlugin<ProxyRewriteConf, ProxyRewritePrepared>({
   name: 'proxy-rewrite',
+  description: 'Rewrites the request forwarded to the upstream: scheme, URI, method, host and headers.',
   version: 0.1,
   stage: 'authorization',
   priority: 290,

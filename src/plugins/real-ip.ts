@@ -77,6 +77,7 @@ function sourceAddress(p: RealIpPrepared, ctx: PluginContext): string | undefine
 
 export default definePlugin<RealIpConf, RealIpPrepared>({
   name: 'real-ip',
+  description: 'Sets the real client IP address from a header or query argument, for use behind proxies.',
   version: '0.1',
   stage: 'authorization',
   priority: 980,

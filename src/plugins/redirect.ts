@@ -36,6 +36,7 @@ const HTTPS_URI = compileVarTemplate('https://$host$request_uri');
 
 export default definePlugin<RedirectConf, RedirectPrepared>({
   name: 'redirect',
+  description: 'Redirects requests with a 3xx status: to HTTPS, or to another URI.',
   version: 0.1,
   stage: 'authorization',
   priority: 190,

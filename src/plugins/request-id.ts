@@ -88,6 +88,7 @@ export function uuidV7(nowMs = Date.now()): string {
 
 export default definePlugin<RequestIdConf, RequestIdPrepared>({
   name: 'request-id',
+  description: 'Adds a unique ID to every request and its response, to trace it.',
   version: 0.1,
   stage: 'authorization',
   priority: 975,

@@ -203,6 +203,7 @@ function applyFilters(p: ResponseRewritePrepared, raw: Buffer): Buffer {
 
 export default definePlugin<ResponseRewriteConf, ResponseRewritePrepared>({
   name: 'response-rewrite',
+  description: 'Rewrites the response returned to the client: status, headers and body.',
   version: 0.1,
   stage: 'authorization',
   priority: 189,

@@ -7,6 +7,7 @@ const shared = serverless('serverless-post-function');
 
 export default definePlugin<ServerlessConf, ServerlessPrepared>({
   name: 'serverless-post-function',
+  description: 'Runs JavaScript functions at the end of a phase.',
   version: 0.1,
   stage: 'authorization',
   priority: -2000,

@@ -7,6 +7,7 @@ const shared = serverless('serverless-pre-function');
 
 export default definePlugin<ServerlessConf, ServerlessPrepared>({
   name: 'serverless-pre-function',
+  description: 'Runs JavaScript functions at the beginning of a phase.',
   version: 0.1,
   stage: 'authorization',
   priority: 960,

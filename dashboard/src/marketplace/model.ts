@@ -14,6 +14,7 @@ export interface BuiltinPlugin {
   kind: 'builtin';
   name: string;
   version: string | number;
+  description?: string;
   stage: Stage;
   priority: number;
   type?: string;
@@ -72,9 +73,9 @@ export function matchesFilters(p: MarketPlugin, f: Filters): boolean {
   return haystack.some((s) => s.toLowerCase().includes(text));
 }
 
-/** A built-in's description is its schema's, when it has one. */
+/** A built-in's description is the plugin's own, else its schema's. */
 export function descriptionOf(p: MarketPlugin): string {
-  if (p.kind === 'custom') return p.description ?? '';
+  if (p.kind === 'custom' || p.description !== undefined) return p.description ?? '';
   return typeof p.schema.description === 'string' ? p.schema.description : '';
 }
 

@@ -26,6 +26,7 @@ export interface PluginsRouteDeps {
 export interface PluginDetail {
   name: string;
   version: string | number;
+  description?: string;
   stage: string;
   priority: number;
   type?: string;
@@ -40,6 +41,7 @@ export function describePlugin(lp: LoadedPlugin): PluginDetail {
   return {
     name: p.name,
     version: p.version,
+    ...(p.description !== undefined ? { description: p.description } : {}),
     stage: p.stage,
     priority: p.priority,
     ...(p.type !== undefined ? { type: p.type } : {}),

@@ -72,6 +72,7 @@ test('GET /plugins?all=true: every plugin with version, stage, priority, type an
   assert.equal(ka.priority, 310);
   assert.equal(ka.type, 'auth');
   assert.ok(ka.version !== undefined);
+  assert.match(ka.description, /key authentication/, 'a built-in carries its one-line description');
   assert.ok(ka.schema.properties._meta, 'the schema carries the injected _meta');
   assert.equal(typeof ka.consumer_schema, 'object');
   assert.equal(r.body.cors.metadata_schema !== undefined, true);
@@ -96,6 +97,7 @@ test('GET /plugins/{name}: the schema with _meta; schema_type; detail=true; unkn
   assert.equal(d.status, 200);
   assert.deepEqual({ name: d.body.name, stage: d.body.stage, priority: d.body.priority, type: d.body.type },
     { name: 'key-auth', stage: 'authorization', priority: 310, type: 'auth' });
+  assert.match(d.body.description, /key authentication/);
   assert.deepEqual(d.body.schema, s.body);
   const u = await call('GET', '/plugins/no-such-plugin');
   assert.equal(u.status, 404);
