@@ -5,7 +5,11 @@
 // quantiles over an interval, from the difference of two summaries (`buckets` are given
 // for that). Read from the merged Prometheus text (prom-text.ts).
 import { METRIC_NAME as PLUGIN_COST } from './plugin-cost.js';
+import { quantile } from './metrics-interval.js';
 import { parseSamples, type Sample } from './prom-text.js';
+
+// The digest's quantiles are the ones the dashboard computes over intervals.
+export { quantile };
 
 /** Recorded by the prometheus plugin, so only routes it runs on (directly or by a global rule) appear. */
 const STATUS = 'apisix_http_status';
@@ -98,24 +102,6 @@ export function digestMetrics(text: string): MetricsDigest {
     routes: [...routes.values()].sort((a, b) => a.route.localeCompare(b.route)),
     plugins: plugins.sort((a, b) => a.plugin.localeCompare(b.plugin) || a.phase.localeCompare(b.phase)),
   };
-}
-
-/**
- * The q-quantile (0..1) of a histogram, as Prometheus' histogram_quantile estimates it:
- * linear within the bucket the rank falls in (the first bucket starts at 0); a rank in
- * the +Inf bucket gives the highest finite bound. Null without observations.
- */
-export function quantile(bounds: readonly number[], cumulative: readonly number[], q: number): number | null {
-  const total = cumulative[cumulative.length - 1] ?? 0;
-  if (total <= 0) return null;
-  const rank = q * total;
-  let i = 0;
-  while (i < bounds.length && cumulative[i]! < rank) i++;
-  if (i >= bounds.length) return bounds[bounds.length - 1] ?? null;
-  const lower = i === 0 ? 0 : bounds[i - 1]!;
-  const before = i === 0 ? 0 : cumulative[i - 1]!;
-  const inBucket = cumulative[i]! - before;
-  return inBucket <= 0 ? bounds[i]! : lower + (bounds[i]! - lower) * ((rank - before) / inBucket);
 }
 
 interface Histograms {
