@@ -3,13 +3,20 @@
 import { useState } from 'preact/hooks';
 import { configureApi } from './api.js';
 import { currentLang, LANGS, setLang, t, type Lang } from './i18n/index.js';
+import { ChainRoutes } from './chain/routes.js';
+import { ChainView } from './chain/view.js';
 import { Marketplace } from './marketplace/page.js';
+import { MetricsPage } from './metrics/page.js';
 import { navigate, useRoute } from './route.js';
 import { clearSession, loadSession, saveSession, type Session } from './session.js';
 import { SignIn } from './signin.js';
 
 // Only sections that exist are listed; the editors, chain view and metrics join here.
-const SECTIONS = [{ path: 'plugins', label: 'nav.plugins' }] as const;
+const SECTIONS = [
+  { path: 'plugins', label: 'nav.plugins' },
+  { path: 'chain', label: 'nav.chain' },
+  { path: 'metrics', label: 'nav.metrics' },
+] as const;
 
 export function App() {
   const [session, setSession] = useState<Session | undefined>(loadSession);
@@ -48,7 +55,9 @@ export function App() {
     );
   }
 
-  const section = route[0] ?? 'plugins';
+  // A route's chain (#/routes/<id>/chain) belongs to the chain section.
+  const chainOf = route[0] === 'routes' && route[2] === 'chain' ? route[1] : undefined;
+  const section = chainOf !== undefined ? 'chain' : route[0] ?? 'plugins';
   return (
     <div class="app" key={lang}>
       <header class="topbar">
@@ -66,7 +75,10 @@ export function App() {
         <button type="button" onClick={() => { signOut(); navigate('plugins'); }}>{t('header.signOut')}</button>
       </header>
       <main class="content">
-        <Marketplace canWrite={session.role === 'admin'} route={route.slice(1)} />
+        {chainOf !== undefined ? <ChainView key={chainOf} routeId={chainOf} />
+          : section === 'chain' ? <ChainRoutes />
+          : section === 'metrics' ? <MetricsPage />
+          : <Marketplace canWrite={session.role === 'admin'} route={route.slice(1)} />}
       </main>
     </div>
   );

@@ -1,0 +1,106 @@
+// The plugin chain inspector's answer (GET /apisix/admin/routes/{id}/plugin-chain, see
+// src/admin-api/plugin-chain.ts) and the routes it is asked about. The shapes are
+// restated here: the server module's imports are Node's, not the browser's.
+import { api } from '../api.js';
+
+export type Origin = 'global_rule' | 'route' | 'service' | 'plugin_config' | 'consumer_group' | 'consumer';
+export type SkipReason = 'disabled' | 'prefer_route' | 'filter';
+export const REQUEST_PHASES = ['preflight', 'rewrite', 'access', 'before_proxy'] as const;
+export type Phase = typeof REQUEST_PHASES[number] | 'header_filter' | 'body_filter' | 'log';
+
+export interface ChainEntry {
+  name: string;
+  chain: 'global' | 'route';
+  origin: Origin;
+  origin_id: string | null;
+  stage: string;
+  priority: number;
+  declared_stage: string;
+  declared_priority: number;
+  disabled: boolean;
+  filter: unknown[] | null;
+  filter_result?: boolean;
+  skipped?: SkipReason;
+}
+
+export interface PhaseStep {
+  phase: Phase;
+  chain: 'global' | 'route';
+  consumer_added?: true;
+  plugins: ChainEntry[];
+}
+
+export interface PluginChainReport {
+  route_id: string;
+  route_name: string | null;
+  served: boolean;
+  problems: string[];
+  warnings: string[];
+  global_rule_conflicts: { name: string; global_rules: string[] }[];
+  global_problems: string[];
+  plugins: ChainEntry[];
+  phases: PhaseStep[];
+  request?: {
+    method: string;
+    host: string;
+    uri: string;
+    matches: boolean;
+    matched_route_id: string | null;
+    consumer: string | null;
+    consumer_found: boolean | null;
+    consumer_attached: boolean;
+  };
+}
+
+/** The sample request of the "try a request" box (a subset of InspectRequest). */
+export interface SampleRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  consumer?: string;
+}
+
+export function loadChain(routeId: string, request?: SampleRequest): Promise<PluginChainReport> {
+  const query = request === undefined ? '' : `?request=${encodeURIComponent(JSON.stringify(request))}`;
+  return api<PluginChainReport>('GET', `/routes/${encodeURIComponent(routeId)}/plugin-chain${query}`);
+}
+
+/** `Name: value` lines into headers; the line that is not one is the error. */
+export function parseHeaderLines(text: string): { headers: Record<string, string> } | { badLine: string } {
+  const headers: Record<string, string> = {};
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line === '') continue;
+    const colon = line.indexOf(':');
+    if (colon <= 0) return { badLine: line };
+    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return { headers };
+}
+
+export type PluginCosts = Map<string, { mean_us: number | null; p99_us: number | null; calls: number }>;
+
+/** Cost per `plugin/phase` since the workers started (the summary's cumulative figures). */
+export async function loadPluginCosts(): Promise<PluginCosts> {
+  const summary = await api<{ plugins: { plugin: string; phase: string; calls: number; mean_us: number | null; p99_us: number | null }[] }>('GET', '/metrics/summary');
+  return new Map(summary.plugins.map((p) => [`${p.plugin}/${p.phase}`, { mean_us: p.mean_us, p99_us: p.p99_us, calls: p.calls }]));
+}
+
+export interface RouteRow {
+  id: string;
+  name: string;
+  uris: string[];
+  methods: string[];
+  plugins: string[];
+}
+
+export async function loadRoutes(): Promise<RouteRow[]> {
+  const list = await api<{ list: { value: Record<string, unknown> & { id: string } }[] }>('GET', '/routes');
+  return list.list.map(({ value: v }) => ({
+    id: String(v.id),
+    name: typeof v.name === 'string' ? v.name : '',
+    uris: Array.isArray(v.uris) ? v.uris as string[] : typeof v.uri === 'string' ? [v.uri] : [],
+    methods: Array.isArray(v.methods) ? v.methods as string[] : [],
+    plugins: Object.keys((v.plugins ?? {}) as Record<string, unknown>),
+  })).sort((a, b) => a.id.localeCompare(b.id, undefined, { numeric: true }));
+}
