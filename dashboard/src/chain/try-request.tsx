@@ -33,7 +33,11 @@ export function TryRequest({ onTry, onClear, result, error }: {
 
   return (
     <form class="try-request" aria-label={t('chain.tryTitle')} onSubmit={submit}>
-      <h2>{t('chain.tryTitle')}</h2>
+      <div class="try-head">
+        <h2>{t('chain.tryTitle')}</h2>
+        <button type="button" onClick={onClear} disabled={result === undefined}>{t('chain.tryClear')}</button>
+        <button type="submit" class="primary">{t('chain.trySubmit')}</button>
+      </div>
       <div class="try-row">
         <Field id="try-method" label={t('chain.tryMethod')}>
           <select id="try-method" value={method} onChange={(e) => setMethod(e.currentTarget.value)}>
@@ -43,16 +47,12 @@ export function TryRequest({ onTry, onClear, result, error }: {
         <Field id="try-path" label={t('chain.tryPath')} error={error}>
           <input id="try-path" value={path} onInput={(e) => setPath(e.currentTarget.value)} />
         </Field>
+        <Field id="try-headers" label={t('chain.tryHeaders')} hint={t('chain.tryHeadersHint')} error={headerError}>
+          <textarea id="try-headers" rows={2} value={headerText} onInput={(e) => setHeaderText(e.currentTarget.value)} />
+        </Field>
         <Field id="try-consumer" label={t('chain.tryConsumer')} hint={t('chain.tryConsumerHint')}>
           <input id="try-consumer" value={consumer} onInput={(e) => setConsumer(e.currentTarget.value)} />
         </Field>
-      </div>
-      <Field id="try-headers" label={t('chain.tryHeaders')} hint={t('chain.tryHeadersHint')} error={headerError}>
-        <textarea id="try-headers" rows={3} value={headerText} onInput={(e) => setHeaderText(e.currentTarget.value)} />
-      </Field>
-      <div class="actions">
-        <button type="button" onClick={onClear} disabled={result === undefined}>{t('chain.tryClear')}</button>
-        <button type="submit" class="primary">{t('chain.trySubmit')}</button>
       </div>
       {result !== undefined && (
         <p class={`try-result${result.matches ? '' : ' no-match'}`} role="status">

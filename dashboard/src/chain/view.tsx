@@ -47,6 +47,7 @@ export function ChainView({ routeId }: { routeId: string }) {
           ))}
           <TryRequest onTry={(r) => void load(r)} onClear={() => void load()} result={report.request} error={tryError} />
           <h2>{t('chain.requestSide')}</h2>
+          <p class="hint">{t('chain.costHint')}</p>
           <Lane steps={requestSide} costs={costs} label={t('chain.requestSide')} />
           <h2>{t('chain.responseSide')}</h2>
           <p class="hint">{t('chain.responseHint')}</p>
@@ -87,7 +88,7 @@ function PluginBox({ entry: p, cost }: { entry: ChainEntry; cost: ReturnType<Plu
         {overridden && ` (${t('chain.declared', { stage: t(`stage.${p.declared_stage}` as MessageKey), priority: p.declared_priority })})`}
       </span>
       {p.filter !== null && <span class="chain-facts">{t('chain.hasFilter')}</span>}
-      {cost !== undefined && cost.mean_us !== null && (
+      {p.skipped !== 'disabled' && cost !== undefined && cost.mean_us !== null && (
         <span class="chain-cost">{t('chain.cost', { mean: cost.mean_us, p99: cost.p99_us ?? '—' })}</span>
       )}
       {p.skipped !== undefined && <span class="chain-skip">{t(`skip.${p.skipped}` as MessageKey)}</span>}

@@ -129,11 +129,12 @@ export const en = {
   'chain.declared': 'declared: {stage}, {priority}',
   'chain.hasFilter': 'has a filter',
   'chain.cost': '{mean} µs mean, {p99} µs p99',
+  'chain.costHint': 'Cost: time per call in that phase since the workers started, measured across all routes.',
   'chain.tryTitle': 'Try a request',
   'chain.tryMethod': 'Method',
   'chain.tryPath': 'Path',
   'chain.tryConsumer': 'Consumer',
-  'chain.tryConsumerHint': 'The username an auth plugin would identify: its plugins join the chain.',
+  'chain.tryConsumerHint': 'Who an auth plugin would identify: their plugins join in.',
   'chain.tryHeaders': 'Headers',
   'chain.tryHeadersHint': 'One per line: Name: value',
   'chain.trySubmit': 'Evaluate',
@@ -195,6 +196,7 @@ export const en = {
   'metrics.lag': 'Revisions behind',
   'metrics.updated': 'Last report',
   'metrics.thisNode': 'this node',
+  'metrics.noRoute': '(no route)',
 } as const;
 
 export type MessageKey = keyof typeof en;

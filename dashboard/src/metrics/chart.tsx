@@ -8,6 +8,8 @@ import 'uplot/dist/uPlot.min.css';
 export interface Series {
   label: string;
   values: (number | null)[];
+  /** A fixed colour (e.g. red for 5xx); else one from the palette. */
+  color?: string;
 }
 
 const COLORS = ['#2457d6', '#1c7c43', '#b42318', '#8a5a00', '#7a3dd1', '#0e7490', '#c2410c', '#475569'];
@@ -27,7 +29,7 @@ export function TimeChart({ title, unit, times, series }: { title: string; unit:
       height: HEIGHT,
       scales: { x: { time: true } },
       axes: [{}, { label: unit, size: 60 }],
-      series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: COLORS[i % COLORS.length]!, width: 2, spanGaps: true }))],
+      series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: s.color ?? COLORS[i % COLORS.length]!, width: 2, spanGaps: true }))],
     };
     plot.current = new uPlot(opts, [times, ...series.map((s) => s.values)], holder.current);
     return () => {

@@ -2,8 +2,9 @@
 // history of interval points by the shared pure module (src/observability/metrics-interval.ts,
 // unit-tested under node:test), and the series the charts draw from it.
 import { api } from '../api.js';
+import { t } from '../i18n/index.js';
 import {
-  appendBounded, intervalBetween, STATUS_CLASSES, type IntervalPoint, type SummarySnapshot,
+  appendBounded, intervalBetween, STATUS_CLASSES, type IntervalPoint, type StatusClass, type SummarySnapshot,
 } from '../../../src/observability/metrics-interval.js';
 import type { Series } from './chart.js';
 
@@ -43,7 +44,8 @@ function keysOf(history: IntervalPoint[], pick: (p: IntervalPoint) => Record<str
   return [...new Set(history.flatMap((p) => Object.keys(pick(p))))].sort();
 }
 
-export const routeLabel = (route: string): string => (route === '' ? '(no route)' : route);
+/** The prometheus plugin labels requests no route matched with ''. */
+export const routeLabel = (route: string): string => (route === '' ? t('metrics.noRoute') : route);
 
 export function requestSeries(history: IntervalPoint[], totalLabel: string): Series[] {
   return [
@@ -52,9 +54,11 @@ export function requestSeries(history: IntervalPoint[], totalLabel: string): Ser
   ];
 }
 
+const STATUS_COLORS: Record<StatusClass, string> = { '1xx': '#475569', '2xx': '#1c7c43', '3xx': '#2457d6', '4xx': '#c2410c', '5xx': '#b42318' };
+
 export function statusSeries(history: IntervalPoint[]): Series[] {
   return STATUS_CLASSES.filter((c) => c !== '1xx' || history.some((p) => p.status[c] > 0))
-    .map((c) => ({ label: c, values: history.map((p) => p.status[c] / p.seconds) }));
+    .map((c) => ({ label: c, color: STATUS_COLORS[c], values: history.map((p) => p.status[c] / p.seconds) }));
 }
 
 export function latencySeries(history: IntervalPoint[]): Series[] {
