@@ -1,4 +1,5 @@
 import type { Plugin, PrepareEnv, Stage } from '../contracts/plugin.js';
+import type { Origin } from '../contracts/plugin-chain.js';
 import type { CompiledExpr } from '../core/expr/index.js';
 import type { PluginRegistry } from './registry.js';
 import { compileMeta, type MetaConf } from './meta.js';
@@ -6,7 +7,7 @@ import { STAGES } from '../contracts/plugin.js';
 import { COST_PHASES, pluginCost, type PluginCost } from '../observability/plugin-cost.js';
 
 /** Where an instance's config came from (the plugin chain inspector shows it). */
-export type Origin = 'global_rule' | 'route' | 'service' | 'plugin_config' | 'consumer_group' | 'consumer';
+export type { Origin } from '../contracts/plugin-chain.js';
 
 /** One configured plugin, validated and prepared for one snapshot. */
 export interface Instance {

@@ -1,56 +1,12 @@
 // The plugin chain inspector's answer (GET /apisix/admin/routes/{id}/plugin-chain, see
-// src/admin-api/plugin-chain.ts) and the routes it is asked about. The shapes are
-// restated here: the server module's imports are Node's, not the browser's.
+// src/admin-api/plugin-chain.ts) and the routes it is asked about.
 import { api } from '../api.js';
+// The Admin API's own shapes (types only: nothing of the server is bundled).
+import type { PluginChainReport } from '../../../src/contracts/plugin-chain.js';
 
-export type Origin = 'global_rule' | 'route' | 'service' | 'plugin_config' | 'consumer_group' | 'consumer';
-export type SkipReason = 'disabled' | 'prefer_route' | 'filter';
+export type { ChainEntry, PhaseStep, PluginChainReport } from '../../../src/contracts/plugin-chain.js';
+
 export const REQUEST_PHASES = ['preflight', 'rewrite', 'access', 'before_proxy'] as const;
-export type Phase = typeof REQUEST_PHASES[number] | 'header_filter' | 'body_filter' | 'log';
-
-export interface ChainEntry {
-  name: string;
-  chain: 'global' | 'route';
-  origin: Origin;
-  origin_id: string | null;
-  stage: string;
-  priority: number;
-  declared_stage: string;
-  declared_priority: number;
-  disabled: boolean;
-  filter: unknown[] | null;
-  filter_result?: boolean;
-  skipped?: SkipReason;
-}
-
-export interface PhaseStep {
-  phase: Phase;
-  chain: 'global' | 'route';
-  consumer_added?: true;
-  plugins: ChainEntry[];
-}
-
-export interface PluginChainReport {
-  route_id: string;
-  route_name: string | null;
-  served: boolean;
-  problems: string[];
-  warnings: string[];
-  global_rule_conflicts: { name: string; global_rules: string[] }[];
-  global_problems: string[];
-  plugins: ChainEntry[];
-  phases: PhaseStep[];
-  request?: {
-    method: string;
-    host: string;
-    uri: string;
-    matches: boolean;
-    matched_route_id: string | null;
-    consumer: string | null;
-    consumer_found: boolean | null;
-    consumer_attached: boolean;
-  };
-}
 
 /** The sample request of the "try a request" box (a subset of InspectRequest). */
 export interface SampleRequest {

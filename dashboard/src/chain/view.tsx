@@ -64,7 +64,7 @@ function Lane({ steps, costs, label }: { steps: PhaseStep[]; costs: PluginCosts;
     <ol class="chain-lane" aria-label={label}>
       {steps.map((s, i) => (
         <li key={`${s.phase}/${s.chain}/${i}`} class="chain-step" data-phase={s.phase} data-chain={s.chain}>
-          <h3>{t(`phase.${s.phase}` as MessageKey)}</h3>
+          <h3>{s.phase}</h3>
           <p class="hint">{t(s.chain === 'global' ? 'chain.globalChain' : 'chain.routeChain')}{s.consumer_added === true ? ` · ${t('chain.consumerAdded')}` : ''}</p>
           <ol class="chain-plugins">
             {s.plugins.map((p) => <PluginBox key={`${p.name}/${p.origin}`} entry={p} cost={costs.get(`${p.name}/${s.phase}`)} />)}
