@@ -62,6 +62,8 @@ describe('the plugin chain view and live metrics in a browser', { timeout: 60_00
         cors: { _meta: { filter: [['arg_cors', '==', 'on']] } },
       },
     });
+    await adminCall(gw, 'PUT', '/consumers', { username: 'alice', plugins: { 'key-auth': { key: 'alice-key' }, 'limit-count': { count: 100, time_window: 60 } } });
+    await adminCall(gw, 'PUT', '/routes/r3', { name: 'members', uri: '/members', plugins: { 'key-auth': {} }, upstream });
     await adminCall(gw, 'PUT', '/routes/r2', { uri: '/down', plugins: { 'fault-injection': { abort: { http_status: 503 } } }, upstream });
     admin = await openPage(browser);
   });
@@ -157,5 +159,21 @@ describe('the plugin chain view and live metrics in a browser', { timeout: 60_00
       assert.deepEqual(admin.cspViolations(), []);
     // The one console error is the browser's note of the 400 the bad path drew on purpose.
     assert.deepEqual(admin.errors.filter((e) => !/status of 400/.test(e)), []);
+  });
+
+  test('try a request as a consumer: the consumer\'s plugins join the chain when its auth plugin runs', async () => {
+    const { page } = admin;
+    await page.goto(`${origin}/ui/#/routes/r3/chain`);
+    await page.getByRole('heading', { name: 'Plugin chain of route members' }).waitFor();
+    assert.equal(await page.locator('.chain-plugin[data-origin="consumer"]').count(), 0);
+    const form = page.getByRole('form', { name: 'Try a request' });
+    await form.getByLabel('Path').fill('/members');
+    await form.getByLabel('Consumer').fill('alice');
+    await form.getByLabel('Consumer').press('Enter');
+    await form.getByRole('status').getByText('Consumer alice is attached.').waitFor();
+    await page.locator('.chain-plugin[data-plugin="limit-count"][data-origin="consumer"]').first().getByText('consumer alice').waitFor();
+    await form.getByRole('button', { name: 'Clear' }).click();
+    await page.locator('.chain-plugin[data-origin="consumer"]').first().waitFor({ state: 'detached' });
+    assert.deepEqual(admin.cspViolations(), []);
   });
 });
