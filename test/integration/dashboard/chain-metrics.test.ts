@@ -176,4 +176,11 @@ describe('the plugin chain view and live metrics in a browser', { timeout: 60_00
     await page.locator('.chain-plugin[data-origin="consumer"]').first().waitFor({ state: 'detached' });
     assert.deepEqual(admin.cspViolations(), []);
   });
+
+  test('the marketplace cards carry the built-ins\' one-line descriptions', async () => {
+    const { page } = admin;
+    await page.getByRole('link', { name: 'Plugins' }).click();
+    await page.locator('[data-plugin="key-auth"] .description').getByText('Adds key authentication').waitFor();
+    await page.locator('[data-plugin="prometheus"] .description').getByText('Records request metrics').waitFor();
+  });
 });
