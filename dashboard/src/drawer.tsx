@@ -1,10 +1,12 @@
 import type { ComponentChildren } from 'preact';
-import { useEffect } from 'preact/hooks';
+import { useLayoutEffect } from 'preact/hooks';
 import { t } from './i18n/index.js';
 
 /** A panel sliding over the page from the right; Escape or the close button closes it. */
 export function Drawer({ title, onClose, children }: { title: string; onClose: () => void; children: ComponentChildren }) {
-  useEffect(() => {
+  // A layout effect: listening from the moment the drawer is shown (a plain effect waits
+  // for the next frame, and an Escape pressed before it was lost).
+  useLayoutEffect(() => {
     const onKey = (e: KeyboardEvent): void => {
       if (e.key === 'Escape') onClose();
     };
