@@ -4,12 +4,16 @@ import { useState } from 'preact/hooks';
 import { configureApi } from './api.js';
 import { currentLang, LANGS, setLang, t, type Lang } from './i18n/index.js';
 import { Marketplace } from './marketplace/page.js';
+import { Resources } from './resources/page.js';
 import { navigate, useRoute } from './route.js';
 import { clearSession, loadSession, saveSession, type Session } from './session.js';
 import { SignIn } from './signin.js';
 
 // Only sections that exist are listed; the editors, chain view and metrics join here.
-const SECTIONS = [{ path: 'plugins', label: 'nav.plugins' }] as const;
+const SECTIONS = [
+  { path: 'plugins', label: 'nav.plugins' },
+  { path: 'resources', label: 'nav.resources' },
+] as const;
 
 export function App() {
   const [session, setSession] = useState<Session | undefined>(loadSession);
@@ -66,7 +70,9 @@ export function App() {
         <button type="button" onClick={() => { signOut(); navigate('plugins'); }}>{t('header.signOut')}</button>
       </header>
       <main class="content">
-        <Marketplace canWrite={session.role === 'admin'} route={route.slice(1)} />
+        {section === 'resources'
+          ? <Resources canWrite={session.role === 'admin'} route={route.slice(1)} />
+          : <Marketplace canWrite={session.role === 'admin'} route={route.slice(1)} />}
       </main>
     </div>
   );
