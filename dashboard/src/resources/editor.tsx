@@ -23,11 +23,16 @@ export function ResourceEditor({ kind, parent, id: initialId, initial, canWrite,
   }) {
   const isNew = initialId === undefined;
   const [id, setId] = useState(initialId ?? '');
-  const [body, setBody] = useState<Obj>(initial);
+  const [body, setBodyState] = useState<Obj>(initial);
   const [jsonProblem, setJsonProblem] = useState<string>();
   const [errors, setErrors] = useState<Errors>(NO_ERRORS);
   const [busy, setBusy] = useState(false);
   const readOnly = !canWrite;
+  // an edit answers the API's complaint (or not: the next save says so), so it goes
+  const setBody = (next: Obj): void => {
+    setBodyState(next);
+    setErrors(NO_ERRORS);
+  };
 
   const submit = async (e: Event): Promise<void> => {
     e.preventDefault();
@@ -47,7 +52,7 @@ export function ResourceEditor({ kind, parent, id: initialId, initial, canWrite,
     }
   };
 
-  const title = isNew ? t('res.createTitle', { kind: t(kind.title) }) : t('res.editTitle', { kind: t(kind.title), id: initialId });
+  const title = isNew ? t('res.createTitle', { kind: t(kind.one) }) : t('res.editTitle', { kind: t(kind.one), id: initialId });
   const plugins = (body.plugins ?? {}) as Obj;
   return (
     <Drawer title={title} onClose={onClose}>

@@ -21,6 +21,8 @@ export type KindName =
 export interface ResourceKind {
   name: KindName;
   title: MessageKey;
+  /** One object of the kind, lowercase, for sentences ("New route"). */
+  one: MessageKey;
   /** The collection's path under /apisix/admin; credentials take their consumer's name. */
   path: (parent?: string) => string;
   /**
@@ -49,7 +51,7 @@ const PLUGINS: Column = { label: 'res.col.plugins', value: pluginNames };
 
 export const KINDS: readonly ResourceKind[] = [
   {
-    name: 'routes', title: 'res.kind.routes', path: () => '/routes', idRule: 'generated', plugins: 'default',
+    name: 'routes', title: 'res.kind.routes', one: 'res.one.routes', path: () => '/routes', idRule: 'generated', plugins: 'default',
     columns: [NAME, { label: 'res.col.uri', value: (v) => v.uri ?? (v.uris as string[] | undefined)?.join(', ') },
       { label: 'res.col.methods', value: (v) => (v.methods as string[] | undefined)?.join(', ') },
       { label: 'res.col.upstream', value: (v) => v.upstream_id ?? v.service_id }, PLUGINS],
@@ -57,52 +59,52 @@ export const KINDS: readonly ResourceKind[] = [
     skeleton: () => ({ uri: '/', methods: ['GET'] }),
   },
   {
-    name: 'services', title: 'res.kind.services', path: () => '/services', idRule: 'generated', plugins: 'default',
+    name: 'services', title: 'res.kind.services', one: 'res.one.services', path: () => '/services', idRule: 'generated', plugins: 'default',
     columns: [NAME, DESC, { label: 'res.col.upstream', value: text('upstream_id') }, PLUGINS],
     fields: ['name', 'desc', 'hosts', 'upstream_id'],
     skeleton: () => ({ name: '' }),
   },
   {
-    name: 'upstreams', title: 'res.kind.upstreams', path: () => '/upstreams', idRule: 'generated',
+    name: 'upstreams', title: 'res.kind.upstreams', one: 'res.one.upstreams', path: () => '/upstreams', idRule: 'generated',
     columns: [NAME, { label: 'res.col.type', value: text('type') }, { label: 'res.col.nodes', value: nodesSummary }],
     fields: ['name', 'desc', 'type', 'nodes'],
     skeleton: () => ({ type: 'roundrobin', nodes: [{ host: '127.0.0.1', port: 80, weight: 1 }] }),
   },
   {
-    name: 'consumers', title: 'res.kind.consumers', path: () => '/consumers', idRule: 'username', plugins: 'consumer',
+    name: 'consumers', title: 'res.kind.consumers', one: 'res.one.consumers', path: () => '/consumers', idRule: 'username', plugins: 'consumer',
     columns: [{ label: 'res.col.username', value: text('username') }, DESC, { label: 'res.col.group', value: text('group_id') }, PLUGINS],
     fields: ['username', 'desc', 'group_id'],
     skeleton: () => ({ username: '' }),
   },
   {
-    name: 'credentials', title: 'res.kind.credentials', path: (consumer) => `/consumers/${encodeURIComponent(consumer ?? '')}/credentials`,
+    name: 'credentials', title: 'res.kind.credentials', one: 'res.one.credentials', path: (consumer) => `/consumers/${encodeURIComponent(consumer ?? '')}/credentials`,
     idRule: 'required', plugins: 'consumer', columns: [DESC, PLUGINS], fields: ['desc'],
     skeleton: () => ({ plugins: {} }),
   },
   {
-    name: 'consumer_groups', title: 'res.kind.consumer_groups', path: () => '/consumer_groups', idRule: 'required', plugins: 'default',
+    name: 'consumer_groups', title: 'res.kind.consumer_groups', one: 'res.one.consumer_groups', path: () => '/consumer_groups', idRule: 'required', plugins: 'default',
     columns: [DESC, PLUGINS], fields: ['desc'], skeleton: () => ({ plugins: {} }),
   },
   {
-    name: 'plugin_configs', title: 'res.kind.plugin_configs', path: () => '/plugin_configs', idRule: 'required', plugins: 'default',
+    name: 'plugin_configs', title: 'res.kind.plugin_configs', one: 'res.one.plugin_configs', path: () => '/plugin_configs', idRule: 'required', plugins: 'default',
     columns: [DESC, PLUGINS], fields: ['desc'], skeleton: () => ({ plugins: {} }),
   },
   {
-    name: 'global_rules', title: 'res.kind.global_rules', path: () => '/global_rules', idRule: 'required', plugins: 'default',
+    name: 'global_rules', title: 'res.kind.global_rules', one: 'res.one.global_rules', path: () => '/global_rules', idRule: 'required', plugins: 'default',
     columns: [PLUGINS], fields: [], skeleton: () => ({ plugins: {} }),
   },
   {
-    name: 'plugin_metadata', title: 'res.kind.plugin_metadata', path: () => '/plugin_metadata', idRule: 'required', idIsPlugin: true,
+    name: 'plugin_metadata', title: 'res.kind.plugin_metadata', one: 'res.one.plugin_metadata', path: () => '/plugin_metadata', idRule: 'required', idIsPlugin: true,
     bodyIsPluginConfig: 'metadata', columns: [{ label: 'res.col.fields', value: (v) => Object.keys(v).filter((k) => k !== 'id').join(', ') }],
     fields: [], skeleton: () => ({}),
   },
   {
-    name: 'ssls', title: 'res.kind.ssls', path: () => '/ssls', idRule: 'generated',
+    name: 'ssls', title: 'res.kind.ssls', one: 'res.one.ssls', path: () => '/ssls', idRule: 'generated',
     columns: [{ label: 'res.col.snis', value: (v) => ((v.snis as string[] | undefined) ?? [v.sni]).join(', ') }, { label: 'res.col.type', value: text('type') }],
     fields: ['snis', 'cert', 'key'], skeleton: () => ({ snis: [], cert: '', key: '' }),
   },
   {
-    name: 'secrets', title: 'res.kind.secrets', path: () => '/secrets', idRule: 'required', idPrefix: 'vault/',
+    name: 'secrets', title: 'res.kind.secrets', one: 'res.one.secrets', path: () => '/secrets', idRule: 'required', idPrefix: 'vault/',
     columns: [{ label: 'res.col.vaultUri', value: text('uri') }, { label: 'res.col.prefix', value: text('prefix') }],
     fields: ['uri_vault', 'prefix', 'token'], skeleton: () => ({ uri: 'http://127.0.0.1:8200', prefix: 'kv/apisix', token: '' }),
   },

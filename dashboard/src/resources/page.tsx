@@ -126,7 +126,7 @@ function ResourceList({ kind, parent, canWrite }: { kind: ResourceKind; parent: 
       {editing !== undefined && (
         <ResourceEditor key={editing.id ?? '+'} kind={kind} parent={parent} {...(editing.id !== undefined ? { id: editing.id } : {})}
           initial={editing.value} canWrite={canWrite} onClose={close}
-          onSaved={() => { setFlash(t('res.saved', { kind: t(kind.title) })); close(); void reload(); }} />
+          onSaved={() => { setFlash(t('res.saved', { kind: t(kind.one) })); close(); void reload(); }} />
       )}
     </div>
   );

@@ -2,6 +2,8 @@
 // lists of scalars, nested objects (fieldset); a oneOf/anyOf shows its first branch when that
 // is one of these, otherwise the field is edited as raw JSON. Keys the form does not know
 // are kept as they are (or flagged when additionalProperties is false).
+import type { ComponentChildren } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
 import { Field } from '../drawer.js';
 import { t } from '../i18n/index.js';
 import { JsonText, ListInput, TextInput } from './inputs.js';
@@ -64,7 +66,9 @@ function ObjectFields({ schema, value, onChange, path, ctx }:
   const properties = (schema.properties ?? {}) as Record<string, Obj>;
   const required = new Set((schema.required ?? []) as string[]);
   const names = Object.keys(properties).filter((n) => !HIDDEN.has(n));
-  const ordered = [...names.filter((n) => required.has(n)), ...names.filter((n) => !required.has(n))];
+  // Optional fields (often many: a limit plugin's Redis settings) fold away; they stay where
+  // they are as they get values, so typing never moves the field under the cursor.
+  const optional = names.filter((n) => !required.has(n));
   const extras = Object.keys(value).filter((k) => !(k in properties));
   const set = (name: string) => (v: unknown): void => {
     const next = { ...value };
@@ -72,16 +76,36 @@ function ObjectFields({ schema, value, onChange, path, ctx }:
     else next[name] = v;
     onChange(next);
   };
+  const fieldsOf = (list: string[]) => list.map((name) => (
+    <SchemaField key={name} name={name} schema={resolved(properties[name]!)} required={required.has(name)}
+      value={value[name]} onChange={set(name)} path={[...path, name]} ctx={ctx} />
+  ));
   return (
     <>
       {schema.additionalProperties === false && extras.length > 0 && (
         <p class="field-error" role="alert">{t('schema.notAllowed', { names: extras.join(', ') })}</p>
       )}
-      {ordered.map((name) => (
-        <SchemaField key={name} name={name} schema={resolved(properties[name]!)} required={required.has(name)}
-          value={value[name]} onChange={set(name)} path={[...path, name]} ctx={ctx} />
-      ))}
+      {fieldsOf(names.filter((n) => required.has(n)))}
+      {optional.length > 0 && (
+        <Fold summary={t('schema.optional', { n: optional.length })}
+          initiallyOpen={required.size === 0 || optional.some((n) => value[n] !== undefined)}
+          forceOpen={Object.keys(ctx.errors).some((k) => optional.some((n) => k === [...path, n].join('.') || k.startsWith(`${[...path, n].join('.')}.`)))}>
+          {fieldsOf(optional)}
+        </Fold>
+      )}
     </>
+  );
+}
+
+/** A <details> the user opens and closes; it opens by itself to show a field the API complained about. */
+function Fold({ summary, initiallyOpen, forceOpen, children }: { summary: string; initiallyOpen: boolean; forceOpen: boolean; children: ComponentChildren }) {
+  const [open, setOpen] = useState(initiallyOpen);
+  useEffect(() => { if (forceOpen) setOpen(true); }, [forceOpen]);
+  return (
+    <details class="optional-fields" open={open} onToggle={(e) => setOpen(e.currentTarget.open)}>
+      <summary>{summary}</summary>
+      {children}
+    </details>
   );
 }
 

@@ -95,7 +95,7 @@ describe('the resource editors in a browser', { timeout: 60_000 }, () => {
     // the raw JSON beside the form follows it
     await until('the JSON shows the port', async () => (await dialog.locator('#body-json').inputValue()).includes(`"port": ${upstream.port}`));
     await dialog.getByRole('button', { name: 'Save' }).click();
-    await page.getByText('Upstreams: saved.').waitFor();
+    await page.getByText('Saved the upstream.').waitFor();
     assert.equal((await adminCall(gw, 'GET', '/upstreams/u-shop')).body.value.name, 'shop backend');
 
     await openKind(page, 'Routes');
@@ -110,6 +110,9 @@ describe('the resource editors in a browser', { timeout: 60_000 }, () => {
     const limit = pluginBlock(dialog, 'limit-count');
     await limit.getByLabel('count *', { exact: true }).fill('0');
     await limit.getByLabel('time_window *', { exact: true }).fill('60');
+    // the optional fields (limit-count has many) are folded until asked for
+    assert.ok(!(await limit.getByLabel('rejected_code', { exact: true }).isVisible()));
+    await limit.getByText(/^Optional fields/).click();
     await limit.getByLabel('rejected_code', { exact: true }).fill('429');
     await until('the plugin JSON follows its form', async () => JSON.stringify(JSON.parse(await limit.getByLabel('limit-count as JSON').inputValue()))
       === JSON.stringify({ count: 0, time_window: 60, rejected_code: 429 }));
@@ -117,10 +120,11 @@ describe('the resource editors in a browser', { timeout: 60_000 }, () => {
     const countError = limit.locator('[data-field="plugin-limit-count-count"] .field-error');
     await countError.waitFor();
     assert.match(await countError.textContent() ?? '', /property "count" validation failed/);
+    await countError.scrollIntoViewIfNeeded();
     await screenshot(page, 'route-editor');
     await limit.getByLabel('count *', { exact: true }).fill('2');
     await dialog.getByRole('button', { name: 'Save' }).click();
-    await page.getByText('Routes: saved.').waitFor();
+    await page.getByText('Saved the route.').waitFor();
     const stored = (await adminCall(gw, 'GET', '/routes/shop')).body.value;
     assert.equal(stored.upstream_id, 'u-shop');
     const limitConf = stored.plugins['limit-count'];
@@ -141,7 +145,7 @@ describe('the resource editors in a browser', { timeout: 60_000 }, () => {
     await dialog.getByRole('button', { name: 'Add plugin' }).click();
     await pluginBlock(dialog, 'stamp').waitFor();
     await dialog.getByRole('button', { name: 'Save' }).click();
-    await page.getByText('Routes: saved.').waitFor();
+    await page.getByText('Saved the route.').waitFor();
     assert.deepEqual(Object.keys((await adminCall(gw, 'GET', '/routes/shop')).body.value.plugins), ['stamp']);
     const deadline = Date.now() + 5000;
     let stamped: unknown;
@@ -167,7 +171,7 @@ describe('the resource editors in a browser', { timeout: 60_000 }, () => {
     await json.fill(JSON.stringify({ uri: '/scratch2', upstream_id: 'u-shop', desc: 'from the JSON' }));
     await until('the form follows the JSON', async () => (await dialog.getByLabel('URI', { exact: true }).inputValue()) === '/scratch2');
     await dialog.getByRole('button', { name: 'Save' }).click();
-    await page.getByText('Routes: saved.').waitFor();
+    await page.getByText('Saved the route.').waitFor();
     assert.equal((await adminCall(gw, 'GET', '/routes/scratch')).body.value.desc, 'from the JSON');
 
     await page.locator('tr[data-id="scratch"]').getByRole('button', { name: 'Delete' }).click();
@@ -184,7 +188,7 @@ describe('the resource editors in a browser', { timeout: 60_000 }, () => {
     let dialog = page.getByRole('dialog');
     await dialog.getByLabel('Username *', { exact: true }).fill('jack');
     await dialog.getByRole('button', { name: 'Save' }).click();
-    await page.getByText('Consumers: saved.').waitFor();
+    await page.getByText('Saved the consumer.').waitFor();
     await page.locator('tr[data-id="jack"]').getByRole('link', { name: 'Credentials' }).click();
     await page.getByRole('heading', { name: 'Credentials of consumer jack' }).waitFor();
     await page.getByRole('button', { name: 'Create' }).click();
@@ -201,7 +205,7 @@ describe('the resource editors in a browser', { timeout: 60_000 }, () => {
     await keyAuth.getByLabel('key *', { exact: true }).fill('jack-secret-0001');
     await screenshot(page, 'credential-editor');
     await dialog.getByRole('button', { name: 'Save' }).click();
-    await page.getByText('Credentials: saved.').waitFor();
+    await page.getByText('Saved the credential.').waitFor();
     await page.locator('tr[data-id="jack-key"]').waitFor();
     assert.ok((await adminCall(gw, 'GET', '/consumers/jack/credentials/jack-key')).body.value.plugins['key-auth']);
   });
