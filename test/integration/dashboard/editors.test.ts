@@ -9,30 +9,30 @@ import type { Browser, Locator, Page } from 'playwright-core';
 import { startGateway, type Gateway } from '../../helpers/gateway.js';
 import { headerStampPlugin, sendPublishForm } from '../../helpers/custom-plugins.js';
 import { get } from '../../helpers/http.js';
+import { adminCall as adminCallAs, signIn as signInAs } from '../../helpers/dashboard.js';
 import { launchBrowser, openPage, screenshot, type TrackedPage } from '../../helpers/browser.js';
 import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
 
 const ADMIN = 'admin-key-0123456789';
 const VIEWER = 'viewer-key-0123456789';
 
-async function adminCall(gw: Gateway, method: string, path: string, body?: unknown) {
-  const r = await get(`${gw.adminUrl}${path}`, {
-    method, headers: { 'x-api-key': ADMIN, 'content-type': 'application/json' }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: r.status, body: r.body === '' ? undefined : r.json() };
-}
+const adminCall = (gw: Gateway, method: string, path: string, body?: unknown) => adminCallAs(gw, ADMIN, method, path, body);
 
 async function signIn(page: Page, origin: string, key: string): Promise<void> {
-  await page.goto(`${origin}/ui/`);
-  await page.getByLabel('Admin API key').fill(key);
-  await page.getByLabel('Admin API key').press('Enter');
-  await page.getByRole('heading', { name: 'Plugin marketplace' }).waitFor();
+  await signInAs(page, origin, key);
   await page.getByRole('link', { name: 'Configuration' }).click();
 }
 
 async function openKind(page: Page, title: string): Promise<void> {
   await page.locator('.kind-tabs').getByRole('link', { name: title, exact: true }).click();
   await page.getByRole('heading', { name: title, exact: true }).waitFor();
+}
+
+/** Opens the kind's list and its Create drawer. */
+async function startCreating(page: Page, title: string): Promise<Locator> {
+  await openKind(page, title);
+  await page.getByRole('button', { name: 'Create' }).click();
+  return page.getByRole('dialog');
 }
 
 /** Polls the gateway until `path` answers `status` (the change reaches the workers within a second or two). */
@@ -86,9 +86,7 @@ describe('the resource editors in a browser', { timeout: 60_000 }, () => {
 
   test('an upstream and a route through the form; limit-count through its generated form, the API error next to count; the route proxies', async () => {
     const { page } = admin;
-    await openKind(page, 'Upstreams');
-    await page.getByRole('button', { name: 'Create' }).click();
-    let dialog = page.getByRole('dialog');
+    let dialog = await startCreating(page, 'Upstreams');
     await dialog.getByLabel('ID', { exact: true }).fill('u-shop');
     await dialog.getByLabel('Name', { exact: true }).fill('shop backend');
     await dialog.getByLabel('Port of node 1').fill(String(upstream.port));
@@ -98,9 +96,7 @@ describe('the resource editors in a browser', { timeout: 60_000 }, () => {
     await page.getByText('Saved the upstream.').waitFor();
     assert.equal((await adminCall(gw, 'GET', '/upstreams/u-shop')).body.value.name, 'shop backend');
 
-    await openKind(page, 'Routes');
-    await page.getByRole('button', { name: 'Create' }).click();
-    dialog = page.getByRole('dialog');
+    dialog = await startCreating(page, 'Routes');
     await dialog.getByLabel('ID', { exact: true }).fill('shop');
     await dialog.getByLabel('Name', { exact: true }).fill('shop route');
     await dialog.getByLabel('URI', { exact: true }).fill('/shop/*');
@@ -183,9 +179,7 @@ describe('the resource editors in a browser', { timeout: 60_000 }, () => {
 
   test('a consumer and its key-auth credential, the credential form from the consumer schema', async () => {
     const { page } = admin;
-    await openKind(page, 'Consumers');
-    await page.getByRole('button', { name: 'Create' }).click();
-    let dialog = page.getByRole('dialog');
+    let dialog = await startCreating(page, 'Consumers');
     await dialog.getByLabel('Username *', { exact: true }).fill('jack');
     await dialog.getByRole('button', { name: 'Save' }).click();
     await page.getByText('Saved the consumer.').waitFor();
