@@ -229,6 +229,39 @@ describe('the resource editors in a browser', { timeout: 60_000 }, () => {
     await page.locator('tr[data-id="u-shop"]').waitFor();
   });
 
+  test('the other kinds through their forms: plugin metadata from its metadata schema, a Vault secret, a global rule; a nodes error beside the table', async () => {
+    const { page } = admin;
+    let dialog = await startCreating(page, 'Plugin metadata');
+    await dialog.getByLabel('Plugin', { exact: true }).selectOption('http-logger');
+    await dialog.getByLabel('log_format', { exact: true }).fill('{"host": "$host"}');
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Saved the plugin metadata.').waitFor();
+    assert.deepEqual((await adminCall(gw, 'GET', '/plugin_metadata/http-logger')).body.value.log_format, { host: '$host' });
+
+    dialog = await startCreating(page, 'Secrets (Vault)');
+    await dialog.getByLabel('ID *', { exact: true }).fill('v1');
+    await dialog.getByLabel('Token', { exact: true }).fill('root-token-0001');
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await page.locator('tr[data-id="vault/v1"]').waitFor();
+    const secret = (await adminCall(gw, 'GET', '/secrets/vault/v1')).body.value;
+    assert.equal(secret.prefix, 'kv/apisix');
+    assert.notEqual(secret.token, 'root-token-0001', 'the token is never shown again');
+
+    dialog = await startCreating(page, 'Global rules');
+    await dialog.getByLabel('ID *', { exact: true }).fill('g1');
+    await dialog.getByLabel('Plugin to add').selectOption('request-id');
+    await dialog.getByRole('button', { name: 'Add plugin' }).click();
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await page.locator('tr[data-id="g1"]').waitFor();
+    assert.ok((await adminCall(gw, 'GET', '/global_rules/g1')).body.value.plugins['request-id']);
+
+    dialog = await startCreating(page, 'Upstreams');
+    await dialog.getByLabel('Port of node 1').fill('0');
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await dialog.locator('[data-field="nodes"] .field-error').getByText(/property "port" validation failed/).waitFor();
+    await page.keyboard.press('Escape');
+  });
+
   test('a viewer sees the objects but no write control', async () => {
     const viewer = await openPage(browser);
     try {
