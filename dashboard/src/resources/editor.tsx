@@ -25,6 +25,12 @@ export function ResourceEditor({ kind, parent, id: initialId, initial, canWrite,
   const [id, setId] = useState(initialId ?? '');
   const [body, setBodyState] = useState<Obj>(initial);
   const [jsonProblem, setJsonProblem] = useState<string>();
+  const [pluginJsonProblems, setPluginJsonProblems] = useState<Record<string, string>>({});
+  const unparsed = jsonProblem !== undefined || Object.keys(pluginJsonProblems).length > 0;
+  const notePluginJson = (plugin: string, problem: string | undefined): void => setPluginJsonProblems((all) => {
+    const { [plugin]: _, ...rest } = all;
+    return problem === undefined ? rest : { ...rest, [plugin]: problem };
+  });
   const [errors, setErrors] = useState<Errors>(NO_ERRORS);
   const [busy, setBusy] = useState(false);
   const readOnly = !canWrite;
@@ -36,7 +42,7 @@ export function ResourceEditor({ kind, parent, id: initialId, initial, canWrite,
 
   const submit = async (e: Event): Promise<void> => {
     e.preventDefault();
-    if (jsonProblem !== undefined) return;
+    if (unparsed) return;
     if (kind.idRule === 'required' && id.trim() === '') {
       setErrors({ ...NO_ERRORS, fields: { id: t('publish.required') } });
       return;
@@ -77,12 +83,12 @@ export function ResourceEditor({ kind, parent, id: initialId, initial, canWrite,
         </div>
         {kind.plugins !== undefined && (
           <PluginsSection plugins={plugins} consumerSide={kind.plugins === 'consumer'} credentialsOnly={kind.name === 'credentials'}
-            readOnly={readOnly} errors={errors.plugins}
+            readOnly={readOnly} errors={errors.plugins} onJsonProblem={notePluginJson}
             onChange={(p) => setBody(Object.keys(p).length === 0 && kind.name !== 'credentials' ? withoutPlugins(body) : { ...body, plugins: p })} />
         )}
         <div class="actions">
           <button type="button" onClick={onClose}>{canWrite ? t('common.cancel') : t('common.close')}</button>
-          {canWrite && <button type="submit" class="primary" disabled={busy || jsonProblem !== undefined}>{t('common.save')}</button>}
+          {canWrite && <button type="submit" class="primary" disabled={busy || unparsed}>{t('common.save')}</button>}
         </div>
       </form>
     </Drawer>

@@ -10,10 +10,12 @@ import { SchemaForm } from './schema-form.js';
 /** API errors for plugins: by plugin name, then by field path ('' = the plugin as a whole). */
 export type PluginErrors = Record<string, Record<string, string>>;
 
-export function PluginsSection({ plugins, onChange, consumerSide, credentialsOnly, readOnly, errors }:
+export function PluginsSection({ plugins, onChange, consumerSide, credentialsOnly, readOnly, errors, onJsonProblem }:
   {
     plugins: Obj; onChange: (p: Obj) => void; consumerSide: boolean; credentialsOnly: boolean;
     readOnly: boolean; errors: PluginErrors;
+    /** A plugin's raw JSON does not parse (`problem`) or parses again (undefined): the save waits for it. */
+    onJsonProblem: (plugin: string, problem: string | undefined) => void;
   }) {
   const [installed, setInstalled] = useState<PluginInfo[]>([]);
   const [loadError, setLoadError] = useState<string>();
@@ -25,7 +27,10 @@ export function PluginsSection({ plugins, onChange, consumerSide, credentialsOnl
   const choices = installed.filter((p) => !(p.name in plugins) && (!credentialsOnly || p.consumer));
   const set = (name: string) => (conf: unknown): void => {
     const next = { ...plugins };
-    if (conf === undefined) delete next[name];
+    if (conf === undefined) {
+      delete next[name];
+      onJsonProblem(name, undefined);
+    }
     else next[name] = conf;
     onChange(next);
   };
@@ -39,7 +44,7 @@ export function PluginsSection({ plugins, onChange, consumerSide, credentialsOnl
         const schemaType = consumerSide && info?.consumer === true ? 'consumer' : 'default';
         return (
           <PluginBlock key={name} name={name} schemaType={schemaType} conf={(conf ?? {}) as Obj} onChange={set(name)}
-            readOnly={readOnly} errors={errors[name] ?? {}} />
+            readOnly={readOnly} errors={errors[name] ?? {}} onJsonProblem={(p) => onJsonProblem(name, p)} />
         );
       })}
       {!readOnly && (
@@ -55,8 +60,11 @@ export function PluginsSection({ plugins, onChange, consumerSide, credentialsOnl
   );
 }
 
-function PluginBlock({ name, schemaType, conf, onChange, readOnly, errors }:
-  { name: string; schemaType: 'default' | 'consumer'; conf: Obj; onChange: (c: unknown) => void; readOnly: boolean; errors: Record<string, string> }) {
+function PluginBlock({ name, schemaType, conf, onChange, readOnly, errors, onJsonProblem }:
+  {
+    name: string; schemaType: 'default' | 'consumer'; conf: Obj; onChange: (c: unknown) => void; readOnly: boolean;
+    errors: Record<string, string>; onJsonProblem: (problem: string | undefined) => void;
+  }) {
   const schema = usePluginSchema(name, schemaType);
   const whole = errors[''];
   return (
@@ -77,7 +85,7 @@ function PluginBlock({ name, schemaType, conf, onChange, readOnly, errors }:
         <div class="json-side">
           <label for={`plugin-${name}-json`}>{t('res.pluginJson', { name })}</label>
           <JsonText id={`plugin-${name}-json`} value={conf} object readOnly={readOnly} rows={10}
-            onChange={(v) => onChange(v ?? {})} />
+            onValidity={onJsonProblem} onChange={(v) => onChange(v ?? {})} />
         </div>
       </div>
     </div>

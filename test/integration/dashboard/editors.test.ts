@@ -196,7 +196,15 @@ describe('the resource editors in a browser', { timeout: 60_000 }, () => {
     await dialog.getByRole('button', { name: 'Save' }).click();
     await keyAuth.locator('[data-field="plugin-key-auth-key"] .field-error').getByText('property "key" is required').waitFor();
     assert.equal(await keyAuth.getByLabel('key *', { exact: true }).getAttribute('type'), 'password');
-    await keyAuth.getByLabel('key *', { exact: true }).fill('jack-secret-0001');
+    // key-auth's consumer schema has additionalProperties: false; a half-typed plugin JSON holds the save
+    const keyAuthJson = keyAuth.getByLabel('key-auth as JSON');
+    await keyAuthJson.fill('{"key": "jack-secret-0001", "bogus": 1');
+    await keyAuth.getByText(/Invalid JSON/).waitFor();
+    assert.ok(await dialog.getByRole('button', { name: 'Save' }).isDisabled());
+    await keyAuthJson.fill('{"key": "jack-secret-0001", "bogus": 1}');
+    await keyAuth.getByText('Not allowed by the schema: bogus').waitFor();
+    await keyAuthJson.fill('{"key": "jack-secret-0001"}');
+    await until('the form follows the plugin JSON', async () => (await keyAuth.getByLabel('key *', { exact: true }).inputValue()) === 'jack-secret-0001');
     await screenshot(page, 'credential-editor');
     await dialog.getByRole('button', { name: 'Save' }).click();
     await page.getByText('Saved the credential.').waitFor();
