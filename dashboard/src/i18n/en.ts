@@ -216,6 +216,7 @@ export const en = {
   'res.one.ssls': 'SSL certificate',
   'res.one.secrets': 'secret',
   'schema.optional': 'Optional fields ({n})',
+  'res.keyHint': 'The gateway never shows a stored key again: paste it to save a change.',
 } as const;
 
 export type MessageKey = keyof typeof en;

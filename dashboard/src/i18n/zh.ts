@@ -218,4 +218,5 @@ export const zh: Record<MessageKey, string> = {
   'res.one.ssls': 'SSL 证书',
   'res.one.secrets': '密钥',
   'schema.optional': '可选字段（{n}）',
+  'res.keyHint': '网关不会再显示已保存的私钥：保存修改时请重新粘贴。',
 };

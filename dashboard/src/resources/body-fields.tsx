@@ -18,13 +18,15 @@ const BODY_KEY: Partial<Record<FormField, string>> = { uri_vault: 'uri' };
 
 export const bodyKeyOf = (f: FormField): string => BODY_KEY[f] ?? f;
 
-interface Props { body: Obj; onChange: (b: Obj) => void; readOnly: boolean; errors: Record<string, string> }
+interface Props { body: Obj; onChange: (b: Obj) => void; readOnly: boolean; errors: Record<string, string>; isNew: boolean }
 
 export function BodyFields({ fields, ...props }: Props & { fields: FormField[] }) {
   return <>{fields.map((f) => <BodyField key={f} field={f} {...props} />)}</>;
 }
 
-function BodyField({ field, body, onChange, readOnly, errors }: Props & { field: FormField }) {
+function BodyField({ field, body, onChange, readOnly: viewerOnly, errors, isNew }: Props & { field: FormField }) {
+  // a consumer's username is its id: renaming would make another consumer
+  const readOnly = viewerOnly || (field === 'username' && !isNew);
   const key = bodyKeyOf(field);
   const value = body[key];
   const set = (v: unknown): void => {
@@ -48,7 +50,7 @@ function BodyField({ field, body, onChange, readOnly, errors }: Props & { field:
       return <MethodsField {...common} value={Array.isArray(value) ? value as string[] : []} onChange={set} readOnly={readOnly} />;
     case 'cert': case 'key':
       return (
-        <Field {...common}>
+        <Field {...common} {...(field === 'key' ? { hint: t('res.keyHint') } : {})}>
           <textarea id={id} class="code" rows={4} value={str} readOnly={readOnly} onInput={(e) => set(e.currentTarget.value)} />
         </Field>
       );

@@ -70,7 +70,7 @@ export function ResourceEditor({ kind, parent, id: initialId, initial, canWrite,
             {kind.idRule !== 'username' && (
               <IdField kind={kind} id={id} setId={setId} isNew={isNew} readOnly={readOnly} error={errors.fields.id} />
             )}
-            <BodyFields fields={kind.fields} body={body} onChange={setBody} readOnly={readOnly} errors={errors.fields} />
+            <BodyFields fields={kind.fields} body={body} onChange={setBody} readOnly={readOnly} errors={errors.fields} isNew={isNew} />
             {kind.bodyIsPluginConfig !== undefined && (
               <MetadataForm plugin={id} body={body} onChange={setBody} readOnly={readOnly} errors={errors.fields} />
             )}

@@ -12,6 +12,7 @@ import { get } from '../../helpers/http.js';
 import { adminCall as adminCallAs, signIn as signInAs } from '../../helpers/dashboard.js';
 import { launchBrowser, openPage, screenshot, type TrackedPage } from '../../helpers/browser.js';
 import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
+import { makeCert } from '../../helpers/certs.js';
 
 const ADMIN = 'admin-key-0123456789';
 const VIEWER = 'viewer-key-0123456789';
@@ -237,7 +238,7 @@ describe('the resource editors in a browser', { timeout: 60_000 }, () => {
     await page.locator('tr[data-id="u-shop"]').waitFor();
   });
 
-  test('the other kinds through their forms: plugin metadata from its metadata schema, a Vault secret, a global rule; a nodes error beside the table', async () => {
+  test('the other kinds through their forms: plugin metadata from its metadata schema, a Vault secret, a global rule, an SSL certificate (an error naming no field on top); a nodes error beside the table', async () => {
     const { page } = admin;
     let dialog = await startCreating(page, 'Plugin metadata');
     await dialog.getByLabel('Plugin', { exact: true }).selectOption('http-logger');
@@ -262,6 +263,19 @@ describe('the resource editors in a browser', { timeout: 60_000 }, () => {
     await dialog.getByRole('button', { name: 'Save' }).click();
     await page.locator('tr[data-id="g1"]').waitFor();
     assert.ok((await adminCall(gw, 'GET', '/global_rules/g1')).body.value.plugins['request-id']);
+
+    const shopCert = makeCert(['shop.test']);
+    dialog = await startCreating(page, 'SSL certificates');
+    await dialog.getByLabel('SNIs', { exact: true }).fill('shop.test');
+    await dialog.getByLabel('Certificate (PEM)').fill(shopCert.cert);
+    await dialog.getByLabel('Private key (PEM)').fill(makeCert(['other.test']).key);
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    // a message naming no field goes on top of the form
+    await dialog.locator('.top-error').getByText('the private key does not match the certificate').waitFor();
+    await dialog.getByLabel('Private key (PEM)').fill(shopCert.key);
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Saved the SSL certificate.').waitFor();
+    await page.locator('.resource-table').getByText('shop.test').waitFor();
 
     dialog = await startCreating(page, 'Upstreams');
     await dialog.getByLabel('Port of node 1').fill('0');
