@@ -3,7 +3,6 @@
 // credentials are the same list under `#/resources/consumers/<username>/credentials`.
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { t } from '../i18n/index.js';
-
 import { ResourceEditor } from './editor.js';
 import { KINDS, kindNamed, type ResourceKind } from './kinds.js';
 import { deleteItem, editable, loadItems, matchesSearch, pageOf, type Item, type Obj } from './model.js';

@@ -284,7 +284,7 @@ describe('the resource editors in a browser', { timeout: 60_000 }, () => {
     await page.keyboard.press('Escape');
   });
 
-  test('a viewer sees the objects but no write control', async () => {
+  test('a viewer sees the objects but no write control; the section in Chinese', async () => {
     const viewer = await openPage(browser);
     try {
       const { page } = viewer;
@@ -302,6 +302,10 @@ describe('the resource editors in a browser', { timeout: 60_000 }, () => {
       assert.equal(await dialog.getByRole('button', { name: /^Remove/ }).count(), 0);
       assert.equal(await dialog.getByLabel('URI', { exact: true }).getAttribute('readonly'), '');
       assert.equal(await dialog.locator('#body-json').getAttribute('readonly'), '');
+      await page.keyboard.press('Escape');
+      await page.locator('.lang-switch select').selectOption('zh');
+      await page.getByRole('heading', { name: '路由', exact: true }).waitFor();
+      await page.locator('tr[data-id="shop"]').getByRole('button', { name: '查看' }).waitFor();
       assert.deepEqual(viewer.cspViolations(), []);
     } finally {
       await viewer.context.close();
