@@ -7,6 +7,7 @@ import { ChainRoutes } from './chain/routes.js';
 import { ChainView } from './chain/view.js';
 import { Marketplace } from './marketplace/page.js';
 import { MetricsPage } from './metrics/page.js';
+import { Resources } from './resources/page.js';
 import { navigate, useRoute } from './route.js';
 import { clearSession, loadSession, saveSession, type Session } from './session.js';
 import { SignIn } from './signin.js';
@@ -14,6 +15,7 @@ import { SignIn } from './signin.js';
 // Only sections that exist are listed; the editors, chain view and metrics join here.
 const SECTIONS = [
   { path: 'plugins', label: 'nav.plugins' },
+  { path: 'resources', label: 'nav.resources' },
   { path: 'chain', label: 'nav.chain' },
   { path: 'metrics', label: 'nav.metrics' },
 ] as const;
@@ -78,6 +80,7 @@ export function App() {
         {chainOf !== undefined ? <ChainView key={chainOf} routeId={chainOf} />
           : section === 'chain' ? <ChainRoutes />
           : section === 'metrics' ? <MetricsPage />
+          : section === 'resources' ? <Resources canWrite={session.role === 'admin'} route={route.slice(1)} />
           : <Marketplace canWrite={session.role === 'admin'} route={route.slice(1)} />}
       </main>
     </div>

@@ -30,6 +30,7 @@ import { HandoffTracker, descriptorShortage } from './cluster-handoff.js';
 import { WasmPluginSet, configSources, storeSources, workerServices } from '../wasm-host/index.js';
 import { ClusterMode, isSharedStore } from '../cluster/cluster-mode.js';
 import { clusterNodesRoute } from '../admin-api/cluster-nodes.js';
+import { bindingsByPlugin } from '../admin-api/custom-plugins/bindings.js';
 import { sessionRoute } from '../admin-api/session.js';
 import { metricsSummaryRoute } from '../admin-api/metrics-summary.js';
 
@@ -184,7 +185,7 @@ export class Primary {
       ...(this.config.status === undefined ? { status } : {}),
       redactPlugins: (plugins, schemaType) => redactPluginSecrets(plugins, (name) => this.plugins.get(name)?.plugin, schemaType),
     });
-    this.admin.addRoute('plugins', pluginsRoute({ registry: () => this.plugins, reload: () => this.reloadPlugins() }));
+    this.admin.addRoute('plugins', pluginsRoute({ registry: () => this.plugins, reload: () => this.reloadPlugins(), bindings: () => bindingsByPlugin(this.store) }));
     const customPlugins = new CustomPluginsApi({
       store: this.store,
       // the registry holds the marketplace's own plugins too: those are not built-ins

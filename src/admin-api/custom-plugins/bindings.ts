@@ -25,6 +25,26 @@ export async function boundTo(store: ConfigStore, pluginId: string): Promise<Bou
   return out;
 }
 
+/** Where every plugin (built-in or custom) is bound, read in one pass over the holders. */
+export async function bindingsByPlugin(store: ConfigStore): Promise<Map<string, BoundTo>> {
+  const out = new Map<string, BoundTo>();
+  for (const kind of PLUGIN_HOLDER_KINDS) {
+    for (const o of await store.list(kind)) {
+      if (!isObject(o.value.plugins)) continue;
+      for (const name of Object.keys(o.value.plugins)) {
+        let bound = out.get(name);
+        if (bound === undefined) out.set(name, bound = emptyBindings());
+        bound[kind].push(o.id);
+      }
+    }
+  }
+  return out;
+}
+
+export function emptyBindings(): BoundTo {
+  return Object.fromEntries(PLUGIN_HOLDER_KINDS.map((k) => [k, [] as string[]])) as BoundTo;
+}
+
 /** `route [1], service [s]` for the non-empty entries; undefined when bound nowhere. */
 export function describeBindings(bound: BoundTo): string | undefined {
   const labels: Record<HolderKind, string> = {

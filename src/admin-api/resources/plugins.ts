@@ -8,11 +8,15 @@
 //   GET /plugins/{name}?schema_type=consumer|metadata
 //   GET /plugins/{name}?detail=true        (our extension) {name, version, stage, priority, type,
 //                                          run_policy, schema, consumer_schema, metadata_schema}
+//   ...&bound=true                         (our extension) each plugin's detail also has `bound_to`: the ids of
+//                                          the routes, services, global rules, consumers, consumer groups and
+//                                          plugin configs that configure it (the dashboard's cards)
 //   PUT /plugins/reload                    re-read config.yaml's whitelist and plugin_dirs, reload everywhere → `done`
 //
 // `?subsystem=stream` answers as APISIX does with no stream plugins: an empty list, 404 for a name.
 import type { LoadedPlugin, PluginRegistry } from '../../plugin-runtime/registry.js';
 import { AdminError } from '../errors.js';
+import { emptyBindings, type BoundTo } from '../custom-plugins/bindings.js';
 import type { AdminRouteHandler } from '../server.js';
 
 export interface PluginsRouteDeps {
@@ -20,6 +24,8 @@ export interface PluginsRouteDeps {
   registry(): PluginRegistry;
   /** Reloads the plugins in the primary and on every worker; resolves when done. */
   reload(): Promise<void>;
+  /** Where each plugin is bound (`?bound=true`); absent: the parameter is refused. */
+  bindings?(): Promise<Map<string, BoundTo>>;
 }
 
 /** What `?all=true` and `?detail=true` show of one plugin. Absent fields are left out. */
@@ -52,13 +58,25 @@ export function describePlugin(lp: LoadedPlugin): PluginDetail {
   };
 }
 
-function detailMap(registry: PluginRegistry): Record<string, Omit<PluginDetail, 'name'>> {
+function detailMap(registry: PluginRegistry, bound: Map<string, BoundTo> | undefined): Record<string, Omit<PluginDetail, 'name'>> {
   const out: Record<string, Omit<PluginDetail, 'name'>> = {};
   for (const lp of registry.list()) {
-    const { name, ...rest } = describePlugin(lp);
+    const { name, ...rest } = withBindings(describePlugin(lp), bound);
     out[name] = rest;
   }
   return out;
+}
+
+async function bindingsIfAsked(query: URLSearchParams, deps: PluginsRouteDeps): Promise<Map<string, BoundTo> | undefined> {
+  const v = query.get('bound');
+  if (v === null || v === 'false') return undefined;
+  if (v !== 'true') throw new AdminError(400, `invalid bound: ${v} (use true or false)`);
+  if (deps.bindings === undefined) throw new AdminError(400, 'bound=true is not available here');
+  return deps.bindings();
+}
+
+function withBindings(detail: PluginDetail, bound: Map<string, BoundTo> | undefined): PluginDetail & { bound_to?: BoundTo } {
+  return bound === undefined ? detail : { ...detail, bound_to: bound.get(detail.name) ?? emptyBindings() };
 }
 
 function subsystemOf(query: URLSearchParams): 'http' | 'stream' {
@@ -86,14 +104,15 @@ export function pluginsRoute(deps: PluginsRouteDeps): AdminRouteHandler {
     const subsystem = subsystemOf(req.query);
     const registry = deps.registry();
     const all = req.query.get('all') === 'true';
-    if (name === undefined) return { status: 200, body: subsystem === 'stream' ? {} : detailMap(registry) };
+    const bound = await bindingsIfAsked(req.query, deps);
+    if (name === undefined) return { status: 200, body: subsystem === 'stream' ? {} : detailMap(registry, bound) };
     if (name === 'list') {
       if (subsystem === 'stream') return { status: 200, body: all ? {} : [] };
-      return { status: 200, body: all ? detailMap(registry) : registry.list().map((lp) => lp.plugin.name) };
+      return { status: 200, body: all ? detailMap(registry, bound) : registry.list().map((lp) => lp.plugin.name) };
     }
     const lp = subsystem === 'http' ? registry.get(name) : undefined;
     if (lp === undefined) throw new AdminError(404, `plugin not found in subsystem ${subsystem}`);
-    if (req.query.get('detail') === 'true') return { status: 200, body: describePlugin(lp) };
+    if (req.query.get('detail') === 'true') return { status: 200, body: withBindings(describePlugin(lp), bound) };
     const schemaType = req.query.get('schema_type');
     let schema: Record<string, unknown> | undefined;
     if (schemaType === null || schemaType === '' || schemaType === 'default') schema = lp.schema;

@@ -160,3 +160,23 @@ test('a reload that cannot read config.yaml changes nothing and says why', async
     await writeFile(gw.configFile, original);
   }
 });
+
+test('?bound=true: where every plugin is bound, built-ins included (the dashboard\'s cards)', async () => {
+  assert.equal((await call('PUT', '/routes/bound-r', { ...routeTo('/bound', up.port), plugins: { 'key-auth': {}, cors: {} } })).status, 201);
+  assert.equal((await call('PUT', '/global_rules/bound-g', { plugins: { cors: {} } })).status, 201);
+  assert.equal((await call('PUT', '/plugin_configs/bound-pc', { plugins: { 'request-id': {} } })).status, 201);
+  const all = (await call('GET', '/plugins?all=true&bound=true')).body as Record<string, { bound_to: Record<string, string[]> }>;
+  assert.deepEqual(all['key-auth']!.bound_to.routes, ['bound-r']);
+  assert.deepEqual(all.cors!.bound_to.routes, ['bound-r']);
+  assert.deepEqual(all.cors!.bound_to.global_rules, ['bound-g']);
+  assert.deepEqual(all['request-id']!.bound_to.plugin_configs, ['bound-pc']);
+  assert.deepEqual(Object.values(all['real-ip']!.bound_to).flat(), [], 'an unbound plugin has empty lists');
+  const detail = (await call('GET', '/plugins/key-auth?detail=true&bound=true')).body as { bound_to: Record<string, string[]> };
+  assert.deepEqual(detail.bound_to.routes, ['bound-r']);
+  assert.equal(((await call('GET', '/plugins?all=true')).body as Record<string, object>)['key-auth']!.hasOwnProperty('bound_to'), false,
+    'without the parameter the answer is APISIX\'s');
+  const bad = await call('GET', '/plugins?all=true&bound=yes');
+  assert.equal(bad.status, 400);
+  assert.match((bad.body as { error_msg: string }).error_msg, /bound/);
+  for (const path of ['/routes/bound-r', '/global_rules/bound-g', '/plugin_configs/bound-pc']) await call('DELETE', path);
+});

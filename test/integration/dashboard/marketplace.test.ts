@@ -7,28 +7,17 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { startGateway, type Gateway } from '../../helpers/gateway.js';
 import { headerStampPlugin } from '../../helpers/custom-plugins.js';
 import { get } from '../../helpers/http.js';
+import { adminCall as adminCallAs, signIn } from '../../helpers/dashboard.js';
 import { launchBrowser, openPage, screenshot, type TrackedPage } from '../../helpers/browser.js';
 
 const ADMIN = 'admin-key-0123456789';
 const VIEWER = 'viewer-key-0123456789';
 
-async function adminCall(gw: Gateway, method: string, path: string, body?: unknown) {
-  const r = await get(`${gw.adminUrl}${path}`, {
-    method, headers: { 'x-api-key': ADMIN, 'content-type': 'application/json' }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: r.status, body: r.body === '' ? undefined : r.json() };
-}
-
-async function signIn(page: Page, origin: string, key: string): Promise<void> {
-  await page.goto(`${origin}/ui/`);
-  await page.getByLabel('Admin API key').fill(key);
-  await page.getByLabel('Admin API key').press('Enter');
-  await page.getByRole('heading', { name: 'Plugin marketplace' }).waitFor();
-}
+const adminCall = (gw: Gateway, method: string, path: string, body?: unknown) => adminCallAs(gw, ADMIN, method, path, body);
 
 describe('the dashboard in a browser', { timeout: 60_000 }, () => {
   let gw: Gateway;
