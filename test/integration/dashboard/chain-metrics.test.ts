@@ -9,17 +9,17 @@ import type { Browser, Page } from 'playwright-core';
 import { startGateway, type Gateway } from '../../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
+import { adminCall, signIn } from '../../helpers/dashboard.js';
 import { BROWSER_TIMEOUT_MS, launchBrowser, openPage, screenshot, type TrackedPage } from '../../helpers/browser.js';
 
 const ADMIN = 'admin-key-0123456789';
 const WORKERS = 2;
 
-async function adminCall(gw: Gateway, method: string, path: string, body?: unknown) {
-  const r = await get(`${gw.adminUrl}${path}`, {
-    method, headers: { 'x-api-key': ADMIN, 'content-type': 'application/json' }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${r.body}`);
-  return r.body === '' ? undefined : r.json();
+/** An Admin API call that must succeed; its body. */
+async function configure(gw: Gateway, method: string, path: string, body?: unknown): Promise<any> {
+  const r = await adminCall(gw, ADMIN, method, path, body);
+  assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
 }
 
 /** `[plugin, origin, skipped]` of every plugin box of a lane, in page order. */
@@ -52,9 +52,9 @@ describe('the plugin chain view and live metrics in a browser', { timeout: 60_00
     ]);
     origin = new URL(gw.adminUrl).origin;
     const upstream = { type: 'roundrobin', nodes: { [`127.0.0.1:${up.port}`]: 1 } };
-    await adminCall(gw, 'PUT', '/global_rules/g1', { plugins: { prometheus: {}, 'request-id': {} } });
-    await adminCall(gw, 'PUT', '/plugin_configs/pc1', { plugins: { 'response-rewrite': { headers: { set: { 'x-from': 'pc1' } } } } });
-    await adminCall(gw, 'PUT', '/routes/r1', {
+    await configure(gw, 'PUT', '/global_rules/g1', { plugins: { prometheus: {}, 'request-id': {} } });
+    await configure(gw, 'PUT', '/plugin_configs/pc1', { plugins: { 'response-rewrite': { headers: { set: { 'x-from': 'pc1' } } } } });
+    await configure(gw, 'PUT', '/routes/r1', {
       name: 'orders', uri: '/orders', upstream, plugin_config_id: 'pc1',
       plugins: {
         'proxy-rewrite': { headers: { set: { 'x-via': 'gatehouse' } } },
@@ -62,9 +62,9 @@ describe('the plugin chain view and live metrics in a browser', { timeout: 60_00
         cors: { _meta: { filter: [['arg_cors', '==', 'on']] } },
       },
     });
-    await adminCall(gw, 'PUT', '/consumers', { username: 'alice', plugins: { 'key-auth': { key: 'alice-key' }, 'limit-count': { count: 100, time_window: 60 } } });
-    await adminCall(gw, 'PUT', '/routes/r3', { name: 'members', uri: '/members', plugins: { 'key-auth': {} }, upstream });
-    await adminCall(gw, 'PUT', '/routes/r2', { uri: '/down', plugins: { 'fault-injection': { abort: { http_status: 503 } } }, upstream });
+    await configure(gw, 'PUT', '/consumers', { username: 'alice', plugins: { 'key-auth': { key: 'alice-key' }, 'limit-count': { count: 100, time_window: 60 } } });
+    await configure(gw, 'PUT', '/routes/r3', { name: 'members', uri: '/members', plugins: { 'key-auth': {} }, upstream });
+    await configure(gw, 'PUT', '/routes/r2', { uri: '/down', plugins: { 'fault-injection': { abort: { http_status: 503 } } }, upstream });
     admin = await openPage(browser);
   });
   after(async () => {
@@ -75,9 +75,7 @@ describe('the plugin chain view and live metrics in a browser', { timeout: 60_00
 
   test('live metrics: traffic moves requests/s and the status mix; per-route latency and plugin cost; the workers', async () => {
     const { page } = admin;
-    await page.goto(`${origin}/ui/`);
-    await page.getByLabel('Admin API key').fill(ADMIN);
-    await page.getByLabel('Admin API key').press('Enter');
+    await signIn(page, origin, ADMIN);
     await page.getByRole('link', { name: 'Metrics' }).click();
     await page.getByRole('heading', { name: 'Live metrics' }).waitFor();
     await page.getByText('No route has metrics yet').waitFor();
@@ -111,7 +109,7 @@ describe('the plugin chain view and live metrics in a browser', { timeout: 60_00
     await page.getByRole('heading', { name: 'Plugin chain of route orders' }).waitFor();
     assert.match(page.url(), /#\/routes\/r1\/chain$/);
 
-    const report = await adminCall(gw, 'GET', '/routes/r1/plugin-chain');
+    const report = await configure(gw, 'GET', '/routes/r1/plugin-chain');
     await page.locator('.chain-plugin').first().waitFor();
     const request = await laneBoxes(page, 'Request');
     assert.deepEqual(request, expectedBoxes(report, 'request'));

@@ -8,6 +8,7 @@ import { startEtcd, type EtcdServer } from '../../helpers/etcd-server.js';
 import { eventually, startGateway, type Gateway } from '../../helpers/gateway.js';
 import { get } from '../../helpers/http.js';
 import { launchBrowser, openPage } from '../../helpers/browser.js';
+import { signIn } from '../../helpers/dashboard.js';
 
 const KEY = 'admin-key-0123456789';
 
@@ -40,9 +41,7 @@ describe('the metrics page lists the cluster\'s nodes', { timeout: 60_000 }, () 
 
   test('both nodes, with store, applied revision and lag; this node marked', async () => {
     const { page, cspViolations } = await openPage(browser);
-    await page.goto(`${new URL(nodes[0]!.adminUrl).origin}/ui/#/metrics`);
-    await page.getByLabel('Admin API key').fill(KEY);
-    await page.getByLabel('Admin API key').press('Enter');
+    await signIn(page, new URL(nodes[0]!.adminUrl).origin, KEY);
     await page.getByRole('link', { name: 'Metrics' }).click();
     await page.getByRole('heading', { name: 'Cluster nodes' }).waitFor();
     const rows = page.locator('.cluster-nodes tr[data-node]');
