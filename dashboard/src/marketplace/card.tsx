@@ -4,7 +4,7 @@ import { bindingsOf, descriptionOf, idOf, type MarketPlugin } from './model.js';
 export function PluginCard({ plugin, onOpen }: { plugin: MarketPlugin; onOpen: () => void }) {
   const id = idOf(plugin);
   const custom = plugin.kind === 'custom';
-  const bindings = custom ? bindingsOf(plugin) : [];
+  const bindings = bindingsOf(plugin);
   const description = descriptionOf(plugin);
   return (
     <article class={`card${custom && !plugin.enabled ? ' is-disabled' : ''}`} data-plugin={id} data-kind={plugin.kind}>
@@ -23,11 +23,9 @@ export function PluginCard({ plugin, onOpen }: { plugin: MarketPlugin; onOpen: (
         <div><dt>{t('card.stage')}</dt><dd>{t(`stage.${plugin.stage}`)}</dd></div>
         <div><dt>{t('card.priority')}</dt><dd>{plugin.priority}</dd></div>
         <div><dt>{t('card.version')}</dt><dd>{String(plugin.version)}</dd></div>
-        {custom && (
-          <div class="bound"><dt>{t('card.boundTo')}</dt>
-            <dd>{bindings.length === 0 ? t('card.boundNowhere') : bindings.map(([k, bid]) => t(`bound.${k}`, { id: bid })).join(', ')}</dd>
-          </div>
-        )}
+        <div class="bound"><dt>{t('card.boundTo')}</dt>
+          <dd>{bindings.length === 0 ? t('card.boundNowhere') : bindings.map(([k, bid]) => t(`bound.${k}`, { id: bid })).join(', ')}</dd>
+        </div>
       </dl>
     </article>
   );

@@ -9,6 +9,7 @@ import { bindingsOf, STAGES, type BuiltinPlugin, type CustomPlugin } from './mod
 import { PublishDrawer } from './publish-drawer.js';
 
 export function BuiltinDetail({ plugin, onClose }: { plugin: BuiltinPlugin; onClose: () => void }) {
+  const bindings = bindingsOf(plugin);
   return (
     <Drawer title={plugin.name} onClose={onClose}>
       <p class="notice">{t('detail.builtinReadOnly')}</p>
@@ -17,6 +18,9 @@ export function BuiltinDetail({ plugin, onClose }: { plugin: BuiltinPlugin; onCl
         <div><dt>{t('card.priority')}</dt><dd>{plugin.priority}</dd></div>
         <div><dt>{t('card.version')}</dt><dd>{String(plugin.version)}</dd></div>
         {plugin.type !== undefined && <div><dt>{t('detail.type')}</dt><dd>{plugin.type}</dd></div>}
+        <div><dt>{t('card.boundTo')}</dt>
+          <dd>{bindings.length === 0 ? t('card.boundNowhere') : bindings.map(([k, id]) => t(`bound.${k}`, { id })).join(', ')}</dd>
+        </div>
       </dl>
       <h3>{t('detail.schema')}</h3>
       <pre class="schema">{JSON.stringify(plugin.schema, null, 2)}</pre>

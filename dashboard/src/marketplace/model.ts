@@ -19,6 +19,8 @@ export interface BuiltinPlugin {
   priority: number;
   type?: string;
   schema: Record<string, unknown>;
+  /** Where it is bound (the Admin API's `?bound=true`). */
+  bound_to: BoundTo;
 }
 
 export type CustomVersion = CustomPluginVersion;
@@ -43,7 +45,7 @@ export async function loadCustomPlugin(id: string): Promise<CustomPlugin> {
 
 export async function loadMarketplace(): Promise<MarketPlugin[]> {
   const [builtins, customs] = await Promise.all([
-    api<Record<string, Detail>>('GET', '/plugins?all=true'),
+    api<Record<string, Detail>>('GET', '/plugins?all=true&bound=true'),
     api<{ list: Envelope<{ id: string }>[] }>('GET', '/custom_plugins'),
   ]);
   const custom = await Promise.all(customs.list.map((e) => loadCustomPlugin(e.value.id)));
@@ -80,6 +82,6 @@ export function descriptionOf(p: MarketPlugin): string {
 }
 
 /** `[["routes", "1"], ...]` for every object the plugin is bound to. */
-export function bindingsOf(p: CustomPlugin): [typeof HOLDER_KINDS[number], string][] {
+export function bindingsOf(p: MarketPlugin): [typeof HOLDER_KINDS[number], string][] {
   return HOLDER_KINDS.flatMap((k) => (p.bound_to[k] ?? []).map((id) => [k, id] as [typeof HOLDER_KINDS[number], string]));
 }

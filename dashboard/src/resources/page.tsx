@@ -100,6 +100,7 @@ function ResourceList({ kind, parent, canWrite }: { kind: ResourceKind; parent: 
                 {kind.columns.filter((c) => c.label !== 'res.col.username').map((c) => <td key={c.label}>{cell(c.value(item.value))}</td>)}
                 <td class="row-actions">
                   {kind.name === 'consumers' && <a href={`#/resources/consumers/${encodeURIComponent(item.id)}/credentials`}>{t('res.credentials')}</a>}
+                  {kind.name === 'routes' && <a href={`#/routes/${encodeURIComponent(item.id)}/chain`}>{t('chain.open')}</a>}
                   <button type="button" onClick={() => setEditing({ id: item.id, value: editable(item.value) })}>{canWrite ? t('detail.edit') : t('res.view')}</button>
                   {canWrite && <button type="button" class="danger" onClick={() => setConfirming(item.id)}>{t('detail.delete')}</button>}
                 </td>

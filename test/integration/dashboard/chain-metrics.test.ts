@@ -175,10 +175,20 @@ describe('the plugin chain view and live metrics in a browser', { timeout: 60_00
     assert.deepEqual(admin.cspViolations(), []);
   });
 
-  test('the marketplace cards carry the built-ins\' one-line descriptions', async () => {
+  test('the marketplace cards carry the built-ins\' one-line descriptions and where they are bound', async () => {
     const { page } = admin;
     await page.getByRole('link', { name: 'Plugins' }).click();
     await page.locator('[data-plugin="key-auth"] .description').getByText('Adds key authentication').waitFor();
     await page.locator('[data-plugin="prometheus"] .description').getByText('Records request metrics').waitFor();
+    // key-auth is configured on route r3 and on consumer alice
+    await page.locator('[data-plugin="key-auth"] .bound dd').getByText(/route r3.*consumer alice/).waitFor();
+  });
+
+  test('a route in the editors links to its plugin chain', async () => {
+    const { page } = admin;
+    await page.goto(`${page.url().split('#')[0]}#/resources/routes`);
+    await page.locator('tr[data-id="r3"]').getByRole('link', { name: 'Plugin chain' }).click();
+    await page.locator('.chain-plugin[data-plugin="key-auth"]').first().waitFor();
+    assert.match(page.url(), /#\/routes\/r3\/chain$/);
   });
 });
