@@ -1,0 +1,72 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { eventually, startGateway, type Gateway } from '../../helpers/gateway.js';
+import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
+import { get, rawRequest } from '../../helpers/http.js';
+import { adminClient, routeTo, type AdminCall } from '../admin/client.js';
+
+let gw: Gateway;
+let up: TestUpstream;
+let call: AdminCall;
+const BROWSER = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36';
+
+before(async () => {
+  up = await startUpstream('a');
+  gw = await startGateway({ store: 'sqlite', workers: 1, prometheus: { plugin_cost_sample: 1 } });
+  call = adminClient(gw);
+  const put = await call('PUT', '/routes/bd', {
+    ...routeTo('/bd/*', up.port),
+    plugins: { prometheus: {}, 'bot-detect': { allow: ['MyMonitor'], deny: ['spd-tools'], blocked_message: 'bots not allowed' } },
+  });
+  assert.equal(put.status, 201, put.text);
+  await eventually(async () => (await get(gw.url + '/bd/x', { headers: { 'user-agent': BROWSER } })).status === 200);
+});
+
+after(async () => {
+  await gw?.stop();
+  await up?.close();
+});
+
+test('browsers, HTTP clients and allowed monitors pass', async () => {
+  for (const ua of [BROWSER, 'curl/8.5.0', 'python-requests/2.31.0', 'MyMonitor-bot/1.0']) {
+    assert.equal((await get(gw.url + '/bd/x', { headers: { 'user-agent': ua } })).status, 200, ua);
+  }
+});
+
+test('known crawlers and deny matches are refused', async () => {
+  for (const ua of ['Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)', 'spd-tools/1.2', 'Scrapy/2.11.0']) {
+    const r = await get(gw.url + '/bd/x', { headers: { 'user-agent': ua } });
+    assert.equal(r.status, 403, ua);
+    assert.equal(r.body, 'bots not allowed');
+  }
+});
+
+test('a request without a User-Agent is answered at once (refused), not left waiting', async () => {
+  const started = performance.now();
+  const reply = await rawRequest(gw.httpPort, 'GET /bd/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 5000);
+  assert.match(reply, /^HTTP\/1\.1 403 /);
+  assert.match(reply, /bots not allowed$/);
+  assert.ok(performance.now() - started < 4000);
+  const empty = await rawRequest(gw.httpPort, 'GET /bd/x HTTP/1.1\r\nHost: x\r\nUser-Agent:\r\nConnection: close\r\n\r\n', 5000);
+  assert.match(empty, /^HTTP\/1\.1 403 /);
+});
+
+test('refusals are counted by status and the plugin by its cost, in the metrics', async () => {
+  await get(gw.url + '/bd/x', { headers: { 'user-agent': 'bingbot/2.0' } });
+  const text = await (await get(gw.metricsUrl)).body;
+  assert.match(text, /^apisix_http_status\{code="403",route="bd",/m);
+  assert.match(text, /^gatehouse_plugin_phase_duration_seconds_count\{plugin="bot-detect",phase="access"\} [1-9]/m);
+});
+
+test('bad config is refused with a 400 naming the field', async () => {
+  for (const [conf, field] of [
+    [{ deny: ['(unclosed'] }, 'deny'],
+    [{ allow: 'x' }, 'allow'],
+    [{ blocked_code: 1000 }, 'blocked_code'],
+    [{ blocked_mesage: 'typo' }, 'blocked_mesage'],
+  ] as const) {
+    const r = await call('PUT', '/routes/bad', { ...routeTo('/bad', up.port), plugins: { 'bot-detect': conf } });
+    assert.equal(r.status, 400, r.text);
+    assert.match(r.body.error_msg, new RegExp(field));
+  }
+});

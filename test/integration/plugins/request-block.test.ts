@@ -1,0 +1,70 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { eventually, startGateway, type Gateway } from '../../helpers/gateway.js';
+import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
+import { get } from '../../helpers/http.js';
+import { adminClient, routeTo, type AdminCall } from '../admin/client.js';
+
+let gw: Gateway;
+let up: TestUpstream;
+let call: AdminCall;
+
+before(async () => {
+  up = await startUpstream('a');
+  gw = await startGateway({ store: 'sqlite', workers: 1, prometheus: { plugin_cost_sample: 1 } });
+  call = adminClient(gw);
+  const put = await call('PUT', '/routes/rb', {
+    ...routeTo('/rb/*', up.port),
+    plugins: {
+      prometheus: {},
+      'request-block': {
+        block_urls: ['swagger.html'], block_headers: ['evil-agent'], block_bodies: ['DROP TABLE'],
+        blocked_code: 418, blocked_message: 'blocked', case_sensitive: false,
+      },
+    },
+  });
+  assert.equal(put.status, 201, put.text);
+  await eventually(async () => (await get(gw.url + '/rb/ok')).status === 200);
+});
+
+after(async () => {
+  await gw?.stop();
+  await up?.close();
+});
+
+test('ordinary requests reach the upstream, body included', async () => {
+  const r = await get(gw.url + '/rb/items', { method: 'POST', body: '{"name":"table"}', headers: { 'content-type': 'application/json' } });
+  assert.equal(r.status, 200);
+  assert.equal(r.json().body, '{"name":"table"}', 'the body read by the plugin is still sent upstream');
+});
+
+test('URL, header and body matches are refused with blocked_code and blocked_message', async () => {
+  for (const r of [
+    await get(gw.url + '/rb/docs/Swagger.HTML?x=1'),
+    await get(gw.url + '/rb/x', { headers: { 'user-agent': 'Evil-Agent/2.0' } }),
+    await get(gw.url + '/rb/x', { method: 'POST', body: "'; drop table users; --" }),
+  ]) {
+    assert.equal(r.status, 418);
+    assert.equal(r.body, 'blocked');
+  }
+});
+
+test('refusals are counted by status and the plugin by its cost, in the metrics', async () => {
+  await get(gw.url + '/rb/swagger.html');
+  const text = await (await get(gw.metricsUrl)).body;
+  assert.match(text, /^apisix_http_status\{code="418",route="rb",/m);
+  assert.match(text, /^gatehouse_plugin_phase_duration_seconds_count\{plugin="request-block",phase="access"\} [1-9]/m);
+});
+
+test('bad config is refused with a 400 naming the field', async () => {
+  for (const [conf, field] of [
+    [{}, 'block_urls'],
+    [{ block_urls: [''] }, 'block_urls'],
+    [{ block_urls: ['x'], blocked_code: 'x' }, 'blocked_code'],
+    [{ block_urls: ['x'], case_sensitive: 1 }, 'case_sensitive'],
+  ] as const) {
+    const r = await call('PUT', '/routes/bad', { ...routeTo('/bad', up.port), plugins: { 'request-block': conf } });
+    assert.equal(r.status, 400, r.text);
+    assert.match(r.body.error_msg, new RegExp(field));
+  }
+});
