@@ -10,6 +10,8 @@ const SEED_000: [string, string, number][] = [
   ['key-auth', 'authorization', 310],
   ['ip-restriction', 'authorization', 210], // IP address block
   ['cors', 'authentication', 340],
+  ['request-block', 'authentication', 320],
+  ['bot-detect', 'authentication', 310],
 ];
 
 test('built-ins listed in seed 000 take its stage and priority', async () => {
