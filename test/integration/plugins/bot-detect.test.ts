@@ -1,9 +1,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { eventually, startGateway, type Gateway } from '../../helpers/gateway.js';
-import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
+import type { Gateway } from '../../helpers/gateway.js';
+import { startWithAdminRoute } from '../../helpers/admin-route.js';
+import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get, rawRequest } from '../../helpers/http.js';
-import { adminClient, routeTo, type AdminCall } from '../admin/client.js';
+import { routeTo, type AdminCall } from '../admin/client.js';
 
 let gw: Gateway;
 let up: TestUpstream;
@@ -11,15 +12,9 @@ let call: AdminCall;
 const BROWSER = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36';
 
 before(async () => {
-  up = await startUpstream('a');
-  gw = await startGateway({ store: 'sqlite', workers: 1, prometheus: { plugin_cost_sample: 1 } });
-  call = adminClient(gw);
-  const put = await call('PUT', '/routes/bd', {
-    ...routeTo('/bd/*', up.port),
-    plugins: { prometheus: {}, 'bot-detect': { allow: ['MyMonitor'], deny: ['spd-tools'], blocked_message: 'bots not allowed' } },
-  });
-  assert.equal(put.status, 201, put.text);
-  await eventually(async () => (await get(gw.url + '/bd/x', { headers: { 'user-agent': BROWSER } })).status === 200);
+  ({ gw, up, call } = await startWithAdminRoute('bd', '/bd/*', {
+    prometheus: {}, 'bot-detect': { allow: ['MyMonitor'], deny: ['spd-tools'], blocked_message: 'bots not allowed' },
+  }, { path: '/bd/x', headers: { 'user-agent': BROWSER } }));
 });
 
 after(async () => {

@@ -1,30 +1,23 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { eventually, startGateway, type Gateway } from '../../helpers/gateway.js';
-import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
+import type { Gateway } from '../../helpers/gateway.js';
+import { startWithAdminRoute } from '../../helpers/admin-route.js';
+import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
-import { adminClient, routeTo, type AdminCall } from '../admin/client.js';
+import { routeTo, type AdminCall } from '../admin/client.js';
 
 let gw: Gateway;
 let up: TestUpstream;
 let call: AdminCall;
 
 before(async () => {
-  up = await startUpstream('a');
-  gw = await startGateway({ store: 'sqlite', workers: 1, prometheus: { plugin_cost_sample: 1 } });
-  call = adminClient(gw);
-  const put = await call('PUT', '/routes/rb', {
-    ...routeTo('/rb/*', up.port),
-    plugins: {
-      prometheus: {},
-      'request-block': {
-        block_urls: ['swagger.html'], block_headers: ['evil-agent'], block_bodies: ['DROP TABLE'],
-        blocked_code: 418, blocked_message: 'blocked', case_sensitive: false,
-      },
+  ({ gw, up, call } = await startWithAdminRoute('rb', '/rb/*', {
+    prometheus: {},
+    'request-block': {
+      block_urls: ['swagger.html'], block_headers: ['evil-agent'], block_bodies: ['DROP TABLE'],
+      blocked_code: 418, blocked_message: 'blocked', case_sensitive: false,
     },
-  });
-  assert.equal(put.status, 201, put.text);
-  await eventually(async () => (await get(gw.url + '/rb/ok')).status === 200);
+  }, { path: '/rb/ok' }));
 });
 
 after(async () => {
