@@ -2,8 +2,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http, { type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startGateway, startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
-import { adminClient } from '../admin/client.js';
+import { startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
+import { withPluginRoutes } from '../../helpers/plugin-admin.js';
 import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
 
@@ -110,25 +110,17 @@ test('no answer in time gives status_on_error; allow_degradation lets it through
   assert.match(gw.output(), /forward-auth failed to call the authorization service/);
 });
 
-test('bad config is refused through the Admin API with a 400 naming the field', async () => {
-  const admin = await startGateway({ store: 'sqlite', workers: 1 });
-  try {
-    const call = adminClient(admin);
-    const route = (conf: Record<string, unknown>): Record<string, unknown> =>
-      ({ uri: '/bad', upstream: { nodes: { '127.0.0.1:1': 1 } }, plugins: { 'forward-auth': conf } });
-    for (const [conf, field] of [
-      [{ uri: authUrl, timeout: 0 }, 'timeout'],
-      [{ uri: 'ftp://x' }, 'uri'],
-      [{ uri: authUrl, request_method: 'PUT' }, 'request_method'],
-      [{ uri: authUrl, status_on_error: 700 }, 'status_on_error'],
-    ] as const) {
-      const r = await call('PUT', '/routes/bad-fa', route(conf));
-      assert.equal(r.status, 400, r.text);
-      assert.match(r.body.error_msg, new RegExp(`property "${field}" validation failed`));
-    }
-    assert.equal((await call('PUT', '/routes/bad-fa', route({}))).status, 400);
-    assert.equal((await call('PUT', '/routes/good-fa', route({ uri: authUrl }))).status, 201);
-  } finally {
-    await admin.stop();
+test('bad config is refused through the Admin API with a 400 naming the field', () => withPluginRoutes('forward-auth', async (put) => {
+  for (const [conf, field] of [
+    [{ uri: authUrl, timeout: 0 }, 'timeout'],
+    [{ uri: 'ftp://x' }, 'uri'],
+    [{ uri: authUrl, request_method: 'PUT' }, 'request_method'],
+    [{ uri: authUrl, status_on_error: 700 }, 'status_on_error'],
+  ] as const) {
+    const r = await put(conf);
+    assert.equal(r.status, 400, r.text);
+    assert.match(r.body.error_msg, new RegExp(`property "${field}" validation failed`));
   }
-});
+  assert.equal((await put({})).status, 400);
+  assert.equal((await put({ uri: authUrl })).status, 201);
+}));

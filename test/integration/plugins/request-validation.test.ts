@@ -1,9 +1,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
+import { startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
 import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
-import { adminClient } from '../admin/client.js';
+import { withPluginRoutes } from '../../helpers/plugin-admin.js';
 
 let gw: Gateway;
 let up: TestUpstream;
@@ -83,24 +83,16 @@ test('form bodies are validated as form arguments', async () => {
   assert.match(bad.body, /property "user" validation failed/);
 });
 
-test('bad config is refused through the Admin API with a 400 naming the field', async () => {
-  const admin = await startGateway({ store: 'sqlite', workers: 1 });
-  try {
-    const call = adminClient(admin);
-    const route = (conf: Record<string, unknown>): Record<string, unknown> =>
-      ({ uri: '/bad', upstream: { nodes: { '127.0.0.1:1': 1 } }, plugins: { 'request-validation': conf } });
-    const code = await call('PUT', '/routes/bad-rv', route({ body_schema: BODY_SCHEMA, rejected_code: 100 }));
-    assert.equal(code.status, 400, code.text);
-    assert.match(code.body.error_msg, /property "rejected_code" validation failed/);
-    const schema = await call('PUT', '/routes/bad-rv', route({ body_schema: { type: 'test' } }));
-    assert.equal(schema.status, 400, schema.text);
-    assert.match(schema.body.error_msg, /invalid body_schema/);
-    const badPattern = await call('PUT', '/routes/bad-rv', route({ header_schema: { properties: { a: { pattern: '(a' } } } }));
-    assert.equal(badPattern.status, 400, badPattern.text);
-    assert.match(badPattern.body.error_msg, /invalid header_schema/);
-    assert.equal((await call('PUT', '/routes/bad-rv', route({}))).status, 400);
-    assert.equal((await call('PUT', '/routes/good-rv', route({ body_schema: BODY_SCHEMA }))).status, 201);
-  } finally {
-    await admin.stop();
-  }
-});
+test('bad config is refused through the Admin API with a 400 naming the field', () => withPluginRoutes('request-validation', async (put) => {
+  const code = await put({ body_schema: BODY_SCHEMA, rejected_code: 100 });
+  assert.equal(code.status, 400, code.text);
+  assert.match(code.body.error_msg, /property "rejected_code" validation failed/);
+  const schema = await put({ body_schema: { type: 'test' } });
+  assert.equal(schema.status, 400, schema.text);
+  assert.match(schema.body.error_msg, /invalid body_schema/);
+  const badPattern = await put({ header_schema: { properties: { a: { pattern: '(a' } } } });
+  assert.equal(badPattern.status, 400, badPattern.text);
+  assert.match(badPattern.body.error_msg, /invalid header_schema/);
+  assert.equal((await put({})).status, 400);
+  assert.equal((await put({ body_schema: BODY_SCHEMA })).status, 201);
+}));
