@@ -8,6 +8,7 @@
 // `allow_degradation`.
 import { Agent, request, type Dispatcher } from 'undici';
 import type { PluginContext } from '../contracts/plugin.js';
+import { registerVariable } from '../core/expr/index.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { HEADER_NAME_SCHEMA } from './common/headers.js';
 
@@ -37,6 +38,9 @@ interface ForwardAuthPrepared {
 
 /** The most of an auth service's refusal body relayed to the client; a larger one counts as no answer. */
 export const MAX_AUTH_BODY_BYTES = 64 * 1024;
+
+/** For access logs: the auth service's status, or `error` when it gave none. */
+registerVariable('forward_auth_status');
 
 const FORWARDED = ['x-forwarded-proto', 'x-forwarded-method', 'x-forwarded-host', 'x-forwarded-uri', 'x-forwarded-for'];
 

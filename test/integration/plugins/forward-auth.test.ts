@@ -1,8 +1,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http, { type IncomingMessage } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
+import { eventually, startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
 import { withPluginRoutes } from '../../helpers/plugin-admin.js';
 import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
@@ -47,7 +49,7 @@ before(async () => {
       { id: 'fa', uri: '/fa', upstream, plugins: { 'forward-auth': {
         uri: `${authUrl}/verify`, request_headers: ['Authorization', 'X-Forwarded-Host'],
         upstream_headers: ['X-User-ID'], client_headers: ['Location'],
-      } } },
+      }, 'file-logger': { path: 'fa.log', log_format: { uri: '$request_uri', auth: '$forward_auth_status' } } } },
       { id: 'fa-post', uri: '/fa-post', upstream, plugins: { 'forward-auth': {
         uri: `${authUrl}/post`, request_method: 'POST', upstream_headers: ['X-User-ID'],
       } } },
@@ -55,7 +57,7 @@ before(async () => {
       { id: 'fa-degrade', uri: '/fa-degrade', upstream, plugins: { 'forward-auth': { uri: 'http://127.0.0.1:1/down', allow_degradation: true } } },
       { id: 'fa-down', uri: '/fa-down', upstream, plugins: { 'forward-auth': { uri: 'http://127.0.0.1:1/down', keepalive: false } } },
     ],
-  })));
+  }), { extra: { log_dir: '.' } }));
 });
 
 after(async () => {
@@ -124,3 +126,16 @@ test('bad config is refused through the Admin API with a 400 naming the field', 
   assert.equal((await put({})).status, 400);
   assert.equal((await put({ uri: authUrl })).status, 201);
 }));
+
+test('the access log reads the auth service status from $forward_auth_status', async () => {
+  await get(gw.url + '/fa?log=1', { headers: { authorization: 'Bearer good' } });
+  await get(gw.url + '/fa?log=2', { headers: { authorization: 'Bearer bad' } });
+  let entries: { uri: string; auth: unknown }[] = [];
+  await eventually(async () => {
+    const text = await readFile(join(gw.dir, 'fa.log'), 'utf8').catch(() => '');
+    entries = text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { uri: string; auth: unknown });
+    return entries.some((e) => e.uri === '/fa?log=2');
+  });
+  assert.equal(entries.find((e) => e.uri === '/fa?log=1')!.auth, 200);
+  assert.equal(entries.find((e) => e.uri === '/fa?log=2')!.auth, 401);
+});
