@@ -8,6 +8,8 @@ const SEED_000: [string, string, number][] = [
   ['jwt-auth', 'authorization', 340],
   ['basic-auth', 'authorization', 320],
   ['key-auth', 'authorization', 310],
+  ['forward-auth', 'authorization', 300], // External authentication
+  ['request-validation', 'authorization', 220],
   ['ip-restriction', 'authorization', 210], // IP address block
   ['cors', 'authentication', 340],
   ['request-block', 'authentication', 320],
