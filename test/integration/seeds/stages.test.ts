@@ -6,6 +6,7 @@ import { PluginRegistry } from '../../../src/plugin-runtime/registry.js';
 const SEED_000: [string, string, number][] = [
   ['real-ip', 'authorization', 980], // http-real-ip
   ['jwt-auth', 'authorization', 340],
+  ['hmac-auth', 'authorization', 330],
   ['basic-auth', 'authorization', 320],
   ['key-auth', 'authorization', 310],
   ['ip-restriction', 'authorization', 210], // IP address block
