@@ -109,13 +109,20 @@ export function resetBreakers(): void {
   states.clear();
 }
 
-const STATUS_LIST = (minimum: number, maximum: number, fallback: number) => ({
-  type: 'array',
-  minItems: 1,
-  uniqueItems: true,
-  items: { type: 'integer', minimum, maximum },
-  default: [fallback],
-});
+/** `unhealthy` / `healthy`: which statuses count, and how many in a row decide. */
+function statusRule(countField: string, minimum: number, maximum: number, fallbackStatus: number): Record<string, unknown> {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      http_statuses: {
+        type: 'array', minItems: 1, uniqueItems: true, items: { type: 'integer', minimum, maximum }, default: [fallbackStatus],
+      },
+      [countField]: { type: 'integer', minimum: 1, default: 3 },
+    },
+    default: { http_statuses: [fallbackStatus], [countField]: 3 },
+  };
+}
 
 export default definePlugin<ApiBreakerConf, ApiBreakerPrepared>({
   name: 'api-breaker',
@@ -139,24 +146,8 @@ export default definePlugin<ApiBreakerConf, ApiBreakerPrepared>({
         },
       },
       max_breaker_sec: { type: 'integer', minimum: 3, default: 300 },
-      unhealthy: {
-        type: 'object',
-        additionalProperties: false,
-        properties: {
-          http_statuses: STATUS_LIST(500, 599, 500),
-          failures: { type: 'integer', minimum: 1, default: 3 },
-        },
-        default: { http_statuses: [500], failures: 3 },
-      },
-      healthy: {
-        type: 'object',
-        additionalProperties: false,
-        properties: {
-          http_statuses: STATUS_LIST(200, 499, 200),
-          successes: { type: 'integer', minimum: 1, default: 3 },
-        },
-        default: { http_statuses: [200], successes: 3 },
-      },
+      unhealthy: statusRule('failures', 500, 599, 500),
+      healthy: statusRule('successes', 200, 499, 200),
     },
     required: ['break_response_code'],
   },

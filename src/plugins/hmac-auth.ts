@@ -7,7 +7,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { ConsumerRef, PhaseResult, PluginContext } from '../contracts/plugin.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import {
-  ANONYMOUS_CONSUMER_SCHEMA, credentialTable, findAnonymousConsumer, realmSchema, unauthorized, type CredentialEntry,
+  ANONYMOUS_CONSUMER_SCHEMA, attachAnonymousConsumer, credentialTable, realmSchema, unauthorized, type CredentialEntry,
 } from './common/auth.js';
 
 const ALGORITHMS = { 'hmac-sha1': 'sha1', 'hmac-sha256': 'sha256', 'hmac-sha512': 'sha512' } as const;
@@ -150,13 +150,7 @@ function refuse(p: HmacAuthPrepared, ctx: PluginContext, refusal: Refusal): Phas
   }
   // A rejected signature must not reach the upstream on the anonymous path either.
   if (p.hide) ctx.request.setHeader('authorization', undefined);
-  const anon = findAnonymousConsumer(p.consumers, p.anonymous);
-  if (anon === undefined) {
-    ctx.log.error(`hmac-auth failed to authenticate the request, code: 401. error: anonymous consumer ${p.anonymous} not found`);
-    return unauthorized('Invalid user authorization', p.challenge);
-  }
-  ctx.attachConsumer(anon);
-  return undefined;
+  return attachAnonymousConsumer('hmac-auth', ctx, p.consumers, p.anonymous, p.challenge);
 }
 
 export default definePlugin<HmacAuthConf, HmacAuthPrepared>({
