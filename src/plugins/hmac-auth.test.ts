@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import hmacAuth, { parseSignatureHeader, signingString } from './hmac-auth.js';
+import hmacAuth, { MAX_SIGNED_PARTS, parseSignatureHeader, signingString } from './hmac-auth.js';
 import { consumer, createTestContext, prepareWith, schemaError } from '../../test/helpers/plugin-context.js';
 
 const alice = consumer('alice', { 'hmac-auth': [hmacAuth, { key_id: 'ak', secret_key: 'as' }] });
@@ -55,4 +55,14 @@ test('Date must be in GMT format and within clock_skew', async () => {
     const ctx = createTestContext({ headers: { date, authorization: `Signature keyId="ak",algorithm="hmac-sha256",headers="date",signature="${signature}"` } });
     assert.equal((await hmacAuth.rewrite!(p, ctx))?.status, 401, date);
   }
+});
+
+test('a signature over more than MAX_SIGNED_PARTS parts is refused before any hashing', async () => {
+  const p = prepareWith(hmacAuth, { signed_headers: [] }, { consumers });
+  const date = new Date().toUTCString();
+  const names = Array(MAX_SIGNED_PARTS + 1).fill('date');
+  const text = `ak\n${names.map(() => `date: ${date}\n`).join('')}`;
+  const signature = createHmac('sha256', 'as').update(text).digest('base64');
+  const ctx = createTestContext({ headers: { date, authorization: `Signature keyId="ak",algorithm="hmac-sha256",headers="${names.join(' ')}",signature="${signature}"` } });
+  assert.equal((await hmacAuth.rewrite!(p, ctx))?.status, 401);
 });

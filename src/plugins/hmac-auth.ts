@@ -82,6 +82,10 @@ export function signingString(keyId: string, headers: readonly string[], method:
   return s;
 }
 
+// The signing string repeats a header once per listing: a cap keeps a short header list
+// from making the gateway hash megabytes.
+export const MAX_SIGNED_PARTS = 64;
+
 const GMT_DATE = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
 
 class Refusal {
@@ -120,6 +124,7 @@ async function authenticate(p: HmacAuthPrepared, ctx: PluginContext): Promise<Co
   const params = parseSignatureHeader(auth);
   if (params.keyId === undefined || params.signature === undefined) return new Refusal('keyId or signature missing', false);
   if (params.algorithm === undefined) return new Refusal('algorithm missing', false);
+  if (params.headers.length > MAX_SIGNED_PARTS) return new Refusal(`more than ${MAX_SIGNED_PARTS} signed headers`, false);
   const entry = p.table.get(params.keyId);
   if (entry === undefined) return new Refusal('Invalid key_id', false);
   if (!p.algorithms.has(params.algorithm)) return new Refusal('Invalid algorithm', false);

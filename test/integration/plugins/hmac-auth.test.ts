@@ -133,3 +133,21 @@ test('bad config is refused with a 400 naming the field', async () => {
     await writable.stop();
   }
 });
+
+test('secret_key is masked for Admin API viewers and kept in clear for admins', async () => {
+  const adminKeys = [{ name: 'a', key: 'hmac-admin-key-0001', role: 'admin' as const }, { name: 'v', key: 'hmac-viewer-key-001', role: 'viewer' as const }];
+  const writable = await startGateway({ store: 'sqlite', adminKeys });
+  const read = (key: string) => get(writable.adminUrl + '/consumers/dave/credentials/d1', { headers: { 'X-API-KEY': key } });
+  try {
+    assert.equal((await put(writable, '/consumers/dave', { username: 'dave' })).status < 300, true);
+    const created = await put(writable, '/consumers/dave/credentials/d1', { plugins: { 'hmac-auth': { key_id: 'dave-k', secret_key: 'dave-secret-in-clear' } } });
+    assert.ok(created.status < 300, created.body);
+    const viewer = await read('hmac-viewer-key-001');
+    assert.equal(viewer.status, 200);
+    assert.deepEqual(viewer.json().value.plugins['hmac-auth'], { key_id: 'dave-k', secret_key: '******' });
+    assert.match((await read('hmac-admin-key-0001')).body, /dave-secret-in-clear/);
+    assert.doesNotMatch(writable.output(), /dave-secret-in-clear/, 'never logged');
+  } finally {
+    await writable.stop();
+  }
+});
