@@ -4,7 +4,7 @@
 import type { ConsumerRef, PhaseResult, PluginContext } from '../contracts/plugin.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import {
-  ANONYMOUS_CONSUMER_SCHEMA, credentialTable, findAnonymousConsumer, realmSchema, removeQueryArg, unauthorized,
+  ANONYMOUS_CONSUMER_SCHEMA, attachAnonymousConsumer, credentialTable, realmSchema, removeQueryArg, unauthorized,
   type CredentialEntry,
 } from './common/auth.js';
 import { HEADER_NAME_SCHEMA } from './common/headers.js';
@@ -37,13 +37,7 @@ function reject(p: KeyAuthPrepared, ctx: PluginContext, message: string): PhaseR
   if (p.anonymous === undefined) return unauthorized(message, p.challenge);
   // An invalid credential must not reach the upstream on the anonymous path either.
   if (p.hide) hideBoth(p, ctx);
-  const anon = findAnonymousConsumer(p.consumers, p.anonymous);
-  if (anon === undefined) {
-    ctx.log.error(`key-auth failed to authenticate the request, code: 401. error: anonymous consumer ${p.anonymous} not found`);
-    return unauthorized('Invalid user authorization', p.challenge);
-  }
-  ctx.attachConsumer(anon);
-  return undefined;
+  return attachAnonymousConsumer('key-auth', ctx, p.consumers, p.anonymous, p.challenge);
 }
 
 export default definePlugin<KeyAuthConf, KeyAuthPrepared>({

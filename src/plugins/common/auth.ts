@@ -3,7 +3,7 @@
 // answer, constant-time comparison, and removing a credential from the upstream
 // request (query argument or cookie).
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { ConsumerRef, PhaseResult } from '../../contracts/plugin.js';
+import type { ConsumerRef, PhaseResult, PluginContext } from '../../contracts/plugin.js';
 
 /** One consumer (or credential) carrying an auth plugin, with that plugin's consumer config. */
 export interface CredentialEntry<C = Record<string, unknown>> {
@@ -52,6 +52,22 @@ export function findAnonymousConsumer(consumers: readonly ConsumerRef[], usernam
   }
   // A consumer known only through its credentials: use it without the credential id.
   return fallback === undefined ? undefined : { ...fallback, credential_id: undefined };
+}
+
+/**
+ * A failed authentication under `anonymous_consumer`: attaches that consumer and lets the
+ * request go on (undefined), or answers 401 when no consumer has that name.
+ */
+export function attachAnonymousConsumer(
+  plugin: string, ctx: PluginContext, consumers: readonly ConsumerRef[], username: string, challenge: string,
+): PhaseResult | undefined {
+  const anon = findAnonymousConsumer(consumers, username);
+  if (anon === undefined) {
+    ctx.log.error(`${plugin} failed to authenticate the request, code: 401. error: anonymous consumer ${username} not found`);
+    return unauthorized('Invalid user authorization', challenge);
+  }
+  ctx.attachConsumer(anon);
+  return undefined;
 }
 
 /** The auth plugins' rejection: `401 {"message": …}` with a `WWW-Authenticate` challenge. */

@@ -6,6 +6,7 @@ import { PluginRegistry } from '../../../src/plugin-runtime/registry.js';
 const SEED_000: [string, string, number][] = [
   ['real-ip', 'authorization', 980], // http-real-ip
   ['jwt-auth', 'authorization', 340],
+  ['hmac-auth', 'authorization', 330],
   ['basic-auth', 'authorization', 320],
   ['key-auth', 'authorization', 310],
   ['forward-auth', 'authorization', 300], // External authentication
@@ -14,6 +15,8 @@ const SEED_000: [string, string, number][] = [
   ['cors', 'authentication', 340],
   ['request-block', 'authentication', 320],
   ['bot-detect', 'authentication', 310],
+  // the policies, after every plugin: Sentinel filter (circuit breaking)
+  ['api-breaker', 'default', -1000],
 ];
 
 test('built-ins listed in seed 000 take its stage and priority', async () => {
@@ -33,4 +36,12 @@ test('the installed order puts every authorization plugin before every authentic
   for (let i = 1; i < stages.length; i++) assert.ok(rank[stages[i - 1]!] <= rank[stages[i]!]);
   const names = reg.list().map((l) => l.plugin.name);
   assert.ok(names.indexOf('key-auth') < names.indexOf('cors'), 'seed 000: key-auth (Authorization) before CORS (Authentication)');
+});
+
+test('seed 000: the Sentinel filter policy (api-breaker) runs after every plugin', async () => {
+  const names = (await PluginRegistry.load()).list().map((l) => l.plugin.name);
+  const breaker = names.indexOf('api-breaker');
+  // Only seed policies listed after the Sentinel filter (the Router filter's) may follow it.
+  const routerFilter = new Set(['proxy-mirror']);
+  for (const name of names.slice(breaker + 1)) assert.ok(routerFilter.has(name), `${name} runs after api-breaker`);
 });
