@@ -10,6 +10,7 @@ const SEED_000: [string, string, number][] = [
   ['basic-auth', 'authorization', 320],
   ['key-auth', 'authorization', 310],
   ['forward-auth', 'authorization', 300], // External authentication
+  ['opa', 'authorization', 225],
   ['request-validation', 'authorization', 220],
   ['ip-restriction', 'authorization', 210], // IP address block
   ['cors', 'authentication', 340],

@@ -1,0 +1,203 @@
+// opa: asks an Open Policy Agent server for a decision on every request (APISIX's opa).
+// It POSTs APISIX's input document to <host>/v1/data/<policy> and honours the result:
+// a boolean, or an object with allow, reason, status_code and headers. A refusal answers
+// with status_code (403 by default), the reason as body and the headers; on allow the
+// `send_headers_upstream` names are copied from the result's headers (a missing one is
+// removed, so a client cannot forge it). Unreachable OPA: 403; a reply without a
+// decision: 503 (APISIX's codes).
+import { Agent, request, type Dispatcher } from 'undici';
+import type { PluginContext, PhaseResult } from '../contracts/plugin.js';
+import { definePlugin } from '../plugin-runtime/define-plugin.js';
+import { HEADER_NAME_SCHEMA } from './common/headers.js';
+
+export interface OpaConf {
+  host: string;
+  ssl_verify: boolean;
+  policy: string;
+  timeout: number;
+  keepalive: boolean;
+  keepalive_timeout: number;
+  keepalive_pool: number;
+  with_route: boolean;
+  with_service: boolean;
+  with_consumer: boolean;
+  send_headers_upstream?: string[];
+}
+
+interface OpaPrepared {
+  conf: OpaConf;
+  endpoint: string;
+  upstreamHeaders: readonly string[];
+  dispatcher: Dispatcher;
+}
+
+/** The most of an OPA reply read; a larger one counts as no decision. */
+export const MAX_DECISION_BYTES = 64 * 1024;
+/** The most query arguments put in the input document (bounded work per request). */
+export const MAX_QUERY_ARGS = 100;
+
+const pools = new Map<string, Agent>();
+function poolFor(conf: OpaConf): Agent {
+  const key = `${conf.ssl_verify}|${conf.keepalive}|${conf.keepalive_timeout}|${conf.keepalive_pool}`;
+  let agent = pools.get(key);
+  if (agent === undefined) {
+    agent = new Agent({
+      connections: conf.keepalive ? conf.keepalive_pool : null,
+      keepAliveTimeout: conf.keepalive_timeout,
+      pipelining: conf.keepalive ? 1 : 0,
+      connect: { rejectUnauthorized: conf.ssl_verify },
+    });
+    pools.set(key, agent);
+  }
+  return agent;
+}
+
+/** Repeated keys become arrays, a bare key `true` (APISIX's ngx.req.get_uri_args). */
+export function queryObject(requestUri: string): Record<string, unknown> {
+  const q = requestUri.indexOf('?');
+  const out: Record<string, unknown> = {};
+  if (q < 0) return out;
+  let count = 0;
+  for (const part of requestUri.slice(q + 1).split('&', MAX_QUERY_ARGS)) {
+    if (part === '' || ++count > MAX_QUERY_ARGS) continue;
+    const eq = part.indexOf('=');
+    const decode = (s: string): string => { try { return decodeURIComponent(s.replace(/\+/g, ' ')); } catch { return s; } };
+    const key = decode(eq < 0 ? part : part.slice(0, eq));
+    const value: unknown = eq < 0 ? true : decode(part.slice(eq + 1));
+    const prev = out[key];
+    if (prev === undefined) out[key] = value;
+    else if (Array.isArray(prev)) prev.push(value);
+    else out[key] = [prev, value];
+  }
+  return out;
+}
+
+function inputDocument(conf: OpaConf, ctx: PluginContext): Record<string, unknown> {
+  const requestUri = String(ctx.var('request_uri') ?? ctx.request.uri);
+  const input: Record<string, unknown> = {
+    type: 'http',
+    request: {
+      scheme: String(ctx.var('scheme') ?? 'http'),
+      path: ctx.request.uri,
+      headers: ctx.request.allHeaders?.() ?? {},
+      query: queryObject(requestUri),
+      host: ctx.request.host,
+      method: ctx.request.method,
+      port: Number(ctx.var('server_port') ?? 0),
+    },
+    var: {
+      server_addr: ctx.var('server_addr'),
+      server_port: String(ctx.var('server_port') ?? ''),
+      remote_addr: ctx.var('remote_addr') ?? ctx.request.remoteAddr,
+      remote_port: String(ctx.var('remote_port') ?? ''),
+      timestamp: Math.floor(Date.now() / 1000),
+    },
+  };
+  if (conf.with_route && ctx.routeId !== undefined) input.route = { id: ctx.routeId };
+  if (conf.with_service && ctx.serviceId !== undefined) input.service = { id: ctx.serviceId };
+  if (conf.with_consumer && ctx.consumer !== undefined) input.consumer = ctx.consumer;
+  return input;
+}
+
+interface Decision { allow: boolean; reason?: unknown; status_code?: unknown; headers?: unknown }
+
+/** undefined when the reply holds no decision. */
+export function decisionOf(reply: unknown): Decision | undefined {
+  if (reply === null || typeof reply !== 'object' || !('result' in reply)) return undefined;
+  const result = (reply as { result: unknown }).result;
+  if (typeof result === 'boolean') return { allow: result };
+  if (result === null || typeof result !== 'object' || Array.isArray(result)) return undefined;
+  const r = result as Record<string, unknown>;
+  return { allow: r.allow === true, reason: r.reason, status_code: r.status_code, headers: r.headers };
+}
+
+function stringHeaders(headers: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) return out;
+  for (const [name, value] of Object.entries(headers)) {
+    if (typeof value === 'string' || typeof value === 'number') out[name.toLowerCase()] = String(value);
+  }
+  return out;
+}
+
+function refusal(d: Decision): PhaseResult {
+  const status = typeof d.status_code === 'number' && Number.isInteger(d.status_code) && d.status_code >= 100 && d.status_code <= 599
+    ? d.status_code : 403;
+  const body = d.reason === undefined ? undefined : typeof d.reason === 'string' ? d.reason : JSON.stringify(d.reason);
+  return { status, body, headers: stringHeaders(d.headers) };
+}
+
+async function boundedText(body: AsyncIterable<Buffer>): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > MAX_DECISION_BYTES) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export default definePlugin<OpaConf, OpaPrepared>({
+  name: 'opa',
+  description: 'Asks an Open Policy Agent server whether to let each request through, and answers refusals as the policy says.',
+  version: '0.1',
+  stage: 'authorization',
+  priority: 225,
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      host: { type: 'string', pattern: '^https?://' },
+      ssl_verify: { type: 'boolean', default: true },
+      policy: { type: 'string', minLength: 1, pattern: '^[A-Za-z0-9_./-]+$' },
+      timeout: { type: 'integer', minimum: 1, maximum: 60000, default: 3000 },
+      keepalive: { type: 'boolean', default: true },
+      keepalive_timeout: { type: 'integer', minimum: 1000, default: 60000 },
+      keepalive_pool: { type: 'integer', minimum: 1, default: 5 },
+      with_route: { type: 'boolean', default: false },
+      with_service: { type: 'boolean', default: false },
+      with_consumer: { type: 'boolean', default: false },
+      send_headers_upstream: { type: 'array', minItems: 1, items: HEADER_NAME_SCHEMA },
+    },
+    required: ['host', 'policy'],
+  },
+
+  prepare(conf) {
+    return {
+      conf,
+      endpoint: `${conf.host.replace(/\/+$/, '')}/v1/data/${conf.policy.replace(/^\/+/, '')}`,
+      upstreamHeaders: (conf.send_headers_upstream ?? []).map((h) => h.toLowerCase()),
+      dispatcher: poolFor(conf),
+    };
+  },
+
+  async access(p, ctx) {
+    const { conf } = p;
+    let text: string | undefined;
+    try {
+      const res = await request(p.endpoint, {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ input: inputDocument(conf, ctx) }),
+        dispatcher: p.dispatcher, reset: !conf.keepalive,
+        headersTimeout: conf.timeout, bodyTimeout: conf.timeout,
+        signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(conf.timeout)]),
+      });
+      text = await boundedText(res.body);
+      if (text === undefined) res.body.destroy();
+    } catch (err) {
+      ctx.log.error(`opa failed to process the OPA decision from ${p.endpoint}: ${(err as Error).message}`);
+      return { status: 403 };
+    }
+    let decision: Decision | undefined;
+    try { decision = text === undefined ? undefined : decisionOf(JSON.parse(text)); } catch { decision = undefined; }
+    if (decision === undefined) {
+      ctx.log.error(`opa got no decision from ${p.endpoint}`);
+      return { status: 503 };
+    }
+    if (!decision.allow) return refusal(decision);
+    const resultHeaders = stringHeaders(decision.headers);
+    for (const name of p.upstreamHeaders) ctx.request.setHeader(name, resultHeaders[name]);
+    return undefined;
+  },
+});
