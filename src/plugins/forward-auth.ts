@@ -6,11 +6,12 @@
 // cannot forge it); any other answer goes back to the client: its status, its body and
 // the listed `client_headers`. No answer: `status_on_error`, or through with
 // `allow_degradation`.
-import { Agent, request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import type { PluginContext } from '../contracts/plugin.js';
 import { registerVariable } from '../core/expr/index.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { HEADER_NAME_SCHEMA } from './common/headers.js';
+import { boundedBody, poolFor } from './common/http-client.js';
 
 export interface ForwardAuthConf {
   uri: string;
@@ -44,24 +45,6 @@ registerVariable('forward_auth_status');
 
 const FORWARDED = ['x-forwarded-proto', 'x-forwarded-method', 'x-forwarded-host', 'x-forwarded-uri', 'x-forwarded-for'];
 
-// One pool per connection policy, shared by every route with the same one: a config
-// snapshot must not open a new pool each time it is prepared.
-const pools = new Map<string, Agent>();
-function poolFor(conf: ForwardAuthConf): Agent {
-  const key = `${conf.ssl_verify}|${conf.keepalive}|${conf.keepalive_timeout}|${conf.keepalive_pool}`;
-  let agent = pools.get(key);
-  if (agent === undefined) {
-    agent = new Agent({
-      connections: conf.keepalive ? conf.keepalive_pool : null,
-      keepAliveTimeout: conf.keepalive_timeout,
-      pipelining: conf.keepalive ? 1 : 0,
-      connect: { rejectUnauthorized: conf.ssl_verify },
-    });
-    pools.set(key, agent);
-  }
-  return agent;
-}
-
 const headerList = { type: 'array', items: HEADER_NAME_SCHEMA, default: [] };
 
 function authRequestHeaders(p: ForwardAuthPrepared, ctx: PluginContext): Record<string, string> {
@@ -82,18 +65,6 @@ function authRequestHeaders(p: ForwardAuthPrepared, ctx: PluginContext): Record<
 
 function firstValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v.join(', ') : v;
-}
-
-/** Reads at most MAX_AUTH_BODY_BYTES; undefined when the body is larger. */
-async function boundedBody(body: AsyncIterable<Buffer>): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > MAX_AUTH_BODY_BYTES) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
 }
 
 export default definePlugin<ForwardAuthConf, ForwardAuthPrepared>({
@@ -157,7 +128,7 @@ export default definePlugin<ForwardAuthConf, ForwardAuthPrepared>({
       resHeaders = res.headers as Record<string, string | string[] | undefined>;
       if (status < 300) await res.body.dump();
       else {
-        resBody = await boundedBody(res.body);
+        resBody = await boundedBody(res.body, MAX_AUTH_BODY_BYTES);
         if (resBody === undefined) {
           res.body.destroy();
           throw new Error(`response body over ${MAX_AUTH_BODY_BYTES} bytes`);

@@ -5,10 +5,11 @@
 // `send_headers_upstream` names are copied from the result's headers (a missing one is
 // removed, so a client cannot forge it). Unreachable OPA: 403; a reply without a
 // decision: 503 (APISIX's codes).
-import { Agent, request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import type { PluginContext, PhaseResult } from '../contracts/plugin.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { HEADER_NAME_SCHEMA } from './common/headers.js';
+import { boundedBody, poolFor } from './common/http-client.js';
 
 export interface OpaConf {
   host: string;
@@ -35,22 +36,6 @@ interface OpaPrepared {
 export const MAX_DECISION_BYTES = 64 * 1024;
 /** The most query arguments put in the input document (bounded work per request). */
 export const MAX_QUERY_ARGS = 100;
-
-const pools = new Map<string, Agent>();
-function poolFor(conf: OpaConf): Agent {
-  const key = `${conf.ssl_verify}|${conf.keepalive}|${conf.keepalive_timeout}|${conf.keepalive_pool}`;
-  let agent = pools.get(key);
-  if (agent === undefined) {
-    agent = new Agent({
-      connections: conf.keepalive ? conf.keepalive_pool : null,
-      keepAliveTimeout: conf.keepalive_timeout,
-      pipelining: conf.keepalive ? 1 : 0,
-      connect: { rejectUnauthorized: conf.ssl_verify },
-    });
-    pools.set(key, agent);
-  }
-  return agent;
-}
 
 /** Repeated keys become arrays, a bare key `true` (APISIX's ngx.req.get_uri_args). */
 export function queryObject(requestUri: string): Record<string, unknown> {
@@ -127,17 +112,6 @@ function refusal(d: Decision): PhaseResult {
   return { status, body, headers: stringHeaders(d.headers) };
 }
 
-async function boundedText(body: AsyncIterable<Buffer>): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > MAX_DECISION_BYTES) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 export default definePlugin<OpaConf, OpaPrepared>({
   name: 'opa',
   description: 'Asks an Open Policy Agent server whether to let each request through, and answers refusals as the policy says.',
@@ -183,8 +157,9 @@ export default definePlugin<OpaConf, OpaPrepared>({
         headersTimeout: conf.timeout, bodyTimeout: conf.timeout,
         signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(conf.timeout)]),
       });
-      text = await boundedText(res.body);
-      if (text === undefined) res.body.destroy();
+      const body = await boundedBody(res.body, MAX_DECISION_BYTES);
+      if (body === undefined) res.body.destroy();
+      text = body?.toString('utf8');
     } catch (err) {
       ctx.log.error(`opa failed to process the OPA decision from ${p.endpoint}: ${(err as Error).message}`);
       return { status: 403 };
