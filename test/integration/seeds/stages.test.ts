@@ -18,6 +18,8 @@ const SEED_000: [string, string, number][] = [
   ['bot-detect', 'authentication', 310],
   // the policies, after every plugin: Sentinel filter (circuit breaking)
   ['api-breaker', 'default', -1000],
+  // Router filter (traffic replication)
+  ['proxy-mirror', 'default', -2000],
 ];
 
 test('built-ins listed in seed 000 take its stage and priority', async () => {
