@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import http, { type IncomingMessage } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { eventually, startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
 import { withPluginRoutes } from '../../helpers/plugin-admin.js';
 import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
+import { startLoopbackServer } from '../../helpers/loopback-server.js';
 
 // A real authorization service on loopback: `authorization: Bearer good` passes with
 // X-User-ID, `Bearer anonymous` passes without it; `/slow` never answers in time; anything else is refused with a redirect.
@@ -19,26 +19,19 @@ let authUrl: string;
 let gw: Gateway;
 let up: TestUpstream;
 
-function startAuth(): Promise<void> {
-  auth = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      calls.push({ url: req.url ?? '', method: req.method ?? '', headers: req.headers, body: Buffer.concat(chunks).toString() });
-      if (req.url === '/slow') { setTimeout(() => res.end('late'), 2000).unref(); return; }
-      if (req.headers.authorization === 'Bearer anonymous') { res.end('ok'); return; }
-      if (req.headers.authorization === 'Bearer good' || req.url === '/post' && Buffer.concat(chunks).toString() === 'let me in') {
-        res.writeHead(200, { 'x-user-id': 'u-42' });
-        res.end('ok');
-        return;
-      }
-      res.writeHead(401, { location: 'https://login.example/', 'x-auth-secret': 'internal', 'content-type': 'text/plain' });
-      res.end('please log in');
-    });
-  });
-  return new Promise((resolve) => auth.listen(0, '127.0.0.1', () => {
-    authUrl = `http://127.0.0.1:${(auth.address() as AddressInfo).port}`;
-    resolve();
+async function startAuth(): Promise<void> {
+  ({ server: auth, url: authUrl } = await startLoopbackServer((req, res) => {
+    const body = req.body.toString();
+    calls.push({ url: req.url, method: req.method, headers: req.headers, body });
+    if (req.url === '/slow') { setTimeout(() => res.end('late'), 2000).unref(); return; }
+    if (req.headers.authorization === 'Bearer anonymous') { res.end('ok'); return; }
+    if (req.headers.authorization === 'Bearer good' || req.url === '/post' && body === 'let me in') {
+      res.writeHead(200, { 'x-user-id': 'u-42' });
+      res.end('ok');
+      return;
+    }
+    res.writeHead(401, { location: 'https://login.example/', 'x-auth-secret': 'internal', 'content-type': 'text/plain' });
+    res.end('please log in');
   }));
 }
 

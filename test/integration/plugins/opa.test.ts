@@ -1,11 +1,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
 import { withPluginRoutes } from '../../helpers/plugin-admin.js';
 import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
+import { startLoopbackServer } from '../../helpers/loopback-server.js';
 
 // A real decision server on loopback speaking OPA's REST data API: POST /v1/data/<policy>
 // answers {"result": …}. Policies: `bool` allows GET only; `obj` allows `x-role: admin` with
@@ -27,22 +27,14 @@ function decide(policy: string, input: Record<string, any>): unknown {
   return { nothing: true };
 }
 
-function startOpa(): Promise<void> {
-  opa = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const input = (JSON.parse(Buffer.concat(chunks).toString()) as { input: Record<string, any> }).input;
-      calls.push({ url: req.url ?? '', input });
-      const policy = (req.url ?? '').replace('/v1/data/', '');
-      if (policy === 'slow') { setTimeout(() => res.end('{}'), 2000).unref(); return; }
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify(decide(policy, input)));
-    });
-  });
-  return new Promise((resolve) => opa.listen(0, '127.0.0.1', () => {
-    opaUrl = `http://127.0.0.1:${(opa.address() as AddressInfo).port}`;
-    resolve();
+async function startOpa(): Promise<void> {
+  ({ server: opa, url: opaUrl } = await startLoopbackServer((req, res) => {
+    const input = (JSON.parse(req.body.toString()) as { input: Record<string, any> }).input;
+    calls.push({ url: req.url, input });
+    const policy = req.url.replace('/v1/data/', '');
+    if (policy === 'slow') { setTimeout(() => res.end('{}'), 2000).unref(); return; }
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify(decide(policy, input)));
   }));
 }
 

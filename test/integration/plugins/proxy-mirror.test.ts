@@ -1,11 +1,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { eventually, startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
 import { withPluginRoutes } from '../../helpers/plugin-admin.js';
 import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
+import { startLoopbackServer } from '../../helpers/loopback-server.js';
 
 // A real mirror on loopback: it records every copy; `/slow...` copies are answered 1.5 s late.
 interface Copy { method: string; url: string; headers: http.IncomingHttpHeaders; body: string; answeredAt?: number }
@@ -15,21 +15,13 @@ let mirrorUrl: string;
 let gw: Gateway;
 let up: TestUpstream;
 
-function startMirror(): Promise<void> {
-  mirror = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const copy: Copy = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString() };
-      copies.push(copy);
-      const answer = () => { copy.answeredAt = Date.now(); res.end('mirror'); };
-      if (copy.url.startsWith('/slow')) setTimeout(answer, 1500).unref();
-      else answer();
-    });
-  });
-  return new Promise((resolve) => mirror.listen(0, '127.0.0.1', () => {
-    mirrorUrl = `http://127.0.0.1:${(mirror.address() as AddressInfo).port}`;
-    resolve();
+async function startMirror(): Promise<void> {
+  ({ server: mirror, url: mirrorUrl } = await startLoopbackServer((req, res) => {
+    const copy: Copy = { method: req.method, url: req.url, headers: req.headers, body: req.body.toString() };
+    copies.push(copy);
+    const answer = (): void => { copy.answeredAt = Date.now(); res.end('mirror'); };
+    if (copy.url.startsWith('/slow')) setTimeout(answer, 1500).unref();
+    else answer();
   }));
 }
 
