@@ -1,0 +1,167 @@
+// What the rules read from a request, parsed lazily: a rule set that never names ARGS_POST
+// never parses the body. Values are binary strings (one char per byte), as ModSecurity's.
+
+export interface WafRequest {
+  method: string;
+  /** The request target as the client sent it (path and query). */
+  rawUri: string;
+  /** `HTTP/1.1` */
+  protocol: string;
+  /** Lower-case names (Node's), values as received; repeated headers joined with ", ". */
+  headers: Record<string, string>;
+  remoteAddr: string;
+  remotePort: number;
+  serverPort: number;
+  host: string;
+  uniqueId: string;
+  /** Monotonic ms when the request started, for DURATION. */
+  startedAt: number;
+}
+
+export type Pair = [name: string, value: string];
+
+/** Limits that keep parsing bounded whatever the client sends. */
+const MAX_ARGS = 1024;
+const MAX_JSON_DEPTH = 32;
+
+function decodeArg(s: string): string {
+  if (!s.includes('%') && !s.includes('+')) return s;
+  return s.replace(/\+/g, ' ').replace(/%([0-9a-fA-F]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16)));
+}
+
+/** `a=1&b=2` → pairs, names and values URL-decoded (ModSecurity's ARGS). */
+export function parseUrlEncoded(s: string): Pair[] {
+  const out: Pair[] = [];
+  if (s === '') return out;
+  for (const part of s.split('&')) {
+    if (part === '') continue;
+    if (out.length >= MAX_ARGS) break;
+    const eq = part.indexOf('=');
+    out.push(eq < 0 ? [decodeArg(part), ''] : [decodeArg(part.slice(0, eq)), decodeArg(part.slice(eq + 1))]);
+  }
+  return out;
+}
+
+/** A JSON body flattened as ModSecurity names it: `json.a.b`, arrays by index. */
+function flattenJson(value: unknown, prefix: string, out: Pair[], depth: number): void {
+  if (out.length >= MAX_ARGS) return;
+  if (value !== null && typeof value === 'object' && depth < MAX_JSON_DEPTH) {
+    const entries = Array.isArray(value) ? value.map((v, i) => [String(i), v] as const) : Object.entries(value);
+    for (const [k, v] of entries) flattenJson(v, `${prefix}.${k}`, out, depth + 1);
+    return;
+  }
+  // JSON text is UTF-8: store the bytes, as every other value is stored.
+  out.push([Buffer.from(prefix, 'utf8').toString('latin1'), Buffer.from(value === null ? '' : String(value), 'utf8').toString('latin1')]);
+}
+
+export interface MultipartPart {
+  name: string;
+  filename: string | undefined;
+  value: string;
+}
+
+/** multipart/form-data parts (names, file names, values); bounded by the body's size. */
+export function parseMultipart(body: string, contentType: string): MultipartPart[] | undefined {
+  const m = /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType);
+  const boundary = m?.[1] ?? m?.[2];
+  if (boundary === undefined) return undefined;
+  const delimiter = `--${boundary}`;
+  const parts: MultipartPart[] = [];
+  for (const chunk of body.split(delimiter).slice(1)) {
+    if (chunk.startsWith('--') || parts.length >= MAX_ARGS) break;
+    const headEnd = chunk.indexOf('\r\n\r\n');
+    if (headEnd < 0) return undefined;
+    const head = chunk.slice(0, headEnd);
+    const disposition = /content-disposition:[^\r\n]*/i.exec(head)?.[0] ?? '';
+    const name = /\bname="([^"]*)"/i.exec(disposition)?.[1] ?? '';
+    const filename = /\bfilename="([^"]*)"/i.exec(disposition)?.[1];
+    parts.push({ name, filename, value: chunk.slice(headEnd + 4).replace(/\r\n$/, '') });
+  }
+  return parts;
+}
+
+export type BodyProcessor = 'URLENCODED' | 'MULTIPART' | 'JSON' | 'XML' | '';
+
+export function bodyProcessorFor(contentType: string): BodyProcessor {
+  const type = contentType.toLowerCase();
+  if (type.startsWith('application/x-www-form-urlencoded')) return 'URLENCODED';
+  if (type.startsWith('multipart/form-data')) return 'MULTIPART';
+  if (/^application\/(?:[a-z0-9.+-]*\+)?json\b/.test(type)) return 'JSON';
+  if (/^(?:application|text)\/(?:[a-z0-9.+-]*\+)?xml\b/.test(type)) return 'XML';
+  return '';
+}
+
+/** The request as the rules see it, parsed on first use. */
+export class RequestData {
+  body: string | undefined;
+  bodyProcessor: BodyProcessor;
+  bodyError = '';
+  private argsGetCache: Pair[] | undefined;
+  private argsPostCache: Pair[] | undefined;
+  private filesCache: MultipartPart[] = [];
+  private cookiesCache: Pair[] | undefined;
+  private headerPairs: Pair[] | undefined;
+
+  constructor(readonly req: WafRequest) {
+    this.bodyProcessor = bodyProcessorFor(req.headers['content-type'] ?? '');
+  }
+
+  get path(): string {
+    const q = this.req.rawUri.indexOf('?');
+    return q < 0 ? this.req.rawUri : this.req.rawUri.slice(0, q);
+  }
+
+  get queryString(): string {
+    const q = this.req.rawUri.indexOf('?');
+    return q < 0 ? '' : this.req.rawUri.slice(q + 1);
+  }
+
+  headers(): Pair[] {
+    return (this.headerPairs ??= Object.entries(this.req.headers));
+  }
+
+  argsGet(): Pair[] {
+    return (this.argsGetCache ??= parseUrlEncoded(this.queryString));
+  }
+
+  /** Body arguments; empty until the body is attached (phase 2). */
+  argsPost(): Pair[] {
+    if (this.argsPostCache !== undefined) return this.argsPostCache;
+    if (this.body === undefined) return [];
+    const out: Pair[] = [];
+    if (this.bodyProcessor === 'URLENCODED') out.push(...parseUrlEncoded(this.body));
+    else if (this.bodyProcessor === 'JSON' && this.body.trim() !== '') {
+      try {
+        flattenJson(JSON.parse(Buffer.from(this.body, 'latin1').toString('utf8')), 'json', out, 0);
+      } catch (err) {
+        this.bodyError = `JSON parsing error: ${(err as Error).message}`;
+      }
+    } else if (this.bodyProcessor === 'MULTIPART') {
+      const parts = parseMultipart(this.body, this.req.headers['content-type'] ?? '');
+      if (parts === undefined) this.bodyError = 'multipart parsing error';
+      else {
+        this.filesCache = parts.filter((p) => p.filename !== undefined);
+        for (const p of parts) if (p.filename === undefined) out.push([p.name, p.value]);
+      }
+    }
+    return (this.argsPostCache = out);
+  }
+
+  files(): MultipartPart[] {
+    this.argsPost();
+    return this.filesCache;
+  }
+
+  cookies(): Pair[] {
+    if (this.cookiesCache !== undefined) return this.cookiesCache;
+    const out: Pair[] = [];
+    const header = this.req.headers.cookie ?? '';
+    for (const part of header.split(';')) {
+      const trimmed = part.trim();
+      if (trimmed === '' || out.length >= MAX_ARGS) continue;
+      const eq = trimmed.indexOf('=');
+      out.push(eq < 0 ? [trimmed, ''] : [trimmed.slice(0, eq), trimmed.slice(eq + 1)]);
+    }
+    return (this.cookiesCache = out);
+  }
+}
