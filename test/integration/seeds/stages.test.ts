@@ -14,6 +14,7 @@ const SEED_000: [string, string, number][] = [
   ['request-validation', 'authorization', 220],
   ['ip-restriction', 'authorization', 210], // IP address block
   ['cors', 'authentication', 340],
+  ['waf', 'authentication', 330],
   ['request-block', 'authentication', 320],
   ['bot-detect', 'authentication', 310],
   // the policies, after every plugin: Sentinel filter (circuit breaking)
