@@ -77,6 +77,7 @@ const GOALS: Partial<Record<ScenarioId, { num: TargetId; den: TargetId; min: num
   '1route': { num: 'gateway', den: 'baseline', min: 1.0, label: 'gateway ÷ baseline (1 route)' },
   '10k': { num: 'gateway-10k', den: 'gateway', min: 0.95, label: 'gateway 10k routes ÷ gateway 1 route' },
   plugins: { num: 'gateway-plugins', den: 'gateway', min: 0.85, label: 'gateway with 5 plugins ÷ gateway without' },
+  security: { num: 'gateway-security', den: 'gateway', min: 0.7, label: 'gateway with key-auth + waf + request-validation ÷ gateway without' },
   wasm: { num: 'gateway-wasm', den: 'gateway', min: 0.85, label: 'gateway with a wasm plugin ÷ gateway without' },
   deadlog: { num: 'gateway-deadlog', den: 'gateway', min: 0.95, label: 'gateway with a dead log sink ÷ gateway without' },
 };
@@ -146,6 +147,9 @@ export function scenarioTable(res: ScenarioResult): string {
     lines.push(`  gateway (wasm plugin) ÷ gateway (no plugins): ${fmtRatio(ratio(rows, 'gateway-wasm', 'gateway'))}`);
     lines.push(`  gateway (TS plugin) ÷ gateway (no plugins): ${fmtRatio(ratio(rows, 'gateway-ts', 'gateway'))}`);
   }
+  if (scenario.id === 'security') {
+    lines.push(`  gateway (key-auth + waf + request-validation) ÷ gateway (no plugins): ${fmtRatio(ratio(rows, 'gateway-security', 'gateway'))}`);
+  }
   if (scenario.id === 'deadlog') {
     lines.push(`  gateway (dead log sink) ÷ gateway (no plugins): ${fmtRatio(ratio(rows, 'gateway-deadlog', 'gateway'))}`);
   }
@@ -174,6 +178,10 @@ export function summaryBlock(results: ScenarioResult[]): string {
     if (res.scenario.id === 'wasm') {
       add('gateway wasm plugin ÷ gateway no plugins', ratio(rows, 'gateway-wasm', 'gateway'), goal);
       add('gateway TS plugin ÷ gateway no plugins', ratio(rows, 'gateway-ts', 'gateway'));
+      continue;
+    }
+    if (res.scenario.id === 'security') {
+      add('gateway key-auth+waf+validation ÷ gateway no plugins', ratio(rows, 'gateway-security', 'gateway'), goal);
       continue;
     }
     if (res.scenario.id === 'deadlog') {

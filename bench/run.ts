@@ -20,7 +20,7 @@ const HELP = `Usage: npm run bench -- [options]      (or: node dist/bench/run.js
   --connections=50      concurrent keep-alive connections
   --warmup=10           seconds of unmeasured load the first time a target is loaded (JIT warm-up);
                         in later scenarios it gets min(1, N) s on the new path (0 = none)
-  --scenarios=LIST      subset of 1route,10k,plugins,wasm,deadlog,1k,64k,1m (default: all)
+  --scenarios=LIST      subset of 1route,10k,plugins,security,wasm,deadlog,1k,64k,1m (default: all)
   --targets=LIST        subset of baseline,gateway,nginx (default: all; nginx only when on PATH)
   --loader=NAME         wrk | autocannon (default: wrk when on PATH, else autocannon)
   --ready-timeout=20    seconds each process gets to answer 200 before it counts as failed
@@ -149,6 +149,7 @@ async function main(): Promise<void> {
     ['gateway', () => startGateway('gateway', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
     ['gateway-10k', () => startGateway('gateway-10k', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
     ['gateway-plugins', () => startGateway('gateway-plugins', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
+    ['gateway-security', () => startGateway('gateway-security', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
     ['gateway-deadlog', () => startGateway('gateway-deadlog', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
     ['gateway-wasm', () => startGateway('gateway-wasm', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
     ['gateway-ts', () => startGateway('gateway-ts', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
@@ -237,6 +238,14 @@ async function main(): Promise<void> {
         }
       }
       process.stdout.write('\n');
+    }
+    const withSecurity = running.get('gateway-security');
+    if (scenario.id === 'security' && withSecurity?.metricsPort !== undefined && rows.some((r) => r.target === 'gateway-security' && r.failure === undefined)) {
+      try {
+        process.stdout.write(formatPluginCost(await scrapePluginCost(withSecurity.metricsPort)) + '\n\n');
+      } catch (e) {
+        log(`[security] per-plugin cost not available: ${errMsg(e)}`);
+      }
     }
     const withPlugins = running.get('gateway-plugins');
     if (scenario.id === 'plugins' && withPlugins?.metricsPort !== undefined && rows.some((r) => r.target === 'gateway-plugins' && r.failure === undefined)) {

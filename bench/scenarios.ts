@@ -1,8 +1,8 @@
 // The bench scenarios and the gateway route tables they need.
 import { stringify } from 'yaml';
 
-export type TargetId = 'baseline' | 'gateway' | 'gateway-10k' | 'gateway-plugins' | 'gateway-deadlog' | 'gateway-wasm' | 'gateway-ts' | 'nginx';
-export type ScenarioId = '1route' | '10k' | 'plugins' | 'wasm' | 'deadlog' | '1k' | '64k' | '1m';
+export type TargetId = 'baseline' | 'gateway' | 'gateway-10k' | 'gateway-plugins' | 'gateway-security' | 'gateway-deadlog' | 'gateway-wasm' | 'gateway-ts' | 'nginx';
+export type ScenarioId = '1route' | '10k' | 'plugins' | 'security' | 'wasm' | 'deadlog' | '1k' | '64k' | '1m';
 
 export interface Scenario {
   id: ScenarioId;
@@ -28,6 +28,9 @@ export const SCENARIOS: readonly Scenario[] = [
   { id: '10k', title: '10,000 routes, target route defined last', path: TARGET_PATH, bodyBytes: HELLO_BYTES, targets: ['baseline', 'gateway', 'gateway-10k'] },
   // The same catch-all route with and without a typical plugin set, interleaved.
   { id: 'plugins', title: 'plugins: key-auth + limit-count + proxy-rewrite + cors + prometheus', path: PLUGINS_PATH, bodyBytes: HELLO_BYTES, targets: ['baseline', 'gateway', 'gateway-plugins'] },
+  // The security set of issue 14: key-auth + waf (its default rules) + request-validation, with
+  // prometheus for the per-plugin cost table; interleaved with the route without plugins.
+  { id: 'security', title: 'security: key-auth + waf (default rules) + request-validation', path: PLUGINS_PATH, bodyBytes: HELLO_BYTES, targets: ['gateway', 'gateway-security'] },
   // One plugin that sets one request header: a proxy-wasm module (test/fixtures/wasm/set-header.wat)
   // beside proxy-rewrite doing the same in TypeScript, and the route without either.
   { id: 'wasm', title: 'one plugin setting a request header: proxy-wasm vs TypeScript', path: '/hello', bodyBytes: HELLO_BYTES, targets: ['gateway', 'gateway-wasm', 'gateway-ts'] },
@@ -43,6 +46,7 @@ export const TARGET_LABELS: Record<TargetId, string> = {
   gateway: 'gateway (1 route)',
   'gateway-10k': 'gateway (10k routes)',
   'gateway-plugins': 'gateway (5 plugins)',
+  'gateway-security': 'gateway (key-auth+waf+validation)',
   'gateway-deadlog': 'gateway (dead log sink)',
   'gateway-wasm': 'gateway (wasm plugin)',
   'gateway-ts': 'gateway (TS plugin)',
@@ -69,6 +73,23 @@ export function pluginsStandalone(upstreamPort: number): string {
         'limit-count': { count: 1_000_000_000, time_window: 3600, key_type: 'var', key: 'consumer_name' },
         'proxy-rewrite': { headers: { set: { 'x-bench': 'plugins' } } },
         cors: {},
+        prometheus: {},
+      },
+    }],
+  });
+}
+
+/** The 1-route file with key-auth, waf (default rules), request-validation (a header schema every request meets) and prometheus. */
+export function securityStandalone(upstreamPort: number): string {
+  return standaloneYaml({
+    upstreams: [{ id: 'u1', type: 'roundrobin', nodes: { [`127.0.0.1:${upstreamPort}`]: 1 } }],
+    consumers: [{ username: 'bench', plugins: { 'key-auth': { key: 'bench-key' } } }],
+    routes: [{
+      id: 'r1', uri: '/*', upstream_id: 'u1',
+      plugins: {
+        'key-auth': {},
+        waf: {},
+        'request-validation': { header_schema: { type: 'object', required: ['host'], properties: { host: { type: 'string', minLength: 1 } } } },
         prometheus: {},
       },
     }],

@@ -23,6 +23,12 @@ const ALWAYS_BAD_FUNCS = new Set(['load_file', 'extractvalue', 'updatexml', 'xp_
 const ALWAYS_BAD_WORDS = new Set(['information_schema', '@@version', '@@datadir', 'sysobjects', 'syscolumns', 'pg_catalog', 'sqlite_master', 'mysql.user']);
 const MAX_TOKENS = 4096;
 
+const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
+const isWordStart = (c: number): boolean => (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f || c === 0x40 || c === 0x24;
+const isWordChar = (c: number): boolean => isWordStart(c) || isDigit(c) || c === 0x2e;
+/** Input made only of letters, digits, `_`, `-` and `.` is one token or a dashed slug: no injection shape. */
+const PLAIN = /^[A-Za-z0-9_.-]*$/;
+
 function tokenize(s: string, quote: string | undefined): Token[] {
   const out: Token[] = [];
   let i = 0;
@@ -60,15 +66,16 @@ function tokenize(s: string, quote: string | undefined): Token[] {
       i = end < 0 ? n : end + (c === '/' ? 2 : 1);
       continue;
     }
-    if (/[0-9]/.test(c) || (c === '.' && /[0-9]/.test(s[i + 1] ?? ''))) {
+    const code = s.charCodeAt(i);
+    if (isDigit(code) || (c === '.' && isDigit(s.charCodeAt(i + 1)))) {
       const m = /^(?:0x[0-9a-f]+|[0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)/i.exec(s.slice(i, i + 64))!;
       out.push({ kind: 'num', text: m[0] });
       i += m[0].length;
       continue;
     }
-    if (/[a-z_@$]/i.test(c)) {
+    if (isWordStart(code)) {
       let j = i;
-      while (j < n && /[a-z0-9_@$.]/i.test(s[j]!)) j++;
+      while (j < n && isWordChar(s.charCodeAt(j))) j++;
       const word = s.slice(i, j).toLowerCase();
       i = j;
       if (LOGIC.has(word)) out.push({ kind: 'logic', text: word });
@@ -145,8 +152,10 @@ function timingCallAt(t: Token[], i: number): boolean {
 function injectionShape(t: Token[], quoted: boolean): boolean {
   for (let i = 0; i < t.length; i++) {
     const tok = t[i]!;
-    if (tok.kind === 'word' && (ALWAYS_BAD_WORDS.has(tok.text) || ALWAYS_BAD_FUNCS.has(tok.text))) {
-      if (ALWAYS_BAD_WORDS.has(tok.text) || t[i + 1]?.kind === '(') return true;
+    if (tok.kind === 'word') {
+      const head = tok.text.split('.')[0]!;
+      if (ALWAYS_BAD_WORDS.has(tok.text) || ALWAYS_BAD_WORDS.has(head)) return true;
+      if (ALWAYS_BAD_FUNCS.has(tok.text) && t[i + 1]?.kind === '(') return true;
     }
     if (tok.kind === 'var' && ALWAYS_BAD_WORDS.has(tok.text)) return true;
     if (unionSelectAt(t, i) || timingCallAt(t, i)) return true;
@@ -166,6 +175,7 @@ function injectionShape(t: Token[], quoted: boolean): boolean {
     const after = t[k + 1];
     if (tautologyAt(t, k + 1)) return true;
     if (after?.kind === '(' && t[k + 2]?.text === 'select') return true;
+    if (isLiteral(after) && t[k + 2]?.kind === 'cmp' && t[k + 3]?.kind === '(' && t[k + 4]?.text === 'select') return true;
     if (after !== undefined && TIMING.has(after.text) && t[k + 2]?.kind === '(') return true;
     return false;
   }
@@ -178,7 +188,7 @@ function injectionShape(t: Token[], quoted: boolean): boolean {
 
 /** True when `input` looks like SQL injection. */
 export function detectSqli(input: string): boolean {
-  if (input.length < 2) return false;
+  if (input.length < 2 || (PLAIN.test(input) && !input.includes('information_schema'))) return false;
   const lower = input.toLowerCase();
   if (injectionShape(tokenize(lower, undefined), false)) return true;
   for (const q of ["'", '"']) {

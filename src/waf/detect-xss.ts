@@ -23,8 +23,14 @@ function schemeText(value: string): string {
   return out;
 }
 
+const ENTITY = /&#x([0-9a-f]{1,6});?|&#([0-9]{1,7});?|&(colon|tab|newline);/gi;
+const NAMED: Record<string, string> = { colon: ':', tab: '\t', newline: '\n' };
+
 function isScriptUrl(value: string): boolean {
-  const s = schemeText(value);
+  // Browsers decode character references in attribute values before reading the scheme.
+  const decoded = value.includes('&') ? value.replace(ENTITY, (_m, hex: string | undefined, dec: string | undefined, name: string | undefined) =>
+    (name !== undefined ? NAMED[name.toLowerCase()]! : String.fromCharCode(hex !== undefined ? parseInt(hex, 16) & 0xffff : Number(dec) & 0xffff))) : value;
+  const s = schemeText(decoded);
   return s.startsWith('javascript:') || s.startsWith('vbscript:') || s.startsWith('livescript:') || s.startsWith('data:text/html')
     || s.startsWith('data:image/svg');
 }

@@ -3,11 +3,12 @@
 // skip/skipAfter, setvar, ctl, and the first disruptive action ends the transaction.
 // Deviation, documented: a rule's non-disruptive actions run once per rule match (not once
 // per matched variable), so an anomaly score counts rules, not variables.
+import type { OperatorRun } from './operators.js';
 import type { Pair, RequestData } from './request-data.js';
 import type { Rule, Target } from './rule.js';
 import { parseTarget } from './rule.js';
 import { parseVariableList } from './seclang.js';
-import { macroValue, resolveTarget, type VariableState } from './variables.js';
+import { macroValue, resolveTarget, targetName, type VariableState } from './variables.js';
 
 export type EngineMode = 'On' | 'Off' | 'DetectionOnly';
 
@@ -82,7 +83,11 @@ export class Transaction implements VariableState {
   private readonly removedIds: string[] = [];
   private readonly removedTags = new Set<string>();
   private readonly removedTargets: { id?: number; tag?: string; target: Target }[] = [];
-  private readonly transformCache = new Map<string, string>();
+  /** transformation chain → input → output, per request (CRS rules share a few chains). */
+  private readonly transformCache = new Map<string, Map<string, string>>();
+
+  private readonly capture = (groups: string[]): void => groups.forEach((g, n) => this.collections.get('TX')!.set(String(n), g));
+  private readonly run: OperatorRun = { expand: (text) => this.expand(text), captures: undefined };
 
   constructor(readonly ruleSet: RuleSet, readonly data: RequestData) {
     this.engine = ruleSet.engine;
@@ -138,12 +143,13 @@ export class Transaction implements VariableState {
 
   private transformed(value: string, rule: Rule): string {
     if (rule.transforms.length === 0 || value === '') return value;
-    const key = `${rule.transformKey}\u0001${value}`;
-    let out = this.transformCache.get(key);
+    let chain = this.transformCache.get(rule.transformKey);
+    if (chain === undefined) this.transformCache.set(rule.transformKey, (chain = new Map()));
+    let out = chain.get(value);
     if (out === undefined) {
       out = value;
       for (const t of rule.transforms) out = t(out);
-      this.transformCache.set(key, out);
+      chain.set(value, out);
     }
     return out;
   }
@@ -157,10 +163,8 @@ export class Transaction implements VariableState {
   }
 
   private evaluateOne(rule: Rule, top: Rule): boolean {
-    const run = {
-      expand: (text: string) => this.expand(text),
-      captures: rule.capture ? (groups: string[]) => groups.forEach((g, n) => this.collections.get('TX')!.set(String(n), g)) : undefined,
-    };
+    const run = this.run;
+    run.captures = rule.capture ? this.capture : undefined;
     if (rule.targets.length === 0) {
       if (rule.operator('', run) === rule.negated) return false;
       this.matchedVars = [];
@@ -169,9 +173,10 @@ export class Transaction implements VariableState {
     const exclusions = this.exclusionsFor(rule, top);
     const matched: Pair[] = [];
     for (const target of rule.targets) {
-      for (const [name, raw] of resolveTarget(target, this, exclusions)) {
+      for (const [key, raw] of resolveTarget(target, this, exclusions)) {
         const value = target.count ? raw : this.transformed(raw, rule);
         if (rule.operator(value, run) === rule.negated) continue;
+        const name = targetName(target, key);
         matched.push([name, value]);
         this.matchedVar = value;
         this.matchedVarName = name;

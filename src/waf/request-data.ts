@@ -93,17 +93,36 @@ export function bodyProcessorFor(contentType: string): BodyProcessor {
 
 /** The request as the rules see it, parsed on first use. */
 export class RequestData {
-  body: string | undefined;
+  private bodyText: string | undefined;
   bodyProcessor: BodyProcessor;
   bodyError = '';
   private argsGetCache: Pair[] | undefined;
   private argsPostCache: Pair[] | undefined;
+  private argsCache: Pair[] | undefined;
   private filesCache: MultipartPart[] = [];
   private cookiesCache: Pair[] | undefined;
   private headerPairs: Pair[] | undefined;
 
   constructor(readonly req: WafRequest) {
     this.bodyProcessor = bodyProcessorFor(req.headers['content-type'] ?? '');
+  }
+
+  get body(): string | undefined {
+    return this.bodyText;
+  }
+
+  /** Attaches the request body (phase 2); the body arguments are parsed from it on first use. */
+  set body(text: string | undefined) {
+    this.bodyText = text;
+    this.argsPostCache = undefined;
+    this.argsCache = undefined;
+  }
+
+  /** ARGS: the query's arguments, then the body's. */
+  args(): Pair[] {
+    if (this.argsCache !== undefined) return this.argsCache;
+    const post = this.argsPost();
+    return (this.argsCache = post.length === 0 ? this.argsGet() : [...this.argsGet(), ...post]);
   }
 
   get path(): string {

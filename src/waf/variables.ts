@@ -29,7 +29,7 @@ const scalar = (name: string, get: (s: VariableState) => string | number | undef
   }];
 
 const namesOf = (pairs: Pair[]): Pair[] => pairs.map(([k]) => [k, k]);
-const argsAll = (s: VariableState): Pair[] => [...s.data.argsGet(), ...s.data.argsPost()];
+const argsAll = (s: VariableState): Pair[] => s.data.args();
 const collection = (name: string) => (s: VariableState): Pair[] => [...(s.collections.get(name)?.entries() ?? [])];
 
 function requestLine(s: VariableState): string {
@@ -118,8 +118,16 @@ function selects(t: Target, key: string): boolean {
   return true;
 }
 
-/** The (name, value) pairs one target yields; a count target yields its count. */
+/**
+ * The (key, value) pairs one target yields (a count target: its count); the variable's full
+ * name (`ARGS:id`) is `targetName(t, key)`, built only for a match.
+ */
 export function resolveTarget(t: Target, s: VariableState, exclusions: readonly Target[]): Pair[] {
+  if (t.key !== undefined && !t.count && WRITABLE_COLLECTIONS.has(t.collection)) {
+    // TX:name and friends: keys are stored lower-case, one lookup instead of a scan.
+    const v = s.collections.get(t.collection)?.get(t.key);
+    return v === undefined ? [] : [[t.key, v]];
+  }
   const resolver = RESOLVERS.get(t.collection)!;
   let pairs = resolver(s);
   const isScalar = SCALARS.has(t.collection);
@@ -129,9 +137,14 @@ export function resolveTarget(t: Target, s: VariableState, exclusions: readonly 
     if (mine.some((e) => e.key === undefined && e.keyRegex === undefined)) return t.count ? [[`&${t.collection}`, '0']] : [];
     if (mine.length > 0) pairs = pairs.filter(([k]) => !mine.some((e) => selects(e, k)));
   }
-  if (t.count) return [[`&${t.collection}`, String(pairs.length)]];
-  if (isScalar) return pairs;
-  return pairs.map(([k, v]) => [`${t.collection}:${k}`, v]);
+  if (t.count) return [['', String(pairs.length)]];
+  return pairs;
+}
+
+/** `ARGS:id`, `REQUEST_URI`, `&TX:x`: how MATCHED_VAR_NAME names a target's value. */
+export function targetName(t: Target, key: string): string {
+  if (t.count) return `&${t.collection}${t.key !== undefined ? `:${t.key}` : ''}`;
+  return SCALARS.has(t.collection) ? t.collection : `${t.collection}:${key}`;
 }
 
 /** Looks up one value for a macro (`%{tx.anomaly_score}`, `%{MATCHED_VAR}`, `%{request_headers.host}`). */
