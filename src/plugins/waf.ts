@@ -74,16 +74,17 @@ export default definePlugin<WafConf, LoadedRuleSet>({
   async access(rules, ctx) {
     if (rules.engine === 'Off') return undefined;
     const uri = ctx.var('request_uri');
+    // What few rules read is looked up only when one does (a request id may have to be made).
     const tx = startTransaction(rules, {
       method: ctx.request.method,
       rawUri: typeof uri === 'string' ? uri : ctx.request.uri,
-      protocol: `HTTP/${String(ctx.var('server_protocol') ?? 'HTTP/1.1').replace(/^HTTP\//, '')}`,
+      get protocol() { return `HTTP/${String(ctx.var('server_protocol') ?? 'HTTP/1.1').replace(/^HTTP\//, '')}`; },
       headers: ctx.request.allHeaders?.() ?? {},
       remoteAddr: ctx.request.remoteAddr,
-      remotePort: Number(ctx.var('remote_port') ?? 0),
-      serverPort: Number(ctx.var('server_port') ?? 0),
+      get remotePort() { return Number(ctx.var('remote_port') ?? 0); },
+      get serverPort() { return Number(ctx.var('server_port') ?? 0); },
       host: ctx.request.host,
-      uniqueId: String(ctx.var('request_id') ?? ''),
+      get uniqueId() { return String(ctx.var('request_id') ?? ''); },
       startedAt: ctx.startedAt,
     });
     let hit = tx.runPhase(1);
@@ -102,7 +103,8 @@ export default definePlugin<WafConf, LoadedRuleSet>({
       setVars(ctx, tx, 'detect', tx.detected.rule.id, tx.detected.msg);
       return undefined;
     }
-    setVars(ctx, tx, 'pass', undefined, '');
+    ctx.setVar('waf_action', 'pass');
+    if (tx.matches.length > 0) setVars(ctx, tx, 'pass', undefined, '');
     return undefined;
   },
 });

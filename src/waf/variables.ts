@@ -128,6 +128,12 @@ export function resolveTarget(t: Target, s: VariableState, exclusions: readonly 
     const v = s.collections.get(t.collection)?.get(t.key);
     return v === undefined ? [] : [[t.key, v]];
   }
+  if (t.key !== undefined && t.collection === 'REQUEST_HEADERS' && exclusions.length === 0) {
+    // Node's header names are lower-case already: one lookup instead of a scan.
+    const v = s.data.req.headers[t.key];
+    if (t.count) return [['', v === undefined ? '0' : '1']];
+    return v === undefined ? [] : [[t.key, v]];
+  }
   const resolver = RESOLVERS.get(t.collection)!;
   let pairs = resolver(s);
   const isScalar = SCALARS.has(t.collection);
