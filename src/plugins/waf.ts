@@ -51,7 +51,7 @@ function setVars(ctx: PluginContext, tx: Transaction, action: string, ruleId: nu
 
 export default definePlugin<WafConf, LoadedRuleSet>({
   name: 'waf',
-  description: 'A ModSecurity-compatible web application firewall: the project\'s default rules, the OWASP Core Rule Set, or your own SecLang rules.',
+  description: 'A ModSecurity-compatible web application firewall (the project\'s default rules, the OWASP Core Rule Set, or your own SecLang rules).',
   version: '0.1',
   stage: 'authentication',
   priority: 330,
