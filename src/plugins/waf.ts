@@ -74,12 +74,15 @@ export default definePlugin<WafConf, LoadedRuleSet>({
   async access(rules, ctx) {
     if (rules.engine === 'Off') return undefined;
     const uri = ctx.var('request_uri');
+    let headers: Record<string, string> | undefined;
     // What few rules read is looked up only when one does (a request id may have to be made).
     const tx = startTransaction(rules, {
       method: ctx.request.method,
       rawUri: typeof uri === 'string' ? uri : ctx.request.uri,
       get protocol() { return `HTTP/${String(ctx.var('server_protocol') ?? 'HTTP/1.1').replace(/^HTTP\//, '')}`; },
-      headers: ctx.request.allHeaders?.() ?? {},
+      // Whole only for rules that read every header; single ones by name.
+      get headers() { return (headers ??= ctx.request.allHeaders?.() ?? {}); },
+      header: (name) => ctx.request.header(name),
       remoteAddr: ctx.request.remoteAddr,
       get remotePort() { return Number(ctx.var('remote_port') ?? 0); },
       get serverPort() { return Number(ctx.var('server_port') ?? 0); },

@@ -71,6 +71,8 @@ function scanAttributes(s: string, start: number): [boolean, number] {
 
 /** True when `input` looks like cross-site scripting. */
 export function detectXss(input: string): boolean {
+  // Neither a tag nor a URL scheme: nothing to look at.
+  if (!input.includes('<') && !input.includes(':')) return false;
   if (isScriptUrl(input)) return true;
   const s = input;
   const n = s.length;

@@ -108,7 +108,7 @@ export class Transaction implements VariableState {
     for (let i = 0; i < entries.length; i++) {
       const rule = entries[i]!.rule;
       if (rule === undefined || this.isRemoved(rule)) continue;
-      this.matchedVars = [];
+      if (this.matchedVars.length > 0) this.matchedVars = [];
       if (!this.evaluate(rule)) continue;
       const verdict = this.act(rule);
       if (verdict === 'interrupt') return this.interruption(rule);
@@ -143,6 +143,12 @@ export class Transaction implements VariableState {
 
   private transformed(value: string, rule: Rule): string {
     if (rule.transforms.length === 0 || value === '') return value;
+    if (value.length < 32) {
+      // Short values: transforming again is cheaper than the cache lookups.
+      let out = value;
+      for (const t of rule.transforms) out = t(out);
+      return out;
+    }
     let chain = this.transformCache.get(rule.transformKey);
     if (chain === undefined) this.transformCache.set(rule.transformKey, (chain = new Map()));
     let out = chain.get(value);

@@ -8,7 +8,9 @@ export interface WafRequest {
   /** `HTTP/1.1` */
   protocol: string;
   /** Lower-case names (Node's), values as received; repeated headers joined with ", ". */
-  headers: Record<string, string>;
+  readonly headers: Record<string, string>;
+  /** One header by lower-case name, when cheaper than building `headers` (the gateway's). */
+  header?(name: string): string | undefined;
   remoteAddr: string;
   remotePort: number;
   serverPort: number;
@@ -104,7 +106,7 @@ export class RequestData {
   private headerPairs: Pair[] | undefined;
 
   constructor(readonly req: WafRequest) {
-    this.bodyProcessor = bodyProcessorFor(req.headers['content-type'] ?? '');
+    this.bodyProcessor = bodyProcessorFor(this.header('content-type') ?? '');
   }
 
   get body(): string | undefined {
@@ -135,6 +137,10 @@ export class RequestData {
     return q < 0 ? '' : this.req.rawUri.slice(q + 1);
   }
 
+  header(name: string): string | undefined {
+    return this.req.header !== undefined ? this.req.header(name) : this.req.headers[name];
+  }
+
   headers(): Pair[] {
     return (this.headerPairs ??= Object.entries(this.req.headers));
   }
@@ -156,7 +162,7 @@ export class RequestData {
         this.bodyError = `JSON parsing error: ${(err as Error).message}`;
       }
     } else if (this.bodyProcessor === 'MULTIPART') {
-      const parts = parseMultipart(this.body, this.req.headers['content-type'] ?? '');
+      const parts = parseMultipart(this.body, this.header('content-type') ?? '');
       if (parts === undefined) this.bodyError = 'multipart parsing error';
       else {
         this.filesCache = parts.filter((p) => p.filename !== undefined);
@@ -174,7 +180,7 @@ export class RequestData {
   cookies(): Pair[] {
     if (this.cookiesCache !== undefined) return this.cookiesCache;
     const out: Pair[] = [];
-    const header = this.req.headers.cookie ?? '';
+    const header = this.header('cookie') ?? '';
     for (const part of header.split(';')) {
       const trimmed = part.trim();
       if (trimmed === '' || out.length >= MAX_ARGS) continue;

@@ -122,7 +122,8 @@ function cmdLine(s: string): string {
 }
 
 function normalisePath(s: string): string {
-  if (s === '') return s;
+  // Nothing to resolve: no `.` or empty segment.
+  if (s === '' || (!s.includes('/.') && !s.includes('//') && !s.startsWith('.'))) return s;
   const absolute = s.startsWith('/');
   const trailing = s.endsWith('/') || s.endsWith('/.') || s.endsWith('/..');
   const parts: string[] = [];
@@ -192,8 +193,8 @@ export const TRANSFORMS: Record<string, Transform> = {
   cmdline: cmdLine,
   normalisepath: normalisePath,
   normalizepath: normalisePath,
-  normalisepathwin: (s) => normalisePath(s.replaceAll('\\', '/')),
-  normalizepathwin: (s) => normalisePath(s.replaceAll('\\', '/')),
+  normalisepathwin: (s) => normalisePath(s.includes('\\') ? s.replaceAll('\\', '/') : s),
+  normalizepathwin: (s) => normalisePath(s.includes('\\') ? s.replaceAll('\\', '/') : s),
   base64decode: (s) => Buffer.from(s, 'base64').toString('latin1'),
   base64decodeext: (s) => Buffer.from(s.replace(/[^A-Za-z0-9+/]/g, ''), 'base64').toString('latin1'),
   base64encode: (s) => latin1(s).toString('base64'),

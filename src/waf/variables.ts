@@ -130,7 +130,7 @@ export function resolveTarget(t: Target, s: VariableState, exclusions: readonly 
   }
   if (t.key !== undefined && t.collection === 'REQUEST_HEADERS' && exclusions.length === 0) {
     // Node's header names are lower-case already: one lookup instead of a scan.
-    const v = s.data.req.headers[t.key];
+    const v = s.data.header(t.key);
     if (t.count) return [['', v === undefined ? '0' : '1']];
     return v === undefined ? [] : [[t.key, v]];
   }
