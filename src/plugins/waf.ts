@@ -4,12 +4,12 @@
 // SecLang directives. The engine is src/waf/ (RE2 for every regex, linear-time detectors).
 // Phase 1 runs on the request's headers; phase 2 on its body, read through the bounded
 // request-body API only when the request has one. Phases 3–5 (response) are not evaluated.
-import type { PluginContext } from '../contracts/plugin.js';
+import type { PhaseResult, PluginContext } from '../contracts/plugin.js';
 import { registerVariable } from '../core/expr/index.js';
 import { logger } from '../core/logger.js';
 import { counter } from '../observability/metrics.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
-import { DEBIAN_CRS_PATH, type LoadedRuleSet, loadWafRules, startTransaction, type Transaction } from '../waf/index.js';
+import { DEBIAN_CRS_PATH, type Interruption, type LoadedRuleSet, loadWafRules, startTransaction, type Transaction } from '../waf/index.js';
 
 export interface WafConf {
   useCRS: boolean;
@@ -49,6 +49,43 @@ function setVars(ctx: PluginContext, tx: Transaction, action: string, ruleId: nu
   if (tx.matches.length > 0) ctx.setVar('waf_matched_rules', tx.matches.map((m) => m.id).join(','));
 }
 
+function transactionFor(rules: LoadedRuleSet, ctx: PluginContext): Transaction {
+  const uri = ctx.var('request_uri');
+  let headers: Record<string, string> | undefined;
+  // What few rules read is looked up only when one does (a request id may have to be made).
+  return startTransaction(rules, {
+    method: ctx.request.method,
+    rawUri: typeof uri === 'string' ? uri : ctx.request.uri,
+    get protocol() { return `HTTP/${String(ctx.var('server_protocol') ?? 'HTTP/1.1').replace(/^HTTP\//, '')}`; },
+    // Whole only for rules that read every header; single ones by name.
+    get headers() { return (headers ??= ctx.request.allHeaders?.() ?? {}); },
+    header: (name) => ctx.request.header(name),
+    remoteAddr: ctx.request.remoteAddr,
+    get remotePort() { return Number(ctx.var('remote_port') ?? 0); },
+    get serverPort() { return Number(ctx.var('server_port') ?? 0); },
+    host: ctx.request.host,
+    get uniqueId() { return String(ctx.var('request_id') ?? ''); },
+    startedAt: ctx.startedAt,
+  });
+}
+
+function verdict(ctx: PluginContext, tx: Transaction, hit: Interruption | undefined): PhaseResult | undefined {
+  if (hit !== undefined) {
+    blocks.inc({ rule_id: String(hit.rule.id) });
+    setVars(ctx, tx, 'block', hit.rule.id, hit.msg);
+    ctx.log.info({ waf_rule_id: hit.rule.id, waf_msg: hit.msg }, 'waf: request blocked');
+    return { status: hit.status, body: '' };
+  }
+  if (tx.detected !== undefined) {
+    detections.inc({ rule_id: String(tx.detected.rule.id) });
+    setVars(ctx, tx, 'detect', tx.detected.rule.id, tx.detected.msg);
+    return undefined;
+  }
+  ctx.setVar('waf_action', 'pass');
+  if (tx.matches.length > 0) setVars(ctx, tx, 'pass', undefined, '');
+  return undefined;
+}
+
 export default definePlugin<WafConf, LoadedRuleSet>({
   name: 'waf',
   description: 'A ModSecurity-compatible web application firewall (the project\'s default rules, the OWASP Core Rule Set, or your own SecLang rules).',
@@ -71,43 +108,17 @@ export default definePlugin<WafConf, LoadedRuleSet>({
     return rules;
   },
 
-  async access(rules, ctx) {
+  // Synchronous unless the request has a body to read: a handler returning a promise costs
+  // the runner a settle (timeout race) and the rest of the chain a microtask.
+  access(rules, ctx) {
     if (rules.engine === 'Off') return undefined;
-    const uri = ctx.var('request_uri');
-    let headers: Record<string, string> | undefined;
-    // What few rules read is looked up only when one does (a request id may have to be made).
-    const tx = startTransaction(rules, {
-      method: ctx.request.method,
-      rawUri: typeof uri === 'string' ? uri : ctx.request.uri,
-      get protocol() { return `HTTP/${String(ctx.var('server_protocol') ?? 'HTTP/1.1').replace(/^HTTP\//, '')}`; },
-      // Whole only for rules that read every header; single ones by name.
-      get headers() { return (headers ??= ctx.request.allHeaders?.() ?? {}); },
-      header: (name) => ctx.request.header(name),
-      remoteAddr: ctx.request.remoteAddr,
-      get remotePort() { return Number(ctx.var('remote_port') ?? 0); },
-      get serverPort() { return Number(ctx.var('server_port') ?? 0); },
-      host: ctx.request.host,
-      get uniqueId() { return String(ctx.var('request_id') ?? ''); },
-      startedAt: ctx.startedAt,
+    const tx = transactionFor(rules, ctx);
+    const hit = tx.runPhase(1);
+    if (hit !== undefined || !rules.phases.has(2)) return verdict(ctx, tx, hit);
+    if (!hasBody(ctx)) return verdict(ctx, tx, tx.runPhase(2));
+    return ctx.request.body().then((body) => {
+      tx.data.body = body.toString('latin1');
+      return verdict(ctx, tx, tx.runPhase(2));
     });
-    let hit = tx.runPhase(1);
-    if (hit === undefined && rules.phases.has(2)) {
-      if (hasBody(ctx)) tx.data.body = (await ctx.request.body()).toString('latin1');
-      hit = tx.runPhase(2);
-    }
-    if (hit !== undefined) {
-      blocks.inc({ rule_id: String(hit.rule.id) });
-      setVars(ctx, tx, 'block', hit.rule.id, hit.msg);
-      ctx.log.info({ waf_rule_id: hit.rule.id, waf_msg: hit.msg }, 'waf: request blocked');
-      return { status: hit.status, body: '' };
-    }
-    if (tx.detected !== undefined) {
-      detections.inc({ rule_id: String(tx.detected.rule.id) });
-      setVars(ctx, tx, 'detect', tx.detected.rule.id, tx.detected.msg);
-      return undefined;
-    }
-    ctx.setVar('waf_action', 'pass');
-    if (tx.matches.length > 0) setVars(ctx, tx, 'pass', undefined, '');
-    return undefined;
   },
 });
