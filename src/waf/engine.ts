@@ -8,7 +8,7 @@ import type { Pair, RequestData } from './request-data.js';
 import type { Rule, Target } from './rule.js';
 import { parseTarget } from './rule.js';
 import { parseVariableList } from './seclang.js';
-import { macroValue, resolveTarget, targetName, type VariableState } from './variables.js';
+import { macroValue, NOT_SCALAR, resolveTarget, scalarValue, targetName, type VariableState } from './variables.js';
 
 export type EngineMode = 'On' | 'Off' | 'DetectionOnly';
 
@@ -177,20 +177,29 @@ export class Transaction implements VariableState {
       return true;
     }
     const exclusions = this.exclusionsFor(rule, top);
-    const matched: Pair[] = [];
+    let matched: Pair[] | undefined;
     for (const target of rule.targets) {
-      for (const [key, raw] of resolveTarget(target, this, exclusions)) {
-        const value = target.count ? raw : this.transformed(raw, rule);
-        if (rule.operator(value, run) === rule.negated) continue;
-        const name = targetName(target, key);
-        matched.push([name, value]);
-        this.matchedVar = value;
-        this.matchedVarName = name;
+      const single = scalarValue(target, this);
+      if (single !== NOT_SCALAR) {
+        if (single !== undefined) matched = this.test(rule, target, target.collection, single, matched);
+        continue;
       }
+      for (const [key, raw] of resolveTarget(target, this, exclusions)) matched = this.test(rule, target, key, raw, matched);
     }
-    if (matched.length === 0) return false;
+    if (matched === undefined) return false;
     this.matchedVars = matched;
     return true;
+  }
+
+  /** One value through the rule's transformations and operator; a match is added to `matched`. */
+  private test(rule: Rule, target: Target, key: string, raw: string, matched: Pair[] | undefined): Pair[] | undefined {
+    const value = target.count ? raw : this.transformed(raw, rule);
+    if (rule.operator(value, this.run) === rule.negated) return matched;
+    const name = targetName(target, key);
+    this.matchedVar = value;
+    this.matchedVarName = name;
+    (matched ??= []).push([name, value]);
+    return matched;
   }
 
   /** Runs the matched rule's actions (every chain link's); says how execution continues. */

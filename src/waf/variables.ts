@@ -22,11 +22,27 @@ export const WRITABLE_COLLECTIONS = new Set(['TX', 'IP', 'SESSION', 'GLOBAL', 'R
 
 type Resolver = (s: VariableState) => Pair[];
 
-const scalar = (name: string, get: (s: VariableState) => string | number | undefined): [string, Resolver] =>
-  [name, (s) => {
+type ScalarGetter = (s: VariableState) => string | number | undefined;
+/** Single-valued variables, read without building pair lists (most CRS targets are these or TX). */
+const SCALAR_GETTERS = new Map<string, ScalarGetter>();
+
+const scalar = (name: string, get: ScalarGetter): [string, Resolver] => {
+  SCALAR_GETTERS.set(name, get);
+  return [name, (s) => {
     const v = get(s);
     return v === undefined ? [] : [[name, String(v)]];
   }];
+};
+
+/** A single-valued target's value (undefined: absent), or NOT_SCALAR for a collection or a count. */
+export const NOT_SCALAR = Symbol('collection');
+export function scalarValue(t: Target, s: VariableState): string | undefined | typeof NOT_SCALAR {
+  if (t.count) return NOT_SCALAR;
+  const get = SCALAR_GETTERS.get(t.collection);
+  if (get === undefined) return NOT_SCALAR;
+  const v = get(s);
+  return v === undefined ? undefined : String(v);
+}
 
 const namesOf = (pairs: Pair[]): Pair[] => pairs.map(([k]) => [k, k]);
 const argsAll = (s: VariableState): Pair[] => s.data.args();
