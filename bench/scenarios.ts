@@ -61,38 +61,29 @@ export function oneRouteStandalone(upstreamPort: number): string {
   });
 }
 
-/** The 1-route file with key-auth, limit-count (a quota the bench never reaches), proxy-rewrite, cors and prometheus on the route. */
-export function pluginsStandalone(upstreamPort: number): string {
+/** The catch-all route with `plugins`, for consumer `bench` (key-auth key `bench-key`). */
+function keyAuthRouteStandalone(upstreamPort: number, plugins: Record<string, unknown>): string {
   return standaloneYaml({
     upstreams: [{ id: 'u1', type: 'roundrobin', nodes: { [`127.0.0.1:${upstreamPort}`]: 1 } }],
     consumers: [{ username: 'bench', plugins: { 'key-auth': { key: 'bench-key' } } }],
-    routes: [{
-      id: 'r1', uri: '/*', upstream_id: 'u1',
-      plugins: {
-        'key-auth': {},
-        'limit-count': { count: 1_000_000_000, time_window: 3600, key_type: 'var', key: 'consumer_name' },
-        'proxy-rewrite': { headers: { set: { 'x-bench': 'plugins' } } },
-        cors: {},
-        prometheus: {},
-      },
-    }],
+    routes: [{ id: 'r1', uri: '/*', upstream_id: 'u1', plugins: { 'key-auth': {}, ...plugins, prometheus: {} } }],
+  });
+}
+
+/** The 1-route file with key-auth, limit-count (a quota the bench never reaches), proxy-rewrite, cors and prometheus on the route. */
+export function pluginsStandalone(upstreamPort: number): string {
+  return keyAuthRouteStandalone(upstreamPort, {
+    'limit-count': { count: 1_000_000_000, time_window: 3600, key_type: 'var', key: 'consumer_name' },
+    'proxy-rewrite': { headers: { set: { 'x-bench': 'plugins' } } },
+    cors: {},
   });
 }
 
 /** The 1-route file with key-auth, waf (default rules), request-validation (a header schema every request meets) and prometheus. */
 export function securityStandalone(upstreamPort: number): string {
-  return standaloneYaml({
-    upstreams: [{ id: 'u1', type: 'roundrobin', nodes: { [`127.0.0.1:${upstreamPort}`]: 1 } }],
-    consumers: [{ username: 'bench', plugins: { 'key-auth': { key: 'bench-key' } } }],
-    routes: [{
-      id: 'r1', uri: '/*', upstream_id: 'u1',
-      plugins: {
-        'key-auth': {},
-        waf: {},
-        'request-validation': { header_schema: { type: 'object', required: ['host'], properties: { host: { type: 'string', minLength: 1 } } } },
-        prometheus: {},
-      },
-    }],
+  return keyAuthRouteStandalone(upstreamPort, {
+    waf: {},
+    'request-validation': { header_schema: { type: 'object', required: ['host'], properties: { host: { type: 'string', minLength: 1 } } } },
   });
 }
 

@@ -50,32 +50,9 @@ export function compileSecRegex(pattern: string, source: string): RE2JS {
  * towards matching), and `\v` becomes the vertical-tab byte.
  */
 export function relaxPcre(pattern: string): string {
-  let out = '';
-  let inClass = false;
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
-    if (c === '\\') {
-      const next = pattern[i + 1] ?? '';
-      out += next === 'v' ? '\\x0b' : c + next;
-      i++;
-      continue;
-    }
-    if (inClass) {
-      if (c === ']') inClass = false;
-      out += c;
-      continue;
-    }
-    if (c === '[') {
-      inClass = true;
-      out += c;
-      if (pattern[i + 1] === '^') out += pattern[++i];
-      if (pattern[i + 1] === ']') out += pattern[++i];
-      continue;
-    }
-    out += c;
-    if ((c === '*' || c === '+' || c === '?' || c === '}') && pattern[i + 1] === '+' && i > 0) i++;
-  }
-  return out;
+  // An escape, a character class (`]` first is literal), or a quantifier followed by `+`.
+  return pattern.replace(/\\[\s\S]|\[\^?\]?(?:\\[\s\S]|[^\]\\])*\]|([*+?}])\+/g,
+    (m, quantifier: string | undefined) => quantifier ?? (m === '\\v' ? '\\x0b' : m));
 }
 
 function rx(arg: string, env: OperatorEnv): Operator {

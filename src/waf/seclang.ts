@@ -39,6 +39,21 @@ export function splitDirectives(text: string, sourceName: string, lineBase = 1):
   return out;
 }
 
+/**
+ * Reads a quoted string whose opening quote is at `start`: a backslash before the quote
+ * character escapes it, every other backslash stays. Undefined when it is not closed.
+ */
+function readQuoted(text: string, start: number, quote: string): { value: string; end: number } | undefined {
+  let value = '';
+  for (let i = start + 1; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '\\' && text[i + 1] === quote) { value += quote; i++; continue; }
+    if (c === quote) return { value, end: i + 1 };
+    value += c;
+  }
+  return undefined;
+}
+
 /** Splits one directive line into its name and arguments. */
 export function parseDirective(text: string, source: string): Directive {
   const args: string[] = [];
@@ -49,16 +64,10 @@ export function parseDirective(text: string, source: string): Directive {
     if (i >= n) break;
     let arg = '';
     if (text[i] === '"') {
-      i++;
-      let closed = false;
-      while (i < n) {
-        const c = text[i]!;
-        if (c === '\\' && text[i + 1] === '"') { arg += '"'; i += 2; continue; }
-        if (c === '"') { closed = true; i++; break; }
-        arg += c;
-        i++;
-      }
-      if (!closed) throw new SecLangError(`${source}: unterminated quoted argument`);
+      const quoted = readQuoted(text, i, '"');
+      if (quoted === undefined) throw new SecLangError(`${source}: unterminated quoted argument`);
+      arg = quoted.value;
+      i = quoted.end;
     } else {
       while (i < n && text[i] !== ' ' && text[i] !== '\t') arg += text[i++];
     }
@@ -90,17 +99,10 @@ export function parseActionList(text: string, source: string): RawAction[] {
       i++;
       while (i < n && (text[i] === ' ' || text[i] === '\t')) i++;
       if (text[i] === "'") {
-        i++;
-        value = '';
-        let closed = false;
-        while (i < n) {
-          const c = text[i]!;
-          if (c === '\\' && text[i + 1] === "'") { value += "'"; i += 2; continue; }
-          if (c === "'") { closed = true; i++; break; }
-          value += c;
-          i++;
-        }
-        if (!closed) throw new SecLangError(`${source}: unterminated quote in action '${name}'`);
+        const quoted = readQuoted(text, i, "'");
+        if (quoted === undefined) throw new SecLangError(`${source}: unterminated quote in action '${name}'`);
+        value = quoted.value;
+        i = quoted.end;
         while (i < n && text[i] !== ',') i++;
       } else {
         value = '';

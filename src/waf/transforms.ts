@@ -20,9 +20,7 @@ function urlDecode(s: string, uni: boolean): string {
     if (c === '+') { out += ' '; continue; }
     if (c === '%') {
       if (uni && (s[i + 1] === 'u' || s[i + 1] === 'U') && isHex(s[i + 2]) && isHex(s[i + 3]) && isHex(s[i + 4]) && isHex(s[i + 5])) {
-        const code = parseInt(s.slice(i + 2, i + 6), 16);
-        // ModSecurity keeps the low byte, folding full-width ASCII (U+FF01..FF5E) to ASCII.
-        out += String.fromCharCode(code >= 0xff01 && code <= 0xff5e ? code - 0xfee0 : code & 0xff);
+        out += lowByte(parseInt(s.slice(i + 2, i + 6), 16));
         i += 5;
         continue;
       }
@@ -52,50 +50,51 @@ function htmlEntityDecode(s: string): string {
 
 const JS_ESCAPES: Record<string, string> = { n: '\n', r: '\r', t: '\t', b: '\b', f: '\f', v: '\v', a: '\x07' };
 
-function jsDecode(s: string): string {
+/**
+ * Copies `s`, handing each backslash that has a character after it to `decode`, which
+ * returns the decoded text and the index of the escape's last character.
+ */
+function decodeBackslashes(s: string, decode: (s: string, i: number) => [text: string, last: number]): string {
   if (!s.includes('\\')) return s;
   let out = '';
   for (let i = 0; i < s.length; i++) {
     const c = s[i]!;
     if (c !== '\\' || i + 1 >= s.length) { out += c; continue; }
-    const d = s[i + 1]!;
-    if ((d === 'u') && isHex(s[i + 2]) && isHex(s[i + 3]) && isHex(s[i + 4]) && isHex(s[i + 5])) {
-      const code = parseInt(s.slice(i + 2, i + 6), 16);
-      out += String.fromCharCode(code >= 0xff01 && code <= 0xff5e ? code - 0xfee0 : code & 0xff);
-      i += 5;
-    } else if (d === 'x' && isHex(s[i + 2]) && isHex(s[i + 3])) {
-      out += String.fromCharCode(parseInt(s.slice(i + 2, i + 4), 16));
-      i += 3;
-    } else if (d >= '0' && d <= '7') {
-      let j = i + 1;
-      let digits = '';
-      while (j < s.length && digits.length < 3 && s[j]! >= '0' && s[j]! <= '7') digits += s[j++];
-      out += String.fromCharCode(parseInt(digits, 8) & 0xff);
-      i = j - 1;
-    } else {
-      out += JS_ESCAPES[d] ?? d;
-      i++;
-    }
+    const [text, last] = decode(s, i);
+    out += text;
+    i = last;
   }
   return out;
 }
 
-function cssDecode(s: string): string {
-  if (!s.includes('\\')) return s;
-  let out = '';
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i]!;
-    if (c !== '\\' || i + 1 >= s.length) { out += c; continue; }
-    let j = i + 1;
-    let hex = '';
-    while (j < s.length && hex.length < 6 && isHex(s[j])) hex += s[j++];
-    if (hex === '') { out += s[j]!; i = j; continue; }
-    out += String.fromCharCode(parseInt(hex, 16) & 0xff);
-    if (s[j] === ' ') j++; // one whitespace ends a CSS escape
-    i = j - 1;
+/** Keeps the low byte, folding full-width ASCII (U+FF01..FF5E) to ASCII, as ModSecurity does. */
+const lowByte = (code: number): string => String.fromCharCode(code >= 0xff01 && code <= 0xff5e ? code - 0xfee0 : code & 0xff);
+
+function jsEscape(s: string, i: number): [string, number] {
+  const d = s[i + 1]!;
+  if (d === 'u' && isHex(s[i + 2]) && isHex(s[i + 3]) && isHex(s[i + 4]) && isHex(s[i + 5])) {
+    return [lowByte(parseInt(s.slice(i + 2, i + 6), 16)), i + 5];
   }
-  return out;
+  if (d === 'x' && isHex(s[i + 2]) && isHex(s[i + 3])) return [String.fromCharCode(parseInt(s.slice(i + 2, i + 4), 16)), i + 3];
+  if (d >= '0' && d <= '7') {
+    let j = i + 1;
+    while (j < s.length && j - i <= 3 && s[j]! >= '0' && s[j]! <= '7') j++;
+    return [String.fromCharCode(parseInt(s.slice(i + 1, j), 8) & 0xff), j - 1];
+  }
+  return [JS_ESCAPES[d] ?? d, i + 1];
 }
+
+function cssEscape(s: string, i: number): [string, number] {
+  let j = i + 1;
+  while (j < s.length && j - i <= 6 && isHex(s[j])) j++;
+  if (j === i + 1) return [s[j]!, j];
+  const text = String.fromCharCode(parseInt(s.slice(i + 1, j), 16) & 0xff);
+  // one whitespace ends a CSS escape
+  return [text, s[j] === ' ' ? j : j - 1];
+}
+
+const jsDecode = (s: string): string => decodeBackslashes(s, jsEscape);
+const cssDecode = (s: string): string => decodeBackslashes(s, cssEscape);
 
 function replaceComments(s: string): string {
   if (!s.includes('/*')) return s;

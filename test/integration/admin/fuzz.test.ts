@@ -13,6 +13,7 @@ import { ConfigState } from '../../../src/config-store/state.js';
 import { checkReferences, validateResource, type ValidateOptions } from '../../../src/config-store/validate.js';
 import { compileExpr } from '../../../src/core/expr/index.js';
 import { PluginRegistry } from '../../../src/plugin-runtime/registry.js';
+import { prng } from '../../helpers/prng.js';
 
 const SEED = Number(process.env.GATEHOUSE_FUZZ_SEED ?? 20240611);
 const REQUESTS = 3000;
@@ -22,17 +23,6 @@ let gw: Gateway;
 before(async () => { gw = await startGateway({ store: 'sqlite', workers: 2 }); });
 after(async () => { await gw?.stop(); });
 
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Obj = Record<string, unknown>;
 const cert = makeCert(['fuzz.test']);
