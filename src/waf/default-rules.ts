@@ -26,8 +26,10 @@ SecRule QUERY_STRING|REQUEST_BODY "@detectSQLi" \
 SecRule ARGS|ARGS_NAMES|REQUEST_COOKIES|REQUEST_HEADERS:Referer|REQUEST_HEADERS:User-Agent|REQUEST_FILENAME "@detectXSS" \
   "id:10130,phase:2,t:none,t:urlDecodeUni,t:htmlEntityDecode,t:jsDecode,t:removeNulls,deny,msg:'Cross-site scripting',logdata:'%{MATCHED_VAR_NAME}=%{MATCHED_VAR}',tag:'xss',severity:'CRITICAL'"
 
-# OS command injection: a shell separator followed by a command, or a substitution.
-SecRule ARGS|REQUEST_COOKIES|REQUEST_HEADERS:User-Agent|REQUEST_HEADERS:Referer "@rx (?i)(?:[;|&\x60]|\$\(|\|\||&&)\s*(?:/(?:usr/)?s?bin/)?(?:cat|ls|id|whoami|uname|wget|curl|nc|ncat|netcat|bash|sh|zsh|ksh|python[23]?|perl|php|ruby|rm|chmod|chown|ping|nslookup|dig|telnet|powershell|cmd(?:\.exe)?|echo|sleep|printenv|passwd|base64|mkfifo|crontab)(?:\s|$|[;|&<>\x60)'\"])" \
+# OS command injection: a shell separator or substitution, then a command with what a shell
+# command has after it (an option, a path, a URL, another operator); commands that are rarely
+# words of prose may also end the value. "Dogs; cat food" and "name|id" are not commands.
+SecRule ARGS|REQUEST_COOKIES|REQUEST_HEADERS:User-Agent|REQUEST_HEADERS:Referer "@rx (?i)(?:[;|&\x60]|\$\()\s*(?:/(?:usr/)?s?bin/)?(?:(?:cat|ls|id|rm|chmod|chown|ping|dig|python[23]?|perl|php|ruby|echo|nc|ncat|netcat|bash|sh|zsh|ksh|wget|curl|telnet|nslookup|base64|sleep|kill)(?:\s+[-/$~'\"]|\s+\.{1,2}/|\s+(?:https?|ftp)://|\s*[)\x60<>])|(?:whoami|uname|ifconfig|passwd|printenv|powershell|cmd\.exe|mkfifo|crontab)(?:\s|$|[;|&)\x60<>'\"]))" \
   "id:10140,phase:2,t:none,t:urlDecodeUni,t:removeNulls,deny,msg:'OS command injection',logdata:'%{MATCHED_VAR_NAME}=%{MATCHED_VAR}',tag:'rce',severity:'CRITICAL'"
 SecRule ARGS|REQUEST_COOKIES|REQUEST_HEADERS:User-Agent|REQUEST_HEADERS:Referer "@rx \$\{(?:jndi|env|sys|java|lower|upper|::-)[:}]|\(\)\s*\{\s*:\s*;\s*\}\s*;" \
   "id:10141,phase:2,t:none,t:urlDecodeUni,t:removeNulls,deny,msg:'Remote code execution (Log4Shell / Shellshock)',logdata:'%{MATCHED_VAR_NAME}=%{MATCHED_VAR}',tag:'rce',severity:'CRITICAL'"

@@ -123,7 +123,13 @@ function stackedStatementAt(t: Token[], i: number): boolean {
     case 'delete': return next?.text === 'from';
     case 'insert': return next?.text === 'into';
     case 'update': return t[i + 2]?.text === 'set';
-    case 'select': return next !== undefined && next.kind !== 'comment';
+    case 'select': {
+      // `select 1`, `select *`, `select @@version`, `select x from`, `select a, b`: not `; select committee`.
+      if (next === undefined) return false;
+      if (next.kind === 'num' || next.kind === 'str' || next.kind === 'var' || next.kind === '(' || next.text === '*') return true;
+      const after = t[i + 2];
+      return next.kind === 'word' && after !== undefined && (after.kind === ',' || after.kind === '(' || after.text === 'from');
+    }
     case 'shutdown': return isEnd(next);
     case 'exec': case 'execute': return next !== undefined && (/^(?:xp_|sp_|master\.)/.test(next.text) || next.kind === '(');
     case 'declare': return next?.kind === 'var';

@@ -65,3 +65,26 @@ test(`the CRS at paranoia level 1 with a REST API's methods allowed blocks at mo
   console.log(`CRS PL1 false positives: ${total} of ${corpus.length}`);
   assert.ok(total <= CRS_PL1_MAX_BLOCKED, [...blocked].map(([id, reqs]) => `${id}: ${reqs.length} e.g. ${JSON.stringify(reqs[0])}`).join('\n'));
 });
+
+/** Prose that looks like shell, SQL or HTML to a pattern matcher; not in the corpus, which is measured as is. */
+const TRICKY_PROSE = [
+  'Dogs; cat food and treats', 'Show fields name|id|price', 'R&D; echo chamber effects', 'Go to bed; sleep 8 hours',
+  'Tom & Jerry | cat and mouse', 'We (the team) select & update the plan weekly', "Don't drop the table, it's fragile",
+  'union of workers; select committee', 'x < y and y > z', 'Use <b>bold</b> sparingly', 'see ../docs/readme for details',
+];
+
+function trickyRequest(text: string): CorpusRequest {
+  return { method: 'POST', path: '/api/v1/comments', headers: { 'content-type': 'application/json', 'user-agent': 'curl/8.5.0' }, body: JSON.stringify({ comment: text }) };
+}
+
+test('prose with shell, SQL and HTML words passes the default rules', () => {
+  const rules = loadWafRules({ useCRS: false, secRules: [], crsPath: DEBIAN_CRS_PATH });
+  assert.deepEqual(TRICKY_PROSE.filter((t) => evaluate(rules, trickyRequest(t)) !== undefined), []);
+});
+
+test('the CRS at paranoia level 1 refuses some of that prose (documented, not a bound)', { skip: crsSkip }, () => {
+  const rules = loadWafRules({ useCRS: true, secRules: [API_METHODS], crsPath: DEBIAN_CRS_PATH });
+  const refused = TRICKY_PROSE.filter((t) => evaluate(rules, trickyRequest(t)) !== undefined);
+  console.log(`CRS PL1 refuses ${refused.length} of ${TRICKY_PROSE.length} tricky prose strings: ${JSON.stringify(refused)}`);
+  assert.ok(refused.length < TRICKY_PROSE.length);
+});
