@@ -7,6 +7,7 @@ import path from 'node:path';
 import { RE2JS } from 're2js';
 import { translatePcre } from '../core/expr/pcre.js';
 import { PhraseMatcher } from './aho-corasick.js';
+import { requiredLiterals } from './prefilter.js';
 import { detectSqli } from './detect-sqli.js';
 import { detectXss } from './detect-xss.js';
 import { SecLangError } from './seclang.js';
@@ -55,9 +56,26 @@ export function relaxPcre(pattern: string): string {
     (m, quantifier: string | undefined) => quantifier ?? (m === '\\v' ? '\\x0b' : m));
 }
 
+/** Whether a value may match: it holds one of the pattern's required literals (any case). */
+function literalFilter(pattern: string): ((input: string) => boolean) | undefined {
+  const literals = requiredLiterals(pattern);
+  if (literals === undefined) return undefined;
+  // The automaton folds ASCII case only: it serves ASCII literals.
+  if (literals.length > 6 && literals.every((l) => /^[\x00-\x7f]*$/.test(l))) {
+    const matcher = new PhraseMatcher(literals);
+    return (input) => matcher.find(input) !== undefined;
+  }
+  return (input) => {
+    const lower = input.toLowerCase();
+    return literals.some((l) => lower.includes(l));
+  };
+}
+
 function rx(arg: string, env: OperatorEnv): Operator {
   const re = compileSecRegex(arg, env.source);
+  const mayMatch = literalFilter(relaxPcre(arg));
   return (input, run) => {
+    if (mayMatch !== undefined && !mayMatch(input)) return false;
     if (run.captures === undefined) return re.test(input);
     const m = re.matcher(input);
     if (!m.find()) return false;
