@@ -129,7 +129,7 @@ export const KNOWN_VARIABLES: ReadonlySet<string> = new Set(RESOLVERS.keys());
 const SCALARS = new Set([...RESOLVERS.keys()].filter((k) => !/^(ARGS|ARGS_GET|ARGS_POST|.*_NAMES|REQUEST_HEADERS|REQUEST_COOKIES|FILES|FILES_SIZES|MULTIPART_PART_HEADERS|XML|GEO|ENV|RESPONSE_HEADERS|MATCHED_VARS|RULE|TX|IP|SESSION|GLOBAL|RESOURCE|USER)$/.test(k)));
 
 function selects(t: Target, key: string): boolean {
-  if (t.key !== undefined) return key.toLowerCase() === t.key;
+  if (t.key !== undefined) return key.length === t.key.length && (key === t.key || key.toLowerCase() === t.key);
   if (t.keyRegex !== undefined) return t.keyRegex.test(key);
   return true;
 }
@@ -154,10 +154,10 @@ export function resolveTarget(t: Target, s: VariableState, exclusions: readonly 
   let pairs = resolver(s);
   const isScalar = SCALARS.has(t.collection);
   if (!isScalar && (t.key !== undefined || t.keyRegex !== undefined)) pairs = pairs.filter(([k]) => selects(t, k));
-  if (!isScalar && exclusions.length > 0) {
+  if (!isScalar && exclusions.length > 0 && pairs.length > 0 && exclusions.some((e) => e.collection === t.collection)) {
     const mine = exclusions.filter((e) => e.collection === t.collection);
-    if (mine.some((e) => e.key === undefined && e.keyRegex === undefined)) return t.count ? [[`&${t.collection}`, '0']] : [];
-    if (mine.length > 0) pairs = pairs.filter(([k]) => !mine.some((e) => selects(e, k)));
+    if (mine.some((e) => e.key === undefined && e.keyRegex === undefined)) return t.count ? [['', '0']] : [];
+    pairs = pairs.filter(([k]) => !mine.some((e) => selects(e, k)));
   }
   if (t.count) return [['', String(pairs.length)]];
   return pairs;
