@@ -53,7 +53,7 @@ export function compileSecRegex(pattern: string, source: string): RE2JS {
 export function relaxPcre(pattern: string): string {
   // An escape, a character class (`]` first is literal), or a quantifier followed by `+`.
   return pattern.replace(/\\[\s\S]|\[\^?\]?(?:\\[\s\S]|[^\]\\])*\]|([*+?}])\+/g,
-    (m, quantifier: string | undefined) => quantifier ?? (m === '\\v' ? '\\x0b' : m));
+    (m, quantifier: string | undefined) => quantifier ?? m.replace(/\\[\s\S]/g, (e) => (e === '\\v' ? '\\x0b' : e)));
 }
 
 /** Whether a value may match: it holds one of the pattern's required literals (any case). */

@@ -43,4 +43,5 @@ test('possessive quantifiers become greedy, \\v a byte; classes and escapes are 
   assert.equal(relaxPcre('a*+b++c?+d{2}+'), 'a*b+c?d{2}');
   assert.equal(relaxPcre('[a++]\\++\\v'), '[a++]\\++\\x0b');
   assert.equal(relaxPcre('\\+++'), '\\++');
+  assert.equal(relaxPcre('[\\s\\v]--\\\\v'), '[\\s\\x0b]--\\\\v', 'in a class too; an escaped backslash before v is not \\v');
 });
