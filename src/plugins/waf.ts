@@ -117,6 +117,10 @@ export default definePlugin<WafConf, LoadedRuleSet>({
     if (hit !== undefined || !rules.phases.has(2)) return verdict(ctx, tx, hit);
     if (!hasBody(ctx)) return verdict(ctx, tx, tx.runPhase(2));
     return ctx.request.body().then((body) => {
+      if (body.length > rules.bodyLimit && rules.bodyLimitAction === 'Reject') {
+        ctx.setVar('waf_action', 'block');
+        return { status: 413, body: '' };
+      }
       tx.data.body = body.toString('latin1');
       return verdict(ctx, tx, tx.runPhase(2));
     });

@@ -108,6 +108,19 @@ test('request bodies: form, JSON (json.a.b names), multipart files; REQUEST_BODY
   assert.equal(run(rules, { method: 'POST', headers: multipart, body }).hit?.status, 461);
 });
 
+test('SecRequestBodyLimit: only the first bytes are inspected (ProcessPartial), JSON values up to the limit', () => {
+  const rules = own('SecRequestBodyLimit 64', 'SecRule ARGS "@contains evil" "id:1,phase:2,deny"');
+  assert.equal(rules.bodyLimitAction, 'ProcessPartial');
+  const form = { 'content-type': 'application/x-www-form-urlencoded' };
+  assert.equal(run(rules, { method: 'POST', headers: form, body: 'a=evil&b=' + 'x'.repeat(100) }).hit?.rule.id, 1);
+  assert.equal(run(rules, { method: 'POST', headers: form, body: 'b=' + 'x'.repeat(100) + '&a=evil' }).hit, undefined);
+  const json = { 'content-type': 'application/json' };
+  assert.equal(run(rules, { method: 'POST', headers: json, body: JSON.stringify({ a: 'evil', b: 'x'.repeat(100) }) }).hit?.rule.id, 1);
+  assert.equal(run(rules, { method: 'POST', headers: json, body: JSON.stringify({ b: 'x'.repeat(100), a: 'evil' }) }).hit, undefined);
+  assert.equal(own('SecRequestBodyLimitAction Reject').bodyLimitAction, 'Reject');
+  assert.throws(() => own('SecRequestBodyLimit lots'), /SecRequestBodyLimit/);
+});
+
 test('operators: @pm, @within with macros, @ipMatch, @validateByteRange, @validateUrlEncoding, capture', () => {
   const rules = own(
     'SecAction "id:1,phase:1,pass,nolog,setvar:\'tx.methods=GET HEAD\'"',

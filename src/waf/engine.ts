@@ -23,6 +23,10 @@ export interface PhaseRules {
 export interface RuleSet {
   phases: Map<number, PhaseRules>;
   engine: EngineMode;
+  /** SecRequestBodyLimit: bytes of a body the rules inspect. */
+  bodyLimit: number;
+  /** SecRequestBodyLimitAction: a longer body is refused (413) or inspected up to the limit. */
+  bodyLimitAction: 'Reject' | 'ProcessPartial';
 }
 
 /** A rule that matched (with a msg, or that interrupted), for the log. */
@@ -91,6 +95,7 @@ export class Transaction implements VariableState {
 
   constructor(readonly ruleSet: RuleSet, readonly data: RequestData) {
     this.engine = ruleSet.engine;
+    data.bodyLimit = ruleSet.bodyLimit;
     this.collections.set('TX', new Map());
   }
 

@@ -19,8 +19,8 @@ export interface LoadedRuleSet extends RuleSet {
 
 // Directives about logging, storage and body limits the gateway sets elsewhere.
 const IGNORED_DIRECTIVES = new Set([
-  'seccomponentsignature', 'seccollectiontimeout', 'secrequestbodyaccess', 'secresponsebodyaccess', 'secrequestbodylimit',
-  'secrequestbodynofileslimit', 'secrequestbodyinmemorylimit', 'secrequestbodylimitaction', 'secresponsebodymimetype',
+  'seccomponentsignature', 'seccollectiontimeout', 'secrequestbodyaccess', 'secresponsebodyaccess',
+  'secrequestbodynofileslimit', 'secrequestbodyinmemorylimit', 'secresponsebodymimetype',
   'secresponsebodylimit', 'secresponsebodylimitaction', 'secauditengine', 'secauditlog', 'secauditlogparts',
   'secauditlogtype', 'secauditlogformat', 'secauditlogstoragedir', 'secauditlogrelevantstatus', 'secdebuglog',
   'secdebugloglevel', 'sectmpdir', 'secdatadir', 'secargumentseparator', 'seccookieformat', 'secunicodemapfile',
@@ -28,6 +28,11 @@ const IGNORED_DIRECTIVES = new Set([
   'secuploadkeepfiles', 'secgeolookupdb', 'sechashengine', 'secresponsebodymimetypesclear', 'secuploadfilemode',
   'secrequestbodyjsondepthlimit', 'secargumentslimit', 'secwebappid', 'secsensorid',
 ]);
+/**
+ * Bytes of a request body the rules inspect unless SecRequestBodyLimit says otherwise: the
+ * CRS costs about 2 µs per inspected byte, so this bounds the time a body can take.
+ */
+export const DEFAULT_BODY_LIMIT = 131072;
 /** Phases this engine runs (request headers and body). */
 export const EVALUATED_PHASES = new Set([1, 2]);
 
@@ -48,6 +53,8 @@ export class RuleSetBuilder {
   private readonly order: (Rule | { marker: string })[] = [];
   private readonly defaults = new Map<number, DefaultActions>();
   private engine: EngineMode = 'On';
+  private bodyLimit = DEFAULT_BODY_LIMIT;
+  private bodyLimitAction: 'Reject' | 'ProcessPartial' = 'ProcessPartial';
   private readonly skipped: string[] = [];
   private readonly ignored = new Set<string>();
   private chainTop: Rule | undefined;
@@ -77,6 +84,18 @@ export class RuleSetBuilder {
         return;
       }
       case 'secdefaultaction': return this.defaultAction(d);
+      case 'secrequestbodylimit': {
+        const limit = Number(d.args[0]);
+        if (!Number.isInteger(limit) || limit < 1) throw new SecLangError(`${d.source}: SecRequestBodyLimit takes a number of bytes`);
+        this.bodyLimit = limit;
+        return;
+      }
+      case 'secrequestbodylimitaction': {
+        const action = (d.args[0] ?? '').toLowerCase();
+        if (action !== 'reject' && action !== 'processpartial') throw new SecLangError(`${d.source}: SecRequestBodyLimitAction takes Reject or ProcessPartial`);
+        this.bodyLimitAction = action === 'reject' ? 'Reject' : 'ProcessPartial';
+        return;
+      }
       case 'secruleremovebyid': {
         const specs = d.args.join(' ').split(/[\s,]+/).filter(Boolean);
         this.removeWhere((r) => specs.some((s) => { const [lo, hi] = s.split('-').map(Number); return r.id >= lo! && r.id <= (hi ?? lo!); }));
@@ -209,6 +228,6 @@ export class RuleSetBuilder {
     }
     const notes = [...this.ignored].map((name) => `${name}: accepted and ignored`);
     for (const [phase, count] of notEvaluated) notes.push(`${count} rule(s) in phase ${phase} are not evaluated (only phases 1 and 2 run)`);
-    return { phases, engine: this.engine, skipped: this.skipped, notes, ruleCount: this.rules.length };
+    return { phases, engine: this.engine, bodyLimit: this.bodyLimit, bodyLimitAction: this.bodyLimitAction, skipped: this.skipped, notes, ruleCount: this.rules.length };
   }
 }

@@ -44,16 +44,22 @@ export function parseUrlEncoded(s: string): Pair[] {
   return out;
 }
 
-/** A JSON body flattened as ModSecurity names it: `json.a.b`, arrays by index. */
-function flattenJson(value: unknown, prefix: string, out: Pair[], depth: number): void {
-  if (out.length >= MAX_ARGS) return;
+/**
+ * A JSON body flattened as ModSecurity names it (`json.a.b`, arrays by index), until its
+ * names and values reach `budget` bytes (the inspection limit: ProcessPartial).
+ */
+function flattenJson(value: unknown, prefix: string, out: Pair[], depth: number, budget: { left: number }): void {
+  if (out.length >= MAX_ARGS || budget.left <= 0) return;
   if (value !== null && typeof value === 'object' && depth < MAX_JSON_DEPTH) {
     const entries = Array.isArray(value) ? value.map((v, i) => [String(i), v] as const) : Object.entries(value);
-    for (const [k, v] of entries) flattenJson(v, `${prefix}.${k}`, out, depth + 1);
+    for (const [k, v] of entries) flattenJson(v, `${prefix}.${k}`, out, depth + 1, budget);
     return;
   }
   // JSON text is UTF-8: store the bytes, as every other value is stored.
-  out.push([Buffer.from(prefix, 'utf8').toString('latin1'), Buffer.from(value === null ? '' : String(value), 'utf8').toString('latin1')]);
+  const name = Buffer.from(prefix, 'utf8').toString('latin1');
+  const text = Buffer.from(value === null ? '' : String(value), 'utf8').toString('latin1');
+  budget.left -= name.length + text.length;
+  out.push([name, budget.left >= 0 ? text : text.slice(0, text.length + budget.left)]);
 }
 
 export interface MultipartPart {
@@ -72,7 +78,10 @@ export function parseMultipart(body: string, contentType: string): MultipartPart
   for (const chunk of body.split(delimiter).slice(1)) {
     if (chunk.startsWith('--') || parts.length >= MAX_ARGS) break;
     const headEnd = chunk.indexOf('\r\n\r\n');
-    if (headEnd < 0) return undefined;
+    if (headEnd < 0) {
+      if (parts.length === 0) return undefined;
+      break; // a part cut by the inspection limit
+    }
     const head = chunk.slice(0, headEnd);
     const disposition = /content-disposition:[^\r\n]*/i.exec(head)?.[0] ?? '';
     const name = /\bname="([^"]*)"/i.exec(disposition)?.[1] ?? '';
@@ -96,6 +105,10 @@ export function bodyProcessorFor(contentType: string): BodyProcessor {
 /** The request as the rules see it, parsed on first use. */
 export class RequestData {
   private bodyText: string | undefined;
+  /** The body as read, when longer than the inspection limit (JSON is parsed whole, inspected up to the limit). */
+  private wholeBody: string | undefined;
+  /** Bytes of the body the rules inspect (SecRequestBodyLimit, ProcessPartial). */
+  bodyLimit = Number.POSITIVE_INFINITY;
   bodyProcessor: BodyProcessor;
   bodyError = '';
   private argsGetCache: Pair[] | undefined;
@@ -115,7 +128,9 @@ export class RequestData {
 
   /** Attaches the request body (phase 2); the body arguments are parsed from it on first use. */
   set body(text: string | undefined) {
-    this.bodyText = text;
+    const over = text !== undefined && text.length > this.bodyLimit;
+    this.wholeBody = over ? text : undefined;
+    this.bodyText = over ? text.slice(0, this.bodyLimit) : text;
     this.argsPostCache = undefined;
     this.argsCache = undefined;
   }
@@ -157,7 +172,8 @@ export class RequestData {
     if (this.bodyProcessor === 'URLENCODED') out.push(...parseUrlEncoded(this.body));
     else if (this.bodyProcessor === 'JSON' && this.body.trim() !== '') {
       try {
-        flattenJson(JSON.parse(Buffer.from(this.body, 'latin1').toString('utf8')), 'json', out, 0);
+        const json = Buffer.from(this.wholeBody ?? this.body, 'latin1').toString('utf8');
+        flattenJson(JSON.parse(json), 'json', out, 0, { left: this.bodyLimit });
       } catch (err) {
         this.bodyError = `JSON parsing error: ${(err as Error).message}`;
       }

@@ -102,22 +102,26 @@ function replaceComments(s: string): string {
   return s.replace(/\/\*[\s\S]*?(?:\*\/|$)/g, ' ');
 }
 
+/**
+ * ModSecurity's cmdLine: drops `\\ " ' ^`, lower-cases, turns runs of spaces, commas and
+ * semicolons into one space and removes a space before `/` or `(`. The space is held
+ * back until the next character decides it, so the pass stays linear.
+ */
 function cmdLine(s: string): string {
   let out = '';
-  let lastSpace = false;
-  for (const raw of s) {
-    const c = raw.toLowerCase();
+  let pendingSpace = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!.toLowerCase();
     if (c === '\\' || c === '"' || c === "'" || c === '^') continue;
     if (c === ' ' || c === ',' || c === ';' || c === '\t' || c === '\n' || c === '\r') {
-      if (!lastSpace) out += ' ';
-      lastSpace = true;
+      pendingSpace = true;
       continue;
     }
-    if ((c === '/' || c === '(') && out.endsWith(' ')) out = out.slice(0, -1);
+    if (pendingSpace && c !== '/' && c !== '(') out += ' ';
+    pendingSpace = false;
     out += c;
-    lastSpace = false;
   }
-  return out;
+  return pendingSpace ? out + ' ' : out;
 }
 
 function normalisePath(s: string): string {

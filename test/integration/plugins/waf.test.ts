@@ -33,6 +33,7 @@ before(async () => {
         'SecRule ARGS:amount "@gt 1000" "id:103,phase:2,deny,status:402,chain"',
         'SecRule REQUEST_METHOD "@streq POST"',
       ] } } },
+      { id: 'limit', uri: '/limit/*', upstream, plugins: { waf: { secRules: ['SecRequestBodyLimit 64', 'SecRequestBodyLimitAction Reject'] } } },
       { id: 'detect', uri: '/detect/*', upstream, plugins: { waf: { secRules: ['SecRuleEngine DetectionOnly'] },
         'file-logger': { path: 'detect.log', log_format: { uri: '$request_uri', action: '$waf_action', rule: '$waf_rule_id' } } } },
       ...(hasCrs ? [{ id: 'crs', uri: '/crs/*', upstream, plugins: { waf: { useCRS: true, secRules: [API_METHODS] },
@@ -91,6 +92,12 @@ test('custom secRules refuse with their status, 403 when they name none', async 
   assert.equal((await get(gw.url + '/custom/pay', { method: 'POST', headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' }, body: 'amount=50' })).status, 200);
   assert.equal((await get(gw.url + '/custom/pay?amount=5000', { headers })).status, 200, 'the chain asks for POST');
   assert.equal((await get(gw.url + "/custom/x?id=1'%20or%201=1--", { headers })).status, 403, 'the default rules still apply');
+});
+
+test('SecRequestBodyLimitAction Reject refuses a body over SecRequestBodyLimit with 413', async () => {
+  const form = { ...headers, 'content-type': 'application/x-www-form-urlencoded' };
+  assert.equal((await get(gw.url + '/limit/x', { method: 'POST', headers: form, body: 'a=' + 'x'.repeat(100) })).status, 413);
+  assert.equal((await get(gw.url + '/limit/x', { method: 'POST', headers: form, body: 'a=small' })).status, 200);
 });
 
 test('SecRuleEngine DetectionOnly lets attacks through and logs what it would have blocked', async () => {
