@@ -9,7 +9,7 @@ import { registerVariable } from '../core/expr/index.js';
 import { logger } from '../core/logger.js';
 import { counter } from '../observability/metrics.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
-import { DEBIAN_CRS_PATH, type Interruption, type LoadedRuleSet, loadWafRules, startTransaction, type Transaction } from '../waf/index.js';
+import { DEBIAN_CRS_PATH, type Interruption, type LoadedRuleSet, loadWafRules, startTransaction, type Transaction, type WafRequest } from '../waf/index.js';
 
 export interface WafConf {
   useCRS: boolean;
@@ -49,24 +49,38 @@ function setVars(ctx: PluginContext, tx: Transaction, action: string, ruleId: nu
   if (tx.matches.length > 0) ctx.setVar('waf_matched_rules', tx.matches.map((m) => m.id).join(','));
 }
 
+/**
+ * The request as the engine reads it, from the plugin context: one object per request, its
+ * less used parts (a request id may have to be made) looked up only when a rule reads them.
+ */
+class ContextRequest implements WafRequest {
+  readonly method: string;
+  readonly rawUri: string;
+  readonly remoteAddr: string;
+  readonly host: string;
+  readonly startedAt: number;
+  private all: Record<string, string> | undefined;
+
+  constructor(private readonly ctx: PluginContext) {
+    const uri = ctx.var('request_uri');
+    this.method = ctx.request.method;
+    this.rawUri = typeof uri === 'string' ? uri : ctx.request.uri;
+    this.remoteAddr = ctx.request.remoteAddr;
+    this.host = ctx.request.host;
+    this.startedAt = ctx.startedAt;
+  }
+
+  get protocol(): string { return `HTTP/${String(this.ctx.var('server_protocol') ?? 'HTTP/1.1').replace(/^HTTP\//, '')}`; }
+  /** Every header only for rules that read them all; single ones by name. */
+  get headers(): Record<string, string> { return (this.all ??= this.ctx.request.allHeaders?.() ?? {}); }
+  header(name: string): string | undefined { return this.ctx.request.header(name); }
+  get remotePort(): number { return Number(this.ctx.var('remote_port') ?? 0); }
+  get serverPort(): number { return Number(this.ctx.var('server_port') ?? 0); }
+  get uniqueId(): string { return String(this.ctx.var('request_id') ?? ''); }
+}
+
 function transactionFor(rules: LoadedRuleSet, ctx: PluginContext): Transaction {
-  const uri = ctx.var('request_uri');
-  let headers: Record<string, string> | undefined;
-  // What few rules read is looked up only when one does (a request id may have to be made).
-  return startTransaction(rules, {
-    method: ctx.request.method,
-    rawUri: typeof uri === 'string' ? uri : ctx.request.uri,
-    get protocol() { return `HTTP/${String(ctx.var('server_protocol') ?? 'HTTP/1.1').replace(/^HTTP\//, '')}`; },
-    // Whole only for rules that read every header; single ones by name.
-    get headers() { return (headers ??= ctx.request.allHeaders?.() ?? {}); },
-    header: (name) => ctx.request.header(name),
-    remoteAddr: ctx.request.remoteAddr,
-    get remotePort() { return Number(ctx.var('remote_port') ?? 0); },
-    get serverPort() { return Number(ctx.var('server_port') ?? 0); },
-    host: ctx.request.host,
-    get uniqueId() { return String(ctx.var('request_id') ?? ''); },
-    startedAt: ctx.startedAt,
-  });
+  return startTransaction(rules, new ContextRequest(ctx));
 }
 
 function verdict(ctx: PluginContext, tx: Transaction, hit: Interruption | undefined): PhaseResult | undefined {

@@ -26,8 +26,11 @@ const MAX_TOKENS = 4096;
 const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
 const isWordStart = (c: number): boolean => (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f || c === 0x40 || c === 0x24;
 const isWordChar = (c: number): boolean => isWordStart(c) || isDigit(c) || c === 0x2e;
-/** Input made only of letters, digits, `_`, `-` and `.` is one token or a dashed slug: no injection shape. */
-const PLAIN = /^[A-Za-z0-9_.-]*$/;
+/**
+ * Input made only of letters, digits, `_`, `-`, `.` and `=` (a slug, `key=value`) has no
+ * injection shape: no separator can split two keywords, no quote, comment or `&&`.
+ */
+const PLAIN = /^[A-Za-z0-9_.=-]*$/;
 
 function tokenize(s: string, quote: string | undefined): Token[] {
   const out: Token[] = [];

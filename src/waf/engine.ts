@@ -70,8 +70,8 @@ const num = (s: string | undefined): number => {
   return Number.isNaN(n) ? 0 : n;
 };
 
-export class Transaction implements VariableState {
-  readonly collections = new Map<string, Map<string, string>>();
+export class Transaction implements VariableState, OperatorRun {
+  private collectionsMap: Map<string, Map<string, string>> | undefined;
   matchedVar = '';
   matchedVarName = '';
   matchedVars: Pair[] = [];
@@ -84,19 +84,28 @@ export class Transaction implements VariableState {
   detected: Interruption | undefined;
   private allowedAll = false;
   private allowedRequest = false;
-  private readonly removedIds: string[] = [];
-  private readonly removedTags = new Set<string>();
-  private readonly removedTargets: { id?: number; tag?: string; target: Target }[] = [];
+  // Per-request state made on first use: most requests never need it (allocation is GC time).
+  private removedIds: string[] | undefined;
+  private removedTags: string[] | undefined;
+  private removedTargets: { id?: number; tag?: string; target: Target }[] | undefined;
   /** transformation chain → input → output, per request (CRS rules share a few chains). */
-  private readonly transformCache = new Map<string, Map<string, string>>();
-
-  private readonly capture = (groups: string[]): void => groups.forEach((g, n) => this.collections.get('TX')!.set(String(n), g));
-  private readonly run: OperatorRun = { expand: (text) => this.expand(text), captures: undefined };
+  private transformCache: Map<string, Map<string, string>> | undefined;
+  /** OperatorRun: set to captureGroups while a rule with `capture` runs. */
+  captures: ((groups: string[]) => void) | undefined;
 
   constructor(readonly ruleSet: RuleSet, readonly data: RequestData) {
     this.engine = ruleSet.engine;
     data.bodyLimit = ruleSet.bodyLimit;
-    this.collections.set('TX', new Map());
+  }
+
+  /** TX and the other writable collections. */
+  get collections(): Map<string, Map<string, string>> {
+    return (this.collectionsMap ??= new Map([['TX', new Map()]]));
+  }
+
+  private captureGroups(groups: string[]): void {
+    const tx = this.collections.get('TX')!;
+    groups.forEach((g, n) => tx.set(String(n), g));
   }
 
   expand(text: string): string {
@@ -136,12 +145,13 @@ export class Transaction implements VariableState {
   }
 
   private isRemoved(rule: Rule): boolean {
-    if (this.removedIds.length > 0 && this.removedIds.some((spec) => inIdSpec(rule.id, spec))) return true;
-    return this.removedTags.size > 0 && rule.tags.some((t) => this.removedTags.has(t));
+    if (this.removedIds !== undefined && this.removedIds.some((spec) => inIdSpec(rule.id, spec))) return true;
+    const tags = this.removedTags;
+    return tags !== undefined && rule.tags.some((t) => tags.includes(t));
   }
 
   private exclusionsFor(rule: Rule, top: Rule): readonly Target[] {
-    if (this.removedTargets.length === 0) return rule.exclusions;
+    if (this.removedTargets === undefined) return rule.exclusions;
     const extra = this.removedTargets.filter((r) => r.id === top.id || (r.tag !== undefined && top.tags.includes(r.tag))).map((r) => r.target);
     return extra.length === 0 ? rule.exclusions : [...rule.exclusions, ...extra];
   }
@@ -154,8 +164,9 @@ export class Transaction implements VariableState {
       for (const t of rule.transforms) out = t(out);
       return out;
     }
-    let chain = this.transformCache.get(rule.transformKey);
-    if (chain === undefined) this.transformCache.set(rule.transformKey, (chain = new Map()));
+    const cache = (this.transformCache ??= new Map());
+    let chain = cache.get(rule.transformKey);
+    if (chain === undefined) cache.set(rule.transformKey, (chain = new Map()));
     let out = chain.get(value);
     if (out === undefined) {
       out = value;
@@ -174,19 +185,18 @@ export class Transaction implements VariableState {
   }
 
   private evaluateOne(rule: Rule, top: Rule): boolean {
-    const run = this.run;
-    run.captures = rule.capture ? this.capture : undefined;
+    this.captures = rule.capture ? this.captureGroups : undefined;
     if (rule.targets.length === 0) {
-      if (rule.operator('', run) === rule.negated) return false;
+      if (rule.operator('', this) === rule.negated) return false;
       this.matchedVars = [];
       return true;
     }
     const exclusions = this.exclusionsFor(rule, top);
     let matched: Pair[] | undefined;
     for (const target of rule.targets) {
-      const single = scalarValue(target, this);
+      const single = scalarValue(target, this, exclusions);
       if (single !== NOT_SCALAR) {
-        if (single !== undefined) matched = this.test(rule, target, target.collection, single, matched);
+        if (single !== undefined) matched = this.test(rule, target, target.key ?? target.collection, single, matched);
         continue;
       }
       for (const [key, raw] of resolveTarget(target, this, exclusions)) matched = this.test(rule, target, key, raw, matched);
@@ -199,7 +209,7 @@ export class Transaction implements VariableState {
   /** One value through the rule's transformations and operator; a match is added to `matched`. */
   private test(rule: Rule, target: Target, key: string, raw: string, matched: Pair[] | undefined): Pair[] | undefined {
     const value = target.count ? raw : this.transformed(raw, rule);
-    if (rule.operator(value, this.run) === rule.negated) return matched;
+    if (rule.operator(value, this) === rule.negated) return matched;
     const name = targetName(target, key);
     this.matchedVar = value;
     this.matchedVarName = name;
@@ -245,14 +255,14 @@ export class Transaction implements VariableState {
 
   private applyCtl(name: string, value: string): void {
     switch (name) {
-      case 'ruleremovebyid': this.removedIds.push(value); break;
-      case 'ruleremovebytag': this.removedTags.add(value); break;
+      case 'ruleremovebyid': (this.removedIds ??= []).push(value); break;
+      case 'ruleremovebytag': (this.removedTags ??= []).push(value); break;
       case 'ruleremovetargetbyid': case 'ruleremovetargetbytag': {
         const semi = value.indexOf(';');
         if (semi < 0) break;
         const target = ctlTarget(value.slice(semi + 1));
         const head = value.slice(0, semi);
-        this.removedTargets.push(name === 'ruleremovetargetbyid' ? { id: Number(head), target } : { tag: head, target });
+        (this.removedTargets ??= []).push(name === 'ruleremovetargetbyid' ? { id: Number(head), target } : { tag: head, target });
         break;
       }
       case 'ruleengine': {

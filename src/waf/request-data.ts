@@ -142,14 +142,23 @@ export class RequestData {
     return (this.argsCache = post.length === 0 ? this.argsGet() : [...this.argsGet(), ...post]);
   }
 
+  private pathCache: string | undefined;
+  private queryCache: string | undefined;
+
   get path(): string {
-    const q = this.req.rawUri.indexOf('?');
-    return q < 0 ? this.req.rawUri : this.req.rawUri.slice(0, q);
+    if (this.pathCache === undefined) {
+      const q = this.req.rawUri.indexOf('?');
+      this.pathCache = q < 0 ? this.req.rawUri : this.req.rawUri.slice(0, q);
+    }
+    return this.pathCache;
   }
 
   get queryString(): string {
-    const q = this.req.rawUri.indexOf('?');
-    return q < 0 ? '' : this.req.rawUri.slice(q + 1);
+    if (this.queryCache === undefined) {
+      const q = this.req.rawUri.indexOf('?');
+      this.queryCache = q < 0 ? '' : this.req.rawUri.slice(q + 1);
+    }
+    return this.queryCache;
   }
 
   header(name: string): string | undefined {

@@ -36,8 +36,13 @@ const scalar = (name: string, get: ScalarGetter): [string, Resolver] => {
 
 /** A single-valued target's value (undefined: absent), or NOT_SCALAR for a collection or a count. */
 export const NOT_SCALAR = Symbol('collection');
-export function scalarValue(t: Target, s: VariableState): string | undefined | typeof NOT_SCALAR {
+export function scalarValue(t: Target, s: VariableState, exclusions: readonly Target[]): string | undefined | typeof NOT_SCALAR {
   if (t.count) return NOT_SCALAR;
+  if (t.key !== undefined) {
+    // One named header or TX variable: a lookup, no pair list.
+    if (WRITABLE_COLLECTIONS.has(t.collection)) return s.collections.get(t.collection)?.get(t.key);
+    if (t.collection === 'REQUEST_HEADERS' && !exclusions.some((e) => e.collection === 'REQUEST_HEADERS')) return s.data.header(t.key);
+  }
   const get = SCALAR_GETTERS.get(t.collection);
   if (get === undefined) return NOT_SCALAR;
   const v = get(s);
@@ -45,6 +50,13 @@ export function scalarValue(t: Target, s: VariableState): string | undefined | t
 }
 
 const namesOf = (pairs: Pair[]): Pair[] => pairs.map(([k]) => [k, k]);
+const argNames = new WeakMap<Pair[], Pair[]>();
+/** ARGS_NAMES, built once per argument list (several rules read it). */
+const argsNamesOf = (args: Pair[]): Pair[] => {
+  let names = argNames.get(args);
+  if (names === undefined) argNames.set(args, (names = namesOf(args)));
+  return names;
+};
 const argsAll = (s: VariableState): Pair[] => s.data.args();
 const collection = (name: string) => (s: VariableState): Pair[] => [...(s.collections.get(name)?.entries() ?? [])];
 
@@ -56,7 +68,7 @@ const RESOLVERS = new Map<string, Resolver>([
   ['ARGS', argsAll],
   ['ARGS_GET', (s) => s.data.argsGet()],
   ['ARGS_POST', (s) => s.data.argsPost()],
-  ['ARGS_NAMES', (s) => namesOf(argsAll(s))],
+  ['ARGS_NAMES', (s) => argsNamesOf(argsAll(s))],
   ['ARGS_GET_NAMES', (s) => namesOf(s.data.argsGet())],
   ['ARGS_POST_NAMES', (s) => namesOf(s.data.argsPost())],
   scalar('ARGS_COMBINED_SIZE', (s) => argsAll(s).reduce((n, [k, v]) => n + k.length + v.length, 0)),
