@@ -1,4 +1,4 @@
-import type { CounterStore, WindowCount } from '../contracts/counter-store.js';
+import type { CounterStore, KeyMarks, WindowCount } from '../contracts/counter-store.js';
 
 // The shared counters of a node (policy `local` of limit-count, limit-req and
 // limit-conn). Workers are separate processes without shared memory, so the state lives
@@ -65,6 +65,8 @@ export class CounterTable {
   private readonly buckets = new Map<string, Bucket>();
   private readonly conns = new Map<string, number>();
   private readonly owned = new Map<number, Map<string, number>>();
+  /** Marked keys → when their mark ends. */
+  private readonly marks = new Map<string, number>();
   private gen = 0;
 
   constructor(private readonly now: Clock = () => performance.now()) {}
@@ -204,6 +206,18 @@ export class CounterTable {
     return total;
   }
 
+  /** Marks `key` until `ttlMs` from now, unless it is already marked for longer. */
+  mark(key: string, ttlMs: number): void {
+    const end = this.now() + Math.max(0, ttlMs);
+    if ((this.marks.get(key) ?? -Infinity) < end) this.marks.set(key, end);
+  }
+
+  /** Milliseconds left of `key`'s mark; 0 when it is not marked. */
+  markLeft(key: string): number {
+    const end = this.marks.get(key);
+    return end === undefined ? 0 : Math.max(0, end - this.now());
+  }
+
   /** Slots in use for `key` (tests, introspection). */
   inUse(key: string): number {
     return this.conns.get(key) ?? 0;
@@ -213,6 +227,7 @@ export class CounterTable {
   sweep(): void {
     const now = this.now();
     for (const [key, w] of this.windows) if (now >= w.end) this.windows.delete(key);
+    for (const [key, end] of this.marks) if (now >= end) this.marks.delete(key);
     for (const [key, b] of this.buckets) {
       if ((b.rate * Math.abs(now - b.last)) / 1000 >= b.excess + 1) this.buckets.delete(key);
     }
@@ -220,7 +235,7 @@ export class CounterTable {
 
   /** Entries held (tests: the sweep keeps memory bounded). */
   get size(): number {
-    return this.windows.size + this.buckets.size + this.conns.size;
+    return this.windows.size + this.buckets.size + this.conns.size + this.marks.size;
   }
 
   private dropConns(key: string, n: number): void {
@@ -249,7 +264,7 @@ export interface QuotaCounter {
 }
 
 /** The store of a single process (unit tests, a gateway run without workers). */
-export class LocalCounterStore implements CounterStore, QuotaCounter {
+export class LocalCounterStore implements CounterStore, QuotaCounter, KeyMarks {
   constructor(readonly table: CounterTable = new CounterTable()) {}
   incr(key: string, by: number, windowMs: number): Promise<WindowCount> {
     return Promise.resolve(this.table.incr(key, by, windowMs));
@@ -267,6 +282,13 @@ export class LocalCounterStore implements CounterStore, QuotaCounter {
   }
   release(key: string): void {
     this.table.release(key, 0);
+  }
+  mark(key: string, ttlMs: number): Promise<void> {
+    this.table.mark(key, ttlMs);
+    return Promise.resolve();
+  }
+  isMarked(key: string): Promise<boolean> {
+    return Promise.resolve(this.table.markLeft(key) > 0);
   }
 }
 
