@@ -64,6 +64,10 @@ test('token endpoint (GET): an RFC 9068 JWT signed HS256 with the client secret,
   assert.match(String(claims.jti), /^[0-9a-f-]{36}$/);
   assert.equal(ctx.setVars.get('oauth_result'), 'token_issued');
   assert.equal(ctx.attached.length, 0, 'the token endpoint identifies nobody');
+  assert.equal(ctx.var('request_uri'), '/api/oauth2/token?grant_type=client_credentials&client_id=id-001&client_secret=******&scope=read%20write',
+    'access logs see the secret masked');
+  assert.equal(ctx.var('arg_client_secret'), '******');
+  assert.match(String(ctx.var('request')), /^GET \/api\/oauth2\/token\?.*client_secret=\*{6}&scope/);
 });
 
 test('token endpoint (POST form, and client_secret_basic)', async () => {

@@ -18,6 +18,7 @@ import type { ConsumerRef, PhaseResult, PluginContext } from '../contracts/plugi
 import { registerVariable } from '../core/expr/index.js';
 import { counter } from '../observability/metrics.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
+import { REDACTED } from '../plugin-runtime/secret-fields.js';
 import { findAnonymousConsumer, HashedSecret } from './common/auth.js';
 import { HEADER_NAME_SCHEMA } from './common/headers.js';
 import { shareVerifiedJwt } from './common/verified-jwt.js';
@@ -101,7 +102,7 @@ function buildClients(conf: OAuthConf, consumers: readonly ConsumerRef[]): Map<s
 /** `<scheme>://<host><request URI, at most 256 chars>`, with what cannot sit in a quoted string escaped. */
 function realm(ctx: PluginContext): string {
   const uri = String(ctx.var('request_uri') ?? ctx.request.uri).slice(0, MAX_REALM_PATH);
-  const url = `${String(ctx.var('scheme') ?? 'http')}://${ctx.request.host}${uri}`;
+  const url = `${String(ctx.var('scheme') ?? 'http')}://${ctx.request.header('host') ?? ctx.request.host}${uri}`;
   return url.replace(/["\\\x00-\x1f\x7f-\uffff]/g, (ch) => encodeURIComponent(ch));
 }
 
@@ -133,6 +134,24 @@ function basicCredentials(header: string | undefined): { id: string; secret: str
   return { id: form.get('id') ?? '', secret: form.get('secret') ?? '' };
 }
 
+/**
+ * A GET token request carries the client secret in its query: the variables access logs
+ * read it from show it masked instead (the request is answered here, nothing else needs them).
+ */
+function maskSecretInVars(ctx: PluginContext, uri: string, q: number): void {
+  const query = uri.slice(q + 1).split('&').map((part) => {
+    const eq = part.indexOf('=');
+    const name = eq < 0 ? part : part.slice(0, eq);
+    return new URLSearchParams(`${name}=`).has('client_secret') ? `${name}=${REDACTED}` : part;
+  }).join('&');
+  const masked = `${uri.slice(0, q)}?${query}`;
+  const line = `${ctx.request.method} ${masked} ${String(ctx.var('server_protocol') ?? 'HTTP/1.1')}`;
+  for (const [name, value] of [['request_uri', masked], ['real_request_uri', masked], ['request', line],
+    ['request_line', line], ['args', query], ['query_string', query], ['arg_client_secret', REDACTED]]) {
+    ctx.setVar(name!, value);
+  }
+}
+
 /** The token request's parameters: the query of a GET, the form body of a POST (first occurrence wins). */
 async function tokenParams(ctx: PluginContext): Promise<URLSearchParams | PhaseResult> {
   const method = ctx.request.method;
@@ -140,7 +159,9 @@ async function tokenParams(ctx: PluginContext): Promise<URLSearchParams | PhaseR
     const uri = String(ctx.var('request_uri') ?? '');
     const q = uri.indexOf('?');
     if (q < 0) return badTokenRequest(ctx, 'Authorize parameters are missing');
-    return new URLSearchParams(uri.slice(q + 1));
+    const params = new URLSearchParams(uri.slice(q + 1));
+    if (params.has('client_secret')) maskSecretInVars(ctx, uri, q);
+    return params;
   }
   if (method === 'POST') {
     if (!(ctx.request.header('content-type') ?? '').toLowerCase().includes('application/x-www-form-urlencoded')) {
