@@ -105,6 +105,18 @@ test('marks: set over the wire, answered with the ms left, kept at the longest, 
   assert.equal(svc.table.size, 0);
 });
 
+test('marks are bounded: a new one beyond the cap is refused until old ones expire', () => {
+  const c = clock();
+  const svc = new CounterService(new CounterTable(c.now, 2));
+  assert.deepEqual(svc.handle(1, [1, OP_MARK, 'a', 1000, 0, 0, 2, OP_MARK, 'b', 5000, 0, 0]), [1, 1, 0, 0, 0, 0, 2, 1, 0, 0, 0, 0]);
+  const refused = svc.handle(1, [3, OP_MARK, 'c', 1000, 0, 0]);
+  assert.deepEqual([refused[0], refused[1]], [3, null]);
+  assert.match(String(refused[2]), /too many marks/);
+  assert.deepEqual(svc.handle(1, [4, OP_MARK, 'a', 9000, 0, 0]), [4, 1, 0, 0, 0, 0], 'a held key may be extended');
+  c.advance(5000);
+  assert.deepEqual(svc.handle(1, [5, OP_MARK, 'c', 1000, 0, 0]), [5, 1, 0, 0, 0, 0], 'b expired: room again');
+});
+
 test('service: the flat wire format, errors by id, release without an answer', () => {
   const c = clock();
   const svc = new CounterService(new CounterTable(c.now));

@@ -20,6 +20,13 @@ import type { CounterStore, KeyMarks, WindowCount } from '../contracts/counter-s
  * is left, leases are single tokens and every admission is decided here, one by one.
  */
 export const LEASE_SHARE = 2;
+/**
+ * At most this many marks are held (jwt-logout's revocations, ~150 bytes each): a consumer
+ * able to mint its own tokens must not be able to fill the primary's memory. Beyond it a
+ * new mark is refused (its logout fails) until old ones expire.
+ */
+export const MAX_MARKS = 500_000;
+export const TOO_MANY_MARKS = `too many marks held (${MAX_MARKS})`;
 /** How often expired windows, drained buckets and empty slots are forgotten. */
 export const SWEEP_MS = 10_000;
 
@@ -69,7 +76,7 @@ export class CounterTable {
   private readonly marks = new Map<string, number>();
   private gen = 0;
 
-  constructor(private readonly now: Clock = () => performance.now()) {}
+  constructor(private readonly now: Clock = () => performance.now(), private readonly maxMarks = MAX_MARKS) {}
 
   /** The key's open window, a new one when there is none or it has closed. */
   private window(key: string, windowMs: number, now: number): Window {
@@ -206,10 +213,20 @@ export class CounterTable {
     return total;
   }
 
-  /** Marks `key` until `ttlMs` from now, unless it is already marked for longer. */
-  mark(key: string, ttlMs: number): void {
-    const end = this.now() + Math.max(0, ttlMs);
-    if ((this.marks.get(key) ?? -Infinity) < end) this.marks.set(key, end);
+  /**
+   * Marks `key` until `ttlMs` from now, unless it is already marked for longer. False (and
+   * nothing marked) when MAX_MARKS are held even after forgetting the expired ones.
+   */
+  mark(key: string, ttlMs: number): boolean {
+    const now = this.now();
+    const end = now + Math.max(0, ttlMs);
+    const held = this.marks.get(key);
+    if (held === undefined && this.marks.size >= this.maxMarks) {
+      for (const [k, e] of this.marks) if (now >= e) this.marks.delete(k);
+      if (this.marks.size >= this.maxMarks) return false;
+    }
+    if ((held ?? -Infinity) < end) this.marks.set(key, end);
+    return true;
   }
 
   /** Milliseconds left of `key`'s mark; 0 when it is not marked. */
@@ -284,8 +301,7 @@ export class LocalCounterStore implements CounterStore, QuotaCounter, KeyMarks {
     this.table.release(key, 0);
   }
   mark(key: string, ttlMs: number): Promise<void> {
-    this.table.mark(key, ttlMs);
-    return Promise.resolve();
+    return this.table.mark(key, ttlMs) ? Promise.resolve() : Promise.reject(new Error(TOO_MANY_MARKS));
   }
   isMarked(key: string): Promise<boolean> {
     return Promise.resolve(this.table.markLeft(key) > 0);
