@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignJWT, exportSPKI, generateKeyPair, type CryptoKey } from 'jose';
 import jwtAuth, { importConsumerKey } from './jwt-auth.js';
+import { verifiedJwt } from './common/verified-jwt.js';
 import { consumer, createTestContext, prepareWith, schemaError } from '../../test/helpers/plugin-context.js';
 
 const enc = new TextEncoder();
@@ -159,6 +160,16 @@ test('lifetime_grace_period tolerates a recently expired token', async () => {
   assert.equal((await run({}, { headers: { authorization: t } })).result, undefined);
   const old = await sign({ key: 'grace-key', exp: now() - 120 }, enc.encode('s'));
   assert.equal((await run({}, { headers: { authorization: old } })).result?.status, 401);
+});
+
+test('the verified token is handed to later plugins (jwt-logout), valid until exp plus the grace period', async () => {
+  const exp = now() + 30;
+  const t = await sign({ key: 'grace-key', exp, jti: 'j-1' }, enc.encode('s'));
+  const { ctx } = await run({ hide_credentials: true }, { headers: { authorization: `Bearer ${t}` } });
+  assert.deepEqual(verifiedJwt(ctx), { token: t, claims: { key: 'grace-key', exp, jti: 'j-1' }, validUntilMs: (exp + 60) * 1000 });
+  const noExp = await sign({ key: 'user-key' }, enc.encode('my-secret-key'));
+  assert.equal(verifiedJwt((await run({}, { headers: { authorization: noExp } })).ctx)?.validUntilMs, undefined);
+  assert.equal(verifiedJwt((await run({}, { headers: { authorization: 'Bearer x.y.z' } })).ctx), undefined);
 });
 
 test('claims_to_verify makes the listed claims required', async () => {

@@ -12,6 +12,7 @@ import {
   removeQueryArg, unauthorized,
 } from './common/auth.js';
 import { HEADER_NAME_SCHEMA } from './common/headers.js';
+import { shareVerifiedJwt } from './common/verified-jwt.js';
 
 export interface JwtAuthConf {
   header: string;
@@ -163,6 +164,7 @@ async function authenticate(p: JwtAuthPrepared, ctx: PluginContext): Promise<Con
     return 'failed to verify jwt';
   }
   if (p.storeInCtx) ctx.shared.set('jwt_auth_payload', claims);
+  shareVerifiedJwt(ctx, { token, claims, validUntilMs: typeof claims.exp === 'number' ? (claims.exp + entry.grace) * 1000 : undefined });
   return entry.consumer;
 }
 

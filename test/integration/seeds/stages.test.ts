@@ -5,6 +5,7 @@ import { PluginRegistry } from '../../../src/plugin-runtime/registry.js';
 // Seed 000's table: the built-ins it lists take exactly its execution stage and priority.
 const SEED_000: [string, string, number][] = [
   ['real-ip', 'authorization', 980], // http-real-ip
+  ['oauth', 'authorization', 350],
   ['jwt-auth', 'authorization', 340],
   ['hmac-auth', 'authorization', 330],
   ['basic-auth', 'authorization', 320],
@@ -13,6 +14,7 @@ const SEED_000: [string, string, number][] = [
   ['opa', 'authorization', 225],
   ['request-validation', 'authorization', 220],
   ['ip-restriction', 'authorization', 210], // IP address block
+  ['jwt-logout', 'authorization', 50], // JWT Logout
   ['cors', 'authentication', 340],
   ['request-block', 'authentication', 320],
   ['bot-detect', 'authentication', 310],
