@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair, SignJWT } from 'jose';
-import { eventually, startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
+import { eventually, startGateway, startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
 import { withPluginRoutes } from '../../helpers/plugin-admin.js';
 import { get } from '../../helpers/http.js';
 import { CookieJar, loginAtProvider, startOidcProvider, TEST_ACCOUNT, type TestOidcProvider } from '../../helpers/oidc-provider.js';
@@ -182,6 +182,28 @@ test('log fields and metrics', async () => {
   assert.match(metrics, /gatehouse_openid_connect_requests_total\{outcome="login"\} \d+/);
   assert.match(metrics, /gatehouse_openid_connect_provider_calls_total\{endpoint="token",outcome="ok"\} \d+/);
   assert.match(metrics, /gatehouse_jwks_fetches_total\{outcome="ok"\} \d+/);
+  assert.doesNotMatch(gw.output(), new RegExp(`${CLIENT.client_secret}|${SESSION.secret}`), 'secrets never logged');
+});
+
+test('client_secret and session.secret are masked for Admin API viewers, kept in clear for admins', async () => {
+  const adminKeys = [{ name: 'a', key: 'oidc-admin-key-00001', role: 'admin' as const }, { name: 'v', key: 'oidc-viewer-key-0001', role: 'viewer' as const }];
+  const writable = await startGateway({ store: 'sqlite', adminKeys });
+  const call = (key: string, method = 'GET', body?: unknown) => get(writable.adminUrl + '/routes/oidc', {
+    method, headers: { 'X-API-KEY': key, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  try {
+    const conf = { ...CLIENT, discovery: op.discoveryUrl, session: SESSION };
+    const created = await call('oidc-admin-key-00001', 'PUT', { uri: '/o', upstream: { nodes: { '127.0.0.1:1': 1 } }, plugins: { 'openid-connect': conf } });
+    assert.ok(created.status < 300, created.body);
+    const viewer = (await call('oidc-viewer-key-0001')).json().value.plugins['openid-connect'];
+    assert.equal(viewer.client_secret, '******');
+    assert.equal(viewer.session.secret, '******');
+    assert.equal(viewer.client_id, 'gatehouse');
+    assert.match((await call('oidc-admin-key-00001')).body, new RegExp(CLIENT.client_secret));
+    assert.doesNotMatch(writable.output(), new RegExp(`${CLIENT.client_secret}|${SESSION.secret}`), 'never logged');
+  } finally {
+    await writable.stop();
+  }
 });
 
 test('bad config is refused through the Admin API with a 400 naming the field', () => withPluginRoutes('openid-connect', async (put) => {
