@@ -6,6 +6,7 @@ import { bearerToken, claimsRefusal } from '../oidc/bearer.js';
 import { callbackPath } from '../oidc/code-flow.js';
 import { prepareWith } from '../../test/helpers/plugin-context.js';
 import { secretPaths } from '../plugin-runtime/secret-fields.js';
+import { bypassesProxy } from './common/outbound-proxy.js';
 
 const base = { client_id: 'c', client_secret: 'client-secret', discovery: 'https://idp.example/.well-known/openid-configuration', session: { secret: 'x'.repeat(16) } };
 
@@ -36,9 +37,18 @@ test('public_key must be a public key', async () => {
   assert.ok(prepareWith(oidc, { ...base, public_key: pem }).publicKey);
 });
 
-test('client_secret and session.secret are secret fields (masked for viewers)', () => {
+test('client_secret, session.secret and the proxy authorizations are secret fields (masked for viewers)', () => {
   const paths = secretPaths(oidc.schema).map((p) => p.join('.'));
-  assert.deepEqual(paths.sort(), ['client_secret', 'session.secret']);
+  assert.deepEqual(paths.sort(), ['client_secret', 'proxy_opts.http_proxy_authorization', 'proxy_opts.https_proxy_authorization', 'session.secret']);
+});
+
+test('no_proxy: names, subdomains of a domain, and * for every host', () => {
+  assert.equal(bypassesProxy('idp.example.test', 'example.test'), true);
+  assert.equal(bypassesProxy('IDP.example.test', ' .example.test ,other'), true);
+  assert.equal(bypassesProxy('example.test', 'example.test'), true);
+  assert.equal(bypassesProxy('badexample.test', 'example.test'), false);
+  assert.equal(bypassesProxy('anything', '*'), true);
+  assert.equal(bypassesProxy('anything', undefined), false);
 });
 
 test('bearerToken: Authorization Bearer (any case), else X-Access-Token', () => {

@@ -17,6 +17,7 @@ import type { OidcPrepared, OpenIdConnectConf } from '../oidc/prepared.js';
 import { sessionCookie, sessionKey, unseal, type SessionData } from '../oidc/session-cookie.js';
 import { getCookie, realmSchema } from './common/auth.js';
 import { poolFor } from './common/http-client.js';
+import { PROXY_OPTS_SCHEMA } from './common/outbound-proxy.js';
 
 /** For access logs: how the request fared (see the docs page), and the user's `sub`. */
 registerVariable('openid_connect_outcome');
@@ -194,6 +195,7 @@ export default definePlugin<OpenIdConnectConf, OidcPrepared>({
       jwk_expires_in: { type: 'integer', minimum: 1, default: 86400 },
       iat_slack: { type: 'integer', minimum: 0, default: 120 },
       required_scopes: { type: 'array', items: { type: 'string', minLength: 1 }, maxItems: 64 },
+      proxy_opts: PROXY_OPTS_SCHEMA,
     },
     required: ['client_id', 'discovery'],
   },
@@ -220,7 +222,10 @@ export default definePlugin<OpenIdConnectConf, OidcPrepared>({
       client: {
         clientId: conf.client_id,
         clientSecret: conf.client_secret,
-        policy: { dispatcher: poolFor({ ssl_verify: conf.ssl_verify ?? true, keepalive: true, keepalive_timeout: 60_000, keepalive_pool: 5 }), timeoutMs },
+        policy: {
+          dispatcher: poolFor({ ssl_verify: conf.ssl_verify ?? true, keepalive: true, keepalive_timeout: 60_000, keepalive_pool: 5 }),
+          timeoutMs, proxy: conf.proxy_opts, sslVerify: conf.ssl_verify ?? true,
+        },
       },
       checksBearer: conf.bearer_only || conf.introspection_endpoint !== undefined || conf.public_key !== undefined || conf.use_jwks,
       publicKey,

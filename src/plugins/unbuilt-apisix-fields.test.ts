@@ -30,7 +30,7 @@ const UNBUILT: Record<string, Record<string, unknown>> = {
   'limit-req': KEEPALIVE,
   'limit-conn': { rules: [{ conn: 1, burst: 0, key: '$remote_addr' }], redis_prefix: 'limit_conn', ...KEEPALIVE },
   'openid-connect': {
-    proxy_opts: { http_proxy: 'http://proxy:80' }, par: { enabled: true }, dpop: { enabled: false }, client_rsa_private_key: 'pem',
+    par: { enabled: true }, dpop: { enabled: false }, client_rsa_private_key: 'pem',
     client_jwt_assertion_alg: 'RS256', claim_schema: {}, introspection_interval: 60, use_nonce: true, revoke_tokens_on_logout: true,
     force_reauthorize: true, refresh_session_interval: 60, accept_none_alg: false, cache_segment: 'x',
   },

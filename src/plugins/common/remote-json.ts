@@ -6,10 +6,14 @@
 // cooldown rather than one per client request.
 import { request, type Dispatcher } from 'undici';
 import { boundedBody } from './http-client.js';
+import { proxyDispatcher, type ProxyOpts } from './outbound-proxy.js';
 
 export interface FetchPolicy {
   dispatcher: Dispatcher;
   timeoutMs: number;
+  /** Through an HTTP proxy (APISIX's proxy_opts); the certificate check follows sslVerify. */
+  proxy?: ProxyOpts;
+  sslVerify?: boolean;
 }
 
 /** The largest reply read from an identity provider. */
@@ -38,7 +42,8 @@ export async function providerRequest(url: string, policy: FetchPolicy,
   }
   const timeout = AbortSignal.timeout(policy.timeoutMs);
   const res = await request(url, {
-    method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, body, dispatcher: policy.dispatcher,
+    method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, body,
+    dispatcher: proxyDispatcher(new URL(url), policy.proxy, policy.sslVerify ?? true) ?? policy.dispatcher,
     headersTimeout: policy.timeoutMs, bodyTimeout: policy.timeoutMs,
     signal: init.signal !== undefined ? AbortSignal.any([init.signal, timeout]) : timeout,
   });

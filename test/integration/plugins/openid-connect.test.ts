@@ -1,5 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair, SignJWT } from 'jose';
@@ -19,18 +20,38 @@ const CLIENT = { client_id: 'gatehouse', client_secret: 'gatehouse-client-secret
 const SESSION = { secret: 'a-session-secret-of-32-characters' };
 const browser = new CookieJar();
 let accessToken: string;
+// A forward proxy on loopback (proxy_opts): absolute-form requests, relayed as they are.
+const proxied: { method: string; url: string; auth: string | undefined }[] = [];
+let proxy: http.Server;
+let proxyUrl: string;
+
+async function startProxy(): Promise<void> {
+  proxy = http.createServer((req, res) => {
+    proxied.push({ method: req.method!, url: req.url!, auth: req.headers['proxy-authorization'] });
+    const { 'proxy-authorization': _a, ...headers } = req.headers;
+    const upstream = http.request(req.url!, { method: req.method, headers }, (r) => { res.writeHead(r.statusCode!, r.headers); r.pipe(res); });
+    upstream.on('error', () => { res.statusCode = 502; res.end(); });
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  proxyUrl = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`;
+}
 
 const decode = (b64: unknown): Record<string, unknown> => JSON.parse(Buffer.from(String(b64), 'base64').toString()) as Record<string, unknown>;
 const lastSeen = (): Record<string, string | string[] | undefined> => up.seen.at(-1)!.headers;
 
 before(async () => {
   op = await startOidcProvider();
+  await startProxy();
   const base = { ...CLIENT, discovery: op.discoveryUrl };
   ({ gw, up } = await startWithUpstream((upstream) => ({
     routes: [
       { id: 'jwks', uri: '/jwks/*', upstream, plugins: { 'openid-connect': { client_id: 'gatehouse', discovery: op.discoveryUrl, bearer_only: true, use_jwks: true } } },
       { id: 'scopes', uri: '/scopes/*', upstream, plugins: { 'openid-connect': { ...base, bearer_only: true, use_jwks: true, required_scopes: ['admin'] } } },
       { id: 'introspect', uri: '/introspect/*', upstream, plugins: { 'openid-connect': { ...base, bearer_only: true } } },
+      // Its own discovery URL (a query the provider ignores), so that the cached document is not the other routes'.
+      { id: 'proxied', uri: '/proxied/*', upstream, plugins: { 'openid-connect': { ...base, discovery: `${op.discoveryUrl}?via=proxy`, bearer_only: true,
+        proxy_opts: { http_proxy: proxyUrl, http_proxy_authorization: 'Basic cHJveHk6cGFzcw==', no_proxy: 'example.test' } } } },
       { id: 'app', uri: '/app/*', upstream, plugins: {
         'openid-connect': { ...base, scope: 'openid email profile', use_pkce: true, redirect_uri: '/app/callback', session: SESSION, logout_path: '/app/logout',
           post_logout_redirect_uri: 'http://127.0.0.1/bye', set_refresh_token_header: true },
@@ -48,6 +69,8 @@ before(async () => {
 after(async () => {
   await stopWithUpstream(gw, up);
   await op?.close();
+  proxy?.closeAllConnections();
+  await new Promise((resolve) => proxy?.close(resolve));
 });
 
 test('bearer_only + use_jwks: a token signed by the provider passes; expired, foreign, tampered ones get 401', async () => {
@@ -127,6 +150,16 @@ test('introspection (RFC 7662): the provider\'s access token passes, a made-up o
   const bad = await get(gw.url + '/introspect/x', { headers: { authorization: 'Bearer made-up' } });
   assert.equal(bad.status, 401);
   assert.match(String(bad.headers['www-authenticate']), /token is not active/);
+});
+
+test('proxy_opts: discovery and introspection go through the HTTP proxy with its authorization', async () => {
+  const r = await get(gw.url + '/proxied/x', { headers: { authorization: `Bearer ${accessToken}` } });
+  assert.equal(r.status, 200, r.body);
+  assert.deepEqual(proxied.map((p) => [p.method, p.url]), [
+    ['GET', `${op.discoveryUrl}?via=proxy`],
+    ['POST', `${op.issuer}/token/introspection`],
+  ]);
+  assert.ok(proxied.every((p) => p.auth === 'Basic cHJveHk6cGFzcw=='));
 });
 
 test('an expired access token is renewed with the refresh token, the new session cookie set', async () => {
@@ -226,5 +259,6 @@ test('bad config is refused through the Admin API with a 400 naming the field', 
   assert.match((await put(noSecret)).body.error_msg, /property "client_secret" is required/);
   assert.equal((await put({ ...noSecret, use_pkce: true })).status, 201, 'a public client with PKCE needs no secret');
   assert.equal((await put({ client_id: 'x', discovery: op.discoveryUrl, bearer_only: true, use_jwks: true })).status, 201);
-  assert.match((await put({ ...base, proxy_opts: { http_proxy: 'http://p:80' } })).body.error_msg, /additional properties forbidden, found proxy_opts/);
+  assert.match((await put({ ...base, proxy_opts: { https_proxy: 'https://p:443' } })).body.error_msg, /property "proxy_opts.https_proxy" validation failed/);
+  assert.match((await put({ ...base, par: { enabled: true } })).body.error_msg, /additional properties forbidden, found par/);
 }));
