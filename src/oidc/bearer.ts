@@ -4,7 +4,7 @@
 // audience rules. The issuer must be one of claim_validator.issuer.valid_issuers, else the
 // discovery document's issuer: when that cannot be had the token is refused (fail closed).
 import { jwtVerify, type JWTPayload, type JWTVerifyOptions } from 'jose';
-import { verifyWithJwks } from '../plugins/common/jwks-cache.js';
+import { verifyWithJwks } from './jwks-cache.js';
 import { discover, introspect, TokenRejected } from './provider-calls.js';
 import type { OidcPrepared } from './prepared.js';
 

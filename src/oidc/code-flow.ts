@@ -10,7 +10,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import type { PhaseResult, PluginContext } from '../contracts/plugin.js';
-import { verifyWithJwks } from '../plugins/common/jwks-cache.js';
+import { verifyWithJwks } from './jwks-cache.js';
 import { discover, tokenGrant, userinfo, type TokenSet } from './provider-calls.js';
 import { REDIRECT_SUFFIX, type OidcPrepared } from './prepared.js';
 import { clearedCookie, sessionCookie, type SessionData } from './session-cookie.js';

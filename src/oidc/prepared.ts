@@ -1,7 +1,7 @@
 // openid-connect's configuration (APISIX's field names) and what `prepare` compiles
 // from it, shared by the bearer-token and the authorization-code halves.
 import type { KeyObject } from 'node:crypto';
-import type { ProxyOpts } from '../plugins/common/outbound-proxy.js';
+import type { ProxyOpts } from './outbound-proxy.js';
 import type { CookieOptions } from './session-cookie.js';
 import type { ClientAuthMethod, OidcClient } from './provider-calls.js';
 

@@ -4,7 +4,7 @@
 // (RFC 6749 2.3.1: the id and secret form-encoded, then Basic), client_secret_post, or
 // none (a public client using PKCE).
 import { counter } from '../observability/metrics.js';
-import { providerRequest, RemoteJsonCache, type FetchPolicy } from '../plugins/common/remote-json.js';
+import { providerRequest, RemoteJsonCache, type FetchPolicy } from './remote-json.js';
 
 export interface DiscoveryDocument {
   issuer: string;

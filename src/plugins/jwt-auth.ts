@@ -5,7 +5,7 @@
 // `algorithm` (no algorithm confusion). Keys are imported once per config snapshot.
 // Beyond APISIX: an asymmetric credential may give `jwks_uri` instead of `public_key`;
 // the token is then verified with the key of that set its `kid` names (key sets fetched
-// and cached by common/jwks-cache.ts, shared with openid-connect).
+// and cached by src/oidc/jwks-cache.ts, shared with openid-connect).
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWSAlgorithm, type JWTPayload } from 'jose';
 import type { ConsumerRef, PhaseResult, PluginContext } from '../contracts/plugin.js';
@@ -16,7 +16,7 @@ import {
 } from './common/auth.js';
 import { HEADER_NAME_SCHEMA } from './common/headers.js';
 import { poolFor } from './common/http-client.js';
-import { verifyWithJwks, type JwksPolicy } from './common/jwks-cache.js';
+import { verifyWithJwks, type JwksPolicy } from '../oidc/jwks-cache.js';
 
 export interface JwtAuthConf {
   header: string;

@@ -6,7 +6,7 @@ import { bearerToken, claimsRefusal } from '../oidc/bearer.js';
 import { callbackPath } from '../oidc/code-flow.js';
 import { prepareWith } from '../../test/helpers/plugin-context.js';
 import { secretPaths } from '../plugin-runtime/secret-fields.js';
-import { bypassesProxy } from './common/outbound-proxy.js';
+import { bypassesProxy } from '../oidc/outbound-proxy.js';
 
 const base = { client_id: 'c', client_secret: 'client-secret', discovery: 'https://idp.example/.well-known/openid-configuration', session: { secret: 'x'.repeat(16) } };
 

@@ -17,7 +17,7 @@ import type { OidcPrepared, OpenIdConnectConf } from '../oidc/prepared.js';
 import { sessionCookie, sessionKey, unseal, type SessionData } from '../oidc/session-cookie.js';
 import { getCookie, realmSchema } from './common/auth.js';
 import { poolFor } from './common/http-client.js';
-import { PROXY_OPTS_SCHEMA } from './common/outbound-proxy.js';
+import { PROXY_OPTS_SCHEMA } from '../oidc/outbound-proxy.js';
 
 /** For access logs: how the request fared (see the docs page), and the user's `sub`. */
 registerVariable('openid_connect_outcome');

@@ -1,11 +1,10 @@
 // JSON documents a plugin reads from an identity provider (OpenID discovery documents,
-// JSON Web Key Sets): fetched through the shared connection pools, size-bounded, cached
+// JSON Web Key Sets): fetched through the caller's connection pool, size-bounded, cached
 // per URL for a TTL, one fetch in flight per URL. When a refresh fails the last good
 // document stays in use (a provider outage does not log everyone out), and failures are
 // not retried for RETRY_AFTER_FAILURE_MS, so a dead provider costs one request per
 // cooldown rather than one per client request.
 import { request, type Dispatcher } from 'undici';
-import { boundedBody } from './http-client.js';
 import { proxyDispatcher, type ProxyOpts } from './outbound-proxy.js';
 
 export interface FetchPolicy {
@@ -47,13 +46,17 @@ export async function providerRequest(url: string, policy: FetchPolicy,
     headersTimeout: policy.timeoutMs, bodyTimeout: policy.timeoutMs,
     signal: init.signal !== undefined ? AbortSignal.any([init.signal, timeout]) : timeout,
   });
-  const raw = await boundedBody(res.body, MAX_PROVIDER_REPLY_BYTES);
-  if (raw === undefined) {
-    res.body.destroy();
-    throw new Error(`reply from ${url} over ${MAX_PROVIDER_REPLY_BYTES} bytes`);
+  const parts: Buffer[] = [];
+  let received = 0;
+  for await (const part of res.body as AsyncIterable<Buffer>) {
+    if ((received += part.length) > MAX_PROVIDER_REPLY_BYTES) {
+      res.body.destroy();
+      throw new Error(`reply from ${url} over ${MAX_PROVIDER_REPLY_BYTES} bytes`);
+    }
+    parts.push(part);
   }
   let json: unknown;
-  try { json = JSON.parse(raw.toString('utf8')); } catch { json = undefined; }
+  try { json = JSON.parse(Buffer.concat(parts).toString('utf8')); } catch { json = undefined; }
   return { status: res.statusCode, json };
 }
 

@@ -5,7 +5,7 @@
 // once per JWKS_REFETCH_INTERVAL_MS per URL, so tokens with made-up kids cannot make the
 // gateway hammer the provider.
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey, type JWTVerifyOptions, type JWTVerifyResult } from 'jose';
-import { counter } from '../../observability/metrics.js';
+import { counter } from '../observability/metrics.js';
 import { RemoteJsonCache, type FetchPolicy } from './remote-json.js';
 
 /** APISIX's `jwk_expires_in` default (one day). */
