@@ -13,7 +13,7 @@ import type { PhaseResult, PluginContext } from '../contracts/plugin.js';
 import { verifyWithJwks } from './jwks-cache.js';
 import { discover, tokenGrant, userinfo, type TokenSet } from './provider-calls.js';
 import { REDIRECT_SUFFIX, type OidcPrepared } from './prepared.js';
-import { clearedCookie, sessionCookie, type SessionData } from './session-cookie.js';
+import { clearedCookie, sessionCookie, type CookieOptions, type SessionData } from './session-cookie.js';
 
 const nowSeconds = (): number => Date.now() / 1000;
 const random = (): string => randomBytes(24).toString('base64url');
@@ -29,6 +29,11 @@ function absoluteRedirectUri(p: OidcPrepared, ctx: PluginContext): string {
   const configured = p.conf.redirect_uri;
   if (configured !== undefined && /^https?:\/\//.test(configured)) return configured;
   return `${String(ctx.var('scheme') ?? 'http')}://${ctx.request.header('host') ?? ctx.request.host}${callbackPath(p, ctx.request.uri)}`;
+}
+
+/** The cookie attributes for this request: Secure when configured, else when the request came over https. */
+export function cookieOptions(p: OidcPrepared, ctx: PluginContext): CookieOptions {
+  return { ...p.cookie, secure: p.cookieSecure ?? ctx.var('scheme') === 'https' };
 }
 
 function redirect(location: string, cookie: string): PhaseResult {
@@ -56,7 +61,7 @@ export async function startLogin(p: OidcPrepared, ctx: PluginContext): Promise<P
   const url = String(ctx.var('request_uri') ?? ctx.request.uri);
   // A login in progress lasts at most ten minutes (or the session lifetime, if shorter).
   const session: SessionData = { expires: nowSeconds() + Math.min(600, p.sessionLifetime), pending: { state, nonce, verifier, url } };
-  return redirect(target.toString(), sessionCookie(session, p.sessionKey!, p.cookie));
+  return redirect(target.toString(), sessionCookie(session, p.sessionKey!, cookieOptions(p, ctx)));
 }
 
 function accessExpiry(p: OidcPrepared, tokens: TokenSet): number | undefined {
@@ -103,10 +108,10 @@ export async function finishLogin(p: OidcPrepared, ctx: PluginContext, session: 
   const fresh: SessionData = {
     expires: nowSeconds() + p.sessionLifetime,
     accessToken: tokens.access_token, accessExpires: accessExpiry(p, tokens),
-    idToken: tokens.id_token, refreshToken: tokens.refresh_token, user,
+    idToken: tokens.id_token, refreshToken: tokens.refresh_token, scope: tokens.scope, user,
   };
   ctx.setVar('openid_connect_sub', typeof claims.sub === 'string' ? claims.sub : undefined);
-  return redirect(pending.url, sessionCookie(fresh, p.sessionKey!, p.cookie));
+  return redirect(pending.url, sessionCookie(fresh, p.sessionKey!, cookieOptions(p, ctx)));
 }
 
 /** Whether the session's access token has expired (access_token_expires_leeway seconds early). */
@@ -127,6 +132,7 @@ export async function renew(p: OidcPrepared, ctx: PluginContext, session: Sessio
       ...session,
       accessToken: tokens.access_token, accessExpires: accessExpiry(p, tokens),
       refreshToken: tokens.refresh_token ?? session.refreshToken, idToken: tokens.id_token ?? session.idToken,
+      scope: tokens.scope ?? session.scope,
     };
   } catch (err) {
     ctx.log.warn(`openid-connect: failed to renew the access token: ${(err as Error).message}`);
@@ -134,8 +140,8 @@ export async function renew(p: OidcPrepared, ctx: PluginContext, session: Sessio
   }
 }
 
-export async function logout(p: OidcPrepared, session: SessionData | undefined): Promise<PhaseResult> {
-  const cleared = clearedCookie(p.cookie);
+export async function logout(p: OidcPrepared, ctx: PluginContext, session: SessionData | undefined): Promise<PhaseResult> {
+  const cleared = clearedCookie(cookieOptions(p, ctx));
   const doc = await discover(p.conf.discovery, p.client.policy);
   if (doc.end_session_endpoint !== undefined) {
     const target = new URL(doc.end_session_endpoint);

@@ -63,7 +63,10 @@ export interface OidcPrepared {
   publicKey: KeyObject | undefined;
   /** The session's AES key and cookie; undefined with bearer_only. */
   sessionKey: Buffer | undefined;
+  /** The cookie's attributes but Secure, which is decided per request (cookieSecure). */
   cookie: CookieOptions;
+  /** session.cookie_secure; undefined: Secure when the request came over https. */
+  cookieSecure: boolean | undefined;
   /** Seconds a session lasts at most. */
   sessionLifetime: number;
   /** The path the provider redirects back to; undefined: `<uri>/.apisix/redirect` of each request. */

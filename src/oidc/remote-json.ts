@@ -60,6 +60,11 @@ export async function providerRequest(url: string, policy: FetchPolicy,
   return { status: res.statusCode, json };
 }
 
+/** A document fetched without checking certificates is never served to a caller that checks them. */
+function cacheKey(url: string, policy: FetchPolicy): string {
+  return policy.sslVerify === false ? `unverified ${url}` : url;
+}
+
 interface Entry<T> {
   value: T | undefined;
   expiresAt: number;
@@ -80,7 +85,7 @@ export class RemoteJsonCache<T> {
     private readonly onFetch?: (outcome: 'ok' | 'error') => void) {}
 
   async get(url: string, policy: FetchPolicy, ttlMs: number): Promise<T> {
-    const entry = this.entries.get(url);
+    const entry = this.entries.get(cacheKey(url, policy));
     const now = Date.now();
     if (entry !== undefined) {
       if (entry.value !== undefined && now < entry.expiresAt) return entry.value;
@@ -92,7 +97,7 @@ export class RemoteJsonCache<T> {
 
   /** Fetches again (a key rotation), at most once per `minIntervalMs`; false when it did not. */
   async refresh(url: string, policy: FetchPolicy, ttlMs: number, minIntervalMs: number): Promise<boolean> {
-    const entry = this.entries.get(url);
+    const entry = this.entries.get(cacheKey(url, policy));
     if (entry?.inflight !== undefined) {
       await entry.inflight.catch(() => undefined);
       return true;
@@ -109,11 +114,12 @@ export class RemoteJsonCache<T> {
   }
 
   private fetch(url: string, policy: FetchPolicy, ttlMs: number): Promise<T> {
-    let entry = this.entries.get(url);
+    const key = cacheKey(url, policy);
+    let entry = this.entries.get(key);
     if (entry === undefined) {
       if (this.entries.size >= MAX_CACHED_URLS) this.entries.delete(this.entries.keys().next().value!);
       entry = { value: undefined, expiresAt: 0, failedAt: 0, error: undefined, inflight: undefined };
-      this.entries.set(url, entry);
+      this.entries.set(key, entry);
     }
     const e = entry;
     e.inflight = (async () => {

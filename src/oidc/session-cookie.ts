@@ -24,6 +24,8 @@ export interface SessionData {
   accessExpires?: number;
   idToken?: string;
   refreshToken?: string;
+  /** The scopes the token endpoint says it granted. */
+  scope?: string;
   user?: unknown;
 }
 

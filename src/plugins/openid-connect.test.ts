@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { exportSPKI, generateKeyPair } from 'jose';
 import oidc from './openid-connect.js';
 import { bearerToken, claimsRefusal } from '../oidc/bearer.js';
-import { callbackPath } from '../oidc/code-flow.js';
-import { prepareWith } from '../../test/helpers/plugin-context.js';
+import { callbackPath, cookieOptions } from '../oidc/code-flow.js';
+import { createTestContext, prepareWith } from '../../test/helpers/plugin-context.js';
 import { secretPaths } from '../plugin-runtime/secret-fields.js';
 import { bypassesProxy } from '../oidc/outbound-proxy.js';
 
@@ -80,4 +80,14 @@ test('callbackPath: redirect_uri\'s path, else APISIX\'s <uri>/.apisix/redirect'
   assert.equal(callbackPath(prepareWith(oidc, base), '/app/.apisix/redirect'), '/app/.apisix/redirect');
   assert.equal(callbackPath(prepareWith(oidc, { ...base, redirect_uri: 'https://gw.example/cb?x=1' }), '/any'), '/cb');
   assert.equal(callbackPath(prepareWith(oidc, { ...base, redirect_uri: '/cb' }), '/any'), '/cb');
+});
+
+test('the session cookie is Secure over https unless session.cookie_secure says otherwise', () => {
+  const over = (scheme: string) => createTestContext({ vars: { scheme } });
+  assert.equal(cookieOptions(prepareWith(oidc, base), over('https')).secure, true);
+  assert.equal(cookieOptions(prepareWith(oidc, base), over('http')).secure, false);
+  const forced = prepareWith(oidc, { ...base, session: { ...base.session, cookie_secure: true } });
+  assert.equal(cookieOptions(forced, over('http')).secure, true);
+  const off = prepareWith(oidc, { ...base, session: { ...base.session, cookie_secure: false } });
+  assert.equal(cookieOptions(off, over('https')).secure, false);
 });

@@ -12,7 +12,7 @@ import { registerVariable } from '../core/expr/index.js';
 import { counter } from '../observability/metrics.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { bearerToken, checkBearer, claimsRefusal } from '../oidc/bearer.js';
-import { accessExpired, callbackPath, CallbackRefused, finishLogin, idTokenClaims, logout, renew, startLogin } from '../oidc/code-flow.js';
+import { accessExpired, callbackPath, CallbackRefused, cookieOptions, finishLogin, idTokenClaims, logout, renew, startLogin } from '../oidc/code-flow.js';
 import type { OidcPrepared, OpenIdConnectConf } from '../oidc/prepared.js';
 import { sessionCookie, sessionKey, unseal, type SessionData } from '../oidc/session-cookie.js';
 import { getCookie, realmSchema } from './common/auth.js';
@@ -99,11 +99,11 @@ async function sessionFlow(p: OidcPrepared, ctx: PluginContext): Promise<PhaseRe
     session = await renew(p, ctx, session);
     if (session !== undefined) {
       outcome = 'renewed';
-      ctx.shared.set(SESSION_COOKIE_PENDING, sessionCookie(session, p.sessionKey!, p.cookie));
+      ctx.shared.set(SESSION_COOKIE_PENDING, sessionCookie(session, p.sessionKey!, cookieOptions(p, ctx)));
     }
   }
   if (session !== undefined && session.pending === undefined) {
-    const refusal = p.conf.required_scopes !== undefined ? claimsRefusal(p, { scope: sessionScope(session) }) : undefined;
+    const refusal = p.conf.required_scopes !== undefined ? claimsRefusal(p, { scope: session.scope ?? sessionScope(session) }) : undefined;
     if (refusal !== undefined) return finish(ctx, 'denied', { status: 403, body: { error: refusal } });
     setSessionHeaders(p, ctx, session);
     return finish(ctx, outcome);
@@ -113,7 +113,7 @@ async function sessionFlow(p: OidcPrepared, ctx: PluginContext): Promise<PhaseRe
   return finish(ctx, 'login', await startLogin(p, ctx));
 }
 
-/** The scopes granted to a session: the access token's `scope` claim when it is a JWT, else the ID token's. */
+/** Without the token endpoint's `scope`: the access token's `scope` claim when it is a JWT, else the ID token's. */
 function sessionScope(session: SessionData): string | undefined {
   for (const token of [session.accessToken, session.idToken]) {
     const parts = token?.split('.');
@@ -234,10 +234,11 @@ export default definePlugin<OpenIdConnectConf, OidcPrepared>({
         name: s?.cookie_name ?? 'session',
         path: s?.cookie_path ?? '/',
         domain: s?.cookie_domain,
-        secure: s?.cookie_secure ?? false,
+        secure: false,
         httpOnly: s?.cookie_http_only ?? true,
         sameSite: s?.cookie_same_site === 'Default' ? undefined : s?.cookie_same_site ?? 'Lax',
       },
+      cookieSecure: s?.cookie_secure,
       sessionLifetime: s?.absolute_timeout ?? 86400,
       callbackPath: callback,
       challenge: `Bearer realm="${conf.realm ?? 'apisix'}"`,
@@ -251,7 +252,7 @@ export default definePlugin<OpenIdConnectConf, OidcPrepared>({
     try {
       if (ctx.request.uri === p.conf.logout_path && !p.conf.bearer_only) {
         const raw = getCookie(ctx.request.header('cookie'), p.cookie.name);
-        return finish(ctx, 'logout', await logout(p, raw === undefined ? undefined : unseal(raw, p.sessionKey!, p.cookie.name)));
+        return finish(ctx, 'logout', await logout(p, ctx, raw === undefined ? undefined : unseal(raw, p.sessionKey!, p.cookie.name)));
       }
       if (p.checksBearer && token !== undefined) return await bearerFlow(p, ctx, token);
       if (p.conf.bearer_only) {

@@ -58,6 +58,8 @@ before(async () => {
         'file-logger': { path: 'oidc.log', log_format: { uri: '$request_uri', outcome: '$openid_connect_outcome', sub: '$openid_connect_sub' } },
       } },
       { id: 'renew', uri: '/renew/*', upstream, plugins: { 'openid-connect': { ...base, session: SESSION, access_token_expires_leeway: 100000 } } },
+      { id: 'scoped-email', uri: '/scoped-email/*', upstream, plugins: { 'openid-connect': { ...base, session: SESSION, required_scopes: ['email'] } } },
+      { id: 'scoped-admin', uri: '/scoped-admin/*', upstream, plugins: { 'openid-connect': { ...base, session: SESSION, required_scopes: ['admin'] } } },
       { id: 'deny', uri: '/deny/*', upstream, plugins: { 'openid-connect': { ...base, session: SESSION, unauth_action: 'deny' } } },
       { id: 'pass', uri: '/pass/*', upstream, plugins: { 'openid-connect': { ...base, session: SESSION, unauth_action: 'pass' } } },
       { id: 'down', uri: '/down/*', upstream, plugins: { 'openid-connect': { ...base, discovery: 'http://127.0.0.1:1/.well-known/openid-configuration', session: SESSION } } },
@@ -168,6 +170,13 @@ test('an expired access token is renewed with the refresh token, the new session
   const renewed = String(lastSeen()['x-access-token']);
   assert.notEqual(renewed, accessToken);
   assert.match(r.headers.get('set-cookie') ?? '', /^session=/);
+});
+
+test('required_scopes on a session: the scopes the token endpoint granted', async () => {
+  assert.equal((await browser.fetch(gw.url + '/scoped-email/x')).status, 200);
+  const refused = await browser.fetch(gw.url + '/scoped-admin/x');
+  assert.equal(refused.status, 403);
+  assert.deepEqual(await refused.json(), { error: 'required scopes admin not present' });
 });
 
 test('a callback whose state does not match is refused', async () => {
