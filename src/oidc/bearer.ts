@@ -53,13 +53,19 @@ function scopesOf(claims: Record<string, unknown>): Set<string> {
   return new Set();
 }
 
+/** required_scopes against the claims' `scope` (or `scp`); undefined when they are granted. */
+export function scopesRefusal(p: OidcPrepared, claims: Record<string, unknown>): string | undefined {
+  const required = p.conf.required_scopes;
+  if (required === undefined || required.length === 0) return undefined;
+  const granted = scopesOf(claims);
+  return required.every((s) => granted.has(s)) ? undefined : `required scopes ${required.join(', ')} not present`;
+}
+
 /** required_scopes and claim_validator.audience; undefined when the claims pass. */
 export function claimsRefusal(p: OidcPrepared, claims: Record<string, unknown>): string | undefined {
   const { conf } = p;
-  if (conf.required_scopes !== undefined && conf.required_scopes.length > 0) {
-    const granted = scopesOf(claims);
-    if (!conf.required_scopes.every((s) => granted.has(s))) return `required scopes ${conf.required_scopes.join(', ')} not present`;
-  }
+  const scopes = scopesRefusal(p, claims);
+  if (scopes !== undefined) return scopes;
   const audience = conf.claim_validator?.audience;
   const value = claims[audience?.claim ?? 'aud'];
   if ((audience?.required === true || audience?.match_with_client_id === true) && (value === undefined || value === null)) {

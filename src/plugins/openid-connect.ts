@@ -7,11 +7,12 @@
 // X-Userinfo (base64 JSON, as APISIX), X-Refresh-Token when asked; a client's own values
 // of those headers are always removed. Discovery documents and key sets are cached.
 import { createPublicKey } from 'node:crypto';
+import { decodeJwt } from 'jose';
 import type { PhaseResult, PluginContext } from '../contracts/plugin.js';
 import { registerVariable } from '../core/expr/index.js';
 import { counter } from '../observability/metrics.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
-import { bearerToken, checkBearer, claimsRefusal } from '../oidc/bearer.js';
+import { bearerToken, checkBearer, scopesRefusal } from '../oidc/bearer.js';
 import { accessExpired, callbackPath, CallbackRefused, cookieOptions, finishLogin, idTokenClaims, logout, renew, startLogin } from '../oidc/code-flow.js';
 import type { OidcPrepared, OpenIdConnectConf } from '../oidc/prepared.js';
 import { sessionCookie, sessionKey, unseal, type SessionData } from '../oidc/session-cookie.js';
@@ -80,10 +81,7 @@ async function bearerFlow(p: OidcPrepared, ctx: PluginContext, token: string): P
 }
 
 async function sessionFlow(p: OidcPrepared, ctx: PluginContext): Promise<PhaseResult | undefined> {
-  let session = (() => {
-    const raw = getCookie(ctx.request.header('cookie'), p.cookie.name);
-    return raw === undefined ? undefined : unseal(raw, p.sessionKey!, p.cookie.name);
-  })();
+  let session = readSession(p, ctx);
   const callback = ctx.request.uri === callbackPath(p, ctx.request.uri);
   if (callback && (session?.pending !== undefined || ctx.request.arg('state') !== undefined || ctx.request.arg('error') !== undefined)) {
     try {
@@ -103,7 +101,7 @@ async function sessionFlow(p: OidcPrepared, ctx: PluginContext): Promise<PhaseRe
     }
   }
   if (session !== undefined && session.pending === undefined) {
-    const refusal = p.conf.required_scopes !== undefined ? claimsRefusal(p, { scope: session.scope ?? sessionScope(session) }) : undefined;
+    const refusal = scopesRefusal(p, { scope: session.scope ?? sessionScope(session) });
     if (refusal !== undefined) return finish(ctx, 'denied', { status: 403, body: { error: refusal } });
     setSessionHeaders(p, ctx, session);
     return finish(ctx, outcome);
@@ -116,14 +114,18 @@ async function sessionFlow(p: OidcPrepared, ctx: PluginContext): Promise<PhaseRe
 /** Without the token endpoint's `scope`: the access token's `scope` claim when it is a JWT, else the ID token's. */
 function sessionScope(session: SessionData): string | undefined {
   for (const token of [session.accessToken, session.idToken]) {
-    const parts = token?.split('.');
-    if (parts?.length !== 3) continue;
+    if (token === undefined) continue;
     try {
-      const scope = (JSON.parse(Buffer.from(parts[1]!, 'base64url').toString()) as { scope?: unknown }).scope;
+      const scope = decodeJwt(token).scope;
       if (typeof scope === 'string') return scope;
-    } catch { /* not a JWT */ }
+    } catch { /* an opaque token */ }
   }
   return undefined;
+}
+
+function readSession(p: OidcPrepared, ctx: PluginContext): SessionData | undefined {
+  const raw = getCookie(ctx.request.header('cookie'), p.cookie.name);
+  return raw === undefined ? undefined : unseal(raw, p.sessionKey!, p.cookie.name);
 }
 
 export default definePlugin<OpenIdConnectConf, OidcPrepared>({
@@ -251,8 +253,7 @@ export default definePlugin<OpenIdConnectConf, OidcPrepared>({
     for (const name of OUTPUT_HEADERS) ctx.request.setHeader(name, undefined);
     try {
       if (ctx.request.uri === p.conf.logout_path && !p.conf.bearer_only) {
-        const raw = getCookie(ctx.request.header('cookie'), p.cookie.name);
-        return finish(ctx, 'logout', await logout(p, ctx, raw === undefined ? undefined : unseal(raw, p.sessionKey!, p.cookie.name)));
+        return finish(ctx, 'logout', await logout(p, ctx, readSession(p, ctx)));
       }
       if (p.checksBearer && token !== undefined) return await bearerFlow(p, ctx, token);
       if (p.conf.bearer_only) {
