@@ -7,7 +7,7 @@
 // consent forms), following redirects and keeping the provider's cookies by hand.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair, SignJWT, type JWK, type JWTPayload } from 'jose';
+import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK, type JWTPayload } from 'jose';
 import Provider from 'oidc-provider';
 
 export interface OidcClientConfig {
@@ -22,6 +22,8 @@ export interface TestOidcProvider {
   issuer: string;
   discoveryUrl: string;
   jwksUri: string;
+  /** The signing key's public half, PEM (SPKI). */
+  publicKeyPem: string;
   /** Registers the clients and starts answering (until then every request gets 503). */
   configure(clients: OidcClientConfig[], opts?: { accessTokenTtl?: number }): void;
   /** A JWT signed with the provider's own key (iss: the issuer, unless `claims` says otherwise). */
@@ -35,7 +37,7 @@ export const TEST_ACCOUNT = 'alice';
 const KID = 'test-signing-key';
 
 export async function startOidcProvider(): Promise<TestOidcProvider> {
-  const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+  const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
   const signingJwk: JWK = { ...(await exportJWK(privateKey)), kid: KID, alg: 'RS256', use: 'sig' };
   const hits = new Map<string, number>();
   let handler: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | undefined;
@@ -52,6 +54,7 @@ export async function startOidcProvider(): Promise<TestOidcProvider> {
     issuer,
     discoveryUrl: `${issuer}/.well-known/openid-configuration`,
     jwksUri: `${issuer}/jwks`,
+    publicKeyPem: await exportSPKI(publicKey),
     hits,
     configure(clients, opts = {}) {
       const provider = new Provider(issuer, {

@@ -47,6 +47,8 @@ before(async () => {
   ({ gw, up } = await startWithUpstream((upstream) => ({
     routes: [
       { id: 'jwks', uri: '/jwks/*', upstream, plugins: { 'openid-connect': { client_id: 'gatehouse', discovery: op.discoveryUrl, bearer_only: true, use_jwks: true } } },
+      { id: 'pubkey', uri: '/pubkey/*', upstream, plugins: { 'openid-connect': { client_id: 'gatehouse', discovery: op.discoveryUrl, bearer_only: true,
+        public_key: op.publicKeyPem, claim_validator: { issuer: { valid_issuers: [op.issuer] }, audience: { match_with_client_id: true } } } } },
       { id: 'scopes', uri: '/scopes/*', upstream, plugins: { 'openid-connect': { ...base, bearer_only: true, use_jwks: true, required_scopes: ['admin'] } } },
       { id: 'introspect', uri: '/introspect/*', upstream, plugins: { 'openid-connect': { ...base, bearer_only: true } } },
       // Its own discovery URL (a query the provider ignores), so that the cached document is not the other routes'.
@@ -97,6 +99,17 @@ test('bearer_only + use_jwks: a token signed by the provider passes; expired, fo
   const none = await get(gw.url + '/jwks/x');
   assert.equal(none.status, 401);
   assert.equal(none.headers['www-authenticate'], 'Bearer realm="apisix"');
+});
+
+test('bearer_only + public_key: checked locally, with valid_issuers and the audience matched with client_id', async () => {
+  const call = async (token: string) => get(gw.url + '/pubkey/x', { headers: { authorization: `Bearer ${token}` } });
+  assert.equal((await call(await op.sign({ sub: TEST_ACCOUNT, aud: ['other', 'gatehouse'] }))).status, 200);
+  const wrongAudience = await call(await op.sign({ sub: TEST_ACCOUNT, aud: 'other' }));
+  assert.equal(wrongAudience.status, 403);
+  assert.deepEqual(JSON.parse(wrongAudience.body), { error: 'mismatched audience' });
+  assert.equal((await call(await op.sign({ sub: TEST_ACCOUNT }))).status, 403, 'no audience at all');
+  const { privateKey } = await generateKeyPair('RS256');
+  assert.equal((await call(await new SignJWT({ iss: op.issuer, aud: 'gatehouse' }).setProtectedHeader({ alg: 'RS256' }).sign(privateKey))).status, 401);
 });
 
 test('the key set is fetched once and cached', async () => {
