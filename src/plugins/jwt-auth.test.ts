@@ -197,3 +197,13 @@ test('anonymous_consumer and realm', async () => {
   const g = await run({ anonymous_consumer: 'ghost', realm: 'api' }, {});
   assert.deepEqual(g.result, { status: 401, body: { message: 'Invalid user authorization' }, headers: { 'WWW-Authenticate': 'Bearer realm="api"' } });
 });
+
+test('consumer jwks_uri (Gatehouse extension): an asymmetric algorithm with a key set instead of public_key', () => {
+  const cs = jwtAuth.consumerSchema!;
+  assert.equal(schemaError(cs, { key: 'k', algorithm: 'RS256', jwks_uri: 'https://idp.example/jwks' }), undefined);
+  assert.equal(schemaError(cs, { key: 'k', algorithm: 'EdDSA', jwks_uri: 'http://127.0.0.1:1/jwks' }), undefined);
+  // HS256 (the default) keys cannot come from a key set.
+  assert.match(schemaError(cs, { key: 'k', jwks_uri: 'https://idp.example/jwks' })!, /\["secret"\] or \["public_key"\] or \["jwks_uri"\]/);
+  assert.match(schemaError(cs, { key: 'k', algorithm: 'RS256', jwks_uri: 'file:///etc/keys' })!, /property "jwks_uri" validation failed/);
+  assert.deepEqual(importConsumerKey({ key: 'k', algorithm: 'RS256', jwks_uri: 'https://idp.example/jwks' }), [undefined, undefined]);
+});

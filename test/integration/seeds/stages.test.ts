@@ -50,3 +50,11 @@ test('seed 000: the Sentinel filter policy (api-breaker) runs after every plugin
   const routerFilter = new Set(['proxy-mirror']);
   for (const name of names.slice(breaker + 1)) assert.ok(routerFilter.has(name), `${name} runs after api-breaker`);
 });
+
+test('openid-connect (beyond the seed) keeps APISIX\'s order: before every other authentication plugin', async () => {
+  const names = (await PluginRegistry.load()).list().map((l) => l.plugin.name);
+  for (const auth of ['jwt-auth', 'hmac-auth', 'basic-auth', 'key-auth', 'forward-auth', 'opa']) {
+    assert.ok(names.indexOf('openid-connect') < names.indexOf(auth), `openid-connect before ${auth}`);
+  }
+  assert.ok(names.indexOf('fault-injection') < names.indexOf('openid-connect'), 'fault-injection (APISIX 11000) first');
+});
