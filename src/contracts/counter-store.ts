@@ -43,3 +43,18 @@ export interface CounterStore {
   /** Gives back one slot taken by `acquire` (fire and forget). */
   release(key: string): void;
 }
+
+/**
+ * Marks that expire (jwt-logout's revocation list): a key marked until a time, asked
+ * whether it is marked. Same places as the counters (the primary for policy `local`,
+ * Redis for the others), so a mark set through one worker or node is seen by all.
+ */
+export interface KeyMarks {
+  /**
+   * Marks `key` for `ttlMs` from now (the store's clock). A key already marked for
+   * longer keeps its longer mark. Resolves once the mark is stored.
+   */
+  mark(key: string, ttlMs: number): Promise<void>;
+  /** Whether `key` is marked now. */
+  isMarked(key: string): Promise<boolean>;
+}

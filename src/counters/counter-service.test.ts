@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { CounterService } from './counter-service.js';
 import { CounterTable, LocalCounterStore, NEEDS_RECLAIM } from './counter-table.js';
-import { OP_ACQUIRE, OP_INCR, OP_LEASE, OP_PREFETCH, OP_RELEASE, OP_RETURN, OP_TAKE, RECLAIM_ID } from './wire.js';
+import {
+  OP_ACQUIRE, OP_INCR, OP_LEASE, OP_MARK, OP_MARKED, OP_PREFETCH, OP_RELEASE, OP_RETURN, OP_TAKE, RECLAIM_ID,
+} from './wire.js';
 import type { CounterResultsMessage } from './wire.js';
 
 function clock(start = 1_000): { now: () => number; advance(ms: number): void } {
@@ -85,6 +87,34 @@ test('sweep forgets closed windows and drained buckets only', () => {
   c.advance(1000);
   t.sweep();
   assert.equal(t.size, 1); // the held slot stays
+});
+
+test('marks: set over the wire, answered with the ms left, kept at the longest, swept once over', () => {
+  const c = clock();
+  const svc = new CounterService(new CounterTable(c.now));
+  assert.deepEqual(svc.handle(1, [1, OP_MARK, 'jti', 5000, 0, 0, 2, OP_MARKED, 'jti', 0, 0, 0, 3, OP_MARKED, 'x', 0, 0, 0]),
+    [1, 1, 0, 0, 0, 0, 2, 5000, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0]);
+  svc.handle(2, [4, OP_MARK, 'jti', 1000, 0, 0]);
+  c.advance(4000);
+  assert.deepEqual(svc.handle(2, [5, OP_MARKED, 'jti', 0, 0, 0]), [5, 1000, 0, 0, 0, 0]);
+  svc.table.sweep();
+  assert.equal(svc.table.size, 1);
+  c.advance(1000);
+  assert.deepEqual(svc.handle(2, [6, OP_MARKED, 'jti', 0, 0, 0]), [6, 0, 0, 0, 0, 0]);
+  svc.table.sweep();
+  assert.equal(svc.table.size, 0);
+});
+
+test('marks are bounded: a new one beyond the cap is refused until old ones expire', () => {
+  const c = clock();
+  const svc = new CounterService(new CounterTable(c.now, 2));
+  assert.deepEqual(svc.handle(1, [1, OP_MARK, 'a', 1000, 0, 0, 2, OP_MARK, 'b', 5000, 0, 0]), [1, 1, 0, 0, 0, 0, 2, 1, 0, 0, 0, 0]);
+  const refused = svc.handle(1, [3, OP_MARK, 'c', 1000, 0, 0]);
+  assert.deepEqual([refused[0], refused[1]], [3, null]);
+  assert.match(String(refused[2]), /too many marks/);
+  assert.deepEqual(svc.handle(1, [4, OP_MARK, 'a', 9000, 0, 0]), [4, 1, 0, 0, 0, 0], 'a held key may be extended');
+  c.advance(5000);
+  assert.deepEqual(svc.handle(1, [5, OP_MARK, 'c', 1000, 0, 0]), [5, 1, 0, 0, 0, 0], 'b expired: room again');
 });
 
 test('service: the flat wire format, errors by id, release without an answer', () => {

@@ -1,7 +1,9 @@
 import type { Cluster, Worker } from 'node:cluster';
 import type { CounterOpsMessage, CounterResultsMessage } from './wire.js';
-import { OP_ACQUIRE, OP_FIELDS, OP_INCR, OP_LEASE, OP_PREFETCH, OP_RELEASE, OP_RETURN, OP_TAKE, RECLAIM_ID } from './wire.js';
-import { CounterTable, NEEDS_RECLAIM, SWEEP_MS } from './counter-table.js';
+import {
+  OP_ACQUIRE, OP_FIELDS, OP_INCR, OP_LEASE, OP_MARK, OP_MARKED, OP_PREFETCH, OP_RELEASE, OP_RETURN, OP_TAKE, RECLAIM_ID,
+} from './wire.js';
+import { CounterTable, NEEDS_RECLAIM, SWEEP_MS, TOO_MANY_MARKS } from './counter-table.js';
 
 // The primary's side of the node's shared counters: answers the workers' `counter-ops`
 // messages (wire.ts) from one CounterTable, and reclaims unused quota leases before
@@ -93,6 +95,13 @@ export class CounterService {
         case OP_LEASE:
         case OP_PREFETCH:
           this.lease(out, { owner, id, limit: a, windowMs: b, want: c, prefetch: op === OP_PREFETCH }, key);
+          break;
+        case OP_MARK:
+          if (this.table.mark(key, a)) out.push(id, 1, 0, 0, 0, 0);
+          else out.push(id, null, TOO_MANY_MARKS, 0, 0, 0);
+          break;
+        case OP_MARKED:
+          out.push(id, this.table.markLeft(key), 0, 0, 0, 0);
           break;
         case OP_RETURN:
           this.table.giveBack(key, b, a, owner);

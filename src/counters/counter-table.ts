@@ -1,4 +1,4 @@
-import type { CounterStore, WindowCount } from '../contracts/counter-store.js';
+import type { CounterStore, KeyMarks, WindowCount } from '../contracts/counter-store.js';
 
 // The shared counters of a node (policy `local` of limit-count, limit-req and
 // limit-conn). Workers are separate processes without shared memory, so the state lives
@@ -20,6 +20,13 @@ import type { CounterStore, WindowCount } from '../contracts/counter-store.js';
  * is left, leases are single tokens and every admission is decided here, one by one.
  */
 export const LEASE_SHARE = 2;
+/**
+ * At most this many marks are held (jwt-logout's revocations, ~150 bytes each): a consumer
+ * able to mint its own tokens must not be able to fill the primary's memory. Beyond it a
+ * new mark is refused (its logout fails) until old ones expire.
+ */
+export const MAX_MARKS = 500_000;
+export const TOO_MANY_MARKS = `too many marks held (${MAX_MARKS})`;
 /** How often expired windows, drained buckets and empty slots are forgotten. */
 export const SWEEP_MS = 10_000;
 
@@ -65,9 +72,11 @@ export class CounterTable {
   private readonly buckets = new Map<string, Bucket>();
   private readonly conns = new Map<string, number>();
   private readonly owned = new Map<number, Map<string, number>>();
+  /** Marked keys → when their mark ends. */
+  private readonly marks = new Map<string, number>();
   private gen = 0;
 
-  constructor(private readonly now: Clock = () => performance.now()) {}
+  constructor(private readonly now: Clock = () => performance.now(), private readonly maxMarks = MAX_MARKS) {}
 
   /** The key's open window, a new one when there is none or it has closed. */
   private window(key: string, windowMs: number, now: number): Window {
@@ -204,6 +213,28 @@ export class CounterTable {
     return total;
   }
 
+  /**
+   * Marks `key` until `ttlMs` from now, unless it is already marked for longer. False (and
+   * nothing marked) when MAX_MARKS are held even after forgetting the expired ones.
+   */
+  mark(key: string, ttlMs: number): boolean {
+    const now = this.now();
+    const end = now + Math.max(0, ttlMs);
+    const held = this.marks.get(key);
+    if (held === undefined && this.marks.size >= this.maxMarks) {
+      for (const [k, e] of this.marks) if (now >= e) this.marks.delete(k);
+      if (this.marks.size >= this.maxMarks) return false;
+    }
+    if ((held ?? -Infinity) < end) this.marks.set(key, end);
+    return true;
+  }
+
+  /** Milliseconds left of `key`'s mark; 0 when it is not marked. */
+  markLeft(key: string): number {
+    const end = this.marks.get(key);
+    return end === undefined ? 0 : Math.max(0, end - this.now());
+  }
+
   /** Slots in use for `key` (tests, introspection). */
   inUse(key: string): number {
     return this.conns.get(key) ?? 0;
@@ -213,6 +244,7 @@ export class CounterTable {
   sweep(): void {
     const now = this.now();
     for (const [key, w] of this.windows) if (now >= w.end) this.windows.delete(key);
+    for (const [key, end] of this.marks) if (now >= end) this.marks.delete(key);
     for (const [key, b] of this.buckets) {
       if ((b.rate * Math.abs(now - b.last)) / 1000 >= b.excess + 1) this.buckets.delete(key);
     }
@@ -220,7 +252,7 @@ export class CounterTable {
 
   /** Entries held (tests: the sweep keeps memory bounded). */
   get size(): number {
-    return this.windows.size + this.buckets.size + this.conns.size;
+    return this.windows.size + this.buckets.size + this.conns.size + this.marks.size;
   }
 
   private dropConns(key: string, n: number): void {
@@ -249,7 +281,7 @@ export interface QuotaCounter {
 }
 
 /** The store of a single process (unit tests, a gateway run without workers). */
-export class LocalCounterStore implements CounterStore, QuotaCounter {
+export class LocalCounterStore implements CounterStore, QuotaCounter, KeyMarks {
   constructor(readonly table: CounterTable = new CounterTable()) {}
   incr(key: string, by: number, windowMs: number): Promise<WindowCount> {
     return Promise.resolve(this.table.incr(key, by, windowMs));
@@ -267,6 +299,12 @@ export class LocalCounterStore implements CounterStore, QuotaCounter {
   }
   release(key: string): void {
     this.table.release(key, 0);
+  }
+  mark(key: string, ttlMs: number): Promise<void> {
+    return this.table.mark(key, ttlMs) ? Promise.resolve() : Promise.reject(new Error(TOO_MANY_MARKS));
+  }
+  isMarked(key: string): Promise<boolean> {
+    return Promise.resolve(this.table.markLeft(key) > 0);
   }
 }
 

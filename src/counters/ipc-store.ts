@@ -19,10 +19,12 @@
 // rate no request waits for the primary; a grant of the same window adds to what is
 // held, one of a new window replaces it. Only a request that finds no token (a quiet
 // key, a burst that outran the prefetch, a new or spent window) waits for an answer.
-import type { CounterStore, WindowCount } from '../contracts/counter-store.js';
+import type { CounterStore, KeyMarks, WindowCount } from '../contracts/counter-store.js';
 import type { CounterOpsMessage, CounterResultsMessage } from './wire.js';
 import { type QuotaAnswer, type QuotaCounter } from './counter-table.js';
-import { OP_ACQUIRE, OP_FIELDS, OP_INCR, OP_LEASE, OP_PREFETCH, OP_RELEASE, OP_RETURN, OP_TAKE, RECLAIM_ID, RESULT_FIELDS } from './wire.js';
+import {
+  OP_ACQUIRE, OP_FIELDS, OP_INCR, OP_LEASE, OP_MARK, OP_MARKED, OP_PREFETCH, OP_RELEASE, OP_RETURN, OP_TAKE, RECLAIM_ID, RESULT_FIELDS,
+} from './wire.js';
 
 export type { QuotaAnswer, QuotaCounter } from './counter-table.js';
 
@@ -88,7 +90,7 @@ class Lease {
   constructor(readonly limit: number, readonly windowMs: number) {}
 }
 
-export class IpcCounterStore implements CounterStore, QuotaCounter {
+export class IpcCounterStore implements CounterStore, QuotaCounter, KeyMarks {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private queue: (number | string)[] = [];
@@ -122,6 +124,15 @@ export class IpcCounterStore implements CounterStore, QuotaCounter {
 
   release(key: string): void {
     this.enqueue(0, OP_RELEASE, key, 0, 0, 0);
+  }
+
+  /** Resolves once the primary has stored the mark: every worker asking after that sees it. */
+  mark(key: string, ttlMs: number): Promise<void> {
+    return this.call(OP_MARK, key, ttlMs, 0, 0).then(() => undefined);
+  }
+
+  isMarked(key: string): Promise<boolean> {
+    return this.call(OP_MARKED, key, 0, 0, 0).then((left) => (left as number) > 0);
   }
 
   /**

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import { ACQUIRE_SLOT, FIXED_WINDOW, LEAKY_BUCKET } from './redis-scripts.js';
+import { ACQUIRE_SLOT, FIXED_WINDOW, LEAKY_BUCKET, MARK_UNTIL } from './redis-scripts.js';
 
 // The Redis connections of a process, one per distinct target: every limit plugin
 // instance that names the same server (or cluster) with the same credentials, database,
@@ -47,6 +47,7 @@ export interface ScriptCommands {
   gatehouseWindow(key: string, by: number, windowMs: number): Promise<[number, number]>;
   gatehouseBucket(key: string, rate: number, burst: number): Promise<string>;
   gatehouseAcquire(key: string, max: number, ttlMs: number, slot: string): Promise<number>;
+  gatehouseMark(key: string, ttlMs: number): Promise<number>;
 }
 
 export type CountingClient = (Redis | Cluster) & ScriptCommands;
@@ -107,6 +108,7 @@ function createClient(t: RedisTarget): CountingClient {
   client.defineCommand('gatehouseWindow', FIXED_WINDOW);
   client.defineCommand('gatehouseBucket', LEAKY_BUCKET);
   client.defineCommand('gatehouseAcquire', ACQUIRE_SLOT);
+  client.defineCommand('gatehouseMark', MARK_UNTIL);
   return client as CountingClient;
 }
 

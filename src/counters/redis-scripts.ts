@@ -82,3 +82,17 @@ if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) en
 return n + 1
 `,
 };
+
+/**
+ * A mark that expires (jwt-logout's revocations): set for ARGV[1] ms unless the key is
+ * already marked for longer (PTTL -2: absent; -1 cannot happen, marks always expire).
+ * Returns 1.
+ */
+export const MARK_UNTIL: ScriptDefinition = {
+  numberOfKeys: 1,
+  lua: `
+local ttl = tonumber(ARGV[1])
+if redis.call('PTTL', KEYS[1]) < ttl then redis.call('SET', KEYS[1], '1', 'PX', ttl) end
+return 1
+`,
+};

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { CounterStore, WindowCount } from '../contracts/counter-store.js';
+import type { CounterStore, KeyMarks, WindowCount } from '../contracts/counter-store.js';
 import type { QuotaAnswer, QuotaCounter } from './counter-table.js';
 import {
   reachable, releaseConnection, shareConnection, targetId, type RedisConnection, type RedisTarget,
@@ -33,7 +33,7 @@ const shares = new FinalizationRegistry<string>((id) => releaseConnection(id));
 const PROCESS_TAG = randomBytes(9).toString('base64url');
 let slotSeq = 0;
 
-export class RedisCounterStore implements CounterStore, QuotaCounter {
+export class RedisCounterStore implements CounterStore, QuotaCounter, KeyMarks {
   private readonly id: string;
   private conn: RedisConnection | undefined;
   private closed = false;
@@ -90,6 +90,15 @@ export class RedisCounterStore implements CounterStore, QuotaCounter {
     if (slot === undefined) return;
     if (held!.length === 0) this.slots.delete(key);
     this.forget(KEY_PREFIX + 'slots:' + key, slot);
+  }
+
+  mark(key: string, ttlMs: number): Promise<void> {
+    return this.run('a mark', (c) => c.client.gatehouseMark(KEY_PREFIX + 'mark:' + key, Math.max(1, Math.round(ttlMs))))
+      .then(() => undefined);
+  }
+
+  isMarked(key: string): Promise<boolean> {
+    return this.run('a mark lookup', (c) => c.client.exists(KEY_PREFIX + 'mark:' + key)).then((n) => n > 0);
   }
 
   /** Gives the connection share back now (tests, shutdown). Operations after it fail. */

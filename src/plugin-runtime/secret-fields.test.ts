@@ -41,3 +41,18 @@ test('secret values are masked in a copy; other fields, absent secrets and the i
 test('a plugin that is not installed is masked whole', () => {
   assert.deepEqual(redactPluginSecrets({ 'gone-auth': { token: 't' } }, () => undefined, 'consumer'), { 'gone-auth': REDACTED });
 });
+
+test('secrets inside array items are found and masked in every item', () => {
+  const schema = {
+    type: 'object',
+    properties: {
+      consumers: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, client_secret: { type: 'string', encrypted: true } } } },
+    },
+  };
+  assert.deepEqual(secretPaths(schema), [['consumers', '[]', 'client_secret']]);
+  const plugin = { name: 'x', version: 1, stage: 'default', priority: 0, schema } as unknown as Plugin;
+  const input = { x: { consumers: [{ name: 'a', client_secret: 's1' }, { name: 'b' }, 'odd'] } };
+  assert.deepEqual(redactPluginSecrets(input, () => plugin, 'default'),
+    { x: { consumers: [{ name: 'a', client_secret: REDACTED }, { name: 'b' }, 'odd'] } });
+  assert.equal((input.x.consumers[0] as { client_secret: string }).client_secret, 's1');
+});

@@ -12,9 +12,13 @@ const isObject = (v: unknown): v is Obj => v !== null && typeof v === 'object' &
 
 const pathsCache = new WeakMap<object, string[][]>();
 
+/** The path segment standing for "every item" of an array (`items` of the schema). */
+export const EVERY_ITEM = '[]';
+
 /**
  * Paths (property names from the config's root) of every property marked `encrypted: true`,
- * following `properties` and the branches of `allOf`/`anyOf`/`oneOf`/`if`/`then`/`else`.
+ * following `properties`, array `items` (as EVERY_ITEM: oauth's `consumers[].client_secret`)
+ * and the branches of `allOf`/`anyOf`/`oneOf`/`if`/`then`/`else`.
  */
 export function secretPaths(schema: Obj): string[][] {
   let paths = pathsCache.get(schema);
@@ -24,6 +28,7 @@ export function secretPaths(schema: Obj): string[][] {
     if (!isObject(s)) return;
     if (s.encrypted === true && at.length > 0) found.set(at.join('\u0000'), at);
     if (isObject(s.properties)) for (const [k, sub] of Object.entries(s.properties)) walk(sub, [...at, k]);
+    walk(s.items, [...at, EVERY_ITEM]);
     for (const key of ['allOf', 'anyOf', 'oneOf']) {
       if (Array.isArray(s[key])) for (const branch of s[key] as unknown[]) walk(branch, at);
     }
@@ -39,13 +44,19 @@ export function secretPaths(schema: Obj): string[][] {
 export function redactPaths(conf: Obj, paths: readonly string[][]): Obj {
   if (paths.length === 0) return conf;
   const out = structuredClone(conf);
-  for (const path of paths) {
-    let cur: unknown = out;
-    for (let i = 0; i < path.length - 1 && isObject(cur); i++) cur = cur[path[i]!];
-    const last = path[path.length - 1]!;
-    if (isObject(cur) && Object.hasOwn(cur, last) && cur[last] !== undefined && cur[last] !== null) cur[last] = REDACTED;
-  }
+  for (const path of paths) redactAt(out, path);
   return out;
+}
+
+function redactAt(cur: unknown, path: readonly string[]): void {
+  const [head, ...rest] = path;
+  if (head === EVERY_ITEM) {
+    if (Array.isArray(cur)) for (const item of cur) redactAt(item, rest);
+    return;
+  }
+  if (!isObject(cur) || head === undefined || !Object.hasOwn(cur, head) || cur[head] === undefined || cur[head] === null) return;
+  if (rest.length === 0) cur[head] = REDACTED;
+  else redactAt(cur[head], rest);
 }
 
 /**

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignJWT, exportSPKI, generateKeyPair, type CryptoKey } from 'jose';
 import jwtAuth, { importConsumerKey } from './jwt-auth.js';
+import { verifiedJwt } from './common/verified-jwt.js';
 import { consumer, createTestContext, prepareWith, schemaError } from '../../test/helpers/plugin-context.js';
 
 const enc = new TextEncoder();
@@ -161,6 +162,16 @@ test('lifetime_grace_period tolerates a recently expired token', async () => {
   assert.equal((await run({}, { headers: { authorization: old } })).result?.status, 401);
 });
 
+test('the verified token is handed to later plugins (jwt-logout), valid until exp plus the grace period', async () => {
+  const exp = now() + 30;
+  const t = await sign({ key: 'grace-key', exp, jti: 'j-1' }, enc.encode('s'));
+  const { ctx } = await run({ hide_credentials: true }, { headers: { authorization: `Bearer ${t}` } });
+  assert.deepEqual(verifiedJwt(ctx), { token: t, claims: { key: 'grace-key', exp, jti: 'j-1' }, validUntilMs: (exp + 60) * 1000 });
+  const noExp = await sign({ key: 'user-key' }, enc.encode('my-secret-key'));
+  assert.equal(verifiedJwt((await run({}, { headers: { authorization: noExp } })).ctx)?.validUntilMs, undefined);
+  assert.equal(verifiedJwt((await run({}, { headers: { authorization: 'Bearer x.y.z' } })).ctx), undefined);
+});
+
 test('claims_to_verify makes the listed claims required', async () => {
   const noExp = await sign({ key: 'user-key' }, enc.encode('my-secret-key'));
   assert.equal((await run({ claims_to_verify: ['exp'] }, { headers: { authorization: noExp } })).result?.status, 401);
@@ -185,4 +196,14 @@ test('anonymous_consumer and realm', async () => {
   assert.equal(a.ctx.attached[0], anon);
   const g = await run({ anonymous_consumer: 'ghost', realm: 'api' }, {});
   assert.deepEqual(g.result, { status: 401, body: { message: 'Invalid user authorization' }, headers: { 'WWW-Authenticate': 'Bearer realm="api"' } });
+});
+
+test('consumer jwks_uri (Gatehouse extension): an asymmetric algorithm with a key set instead of public_key', () => {
+  const cs = jwtAuth.consumerSchema!;
+  assert.equal(schemaError(cs, { key: 'k', algorithm: 'RS256', jwks_uri: 'https://idp.example/jwks' }), undefined);
+  assert.equal(schemaError(cs, { key: 'k', algorithm: 'EdDSA', jwks_uri: 'http://127.0.0.1:1/jwks' }), undefined);
+  // HS256 (the default) keys cannot come from a key set.
+  assert.match(schemaError(cs, { key: 'k', jwks_uri: 'https://idp.example/jwks' })!, /\["secret"\] or \["public_key"\] or \["jwks_uri"\]/);
+  assert.match(schemaError(cs, { key: 'k', algorithm: 'RS256', jwks_uri: 'file:///etc/keys' })!, /property "jwks_uri" validation failed/);
+  assert.deepEqual(importConsumerKey({ key: 'k', algorithm: 'RS256', jwks_uri: 'https://idp.example/jwks' }), [undefined, undefined]);
 });

@@ -3,6 +3,9 @@
 // verified with that consumer's secret (HS*) or public key (RS*/ES*/PS*/EdDSA) by jose.
 // APISIX jwt-auth 3.x schema and messages; the token's `alg` must equal the consumer's
 // `algorithm` (no algorithm confusion). Keys are imported once per config snapshot.
+// Beyond APISIX: an asymmetric credential may give `jwks_uri` instead of `public_key`;
+// the token is then verified with the key of that set its `kid` names (key sets fetched
+// and cached by src/oidc/jwks-cache.ts, shared with openid-connect).
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWSAlgorithm, type JWTPayload } from 'jose';
 import type { ConsumerRef, PhaseResult, PluginContext } from '../contracts/plugin.js';
@@ -12,6 +15,9 @@ import {
   removeQueryArg, unauthorized,
 } from './common/auth.js';
 import { HEADER_NAME_SCHEMA } from './common/headers.js';
+import { shareVerifiedJwt } from './common/verified-jwt.js';
+import { poolFor } from './common/http-client.js';
+import { verifyWithJwks, type JwksPolicy } from '../oidc/jwks-cache.js';
 
 export interface JwtAuthConf {
   header: string;
@@ -29,6 +35,7 @@ export interface JwtConsumerConf {
   key: string;
   secret?: string;
   public_key?: string;
+  jwks_uri?: string;
   algorithm?: string;
   base64_secret?: boolean;
   lifetime_grace_period?: number;
@@ -38,6 +45,8 @@ interface JwtKey {
   consumer: ConsumerRef;
   algorithm: string;
   key: KeyObject | undefined;
+  /** With no `key`: the key set to verify with. */
+  jwksUri: string | undefined;
   /** Why the key could not be imported (logged when a token names this consumer). */
   error: string | undefined;
   grace: number;
@@ -75,11 +84,20 @@ export function importConsumerKey(conf: JwtConsumerConf): [KeyObject | undefined
       }
       return [createSecretKey(Buffer.from(conf.secret, 'utf8')), undefined];
     }
+    if ((conf.public_key === undefined || conf.public_key === '') && typeof conf.jwks_uri === 'string') return [undefined, undefined];
     if (typeof conf.public_key !== 'string' || conf.public_key === '') return [undefined, 'missing valid public key'];
     return [createPublicKey(conf.public_key), undefined];
   } catch (err) {
     return [undefined, `invalid key: ${(err as Error).message}`];
   }
+}
+
+/** How jwks_uri key sets are fetched: certificates verified, 3 s at most, kept for a day. */
+let sharedJwksPolicy: JwksPolicy | undefined;
+function jwksPolicy(): JwksPolicy {
+  return sharedJwksPolicy ??= {
+    dispatcher: poolFor({ ssl_verify: true, keepalive: true, keepalive_timeout: 60_000, keepalive_pool: 5 }), timeoutMs: 3000,
+  };
 }
 
 // Imported keys per credential table, so routes sharing a snapshot import each key once.
@@ -96,6 +114,7 @@ function keyTable(consumers: readonly ConsumerRef[]): Map<string, JwtKey> {
         consumer: entry.consumer,
         algorithm: entry.conf.algorithm ?? 'HS256',
         key,
+        jwksUri: key === undefined && error === undefined ? entry.conf.jwks_uri : undefined,
         error,
         grace: entry.conf.lifetime_grace_period ?? 0,
       });
@@ -144,7 +163,7 @@ async function authenticate(p: JwtAuthPrepared, ctx: PluginContext): Promise<Con
     ctx.log.warn('failed to find consumer: invalid user key');
     return 'Invalid user key in JWT token';
   }
-  if (entry.key === undefined) {
+  if (entry.key === undefined && entry.jwksUri === undefined) {
     ctx.log.error(`failed to retrieve secrets, err: ${entry.error ?? 'no key'}`);
     return 'failed to verify jwt';
   }
@@ -153,16 +172,19 @@ async function authenticate(p: JwtAuthPrepared, ctx: PluginContext): Promise<Con
     return 'failed to verify jwt';
   }
   try {
-    await jwtVerify(token, entry.key, {
+    const options = {
       algorithms: [entry.algorithm as JWSAlgorithm],
       clockTolerance: entry.grace,
       ...(p.requiredClaims !== undefined ? { requiredClaims: p.requiredClaims } : {}),
-    });
+    };
+    if (entry.key !== undefined) await jwtVerify(token, entry.key, options);
+    else await verifyWithJwks(token, entry.jwksUri!, jwksPolicy(), options);
   } catch (err) {
     ctx.log.warn(`failed to verify jwt: ${(err as Error).message}`);
     return 'failed to verify jwt';
   }
   if (p.storeInCtx) ctx.shared.set('jwt_auth_payload', claims);
+  shareVerifiedJwt(ctx, { token, claims, validUntilMs: typeof claims.exp === 'number' ? (claims.exp + entry.grace) * 1000 : undefined });
   return entry.consumer;
 }
 
@@ -201,15 +223,18 @@ export default definePlugin<JwtAuthConf, JwtAuthPrepared>({
       key: { type: 'string', minLength: 1 },
       secret: { type: 'string', minLength: 1, encrypted: true },
       public_key: { type: 'string', minLength: 1 },
+      // Gatehouse's extension: the key set of an identity provider instead of one public key.
+      jwks_uri: { type: 'string', pattern: '^https?://' },
       algorithm: { type: 'string', enum: [...HS, ...ASYMMETRIC], default: 'HS256' },
       base64_secret: { type: 'boolean', default: false },
       lifetime_grace_period: { type: 'integer', minimum: 0, default: 0 },
     },
     required: ['key'],
-    // HS* needs `secret`, the others `public_key`; the message names both fields.
+    // HS* needs `secret`, the others `public_key` or `jwks_uri`; the message names the fields.
     anyOf: [
       { properties: { algorithm: { enum: HS } }, required: ['secret'] },
       { properties: { algorithm: { enum: ASYMMETRIC } }, required: ['public_key'] },
+      { properties: { algorithm: { enum: ASYMMETRIC } }, required: ['jwks_uri'] },
     ],
     // A base64_secret that is no base64 is refused when written, as APISIX does. Not a
     // plain `pattern` on secret: its error message would quote the secret.

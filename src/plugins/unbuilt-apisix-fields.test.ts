@@ -20,6 +20,7 @@ const VALID: Record<string, Record<string, unknown>> = {
   'http-logger': { uri: 'http://127.0.0.1:9/log' },
   'serverless-pre-function': { functions: ['() => {}'] },
   'serverless-post-function': { functions: ['() => {}'] },
+  'openid-connect': { client_id: 'c', client_secret: 's', discovery: 'https://idp.example/.well-known/openid-configuration', session: { secret: 'x'.repeat(16) } },
 };
 
 /** APISIX 3.x fields of that plugin Gatehouse does not build. */
@@ -28,6 +29,11 @@ const UNBUILT: Record<string, Record<string, unknown>> = {
   'limit-count': { rules: [{ count: 1, time_window: 1, key: '$remote_addr' }], sync_interval: -1, ...KEEPALIVE },
   'limit-req': KEEPALIVE,
   'limit-conn': { rules: [{ conn: 1, burst: 0, key: '$remote_addr' }], redis_prefix: 'limit_conn', ...KEEPALIVE },
+  'openid-connect': {
+    par: { enabled: true }, dpop: { enabled: false }, client_rsa_private_key: 'pem',
+    client_jwt_assertion_alg: 'RS256', claim_schema: {}, introspection_interval: 60, use_nonce: true, revoke_tokens_on_logout: true,
+    force_reauthorize: true, refresh_session_interval: 60, accept_none_alg: false, cache_segment: 'x',
+  },
 };
 
 const registry = PluginRegistry.load({ whitelist: Object.keys(VALID) });

@@ -9,18 +9,13 @@ import { loadNodeConfig } from '../core/node-config.js';
 import { ConfigState } from '../config-store/state.js';
 import { createStore } from '../config-store/create-store.js';
 import type { BoundAddress } from '../data-plane/server.js';
-import { AdminServer } from '../admin-api/server.js';
-import { resolveAdminKeys } from '../admin-api/keys.js';
-import { compileExpr } from '../core/expr/index.js';
 import { GatehouseError } from '../core/errors.js';
 import { setPluginNodeLimits } from '../plugin-runtime/node-limits.js';
 import { PluginRegistry } from '../plugin-runtime/registry.js';
-import { pluginsRoute } from '../admin-api/resources/plugins.js';
-import { pluginChainRoute } from '../admin-api/plugin-chain.js';
-import { importRoute } from '../admin-api/custom-plugins/import.js';
-import { CustomPluginsApi } from '../admin-api/custom-plugins/route.js';
-import { redactPluginSecrets } from '../plugin-runtime/secret-fields.js';
 import type { ToPrimary, ToWorker } from './messages.js';
+import { buildAdminServer } from './admin-wiring.js';
+import { resolveAdminKeys } from '../admin-api/keys.js';
+import type { AdminServer } from '../admin-api/server.js';
 import { StatusServer, type StatusSource } from '../admin-api/status-server.js';
 import { MetricsExportServer, clusterScrape } from '../observability/export-server.js';
 import { VERSION } from '../core/version.js';
@@ -29,10 +24,6 @@ import { EchoUpstream } from '../examples/echo-upstream.js';
 import { HandoffTracker, descriptorShortage } from './cluster-handoff.js';
 import { WasmPluginSet, configSources, storeSources, workerServices } from '../wasm-host/index.js';
 import { ClusterMode, isSharedStore } from '../cluster/cluster-mode.js';
-import { clusterNodesRoute } from '../admin-api/cluster-nodes.js';
-import { bindingsByPlugin } from '../admin-api/custom-plugins/bindings.js';
-import { sessionRoute } from '../admin-api/session.js';
-import { metricsSummaryRoute } from '../admin-api/metrics-summary.js';
 
 
 const HEARTBEAT_MS = 5_000;
@@ -161,47 +152,22 @@ export class Primary {
       storeProblem: () => this.store.problem?.(),
       storeReachability: () => this.cluster.reachability(),
     };
-    const keys = resolveAdminKeys(this.config, this.log);
     // Writes are checked against the plugins the workers run (same whitelist and folders),
     // so the API refuses what the data plane could not serve.
     this.plugins = await PluginRegistry.load({ whitelist: this.config.plugins, dirs: this.config.plugin_dirs, overrides: this.config.plugin_overrides });
     this.syncWasmPlugins();
-    this.admin = new AdminServer({
-      config: this.config, store: this.store, keys,
-      validate: {
-        // Through `this.plugins`, so a plugin reload changes what writes are checked against.
-        checkPlugins: (plugins, where) => this.plugins.checkPlugins(plugins, where),
-        // Its messages are already APISIX's (`invalid plugin name`, `invalid configuration: ...`);
-        // as a GatehouseError validateResource passes them on without another prefix.
-        checkMetadata: (name, value) => {
-          try {
-            this.plugins.checkMetadata(name, value);
-          } catch (e) {
-            throw new GatehouseError('GH_ERR_CONFIG_INVALID', (e as Error).message, { cause: e });
-          }
-        },
-        checkExpr: (rule) => { compileExpr(rule); },
-      },
-      ...(this.config.status === undefined ? { status } : {}),
-      redactPlugins: (plugins, schemaType) => redactPluginSecrets(plugins, (name) => this.plugins.get(name)?.plugin, schemaType),
+    this.admin = buildAdminServer({
+      config: this.config, store: this.store, log: this.log, status,
+      ...(this.config.status === undefined ? { serveStatus: true } : {}),
+      // Through getters, so a plugin reload changes what writes are checked against.
+      plugins: () => this.plugins,
+      reloadPlugins: () => this.reloadPlugins(),
+      pluginOrigin: (name) => this.wasmPlugins?.origin(name),
+      clusterNodes: () => this.cluster.nodes(this.state.revision),
+      sharedStore: isSharedStore(this.store),
+      revision: () => this.state.revision,
+      workerMetrics: this.workerMetrics,
     });
-    this.admin.addRoute('plugins', pluginsRoute({ registry: () => this.plugins, reload: () => this.reloadPlugins(), bindings: () => bindingsByPlugin(this.store) }));
-    const customPlugins = new CustomPluginsApi({
-      store: this.store,
-      // the registry holds the marketplace's own plugins too: those are not built-ins
-      isBuiltIn: (name) => this.plugins.has(name) && this.wasmPlugins?.origin(name) !== 'store',
-      checkLimits: { callTimeoutMs: this.config.wasm.call_timeout_ms, memoryLimitBytes: this.config.wasm.memory_limit_mb * 1024 * 1024 },
-    });
-    this.admin.addRoute('custom_plugins', customPlugins.handle);
-    this.admin.addUploadRoute('custom_plugins', customPlugins.upload);
-    this.admin.addRawBodyRoute('POST', 'custom_plugins/import', importRoute({ api: customPlugins, store: this.store }));
-    this.admin.addRoute('cluster', clusterNodesRoute({ nodes: () => this.cluster.nodes(this.state.revision), revision: () => this.state.revision }));
-    this.admin.addRoute('session', sessionRoute());
-    this.admin.addRoute('metrics', metricsSummaryRoute({
-      scrape: this.workerMetrics, status,
-      ...(isSharedStore(this.store) ? { clusterNodes: () => this.cluster.nodes(this.state.revision) } : {}),
-    }));
-    this.admin.addSubresource('routes', 'plugin-chain', pluginChainRoute({ registry: () => this.plugins, store: this.store, routerMode: this.config.router?.http }));
     this.adminAddress = await this.admin.listen();
     if (this.config.status !== undefined) {
       this.statusServer = new StatusServer(this.config.status.listen, status);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { CounterStore } from '../../src/contracts/counter-store.js';
+import type { CounterStore, KeyMarks } from '../../src/contracts/counter-store.js';
 
 /**
  * A store under test and the clock it counts on: an injected clock moved at once, or, for
@@ -8,8 +8,8 @@ import type { CounterStore } from '../../src/contracts/counter-store.js';
  */
 export interface CounterStoreFixture {
   /** Two handles on the same counters (two workers of one node, two nodes, or the same store twice). */
-  a: CounterStore;
-  b: CounterStore;
+  a: CounterStore & KeyMarks;
+  b: CounterStore & KeyMarks;
   advance(ms: number): void | Promise<void>;
   close?(): void | Promise<void>;
 }
@@ -69,5 +69,18 @@ export function counterStoreContract(name: string, make: () => CounterStoreFixtu
     a.release('c');
     // release is fire-and-forget: a later acquire on the same handle sees it
     assert.equal(await a.acquire('c', 2), 2);
+  });
+
+  withStore('a mark set through one handle is seen through the other until it expires; a longer mark is kept', async ({ a, b, advance }) => {
+    assert.equal(await b.isMarked('m'), false);
+    await a.mark('m', 300);
+    assert.equal(await b.isMarked('m'), true);
+    assert.equal(await a.isMarked('other'), false);
+    await b.mark('m', 100);
+    await advance(150);
+    assert.equal(await a.isMarked('m'), true, 'the shorter mark did not cut the longer one');
+    await advance(200);
+    assert.equal(await a.isMarked('m'), false);
+    assert.equal(await b.isMarked('m'), false);
   });
 }

@@ -5,6 +5,7 @@ import { PluginRegistry } from '../../../src/plugin-runtime/registry.js';
 // Seed 000's table: the built-ins it lists take exactly its execution stage and priority.
 const SEED_000: [string, string, number][] = [
   ['real-ip', 'authorization', 980], // http-real-ip
+  ['oauth', 'authorization', 350],
   ['jwt-auth', 'authorization', 340],
   ['hmac-auth', 'authorization', 330],
   ['basic-auth', 'authorization', 320],
@@ -13,6 +14,7 @@ const SEED_000: [string, string, number][] = [
   ['opa', 'authorization', 225],
   ['request-validation', 'authorization', 220],
   ['ip-restriction', 'authorization', 210], // IP address block
+  ['jwt-logout', 'authorization', 50], // JWT Logout
   ['cors', 'authentication', 340],
   ['waf', 'authentication', 330],
   ['request-block', 'authentication', 320],
@@ -48,4 +50,12 @@ test('seed 000: the Sentinel filter policy (api-breaker) runs after every plugin
   // Only seed policies listed after the Sentinel filter (the Router filter's) may follow it.
   const routerFilter = new Set(['proxy-mirror']);
   for (const name of names.slice(breaker + 1)) assert.ok(routerFilter.has(name), `${name} runs after api-breaker`);
+});
+
+test('openid-connect (beyond the seed) keeps APISIX\'s order: before every other authentication plugin', async () => {
+  const names = (await PluginRegistry.load()).list().map((l) => l.plugin.name);
+  for (const auth of ['jwt-auth', 'hmac-auth', 'basic-auth', 'key-auth', 'forward-auth', 'opa']) {
+    assert.ok(names.indexOf('openid-connect') < names.indexOf(auth), `openid-connect before ${auth}`);
+  }
+  assert.ok(names.indexOf('fault-injection') < names.indexOf('openid-connect'), 'fault-injection (APISIX 11000) first');
 });
