@@ -2,38 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PluginRegistry } from '../../../src/plugin-runtime/registry.js';
 
-// Seed 000's table: the built-ins it lists take exactly its execution stage and priority.
-const SEED_000: [string, string, number][] = [
-  ['real-ip', 'authorization', 980], // http-real-ip
-  ['oauth', 'authorization', 350],
-  ['jwt-auth', 'authorization', 340],
-  ['hmac-auth', 'authorization', 330],
-  ['basic-auth', 'authorization', 320],
-  ['key-auth', 'authorization', 310],
-  ['forward-auth', 'authorization', 300], // External authentication
-  ['opa', 'authorization', 225],
-  ['request-validation', 'authorization', 220],
-  ['ip-restriction', 'authorization', 210], // IP address block
-  ['jwt-logout', 'authorization', 50], // JWT Logout
-  ['cors', 'authentication', 340],
-  ['waf', 'authentication', 330],
-  ['request-block', 'authentication', 320],
-  ['bot-detect', 'authentication', 310],
-  // the policies, after every plugin: Sentinel filter (circuit breaking)
-  ['api-breaker', 'default', -1000],
-  // Router filter (traffic replication)
-  ['proxy-mirror', 'default', -2000],
-];
-
-test('built-ins listed in seed 000 take its stage and priority', async () => {
-  const reg = await PluginRegistry.load();
-  for (const [name, stage, priority] of SEED_000) {
-    const p = reg.get(name)?.plugin;
-    assert.ok(p, `${name} is installed`);
-    assert.equal(p.stage, stage, name);
-    assert.equal(p.priority, priority, name);
-  }
-});
+// Seed 000's whole table (each row's stage, priority and order) is seed-000-order.test.ts.
 
 test('the installed order puts every authorization plugin before every authentication plugin, then statistics, then default', async () => {
   const reg = await PluginRegistry.load();
