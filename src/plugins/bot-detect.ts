@@ -115,15 +115,20 @@ function matched(ctx: PluginContext, list: string, pattern: string, result: Phas
 
 const TOKEN_END = new Set([' ', ';', '(', ')', ',', '+']);
 
-/** The User-Agent token around a built-in match (`bot/2` in `…; Googlebot/2.1; …` gives `Googlebot/2.1`). */
+/** The User-Agent token around a built-in match (`bot/2` in `…; Googlebot/2.1; …` gives `Googlebot/2.1`), at most MAX_LOGGED_TOKEN characters. */
 export function crawlerToken(ua: string, match: string): string {
   const at = ua.indexOf(match);
   if (at < 0 || match === '') return match.slice(0, MAX_LOGGED_TOKEN);
   let start = at;
   let end = at + match.length;
-  while (start > 0 && at - start < MAX_LOGGED_TOKEN && !TOKEN_END.has(ua[start - 1]!)) start--;
-  while (end < ua.length && end - start < MAX_LOGGED_TOKEN && !TOKEN_END.has(ua[end]!)) end++;
-  return ua.slice(start, Math.min(end, start + MAX_LOGGED_TOKEN));
+  while (start > 0 && !TOKEN_END.has(ua[start - 1]!)) start--;
+  while (end < ua.length && !TOKEN_END.has(ua[end]!)) end++;
+  if (end - start > MAX_LOGGED_TOKEN) {
+    // keep the match in the window
+    start = Math.max(start, Math.min(at, end - MAX_LOGGED_TOKEN));
+    end = Math.min(end, start + MAX_LOGGED_TOKEN);
+  }
+  return ua.slice(start, end);
 }
 
 function compileList(field: string, patterns: string[] | undefined): NgxRegex[] {
