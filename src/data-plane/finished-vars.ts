@@ -27,6 +27,8 @@ export interface FinishedExchange {
   readonly upstreamHeaders: Buffer[] | undefined;
   readonly upstreamUri: string;
   readonly upstreamHostSent: string | undefined;
+  /** The request's plugin run, when it has plugins. */
+  readonly plugins: { readonly respondedBy: string | undefined } | undefined;
 }
 
 /**
@@ -57,6 +59,7 @@ export const FINISHED_VARS: ReadonlyMap<string, (ex: FinishedExchange) => unknow
   ['body_bytes_sent', (ex) => (ex.res as { bodyBytes?: number } | undefined)?.bodyBytes],
   ['matched_uri', (ex) => matchedUri(ex)],
   ['matched_host', (ex) => matchedHost(ex)],
+  ['plugin_responded', (ex) => ex.plugins?.respondedBy],
 ]);
 
 for (const name of RESPONSE_VARIABLES) {

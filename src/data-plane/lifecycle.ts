@@ -305,7 +305,13 @@ export class RequestLifecycle {
       this.writeLocal(ex, run, body);
       return;
     }
-    const out = runBodyFilter(run, body, true);
+    let out: Buffer | Promise<Buffer>;
+    try {
+      out = runBodyFilter(run, body, true);
+    } catch {
+      ex.res.destroy(); // a body filter gave the answer up (ResponseFailure, logged): nothing else can be sent
+      return;
+    }
     if (isPromise(out)) out.then((b) => this.writeLocal(ex, run, b), () => ex.res.destroy());
     else this.writeLocal(ex, run, out);
   }

@@ -297,6 +297,8 @@ export class PluginRun implements PluginContext {
    * cost histogram; 0: this request is not timed (the data plane samples one in N).
    */
   costWeight = 1;
+  /** The plugin that answered this request itself (the `plugin_responded` variable); undefined when none did. */
+  respondedBy: string | undefined;
   /** `_meta.filter` results per instance: two bits per phase (evaluated, passed). */
   private filterResults: Map<Instance, number> | undefined;
   readonly startedAt: number;

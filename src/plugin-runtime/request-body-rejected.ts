@@ -5,6 +5,8 @@
  * response went out yet.
  */
 export class RequestBodyRejected extends Error {
+  /** The plugin whose filter answered (for `$plugin_responded` and gatehouse_plugin_responses_total), once known. */
+  plugin: string | undefined;
   constructor(readonly status: number, readonly headers: Record<string, string>, readonly body: Buffer, reason: string) {
     super(reason);
     this.name = 'RequestBodyRejected';

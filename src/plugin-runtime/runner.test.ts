@@ -176,3 +176,29 @@ test('onFinished callbacks run once the log phase is done, after an async log ha
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(order, ['b.log', 'finished']);
 });
+
+test('the plugin that answers is recorded (plugin_responded, gatehouse_plugin_responses_total); a passed request records nothing', async () => {
+  const { metricsRegistry } = await import('../observability/metrics.js');
+  const count = async (plugin: string, code: number): Promise<number> => {
+    const m = (await metricsRegistry.getMetricsAsJSON()).find((x) => x.name === 'gatehouse_plugin_responses_total');
+    return m?.values.find((v) => v.labels.plugin === plugin && v.labels.code === String(code))?.value ?? 0;
+  };
+  const passed = runOf(chainOf({ name: 'resp-pass', access: () => undefined }));
+  runRequestSide(passed, snapshot, route);
+  assert.equal(passed.respondedBy, undefined);
+  assert.equal(await count('resp-pass', 200), 0);
+
+  for (let i = 0; i < 2; i++) {
+    const refused = runOf(chainOf({ name: 'resp-pass', access: () => undefined }, { name: 'resp-refuse', access: () => ({ status: 401 }) }));
+    runRequestSide(refused, snapshot, route);
+    assert.equal(refused.respondedBy, 'resp-refuse');
+  }
+  assert.equal(await count('resp-refuse', 401), 2);
+
+  const broken = runOf(chainOf({ name: 'resp-broken', rewrite: async () => { throw new Error('boom'); } }));
+  assert.equal((await runRequestSide(broken, snapshot, route))?.status, 500);
+  assert.equal(broken.respondedBy, 'resp-broken');
+  assert.equal(await count('resp-broken', 500), 1);
+  const m = (await metricsRegistry.getMetricsAsJSON()).find((x) => x.name === 'gatehouse_plugin_responses_total');
+  assert.deepEqual(m?.values.find((v) => v.labels.plugin === 'resp-broken')?.labels, { plugin: 'resp-broken', route: 'r1', code: '500' });
+});

@@ -4,6 +4,7 @@ import { checkedHeaderValue, PluginDeadlineError, type PluginRun } from './plugi
 import { ERRORS, GatehouseError } from '../core/errors.js';
 import type { PluginSnapshot, RoutePlugins } from './plugin-snapshot.js';
 import { PHASE_INDEX } from '../observability/plugin-cost.js';
+import { countPluginResponse } from '../observability/plugin-responses.js';
 import { addedByConsumer, REQUEST_STEPS, RUN_ALL, SKIP_OVERRIDDEN, type SkipMode } from './plan.js';
 
 // The only place phases are sequenced and decisions acted on: handlers return a
@@ -17,6 +18,11 @@ import { addedByConsumer, REQUEST_STEPS, RUN_ALL, SKIP_OVERRIDDEN, type SkipMode
 // consecutive handlers of one phase share them: a handler's end is the next one's start
 // (the runner's few checks in between count toward the next plugin), n + 1 reads for n
 // handlers and none for a phase with nothing to run; a request not sampled reads none.
+//
+// A plugin that answers the request itself (its decision, or its failure) is recorded
+// there, and only there: run.respondedBy (the `plugin_responded` variable) and
+// gatehouse_plugin_responses_total{plugin, route, code}. A request no plugin answers pays
+// nothing for either.
 
 /** A decision the runner made, ready to be written by the data plane. */
 export interface Decision {
@@ -35,7 +41,7 @@ function toDecision(inst: Instance, r: PhaseResult, run: PluginRun): Decision {
       for (const name in r.headers) headers[name] = checkedHeaderValue(name, r.headers[name]);
     }
   } catch (err) {
-    return failed(inst, 'decision', err, run);
+    return failure(inst, 'decision', err, run);
   }
   let body: Buffer | undefined;
   if (r.status >= 400) {
@@ -140,15 +146,28 @@ function afterBody(chain: readonly Instance[], phase: RequestPhase | 'preflight'
 }
 
 function decisionOf(inst: Instance, r: PhaseResult | void, run: PluginRun): Decision | undefined {
-  return r !== undefined && r !== null && typeof r === 'object' && typeof r.status === 'number' ? toDecision(inst, r, run) : undefined;
+  return r !== undefined && r !== null && typeof r === 'object' && typeof r.status === 'number'
+    ? answered(inst, toDecision(inst, r, run), run) : undefined;
+}
+
+/** `inst` answers this request with `d`: recorded for access logs and metrics. */
+function answered(inst: Instance, d: Decision, run: PluginRun): Decision {
+  run.respondedBy = inst.name;
+  countPluginResponse(inst.name, run.routeId ?? '', d.status);
+  return d;
+}
+
+/** A handler threw or its promise rejected: the request is answered with its failure (see `failure`). */
+function failed(inst: Instance, phase: string, err: unknown, run: PluginRun): Decision {
+  return answered(inst, failure(inst, phase, err, run), run);
 }
 
 /**
- * A handler threw or its promise rejected. A catalogued client error it raised (a body
- * over the buffer limit: 413) is answered as such; an overrun deadline is a 504 naming
- * the plugin in the log; anything else is that plugin's bug: a 500 for this request only.
+ * A catalogued client error the handler raised (a body over the buffer limit: 413) is
+ * answered as such; an overrun deadline is a 504 naming the plugin in the log; anything
+ * else is that plugin's bug: a 500 for this request only.
  */
-function failed(inst: Instance, phase: string, err: unknown, run: PluginRun): Decision {
+function failure(inst: Instance, phase: string, err: unknown, run: PluginRun): Decision {
   if (err instanceof GatehouseError && err.source === 'client') {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     // The rest of an unread body makes the connection unusable.

@@ -5,7 +5,9 @@
 // plugin: stage `default` at a negative priority, and the check in before_proxy.
 // State is per worker (see docs/plugins/api-breaker.md), in a bounded map.
 import type { PhaseResult, PluginContext } from '../contracts/plugin.js';
+import { registerVariable } from '../core/expr/index.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
+import { routeCounter } from './common/observe.js';
 import { compileVarTemplate, type VarTemplate } from './common/var-template.js';
 
 export interface ApiBreakerConf {
@@ -43,6 +45,17 @@ const PASSED = 'api-breaker.passed';
 
 const now = (): number => performance.now();
 
+/**
+ * For access logs: the breaker as the request found it. `closed`: no trip in force;
+ * `open`: refused with break_response_code; `half-open`: the open window has passed since
+ * the latest trip, requests go through until `successes` healthy answers close it (or
+ * more failures trip it again).
+ */
+registerVariable('api_breaker_state');
+export type BreakerPosition = 'closed' | 'open' | 'half-open';
+
+const countTrip = routeCounter('gatehouse_api_breaker_trips_total', 'Times api-breaker opened the circuit (each trip, re-trips included)');
+
 /** How long the breaker stays open after its latest trip: 2^n s, n = trips so far, capped. */
 export function openWindowMs(unhealthy: number, failures: number, maxBreakerMs: number): number {
   const n = Math.max(1, Math.floor(unhealthy / failures));
@@ -60,6 +73,12 @@ function isOpen(p: ApiBreakerPrepared, st: BreakerState, at: number): boolean {
     return false;
   }
   return at <= st.trippedAt + openWindowMs(st.unhealthy, p.failures, p.maxBreakerMs);
+}
+
+function positionOf(p: ApiBreakerPrepared, st: BreakerState | undefined, at: number): BreakerPosition {
+  if (st === undefined) return 'closed';
+  if (isOpen(p, st, at)) return 'open';
+  return st.trippedAt === undefined ? 'closed' : 'half-open';
 }
 
 function refusal(p: ApiBreakerPrepared, ctx: PluginContext): PhaseResult {
@@ -91,6 +110,7 @@ function recordUnhealthy(p: ApiBreakerPrepared, ctx: PluginContext, key: string)
   st.healthy = 0;
   if (st.unhealthy % p.failures === 0) {
     st.trippedAt = now();
+    countTrip(ctx);
     const seconds = openWindowMs(st.unhealthy, p.failures, p.maxBreakerMs) / 1000;
     ctx.log.warn(`api-breaker: ${st.unhealthy} unhealthy upstream responses for ${ctx.request.uri}, breaking for ${seconds}s`);
   }
@@ -166,8 +186,9 @@ export default definePlugin<ApiBreakerConf, ApiBreakerPrepared>({
   },
 
   before_proxy(p, ctx) {
-    const st = states.get(stateKey(ctx));
-    if (st !== undefined && isOpen(p, st, now())) return refusal(p, ctx);
+    const position = positionOf(p, states.get(stateKey(ctx)), now());
+    ctx.setVar('api_breaker_state', position);
+    if (position === 'open') return refusal(p, ctx);
     ctx.shared.set(PASSED, true);
     return undefined;
   },

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import botDetect from './bot-detect.js';
+import botDetect, { crawlerToken, MAX_LOGGED_TOKEN } from './bot-detect.js';
 import { createTestContext, prepareWith, schemaError } from '../../test/helpers/plugin-context.js';
 
 const ua = (value: string | undefined) => createTestContext(value === undefined ? {} : { headers: { 'user-agent': value } });
@@ -56,4 +56,13 @@ test('a long User-Agent is searched in linear time', () => {
   const start = performance.now();
   assert.equal(botDetect.access!(p, ua('a'.repeat(16_000) + '!')), undefined);
   assert.ok(performance.now() - start < 1000);
+});
+
+test('crawlerToken: the User-Agent token around a built-in match, bounded', () => {
+  const ua = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)';
+  assert.equal(crawlerToken(ua, 'bot/2'), 'Googlebot/2.1');
+  assert.equal(crawlerToken('Scrapy/2.11.0 (+https://scrapy.org)', 'Scrapy'), 'Scrapy/2.11.0');
+  const long = crawlerToken(`x${'a'.repeat(200)}bot/1`, 'bot/1');
+  assert.equal(long.length, MAX_LOGGED_TOKEN);
+  assert.ok(long.endsWith('bot/1'), 'the window keeps the match');
 });

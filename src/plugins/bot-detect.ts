@@ -3,7 +3,10 @@
 // unanchored RE2 search, linear in the User-Agent, whose length the HTTP parser bounds.
 // An empty or absent User-Agent is refused at once (Higress refuses the empty one and
 // leaves the absent one waiting forever).
+import type { PhaseResult, PluginContext } from '../contracts/plugin.js';
+import { registerVariable } from '../core/expr/index.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
+import { setLoggedText } from './common/observe.js';
 import { compileNgxRegex, type NgxRegex } from './common/ngx-regex.js';
 
 export interface BotDetectConf {
@@ -16,6 +19,9 @@ export interface BotDetectConf {
 interface BotDetectPrepared {
   allow: NgxRegex[];
   deny: NgxRegex[];
+  /** The patterns as configured, for the log variable. */
+  allowPatterns: readonly string[];
+  denyPatterns: readonly string[];
   status: number;
   message: string;
 }
@@ -38,6 +44,14 @@ export const KNOWN_CRAWLERS: readonly string[] = [
 ];
 
 const BUILT_IN = KNOWN_CRAWLERS.map((p) => compileNgxRegex(p));
+
+// For access logs: which list decided (`allow`, `deny`, `builtin`, or `no_user_agent`), and
+// what matched: the configured pattern for allow and deny, the crawler's product token
+// (e.g. `Googlebot/2.1`) for the built-in list.
+registerVariable('bot_detect_match');
+registerVariable('bot_detect_pattern');
+/** The most of a crawler token logged. */
+export const MAX_LOGGED_TOKEN = 64;
 
 const patternList = { type: 'array', maxItems: 256, items: { type: 'string', minLength: 1, maxLength: 4096 } };
 
@@ -62,6 +76,8 @@ export default definePlugin<BotDetectConf, BotDetectPrepared>({
     return {
       allow: compileList('allow', conf.allow),
       deny: compileList('deny', conf.deny),
+      allowPatterns: conf.allow ?? [],
+      denyPatterns: conf.deny ?? [],
       status: conf.blocked_code ?? 403,
       message: conf.blocked_message ?? 'Invalid User-Agent',
     };
@@ -70,13 +86,50 @@ export default definePlugin<BotDetectConf, BotDetectPrepared>({
   access(p, ctx) {
     const refusal = { status: p.status, body: p.message };
     const ua = ctx.request.header('user-agent');
-    if (ua === undefined || ua === '') return refusal;
-    const found = (list: NgxRegex[]): boolean => list.some((re) => re.match(ua) !== undefined);
-    if (found(p.allow)) return undefined;
-    if (found(p.deny) || found(BUILT_IN)) return refusal;
+    if (ua === undefined || ua === '') {
+      ctx.setVar('bot_detect_match', 'no_user_agent');
+      return refusal;
+    }
+    const allowed = firstMatch(p.allow, ua);
+    if (allowed >= 0) return matched(ctx, 'allow', p.allowPatterns[allowed]!, undefined);
+    const denied = firstMatch(p.deny, ua);
+    if (denied >= 0) return matched(ctx, 'deny', p.denyPatterns[denied]!, refusal);
+    for (const re of BUILT_IN) {
+      const m = re.match(ua);
+      if (m !== undefined) return matched(ctx, 'builtin', crawlerToken(ua, m[0] ?? ''), refusal);
+    }
     return undefined;
   },
 });
+
+function firstMatch(list: readonly NgxRegex[], ua: string): number {
+  for (let i = 0; i < list.length; i++) if (list[i]!.match(ua) !== undefined) return i;
+  return -1;
+}
+
+function matched(ctx: PluginContext, list: string, pattern: string, result: PhaseResult | undefined): PhaseResult | undefined {
+  ctx.setVar('bot_detect_match', list);
+  setLoggedText(ctx, 'bot_detect_pattern', pattern);
+  return result;
+}
+
+const TOKEN_END = new Set([' ', ';', '(', ')', ',', '+']);
+
+/** The User-Agent token around a built-in match (`bot/2` in `…; Googlebot/2.1; …` gives `Googlebot/2.1`), at most MAX_LOGGED_TOKEN characters. */
+export function crawlerToken(ua: string, match: string): string {
+  const at = ua.indexOf(match);
+  if (at < 0 || match === '') return match.slice(0, MAX_LOGGED_TOKEN);
+  let start = at;
+  let end = at + match.length;
+  while (start > 0 && !TOKEN_END.has(ua[start - 1]!)) start--;
+  while (end < ua.length && !TOKEN_END.has(ua[end]!)) end++;
+  if (end - start > MAX_LOGGED_TOKEN) {
+    // keep the match in the window
+    start = Math.max(start, Math.min(at, end - MAX_LOGGED_TOKEN));
+    end = Math.min(end, start + MAX_LOGGED_TOKEN);
+  }
+  return ua.slice(start, end);
+}
 
 function compileList(field: string, patterns: string[] | undefined): NgxRegex[] {
   return (patterns ?? []).map((pattern, i) => {

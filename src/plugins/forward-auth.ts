@@ -6,12 +6,12 @@
 // cannot forge it); any other answer goes back to the client: its status, its body and
 // the listed `client_headers`. No answer: `status_on_error`, or through with
 // `allow_degradation`.
-import { request, type Dispatcher } from 'undici';
 import type { PluginContext } from '../contracts/plugin.js';
 import { registerVariable } from '../core/expr/index.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { HEADER_NAME_SCHEMA } from './common/headers.js';
-import { boundedBody, poolFor } from './common/http-client.js';
+import { boundedBody, poolFor, type ServicePool } from './common/http-client.js';
+import { routeCounter } from './common/observe.js';
 
 export interface ForwardAuthConf {
   uri: string;
@@ -34,7 +34,7 @@ interface ForwardAuthPrepared {
   requestHeaders: readonly string[];
   upstreamHeaders: readonly string[];
   clientHeaders: readonly string[];
-  dispatcher: Dispatcher;
+  pool: ServicePool;
 }
 
 /** The most of an auth service's refusal body relayed to the client; a larger one counts as no answer. */
@@ -42,6 +42,9 @@ export const MAX_AUTH_BODY_BYTES = 64 * 1024;
 
 /** For access logs: the auth service's status, or `error` when it gave none. */
 registerVariable('forward_auth_status');
+/** Calls that got no answer, whatever happened next (status_on_error, or through with allow_degradation). */
+const countError = routeCounter('gatehouse_forward_auth_errors_total',
+  'forward-auth calls the authorization service did not answer (unreachable, too slow, or a refusal body too large)');
 
 const FORWARDED = ['x-forwarded-proto', 'x-forwarded-method', 'x-forwarded-host', 'x-forwarded-uri', 'x-forwarded-for'];
 
@@ -100,7 +103,7 @@ export default definePlugin<ForwardAuthConf, ForwardAuthPrepared>({
       requestHeaders: lower(conf.request_headers).filter((h) => !FORWARDED.includes(h)),
       upstreamHeaders: lower(conf.upstream_headers),
       clientHeaders: lower(conf.client_headers),
-      dispatcher: poolFor(conf),
+      pool: poolFor(conf),
     };
   },
 
@@ -119,8 +122,8 @@ export default definePlugin<ForwardAuthConf, ForwardAuthPrepared>({
     let resHeaders: Record<string, string | string[] | undefined>;
     let resBody: Buffer | undefined;
     try {
-      const res = await request(conf.uri, {
-        method: conf.request_method, headers, body, dispatcher: p.dispatcher, reset: !conf.keepalive,
+      const res = await p.pool.request(conf.uri, {
+        method: conf.request_method, headers, body,
         headersTimeout: conf.timeout, bodyTimeout: conf.timeout,
         signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(conf.timeout)]),
       });
@@ -137,6 +140,7 @@ export default definePlugin<ForwardAuthConf, ForwardAuthPrepared>({
     } catch (err) {
       ctx.log.error(`forward-auth failed to call the authorization service ${conf.uri}: ${(err as Error).message}`);
       ctx.setVar('forward_auth_status', 'error');
+      countError(ctx);
       if (conf.allow_degradation) return undefined;
       return { status: conf.status_on_error };
     }

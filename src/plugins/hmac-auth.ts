@@ -2,9 +2,11 @@
 // (APISIX 3.x design: credential `key_id`/`secret_key`, `Authorization: Signature
 // keyId=…,algorithm=…,headers=…,signature=…`), with a Date clock-skew check and an
 // optional body Digest. The secret never leaves the credential table: reasons are
-// logged, keys and secrets are not.
+// logged, secrets are not; the access log may show the key_id (an identifier) that
+// signed an accepted request.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { ConsumerRef, PhaseResult, PluginContext } from '../contracts/plugin.js';
+import { registerVariable } from '../core/expr/index.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import {
   ANONYMOUS_CONSUMER_SCHEMA, attachAnonymousConsumer, credentialTable, realmSchema, unauthorized, type CredentialEntry,
@@ -42,6 +44,10 @@ interface HmacAuthPrepared {
   anonymous: string | undefined;
   consumers: readonly ConsumerRef[];
 }
+
+// For access logs: the key_id whose signature was accepted; why a request was not.
+registerVariable('hmac_auth_key_id');
+registerVariable('hmac_auth_error');
 
 export interface SignatureParams {
   keyId?: string;
@@ -143,11 +149,13 @@ async function authenticate(p: HmacAuthPrepared, ctx: PluginContext): Promise<Co
     const bodyRefusal = await checkBody(p, ctx);
     if (bodyRefusal !== undefined) return bodyRefusal;
   }
+  ctx.setVar('hmac_auth_key_id', entry.conf.key_id);
   return entry.consumer;
 }
 
 function refuse(p: HmacAuthPrepared, ctx: PluginContext, refusal: Refusal): PhaseResult | undefined {
   ctx.log.warn(`hmac-auth: client request can't be validated: ${refusal.reason}`);
+  ctx.setVar('hmac_auth_error', refusal.reason);
   if (refusal.status === 413) return { status: 413, body: { message: refusal.reason } };
   if (p.anonymous === undefined) {
     const message = refusal.detailed ? `client request can't be validated: ${refusal.reason}` : "client request can't be validated";

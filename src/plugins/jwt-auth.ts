@@ -96,7 +96,7 @@ export function importConsumerKey(conf: JwtConsumerConf): [KeyObject | undefined
 let sharedJwksPolicy: JwksPolicy | undefined;
 function jwksPolicy(): JwksPolicy {
   return sharedJwksPolicy ??= {
-    dispatcher: poolFor({ ssl_verify: true, keepalive: true, keepalive_timeout: 60_000, keepalive_pool: 5 }), timeoutMs: 3000,
+    dispatcher: poolFor({ ssl_verify: true, keepalive: true, keepalive_timeout: 60_000, keepalive_pool: 5 }).dispatcher, timeoutMs: 3000,
   };
 }
 

@@ -5,11 +5,12 @@
 // `send_headers_upstream` names are copied from the result's headers (a missing one is
 // removed, so a client cannot forge it). Unreachable OPA: 403; a reply without a
 // decision: 503 (APISIX's codes).
-import { request, type Dispatcher } from 'undici';
 import type { PluginContext, PhaseResult } from '../contracts/plugin.js';
+import { registerVariable } from '../core/expr/index.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { HEADER_NAME_SCHEMA } from './common/headers.js';
-import { boundedBody, poolFor } from './common/http-client.js';
+import { boundedBody, poolFor, type ServicePool } from './common/http-client.js';
+import { routeCounter, setLoggedText } from './common/observe.js';
 
 export interface OpaConf {
   host: string;
@@ -29,13 +30,20 @@ interface OpaPrepared {
   conf: OpaConf;
   endpoint: string;
   upstreamHeaders: readonly string[];
-  dispatcher: Dispatcher;
+  pool: ServicePool;
 }
 
 /** The most of an OPA reply read; a larger one counts as no decision. */
 export const MAX_DECISION_BYTES = 64 * 1024;
 /** The most query arguments put in the input document (bounded work per request). */
 export const MAX_QUERY_ARGS = 100;
+
+// For access logs: the OPA server's HTTP status (`error` when it gave none) and the
+// decision's reason (at most MAX_LOGGED_TEXT characters; JSON when not a string).
+registerVariable('opa_status');
+registerVariable('opa_reason');
+
+const countError = routeCounter('gatehouse_opa_errors_total', 'opa calls that gave no decision (OPA unreachable, too slow, or no result)');
 
 /** Repeated keys become arrays, a bare key `true` (APISIX's ngx.req.get_uri_args). */
 export function queryObject(requestUri: string): Record<string, unknown> {
@@ -105,11 +113,14 @@ function stringHeaders(headers: unknown): Record<string, string> {
   return out;
 }
 
-function refusal(d: Decision): PhaseResult {
+function reasonText(d: Decision): string | undefined {
+  return d.reason === undefined ? undefined : typeof d.reason === 'string' ? d.reason : JSON.stringify(d.reason);
+}
+
+function refusal(d: Decision, reason: string | undefined): PhaseResult {
   const status = typeof d.status_code === 'number' && Number.isInteger(d.status_code) && d.status_code >= 100 && d.status_code <= 599
     ? d.status_code : 403;
-  const body = d.reason === undefined ? undefined : typeof d.reason === 'string' ? d.reason : JSON.stringify(d.reason);
-  return { status, body, headers: stringHeaders(d.headers) };
+  return { status, body: reason, headers: stringHeaders(d.headers) };
 }
 
 export default definePlugin<OpaConf, OpaPrepared>({
@@ -142,35 +153,42 @@ export default definePlugin<OpaConf, OpaPrepared>({
       conf,
       endpoint: `${conf.host.replace(/\/+$/, '')}/v1/data/${conf.policy.replace(/^\/+/, '')}`,
       upstreamHeaders: (conf.send_headers_upstream ?? []).map((h) => h.toLowerCase()),
-      dispatcher: poolFor(conf),
+      pool: poolFor(conf),
     };
   },
 
   async access(p, ctx) {
     const { conf } = p;
     let text: string | undefined;
+    let status: number;
     try {
-      const res = await request(p.endpoint, {
+      const res = await p.pool.request(p.endpoint, {
         method: 'POST', headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ input: inputDocument(conf, ctx) }),
-        dispatcher: p.dispatcher, reset: !conf.keepalive,
         headersTimeout: conf.timeout, bodyTimeout: conf.timeout,
         signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(conf.timeout)]),
       });
+      status = res.statusCode;
       const body = await boundedBody(res.body, MAX_DECISION_BYTES);
       if (body === undefined) res.body.destroy();
       text = body?.toString('utf8');
     } catch (err) {
       ctx.log.error(`opa failed to process the OPA decision from ${p.endpoint}: ${(err as Error).message}`);
+      ctx.setVar('opa_status', 'error');
+      countError(ctx);
       return { status: 403 };
     }
+    ctx.setVar('opa_status', status);
     let decision: Decision | undefined;
     try { decision = text === undefined ? undefined : decisionOf(JSON.parse(text)); } catch { decision = undefined; }
     if (decision === undefined) {
       ctx.log.error(`opa got no decision from ${p.endpoint}`);
+      countError(ctx);
       return { status: 503 };
     }
-    if (!decision.allow) return refusal(decision);
+    const reason = reasonText(decision);
+    if (reason !== undefined) setLoggedText(ctx, 'opa_reason', reason);
+    if (!decision.allow) return refusal(decision, reason);
     const resultHeaders = stringHeaders(decision.headers);
     for (const name of p.upstreamHeaders) ctx.request.setHeader(name, resultHeaders[name]);
     return undefined;

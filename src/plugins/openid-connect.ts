@@ -225,7 +225,7 @@ export default definePlugin<OpenIdConnectConf, OidcPrepared>({
         clientId: conf.client_id,
         clientSecret: conf.client_secret,
         policy: {
-          dispatcher: poolFor({ ssl_verify: conf.ssl_verify ?? true, keepalive: true, keepalive_timeout: 60_000, keepalive_pool: 5 }),
+          dispatcher: poolFor({ ssl_verify: conf.ssl_verify ?? true, keepalive: true, keepalive_timeout: 60_000, keepalive_pool: 5 }).dispatcher,
           timeoutMs, proxy: conf.proxy_opts, sslVerify: conf.ssl_verify ?? true,
         },
       },

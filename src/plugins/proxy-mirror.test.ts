@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import pm, { MAX_MIRRORS_IN_FLIGHT, mirrorStats } from './proxy-mirror.js';
+import pm, { MAX_MIRRORS_IN_FLIGHT, mirrorRequests, mirrorStats } from './proxy-mirror.js';
 import { createTestContext, prepareWith, schemaError } from '../../test/helpers/plugin-context.js';
 
 test('schema: APISIX fields, defaults and bounds', () => {
@@ -16,13 +16,17 @@ test('schema: APISIX fields, defaults and bounds', () => {
 
 test('past the in-flight bound a copy is dropped and counted, not queued', async () => {
   const p = prepareWith(pm, { host: 'http://127.0.0.1:1' });
-  const before = { ...mirrorStats };
+  const before = mirrorStats.inFlight;
+  const dropped = mirrorRequests().labels('', 'dropped');
+  const sent = mirrorRequests().labels('', 'sent');
+  const counts = [dropped.value, sent.value];
   mirrorStats.inFlight = MAX_MIRRORS_IN_FLIGHT;
   try {
     assert.equal(await pm.access!(p, createTestContext({ uri: '/x' })), undefined);
-    assert.equal(mirrorStats.dropped, before.dropped + 1);
-    assert.equal(mirrorStats.sent, before.sent);
+    assert.equal(dropped.value, counts[0]! + 1);
+    assert.equal(sent.value, counts[1]);
+    assert.equal(mirrorStats.inFlight, MAX_MIRRORS_IN_FLIGHT);
   } finally {
-    mirrorStats.inFlight = before.inFlight;
+    mirrorStats.inFlight = before;
   }
 });

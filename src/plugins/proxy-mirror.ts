@@ -5,6 +5,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import type { PluginContext } from '../contracts/plugin.js';
+import { fastCounter, type LabelledCounter } from '../observability/fast-metrics.js';
 
 export interface ProxyMirrorConf {
   host: string;
@@ -28,7 +29,27 @@ const MIRROR_TIMEOUT_MS = 10_000;
 // hop-by-hop headers belong to the client's connection, not to the copy
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer', 'host', 'content-length']);
 
-export const mirrorStats = { inFlight: 0, sent: 0, dropped: 0, failed: 0 };
+export const mirrorStats = { inFlight: 0 };
+
+/**
+ * What became of each request the plugin saw, in `gatehouse_proxy_mirror_requests_total{route,
+ * result}`: `sent` (the mirror answered, whatever its status), `failed` (no answer: refused,
+ * reset, or past the timeout), `dropped` (MAX_MIRRORS_IN_FLIGHT copies already in flight),
+ * `too_large` (a body over MAX_MIRRORED_BODY or of unknown length: not copied), `sampled_out`
+ * (not picked by `sample_ratio`).
+ */
+export type MirrorResult = 'sent' | 'failed' | 'dropped' | 'too_large' | 'sampled_out';
+let requests: LabelledCounter | undefined;
+
+/** Created on first use, so a node without proxy-mirror exports none. */
+export function mirrorRequests(): LabelledCounter {
+  return requests ??= fastCounter('gatehouse_proxy_mirror_requests_total',
+    'Requests proxy-mirror saw, by route and what became of their copy', ['route', 'result']);
+}
+
+function count(route: string, result: MirrorResult): void {
+  mirrorRequests().labels(route, result).inc();
+}
 
 function mirrorPath(p: ProxyMirrorPrepared, ctx: PluginContext): string {
   const requestUri = String(ctx.var('request_uri') ?? ctx.request.uri);
@@ -43,14 +64,14 @@ function send(p: ProxyMirrorPrepared, ctx: PluginContext, path: string, body: Bu
   headers['host'] = p.target.host;
   headers['content-length'] = String(body.length);
   const lib = p.target.protocol === 'https:' ? https : http;
+  const route = ctx.routeId ?? '';
   mirrorStats.inFlight++;
-  mirrorStats.sent++;
   let done = false;
   const finish = (failed: boolean) => {
     if (done) return;
     done = true;
     mirrorStats.inFlight--;
-    if (failed) mirrorStats.failed++;
+    count(route, failed ? 'failed' : 'sent');
   };
   const req = lib.request({
     protocol: p.target.protocol, hostname: p.target.hostname.replace(/^\[|\]$/g, ''), port: p.target.port || undefined,
@@ -97,16 +118,20 @@ export default definePlugin<ProxyMirrorConf, ProxyMirrorPrepared>({
   },
 
   async access(p, ctx) {
-    if (p.sampleRatio < 1 && Math.random() >= p.sampleRatio) return undefined;
+    const route = ctx.routeId ?? '';
+    if (p.sampleRatio < 1 && Math.random() >= p.sampleRatio) {
+      count(route, 'sampled_out');
+      return undefined;
+    }
     if (mirrorStats.inFlight >= MAX_MIRRORS_IN_FLIGHT) {
-      mirrorStats.dropped++;
+      count(route, 'dropped');
       return undefined;
     }
     let body: Buffer = Buffer.alloc(0);
     const length = ctx.request.header('content-length');
     const chunked = ctx.request.header('transfer-encoding') !== undefined;
     if (chunked || (length !== undefined && Number(length) > MAX_MIRRORED_BODY)) {
-      mirrorStats.dropped++;
+      count(route, 'too_large');
       return undefined;
     }
     if (length !== undefined && Number(length) > 0) {
@@ -119,7 +144,7 @@ export default definePlugin<ProxyMirrorConf, ProxyMirrorPrepared>({
     try {
       send(p, ctx, mirrorPath(p, ctx), body);
     } catch (err) {
-      mirrorStats.failed++;
+      count(route, 'failed');
       ctx.log.warn(`proxy-mirror: ${(err as Error).message}`);
     }
     return undefined;

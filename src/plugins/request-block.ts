@@ -2,6 +2,8 @@
 // (Higress request-block). Plain substring search, so the cost per request is linear in
 // what the client sent; the body is read only when `block_bodies` is set, and never past
 // `node.max_buffered_body_size` (the runtime answers 413 beyond it).
+import type { PhaseResult, PluginContext } from '../contracts/plugin.js';
+import { registerVariable } from '../core/expr/index.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 
 export interface RequestBlockConf {
@@ -22,6 +24,9 @@ interface RequestBlockPrepared {
   status: number;
   message: string;
 }
+
+/** For access logs: what matched a blocked request, `url`, `header` or `body`. */
+registerVariable('request_block_reason');
 
 const patternList = { type: 'array', minItems: 1, maxItems: 256, items: { type: 'string', minLength: 1, maxLength: 4096 } };
 
@@ -72,20 +77,25 @@ export default definePlugin<RequestBlockConf, RequestBlockPrepared>({
     if (p.urls.length > 0) {
       const uri = ctx.var('request_uri');
       const url = fold(typeof uri === 'string' ? uri : ctx.request.uri);
-      if (p.urls.some((u) => url.includes(u))) return refusal;
+      if (p.urls.some((u) => url.includes(u))) return blocked(ctx, 'url', refusal);
     }
     if (p.headers.length > 0) {
       const headers = fold(serializeHeaders(ctx.request.allHeaders?.() ?? {}));
-      if (p.headers.some((h) => headers.includes(h))) return refusal;
+      if (p.headers.some((h) => headers.includes(h))) return blocked(ctx, 'header', refusal);
     }
     if (p.bodies.length > 0) {
       const raw = await ctx.request.body();
       const body = p.caseSensitive ? raw : asciiLowerCase(raw);
-      if (p.bodies.some((b) => body.includes(b))) return refusal;
+      if (p.bodies.some((b) => body.includes(b))) return blocked(ctx, 'body', refusal);
     }
     return undefined;
   },
 });
+
+function blocked(ctx: PluginContext, reason: 'url' | 'header' | 'body', refusal: PhaseResult): PhaseResult {
+  ctx.setVar('request_block_reason', reason);
+  return refusal;
+}
 
 /**
  * Higress's serialisation: each header as `name\nvalue`, joined by newlines, so a pattern

@@ -12,9 +12,11 @@
 import AjvModule, { type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import type { PhaseResult, PluginContext } from '../contracts/plugin.js';
+import { registerVariable } from '../core/expr/index.js';
 import { compilePcre } from '../core/expr/pcre.js';
 import { formatSchemaError } from '../core/schema.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
+import { setLoggedText } from './common/observe.js';
 
 export interface RequestValidationConf {
   header_schema?: Record<string, unknown>;
@@ -69,7 +71,15 @@ function formArgs(body: string): Record<string, string | string[]> {
   return out;
 }
 
-function reject(p: RequestValidationPrepared, reason: string): PhaseResult {
+/**
+ * For access logs: which check refused the request and why, `header_schema: <message>` or
+ * `body_schema: <message>`, at most MAX_LOGGED_TEXT characters (the message quotes the
+ * client's data).
+ */
+registerVariable('request_validation_error');
+
+function reject(p: RequestValidationPrepared, ctx: PluginContext, field: 'header_schema' | 'body_schema', reason: string): PhaseResult {
+  setLoggedText(ctx, 'request_validation_error', `${field}: ${reason}`);
   return { status: p.status, body: p.message ?? reason };
 }
 
@@ -108,7 +118,7 @@ export default definePlugin<RequestValidationConf, RequestValidationPrepared>({
   rewrite(p, ctx) {
     if (p.header !== undefined) {
       const failure = check(p.header, ctx.request.allHeaders?.() ?? {});
-      if (failure !== undefined) return reject(p, failure);
+      if (failure !== undefined) return reject(p, ctx, 'header_schema', failure);
     }
     if (p.body === undefined) return undefined;
     return checkBody(p, p.body, ctx);
@@ -117,21 +127,21 @@ export default definePlugin<RequestValidationConf, RequestValidationPrepared>({
 
 async function checkBody(p: RequestValidationPrepared, body: ValidateFunction, ctx: PluginContext): Promise<PhaseResult | undefined> {
   const raw = await ctx.request.body();
-  if (raw.length === 0) return reject(p, 'missing request body');
+  if (raw.length === 0) return reject(p, ctx, 'body_schema', 'missing request body');
   const text = raw.toString('utf8');
   const type = ctx.request.header('content-type') ?? '';
   if (type.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
     const failure = check(body, formArgs(text));
-    return failure === undefined ? undefined : reject(p, failure);
+    return failure === undefined ? undefined : reject(p, ctx, 'body_schema', failure);
   }
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (err) {
-    return reject(p, `invalid JSON body: ${(err as Error).message}`);
+    return reject(p, ctx, 'body_schema', `invalid JSON body: ${(err as Error).message}`);
   }
   const failure = check(body, data);
-  if (failure !== undefined) return reject(p, failure);
+  if (failure !== undefined) return reject(p, ctx, 'body_schema', failure);
   ctx.request.setBody(JSON.stringify(data));
   return undefined;
 }

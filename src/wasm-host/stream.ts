@@ -90,6 +90,7 @@ export class HttpStream implements StreamHost, StreamFacts {
     this.phase = 'request_body';
     this.body = this.body.length === 0 ? chunk : Buffer.concat([this.body, chunk]);
     if (this.body.length > limit) {
+      this.body = EMPTY; // the answer's own body goes through on_response_body next: it must not start from this one
       throw new RequestBodyRejected(413, { 'content-type': 'text/plain' }, Buffer.from('Request Entity Too Large\n'),
         `wasm plugin ${this.vm.opts.pluginName} held more than ${limit} bytes of request body`);
     }
@@ -98,6 +99,7 @@ export class HttpStream implements StreamHost, StreamFacts {
     const settled = (): Buffer => {
       if (this.local !== undefined) {
         const r = this.localResult();
+        this.body = EMPTY;
         throw new RequestBodyRejected(r.status, r.headers ?? {}, r.body as Buffer, `wasm plugin ${this.vm.opts.pluginName} answered from the request body`);
       }
       if (this.closed) throw new Error('the request was closed by a wasm plugin');

@@ -121,14 +121,19 @@ export function wasmPlugin(spec: WasmPluginSpec): Plugin<Record<string, unknown>
   /** One request body chunk through the plugin; a fault fails the request with 500 (or passes the chunk, FAIL_OPEN). */
   const requestBodyStep = (ctx: PluginContext, stream: HttpStream, chunk: Buffer, eof: boolean): Buffer | Promise<Buffer> => {
     const onFault = (err: unknown): Buffer => {
-      if (err instanceof RequestBodyRejected) throw err;
+      if (err instanceof RequestBodyRejected) {
+        err.plugin ??= spec.name;
+        throw err;
+      }
       ctx.shared.delete(key);
       if (failOpen) {
         ctx.log.warn({ plugin: spec.name, err: (err as Error).message }, `wasm plugin ${spec.name} failed; the request body goes on without it (FAIL_OPEN)`);
         return chunk;
       }
       ctx.log.error({ plugin: spec.name, err: (err as Error).message }, `wasm plugin ${spec.name} failed on the request body; answering 500`);
-      throw new RequestBodyRejected(500, { 'content-type': 'application/json' }, Buffer.from('{"error_msg":"Internal Server Error"}\n'), (err as Error).message);
+      const failed = new RequestBodyRejected(500, { 'content-type': 'application/json' }, Buffer.from('{"error_msg":"Internal Server Error"}\n'), (err as Error).message);
+      failed.plugin = spec.name;
+      throw failed;
     };
     if (ctx.shared.get(key) !== stream) return chunk;
     try {

@@ -38,6 +38,8 @@ export const RESPONSE_VARIABLES: readonly string[] = [
   'upstream_addr', 'upstream_status', 'upstream_response_time', 'apisix_upstream_response_time',
   'upstream_header_time', 'upstream_response_length', 'upstream_uri', 'upstream_host', 'upstream_scheme',
   'balancer_ip', 'balancer_port', 'matched_uri', 'matched_host',
+  // Gatehouse's own (APISIX has none): the plugin that answered the request itself, nil when none did
+  'plugin_responded',
 ];
 
 /** Set by built-in plugins while the request runs (APISIX registers them with `core.ctx.register_var`). */

@@ -10,6 +10,7 @@ import type { ErrorCode } from '../../core/errors.js';
 import { FilteredResponse } from '../filtered-response.js';
 import type { ResponseFailure } from '../../plugin-runtime/response-failure.js';
 import { RequestBodyRejected } from '../../plugin-runtime/request-body-rejected.js';
+import { countPluginResponse } from '../../observability/plugin-responses.js';
 import type { Decision } from '../../plugin-runtime/runner.js';
 import type { RequestBodyFilter } from '../../contracts/exchange.js';
 
@@ -220,8 +221,15 @@ export class Forwarder implements Dispatcher.DispatchHandler {
     if (rejected !== undefined) {
       // a plugin answered from the body it read: the upstream did nothing wrong
       if (this.node !== undefined) up.release(this.node, undefined, false);
-      if (ex.res.headersSent) ex.res.destroy(err);
-      else this.deps.respond(ex, { status: rejected.status, headers: rejected.headers, body: rejected.body });
+      if (ex.res.headersSent) {
+        ex.res.destroy(err);
+        return;
+      }
+      if (rejected.plugin !== undefined && ex.plugins !== undefined) {
+        ex.plugins.respondedBy = rejected.plugin;
+        countPluginResponse(rejected.plugin, route.id, rejected.status);
+      }
+      this.deps.respond(ex, { status: rejected.status, headers: rejected.headers, body: rejected.body });
       return;
     }
     if (this.filterFailed) {

@@ -1,9 +1,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { join } from 'node:path';
 import { startGateway, startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
 import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
+import { logEntry, metricValue } from '../../helpers/observe.js';
 
 let gw: Gateway;
 let up: TestUpstream;
@@ -29,8 +31,14 @@ before(async () => {
           'api-breaker': { break_response_code: 599, unhealthy: { http_statuses: [503], failures: 1 } },
         },
       },
+      {
+        id: 'observed', uri: '/observed', upstream, plugins: {
+          'api-breaker': { break_response_code: 599, unhealthy: { http_statuses: [500], failures: 1 }, healthy: { successes: 2 } },
+          'file-logger': { path: 'ab.log', log_format: { uri: '$request_uri', status: '$status', breaker: '$api_breaker_state' } },
+        },
+      },
     ],
-  })));
+  }), { extra: { log_dir: '.' } }));
 });
 
 after(() => stopWithUpstream(gw, up));
@@ -84,6 +92,35 @@ test('without break_response_body the answer is the bare status; an unreachable 
 test('answers another plugin gave before the proxy do not count: only the upstream answers do', async () => {
   for (let i = 0; i < 3; i++) assert.equal((await get(gw.url + '/gated', { headers: { 'x-fault': 'yes' } })).status, 503);
   assert.equal((await get(gw.url + '/gated')).status, 200);
+});
+
+test('the access log shows the breaker as each request found it ($api_breaker_state); trips are counted', async () => {
+  const log = join(gw.dir, 'ab.log');
+  up.failWith = 500;
+  try {
+    assert.equal((await get(gw.url + '/observed?n=1')).status, 500); // trips (failures: 1)
+    assert.equal((await get(gw.url + '/observed?n=2')).status, 599);
+  } finally {
+    up.failWith = undefined;
+  }
+  let probe = 0;
+  for (const started = Date.now(); ; probe++) { // through once the 2 s window is over
+    if ((await get(`${gw.url}/observed?probe=${probe}`)).status === 200) break;
+    assert.ok(Date.now() - started < 4000, 'the breaker did not let a request through within 4 s');
+    await sleep(100);
+  }
+  assert.equal((await get(gw.url + '/observed?n=3')).status, 200); // the second healthy answer closes it
+  assert.equal((await get(gw.url + '/observed?n=4')).status, 200);
+
+  const states = async (uri: string): Promise<unknown> => (await logEntry(log, 'uri', uri)).breaker;
+  assert.equal(await states('/observed?n=1'), 'closed');
+  assert.equal(await states('/observed?n=2'), 'open');
+  if (probe > 0) assert.equal(await states(`/observed?probe=${probe - 1}`), 'open');
+  assert.equal(await states(`/observed?probe=${probe}`), 'half-open');
+  assert.equal(await states('/observed?n=3'), 'half-open');
+  assert.equal(await states('/observed?n=4'), 'closed');
+  assert.equal(await metricValue(gw, 'gatehouse_api_breaker_trips_total{route="observed"}'), 1);
+  assert.ok(await metricValue(gw, 'gatehouse_plugin_responses_total{plugin="api-breaker",route="observed",code="599"}') >= 1);
 });
 
 const put = (store: Gateway, path: string, body: unknown) => get(store.adminUrl + path, {

@@ -1,10 +1,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import type { Gateway } from '../../helpers/gateway.js';
 import { startWithAdminRoute } from '../../helpers/admin-route.js';
 import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get, rawRequest } from '../../helpers/http.js';
 import { routeTo, type AdminCall } from '../admin/client.js';
+import { logEntry } from '../../helpers/observe.js';
 
 let gw: Gateway;
 let up: TestUpstream;
@@ -13,7 +15,9 @@ const BROWSER = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like
 
 before(async () => {
   ({ gw, up, call } = await startWithAdminRoute('bd', '/bd/*', {
-    prometheus: {}, 'bot-detect': { allow: ['MyMonitor'], deny: ['spd-tools'], blocked_message: 'bots not allowed' },
+    prometheus: {},
+    'file-logger': { path: 'bd.log', log_format: { uri: '$request_uri', match: '$bot_detect_match', pattern: '$bot_detect_pattern' } },
+    'bot-detect': { allow: ['MyMonitor'], deny: ['spd-tools'], blocked_message: 'bots not allowed' },
   }, { path: '/bd/x', headers: { 'user-agent': BROWSER } }));
 });
 
@@ -51,6 +55,23 @@ test('refusals are counted by status and the plugin by its cost, in the metrics'
   const text = await (await get(gw.metricsUrl)).body;
   assert.match(text, /^apisix_http_status\{code="403",route="bd",/m);
   assert.match(text, /^gatehouse_plugin_phase_duration_seconds_count\{plugin="bot-detect",phase="access"\} [1-9]/m);
+});
+
+test('the access log says which list decided and what matched ($bot_detect_match, $bot_detect_pattern)', async () => {
+  const cases: [string, string | undefined, unknown, unknown][] = [
+    ['google', 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)', 'builtin', 'Googlebot/2.1'],
+    ['deny', 'spd-tools/1.2', 'deny', 'spd-tools'],
+    ['allow', 'MyMonitor-bot/1.0', 'allow', 'MyMonitor'],
+    ['browser', BROWSER, null, null],
+  ];
+  for (const [tag, ua] of cases) await get(`${gw.url}/bd/x?${tag}`, { headers: { 'user-agent': ua! } });
+  await rawRequest(gw.httpPort, 'GET /bd/x?none HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 5000);
+  const log = join(gw.dir, 'data', 'logs', 'bd.log');
+  for (const [tag, , match, pattern] of cases) {
+    const entry = await logEntry(log, 'uri', `/bd/x?${tag}`);
+    assert.deepEqual([entry.match, entry.pattern], [match, pattern], tag);
+  }
+  assert.equal((await logEntry(log, 'uri', '/bd/x?none')).match, 'no_user_agent');
 });
 
 test('bad config is refused with a 400 naming the field', async () => {

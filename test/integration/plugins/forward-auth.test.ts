@@ -8,6 +8,8 @@ import { withPluginRoutes } from '../../helpers/plugin-admin.js';
 import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
 import { startLoopbackServer } from '../../helpers/loopback-server.js';
+import { describeKeepalive } from '../../helpers/keepalive-checks.js';
+import { metricValue } from '../../helpers/observe.js';
 
 // A real authorization service on loopback: `authorization: Bearer good` passes with
 // X-User-ID, `Bearer anonymous` passes without it; `/slow` never answers in time; anything else is refused with a redirect.
@@ -105,6 +107,15 @@ test('no answer in time gives status_on_error; allow_degradation lets it through
   assert.match(gw.output(), /forward-auth failed to call the authorization service/);
 });
 
+test('calls the auth service did not answer are counted, degraded ones too; refusals are counted for the plugin', async () => {
+  assert.equal((await get(gw.url + '/fa-degrade')).status, 200);
+  assert.ok(await metricValue(gw, 'gatehouse_forward_auth_errors_total{route="fa-degrade"}') >= 1);
+  assert.ok(await metricValue(gw, 'gatehouse_forward_auth_errors_total{route="fa-slow"}') >= 1);
+  assert.equal(await metricValue(gw, 'gatehouse_forward_auth_errors_total{route="fa"}'), 0);
+  assert.ok(await metricValue(gw, 'gatehouse_plugin_responses_total{plugin="forward-auth",route="fa",code="401"}') >= 1);
+  assert.ok(await metricValue(gw, 'gatehouse_plugin_responses_total{plugin="forward-auth",route="fa-slow",code="503"}') >= 1);
+});
+
 test('bad config is refused through the Admin API with a 400 naming the field', () => withPluginRoutes('forward-auth', async (put) => {
   for (const [conf, field] of [
     [{ uri: authUrl, timeout: 0 }, 'timeout'],
@@ -132,3 +143,5 @@ test('the access log reads the auth service status from $forward_auth_status', a
   assert.equal(entries.find((e) => e.uri === '/fa?log=1')!.auth, 200);
   assert.equal(entries.find((e) => e.uri === '/fa?log=2')!.auth, 401);
 });
+
+describeKeepalive('forward-auth', (url, policy) => ({ uri: `${url}/verify`, ...policy }), (_req, res) => res.end('ok'));

@@ -1,9 +1,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { startGateway, startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
 import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
+import { logEntry } from '../../helpers/observe.js';
 
 let gw: Gateway;
 let up: TestUpstream;
@@ -16,12 +19,14 @@ before(async () => {
       { username: 'guest' },
     ],
     routes: [
-      { id: 'hm', uri: '/hm', upstream, plugins: { 'hmac-auth': { signed_headers: ['date', '@request-target'] } } },
+      { id: 'hm', uri: '/hm', upstream, plugins: { 'hmac-auth': { signed_headers: ['date', '@request-target'] }, 'file-logger': {
+        path: 'hm.log', log_format: { uri: '$request_uri', key_id: '$hmac_auth_key_id', error: '$hmac_auth_error', consumer: '$consumer_name' },
+      } } },
       { id: 'hide', uri: '/hide', upstream, plugins: { 'hmac-auth': { hide_credentials: true, allowed_algorithms: ['hmac-sha512'] } } },
       { id: 'body', uri: '/body', upstream, plugins: { 'hmac-auth': { validate_request_body: true } } },
       { id: 'anon', uri: '/anon', upstream, plugins: { 'hmac-auth': { anonymous_consumer: 'guest' } } },
     ],
-  })));
+  }), { extra: { log_dir: '.' } }));
 });
 
 after(() => stopWithUpstream(gw, up));
@@ -150,4 +155,18 @@ test('secret_key is masked for Admin API viewers and kept in clear for admins', 
   } finally {
     await writable.stop();
   }
+});
+
+test('the access log shows the key_id that signed ($hmac_auth_key_id) or why not ($hmac_auth_error), never the secret', async () => {
+  await get(gw.url + '/hm?log=ok', { headers: sign('alice-k', 'alice-secret', '/hm?log=ok') });
+  await get(gw.url + '/hm?log=forged', { headers: sign('alice-k', 'guessed', '/hm?log=forged') });
+  await get(gw.url + '/hm?log=none');
+  const log = join(gw.dir, 'hm.log');
+  const ok = await logEntry(log, 'uri', '/hm?log=ok');
+  assert.deepEqual([ok.key_id, ok.error, ok.consumer], ['alice-k', null, 'alice']);
+  const forged = await logEntry(log, 'uri', '/hm?log=forged');
+  assert.deepEqual([forged.key_id, forged.error], [null, 'Invalid signature']);
+  assert.equal((await logEntry(log, 'uri', '/hm?log=none')).error, 'missing Authorization header');
+  const text = await readFile(log, 'utf8');
+  assert.ok(!text.includes('alice-secret') && !gw.output().includes('alice-secret'), 'the secret is neither logged nor printed');
 });

@@ -6,8 +6,9 @@ import { withPluginRoutes } from '../../helpers/plugin-admin.js';
 import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
 import { startLoopbackServer } from '../../helpers/loopback-server.js';
+import { metricValue } from '../../helpers/observe.js';
 
-// A real mirror on loopback: it records every copy; `/slow...` copies are answered 1.5 s late.
+// A real mirror on loopback: it records every copy; `/slow...` copies are answered 1.5 s late, `/slow-burst` ones 3 s.
 interface Copy { method: string; url: string; headers: http.IncomingHttpHeaders; body: string; answeredAt?: number }
 const copies: Copy[] = [];
 let mirror: http.Server;
@@ -20,7 +21,7 @@ async function startMirror(): Promise<void> {
     const copy: Copy = { method: req.method, url: req.url, headers: req.headers, body: req.body.toString() };
     copies.push(copy);
     const answer = (): void => { copy.answeredAt = Date.now(); res.end('mirror'); };
-    if (copy.url.startsWith('/slow')) setTimeout(answer, 1500).unref();
+    if (copy.url.startsWith('/slow')) setTimeout(answer, copy.url.startsWith('/slow-burst') ? 3000 : 1500).unref();
     else answer();
   }));
 }
@@ -35,6 +36,7 @@ before(async () => {
       { id: 'rare', uri: '/pm/rare', upstream, plugins: { 'proxy-mirror': { host: mirrorUrl, sample_ratio: 0.00001 } } },
       { id: 'slow', uri: '/pm/slow', upstream, plugins: { 'proxy-mirror': { host: mirrorUrl, path: '/slow' } } },
       { id: 'dead', uri: '/pm/dead', upstream, plugins: { 'proxy-mirror': { host: 'http://127.0.0.1:1' } } },
+      { id: 'burst', uri: '/pm/burst', upstream, plugins: { 'proxy-mirror': { host: mirrorUrl, path: '/slow-burst' } } },
     ],
   })));
 });
@@ -91,6 +93,33 @@ test('a dead mirror costs the client nothing', async () => {
   const started = Date.now();
   for (let i = 0; i < 5; i++) assert.equal((await get(gw.url + '/pm/dead')).status, 200);
   assert.ok(Date.now() - started < 2000, `five requests took ${Date.now() - started} ms`);
+});
+
+const mirrored = (route: string, result: string): Promise<number> =>
+  metricValue(gw, `gatehouse_proxy_mirror_requests_total{route="${route}",result="${result}"}`);
+
+test('what became of each copy is counted by route and result', async () => {
+  await eventually(async () => await mirrored('dead', 'failed') === 5);
+  assert.equal(await mirrored('dead', 'sent'), 0);
+  assert.equal(await mirrored('rare', 'sampled_out'), 20);
+  await eventually(async () => await mirrored('same', 'sent') >= 2);
+
+  const large = await get(gw.url + '/pm/same?large', { method: 'POST', body: Buffer.alloc(1024 * 1024 + 1, 'x') });
+  assert.equal(large.status, 200);
+  assert.equal(await mirrored('same', 'too_large'), 1);
+  assert.equal(copiesTo('/pm/same?large').length, 0);
+});
+
+test('past 64 copies in flight (a slow mirror) further copies are dropped and counted; the clients are not delayed', async () => {
+  const N = 80;
+  const started = Date.now();
+  const answers = await Promise.all(Array.from({ length: N }, (_, i) => get(`${gw.url}/pm/burst?i=${i}`)));
+  assert.ok(answers.every((r) => r.status === 200));
+  assert.ok(Date.now() - started < 3000, `the burst took ${Date.now() - started} ms: it waited for the mirror`);
+  const dropped = await mirrored('burst', 'dropped');
+  assert.ok(dropped >= N - 64, `${dropped} dropped`);
+  await eventually(async () => await mirrored('burst', 'sent') === N - dropped, 100, 50);
+  assert.equal(copiesTo('/slow-burst').length, N - dropped);
 });
 
 test('bad config is refused through the Admin API with a 400 naming the field', () => withPluginRoutes('proxy-mirror', async (put) => {

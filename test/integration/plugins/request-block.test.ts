@@ -1,10 +1,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import type { Gateway } from '../../helpers/gateway.js';
 import { startWithAdminRoute } from '../../helpers/admin-route.js';
 import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
 import { routeTo, type AdminCall } from '../admin/client.js';
+import { logEntry, metricValue } from '../../helpers/observe.js';
 
 let gw: Gateway;
 let up: TestUpstream;
@@ -13,6 +15,7 @@ let call: AdminCall;
 before(async () => {
   ({ gw, up, call } = await startWithAdminRoute('rb', '/rb/*', {
     prometheus: {},
+    'file-logger': { path: 'rb.log', log_format: { uri: '$request_uri', reason: '$request_block_reason' } },
     'request-block': {
       block_urls: ['swagger.html'], block_headers: ['evil-agent'], block_bodies: ['DROP TABLE'],
       blocked_code: 418, blocked_message: 'blocked', case_sensitive: false,
@@ -47,6 +50,20 @@ test('refusals are counted by status and the plugin by its cost, in the metrics'
   const text = await (await get(gw.metricsUrl)).body;
   assert.match(text, /^apisix_http_status\{code="418",route="rb",/m);
   assert.match(text, /^gatehouse_plugin_phase_duration_seconds_count\{plugin="request-block",phase="access"\} [1-9]/m);
+});
+
+test('the access log says which part matched ($request_block_reason); refusals are counted for the plugin', async () => {
+  const before = await metricValue(gw, 'gatehouse_plugin_responses_total{plugin="request-block",route="rb",code="418"}');
+  await get(gw.url + '/rb/swagger.html?log');
+  await get(gw.url + '/rb/x?log', { headers: { 'x-client': 'evil-agent' } });
+  await get(gw.url + '/rb/y?log', { method: 'POST', body: 'drop table' });
+  await get(gw.url + '/rb/z?log');
+  const log = join(gw.dir, 'data', 'logs', 'rb.log');
+  assert.equal((await logEntry(log, 'uri', '/rb/swagger.html?log')).reason, 'url');
+  assert.equal((await logEntry(log, 'uri', '/rb/x?log')).reason, 'header');
+  assert.equal((await logEntry(log, 'uri', '/rb/y?log')).reason, 'body');
+  assert.equal((await logEntry(log, 'uri', '/rb/z?log')).reason, null, 'nothing is set for a request let through');
+  assert.equal(await metricValue(gw, 'gatehouse_plugin_responses_total{plugin="request-block",route="rb",code="418"}'), before + 3);
 });
 
 test('bad config is refused with a 400 naming the field', async () => {

@@ -1,9 +1,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
 import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
 import { withPluginRoutes } from '../../helpers/plugin-admin.js';
+import { logEntry } from '../../helpers/observe.js';
 
 let gw: Gateway;
 let up: TestUpstream;
@@ -15,20 +17,25 @@ const BODY_SCHEMA = {
   properties: { id: { type: 'integer', minimum: 1 }, name: { type: 'string', pattern: '^(a+)+$' } },
 };
 
+const LOGGED = { path: 'rv.log', log_format: { uri: '$request_uri', error: '$request_validation_error' } };
+
 before(async () => {
   ({ gw, up } = await startWithUpstream((upstream) => ({
     routes: [
-      { id: 'body', uri: '/body', upstream, plugins: { 'request-validation': { body_schema: BODY_SCHEMA } } },
+      { id: 'body', uri: '/body', upstream, plugins: { 'request-validation': { body_schema: BODY_SCHEMA }, 'file-logger': LOGGED } },
       { id: 'header', uri: '/header', upstream, plugins: { 'request-validation': {
         header_schema: { type: 'object', required: ['x-token'], properties: { 'x-token': { type: 'string', minLength: 3 } } },
         rejected_code: 403, rejected_msg: 'bad header',
-      } } },
+      }, 'file-logger': LOGGED } },
+      { id: 'long', uri: '/long', upstream, plugins: { 'request-validation': {
+        header_schema: { type: 'object', required: [`x-${'a'.repeat(300)}`] },
+      }, 'file-logger': LOGGED } },
       { id: 'form', uri: '/form', upstream, plugins: { 'request-validation': {
         body_schema: { type: 'object', required: ['user'], properties: { user: { type: 'string', enum: ['alice', 'bob'] } } },
         rejected_code: 422,
       } } },
     ],
-  }), { node: { max_buffered_body_size: MAX_BODY } }));
+  }), { node: { max_buffered_body_size: MAX_BODY }, extra: { log_dir: '.' } }));
 });
 
 after(() => stopWithUpstream(gw, up));
@@ -96,3 +103,19 @@ test('bad config is refused through the Admin API with a 400 naming the field', 
   assert.equal((await put({})).status, 400);
   assert.equal((await put({ body_schema: BODY_SCHEMA })).status, 201);
 }));
+
+test('the access log says which check failed and why ($request_validation_error), bounded', async () => {
+  await get(gw.url + '/header?log', { headers: { 'x-token': 'ab' } });
+  await get(gw.url + '/body?log=missing', { method: 'POST', headers: json, body: '{"name":"a"}' });
+  await get(gw.url + '/long?log');
+  await get(gw.url + '/body?log=ok', { method: 'POST', headers: json, body: '{"id":3}' });
+  const log = join(gw.dir, 'rv.log');
+  const header = String((await logEntry(log, 'uri', '/header?log')).error);
+  assert.match(header, /^header_schema: .*"x-token"/);
+  assert.match(String((await logEntry(log, 'uri', '/body?log=missing')).error), /^body_schema: .*"id"/);
+  const long = String((await logEntry(log, 'uri', '/long?log')).error);
+  assert.match(long, /^header_schema: property "x-aaa/);
+  assert.equal(long.length, 256);
+  assert.ok(long.endsWith('...'));
+  assert.equal((await logEntry(log, 'uri', '/body?log=ok')).error, null);
+});

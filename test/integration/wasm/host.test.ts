@@ -2,10 +2,12 @@
 // maps with pseudo-headers, bodies both ways, local responses, properties, logs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { get } from '../../helpers/http.js';
+import { get, rawRequest } from '../../helpers/http.js';
 import { startWasmGateway, type WasmGateway } from '../../helpers/wasm-gateway.js';
+import { metricValue } from '../../helpers/observe.js';
 
 let w: WasmGateway;
+const MAX_BODY = 64 * 1024;
 
 const route = (id: string, uri: string, plugins: Record<string, unknown>, extra: Record<string, unknown> = {}): Record<string, unknown> =>
   ({ id, uri, upstream_id: 'u1', plugins, ...extra });
@@ -50,7 +52,7 @@ before(async () => {
     route('pause-body', '/pause-body', { 'pause-resume-body': {} }),
     route('http-call', '/http-call', { 'http-call': {} }),
     route('access', '/access', { 'access-phase': {}, 'proxy-rewrite': { headers: { set: { 'x-wasm': 'from-proxy-rewrite' } } } }),
-  ]);
+  ], { node: { max_buffered_body_size: MAX_BODY } });
 });
 
 after(async () => { await w?.stop(); });
@@ -100,6 +102,16 @@ test('bodies both ways: a paused request body is rewritten whole, the response b
   assert.equal(saw.body, '[hello world]');
   assert.equal(r.body, r.body.toUpperCase(), 'response body uppercased');
   assert.equal(r.headers['content-length'], undefined, 'the plugin removed content-length');
+});
+
+test('a plugin holding a request body past the buffer bound answers 413, counted for that plugin', async () => {
+  const size = MAX_BODY + 1024;
+  const reply = await rawRequest(w.gw.httpPort, Buffer.concat([
+    Buffer.from(`POST /body-rewrite HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\nConnection: close\r\n\r\n`), Buffer.alloc(size, 'x'),
+  ]), 5000);
+  assert.match(reply, /^HTTP\/1\.1 413 /);
+  assert.doesNotMatch(w.gw.output(), /uncaught error in a worker/, 'the answer\'s own body is not mistaken for the held request body');
+  assert.equal(await metricValue(w.gw, 'gatehouse_plugin_responses_total{plugin="body-rewrite",route="body-rewrite",code="413"}'), 1);
 });
 
 test('a response body the plugin continues on streams chunk by chunk through it', async () => {
