@@ -3,15 +3,9 @@ import type { RE2JS } from 're2js';
 import { compileOperator, compileSecRegex, type Operator, type OperatorEnv, UnsupportedRule } from './operators.js';
 import { parseActionList, parseOperator, parseVariableList, type RawAction, SecLangError } from './seclang.js';
 import { transformByName, type Transform } from './transforms.js';
-import { KNOWN_VARIABLES } from './variables.js';
+import { KNOWN_VARIABLES, type Target } from './variables.js';
 
-export interface Target {
-  collection: string;
-  /** Lower-case key, when selected by name. */
-  key: string | undefined;
-  keyRegex: RE2JS | undefined;
-  count: boolean;
-}
+export type { Target };
 
 export type Disruptive = 'deny' | 'drop' | 'block' | 'pass' | 'allow' | 'redirect';
 

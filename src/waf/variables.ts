@@ -2,7 +2,16 @@
 // yields for one request. Persistent collections (IP, SESSION, GLOBAL…) live for one
 // request only: nothing is shared between requests or workers.
 import type { Pair, RequestData } from './request-data.js';
-import type { Target } from './rule.js';
+import type { RE2JS } from 're2js';
+
+/** One target of a rule: a collection, optionally one key of it (by name or by regex), or its count (`&`). */
+export interface Target {
+  collection: string;
+  /** Lower-case key, when selected by name. */
+  key: string | undefined;
+  keyRegex: RE2JS | undefined;
+  count: boolean;
+}
 
 /** The per-request state variables read besides the request itself. */
 export interface VariableState {
