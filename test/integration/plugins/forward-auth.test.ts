@@ -7,7 +7,8 @@ import { eventually, startWithUpstream, stopWithUpstream, type Gateway } from '.
 import { withPluginRoutes } from '../../helpers/plugin-admin.js';
 import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
-import { startLoopbackServer } from '../../helpers/loopback-server.js';
+import { startLoopbackServer, type ReceivedRequest } from '../../helpers/loopback-server.js';
+import { makeCert } from '../../helpers/certs.js';
 import { describeKeepalive } from '../../helpers/keepalive-checks.js';
 import { metricValue } from '../../helpers/observe.js';
 
@@ -17,24 +18,29 @@ interface AuthCall { url: string; method: string; headers: IncomingMessage['head
 const calls: AuthCall[] = [];
 let auth: http.Server;
 let authUrl: string;
+let authTls: http.Server;
+let authTlsUrl: string;
 
 let gw: Gateway;
 let up: TestUpstream;
 
 async function startAuth(): Promise<void> {
-  ({ server: auth, url: authUrl } = await startLoopbackServer((req, res) => {
-    const body = req.body.toString();
-    calls.push({ url: req.url, method: req.method, headers: req.headers, body });
-    if (req.url === '/slow') { setTimeout(() => res.end('late'), 2000).unref(); return; }
-    if (req.headers.authorization === 'Bearer anonymous') { res.end('ok'); return; }
-    if (req.headers.authorization === 'Bearer good' || req.url === '/post' && body === 'let me in') {
-      res.writeHead(200, { 'x-user-id': 'u-42' });
-      res.end('ok');
-      return;
-    }
-    res.writeHead(401, { location: 'https://login.example/', 'x-auth-secret': 'internal', 'content-type': 'text/plain' });
-    res.end('please log in');
-  }));
+  ({ server: auth, url: authUrl } = await startLoopbackServer(answerAuth));
+  ({ server: authTls, url: authTlsUrl } = await startLoopbackServer(answerAuth, { tls: makeCert(['auth.test']) }));
+}
+
+function answerAuth(req: ReceivedRequest, res: http.ServerResponse): void {
+  const body = req.body.toString();
+  calls.push({ url: req.url, method: req.method, headers: req.headers, body });
+  if (req.url === '/slow') { setTimeout(() => res.end('late'), 2000).unref(); return; }
+  if (req.headers.authorization === 'Bearer anonymous') { res.end('ok'); return; }
+  if (req.headers.authorization === 'Bearer good' || req.url === '/post' && body === 'let me in') {
+    res.writeHead(200, { 'x-user-id': 'u-42' });
+    res.end('ok');
+    return;
+  }
+  res.writeHead(401, { location: 'https://login.example/', 'x-auth-secret': 'internal', 'content-type': 'text/plain' });
+  res.end('please log in');
 }
 
 before(async () => {
@@ -50,6 +56,10 @@ before(async () => {
       } } },
       { id: 'fa-slow', uri: '/fa-slow', upstream, plugins: { 'forward-auth': { uri: `${authUrl}/slow`, timeout: 200, status_on_error: 503 } } },
       { id: 'fa-degrade', uri: '/fa-degrade', upstream, plugins: { 'forward-auth': { uri: 'http://127.0.0.1:1/down', allow_degradation: true } } },
+      { id: 'fa-tls', uri: '/fa-tls', upstream, plugins: { 'forward-auth': { uri: `${authTlsUrl}/verify`, request_headers: ['Authorization'] } } },
+      { id: 'fa-tls-unverified', uri: '/fa-tls-unverified', upstream, plugins: { 'forward-auth': {
+        uri: `${authTlsUrl}/verify`, request_headers: ['Authorization'], ssl_verify: false,
+      } } },
       { id: 'fa-down', uri: '/fa-down', upstream, plugins: { 'forward-auth': { uri: 'http://127.0.0.1:1/down', keepalive: false } } },
     ],
   }), { extra: { log_dir: '.' } }));
@@ -58,6 +68,17 @@ before(async () => {
 after(async () => {
   await stopWithUpstream(gw, up);
   await new Promise((resolve) => auth.close(resolve));
+  authTls.closeAllConnections();
+  await new Promise((resolve) => authTls.close(resolve));
+});
+
+test('ssl_verify: a self-signed auth service certificate is refused (status_on_error, 403); with ssl_verify false it is used', async () => {
+  calls.length = 0;
+  assert.equal((await get(gw.url + '/fa-tls', { headers: { authorization: 'Bearer good' } })).status, 403);
+  assert.equal(calls.length, 0, 'nothing was sent over the unverified connection');
+  assert.equal((await get(gw.url + '/fa-tls-unverified', { headers: { authorization: 'Bearer good' } })).status, 200);
+  assert.equal(calls.at(-1)?.url, '/verify');
+  assert.equal((await get(gw.url + '/fa-tls-unverified', { headers: { authorization: 'Bearer bad' } })).status, 401, 'the auth service still decides');
 });
 
 test('a 2xx from the auth service lets the request through with upstream_headers copied', async () => {
