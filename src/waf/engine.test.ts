@@ -184,3 +184,10 @@ test('the same configuration compiles once', () => {
   const conf = { useCRS: false, crsPath: '/x', secRules: ['SecRule ARGS "@streq a" "id:1,phase:2,deny"'] };
   assert.equal(loadWafRules(conf), loadWafRules({ ...conf, secRules: [...conf.secRules] }));
 });
+
+test('a rule of the user\'s own in a phase this engine does not evaluate is refused, naming the entry; a chained rule follows its head', () => {
+  assert.throws(() => loadWafRules({ useCRS: false, crsPath: '/nonexistent', secRules: ['SecRule ARGS "@rx a" "id:1,phase:2,deny"', 'SecRule RESPONSE_STATUS "@eq 500" "id:2,phase:3,deny"'] }),
+    (e: unknown) => e instanceof WafConfigError && e.field === 'secRules[1]' && /phase 3/.test(e.message));
+  const rules = loadWafRules({ useCRS: false, crsPath: '/nonexistent', secRules: ['SecRule ARGS "@rx a" "id:3,phase:1,deny,chain"', 'SecRule ARGS "@rx b" "t:none"'] });
+  assert.ok(rules.ruleCount > 0);
+});

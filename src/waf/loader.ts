@@ -190,6 +190,10 @@ export class RuleSetBuilder {
       this.skippingChain = asksChain;
       return;
     }
+    // The user's own rules are refused rather than kept and never run; the CRS's are counted in `notes`.
+    if (!continuesChain && !src.skipUnsupported && !EVALUATED_PHASES.has(rule.phase)) {
+      throw new SecLangError(`${d.source}: rule ${rule.id} is in phase ${rule.phase}: only phases 1 (request headers) and 2 (request body) are evaluated`);
+    }
     if (continuesChain) {
       this.chainLast!.chain = rule;
       this.chainLast = rule;
