@@ -1,6 +1,6 @@
 // The shell: sign-in until a key is verified, then header (product, language, user,
 // sign-out), navigation and the section the hash names.
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { configureApi } from './api.js';
 import { currentLang, LANGS, setLang, t, type Lang } from './i18n/index.js';
 import { ChainRoutes } from './chain/routes.js';
@@ -9,7 +9,7 @@ import { Marketplace } from './marketplace/page.js';
 import { MetricsPage } from './metrics/page.js';
 import { Resources } from './resources/page.js';
 import { navigate, useRoute } from './route.js';
-import { clearSession, loadSession, saveSession, type Session } from './session.js';
+import { clearSession, loadSession, saveSession, verifyKey, type Session } from './session.js';
 import { SignIn } from './signin.js';
 
 // Only sections that exist are listed; the editors, chain view and metrics join here.
@@ -33,6 +33,11 @@ export function App() {
   };
   // Set during render, before any child's effect can call the API.
   configureApi(session?.key, () => signOut(t('signin.expired')));
+  // A key kept from an earlier visit is asked about once at load, so a revoked one returns
+  // to sign-in (through the 401 handler above) whatever the opened section calls first.
+  useEffect(() => {
+    if (session !== undefined) verifyKey(session.key).catch(() => undefined);
+  }, []);
 
   const chooseLang = (l: Lang): void => {
     setLang(l);

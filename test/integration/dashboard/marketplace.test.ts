@@ -196,7 +196,9 @@ describe('the dashboard in a browser', { timeout: 60_000 }, () => {
     assert.equal(await page.evaluate(() => sessionStorage.getItem('gatehouse.session')), null);
     await page.evaluate(() => sessionStorage.setItem('gatehouse.session', JSON.stringify({ key: 'revoked-key', name: 'old', role: 'admin' })));
     await page.reload();
-    await page.getByText('Your key is no longer accepted').waitFor();
+    await page.getByText('Your key is no longer accepted').waitFor().catch(async (err: Error) => {
+      throw new Error(`${err.message}\nthe page shows: ${(await page.locator('body').innerText()).slice(0, 600)}`);
+    });
     assert.equal(await page.evaluate(() => sessionStorage.getItem('gatehouse.session')), null);
   });
 
