@@ -146,7 +146,12 @@ export default definePlugin<ClusterKeyRateLimitConf, Prepared>({
     setLoggedText(ctx, 'cluster_key_rate_limit_key', key);
     const threshold = quota.count;
     if (p.counters.target === undefined) {
-      const answer = hitWindow(key, threshold, quota.windowSeconds * 1000);
+      let answer: QuotaAnswer | Promise<QuotaAnswer>;
+      try {
+        answer = hitWindow(key, threshold, quota.windowSeconds * 1000);
+      } catch (err) {
+        return failed(p, ctx, err);
+      }
       if (answer instanceof Promise) return answer.then((a) => decide(p, ctx, threshold, counted(a)), (err: unknown) => failed(p, ctx, err));
       return decide(p, ctx, threshold, counted(answer));
     }

@@ -12,6 +12,7 @@ import { hitWindow, type QuotaAnswer } from '../counters/index.js';
 import { confVersion, instanceKeyPrefix } from './common/limits.js';
 import { keyQuota, limitKeyEntrySchema, rawQueryParam, type KeyQuota, type LimitKeyEntry } from './common/key-limits.js';
 import { HEADER_NAME_SCHEMA } from './common/headers.js';
+import { counterFailure, type PolicyCounters } from './common/redis-policy.js';
 import { routeCounter, setLoggedText } from './common/observe.js';
 
 export interface KeyRateLimitConf {
@@ -76,11 +77,24 @@ export default definePlugin<KeyRateLimitConf, KeyRateLimitPrepared>({
     const quota = p.quotas.get(value);
     if (quota === undefined) return undefined;
     setLoggedText(ctx, 'key_rate_limit_key', value);
-    const answer = hitWindow(`${instanceKeyPrefix(p, p.version, ctx)}${value}`, quota.count, quota.windowSeconds * 1000);
-    if (answer instanceof Promise) return answer.then((a) => decide(ctx, a));
+    let answer: QuotaAnswer | Promise<QuotaAnswer>;
+    try {
+      answer = hitWindow(`${instanceKeyPrefix(p, p.version, ctx)}${value}`, quota.count, quota.windowSeconds * 1000);
+    } catch (err) {
+      return failed(ctx, err);
+    }
+    if (answer instanceof Promise) return answer.then((a) => decide(ctx, a), (err: unknown) => failed(ctx, err));
     return decide(ctx, answer);
   },
 });
+
+const LOCAL: PolicyCounters = { policy: 'local', target: undefined, redis: undefined };
+
+/** The node's counters could not answer (the primary is gone): the request passes, as with a failing Redis, and it is logged. */
+function failed(ctx: PluginContext, err: unknown): undefined {
+  counterFailure('key-rate-limit', LOCAL, true, ctx, err, REFUSED);
+  return undefined;
+}
 
 function decide(ctx: PluginContext, a: QuotaAnswer): PhaseResult | undefined {
   if (a.admitted) return undefined;
