@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
+import { startGateway, startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
 import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get, type SimpleResponse } from '../../helpers/http.js';
 import { withPluginRoutes } from '../../helpers/plugin-admin.js';
@@ -146,4 +146,26 @@ test('bad config is refused with a 400 naming the field', async () => {
     }
     assert.equal((await put({ rule_name: 'r', global_threshold: { query_per_hour: 5 }, redis: { service_name: '127.0.0.1' } })).status, 201);
   });
+});
+
+test('redis.password is masked for Admin API viewers, kept in clear for admins, never logged', async () => {
+  const adminKeys = [{ name: 'a', key: 'ckrl-admin-key-0001', role: 'admin' as const }, { name: 'v', key: 'ckrl-viewer-key-001', role: 'viewer' as const }];
+  const writable = await startGateway({ store: 'sqlite', adminKeys });
+  const read = (key: string) => get(writable.adminUrl + '/routes/pw', { headers: { 'X-API-KEY': key } });
+  try {
+    const created = await get(writable.adminUrl + '/routes/pw', {
+      method: 'PUT', headers: { 'X-API-KEY': 'ckrl-admin-key-0001', 'content-type': 'application/json' },
+      body: JSON.stringify({ uri: '/pw', upstream: { nodes: { '127.0.0.1:1': 1 } }, plugins: { 'cluster-key-rate-limit': {
+        rule_name: 'pw', global_threshold: { query_per_second: 1 }, redis: { service_name: '127.0.0.1', password: 'ckrl-pw-in-clear' },
+      } } }),
+    });
+    assert.ok(created.status < 300, created.body);
+    const viewer = await read('ckrl-viewer-key-001');
+    assert.equal(viewer.status, 200);
+    assert.equal(viewer.json().value.plugins['cluster-key-rate-limit'].redis.password, '******');
+    assert.match((await read('ckrl-admin-key-0001')).body, /ckrl-pw-in-clear/);
+    assert.doesNotMatch(writable.output(), /ckrl-pw-in-clear/);
+  } finally {
+    await writable.stop();
+  }
 });
