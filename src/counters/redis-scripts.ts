@@ -96,3 +96,20 @@ if redis.call('PTTL', KEYS[1]) < ttl then redis.call('SET', KEYS[1], '1', 'PX', 
 return 1
 `,
 };
+
+/**
+ * Higress cluster-key-rate-limit's fixed window, so that its keys in a Redis it shares
+ * with Higress gateways count alike: a count already past the threshold is not raised
+ * further; otherwise INCR, and the first hit sets the expiry in seconds.
+ * ARGV: threshold, windowSeconds. Returns {count, seconds left in the window}.
+ */
+export const THRESHOLD_WINDOW: ScriptDefinition = {
+  numberOfKeys: 1,
+  lua: `
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if current > tonumber(ARGV[1]) then return {current, redis.call('TTL', KEYS[1])} end
+current = redis.call('INCR', KEYS[1])
+if current == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return {current, redis.call('TTL', KEYS[1])}
+`,
+};

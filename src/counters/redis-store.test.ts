@@ -146,3 +146,16 @@ test('a store dropped without close (its plugin instance replaced) gives its sha
     return openConnections() === base;
   }, 50);
 });
+
+test('hitThreshold: Higress\'s window on the key as given, counting stopping one past the threshold', () => withStore(300, async (store) => {
+  const key = 'higress-cluster-key-rate-limit:r:global_threshold:60';
+  const counts: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const r = await store.hitThreshold(key, 2, 60);
+    counts.push(r.count);
+    assert.ok(r.ttlSeconds > 0 && r.ttlSeconds <= 60, `ttl ${r.ttlSeconds}`);
+  }
+  assert.deepEqual(counts, [1, 2, 3, 3, 3]);
+  assert.deepEqual((await redis.cli('--raw', 'keys', '*')).trim().split('\n'), [key]);
+  assert.equal(Number((await redis.cli('ttl', key)).trim()) > 0, true);
+}));

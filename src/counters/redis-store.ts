@@ -56,6 +56,16 @@ export class RedisCounterStore implements CounterStore, QuotaCounter, KeyMarks {
     }));
   }
 
+  /**
+   * Higress cluster-key-rate-limit's window on `redisKey` exactly as given (no prefix of
+   * ours: the key layout is Higress's). Resolves the count (it stops one past
+   * `threshold`) and the seconds left in the window.
+   */
+  hitThreshold(redisKey: string, threshold: number, windowSeconds: number): Promise<{ count: number; ttlSeconds: number }> {
+    return this.run('a fixed window', (c) => c.client.gatehouseThreshold(redisKey, threshold, windowSeconds))
+      .then(([count, ttl]) => ({ count: Number(count), ttlSeconds: Number(ttl) }));
+  }
+
   take(key: string, rate: number, burst: number): Promise<number> {
     return this.run('a leaky bucket', (c) => c.client.gatehouseBucket(KEY_PREFIX + 'bucket:' + key, rate, burst))
       .then((delay) => Number(delay));

@@ -21,7 +21,11 @@ test('the example of every plugin page works as the page says', async () => {
   try {
     redis = await startRedis();
     gw = await startLikeNpmStart((config) => { config.node.workers = 1; });
-    const addresses = { ...gw.addresses, '"redis_port": 6379': `"redis_port": ${redis.port}` };
+    const addresses = {
+      ...gw.addresses,
+      '"redis_port": 6379': `"redis_port": ${redis.port}`,
+      '"service_port": 6379': `"service_port": ${redis.port}`,
+    };
     const registry = await PluginRegistry.load();
     let ran = 0;
     for (const { plugin } of registry.list()) {

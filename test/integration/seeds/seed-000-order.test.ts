@@ -62,8 +62,8 @@ const SEED_000: Row[] = [
   row('ai-json', 'ai-json', 'default', 150, {}, 16),
   row('ai-proxy', 'ai-proxy', 'default', 110, {}, 16),
   row('canary-header', 'canary-header', 'default', 100, {}, 15),
-  row('cluster-key-rate-limit', 'cluster-key-rate-limit', 'default', 20, {}, 15),
-  row('key-rate-limit', 'key-rate-limit', 'default', 10, {}, 15),
+  row('cluster-key-rate-limit', 'cluster-key-rate-limit', 'default', 20, { rule_name: 'seed', global_threshold: { query_per_second: 1000 } }),
+  row('key-rate-limit', 'key-rate-limit', 'default', 10, { limit_by_header: 'x-key', limit_keys: [{ key: 'k', query_per_second: 1 }] }),
   row('Sentinel filter (circuit breaking)', 'api-breaker', 'default', -1000, { break_response_code: 502 }),
   row('Router filter (traffic replication)', 'proxy-mirror', 'default', -2000, { host: 'http://127.0.0.1:9' }),
 ];
