@@ -147,6 +147,9 @@ export function scenarioTable(res: ScenarioResult): string {
     lines.push(`  gateway (wasm plugin) ÷ gateway (no plugins): ${fmtRatio(ratio(rows, 'gateway-wasm', 'gateway'))}`);
     lines.push(`  gateway (TS plugin) ÷ gateway (no plugins): ${fmtRatio(ratio(rows, 'gateway-ts', 'gateway'))}`);
   }
+  if (scenario.id === 'transformer') {
+    lines.push(`  gateway (transformer, JSON body) ÷ gateway (no plugins): ${fmtRatio(ratio(rows, 'gateway-transformer', 'gateway'))}`);
+  }
   if (scenario.id === 'security') {
     lines.push(`  gateway (key-auth + waf + request-validation) ÷ gateway (no plugins): ${fmtRatio(ratio(rows, 'gateway-security', 'gateway'))}`);
   }
@@ -178,6 +181,10 @@ export function summaryBlock(results: ScenarioResult[]): string {
     if (res.scenario.id === 'wasm') {
       add('gateway wasm plugin ÷ gateway no plugins', ratio(rows, 'gateway-wasm', 'gateway'), goal);
       add('gateway TS plugin ÷ gateway no plugins', ratio(rows, 'gateway-ts', 'gateway'));
+      continue;
+    }
+    if (res.scenario.id === 'transformer') {
+      add('gateway transformer (JSON body) ÷ gateway no plugins (no goal)', ratio(rows, 'gateway-transformer', 'gateway'));
       continue;
     }
     if (res.scenario.id === 'security') {
