@@ -118,7 +118,8 @@ export function goalLine(g: Goal): string {
 export function scenarioTable(res: ScenarioResult): string {
   const { scenario, rows } = res;
   const lines: string[] = [];
-  lines.push(`▸ ${scenario.title} — GET ${scenario.path} (${fmtBytes(scenario.bodyBytes)} response)`);
+  const sent = scenario.request === undefined ? '' : ` with a ${fmtBytes(Buffer.byteLength(scenario.request.body))} body`;
+  lines.push(`▸ ${scenario.title} — ${scenario.request?.method ?? 'GET'} ${scenario.path}${sent} (${fmtBytes(scenario.bodyBytes)} response)`);
   const head = ['target', 'req/s', 'spread', 'p50 ms', 'p99 ms', 'errors', '÷ baseline', 'CPU µs/req'];
   const widths = [24, 9, 8, 8, 8, 8, 11, 11];
   const right = [false, true, true, true, true, true, true, true];

@@ -182,10 +182,10 @@ async function main(): Promise<void> {
       try {
         const res = await httpGet(baseUrl(r) + scenario.path, 10_000, scenario.request);
         if (res.status !== 200 || res.bytes !== scenario.bodyBytes) {
-          row.failure = `preflight GET ${scenario.path} answered HTTP ${res.status} with ${res.bytes} bytes (expected 200 with ${scenario.bodyBytes})`;
+          row.failure = `preflight ${scenario.request?.method ?? 'GET'} ${scenario.path} answered HTTP ${res.status} with ${res.bytes} bytes (expected 200 with ${scenario.bodyBytes})`;
         }
       } catch (e) {
-        row.failure = `preflight GET ${scenario.path} failed: ${errMsg(e)}` + outputBlock(r.procs[0]);
+        row.failure = `preflight ${scenario.request?.method ?? 'GET'} ${scenario.path} failed: ${errMsg(e)}` + outputBlock(r.procs[0]);
       }
     }
     const active = (): TargetId[] => scenario.targets.filter((t) => rowOf(t).failure === undefined);

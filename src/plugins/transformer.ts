@@ -72,9 +72,13 @@ function isJson(type: string | undefined): boolean {
   return type !== undefined && type.toLowerCase().includes('application/json');
 }
 
+/** Characters a header value cannot carry (controls, beyond Latin-1): percent-encoded, as a value mapped from a body may hold them. */
+const NOT_IN_HEADER = /[^\t\x20-\x7e\x80-\xff]/gu;
+
 function headerText(v: unknown): string {
   if (Array.isArray(v)) return v.map(headerText).join(', ');
-  return typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
+  const text = typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
+  return text.replace(NOT_IN_HEADER, (c) => encodeURIComponent(c));
 }
 
 /** Request or response headers; a repeated header is one value joined with `, `. */
@@ -223,6 +227,7 @@ export default definePlugin<TransformerConf, TransformerPrepared>({
     if (!eof) return Buffer.alloc(0);
     const raw = Buffer.concat(state.chunks, state.size);
     state.chunks = [];
+    if (raw.length === 0) return raw; // HEAD, 204, 304: nothing to rewrite
     const parsed = parseBody(raw);
     if (parsed === 'invalid_json') {
       countSkipped(ctx, 'response', parsed);

@@ -113,6 +113,10 @@ test('JSON request body: every operation, maps between body, headers and query, 
   assert.equal(Number(seen.headers['content-length']), Buffer.byteLength(seen.body));
   assert.equal(seen.headers['x-from-body'], '7');
   assert.equal(seen.url, '/body?log=json&q=42');
+  const odd = await get(gw.url + '/body', { method: 'POST', headers: json, body: JSON.stringify({ nested: { id: 'a\r\nx-evil: 1 é 名' } }) });
+  assert.equal(odd.status, 200, odd.body);
+  assert.equal(odd.json().headers['x-from-body'], 'a%0D%0Ax-evil: 1 é %E5%90%8D', 'a value a header cannot carry is percent-encoded');
+  assert.equal(odd.json().headers['x-evil'], undefined);
 });
 
 test('a non-JSON, invalid or too large request body goes through untouched and is counted', async () => {
