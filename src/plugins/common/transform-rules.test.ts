@@ -60,3 +60,13 @@ test('compile errors name the field', () => {
   assert.throws(() => compile([{ operate: 'add', body: [{ key: 'a', value: 'yes', value_type: 'boolean' }] }]), /body\[0\]\.value: not a boolean/);
   assert.throws(() => compileRules([{ operate: 'remove', querys: [{ key: 'a' }] }], 'respRules', ['headers', 'body']), /respRules\[0\]\.querys/);
 });
+
+test('as Higress\'s code: rename onto a present argument keeps both; replace leaves an absent key absent', () => {
+  const q = new QueryStore('/p?old=1&new=0');
+  const rules = compileRules([
+    { operate: 'rename', querys: [{ oldKey: 'old', newKey: 'new' }] },
+    { operate: 'replace', querys: [{ key: 'absent', newValue: 'x' }] },
+  ], 'reqRules', ['headers', 'querys', 'body']);
+  applyRules(rules, { querys: q }, facts);
+  assert.equal(q.uri(), '/p?new=0&new=1');
+});

@@ -186,15 +186,25 @@ function dedupe(list: unknown[], strategy: Strategy): unknown[] {
 
 /**
  * Applies every item of `rules` (only those writing `only`, when given) for which `stores`
- * holds both the source and the target; returns how many changed something.
+ * holds both the source and the target; returns how many changed something. As Higress:
+ * every rule's header items first, in the order written, then query items, then body items.
  */
 export function applyRules(rules: CompiledRule[], stores: Partial<Record<Target, Store>>, facts: RequestFacts, only?: Target): number {
   let changed = 0;
+  for (const target of TARGETS) {
+    if (only !== undefined && target !== only) continue;
+    const store = stores[target];
+    if (store === undefined) continue;
+    changed += applyTarget(rules, target, store, stores, facts);
+  }
+  return changed;
+}
+
+function applyTarget(rules: CompiledRule[], target: Target, store: Store, stores: Partial<Record<Target, Store>>, facts: RequestFacts): number {
+  let changed = 0;
   for (const rule of rules) {
     for (const item of rule.items) {
-      if (only !== undefined && item.target !== only) continue;
-      const store = stores[item.target];
-      if (store === undefined) continue;
+      if (item.target !== target) continue;
       if (rule.operate === 'map') {
         const source = stores[rule.source ?? item.target];
         if (source === undefined) continue;
@@ -217,11 +227,15 @@ function applyItem(op: Exclude<Operation, 'map'>, item: CompiledItem, store: Sto
       if (current === undefined) return false;
       store.delete(item.key);
       return true;
-    case 'rename':
+    case 'rename': {
       if (current === undefined) return false;
+      // a header or argument already under the new name keeps its values, the renamed ones follow (Higress)
+      const moved = item.target !== 'body' && store.get(item.to!) !== undefined
+        ? [...store.values(item.to!), ...store.values(item.key)] : current;
       store.delete(item.key);
-      store.set(item.to!, current);
+      store.set(item.to!, moved);
       return true;
+    }
     case 'dedupe': {
       if (current === undefined) return false;
       const kept = dedupe(store.values(item.key), item.strategy);
@@ -231,7 +245,8 @@ function applyItem(op: Exclude<Operation, 'map'>, item: CompiledItem, store: Sto
     default: {
       const value = itemValue(item, facts);
       if (value === undefined) return false;
-      if (op === 'add' && current !== undefined) return false;
+      // Higress's code: replace changes only a key that is there (its README says it adds one)
+      if ((op === 'add' && current !== undefined) || (op === 'replace' && current === undefined)) return false;
       if (op === 'append' && current !== undefined) store.set(item.key, [...store.values(item.key), value]);
       else store.set(item.key, value);
       return true;

@@ -48,11 +48,11 @@ const BODY_RULES = [
 const RESP_RULES = [
   { operate: 'remove', headers: [{ key: 'x-upstream' }], body: [{ key: 'headers' }] },
   { operate: 'rename', headers: [{ oldKey: 'content-type', newKey: 'x-was-type' }], body: [{ oldKey: 'method', newKey: 'verb' }] },
-  { operate: 'replace', headers: [{ key: 'x-r', newValue: 'r' }], body: [{ key: 'upstream', newValue: 'hidden' }] },
+  { operate: 'replace', headers: [{ key: 'x-was-type', newValue: 'json' }], body: [{ key: 'upstream', newValue: 'hidden' }] },
   { operate: 'add', headers: [{ key: 'x-a', value: 'a' }], body: [{ key: 'flag', value: 'true', value_type: 'boolean' }] },
   { operate: 'append', headers: [{ key: 'x-a', appendValue: 'b' }, { key: 'x-a', appendValue: 'a' }], body: [{ key: 'url', appendValue: 'more' }, { key: 'url', appendValue: 'more' }] },
   { operate: 'map', headers: [{ fromKey: 'x-a', toKey: 'x-a-copy' }], body: [{ fromKey: 'verb', toKey: 'method2' }] },
-  { operate: 'map', mapSource: 'headers', body: [{ fromKey: 'x-r', toKey: 'from_header' }] },
+  { operate: 'map', mapSource: 'headers', body: [{ fromKey: 'x-was-type', toKey: 'from_header' }] },
   { operate: 'dedupe', headers: [{ key: 'x-a', strategy: 'RETAIN_UNIQUE' }], body: [{ key: 'url', strategy: 'RETAIN_UNIQUE' }] },
 ];
 
@@ -83,7 +83,7 @@ test('request headers: remove, rename, replace, add, append, map, dedupe in the 
   assert.equal(h['x-old'], undefined);
   assert.equal(h['x-renamed'], 'test');
   assert.equal(h['x-replace'], 'replaced');
-  assert.equal(h['x-absent'], 'added-by-replace', 'replace adds what is absent');
+  assert.equal(h['x-absent'], undefined, 'replace leaves an absent header absent (Higress\'s code)');
   assert.equal(h['x-kept'], 'yes', 'add leaves a present header alone');
   assert.equal(h['x-add'], 'host-foo.bar, path-get');
   assert.equal(h['x-map'], 'host-foo.bar, path-get');
@@ -112,7 +112,8 @@ test('JSON request body: every operation, maps between body, headers and query, 
   });
   assert.equal(Number(seen.headers['content-length']), Buffer.byteLength(seen.body));
   assert.equal(seen.headers['x-from-body'], '7');
-  assert.equal(seen.url, '/body?log=json&q=42');
+  // headers, then query, then body: the query item read a3 before the body items replaced it
+  assert.equal(seen.url, '/body?log=json&q=t3');
   const odd = await get(gw.url + '/body', { method: 'POST', headers: json, body: JSON.stringify({ nested: { id: 'a\r\nx-evil: 1 é 名' } }) });
   assert.equal(odd.status, 200, odd.body);
   assert.equal(odd.json().headers['x-from-body'], 'a%0D%0Ax-evil: 1 é %E5%90%8D', 'a value a header cannot carry is percent-encoded');
@@ -140,12 +141,11 @@ test('a non-JSON, invalid or too large request body goes through untouched and i
 });
 
 test('response headers and JSON body: every operation', async () => {
-  const r = await get(gw.url + '/resp?log=resp', { headers: { 'x-r': 'client' } });
+  const r = await get(gw.url + '/resp?log=resp');
   assert.equal(r.status, 200, r.body);
   assert.equal(r.headers['x-upstream'], undefined);
   assert.equal(r.headers['content-type'], undefined);
-  assert.equal(r.headers['x-was-type'], 'application/json');
-  assert.equal(r.headers['x-r'], 'r');
+  assert.equal(r.headers['x-was-type'], 'json');
   assert.equal(r.headers['x-a'], 'a, b');
   assert.equal(r.headers['x-a-copy'], 'a, b, a');
   const body = r.json();
@@ -156,7 +156,7 @@ test('response headers and JSON body: every operation', async () => {
   assert.equal(body.upstream, 'hidden');
   assert.equal(body.flag, true);
   assert.deepEqual(body.url, ['/resp?log=resp', 'more']);
-  assert.equal(body.from_header, 'r');
+  assert.equal(body.from_header, 'json');
   assert.equal((await logEntry(join(gw.dir, 'tf.log'), 'uri', '/resp?log=resp')).resp, 'rewritten');
 });
 
@@ -170,7 +170,7 @@ test('a non-JSON or too large response body goes through untouched and is counte
   const large = await get(gw.url + '/resp?log=large', { method: 'POST', body: 'x'.repeat(MAX_BODY) });
   assert.equal(large.status, 200);
   assert.equal(large.json().upstream, 'a', 'the body is the upstream\'s');
-  assert.equal(large.headers['x-r'], 'r', 'headers are still rewritten');
+  assert.equal(large.headers['x-was-type'], 'json', 'headers are still rewritten');
   assert.equal(await metricValue(gw, tooLarge), 1);
   assert.equal((await logEntry(join(gw.dir, 'tf.log'), 'uri', '/resp?log=large')).resp, 'too_large');
 });
