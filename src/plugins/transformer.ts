@@ -132,14 +132,13 @@ function transformRequest(p: TransformerPrepared, ctx: PluginContext, body: { do
 
 async function requestBody(p: TransformerPrepared, ctx: PluginContext): Promise<{ doc: unknown } | undefined> {
   if (!p.reqBody) return undefined;
-  const type = ctx.request.header('content-type');
-  if (!isJson(type)) {
-    if (ctx.request.header('content-length') !== undefined || ctx.request.header('transfer-encoding') !== undefined) {
-      countSkipped(ctx, 'request', 'not_json');
-    }
+  const length = ctx.request.header('content-length');
+  const chunked = ctx.request.header('transfer-encoding') !== undefined;
+  if ((length === undefined || length === '0') && !chunked) return undefined; // no body
+  if (!isJson(ctx.request.header('content-type'))) {
+    countSkipped(ctx, 'request', 'not_json');
     return undefined;
   }
-  const length = ctx.request.header('content-length');
   if (length === undefined) {
     countSkipped(ctx, 'request', 'no_length');
     return undefined;

@@ -45,12 +45,14 @@ test('rules run in the order written; dedupe strategies; value types; conditions
     { operate: 'append', body: [{ key: 'tags', appendValue: 'b' }, { key: 'tags', appendValue: 'a' }] },
     { operate: 'dedupe', body: [{ key: 'tags', strategy: 'RETAIN_UNIQUE' }, { key: 'csv', strategy: 'SPLIT_AND_RETAIN_LAST' }] },
     { operate: 'add', body: [{ key: 'n', value: '5', value_type: 'number' }, { key: 'h', value: '$1', host_pattern: '^(\\w+)\\.' }] },
+    // Go's ReplaceAllString over the subject: every match replaced, the rest kept
+    { operate: 'add', body: [{ key: 'every', value: '<$1>', path_pattern: '(\\w)' }, { key: 'huge', value: 'x'.repeat(4096), path_pattern: 'z*' }] },
     { operate: 'add', body: [{ key: 'skipped', value: 'x', path_pattern: '^/post' }] },
     { operate: 'remove', body: [{ key: 'n' }] },
   ];
   const root = { doc: { tags: 'a', csv: 'x, y, z' } as unknown };
   applyRules(compileRules(rules, 'reqRules', ['headers', 'querys', 'body']), { body: jsonStore(root) }, facts);
-  assert.deepEqual(root.doc, { tags: ['a', 'b'], csv: 'z', h: 'foo' });
+  assert.deepEqual(root.doc, { tags: ['a', 'b'], csv: 'z', h: 'foobar.com', every: '/<g><e><t>?<x>=<1>' });
 });
 
 test('compile errors name the field', () => {

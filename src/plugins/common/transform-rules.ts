@@ -151,18 +151,35 @@ function convert(text: string, type: ValueType): unknown {
   }
 }
 
+/** Bound on a value built from a pattern's matches (a pattern matching everywhere repeats the value per match). */
+const MAX_CONDITIONED_VALUE = 16 * 1024;
+
 /** The request's host and path (with query), which host_pattern and path_pattern match. */
 export interface RequestFacts { host: string; path: string }
 
-/** The item's value, `$N` filled from its condition's groups; undefined when the condition does not match. */
+/**
+ * The item's value; with a condition, Higress's `ReplaceAllString(subject, value)`: every
+ * match in the host (or path) replaced by the value with `$N` filled from its groups.
+ * Undefined when the condition does not match (the item is skipped).
+ */
 function itemValue(item: CompiledItem, facts: RequestFacts): unknown {
   let text = item.value ?? '';
   if (item.condition !== undefined) {
     const subject = item.condition.subject === 'host' ? facts.host : facts.path;
     const m = item.condition.re.matcher(subject);
-    if (!m.find()) return undefined;
-    // Higress's examples write `\$1` (escaped for its YAML); both spellings name group 1
-    text = text.replace(/\\?\$(\d)/g, (_s, n: string) => (Number(n) <= m.groupCount() ? m.group(Number(n)) ?? '' : ''));
+    let out = '';
+    let last = 0;
+    let matched = false;
+    while (m.find()) {
+      matched = true;
+      // Higress's examples write `\$1` (escaped for its YAML); both spellings name group 1
+      const expanded = text.replace(/\\?\$(\d)/g, (_s, n: string) => (Number(n) <= m.groupCount() ? m.group(Number(n)) ?? '' : ''));
+      out += subject.slice(last, m.start()) + expanded;
+      last = m.end();
+      if (out.length > MAX_CONDITIONED_VALUE) return undefined;
+    }
+    if (!matched) return undefined;
+    text = out + subject.slice(last);
   }
   return item.valueType === 'string' ? text : convert(text, item.valueType) ?? text;
 }

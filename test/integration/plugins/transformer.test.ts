@@ -27,7 +27,7 @@ const QUERY_RULES = [
   { operate: 'remove', querys: [{ key: 'k1' }] },
   { operate: 'rename', querys: [{ oldKey: 'k2', newKey: 'k2-new' }] },
   { operate: 'replace', querys: [{ key: 'k2-new', newValue: 'v2 new' }] },
-  { operate: 'add', querys: [{ key: 'k3', value: 'v31-$1', path_pattern: '^/(\\w+)' }] },
+  { operate: 'add', querys: [{ key: 'k3', value: 'v31-$1', path_pattern: '^/(\\w+).*$' }] },
   { operate: 'append', querys: [{ key: 'k3', appendValue: 'v32' }] },
   { operate: 'map', querys: [{ fromKey: 'k3', toKey: 'k4' }] },
   { operate: 'dedupe', querys: [{ key: 'k4', strategy: 'RETAIN_FIRST' }, { key: 'k5', strategy: 'SPLIT_AND_RETAIN_LAST' }] },
