@@ -1,7 +1,7 @@
 // transformer: Higress's request/response conversion. `reqRules` edit the request's
 // headers, query arguments and JSON body before it goes upstream; `respRules` edit the
-// response's headers and JSON body. Rules run in the order written, each over its
-// headers, then querys, then body items.
+// response's headers and JSON body. As in Higress's code: the header items of every rule
+// (in the order written), then the query items, then the body items.
 //
 // Bodies: only `application/json` ones are rewritten (re-encoded, so the length follows);
 // any other body, one that does not parse, or one larger than node.max_buffered_body_size
@@ -24,7 +24,10 @@ export interface TransformerConf { reroute?: boolean; reqRules?: RuleConf[]; res
 interface TransformerPrepared {
   req: CompiledRule[];
   resp: CompiledRule[];
+  /** The request body is read: a rule writes it or maps from it. */
   reqBody: boolean;
+  /** The request body is sent re-encoded: a rule writes it. */
+  reqBodyWritten: boolean;
   respBody: boolean;
   stateKey: string;
 }
@@ -124,7 +127,7 @@ function transformRequest(p: TransformerPrepared, ctx: PluginContext, body: { do
   if (body !== undefined) stores.body = bodyStore(body);
   applyRules(p.req, stores, facts(ctx));
   if (query.changed) ctx.request.upstreamUri = query.uri();
-  if (body !== undefined) {
+  if (body !== undefined && p.reqBodyWritten) {
     ctx.request.setBody(JSON.stringify(body.doc));
     ctx.setVar('transformer_request_body', 'rewritten');
   }
@@ -188,7 +191,8 @@ export default definePlugin<TransformerConf, TransformerPrepared>({
     const resp = compileRules(conf.respRules ?? [], 'respRules', ['headers', 'body']);
     const late = (conf.respRules ?? []).findIndex((r) => r.operate === 'map' && r.mapSource === 'body' && r.headers !== undefined);
     if (late !== -1) throw new Error(`respRules[${late}].mapSource: response headers are sent before the body is read; map body into headers only in reqRules`);
-    return { req, resp, reqBody: rulesTouch(req, 'body'), respBody: rulesTouch(resp, 'body'), stateKey: `transformer#${++instances}` };
+    const reqBodyWritten = req.some((r) => r.items.some((i) => i.target === 'body'));
+    return { req, resp, reqBody: rulesTouch(req, 'body'), reqBodyWritten, respBody: rulesTouch(resp, 'body'), stateKey: `transformer#${++instances}` };
   },
 
   rewrite(p, ctx) {

@@ -61,6 +61,7 @@ before(async () => {
     routes: [
       { id: 'h', uri: '/get', upstream, plugins: { transformer: { reqRules: HEADER_RULES } } },
       { id: 'q', uri: '/query', upstream, plugins: { transformer: { reqRules: QUERY_RULES } } },
+      { id: 'mb', uri: '/map-body', upstream, plugins: { transformer: { reqRules: [{ operate: 'map', mapSource: 'body', headers: [{ fromKey: 'user.id', toKey: 'x-user-id' }] }] } } },
       { id: 'b', uri: '/body', upstream, plugins: { transformer: { reqRules: BODY_RULES }, 'file-logger': LOGGED } },
       { id: 'r', uri: '/resp', upstream, plugins: { transformer: { respRules: RESP_RULES }, 'file-logger': LOGGED } },
       { id: 'rb', uri: '/bytes/*', upstream, plugins: { transformer: { respRules: [{ operate: 'remove', body: [{ key: 'x' }] }] } } },
@@ -118,6 +119,13 @@ test('JSON request body: every operation, maps between body, headers and query, 
   assert.equal(odd.status, 200, odd.body);
   assert.equal(odd.json().headers['x-from-body'], 'a%0D%0Ax-evil: 1 é %E5%90%8D', 'a value a header cannot carry is percent-encoded');
   assert.equal(odd.json().headers['x-evil'], undefined);
+});
+
+test('a body only mapped from is read but sent as the client wrote it', async () => {
+  const body = '{ "user" : { "id" : 12 } }';
+  const r = await get(gw.url + '/map-body', { method: 'POST', headers: json, body });
+  assert.equal(r.json().headers['x-user-id'], '12');
+  assert.equal(r.json().body, body);
 });
 
 test('a non-JSON, invalid or too large request body goes through untouched and is counted', async () => {
