@@ -1,7 +1,7 @@
 // Load-generator child process for `--loader=autocannon`: runs autocannon through its API and prints
 // one JSON line. autocannon's own histogram stores whole milliseconds, too coarse for sub-millisecond
 // p50s, so latencies are collected here from its 'response' events (float ms) and sorted at the end.
-// Usage: node dist/bench/autocannon-worker.js <url> <connections> <durationSeconds>
+// Usage: node dist/bench/autocannon-worker.js <url> <connections> <durationSeconds> [<request JSON: method, headers, body>]
 import { createRequire } from 'node:module';
 
 interface AutocannonResult {
@@ -14,7 +14,7 @@ interface AutocannonInstance {
 type Autocannon = (opts: Record<string, unknown>, cb: (err: Error | null, result: AutocannonResult) => void) => AutocannonInstance;
 
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
-const [url, connections, duration] = process.argv.slice(2);
+const [url, connections, duration, request] = process.argv.slice(2);
 if (url === undefined || connections === undefined || duration === undefined) {
   process.stderr.write('usage: autocannon-worker <url> <connections> <durationSeconds>\n');
   process.exit(2);
@@ -22,7 +22,8 @@ if (url === undefined || connections === undefined || duration === undefined) {
 
 let samples = new Float64Array(1 << 18);
 let n = 0;
-const instance = autocannon({ url, connections: Number(connections), duration: Number(duration), pipelining: 1, timeout: 10 }, (err, result) => {
+const requestOpts = request === undefined ? {} : JSON.parse(request) as Record<string, unknown>;
+const instance = autocannon({ url, connections: Number(connections), duration: Number(duration), pipelining: 1, timeout: 10, ...requestOpts }, (err, result) => {
   if (err !== null) { process.stderr.write(`autocannon: ${err.message}\n`); process.exit(1); }
   const sorted = samples.subarray(0, n).sort();
   const pct = (p: number): number => (n === 0 ? 0 : sorted[Math.min(n - 1, Math.ceil((p / 100) * n) - 1)]);

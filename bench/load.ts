@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ManagedProcess, which } from './procs.js';
+import type { BenchRequest } from './scenarios.js';
 
 export type LoaderName = 'wrk' | 'autocannon';
 
@@ -33,6 +34,8 @@ export interface LoadOptions {
   durationS: number;
   /** Folder for the wrk Lua script. */
   tmpDir: string;
+  /** Method, headers and body of every request; a plain GET without. */
+  request?: BenchRequest;
 }
 
 // wrk's done() hook prints exact percentiles (microseconds) instead of its rounded text summary.
@@ -48,7 +51,22 @@ done = function(summary, latency, requests)
 end
 `;
 
-let wrkScript: string | undefined;
+const wrkScripts = new Map<BenchRequest | undefined, string>();
+
+/** The wrk script: the report hook, and the request every connection sends when there is one. */
+function wrkScriptFor(tmpDir: string, request: BenchRequest | undefined): string {
+  let file = wrkScripts.get(request);
+  if (file !== undefined) return file;
+  file = join(tmpDir, `bench-report-${wrkScripts.size}.lua`);
+  const setup = request === undefined ? '' : [
+    `wrk.method = ${JSON.stringify(request.method)}`,
+    `wrk.body = ${JSON.stringify(request.body)}`,
+    ...Object.entries(request.headers).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`),
+  ].join('\n');
+  writeFileSync(file, `${setup}\n${WRK_LUA}`);
+  wrkScripts.set(request, file);
+  return file;
+}
 
 export function loaderAvailable(name: LoaderName): boolean {
   return name === 'autocannon' || which('wrk') !== undefined;
@@ -69,15 +87,13 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const budgetMs = (opts.durationS + 20) * 1000;
   let proc: ManagedProcess;
   if (opts.loader === 'wrk') {
-    if (wrkScript === undefined) {
-      wrkScript = join(opts.tmpDir, 'bench-report.lua');
-      writeFileSync(wrkScript, WRK_LUA);
-    }
+    const wrkScript = wrkScriptFor(opts.tmpDir, opts.request);
     // One thread: on a 2-core machine the load generator gets one core, the target the other.
     proc = new ManagedProcess('wrk', 'wrk', ['-t1', `-c${opts.connections}`, `-d${opts.durationS}s`, '--timeout', '10s', '--latency', '-s', wrkScript, opts.url]);
   } else {
     const worker = fileURLToPath(new URL('./autocannon-worker.js', import.meta.url));
-    proc = new ManagedProcess('autocannon', process.execPath, [worker, opts.url, String(opts.connections), String(opts.durationS)]);
+    const request = opts.request === undefined ? [] : [JSON.stringify(opts.request)];
+    proc = new ManagedProcess('autocannon', process.execPath, [worker, opts.url, String(opts.connections), String(opts.durationS), ...request]);
   }
   const timer = setTimeout(() => proc.killNow(), budgetMs);
   const code = await proc.exited;

@@ -107,9 +107,9 @@ export function which(name: string): string | undefined {
 export interface HttpResult { status: number; bytes: number; headers: Record<string, string | string[] | undefined> }
 
 /** One GET on a fresh connection, bounded by `timeoutMs`. */
-export function httpGet(url: string, timeoutMs = 2000): Promise<HttpResult> {
+export function httpGet(url: string, timeoutMs = 2000, send?: { method: string; headers: Record<string, string>; body: string }): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'GET', agent: false, timeout: timeoutMs }, (res) => {
+    const req = request(url, { method: send?.method ?? 'GET', headers: send?.headers, agent: false, timeout: timeoutMs }, (res) => {
       let bytes = 0;
       res.on('data', (c: Buffer) => { bytes += c.length; });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, headers: res.headers }));
@@ -117,7 +117,7 @@ export function httpGet(url: string, timeoutMs = 2000): Promise<HttpResult> {
     });
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on('error', reject);
-    req.end();
+    req.end(send?.body);
   });
 }
 

@@ -118,7 +118,8 @@ export function goalLine(g: Goal): string {
 export function scenarioTable(res: ScenarioResult): string {
   const { scenario, rows } = res;
   const lines: string[] = [];
-  lines.push(`▸ ${scenario.title} — GET ${scenario.path} (${fmtBytes(scenario.bodyBytes)} response)`);
+  const sent = scenario.request === undefined ? '' : ` with a ${fmtBytes(Buffer.byteLength(scenario.request.body))} body`;
+  lines.push(`▸ ${scenario.title} — ${scenario.request?.method ?? 'GET'} ${scenario.path}${sent} (${fmtBytes(scenario.bodyBytes)} response)`);
   const head = ['target', 'req/s', 'spread', 'p50 ms', 'p99 ms', 'errors', '÷ baseline', 'CPU µs/req'];
   const widths = [24, 9, 8, 8, 8, 8, 11, 11];
   const right = [false, true, true, true, true, true, true, true];
@@ -146,6 +147,9 @@ export function scenarioTable(res: ScenarioResult): string {
   if (scenario.id === 'wasm') {
     lines.push(`  gateway (wasm plugin) ÷ gateway (no plugins): ${fmtRatio(ratio(rows, 'gateway-wasm', 'gateway'))}`);
     lines.push(`  gateway (TS plugin) ÷ gateway (no plugins): ${fmtRatio(ratio(rows, 'gateway-ts', 'gateway'))}`);
+  }
+  if (scenario.id === 'transformer') {
+    lines.push(`  gateway (transformer, JSON body) ÷ gateway (no plugins): ${fmtRatio(ratio(rows, 'gateway-transformer', 'gateway'))}`);
   }
   if (scenario.id === 'security') {
     lines.push(`  gateway (key-auth + waf + request-validation) ÷ gateway (no plugins): ${fmtRatio(ratio(rows, 'gateway-security', 'gateway'))}`);
@@ -178,6 +182,10 @@ export function summaryBlock(results: ScenarioResult[]): string {
     if (res.scenario.id === 'wasm') {
       add('gateway wasm plugin ÷ gateway no plugins', ratio(rows, 'gateway-wasm', 'gateway'), goal);
       add('gateway TS plugin ÷ gateway no plugins', ratio(rows, 'gateway-ts', 'gateway'));
+      continue;
+    }
+    if (res.scenario.id === 'transformer') {
+      add('gateway transformer (JSON body) ÷ gateway no plugins (no goal)', ratio(rows, 'gateway-transformer', 'gateway'));
       continue;
     }
     if (res.scenario.id === 'security') {

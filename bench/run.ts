@@ -20,7 +20,7 @@ const HELP = `Usage: npm run bench -- [options]      (or: node dist/bench/run.js
   --connections=50      concurrent keep-alive connections
   --warmup=10           seconds of unmeasured load the first time a target is loaded (JIT warm-up);
                         in later scenarios it gets min(1, N) s on the new path (0 = none)
-  --scenarios=LIST      subset of 1route,10k,plugins,security,wasm,deadlog,1k,64k,1m (default: all)
+  --scenarios=LIST      subset of 1route,10k,plugins,security,transformer,wasm,deadlog,1k,64k,1m (default: all)
   --targets=LIST        subset of baseline,gateway,nginx (default: all; nginx only when on PATH)
   --loader=NAME         wrk | autocannon (default: wrk when on PATH, else autocannon)
   --ready-timeout=20    seconds each process gets to answer 200 before it counts as failed
@@ -150,6 +150,7 @@ async function main(): Promise<void> {
     ['gateway-10k', () => startGateway('gateway-10k', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
     ['gateway-plugins', () => startGateway('gateway-plugins', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
     ['gateway-security', () => startGateway('gateway-security', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
+    ['gateway-transformer', () => startGateway('gateway-transformer', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
     ['gateway-deadlog', () => startGateway('gateway-deadlog', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
     ['gateway-wasm', () => startGateway('gateway-wasm', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
     ['gateway-ts', () => startGateway('gateway-ts', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
@@ -179,12 +180,12 @@ async function main(): Promise<void> {
       const r = running.get(row.target);
       if (r === undefined) { row.failure = startFailures.get(row.target) ?? 'not started'; continue; }
       try {
-        const res = await httpGet(baseUrl(r) + scenario.path, 10_000);
+        const res = await httpGet(baseUrl(r) + scenario.path, 10_000, scenario.request);
         if (res.status !== 200 || res.bytes !== scenario.bodyBytes) {
-          row.failure = `preflight GET ${scenario.path} answered HTTP ${res.status} with ${res.bytes} bytes (expected 200 with ${scenario.bodyBytes})`;
+          row.failure = `preflight ${scenario.request?.method ?? 'GET'} ${scenario.path} answered HTTP ${res.status} with ${res.bytes} bytes (expected 200 with ${scenario.bodyBytes})`;
         }
       } catch (e) {
-        row.failure = `preflight GET ${scenario.path} failed: ${errMsg(e)}` + outputBlock(r.procs[0]);
+        row.failure = `preflight ${scenario.request?.method ?? 'GET'} ${scenario.path} failed: ${errMsg(e)}` + outputBlock(r.procs[0]);
       }
     }
     const active = (): TargetId[] => scenario.targets.filter((t) => rowOf(t).failure === undefined);
@@ -205,10 +206,10 @@ async function main(): Promise<void> {
           if (round === 0 && warmup > 0) {
             warmed.add(t);
             log(`[${scenario.id}] warm-up ${row.label} (${warmup} s)`);
-            await runLoad({ loader: opts.loader, url, connections: opts.connections, durationS: warmup, tmpDir: tmp });
+            await runLoad({ loader: opts.loader, url, connections: opts.connections, durationS: warmup, tmpDir: tmp, request: scenario.request });
           }
           const cpu0 = processTreeCpuMs(r.procs[0]?.child.pid);
-          const res: LoadResult = await runLoad({ loader: opts.loader, url, connections: opts.connections, durationS: opts.duration, tmpDir: tmp });
+          const res: LoadResult = await runLoad({ loader: opts.loader, url, connections: opts.connections, durationS: opts.duration, tmpDir: tmp, request: scenario.request });
           const cpu1 = processTreeCpuMs(r.procs[0]?.child.pid);
           if (cpu0 !== undefined && cpu1 !== undefined && res.requests > 0) res.cpuUsPerRequest = ((cpu1 - cpu0) * 1000) / res.requests;
           row.runs.push(res);

@@ -1,8 +1,8 @@
 // The bench scenarios and the gateway route tables they need.
 import { stringify } from 'yaml';
 
-export type TargetId = 'baseline' | 'gateway' | 'gateway-10k' | 'gateway-plugins' | 'gateway-security' | 'gateway-deadlog' | 'gateway-wasm' | 'gateway-ts' | 'nginx';
-export type ScenarioId = '1route' | '10k' | 'plugins' | 'security' | 'wasm' | 'deadlog' | '1k' | '64k' | '1m';
+export type TargetId = 'baseline' | 'gateway' | 'gateway-10k' | 'gateway-plugins' | 'gateway-security' | 'gateway-transformer' | 'gateway-deadlog' | 'gateway-wasm' | 'gateway-ts' | 'nginx';
+export type ScenarioId = '1route' | '10k' | 'plugins' | 'security' | 'transformer' | 'wasm' | 'deadlog' | '1k' | '64k' | '1m';
 
 export interface Scenario {
   id: ScenarioId;
@@ -13,7 +13,23 @@ export interface Scenario {
   bodyBytes: number;
   /** Targets loaded in this scenario, in round order (rotated each round). */
   targets: TargetId[];
+  /** What every request sends instead of a plain GET. */
+  request?: BenchRequest;
 }
+
+export interface BenchRequest { method: 'POST'; headers: Record<string, string>; body: string }
+
+/** The transformer scenario's request: a POST with a ~200-byte JSON body, a header and query arguments its rules change. */
+export const TRANSFORMER_REQUEST: BenchRequest = {
+  method: 'POST',
+  headers: { 'content-type': 'application/json', 'x-debug': '1' },
+  body: JSON.stringify({
+    user: { id: 12345, name: 'Alice Example', email: 'alice@example.com' },
+    order: { id: 'ord-000042', items: [{ sku: 'A-1', qty: 2 }, { sku: 'B-7', qty: 1 }], total: 42.5 },
+    debug: true, client: 'bench',
+  }),
+};
+export const TRANSFORMER_PATH = '/hello?q=books&debug=1';
 
 export const HELLO_BYTES = Buffer.byteLength('hello from the gatehouse bench upstream\n');
 /** The measured route of the 10k-routes table (also answered by the 1-route catch-all). */
@@ -31,6 +47,8 @@ export const SCENARIOS: readonly Scenario[] = [
   // The security set of issue 14: key-auth + waf (its default rules) + request-validation, with
   // prometheus for the per-plugin cost table; interleaved with the route without plugins.
   { id: 'security', title: 'security: key-auth + waf (default rules) + request-validation', path: PLUGINS_PATH, bodyBytes: HELLO_BYTES, targets: ['gateway', 'gateway-security'] },
+  // transformer rewriting the request's JSON body, a header and the query (issue 15: report the ratio).
+  { id: 'transformer', title: 'transformer rewriting a small JSON body', path: TRANSFORMER_PATH, bodyBytes: HELLO_BYTES, targets: ['gateway', 'gateway-transformer'], request: TRANSFORMER_REQUEST },
   // One plugin that sets one request header: a proxy-wasm module (test/fixtures/wasm/set-header.wat)
   // beside proxy-rewrite doing the same in TypeScript, and the route without either.
   { id: 'wasm', title: 'one plugin setting a request header: proxy-wasm vs TypeScript', path: '/hello', bodyBytes: HELLO_BYTES, targets: ['gateway', 'gateway-wasm', 'gateway-ts'] },
@@ -47,6 +65,7 @@ export const TARGET_LABELS: Record<TargetId, string> = {
   'gateway-10k': 'gateway (10k routes)',
   'gateway-plugins': 'gateway (5 plugins)',
   'gateway-security': 'gateway (key-auth+waf+validation)',
+  'gateway-transformer': 'gateway (transformer)',
   'gateway-deadlog': 'gateway (dead log sink)',
   'gateway-wasm': 'gateway (wasm plugin)',
   'gateway-ts': 'gateway (TS plugin)',
@@ -84,6 +103,23 @@ export function securityStandalone(upstreamPort: number): string {
   return keyAuthRouteStandalone(upstreamPort, {
     waf: {},
     'request-validation': { header_schema: { type: 'object', required: ['host'], properties: { host: { type: 'string', minLength: 1 } } } },
+  });
+}
+
+/** The 1-route file with transformer rules touching the body, headers and query of TRANSFORMER_REQUEST. */
+export function transformerStandalone(upstreamPort: number): string {
+  return standaloneYaml({
+    upstreams: [{ id: 'u1', type: 'roundrobin', nodes: { [`127.0.0.1:${upstreamPort}`]: 1 } }],
+    routes: [{
+      id: 'r1', uri: '/*', upstream_id: 'u1',
+      plugins: { transformer: { reqRules: [
+        { operate: 'remove', headers: [{ key: 'x-debug' }], querys: [{ key: 'debug' }], body: [{ key: 'debug' }] },
+        { operate: 'rename', querys: [{ oldKey: 'q', newKey: 'search' }], body: [{ oldKey: 'client', newKey: 'source' }] },
+        { operate: 'replace', body: [{ key: 'order.total', newValue: '40', value_type: 'number' }] },
+        { operate: 'add', headers: [{ key: 'x-transformed', value: 'yes' }], body: [{ key: 'via', value: 'gatehouse' }] },
+        { operate: 'map', mapSource: 'body', headers: [{ fromKey: 'user.id', toKey: 'x-user-id' }] },
+      ] } },
+    }],
   });
 }
 

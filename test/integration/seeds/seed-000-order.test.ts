@@ -29,7 +29,7 @@ const SEED_000: Row[] = [
   row('geo-ip', 'geo-ip', 'authorization', 440, {}, 15),
   row('DeGraphQL', 'degraphql', 'authorization', 430, { query: '{ persons { id } }' }),
   row('cache-control', 'cache-control', 'authorization', 420, { expires: '60' }),
-  row('Request/Response conversion', 'transformer', 'authorization', 410, {}, 15),
+  row('Request/Response conversion', 'transformer', 'authorization', 410, { reqRules: [{ operate: 'remove', headers: [{ key: 'x-drop' }] }] }),
   row('oauth', 'oauth', 'authorization', 350, { consumers: [{ name: 'c1', client_id: 'id1', client_secret: 'secret-1' }] }),
   row('jwt-auth', 'jwt-auth', 'authorization', 340),
   row('hmac-auth', 'hmac-auth', 'authorization', 330),
