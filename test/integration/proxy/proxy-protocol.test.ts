@@ -53,6 +53,7 @@ before(async () => {
         { host: '127.0.0.1', port: 0, proxy_protocol: true },
         { host: '127.0.0.1', port: 0, tls: true, proxy_protocol: true },
       ],
+      client: { header_timeout: 1 },
     },
     config: {
       routes: [
@@ -150,6 +151,18 @@ test('a connection without a valid header is refused, plain or TLS', async () =>
   assert.equal(await exchange(ports.pp, `PROXY UNKNOWN ${'x'.repeat(200)}\r\n`, '/vars'), 'refused');
   assert.equal(await exchange(ports.ppTls, '', '/vars', 'pp.test'), 'refused');
   assert.equal(up.seen.length, before);
+});
+
+test('a connection that sends no header is closed after header_timeout', async () => {
+  const started = Date.now();
+  const closed = await new Promise<boolean>((resolve) => {
+    const s = net.connect(ports.pp, '127.0.0.1', () => s.write('PROXY TCP4 '));
+    s.on('error', () => undefined);
+    s.on('close', () => resolve(true));
+    setTimeout(() => { resolve(false); s.destroy(); }, 5_000).unref();
+  });
+  assert.ok(closed, 'closed before 5 s');
+  assert.ok(Date.now() - started >= 900, 'not before the timeout');
 });
 
 test('a listener without proxy_protocol is unaffected: no header read, the variables nil', async () => {
