@@ -3,6 +3,8 @@ export interface ListenConfig {
   host: string;
   port: number;
   tls?: boolean;
+  /** Data-plane listeners: every connection starts with a PROXY protocol header (v1 or v2). */
+  proxy_protocol?: boolean;
 }
 
 export interface NodeConfig {

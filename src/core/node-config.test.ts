@@ -80,13 +80,15 @@ describe('parseNodeConfig', () => {
     refuses('node:\n  lisen: []\n', 'unknown key "node.lisen"');
     refuses('colour: blue\n', 'unknown key "colour"');
     refuses('node: {listen: [{port: 1, tsl: true}]}\n', 'unknown key "node.listen[0].tsl"');
+    refuses('admin: {listen: {port: 9181, proxy_protocol: true}}\n', 'unknown key "admin.listen.proxy_protocol"');
+    refuses('node: {listen: [{port: 1, proxy_protocol: yes please}]}\n', 'node.listen: must be a list of {host, port, tls, proxy_protocol} (or port numbers)');
   });
 
   it('refuses wrong values with a message naming the key', () => {
     refuses('node: {workers: 0}\n', 'node.workers: must be "auto" or an integer >= 1');
     refuses('node: {workers: many}\n', 'node.workers: must be "auto" or an integer >= 1');
     refuses('node: {listen: [{port: 70000}]}\n', 'node.listen[0].port: must be an integer from 0 to 65535');
-    refuses('node: {listen: [x]}\n', 'node.listen: must be a list of {host, port, tls} (or port numbers)');
+    refuses('node: {listen: [x]}\n', 'node.listen: must be a list of {host, port, tls, proxy_protocol} (or port numbers)');
     refuses('node: {client: {max_body_size: -1}}\n', 'node.client.max_body_size: must be an integer >= 0 (bytes; 0 = unlimited)');
     refuses('admin: {keys: [{name: a}]}\n', 'admin.keys[0].key: is required');
     refuses('admin: {allow: [10.0.0.0/33]}\n', 'admin.allow[0]: "10.0.0.0/33" is not an IP address or CIDR');
@@ -94,6 +96,13 @@ describe('parseNodeConfig', () => {
     refuses('node: 5\n', 'node: must be a mapping');
     refuses('- a\n', 'must be a mapping of settings');
     refuses('node: [\n', 'invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ] at line 2, column 1');
+  });
+
+  it('takes proxy_protocol on data-plane listeners', () => {
+    const c = parseNodeConfig('node: {listen: [{host: 0.0.0.0, port: 9181, proxy_protocol: true}, {host: 0.0.0.0, port: 9182, tls: true, proxy_protocol: true}]}\n', FILE);
+    assert.deepEqual(c.node.listen, [
+      { host: '0.0.0.0', port: 9181, proxy_protocol: true }, { host: '0.0.0.0', port: 9182, tls: true, proxy_protocol: true },
+    ]);
   });
 
   it('binds admin and status listeners given only a port to loopback', () => {

@@ -53,6 +53,13 @@ const plainListenSchema = (defaultHost: string): Obj => {
   return { ...schema, properties };
 };
 
+/** A data-plane listener: `proxy_protocol` (APISIX's `apisix.proxy_protocol` ports) is set per listener. */
+const dataListenSchema = (defaultHost: string): Obj => {
+  const schema = listenSchema(defaultHost);
+  const proxyProtocol = { type: 'boolean', 'x-message': 'must be true or false' };
+  return { ...schema, properties: { ...(schema.properties as Obj), proxy_protocol: proxyProtocol } };
+};
+
 const seconds = (def: number, exclusiveMinimum?: boolean): Obj => ({
   type: 'number',
   ...(exclusiveMinimum === true ? { exclusiveMinimum: 0 } : { minimum: 0 }),
@@ -68,10 +75,10 @@ export const NODE_CONFIG_SCHEMA: Obj = closed({
   node: closed({
     listen: {
       type: 'array',
-      items: { anyOf: [listenSchema('0.0.0.0'), { type: 'integer', minimum: 0, maximum: 65535 }] },
+      items: { anyOf: [dataListenSchema('0.0.0.0'), { type: 'integer', minimum: 0, maximum: 65535 }] },
       minItems: 1,
       default: [{ host: '0.0.0.0', port: 9080 }, { host: '0.0.0.0', port: 9443, tls: true }],
-      'x-message': 'must be a list of {host, port, tls} (or port numbers)',
+      'x-message': 'must be a list of {host, port, tls, proxy_protocol} (or port numbers)',
     },
     workers: {
       anyOf: [{ const: 'auto' }, { type: 'integer', minimum: 1 }],

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { HttpRequest } from './http1/request.js';
 import { RequestVars, type RequestFacts } from './request-vars.js';
 import { REQUEST_VARIABLES, isKnownVariable } from '../core/expr/variables.js';
+import { rememberProxyAddresses } from './http1/proxy-protocol.js';
 
 function request(over: Partial<HttpRequest> & { headers?: Record<string, string> } = {}, socket: object = {}): HttpRequest {
   return {
@@ -40,8 +41,18 @@ test('every registered request variable resolves for a request that has what it 
   });
   v.body = Buffer.from(JSON.stringify({ query: 'mutation M { a b }' }));
   v.set('consumer_group_id', 'g1');
+  rememberProxyAddresses(req.socket, { sourceAddr: '203.0.113.7', sourcePort: 5000, destAddr: '10.0.0.1', destPort: 443 });
   const missing = REQUEST_VARIABLES.filter((name) => v.get(name) === undefined);
   assert.deepEqual(missing, []);
+});
+
+test('proxy_protocol_* read the PROXY header of the connection, nil without one', () => {
+  const req = request();
+  assert.equal(vars(req).get('proxy_protocol_addr'), undefined);
+  rememberProxyAddresses(req.socket, { sourceAddr: '2001:db8::7', sourcePort: 5000, destAddr: '2001:db8::1', destPort: 443 });
+  const v = vars(req);
+  assert.deepEqual(['proxy_protocol_addr', 'proxy_protocol_port', 'proxy_protocol_server_addr', 'proxy_protocol_server_port'].map((n) => v.get(n)),
+    ['2001:db8::7', 5000, '2001:db8::1', 443]);
 });
 
 test('request line variables', () => {

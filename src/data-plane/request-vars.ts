@@ -3,6 +3,7 @@ import { hostname as osHostname } from 'node:os';
 import type { TLSSocket } from 'node:tls';
 import type { HttpRequest } from './http1/request.js';
 import { REQUEST_VARIABLES } from '../core/expr/variables.js';
+import { proxyAddressesOf } from './http1/proxy-protocol.js';
 import { graphqlQuery, parseGraphqlFacts, parsePostArgs, postArg, postArgPath, type GraphqlFacts, type PostArgs } from './body-vars.js';
 import { isoLocal, nginxLocal } from './clock-vars.js';
 
@@ -98,6 +99,10 @@ const RESOLVERS: ReadonlyMap<string, Resolver> = new Map<string, Resolver>([
   ['connection', (f) => f.req.connectionSerial || undefined],
   ['connection_requests', (f) => f.req.connectionRequests || undefined],
   ['connection_time', (f) => (f.req.connectionAcceptedAt ? (Date.now() - f.req.connectionAcceptedAt) / 1000 : undefined)],
+  ['proxy_protocol_addr', (f) => proxyAddressesOf(f.req.socket)?.sourceAddr],
+  ['proxy_protocol_port', (f) => proxyAddressesOf(f.req.socket)?.sourcePort],
+  ['proxy_protocol_server_addr', (f) => proxyAddressesOf(f.req.socket)?.destAddr],
+  ['proxy_protocol_server_port', (f) => proxyAddressesOf(f.req.socket)?.destPort],
   ['pid', () => process.pid],
   ['msec', () => Date.now() / 1000],
   ['time_iso8601', () => isoLocal(new Date())],

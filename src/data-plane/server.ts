@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { TLSSocket, Server as TlsServer } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import type { NodeConfig, ListenConfig } from '../contracts/node-config.js';
 import { logger } from '../core/logger.js';
 import type { DataPlaneSnapshot } from './snapshot.js';
@@ -73,7 +73,7 @@ export class DataPlane {
     this.snapshot = next;
     const def = next.tls.defaultOptions;
     for (const { listener, tls } of this.servers) {
-      if (tls && def !== undefined) (listener.server as TlsServer).setSecureContext(def);
+      if (tls && def !== undefined) listener.tlsServer?.setSecureContext(def);
     }
   }
 
@@ -81,7 +81,7 @@ export class DataPlane {
     const bound: BoundAddress[] = [];
     for (const l of listeners) {
       const tls = l.tls === true;
-      const listener = new Http1Listener(this.handlers(tls ? 'https' : 'http'), this.limits, tls ? this.tlsOptions() : undefined);
+      const listener = new Http1Listener(this.handlers(tls ? 'https' : 'http'), this.limits, tls ? this.tlsOptions() : undefined, l.proxy_protocol === true);
       this.attach(listener, tls);
       bound.push(await listenOn(listener.server, l));
       this.servers.push({ listener, tls });
@@ -144,9 +144,9 @@ export class DataPlane {
   }
 
   private attach(listener: Http1Listener, tls: boolean): void {
-    const server = listener.server;
-    server.on('connection', () => { this.accepted++; });
-    if (tls) {
+    listener.server.on('connection', () => { this.accepted++; });
+    const server = listener.tlsServer;
+    if (tls && server !== undefined) {
       // Registered before the listener's own handler: a refused protocol never becomes a connection.
       server.prependListener('secureConnection', (socket: TLSSocket) => {
         const name = typeof socket.servername === 'string' ? socket.servername : undefined;

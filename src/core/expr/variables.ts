@@ -6,7 +6,7 @@
 // anything else instead of letting a misspelt name read nil on every request.
 //
 // nginx variables a gateway on Node cannot give an honest value for are not here (so they
-// are refused when written, not nil forever): proxy_protocol_*, nginx_version,
+// are refused when written, not nil forever): nginx_version,
 // request_body_file, ssl_client_* (no client certificates are asked for), ssl_ciphers,
 // ssl_session_id, ssl_early_data, ssl_curves, upstream_connect_time, upstream_bytes_*,
 // upstream_cache_*, upstream_hdr_*, upstream_mirror_*, upstream_trailer_*, sent_trailer_*,
@@ -21,6 +21,8 @@ export const REQUEST_VARIABLES: readonly string[] = [
   'host', 'hostname', 'http_host', 'server_name', 'remote_addr', 'remote_port', 'remote_user', 'binary_remote_addr',
   'realip_remote_addr', 'realip_remote_port', 'server_addr', 'server_port', 'connection', 'connection_requests',
   'connection_time', 'pid',
+  // a listener with proxy_protocol: the PROXY header's addresses (nil elsewhere)
+  'proxy_protocol_addr', 'proxy_protocol_port', 'proxy_protocol_server_addr', 'proxy_protocol_server_port',
   // clock
   'msec', 'time_iso8601', 'time_local',
   // headers and body

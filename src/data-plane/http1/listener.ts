@@ -1,6 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { Http1Connection, type Http1ConnectionOwner, type Http1Handlers, type Http1Limits } from './connection.js';
+import { proxyAddressesOf, readProxyHeader, rememberProxyAddresses } from './proxy-protocol.js';
 
 /**
  * A data-plane listener: a net.Server (or tls.Server) whose connections speak HTTP/1.1
@@ -8,7 +9,14 @@ import { Http1Connection, type Http1ConnectionOwner, type Http1Handlers, type Ht
  * sweep and the drain/close steps a graceful shutdown needs.
  */
 export class Http1Listener implements Http1ConnectionOwner {
+  /** The listening server. */
   readonly server: net.Server;
+  /**
+   * The TLS server that handshakes (its certificates, SNI and `secureConnection`): the
+   * listening server itself, or on a PROXY protocol listener one that is given each socket
+   * once the PROXY header is read. Undefined on a plain listener.
+   */
+  readonly tlsServer: tls.Server | undefined;
   closing = false;
   private readonly connections = new Set<Http1Connection>();
   /**
@@ -19,20 +27,31 @@ export class Http1Listener implements Http1ConnectionOwner {
   private readonly sockets = new Set<net.Socket>();
   private sweep: NodeJS.Timeout | undefined;
 
-  constructor(readonly handlers: Http1Handlers, readonly limits: Http1Limits, tlsOptions?: tls.TlsOptions) {
+  /** `proxyProtocol`: every connection starts with a PROXY protocol header (v1 or v2); one without it is closed. */
+  constructor(readonly handlers: Http1Handlers, readonly limits: Http1Limits, tlsOptions?: tls.TlsOptions, proxyProtocol = false) {
     if (tlsOptions === undefined) {
+      this.tlsServer = undefined;
       // allowHalfOpen: a client that shuts down its sending side after the request still gets the answer.
-      this.server = net.createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
+      this.server = net.createServer({ allowHalfOpen: true }, proxyProtocol
+        ? (socket) => readProxyHeader(socket, limits.headerTimeoutMs, () => { socket.resume(); this.accept(socket); })
+        : (socket) => this.accept(socket));
     } else {
       // Half-open only once the handshake is done: with it on from the start, a client that
       // closes before finishing its handshake (a TCP probe, a scanner) leaves the socket in
       // CLOSE-WAIT for good, as node raises no error for that end.
-      this.server = tls.createServer({ ...tlsOptions, allowHalfOpen: false }, (socket) => {
+      const tlsServer = tls.createServer({ ...tlsOptions, allowHalfOpen: false }, (socket) => {
         socket.allowHalfOpen = true;
+        if (proxyProtocol) {
+          // node keeps the socket it wrapped as `_parent`: the raw one the PROXY header was read from
+          const addresses = proxyAddressesOf((socket as unknown as { _parent?: net.Socket })._parent);
+          if (addresses !== undefined) rememberProxyAddresses(socket, addresses);
+        }
         this.accept(socket);
       });
       // A handshake that fails or times out (handshakeTimeout) only emits this; node leaves the socket open.
-      this.server.on('tlsClientError', (_err: Error, socket: tls.TLSSocket) => socket.destroy());
+      tlsServer.on('tlsClientError', (_err: Error, socket: tls.TLSSocket) => socket.destroy());
+      this.tlsServer = tlsServer;
+      this.server = proxyProtocol ? net.createServer({ allowHalfOpen: false }, (raw) => this.handshakeAfterProxyHeader(raw, tlsServer)) : tlsServer;
     }
     this.server.on('connection', (socket: net.Socket) => {
       this.sockets.add(socket);
@@ -40,6 +59,14 @@ export class Http1Listener implements Http1ConnectionOwner {
     });
     const interval = Math.max(50, Math.min(1000, limits.headerTimeoutMs / 2));
     this.sweep = setInterval(() => this.checkTimeouts(), interval).unref();
+  }
+
+  /**
+   * The PROXY header comes before the TLS handshake: it is read off the raw socket, the
+   * bytes after it (the ClientHello) put back, and the socket handed to the TLS server.
+   */
+  private handshakeAfterProxyHeader(raw: net.Socket, tlsServer: tls.Server): void {
+    readProxyHeader(raw, this.limits.headerTimeoutMs, () => tlsServer.emit('connection', raw));
   }
 
   get connectionCount(): number {

@@ -22,7 +22,7 @@ const row = (seed: string, name: string, stage: string, priority: number, config
   ({ seed, name, stage, priority, config, ...(issue !== undefined ? { issue } : {}) });
 
 const SEED_000: Row[] = [
-  row('http-real-ip', 'real-ip', 'authorization', 980, { source: 'http_x_forwarded_for' }),
+  row('http-real-ip', 'http-real-ip', 'authorization', 980, { source: 'http_x_forwarded_for' }),
   row('ModelRouter', 'model-router', 'authorization', 900, {}, 16),
   row('ModelMapper', 'model-mapper', 'authorization', 800, {}, 16),
   row('frontend-gray', 'frontend-gray', 'authorization', 450, {}, 15),
