@@ -24,7 +24,8 @@ function routes(port: number): Record<string, unknown>[] {
   return [
     route('count', { 'limit-count': { count: 5, time_window: 60, ...redisConf } }),
     route('race', { 'limit-count': { count: 7, time_window: 60, rejected_code: 429, ...redisConf } }),
-    route('after', { 'limit-count': { count: 3, time_window: 60, ...redisConf } }),
+    // on the strict and lenient routes' connection (same redis_timeout), the one the reconnect test waits for
+    route('after', { 'limit-count': { count: 3, time_window: 60, redis_timeout: 300, ...redisConf } }),
     route('req', { 'limit-req': { rate: 0.1, burst: 0, key: 'remote_addr', rejected_code: 429, ...redisConf } }),
     { id: 'conn', uri: '/slow', upstream, plugins: { 'limit-conn': { conn: 1, burst: 0, default_conn_delay: 0.1, key: 'remote_addr', ...redisConf } } },
     route('strict', { 'limit-count': { count: 2, time_window: 60, allow_degradation: false, redis_timeout: 300, ...redisConf } }),
