@@ -53,6 +53,9 @@ test('regex (RE2) and a stored upstream by upstream_id', async () => {
   assert.equal(await upstreamOf('/chr/x', { 'x-user': 'qa-2' }), 'canary');
   assert.equal(await upstreamOf('/chr/x', { 'x-user': 'prod-2' }), 'a');
   assert.equal(await upstreamOf('/chr/x', { 'x-user': 'beta-x' }), 'a');
+  const del = await call('DELETE', '/upstreams/canary-up');
+  assert.equal(del.status, 400, 'a stored upstream a canary-header names is not deleted');
+  assert.equal(del.body.error_msg, 'can not delete this upstream, plugin in route [chr] is still using it now');
 });
 
 test('a stored upstream that does not exist answers as a route whose upstream is missing; the rest still reach the route\'s', async () => {
