@@ -42,10 +42,11 @@ async function firstWith(store: ConfigStore, kind: ResourceKind, label: string, 
   return undefined;
 }
 
-/** upstream_ids named by a traffic-split instance in a plugin set. */
-function trafficSplitUpstreams(plugins: unknown): unknown[] {
+/** upstream_ids named by a traffic-split or canary-header instance in a plugin set. */
+function pluginUpstreams(plugins: unknown): unknown[] {
   const ts = (plugins as Obj | undefined)?.['traffic-split'] as Obj | undefined;
-  const out: unknown[] = [];
+  const canary = (plugins as Obj | undefined)?.['canary-header'] as Obj | undefined;
+  const out: unknown[] = canary?.upstream_id !== undefined ? [canary.upstream_id] : [];
   if (!Array.isArray(ts?.rules)) return out;
   for (const rule of ts.rules as Obj[]) {
     if (!Array.isArray(rule?.weighted_upstreams)) continue;
@@ -65,7 +66,7 @@ export async function upstreamInUse(store: ConfigStore, id: string): Promise<str
     ?? await firstWith(store, 'services', 'service', id, (v) => [v.upstream_id]);
   if (user !== undefined) return `can not delete this upstream, ${user} is still using it now`;
   for (const [kind, label] of PLUGIN_HOLDERS) {
-    const p = await firstWith(store, kind, label, id, (v) => trafficSplitUpstreams(v.plugins));
+    const p = await firstWith(store, kind, label, id, (v) => pluginUpstreams(v.plugins));
     if (p !== undefined) return `can not delete this upstream, plugin in ${p} is still using it now`;
   }
   return undefined;

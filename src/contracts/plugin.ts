@@ -90,6 +90,14 @@ export interface PluginResponse {
   flatHeaders?(): readonly string[];
 }
 
+/**
+ * Where a request goes instead of its route's upstream: a stored upstream by id, or an
+ * inline upstream object (validated with the upstream schema). Pass the same object on
+ * every request (build it in prepare): the data plane builds its balancer, health checks
+ * and pool once per object and config snapshot, keyed by identity.
+ */
+export type UpstreamChoice = { readonly upstream_id: string } | { readonly upstream: Record<string, unknown> };
+
 export interface PluginContext {
   readonly request: PluginRequest;
   /** Valid from header_filter on. */
@@ -111,6 +119,13 @@ export interface PluginContext {
   readonly consumer: ConsumerRef | undefined;
   /** For auth plugins: attaches the identified consumer; its (and its group's) plugins are merged in next. */
   attachConsumer(consumer: ConsumerRef): void;
+  /**
+   * Request phases: proxies this request to `choice` instead of the route's upstream
+   * (the last call wins). A stored upstream that does not exist answers as a route whose
+   * upstream is missing. APISIX's traffic-split does this with `ctx.upstream_conf`.
+   * Contexts made outside the data plane may not offer it.
+   */
+  setUpstream?(choice: UpstreamChoice): void;
   /** Per-request scratch space shared by plugins (APISIX `ctx`). */
   readonly shared: Map<string, unknown>;
   readonly log: Logger;

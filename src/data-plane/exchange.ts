@@ -4,7 +4,7 @@ import type { Http1Connection } from './http1/connection.js';
 import type { CompiledRoute, DataPlaneSnapshot } from './snapshot.js';
 import { RequestVars } from './request-vars.js';
 import type { ExchangeView, RequestBodyFilter } from '../contracts/exchange.js';
-import type { PluginResponse } from '../contracts/plugin.js';
+import type { PluginResponse, UpstreamChoice } from '../contracts/plugin.js';
 import { readRequestBody, setBufferedBody } from './request-body.js';
 import { FINISHED_VARS, finishedVar } from './finished-vars.js';
 
@@ -24,6 +24,8 @@ export class Exchange implements ExchangeView {
   upstreamHost: string | undefined;
   /** Method override (proxy-rewrite `method`). */
   upstreamMethod: string | undefined;
+  /** A plugin's choice of upstream (PluginContext.setUpstream); undefined: the route's. */
+  upstreamChoice: UpstreamChoice | undefined = undefined;
   /** The plugin run of this request, when the route or a global rule has plugins. */
   plugins: import('../plugin-runtime/plugin-run.js').PluginRun | undefined;
   /** The node of the last upstream attempt, its response status and how long it took (ms): nginx's `upstream_*` variables, for loggers and metrics. */

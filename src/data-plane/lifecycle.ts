@@ -218,8 +218,11 @@ export class RequestLifecycle {
     if (ex.clientGone || ex.res.headersSent) return;
     if (decision !== undefined) this.respondLocal(ex, decision);
     else if (route === undefined) this.fail(ex, 'GH_ERR_ROUTE_NOT_FOUND');
-    else if (ex.upgradeConnection !== undefined) this.upgradeTo(ex, route);
-    else this.proxy(ex, route);
+    else {
+      const target = ex.upstreamChoice === undefined ? route : ex.snapshot.withUpstream(route, ex.upstreamChoice);
+      if (ex.upgradeConnection !== undefined) this.upgradeTo(ex, target);
+      else this.proxy(ex, target);
+    }
   }
 
   /** The last step of every request that reaches an upstream. */

@@ -1,6 +1,7 @@
 import type { Route, Service, Upstream, Ssl } from '../contracts/resources.js';
 import type { ConfigView } from '../contracts/store.js';
 import type { Router } from '../contracts/router.js';
+import type { UpstreamChoice } from '../contracts/plugin.js';
 import type { ErrorCode } from '../core/errors.js';
 import { logger } from '../core/logger.js';
 import { exprVariables, usesBodyVariable } from '../core/expr/index.js';
@@ -54,7 +55,12 @@ export interface DataPlaneSnapshot {
    * (bounded, as for plugins) before it is matched. False: bodies stream, unread.
    */
   readonly matchReadsBody: boolean;
+  /** `route` proxying to a plugin's choice of upstream instead of its own (built once per snapshot, route and choice). */
+  readonly withUpstream: (route: CompiledRoute, choice: UpstreamChoice) => CompiledRoute;
 }
+
+type UpstreamTarget = Pick<CompiledRoute, 'upstream' | 'upstreamError' | 'pool' | 'passHost' | 'upstreamHost'
+  | 'connectTimeoutMs' | 'sendTimeoutMs' | 'readTimeoutMs' | 'hashKey'>;
 
 export interface BuildOptions {
   defaultTlsProtocols: string[];
@@ -214,7 +220,10 @@ export class SnapshotBuilder {
       defaultSslId: this.opts.defaultSslId,
     }, (id, msg) => this.log.error({ ssl_id: id, err: msg }, 'ssl object skipped'));
 
-    return { revision: view.revision, router, tls, plugins, hasGlobalPlugins: plugins.global.all.length > 0, matchReadsBody };
+    return {
+      revision: view.revision, router, tls, plugins, hasGlobalPlugins: plugins.global.all.length > 0, matchReadsBody,
+      withUpstream: this.variantsFor(view),
+    };
   }
 
   close(): void {
@@ -254,6 +263,24 @@ export class SnapshotBuilder {
     }
     // A route that cannot be served does not run its own plugins (an auth plugin would answer first).
     const unservable = upstreamError === 'GH_ERR_PLUGIN_CONFIG_NOT_FOUND' || upstreamError === 'GH_ERR_SERVICE_NOT_FOUND';
+    const target = this.upstreamTarget(id, route, upConf, upName, upstreamError, view, runtimeFor);
+    const rp = unservable ? undefined : plugins.forRoute({ id, plugins: route.plugins, plugin_config_id: route.plugin_config_id },
+      service !== undefined ? { id: service.id, plugins: service.plugins } : undefined);
+    return {
+      plugins: rp !== undefined && rp.sources.length > 0 ? rp : undefined,
+      id,
+      name: route.name,
+      conf: route,
+      service,
+      websocket: route.enable_websocket ?? service?.enable_websocket ?? false,
+      ...target,
+    };
+  }
+
+  /** What proxying to `upConf` needs: its runtime (balancer, health checks), pool settings, timeouts. */
+  private upstreamTarget(id: string, route: Route, upConf: Upstream | undefined, upName: string,
+    upstreamError: ErrorCode | undefined, view: ConfigView,
+    runtimeFor: (conf: Upstream, name: string) => UpstreamRuntime): UpstreamTarget {
     let clientCert: { cert: string; key: string } | undefined;
     if (upConf !== undefined && upConf.tls?.client_cert_id !== undefined) {
       const certId = String(upConf.tls.client_cert_id);
@@ -266,28 +293,58 @@ export class SnapshotBuilder {
         clientCert = { cert: ssl.cert, key: ssl.key };
       }
     }
-
     const upstream = upConf !== undefined && upstreamError === undefined ? runtimeFor(upConf, upName) : undefined;
     const t = route.timeout ?? upConf?.timeout ?? {};
     const connectTimeoutMs = (t.connect ?? 60) * 1000;
-    const rp = unservable ? undefined : plugins.forRoute({ id, plugins: route.plugins, plugin_config_id: route.plugin_config_id },
-      service !== undefined ? { id: service.id, plugins: service.plugins } : undefined);
     return {
-      plugins: rp !== undefined && rp.sources.length > 0 ? rp : undefined,
-      id,
-      name: route.name,
-      conf: route,
-      service,
       upstream,
       upstreamError,
       pool: upConf !== undefined ? poolSettingsOf(upConf, connectTimeoutMs, clientCert) : undefined,
       passHost: upConf?.pass_host ?? 'pass',
       upstreamHost: upConf?.upstream_host,
-      websocket: route.enable_websocket ?? service?.enable_websocket ?? false,
       connectTimeoutMs,
       sendTimeoutMs: (t.send ?? 60) * 1000,
       readTimeoutMs: (t.read ?? 60) * 1000,
       hashKey: upConf?.type === 'chash' ? hashKeyResolver(upConf, { name: upName }) : undefined,
+    };
+  }
+
+  /**
+   * `route` proxying to a plugin's choice of upstream (PluginContext.setUpstream). Built
+   * on first use and kept per snapshot, route and choice (an inline upstream by object
+   * identity), so a request pays a map lookup; a route that never chooses pays nothing.
+   */
+  private variantsFor(view: ConfigView): (route: CompiledRoute, choice: UpstreamChoice) => CompiledRoute {
+    const variants = new WeakMap<CompiledRoute, Map<unknown, CompiledRoute>>();
+    const runtimeFor = (conf: Upstream, name: string): UpstreamRuntime => {
+      const key = this.keyOf(conf);
+      let rt = this.runtimes.get(key);
+      if (rt === undefined) {
+        rt = new UpstreamRuntime(conf, { name });
+        this.runtimes.set(key, rt);
+      }
+      return rt;
+    };
+    return (route, choice) => {
+      let byChoice = variants.get(route);
+      if (byChoice === undefined) variants.set(route, byChoice = new Map());
+      const key = 'upstream_id' in choice ? `id:${choice.upstream_id}` : choice.upstream;
+      let variant = byChoice.get(key);
+      if (variant === undefined) {
+        let upConf: Upstream | undefined;
+        let upName = `route ${route.id} plugin upstream`;
+        if ('upstream_id' in choice) {
+          const u = view.get('upstreams', String(choice.upstream_id));
+          upConf = u?.value as Upstream | undefined;
+          upName = `upstream ${choice.upstream_id}`;
+        } else {
+          upConf = choice.upstream as unknown as Upstream;
+        }
+        const error: ErrorCode | undefined = upConf === undefined ? 'GH_ERR_UPSTREAM_NOT_FOUND' : undefined;
+        variant = { ...route, ...this.upstreamTarget(route.id, route.conf, upConf, upName, error, view, runtimeFor) };
+        byChoice.set(key, variant);
+      }
+      return variant;
     };
   }
 }

@@ -1,4 +1,4 @@
-import type { ConsumerRef, PluginContext, PluginRequest, PluginResponse } from '../contracts/plugin.js';
+import type { ConsumerRef, PluginContext, PluginRequest, PluginResponse, UpstreamChoice } from '../contracts/plugin.js';
 import type { Logger } from 'pino';
 import type { ExchangeView } from '../contracts/exchange.js';
 import type { Chain, Instance } from './chain.js';
@@ -436,6 +436,10 @@ export class PluginRun implements PluginContext {
     req.setHeader('x-consumer-username', consumer.username);
     req.setHeader('x-credential-identifier', consumer.credential_id);
     req.setHeader('x-consumer-custom-id', consumer.labels?.custom_id);
+  }
+
+  setUpstream(choice: UpstreamChoice): void {
+    this.ex.upstreamChoice = choice;
   }
 
   /** setResponseHeader before the response exists, as flat [name, value, …] (undefined: remove). */
