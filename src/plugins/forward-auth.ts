@@ -10,20 +10,16 @@ import type { PluginContext } from '../contracts/plugin.js';
 import { registerVariable } from '../core/expr/index.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { HEADER_NAME_SCHEMA } from './common/headers.js';
-import { boundedBody, poolFor, type ServicePool } from './common/http-client.js';
+import { boundedBody, KEEPALIVE_FIELDS, poolFor, type ConnectionPolicy, type ServicePool } from './common/http-client.js';
 import { routeCounter } from './common/observe.js';
 
-export interface ForwardAuthConf {
+export interface ForwardAuthConf extends ConnectionPolicy {
   uri: string;
-  ssl_verify: boolean;
   request_method: 'GET' | 'POST';
   request_headers: string[];
   upstream_headers: string[];
   client_headers: string[];
   timeout: number;
-  keepalive: boolean;
-  keepalive_timeout: number;
-  keepalive_pool: number;
   allow_degradation: boolean;
   status_on_error: number;
 }
@@ -87,9 +83,7 @@ export default definePlugin<ForwardAuthConf, ForwardAuthPrepared>({
       upstream_headers: headerList,
       client_headers: headerList,
       timeout: { type: 'integer', minimum: 1, maximum: 60000, default: 3000 },
-      keepalive: { type: 'boolean', default: true },
-      keepalive_timeout: { type: 'integer', minimum: 1000, default: 60000 },
-      keepalive_pool: { type: 'integer', minimum: 1, default: 5 },
+      ...KEEPALIVE_FIELDS,
       allow_degradation: { type: 'boolean', default: false },
       status_on_error: { type: 'integer', minimum: 200, maximum: 599, default: 403 },
     },

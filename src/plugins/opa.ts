@@ -9,17 +9,13 @@ import type { PluginContext, PhaseResult } from '../contracts/plugin.js';
 import { registerVariable } from '../core/expr/index.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { HEADER_NAME_SCHEMA } from './common/headers.js';
-import { boundedBody, poolFor, type ServicePool } from './common/http-client.js';
+import { boundedBody, KEEPALIVE_FIELDS, poolFor, type ConnectionPolicy, type ServicePool } from './common/http-client.js';
 import { routeCounter, setLoggedText } from './common/observe.js';
 
-export interface OpaConf {
+export interface OpaConf extends ConnectionPolicy {
   host: string;
-  ssl_verify: boolean;
   policy: string;
   timeout: number;
-  keepalive: boolean;
-  keepalive_timeout: number;
-  keepalive_pool: number;
   with_route: boolean;
   with_service: boolean;
   with_consumer: boolean;
@@ -137,9 +133,7 @@ export default definePlugin<OpaConf, OpaPrepared>({
       ssl_verify: { type: 'boolean', default: true },
       policy: { type: 'string', minLength: 1, pattern: '^[A-Za-z0-9_./-]+$' },
       timeout: { type: 'integer', minimum: 1, maximum: 60000, default: 3000 },
-      keepalive: { type: 'boolean', default: true },
-      keepalive_timeout: { type: 'integer', minimum: 1000, default: 60000 },
-      keepalive_pool: { type: 'integer', minimum: 1, default: 5 },
+      ...KEEPALIVE_FIELDS,
       with_route: { type: 'boolean', default: false },
       with_service: { type: 'boolean', default: false },
       with_consumer: { type: 'boolean', default: false },

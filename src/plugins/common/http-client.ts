@@ -11,6 +11,13 @@ export interface ConnectionPolicy {
   keepalive_pool: number;
 }
 
+/** APISIX's keepalive fields, as forward-auth and opa declare them (schema properties). */
+export const KEEPALIVE_FIELDS = {
+  keepalive: { type: 'boolean', default: true },
+  keepalive_timeout: { type: 'integer', minimum: 1000, default: 60000 },
+  keepalive_pool: { type: 'integer', minimum: 1, default: 5 },
+} as const;
+
 export type ServiceRequestOptions = Omit<Dispatcher.RequestOptions, 'origin' | 'path' | 'dispatcher' | 'reset'>;
 
 /**
