@@ -25,7 +25,7 @@ const SEED_000: Row[] = [
   row('http-real-ip', 'http-real-ip', 'authorization', 980, { source: 'http_x_forwarded_for' }),
   row('ModelRouter', 'model-router', 'authorization', 900, {}, 16),
   row('ModelMapper', 'model-mapper', 'authorization', 800, {}, 16),
-  row('frontend-gray', 'frontend-gray', 'authorization', 450, {}, 15),
+  row('frontend-gray', 'frontend-gray', 'authorization', 450, { baseDeployment: { version: 'base' } }),
   row('geo-ip', 'geo-ip', 'authorization', 440, {}, 15),
   row('DeGraphQL', 'degraphql', 'authorization', 430, { query: '{ persons { id } }' }),
   row('cache-control', 'cache-control', 'authorization', 420, { expires: '60' }),
