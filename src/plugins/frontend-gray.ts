@@ -34,9 +34,10 @@ interface FrontendGrayPrepared {
   indexRouting: Routing[];
   fileRouting: Routing[];
   notFoundUri: string | undefined;
-  /** Name of the unique-id cookie when it is set on pages (configured, or percentage mode). */
+  /** The unique-id cookie (case kept) when the id is used: uniqueGrayTag configured, or percentage mode. */
   uidCookie: string | undefined;
-  uidName: string;
+  /** The same name lower-cased, as a request header. */
+  uidHeader: string;
   backendTag: string;
   backendCookie: boolean;
   maxAge: number;
@@ -171,7 +172,8 @@ function handles(p: FrontendGrayPrepared, ctx: PluginContext, path: string, page
 }
 
 function uniqueId(p: FrontendGrayPrepared, ctx: PluginContext, cookieHeader: string | undefined): string {
-  const sent = ctx.request.header(p.uidName) || getCookie(cookieHeader, p.uidName);
+  if (p.uidCookie === undefined) return '';
+  const sent = ctx.request.header(p.uidHeader) || getCookie(cookieHeader, p.uidCookie);
   return sent !== undefined && SAFE_UID.test(sent) ? sent : randomUUID().replaceAll('-', '');
 }
 
@@ -220,7 +222,7 @@ export default definePlugin<FrontendGrayConf, FrontendGrayPrepared>({
       fileRouting: routingTable(conf.rewrite?.fileRouting),
       notFoundUri: conf.rewrite?.notFoundUri,
       uidCookie: conf.uniqueGrayTag !== undefined || percentage ? (conf.uniqueGrayTag ?? 'x-higress-uid') : undefined,
-      uidName: (conf.uniqueGrayTag ?? 'x-higress-uid').toLowerCase(),
+      uidHeader: (conf.uniqueGrayTag ?? 'x-higress-uid').toLowerCase(),
       backendTag: conf.backendGrayTag ?? 'x-mse-tag',
       backendCookie: deployments.gray.some((d) => d.backendVersion !== ''),
       maxAge: conf.storeMaxAge ?? 31536000,

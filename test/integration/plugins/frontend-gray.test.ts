@@ -174,6 +174,51 @@ test('percentage mode: CRC-32 of the unique id picks the version, the id is pinn
   }
 });
 
+test('indexPaths, graySubKey, skippedByHeaders and versionPredicates', async () => {
+  const put = await call('PUT', '/routes/fgm', {
+    ...routeTo('/m/*', up.port),
+    plugins: {
+      'frontend-gray': {
+        grayKey: 'appInfo', graySubKey: 'user.id',
+        rules: [{ name: 'beta', grayKeyValue: ['u2'] }],
+        indexPaths: ['/m/**/manifest.json'],
+        skippedByHeaders: { 'X-Requested-With': 'XMLHttpRequest' },
+        rewrite: { fileRouting: { '/m/': '/static/{version}' } },
+        baseDeployment: { version: 'base' },
+        grayDeployments: [{ name: 'beta', version: 'gray', enabled: true, versionPredicates: { '/m/legacy/': 'gray-legacy' } }],
+      },
+    },
+  });
+  assert.equal(put.status, 201, put.text);
+  await eventually(async () => (await get(gw.url + '/m/a.js')).status === 200);
+  const u2 = { cookie: `appInfo=${encodeURIComponent(JSON.stringify({ user: { id: 'u2' } }))}` };
+  const manifest = await get(gw.url + '/m/app/manifest.json', { headers: u2 });
+  assert.equal(manifest.json().url, '/static/gray/app/manifest.json', 'an index path is decided by the rules');
+  assert.equal(manifest.headers['cache-control'], 'no-cache, no-store, max-age=0, must-revalidate');
+  assert.equal(manifest.headers['set-cookie'], undefined);
+  assert.equal((await get(gw.url + '/m/legacy/x.js', { headers: u2 })).json().url, '/static/gray-legacy/legacy/x.js');
+  assert.equal((await get(gw.url + '/m/a.js', { headers: u2 })).json().url, '/static/gray/a.js');
+  assert.equal((await get(gw.url + '/m/a.js')).json().url, '/static/base/a.js');
+  assert.equal((await get(gw.url + '/m/a.js', { headers: { 'x-requested-with': 'XMLHttpRequest' } })).json().url, '/m/a.js');
+});
+
+test('a configured uniqueGrayTag is read from its header or cookie (name as written) and set on pages', async () => {
+  const put = await call('PUT', '/routes/fgu', {
+    ...routeTo('/u/*', up.port),
+    plugins: { 'frontend-gray': { uniqueGrayTag: 'Visitor', baseDeployment: { version: 'base' } } },
+  });
+  assert.equal(put.status, 201, put.text);
+  await eventually(async () => (await get(gw.url + '/u/x')).status === 200);
+  for (const headers of [{ cookie: 'Visitor=v-1' }, { visitor: 'v-1' }] as Record<string, string>[]) {
+    const r = await get(gw.url + '/u/page', { headers });
+    assert.deepEqual(r.headers['set-cookie'], ['x-higress-tag=base; Max-Age=31536000; Path=/; HttpOnly; Secure', 'Visitor=v-1; Max-Age=31536000; Path=/; HttpOnly; Secure']);
+  }
+  const forged = await get(gw.url + '/u/page', { headers: { cookie: 'Visitor=a; Domain=evil' } });
+  assert.match((forged.headers['set-cookie'] as string[])[1]!, /^Visitor=a; Max/, 'the cookie parser stops at ;');
+  const bad = await get(gw.url + '/u/page', { headers: { visitor: 'a b' } });
+  assert.match((bad.headers['set-cookie'] as string[])[1]!, /^Visitor=[0-9a-f]{32}; /, 'an id that could not be echoed safely is replaced');
+});
+
 test('html replaces the page, and a 404 page becomes a 200 with it', async () => {
   const put = await call('PUT', '/routes/fgh', {
     ...routeTo('/h/*', cdnPort),
