@@ -129,11 +129,6 @@ export class FilteredResponse {
       this.ex.res.end(last.length > 0 ? Buffer.concat([held, last]) : held);
       return;
     }
-    if (last.length > 0 && !this.ex.res.headersSent) {
-      // a filter that held the whole body back (to rewrite it) gives it at the end: one write with a Content-Length
-      this.ex.res.end(last);
-      return;
-    }
     if (last.length > 0) this.ex.res.write(last);
     this.ex.res.end();
   }

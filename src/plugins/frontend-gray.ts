@@ -185,6 +185,18 @@ function isHtmlType(type: string | undefined): boolean {
   return type === undefined || type.toLowerCase().includes('html');
 }
 
+/** The 404's head waits while notFoundUri is fetched; when it comes, its page replaces the 404's body. */
+async function serveNotFound(uri: string, ctx: PluginContext, s: GrayState): Promise<void> {
+  const found = await fetchNotFoundPage(ctx, uri.replaceAll('{version}', s.choice.deployment.version));
+  ctx.setVar('frontend_gray_not_found', found === undefined ? 'failed' : 'served');
+  if (found === undefined) return;
+  const res = ctx.response;
+  for (const name of ['content-encoding', 'etag', 'last-modified', 'content-disposition']) res.setHeader(name, undefined);
+  res.setHeader('content-type', found.type);
+  res.setHeader('cache-control', NO_CACHE);
+  s.body = { mode: 'replace', with: found.body };
+}
+
 function count(ctx: PluginContext, version: string): void {
   requests ??= counter('gatehouse_frontend_gray_requests_total', 'Requests frontend-gray handled, by route and the front-end version chosen.', ['route', 'version']);
   requests.inc({ route: ctx.routeId ?? '', version });
@@ -266,33 +278,23 @@ export default definePlugin<FrontendGrayConf, FrontendGrayPrepared>({
     count(ctx, version);
   },
 
-  async header_filter(p, ctx) {
+  header_filter(p, ctx) {
     const s = ctx.shared.get(p.stateKey) as GrayState | undefined;
-    if (s === undefined) return;
+    if (s === undefined) return undefined;
     const res = ctx.response;
-    if (res.status === 404 && !(s.page && p.html !== undefined) && p.notFoundUri !== undefined) {
-      const found = await fetchNotFoundPage(ctx, p.notFoundUri.replaceAll('{version}', s.choice.deployment.version));
-      ctx.setVar('frontend_gray_not_found', found === undefined ? 'failed' : 'served');
-      if (found === undefined) return;
-      for (const name of ['content-encoding', 'etag', 'last-modified', 'content-disposition']) res.setHeader(name, undefined);
-      res.setHeader('content-type', found.type);
-      res.setHeader('content-length', String(found.body.length));
-      res.setHeader('cache-control', NO_CACHE);
-      s.body = { mode: 'replace', with: found.body };
-      return;
-    }
+    if (res.status === 404 && p.notFoundUri !== undefined && !(s.page && p.html !== undefined)) return serveNotFound(p.notFoundUri, ctx, s);
     if (s.index) {
       res.setHeader('cache-control', NO_CACHE);
       return;
     }
-    if (!s.page) return;
+    if (!s.page) return undefined;
     if (p.host !== undefined) res.setHeader('content-disposition', undefined);
     if (res.status === 404 && p.html !== undefined) {
       res.status = 200;
       res.setHeader('content-type', 'text/html');
       res.setHeader('content-encoding', undefined);
     } else if (res.status !== 200) {
-      return;
+      return undefined;
     }
     res.setHeader('cache-control', NO_CACHE);
     const d = s.choice.deployment;
@@ -305,7 +307,7 @@ export default definePlugin<FrontendGrayConf, FrontendGrayPrepared>({
     }
     const encoding = res.header('content-encoding');
     const encoded = encoding !== undefined && encoding.trim().toLowerCase() !== 'identity';
-    if (p.html === undefined && (encoded || !isHtmlType(res.header('content-type')))) return;
+    if (p.html === undefined && (encoded || !isHtmlType(res.header('content-type')))) return undefined;
     if (p.html !== undefined) {
       res.setHeader('content-encoding', undefined);
       if (!isHtmlType(res.header('content-type'))) res.setHeader('content-type', 'text/html');
@@ -313,6 +315,7 @@ export default definePlugin<FrontendGrayConf, FrontendGrayPrepared>({
     res.setHeader('content-length', undefined);
     res.setHeader('etag', undefined);
     s.body = { mode: 'page', chunks: [], size: 0, fixed: p.html !== undefined };
+    return undefined;
   },
 
   body_filter(p, ctx, chunk, eof) {
