@@ -115,6 +115,11 @@ export function checkVariables(names: Iterable<string>, field: string): void {
 export function checkRouteVariable(name: string): true | string {
   if (!isKnownVariable(name)) return `unknown variable '${name}'`;
   if (isResponseVariable(name)) return `variable '${name}' has no value yet when routes are matched`;
+  // as in APISIX, plugins run after the route is chosen: a route matching on what one
+  // sets would read nil; later plugins' `_meta.filter` can test it
+  if (PLUGIN_VARIABLES.includes(name) || registered.has(name)) {
+    return `variable '${name}' is set by a plugin, after routes are matched (a plugin's _meta.filter can test it)`;
+  }
   return true;
 }
 
