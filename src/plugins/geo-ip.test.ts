@@ -136,12 +136,11 @@ test('an IPv4-only database: IPv4 found, IPv6 not found (never walked)', async (
 });
 
 test('parseAddress: first item, ports and brackets dropped, IPv4-mapped IPv6 as IPv4', () => {
-  assert.equal(parseAddress(' 1.2.3.4 , 5.6.7.8'), '1.2.3.4');
-  assert.equal(parseAddress('1.2.3.4:8080'), '1.2.3.4');
-  assert.equal(parseAddress('[2001:db8::1]:443'), '2001:db8::1');
-  assert.equal(parseAddress('2001:db8::1'), '2001:db8::1');
-  assert.equal(parseAddress('::ffff:81.2.69.1'), '81.2.69.1');
-  assert.equal(parseAddress('fe80::1%eth0'), 'fe80::1');
+  const cases: [string, string][] = [
+    [' 1.2.3.4 , 5.6.7.8', '1.2.3.4'], ['1.2.3.4:8080', '1.2.3.4'], ['[2001:db8::1]:443', '2001:db8::1'],
+    ['2001:db8::1', '2001:db8::1'], ['::ffff:81.2.69.1', '81.2.69.1'], ['fe80::1%eth0', 'fe80::1'],
+  ];
+  for (const [value, address] of cases) assert.equal(parseAddress(value), address, value);
   for (const bad of ['', 'unknown', '1.2.3', '[::1', '999.1.1.1']) assert.equal(parseAddress(bad), undefined, bad);
 });
 
