@@ -5,13 +5,20 @@
 // templates and logs). It never refuses a request: an address it cannot read or find
 // leaves the request as it came, counted in gatehouse_geo_ip_failures_total.
 //
+// Routes are matched before plugins run, so for route `vars` the same fields in the
+// plugin's metadata (node-wide settings) configure a lookup the variables resolve at
+// match time: lazily, once per request that reads one; the plugin's own values win once
+// it ran.
+//
 // Gatehouse differences: Higress embeds an ip2region table and skips IPv6; Gatehouse
 // reads a GeoIP2/GeoLite2 .mmdb the user supplies (`db_path`, and `isp_db_path` for an
 // ISP or ASN database), IPv4 and IPv6 alike (`ip_protocol: all` for both). Client-sent
 // X-Higress-Geo-* headers are removed, so the upstream can trust the ones it gets.
 import { BlockList, isIP } from 'node:net';
-import type { PluginContext } from '../contracts/plugin.js';
-import { registerVariable } from '../core/expr/index.js';
+import type { Logger } from 'pino';
+import type { MatchTimeRequest, PluginContext } from '../contracts/plugin.js';
+import { registerMatchTimeVariable, registerVariable } from '../core/expr/index.js';
+import { logger } from '../core/logger.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { counter } from '../observability/metrics.js';
 import type { Counter } from 'prom-client';
@@ -52,13 +59,18 @@ export const GEO_HEADERS = {
 } as const;
 
 const VARIABLES = { country: 'geo_country', province: 'geo_province', city: 'geo_city', isp: 'geo_isp' } as const;
-for (const name of Object.values(VARIABLES)) registerVariable(name);
-/** The country's ISO 3166-1 code (MaxMind's `iso_code`), for filters; nil for private addresses. */
-registerVariable('geo_country_code');
+/** Also the country's ISO 3166-1 code (MaxMind's `iso_code`), for filters; nil for private addresses. */
+const FIELD_OF_VARIABLE = new Map<string, keyof GeoPlace>([
+  ...Object.entries(VARIABLES).map(([field, name]) => [name, field as keyof GeoPlace] as const),
+  ['geo_country_code', 'countryCode'],
+]);
+for (const name of FIELD_OF_VARIABLE.keys()) registerMatchTimeVariable(name, 'geo-ip');
 /** For access logs: found, private, not_found, skipped (another address family), no_address, bad_address, error. */
 registerVariable('geo_ip_result');
 
 type Failure = 'no_address' | 'bad_address' | 'not_found' | 'error';
+type LookupResult = 'found' | 'private' | 'skipped' | Failure;
+interface Located { result: LookupResult; place?: GeoPlace }
 let failures: Counter<'route' | 'reason'> | undefined;
 
 // Higress's IPv4 list (ip2region's reserved ranges), and the IPv6 equivalents it never had.
@@ -76,13 +88,9 @@ for (const [net, prefix, type] of PRIVATE_RANGES) PRIVATE.addSubnet(net, prefix,
 const HEADER_NAME = '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$';
 const ABSOLUTE_PATH = { type: 'string', minLength: 2, maxLength: 4096, pattern: '^/' };
 
-export default definePlugin<GeoIpConf, GeoIpPrepared>({
-  name: 'geo-ip',
-  description: 'Looks the client address up in a MaxMind database and passes country, province, city and ISP on as request headers and variables.',
-  version: '1.0.0',
-  stage: 'authorization',
-  priority: 440,
-  schema: {
+/** The lookup's fields: the plugin's config, and its metadata for route `vars` (a fresh object each, defaults are filled in). */
+function lookupSchema(): Record<string, unknown> {
+  return {
     type: 'object',
     additionalProperties: false,
     properties: {
@@ -94,67 +102,90 @@ export default definePlugin<GeoIpConf, GeoIpPrepared>({
       language: { type: 'string', pattern: '^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$', maxLength: 32, default: 'en' },
     },
     required: ['db_path'],
+  };
+}
+
+export default definePlugin<GeoIpConf, GeoIpPrepared>({
+  name: 'geo-ip',
+  description: 'Looks the client address up in a MaxMind database and passes country, province, city and ISP on as request headers and variables.',
+  version: '1.0.0',
+  stage: 'authorization',
+  priority: 440,
+  schema: lookupSchema(),
+  metadataSchema: lookupSchema(),
+
+  prepare: prepareLookup,
+  checkMetadata(metadata) {
+    prepareLookup(metadata as unknown as GeoIpConf);
   },
 
-  prepare(conf) {
-    const db = openGeoDb(conf.db_path, 'db_path');
-    const language = conf.language ?? 'en';
-    const languages = languagesOf(db);
-    if (languages.length > 0 && !languages.includes(language)) {
-      throw new Error(`language: "${language}" is not among the database's languages (${languages.join(', ')})`);
-    }
-    const protocol = conf.ip_protocol ?? 'ipv4';
-    return {
-      families: new Set<4 | 6>(protocol === 'all' ? [4, 6] : protocol === 'ipv6' ? [6] : [4]),
-      header: (conf.ip_source_type ?? 'origin-source') === 'header' ? (conf.ip_header_name ?? 'X-Forwarded-For').toLowerCase() : undefined,
-      db,
-      ispDb: conf.isp_db_path === undefined ? undefined : openGeoDb(conf.isp_db_path, 'isp_db_path'),
-      language,
+  matchTimeVariables(metadata) {
+    const p = prepareLookup(metadata as unknown as GeoIpConf);
+    const log = logger().child({ plugin: 'geo-ip' });
+    const locateRequest = (request: MatchTimeRequest): Located => {
+      const raw = p.header === undefined ? request.get('remote_addr') : request.header(p.header);
+      return locate(p, typeof raw === 'string' ? raw : undefined, log);
     };
+    return (name, request) => request.memo(p, () => locateRequest(request)).place?.[FIELD_OF_VARIABLE.get(name)!];
   },
 
   rewrite(p, ctx) {
     for (const name of Object.values(GEO_HEADERS)) {
       if (ctx.request.header(name) !== undefined) ctx.request.setHeader(name, undefined);
     }
-    const raw = p.header === undefined ? clientAddress(ctx) : ctx.request.header(p.header);
-    if (raw === undefined || raw.trim() === '') return fail(ctx, 'no_address');
-    const ip = parseAddress(raw);
-    if (ip === undefined) return fail(ctx, 'bad_address');
-    const family = isIP(ip) as 4 | 6;
-    if (!p.families.has(family)) {
-      ctx.setVar('geo_ip_result', 'skipped');
-      return undefined;
-    }
-    if (PRIVATE.check(ip, family === 4 ? 'ipv4' : 'ipv6')) {
-      publish(ctx, { country: PRIVATE_MARKER, province: PRIVATE_MARKER, city: PRIVATE_MARKER, isp: PRIVATE_MARKER });
-      ctx.setVar('geo_ip_result', 'private');
-      return undefined;
-    }
-    let place: GeoPlace | undefined;
-    try {
-      place = lookup(p, ip, family);
-    } catch (err) {
-      ctx.log.warn({ err: (err as Error).message, ip }, 'geo-ip: lookup failed');
-      return fail(ctx, 'error');
-    }
-    if (place === undefined) return fail(ctx, 'not_found');
+    const { result, place } = locate(p, p.header === undefined ? clientAddress(ctx) : ctx.request.header(p.header), ctx.log);
+    // set even when nil: the plugin's answer wins over the match-time lookup's
     publish(ctx, place);
-    ctx.setVar('geo_ip_result', 'found');
+    ctx.setVar('geo_ip_result', result);
+    if (result !== 'found' && result !== 'private' && result !== 'skipped') countFailure(ctx, result);
     return undefined;
   },
 });
+
+function prepareLookup(conf: GeoIpConf): GeoIpPrepared {
+  const db = openGeoDb(conf.db_path, 'db_path');
+  const language = conf.language ?? 'en';
+  const languages = languagesOf(db);
+  if (languages.length > 0 && !languages.includes(language)) {
+    throw new Error(`language: "${language}" is not among the database's languages (${languages.join(', ')})`);
+  }
+  const protocol = conf.ip_protocol ?? 'ipv4';
+  return {
+    families: new Set<4 | 6>(protocol === 'all' ? [4, 6] : protocol === 'ipv6' ? [6] : [4]),
+    header: (conf.ip_source_type ?? 'origin-source') === 'header' ? (conf.ip_header_name ?? 'X-Forwarded-For').toLowerCase() : undefined,
+    db,
+    ispDb: conf.isp_db_path === undefined ? undefined : openGeoDb(conf.isp_db_path, 'isp_db_path'),
+    language,
+  };
+}
+
+/** The place of the address in `raw` (a header value or the peer address), with how the lookup went. */
+function locate(p: GeoIpPrepared, raw: string | undefined, log: Pick<Logger, 'warn'>): Located {
+  if (raw === undefined || raw.trim() === '') return { result: 'no_address' };
+  const ip = parseAddress(raw);
+  if (ip === undefined) return { result: 'bad_address' };
+  const family = isIP(ip) as 4 | 6;
+  if (!p.families.has(family)) return { result: 'skipped' };
+  if (PRIVATE.check(ip, family === 4 ? 'ipv4' : 'ipv6')) return { result: 'private', place: PRIVATE_PLACE };
+  try {
+    const place = lookup(p, ip, family);
+    return place === undefined ? { result: 'not_found' } : { result: 'found', place };
+  } catch (err) {
+    log.warn({ err: (err as Error).message, ip }, 'geo-ip: lookup failed');
+    return { result: 'error' };
+  }
+}
+
+const PRIVATE_PLACE: GeoPlace = Object.freeze({ country: PRIVATE_MARKER, province: PRIVATE_MARKER, city: PRIVATE_MARKER, isp: PRIVATE_MARKER });
 
 function clientAddress(ctx: PluginContext): string | undefined {
   const addr = ctx.var('remote_addr');
   return typeof addr === 'string' ? addr : ctx.request.remoteAddr;
 }
 
-function fail(ctx: PluginContext, reason: Failure): undefined {
+function countFailure(ctx: PluginContext, reason: Failure): void {
   failures ??= counter('gatehouse_geo_ip_failures_total', 'Requests geo-ip passed on without a place, by route and reason', ['route', 'reason']);
   failures.inc({ route: ctx.routeId ?? '', reason });
-  ctx.setVar('geo_ip_result', reason);
-  return undefined;
 }
 
 /**
@@ -221,14 +252,13 @@ function ispOf(record: Record<string, unknown> | undefined): string | undefined 
   return typeof isp === 'string' && isp !== '' ? isp : undefined;
 }
 
-function publish(ctx: PluginContext, place: GeoPlace): void {
+function publish(ctx: PluginContext, place: GeoPlace | undefined): void {
   for (const field of ['country', 'province', 'city', 'isp'] as const) {
-    const value = place[field];
-    if (value === undefined) continue;
-    ctx.request.setHeader(GEO_HEADERS[field], queryEscape(value));
+    const value = place?.[field];
+    if (value !== undefined) ctx.request.setHeader(GEO_HEADERS[field], queryEscape(value));
     ctx.setVar(VARIABLES[field], value);
   }
-  if (place.countryCode !== undefined) ctx.setVar('geo_country_code', place.countryCode);
+  ctx.setVar('geo_country_code', place?.countryCode);
 }
 
 /** Go's url.QueryEscape, which Higress applies to the header values: space as `+`, only A–Z a–z 0–9 `-_.~` kept. */
