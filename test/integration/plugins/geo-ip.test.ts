@@ -147,8 +147,8 @@ test('bad config is refused with a 400 naming the field', async () => {
   }
 });
 
-test('a route\'s vars cannot name a geo variable: routes are matched before any plugin runs', async () => {
+test('a route\'s vars name a geo variable only with geo-ip\'s metadata (routing by place: geo-ip-routing.test.ts)', async () => {
   const r = await call('PUT', '/routes/by-country', { ...routeTo('/by-country', up.port), vars: [['geo_country', '==', 'Sweden']] });
   assert.equal(r.status, 400, r.text);
-  assert.match(r.body.error_msg, /geo_country.*set by a plugin/);
+  assert.match(r.body.error_msg, /geo_country.*plugin_metadata\/geo-ip/);
 });
