@@ -30,7 +30,10 @@ function kindOf(path: string): ResourceKind {
 }
 
 function validateWrite(registry: PluginRegistry, w: AdminWrite): void {
-  validateResource(kindOf(w.path), structuredClone(w.body), {
+  const kind = kindOf(w.path);
+  // the Admin API takes a metadata object's id (the plugin name) from the path
+  const body = kind === 'plugin_metadata' ? { ...w.body, id: w.path.split('/')[1] } : w.body;
+  validateResource(kind, structuredClone(body), {
     checkPlugins: (plugins, where) => registry.checkPlugins(plugins, where),
     checkMetadata: (name, value) => registry.checkMetadata(name, value),
     checkExpr: (rule) => { compileExpr(rule); },
