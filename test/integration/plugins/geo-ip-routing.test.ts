@@ -1,13 +1,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually, startGateway, type Gateway } from '../../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
 import { adminClient, routeTo, type AdminCall } from '../admin/client.js';
-import { writeGeoDbs, type GeoDbFiles } from '../../fixtures/geo-dbs.js';
+import { badLookupFields, writeGeoDbs, type GeoDbFiles } from '../../fixtures/geo-dbs.js';
 
 // Routing by place: route `vars` on $geo_* resolved when routes are matched, from
 // geo-ip's plugin metadata (the databases the test builds, test/fixtures/geo-dbs.ts).
@@ -58,20 +58,8 @@ test('without geo-ip metadata a route cannot match on a geo variable: 400 naming
   assert.match(other.body.error_msg, /geo_ip_result.*set by a plugin/);
 });
 
-test('bad metadata is refused with a 400 naming the field', async () => {
-  const text = join(dir, 'notes.txt');
-  await writeFile(text, 'not a database\n'.repeat(4));
-  for (const [md, pattern] of [
-    [{}, /db_path/],
-    [{ db_path: 'GeoLite2-City.mmdb' }, /db_path/],
-    [{ db_path: join(dir, 'absent.mmdb') }, /db_path: cannot read .*ENOENT/],
-    [{ db_path: text }, /db_path: .* is not a MaxMind DB file/],
-    [{ db_path: dbs.city, isp_db_path: text }, /isp_db_path/],
-    [{ db_path: dbs.asn, language: 'fr' }, /language: "fr"/],
-    [{ db_path: dbs.city, ip_source_type: 'socket' }, /ip_source_type/],
-    [{ db_path: dbs.city, ip_protocol: 'ipv5' }, /ip_protocol/],
-    [{ db_path: dbs.city, database: '/x' }, /database/],
-  ] as const) {
+test('bad metadata is refused with a 400 naming the field, as the plugin\'s config', async () => {
+  for (const [md, pattern] of await badLookupFields(dir, dbs)) {
     const r = await call('PUT', '/plugin_metadata/geo-ip', md);
     assert.equal(r.status, 400, `${JSON.stringify(md)}: ${r.text}`);
     assert.match(r.body.error_msg, pattern);
@@ -91,6 +79,17 @@ test('routes on one uri picked by country, IPv4 and IPv6, from the header the me
   assert.equal(await served('/shop/f', xff('10.0.0.1')), 'default', 'a private address');
   assert.equal(await served('/shop/g'), 'default', 'no header');
   assert.equal(await served('/shop/h', xff('not an address')), 'default');
+});
+
+test('the plugin-chain inspector picks the route the data plane picks', async () => {
+  const picked = async (ip: string): Promise<unknown> => {
+    const req = { path: '/shop/x', headers: xff(ip) };
+    const r = await call('GET', `/routes/cn/plugin-chain?request=${encodeURIComponent(JSON.stringify(req))}`);
+    assert.equal(r.status, 200, r.text);
+    return [r.body.request.matches, r.body.request.matched_route_id];
+  };
+  assert.deepEqual(await picked('240e::1'), [true, 'cn']);
+  assert.deepEqual(await picked('89.160.20.115'), [false, 'se']);
 });
 
 test('without the plugin, later plugins read the match-time values; with it, its own values win', async () => {

@@ -9,7 +9,7 @@ import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
 import { routeTo, type AdminCall } from '../admin/client.js';
 import { logEntry, metricValue } from '../../helpers/observe.js';
-import { cityDb, writeGeoDbs, type GeoDbFiles } from '../../fixtures/geo-dbs.js';
+import { badLookupFields, cityDb, writeGeoDbs, type GeoDbFiles } from '../../fixtures/geo-dbs.js';
 
 // geo-ip through the real gateway, on databases the test builds (test/helpers/mmdb-writer.ts).
 
@@ -127,20 +127,7 @@ test('a replaced database file is read again without a restart; a broken one is 
 });
 
 test('bad config is refused with a 400 naming the field', async () => {
-  const text = join(dir, 'readme.txt');
-  await writeFile(text, 'not a database\n'.repeat(4));
-  for (const [conf, pattern] of [
-    [{}, /db_path/],
-    [{ db_path: 'GeoLite2-City.mmdb' }, /db_path/],
-    [{ db_path: join(dir, 'absent.mmdb') }, /db_path: cannot read .*ENOENT/],
-    [{ db_path: text }, /db_path: .* is not a MaxMind DB file/],
-    [{ db_path: dbs.city, isp_db_path: text }, /isp_db_path: .* is not a MaxMind DB file/],
-    [{ db_path: dbs.asn, language: 'fr' }, /language: "fr" is not among/],
-    [{ db_path: dbs.isp, ip_source_type: 'socket' }, /ip_source_type/],
-    [{ db_path: dbs.isp, ip_protocol: 'ipv5' }, /ip_protocol/],
-    [{ db_path: dbs.isp, ip_header_name: 'a b' }, /ip_header_name/],
-    [{ db_path: dbs.isp, database: '/x' }, /database/],
-  ] as const) {
+  for (const [conf, pattern] of await badLookupFields(dir, dbs)) {
     const r = await call('PUT', '/routes/bad', { ...routeTo('/bad', up.port), plugins: { 'geo-ip': conf } });
     assert.equal(r.status, 400, `${JSON.stringify(conf)}: ${r.text}`);
     assert.match(r.body.error_msg, pattern);
