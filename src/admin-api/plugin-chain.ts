@@ -23,7 +23,7 @@ import { ConfigState } from '../config-store/state.js';
 import { logger } from '../core/logger.js';
 import type { ExchangeView } from '../contracts/exchange.js';
 import { parseRequestTarget } from '../data-plane/request-target.js';
-import { RequestVars } from '../data-plane/request-vars.js';
+import { RequestVars, type MatchTimeResolvers } from '../data-plane/request-vars.js';
 import { buildRouter, RouterBuildError, type RouterEntry, type RouterMode } from '../data-plane/router/router.js';
 import type { ConfigView } from '../contracts/store.js';
 import { compileChain, EMPTY_CHAIN, PrepareCache, type Chain, type Instance, type InstanceSource } from '../plugin-runtime/chain.js';
@@ -100,7 +100,7 @@ interface SimulatedRequest {
   consumer: string | undefined;
 }
 
-function simulate(r: InspectRequest): SimulatedRequest {
+function simulate(r: InspectRequest, matchTime: MatchTimeResolvers | undefined): SimulatedRequest {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(r.headers ?? {})) headers[k.toLowerCase()] = v;
   if (r.host !== undefined && headers.host === undefined) headers.host = r.host;
@@ -121,7 +121,7 @@ function simulate(r: InspectRequest): SimulatedRequest {
   const vars = new RequestVars({
     req, path: target.path, query: target.query, host, remoteAddr,
     serverPort: r.server_port ?? (scheme === 'https' ? 9443 : 9080), scheme,
-  });
+  }, matchTime);
   return { req, vars, method, host, path: target.path, remoteAddr, consumer: r.consumer };
 }
 
@@ -260,7 +260,7 @@ export function inspectPluginChain(view: ConfigView, registry: PluginRegistry, r
   let consumerFound: boolean | null = null;
   let merged: { chain: Chain; disabled: Set<string> } | undefined;
   if (request !== undefined) {
-    sim = simulate(request);
+    sim = simulate(request, snapshot.matchTime);
     const input = { method: sim.method, host: sim.host, path: sim.path, remoteAddr: sim.remoteAddr, vars: sim.vars.lookup };
     const own = routerOf([routerEntry(routeId, route, service)], routerMode).match(input);
     matches = own !== undefined;

@@ -2,7 +2,8 @@
 // write (with validate.ts's APISIX messages), and objects still in use refused on delete.
 import type { ResourceKind } from '../contracts/resources.js';
 import type { ConfigStore, StoredObject } from '../contracts/store.js';
-import { findObjectReferenceProblem } from '../config-store/validate.js';
+import { findObjectReferenceProblem, matchTimeVariablesOf } from '../config-store/validate.js';
+import { matchTimeOwnerOf } from '../core/expr/index.js';
 
 type Obj = Record<string, unknown>;
 
@@ -80,6 +81,12 @@ export async function serviceInUse(store: ConfigStore, id: string): Promise<stri
 export async function pluginConfigInUse(store: ConfigStore, id: string): Promise<string | undefined> {
   const user = await firstWith(store, 'routes', 'route', id, (v) => [v.plugin_config_id]);
   return user === undefined ? undefined : `can not delete this plugin config, ${user} is still using it now`;
+}
+
+/** A route whose `vars` read a variable resolved at match time from plugin `id`'s metadata. */
+export async function pluginMetadataInUse(store: ConfigStore, id: string): Promise<string | undefined> {
+  const user = await firstWith(store, 'routes', 'route', id, (v) => matchTimeVariablesOf(v.vars).map(matchTimeOwnerOf));
+  return user === undefined ? undefined : `can not delete this plugin_metadata, ${user} is still using it now (its vars read the plugin's variables)`;
 }
 
 export async function consumerGroupInUse(store: ConfigStore, id: string): Promise<string | undefined> {

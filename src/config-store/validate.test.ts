@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { makeCert } from '../../test/helpers/certs.js';
 import type { ResourceKind } from '../contracts/resources.js';
 import { isGatehouseError } from '../core/errors.js';
+import { registerMatchTimeVariable } from '../core/expr/index.js';
 import { ConfigState } from './state.js';
 import {
   checkReferences, findReferenceProblems, parseAddr, validateResource, type PluginCheckWhere,
@@ -231,5 +232,15 @@ describe('checkReferences', () => {
     ]);
     rejects(() => checkReferences(state([['routes', 'r1', { upstream_id: 99 }]])),
       'routes "r1": failed to fetch upstream info by upstream id [99], response code: 404');
+  });
+
+  it('a route whose vars read a match-time variable needs the metadata that resolves it', () => {
+    registerMatchTimeVariable('place_for_reference_test', 'place-plugin');
+    const vars = [['uri', '==', '/x'], ['place_for_reference_test', '==', 'here']];
+    assert.deepEqual(findReferenceProblems(state([['routes', 'r1', { uri: '/x', vars }]])).map((p) => p.message), [
+      "failed to validate the 'vars' expression: variable 'place_for_reference_test' is resolved when routes are matched "
+        + 'from plugin_metadata/place-plugin, which does not exist (create it first)',
+    ]);
+    checkReferences(state([['plugin_metadata', 'place-plugin', { id: 'place-plugin' }], ['routes', 'r1', { uri: '/x', vars }]]));
   });
 });

@@ -10,7 +10,7 @@ import type { PluginsConf, ResourceKind, ResourceTypes } from '../contracts/reso
 import type { StoredObject } from '../contracts/store.js';
 import { GatehouseError, isGatehouseError } from '../core/errors.js';
 import { checkSchema, compileSchema, type SchemaValidator } from '../core/schema.js';
-import { checkRouteVariable, compileExpr, isKnownVariable } from '../core/expr/index.js';
+import { checkRouteVariable, compileExpr, exprVariables, isKnownVariable, matchTimeOwnerOf } from '../core/expr/index.js';
 import { RESOURCE_SCHEMAS } from './schemas/index.js';
 import {
   hashCombinationsKeySchema, hashHeaderKeySchema, hashVarsKeySchema,
@@ -342,7 +342,7 @@ export function findObjectReferenceProblem(kind: ResourceKind, id: string, value
       if (value.plugin_config_id !== undefined && missing('plugin_configs', value.plugin_config_id)) {
         return fetchMsg('plugin config', 'plugin config id', value.plugin_config_id);
       }
-      return sslRef(value.upstream);
+      return sslRef(value.upstream) ?? matchTimeMetadataProblem(value.vars, missing);
     case 'services':
       if (value.upstream_id !== undefined && missing('upstreams', value.upstream_id)) {
         return fetchMsg('upstream', 'upstream id', value.upstream_id);
@@ -361,6 +361,31 @@ export function findObjectReferenceProblem(kind: ResourceKind, id: string, value
     }
     default:
       return undefined;
+  }
+}
+
+/**
+ * A variable of a route's `vars` resolved at match time from plugin metadata that does
+ * not exist: refused rather than read nil on every request (the route could never match).
+ */
+function matchTimeMetadataProblem(vars: unknown, missing: (k: ResourceKind, ref: unknown) => boolean): string | undefined {
+  for (const name of matchTimeVariablesOf(vars)) {
+    const owner = matchTimeOwnerOf(name)!;
+    if (missing('plugin_metadata', owner)) {
+      return `failed to validate the 'vars' expression: variable '${name}' is resolved when routes are matched `
+        + `from plugin_metadata/${owner}, which does not exist (create it first)`;
+    }
+  }
+  return undefined;
+}
+
+/** The variables of a route's `vars` that a plugin resolves at match time (none when the rule does not compile). */
+export function matchTimeVariablesOf(vars: unknown): string[] {
+  if (!Array.isArray(vars)) return [];
+  try {
+    return exprVariables(vars).filter((name) => matchTimeOwnerOf(name) !== undefined);
+  } catch {
+    return [];
   }
 }
 

@@ -144,6 +144,19 @@ export interface PluginContext {
   onFinished?(fn: () => void): void;
 }
 
+/** What a match-time resolver may read of the request (data-plane/request-vars.ts). */
+export interface MatchTimeRequest {
+  /** Any request variable (`remote_addr`, …). */
+  get(name: string): unknown;
+  /** A request header (lower-case name), several values joined with `, `. */
+  header(name: string): string | undefined;
+  /** `make()` once per request and `key`: the resolver's work is shared by the variables it gives. */
+  memo<T>(key: object, make: () => T): T;
+}
+
+/** Resolves one of a plugin's match-time variables for a request; undefined reads nil. */
+export type MatchTimeResolver = (name: string, request: MatchTimeRequest) => unknown;
+
 export interface PrepareEnv {
   /** The plugin's metadata object, if one is configured (`plugin_metadata/<name>`). */
   metadata: Record<string, unknown> | undefined;
@@ -175,6 +188,14 @@ export interface Plugin<C = any, P = any> {
   metadataSchema?: Record<string, unknown>;
   /** Checks a plugin_metadata object that passed metadataSchema (e.g. the variables a log_format names). Throwing refuses it. */
   checkMetadata?(metadata: Record<string, unknown>): void;
+  /**
+   * For variables the plugin sets that it can also resolve before routes are matched, from
+   * its plugin_metadata (names registered with core/expr's registerMatchTimeVariable):
+   * called once per config snapshot that has the metadata; returns their resolver, or
+   * undefined when the metadata gives none (they read nil until the plugin sets them).
+   * Throwing logs the error and leaves them nil.
+   */
+  matchTimeVariables?(metadata: Record<string, unknown>): MatchTimeResolver | undefined;
   /** Compiles a validated config once per config snapshot. Throwing refuses the config. */
   prepare?(conf: C, env: PrepareEnv): P;
   /** Runs before every stage, for answers that must precede authentication (CORS preflight). */

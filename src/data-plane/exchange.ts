@@ -65,7 +65,7 @@ export class Exchange implements ExchangeView {
     scheme: 'http' | 'https',
     upstreamUri: string,
   ) {
-    this.vars = new RequestVars({ req, path, query, host, remoteAddr, serverPort, scheme });
+    this.vars = new RequestVars({ req, path, query, host, remoteAddr, serverPort, scheme }, snapshot.plugins.matchTime);
     this.upstreamUri = upstreamUri;
     this.startedAt = performance.now();
   }

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { HttpRequest } from './http1/request.js';
 import { RequestVars, type RequestFacts } from './request-vars.js';
-import { REQUEST_VARIABLES, isKnownVariable } from '../core/expr/variables.js';
+import { REQUEST_VARIABLES, isKnownVariable, registerMatchTimeVariable } from '../core/expr/variables.js';
+import type { MatchTimeResolver } from '../contracts/plugin.js';
 import { rememberProxyAddresses } from './http1/proxy-protocol.js';
 
 function request(over: Partial<HttpRequest> & { headers?: Record<string, string> } = {}, socket: object = {}): HttpRequest {
@@ -169,4 +170,26 @@ test('graphql variables from a GET query argument, an application/graphql body a
 
 test('the names the resolver answers are the registry\'s', () => {
   for (const name of REQUEST_VARIABLES) assert.ok(isKnownVariable(name), name);
+});
+
+test('a match-time variable resolves through its plugin\'s resolver, once per request, until a plugin sets it', () => {
+  registerMatchTimeVariable('place_for_test', 'place-plugin');
+  registerMatchTimeVariable('other_place_for_test', 'place-plugin');
+  let lookups = 0;
+  const key = {};
+  const resolver: MatchTimeResolver = (name, r) => {
+    const found = r.memo(key, () => { lookups++; return `${String(r.get('remote_addr'))} via ${r.header('x-forwarded-for') ?? '-'}`; });
+    return name === 'place_for_test' ? found : undefined;
+  };
+  const req = request({ headers: { host: 'h', 'x-forwarded-for': '1.2.3.4' } });
+  const q = req.url.indexOf('?');
+  const v = new RequestVars({ req, path: req.url.slice(0, q), query: req.url.slice(q + 1), host: 'h', remoteAddr: '10.0.0.9', serverPort: 9080, scheme: 'http' },
+    new Map([['place-plugin', resolver]]));
+  assert.equal(v.get('place_for_test'), '10.0.0.9 via 1.2.3.4');
+  assert.equal(v.get('other_place_for_test'), undefined);
+  assert.equal(v.get('place_for_test'), '10.0.0.9 via 1.2.3.4');
+  assert.equal(lookups, 1, 'one lookup for the request');
+  v.set('place_for_test', undefined);
+  assert.equal(v.get('place_for_test'), undefined, 'a plugin\'s value (even nil) wins');
+  assert.equal(vars(request()).get('place_for_test'), undefined, 'nil without a resolver (no metadata)');
 });

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
 import type { TLSSocket } from 'node:tls';
 import type { HttpRequest } from './http1/request.js';
-import { REQUEST_VARIABLES } from '../core/expr/variables.js';
+import { matchTimeOwnerOf, REQUEST_VARIABLES } from '../core/expr/variables.js';
+import type { MatchTimeRequest, MatchTimeResolver } from '../contracts/plugin.js';
 import { proxyAddressesOf } from './http1/proxy-protocol.js';
 import { graphqlQuery, parseGraphqlFacts, parsePostArgs, postArg, postArgPath, type GraphqlFacts, type PostArgs } from './body-vars.js';
 import { isoLocal, nginxLocal } from './clock-vars.js';
@@ -32,6 +33,9 @@ export interface RequestFacts {
 }
 
 type Resolver = (f: RequestFacts, v: RequestVars) => unknown;
+
+/** The snapshot's match-time resolvers, by the plugin whose metadata configured them. */
+export type MatchTimeResolvers = ReadonlyMap<string, MatchTimeResolver>;
 
 const HOSTNAME = osHostname();
 
@@ -134,7 +138,7 @@ for (const name of REQUEST_VARIABLES) {
   if (!RESOLVERS.has(name)) throw new Error(`request variable ${name} is registered but has no resolver`);
 }
 
-export class RequestVars {
+export class RequestVars implements MatchTimeRequest {
   private args: Map<string, string> | undefined;
   private cookies: Map<string, string> | undefined;
   /** Values set by plugins or the proxy (`upstream_uri`, `status`, …) win over computed ones. */
@@ -143,8 +147,9 @@ export class RequestVars {
   private bodyBuffer: Buffer | undefined;
   private postArgs: PostArgs | null = null;
   private graphqlFacts: GraphqlFacts | undefined | null = null;
+  private memos: Map<object, unknown> | undefined;
 
-  constructor(readonly facts: RequestFacts) {}
+  constructor(readonly facts: RequestFacts, private readonly matchTime?: MatchTimeResolvers) {}
 
   /**
    * The request body, once the lifecycle has read it (undefined until then, and for a
@@ -190,7 +195,25 @@ export class RequestVars {
     if (name.startsWith('uri_param_')) return f.uriParams?.[name.slice(10)];
     if (name.startsWith('post_arg_')) return postArg(this.parsedPostArgs(), name.slice(9));
     if (name.startsWith('post_arg.')) return postArgPath(this.parsedPostArgs(), name.slice(9));
+    // a plugin's variable read before (or without) the plugin setting it
+    if (this.matchTime !== undefined) {
+      const owner = matchTimeOwnerOf(name);
+      if (owner !== undefined) return this.matchTime.get(owner)?.(name, this);
+    }
     return undefined;
+  }
+
+  header(name: string): string | undefined {
+    const v = this.facts.req.headers[name];
+    return Array.isArray(v) ? v.join(', ') : v;
+  }
+
+  memo<T>(key: object, make: () => T): T {
+    const memos = (this.memos ??= new Map());
+    if (memos.has(key)) return memos.get(key) as T;
+    const value = make();
+    memos.set(key, value);
+    return value;
   }
 
   arg(key: string): string | undefined {

@@ -1,4 +1,4 @@
-import type { ConsumerRef, PhaseResult, Plugin, PrepareEnv } from '../contracts/plugin.js';
+import type { ConsumerRef, MatchTimeResolver, PhaseResult, Plugin, PrepareEnv } from '../contracts/plugin.js';
 import { ERRORS } from '../core/errors.js';
 import { PluginCost } from '../observability/plugin-cost.js';
 import type { ConfigView } from '../contracts/store.js';
@@ -11,6 +11,9 @@ type PluginsMap = Record<string, Record<string, unknown>>;
 
 /** Shared by every snapshot, so a non-auth plugin's prepare cache survives consumer changes. */
 const NO_CONSUMERS: readonly ConsumerRef[] = Object.freeze([]);
+
+/** Match-time resolvers by plugin code and metadata object: a snapshot whose metadata did not change reuses them. */
+const resolverCache = new WeakMap<Plugin, WeakMap<object, MatchTimeResolver | undefined>>();
 
 /** A route's merged chain plus what the consumer merge needs later. */
 export interface RoutePlugins {
@@ -27,6 +30,11 @@ export interface RoutePlugins {
 export class PluginSnapshot {
   readonly global: Chain;
   readonly consumers: readonly ConsumerRef[];
+  /**
+   * The resolvers of plugin variables route `vars` can read (Plugin.matchTimeVariables),
+   * by plugin name, for the plugins whose metadata configures them; undefined when none does.
+   */
+  readonly matchTime: ReadonlyMap<string, MatchTimeResolver> | undefined;
   private readonly consumerByName = new Map<string, { username: string; group_id?: string; plugins?: PluginsMap; labels?: Record<string, string> }>();
   private readonly envs = new Map<string, PrepareEnv>();
   /** Route × consumer chains, by route then username (two lookups, no key string built per request). */
@@ -50,8 +58,33 @@ export class PluginSnapshot {
     }
     this.consumers = refs;
     const rules = [...view.list('global_rules')].map((r) => ({ id: r.id, plugins: (r.value as { plugins?: PluginsMap }).plugins }));
+    this.matchTime = this.matchTimeResolvers();
     this.global = rules.length === 0 ? EMPTY_CHAIN : this.compile(mergeGlobalRules(rules, (name, ids) =>
       this.log.error({ plugin: name, global_rules: ids }, `Found ${name} configured across different global rules. Removing it from execution list`)));
+  }
+
+  private matchTimeResolvers(): ReadonlyMap<string, MatchTimeResolver> | undefined {
+    let out: Map<string, MatchTimeResolver> | undefined;
+    for (const { plugin } of this.registry.list()) {
+      if (plugin.matchTimeVariables === undefined) continue;
+      const md = this.view.get('plugin_metadata', plugin.name)?.value as Record<string, unknown> | undefined;
+      if (md === undefined) continue;
+      let byMetadata = resolverCache.get(plugin);
+      if (byMetadata === undefined) resolverCache.set(plugin, (byMetadata = new WeakMap()));
+      let resolver = byMetadata.get(md);
+      if (!byMetadata.has(md)) {
+        const { id: _id, ...fields } = md;
+        void _id;
+        try {
+          resolver = plugin.matchTimeVariables(fields);
+        } catch (err) {
+          this.log.error({ plugin: plugin.name, err: (err as Error).message }, `plugin_metadata/${plugin.name}: its variables read nil when routes are matched`);
+        }
+        byMetadata.set(md, resolver);
+      }
+      if (resolver !== undefined) (out ??= new Map()).set(plugin.name, resolver);
+    }
+    return out;
   }
 
   private envFor = (plugin: Plugin): PrepareEnv => {

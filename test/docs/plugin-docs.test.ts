@@ -1,6 +1,7 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PluginRegistry } from '../../src/plugin-runtime/registry.js';
@@ -11,7 +12,8 @@ import {
   BEGIN_MARKER, END_MARKER, fieldTable, generatedPart, renderGenerated, summaryOf, updateIndex, updatePage,
 } from '../../src/docs/plugin-docs.js';
 import type { Plugin } from '../../src/contracts/plugin.js';
-import { adminWrites, codeBlocks, splitCommands, type AdminWrite } from '../helpers/shell-example.js';
+import { adminWrites, codeBlocks, splitCommands, substitute, type AdminWrite } from '../helpers/shell-example.js';
+import { docsGeoDbs } from '../fixtures/geo-dbs.js';
 
 // docs/plugins/<name>.md stays true: one page per built-in plugin, its generated part as
 // the code renders it now (`npm run docs:plugins` rewrites it), a hand-written
@@ -28,7 +30,10 @@ function kindOf(path: string): ResourceKind {
 }
 
 function validateWrite(registry: PluginRegistry, w: AdminWrite): void {
-  validateResource(kindOf(w.path), structuredClone(w.body), {
+  const kind = kindOf(w.path);
+  // the Admin API takes a metadata object's id (the plugin name) from the path
+  const body = kind === 'plugin_metadata' ? { ...w.body, id: w.path.split('/')[1] } : w.body;
+  validateResource(kind, structuredClone(body), {
     checkPlugins: (plugins, where) => registry.checkPlugins(plugins, where),
     checkMetadata: (name, value) => registry.checkMetadata(name, value),
     checkExpr: (rule) => { compileExpr(rule); },
@@ -44,7 +49,10 @@ function pluginsConfigured(w: AdminWrite): string[] {
 describe('docs/plugins', () => {
   let registry: PluginRegistry;
   let pages: Map<string, string>;
+  /** Files examples name, mapped to the test's own (geo-ip's databases). */
+  let files: Record<string, string>;
   before(async () => {
+    files = await docsGeoDbs(await mkdtemp(join(tmpdir(), 'gatehouse-docs-geo-')));
     registry = await PluginRegistry.load();
     pages = new Map();
     for (const f of await readdir(DOCS)) if (f.endsWith('.md')) pages.set(f.slice(0, -3), await readFile(join(DOCS, f), 'utf8'));
@@ -84,7 +92,7 @@ describe('docs/plugins', () => {
   it('has examples whose Admin API bodies the gateway accepts and which configure the page\'s plugin', () => {
     for (const lp of registry.list()) {
       const name = lp.plugin.name;
-      const writes = codeBlocks(pages.get(name)!, 'sh', '## Example').flatMap((b) => adminWrites(splitCommands(b)));
+      const writes = codeBlocks(substitute(pages.get(name)!, files), 'sh', '## Example').flatMap((b) => adminWrites(splitCommands(b)));
       assert.ok(writes.length >= 1, `${name}.md: the example makes no Admin API write`);
       for (const w of writes) {
         try {

@@ -1,4 +1,5 @@
 import type { ResourceDeclaration } from '../resource.js';
+import { pluginMetadataInUse } from '../references.js';
 
 // One object per plugin, id = the plugin name. The fields belong to the plugin's
 // metadata schema, so no server-set timestamps are mixed in.
@@ -10,4 +11,5 @@ export const pluginMetadata: ResourceDeclaration = {
   missingId: 'missing plugin name',
   idMaxLength: 128,
   timestamps: false,
+  inUse: pluginMetadataInUse,
 };

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  BODY_VARIABLE_PREFIXES, BODY_VARIABLES, checkVariables, isBodyVariable, isKnownVariable, isResponseVariable, registerVariable,
+  BODY_VARIABLE_PREFIXES, BODY_VARIABLES, checkRouteVariable, checkVariables, isBodyVariable, isKnownVariable, isResponseVariable,
+  matchTimeOwnerOf, registerMatchTimeVariable, registerVariable,
 } from './variables.js';
 
 test('nginx and gateway variable names are known', () => {
@@ -33,6 +34,17 @@ test('a plugin can register its own variable', () => {
   assert.equal(isKnownVariable('my_plugin_var_for_test'), false);
   registerVariable('my_plugin_var_for_test');
   assert.equal(isKnownVariable('my_plugin_var_for_test'), true);
+});
+
+test('route vars refuse plugin-set variables, except those a plugin resolves when routes are matched', () => {
+  registerVariable('set_later_for_test');
+  assert.match(String(checkRouteVariable('set_later_for_test')), /set by a plugin, after routes are matched/);
+  registerMatchTimeVariable('resolved_early_for_test', 'early-plugin');
+  assert.equal(isKnownVariable('resolved_early_for_test'), true);
+  assert.equal(checkRouteVariable('resolved_early_for_test'), true);
+  assert.equal(matchTimeOwnerOf('resolved_early_for_test'), 'early-plugin');
+  assert.equal(matchTimeOwnerOf('set_later_for_test'), undefined);
+  assert.equal(matchTimeOwnerOf('uri'), undefined);
 });
 
 test('nginx variables without an honest value here are refused, not nil forever', () => {

@@ -115,12 +115,35 @@ export function checkVariables(names: Iterable<string>, field: string): void {
 export function checkRouteVariable(name: string): true | string {
   if (!isKnownVariable(name)) return `unknown variable '${name}'`;
   if (isResponseVariable(name)) return `variable '${name}' has no value yet when routes are matched`;
+  // as in APISIX, plugins run after the route is chosen: a route matching on what one
+  // sets would read nil, unless its plugin can also resolve it then (registerMatchTimeVariable);
+  // later plugins' `_meta.filter` can test it
+  if (matchTimeOwners.has(name)) return true;
+  if (PLUGIN_VARIABLES.includes(name) || registered.has(name)) {
+    return `variable '${name}' is set by a plugin, after routes are matched (a plugin's _meta.filter can test it)`;
+  }
   return true;
 }
 
 /** Lets a plugin announce a variable it provides (APISIX `core.ctx.register_var`). */
 export function registerVariable(name: string): void {
   registered.add(name);
+}
+
+const matchTimeOwners = new Map<string, string>();
+
+/**
+ * A variable `plugin` sets that it can also resolve when routes are matched, from its
+ * plugin_metadata (the plugin's `matchTimeVariables` hook): route `vars` may name it.
+ */
+export function registerMatchTimeVariable(name: string, plugin: string): void {
+  registered.add(name);
+  matchTimeOwners.set(name, plugin);
+}
+
+/** The plugin whose plugin_metadata resolves `name` when routes are matched, or undefined. */
+export function matchTimeOwnerOf(name: string): string | undefined {
+  return matchTimeOwners.get(name);
 }
 
 /** The prefixes of the variable families, for documentation and error hints. */

@@ -7,11 +7,13 @@ import { PluginRegistry } from '../../../src/plugin-runtime/registry.js';
 import { startLikeNpmStart, type NpmStarted } from '../../helpers/npm-start.js';
 import { checkAnswers, codeBlocks, runCommands, splitCommands, substitute } from '../../helpers/shell-example.js';
 import { startRedis, type TestRedis } from '../../helpers/redis-server.js';
+import { docsGeoDbs } from '../../fixtures/geo-dbs.js';
 
 // Every docs/plugins/<name>.md example, run as written against the gateway `npm start`
 // runs (its echo upstream included), on free ports: each command must answer the status
 // its comment announces (`# 401 ...`), the others 2xx. The limit plugins' Redis examples
-// count in a real Redis, whose port replaces the documented 6379.
+// count in a real Redis, whose port replaces the documented 6379; geo-ip's MaxMind
+// databases are small ones the test builds, in place of the documented paths.
 
 const DOCS = join(resolve(fileURLToPath(new URL('../../../../', import.meta.url))), 'docs', 'plugins');
 
@@ -23,6 +25,7 @@ test('the example of every plugin page works as the page says', async () => {
     gw = await startLikeNpmStart((config) => { config.node.workers = 1; });
     const addresses = {
       ...gw.addresses,
+      ...await docsGeoDbs(gw.dir),
       '"redis_port": 6379': `"redis_port": ${redis.port}`,
       '"service_port": 6379': `"service_port": ${redis.port}`,
     };

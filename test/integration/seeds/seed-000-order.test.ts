@@ -3,6 +3,10 @@ import assert from 'node:assert/strict';
 import { startGateway, type Gateway } from '../../helpers/gateway.js';
 import { adminClient, type AdminCall } from '../admin/client.js';
 import type { PluginChainReport } from '../../../src/contracts/plugin-chain.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cityDb } from '../../fixtures/geo-dbs.js';
 
 // Seed 000's whole table, top to bottom: "the plug-in listed higher up has a higher
 // execution priority". Each row names the Gatehouse plugin, the seed's stage and
@@ -16,6 +20,10 @@ import type { PluginChainReport } from '../../../src/contracts/plugin-chain.js';
 // policy filters at the bottom (Sentinel: api-breaker, Router: proxy-mirror), which the
 // seed places after every plugin.
 
+// geo-ip's config names a MaxMind database, which must exist when the route is written
+const GEO_DIR = mkdtempSync(join(tmpdir(), 'gatehouse-seed-geo-'));
+const GEO_DB = join(GEO_DIR, 'GeoIP2-City-Test.mmdb');
+
 interface Row { seed: string; name: string; stage: string; priority: number; config: Record<string, unknown>; issue?: number }
 
 const row = (seed: string, name: string, stage: string, priority: number, config: Record<string, unknown> = {}, issue?: number): Row =>
@@ -26,7 +34,7 @@ const SEED_000: Row[] = [
   row('ModelRouter', 'model-router', 'authorization', 900, {}, 16),
   row('ModelMapper', 'model-mapper', 'authorization', 800, {}, 16),
   row('frontend-gray', 'frontend-gray', 'authorization', 450, { baseDeployment: { version: 'base' } }),
-  row('geo-ip', 'geo-ip', 'authorization', 440, {}, 15),
+  row('geo-ip', 'geo-ip', 'authorization', 440, { db_path: GEO_DB }),
   row('DeGraphQL', 'degraphql', 'authorization', 430, { query: '{ persons { id } }' }),
   row('cache-control', 'cache-control', 'authorization', 420, { expires: '60' }),
   row('Request/Response conversion', 'transformer', 'authorization', 410, { reqRules: [{ operate: 'remove', headers: [{ key: 'x-drop' }] }] }),
@@ -73,13 +81,17 @@ let call: AdminCall;
 let installed: Record<string, { stage: string; priority: number }>;
 
 before(async () => {
+  writeFileSync(GEO_DB, cityDb());
   gw = await startGateway({ store: 'sqlite', workers: 1 });
   call = adminClient(gw);
   const all = await call('GET', '/plugins?all=true');
   assert.equal(all.status, 200, all.text);
   installed = all.body as typeof installed;
 });
-after(async () => { await gw?.stop(); });
+after(async () => {
+  await gw?.stop();
+  rmSync(GEO_DIR, { recursive: true, force: true });
+});
 
 for (const r of SEED_000) {
   const title = `seed 000 row "${r.seed}": ${r.name} at ${r.stage} ${r.priority}`;
