@@ -10,7 +10,7 @@ import type { CacheZoneConfig } from '../contracts/node-config.js';
 import { checkVariables, registerVariable } from '../core/expr/index.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { pluginNodeLimits } from '../plugin-runtime/node-limits.js';
-import { counter } from '../observability/metrics.js';
+import { fastCounter, type LabelledCounter } from '../observability/fast-metrics.js';
 import { cacheAccess, entryKey, indexKey, proxyCacheConfig, variantKey, type CacheEntry, type CacheRecord } from '../proxy-cache/index.js';
 import {
   forbidsStoring, MAX_VARIANTS, parseDirectives, parseVary, replayable, responseFreshness, sameList, varySignature, type Directives,
@@ -79,7 +79,13 @@ const PART_ITEM = { type: 'string', pattern: '(^[^\\$].+$|^\\$[0-9a-zA-Z_]+$)' }
 const IDENTITY_VARS = new Set(['$consumer_name', '$consumer_group_id', '$remote_user', '$http_authorization']);
 const MEMORY_TTL = 300;
 
-let requests: ReturnType<typeof counter<'route' | 'status'>> | undefined;
+let requests: LabelledCounter | undefined;
+
+function countRequest(route: string, status: string): void {
+  requests ??= fastCounter('gatehouse_proxy_cache_requests_total',
+    'Requests proxy-cache handled, by route and cache status (HIT, MISS, EXPIRED, STALE, BYPASS, PURGE).', ['route', 'status']);
+  requests.labels(route, status).inc();
+}
 
 function parts(list: readonly string[], field: string): Part[] {
   checkVariables(list.filter((s) => VAR_PART.test(s)).map((s) => s.slice(1)), field);
@@ -136,21 +142,34 @@ function staleFor(cc: Directives, e: CacheEntry, now: number): boolean {
   return typeof cc['min-fresh'] === 'number' && e.ttl - age < cc['min-fresh'];
 }
 
-function hit(p: Prepared, ctx: PluginContext, state: State, e: CacheEntry): PhaseResult {
+/** A stored entry's headers as a hit replays them (first value of each name, the rest apart), built once per entry. */
+interface Replay { headers: Record<string, string>; extra: string[] | undefined }
+const replays = new WeakMap<CacheEntry, Replay[]>();
+
+function replayOf(e: CacheEntry, hideCacheHeaders: boolean): Replay {
+  let both = replays.get(e);
+  if (both === undefined) replays.set(e, (both = []));
+  const i = hideCacheHeaders ? 1 : 0;
+  const known = both[i];
+  if (known !== undefined) return known;
   const headers: Record<string, string> = {};
   const extra: string[] = [];
-  for (let i = 0; i < e.headers.length; i += 2) {
-    const name = e.headers[i]!;
-    if (!replayable(name) || (p.hideCacheHeaders && (name === 'cache-control' || name === 'expires'))) continue;
-    if (name in headers) extra.push(name, e.headers[i + 1]!);
-    else headers[name] = e.headers[i + 1]!;
+  for (let j = 0; j < e.headers.length; j += 2) {
+    const name = e.headers[j]!;
+    if (!replayable(name) || (hideCacheHeaders && (name === 'cache-control' || name === 'expires'))) continue;
+    if (name in headers) extra.push(name, e.headers[j + 1]!);
+    else headers[name] = e.headers[j + 1]!;
   }
-  headers.age = String(Math.max(0, Math.floor((Date.now() - e.storedAt) / 1000)));
-  headers['apisix-cache-status'] = 'HIT';
+  return (both[i] = { headers, extra: extra.length > 0 ? extra : undefined });
+}
+
+function hit(p: Prepared, ctx: PluginContext, state: State, e: CacheEntry, waited: boolean): PhaseResult {
+  const replay = replayOf(e, p.hideCacheHeaders);
+  const headers = { ...replay.headers, age: String(Math.max(0, Math.floor((Date.now() - e.storedAt) / 1000))), 'apisix-cache-status': 'HIT' };
   state.status = 'HIT';
+  state.hitExtra = replay.extra;
   // a request that waited for the key's lock was marked MISS meanwhile: the last call wins
-  ctx.setResponseHeader('apisix-cache-status', 'HIT');
-  if (extra.length > 0) state.hitExtra = extra;
+  if (waited) ctx.setResponseHeader('apisix-cache-status', 'HIT');
   ctx.setVar('upstream_cache_status', 'HIT');
   return { status: e.status, headers, body: e.body };
 }
@@ -160,7 +179,7 @@ function decide(p: Prepared, ctx: PluginContext, state: State, r: CacheRecord | 
   PhaseResult | void | Promise<PhaseResult | void> {
   const now = Date.now();
   if (r?.kind === 'entry' && fresh(r, now)) {
-    if (!(p.cacheControl && staleFor(cc, r, now))) return hit(p, ctx, state, r);
+    if (!(p.cacheControl && staleFor(cc, r, now))) return hit(p, ctx, state, r, waited);
     mark(ctx, state, 'STALE');
   } else if (r !== undefined) {
     mark(ctx, state, 'EXPIRED');
@@ -392,7 +411,6 @@ export default definePlugin<ProxyCacheConf, Prepared>({
     // the client went away before the whole body came: nothing is stored, waiting requests go on
     state.collecting = false;
     if (!state.storing) unlock(p, state, false);
-    requests ??= counter('gatehouse_proxy_cache_requests_total', 'Requests proxy-cache handled, by route and cache status (HIT, MISS, EXPIRED, STALE, BYPASS, PURGE).', ['route', 'status']);
-    requests.inc({ route: ctx.routeId ?? '', status: state.status });
+    countRequest(ctx.routeId ?? '', state.status);
   },
 });

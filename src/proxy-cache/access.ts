@@ -51,27 +51,35 @@ export function lockAnswer(r: true | Promise<boolean>): LockAnswer | Promise<Loc
   return r === true ? 'held' : r.then((filled) => (filled ? 'filled' : 'open'));
 }
 
-/** Fresh records a worker holds, least recently used first, bounded in bytes. */
+/** How long a worker remembers that the service has no record for a key (unless told of a change sooner). */
+export const ABSENT_MS = 1_000;
+
+/**
+ * Fresh records a worker holds, least recently used first, bounded in bytes; and keys the
+ * service had nothing for (null, kept ABSENT_MS), so a hit on a key without a Vary index
+ * does not ask for the index every time.
+ */
 class L1 {
-  private readonly map = new Map<string, { record: CacheRecord; size: number }>();
+  private readonly map = new Map<string, { record: CacheRecord | null; size: number; until: number }>();
   private bytes = 0;
   constructor(private readonly maxBytes: number) {}
 
-  get(id: string, now: number): CacheRecord | undefined {
+  /** The record, null when known absent, undefined when not known here. */
+  get(id: string, now: number): CacheRecord | null | undefined {
     const slot = this.map.get(id);
     if (slot === undefined) return undefined;
-    if (expiresAt(slot.record) <= now) {
+    if (slot.until <= now) {
       this.delete(id);
       return undefined;
     }
     return slot.record;
   }
 
-  put(id: string, record: CacheRecord): void {
-    const size = record.kind === 'entry' ? record.body.length + 256 : 256;
+  put(id: string, record: CacheRecord | null, now: number): void {
+    const size = record === null ? 128 + id.length * 2 : (record.kind === 'entry' ? record.body.length : 0) + 256 + id.length * 2;
     this.delete(id);
     if (size > this.maxBytes / 4) return;
-    this.map.set(id, { record, size });
+    this.map.set(id, { record, size, until: record === null ? now + ABSENT_MS : expiresAt(record) });
     this.bytes += size;
     for (const k of this.map.keys()) {
       if (this.bytes <= this.maxBytes) break;
@@ -98,10 +106,17 @@ export const L1_MAX_BYTES = 16 * 1024 * 1024;
 
 export class CacheAccess {
   private readonly l1 = new Map<string, L1>();
+  /**
+   * Counts the service's invalidations: an answer that left the service before one of them
+   * may be out of date (a reply and an invalidation can be handled in either order here), so
+   * it is used but not kept.
+   */
+  private invalidations = 0;
 
   constructor(readonly link: ServiceLink, zones: readonly CacheZoneConfig[]) {
     for (const z of zones) if (z.disk_path === undefined) this.l1.set(z.name, new L1(Math.min(L1_MAX_BYTES, z.memory_size / 4)));
     link.onInvalidate((zone, keys) => {
+      this.invalidations++;
       const l1 = this.l1.get(zone);
       if (l1 !== undefined) for (const k of keys) l1.delete(`${zone}\0${k}`);
     });
@@ -119,10 +134,14 @@ export class CacheAccess {
     const id = `${zone.name}\0${key}`;
     const l1 = this.l1.get(zone.name)!;
     const held = l1.get(id, Date.now());
-    if (held !== undefined) return held;
+    if (held !== undefined) return held ?? undefined;
+    const asked = this.invalidations;
     const got = this.link.get(zone.name, key);
     const keep = (r: CacheRecord | undefined): CacheRecord | undefined => {
-      if (r !== undefined && expiresAt(r) > Date.now()) l1.put(id, r);
+      if (this.invalidations !== asked) return r;
+      const now = Date.now();
+      if (r === undefined) l1.put(id, null, now);
+      else if (expiresAt(r) > now) l1.put(id, r, now);
       return r;
     };
     return got instanceof Promise ? got.then(keep) : keep(got);
@@ -135,7 +154,7 @@ export class CacheAccess {
       this.link.stored(zone.name, key, size, expiresAt(record));
       return;
     }
-    if (!this.link.local) this.l1.get(zone.name)!.put(`${zone.name}\0${key}`, record);
+    if (!this.link.local) this.l1.get(zone.name)!.put(`${zone.name}\0${key}`, record, Date.now());
     this.link.set(zone.name, key, record);
   }
 
