@@ -191,19 +191,29 @@ function decide(p: Prepared, ctx: PluginContext, state: State, r: CacheRecord | 
   if (waited || ctx.request.method === 'HEAD') return undefined;
   const access = cacheAccess();
   const answer = access.lock(p.zone, state.key);
-  if (answer === 'held') {
-    state.locked = true;
-    return undefined;
-  }
+  if (answer === 'held') return recheck(p, ctx, state, cc);
   return Promise.resolve(answer).then((a) => {
-    if (a === 'held') {
-      state.locked = true;
-      return undefined;
-    }
+    if (a === 'held') return recheck(p, ctx, state, cc);
     if (a === 'open') return undefined;
     const again = find(p, state.key, ctx);
     return again instanceof Promise ? again.then((x) => decide(p, ctx, state, x, cc, true)) : decide(p, ctx, state, again, cc, true);
   });
+}
+
+/**
+ * The lock is ours: another request may have stored the key between our lookup and our
+ * lock (its store and unlock landing in between), so look once more before going upstream.
+ */
+function recheck(p: Prepared, ctx: PluginContext, state: State, cc: Directives): PhaseResult | void | Promise<PhaseResult | void> {
+  state.locked = true;
+  const use = (r: CacheRecord | undefined): PhaseResult | void => {
+    const now = Date.now();
+    if (r?.kind !== 'entry' || !fresh(r, now) || (p.cacheControl && staleFor(cc, r, now))) return undefined;
+    unlock(p, state, true);
+    return hit(p, ctx, state, r, true);
+  };
+  const again = find(p, state.key, ctx);
+  return again instanceof Promise ? again.then(use) : use(again);
 }
 
 function unlock(p: Prepared, state: State, filled: boolean): void {

@@ -22,7 +22,8 @@ async function route(id: string, conf: Record<string, unknown>, extra: Record<st
     plugins: { 'proxy-cache': conf, 'response-rewrite': { headers: { set: { 'X-Worker': '$pid' } } }, ...extra },
   });
   assert.equal(r.status, 201, r.text);
-  await eventually(async () => (await freshRequest(`${gw.url}/${id}/probe`)).status === 200);
+  // any answer but 404: the route is in place (one with key-auth answers 401)
+  await eventually(async () => (await freshRequest(`${gw.url}/${id}/probe`)).status !== 404);
 }
 
 const req = (path: string, opts: { method?: string; headers?: Record<string, string> } = {}) => freshRequest(gw.url + path, opts);
@@ -197,4 +198,36 @@ test('bad config is refused with a 400 naming the field', async () => {
     assert.equal(r.status, 400, r.text);
     assert.ok(String(r.body.error_msg).includes(message), `${r.body.error_msg} should include ${message}`);
   }
+});
+
+test('a HIT does not replay hop-by-hop or rate-limit headers; HEAD is answered from what a GET stored', async () => {
+  const path = '/m/hop?h=X-RateLimit-Remaining:5&h=X-Kept:yes&h=Link:%3C%2Fa%3E&h=Link:%3C%2Fb%3E';
+  const miss = await req(path);
+  assert.equal(miss.headers['x-ratelimit-remaining'], '5');
+  await eventually(async () => (await req(path)).headers['apisix-cache-status'] === 'HIT', 20, 20);
+  const hit = await req(path);
+  assert.equal(hit.headers['x-ratelimit-remaining'], undefined);
+  assert.equal(hit.headers['x-kept'], 'yes');
+  assert.equal(hit.headers.link, '</a>, </b>');
+  const head = await req(path, { method: 'HEAD' });
+  assert.equal(head.headers['apisix-cache-status'], 'HIT');
+  assert.equal(head.body, '');
+  assert.equal(up.hits('/m/hop'), 1);
+  // a HEAD miss is not stored (it has no body): the GET after it misses too
+  assert.equal((await req('/m/head-first', { method: 'HEAD' })).headers['apisix-cache-status'], 'MISS');
+  assert.equal((await req('/m/head-first')).headers['apisix-cache-status'], 'MISS');
+});
+
+test('consumer_isolation: each consumer gets its own entries', async () => {
+  for (const [name, key] of [['alice', 'ka'], ['bob', 'kb']]) {
+    const r = await call('PUT', `/consumers/${name}`, { username: name, plugins: { 'key-auth': { key } } });
+    assert.ok(r.status === 200 || r.status === 201, r.text);
+  }
+  await route('iso', MEM, { 'key-auth': {} });
+  const as = (key: string) => req('/iso/x', { headers: { apikey: key } });
+  await eventually(async () => (await as('ka')).status === 200);
+  await eventually(async () => (await as('ka')).headers['apisix-cache-status'] === 'HIT', 20, 20);
+  const bob = await as('kb');
+  assert.equal(bob.headers['apisix-cache-status'], 'MISS');
+  assert.equal((await as('nope')).status, 401);
 });
