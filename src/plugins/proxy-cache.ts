@@ -11,10 +11,8 @@ import { checkVariables, registerVariable } from '../core/expr/index.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { pluginNodeLimits } from '../plugin-runtime/node-limits.js';
 import { fastCounter, type LabelledCounter } from '../observability/fast-metrics.js';
-import { cacheAccess, entryKey, indexKey, proxyCacheConfig, variantKey, type CacheEntry, type CacheRecord } from '../proxy-cache/index.js';
-import {
-  forbidsStoring, MAX_VARIANTS, parseDirectives, parseVary, replayable, responseFreshness, sameList, varySignature, type Directives,
-} from '../proxy-cache/http-rules.js';
+import { cacheAccess, findEntry, isFresh, proxyCacheConfig, storeEntry, type CacheEntry, type CacheRecord } from '../proxy-cache/index.js';
+import { forbidsStoring, parseDirectives, parseVary, replayable, responseFreshness, type Directives } from '../proxy-cache/http-rules.js';
 
 export interface ProxyCacheConf {
   cache_strategy: 'disk' | 'memory';
@@ -117,21 +115,8 @@ function mark(ctx: PluginContext, state: State, status: string): void {
   ctx.setResponseHeader('apisix-cache-status', status);
 }
 
-function fresh(r: CacheRecord | undefined, now: number): boolean {
-  return r !== undefined && r.storedAt + r.ttl * 1000 > now;
-}
-
-/** The storage key a request's entry is under: its variant when a fresh Vary index lists the key. */
-function storageKey(index: CacheRecord | undefined, key: string, ctx: PluginContext): string {
-  if (index?.kind !== 'vary' || !fresh(index, Date.now()) || index.vary.length === 0) return entryKey(key);
-  return variantKey(key, varySignature(index.vary, (h) => ctx.request.header(h)));
-}
-
 function find(p: Prepared, key: string, ctx: PluginContext): CacheRecord | undefined | Promise<CacheRecord | undefined> {
-  const access = cacheAccess();
-  const index = access.lookup(p.zone, indexKey(key));
-  if (index instanceof Promise) return index.then((i) => access.lookup(p.zone, storageKey(i, key, ctx)));
-  return access.lookup(p.zone, storageKey(index, key, ctx));
+  return findEntry(cacheAccess(), p.zone, key, (h) => ctx.request.header(h));
 }
 
 /** APISIX's request-side Cache-Control checks (cache_control): a hit too old for the client is STALE. */
@@ -178,7 +163,7 @@ function hit(p: Prepared, ctx: PluginContext, state: State, e: CacheEntry, waite
 function decide(p: Prepared, ctx: PluginContext, state: State, r: CacheRecord | undefined, cc: Directives, waited: boolean):
   PhaseResult | void | Promise<PhaseResult | void> {
   const now = Date.now();
-  if (r?.kind === 'entry' && fresh(r, now)) {
+  if (r?.kind === 'entry' && isFresh(r, now)) {
     if (!(p.cacheControl && staleFor(cc, r, now))) return hit(p, ctx, state, r, waited);
     mark(ctx, state, 'STALE');
   } else if (r !== undefined) {
@@ -208,7 +193,7 @@ function recheck(p: Prepared, ctx: PluginContext, state: State, cc: Directives):
   state.locked = true;
   const use = (r: CacheRecord | undefined): PhaseResult | void => {
     const now = Date.now();
-    if (r?.kind !== 'entry' || !fresh(r, now) || (p.cacheControl && staleFor(cc, r, now))) return undefined;
+    if (r?.kind !== 'entry' || !isFresh(r, now) || (p.cacheControl && staleFor(cc, r, now))) return undefined;
     unlock(p, state, true);
     return hit(p, ctx, state, r, true);
   };
@@ -250,7 +235,6 @@ function flatHeaders(ctx: PluginContext): string[] {
 
 /** The whole body is in: the entry (and its Vary index) goes to the zone, then waiting requests look again. */
 function store(p: Prepared, ctx: PluginContext, state: State): void {
-  const access = cacheAccess();
   const now = Date.now();
   state.storing = true;
   const entry: CacheEntry = {
@@ -258,27 +242,7 @@ function store(p: Prepared, ctx: PluginContext, state: State): void {
     body: Buffer.concat(state.chunks, state.bytes),
   };
   state.chunks = [];
-  const indexing = (): Promise<void> => {
-    const ik = indexKey(state.key);
-    const update = (cur: CacheRecord | undefined): Promise<void> => {
-      if (state.vary.length === 0) {
-        // no Vary now: an index left from an earlier Vary response no longer applies
-        return cur?.kind === 'vary' && cur.vary.length > 0
-          ? access.store(p.zone, ik, { kind: 'vary', vary: [], variants: [], ttl: state.ttl, storedAt: now })
-          : Promise.resolve();
-      }
-      const sig = varySignature(state.vary, (h) => ctx.request.header(h));
-      const variants = cur?.kind === 'vary' && sameList(cur.vary, state.vary) ? cur.variants.filter((s) => s !== sig) : [];
-      variants.push(sig);
-      while (variants.length > MAX_VARIANTS) variants.shift();
-      return access.store(p.zone, ik, { kind: 'vary', vary: state.vary, variants, ttl: state.ttl, storedAt: now });
-    };
-    const cur = access.lookup(p.zone, ik);
-    return cur instanceof Promise ? cur.then(update) : update(cur);
-  };
-  const sk = state.vary.length === 0 ? entryKey(state.key) : variantKey(state.key, varySignature(state.vary, (h) => ctx.request.header(h)));
-  // the entry first: a lookup finds it through the index as soon as the index lists it
-  access.store(p.zone, sk, entry).then(indexing).then(
+  storeEntry(cacheAccess(), p.zone, state.key, entry, state.vary, (h) => ctx.request.header(h)).then(
     () => unlock(p, state, true),
     (err: unknown) => {
       unlock(p, state, false);

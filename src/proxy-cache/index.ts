@@ -17,6 +17,7 @@ export { CacheService, LOCK_MS } from './service.js';
 export { attachCacheService } from './ipc.js';
 export { entryKey, indexKey, variantKey } from './keys.js';
 export { cacheFilePath } from './disk-files.js';
+export { findEntry, isFresh, storeEntry } from './variants.js';
 
 let config: ProxyCacheConfig | undefined;
 let access: CacheAccess | undefined;

@@ -84,6 +84,11 @@ export class CacheService {
     const zone = this.zones.get(zoneName);
     if (zone === undefined || !zone.disk) return;
     this.remove(zone, key);
+    // a file larger than the zone would evict everything else and then itself
+    if (size > zone.conf.disk_size!) {
+      void removeCacheFile(zone.conf, key);
+      return;
+    }
     this.add(zone, key, { size, expires });
     this.evict(zone);
   }
