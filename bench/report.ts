@@ -79,6 +79,7 @@ const GOALS: Partial<Record<ScenarioId, { num: TargetId; den: TargetId; min: num
   plugins: { num: 'gateway-plugins', den: 'gateway', min: 0.85, label: 'gateway with 5 plugins ÷ gateway without' },
   security: { num: 'gateway-security', den: 'gateway', min: 0.7, label: 'gateway with key-auth + waf + request-validation ÷ gateway without' },
   wasm: { num: 'gateway-wasm', den: 'gateway', min: 0.85, label: 'gateway with a wasm plugin ÷ gateway without' },
+  cache: { num: 'gateway-cache', den: 'gateway', min: 1.5, label: 'gateway with proxy-cache (every request a hit) ÷ gateway without' },
   deadlog: { num: 'gateway-deadlog', den: 'gateway', min: 0.95, label: 'gateway with a dead log sink ÷ gateway without' },
 };
 
@@ -151,6 +152,9 @@ export function scenarioTable(res: ScenarioResult): string {
   if (scenario.id === 'transformer') {
     lines.push(`  gateway (transformer, JSON body) ÷ gateway (no plugins): ${fmtRatio(ratio(rows, 'gateway-transformer', 'gateway'))}`);
   }
+  if (scenario.id === 'cache') {
+    lines.push(`  gateway (proxy-cache, all hits) ÷ gateway (no plugins): ${fmtRatio(ratio(rows, 'gateway-cache', 'gateway'))}`);
+  }
   if (scenario.id === 'security') {
     lines.push(`  gateway (key-auth + waf + request-validation) ÷ gateway (no plugins): ${fmtRatio(ratio(rows, 'gateway-security', 'gateway'))}`);
   }
@@ -186,6 +190,10 @@ export function summaryBlock(results: ScenarioResult[]): string {
     }
     if (res.scenario.id === 'transformer') {
       add('gateway transformer (JSON body) ÷ gateway no plugins (no goal)', ratio(rows, 'gateway-transformer', 'gateway'));
+      continue;
+    }
+    if (res.scenario.id === 'cache') {
+      add('gateway proxy-cache (all hits) ÷ gateway no plugins', ratio(rows, 'gateway-cache', 'gateway'), goal);
       continue;
     }
     if (res.scenario.id === 'security') {

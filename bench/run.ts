@@ -20,7 +20,7 @@ const HELP = `Usage: npm run bench -- [options]      (or: node dist/bench/run.js
   --connections=50      concurrent keep-alive connections
   --warmup=10           seconds of unmeasured load the first time a target is loaded (JIT warm-up);
                         in later scenarios it gets min(1, N) s on the new path (0 = none)
-  --scenarios=LIST      subset of 1route,10k,plugins,security,transformer,wasm,deadlog,1k,64k,1m (default: all)
+  --scenarios=LIST      subset of 1route,10k,plugins,security,transformer,cache,wasm,deadlog,1k,64k,1m (default: all)
   --targets=LIST        subset of baseline,gateway,nginx (default: all; nginx only when on PATH)
   --loader=NAME         wrk | autocannon (default: wrk when on PATH, else autocannon)
   --ready-timeout=20    seconds each process gets to answer 200 before it counts as failed
@@ -151,6 +151,7 @@ async function main(): Promise<void> {
     ['gateway-plugins', () => startGateway('gateway-plugins', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
     ['gateway-security', () => startGateway('gateway-security', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
     ['gateway-transformer', () => startGateway('gateway-transformer', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
+    ['gateway-cache', () => startGateway('gateway-cache', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
     ['gateway-deadlog', () => startGateway('gateway-deadlog', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
     ['gateway-wasm', () => startGateway('gateway-wasm', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
     ['gateway-ts', () => startGateway('gateway-ts', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],

@@ -1,8 +1,8 @@
 // The bench scenarios and the gateway route tables they need.
 import { stringify } from 'yaml';
 
-export type TargetId = 'baseline' | 'gateway' | 'gateway-10k' | 'gateway-plugins' | 'gateway-security' | 'gateway-transformer' | 'gateway-deadlog' | 'gateway-wasm' | 'gateway-ts' | 'nginx';
-export type ScenarioId = '1route' | '10k' | 'plugins' | 'security' | 'transformer' | 'wasm' | 'deadlog' | '1k' | '64k' | '1m';
+export type TargetId = 'baseline' | 'gateway' | 'gateway-10k' | 'gateway-plugins' | 'gateway-security' | 'gateway-transformer' | 'gateway-cache' | 'gateway-deadlog' | 'gateway-wasm' | 'gateway-ts' | 'nginx';
+export type ScenarioId = '1route' | '10k' | 'plugins' | 'security' | 'transformer' | 'cache' | 'wasm' | 'deadlog' | '1k' | '64k' | '1m';
 
 export interface Scenario {
   id: ScenarioId;
@@ -49,6 +49,8 @@ export const SCENARIOS: readonly Scenario[] = [
   { id: 'security', title: 'security: key-auth + waf (default rules) + request-validation', path: PLUGINS_PATH, bodyBytes: HELLO_BYTES, targets: ['gateway', 'gateway-security'] },
   // transformer rewriting the request's JSON body, a header and the query (issue 15: report the ratio).
   { id: 'transformer', title: 'transformer rewriting a small JSON body', path: TRANSFORMER_PATH, bodyBytes: HELLO_BYTES, targets: ['gateway', 'gateway-transformer'], request: TRANSFORMER_REQUEST },
+  // proxy-cache in memory with every request a HIT, against the same route without it (issue 15: goal ≥ 1.5×).
+  { id: 'cache', title: 'proxy-cache in memory, every request a hit', path: '/hello', bodyBytes: HELLO_BYTES, targets: ['gateway', 'gateway-cache'] },
   // One plugin that sets one request header: a proxy-wasm module (test/fixtures/wasm/set-header.wat)
   // beside proxy-rewrite doing the same in TypeScript, and the route without either.
   { id: 'wasm', title: 'one plugin setting a request header: proxy-wasm vs TypeScript', path: '/hello', bodyBytes: HELLO_BYTES, targets: ['gateway', 'gateway-wasm', 'gateway-ts'] },
@@ -66,6 +68,7 @@ export const TARGET_LABELS: Record<TargetId, string> = {
   'gateway-plugins': 'gateway (5 plugins)',
   'gateway-security': 'gateway (key-auth+waf+validation)',
   'gateway-transformer': 'gateway (transformer)',
+  'gateway-cache': 'gateway (proxy-cache hit)',
   'gateway-deadlog': 'gateway (dead log sink)',
   'gateway-wasm': 'gateway (wasm plugin)',
   'gateway-ts': 'gateway (TS plugin)',
@@ -119,6 +122,17 @@ export function transformerStandalone(upstreamPort: number): string {
         { operate: 'add', headers: [{ key: 'x-transformed', value: 'yes' }], body: [{ key: 'via', value: 'gatehouse' }] },
         { operate: 'map', mapSource: 'body', headers: [{ fromKey: 'user.id', toKey: 'x-user-id' }] },
       ] } },
+    }],
+  });
+}
+
+/** The 1-route file with proxy-cache in the built-in memory zone, entries kept an hour: after the first request every one is a hit. */
+export function cacheStandalone(upstreamPort: number): string {
+  return standaloneYaml({
+    upstreams: [{ id: 'u1', type: 'roundrobin', nodes: { [`127.0.0.1:${upstreamPort}`]: 1 } }],
+    routes: [{
+      id: 'r1', uri: '/*', upstream_id: 'u1',
+      plugins: { 'proxy-cache': { cache_strategy: 'memory', cache_zone: 'memory_cache', cache_ttl: 3600 } },
     }],
   });
 }

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ManagedProcess, freePort, waitForReady, which } from './procs.js';
-import { gatewayNodeConfig, nginxConfig, oneRouteStandalone, pluginsStandalone, securityStandalone, transformerStandalone, deadLogSinkStandalone, oneHeaderPluginStandalone, tenKRoutesStandalone, PLUGINS_PATH, TARGET_LABELS, TARGET_PATH, type TargetId } from './scenarios.js';
+import { gatewayNodeConfig, nginxConfig, oneRouteStandalone, pluginsStandalone, securityStandalone, transformerStandalone, cacheStandalone, deadLogSinkStandalone, oneHeaderPluginStandalone, tenKRoutesStandalone, PLUGINS_PATH, TARGET_LABELS, TARGET_PATH, type TargetId } from './scenarios.js';
 
 /** Repository root (dist/bench/targets.js -> ../..). */
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -44,7 +44,7 @@ export async function startBaseline(upstreamPort: number, readyTimeoutMs: number
  * store file holding 1 route (`gateway`) or 10,000 routes (`gateway-10k`). Ready once a request
  * through the gateway answers 200.
  */
-export async function startGateway(id: 'gateway' | 'gateway-10k' | 'gateway-plugins' | 'gateway-security' | 'gateway-transformer' | 'gateway-deadlog' | 'gateway-wasm' | 'gateway-ts', root: string, upstreamPort: number, tmpDir: string, readyTimeoutMs: number): Promise<Running> {
+export async function startGateway(id: 'gateway' | 'gateway-10k' | 'gateway-plugins' | 'gateway-security' | 'gateway-transformer' | 'gateway-cache' | 'gateway-deadlog' | 'gateway-wasm' | 'gateway-ts', root: string, upstreamPort: number, tmpDir: string, readyTimeoutMs: number): Promise<Running> {
   const bin = join(root, 'bin', 'gatehouse.js');
   if (!existsSync(bin)) throw new Error(`${bin} not found`);
   if (!existsSync(join(root, 'dist', 'src', 'cli', 'main.js'))) {
@@ -58,6 +58,7 @@ export async function startGateway(id: 'gateway' | 'gateway-10k' | 'gateway-plug
     : id === 'gateway-plugins' ? pluginsStandalone(upstreamPort)
     : id === 'gateway-security' ? securityStandalone(upstreamPort)
     : id === 'gateway-transformer' ? transformerStandalone(upstreamPort)
+    : id === 'gateway-cache' ? cacheStandalone(upstreamPort)
       : id === 'gateway-deadlog' ? deadLogSinkStandalone(upstreamPort, deadPort)
         : id === 'gateway-wasm' ? oneHeaderPluginStandalone(upstreamPort, 'wasm')
           : id === 'gateway-ts' ? oneHeaderPluginStandalone(upstreamPort, 'ts') : tenKRoutesStandalone(upstreamPort, deadPort));
@@ -72,7 +73,7 @@ export async function startGateway(id: 'gateway' | 'gateway-10k' | 'gateway-plug
   writeFileSync(configFile, gatewayNodeConfig({ port, adminPort, metricsPort, standaloneFile, wasmFile }));
   const args = [bin, 'start', '-c', configFile];
   const proc = new ManagedProcess(TARGET_LABELS[id], process.execPath, args, { cwd: root, env: childEnv });
-  await waitForReady(`http://127.0.0.1:${port}${id === 'gateway' || id === 'gateway-transformer' || id === 'gateway-deadlog' || id === 'gateway-wasm' || id === 'gateway-ts' ? '/hello' : id === 'gateway-plugins' || id === 'gateway-security' ? PLUGINS_PATH : TARGET_PATH}`, proc, readyTimeoutMs);
+  await waitForReady(`http://127.0.0.1:${port}${id === 'gateway' || id === 'gateway-transformer' || id === 'gateway-cache' || id === 'gateway-deadlog' || id === 'gateway-wasm' || id === 'gateway-ts' ? '/hello' : id === 'gateway-plugins' || id === 'gateway-security' ? PLUGINS_PATH : TARGET_PATH}`, proc, readyTimeoutMs);
   return { id, port, procs: [proc], command: `node bin/gatehouse.js start -c ${configFile}`, metricsPort };
 }
 

@@ -110,6 +110,11 @@ export interface NodeConfig {
       fail_strategy: 'FAIL_CLOSE' | 'FAIL_OPEN'; http_request_phase: 'rewrite' | 'access';
     }[];
   };
+  /**
+   * APISIX's `apisix.proxy_cache`: the zones proxy-cache stores in (sizes in bytes, paths
+   * absolute) and the disk strategy's freshness when the upstream gives none (seconds).
+   */
+  proxy_cache: ProxyCacheConfig;
   /** Folder for generated data (sqlite db, admin key). */
   data_dir: string;
   /** Folder file-logger writes under (absolute; default `<data_dir>/logs`); a `path` resolving outside is refused. */
@@ -130,4 +135,21 @@ export interface NodeConfig {
     /** An HTTP server answering every request with what it received, as JSON (the upstream of conf/gatehouse.yaml). */
     echo_upstream?: { listen: ListenConfig };
   };
+}
+
+/** One proxy-cache zone: a zone with `disk_path` is a disk zone, one without a memory zone. */
+export interface CacheZoneConfig {
+  name: string;
+  /** Bytes: a memory zone's entries, a disk zone's index. */
+  memory_size: number;
+  /** Bytes of files a disk zone keeps (LRU eviction beyond). */
+  disk_size?: number;
+  disk_path?: string;
+  /** nginx `levels`, e.g. `1:2`. */
+  cache_levels: string;
+}
+
+export interface ProxyCacheConfig {
+  cache_ttl: number;
+  zones: CacheZoneConfig[];
 }

@@ -212,6 +212,11 @@ export interface Plugin<C = any, P = any> {
    */
   filtersBody?(prepared: P): boolean;
   /**
+   * true: this instance's body_filter only reads the body (returns every chunk as given),
+   * so the response keeps its Content-Length when every body filter says so.
+   */
+  keepsBodyLength?(prepared: P): boolean;
+  /**
    * Returns a replacement chunk, a Buffer or a string (UTF-8), or undefined to keep it;
    * or a promise of one (later chunks wait, the upstream is paused). `eof` marks the last call.
    */

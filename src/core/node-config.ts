@@ -9,6 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import type { NodeConfig } from '../contracts/node-config.js';
 import { GatehouseError } from './errors.js';
 import { compileSchema, primaryError, type ErrorObject } from './schema.js';
+import { PROXY_CACHE_SCHEMA, resolveProxyCache } from './proxy-cache-config.js';
 
 type Obj = Record<string, unknown>;
 
@@ -219,6 +220,8 @@ export const NODE_CONFIG_SCHEMA: Obj = closed({
       }, { required: ['name', 'file', 'priority'] }),
     },
   }),
+  // APISIX's apisix.proxy_cache: the zones proxy-cache stores in (proxy-cache-config.ts)
+  proxy_cache: PROXY_CACHE_SCHEMA,
   data_dir: { type: 'string', minLength: 1, default: 'data' },
   // file-logger writes only under this folder; absent = <data_dir>/logs
   log_dir: { type: 'string', minLength: 1 },
@@ -333,6 +336,11 @@ export function parseNodeConfig(text: string, file: string): NodeConfig {
   checkEtcd(store.etcd, dir, fail);
   raw.data_dir = path.resolve(dir, String(raw.data_dir));
   raw.log_dir = raw.log_dir === undefined ? path.join(String(raw.data_dir), 'logs') : path.resolve(dir, String(raw.log_dir));
+  try {
+    raw.proxy_cache = resolveProxyCache(raw.proxy_cache as Obj, dir, String(raw.data_dir));
+  } catch (e) {
+    fail((e as Error).message);
+  }
   const wasm = raw.wasm as { plugins?: { file?: unknown }[] } | undefined;
   for (const p of wasm?.plugins ?? []) if (typeof p.file === 'string') p.file = path.resolve(dir, p.file);
   if (Array.isArray(raw.plugin_dirs)) raw.plugin_dirs = raw.plugin_dirs.map((d) => path.resolve(dir, String(d)));

@@ -47,7 +47,7 @@ export class FilteredResponse {
     const run = this.run;
     this.filterBody = hasBodyFilters(run);
     // A body filter may change the length: the HTTP layer frames the body instead.
-    if (this.filterBody) run.response.setHeader('content-length', undefined);
+    if (this.filterBody && !(run.routeChain.bodyKeepsLength === true && run.globalChain.bodyKeepsLength === true)) run.response.setHeader('content-length', undefined);
     const status = run.response.status;
     this.ex.res.writeHead(status, status === upstreamStatus ? statusText : undefined, run.response.flatten(), true);
   }

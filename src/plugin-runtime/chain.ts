@@ -51,10 +51,13 @@ export interface Chain {
   readonly header_filter: readonly Instance[];
   readonly body_filter: readonly Instance[];
   readonly log: readonly Instance[];
+  /** Every body_filter only reads the body (Plugin.keepsBodyLength): the response keeps its Content-Length. */
+  readonly bodyKeepsLength?: boolean;
 }
 
 export const EMPTY_CHAIN: Chain = Object.freeze({
   all: [], preflight: [], rewrite: [], access: [], before_proxy: [], header_filter: [], body_filter: [], log: [],
+  bodyKeepsLength: true,
 });
 
 export interface InstanceSource {
@@ -134,5 +137,6 @@ export function compileChain(
     header_filter: having('header_filter').reverse(),
     body_filter: bodyFilters.reverse(),
     log: having('log').reverse(),
+    bodyKeepsLength: bodyFilters.every((i) => i.plugin.keepsBodyLength?.(i.prepared) === true),
   });
 }

@@ -20,6 +20,7 @@ import { StatusServer, type StatusSource } from '../admin-api/status-server.js';
 import { MetricsExportServer, clusterScrape } from '../observability/export-server.js';
 import { VERSION } from '../core/version.js';
 import { CounterService } from '../counters/counter-service.js';
+import { attachCacheService, CacheService, configureProxyCache } from '../proxy-cache/index.js';
 import { EchoUpstream } from '../examples/echo-upstream.js';
 import { HandoffTracker, descriptorShortage } from './cluster-handoff.js';
 import { WasmPluginSet, configSources, storeSources, workerServices } from '../wasm-host/index.js';
@@ -105,6 +106,7 @@ export class Primary {
     setLogLevel(this.config.log.level);
     setLogFormat(this.config.log.format);
     setPluginNodeLimits(this.config);
+    configureProxyCache(this.config.proxy_cache);
     mkdirSync(this.config.data_dir, { recursive: true });
     this.store = await createStore(this.config);
     this.cluster = new ClusterMode(this.config, this.store, this.log);
@@ -124,6 +126,8 @@ export class Primary {
     });
     // limit-count / limit-req / limit-conn (policy local): counters shared by every worker, kept here
     new CounterService().attach(cluster);
+    // proxy-cache: the node's one cache (index, eviction, PURGE, miss locks), kept here
+    attachCacheService(new CacheService(this.config.proxy_cache.zones), cluster);
     for (let i = 0; i < this.config.node.workers; i++) this.fork(i);
     this.heartbeat = setInterval(() => this.checkHeartbeats(), HEARTBEAT_MS).unref();
 

@@ -7,6 +7,7 @@ import type { NodeConfig } from '../contracts/node-config.js';
 import type { ToPrimary, ToWorker } from './messages.js';
 import { PluginRegistry } from '../plugin-runtime/registry.js';
 import { setPluginNodeLimits } from '../plugin-runtime/node-limits.js';
+import { configureProxyCache } from '../proxy-cache/index.js';
 import { SecretResolver } from '../secrets/resolver.js';
 import { answerClusterScrapes } from '../observability/metrics.js';
 import { exportConnectionStats } from '../observability/node-gauges.js';
@@ -113,6 +114,7 @@ export function runWorker(): void {
     setLogFormat(config.log.format);
     configureSandbox({ memoryLimitMb: config.serverless.memory_limit_mb, timeoutMs: config.serverless.timeout_ms });
     setPluginNodeLimits(config);
+    configureProxyCache(config.proxy_cache);
     state = ConfigState.fromStoreState(initial.state);
     registry = await PluginRegistry.load({ whitelist: config.plugins, dirs: config.plugin_dirs, overrides: config.plugin_overrides });
     nodeConfig = config;

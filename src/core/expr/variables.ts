@@ -9,7 +9,7 @@
 // are refused when written, not nil forever): nginx_version,
 // request_body_file, ssl_client_* (no client certificates are asked for), ssl_ciphers,
 // ssl_session_id, ssl_early_data, ssl_curves, upstream_connect_time, upstream_bytes_*,
-// upstream_cache_*, upstream_hdr_*, upstream_mirror_*, upstream_trailer_*, sent_trailer_*,
+// upstream_cache_* (but upstream_cache_status and upstream_cache_key, which proxy-cache sets), upstream_hdr_*, upstream_mirror_*, upstream_trailer_*, sent_trailer_*,
 // and those of plugins that do not exist here (dubbo_*, llm_*).
 
 /** Known from the request itself: route `vars` can test them. */

@@ -48,7 +48,7 @@ const SEED_000: Row[] = [
   row('Request validation', 'request-validation', 'authorization', 220, { header_schema: { type: 'object' } }),
   row('IP address block', 'ip-restriction', 'authorization', 210, { blacklist: ['192.0.2.1'] }),
   row('JWT Logout', 'jwt-logout', 'authorization', 50),
-  row('General response caching', 'proxy-cache', 'authorization', 10, {}, 15),
+  row('General response caching', 'proxy-cache', 'authorization', 10, {}),
   row('CORS', 'cors', 'authentication', 340),
   row('waf', 'waf', 'authentication', 330),
   row('request-block', 'request-block', 'authentication', 320, { block_urls: ['/blocked'] }),
