@@ -53,7 +53,7 @@ const SEED_000: Row[] = [
   row('waf', 'waf', 'authentication', 330),
   row('request-block', 'request-block', 'authentication', 320, { block_urls: ['/blocked'] }),
   row('bot-detect', 'bot-detect', 'authentication', 310),
-  row('ai-data-masking', 'ai-data-masking', 'default', 991, {}, 16),
+  row('ai-data-masking', 'ai-data-masking', 'default', 991, { deny_words: ['secret-project'] }),
   row('ai-statistics', 'ai-statistics', 'default', 990, {}, 16),
   row('ai-security-guard', 'ai-security-guard', 'default', 850, {}, 16),
   row('ai-cache', 'ai-cache', 'default', 800, {}, 16),
