@@ -82,3 +82,28 @@ export function visitStrings(root: unknown, path: JsonPathLite, fn: (value: stri
   }
   return true;
 }
+
+/**
+ * Calls `fn` with every string value of `root` (keys excepted), depth-first without
+ * recursion (a deeply nested document cannot overflow the stack); a string `fn` returns
+ * replaces it. Stops at the first `fn` that returns false.
+ */
+export function visitEveryString(root: unknown, fn: (value: string) => string | false | undefined): boolean {
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (!isContainer(node)) continue;
+    const holder = node as Record<string | number, unknown>;
+    for (const key of Array.isArray(node) ? node.keys() : Object.keys(node)) {
+      const v = holder[key];
+      if (typeof v !== 'string') {
+        stack.push(v);
+        continue;
+      }
+      const r = fn(v);
+      if (r === false) return false;
+      if (r !== undefined) holder[key] = r;
+    }
+  }
+  return true;
+}

@@ -13,7 +13,7 @@ import { pluginNodeLimits } from '../plugin-runtime/node-limits.js';
 import { isChatRequest, visitAnswerTexts, visitMessageTexts } from '../ai/chat-text.js';
 import { SYSTEM_DENY_WORDS } from '../ai/deny-dictionary.js';
 import { isJsonContentType, readJsonBody, writeJsonBody, type JsonObject } from '../ai/json-body.js';
-import { parseJsonPathLite, visitStrings, type JsonPathLite } from '../ai/json-path-lite.js';
+import { parseJsonPathLite, visitEveryString, visitStrings, type JsonPathLite } from '../ai/json-path-lite.js';
 import { compileReplaceRoles, DenyWords, MaskSession, type MaskRule, type ReplaceRoleConf } from '../ai/masking.js';
 import { SseAnswerMasker } from '../ai/stream-mask.js';
 
@@ -130,23 +130,21 @@ async function checkRequest(p: Prepared, ctx: PluginContext, state: RequestState
 /** The buffered answer checked and restored, or replaced by the deny message. */
 function finishBody(p: Prepared, ctx: PluginContext, state: RequestState, raw: Buffer): Buffer | string {
   const text = raw.toString('utf8');
-  if (state.openai) {
-    let answer: unknown;
-    try { answer = JSON.parse(text); } catch { answer = undefined; }
-    if (typeof answer === 'object' && answer !== null && Array.isArray((answer as JsonObject).choices)) {
-      const ok = visitAnswerTexts(answer, (t) => (p.deny.find(t) !== undefined ? false : state.session.restore(t)));
-      if (!ok) {
-        countDenied(ctx, 'response');
-        return JSON.stringify(openAiAnswer(p.conf.deny_message));
-      }
-      return JSON.stringify(answer);
-    }
-  }
-  if (!p.conf.deny_raw) return raw;
-  if (p.deny.find(text) !== undefined) {
+  const denied = (): string => {
     countDenied(ctx, 'response');
     return state.openai ? JSON.stringify(openAiAnswer(p.conf.deny_message)) : p.conf.deny_raw_message;
+  };
+  let doc: unknown;
+  try { doc = JSON.parse(text); } catch { doc = undefined; }
+  const restore = (t: string): string | false => state.session.restore(t);
+  if (typeof doc === 'object' && doc !== null) {
+    const chat = state.openai && Array.isArray((doc as JsonObject).choices);
+    // Higress checks a chat answer's messages, and with deny_raw any other answer whole
+    const check = chat || p.conf.deny_raw ? (t: string) => (p.deny.find(t) !== undefined ? false : restore(t)) : restore;
+    if (!(chat ? visitAnswerTexts(doc, check) : visitEveryString(doc, check))) return denied();
+    return JSON.stringify(doc);
   }
+  if (p.conf.deny_raw && p.deny.find(text) !== undefined) return denied();
   return state.session.restore(text);
 }
 
@@ -218,8 +216,9 @@ export default definePlugin<AiDataMaskingConf, Prepared>({
 
   header_filter(p, ctx) {
     const state = ctx.shared.get(p.key) as RequestState | undefined;
-    if (!p.response || state === undefined || (!state.openai && !p.conf.deny_raw)) return;
-    if (p.deny.maxLength === 0 && !state.session.restoring) return;
+    if (!p.response || state === undefined) return;
+    const denies = p.deny.maxLength > 0 && (state.openai || p.conf.deny_raw);
+    if (!denies && !state.session.restoring) return;
     const encoding = ctx.response.header('content-encoding');
     if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') return countSkipped(ctx, 'encoded');
     const type = (ctx.response.header('content-type') ?? '').toLowerCase();

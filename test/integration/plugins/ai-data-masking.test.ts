@@ -13,7 +13,8 @@ import { SseParser } from '../../../src/ai/sse.js';
 // A loopback "model" that speaks the OpenAI chat wire format: it answers "You said: " and
 // the last message's content (so what the gateway masked comes back, to be restored), as
 // JSON or, for `stream: true`, as SSE chunks of 4 characters each (every mask spans
-// several chunks), with usage in a last chunk and `[DONE]`. A prompt containing
+// several chunks), with usage in a last chunk and `[DONE]`. A JSON answer also repeats the
+// request's `input` field, for the deny_jsonpath route. A prompt containing
 // "provoke" gets an answer with the word the routes deny.
 
 let gw: Gateway;
@@ -22,12 +23,12 @@ const prompts: string[] = [];
 
 function answerChat(req: ReceivedRequest, res: ServerResponse): void {
   prompts.push(req.body.toString());
-  const body = JSON.parse(req.body.toString()) as { stream?: boolean; messages?: { content: string }[] };
+  const body = JSON.parse(req.body.toString()) as { stream?: boolean; messages?: { content: string }[]; input?: unknown };
   const said = body.messages?.at(-1)?.content ?? '';
   const reply = `You said: ${said}${said.includes('provoke') ? ' -- about the forbidden thing' : ''}`;
   if (body.stream !== true) {
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ id: 'c1', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: reply }, finish_reason: 'stop' }], usage: { total_tokens: 9 } }));
+    res.end(JSON.stringify({ id: 'c1', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: reply }, finish_reason: 'stop' }], usage: { total_tokens: 9 }, input: body.input }));
     return;
   }
   res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -151,6 +152,7 @@ test('deny_jsonpath checks and masks the fields it names; deny_raw the whole bod
   const sent = JSON.parse(prompts.at(-1)!);
   assert.deepEqual(sent.input, [{ text: 'mail ****@gmail.com' }, { text: 'x' }]);
   assert.equal(sent.messages[0].content, 'mail a@b.com', 'only the paths are masked');
+  assert.deepEqual(r.json().input, [{ text: 'mail test@gmail.com' }, { text: 'x' }], 'restored in any JSON answer');
   const denied = await get(gw.url + '/paths', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input: [{ text: 'forbidden' }] }) });
   assert.equal(denied.status, 200);
   assert.deepEqual(denied.json(), { errmsg: 'Sensitive words found in the question or answer have been blocked' });
