@@ -53,6 +53,7 @@ before(async () => {
     config: {
       routes: [
         { id: 'chat', uri: '/chat', upstream, plugins: { 'ai-data-masking': { deny_words: ['forbidden'], system_deny: true, replace_roles: ROLES }, 'file-logger': LOGGED } },
+        { id: 'skip', uri: '/skip', upstream, plugins: { 'ai-data-masking': { deny_words: ['forbidden'], replace_roles: ROLES, skip_response: true } } },
         { id: 'paths', uri: '/paths', upstream, plugins: { 'ai-data-masking': { deny_openai: false, deny_jsonpath: ['$.input[*].text'], deny_words: ['forbidden'], replace_roles: ROLES } } },
         { id: 'raw', uri: '/raw', upstream, plugins: { 'ai-data-masking': { deny_openai: false, deny_raw: true, deny_words: ['forbidden'], deny_code: 403, deny_raw_message: 'no.', deny_content_type: 'text/plain', replace_roles: ROLES } } },
       ],
@@ -106,6 +107,12 @@ test('a streamed chat: masks split across chunks are restored, the stream passes
   assert.equal(events.at(-1), '[DONE]');
   assert.ok(events.some((e) => e.includes('"total_tokens":9')));
   assert.ok(events.length > 10, 'still chunked');
+});
+
+test('skip_response: the prompt is masked, the answer left as the model gave it', async () => {
+  const r = await chat('/skip', 'mail test@gmail.com, please provoke');
+  assert.equal(r.status, 200, r.body);
+  assert.equal(r.json().choices[0].message.content, 'You said: mail ****@gmail.com, please provoke -- about the forbidden thing');
 });
 
 test('a prompt with a deny word is answered by the gateway, as JSON or as a stream', async () => {
