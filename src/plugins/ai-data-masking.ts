@@ -97,32 +97,30 @@ function maskText(p: Prepared, state: RequestState): (text: string) => string | 
 /** The request side: 'denied', or whether anything was masked (the body is rewritten then). */
 async function checkRequest(p: Prepared, ctx: PluginContext, state: RequestState): Promise<'denied' | 'masked' | 'none'> {
   const { conf } = p;
-  const before = () => state.session.masked;
+  const check = maskText(p, state);
   if ((conf.deny_openai || p.paths.length > 0) && isJsonContentType(ctx.request.header('content-type'))) {
     const read = await readJsonBody(ctx);
-    if (read.ok && conf.deny_openai && isChatRequest(read.json)) {
+    const json = read.ok ? read.json : undefined;
+    let passed: boolean | undefined;
+    if (json !== undefined && conf.deny_openai && isChatRequest(json)) {
       state.openai = true;
-      state.stream = read.json.stream === true;
-      const check = maskText(p, state);
-      if (!read.json.messages.every((m) => visitMessageTexts(m, check))) return 'denied';
-      if (before() === 0) return 'none';
-      writeJsonBody(ctx, read.json);
-      return 'masked';
+      state.stream = json.stream === true;
+      passed = json.messages.every((m) => visitMessageTexts(m, check));
+    } else if (json !== undefined && p.paths.length > 0) {
+      passed = p.paths.every((path) => visitStrings(json, path, check));
     }
-    if (read.ok && p.paths.length > 0) {
-      const check = maskText(p, state);
-      if (!p.paths.every((path) => visitStrings(read.json, path, check))) return 'denied';
-      if (before() === 0) return 'none';
-      writeJsonBody(ctx, read.json);
+    if (passed !== undefined) {
+      if (!passed) return 'denied';
+      if (state.session.masked === 0) return 'none';
+      writeJsonBody(ctx, json!);
       return 'masked';
     }
   }
   if (!conf.deny_raw) return 'none';
   const raw = (await ctx.request.body()).toString('utf8');
-  if (raw === '') return 'none';
-  if (p.deny.find(raw) !== undefined) return 'denied';
-  const masked = state.session.mask(raw);
-  if (before() === 0) return 'none';
+  const masked = raw === '' ? raw : check(raw);
+  if (masked === false) return 'denied';
+  if (state.session.masked === 0) return 'none';
   ctx.request.setBody(masked);
   return 'masked';
 }

@@ -14,7 +14,8 @@ import { SseParser } from '../../../src/ai/sse.js';
 // the last message's content (so what the gateway masked comes back, to be restored), as
 // JSON or, for `stream: true`, as SSE chunks of 4 characters each (every mask spans
 // several chunks), with usage in a last chunk and `[DONE]`. A JSON answer also repeats the
-// request's `input` field, for the deny_jsonpath route. A prompt containing
+// request's `input` field, for the deny_jsonpath route; a body that is not JSON is
+// answered as text. A prompt containing
 // "provoke" gets an answer with the word the routes deny.
 
 let gw: Gateway;
@@ -23,6 +24,11 @@ const prompts: string[] = [];
 
 function answerChat(req: ReceivedRequest, res: ServerResponse): void {
   prompts.push(req.body.toString());
+  if (req.headers['content-type'] !== 'application/json') {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end(`You said: ${req.body.toString()}`);
+    return;
+  }
   const body = JSON.parse(req.body.toString()) as { stream?: boolean; messages?: { content: string }[]; input?: unknown };
   const said = body.messages?.at(-1)?.content ?? '';
   const reply = `You said: ${said}${said.includes('provoke') ? ' -- about the forbidden thing' : ''}`;
@@ -167,6 +173,9 @@ test('deny_jsonpath checks and masks the fields it names; deny_raw the whole bod
   assert.equal(raw.status, 403);
   assert.equal(raw.body, 'no.');
   assert.match(String(raw.headers['content-type']), /^text\/plain/);
+  const text = await get(gw.url + '/raw', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'mail test@gmail.com' });
+  assert.equal(prompts.at(-1), 'mail ****@gmail.com');
+  assert.equal(text.body, 'You said: mail test@gmail.com');
 });
 
 test('bad configs are refused naming the field', async () => {
