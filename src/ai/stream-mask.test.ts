@@ -76,3 +76,17 @@ test('non-JSON events and a stream with nothing to restore pass', () => {
   assert.equal(m.holdBack, 0);
   assert.equal(m.push(Buffer.from(': ping\n\nevent: note\ndata: plain text\n\n')), 'event: note\ndata: plain text\n\n');
 });
+
+test('choices are held back apart: two interleaved choices each get their masks back', () => {
+  const chunk = (index: number, content: string, finish: string | null = null): string =>
+    `data: ${JSON.stringify({ choices: [{ index, delta: { content }, finish_reason: finish }] })}\n\n`;
+  const wire = chunk(0, 'a IP_MA') + chunk(1, 'b IP_') + chunk(0, 'SK_10') + chunk(1, 'MASK_10 z', 'stop') + chunk(0, ' y', 'stop') + 'data: [DONE]\n\n';
+  const m = new SseAnswerMasker(session(), new DenyWords([]), DENIED);
+  const p = new SseParser();
+  const texts = ['', ''];
+  for (const e of p.push(run(m, wire, [11]))) {
+    if (e.data === '[DONE]') continue;
+    for (const c of (JSON.parse(e.data) as { choices: { index: number; delta: { content: string } }[] }).choices) texts[c.index] += c.delta.content;
+  }
+  assert.deepEqual(texts, ['a 10.1.2.3 y', 'b 10.1.2.3 z']);
+});
