@@ -13,6 +13,7 @@ import { checkedInlineUpstream } from '../plugin-runtime/upstream-check.js';
 import { isJsonContentType, readJsonBody, writeJsonBody, type JsonObject } from '../ai/json-body.js';
 import { isPlainHeaderValue, MODEL_PATH_SUFFIXES, modelPattern, pathSuffixMatcher } from '../ai/model-names.js';
 import { findFormField, formDataBoundary, replaceFormField } from '../ai/multipart-field.js';
+import { lastUserMessage } from '../ai/last-user-message.js';
 import { getPath, parseJsonPath, setPath, type JsonPath } from './common/json-path.js';
 import { compileNgxRegex, type NgxRegex } from './common/ngx-regex.js';
 import { routeCounter, setLoggedText } from './common/observe.js';
@@ -216,26 +217,4 @@ function autoModel(auto: NonNullable<ModelRouterPrepared['auto']>, json: JsonObj
     for (const rule of auto.rules) if (rule.re.match(message) !== undefined) return { model: rule.model, by: 'rule' };
   }
   return auto.defaultModel !== undefined ? { model: auto.defaultModel, by: 'default' } : undefined;
-}
-
-/**
- * The text of the last `user` message, as Higress reads it: a string content, or the last
- * `text` part of a multimodal one (a message with no text part leaves the previous text).
- */
-export function lastUserMessage(messages: unknown): string {
-  if (!Array.isArray(messages)) return '';
-  let text = '';
-  for (const m of messages) {
-    if (typeof m !== 'object' || m === null || (m as JsonObject).role !== 'user') continue;
-    const content = (m as JsonObject).content;
-    if (Array.isArray(content)) {
-      for (const part of content) {
-        const t = part as JsonObject | null;
-        if (t !== null && typeof t === 'object' && t.type === 'text' && typeof t.text === 'string') text = t.text;
-      }
-    } else {
-      text = typeof content === 'string' ? content : '';
-    }
-  }
-  return text;
 }

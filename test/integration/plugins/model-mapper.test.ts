@@ -47,6 +47,9 @@ test('exact names, prefixes and the default; an empty target keeps the name', as
   const kept = JSON.stringify({ model: 'claude-3', messages: [] });
   assert.equal((await sent('/mm/v1/messages', kept)).body, kept, 'kept: the body is sent as it came');
   assert.equal(await modelSent('/mm/v1/responses?stream=1', { model: 'gpt-4o' }), 'qwen-vl-plus', 'the query is not part of the suffix test');
+  const untyped = await get(gw.url + '/mm/v1/chat/completions', { method: 'POST', body: Buffer.from('{"model":"gpt-4o"}') });
+  assert.equal(untyped.json<Echo>().headers['content-type'], undefined);
+  assert.equal(untyped.json<Echo>().body, '{"model":"qwen-vl-plus"}', 'a body without a Content-Type is read as JSON');
 });
 
 test('paths off enableOnPathSuffix, bodies that are not JSON or whose model is not a string pass untouched', async () => {
