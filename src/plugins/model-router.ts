@@ -119,7 +119,7 @@ export default definePlugin<ModelRouterConf, ModelRouterPrepared>({
       providerHeader: conf.addProviderHeader?.toLowerCase(),
       modelHeader: conf.modelToHeader?.toLowerCase(),
       enabledOn: pathSuffixMatcher(conf.enableOnPathSuffix ?? MODEL_PATH_SUFFIXES),
-      auto: conf.autoRouting?.enable === true ? autoRouting(conf.autoRouting) : undefined,
+      auto: conf.autoRouting === undefined ? undefined : autoRouting(conf.autoRouting),
       upstreams: (conf.modelUpstreams ?? []).map((u, i) => ({ matches: modelPattern(u.model), target: upstreamChoice(u, `modelUpstreams[${i}]`) })),
     };
   },
@@ -133,7 +133,8 @@ export default definePlugin<ModelRouterConf, ModelRouterPrepared>({
   },
 });
 
-function autoRouting(conf: AutoRoutingConf): NonNullable<ModelRouterPrepared['auto']> {
+/** The compiled rules, checked even when `enable` is false (a bad rule is refused, not kept for later); undefined when disabled. */
+function autoRouting(conf: AutoRoutingConf): ModelRouterPrepared['auto'] {
   const rules = (conf.rules ?? []).map((r, i) => {
     try {
       return { re: compileNgxRegex(r.pattern), model: r.model };
@@ -141,7 +142,7 @@ function autoRouting(conf: AutoRoutingConf): NonNullable<ModelRouterPrepared['au
       throw new Error(`autoRouting.rules[${i}].pattern: ${e instanceof Error ? e.message : String(e)}`);
     }
   });
-  return { rules, defaultModel: conf.defaultModel };
+  return conf.enable ? { rules, defaultModel: conf.defaultModel } : undefined;
 }
 
 function upstreamChoice(u: ModelUpstreamConf, where: string): UpstreamChoice {
