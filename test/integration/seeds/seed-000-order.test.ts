@@ -31,8 +31,8 @@ const row = (seed: string, name: string, stage: string, priority: number, config
 
 const SEED_000: Row[] = [
   row('http-real-ip', 'http-real-ip', 'authorization', 980, { source: 'http_x_forwarded_for' }),
-  row('ModelRouter', 'model-router', 'authorization', 900, {}, 16),
-  row('ModelMapper', 'model-mapper', 'authorization', 800, {}, 16),
+  row('ModelRouter', 'model-router', 'authorization', 900, { modelToHeader: 'x-higress-llm-model' }),
+  row('ModelMapper', 'model-mapper', 'authorization', 800, { modelMapping: { '*': 'qwen-turbo' } }),
   row('frontend-gray', 'frontend-gray', 'authorization', 450, { baseDeployment: { version: 'base' } }),
   row('geo-ip', 'geo-ip', 'authorization', 440, { db_path: GEO_DB }),
   row('DeGraphQL', 'degraphql', 'authorization', 430, { query: '{ persons { id } }' }),
