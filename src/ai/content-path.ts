@@ -37,14 +37,25 @@ export function textAt(doc: unknown, path: JsonPathLite): string {
   return found.join('\n');
 }
 
-/** `text` cut into pieces of at most `size` UTF-16 units, never inside a surrogate pair. */
+/** Characters of the text before a window that its check repeats, so a flagged phrase split at the edge is still seen whole. */
+export function overlapFor(size: number): number {
+  return Math.min(64, Math.floor(size / 2));
+}
+
+/**
+ * `text` cut into pieces of at most `size` UTF-16 units (never inside a surrogate pair),
+ * each after the first starting with the last `overlapFor(size)` units of the one before.
+ */
 export function windows(text: string, size: number): string[] {
   const out: string[] = [];
+  const overlap = overlapFor(size);
   let start = 0;
   while (start < text.length) {
     let end = Math.min(start + size, text.length);
     if (end < text.length && end - start > 1 && (text.charCodeAt(end - 1) & 0xfc00) === 0xd800) end--;
-    out.push(text.slice(start, end));
+    let from = start === 0 ? 0 : Math.max(0, start - overlap);
+    if (from > 0 && (text.charCodeAt(from) & 0xfc00) === 0xdc00) from--;
+    out.push(text.slice(from, end));
     start = end;
   }
   return out;

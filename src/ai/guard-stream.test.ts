@@ -8,7 +8,7 @@ const event = (content: string) => `data: ${JSON.stringify({ choices: [{ index: 
 function guard(window: number, flag: (text: string) => boolean, checked: string[] = []) {
   return new SseGuard({
     path: parseContentPath('choices.0.delta.content', 'p'), window, maxHeldBytes: 1 << 20,
-    check: async (text) => { checked.push(text); return flag(text) ? 'DENY\n\n' : undefined; },
+    check: async (text, context) => { checked.push(context + text); text = context + text; return flag(text) ? 'DENY\n\n' : undefined; },
   });
 }
 
@@ -18,8 +18,8 @@ test('content paths: gjson dotted (with @reverse and #) and JSONPath', () => {
   assert.equal(textAt(doc, parseContentPath('choices.#.m', 'f')), 'x\ny');
   assert.equal(textAt(doc, parseContentPath('$.messages[0].content', 'f')), 'a');
   assert.throws(() => parseContentPath('messages.#(role=="user").content', 'requestContentJsonPath'), /requestContentJsonPath/);
-  assert.deepEqual(windows('abcdefg', 3), ['abc', 'def', 'g']);
-  assert.deepEqual(windows('a😀b', 2), ['a', '😀', 'b'], 'a surrogate pair is never split');
+  assert.deepEqual(windows('abcdefg', 3), ['abc', 'cdef', 'fg'], 'each window repeats the end of the one before');
+  assert.deepEqual(windows('a😀bc', 2), ['a', 'a😀', '😀bc'], 'a surrogate pair is never split');
 });
 
 test('a stream is held until a window of text is unchecked, then released as it came', async () => {
@@ -28,7 +28,7 @@ test('a stream is held until a window of text is unchecked, then released as it 
   assert.equal(await g.push(Buffer.from(event('abc'))), '', 'held: 3 characters unchecked');
   assert.equal(await g.push(Buffer.from(event('def') + event('g'))), event('abc') + event('def'));
   assert.equal(await g.push(Buffer.from('data: [DONE]\n\n')), event('g') + 'data: [DONE]\n\n');
-  assert.deepEqual(checked, ['abcdef', 'g']);
+  assert.deepEqual(checked, ['abcdef', 'defg'], 'the second check repeats the end of the first');
 });
 
 test('a flagged window replaces the rest of the stream with the deny events', async () => {

@@ -5,9 +5,11 @@
 // A flagged window replaces everything from it on with the deny events. So a client sees
 // text up to one window late (plus one moderation round trip), and memory is bounded by
 // the window (and by `maxHeldBytes` of held events: past it the text so far is checked
-// early). The end of the stream, and `[DONE]`, check what is left.
+// early). The end of the stream, and `[DONE]`, check what is left. Each check repeats the
+// end of the text checked before it (overlapFor(window) characters): a flagged phrase the
+// window edge split is seen whole, though its first part may have reached the client.
 import { SseParser, formatSse, type SseEvent } from './sse.js';
-import { textAt } from './content-path.js';
+import { overlapFor, textAt } from './content-path.js';
 import type { JsonPathLite } from './json-path-lite.js';
 
 export interface SseGuardOptions {
@@ -16,14 +18,19 @@ export interface SseGuardOptions {
   window: number;
   /** Bytes of held events before the text so far is checked anyway. */
   maxHeldBytes: number;
-  /** Checks one piece of text; resolves to the events to send instead of the rest of the stream, or undefined when it passed. */
-  check: (text: string) => Promise<string | undefined>;
+  /**
+   * Checks new text, `context` (the end of the text checked before) read before it;
+   * resolves to the events to send instead of the rest of the stream, or undefined when it passed.
+   */
+  check: (text: string, context: string) => Promise<string | undefined>;
 }
 
 export class SseGuard {
   private readonly parser = new SseParser();
   private held = '';
   private unchecked = '';
+  /** The end of the text checked last, repeated before the next window. */
+  private context = '';
   /** True once a window was flagged: the rest of the stream is dropped. */
   denied = false;
 
@@ -70,7 +77,9 @@ export class SseGuard {
     this.held = '';
     this.unchecked = '';
     if (text === '') return out;
-    const deny = await this.opts.check(text);
+    const deny = await this.opts.check(text, this.context);
+    const overlap = overlapFor(this.opts.window);
+    this.context = overlap === 0 ? '' : (this.context + text).slice(-overlap);
     if (deny === undefined) return out;
     this.denied = true;
     return deny;

@@ -78,10 +78,15 @@ function denyMessage(p: Prepared, verdict: ModerationVerdict | undefined): strin
   return p.settings.denyMessage ?? verdict?.advice ?? p.settings.defaultDenyMessage;
 }
 
-/** Checks `text` window by window (stops at the first flagged one); an error is returned, not thrown. */
-async function moderate(p: Prepared, ctx: PluginContext, state: RequestState, text: string, phase: ModerationPhase): Promise<Outcome> {
+/**
+ * Checks `text` window by window (stops at the first flagged one), the first window after
+ * `context` (the end of text checked before); an error is returned, not thrown.
+ */
+async function moderate(p: Prepared, ctx: PluginContext, state: RequestState, text: string, phase: ModerationPhase,
+  context = '', size = p.settings.bufferLimit): Promise<Outcome> {
   let last: ModerationVerdict = { flagged: false, labels: [] };
-  for (const piece of windows(text, p.settings.bufferLimit)) {
+  for (const [i, window] of windows(text, size).entries()) {
+    const piece = i === 0 ? context + window : window;
     const started = performance.now();
     state.checks++;
     try {
@@ -199,8 +204,11 @@ export default definePlugin<AiSecurityGuardConf, Prepared>({
         path: p.streamPath,
         window: p.settings.bufferLimit,
         maxHeldBytes: Math.min(pluginNodeLimits().maxBufferedBodySize, 1024 * 1024),
-        check: async (text) => {
-          const verdict = blocks(p, ctx, await moderate(p, ctx, state, text, 'response'), 'response');
+        // a stream's window is bufferLimit characters and the rest of the event that completed
+        // it: up to twice bufferLimit goes in one call, not a second one for a few characters
+        check: async (text, context) => {
+          const outcome = await moderate(p, ctx, state, text, 'response', context, 2 * p.settings.bufferLimit);
+          const verdict = blocks(p, ctx, outcome, 'response');
           return verdict === false ? undefined : openAiStreamDeny(denyMessage(p, verdict));
         },
       });
