@@ -46,10 +46,10 @@ export interface GuardSettings {
 
 export const DEFAULT_DENY_MESSAGE = 'Sorry, I cannot answer your question.';
 
-const LEVEL = { type: 'string', enum: ['max', 'high', 'medium', 'low'] };
-const PATH = { type: 'string', minLength: 1, maxLength: 512 };
-const MESSAGE = { type: 'string', maxLength: 4096 };
-const CODE = { type: 'integer', minimum: 200, maximum: 599 };
+const LEVEL = (what: string) => ({ type: 'string', enum: ['max', 'high', 'medium', 'low'], description: `Aliyun: blocks a ${what} level at or above it; max (the default) never blocks` });
+const PATH = (dflt: string) => ({ type: 'string', minLength: 1, maxLength: 512, description: `gjson dotted path or JSONPath ($…); default ${dflt}` });
+const MESSAGE = { type: 'string', maxLength: 4096, description: 'the reply text; default: the guard\'s advice (Aliyun), else "Sorry, I cannot answer your question."' };
+const CODE = { type: 'integer', minimum: 200, maximum: 599, description: 'status of a blocked prompt\'s reply; default 200' };
 const ALIYUN_ONLY = ['serviceName', 'servicePort', 'serviceHost', 'accessKey', 'secretKey', 'securityToken', 'requestCheckService',
   'responseCheckService', 'contentModerationLevelBar', 'promptAttackLevelBar', 'sensitiveDataLevelBar'] as const;
 
@@ -62,34 +62,37 @@ export const GUARD_SCHEMA = {
       additionalProperties: false,
       required: ['endpoint'],
       properties: {
-        endpoint: { type: 'string', pattern: '^https?://', maxLength: 2048 },
+        endpoint: { type: 'string', pattern: '^https?://', maxLength: 2048, description: 'an OpenAI-moderation-shaped service: POST {model, input}' },
         api_key: { type: 'string', minLength: 1, maxLength: 4096, encrypted: true, description: 'a secret, never logged' },
         model: { type: 'string', minLength: 1, maxLength: 256 },
-        thresholds: { type: 'object', maxProperties: 64, additionalProperties: { type: 'number', minimum: 0, maximum: 1 } },
+        thresholds: { type: 'object', maxProperties: 64, additionalProperties: { type: 'number', minimum: 0, maximum: 1 }, description: 'category → score at or above which a text is flagged, whatever flagged says' },
       },
     },
-    check_request: { type: 'boolean' }, checkRequest: { type: 'boolean' },
-    check_response: { type: 'boolean' }, checkResponse: { type: 'boolean' },
+    check_request: { type: 'boolean', description: 'check prompts; default false' }, checkRequest: { type: 'boolean', description: 'as check_request' },
+    check_response: { type: 'boolean', description: 'check answers; default false' }, checkResponse: { type: 'boolean', description: 'as check_response' },
     deny_code: CODE, denyCode: CODE,
     deny_message: MESSAGE, denyMessage: MESSAGE,
-    fail_mode: { type: 'string', enum: ['open', 'closed'], default: 'open' },
-    serviceName: { type: 'string', minLength: 1, maxLength: 256 },
-    servicePort: { type: 'integer', minimum: 1, maximum: 65535 },
+    fail_mode: { type: 'string', enum: ['open', 'closed'], default: 'open', description: 'a failed or timed-out check: open lets the text pass, closed blocks it' },
+    serviceName: { type: 'string', minLength: 1, maxLength: 256, description: 'Aliyun: the host when serviceHost is absent (a .dns/.static suffix dropped)' },
+    servicePort: { type: 'integer', minimum: 1, maximum: 65535, description: 'Aliyun: 443 (default) is https, any other port http' },
     serviceHost: { type: 'string', minLength: 1, maxLength: 256, pattern: '^[A-Za-z0-9.:\\[\\]-]+$' },
     accessKey: { type: 'string', minLength: 1, maxLength: 256 },
     secretKey: { type: 'string', minLength: 1, maxLength: 256, encrypted: true, description: 'a secret, never logged' },
     securityToken: { type: 'string', minLength: 1, maxLength: 4096, encrypted: true, description: 'a secret, never logged' },
     action: { type: 'string', enum: ['TextModerationPlus', 'MultiModalGuard', 'MultiModalGuardForBase64'], default: 'TextModerationPlus' },
-    requestCheckService: { type: 'string', minLength: 1, maxLength: 128 },
-    responseCheckService: { type: 'string', minLength: 1, maxLength: 128 },
-    requestContentJsonPath: PATH, responseContentJsonPath: PATH, responseStreamContentJsonPath: PATH,
+    requestCheckService: { type: 'string', minLength: 1, maxLength: 128, description: 'Aliyun Service for prompts; default llm_query_moderation' },
+    responseCheckService: { type: 'string', minLength: 1, maxLength: 128, description: 'Aliyun Service for answers; default llm_response_moderation' },
+    requestContentJsonPath: PATH('the last user message (protocol original: messages.@reverse.0.content)'),
+    responseContentJsonPath: PATH('choices.0.message.content'),
+    responseStreamContentJsonPath: PATH('choices.0.delta.content'),
     protocol: { type: 'string', enum: ['openai', 'original'], default: 'openai' },
-    contentModerationLevelBar: LEVEL, promptAttackLevelBar: LEVEL,
-    sensitiveDataLevelBar: { type: 'string', enum: ['S4', 'S3', 'S2', 'S1'] },
+    contentModerationLevelBar: LEVEL('RiskLevel'), promptAttackLevelBar: LEVEL('AttackLevel'),
+    sensitiveDataLevelBar: { type: 'string', enum: ['S4', 'S3', 'S2', 'S1'], description: 'Aliyun: blocks a SensitiveLevel at or above it; S4 (the default) never blocks' },
     riskAction: { type: 'string', enum: ['block'], default: 'block' },
-    timeout: { type: 'integer', minimum: 1, maximum: 60000, default: 2000 },
-    bufferLimit: { type: 'integer', minimum: 1, maximum: 100000, default: 1000 },
-    consumerRequestCheckService: {}, consumerResponseCheckService: {}, consumerRiskLevel: {},
+    timeout: { type: 'integer', minimum: 1, maximum: 60000, default: 2000, description: 'ms per moderation call' },
+    bufferLimit: { type: 'integer', minimum: 1, maximum: 100000, default: 1000, description: 'characters per check (a streamed answer is held back up to this much)' },
+    consumerRequestCheckService: { description: 'refused: per-consumer overrides are not built' },
+    consumerResponseCheckService: { description: 'refused' }, consumerRiskLevel: { description: 'refused' },
   },
 } as const;
 

@@ -55,7 +55,7 @@ const SEED_000: Row[] = [
   row('bot-detect', 'bot-detect', 'authentication', 310),
   row('ai-data-masking', 'ai-data-masking', 'default', 991, { deny_words: ['secret-project'] }),
   row('ai-statistics', 'ai-statistics', 'default', 990, {}, 16),
-  row('ai-security-guard', 'ai-security-guard', 'default', 850, {}, 16),
+  row('ai-security-guard', 'ai-security-guard', 'default', 850, { moderation: { endpoint: 'http://127.0.0.1:9/v1/moderations' }, check_request: true }),
   row('ai-cache', 'ai-cache', 'default', 800, {}, 16),
   row('ai-quota', 'ai-quota', 'default', 750, {}, 16),
   row('ai-intent', 'ai-intent', 'default', 700, {}, 16),
