@@ -14,6 +14,7 @@ import type { JsonPathLite } from '../ai/json-path-lite.js';
 import { lastUserMessage } from '../ai/last-user-message.js';
 import { parseContentPath, textAt, windows } from '../ai/content-path.js';
 import { SseGuard } from '../ai/guard-stream.js';
+import { AnswerBuffer, answerReading } from '../ai/answer-buffer.js';
 import { OpenAiModeration, type ModerationPhase, type ModerationService, type ModerationVerdict } from '../ai/moderation.js';
 import { AliyunModeration } from '../ai/aliyun-moderation.js';
 import { GUARD_SCHEMA, resolveGuardConfig, type AiSecurityGuardConf, type GuardSettings } from '../ai/guard-config.js';
@@ -34,8 +35,8 @@ interface RequestState {
   checks: number;
   checkMs: number;
   guard?: SseGuard;
-  chunks?: Buffer[] | null;
-  size?: number;
+  streamUnchecked?: boolean;
+  answer?: AnswerBuffer;
   skip?: boolean;
 }
 
@@ -196,14 +197,14 @@ export default definePlugin<AiSecurityGuardConf, Prepared>({
   header_filter(p, ctx) {
     const state = ctx.shared.get(p.key) as RequestState | undefined;
     if (!p.settings.checkResponse || state === undefined || state.skip === true || ctx.response.status !== 200) return;
-    const encoding = ctx.response.header('content-encoding');
-    if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') return countSkipped(ctx, 'encoded');
-    const type = (ctx.response.header('content-type') ?? '').toLowerCase();
-    if (type.startsWith('text/event-stream')) {
+    const limit = pluginNodeLimits().maxBufferedBodySize;
+    const reading = answerReading(ctx.response, limit);
+    if (reading === 'encoded' || reading === 'too_large') return countSkipped(ctx, reading);
+    if (reading === 'stream') {
       state.guard = new SseGuard({
         path: p.streamPath,
         window: p.settings.bufferLimit,
-        maxHeldBytes: Math.min(pluginNodeLimits().maxBufferedBodySize, 1024 * 1024),
+        maxHeldBytes: Math.min(limit, 1024 * 1024),
         // a stream's window is bufferLimit characters and the rest of the event that completed
         // it: up to twice bufferLimit goes in one call, not a second one for a few characters
         check: async (text, context) => {
@@ -213,10 +214,7 @@ export default definePlugin<AiSecurityGuardConf, Prepared>({
         },
       });
     } else {
-      const length = ctx.response.header('content-length');
-      if (length !== undefined && Number(length) > pluginNodeLimits().maxBufferedBodySize) return countSkipped(ctx, 'too_large');
-      state.chunks = [];
-      state.size = 0;
+      state.answer = new AnswerBuffer(limit);
     }
     ctx.response.setHeader('content-length', undefined);
     ctx.response.setHeader('etag', undefined);
@@ -227,29 +225,18 @@ export default definePlugin<AiSecurityGuardConf, Prepared>({
   async body_filter(p, ctx, chunk, eof) {
     const state = ctx.shared.get(p.key) as RequestState | undefined;
     if (state?.guard !== undefined) return streamChunk(ctx, state, state.guard, chunk, eof);
-    if (state === undefined || state.chunks == null) return undefined;
-    state.chunks.push(chunk);
-    state.size! += chunk.length;
-    if (state.size! > pluginNodeLimits().maxBufferedBodySize) {
-      const held = Buffer.concat(state.chunks);
-      state.chunks = null;
-      countSkipped(ctx, 'too_large');
-      return held;
-    }
-    if (!eof) return Buffer.alloc(0);
-    const raw = Buffer.concat(state.chunks);
-    state.chunks = null;
-    return raw.length === 0 ? raw : finishBody(p, ctx, state, raw);
+    if (state?.answer === undefined) return undefined;
+    return state.answer.push(chunk, eof, (raw) => finishBody(p, ctx, state, raw), () => countSkipped(ctx, 'too_large'));
   },
 });
 
 async function streamChunk(ctx: PluginContext, state: RequestState, guard: SseGuard, chunk: Buffer, eof: boolean): Promise<string | Buffer | undefined> {
-  if (state.chunks === null) return undefined; // the stream broke the event bound: it passes as it comes
+  if (state.streamUnchecked === true) return undefined; // the stream broke the event bound: it passes as it comes
   try {
     const out = await guard.push(chunk);
     return eof ? out + await guard.end() : out;
   } catch {
-    state.chunks = null;
+    state.streamUnchecked = true;
     countSkipped(ctx, 'stream_too_large');
     return chunk;
   }

@@ -8,7 +8,7 @@ import { get } from '../../helpers/http.js';
 import { withPluginRoutes } from '../../helpers/plugin-admin.js';
 import { logEntry, metricValue } from '../../helpers/observe.js';
 import { startAliyunModeration, startOpenAiModeration, startSilentModeration, type ModerationFake } from '../../helpers/moderation-fakes.js';
-import { SseParser } from '../../../src/ai/sse.js';
+import { postChat, streamedChat } from '../../helpers/chat.js';
 
 // ai-security-guard through the gateway, against loopback moderation services (see
 // test/helpers/moderation-fakes.ts: they flag "bomb") and a loopback OpenAI-shaped model
@@ -71,20 +71,8 @@ after(async () => {
   await Promise.all([openai?.close(), aliyun?.close(), silent?.close(), new Promise((r) => llm?.server.close(r))]);
 });
 
-const chat = (path: string, content: string, stream = false) => get(gw.url + path, {
-  method: 'POST', headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({ model: 'm', stream, messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content }] }),
-});
-
-function streamed(body: string): { text: string; events: string[] } {
-  const p = new SseParser();
-  const events = [...p.push(body), ...p.end()].map((e) => e.data);
-  let text = '';
-  for (const d of events) {
-    if (d !== '[DONE]') for (const c of (JSON.parse(d) as { choices: { delta?: { content?: string } }[] }).choices) text += c.delta?.content ?? '';
-  }
-  return { text, events };
-}
+const chat = (path: string, content: string, stream = false) => postChat(gw.url + path, content, stream);
+const streamed = streamedChat;
 
 test('OpenAI moderation: a clean prompt and answer pass; the last user message is what is checked', async () => {
   const r = await chat('/openai?case=pass', 'hello there');
