@@ -117,7 +117,8 @@ function blocks(p: Prepared, ctx: PluginContext, outcome: Outcome, phase: Modera
     return denied(ctx, phase, { flagged: true, labels: ['moderation_unavailable'] });
   }
   if (!outcome.verdict.flagged) {
-    ctx.setVar('ai_security_guard_action', 'pass');
+    // a check that failed earlier in the request stays visible
+    if (ctx.var('ai_security_guard_action') !== 'error') ctx.setVar('ai_security_guard_action', 'pass');
     return false;
   }
   return denied(ctx, phase, outcome.verdict);
@@ -222,22 +223,27 @@ export default definePlugin<AiSecurityGuardConf, Prepared>({
 
   filtersBody: (p) => p.settings.checkResponse,
 
-  async body_filter(p, ctx, chunk, eof) {
+  body_filter(p, ctx, chunk, eof) {
+    // An empty chunk is answered at once: the upstream client hands one over on resuming
+    // after a paused chunk, and a promise for it would pause it again, for ever.
+    if (chunk.length === 0 && !eof) return undefined;
     const state = ctx.shared.get(p.key) as RequestState | undefined;
-    if (state?.guard !== undefined) return streamChunk(ctx, state, state.guard, chunk, eof);
+    if (state?.guard !== undefined) return streamChunk(p, ctx, state, state.guard, chunk, eof);
     if (state?.answer === undefined) return undefined;
     return state.answer.push(chunk, eof, (raw) => finishBody(p, ctx, state, raw), () => countSkipped(ctx, 'too_large'));
   },
 });
 
-async function streamChunk(ctx: PluginContext, state: RequestState, guard: SseGuard, chunk: Buffer, eof: boolean): Promise<string | Buffer | undefined> {
-  if (state.streamUnchecked === true) return undefined; // the stream broke the event bound: it passes as it comes
+async function streamChunk(p: Prepared, ctx: PluginContext, state: RequestState, guard: SseGuard, chunk: Buffer, eof: boolean): Promise<string | undefined> {
+  if (state.streamUnchecked === true) return '';
   try {
     const out = await guard.push(chunk);
     return eof ? out + await guard.end() : out;
   } catch {
+    // an event over the parser's bound cannot be checked (and what it held is gone): the
+    // stream ends here with the deny message rather than pass unchecked
     state.streamUnchecked = true;
     countSkipped(ctx, 'stream_too_large');
-    return chunk;
+    return openAiStreamDeny(denyMessage(p, undefined));
   }
 }

@@ -35,6 +35,10 @@ function answerChat(req: ReceivedRequest, res: ServerResponse): void {
     return;
   }
   res.writeHead(200, { 'content-type': 'text/event-stream' });
+  if (said === 'huge') {
+    res.end(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: 'x'.repeat(5 * 1024 * 1024) } }] })}\n\ndata: [DONE]\n\n`);
+    return;
+  }
   const pieces = reply.match(/[\s\S]{1,4}/g) ?? [];
   pieces.forEach((p, i) => res.write(`data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: p }, finish_reason: i === pieces.length - 1 ? 'stop' : null }] })}\n\n`));
   res.end(`data: ${JSON.stringify({ id: 'c1', choices: [], usage: { total_tokens: 9 } })}\n\ndata: [DONE]\n\n`);
@@ -132,6 +136,16 @@ test('a clean stream passes whole, in order, with its usage chunk', async () => 
   assert.equal(text, 'You said: tell me a long story about the sea and the wind and the boats');
   assert.ok(events.some((e) => e.includes('"total_tokens":9')));
   assert.equal(events.at(-1), '[DONE]');
+});
+
+test('a streamed event too large to check ends the stream with the deny message', async () => {
+  const series = 'gatehouse_ai_security_guard_skipped_total{route="openai",reason="stream_too_large"}';
+  const before = await metricValue(gw, series);
+  const s = await chat('/openai', 'huge', true);
+  const { text, events } = streamed(s.body);
+  assert.equal(text, 'Sorry, I cannot answer your question.');
+  assert.equal(events.filter((e) => e === '[DONE]').length, 1);
+  assert.equal(await metricValue(gw, series), before + 1);
 });
 
 test('moderation.thresholds flag a category by score, whatever `flagged` says', async () => {
