@@ -224,9 +224,7 @@ export default definePlugin<AiSecurityGuardConf, Prepared>({
   filtersBody: (p) => p.settings.checkResponse,
 
   body_filter(p, ctx, chunk, eof) {
-    // An empty chunk is answered at once: the upstream client hands one over on resuming
-    // after a paused chunk, and a promise for it would pause it again, for ever.
-    if (chunk.length === 0 && !eof) return undefined;
+    if (chunk.length === 0 && !eof) return undefined; // nothing to read: no promise to wait for
     const state = ctx.shared.get(p.key) as RequestState | undefined;
     if (state?.guard !== undefined) return streamChunk(p, ctx, state, state.guard, chunk, eof);
     if (state?.answer === undefined) return undefined;
