@@ -53,7 +53,7 @@ let errorsTotal: ReturnType<typeof counter<'route' | 'phase'>> | undefined;
 let skippedTotal: ReturnType<typeof counter<'route' | 'reason'>> | undefined;
 
 function countSkipped(ctx: PluginContext, reason: 'too_large' | 'encoded' | 'stream_too_large'): void {
-  skippedTotal ??= counter('gatehouse_ai_security_guard_skipped_total', 'Answers ai-security-guard let through unchecked (too large, compressed)', ['route', 'reason']);
+  skippedTotal ??= counter('gatehouse_ai_security_guard_skipped_total', 'Answers ai-security-guard could not check: too large or compressed ones pass, a stream with a too large event is cut', ['route', 'reason']);
   skippedTotal.inc({ route: ctx.routeId ?? '', reason });
 }
 
