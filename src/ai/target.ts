@@ -1,8 +1,6 @@
 // Where a provider request goes: the provider's origin (or `override.endpoint`) as an inline
 // upstream the data plane proxies to (built once per configuration, so its connection pool
 // and TLS settings are shared by every request), and the path and query per protocol.
-import type { UpstreamChoice } from '../contracts/plugin.js';
-import { checkedInlineUpstream } from '../plugin-runtime/upstream-check.js';
 import type { AiProtocol, ProviderAdapter } from './provider.js';
 
 export interface TargetOptions {
@@ -19,8 +17,12 @@ export interface TargetOptions {
 }
 
 export interface ProviderTarget {
-  /** Give to ctx.setUpstream: the same object on every request. */
-  readonly upstream: UpstreamChoice;
+  /**
+   * The provider as an upstream object (one node; scheme, timeouts, keepalive pool, TLS
+   * verification): to be checked with the upstream schema (plugin-runtime's
+   * checkedInlineUpstream) once per configuration and given to ctx.setUpstream.
+   */
+  readonly upstreamConf: Record<string, unknown>;
   /** `scheme://host[:port]`, for messages and logs. */
   readonly origin: string;
   /** The provider's host as its Host header carries it. */
@@ -52,7 +54,7 @@ export function providerTarget(adapter: ProviderAdapter, opts: TargetOptions): P
   const fixedQuery = fixed.toString();
 
   const timeout = opts.timeoutMs / 1000;
-  const upstream = checkedInlineUpstream({
+  const upstreamConf = {
     nodes: [{ host: hostname, port, weight: 1 }],
     scheme,
     pass_host: 'node',
@@ -65,10 +67,10 @@ export function providerTarget(adapter: ProviderAdapter, opts: TargetOptions): P
       requests: opts.keepalive ? 1000 : 1,
     },
     ...(scheme === 'https' ? { tls: { verify: opts.sslVerify } } : {}),
-  }, 'override.endpoint');
+  };
 
   return {
-    upstream: { upstream },
+    upstreamConf,
     origin: url.origin,
     host: url.host,
     pathFor(protocol, clientUri, clientQuery) {

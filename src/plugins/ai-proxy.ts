@@ -6,9 +6,10 @@
 // response-side plugin sees them. On the way it reads the answer (never changing it) for the
 // tokens used, shared with later AI plugins through src/ai/context.ts and logged as APISIX's
 // llm_* variables.
-import type { PhaseResult, PluginContext } from '../contracts/plugin.js';
+import type { PhaseResult, PluginContext, UpstreamChoice } from '../contracts/plugin.js';
 import { registerVariable } from '../core/expr/index.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
+import { checkedInlineUpstream } from '../plugin-runtime/upstream-check.js';
 import { AiResponseObserver, aiContext, startAiContext, type AiContext } from '../ai/context.js';
 import { isJsonContentType, readJsonBody, writeJsonBody, type JsonObject } from '../ai/json-body.js';
 import { protocolsOf, type AiProtocol, type ProviderAdapter } from '../ai/provider.js';
@@ -34,6 +35,7 @@ interface AiProxyPrepared {
   adapter: ProviderAdapter;
   protocols: AiProtocol[];
   target: ProviderTarget;
+  upstream: UpstreamChoice;
   headers: [string, string][];
   options: JsonObject | undefined;
   maxTokens: number | undefined;
@@ -107,6 +109,7 @@ export default definePlugin<AiProxyConf, AiProxyPrepared>({
       adapter,
       protocols: protocolsOf(adapter),
       target,
+      upstream: { upstream: checkedInlineUpstream(target.upstreamConf, 'override.endpoint') },
       headers: Object.entries(conf.auth.header ?? {}).map(([k, v]) => [k.toLowerCase(), v]),
       options: conf.options,
       maxTokens: conf.override?.llm_options?.max_tokens,
@@ -129,10 +132,11 @@ export default definePlugin<AiProxyConf, AiProxyPrepared>({
     }
     if (!read.ok && read.reason === 'empty') return text(400, 'failed to get request body: request body is empty');
     if (!read.ok && read.reason === 'not_json') return { status: 400, body: { message: read.message } };
-    const protocol = read.ok ? detectProtocol(read.json) : undefined;
-    if (protocol === undefined || !read.ok) return text(400, 'no matching AI protocol for the request');
+    const detected = read.ok ? detectProtocol(read.json, ctx.request.uri) : undefined;
+    if (detected === undefined || !read.ok) return text(400, 'no matching AI protocol for the request');
+    const protocol = detected as AiProtocol;
     if (!p.protocols.includes(protocol)) {
-      return text(400, `provider ${p.adapter.name} does not support ${protocol} protocol (supported: ${p.protocols.join(', ')})`);
+      return text(400, `provider ${p.adapter.name} does not support ${detected} protocol (supported: ${p.protocols.join(', ')})`);
     }
 
     const body = outgoingBody(p, read.json, protocol);
@@ -155,7 +159,7 @@ export default definePlugin<AiProxyConf, AiProxyPrepared>({
     req.setHeader('content-type', 'application/json');
     for (const [name, value] of p.headers) req.setHeader(name, value);
     if (ctx.setUpstream === undefined) throw new Error('ai-proxy needs a context that can choose the upstream');
-    ctx.setUpstream(p.target.upstream);
+    ctx.setUpstream(p.upstream);
   },
 
   header_filter(_p, ctx) {
@@ -203,8 +207,18 @@ function setLlmVariables(ctx: PluginContext, ai: AiContext): void {
   if (ai.timeToFirstTokenMs !== undefined) ctx.setVar('llm_time_to_first_token', ai.timeToFirstTokenMs);
 }
 
-/** APISIX's detection order: chat (`messages`), embeddings (`input`), then any other non-empty object. */
-export function detectProtocol(json: JsonObject): AiProtocol | undefined {
+/** APISIX's protocols that no adapter here serves yet: detected so that they are refused, not sent as another one. */
+type UnbuiltProtocol = 'bedrock-converse' | 'anthropic-messages' | 'openai-responses';
+
+/**
+ * APISIX's detection order: Bedrock's converse and Anthropic's messages (by path), OpenAI's
+ * responses (by path and `input`), chat (`messages`), embeddings (`input`), then any other
+ * non-empty object.
+ */
+export function detectProtocol(json: JsonObject, uri: string): AiProtocol | UnbuiltProtocol | undefined {
+  if (uri.endsWith('/converse') && json.messages !== undefined) return 'bedrock-converse';
+  if (uri.endsWith('/v1/messages')) return 'anthropic-messages';
+  if (uri.endsWith('/v1/responses') && json.input !== undefined) return 'openai-responses';
   if (json.messages !== undefined) return 'openai-chat';
   if (json.input !== undefined) return 'openai-embeddings';
   return Object.keys(json).length > 0 ? 'passthrough' : undefined;

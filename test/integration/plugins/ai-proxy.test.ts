@@ -113,6 +113,13 @@ test('embeddings go to the embeddings path; passthrough bodies to the client\'s 
   const d = await post('/p-deepseek/x', JSON.stringify({ model: 'm', input: 'x' }));
   assert.equal(d.status, 400);
   assert.equal(d.body, 'provider deepseek does not support openai-embeddings protocol (supported: openai-chat, passthrough)');
+  // APISIX's other protocols are detected (by path) and refused, not sent as chats or embeddings
+  for (const [path, body, protocol] of [['/emb/v1/responses', { input: 'x' }, 'openai-responses'],
+    ['/emb/v1/messages', { messages: [] }, 'anthropic-messages'], ['/emb/model/m/converse', { messages: [] }, 'bedrock-converse']] as const) {
+    const r = await post(path, JSON.stringify(body));
+    assert.equal(r.status, 400, path);
+    assert.equal(r.body, `provider openai does not support ${protocol} protocol (supported: openai-chat, openai-embeddings, passthrough)`);
+  }
 });
 
 test('a streamed chat passes chunk by chunk: the first chunk reaches the client before the provider finished', async () => {
@@ -237,4 +244,27 @@ test('override.llm_options.max_tokens is forced: max_completion_tokens for chats
   assert.equal(llm.last().json.max_tokens, undefined);
   assert.equal((await post('/maxtok/x', JSON.stringify({ input: 'x' }))).status, 200);
   assert.equal(llm.last().json.max_tokens, 64);
+});
+
+test('backpressure: a client that stops reading a long stream stops the provider too; nothing is buffered whole', async () => {
+  const saved = llm.answer;
+  llm.answer = Array.from({ length: 150_000 }, (_, i) => `w${i}`).join(' '); // ~20 MB of events
+  try {
+    const finished = llm.streamsFinished;
+    const res = await request(`${gw.url}/chat/big`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chat({ stream: true }) });
+    assert.equal(res.statusCode, 200);
+    await new Promise((r) => setTimeout(r, 1000)); // not reading: the socket buffers fill up
+    assert.equal(llm.streamsFinished, finished, 'the provider is held back while the client does not read');
+    let bytes = 0;
+    let tail = '';
+    for await (const chunk of res.body) {
+      bytes += (chunk as Buffer).length;
+      tail = (tail + Buffer.from(chunk as Buffer).toString()).slice(-200);
+    }
+    assert.ok(bytes > 10_000_000, `${bytes} bytes`);
+    assert.match(tail, /data: \[DONE\]\n\n$/);
+    await eventually(() => llm.streamsFinished === finished + 1);
+  } finally {
+    llm.answer = saved;
+  }
 });

@@ -68,7 +68,7 @@ const SEED_000: Row[] = [
   row('ai-rag', 'ai-rag', 'default', 405, {}, 16),
   row('traffic-tag', 'traffic-tag', 'default', 400, { defaultTagKey: 'x-tag', defaultTagVal: 'base' }),
   row('ai-json', 'ai-json', 'default', 150, {}, 16),
-  row('ai-proxy', 'ai-proxy', 'default', 110, {}, 16),
+  row('ai-proxy', 'ai-proxy', 'default', 110, { provider: 'openai', auth: { header: { Authorization: 'Bearer sk-seed' } } }),
   row('canary-header', 'canary-header', 'default', 100, { header: 'x-canary', value: 'on', upstream: { nodes: { '127.0.0.1:1980': 1 } } }),
   row('cluster-key-rate-limit', 'cluster-key-rate-limit', 'default', 20, { rule_name: 'seed', global_threshold: { query_per_second: 1000 } }),
   row('key-rate-limit', 'key-rate-limit', 'default', 10, { limit_by_header: 'x-key', limit_keys: [{ key: 'k', query_per_second: 1 }] }),
