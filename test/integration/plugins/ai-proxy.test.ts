@@ -7,6 +7,7 @@ import { startFakeLlm, type FakeLlm } from '../../helpers/fake-llm.js';
 import { get } from '../../helpers/http.js';
 import { logEntry, metricValue } from '../../helpers/observe.js';
 import { adminClient, type AdminCall } from '../admin/client.js';
+import { makeCert } from '../../helpers/certs.js';
 
 let gw: Gateway;
 let llm: FakeLlm;
@@ -267,4 +268,35 @@ test('backpressure: a client that stops reading a long stream stops the provider
   } finally {
     llm.answer = saved;
   }
+});
+
+test('an https provider: its certificate is verified unless ssl_verify is false', async () => {
+  const secure = await startFakeLlm({ tls: makeCert(['localhost']) });
+  try {
+    const endpoint = `https://localhost:${secure.port}/v1/chat/completions`;
+    await aiRoute('tls-off', { provider: 'openai-compatible', auth: AUTH, override: { endpoint }, ssl_verify: false });
+    assert.equal(secure.last().headers.host, `localhost:${secure.port}`);
+    await aiRoute('tls-on', { provider: 'openai-compatible', auth: AUTH, override: { endpoint } }, false);
+    await eventually(async () => (await post('/tls-on/x', chat())).status !== 404);
+    const refused = await post('/tls-on/x', chat());
+    assert.equal(refused.status, 502, 'a self-signed certificate is refused by default');
+  } finally {
+    await secure.close();
+  }
+});
+
+test('logging.summaries and logging.payloads: one info line per call in the node log', async () => {
+  await aiRoute('logged', { provider: 'openai', auth: AUTH, override: { endpoint: llm.url }, logging: { summaries: true, payloads: true } });
+  const from = gw.output().length;
+  assert.equal((await post('/logged/x', chat({ model: 'logged-model' }))).status, 200);
+  await gw.waitForOutput('logged-model', from, 5000);
+  const line = gw.output().slice(from).split('\n').find((l) => l.includes('"ai":') && l.includes('logged-model'))!;
+  const ai = JSON.parse(line).ai;
+  assert.equal(ai.provider, 'openai');
+  assert.equal(ai.model, 'logged-model');
+  assert.deepEqual(ai.usage, { prompt: 3, completion: 5, total: 8 });
+  assert.equal(typeof ai.duration_ms, 'number');
+  assert.match(ai.request, /"say hello twice"/);
+  assert.equal(ai.response, 'Hello from the fake model');
+  assert.doesNotMatch(line, /sk-test/, 'the auth header is never logged');
 });
