@@ -30,11 +30,19 @@ export interface ProviderAdapter {
    * `passthrough` has none: it goes to the client's own path.
    */
   readonly paths: Partial<Record<Exclude<AiProtocol, 'passthrough'>, string>>;
-  /** Rewrites the (already overwritten) client body into the provider's request body. Absent: sent as is. */
+  /** Headers sent unless the client or `auth.header` gives them (Anthropic's `anthropic-version`). */
+  readonly defaultHeaders?: Readonly<Record<string, string>>;
+  /**
+   * Rewrites the (already overwritten) client body into the provider's request body. Absent:
+   * sent as is. Throws UnconvertibleRequest for a request it cannot express (answered 400).
+   */
   convertRequest?(body: JsonObject, protocol: AiProtocol): JsonObject;
-  /** A converter for one response (status and Content-Type known). Absent or undefined: relayed as is. */
-  responseConverter?(status: number, contentType: string | undefined, stream: boolean): ResponseConverter | undefined;
+  /** A converter for one response to a `protocol` request, by its Content-Type. Absent or undefined: relayed as is. */
+  responseConverter?(protocol: AiProtocol, contentType: string | undefined): ResponseConverter | undefined;
 }
+
+/** A client request the provider's format cannot express: its message is the 400 the client gets. */
+export class UnconvertibleRequest extends Error {}
 
 /** The protocols `adapter` serves. */
 export function protocolsOf(adapter: ProviderAdapter): AiProtocol[] {

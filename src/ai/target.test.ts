@@ -15,6 +15,7 @@ test('each provider\'s default origin and paths (no override.endpoint)', () => {
     deepseek: ['https://api.deepseek.com', '/chat/completions', undefined],
     qwen: ['https://dashscope.aliyuncs.com', '/compatible-mode/v1/chat/completions', '/compatible-mode/v1/embeddings'],
     ollama: ['http://127.0.0.1:11434', '/v1/chat/completions', '/v1/embeddings'],
+    anthropic: ['https://api.anthropic.com', '/v1/messages', undefined],
   };
   for (const [provider, [origin, chat, embeddings]] of Object.entries(expected)) {
     const t = target(provider);
@@ -22,7 +23,7 @@ test('each provider\'s default origin and paths (no override.endpoint)', () => {
     assert.equal(t.pathFor('openai-chat', '/client', ''), chat, provider);
     assert.deepEqual(providerAdapter(provider)!.paths['openai-embeddings'], embeddings, provider);
   }
-  assert.deepEqual(PROVIDER_NAMES, ['openai', 'deepseek', 'azure-openai', 'openai-compatible', 'qwen', 'ollama']);
+  assert.deepEqual(PROVIDER_NAMES, ['openai', 'deepseek', 'azure-openai', 'openai-compatible', 'qwen', 'ollama', 'anthropic']);
 });
 
 test('the inline upstream: node, scheme, Host, TLS verification, timeouts and keepalive pool from the config', () => {

@@ -1,6 +1,6 @@
 // ai-proxy: APISIX's ai-proxy. The route's requests go to a model provider (OpenAI, DeepSeek,
-// Azure OpenAI, Qwen, Ollama, any OpenAI-compatible server) with the configured auth, model and
-// options. It does not call the provider itself: it rewrites the request (body, headers, method,
+// Azure OpenAI, Qwen, Ollama, Anthropic, any OpenAI-compatible server) with the configured auth,
+// model and options; the provider's adapter converts what its wire format needs. It does not call the provider itself: it rewrites the request (body, headers, method,
 // path) and hands the data plane an inline upstream built once per configuration, so answers,
 // streamed ones included, come back through the normal proxy path with backpressure and every
 // response-side plugin sees them. On the way it reads the answer (never changing it) for the
@@ -12,7 +12,7 @@ import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { checkedInlineUpstream } from '../plugin-runtime/upstream-check.js';
 import { AiResponseObserver, aiContext, startAiContext, type AiContext } from '../ai/context.js';
 import { isJsonContentType, readJsonBody, writeJsonBody, type JsonObject } from '../ai/json-body.js';
-import { protocolsOf, type AiProtocol, type ProviderAdapter } from '../ai/provider.js';
+import { protocolsOf, UnconvertibleRequest, type AiProtocol, type ProviderAdapter, type ResponseConverter } from '../ai/provider.js';
 import { PROVIDER_NAMES, UNBUILT_PROVIDERS, providerAdapter } from '../ai/providers/index.js';
 import { providerTarget, type ProviderTarget } from '../ai/target.js';
 import { aiRequestCounter, logAiExchange } from '../ai/observe.js';
@@ -37,6 +37,8 @@ interface AiProxyPrepared {
   target: ProviderTarget;
   upstream: UpstreamChoice;
   headers: [string, string][];
+  /** The adapter's headers `auth.header` does not give: sent when the client does not either. */
+  defaultHeaders: [string, string][];
   options: JsonObject | undefined;
   maxTokens: number | undefined;
   maxBodySize: number | undefined;
@@ -44,6 +46,7 @@ interface AiProxyPrepared {
 }
 
 const OBSERVER = 'ai-proxy.observer';
+const CONVERTER = 'ai-proxy.converter';
 const countRequest = aiRequestCounter('gatehouse_ai_proxy_requests_total',
   'Requests ai-proxy sent to a provider, by route, provider, model and response status.');
 const DONE = 'ai-proxy.done';
@@ -111,6 +114,8 @@ export default definePlugin<AiProxyConf, AiProxyPrepared>({
       target,
       upstream: { upstream: checkedInlineUpstream(target.upstreamConf, 'override.endpoint') },
       headers: Object.entries(conf.auth.header ?? {}).map(([k, v]) => [k.toLowerCase(), v]),
+      defaultHeaders: Object.entries(adapter.defaultHeaders ?? {})
+        .filter(([k]) => !Object.keys(conf.auth.header ?? {}).some((h) => h.toLowerCase() === k)),
       options: conf.options,
       maxTokens: conf.override?.llm_options?.max_tokens,
       maxBodySize: conf.max_req_body_size,
@@ -140,6 +145,13 @@ export default definePlugin<AiProxyConf, AiProxyPrepared>({
     }
 
     const body = outgoingBody(p, read.json, protocol);
+    let sent: JsonObject;
+    try {
+      sent = p.adapter.convertRequest?.(body, protocol) ?? body;
+    } catch (err) {
+      if (err instanceof UnconvertibleRequest) return text(400, err.message);
+      throw err;
+    }
     const stream = body.stream === true;
     const requestModel = typeof read.json.model === 'string' ? read.json.model : stringOrUndefined(p.options?.model);
     ctx.setVar('request_type', stream ? 'ai_stream' : 'ai_chat');
@@ -147,7 +159,6 @@ export default definePlugin<AiProxyConf, AiProxyPrepared>({
     startAiContext(ctx, { provider: p.adapter.name, protocol, requestModel, sentModel: stringOrUndefined(body.model), stream });
     ctx.shared.delete(DONE);
 
-    const sent = p.adapter.convertRequest?.(body, protocol) ?? body;
     writeJsonBody(ctx, sent);
     if (p.logging.payloads) ctx.shared.set(SENT, sent);
     const req = ctx.request;
@@ -158,25 +169,32 @@ export default definePlugin<AiProxyConf, AiProxyPrepared>({
     req.setHeader('accept-encoding', undefined);
     req.setHeader('content-type', 'application/json');
     for (const [name, value] of p.headers) req.setHeader(name, value);
+    for (const [name, value] of p.defaultHeaders) if (req.header(name) === undefined) req.setHeader(name, value);
     if (ctx.setUpstream === undefined) throw new Error('ai-proxy needs a context that can choose the upstream');
     ctx.setUpstream(p.upstream);
   },
 
-  header_filter(_p, ctx) {
+  header_filter(p, ctx) {
     const ai = aiContext(ctx);
     if (ai === undefined || ctx.shared.has(DONE)) return;
-    ctx.shared.set(OBSERVER, new AiResponseObserver(ai, ctx.startedAt, ctx.response.header('content-type')));
+    const contentType = ctx.response.header('content-type');
+    const converter = p.adapter.responseConverter?.(ai.protocol, contentType);
+    if (converter !== undefined) ctx.shared.set(CONVERTER, converter);
+    ctx.shared.set(OBSERVER, new AiResponseObserver(ai, ctx.startedAt, contentType));
   },
 
   filtersBody: () => true,
-  keepsBodyLength: () => true,
+  // only a provider whose answers are converted (Anthropic's) changes the body
+  keepsBodyLength: (p) => p.adapter.responseConverter === undefined,
 
   body_filter(_p, ctx, chunk, eof) {
     const observer = ctx.shared.get(OBSERVER) as AiResponseObserver | undefined;
     if (observer === undefined) return undefined;
-    observer.chunk(chunk);
+    const converter = ctx.shared.get(CONVERTER) as ResponseConverter | undefined;
+    const out = converter === undefined ? chunk : converter(chunk, eof);
+    observer.chunk(out);
     if (eof) finish(ctx);
-    return undefined;
+    return converter === undefined ? undefined : out;
   },
 
   log(p, ctx) {

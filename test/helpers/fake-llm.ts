@@ -5,8 +5,11 @@ import { startLoopbackServer, type ReceivedRequest } from './loopback-server.js'
 // A model provider on loopback speaking OpenAI's wire format, for every AI plugin's tests:
 // chat completions as JSON or as server-sent events (the answer word by word, usage in a
 // last chunk when `stream_options.include_usage` asks for it, then `[DONE]`), embeddings,
-// scripted failures (429, 5xx) and streams it can slow down or hold. It records every request.
-// Token counts are words: a prompt's words (all message contents) and the answer's.
+// scripted failures (429, 5xx) and streams it can slow down or hold. Requests to a path
+// ending in `/v1/messages` get Anthropic's messages format instead (a message, or its event
+// stream: message_start, content_block_delta per word, message_delta, message_stop). It
+// records every request. Token counts are words: a prompt's (all message contents and the
+// system prompt) and the answer's.
 
 export interface FakeLlmRequest extends ReceivedRequest {
   /** The body parsed as JSON (undefined when it is not JSON). */
@@ -53,14 +56,41 @@ export interface FakeLlm {
 
 const words = (s: string): string[] => s.split(/\s+/).filter((w) => w !== '');
 
+function textWords(content: unknown): number {
+  if (typeof content === 'string') return words(content).length;
+  if (!Array.isArray(content)) return 0;
+  return content.reduce((n: number, part: any) => n + (typeof part?.text === 'string' ? words(part.text).length : 0), 0);
+}
+
 function promptWords(json: any): number {
   const messages: unknown[] = Array.isArray(json?.messages) ? json.messages : [];
-  let n = 0;
-  for (const m of messages) {
-    const content = (m as { content?: unknown })?.content;
-    if (typeof content === 'string') n += words(content).length;
-  }
-  return n;
+  return messages.reduce((n: number, m: any) => n + textWords(m?.content), textWords(json?.system));
+}
+
+/** Server-sent events with a type (Anthropic's) or without (OpenAI's). */
+const sse = (data: unknown, event?: string): string =>
+  `${event === undefined ? '' : `event: ${event}\n`}data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
+
+function openAiEvents(model: string, parts: string[], usage: object | undefined): string[] {
+  const chunk = (choices: unknown[], extra: object = {}): string =>
+    sse({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1700000000, model, choices, ...extra });
+  const events = parts.map((w, i) => chunk([{ index: 0, delta: i === 0 ? { role: 'assistant', content: w } : { content: ` ${w}` }, finish_reason: null }]));
+  events.push(chunk([{ index: 0, delta: {}, finish_reason: 'stop' }]));
+  if (usage !== undefined) events.push(chunk([], { usage }));
+  events.push(sse('[DONE]'));
+  return events;
+}
+
+function anthropicEvents(model: string, parts: string[], prompt: number): string[] {
+  return [
+    sse({ type: 'message_start', message: { id: 'msg_fake', type: 'message', role: 'assistant', model, content: [], stop_reason: null, usage: { input_tokens: prompt, output_tokens: 1 } } }, 'message_start'),
+    sse({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }, 'content_block_start'),
+    sse({ type: 'ping' }, 'ping'),
+    ...parts.map((w, i) => sse({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: i === 0 ? w : ` ${w}` } }, 'content_block_delta')),
+    sse({ type: 'content_block_stop', index: 0 }, 'content_block_stop'),
+    sse({ type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: parts.length } }, 'message_delta'),
+    sse({ type: 'message_stop' }, 'message_stop'),
+  ];
 }
 
 export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> {
@@ -108,11 +138,20 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
     }
     const prompt = promptWords(json);
     const parts = words(llm.answer);
+    const anthropic = req.url.split('?', 1)[0]!.endsWith('/v1/messages');
     const usage = { prompt_tokens: prompt, completion_tokens: parts.length, total_tokens: prompt + parts.length };
     if (json?.stream === true) {
       const h = hold;
       hold = undefined;
-      void stream(res, model, parts, json?.stream_options?.include_usage === true ? usage : undefined, h);
+      void stream(res, anthropic ? anthropicEvents(model, parts, prompt)
+        : openAiEvents(model, parts, json?.stream_options?.include_usage === true ? usage : undefined), h);
+      return;
+    }
+    if (anthropic) {
+      sendJson(res, {
+        id: 'msg_fake', type: 'message', role: 'assistant', model, content: [{ type: 'text', text: llm.answer }],
+        stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: prompt, output_tokens: parts.length },
+      });
       return;
     }
     sendJson(res, {
@@ -122,15 +161,8 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
     });
   };
 
-  async function stream(res: ServerResponse, model: string, parts: string[], usage: object | undefined,
-    h: { release: Promise<void>; written: () => void } | undefined): Promise<void> {
+  async function stream(res: ServerResponse, events: string[], h: { release: Promise<void>; written: () => void } | undefined): Promise<void> {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-    const chunk = (choices: unknown[], extra: object = {}): string =>
-      `data: ${JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1700000000, model, choices, ...extra })}\n\n`;
-    const events = parts.map((w, i) => chunk([{ index: 0, delta: i === 0 ? { role: 'assistant', content: w } : { content: ` ${w}` }, finish_reason: null }]));
-    events.push(chunk([{ index: 0, delta: {}, finish_reason: 'stop' }]));
-    if (usage !== undefined) events.push(chunk([], { usage }));
-    events.push('data: [DONE]\n\n');
     for (let i = 0; i < events.length; i++) {
       if (res.destroyed) return;
       // backpressure: a client that stops reading stops the fake provider too

@@ -214,7 +214,7 @@ test('bad config is refused with a 400 naming the field', async () => {
   for (const [conf, message] of [
     [{ auth: AUTH }, /provider/],
     [{ provider: 'nope', auth: AUTH }, /provider/],
-    [{ provider: 'anthropic', auth: AUTH }, /provider: anthropic is not built yet/],
+    [{ provider: 'gemini', auth: AUTH }, /provider: gemini is not built yet/],
     [{ provider: 'bedrock', auth: AUTH }, /provider: bedrock is not built yet/],
     [{ provider: 'openai' }, /auth/],
     [{ provider: 'openai', auth: { gcp: { service_account_json: '{}' } } }, /gcp/],
@@ -299,4 +299,54 @@ test('logging.summaries and logging.payloads: one info line per call in the node
   assert.match(ai.request, /"say hello twice"/);
   assert.equal(ai.response, 'Hello from the fake model');
   assert.doesNotMatch(line, /sk-test/, 'the auth header is never logged');
+});
+
+test('anthropic: the chat becomes a messages request and the answer an OpenAI chat completion, JSON and streamed', async () => {
+  await aiRoute('claude', {
+    provider: 'anthropic', auth: { header: { 'x-api-key': 'sk-ant' } },
+    options: { model: 'claude-sonnet-4-5' }, override: { endpoint: llm.url },
+  });
+  const body = JSON.stringify({
+    messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'say hello twice' }], stop: 'END', temperature: 0.5,
+  });
+  const r = await post('/claude/x', body);
+  assert.equal(r.status, 200, r.body);
+  const got = llm.last();
+  assert.equal(got.url, '/v1/messages');
+  assert.equal(got.headers['x-api-key'], 'sk-ant');
+  assert.equal(got.headers['anthropic-version'], '2023-06-01');
+  assert.deepEqual(got.json, {
+    model: 'claude-sonnet-4-5', system: 'be brief', messages: [{ role: 'user', content: 'say hello twice' }],
+    max_tokens: 4096, temperature: 0.5, stop_sequences: ['END'],
+  });
+  const answer = r.json();
+  assert.equal(answer.object, 'chat.completion');
+  assert.equal(answer.choices[0].message.content, 'Hello from the fake model');
+  assert.equal(answer.choices[0].finish_reason, 'stop');
+  assert.deepEqual(answer.usage, { prompt_tokens: 5, completion_tokens: 5, total_tokens: 10 });
+  assert.equal(Number(r.headers['content-length'] ?? r.body.length), Buffer.byteLength(r.body));
+
+  const s = await post('/claude/stream', JSON.stringify({ messages: [{ role: 'user', content: 'say hello twice' }], stream: true }),
+    { 'content-type': 'application/json', 'anthropic-version': '2024-01-01' });
+  assert.equal(s.status, 200);
+  assert.equal(llm.last().headers['anthropic-version'], '2024-01-01', 'the client\'s version is kept');
+  assert.equal(llm.last().json.stream, true);
+  assert.equal(llm.last().json.stream_options, undefined);
+  const events = s.body.split('\n\n').filter((e) => e !== '').map((e) => e.replace(/^data: /, ''));
+  assert.equal(events.at(-1), '[DONE]');
+  const chunks = events.slice(0, -1).map((e) => JSON.parse(e));
+  assert.equal(chunks.map((c) => c.choices[0]?.delta?.content ?? '').join(''), 'Hello from the fake model');
+  assert.ok(chunks.every((c) => c.object === 'chat.completion.chunk' && c.model === 'claude-sonnet-4-5'));
+  assert.deepEqual(chunks.at(-1).usage, { prompt_tokens: 3, completion_tokens: 5, total_tokens: 8 });
+  const logged = await logEntry(join(gw.dir, 'data', 'logs', 'claude.log'), 'uri', '/claude/stream');
+  assert.deepEqual([logged.type, logged.model, logged.prompt, logged.completion, logged.total], ['ai_stream', 'claude-sonnet-4-5', 3, 5, 8]);
+
+  const tools = await post('/claude/x', JSON.stringify({ messages: [{ role: 'user', content: 'hi' }], tools: [{ type: 'function' }] }));
+  assert.equal(tools.status, 400);
+  assert.equal(tools.body, 'tools: tool calling is not converted for provider anthropic');
+
+  llm.queue({ status: 429, body: { type: 'error', error: { type: 'rate_limit_error', message: 'slow down' } } });
+  const limited = await post('/claude/x', body);
+  assert.equal(limited.status, 429);
+  assert.deepEqual(limited.json(), { error: { message: 'slow down', type: 'rate_limit_error', code: null } });
 });
