@@ -56,7 +56,8 @@ const SENT = 'ai-proxy.sent';
 for (const name of ['request_type', 'request_llm_model', 'llm_model', 'llm_prompt_tokens',
   'llm_completion_tokens', 'llm_total_tokens', 'llm_time_to_first_token']) registerVariable(name);
 
-const nameMap = { type: 'object', propertyNames: { pattern: '^[a-zA-Z0-9._-]+$' }, additionalProperties: { type: 'string' } };
+// the values are credentials: masked for readers without the admin role (APISIX's encrypt_fields)
+const nameMap = { type: 'object', propertyNames: { pattern: '^[a-zA-Z0-9._-]+$' }, additionalProperties: { type: 'string' }, encrypted: true };
 
 export default definePlugin<AiProxyConf, AiProxyPrepared>({
   name: 'ai-proxy',

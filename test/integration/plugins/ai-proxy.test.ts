@@ -350,3 +350,17 @@ test('anthropic: the chat becomes a messages request and the answer an OpenAI ch
   assert.equal(limited.status, 429);
   assert.deepEqual(limited.json(), { error: { message: 'slow down', type: 'rate_limit_error', code: null } });
 });
+
+test('an auth value may be a secret reference ($env://), resolved off the request path', async () => {
+  const other = await startGateway({ store: 'sqlite', workers: 1, env: { AI_PROVIDER_AUTH: 'Bearer sk-from-env' } });
+  try {
+    const put = await adminClient(other)('PUT', '/routes/env', {
+      uri: '/env', plugins: { 'ai-proxy': { provider: 'openai', auth: { header: { Authorization: '$env://AI_PROVIDER_AUTH' } }, override: { endpoint: llm.url } } },
+    });
+    assert.equal(put.status, 201, put.text);
+    await eventually(async () => (await get(`${other.url}/env`, { method: 'POST', body: chat() })).status === 200);
+    assert.equal(llm.last().headers.authorization, 'Bearer sk-from-env');
+  } finally {
+    await other.stop();
+  }
+});
