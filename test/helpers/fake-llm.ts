@@ -16,11 +16,12 @@ export interface FakeLlmRequest extends ReceivedRequest {
   json: any;
 }
 
-/** A scripted answer for one request: status, body (object → JSON) and headers. */
+/** A scripted answer for one request: status, body (object → JSON) and headers, sent after `delayMs`. */
 export interface FakeLlmReply {
   status: number;
   body?: unknown;
   headers?: Record<string, string>;
+  delayMs?: number;
 }
 
 export interface FakeLlmOptions {
@@ -122,8 +123,13 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
     const scripted = replies.shift();
     if (scripted !== undefined) {
       const isObject = scripted.body !== undefined && typeof scripted.body === 'object' && !Buffer.isBuffer(scripted.body);
-      res.writeHead(scripted.status, { 'content-type': isObject ? 'application/json' : 'text/plain', ...scripted.headers });
-      res.end(isObject ? JSON.stringify(scripted.body) : (scripted.body as string | Buffer | undefined));
+      const send = (): void => {
+        if (res.destroyed) return;
+        res.writeHead(scripted.status, { 'content-type': isObject ? 'application/json' : 'text/plain', ...scripted.headers });
+        res.end(isObject ? JSON.stringify(scripted.body) : (scripted.body as string | Buffer | undefined));
+      };
+      if (scripted.delayMs === undefined) send();
+      else setTimeout(send, scripted.delayMs);
       return;
     }
     const model = typeof json?.model === 'string' ? json.model : 'fake-model';

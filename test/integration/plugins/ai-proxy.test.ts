@@ -198,6 +198,15 @@ test('the provider\'s 429 and 500 reach the client with their body and Content-T
   assert.equal(broken.body, 'upstream broke');
 });
 
+test('timeout bounds the wait for the provider: 504', async () => {
+  await aiRoute('slow', { provider: 'openai', auth: AUTH, override: { endpoint: llm.url }, timeout: 300 });
+  llm.queue({ status: 200, body: { choices: [] }, delayMs: 2000 });
+  const started = performance.now();
+  const r = await post('/slow/x', chat());
+  assert.equal(r.status, 504);
+  assert.ok(performance.now() - started < 1500, 'answered before the provider did');
+});
+
 test('a route with plugins but no upstream still answers as before without ai-proxy; one with neither is refused', async () => {
   const r = await call('PUT', '/routes/bare', { uri: '/bare', plugins: { 'request-id': {} } });
   assert.equal(r.status, 201, r.text);
