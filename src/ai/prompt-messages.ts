@@ -15,6 +15,16 @@ export interface PromptMessage {
   content: string;
 }
 
+/** A configured message as APISIX's prompt plugins declare it (other fields are not refused by this schema). */
+export const PROMPT_MESSAGE_SCHEMA = {
+  type: 'object',
+  properties: {
+    role: { type: 'string', enum: ['system', 'user', 'assistant'] },
+    content: { type: 'string', minLength: 1 },
+  },
+  required: ['role', 'content'],
+} as const;
+
 // Lua tables: what APISIX's `type(x) == "table"` accepts (JSON objects and arrays).
 const isTable = (v: unknown): boolean => v !== null && typeof v === 'object';
 const has = (body: JsonObject, key: string): boolean => Object.hasOwn(body, key);

@@ -13,7 +13,7 @@ import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { counter } from '../observability/metrics.js';
 import { MAX_REQ_BODY_SIZE_SCHEMA, readBoundedJsonBody } from '../ai/bounded-json-body.js';
 import { writeJsonBody, type JsonObject } from '../ai/json-body.js';
-import { addPromptMessages, detectPromptProtocol, PromptShapeError, type PromptMessage } from '../ai/prompt-messages.js';
+import { addPromptMessages, detectPromptProtocol, PROMPT_MESSAGE_SCHEMA, PromptShapeError, type PromptMessage } from '../ai/prompt-messages.js';
 import { setLoggedText } from './common/observe.js';
 
 export interface AiPromptDecoratorConf {
@@ -35,18 +35,8 @@ registerVariable('ai_prompt_decorator_error');
 
 let decorated: ReturnType<typeof counter<'route' | 'protocol'>> | undefined;
 
-const prompts = {
-  type: 'array',
-  items: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      role: { type: 'string', enum: ['system', 'user', 'assistant'] },
-      content: { type: 'string', minLength: 1 },
-    },
-    required: ['role', 'content'],
-  },
-};
+// APISIX sends a message's other fields for chat and drops them for the other shapes: refused here.
+const prompts = { type: 'array', items: { ...PROMPT_MESSAGE_SCHEMA, additionalProperties: false } };
 
 export default definePlugin<AiPromptDecoratorConf, AiPromptDecoratorPrepared>({
   name: 'ai-prompt-decorator',

@@ -13,6 +13,7 @@ import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { counter } from '../observability/metrics.js';
 import { MAX_REQ_BODY_SIZE_SCHEMA, readBoundedJsonBody } from '../ai/bounded-json-body.js';
 import { writeJsonBody, type JsonObject } from '../ai/json-body.js';
+import { PROMPT_MESSAGE_SCHEMA } from '../ai/prompt-messages.js';
 import { compileTemplate, renderTemplate, TemplateRenderError, type CompiledTemplate } from '../ai/prompt-template.js';
 import { setLoggedText } from './common/observe.js';
 
@@ -32,15 +33,6 @@ registerVariable('ai_prompt_template_name');
 registerVariable('ai_prompt_template_error');
 
 let rendered: ReturnType<typeof counter<'route' | 'template'>> | undefined;
-
-const promptSchema = {
-  type: 'object',
-  properties: {
-    role: { type: 'string', enum: ['system', 'user', 'assistant'] },
-    content: { type: 'string', minLength: 1 },
-  },
-  required: ['role', 'content'],
-};
 
 export default definePlugin<AiPromptTemplateConf, AiPromptTemplatePrepared>({
   name: 'ai-prompt-template',
@@ -65,7 +57,7 @@ export default definePlugin<AiPromptTemplateConf, AiPromptTemplatePrepared>({
               type: 'object',
               properties: {
                 model: { type: 'string', minLength: 1 },
-                messages: { type: 'array', minItems: 1, items: promptSchema },
+                messages: { type: 'array', minItems: 1, items: PROMPT_MESSAGE_SCHEMA },
               },
             },
           },
