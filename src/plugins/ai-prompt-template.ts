@@ -49,6 +49,7 @@ export default definePlugin<AiPromptTemplateConf, AiPromptTemplatePrepared>({
         minItems: 1,
         items: {
           type: 'object',
+          required: ['name', 'template'],
           additionalProperties: false,
           properties: {
             name: { type: 'string', minLength: 1 },
@@ -61,7 +62,6 @@ export default definePlugin<AiPromptTemplateConf, AiPromptTemplatePrepared>({
               },
             },
           },
-          required: ['name', 'template'],
         },
       },
       max_req_body_size: MAX_REQ_BODY_SIZE_SCHEMA,
