@@ -12,14 +12,14 @@ import { pluginNodeLimits } from '../plugin-runtime/node-limits.js';
 import { poolFor } from './common/http-client.js';
 import { readJsonBody, writeJsonBody, type JsonObject } from '../ai/json-body.js';
 import { postJson, ServiceCallError, type ServiceCallPolicy, type ServiceReply } from '../ai/service-call.js';
-import { embeddingFromReply, type OutboundRequest } from '../ai/rag/provider.js';
-import { AZURE_OPENAI_EMBEDDINGS_SCHEMA, azureOpenAiEmbeddingsRequest, type AzureOpenAiEmbeddingsConf } from '../ai/rag/azure-openai-embeddings.js';
+import { AZURE_SERVICE_SCHEMA, embeddingFromReply, type AzureServiceConf, type OutboundRequest } from '../ai/rag/provider.js';
+import { azureOpenAiEmbeddingsRequest } from '../ai/rag/azure-openai-embeddings.js';
 import { OPENAI_EMBEDDINGS_SCHEMA, openAiEmbeddingsRequest, type OpenAiEmbeddingsConf } from '../ai/rag/openai-embeddings.js';
-import { AZURE_AI_SEARCH_SCHEMA, azureAiSearchRequest, type AzureAiSearchConf } from '../ai/rag/azure-ai-search.js';
+import { azureAiSearchRequest } from '../ai/rag/azure-ai-search.js';
 
 export interface AiRagConf {
-  embeddings_provider: { azure_openai?: AzureOpenAiEmbeddingsConf; openai?: OpenAiEmbeddingsConf };
-  vector_search_provider: { azure_ai_search: AzureAiSearchConf };
+  embeddings_provider: { azure_openai?: AzureServiceConf; openai?: OpenAiEmbeddingsConf };
+  vector_search_provider: { azure_ai_search: AzureServiceConf };
   ssl_verify: boolean;
   timeout: number;
 }
@@ -104,11 +104,11 @@ export default definePlugin<AiRagConf, Prepared>({
       embeddings_provider: {
         type: 'object',
         additionalProperties: false,
-        properties: { azure_openai: AZURE_OPENAI_EMBEDDINGS_SCHEMA, openai: OPENAI_EMBEDDINGS_SCHEMA },
+        properties: { azure_openai: AZURE_SERVICE_SCHEMA, openai: OPENAI_EMBEDDINGS_SCHEMA },
         minProperties: 1,
         maxProperties: 1,
       },
-      vector_search_provider: oneProvider('azure_ai_search', AZURE_AI_SEARCH_SCHEMA),
+      vector_search_provider: oneProvider('azure_ai_search', AZURE_SERVICE_SCHEMA),
       ssl_verify: { type: 'boolean', default: true },
       timeout: { type: 'integer', minimum: 1, maximum: 600_000, default: 30_000 },
     },

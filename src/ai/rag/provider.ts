@@ -8,6 +8,22 @@ export interface OutboundRequest {
   json: JsonObject;
 }
 
+/** An Azure service's connection (`endpoint`, and the `api-key` header's value), as APISIX's Azure providers take it. */
+export interface AzureServiceConf {
+  endpoint: string;
+  api_key: string;
+}
+
+export const AZURE_SERVICE_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    endpoint: { type: 'string', pattern: '^https?://', maxLength: 2048 },
+    api_key: { type: 'string', minLength: 1, maxLength: 4096, encrypted: true },
+  },
+  required: ['endpoint', 'api_key'],
+} as const;
+
 /** `data[0].embedding` of an embeddings reply, when it is a non-empty array of numbers. */
 export function embeddingFromReply(body: Buffer): number[] | undefined {
   let reply: unknown;
