@@ -30,15 +30,25 @@ export class ServiceCallError extends Error {
   }
 }
 
+export interface ServiceRequest {
+  method: 'GET' | 'POST';
+  url: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
 /** POSTs `json` to `url` with `headers`; the reply whatever its status. Throws ServiceCallError. */
-export async function postJson(ctx: PluginContext, url: string, headers: Record<string, string>, json: unknown,
+export function postJson(ctx: PluginContext, url: string, headers: Record<string, string>, json: unknown,
   policy: ServiceCallPolicy): Promise<ServiceReply> {
+  return callService(ctx, { method: 'POST', url, headers: { 'content-type': 'application/json', accept: 'application/json', ...headers }, body: JSON.stringify(json) }, policy);
+}
+
+/** Sends `req`; the reply whatever its status. Throws ServiceCallError. */
+export async function callService(ctx: PluginContext, req: ServiceRequest, policy: ServiceCallPolicy): Promise<ServiceReply> {
   const deadline = AbortSignal.timeout(policy.timeout);
   try {
-    const res = await policy.connections.request(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
-      body: JSON.stringify(json),
+    const res = await policy.connections.request(req.url, {
+      method: req.method, headers: req.headers, body: req.body,
       headersTimeout: policy.timeout, bodyTimeout: policy.timeout,
       signal: AbortSignal.any([ctx.signal, deadline]),
     });

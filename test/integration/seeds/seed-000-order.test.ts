@@ -63,7 +63,9 @@ const SEED_000: Row[] = [
   row('ai-token-ratelimit', 'ai-token-ratelimit', 'default', 600, {}, 16),
   row('ai-prompt-template', 'ai-prompt-template', 'default', 500, {}, 16),
   row('ai-prompt-decorator', 'ai-prompt-decorator', 'default', 450, {}, 16),
-  row('ai-network-search', 'ai-network-search', 'default', 440, {}, 16),
+  row('ai-network-search', 'ai-network-search', 'default', 440, {
+    searchFrom: [{ type: 'bing', apiKey: 'k', serviceName: '127.0.0.1', servicePort: 1 }],
+  }),
   row('ai-transformer', 'ai-transformer', 'default', 410, {}, 16),
   row('ai-rag', 'ai-rag', 'default', 405, {
     embeddings_provider: { azure_openai: { endpoint: 'http://127.0.0.1:1/embeddings', api_key: 'k' } },
