@@ -1,5 +1,6 @@
 // ai-network-search: Higress's ai-search under seed 000's name. The last user message of a
-// chat request is searched on every engine of `searchFrom` at once (Google Custom Search,
+// chat request (or, with searchRewrite, the queries a model makes of it, each on the engines
+// of its kind) is searched on every engine of `searchFrom` at once (Google Custom Search,
 // Bing Web Search, Elasticsearch, arXiv; each with its own timeout, a failed one is
 // logged and left out), the results merged (first of each link), and the message replaced
 // by `promptTemplate` filled with them. With `needReference`, the answer gets the list of
@@ -11,14 +12,15 @@ import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { pluginNodeLimits } from '../plugin-runtime/node-limits.js';
 import { isJsonContentType, readJsonBody, writeJsonBody, type JsonObject } from '../ai/json-body.js';
 import { callService, ServiceCallError, type ServiceConnections } from '../ai/service-call.js';
-import type { SearchEngine, SearchResult } from '../ai/search/engine.js';
+import type { SearchEngine, SearchQuery, SearchResult } from '../ai/search/engine.js';
+import { maxCountFor, parseRewrite, rewritePrompt, rewriteRequest, type RewrittenQuery, type SearchRewriteConf } from '../ai/search/rewrite.js';
 import { googleEngine, type GoogleConf } from '../ai/search/google.js';
 import { bingEngine, type BingConf } from '../ai/search/bing.js';
 import { elasticsearchEngine, type ElasticsearchConf } from '../ai/search/elasticsearch.js';
 import { arxivEngine, type ArxivConf } from '../ai/search/arxiv.js';
 import { HeldBody } from '../ai/held-body.js';
 import { answerWithReferences, StreamReferences, type ReferenceLocation } from '../ai/search/references.js';
-import { ENGINE_SCHEMAS, DEFAULT_PROMPT, DEFAULT_PROMPT_WITH_REFERENCES } from '../ai/search/schema.js';
+import { ENGINE_SCHEMAS, SEARCH_REWRITE_SCHEMA, DEFAULT_PROMPT, DEFAULT_PROMPT_WITH_REFERENCES } from '../ai/search/schema.js';
 import { poolFor } from './common/http-client.js';
 
 export interface AiNetworkSearchConf {
@@ -29,7 +31,7 @@ export interface AiNetworkSearchConf {
   defaultLang?: string;
   promptTemplate?: string;
   searchFrom: (GoogleConf | BingConf | ElasticsearchConf | ArxivConf)[];
-  searchRewrite?: unknown;
+  searchRewrite?: SearchRewriteConf;
 }
 
 interface Prepared {
@@ -60,8 +62,8 @@ function countCall(ctx: PluginContext, engine: string, result: 'ok' | 'bad_statu
 }
 
 /** One engine's results; none when it fails (logged and counted, the others still count). */
-async function search(ctx: PluginContext, p: Prepared, engine: SearchEngine, question: string): Promise<SearchResult[] | undefined> {
-  const req = engine.request({ queries: [question], language: p.conf.defaultLang ?? '' });
+async function search(ctx: PluginContext, p: Prepared, engine: SearchEngine, query: SearchQuery): Promise<SearchResult[] | undefined> {
+  const req = engine.request(query);
   try {
     const reply = await callService(ctx, req, { connections: p.connections, timeout: engine.timeoutMs, maxReplyBytes: pluginNodeLimits().maxBufferedBodySize });
     if (reply.status !== 200) {
@@ -109,6 +111,28 @@ function buildEngine(conf: AiNetworkSearchConf['searchFrom'][number]): SearchEng
   }
 }
 
+/** The rewritten queries; none when the model says no search is needed or cannot be asked (the request goes on as it came). */
+async function rewrite(ctx: PluginContext, p: Prepared, conf: SearchRewriteConf, maxCount: number, question: string): Promise<RewrittenQuery[]> {
+  const kinds = new Set(p.engines.map((e) => e.kind));
+  const req = rewriteRequest(conf, rewritePrompt(kinds, maxCount, question));
+  let content = '';
+  try {
+    const reply = await callService(ctx, req, { connections: p.connections, timeout: conf.timeoutMillisecond, maxReplyBytes: pluginNodeLimits().maxBufferedBodySize });
+    if (reply.status !== 200) throw new Error(`answered ${reply.status}`);
+    const doc = JSON.parse(reply.body.toString('utf8')) as { choices?: { message?: { content?: unknown } }[] };
+    const text = doc.choices?.[0]?.message?.content;
+    if (typeof text !== 'string') throw new Error('no choices[0].message.content in its answer');
+    content = text;
+  } catch (err) {
+    ctx.log.warn(`ai-network-search: the searchRewrite model failed: ${(err as Error).message}`);
+    ctx.setVar('ai_network_search_status', 'rewrite_failed');
+    return [];
+  }
+  const queries = parseRewrite(content, maxCount);
+  if (queries.length === 0) ctx.setVar('ai_network_search_status', 'no_search');
+  return queries;
+}
+
 let instances = 0;
 
 export default definePlugin<AiNetworkSearchConf, Prepared>({
@@ -128,15 +152,12 @@ export default definePlugin<AiNetworkSearchConf, Prepared>({
       defaultLang: { type: 'string', pattern: '^[A-Za-z0-9-]{1,35}$' },
       promptTemplate: { type: 'string', maxLength: 65536, allOf: [{ pattern: '\\{search_results\\}' }, { pattern: '\\{question\\}' }] },
       searchFrom: { type: 'array', minItems: 1, maxItems: 16, items: ENGINE_SCHEMAS },
-      searchRewrite: { type: 'object' },
+      searchRewrite: SEARCH_REWRITE_SCHEMA,
     },
     required: ['searchFrom'],
   },
 
   prepare(conf) {
-    if (conf.searchRewrite !== undefined) {
-      throw new Error('searchRewrite: LLM query rewriting is not supported by Gatehouse; remove it (the question is searched as asked)');
-    }
     return {
       conf,
       engines: conf.searchFrom.map(buildEngine),
@@ -156,7 +177,21 @@ export default definePlugin<AiNetworkSearchConf, Prepared>({
     const question = lastQuestion(body.messages);
     if (question === undefined) return skip();
 
-    const found = await Promise.all(p.engines.map((engine) => search(ctx, p, engine, question.text)));
+    let rewritten: RewrittenQuery[] | undefined;
+    if (p.conf.searchRewrite !== undefined) {
+      rewritten = await rewrite(ctx, p, p.conf.searchRewrite, maxCountFor(body.web_search_options, p.conf.searchRewrite.maxCount), question.text);
+      if (rewritten.length === 0) return undefined;
+    }
+    const language = p.conf.defaultLang ?? '';
+    const calls = p.engines.map(async (engine) => {
+      // without rewriting every engine is asked the question; with it, each its kind of queries
+      const queries: SearchQuery[] = rewritten === undefined ? [{ queries: [question.text], language }]
+        : rewritten.filter((q) => q.kind === engine.kind).map((q) => ({ queries: q.queries, language, ...(q.arxivCategory !== undefined ? { arxivCategory: q.arxivCategory } : {}) }));
+      if (queries.length === 0) return [];
+      const each = await Promise.all(queries.map((q) => search(ctx, p, engine, q)));
+      return each.every((r) => r === undefined) ? undefined : each.flatMap((r) => r ?? []);
+    });
+    const found = await Promise.all(calls);
     const failed = p.engines.filter((_, i) => found[i] === undefined).map((e) => e.type);
     if (failed.length > 0) ctx.setVar('ai_network_search_failed_engines', failed.join(','));
     const seen = new Set<string>();

@@ -19,10 +19,12 @@ export function arxivEngine(conf: ArxivConf): SearchEngine {
   const origin = serviceOrigin(conf);
   return {
     type: 'arxiv',
+    kind: 'arxiv',
     timeoutMs: conf.timeoutMillisecond,
-    request({ queries }) {
+    request({ queries, arxivCategory }) {
       let search = queries.map((q) => `all:${encodeURIComponent(q)}`).join('+AND+');
-      if (conf.arxivCategory !== undefined && conf.arxivCategory !== '') search += `+AND+cat:${encodeURIComponent(conf.arxivCategory)}`;
+      const category = arxivCategory ?? conf.arxivCategory ?? '';
+      if (category !== '') search += `+AND+cat:${encodeURIComponent(category)}`;
       let url = `${origin}/api/query?search_query=${search}&max_results=${conf.count}&start=${conf.start}`;
       for (const [k, v] of Object.entries(conf.optionArgs ?? {})) if (v !== '') url += `&${encodeURIComponent(k)}=${encodeURIComponent(v)}`;
       return { method: 'GET', url, headers: { accept: 'application/atom+xml' } };

@@ -12,6 +12,7 @@ export function bingEngine(conf: BingConf): SearchEngine {
   const origin = serviceOrigin(conf);
   return {
     type: 'bing',
+    kind: 'internet',
     timeoutMs: conf.timeoutMillisecond,
     request({ queries, language }) {
       const params: [string, string | number][] = [['q', queries.join(' ')], ['count', conf.count], ['offset', conf.start]];

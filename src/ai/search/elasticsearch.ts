@@ -21,6 +21,7 @@ export function elasticsearchEngine(conf: ElasticsearchConf): SearchEngine {
   if (conf.username !== undefined) headers.authorization = `Basic ${Buffer.from(`${conf.username}:${conf.password ?? ''}`).toString('base64')}`;
   return {
     type: 'elasticsearch',
+    kind: 'private',
     timeoutMs: conf.timeoutMillisecond,
     request({ queries }) {
       const text = queries.join(' ');

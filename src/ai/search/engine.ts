@@ -3,6 +3,9 @@
 // shape of one result.
 import type { ServiceRequest } from '../service-call.js';
 
+/** The kinds of sources searchRewrite sorts queries into: web, knowledge base, arXiv. */
+export type SourceKind = 'internet' | 'private' | 'arxiv';
+
 export interface SearchResult {
   title: string;
   link: string;
@@ -24,10 +27,14 @@ export interface SearchQuery {
   queries: string[];
   /** `defaultLang` (e.g. `en-US`); '' for none. */
   language: string;
+  /** arXiv only: the category a rewritten query names ('' for none); undefined: the configured one. */
+  arxivCategory?: string;
 }
 
 export interface SearchEngine {
   readonly type: string;
+  /** The queries it runs when searchRewrite sorts them: web, knowledge base or arXiv. */
+  readonly kind: SourceKind;
   readonly timeoutMs: number;
   request(query: SearchQuery): ServiceRequest;
   /** The results of a 200 reply; an unreadable reply has none. */

@@ -12,6 +12,7 @@ export function googleEngine(conf: GoogleConf): SearchEngine {
   const origin = serviceOrigin(conf);
   return {
     type: 'google',
+    kind: 'internet',
     timeoutMs: conf.timeoutMillisecond,
     request({ queries, language }) {
       const params: [string, string | number][] = [['cx', conf.cx], ['q', queries.join(' ')], ['num', conf.count], ['key', conf.apiKey], ['start', conf.start + 1]];

@@ -42,6 +42,21 @@ export const ENGINE_SCHEMAS = {
   ],
 } as const;
 
+export const SEARCH_REWRITE_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    llmServiceName: COMMON.serviceName,
+    llmServicePort: COMMON.servicePort,
+    llmUrl: { type: 'string', pattern: '^/', maxLength: 2048 },
+    llmModelName: FIELD,
+    llmApiKey: API_KEY,
+    timeoutMillisecond: { ...COMMON.timeoutMillisecond, default: 30_000 },
+    maxCount: { type: 'integer', minimum: 1, maximum: 10, default: 3 },
+  },
+  required: ['llmServiceName', 'llmServicePort', 'llmUrl', 'llmModelName'],
+} as const;
+
 const RULES = `- Not every result is relevant to the question: judge and select.
 - For list questions, keep to about 10 items and prefer the most complete and relevant ones.
 - For long answers, structure them in paragraphs or at most 5 points.

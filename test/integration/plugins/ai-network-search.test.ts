@@ -56,6 +56,12 @@ function answerSearch(req: ReceivedRequest, res: ServerResponse): void {
     if (url.pathname === '/slow/_search') { setTimeout(reply, 1500); return; }
     return reply();
   }
+  if (url.pathname === '/llm/v1/chat/completions') {
+    const prompt = String(JSON.parse(req.body.toString()).messages[0].content);
+    if (prompt.includes('please translate')) return json(res, 200, { choices: [{ message: { role: 'assistant', content: 'none' } }] });
+    if (prompt.includes('break the model')) return json(res, 500, { error: 'down' });
+    return json(res, 200, { choices: [{ message: { role: 'assistant', content: 'internet: rewritten web query\nprivate: port, gatehouse\ncs.AI: gateway\nnot a query line' } }] });
+  }
   if (url.pathname === '/api/query') {
     res.writeHead(200, { 'content-type': 'application/atom+xml' });
     res.end(nothing ? '<feed xmlns="http://www.w3.org/2005/Atom"></feed>' : ATOM);
@@ -194,6 +200,27 @@ test('the numbered default prompt with needReference; defaultEnable false search
   assert.match(body.messages[1]!.content, /# The user's message:\nport\?$/);
 });
 
+test('searchRewrite: the queries of the model go to the engines of their kind; "none" or a failed model leave the request', async () => {
+  await putRoute('ns-rw', '/nsr/*', echo.port, { 'ai-network-search': { promptTemplate: '{search_results}\nQ: {question}', searchFrom: [GOOGLE(), ES(), ARXIV()],
+    searchRewrite: { llmServiceName: '127.0.0.1', llmServicePort: port(), llmUrl: '/llm/v1/chat/completions', llmModelName: 'qwen-turbo', llmApiKey: 'llm-key' } } });
+  asked.length = 0;
+  const body = await sent('/nsr/v1/chat/completions', chat('What port does Gatehouse use?', { web_search_options: { search_context_size: 'high' } }));
+  assert.match(body.messages[1]!.content, /Gatehouse is a gateway[\s\S]*Internal: port 9080[\s\S]*A survey of AI gateways[\s\S]*Q: What port does Gatehouse use\?$/);
+  const llm = asked.find((r) => r.url === '/llm/v1/chat/completions')!;
+  assert.equal(llm.headers.authorization, 'Bearer llm-key');
+  const llmBody = JSON.parse(llm.body.toString());
+  assert.deepEqual([llmBody.model, llmBody.stream, llmBody.max_tokens], ['qwen-turbo', false, 4096]);
+  assert.match(llmBody.messages[0].content, /at most 5 lines[\s\S]*internet:[\s\S]*private:[\s\S]*arXiv[\s\S]*What port does Gatehouse use\?$/);
+  const paths = (p: string): URL[] => asked.map((r) => new URL(r.url, 'http://x')).filter((u) => u.pathname === p);
+  assert.deepEqual(paths('/customsearch/v1').map((u) => u.searchParams.get('q')), ['rewritten web query']);
+  assert.deepEqual(asked.filter((r) => r.url.startsWith('/docs/_search')).map((r) => JSON.parse(r.body.toString()).retriever.rrf.retrievers[0].standard.query.match.body), ['port gatehouse']);
+  assert.deepEqual(paths('/api/query').map((u) => u.search.split('&')[0]).sort(), ['?search_query=all:gateway', '?search_query=all:gateway+AND+cat:cs.AI']);
+  for (const question of ['please translate this', 'break the model']) {
+    const untouched = chat(question);
+    assert.deepEqual(await sent('/nsr/v1/chat/completions', untouched), untouched);
+  }
+});
+
 test('log fields $ai_network_search_* and engine calls counted by result', async () => {
   const timeouts = await metricValue(gw, 'gatehouse_ai_network_search_engine_calls_total{route="ns-fail",engine="elasticsearch",result="timeout"}');
   await sent('/ns/v1/chat/completions?log=ok', chat('port?'));
@@ -223,7 +250,8 @@ test('bad config is refused with a 400 naming the field', async () => {
     [{ searchFrom: [google], referenceFormat: 'no placeholder' }, 'referenceFormat'],
     [{ searchFrom: [google], referenceLocation: 'middle' }, 'referenceLocation'],
     [{ searchFrom: [google], promptTemplate: '{search_results} only' }, 'promptTemplate'],
-    [{ searchFrom: [google], searchRewrite: { llmServiceName: 'x', llmServicePort: 443, llmUrl: '/v1', llmModelName: 'm' } }, 'searchRewrite'],
+    [{ searchFrom: [google], searchRewrite: { llmServiceName: 'x', llmServicePort: 443, llmUrl: '/v1' } }, 'llmModelName'],
+    [{ searchFrom: [google], searchRewrite: { llmServiceName: 'x', llmServicePort: 443, llmUrl: 'v1', llmModelName: 'm' } }, 'llmUrl'],
   ] as const) {
     const r = await call('PUT', '/routes/bad', { ...routeTo('/bad', echo.port), plugins: { 'ai-network-search': JSON.parse(JSON.stringify(conf)) } });
     assert.equal(r.status, 400, `${JSON.stringify(conf)}: ${r.text}`);
