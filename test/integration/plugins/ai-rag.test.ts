@@ -8,6 +8,7 @@ import { startLoopbackServer, type LoopbackServer, type ReceivedRequest } from '
 import { get, type SimpleResponse } from '../../helpers/http.js';
 import { adminClient, routeTo, type AdminCall } from '../admin/client.js';
 import { logEntry, metricValue } from '../../helpers/observe.js';
+import { makeCert } from '../../helpers/certs.js';
 
 // The services ai-rag calls, as loopback servers speaking their contracts: Azure OpenAI
 // and OpenAI embeddings (a vector for the input), Azure AI Search (hits for a vector
@@ -154,6 +155,21 @@ test('non-200 answers of the services are passed through; no embedding is a 500,
     'ai-rag': RAG({ azure_openai: { endpoint: 'http://127.0.0.1:1/embeddings', api_key: 'k' } }) } });
   assert.equal(down.status, 201, down.text);
   await eventually(async () => (await ask('/ragd/x', question('x'))).status === 500);
+});
+
+test('ssl_verify: a self-signed embeddings service is refused (500) unless ssl_verify is false', async () => {
+  const tls = await startLoopbackServer(answerEmbeddings, { tls: makeCert(['127.0.0.1']) });
+  try {
+    const conf = (sslVerify: boolean): Record<string, unknown> => ({ ...RAG({ azure_openai: { endpoint: `${tls.url}/embeddings`, api_key: 'k' } }), ssl_verify: sslVerify });
+    const checked = await call('PUT', '/routes/rag-tls', { ...routeTo('/ragt/*', up.port), plugins: { 'ai-rag': conf(true) } });
+    assert.equal(checked.status, 201, checked.text);
+    await eventually(async () => (await ask('/ragt/x', question('x'))).status === 500);
+    const unchecked = await call('PUT', '/routes/rag-tls', { ...routeTo('/ragt/*', up.port), plugins: { 'ai-rag': conf(false) } });
+    assert.equal(unchecked.status, 200, unchecked.text);
+    await eventually(async () => (await ask('/ragt/x', question('x'))).status === 200);
+  } finally {
+    tls.server.close();
+  }
 });
 
 test('log fields $ai_rag_* and gatehouse_ai_rag_requests_total by result', async () => {
