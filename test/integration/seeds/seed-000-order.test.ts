@@ -63,9 +63,14 @@ const SEED_000: Row[] = [
   row('ai-token-ratelimit', 'ai-token-ratelimit', 'default', 600, {}, 16),
   row('ai-prompt-template', 'ai-prompt-template', 'default', 500, { templates: [{ name: 'seed', template: { model: 'm', messages: [{ role: 'user', content: '{{q}}' }] } }] }),
   row('ai-prompt-decorator', 'ai-prompt-decorator', 'default', 450, { prepend: [{ role: 'system', content: 'Be brief.' }] }),
-  row('ai-network-search', 'ai-network-search', 'default', 440, {}, 16),
+  row('ai-network-search', 'ai-network-search', 'default', 440, {
+    searchFrom: [{ type: 'bing', apiKey: 'k', serviceName: '127.0.0.1', servicePort: 1 }],
+  }),
   row('ai-transformer', 'ai-transformer', 'default', 410, {}, 16),
-  row('ai-rag', 'ai-rag', 'default', 405, {}, 16),
+  row('ai-rag', 'ai-rag', 'default', 405, {
+    embeddings_provider: { azure_openai: { endpoint: 'http://127.0.0.1:1/embeddings', api_key: 'k' } },
+    vector_search_provider: { azure_ai_search: { endpoint: 'http://127.0.0.1:1/search', api_key: 'k' } },
+  }),
   row('traffic-tag', 'traffic-tag', 'default', 400, { defaultTagKey: 'x-tag', defaultTagVal: 'base' }),
   row('ai-json', 'ai-json', 'default', 150, {}, 16),
   row('ai-proxy', 'ai-proxy', 'default', 110, {}, 16),
