@@ -25,15 +25,16 @@ export function proxyUrlAddress(conf: { proxyUrl: string; proxyDomain?: string; 
 /**
  * ai-json-resp's service fields, as Higress reads them: `serviceUrl` fills a missing
  * `serviceDomain` and `servicePath`; the port is `servicePort` (default 443); the path is
- * `servicePath`, else the client's request path. The scheme is `serviceUrl`'s, else https
- * on port 443 and http on any other.
+ * `servicePath`, else the client's request path. The scheme is `serviceUrl`'s (and its
+ * default port when it names none), else https on port 443 and http on any other.
  */
 export function serviceFieldsAddress(conf: { serviceDomain?: string; servicePath?: string; serviceUrl?: string; servicePort?: number },
   clientPath: string): ServiceAddress {
   const given = conf.serviceUrl === undefined || conf.serviceUrl === '' ? undefined : parseHttpUrl(conf.serviceUrl, 'serviceUrl');
   const domain = conf.serviceDomain !== undefined && conf.serviceDomain !== '' ? conf.serviceDomain : given?.hostname;
   if (domain === undefined || domain === '') throw new Error('serviceDomain or serviceUrl is required (the address of the model service)');
-  const port = conf.servicePort ?? (given === undefined || given.port === '' ? 443 : Number(given.port));
+  const givenPort = given === undefined ? undefined : given.port !== '' ? Number(given.port) : given.protocol === 'http:' ? 80 : 443;
+  const port = conf.servicePort ?? givenPort ?? 443;
   const scheme = given !== undefined ? given.protocol.slice(0, -1) : port === 443 ? 'https' : 'http';
   const givenPath = given === undefined || given.pathname === '/' ? '' : given.pathname;
   const path = conf.servicePath !== undefined && conf.servicePath !== '' ? conf.servicePath : givenPath !== '' ? givenPath : clientPath;
