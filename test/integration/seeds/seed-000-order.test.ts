@@ -67,7 +67,7 @@ const SEED_000: Row[] = [
   row('ai-transformer', 'ai-transformer', 'default', 410, {}, 16),
   row('ai-rag', 'ai-rag', 'default', 405, {}, 16),
   row('traffic-tag', 'traffic-tag', 'default', 400, { defaultTagKey: 'x-tag', defaultTagVal: 'base' }),
-  row('ai-json', 'ai-json', 'default', 150, {}, 16),
+  row('ai-json', 'ai-json', 'default', 150, { serviceUrl: 'http://127.0.0.1:1/v1/chat/completions' }),
   row('ai-proxy', 'ai-proxy', 'default', 110, {}, 16),
   row('canary-header', 'canary-header', 'default', 100, { header: 'x-canary', value: 'on', upstream: { nodes: { '127.0.0.1:1980': 1 } } }),
   row('cluster-key-rate-limit', 'cluster-key-rate-limit', 'default', 20, { rule_name: 'seed', global_threshold: { query_per_second: 1000 } }),
