@@ -64,7 +64,7 @@ const SEED_000: Row[] = [
   row('ai-prompt-template', 'ai-prompt-template', 'default', 500, { templates: [{ name: 'seed', template: { model: 'm', messages: [{ role: 'user', content: '{{q}}' }] } }] }),
   row('ai-prompt-decorator', 'ai-prompt-decorator', 'default', 450, { prepend: [{ role: 'system', content: 'Be brief.' }] }),
   row('ai-network-search', 'ai-network-search', 'default', 440, {}, 16),
-  row('ai-transformer', 'ai-transformer', 'default', 410, {}, 16),
+  row('ai-transformer', 'ai-transformer', 'default', 410, { response: { enable: true, prompt: 'Convert the XML body to JSON' }, provider: { domain: 'http://127.0.0.1:1/v1/chat/completions', apiKey: 'k' } }),
   row('ai-rag', 'ai-rag', 'default', 405, {}, 16),
   row('traffic-tag', 'traffic-tag', 'default', 400, { defaultTagKey: 'x-tag', defaultTagVal: 'base' }),
   row('ai-json', 'ai-json', 'default', 150, { serviceUrl: 'http://127.0.0.1:1/v1/chat/completions' }),
