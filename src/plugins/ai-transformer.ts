@@ -42,6 +42,11 @@ const TIMEOUT_MS = 50_000;
 export const MAX_TRANSFORMED_BODY = 1024 * 1024;
 // Framing is the gateway's business: a model's Content-Length or Transfer-Encoding is not applied.
 const FRAMING = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'te', 'upgrade', 'trailer']);
+// Credentials are not shown to the model (Higress shows every header) and stay as they are.
+const HIDDEN = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie']);
+const shownHeaders = (all: Record<string, string> | undefined): Array<[string, string]> =>
+  Object.entries(all ?? {}).filter(([name]) => !HIDDEN.has(name));
+const kept = (name: string): boolean => FRAMING.has(name) || HIDDEN.has(name);
 
 /** For access logs: `transformed`, or why the request was left as it was. */
 registerVariable('ai_transformer_request');
@@ -103,16 +108,16 @@ export default definePlugin<AiTransformerConf, AiTransformerPrepared>({
     const req = ctx.request;
     const body = await req.body();
     const headers: Array<[string, string]> = [[':authority', req.host], [':method', req.upstreamMethod ?? req.method],
-      [':path', req.upstreamUri], ...Object.entries(req.allHeaders?.() ?? {})];
+      [':path', req.upstreamUri], ...shownHeaders(req.allHeaders?.())];
     const frame = await rewrite(p, ctx, 'request', p.requestPrompt, formatHttpFrame(headers, body.toString('utf8')));
     if (frame === undefined) return undefined;
     const given = new Set(frame.headers.map(([name]) => name));
-    for (const name of Object.keys(req.allHeaders?.() ?? {})) if (!given.has(name) && !FRAMING.has(name) && name !== 'host') req.setHeader(name, undefined);
+    for (const name of Object.keys(req.allHeaders?.() ?? {})) if (!given.has(name) && !kept(name) && name !== 'host') req.setHeader(name, undefined);
     for (const [name, value] of frame.headers) {
       if (name === ':path') req.upstreamUri = value.startsWith('/') ? value : `/${value}`;
       else if (name === ':method') req.upstreamMethod = value.toUpperCase();
       else if (name === ':authority' || name === 'host') req.upstreamHost = value;
-      else if (!name.startsWith(':') && !FRAMING.has(name)) req.setHeader(name, value);
+      else if (!name.startsWith(':') && !kept(name)) req.setHeader(name, value);
     }
     req.setBody(frame.body);
     return undefined;
@@ -141,12 +146,12 @@ export default definePlugin<AiTransformerConf, AiTransformerPrepared>({
     }
     if (!eof) return Buffer.alloc(0);
     const original = Buffer.concat(held.chunks);
-    const headers: Array<[string, string]> = [[':status', String(ctx.response.status)], ...Object.entries(ctx.response.allHeaders?.() ?? {})];
+    const headers: Array<[string, string]> = [[':status', String(ctx.response.status)], ...shownHeaders(ctx.response.allHeaders?.())];
     const frame = await rewrite(p, ctx, 'response', p.responsePrompt, formatHttpFrame(headers, original.toString('utf8')));
     if (frame === undefined) return original;
     const given = new Set(frame.headers.map(([name]) => name));
-    for (const name of Object.keys(ctx.response.allHeaders?.() ?? {})) if (!given.has(name) && !FRAMING.has(name)) ctx.response.setHeader(name, undefined);
-    for (const [name, value] of frame.headers) if (!name.startsWith(':') && !FRAMING.has(name)) ctx.response.setHeader(name, value);
+    for (const name of Object.keys(ctx.response.allHeaders?.() ?? {})) if (!given.has(name) && !kept(name)) ctx.response.setHeader(name, undefined);
+    for (const [name, value] of frame.headers) if (!name.startsWith(':') && !kept(name)) ctx.response.setHeader(name, value);
     return Buffer.from(frame.body);
   },
 });

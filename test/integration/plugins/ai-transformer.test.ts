@@ -78,7 +78,7 @@ after(async () => {
 
 test('request: the model sees header lines, a blank line and the body; its answer replaces headers, path and body', async () => {
   const r = await get(`${gw.url}/at-req/echo?q=1`, { method: 'POST', body: 'hello model',
-    headers: { 'content-type': 'text/plain', 'x-drop': 'gone', 'x-keep': 'kept' } });
+    headers: { 'content-type': 'text/plain', 'x-drop': 'gone', 'x-keep': 'kept', authorization: 'Bearer client', cookie: 'sid=1' } });
   assert.equal(r.status, 200);
   const got = r.json();
   assert.equal(got.url, '/at/rewritten');
@@ -86,6 +86,8 @@ test('request: the model sees header lines, a blank line and the body; its answe
   assert.equal(got.headers['x-added'], 'yes');
   assert.equal(got.headers['x-keep'], 'kept');
   assert.equal(got.headers['x-drop'], undefined);
+  assert.equal(got.headers.authorization, 'Bearer client', 'credentials are kept, not shown to the model');
+  assert.equal(got.headers.cookie, 'sid=1');
   assert.equal(Number(got.headers['content-length']), 11);
   const call = model.received.at(-1)!;
   assert.equal(call.headers.authorization, 'Bearer sk-t');
@@ -98,6 +100,8 @@ test('request: the model sees header lines, a blank line and the body; its answe
   assert.equal(frame.headers.get(':method'), 'POST');
   assert.equal(frame.headers.get(':path'), '/at/echo?q=1');
   assert.equal(frame.headers.get('x-drop'), 'gone');
+  assert.equal(frame.headers.get('authorization'), undefined);
+  assert.equal(frame.headers.get('cookie'), undefined);
   assert.equal(frame.body, 'hello model');
   const log = join(gw.dir, 'data', 'logs', 'at.log');
   assert.equal((await logEntry(log, 'uri', '/at-req/echo?q=1')).request, 'transformed');
