@@ -43,7 +43,7 @@ const DROPPED = new Set(['host', 'content-length', 'transfer-encoding', 'connect
 
 /** For access logs: Higress's error code (1003–1007) when the plugin answered 500; nil on success. */
 registerVariable('ai_json_code');
-/** For access logs: why the plugin answered 500 (its `Msg`). */
+/** For access logs: why the plugin answered 500 (its `Msg`), or 400 (a body that is no JSON object). */
 registerVariable('ai_json_error');
 /** For access logs: how many calls the plugin made to the model for the request. */
 registerVariable('ai_json_calls');
@@ -103,7 +103,11 @@ export default definePlugin<AiJsonConf, AiJsonPrepared>({
   async access(p, ctx) {
     if (isTrue(ctx.request.header(MARKER))) return undefined;
     const read = await readJsonBody(ctx);
-    const request: JsonObject = read.ok ? { ...read.json, stream: false } : { stream: false };
+    if (!read.ok) {
+      setLoggedText(ctx, 'ai_json_error', read.message);
+      return { status: 400, body: { message: read.message } };
+    }
+    const request: JsonObject = { ...read.json, stream: false };
     const target: LlmTarget = { ...serviceFieldsAddress(p.conf, ctx.request.uri), apiKey: p.conf.apiKey, timeoutMs: p.conf.serviceTimeout };
     const headers = forwardedHeaders(ctx);
     const history: ChatMessage[] = [];

@@ -115,6 +115,11 @@ test('500 {"Code","Msg"}: retries exhausted (1 + maxRetry calls), the service fa
   r = await chat('/aj-path/x', 'What is the weather?');
   assert.deepEqual(r.json(), { Code: 1007, Msg: 'response body does not contain the content: output.text' });
   assert.equal(model.received.length, before + 1);
+  before = model.received.length;
+  const text = await get(`${gw.url}/aj/x?q=text`, { method: 'POST', body: 'plain words' });
+  assert.equal(text.status, 400);
+  assert.match(text.json().message, /^could not parse JSON request body: /);
+  assert.equal(model.received.length, before);
   const log = join(gw.dir, 'data', 'logs', 'aj.log');
   const entry = await logEntry(log, 'uri', '/aj/x?q=never');
   assert.deepEqual([entry.code, entry.calls], [1006, 3]);
