@@ -43,11 +43,15 @@ async function firstWith(store: ConfigStore, kind: ResourceKind, label: string, 
   return undefined;
 }
 
-/** upstream_ids named by a traffic-split or canary-header instance in a plugin set. */
+/** upstream_ids named by a traffic-split, canary-header or model-router instance in a plugin set. */
 function pluginUpstreams(plugins: unknown): unknown[] {
   const ts = (plugins as Obj | undefined)?.['traffic-split'] as Obj | undefined;
   const canary = (plugins as Obj | undefined)?.['canary-header'] as Obj | undefined;
+  const router = (plugins as Obj | undefined)?.['model-router'] as Obj | undefined;
   const out: unknown[] = canary?.upstream_id !== undefined ? [canary.upstream_id] : [];
+  if (Array.isArray(router?.modelUpstreams)) {
+    for (const u of router.modelUpstreams as Obj[]) if (u?.upstream_id !== undefined) out.push(u.upstream_id);
+  }
   if (!Array.isArray(ts?.rules)) return out;
   for (const rule of ts.rules as Obj[]) {
     if (!Array.isArray(rule?.weighted_upstreams)) continue;
