@@ -17,6 +17,7 @@ import type { PhaseResult, PluginContext } from '../contracts/plugin.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { registerVariable } from '../core/expr/index.js';
 import { RedisCounterStore, type RedisTarget } from '../counters/index.js';
+import { HIGRESS_REDIS_SCHEMA, higressRedisTarget, type HigressRedisConf } from './common/higress-redis.js';
 import { counter } from '../observability/metrics.js';
 import { routeCounter, setLoggedText } from './common/observe.js';
 import { watchAiChunk, watchAiResponse, watchedAiContext } from '../ai/usage-watch.js';
@@ -25,14 +26,8 @@ export interface AiQuotaConf {
   redis_key_prefix?: string;
   admin_consumer: string;
   admin_path?: string;
-  redis: {
-    service_name: string;
-    service_port?: number;
-    username?: string;
-    password?: string;
-    timeout?: number;
-    database?: number;
-  };
+  redis: HigressRedisConf;
+
 }
 
 interface Prepared {
@@ -72,38 +67,18 @@ export default definePlugin<AiQuotaConf, Prepared>({
       redis_key_prefix: { type: 'string', minLength: 1, default: 'chat_quota:' },
       admin_consumer: { type: 'string', minLength: 1, description: 'the consumer (by username) allowed on the admin paths' },
       admin_path: { type: 'string', pattern: '^/[^?#]*$', default: '/quota', description: 'appended to /v1/chat/completions' },
-      redis: {
-        type: 'object', additionalProperties: false,
-        properties: {
-          service_name: { type: 'string', minLength: 1, description: 'the Redis server\'s host name or IP address' },
-          service_port: { type: 'integer', minimum: 1, maximum: 65535, default: 6379 },
-          username: { type: 'string', minLength: 1 },
-          password: { type: 'string', encrypted: true, description: 'a secret, never logged' },
-          timeout: { type: 'integer', minimum: 1, default: 1000, description: 'ms a Redis operation may take' },
-          database: { type: 'integer', minimum: 0, default: 0 },
-        },
-        required: ['service_name'],
-      },
+      redis: HIGRESS_REDIS_SCHEMA,
     },
     required: ['admin_consumer', 'redis'],
   },
 
   prepare(conf) {
-    const redis = conf.redis;
-    if (/\.(static|dns)$/.test(redis.service_name)) {
-      throw new Error(`redis.service_name: "${redis.service_name}" is a Higress service name; give the Redis server's host name or IP address`);
-    }
     return {
       prefix: conf.redis_key_prefix ?? 'chat_quota:',
       adminConsumer: conf.admin_consumer,
       adminPath: conf.admin_path ?? '/quota',
       store: undefined,
-      target: {
-        policy: 'redis', host: redis.service_name, port: redis.service_port ?? 6379, database: redis.database ?? 0,
-        ...(redis.username !== undefined ? { username: redis.username } : {}),
-        ...(redis.password !== undefined && redis.password !== '' ? { password: redis.password } : {}),
-        tls: false, tlsVerify: false, timeoutMs: redis.timeout ?? 1000,
-      },
+      target: higressRedisTarget(conf.redis),
     };
   },
 
