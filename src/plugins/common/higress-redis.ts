@@ -25,10 +25,13 @@ export const HIGRESS_REDIS_SCHEMA = {
   required: ['service_name'],
 } as const;
 
-/** The Redis server `redis` names; throws naming `redis.service_name` for a Higress service name. */
-export function higressRedisTarget(redis: HigressRedisConf): RedisNodeTarget {
+/**
+ * The Redis server `redis` names; throws naming the field (`field`: how the plugin spells
+ * it, `redis.serviceName` in ai-history) for a Higress service name.
+ */
+export function higressRedisTarget(redis: HigressRedisConf, field = 'redis.service_name'): RedisNodeTarget {
   if (/\.(static|dns)$/.test(redis.service_name)) {
-    throw new Error(`redis.service_name: "${redis.service_name}" is a Higress service name; give the Redis server's host name or IP address`);
+    throw new Error(`${field}: "${redis.service_name}" is a Higress service name; give the Redis server's host name or IP address`);
   }
   return {
     policy: 'redis', host: redis.service_name, port: redis.service_port ?? 6379, database: redis.database ?? 0,
