@@ -132,14 +132,14 @@ export default definePlugin<AiHistoryConf, Prepared>({
   },
 
   header_filter(_p, ctx) {
-    if (ctx.shared.has(PENDING)) watchAiResponse(ctx);
+    if (ctx.shared.has(PENDING)) watchAiResponse(ctx, 'ai-history');
   },
 
   filtersBody: () => true,
   keepsBodyLength: () => true,
 
   body_filter(_p, ctx, chunk, eof) {
-    if (ctx.shared.has(PENDING)) watchAiChunk(ctx, chunk, eof);
+    if (ctx.shared.has(PENDING)) watchAiChunk(ctx, 'ai-history', chunk, eof);
     return undefined;
   },
 

@@ -95,14 +95,14 @@ export default definePlugin<AiQuotaConf, Prepared>({
   },
 
   header_filter(_p, ctx) {
-    if (ctx.shared.has(CHARGED)) watchAiResponse(ctx);
+    if (ctx.shared.has(CHARGED)) watchAiResponse(ctx, 'ai-quota');
   },
 
   filtersBody: () => true,
   keepsBodyLength: () => true,
 
   body_filter(_p, ctx, chunk, eof) {
-    if (ctx.shared.has(CHARGED)) watchAiChunk(ctx, chunk, eof);
+    if (ctx.shared.has(CHARGED)) watchAiChunk(ctx, 'ai-quota', chunk, eof);
     return undefined;
   },
 
