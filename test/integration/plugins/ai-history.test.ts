@@ -2,13 +2,14 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { eventually, startGateway, type Gateway } from '../../helpers/gateway.js';
-import { startFakeLlm, type FakeLlm } from '../../helpers/fake-llm.js';
-import { startRedis, redisMissing, type TestRedis } from '../../helpers/redis-server.js';
+import { eventually } from '../../helpers/gateway.js';
+import type { FakeLlm } from '../../helpers/fake-llm.js';
+import type { Gateway } from '../../helpers/gateway.js';
+import { redisMissing, type TestRedis } from '../../helpers/redis-server.js';
+import { startAiRedisGateway, type AiRedisGateway } from '../../helpers/ai-redis-gateway.js';
 import { get, type SimpleResponse } from '../../helpers/http.js';
 import { logEntry, metricValue } from '../../helpers/observe.js';
 import { withPluginRoutes } from '../../helpers/plugin-admin.js';
-import { adminClient, type AdminCall } from '../admin/client.js';
 
 // ai-history on a gateway with two workers and a real redis-server, before ai-proxy and
 // before a plain upstream (the fake provider either way).
@@ -17,29 +18,17 @@ const skip = redisMissing();
 let gw: Gateway;
 let llm: FakeLlm;
 let redis: TestRedis;
-let call: AdminCall;
+let setting: AiRedisGateway;
 
 const LOG = { path: 'history.log', log_format: { uri: '$request_uri', filled: '$ai_history_filled' } };
 
-async function put(path: string, body: unknown): Promise<void> {
-  const r = await call('PUT', path, body);
-  assert.ok(r.status === 200 || r.status === 201, r.text);
-}
-
 before(async () => {
   if (skip !== undefined) return;
-  redis = await startRedis();
-  llm = await startFakeLlm();
-  gw = await startGateway({ store: 'sqlite', workers: 2 });
-  call = adminClient(gw);
+  setting = await startAiRedisGateway();
+  ({ gw, llm, redis } = setting);
+  const { put } = setting;
   const history = { fillHistoryCnt: 2, cacheTTL: 600, redis: { serviceName: '127.0.0.1', servicePort: redis.port, timeout: 500 } };
-  await put('/routes/proxied', {
-    uri: '/proxied/*',
-    plugins: {
-      'ai-history': history, 'file-logger': LOG,
-      'ai-proxy': { provider: 'openai-compatible', auth: { header: { Authorization: 'Bearer sk' } }, override: { endpoint: `${llm.url}/v1/chat/completions` } },
-    },
-  });
+  await setting.proxiedRoute('proxied', '/proxied/*', { 'ai-history': history, 'file-logger': LOG });
   await put('/routes/plain', {
     uri: '/v1/chat/completions', upstream: { nodes: { [`127.0.0.1:${llm.port}`]: 1 } },
     plugins: { 'ai-history': { ...history, identityHeader: 'x-user', cacheKeyPrefix: 'plain:' } },
@@ -47,11 +36,7 @@ before(async () => {
   await eventually(async () => (await chat('/proxied/v1/chat/completions', 'probe', 'hi')).status === 200);
 });
 
-after(async () => {
-  await gw?.stop();
-  await llm?.close();
-  await redis?.close();
-});
+after(() => setting?.stop());
 
 function chat(path: string, identity: string, ...questions: string[]): Promise<SimpleResponse> {
   const messages = questions.map((content) => ({ role: 'user', content }));

@@ -1,13 +1,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { eventually, startGateway, type Gateway } from '../../helpers/gateway.js';
-import { startFakeLlm, type FakeLlm } from '../../helpers/fake-llm.js';
-import { startRedis, redisMissing, type TestRedis } from '../../helpers/redis-server.js';
+import { eventually } from '../../helpers/gateway.js';
+import type { FakeLlm } from '../../helpers/fake-llm.js';
+import type { Gateway } from '../../helpers/gateway.js';
+import { redisMissing, type TestRedis } from '../../helpers/redis-server.js';
+import { startAiRedisGateway, type AiRedisGateway } from '../../helpers/ai-redis-gateway.js';
 import { get, type SimpleResponse } from '../../helpers/http.js';
 import { logEntry, metricValue } from '../../helpers/observe.js';
 import { withPluginRoutes } from '../../helpers/plugin-admin.js';
-import { adminClient, type AdminCall } from '../admin/client.js';
 
 // ai-quota on a gateway with two workers and a real redis-server: the consumers are
 // key-auth's, the model the fake provider behind ai-proxy or as the route's plain upstream.
@@ -17,32 +18,20 @@ const skip = redisMissing();
 let gw: Gateway;
 let llm: FakeLlm;
 let redis: TestRedis;
-let call: AdminCall;
+let setting: AiRedisGateway;
 
 const CHAT = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'say hello twice' }] });
 const STREAM = JSON.stringify({ model: 'm', stream: true, messages: [{ role: 'user', content: 'say hello twice' }] });
 const LOG = { path: 'quota.log', log_format: { uri: '$request_uri', consumer: '$ai_quota_consumer', tokens: '$ai_quota_tokens' } };
 
-async function put(path: string, body: unknown): Promise<void> {
-  const r = await call('PUT', path, body);
-  assert.ok(r.status === 200 || r.status === 201, r.text);
-}
-
 before(async () => {
   if (skip !== undefined) return;
-  redis = await startRedis();
-  llm = await startFakeLlm();
-  gw = await startGateway({ store: 'sqlite', workers: 2 });
-  call = adminClient(gw);
+  setting = await startAiRedisGateway();
+  ({ gw, llm, redis } = setting);
+  const { put } = setting;
   for (const name of ['admin', 'jack', 'jill']) await put(`/consumers/${name}`, { username: name, plugins: { 'key-auth': { key: `${name}-key` } } });
   const quota = { admin_consumer: 'admin', redis: { service_name: '127.0.0.1', service_port: redis.port, timeout: 500 } };
-  await put('/routes/proxied', {
-    uri: '/proxied/*',
-    plugins: {
-      'key-auth': {}, 'ai-quota': quota, 'file-logger': LOG,
-      'ai-proxy': { provider: 'openai-compatible', auth: { header: { Authorization: 'Bearer sk' } }, override: { endpoint: `${llm.url}/v1/chat/completions` } },
-    },
-  });
+  await setting.proxiedRoute('proxied', '/proxied/*', { 'key-auth': {}, 'ai-quota': quota, 'file-logger': LOG });
   await put('/routes/plain', {
     uri: '/v1/chat/completions', upstream: { nodes: { [`127.0.0.1:${llm.port}`]: 1 } },
     plugins: { 'key-auth': {}, 'ai-quota': { ...quota, redis_key_prefix: 'plain:' }, 'file-logger': LOG },
@@ -51,11 +40,7 @@ before(async () => {
   await eventually(async () => (await send('/noauth/v1/chat/completions', 'x')).status === 401);
 });
 
-after(async () => {
-  await gw?.stop();
-  await llm?.close();
-  await redis?.close();
-});
+after(() => setting?.stop());
 
 function send(path: string, key: string, body = CHAT, headers: Record<string, string> = {}): Promise<SimpleResponse> {
   return get(gw.url + path, { method: 'POST', headers: { apikey: key, 'content-type': 'application/json', connection: 'close', ...headers }, body });
