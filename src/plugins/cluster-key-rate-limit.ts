@@ -21,6 +21,7 @@ import { HEADER_NAME_SCHEMA } from './common/headers.js';
 import { routeCounter, setLoggedText } from './common/observe.js';
 import { compileRuleItem, type RuleItemConf, type RuleItem } from './common/key-limit-items.js';
 import type { RedisCounterStore } from '../counters/index.js';
+import { HIGRESS_REDIS_SCHEMA, higressRedisTarget, type HigressRedisConf } from './common/higress-redis.js';
 
 export interface ClusterKeyRateLimitConf {
   rule_name: string;
@@ -29,14 +30,7 @@ export interface ClusterKeyRateLimitConf {
   show_limit_quota_header: boolean;
   rejected_code: number;
   rejected_msg: string;
-  redis?: {
-    service_name: string;
-    service_port?: number;
-    username?: string;
-    password?: string;
-    timeout?: number;
-    database?: number;
-  };
+  redis?: HigressRedisConf;
 }
 
 interface Prepared {
@@ -100,18 +94,7 @@ export default definePlugin<ClusterKeyRateLimitConf, Prepared>({
       show_limit_quota_header: { type: 'boolean', default: false },
       rejected_code: { type: 'integer', minimum: 200, maximum: 599, default: 429 },
       rejected_msg: { type: 'string', default: 'Too many requests' },
-      redis: {
-        type: 'object', additionalProperties: false,
-        properties: {
-          service_name: { type: 'string', minLength: 1, description: 'the Redis server\'s host name or IP address' },
-          service_port: { type: 'integer', minimum: 1, maximum: 65535, default: 6379 },
-          username: { type: 'string', minLength: 1 },
-          password: { type: 'string', encrypted: true, description: 'a secret, never logged' },
-          timeout: { type: 'integer', minimum: 1, default: 1000, description: 'ms a Redis operation may take' },
-          database: { type: 'integer', minimum: 0, default: 0 },
-        },
-        required: ['service_name'],
-      },
+      redis: HIGRESS_REDIS_SCHEMA,
     },
     required: ['rule_name'],
   },
@@ -164,19 +147,7 @@ export default definePlugin<ClusterKeyRateLimitConf, Prepared>({
 /** `redis` as the gateway's Redis target (policy `redis` of limit-count); none: the node's counters. */
 function policyOf(redis: ClusterKeyRateLimitConf['redis']): PolicyCounters {
   if (redis === undefined) return { policy: 'local', target: undefined, redis: undefined };
-  if (/\.(static|dns)$/.test(redis.service_name)) {
-    throw new Error(`redis.service_name: "${redis.service_name}" is a Higress service name; give the Redis server's host name or IP address`);
-  }
-  return {
-    policy: 'redis',
-    redis: undefined,
-    target: {
-      policy: 'redis', host: redis.service_name, port: redis.service_port ?? 6379, database: redis.database ?? 0,
-      ...(redis.username !== undefined ? { username: redis.username } : {}),
-      ...(redis.password !== undefined && redis.password !== '' ? { password: redis.password } : {}),
-      tls: false, tlsVerify: false, timeoutMs: redis.timeout ?? 1000,
-    },
-  };
+  return { policy: 'redis', redis: undefined, target: higressRedisTarget(redis) };
 }
 
 interface Count {

@@ -10,7 +10,7 @@
 // request_body_file, ssl_client_* (no client certificates are asked for), ssl_ciphers,
 // ssl_session_id, ssl_early_data, ssl_curves, upstream_connect_time, upstream_bytes_*,
 // upstream_cache_* (but upstream_cache_status and upstream_cache_key, which proxy-cache sets), upstream_hdr_*, upstream_mirror_*, upstream_trailer_*, sent_trailer_*,
-// and those of plugins that do not exist here (dubbo_*, llm_*).
+// and those of plugins that do not exist here (dubbo_*). The llm_* ones are ai-proxy's (registered there).
 
 /** Known from the request itself: route `vars` can test them. */
 export const REQUEST_VARIABLES: readonly string[] = [

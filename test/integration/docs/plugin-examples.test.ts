@@ -8,26 +8,34 @@ import { startLikeNpmStart, type NpmStarted } from '../../helpers/npm-start.js';
 import { checkAnswers, codeBlocks, runCommands, splitCommands, substitute } from '../../helpers/shell-example.js';
 import { startRedis, type TestRedis } from '../../helpers/redis-server.js';
 import { docsGeoDbs } from '../../fixtures/geo-dbs.js';
+import { startFakeLlm, type FakeLlm } from '../../helpers/fake-llm.js';
 
 // Every docs/plugins/<name>.md example, run as written against the gateway `npm start`
 // runs (its echo upstream included), on free ports: each command must answer the status
 // its comment announces (`# 401 ...`), the others 2xx. The limit plugins' Redis examples
 // count in a real Redis, whose port replaces the documented 6379; geo-ip's MaxMind
-// databases are small ones the test builds, in place of the documented paths.
+// databases are small ones the test builds, in place of the documented paths; the AI
+// plugins' model server (documented as a local one on 127.0.0.1:11434) is a fake provider.
 
 const DOCS = join(resolve(fileURLToPath(new URL('../../../../', import.meta.url))), 'docs', 'plugins');
 
 test('the example of every plugin page works as the page says', async () => {
   let gw: NpmStarted | undefined;
   let redis: TestRedis | undefined;
+  let llm: FakeLlm | undefined;
   try {
     redis = await startRedis();
+    llm = await startFakeLlm();
     gw = await startLikeNpmStart((config) => { config.node.workers = 1; });
     const addresses = {
       ...gw.addresses,
       ...await docsGeoDbs(gw.dir),
       '"redis_port": 6379': `"redis_port": ${redis.port}`,
       '"service_port": 6379': `"service_port": ${redis.port}`,
+      '"servicePort": 6379': `"servicePort": ${redis.port}`,
+      '127.0.0.1:11434': `127.0.0.1:${llm.port}`,
+      // ai-network-search's engines name a host and a port apart: its example searches the gateway's own mocking route
+      '"servicePort": 9080': `"servicePort": ${gw.gatewayPort}`,
     };
     const registry = await PluginRegistry.load();
     let ran = 0;
@@ -44,5 +52,6 @@ test('the example of every plugin page works as the page says', async () => {
   } finally {
     await gw?.stop();
     await redis?.close();
+    await llm?.close();
   }
 });

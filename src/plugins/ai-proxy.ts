@@ -1,0 +1,99 @@
+// ai-proxy: APISIX's ai-proxy. The route's requests go to a model provider (OpenAI, DeepSeek,
+// Azure OpenAI, Qwen, Ollama, Anthropic, any OpenAI-compatible server) with the configured auth,
+// model and options; the provider's adapter converts what its wire format needs. It does not
+// call the provider itself: it rewrites the request (body, headers, method, path) and hands the
+// data plane an inline upstream built once per configuration, so answers, streamed ones
+// included, come back through the normal proxy path with backpressure and every response-side
+// plugin sees them. On the way it reads the answer for the tokens used, shared with later AI
+// plugins through src/ai/context.ts and logged as APISIX's llm_* variables. The work is in
+// src/ai/proxy.ts, shared with the plugins that choose among several providers.
+import type { UpstreamChoice } from '../contracts/plugin.js';
+import { registerVariable } from '../core/expr/index.js';
+import { definePlugin } from '../plugin-runtime/define-plugin.js';
+import { checkedInlineUpstream } from '../plugin-runtime/upstream-check.js';
+import { aiRequestCounter, logAiExchange } from '../ai/observe.js';
+import {
+  AI_PROXY_VARIABLES, PROVIDER_SCHEMA_PROPERTIES, finishProviderResponse, observeProviderChunk, observeProviderResponse,
+  prepareProvider, readAiRequest, sendToProvider, type PreparedProvider, type ProviderConf,
+} from '../ai/proxy.js';
+
+export interface AiProxyConf extends ProviderConf {
+  logging: { summaries: boolean; payloads: boolean };
+  max_req_body_size?: number;
+}
+
+interface AiProxyPrepared {
+  provider: PreparedProvider;
+  upstream: UpstreamChoice;
+  maxBodySize: number | undefined;
+  logging: AiProxyConf['logging'];
+}
+
+const SENT = 'ai-proxy.sent';
+
+for (const name of AI_PROXY_VARIABLES) registerVariable(name);
+
+const countRequest = aiRequestCounter('gatehouse_ai_proxy_requests_total',
+  'Requests ai-proxy sent to a provider, by route, provider, model and response status.');
+
+export default definePlugin<AiProxyConf, AiProxyPrepared>({
+  name: 'ai-proxy',
+  description: 'Proxies OpenAI-style chat and embeddings requests to a model provider, with its auth, model and options, streaming answers through.',
+  version: '0.1',
+  stage: 'default',
+  priority: 110,
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      ...PROVIDER_SCHEMA_PROPERTIES,
+      logging: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { summaries: { type: 'boolean', default: false }, payloads: { type: 'boolean', default: false } },
+        default: {},
+      },
+      max_req_body_size: { type: 'integer', minimum: 1 },
+    },
+    required: ['provider', 'auth'],
+  },
+
+  prepare(conf) {
+    const provider = prepareProvider(conf);
+    return {
+      provider,
+      upstream: { upstream: checkedInlineUpstream(provider.target.upstreamConf, 'override.endpoint') },
+      maxBodySize: conf.max_req_body_size,
+      logging: { summaries: conf.logging?.summaries ?? false, payloads: conf.logging?.payloads ?? false },
+    };
+  },
+
+  async access(p, ctx) {
+    const request = await readAiRequest(ctx, p.maxBodySize);
+    if ('status' in request) return request;
+    const sent = sendToProvider(ctx, p.provider, p.upstream, request);
+    if ('status' in sent) return sent;
+    if (p.logging.payloads) ctx.shared.set(SENT, sent.sent);
+    return undefined;
+  },
+
+  header_filter(_p, ctx) {
+    observeProviderResponse(ctx);
+  },
+
+  filtersBody: () => true,
+  // only a provider whose answers are converted (Anthropic's) changes the body
+  keepsBodyLength: (p) => p.provider.adapter.responseConverter === undefined,
+
+  body_filter(_p, ctx, chunk, eof) {
+    return observeProviderChunk(ctx, chunk, eof);
+  },
+
+  log(p, ctx) {
+    const ai = finishProviderResponse(ctx);
+    if (ai === undefined) return;
+    const status = ctx.response.status;
+    countRequest(ctx, ai, status);
+    if (p.logging.summaries || p.logging.payloads) logAiExchange(ctx, ai, status, p.logging, ctx.shared.get(SENT));
+  },
+});
