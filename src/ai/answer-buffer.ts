@@ -1,13 +1,15 @@
 // A JSON answer an AI plugin reads whole (to check or rewrite it) is held until its end,
 // bounded by node.max_buffered_body_size: an answer growing past the bound goes on as it
-// is, from what was held to its last chunk, unread.
+// is, from what was held to its last chunk, unread (HeldBody, with the pass-through after).
 import type { PluginResponse } from '../contracts/plugin.js';
+import { HeldBody } from './held-body.js';
 
 export class AnswerBuffer {
-  private chunks: Buffer[] | null = [];
-  private size = 0;
+  private readonly held: HeldBody;
 
-  constructor(private readonly limit: number) {}
+  constructor(limit: number) {
+    this.held = new HeldBody(limit);
+  }
 
   /**
    * The bytes to send for `chunk`: nothing (an empty Buffer) while the answer is held,
@@ -15,19 +17,14 @@ export class AnswerBuffer {
    * held goes on, then every later chunk as it comes.
    */
   push<R>(chunk: Buffer, eof: boolean, finish: (answer: Buffer) => R, onOverflow: () => void): Buffer | R {
-    if (this.chunks === null) return chunk;
-    this.chunks.push(chunk);
-    this.size += chunk.length;
-    if (this.size > this.limit) {
-      const held = Buffer.concat(this.chunks);
-      this.chunks = null;
+    if (!this.held.holding) return chunk;
+    const r = this.held.push(chunk, eof);
+    if (r.kind === 'held') return Buffer.alloc(0);
+    if (r.kind === 'overflow') {
       onOverflow();
-      return held;
+      return r.body;
     }
-    if (!eof) return Buffer.alloc(0);
-    const answer = Buffer.concat(this.chunks);
-    this.chunks = null;
-    return answer.length === 0 ? answer : finish(answer);
+    return r.body.length === 0 ? r.body : finish(r.body);
   }
 }
 
