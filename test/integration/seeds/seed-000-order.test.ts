@@ -54,7 +54,7 @@ const SEED_000: Row[] = [
   row('request-block', 'request-block', 'authentication', 320, { block_urls: ['/blocked'] }),
   row('bot-detect', 'bot-detect', 'authentication', 310),
   row('ai-data-masking', 'ai-data-masking', 'default', 991, { deny_words: ['secret-project'] }),
-  row('ai-statistics', 'ai-statistics', 'default', 990, {}, 16),
+  row('ai-statistics', 'ai-statistics', 'default', 990, {}),
   row('ai-security-guard', 'ai-security-guard', 'default', 850, {}, 16),
   row('ai-cache', 'ai-cache', 'default', 800, {}, 16),
   row('ai-quota', 'ai-quota', 'default', 750, {}, 16),
