@@ -9,7 +9,8 @@ import type { PluginContext } from '../contracts/plugin.js';
 import { registerVariable } from '../core/expr/index.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { counter, histogram } from '../observability/metrics.js';
-import { AiResponseObserver, aiContext, startAiContext, type AiContext } from '../ai/context.js';
+import { aiContext, type AiContext, type AiResponseObserver } from '../ai/context.js';
+import { observeUpstreamAnswer } from '../ai/upstream-observation.js';
 import { isJsonContentType, readJsonBody, type JsonObject } from '../ai/json-body.js';
 import {
   ATTRIBUTE_SCHEMA, AttributeValues, compileAttributes, type Attribute, type AttributeConf,
@@ -37,7 +38,6 @@ interface AiStatisticsPrepared {
 interface RequestState {
   values: AttributeValues;
   requestModel: string | undefined;
-  stream: boolean;
   observer?: AiResponseObserver;
   endedAt?: number;
 }
@@ -111,7 +111,6 @@ export default definePlugin<AiStatisticsConf, AiStatisticsPrepared>({
     const state: RequestState = {
       values: new AttributeValues(p.attributes, p.valueLimit),
       requestModel: typeof body?.model === 'string' ? body.model : undefined,
-      stream: body?.stream === true,
     };
     state.values.request(ctx, body);
     ctx.shared.set(STATE, state);
@@ -130,14 +129,11 @@ export default definePlugin<AiStatisticsConf, AiStatisticsPrepared>({
       return;
     }
     state.values.responseHeaders(ctx);
-    let ai = aiContext(ctx);
-    if (ai === undefined) {
-      // no proxying plugin: the route's upstream is the model
-      ai = startAiContext(ctx, {
-        provider: 'upstream', protocol: 'openai-chat', requestModel: state.requestModel, sentModel: state.requestModel, stream: state.stream,
-      });
-      state.observer = new AiResponseObserver(ai, ctx.startedAt, ctx.response.header('content-type'));
-    }
+    state.observer = observeUpstreamAnswer(ctx, state.requestModel);
+    const ai = aiContext(ctx)!;
+    // a plugin before this one may have started the context without the request's model
+    ai.requestModel ??= state.requestModel;
+    ai.sentModel ??= state.requestModel;
     if (p.attributes.length > 0) (ai.messageListeners ??= []).push((body, streamed) => state.values.message(body, streamed));
   },
 
