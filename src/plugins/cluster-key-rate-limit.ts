@@ -59,7 +59,8 @@ const countRejected = routeCounter('gatehouse_cluster_key_rate_limit_rejected_to
 
 const UNIT_SCHEMA = { type: 'integer', minimum: 0 } as const;
 
-const SOURCES = {
+/** The `rule_items` sources' schemas, shared with ai-token-ratelimit. */
+export const RULE_ITEM_SOURCES = {
   limit_by_header: HEADER_NAME_SCHEMA,
   limit_by_param: { type: 'string', minLength: 1 },
   limit_by_consumer: { type: 'string', description: 'any text: the consumer the auth plugins identified is the value' },
@@ -69,6 +70,20 @@ const SOURCES = {
   limit_by_per_consumer: { type: 'string' },
   limit_by_per_cookie: { type: 'string', minLength: 1 },
   limit_by_per_ip: { type: 'string', pattern: '^(from-remote-addr|from-header-[!-9;-~]+)$' },
+} as const;
+
+/** Higress's `redis` (shared with ai-token-ratelimit). */
+export const HIGRESS_REDIS_SCHEMA = {
+  type: 'object', additionalProperties: false,
+  properties: {
+    service_name: { type: 'string', minLength: 1, description: 'the Redis server\'s host name or IP address' },
+    service_port: { type: 'integer', minimum: 1, maximum: 65535, default: 6379 },
+    username: { type: 'string', minLength: 1 },
+    password: { type: 'string', encrypted: true, description: 'a secret, never logged' },
+    timeout: { type: 'integer', minimum: 1, default: 1000, description: 'ms a Redis operation may take' },
+    database: { type: 'integer', minimum: 0, default: 0 },
+  },
+  required: ['service_name'],
 } as const;
 
 export default definePlugin<ClusterKeyRateLimitConf, Prepared>({
@@ -91,7 +106,7 @@ export default definePlugin<ClusterKeyRateLimitConf, Prepared>({
         items: {
           type: 'object', additionalProperties: false,
           properties: {
-            ...SOURCES,
+            ...RULE_ITEM_SOURCES,
             limit_keys: { type: 'array', minItems: 1, maxItems: 10_000, items: limitKeyEntrySchema({ type: 'string', minLength: 1, maxLength: 4096 }) },
           },
           required: ['limit_keys'],
@@ -100,18 +115,7 @@ export default definePlugin<ClusterKeyRateLimitConf, Prepared>({
       show_limit_quota_header: { type: 'boolean', default: false },
       rejected_code: { type: 'integer', minimum: 200, maximum: 599, default: 429 },
       rejected_msg: { type: 'string', default: 'Too many requests' },
-      redis: {
-        type: 'object', additionalProperties: false,
-        properties: {
-          service_name: { type: 'string', minLength: 1, description: 'the Redis server\'s host name or IP address' },
-          service_port: { type: 'integer', minimum: 1, maximum: 65535, default: 6379 },
-          username: { type: 'string', minLength: 1 },
-          password: { type: 'string', encrypted: true, description: 'a secret, never logged' },
-          timeout: { type: 'integer', minimum: 1, default: 1000, description: 'ms a Redis operation may take' },
-          database: { type: 'integer', minimum: 0, default: 0 },
-        },
-        required: ['service_name'],
-      },
+      redis: HIGRESS_REDIS_SCHEMA,
     },
     required: ['rule_name'],
   },
@@ -162,7 +166,7 @@ export default definePlugin<ClusterKeyRateLimitConf, Prepared>({
 });
 
 /** `redis` as the gateway's Redis target (policy `redis` of limit-count); none: the node's counters. */
-function policyOf(redis: ClusterKeyRateLimitConf['redis']): PolicyCounters {
+export function policyOf(redis: ClusterKeyRateLimitConf['redis']): PolicyCounters {
   if (redis === undefined) return { policy: 'local', target: undefined, redis: undefined };
   if (/\.(static|dns)$/.test(redis.service_name)) {
     throw new Error(`redis.service_name: "${redis.service_name}" is a Higress service name; give the Redis server's host name or IP address`);
