@@ -60,7 +60,7 @@ const SEED_000: Row[] = [
   row('ai-quota', 'ai-quota', 'default', 750, {}, 16),
   row('ai-intent', 'ai-intent', 'default', 700, { scene: { category: 'Finance|Law' }, llm: { proxyUrl: 'http://127.0.0.1:1/v1/chat/completions' } }),
   row('ai-history', 'ai-history', 'default', 650, {}, 16),
-  row('ai-token-ratelimit', 'ai-token-ratelimit', 'default', 600, {}, 16),
+  row('ai-token-ratelimit', 'ai-token-ratelimit', 'default', 600, { rule_name: 'seed', global_threshold: { token_per_minute: 1000 } }),
   row('ai-prompt-template', 'ai-prompt-template', 'default', 500, { templates: [{ name: 'seed', template: { model: 'm', messages: [{ role: 'user', content: '{{q}}' }] } }] }),
   row('ai-prompt-decorator', 'ai-prompt-decorator', 'default', 450, { prepend: [{ role: 'system', content: 'Be brief.' }] }),
   row('ai-network-search', 'ai-network-search', 'default', 440, {
