@@ -10,11 +10,12 @@ import type { PhaseResult, PluginContext } from '../contracts/plugin.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { registerVariable } from '../core/expr/index.js';
 import { counterStore, type RedisCounterStore } from '../counters/index.js';
-import { counterFailure, storeOf, type PolicyCounters } from './common/redis-policy.js';
-import { keyQuota, limitKeyEntrySchema, type KeyQuota } from './common/key-limits.js';
+import { counterFailure, storeOf } from './common/redis-policy.js';
+import type { KeyQuota } from './common/key-limits.js';
 import { routeCounter, setLoggedText } from './common/observe.js';
-import { compileRuleItem, type RuleItem } from './common/key-limit-items.js';
-import { HIGRESS_REDIS_SCHEMA, RULE_ITEM_SOURCES, policyOf, type ClusterKeyRateLimitConf } from './cluster-key-rate-limit.js';
+import {
+  HIGRESS_REDIS_SCHEMA, prepareRules, ruleSchemaProperties, type ClusterKeyRateLimitConf, type PreparedRules,
+} from './cluster-key-rate-limit.js';
 import { aiContext, type AiResponseObserver } from '../ai/context.js';
 import { observeUpstreamAnswer } from '../ai/upstream-observation.js';
 
@@ -22,14 +23,7 @@ export type AiTokenRatelimitConf = Omit<ClusterKeyRateLimitConf, 'show_limit_quo
   global_threshold?: Record<string, number>;
 };
 
-interface Prepared {
-  ruleName: string;
-  global: KeyQuota | undefined;
-  items: RuleItem[];
-  rejectedCode: number;
-  rejectedMsg: string;
-  counters: PolicyCounters;
-}
+type Prepared = PreparedRules;
 
 interface Counted { key: string; quota: KeyQuota; observer?: AiResponseObserver }
 
@@ -44,8 +38,6 @@ registerVariable('ai_token_ratelimit_status');
 const countRejected = routeCounter('gatehouse_ai_token_ratelimit_rejected_total',
   'Requests ai-token-ratelimit refused, by route.');
 
-const UNIT_SCHEMA = { type: 'integer', minimum: 0 } as const;
-
 export default definePlugin<AiTokenRatelimitConf, Prepared>({
   name: 'ai-token-ratelimit',
   description: 'Limits the tokens AI calls use per rule and key value in fixed windows, counted on the real usage, per node or in Redis.',
@@ -56,22 +48,7 @@ export default definePlugin<AiTokenRatelimitConf, Prepared>({
     type: 'object',
     additionalProperties: false,
     properties: {
-      rule_name: { type: 'string', minLength: 1, maxLength: 256 },
-      global_threshold: {
-        type: 'object', additionalProperties: false,
-        properties: { token_per_second: UNIT_SCHEMA, token_per_minute: UNIT_SCHEMA, token_per_hour: UNIT_SCHEMA, token_per_day: UNIT_SCHEMA },
-      },
-      rule_items: {
-        type: 'array', minItems: 1, maxItems: 256,
-        items: {
-          type: 'object', additionalProperties: false,
-          properties: {
-            ...RULE_ITEM_SOURCES,
-            limit_keys: { type: 'array', minItems: 1, maxItems: 10_000, items: limitKeyEntrySchema({ type: 'string', minLength: 1, maxLength: 4096 }, 'token') },
-          },
-          required: ['limit_keys'],
-        },
-      },
+      ...ruleSchemaProperties('token'),
       rejected_code: { type: 'integer', minimum: 200, maximum: 599, default: 429 },
       rejected_msg: { type: 'string', default: 'Too many requests' },
       redis: HIGRESS_REDIS_SCHEMA,
@@ -79,19 +56,7 @@ export default definePlugin<AiTokenRatelimitConf, Prepared>({
     required: ['rule_name'],
   },
 
-  prepare(conf) {
-    if ((conf.global_threshold === undefined) === (conf.rule_items === undefined)) {
-      throw new Error('global_threshold, rule_items: exactly one of them must be set');
-    }
-    return {
-      ruleName: conf.rule_name,
-      global: conf.global_threshold === undefined ? undefined : keyQuota(conf.global_threshold, 'global_threshold', 'token'),
-      items: (conf.rule_items ?? []).map((item, i) => compileRuleItem(item, `rule_items[${i}]`, 'token')),
-      rejectedCode: conf.rejected_code ?? 429,
-      rejectedMsg: conf.rejected_msg ?? 'Too many requests',
-      counters: policyOf(conf.redis),
-    };
-  },
+  prepare: (conf) => prepareRules(conf, 'token'),
 
   async access(p, ctx) {
     const counted = counterOf(p, ctx);

@@ -19,20 +19,16 @@ let call: AdminCall;
 const chat = (extra: Record<string, unknown> = {}): string =>
   JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'say hello twice' }], ...extra });
 
-function post(path: string, body: string, headers: Record<string, string> = {}) {
-  return get(gw.url + path, { method: 'POST', headers: { 'content-type': 'application/json', connection: 'close', ...headers }, body });
-}
-
-async function putRoute(id: string, route: Record<string, unknown>): Promise<void> {
-  const r = await call('PUT', `/routes/${id}`, route);
-  assert.ok(r.status === 200 || r.status === 201, r.text);
-}
+/** A chat on a fresh connection, so that the two workers take turns. */
+const post = (path: string, body: string, headers: Record<string, string> = {}) =>
+  get(gw.url + path, { method: 'POST', headers: { 'content-type': 'application/json', connection: 'close', ...headers }, body });
 
 before(async () => {
   llm = await startFakeLlm();
   gw = await startGateway({ store: 'sqlite', workers: 2 });
   call = adminClient(gw);
-  await putRoute('proxied', {
+  const routes: Record<string, Record<string, unknown>> = {};
+  routes.proxied = {
     uri: '/proxied/*',
     plugins: {
       'ai-token-ratelimit': {
@@ -42,12 +38,16 @@ before(async () => {
       'ai-proxy': { provider: 'openai-compatible', auth: { header: { Authorization: 'Bearer sk' } }, override: { endpoint: `${llm.url}/v1/chat/completions` } },
       'file-logger': { path: 'tokens.log', log_format: { uri: '$request_uri', status: '$status', key: '$ai_token_ratelimit_key', limited: '$ai_token_ratelimit_status' } },
     },
-  });
-  await putRoute('plain', {
+  };
+  routes.plain = {
     uri: '/v1/*',
     upstream: { type: 'roundrobin', nodes: { [`127.0.0.1:${new URL(llm.url).port}`]: 1 } },
     plugins: { 'ai-token-ratelimit': { rule_name: 'plain', global_threshold: { token_per_minute: 10 } } },
-  });
+  };
+  for (const [id, route] of Object.entries(routes)) {
+    const r = await call('PUT', `/routes/${id}`, route);
+    assert.ok(r.status === 200 || r.status === 201, r.text);
+  }
   await eventually(async () => (await post('/proxied/probe', chat(), { 'x-user': 'carol' })).status === 200);
 });
 
