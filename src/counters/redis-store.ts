@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { CounterStore, KeyMarks, WindowCount } from '../contracts/counter-store.js';
 import type { QuotaAnswer, QuotaCounter } from './counter-table.js';
 import {
-  reachable, releaseConnection, shareConnection, targetId, type RedisConnection, type RedisTarget,
+  reachable, releaseConnection, shareConnection, targetId, type CountingClient, type RedisConnection, type RedisTarget,
 } from './redis-connections.js';
 
 // The counters of cluster mode (policies `redis` and `redis-cluster` of limit-count,
@@ -118,6 +118,14 @@ export class RedisCounterStore implements CounterStore, QuotaCounter, KeyMarks {
 
   isMarked(key: string): Promise<boolean> {
     return this.run('a mark lookup', (c) => c.client.exists(KEY_PREFIX + 'mark:' + key)).then((n) => n > 0);
+  }
+
+  /**
+   * Plain commands on keys exactly as given (a plugin's own key layout: Higress's
+   * ai-quota keys), bounded by the target's timeout like the counter operations.
+   */
+  command<T>(what: string, op: (client: CountingClient) => Promise<T>): Promise<T> {
+    return this.run(what, (c) => op(c.client));
   }
 
   /** Gives the connection share back now (tests, shutdown). Operations after it fail. */

@@ -9,8 +9,8 @@ import type { PluginContext } from '../contracts/plugin.js';
 import { registerVariable } from '../core/expr/index.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { counter, histogram } from '../observability/metrics.js';
-import { aiContext, type AiContext, type AiResponseObserver } from '../ai/context.js';
-import { observeUpstreamAnswer } from '../ai/upstream-observation.js';
+import { aiContext, type AiContext } from '../ai/context.js';
+import { watchAiChunk, watchAiResponse, watchedAiContext } from '../ai/usage-watch.js';
 import { isJsonContentType, readJsonBody, type JsonObject } from '../ai/json-body.js';
 import {
   ATTRIBUTE_SCHEMA, AttributeValues, compileAttributes, type Attribute, type AttributeConf,
@@ -38,7 +38,6 @@ interface AiStatisticsPrepared {
 interface RequestState {
   values: AttributeValues;
   requestModel: string | undefined;
-  observer?: AiResponseObserver;
   endedAt?: number;
 }
 
@@ -129,7 +128,7 @@ export default definePlugin<AiStatisticsConf, AiStatisticsPrepared>({
       return;
     }
     state.values.responseHeaders(ctx);
-    state.observer = observeUpstreamAnswer(ctx, state.requestModel);
+    watchAiResponse(ctx, 'ai-statistics');
     const ai = aiContext(ctx)!;
     // a plugin before this one may have started the context without the request's model
     ai.requestModel ??= state.requestModel;
@@ -143,19 +142,16 @@ export default definePlugin<AiStatisticsConf, AiStatisticsPrepared>({
   body_filter(_p, ctx, chunk, eof) {
     const state = ctx.shared.get(STATE) as RequestState | undefined;
     if (state === undefined) return undefined;
-    state.observer?.chunk(chunk);
-    if (eof && state.endedAt === undefined) {
-      state.endedAt = performance.now();
-      state.observer?.end();
-    }
+    watchAiChunk(ctx, 'ai-statistics', chunk, eof);
+    if (eof) state.endedAt ??= performance.now();
     return undefined;
   },
 
   log(p, ctx) {
     const state = ctx.shared.get(STATE) as RequestState | undefined;
-    const ai = aiContext(ctx);
-    if (state === undefined || ai === undefined) return;
-    if (state.endedAt === undefined) state.observer?.end();
+    if (state === undefined) return;
+    const ai = watchedAiContext(ctx);
+    if (ai === undefined) return;
     const durationMs = Math.round((state.endedAt ?? performance.now()) - ctx.startedAt);
     state.values.finish(ai);
     report(p, ctx, ai, state, durationMs);

@@ -11,13 +11,13 @@ import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { registerVariable } from '../core/expr/index.js';
 import { counterStore, type RedisCounterStore } from '../counters/index.js';
 import { counterFailure, storeOf } from './common/redis-policy.js';
+import { HIGRESS_REDIS_SCHEMA } from './common/higress-redis.js';
 import type { KeyQuota } from './common/key-limits.js';
 import { routeCounter, setLoggedText } from './common/observe.js';
 import {
-  HIGRESS_REDIS_SCHEMA, prepareRules, ruleSchemaProperties, type ClusterKeyRateLimitConf, type PreparedRules,
+  prepareRules, ruleSchemaProperties, type ClusterKeyRateLimitConf, type PreparedRules,
 } from './cluster-key-rate-limit.js';
-import { aiContext, type AiResponseObserver } from '../ai/context.js';
-import { observeUpstreamAnswer } from '../ai/upstream-observation.js';
+import { watchAiChunk, watchAiResponse, watchedAiContext } from '../ai/usage-watch.js';
 
 export type AiTokenRatelimitConf = Omit<ClusterKeyRateLimitConf, 'show_limit_quota_header' | 'global_threshold'> & {
   global_threshold?: Record<string, number>;
@@ -25,7 +25,7 @@ export type AiTokenRatelimitConf = Omit<ClusterKeyRateLimitConf, 'show_limit_quo
 
 type Prepared = PreparedRules;
 
-interface Counted { key: string; quota: KeyQuota; observer?: AiResponseObserver }
+interface Counted { key: string; quota: KeyQuota }
 
 const PREFIX = 'higress-token-ratelimit';
 const STATE = 'ai-token-ratelimit.counted';
@@ -75,21 +75,14 @@ export default definePlugin<AiTokenRatelimitConf, Prepared>({
   },
 
   header_filter(_p, ctx) {
-    const counted = ctx.shared.get(STATE) as Counted | undefined;
-    if (counted !== undefined) counted.observer = observeUpstreamAnswer(ctx, undefined);
+    if (ctx.shared.has(STATE)) watchAiResponse(ctx, 'ai-token-ratelimit');
   },
 
   filtersBody: () => true,
   keepsBodyLength: () => true,
 
   body_filter(_p, ctx, chunk, eof) {
-    const counted = ctx.shared.get(STATE) as Counted | undefined;
-    if (counted?.observer === undefined) return undefined;
-    counted.observer.chunk(chunk);
-    if (eof) {
-      counted.observer.end();
-      counted.observer = undefined;
-    }
+    if (ctx.shared.has(STATE)) watchAiChunk(ctx, 'ai-token-ratelimit', chunk, eof);
     return undefined;
   },
 
@@ -97,8 +90,7 @@ export default definePlugin<AiTokenRatelimitConf, Prepared>({
     const counted = ctx.shared.get(STATE) as Counted | undefined;
     if (counted === undefined) return;
     ctx.shared.delete(STATE);
-    counted.observer?.end(); // an answer cut short: what was read counts
-    const usage = aiContext(ctx)?.usage;
+    const usage = watchedAiContext(ctx)?.usage; // an answer cut short: what was read counts
     const tokens = usage === undefined ? 0 : usage.prompt + usage.completion;
     if (tokens <= 0) return;
     try {

@@ -21,6 +21,7 @@ import { HEADER_NAME_SCHEMA } from './common/headers.js';
 import { routeCounter, setLoggedText } from './common/observe.js';
 import { compileRuleItem, type RuleItemConf, type RuleItem } from './common/key-limit-items.js';
 import type { RedisCounterStore } from '../counters/index.js';
+import { HIGRESS_REDIS_SCHEMA, higressRedisTarget, type HigressRedisConf } from './common/higress-redis.js';
 
 export interface ClusterKeyRateLimitConf {
   rule_name: string;
@@ -29,14 +30,7 @@ export interface ClusterKeyRateLimitConf {
   show_limit_quota_header: boolean;
   rejected_code: number;
   rejected_msg: string;
-  redis?: {
-    service_name: string;
-    service_port?: number;
-    username?: string;
-    password?: string;
-    timeout?: number;
-    database?: number;
-  };
+  redis?: HigressRedisConf;
 }
 
 /** The rules, refusal and counters of a Higress limit plugin (this one, ai-token-ratelimit). */
@@ -114,20 +108,6 @@ export function ruleSchemaProperties(unit: LimitUnit): Record<string, unknown> {
   };
 }
 
-/** Higress's `redis` (shared with ai-token-ratelimit). */
-export const HIGRESS_REDIS_SCHEMA = {
-  type: 'object', additionalProperties: false,
-  properties: {
-    service_name: { type: 'string', minLength: 1, description: 'the Redis server\'s host name or IP address' },
-    service_port: { type: 'integer', minimum: 1, maximum: 65535, default: 6379 },
-    username: { type: 'string', minLength: 1 },
-    password: { type: 'string', encrypted: true, description: 'a secret, never logged' },
-    timeout: { type: 'integer', minimum: 1, default: 1000, description: 'ms a Redis operation may take' },
-    database: { type: 'integer', minimum: 0, default: 0 },
-  },
-  required: ['service_name'],
-} as const;
-
 export default definePlugin<ClusterKeyRateLimitConf, Prepared>({
   name: 'cluster-key-rate-limit',
   description: 'Limits requests per rule and key value in fixed windows, shared by every gateway node through Redis.',
@@ -184,19 +164,7 @@ export default definePlugin<ClusterKeyRateLimitConf, Prepared>({
 /** `redis` as the gateway's Redis target (policy `redis` of limit-count); none: the node's counters. */
 function policyOf(redis: ClusterKeyRateLimitConf['redis']): PolicyCounters {
   if (redis === undefined) return { policy: 'local', target: undefined, redis: undefined };
-  if (/\.(static|dns)$/.test(redis.service_name)) {
-    throw new Error(`redis.service_name: "${redis.service_name}" is a Higress service name; give the Redis server's host name or IP address`);
-  }
-  return {
-    policy: 'redis',
-    redis: undefined,
-    target: {
-      policy: 'redis', host: redis.service_name, port: redis.service_port ?? 6379, database: redis.database ?? 0,
-      ...(redis.username !== undefined ? { username: redis.username } : {}),
-      ...(redis.password !== undefined && redis.password !== '' ? { password: redis.password } : {}),
-      tls: false, tlsVerify: false, timeoutMs: redis.timeout ?? 1000,
-    },
-  };
+  return { policy: 'redis', redis: undefined, target: higressRedisTarget(redis) };
 }
 
 interface Count {
