@@ -66,6 +66,15 @@ export class RedisCounterStore implements CounterStore, QuotaCounter, KeyMarks {
       .then(([count, ttl]) => ({ count: Number(count), ttlSeconds: Number(ttl) }));
   }
 
+  /**
+   * Higress ai-token-ratelimit's window on `redisKey` as given: `by` tokens added (0: only
+   * read) while the count is not past `threshold`. Resolves the count and the seconds left.
+   */
+  addTokens(redisKey: string, threshold: number, windowSeconds: number, by: number): Promise<{ count: number; ttlSeconds: number }> {
+    return this.run('a token window', (c) => c.client.gatehouseTokens(redisKey, threshold, windowSeconds, by))
+      .then(([count, ttl]) => ({ count: Number(count), ttlSeconds: Number(ttl) }));
+  }
+
   take(key: string, rate: number, burst: number): Promise<number> {
     return this.run('a leaky bucket', (c) => c.client.gatehouseBucket(KEY_PREFIX + 'bucket:' + key, rate, burst))
       .then((delay) => Number(delay));
