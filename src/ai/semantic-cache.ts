@@ -8,9 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import type { PluginContext } from '../contracts/plugin.js';
 import { counter } from '../observability/metrics.js';
-import { poolFor } from '../plugins/common/http-client.js';
 import { embeddingFromReply } from './rag/provider.js';
-import { callService, postJson, type ServiceCallPolicy } from './service-call.js';
+import { callService, postJson, type ServiceCallPolicy, type ServiceConnections } from './service-call.js';
 import { serviceFieldsAddress } from './service-url.js';
 
 export interface SemanticConf {
@@ -78,7 +77,7 @@ export const SEMANTIC_SCHEMA_PROPERTIES = {
 let failures: ReturnType<typeof counter<'route' | 'stage'>> | undefined;
 
 /** Checks the semantic fields; undefined when the cache is not semantic. Throws naming the field. */
-export function prepareSemantic(conf: SemanticConf): PreparedSemantic | undefined {
+export function prepareSemantic(conf: SemanticConf, connections: ServiceConnections): PreparedSemantic | undefined {
   const { embedding, vector } = conf;
   const enabled = conf.enableSemanticCache ?? (embedding !== undefined && vector !== undefined);
   if (!enabled) {
@@ -90,7 +89,6 @@ export function prepareSemantic(conf: SemanticConf): PreparedSemantic | undefine
   if (embedding.type !== 'openai') throw new Error(`embedding.type: "${embedding.type}" is not built here (only openai: any OpenAI-compatible embeddings endpoint)`);
   if (vector.type !== 'memory' && vector.type !== 'qdrant') throw new Error(`vector.type: "${vector.type}" is not built here (memory, qdrant)`);
   const embedUrl = serviceFieldsAddress({ serviceDomain: embedding.serviceHost, servicePort: embedding.servicePort, servicePath: embedding.servicePath }, '/').url;
-  const connections = poolFor({ ssl_verify: true, keepalive: true, keepalive_timeout: 60_000, keepalive_pool: 5 });
   const embedPolicy: ServiceCallPolicy = { connections, timeout: embedding.timeout, maxReplyBytes: MAX_REPLY_BYTES };
   const embedHeaders: Record<string, string> = embedding.apiKey === undefined ? {} : { authorization: `Bearer ${embedding.apiKey}` };
   const embed = async (ctx: PluginContext, text: string): Promise<number[]> => {

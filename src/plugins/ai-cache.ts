@@ -19,6 +19,7 @@ import { gjsonGet, gjsonString, parseGjsonPath, type GjsonPath } from '../ai/gjs
 import { memoryAnswerStore, type AnswerStore } from '../ai/answer-store.js';
 import { RedisAnswerStore } from '../ai/redis-answer-store.js';
 import { AnswerCapture } from '../ai/answer-capture.js';
+import { poolFor } from './common/http-client.js';
 import {
   SEMANTIC_SCHEMA_PROPERTIES, prepareSemantic, type PreparedSemantic, type SemanticConf,
 } from '../ai/semantic-cache.js';
@@ -59,6 +60,12 @@ export const DEFAULT_STREAM_RESPONSE_TEMPLATE = 'data:{"id":"from-cache","choice
 
 /** `hit`, `miss` or `skip` (the skip header, no question, a body that is not JSON, strategy disabled). */
 registerVariable('ai_cache_status');
+
+/** The embeddings and vector services' connections: verified TLS, kept alive. */
+const SERVICE_CONNECTIONS = { ssl_verify: true, keepalive: true, keepalive_timeout: 60_000, keepalive_pool: 5 };
+
+// the primary serves the node's memory table (src/process/primary.ts)
+export { attachAnswerStoreService } from '../ai/answer-store.js';
 
 const PENDING = 'ai-cache.pending';
 const CAPTURE = 'ai-cache.capture';
@@ -109,7 +116,7 @@ export default definePlugin<AiCacheConf, AiCachePrepared>({
   },
 
   prepare(conf) {
-    const semantic = prepareSemantic(conf);
+    const semantic = prepareSemantic(conf, poolFor(SERVICE_CONNECTIONS));
     if (conf.cache === undefined && semantic === undefined) throw new Error('cache: required (or embedding and vector for a semantic cache)');
     return {
       store: conf.cache === undefined ? undefined : prepareStore(conf.cache),
