@@ -2,7 +2,7 @@
 // (kept until its end, bounded), or the texts at `cacheStreamValueFrom` of a stream's events
 // joined (one event at a time). What must not be cached says so: an answer that calls tools,
 // reports an error, is cut off (a stream without its end), or is larger than the bound.
-import { MAX_ANSWER_CHARS, MAX_OBSERVED_JSON_BYTES } from './context.js';
+import { MAX_ANSWER_CHARS, MAX_OBSERVED_JSON_BYTES, parseObject as parse } from './context.js';
 import { gjsonGet, gjsonString, type GjsonPath } from './gjson-path.js';
 import { SseParser } from './sse.js';
 
@@ -104,14 +104,5 @@ export class AnswerCapture {
   private add(text: string): void {
     if (this.answer.length + text.length > MAX_ANSWER_CHARS) this.problem = 'answer over the size bound';
     else this.answer += text;
-  }
-}
-
-function parse(text: string): Record<string, unknown> | undefined {
-  try {
-    const v: unknown = JSON.parse(text);
-    return v !== null && typeof v === 'object' && !Array.isArray(v) ? v as Record<string, unknown> : undefined;
-  } catch {
-    return undefined;
   }
 }

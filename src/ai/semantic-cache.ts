@@ -38,6 +38,14 @@ export const MEMORY_VECTOR_ENTRIES = 5_000;
 const EMBEDDING_TYPES = ['openai', 'dashscope', 'azure', 'cohere', 'ollama', 'huggingface', 'textin', 'xfyun'];
 const VECTOR_TYPES = ['memory', 'qdrant', 'dashvector', 'chroma', 'elasticsearch', 'weaviate', 'pinecone', 'milvus'];
 
+/** Where a service is (Higress's names; `serviceName` labels it only), and its key (a secret). */
+const SERVICE_FIELDS = {
+  serviceName: { type: 'string', description: 'a label only (logs)' },
+  serviceHost: { type: 'string', minLength: 1 },
+  servicePort: { type: 'integer', minimum: 1, maximum: 65535, description: 'default 443 (https); any other port is http' },
+  apiKey: { type: 'string', encrypted: true },
+} as const;
+
 export const SEMANTIC_SCHEMA_PROPERTIES = {
   enableSemanticCache: { type: 'boolean', description: 'default: true when embedding and vector are given' },
   embedding: {
@@ -45,11 +53,8 @@ export const SEMANTIC_SCHEMA_PROPERTIES = {
     additionalProperties: false,
     properties: {
       type: { type: 'string', enum: EMBEDDING_TYPES },
-      serviceName: { type: 'string', description: 'a label only (logs)' },
-      serviceHost: { type: 'string', minLength: 1 },
-      servicePort: { type: 'integer', minimum: 1, maximum: 65535, description: 'default 443 (https); any other port is http' },
+      ...SERVICE_FIELDS,
       servicePath: { type: 'string', pattern: '^/', default: '/v1/embeddings' },
-      apiKey: { type: 'string', encrypted: true },
       model: { type: 'string', minLength: 1, default: 'text-embedding-3-small' },
       timeout: { type: 'integer', minimum: 1, default: 10000 },
     },
@@ -60,10 +65,7 @@ export const SEMANTIC_SCHEMA_PROPERTIES = {
     additionalProperties: false,
     properties: {
       type: { type: 'string', enum: VECTOR_TYPES },
-      serviceName: { type: 'string', description: 'a label only (logs)' },
-      serviceHost: { type: 'string', minLength: 1 },
-      servicePort: { type: 'integer', minimum: 1, maximum: 65535, description: 'default 443 (https); any other port is http' },
-      apiKey: { type: 'string', encrypted: true },
+      ...SERVICE_FIELDS,
       collectionID: { type: 'string', minLength: 1, pattern: '^[A-Za-z0-9_-]+$' },
       topK: { type: 'integer', minimum: 1, maximum: 100, default: 1 },
       timeout: { type: 'integer', minimum: 1, default: 10000 },
