@@ -32,6 +32,7 @@ export interface PreparedSemantic {
 }
 
 const MAX_REPLY_BYTES = 4 * 1024 * 1024;
+const EMBEDDED = 'ai-cache.embedded';
 /** The most questions the memory index keeps per worker (oldest go first). */
 export const MEMORY_VECTOR_ENTRIES = 5_000;
 
@@ -94,9 +95,13 @@ export function prepareSemantic(conf: SemanticConf, connections: ServiceConnecti
   const embedPolicy: ServiceCallPolicy = { connections, timeout: embedding.timeout, maxReplyBytes: MAX_REPLY_BYTES };
   const embedHeaders: Record<string, string> = embedding.apiKey === undefined ? {} : { authorization: `Bearer ${embedding.apiKey}` };
   const embed = async (ctx: PluginContext, text: string): Promise<number[]> => {
+    // a miss embeds the question to search and again to store: once is enough
+    const known = ctx.shared.get(EMBEDDED) as { text: string; v: number[] } | undefined;
+    if (known?.text === text) return known.v;
     const reply = await postJson(ctx, embedUrl, embedHeaders, { model: embedding.model, input: text }, embedPolicy);
     const v = reply.status === 200 ? embeddingFromReply(reply.body) : undefined;
     if (v === undefined) throw new Error(`embeddings endpoint answered ${reply.status} without data[0].embedding`);
+    ctx.shared.set(EMBEDDED, { text, v });
     return v;
   };
   const passes = relation(vector.thresholdRelation, vector.threshold);

@@ -67,6 +67,11 @@ test('semantic, memory index: a paraphrase within the cosine distance threshold 
   await semanticRoute('semmem', { type: 'memory', threshold: 0.1, thresholdRelation: 'lt' });
   await paraphraseHits('semmem');
   assert.ok(embeddings.inputs.includes('What is the capital of France?'), 'the normalised question is embedded');
+  const before = embeddings.inputs.length;
+  await ask('semmem', chat('What is the weather in Paris?'));
+  await eventually(() => embeddings.inputs.length === before + 1);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(embeddings.inputs.length, before + 1, 'a miss embeds its question once, for the search and the store');
 });
 
 test('semantic, Qdrant: points are upserted with question and answer, searched by score', async () => {

@@ -112,6 +112,20 @@ test('the skip header and a missing question skip the cache; failed and tool-cal
   }
 });
 
+test('a route whose upstream is the model itself (no ai-proxy) is cached too', async () => {
+  const port = new URL(llm.url).port;
+  const r = await call('PUT', '/routes/plain', {
+    uri: '/plain/*', plugins: { 'ai-cache': { cache: { type: 'memory', cacheKeyPrefix: 'plain:' }, cacheKeyStrategy: 'allQuestions' } },
+    upstream: { nodes: { [`127.0.0.1:${port}`]: 1 } },
+  });
+  assert.ok(r.status === 200 || r.status === 201, r.text);
+  const asked = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'first' }, { role: 'assistant', content: 'ok' }, { role: 'user', content: 'second' }], stream: true });
+  await eventually(async () => (await ask('plain', asked)).status === 200);
+  await untilHit('plain', asked.replace('"stream":true', '"stream":false'));
+  const other = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'second' }] });
+  assert.equal((await ask('plain', other)).json().id, 'chatcmpl-fake', 'allQuestions: every user message is the key');
+});
+
 test('bad configurations are refused naming the field', async () => {
   const cases: [Record<string, unknown>, RegExp][] = [
     [{}, /cache/],
