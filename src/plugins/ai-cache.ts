@@ -19,6 +19,7 @@ import { gjsonGet, gjsonString, parseGjsonPath, type GjsonPath } from '../ai/gjs
 import { memoryAnswerStore, type AnswerStore } from '../ai/answer-store.js';
 import { RedisAnswerStore } from '../ai/redis-answer-store.js';
 import { AnswerCapture } from '../ai/answer-capture.js';
+import { detectProtocol } from '../ai/proxy.js';
 import { poolFor } from './common/http-client.js';
 import {
   SEMANTIC_SCHEMA_PROPERTIES, prepareSemantic, type PreparedSemantic, type SemanticConf,
@@ -58,7 +59,7 @@ export const DEFAULT_STREAM_RESPONSE_TEMPLATE = 'data:{"id":"from-cache","choice
   + '"finish_reason":"stop"}],"model":"from-cache","object":"chat.completion","usage":{"prompt_tokens":0,"completion_tokens":0,"total_tokens":0}}'
   + '\n\ndata:[DONE]\n\n';
 
-/** `hit`, `miss` or `skip` (the skip header, no question, a body that is not JSON, strategy disabled). */
+/** `hit`, `miss` or `skip` (the skip header, no question, a body that is not JSON or not an OpenAI chat, strategy disabled). */
 registerVariable('ai_cache_status');
 
 /** The embeddings and vector services' connections: verified TLS, kept alive. */
@@ -68,6 +69,7 @@ const SERVICE_CONNECTIONS = { ssl_verify: true, keepalive: true, keepalive_timeo
 export { attachAnswerStoreService } from '../ai/answer-store.js';
 
 const PENDING = 'ai-cache.pending';
+const OTHER_APIS = new Set(['anthropic-messages', 'bedrock-converse', 'openai-responses']);
 const CAPTURE = 'ai-cache.capture';
 
 interface Pending { key: string; question: string }
@@ -198,6 +200,8 @@ async function questionOf(p: AiCachePrepared, ctx: PluginContext): Promise<{ tex
   if (!isJsonContentType(ctx.request.header('content-type'))) return undefined;
   const read = await readJsonBody(ctx);
   if (!read.ok) return undefined;
+  // the answers are replayed in OpenAI's chat format: other APIs' clients could not read them
+  if (OTHER_APIS.has(detectProtocol(read.json, ctx.request.uri) ?? '')) return undefined;
   const raw = p.strategy === 'allQuestions' ? allQuestions(read.json) : gjsonString(gjsonGet(read.json, p.keyFrom));
   const text = normaliseQuestion(raw);
   return text === '' ? undefined : { text, stream: read.json.stream === true };

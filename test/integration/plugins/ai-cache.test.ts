@@ -100,6 +100,9 @@ test('the skip header and a missing question skip the cache; failed and tool-cal
   assert.equal(llm.requests.length, n + 1, 'skipped: the model answers');
   const log = join(gw.dir, 'data', 'logs', 'mem.log');
   await logEntry(log, 'cache', 'skip');
+  const anthropic = await get(`${gw.url}/mem/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chat('What is the capital of France?') });
+  assert.equal(anthropic.status, 400, 'not answered from the cache: ai-proxy refuses the protocol it does not serve');
+  assert.doesNotMatch(anthropic.body, /from-cache/);
 
   llm.queue({ status: 500, body: { error: { message: 'down' } } });
   assert.equal((await ask('mem', chat('failing question'))).status, 500);
