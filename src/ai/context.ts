@@ -133,7 +133,8 @@ export class AiResponseObserver {
   }
 }
 
-function parseObject(text: string): Record<string, unknown> | undefined {
+/** `text` parsed when it is a JSON object, else undefined. */
+export function parseObject(text: string): Record<string, unknown> | undefined {
   try {
     const v: unknown = JSON.parse(text);
     return v !== null && typeof v === 'object' && !Array.isArray(v) ? v as Record<string, unknown> : undefined;

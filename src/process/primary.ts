@@ -21,6 +21,7 @@ import { MetricsExportServer, clusterScrape } from '../observability/export-serv
 import { VERSION } from '../core/version.js';
 import { CounterService } from '../counters/counter-service.js';
 import { attachCacheService, CacheService, configureProxyCache } from '../proxy-cache/index.js';
+import { attachAnswerStoreService } from '../plugins/ai-cache.js';
 import { EchoUpstream } from '../examples/echo-upstream.js';
 import { HandoffTracker, descriptorShortage } from './cluster-handoff.js';
 import { WasmPluginSet, configSources, storeSources, workerServices } from '../wasm-host/index.js';
@@ -128,6 +129,8 @@ export class Primary {
     new CounterService().attach(cluster);
     // proxy-cache: the node's one cache (index, eviction, PURGE, miss locks), kept here
     attachCacheService(new CacheService(this.config.proxy_cache.zones), cluster);
+    // ai-cache (cache.type memory): the node's answer table, kept here
+    attachAnswerStoreService(cluster);
     for (let i = 0; i < this.config.node.workers; i++) this.fork(i);
     this.heartbeat = setInterval(() => this.checkHeartbeats(), HEARTBEAT_MS).unref();
 

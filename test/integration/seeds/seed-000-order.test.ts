@@ -56,7 +56,7 @@ const SEED_000: Row[] = [
   row('ai-data-masking', 'ai-data-masking', 'default', 991, { deny_words: ['secret-project'] }),
   row('ai-statistics', 'ai-statistics', 'default', 990, {}),
   row('ai-security-guard', 'ai-security-guard', 'default', 850, { moderation: { endpoint: 'http://127.0.0.1:9/v1/moderations' }, check_request: true }),
-  row('ai-cache', 'ai-cache', 'default', 800, {}, 16),
+  row('ai-cache', 'ai-cache', 'default', 800, { cache: { type: 'memory' } }),
   row('ai-quota', 'ai-quota', 'default', 750, { admin_consumer: 'admin', redis: { service_name: '127.0.0.1' } }),
   row('ai-intent', 'ai-intent', 'default', 700, { scene: { category: 'Finance|Law' }, llm: { proxyUrl: 'http://127.0.0.1:1/v1/chat/completions' } }),
   row('ai-history', 'ai-history', 'default', 650, { redis: { serviceName: '127.0.0.1' } }),
