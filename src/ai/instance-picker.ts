@@ -1,0 +1,85 @@
+// How ai-proxy-multi chooses one of its provider instances: the highest priority group that
+// has weight to give, then inside it a smooth weighted round robin (nginx's: with weights 3
+// and 1, four requests go a a b a) or a hash of a request key over the weights (chash).
+import type { PluginContext } from '../contracts/plugin.js';
+
+export interface Weighted {
+  readonly weight: number;
+  readonly priority: number;
+}
+
+export type HashOn = 'vars' | 'header' | 'cookie' | 'consumer' | 'vars_combinations';
+
+/** Reads the chash key of a request (APISIX's hash_on/key); a request without it hashes on its client address. */
+export function hashKeyReader(hashOn: HashOn, key: string): (ctx: PluginContext) => string {
+  const orAddress = (v: unknown, ctx: PluginContext): string =>
+    v === undefined || v === null || v === '' ? String(ctx.var('remote_addr') ?? '') : String(v);
+  switch (hashOn) {
+    case 'header': return (ctx) => orAddress(ctx.request.header(key.toLowerCase()), ctx);
+    case 'cookie': return (ctx) => orAddress(ctx.var(`cookie_${key}`), ctx);
+    case 'consumer': return (ctx) => orAddress(ctx.consumer?.username, ctx);
+    case 'vars': return (ctx) => orAddress(ctx.var(key), ctx);
+    case 'vars_combinations': {
+      const parts = key.split(/(\$[a-zA-Z0-9_]+)/).filter((p) => p !== '');
+      return (ctx) => {
+        let out = '';
+        let resolved = 0;
+        for (const p of parts) {
+          if (!p.startsWith('$')) { out += p; continue; }
+          const v = ctx.var(p.slice(1));
+          if (v !== undefined && v !== null) { resolved++; out += String(v); }
+        }
+        return orAddress(resolved === 0 ? undefined : out, ctx);
+      };
+    }
+  }
+}
+
+/** FNV-1a, 32 bits: cheap and spreads short keys well enough for picking among a few instances. */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** Picks among `items` (built once per configuration; its round-robin state lives per worker). */
+export class InstancePicker<T extends Weighted> {
+  /** Groups by priority, highest first, each without its weight-0 members (never picked). */
+  private readonly groups: { items: T[]; current: number[]; total: number }[];
+
+  constructor(items: readonly T[]) {
+    const priorities = [...new Set(items.map((i) => i.priority))].sort((a, b) => b - a);
+    this.groups = priorities
+      .map((p) => items.filter((i) => i.priority === p && i.weight > 0))
+      .filter((g) => g.length > 0)
+      .map((g) => ({ items: g, current: g.map(() => 0), total: g.reduce((n, i) => n + i.weight, 0) }));
+  }
+
+  /** The next instance by smooth weighted round robin in the first group; undefined when none has weight. */
+  next(): T | undefined {
+    const group = this.groups[0];
+    if (group === undefined) return undefined;
+    let best = 0;
+    for (let i = 0; i < group.items.length; i++) {
+      group.current[i]! += group.items[i]!.weight;
+      if (group.current[i]! > group.current[best]!) best = i;
+    }
+    group.current[best]! -= group.total;
+    return group.items[best];
+  }
+
+  /** The instance `key` hashes to over the first group's weights; undefined when none has weight. */
+  byHash(key: string): T | undefined {
+    const group = this.groups[0];
+    if (group === undefined) return undefined;
+    let point = fnv1a(key) % group.total;
+    for (const item of group.items) {
+      if (point < item.weight) return item;
+      point -= item.weight;
+    }
+    return group.items[group.items.length - 1];
+  }
+}

@@ -1,0 +1,192 @@
+// ai-proxy-multi: APISIX's ai-proxy-multi. Like ai-proxy, but the route names several provider
+// instances and each request goes to one of them: the highest priority group first, weighted
+// round robin (or a hash of a request key) inside it. Each instance is prepared once per
+// configuration, with its own inline upstream; the request is then rewritten and proxied
+// exactly as ai-proxy does (src/ai/proxy.ts). Retrying another instance after a 429/5xx
+// answer, active health checks and the semantic balancer are not built: their fields are
+// refused by name rather than accepted and ignored.
+import type { UpstreamChoice } from '../contracts/plugin.js';
+import { registerVariable } from '../core/expr/index.js';
+import { definePlugin } from '../plugin-runtime/define-plugin.js';
+import { checkedInlineUpstream } from '../plugin-runtime/upstream-check.js';
+import { aiRequestCounter, logAiExchange } from '../ai/observe.js';
+import { InstancePicker, hashKeyReader, type HashOn } from '../ai/instance-picker.js';
+import type { JsonObject } from '../ai/json-body.js';
+import {
+  AI_PROXY_VARIABLES, PROVIDER_SCHEMA_PROPERTIES, finishProviderResponse, observeProviderChunk, observeProviderResponse,
+  prepareProvider, readAiRequest, sendToProvider, type PreparedProvider, type ProviderConf,
+} from '../ai/proxy.js';
+import type { PluginContext } from '../contracts/plugin.js';
+
+type Transport = Pick<ProviderConf, 'timeout' | 'keepalive' | 'keepalive_timeout' | 'keepalive_pool' | 'ssl_verify'>;
+
+interface InstanceConf extends Pick<ProviderConf, 'provider' | 'auth' | 'options' | 'override'> {
+  name: string;
+  weight: number;
+  priority: number;
+}
+
+export interface AiProxyMultiConf extends Transport {
+  instances: InstanceConf[];
+  balancer: { algorithm: 'roundrobin' | 'chash' | 'semantic'; hash_on?: HashOn; key?: string };
+  logging: { summaries: boolean; payloads: boolean };
+  max_req_body_size?: number;
+}
+
+interface Instance {
+  name: string;
+  weight: number;
+  priority: number;
+  provider: PreparedProvider;
+  upstream: UpstreamChoice;
+}
+
+interface AiProxyMultiPrepared {
+  picker: InstancePicker<Instance>;
+  hashKey: ((ctx: PluginContext) => string) | undefined;
+  maxBodySize: number | undefined;
+  logging: AiProxyMultiConf['logging'];
+}
+
+const SENT = 'ai-proxy-multi.sent';
+const INSTANCE_VAR = 'ai_proxy_multi_instance';
+
+for (const name of [...AI_PROXY_VARIABLES, INSTANCE_VAR]) registerVariable(name);
+
+const countRequest = aiRequestCounter('gatehouse_ai_proxy_multi_requests_total',
+  'Requests ai-proxy-multi sent to a provider, by route, provider, model and response status.');
+
+const { provider, auth, options, override, ...TRANSPORT_PROPERTIES } = PROVIDER_SCHEMA_PROPERTIES;
+
+// accepted by APISIX, not built here: a configuration naming them is refused (see prepare)
+const UNBUILT_FIELDS = ['fallback_strategy', 'fallback_http_statuses', 'max_retries', 'retry_on_failure_within_ms', 'semantic_opts'];
+const UNBUILT_INSTANCE_FIELDS = ['checks', 'provider_conf', 'examples', 'threshold'];
+const anyValue = {};
+
+export default definePlugin<AiProxyMultiConf, AiProxyMultiPrepared>({
+  name: 'ai-proxy-multi',
+  description: 'Proxies OpenAI-style requests to one of several model provider instances, by priority and weight (or a request key).',
+  version: '0.1',
+  stage: 'default',
+  // just before ai-proxy (110), as APISIX's 1041 is to ai-proxy's 1040
+  priority: 111,
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      instances: {
+        type: 'array',
+        minItems: 1,
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            name: { type: 'string', minLength: 1, maxLength: 100 },
+            provider, auth, options, override,
+            weight: { type: 'integer', minimum: 0 },
+            priority: { type: 'integer', default: 0 },
+            ...Object.fromEntries(UNBUILT_INSTANCE_FIELDS.map((f) => [f, anyValue])),
+          },
+          required: ['name', 'provider', 'auth', 'weight'],
+        },
+      },
+      balancer: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          algorithm: { type: 'string', enum: ['roundrobin', 'chash', 'semantic'], default: 'roundrobin' },
+          hash_on: { type: 'string', enum: ['vars', 'header', 'cookie', 'consumer', 'vars_combinations'] },
+          key: { type: 'string' },
+        },
+        default: { algorithm: 'roundrobin' },
+      },
+      ...TRANSPORT_PROPERTIES,
+      logging: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { summaries: { type: 'boolean', default: false }, payloads: { type: 'boolean', default: false } },
+        default: {},
+      },
+      max_req_body_size: { type: 'integer', minimum: 1 },
+      ...Object.fromEntries(UNBUILT_FIELDS.map((f) => [f, anyValue])),
+    },
+    required: ['instances'],
+  },
+
+  prepare(conf) {
+    const raw = conf as unknown as JsonObject;
+    for (const field of UNBUILT_FIELDS) {
+      if (raw[field] !== undefined) throw new Error(`${field}: not built yet in Gatehouse (no retry on another instance after a 429/5xx answer)`);
+    }
+    const names = new Set<string>();
+    const instances = conf.instances.map((inst, i): Instance => {
+      const at = `instances[${i}]`;
+      for (const field of UNBUILT_INSTANCE_FIELDS) {
+        if ((inst as unknown as JsonObject)[field] !== undefined) throw new Error(`${at}.${field}: not built yet in Gatehouse`);
+      }
+      if (names.has(inst.name)) throw new Error(`${at}.name: duplicate instance name ${inst.name}`);
+      names.add(inst.name);
+      let prepared: PreparedProvider;
+      try {
+        prepared = prepareProvider({ ...transportOf(conf), ...inst });
+      } catch (e) {
+        throw new Error(`${at}.${e instanceof Error ? e.message : String(e)}`);
+      }
+      const upstream = { upstream: checkedInlineUpstream(prepared.target.upstreamConf, `${at}.override.endpoint`) };
+      return { name: inst.name, weight: inst.weight, priority: inst.priority ?? 0, provider: prepared, upstream };
+    });
+    return {
+      picker: new InstancePicker(instances.length === 1 ? [{ ...instances[0]!, weight: 1 }] : instances),
+      hashKey: balancerHashKey(conf.balancer ?? { algorithm: 'roundrobin' }),
+      maxBodySize: conf.max_req_body_size,
+      logging: { summaries: conf.logging?.summaries ?? false, payloads: conf.logging?.payloads ?? false },
+    };
+  },
+
+  async access(p, ctx) {
+    const request = await readAiRequest(ctx, p.maxBodySize);
+    if ('status' in request) return request;
+    const instance = p.hashKey === undefined ? p.picker.next() : p.picker.byHash(p.hashKey(ctx));
+    if (instance === undefined) return { status: 503, body: 'all servers tried', headers: { 'content-type': 'text/plain; charset=utf-8' } };
+    ctx.setVar(INSTANCE_VAR, instance.name);
+    const sent = sendToProvider(ctx, instance.provider, instance.upstream, request);
+    if ('status' in sent) return sent;
+    if (p.logging.payloads) ctx.shared.set(SENT, sent.sent);
+    return undefined;
+  },
+
+  header_filter(_p, ctx) {
+    observeProviderResponse(ctx);
+  },
+
+  filtersBody: () => true,
+  // an Anthropic instance converts its answers, changing the body's length
+  keepsBodyLength: () => false,
+
+  body_filter(_p, ctx, chunk, eof) {
+    return observeProviderChunk(ctx, chunk, eof);
+  },
+
+  log(p, ctx) {
+    const ai = finishProviderResponse(ctx);
+    if (ai === undefined) return;
+    const status = ctx.response.status;
+    countRequest(ctx, ai, status);
+    if (p.logging.summaries || p.logging.payloads) logAiExchange(ctx, ai, status, p.logging, ctx.shared.get(SENT));
+  },
+});
+
+function transportOf(conf: AiProxyMultiConf): Transport {
+  const { timeout, keepalive, keepalive_timeout, keepalive_pool, ssl_verify } = conf;
+  return { timeout, keepalive, keepalive_timeout, keepalive_pool, ssl_verify };
+}
+
+function balancerHashKey(b: AiProxyMultiConf['balancer']): ((ctx: PluginContext) => string) | undefined {
+  if (b.algorithm === 'semantic') throw new Error('balancer.algorithm: semantic is not built yet in Gatehouse (roundrobin, chash)');
+  if (b.algorithm !== 'chash') return undefined;
+  if (b.hash_on === undefined) throw new Error('balancer.hash_on: must configure `hash_on` when balancer algorithm is chash');
+  if (b.key === undefined && b.hash_on !== 'consumer') {
+    throw new Error('balancer.key: must configure `key` when balancer `hash_on` is not consumer');
+  }
+  return hashKeyReader(b.hash_on, b.key ?? '');
+}
