@@ -48,38 +48,48 @@ function fnv1a(s: string): number {
 /** Picks among `items` (built once per configuration; its round-robin state lives per worker). */
 export class InstancePicker<T extends Weighted> {
   /** Groups by priority, highest first, each without its weight-0 members (never picked). */
-  private readonly groups: { items: T[]; current: number[]; total: number }[];
+  private readonly groups: { items: T[]; current: number[] }[];
 
   constructor(items: readonly T[]) {
     const priorities = [...new Set(items.map((i) => i.priority))].sort((a, b) => b - a);
     this.groups = priorities
       .map((p) => items.filter((i) => i.priority === p && i.weight > 0))
       .filter((g) => g.length > 0)
-      .map((g) => ({ items: g, current: g.map(() => 0), total: g.reduce((n, i) => n + i.weight, 0) }));
+      .map((g) => ({ items: g, current: g.map(() => 0) }));
   }
 
-  /** The next instance by smooth weighted round robin in the first group; undefined when none has weight. */
-  next(): T | undefined {
-    const group = this.groups[0];
-    if (group === undefined) return undefined;
-    let best = 0;
-    for (let i = 0; i < group.items.length; i++) {
-      group.current[i]! += group.items[i]!.weight;
-      if (group.current[i]! > group.current[best]!) best = i;
+  /**
+   * The next instance by smooth weighted round robin in the first group that has one not in
+   * `tried` (a retry falls to the next priority once its group is spent); undefined when none is left.
+   */
+  next(tried?: ReadonlySet<T>): T | undefined {
+    for (const group of this.groups) {
+      let best = -1;
+      let total = 0;
+      for (let i = 0; i < group.items.length; i++) {
+        if (tried?.has(group.items[i]!) === true) continue;
+        total += group.items[i]!.weight;
+        group.current[i]! += group.items[i]!.weight;
+        if (best < 0 || group.current[i]! > group.current[best]!) best = i;
+      }
+      if (best < 0) continue;
+      group.current[best]! -= total;
+      return group.items[best];
     }
-    group.current[best]! -= group.total;
-    return group.items[best];
+    return undefined;
   }
 
-  /** The instance `key` hashes to over the first group's weights; undefined when none has weight. */
-  byHash(key: string): T | undefined {
-    const group = this.groups[0];
-    if (group === undefined) return undefined;
-    let point = fnv1a(key) % group.total;
-    for (const item of group.items) {
-      if (point < item.weight) return item;
-      point -= item.weight;
+  /** The instance `key` hashes to over the weights of the first group with one not in `tried`. */
+  byHash(key: string, tried?: ReadonlySet<T>): T | undefined {
+    for (const group of this.groups) {
+      const left = tried === undefined ? group.items : group.items.filter((i) => !tried.has(i));
+      if (left.length === 0) continue;
+      let point = fnv1a(key) % left.reduce((n, i) => n + i.weight, 0);
+      for (const item of left) {
+        if (point < item.weight) return item;
+        point -= item.weight;
+      }
     }
-    return group.items[group.items.length - 1];
+    return undefined;
   }
 }

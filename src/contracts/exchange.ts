@@ -49,6 +49,7 @@ export interface ExchangeView {
   upstreamMethod: string | undefined;
   /** A plugin's choice of upstream instead of the route's (PluginContext.setUpstream). */
   upstreamChoice?: import('./plugin.js').UpstreamChoice;
+  statusRetry?: (status: number) => boolean;
   /** The whole request body once read into memory or replaced; undefined while it would stream. */
   readonly bufferedBody: Buffer | undefined;
   /** Reads the whole body into memory (once; at most `limit` bytes, a 413 error beyond). */

@@ -442,6 +442,10 @@ export class PluginRun implements PluginContext {
     this.ex.upstreamChoice = choice;
   }
 
+  retryOnStatus(retry: (status: number) => boolean): void {
+    this.ex.statusRetry = retry;
+  }
+
   /** setResponseHeader before the response exists, as flat [name, value, …] (undefined: remove). */
   private pendingResponseHeaders: (string | undefined)[] | undefined;
 

@@ -2,9 +2,10 @@
 // instances and each request goes to one of them: the highest priority group first, weighted
 // round robin (or a hash of a request key) inside it. Each instance is prepared once per
 // configuration, with its own inline upstream; the request is then rewritten and proxied
-// exactly as ai-proxy does (src/ai/proxy.ts). Retrying another instance after a 429/5xx
-// answer, active health checks and the semantic balancer are not built: their fields are
-// refused by name rather than accepted and ignored.
+// exactly as ai-proxy does (src/ai/proxy.ts). With a fallback strategy, an instance's
+// 429/5xx answer is dropped unseen by the data plane (PluginContext.retryOnStatus) and the
+// buffered request goes to the next instance. Active health checks, the semantic balancer
+// and the strategies that need ai-rate-limiting are not built: refused by name.
 import type { UpstreamChoice } from '../contracts/plugin.js';
 import { registerVariable } from '../core/expr/index.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
@@ -14,9 +15,11 @@ import { InstancePicker, hashKeyReader, type HashOn } from '../ai/instance-picke
 import type { JsonObject } from '../ai/json-body.js';
 import {
   AI_PROXY_VARIABLES, PROVIDER_SCHEMA_PROPERTIES, finishProviderResponse, observeProviderChunk, observeProviderResponse,
-  prepareProvider, readAiRequest, sendToProvider, type PreparedProvider, type ProviderConf,
+  prepareProvider, readAiRequest, sendToProvider, type AiRequest, type PreparedProvider, type ProviderConf,
 } from '../ai/proxy.js';
 import type { PluginContext } from '../contracts/plugin.js';
+import { counter } from '../observability/metrics.js';
+import { FALLBACK_SCHEMA_PROPERTIES, fallbackPolicy, type FallbackConf, type FallbackPolicy } from '../ai/fallback.js';
 
 type Transport = Pick<ProviderConf, 'timeout' | 'keepalive' | 'keepalive_timeout' | 'keepalive_pool' | 'ssl_verify'>;
 
@@ -26,7 +29,7 @@ interface InstanceConf extends Pick<ProviderConf, 'provider' | 'auth' | 'options
   priority: number;
 }
 
-export interface AiProxyMultiConf extends Transport {
+export interface AiProxyMultiConf extends Transport, FallbackConf {
   instances: InstanceConf[];
   balancer: { algorithm: 'roundrobin' | 'chash' | 'semantic'; hash_on?: HashOn; key?: string };
   logging: { summaries: boolean; payloads: boolean };
@@ -44,6 +47,9 @@ interface Instance {
 interface AiProxyMultiPrepared {
   picker: InstancePicker<Instance>;
   hashKey: ((ctx: PluginContext) => string) | undefined;
+  fallback: FallbackPolicy | undefined;
+  /** Every header name some instance sets: restored to the client's before a retry goes to another instance. */
+  providerHeaders: string[];
   maxBodySize: number | undefined;
   logging: AiProxyMultiConf['logging'];
 }
@@ -58,8 +64,17 @@ const countRequest = aiRequestCounter('gatehouse_ai_proxy_multi_requests_total',
 
 const { provider, auth, options, override, ...TRANSPORT_PROPERTIES } = PROVIDER_SCHEMA_PROPERTIES;
 
+const countFallback = (() => {
+  let c: ReturnType<typeof counter<'route' | 'from' | 'to' | 'status'>> | undefined;
+  return (ctx: PluginContext, from: Instance, to: Instance, status: number): void => {
+    c ??= counter('gatehouse_ai_proxy_multi_fallbacks_total',
+      'Answers ai-proxy-multi dropped to send the request to another instance, by route, instances and status.', ['route', 'from', 'to', 'status']);
+    c.inc({ route: ctx.routeId ?? '', from: from.name, to: to.name, status: String(status) });
+  };
+})();
+
 // accepted by APISIX, not built here: a configuration naming them is refused (see prepare)
-const UNBUILT_FIELDS = ['fallback_strategy', 'fallback_http_statuses', 'max_retries', 'retry_on_failure_within_ms', 'semantic_opts'];
+const UNBUILT_FIELDS = ['semantic_opts'];
 const UNBUILT_INSTANCE_FIELDS = ['checks', 'provider_conf', 'examples', 'threshold'];
 const anyValue = {};
 
@@ -108,6 +123,7 @@ export default definePlugin<AiProxyMultiConf, AiProxyMultiPrepared>({
         default: {},
       },
       max_req_body_size: { type: 'integer', minimum: 1 },
+      ...FALLBACK_SCHEMA_PROPERTIES,
       ...Object.fromEntries(UNBUILT_FIELDS.map((f) => [f, anyValue])),
     },
     required: ['instances'],
@@ -116,7 +132,7 @@ export default definePlugin<AiProxyMultiConf, AiProxyMultiPrepared>({
   prepare(conf) {
     const raw = conf as unknown as JsonObject;
     for (const field of UNBUILT_FIELDS) {
-      if (raw[field] !== undefined) throw new Error(`${field}: not built yet in Gatehouse (no retry on another instance after a 429/5xx answer)`);
+      if (raw[field] !== undefined) throw new Error(`${field}: not built yet in Gatehouse (the semantic balancer)`);
     }
     const names = new Set<string>();
     const instances = conf.instances.map((inst, i): Instance => {
@@ -138,6 +154,8 @@ export default definePlugin<AiProxyMultiConf, AiProxyMultiPrepared>({
     return {
       picker: new InstancePicker(instances.length === 1 ? [{ ...instances[0]!, weight: 1 }] : instances),
       hashKey: balancerHashKey(conf.balancer ?? { algorithm: 'roundrobin' }),
+      fallback: fallbackPolicy(conf),
+      providerHeaders: [...new Set(instances.flatMap((i) => [...i.provider.headers, ...i.provider.defaultHeaders].map(([name]) => name)))],
       maxBodySize: conf.max_req_body_size,
       logging: { summaries: conf.logging?.summaries ?? false, payloads: conf.logging?.payloads ?? false },
     };
@@ -146,13 +164,12 @@ export default definePlugin<AiProxyMultiConf, AiProxyMultiPrepared>({
   async access(p, ctx) {
     const request = await readAiRequest(ctx, p.maxBodySize);
     if ('status' in request) return request;
-    const instance = p.hashKey === undefined ? p.picker.next() : p.picker.byHash(p.hashKey(ctx));
+    const key = p.hashKey?.(ctx);
+    const instance = pick(p, key, undefined);
     if (instance === undefined) return { status: 503, body: 'all servers tried', headers: { 'content-type': 'text/plain; charset=utf-8' } };
-    ctx.setVar(INSTANCE_VAR, instance.name);
-    const sent = sendToProvider(ctx, instance.provider, instance.upstream, request);
-    if ('status' in sent) return sent;
-    if (p.logging.payloads) ctx.shared.set(SENT, sent.sent);
-    return undefined;
+    if (p.fallback !== undefined) fallBackOnStatus(p, p.fallback, ctx, request, key, instance);
+    const sent = sendToInstance(p, ctx, instance, request);
+    return 'status' in sent ? sent : undefined;
   },
 
   header_filter(_p, ctx) {
@@ -175,6 +192,48 @@ export default definePlugin<AiProxyMultiConf, AiProxyMultiPrepared>({
     if (p.logging.summaries || p.logging.payloads) logAiExchange(ctx, ai, status, p.logging, ctx.shared.get(SENT));
   },
 });
+
+function pick(p: AiProxyMultiPrepared, key: string | undefined, tried: ReadonlySet<Instance> | undefined): Instance | undefined {
+  return key === undefined ? p.picker.next(tried) : p.picker.byHash(key, tried);
+}
+
+function sendToInstance(p: AiProxyMultiPrepared, ctx: PluginContext, instance: Instance, request: AiRequest): ReturnType<typeof sendToProvider> {
+  const sent = sendToProvider(ctx, instance.provider, instance.upstream, request);
+  if ('status' in sent) return sent;
+  ctx.setVar(INSTANCE_VAR, instance.name);
+  if (p.logging.payloads) ctx.shared.set(SENT, sent.sent);
+  return sent;
+}
+
+/**
+ * Asks the data plane to hand back an answer the policy retries: the request, as the client
+ * sent it (path, query and the headers the instances set), is then rewritten for the next
+ * instance not tried yet, lower priorities once the group is spent.
+ */
+function fallBackOnStatus(p: AiProxyMultiPrepared, policy: FallbackPolicy, ctx: PluginContext, request: AiRequest,
+  key: string | undefined, first: Instance): void {
+  if (ctx.retryOnStatus === undefined) return;
+  const clientUri = ctx.request.upstreamUri;
+  const clientHeaders = p.providerHeaders.map((name) => [name, ctx.request.header(name)] as const);
+  const tried = new Set([first]);
+  let current = first;
+  let attemptStart = performance.now();
+  ctx.retryOnStatus((status) => {
+    if (!policy.retriesOn(status)) return false;
+    if (policy.maxRetries !== undefined && tried.size > policy.maxRetries) return false;
+    if (policy.withinMs !== undefined && performance.now() - attemptStart > policy.withinMs) return false;
+    const next = pick(p, key, tried);
+    if (next === undefined) return false;
+    tried.add(next);
+    ctx.request.upstreamUri = clientUri;
+    for (const [name, value] of clientHeaders) ctx.request.setHeader(name, value);
+    if ('status' in sendToInstance(p, ctx, next, request)) return false;
+    countFallback(ctx, current, next, status);
+    current = next;
+    attemptStart = performance.now();
+    return true;
+  });
+}
 
 function transportOf(conf: AiProxyMultiConf): Transport {
   const { timeout, keepalive, keepalive_timeout, keepalive_pool, ssl_verify } = conf;

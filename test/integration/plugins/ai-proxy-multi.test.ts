@@ -120,9 +120,106 @@ test('a streamed chat flows through the chosen instance; the log names it with t
   await eventually(async () => (await metricValue(gw, series)) === counted + 1);
 });
 
-test('a provider\'s 429 reaches the client as it is (no fallback is built)', async () => {
+const limited = { status: 429, body: { error: { message: 'Rate limit reached' } } };
+const broken = { status: 500, body: 'upstream broke' };
+
+/** alpha first (priority 2), then beta (1), then gamma (0); alpha's key goes in its own header and query. */
+const chain = (extra: Record<string, unknown>): Record<string, unknown> => ({
+  instances: [
+    instance('alpha', alpha, { priority: 2, auth: { header: { 'x-alpha-key': 'a-secret' }, query: { alpha_key: 'a-q' } } }),
+    instance('beta', beta, { priority: 1 }),
+    instance('gamma', gamma),
+  ],
+  ...extra,
+});
+
+test('fallback: alpha\'s 429 and 500 are dropped and one client request gets beta\'s answer, without alpha\'s credentials', async () => {
+  await multiRoute('fallback', chain({ fallback_strategy: ['http_429', 'http_5xx'] }));
+  const series = 'gatehouse_ai_proxy_multi_fallbacks_total{route="fallback",from="alpha",to="beta",status="429"}';
+  const counted = await metricValue(gw, series);
+  for (const [reply, path] of [[limited, '/fallback/429'], [broken, '/fallback/500']] as const) {
+    const [alphaSeen, betaSeen] = [alpha.requests.length, beta.requests.length];
+    alpha.queue(reply);
+    const r = await post(`${path}?trace=1`, chat());
+    assert.equal(r.status, 200, r.body);
+    assert.equal(r.json().model, 'beta-model');
+    assert.equal(alpha.requests.length, alphaSeen + 1);
+    assert.equal(beta.requests.length, betaSeen + 1);
+    const got = beta.last();
+    assert.equal(got.url, '/v1/chat/completions?trace=1', 'the client\'s query, without alpha\'s auth.query');
+    assert.equal(got.headers['x-alpha-key'], undefined);
+    assert.equal(got.headers.authorization, 'Bearer sk-test');
+    assert.equal(got.json.model, 'beta-model');
+    const entry = await logEntry(join(gw.dir, 'data', 'logs', 'fallback.log'), 'uri', `${path}?trace=1`);
+    assert.equal(entry.instance, 'beta');
+    assert.equal(entry.model, 'beta-model');
+  }
+  assert.equal(await metricValue(gw, series), counted + 1);
+});
+
+test('fallback: a status the strategy does not name, or fallback_http_statuses', async () => {
+  await multiRoute('only429', chain({ fallback_strategy: 'http_429', fallback_http_statuses: [503] }));
+  alpha.queue(broken);
+  const r = await post('/only429/x', chat());
+  assert.equal(r.status, 500, 'http_429 alone lets a 500 through');
+  assert.equal(r.body, 'upstream broke');
+  alpha.queue({ status: 503, body: 'busy' });
+  const listed = await post('/only429/y', chat());
+  assert.equal(listed.status, 200);
+  assert.equal(listed.json().model, 'beta-model');
+});
+
+test('fallback: every instance fails, max_retries, retry_on_failure_within_ms', async () => {
+  await multiRoute('spent', chain({ fallback_strategy: ['http_429'] }));
+  alpha.queue(limited);
+  beta.queue(limited);
+  const third = await post('/spent/x', chat());
+  assert.equal(third.status, 200, 'beta is down too: the next priority, gamma, answers');
+  assert.equal(third.json().model, 'gamma-model');
+  alpha.queue(limited);
+  beta.queue(limited);
+  gamma.queue({ ...limited, body: { error: { message: 'gamma limited' } } });
+  const all = await post('/spent/y', chat());
+  assert.equal(all.status, 429, 'no instance left: the last answer goes to the client');
+  assert.equal(all.json().error.message, 'gamma limited');
+
+  await multiRoute('retries', chain({ fallback_strategy: ['http_429'], max_retries: 1 }));
+  alpha.queue(limited);
+  beta.queue({ ...limited, body: { error: { message: 'beta limited' } } });
+  const gammaSeen = gamma.requests.length;
+  const one = await post('/retries/x', chat());
+  assert.equal(one.status, 429);
+  assert.equal(one.json().error.message, 'beta limited');
+  assert.equal(gamma.requests.length, gammaSeen, 'max_retries 1: gamma is never asked');
+
+  await multiRoute('within', chain({ fallback_strategy: ['http_429'], retry_on_failure_within_ms: 100 }));
+  alpha.queue({ ...limited, delayMs: 300 });
+  const slow = await post('/within/x', chat());
+  assert.equal(slow.status, 429, 'a failure slower than retry_on_failure_within_ms is not retried');
+  alpha.queue({ ...limited, delayMs: 10 });
+  const quick = await post('/within/y', chat());
+  assert.equal(quick.status, 200);
+  assert.equal(quick.json().model, 'beta-model');
+});
+
+test('fallback: a streamed chat falls back and streams from the next instance', async () => {
+  alpha.queue(limited);
+  const res = await request(`${gw.url}/fallback/stream`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: chat({ stream: true }),
+  });
+  assert.equal(res.statusCode, 200);
+  assert.match(String(res.headers['content-type']), /^text\/event-stream/);
+  const text = await res.body.text();
+  assert.match(text, /"model":"beta-model"/);
+  assert.match(text, /data: \[DONE\]/);
+  const entry = await logEntry(join(gw.dir, 'data', 'logs', 'fallback.log'), 'uri', '/fallback/stream');
+  assert.equal(entry.instance, 'beta');
+  assert.equal(entry.total, 8);
+});
+
+test('without a fallback strategy a provider\'s 429 reaches the client as it is', async () => {
   await multiRoute('single', { instances: [instance('alpha', alpha)] });
-  alpha.queue({ status: 429, body: { error: { message: 'Rate limit reached' } } });
+  alpha.queue(limited);
   const r = await post('/single/x', chat());
   assert.equal(r.status, 429);
   assert.equal(r.json().error.message, 'Rate limit reached');
@@ -134,11 +231,14 @@ test('bad configurations are refused with a 400 naming the field', async () => {
     [{ instances: [] }, /instances/],
     [{ instances: [{ name: 'a', provider: 'openai', auth: AUTH }] }, /weight/],
     [{ instances: [instance('alpha', alpha), instance('alpha', beta)] }, /instances\[1\]\.name: duplicate/],
-    [{ instances: ok, fallback_strategy: 'http_429' }, /fallback_strategy: not built/],
-    [{ instances: ok, fallback_strategy: ['rate_limiting'] }, /fallback_strategy: not built/],
-    [{ instances: ok, max_retries: 1 }, /max_retries: not built/],
-    [{ instances: ok, fallback_http_statuses: [500] }, /fallback_http_statuses: not built/],
-    [{ instances: ok, retry_on_failure_within_ms: 100 }, /retry_on_failure_within_ms: not built/],
+    [{ instances: ok, fallback_strategy: 'instance_health_and_rate_limiting' }, /fallback_strategy: instance_health_and_rate_limiting needs ai-rate-limiting/],
+    [{ instances: ok, fallback_strategy: ['http_429', 'rate_limiting'] }, /fallback_strategy: rate_limiting needs ai-rate-limiting/],
+    [{ instances: ok, fallback_strategy: 'http_404' }, /fallback_strategy/],
+    [{ instances: ok, fallback_http_statuses: [200] }, /fallback_http_statuses/],
+    [{ instances: ok, max_retries: 1 }, /max_retries: needs fallback_strategy/],
+    [{ instances: ok, retry_on_failure_within_ms: 100 }, /retry_on_failure_within_ms: needs fallback_strategy/],
+    [{ instances: ok, fallback_strategy: 'http_429', max_retries: -1 }, /max_retries/],
+    [{ instances: ok, semantic_opts: {} }, /semantic_opts: not built/],
     [{ instances: ok, balancer: { algorithm: 'semantic' } }, /balancer\.algorithm: semantic/],
     [{ instances: ok, balancer: { algorithm: 'chash' } }, /balancer\.hash_on/],
     [{ instances: ok, balancer: { algorithm: 'chash', hash_on: 'header' } }, /balancer\.key/],
