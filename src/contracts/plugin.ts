@@ -135,6 +135,12 @@ export interface PluginContext {
    * Contexts made outside the data plane may not offer it.
    */
   retryOnStatus?(retry: (status: number) => boolean): void;
+  /**
+   * Whether `choice` (as setUpstream takes it) has a node its health checks do not mark
+   * down; an upstream with checks starts them on the first call. Contexts made outside
+   * the data plane may not offer it.
+   */
+  upstreamHealthy?(choice: UpstreamChoice): boolean;
   /** Per-request scratch space shared by plugins (APISIX `ctx`). */
   readonly shared: Map<string, unknown>;
   readonly log: Logger;

@@ -76,6 +76,12 @@ export class Exchange implements ExchangeView {
     return readRequestBody(this, limit);
   }
 
+  upstreamHealthy(choice: UpstreamChoice): boolean {
+    if (this.route === undefined) return true;
+    const target = this.snapshot.withUpstream(this.route, choice).upstream;
+    return target !== undefined && target.healthyNodeIds().length > 0;
+  }
+
   replaceBody(body: Buffer): void {
     const stream = this.req.body;
     // The client's body is replaced unread: it is drained, never sent upstream.

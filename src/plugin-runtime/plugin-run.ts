@@ -446,6 +446,10 @@ export class PluginRun implements PluginContext {
     this.ex.statusRetry = retry;
   }
 
+  upstreamHealthy(choice: UpstreamChoice): boolean {
+    return this.ex.upstreamHealthy?.(choice) ?? true;
+  }
+
   /** setResponseHeader before the response exists, as flat [name, value, …] (undefined: remove). */
   private pendingResponseHeaders: (string | undefined)[] | undefined;
 

@@ -4,8 +4,9 @@
 // configuration, with its own inline upstream; the request is then rewritten and proxied
 // exactly as ai-proxy does (src/ai/proxy.ts). With a fallback strategy, an instance's
 // 429/5xx answer is dropped unseen by the data plane (PluginContext.retryOnStatus) and the
-// buffered request goes to the next instance. Active health checks, the semantic balancer
-// and the strategies that need ai-rate-limiting are not built: refused by name.
+// buffered request goes to the next instance. An instance with `checks.active` is probed by
+// the upstream health checker and skipped while it is down. The semantic balancer and the
+// strategies that need ai-rate-limiting are not built: refused by name.
 import type { UpstreamChoice } from '../contracts/plugin.js';
 import { registerVariable } from '../core/expr/index.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
@@ -27,6 +28,7 @@ interface InstanceConf extends Pick<ProviderConf, 'provider' | 'auth' | 'options
   name: string;
   weight: number;
   priority: number;
+  checks?: { active: Record<string, unknown> };
 }
 
 export interface AiProxyMultiConf extends Transport, FallbackConf {
@@ -42,6 +44,8 @@ interface Instance {
   priority: number;
   provider: PreparedProvider;
   upstream: UpstreamChoice;
+  /** Health-checked (`checks.active`): asked about before it is used. */
+  checked: boolean;
 }
 
 interface AiProxyMultiPrepared {
@@ -75,7 +79,7 @@ const countFallback = (() => {
 
 // accepted by APISIX, not built here: a configuration naming them is refused (see prepare)
 const UNBUILT_FIELDS = ['semantic_opts'];
-const UNBUILT_INSTANCE_FIELDS = ['checks', 'provider_conf', 'examples', 'threshold'];
+const UNBUILT_INSTANCE_FIELDS = ['provider_conf', 'examples', 'threshold'];
 const anyValue = {};
 
 export default definePlugin<AiProxyMultiConf, AiProxyMultiPrepared>({
@@ -100,6 +104,8 @@ export default definePlugin<AiProxyMultiConf, AiProxyMultiPrepared>({
             provider, auth, options, override,
             weight: { type: 'integer', minimum: 0 },
             priority: { type: 'integer', default: 0 },
+            // the upstream's active check (its schema is checked with the instance's upstream)
+            checks: { type: 'object', additionalProperties: false, properties: { active: { type: 'object' } }, required: ['active'] },
             ...Object.fromEntries(UNBUILT_INSTANCE_FIELDS.map((f) => [f, anyValue])),
           },
           required: ['name', 'provider', 'auth', 'weight'],
@@ -148,8 +154,9 @@ export default definePlugin<AiProxyMultiConf, AiProxyMultiPrepared>({
       } catch (e) {
         throw new Error(`${at}.${e instanceof Error ? e.message : String(e)}`);
       }
-      const upstream = { upstream: checkedInlineUpstream(prepared.target.upstreamConf, `${at}.override.endpoint`) };
-      return { name: inst.name, weight: inst.weight, priority: inst.priority ?? 0, provider: prepared, upstream };
+      const upstreamConf = inst.checks === undefined ? prepared.target.upstreamConf : { ...prepared.target.upstreamConf, checks: inst.checks };
+      const upstream = { upstream: checkedInlineUpstream(upstreamConf, inst.checks === undefined ? `${at}.override.endpoint` : at) };
+      return { name: inst.name, weight: inst.weight, priority: inst.priority ?? 0, provider: prepared, upstream, checked: inst.checks !== undefined };
     });
     return {
       picker: new InstancePicker(instances.length === 1 ? [{ ...instances[0]!, weight: 1 }] : instances),
@@ -165,7 +172,7 @@ export default definePlugin<AiProxyMultiConf, AiProxyMultiPrepared>({
     const request = await readAiRequest(ctx, p.maxBodySize);
     if ('status' in request) return request;
     const key = p.hashKey?.(ctx);
-    const instance = pick(p, key, undefined);
+    const instance = pickUsable(p, ctx, key, undefined);
     if (instance === undefined) return { status: 503, body: 'all servers tried', headers: { 'content-type': 'text/plain; charset=utf-8' } };
     if (p.fallback !== undefined) fallBackOnStatus(p, p.fallback, ctx, request, key, instance);
     const sent = sendToInstance(p, ctx, instance, request);
@@ -197,6 +204,15 @@ function pick(p: AiProxyMultiPrepared, key: string | undefined, tried: ReadonlyS
   return key === undefined ? p.picker.next(tried) : p.picker.byHash(key, tried);
 }
 
+/** The next instance not in `tried` whose health checks (if it has any) do not mark it down; `tried` gets the skipped ones. */
+function pickUsable(p: AiProxyMultiPrepared, ctx: PluginContext, key: string | undefined, tried: Set<Instance> | undefined): Instance | undefined {
+  for (;;) {
+    const instance = pick(p, key, tried);
+    if (instance === undefined || !instance.checked || ctx.upstreamHealthy?.(instance.upstream) !== false) return instance;
+    (tried ??= new Set()).add(instance);
+  }
+}
+
 function sendToInstance(p: AiProxyMultiPrepared, ctx: PluginContext, instance: Instance, request: AiRequest): ReturnType<typeof sendToProvider> {
   const sent = sendToProvider(ctx, instance.provider, instance.upstream, request);
   if ('status' in sent) return sent;
@@ -216,15 +232,17 @@ function fallBackOnStatus(p: AiProxyMultiPrepared, policy: FallbackPolicy, ctx: 
   const clientUri = ctx.request.upstreamUri;
   const clientHeaders = p.providerHeaders.map((name) => [name, ctx.request.header(name)] as const);
   const tried = new Set([first]);
+  let retries = 0;
   let current = first;
   let attemptStart = performance.now();
   ctx.retryOnStatus((status) => {
     if (!policy.retriesOn(status)) return false;
-    if (policy.maxRetries !== undefined && tried.size > policy.maxRetries) return false;
+    if (policy.maxRetries !== undefined && retries >= policy.maxRetries) return false;
     if (policy.withinMs !== undefined && performance.now() - attemptStart > policy.withinMs) return false;
-    const next = pick(p, key, tried);
+    const next = pickUsable(p, ctx, key, tried);
     if (next === undefined) return false;
     tried.add(next);
+    retries++;
     ctx.request.upstreamUri = clientUri;
     for (const [name, value] of clientHeaders) ctx.request.setHeader(name, value);
     if ('status' in sendToInstance(p, ctx, next, request)) return false;

@@ -1,6 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { eventually, startGateway, type Gateway } from '../../helpers/gateway.js';
 import { startFakeLlm, type FakeLlm } from '../../helpers/fake-llm.js';
@@ -217,6 +219,22 @@ test('fallback: a streamed chat falls back and streams from the next instance', 
   assert.equal(entry.total, 8);
 });
 
+test('an instance its active health check marks down is skipped; none up: 503 all servers tried', async () => {
+  const closed = createServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const deadPort = (closed.address() as AddressInfo).port;
+  await new Promise((resolve) => closed.close(resolve));
+  const checks = { active: { type: 'tcp', healthy: { interval: 1, successes: 1 }, unhealthy: { interval: 1, tcp_failures: 1 } } };
+  const dead = (name: string, extra: Record<string, unknown> = {}): Record<string, unknown> =>
+    instance(name, alpha, { override: { endpoint: `http://127.0.0.1:${deadPort}/v1/chat/completions` }, checks, ...extra });
+  await multiRoute('health', { instances: [dead('down', { priority: 1 }), instance('beta', beta, { checks })] });
+  assert.deepEqual(await answeredBy('/health/x', 4), ['beta', 'beta', 'beta', 'beta'], 'the higher priority is down: beta serves');
+  await multiRoute('alldown', { instances: [dead('down1'), dead('down2')] }, 503);
+  const r = await post('/alldown/x', chat());
+  assert.equal(r.status, 503);
+  assert.equal(r.body, 'all servers tried');
+});
+
 test('without a fallback strategy a provider\'s 429 reaches the client as it is', async () => {
   await multiRoute('single', { instances: [instance('alpha', alpha)] });
   alpha.queue(limited);
@@ -242,7 +260,9 @@ test('bad configurations are refused with a 400 naming the field', async () => {
     [{ instances: ok, balancer: { algorithm: 'semantic' } }, /balancer\.algorithm: semantic/],
     [{ instances: ok, balancer: { algorithm: 'chash' } }, /balancer\.hash_on/],
     [{ instances: ok, balancer: { algorithm: 'chash', hash_on: 'header' } }, /balancer\.key/],
-    [{ instances: [instance('alpha', alpha, { checks: { active: {} } })] }, /instances\[0\]\.checks: not built/],
+    [{ instances: [instance('alpha', alpha, { checks: { active: { type: 'udp' } } })] }, /instances\[0\]/],
+    [{ instances: [instance('alpha', alpha, { checks: { passive: {} } })] }, /checks/],
+    [{ instances: [instance('alpha', alpha, { provider_conf: {} })] }, /instances\[0\]\.provider_conf: not built/],
     [{ instances: [instance('alpha', alpha, { provider: 'bedrock' })] }, /instances\[0\]\.provider/],
     [{ instances: [{ ...instance('alpha', alpha), override: undefined, provider: 'openai-compatible' }] }, /instances\[0\]/],
   ];
