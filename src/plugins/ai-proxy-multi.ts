@@ -11,11 +11,11 @@ import type { UpstreamChoice } from '../contracts/plugin.js';
 import { registerVariable } from '../core/expr/index.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { checkedInlineUpstream } from '../plugin-runtime/upstream-check.js';
-import { aiRequestCounter, logAiExchange } from '../ai/observe.js';
+import { aiRequestCounter } from '../ai/observe.js';
 import { InstancePicker, hashKeyReader, type HashOn } from '../ai/instance-picker.js';
 import type { JsonObject } from '../ai/json-body.js';
 import {
-  AI_PROXY_VARIABLES, PROVIDER_SCHEMA_PROPERTIES, finishProviderResponse, observeProviderChunk, observeProviderResponse,
+  AI_PROXY_VARIABLES, CALL_SCHEMA_PROPERTIES, PROVIDER_SCHEMA_PROPERTIES, providerResponsePhases,
   prepareProvider, readAiRequest, sendToProvider, type AiRequest, type PreparedProvider, type ProviderConf,
 } from '../ai/proxy.js';
 import type { PluginContext } from '../contracts/plugin.js';
@@ -122,13 +122,7 @@ export default definePlugin<AiProxyMultiConf, AiProxyMultiPrepared>({
         default: { algorithm: 'roundrobin' },
       },
       ...TRANSPORT_PROPERTIES,
-      logging: {
-        type: 'object',
-        additionalProperties: false,
-        properties: { summaries: { type: 'boolean', default: false }, payloads: { type: 'boolean', default: false } },
-        default: {},
-      },
-      max_req_body_size: { type: 'integer', minimum: 1 },
+      ...CALL_SCHEMA_PROPERTIES,
       ...FALLBACK_SCHEMA_PROPERTIES,
       ...Object.fromEntries(UNBUILT_FIELDS.map((f) => [f, anyValue])),
     },
@@ -179,25 +173,9 @@ export default definePlugin<AiProxyMultiConf, AiProxyMultiPrepared>({
     return 'status' in sent ? sent : undefined;
   },
 
-  header_filter(_p, ctx) {
-    observeProviderResponse(ctx);
-  },
-
-  filtersBody: () => true,
+  ...providerResponsePhases<AiProxyMultiPrepared>(countRequest, SENT),
   // an Anthropic instance converts its answers, changing the body's length
   keepsBodyLength: () => false,
-
-  body_filter(_p, ctx, chunk, eof) {
-    return observeProviderChunk(ctx, chunk, eof);
-  },
-
-  log(p, ctx) {
-    const ai = finishProviderResponse(ctx);
-    if (ai === undefined) return;
-    const status = ctx.response.status;
-    countRequest(ctx, ai, status);
-    if (p.logging.summaries || p.logging.payloads) logAiExchange(ctx, ai, status, p.logging, ctx.shared.get(SENT));
-  },
 });
 
 function pick(p: AiProxyMultiPrepared, key: string | undefined, tried: ReadonlySet<Instance> | undefined): Instance | undefined {
