@@ -30,7 +30,12 @@ export interface AiContext {
   /** The answer's text (message contents, streamed deltas joined), at most MAX_ANSWER_CHARS. */
   answer: string;
   answerTruncated: boolean;
+  /** Called with each JSON message of the answer (each streamed event's, or the whole JSON body's). */
+  messageListeners?: AiMessageListener[];
 }
+
+/** Sees a parsed answer message; `streamed` tells a streamed event from a whole JSON body. */
+export type AiMessageListener = (body: Record<string, unknown>, streamed: boolean) => void;
 
 /** The most characters of an answer kept in AiContext.answer. */
 export const MAX_ANSWER_CHARS = 64 * 1024;
@@ -110,6 +115,7 @@ export class AiResponseObserver {
   }
 
   private message(body: Record<string, unknown>, delta: boolean): void {
+    if (this.ai.messageListeners !== undefined) for (const listen of this.ai.messageListeners) listen(body, delta);
     if (typeof body.model === 'string') this.ai.responseModel = body.model;
     const usage = usageOf(body.usage);
     if (usage !== undefined) this.ai.usage = usage;

@@ -17,7 +17,9 @@ export interface SseEvent {
 export const MAX_SSE_EVENT_BYTES = 4 * 1024 * 1024;
 
 export class SseParser {
-  private pending = '';
+  /** The unfinished line, in the pieces it came in: joined only once its end arrives, so a long line costs linear time. */
+  private pending: string[] = [];
+  private pendingLength = 0;
   private data: string[] = [];
   private event: string | undefined;
   private id: string | undefined;
@@ -36,24 +38,25 @@ export class SseParser {
     this.lastWasCr = false;
     const out: SseEvent[] = [];
     let start = 0;
-    const all = this.pending + text;
-    this.pending = '';
-    for (let i = 0; i < all.length; i++) {
-      const c = all.charCodeAt(i);
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
       if (c !== 10 && c !== 13) continue;
-      this.line(all.slice(start, i), out);
+      this.line(this.takeLine(text.slice(start, i)), out);
       if (c === 13) {
-        if (i + 1 < all.length) {
-          if (all.charCodeAt(i + 1) === 10) i++;
+        if (i + 1 < text.length) {
+          if (text.charCodeAt(i + 1) === 10) i++;
         } else {
           this.lastWasCr = true;
         }
       }
       start = i + 1;
     }
-    this.pending = all.slice(start);
+    if (start < text.length) {
+      this.pending.push(text.slice(start));
+      this.pendingLength += text.length - start;
+    }
     // characters, not bytes: a bound on memory, not an exact byte count
-    if (this.pending.length + this.size > this.maxEventBytes) {
+    if (this.pendingLength + this.size > this.maxEventBytes) {
       throw new Error(`an event-stream event is larger than ${this.maxEventBytes} bytes`);
     }
     return out;
@@ -63,11 +66,19 @@ export class SseParser {
   end(): SseEvent[] {
     const tail = this.decoder.decode();
     const out: SseEvent[] = [];
-    const rest = this.pending + tail;
-    this.pending = '';
+    const rest = this.takeLine(tail);
     if (rest !== '') this.line(rest, out);
     this.dispatch(out);
     return out;
+  }
+
+  /** The pending pieces and `last` as one line; nothing is pending after. */
+  private takeLine(last: string): string {
+    if (this.pending.length === 0) return last;
+    const line = this.pending.join('') + last;
+    this.pending = [];
+    this.pendingLength = 0;
+    return line;
   }
 
   private line(line: string, out: SseEvent[]): void {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import { ACQUIRE_SLOT, FIXED_WINDOW, LEAKY_BUCKET, MARK_UNTIL, THRESHOLD_WINDOW } from './redis-scripts.js';
+import { ACQUIRE_SLOT, FIXED_WINDOW, LEAKY_BUCKET, MARK_UNTIL, THRESHOLD_WINDOW, TOKEN_WINDOW } from './redis-scripts.js';
 
 // The Redis connections of a process, one per distinct target: every limit plugin
 // instance that names the same server (or cluster) with the same credentials, database,
@@ -49,6 +49,7 @@ export interface ScriptCommands {
   gatehouseAcquire(key: string, max: number, ttlMs: number, slot: string): Promise<number>;
   gatehouseMark(key: string, ttlMs: number): Promise<number>;
   gatehouseThreshold(key: string, threshold: number, windowSeconds: number): Promise<[number, number]>;
+  gatehouseTokens(key: string, threshold: number, windowSeconds: number, by: number): Promise<[number, number]>;
 }
 
 export type CountingClient = (Redis | Cluster) & ScriptCommands;
@@ -111,6 +112,7 @@ function createClient(t: RedisTarget): CountingClient {
   client.defineCommand('gatehouseAcquire', ACQUIRE_SLOT);
   client.defineCommand('gatehouseMark', MARK_UNTIL);
   client.defineCommand('gatehouseThreshold', THRESHOLD_WINDOW);
+  client.defineCommand('gatehouseTokens', TOKEN_WINDOW);
   return client as CountingClient;
 }
 

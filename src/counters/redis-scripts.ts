@@ -113,3 +113,22 @@ if current == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 return {current, redis.call('TTL', KEYS[1])}
 `,
 };
+
+/**
+ * Higress ai-token-ratelimit's window: `by` 0 reads the count; otherwise the tokens are
+ * added while the count is not past the threshold (so one call may overshoot it), and a
+ * key without expiry gets the window's. ARGV: threshold, windowSeconds, by.
+ * Returns {count, seconds left in the window (-2: no key)}.
+ */
+export const TOKEN_WINDOW: ScriptDefinition = {
+  numberOfKeys: 1,
+  lua: `
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local by = tonumber(ARGV[3])
+if by > 0 and current <= tonumber(ARGV[1]) then
+  current = redis.call('INCRBY', KEYS[1], by)
+  if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+end
+return {current, redis.call('TTL', KEYS[1])}
+`,
+};

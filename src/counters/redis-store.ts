@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { CounterStore, KeyMarks, WindowCount } from '../contracts/counter-store.js';
 import type { QuotaAnswer, QuotaCounter } from './counter-table.js';
 import {
-  reachable, releaseConnection, shareConnection, targetId, type RedisConnection, type RedisTarget,
+  reachable, releaseConnection, shareConnection, targetId, type CountingClient, type RedisConnection, type RedisTarget,
 } from './redis-connections.js';
 
 // The counters of cluster mode (policies `redis` and `redis-cluster` of limit-count,
@@ -66,6 +66,15 @@ export class RedisCounterStore implements CounterStore, QuotaCounter, KeyMarks {
       .then(([count, ttl]) => ({ count: Number(count), ttlSeconds: Number(ttl) }));
   }
 
+  /**
+   * Higress ai-token-ratelimit's window on `redisKey` as given: `by` tokens added (0: only
+   * read) while the count is not past `threshold`. Resolves the count and the seconds left.
+   */
+  addTokens(redisKey: string, threshold: number, windowSeconds: number, by: number): Promise<{ count: number; ttlSeconds: number }> {
+    return this.run('a token window', (c) => c.client.gatehouseTokens(redisKey, threshold, windowSeconds, by))
+      .then(([count, ttl]) => ({ count: Number(count), ttlSeconds: Number(ttl) }));
+  }
+
   take(key: string, rate: number, burst: number): Promise<number> {
     return this.run('a leaky bucket', (c) => c.client.gatehouseBucket(KEY_PREFIX + 'bucket:' + key, rate, burst))
       .then((delay) => Number(delay));
@@ -109,6 +118,14 @@ export class RedisCounterStore implements CounterStore, QuotaCounter, KeyMarks {
 
   isMarked(key: string): Promise<boolean> {
     return this.run('a mark lookup', (c) => c.client.exists(KEY_PREFIX + 'mark:' + key)).then((n) => n > 0);
+  }
+
+  /**
+   * Plain commands on keys exactly as given (a plugin's own key layout: Higress's
+   * ai-quota keys), bounded by the target's timeout like the counter operations.
+   */
+  command<T>(what: string, op: (client: CountingClient) => Promise<T>): Promise<T> {
+    return this.run(what, (c) => op(c.client));
   }
 
   /** Gives the connection share back now (tests, shutdown). Operations after it fail. */

@@ -55,6 +55,9 @@ export class FilteredResponse {
   /** One body chunk. false: wait for `resume` (the client socket is full, or a filter is working). */
   data(chunk: Buffer): boolean {
     if (this.gaveUp) return false;
+    // undici hands over an empty chunk on resuming after a pause: holding it behind an
+    // async body_filter would pause it again, for ever
+    if (chunk.length === 0) return true;
     if (this.holding !== undefined) {
       this.hold(() => this.filtered(chunk, false));
       return false;

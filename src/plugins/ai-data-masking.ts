@@ -16,6 +16,7 @@ import { isJsonContentType, readJsonBody, writeJsonBody, type JsonObject } from 
 import { parseJsonPathLite, visitEveryString, visitStrings, type JsonPathLite } from '../ai/json-path-lite.js';
 import { compileReplaceRoles, DenyWords, MaskSession, type MaskRule, type ReplaceRoleConf } from '../ai/masking.js';
 import { SseAnswerMasker } from '../ai/stream-mask.js';
+import { AnswerBuffer, answerReading } from '../ai/answer-buffer.js';
 
 export interface AiDataMaskingConf {
   deny_openai: boolean;
@@ -45,10 +46,10 @@ interface RequestState {
   session: MaskSession;
   openai: boolean;
   stream: boolean;
-  /** Response side: the stream masker, or the buffered JSON/raw body (null once it passes through). */
+  /** Response side: the stream masker (and whether the stream broke its bounds), or the buffered JSON/raw body. */
   masker?: SseAnswerMasker;
-  chunks?: Buffer[] | null;
-  size?: number;
+  streamUnchecked?: boolean;
+  answer?: AnswerBuffer;
 }
 
 const DEFAULT_MESSAGE = 'Sensitive words found in the question or answer have been blocked';
@@ -217,17 +218,14 @@ export default definePlugin<AiDataMaskingConf, Prepared>({
     if (!p.response || state === undefined) return;
     const denies = p.deny.maxLength > 0 && (state.openai || p.conf.deny_raw);
     if (!denies && !state.session.restoring) return;
-    const encoding = ctx.response.header('content-encoding');
-    if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') return countSkipped(ctx, 'encoded');
-    const type = (ctx.response.header('content-type') ?? '').toLowerCase();
-    if (type.startsWith('text/event-stream')) {
+    const limit = pluginNodeLimits().maxBufferedBodySize;
+    const reading = answerReading(ctx.response, limit);
+    if (reading === 'encoded' || reading === 'too_large') return countSkipped(ctx, reading);
+    if (reading === 'stream') {
       if (!state.openai) return; // a stream that is not chat chunks is never buffered whole
       state.masker = new SseAnswerMasker(state.session, p.deny, openAiStreamDeny(p.conf.deny_message));
     } else {
-      const length = ctx.response.header('content-length');
-      if (length !== undefined && Number(length) > pluginNodeLimits().maxBufferedBodySize) return countSkipped(ctx, 'too_large');
-      state.chunks = [];
-      state.size = 0;
+      state.answer = new AnswerBuffer(limit);
     }
     ctx.response.setHeader('content-length', undefined);
     ctx.response.setHeader('etag', undefined);
@@ -238,30 +236,19 @@ export default definePlugin<AiDataMaskingConf, Prepared>({
   body_filter(p, ctx, chunk, eof) {
     const state = ctx.shared.get(p.key) as RequestState | undefined;
     if (state?.masker !== undefined) return streamChunk(ctx, state, state.masker, chunk, eof);
-    if (state === undefined || state.chunks == null) return undefined;
-    state.chunks.push(chunk);
-    state.size! += chunk.length;
-    if (state.size! > pluginNodeLimits().maxBufferedBodySize) {
-      const held = Buffer.concat(state.chunks);
-      state.chunks = null;
-      countSkipped(ctx, 'too_large');
-      return held;
-    }
-    if (!eof) return Buffer.alloc(0);
-    const raw = Buffer.concat(state.chunks);
-    state.chunks = null;
-    return raw.length === 0 ? raw : finishBody(p, ctx, state, raw);
+    if (state?.answer === undefined) return undefined;
+    return state.answer.push(chunk, eof, (raw) => finishBody(p, ctx, state, raw), () => countSkipped(ctx, 'too_large'));
   },
 });
 
 function streamChunk(ctx: PluginContext, state: RequestState, masker: SseAnswerMasker, chunk: Buffer, eof: boolean): string | Buffer | undefined {
-  if (state.chunks === null) return undefined; // the stream broke the event bound: it passes as it comes
+  if (state.streamUnchecked === true) return undefined; // the stream broke the event bound: it passes as it comes
   const wasDenied = masker.denied !== undefined;
   let out: string;
   try {
     out = masker.push(chunk) + (eof ? masker.end() : '');
   } catch {
-    state.chunks = null;
+    state.streamUnchecked = true;
     countSkipped(ctx, 'stream_too_large');
     return chunk;
   }

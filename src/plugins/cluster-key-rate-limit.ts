@@ -16,11 +16,12 @@ import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { registerVariable } from '../core/expr/index.js';
 import { hitWindow, type QuotaAnswer } from '../counters/index.js';
 import { counterFailure, storeOf, type PolicyCounters } from './common/redis-policy.js';
-import { keyQuota, limitKeyEntrySchema, type KeyQuota, type LimitKeyEntry } from './common/key-limits.js';
+import { keyQuota, limitKeyEntrySchema, type KeyQuota, type LimitKeyEntry, type LimitUnit } from './common/key-limits.js';
 import { HEADER_NAME_SCHEMA } from './common/headers.js';
 import { routeCounter, setLoggedText } from './common/observe.js';
 import { compileRuleItem, type RuleItemConf, type RuleItem } from './common/key-limit-items.js';
 import type { RedisCounterStore } from '../counters/index.js';
+import { HIGRESS_REDIS_SCHEMA, higressRedisTarget, type HigressRedisConf } from './common/higress-redis.js';
 
 export interface ClusterKeyRateLimitConf {
   rule_name: string;
@@ -29,24 +30,38 @@ export interface ClusterKeyRateLimitConf {
   show_limit_quota_header: boolean;
   rejected_code: number;
   rejected_msg: string;
-  redis?: {
-    service_name: string;
-    service_port?: number;
-    username?: string;
-    password?: string;
-    timeout?: number;
-    database?: number;
-  };
+  redis?: HigressRedisConf;
 }
 
-interface Prepared {
+/** The rules, refusal and counters of a Higress limit plugin (this one, ai-token-ratelimit). */
+export interface PreparedRules {
   ruleName: string;
   global: KeyQuota | undefined;
   items: RuleItem[];
-  showHeaders: boolean;
   rejectedCode: number;
   rejectedMsg: string;
   counters: PolicyCounters;
+}
+
+interface Prepared extends PreparedRules {
+  showHeaders: boolean;
+}
+
+/** Checks and compiles the fields both Higress limit plugins share; `unit` names what they count. */
+export function prepareRules(conf: Omit<ClusterKeyRateLimitConf, 'show_limit_quota_header' | 'global_threshold'> & {
+  global_threshold?: Record<string, unknown>;
+}, unit: LimitUnit): PreparedRules {
+  if ((conf.global_threshold === undefined) === (conf.rule_items === undefined)) {
+    throw new Error('global_threshold, rule_items: exactly one of them must be set');
+  }
+  return {
+    ruleName: conf.rule_name,
+    global: conf.global_threshold === undefined ? undefined : keyQuota(conf.global_threshold, 'global_threshold', unit),
+    items: (conf.rule_items ?? []).map((item, i) => compileRuleItem(item, `rule_items[${i}]`, unit)),
+    rejectedCode: conf.rejected_code ?? 429,
+    rejectedMsg: conf.rejected_msg ?? 'Too many requests',
+    counters: policyOf(conf.redis),
+  };
 }
 
 const PREFIX = 'higress-cluster-key-rate-limit';
@@ -59,7 +74,7 @@ const countRejected = routeCounter('gatehouse_cluster_key_rate_limit_rejected_to
 
 const UNIT_SCHEMA = { type: 'integer', minimum: 0 } as const;
 
-const SOURCES = {
+const RULE_ITEM_SOURCES = {
   limit_by_header: HEADER_NAME_SCHEMA,
   limit_by_param: { type: 'string', minLength: 1 },
   limit_by_consumer: { type: 'string', description: 'any text: the consumer the auth plugins identified is the value' },
@@ -71,6 +86,28 @@ const SOURCES = {
   limit_by_per_ip: { type: 'string', pattern: '^(from-remote-addr|from-header-[!-9;-~]+)$' },
 } as const;
 
+/** `rule_name`, `global_threshold` and `rule_items`, counting requests (`query`) or tokens (ai-token-ratelimit). */
+export function ruleSchemaProperties(unit: LimitUnit): Record<string, unknown> {
+  return {
+    rule_name: { type: 'string', minLength: 1, maxLength: 256 },
+    global_threshold: {
+      type: 'object', additionalProperties: false,
+      properties: Object.fromEntries(['second', 'minute', 'hour', 'day'].map((per) => [`${unit}_per_${per}`, UNIT_SCHEMA])),
+    },
+    rule_items: {
+      type: 'array', minItems: 1, maxItems: 256,
+      items: {
+        type: 'object', additionalProperties: false,
+        properties: {
+          ...RULE_ITEM_SOURCES,
+          limit_keys: { type: 'array', minItems: 1, maxItems: 10_000, items: limitKeyEntrySchema({ type: 'string', minLength: 1, maxLength: 4096 }, unit) },
+        },
+        required: ['limit_keys'],
+      },
+    },
+  };
+}
+
 export default definePlugin<ClusterKeyRateLimitConf, Prepared>({
   name: 'cluster-key-rate-limit',
   description: 'Limits requests per rule and key value in fixed windows, shared by every gateway node through Redis.',
@@ -81,54 +118,17 @@ export default definePlugin<ClusterKeyRateLimitConf, Prepared>({
     type: 'object',
     additionalProperties: false,
     properties: {
-      rule_name: { type: 'string', minLength: 1, maxLength: 256 },
-      global_threshold: {
-        type: 'object', additionalProperties: false,
-        properties: { query_per_second: UNIT_SCHEMA, query_per_minute: UNIT_SCHEMA, query_per_hour: UNIT_SCHEMA, query_per_day: UNIT_SCHEMA },
-      },
-      rule_items: {
-        type: 'array', minItems: 1, maxItems: 256,
-        items: {
-          type: 'object', additionalProperties: false,
-          properties: {
-            ...SOURCES,
-            limit_keys: { type: 'array', minItems: 1, maxItems: 10_000, items: limitKeyEntrySchema({ type: 'string', minLength: 1, maxLength: 4096 }) },
-          },
-          required: ['limit_keys'],
-        },
-      },
+      ...ruleSchemaProperties('query'),
       show_limit_quota_header: { type: 'boolean', default: false },
       rejected_code: { type: 'integer', minimum: 200, maximum: 599, default: 429 },
       rejected_msg: { type: 'string', default: 'Too many requests' },
-      redis: {
-        type: 'object', additionalProperties: false,
-        properties: {
-          service_name: { type: 'string', minLength: 1, description: 'the Redis server\'s host name or IP address' },
-          service_port: { type: 'integer', minimum: 1, maximum: 65535, default: 6379 },
-          username: { type: 'string', minLength: 1 },
-          password: { type: 'string', encrypted: true, description: 'a secret, never logged' },
-          timeout: { type: 'integer', minimum: 1, default: 1000, description: 'ms a Redis operation may take' },
-          database: { type: 'integer', minimum: 0, default: 0 },
-        },
-        required: ['service_name'],
-      },
+      redis: HIGRESS_REDIS_SCHEMA,
     },
     required: ['rule_name'],
   },
 
   prepare(conf) {
-    if ((conf.global_threshold === undefined) === (conf.rule_items === undefined)) {
-      throw new Error('global_threshold, rule_items: exactly one of them must be set');
-    }
-    return {
-      ruleName: conf.rule_name,
-      global: conf.global_threshold === undefined ? undefined : keyQuota(conf.global_threshold, 'global_threshold'),
-      items: (conf.rule_items ?? []).map((item, i) => compileRuleItem(item, `rule_items[${i}]`)),
-      showHeaders: conf.show_limit_quota_header === true,
-      rejectedCode: conf.rejected_code ?? 429,
-      rejectedMsg: conf.rejected_msg ?? 'Too many requests',
-      counters: policyOf(conf.redis),
-    };
+    return { ...prepareRules(conf, 'query'), showHeaders: conf.show_limit_quota_header === true };
   },
 
   access(p, ctx) {
@@ -164,19 +164,7 @@ export default definePlugin<ClusterKeyRateLimitConf, Prepared>({
 /** `redis` as the gateway's Redis target (policy `redis` of limit-count); none: the node's counters. */
 function policyOf(redis: ClusterKeyRateLimitConf['redis']): PolicyCounters {
   if (redis === undefined) return { policy: 'local', target: undefined, redis: undefined };
-  if (/\.(static|dns)$/.test(redis.service_name)) {
-    throw new Error(`redis.service_name: "${redis.service_name}" is a Higress service name; give the Redis server's host name or IP address`);
-  }
-  return {
-    policy: 'redis',
-    redis: undefined,
-    target: {
-      policy: 'redis', host: redis.service_name, port: redis.service_port ?? 6379, database: redis.database ?? 0,
-      ...(redis.username !== undefined ? { username: redis.username } : {}),
-      ...(redis.password !== undefined && redis.password !== '' ? { password: redis.password } : {}),
-      tls: false, tlsVerify: false, timeoutMs: redis.timeout ?? 1000,
-    },
-  };
+  return { policy: 'redis', redis: undefined, target: higressRedisTarget(redis) };
 }
 
 interface Count {

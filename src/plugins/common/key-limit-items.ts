@@ -10,7 +10,7 @@ import type { RE2JS } from 're2js';
 import type { PluginContext } from '../../contracts/plugin.js';
 import { compileRe2 } from '../../core/expr/pcre.js';
 import { compileIpMatcher, isValidIpOrCidr, type IpMatcher } from '../../core/ip-matcher.js';
-import { decodedQueryParam, keyQuota, type KeyQuota, type LimitKeyEntry } from './key-limits.js';
+import { decodedQueryParam, keyQuota, type KeyQuota, type LimitKeyEntry, type LimitUnit } from './key-limits.js';
 
 const TYPES = [
   'limit_by_header', 'limit_by_param', 'limit_by_consumer', 'limit_by_cookie',
@@ -36,7 +36,8 @@ interface KeyTest {
   test(value: string): boolean;
 }
 
-export function compileRuleItem(conf: RuleItemConf, field: string): RuleItem {
+/** `unit`: `query` counts requests (`query_per_*`), `token` an AI call's tokens (ai-token-ratelimit's `token_per_*`). */
+export function compileRuleItem(conf: RuleItemConf, field: string, unit: LimitUnit = 'query'): RuleItem {
   const set = TYPES.filter((t) => conf[t] !== undefined);
   if (set.length !== 1) throw new Error(`${field}: exactly one of ${TYPES.join(', ')} must be set`);
   const type = set[0]!;
@@ -44,7 +45,7 @@ export function compileRuleItem(conf: RuleItemConf, field: string): RuleItem {
   const source = type === 'limit_by_consumer' || type === 'limit_by_per_consumer' ? CONSUMER_SOURCE : name;
   const read = reader(type, name);
   if (type === 'limit_by_per_ip') {
-    const nets = conf.limit_keys.map((e, i) => ipKey(e, `${field}.limit_keys[${i}]`));
+    const nets = conf.limit_keys.map((e, i) => ipKey(e, `${field}.limit_keys[${i}]`, unit));
     return {
       type, source,
       match(ctx) {
@@ -56,7 +57,7 @@ export function compileRuleItem(conf: RuleItemConf, field: string): RuleItem {
     };
   }
   const perValue = type.startsWith('limit_by_per_');
-  const keys = conf.limit_keys.map((e, i) => (perValue ? patternKey(e, `${field}.limit_keys[${i}]`, type) : exactKey(e, `${field}.limit_keys[${i}]`)));
+  const keys = conf.limit_keys.map((e, i) => (perValue ? patternKey(e, `${field}.limit_keys[${i}]`, type, unit) : exactKey(e, `${field}.limit_keys[${i}]`, unit)));
   return {
     type, source,
     match(ctx) {
@@ -104,13 +105,13 @@ function cookieValue(cookie: string | undefined, name: string): string | undefin
   return undefined;
 }
 
-function exactKey(entry: LimitKeyEntry, field: string): KeyTest {
-  const quota = keyQuota(entry, field);
+function exactKey(entry: LimitKeyEntry, field: string, unit: LimitUnit): KeyTest {
+  const quota = keyQuota(entry, field, unit);
   return { quota, test: (value) => value === entry.key };
 }
 
-function patternKey(entry: LimitKeyEntry, field: string, type: RuleItemType): KeyTest {
-  const quota = keyQuota(entry, field);
+function patternKey(entry: LimitKeyEntry, field: string, type: RuleItemType, unit: LimitUnit): KeyTest {
+  const quota = keyQuota(entry, field, unit);
   if (entry.key === '*') return { quota, test: () => true };
   if (!entry.key.startsWith('regexp:')) throw new Error(`${field}.key: the keys of ${type} are "*" or start with "regexp:"`);
   let re: RE2JS;
@@ -122,8 +123,8 @@ function patternKey(entry: LimitKeyEntry, field: string, type: RuleItemType): Ke
   return { quota, test: (value) => re.test(value) };
 }
 
-function ipKey(entry: LimitKeyEntry, field: string): KeyTest {
-  const quota = keyQuota(entry, field);
+function ipKey(entry: LimitKeyEntry, field: string, unit: LimitUnit): KeyTest {
+  const quota = keyQuota(entry, field, unit);
   if (!isValidIpOrCidr(entry.key)) throw new Error(`${field}.key: "${entry.key}" is not an IP address or CIDR`);
   const matcher: IpMatcher = compileIpMatcher([entry.key]);
   return { quota, test: matcher };

@@ -21,22 +21,29 @@ export interface KeyQuota {
 const UNIT_SCHEMA = { type: 'integer', minimum: 0 } as const;
 
 /** The schema of one `limit_keys` entry; `key` as `keySchema` says. */
-export function limitKeyEntrySchema(keySchema: Record<string, unknown>): Record<string, unknown> {
+export function limitKeyEntrySchema(keySchema: Record<string, unknown>, unit: LimitUnit = 'query'): Record<string, unknown> {
   return {
     type: 'object',
-    properties: { key: keySchema, ...Object.fromEntries(UNITS.map(([unit]) => [unit, UNIT_SCHEMA])) },
+    properties: { key: keySchema, ...Object.fromEntries(UNITS.map(([name]) => [unitName(name, unit), UNIT_SCHEMA])) },
     required: ['key'],
     additionalProperties: false,
   };
 }
 
 /** The threshold of an entry (or of `global_threshold`): its first unit > 0; throws naming `field` when none is. */
-export function keyQuota(entry: Partial<Record<string, unknown>>, field: string): KeyQuota {
-  for (const [unit, windowSeconds] of UNITS) {
-    const count = entry[unit];
+export function keyQuota(entry: Partial<Record<string, unknown>>, field: string, unit: LimitUnit = 'query'): KeyQuota {
+  for (const [name, windowSeconds] of UNITS) {
+    const count = entry[unitName(name, unit)];
     if (typeof count === 'number' && count > 0) return { count, windowSeconds };
   }
-  throw new Error(`${field}: one of query_per_second, query_per_minute, query_per_hour or query_per_day must be set (> 0)`);
+  throw new Error(`${field}: one of ${unit}_per_second, ${unit}_per_minute, ${unit}_per_hour or ${unit}_per_day must be set (> 0)`);
+}
+
+/** What a limit counts: requests (`query_per_*`) or an AI call's tokens (ai-token-ratelimit's `token_per_*`). */
+export type LimitUnit = 'query' | 'token';
+
+function unitName(queryName: string, unit: LimitUnit): string {
+  return unit === 'query' ? queryName : queryName.replace('query_', `${unit}_`);
 }
 
 /**

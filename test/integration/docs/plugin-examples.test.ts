@@ -32,9 +32,10 @@ test('the example of every plugin page works as the page says', async () => {
       ...await docsGeoDbs(gw.dir),
       '"redis_port": 6379': `"redis_port": ${redis.port}`,
       '"service_port": 6379': `"service_port": ${redis.port}`,
+      '"servicePort": 6379': `"servicePort": ${redis.port}`,
+      '127.0.0.1:11434': `127.0.0.1:${llm.port}`,
       // ai-network-search's engines name a host and a port apart: its example searches the gateway's own mocking route
       '"servicePort": 9080': `"servicePort": ${gw.gatewayPort}`,
-      '127.0.0.1:11434': `127.0.0.1:${llm.port}`,
     };
     const registry = await PluginRegistry.load();
     let ran = 0;

@@ -8,7 +8,7 @@ import { startLoopbackServer, type LoopbackServer, type ReceivedRequest } from '
 import { get } from '../../helpers/http.js';
 import { withPluginRoutes } from '../../helpers/plugin-admin.js';
 import { logEntry, metricValue } from '../../helpers/observe.js';
-import { SseParser } from '../../../src/ai/sse.js';
+import { postChat, streamedChat } from '../../helpers/chat.js';
 
 // A loopback "model" that speaks the OpenAI chat wire format: it answers "You said: " and
 // the last message's content (so what the gateway masked comes back, to be restored), as
@@ -73,20 +73,8 @@ after(async () => {
   await new Promise((r) => llm?.server.close(r));
 });
 
-const chat = (path: string, content: string, stream = false) => get(gw.url + path, {
-  method: 'POST', headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({ model: 'm', stream, messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content }] }),
-});
-
-function streamed(body: string): { text: string; events: string[] } {
-  const p = new SseParser();
-  const events = [...p.push(body), ...p.end()].map((e) => e.data);
-  let text = '';
-  for (const d of events) {
-    if (d !== '[DONE]') for (const c of (JSON.parse(d) as { choices: { delta?: { content?: string } }[] }).choices) text += c.delta?.content ?? '';
-  }
-  return { text, events };
-}
+const chat = (path: string, content: string, stream = false) => postChat(gw.url + path, content, stream);
+const streamed = streamedChat;
 
 test('a JSON chat: the prompt goes out masked, the answer comes back restored, logged and counted', async () => {
   const masked = 'gatehouse_ai_data_masking_masked_total{route="chat"}';
