@@ -6,6 +6,7 @@
 // when the provider's format is not the client's).
 import type { PhaseResult, PluginContext, UpstreamChoice } from '../contracts/plugin.js';
 import { AiResponseObserver, aiContext, startAiContext, type AiContext } from './context.js';
+import { logAiExchange } from './observe.js';
 import { isJsonContentType, readJsonBody, writeJsonBody, type JsonObject } from './json-body.js';
 import { protocolsOf, UnconvertibleRequest, type AiProtocol, type ProviderAdapter, type ResponseConverter } from './provider.js';
 import { PROVIDER_NAMES, UNBUILT_PROVIDERS, providerAdapter } from './providers/index.js';
@@ -46,6 +47,17 @@ export const PROVIDER_SCHEMA_PROPERTIES: Record<string, unknown> = {
   keepalive_timeout: { type: 'integer', minimum: 1000, default: 60000 },
   keepalive_pool: { type: 'integer', minimum: 1, default: 30 },
   ssl_verify: { type: 'boolean', default: true },
+};
+
+/** The JSON Schema properties of the call's options around the providers (APISIX's `logging`, `max_req_body_size`). */
+export const CALL_SCHEMA_PROPERTIES: Record<string, unknown> = {
+  logging: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { summaries: { type: 'boolean', default: false }, payloads: { type: 'boolean', default: false } },
+    default: {},
+  },
+  max_req_body_size: { type: 'integer', minimum: 1 },
 };
 
 export interface PreparedProvider {
@@ -219,6 +231,31 @@ export function finishProviderResponse(ctx: PluginContext): AiContext | undefine
   ctx.setVar('llm_total_tokens', ai.usage?.total ?? 0);
   if (ai.timeToFirstTokenMs !== undefined) ctx.setVar('llm_time_to_first_token', ai.timeToFirstTokenMs);
   return ai;
+}
+
+/**
+ * The response phases of a plugin that proxies to providers (ai-proxy, ai-proxy-multi): the
+ * answer read (and converted) as it passes, then the call counted with `count` and, as
+ * `logging` asks, logged with the body sent (kept in ctx.shared under `sentKey`).
+ */
+export function providerResponsePhases<P extends { logging: { summaries: boolean; payloads: boolean } }>(
+  count: (ctx: PluginContext, ai: AiContext, status: number) => void, sentKey: string) {
+  return {
+    header_filter(_p: P, ctx: PluginContext): void {
+      observeProviderResponse(ctx);
+    },
+    filtersBody: (): boolean => true,
+    body_filter(_p: P, ctx: PluginContext, chunk: Buffer, eof: boolean): Buffer | undefined {
+      return observeProviderChunk(ctx, chunk, eof);
+    },
+    log(p: P, ctx: PluginContext): void {
+      const ai = finishProviderResponse(ctx);
+      if (ai === undefined) return;
+      const status = ctx.response.status;
+      count(ctx, ai, status);
+      if (p.logging.summaries || p.logging.payloads) logAiExchange(ctx, ai, status, p.logging, ctx.shared.get(sentKey));
+    },
+  };
 }
 
 /** The variables set here, for the plugins to register (APISIX's names). */

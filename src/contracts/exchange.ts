@@ -49,10 +49,13 @@ export interface ExchangeView {
   upstreamMethod: string | undefined;
   /** A plugin's choice of upstream instead of the route's (PluginContext.setUpstream). */
   upstreamChoice?: import('./plugin.js').UpstreamChoice;
+  statusRetry?: (status: number) => boolean;
   /** The whole request body once read into memory or replaced; undefined while it would stream. */
   readonly bufferedBody: Buffer | undefined;
   /** Reads the whole body into memory (once; at most `limit` bytes, a 413 error beyond). */
   readBody(limit: number): Promise<Buffer>;
+  /** Whether proxying to `choice` from this request's route has a node its health checks do not mark down. */
+  upstreamHealthy?(choice: import('./plugin.js').UpstreamChoice): boolean;
   /** Replaces the body sent upstream (an unread client body is drained). */
   replaceBody(body: Buffer): void;
   /** Adds a filter the body passes through on its way upstream (see PluginRequest.filterBody). */

@@ -126,6 +126,21 @@ export interface PluginContext {
    * Contexts made outside the data plane may not offer it.
    */
   setUpstream?(choice: UpstreamChoice): void;
+  /**
+   * Request phases: a second chance when the upstream answers with an unwanted status.
+   * `retry(status)` runs when the response head arrives; returning true says it chose
+   * another upstream (setUpstream) and rewrote the request for it: that response is then
+   * discarded before anything reaches the client or the response phases, and the request
+   * is sent again. Only a request whose body is held in memory (or empty) is retried.
+   * Contexts made outside the data plane may not offer it.
+   */
+  retryOnStatus?(retry: (status: number) => boolean): void;
+  /**
+   * Whether `choice` (as setUpstream takes it) has a node its health checks do not mark
+   * down; an upstream with checks starts them on the first call. Contexts made outside
+   * the data plane may not offer it.
+   */
+  upstreamHealthy?(choice: UpstreamChoice): boolean;
   /** Per-request scratch space shared by plugins (APISIX `ctx`). */
   readonly shared: Map<string, unknown>;
   readonly log: Logger;

@@ -26,6 +26,8 @@ export class Exchange implements ExchangeView {
   upstreamMethod: string | undefined;
   /** A plugin's choice of upstream (PluginContext.setUpstream); undefined: the route's. */
   upstreamChoice: UpstreamChoice | undefined = undefined;
+  /** A plugin's retry on an unwanted response status (PluginContext.retryOnStatus). */
+  statusRetry: ((status: number) => boolean) | undefined = undefined;
   /** The plugin run of this request, when the route or a global rule has plugins. */
   plugins: import('../plugin-runtime/plugin-run.js').PluginRun | undefined;
   /** The node of the last upstream attempt, its response status and how long it took (ms): nginx's `upstream_*` variables, for loggers and metrics. */
@@ -72,6 +74,12 @@ export class Exchange implements ExchangeView {
 
   readBody(limit: number): Promise<Buffer> {
     return readRequestBody(this, limit);
+  }
+
+  upstreamHealthy(choice: UpstreamChoice): boolean {
+    if (this.route === undefined) return true;
+    const target = this.snapshot.withUpstream(this.route, choice).upstream;
+    return target !== undefined && target.healthyNodeIds().length > 0;
   }
 
   replaceBody(body: Buffer): void {

@@ -442,6 +442,14 @@ export class PluginRun implements PluginContext {
     this.ex.upstreamChoice = choice;
   }
 
+  retryOnStatus(retry: (status: number) => boolean): void {
+    this.ex.statusRetry = retry;
+  }
+
+  upstreamHealthy(choice: UpstreamChoice): boolean {
+    return this.ex.upstreamHealthy?.(choice) ?? true;
+  }
+
   /** setResponseHeader before the response exists, as flat [name, value, …] (undefined: remove). */
   private pendingResponseHeaders: (string | undefined)[] | undefined;
 

@@ -11,9 +11,9 @@ import type { UpstreamChoice } from '../contracts/plugin.js';
 import { registerVariable } from '../core/expr/index.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { checkedInlineUpstream } from '../plugin-runtime/upstream-check.js';
-import { aiRequestCounter, logAiExchange } from '../ai/observe.js';
+import { aiRequestCounter } from '../ai/observe.js';
 import {
-  AI_PROXY_VARIABLES, PROVIDER_SCHEMA_PROPERTIES, finishProviderResponse, observeProviderChunk, observeProviderResponse,
+  AI_PROXY_VARIABLES, CALL_SCHEMA_PROPERTIES, PROVIDER_SCHEMA_PROPERTIES, providerResponsePhases,
   prepareProvider, readAiRequest, sendToProvider, type PreparedProvider, type ProviderConf,
 } from '../ai/proxy.js';
 
@@ -47,13 +47,7 @@ export default definePlugin<AiProxyConf, AiProxyPrepared>({
     additionalProperties: false,
     properties: {
       ...PROVIDER_SCHEMA_PROPERTIES,
-      logging: {
-        type: 'object',
-        additionalProperties: false,
-        properties: { summaries: { type: 'boolean', default: false }, payloads: { type: 'boolean', default: false } },
-        default: {},
-      },
-      max_req_body_size: { type: 'integer', minimum: 1 },
+      ...CALL_SCHEMA_PROPERTIES,
     },
     required: ['provider', 'auth'],
   },
@@ -77,23 +71,7 @@ export default definePlugin<AiProxyConf, AiProxyPrepared>({
     return undefined;
   },
 
-  header_filter(_p, ctx) {
-    observeProviderResponse(ctx);
-  },
-
-  filtersBody: () => true,
+  ...providerResponsePhases<AiProxyPrepared>(countRequest, SENT),
   // only a provider whose answers are converted (Anthropic's) changes the body
   keepsBodyLength: (p) => p.provider.adapter.responseConverter === undefined,
-
-  body_filter(_p, ctx, chunk, eof) {
-    return observeProviderChunk(ctx, chunk, eof);
-  },
-
-  log(p, ctx) {
-    const ai = finishProviderResponse(ctx);
-    if (ai === undefined) return;
-    const status = ctx.response.status;
-    countRequest(ctx, ai, status);
-    if (p.logging.summaries || p.logging.payloads) logAiExchange(ctx, ai, status, p.logging, ctx.shared.get(SENT));
-  },
 });

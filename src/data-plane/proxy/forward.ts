@@ -73,8 +73,10 @@ export class Forwarder implements Dispatcher.DispatchHandler {
   private filtered: FilteredResponse | undefined;
   /** A body_filter threw ResponseFailure; the upstream was aborted by us. */
   private filterFailed = false;
+  /** The response's status was refused by the request's statusRetry: its body is read and dropped, then the request goes again. */
+  private discarding = false;
 
-  constructor(private readonly ex: Exchange, private readonly route: CompiledRoute, private readonly deps: ForwardDeps) {
+  constructor(private readonly ex: Exchange, private route: CompiledRoute, private readonly deps: ForwardDeps) {
     this.firstStart = performance.now();
     ex.res.onClose(this.onClientClose);
   }
@@ -181,6 +183,11 @@ export class Forwarder implements Dispatcher.DispatchHandler {
     this.ex.upstreamHeaders = rawHeaders;
     this.ex.upstreamBodyBytes = 0;
     if (res.headersSent) return true; // a retried attempt cannot answer twice; unreachable in practice
+    const retry = this.ex.statusRetry;
+    if (retry !== undefined && !this.streamedBody && retriesOn(retry, statusCode)) {
+      this.discarding = true;
+      return true;
+    }
     const run = this.ex.plugins;
     this.resume = resume;
     res.onDrain(this.onDrain);
@@ -194,6 +201,7 @@ export class Forwarder implements Dispatcher.DispatchHandler {
 
   onData(chunk: Buffer): boolean {
     this.ex.upstreamBodyBytes! += chunk.length;
+    if (this.discarding) return true;
     if (this.filtered !== undefined) return this.filtered.data(chunk);
     return this.ex.res.write(chunk);
   }
@@ -202,7 +210,8 @@ export class Forwarder implements Dispatcher.DispatchHandler {
     const ms = performance.now() - this.attemptStart;
     this.ex.upstreamMs = ms;
     this.route.upstream!.release(this.node, ms, false);
-    if (this.filtered !== undefined) this.filtered.end();
+    if (this.discarding) this.sendAgain();
+    else if (this.filtered !== undefined) this.filtered.end();
     else this.ex.res.end();
   }
 
@@ -214,9 +223,29 @@ export class Forwarder implements Dispatcher.DispatchHandler {
     else this.deps.fail(this.ex, err.code);
   };
 
+  /** The request again, to the upstream a statusRetry chose, as a fresh first attempt. */
+  private sendAgain(): void {
+    const { ex } = this;
+    this.discarding = false;
+    this.abortUpstream = undefined;
+    this.headers = undefined;
+    this.tried = undefined;
+    this.attempts = 0;
+    if (ex.clientGone) return;
+    this.route = ex.upstreamChoice === undefined ? ex.route! : ex.snapshot.withUpstream(ex.route!, ex.upstreamChoice);
+    if (this.route.upstreamError !== undefined) this.deps.fail(ex, this.route.upstreamError);
+    else this.start();
+  }
+
   onError(err: Error): void {
     const { ex, route } = this;
     const up = route.upstream!;
+    if (this.discarding && !ex.clientGone) {
+      // the refused response broke off while it was being dropped: its node is not at fault for the retry
+      if (this.node !== undefined) up.release(this.node, undefined, false);
+      this.sendAgain();
+      return;
+    }
     const rejected = this.bodyRejected;
     if (rejected !== undefined) {
       // a plugin answered from the body it read: the upstream did nothing wrong
@@ -279,6 +308,15 @@ export class Forwarder implements Dispatcher.DispatchHandler {
       return;
     }
     this.deps.fail(ex, failure.code);
+  }
+}
+
+/** A plugin's statusRetry that throws lets the response through rather than breaking the exchange. */
+function retriesOn(retry: (status: number) => boolean, status: number): boolean {
+  try {
+    return retry(status);
+  } catch {
+    return false;
   }
 }
 
