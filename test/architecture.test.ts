@@ -49,7 +49,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   'data-plane': ['contracts', 'core', 'observability', 'counters', 'plugin-runtime', 'config-store'],
   cluster: ['contracts', 'core', 'config-store'],
   process: ['contracts', 'core', 'observability', 'counters', 'plugin-runtime', 'config-store', 'data-plane', 'admin-api', 'plugins',
-    'serverless', 'secrets', 'examples', 'wasm-host', 'cluster', 'proxy-cache'],
+    'serverless', 'secrets', 'examples', 'wasm-host', 'cluster', 'proxy-cache', 'ai'],
   'admin-api': ['contracts', 'core', 'observability', 'plugin-runtime', 'config-store', 'data-plane', 'secrets', 'wasm-host', 'cluster'],
   cli: ['contracts', 'core', 'config-store', 'process', 'admin-api', 'plugin-runtime', 'wasm-host'],
   serverless: ['contracts', 'core'],

@@ -65,9 +65,6 @@ registerVariable('ai_cache_status');
 /** The embeddings and vector services' connections: verified TLS, kept alive. */
 const SERVICE_CONNECTIONS = { ssl_verify: true, keepalive: true, keepalive_timeout: 60_000, keepalive_pool: 5 };
 
-// the primary serves the node's memory table (src/process/primary.ts)
-export { attachAnswerStoreService } from '../ai/answer-store.js';
-
 const PENDING = 'ai-cache.pending';
 const OTHER_APIS = new Set(['anthropic-messages', 'bedrock-converse', 'openai-responses']);
 const CAPTURE = 'ai-cache.capture';
