@@ -44,12 +44,19 @@ test('a worker reads and writes the primary\'s table over its channel', async ()
   const toWorker = new EventEmitter();
   const worker = { isConnected: () => true, send: (m: unknown) => { toWorker.emit('message', m); } };
   const primary = { on: (_e: string, fn: (w: unknown, m: unknown) => void) => { toPrimary.on('message', (m) => fn(worker, m)); } };
-  const table = attachAnswerStoreService(primary as never);
-  const store = new IpcAnswerStore({ send: (m) => toPrimary.emit('message', m), onMessage: (fn) => { toWorker.on('message', fn); } });
+  const tables = attachAnswerStoreService(primary as never);
+  const channel = { send: (m: unknown) => toPrimary.emit('message', m), onMessage: (fn: (m: unknown) => void) => { toWorker.on('message', fn); } };
+  const store = new IpcAnswerStore(channel);
+  const histories = new IpcAnswerStore(channel, 'ai-history');
   await store.set('q', 'answer', 0);
-  assert.equal(table.lookup('q'), 'answer');
+  assert.equal(tables['ai-cache'].lookup('q'), 'answer');
   assert.equal(await store.get('q'), 'answer');
   assert.equal(await store.get('other'), undefined);
+  assert.equal(await histories.get('q'), undefined, 'each plugin has its own table');
+  await histories.set('q', '[]', 0);
+  assert.equal(tables['ai-history'].lookup('q'), '[]');
+  assert.equal(await histories.get('q'), '[]');
+  assert.equal(await store.get('q'), 'answer');
 });
 
 test('a primary that does not answer is a miss, in bounded time', async () => {

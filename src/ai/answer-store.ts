@@ -1,8 +1,9 @@
-// Where ai-cache keeps answers. `memory`: the node's one LRU table, kept by the primary and
-// reached over IPC from the workers (as counters/ipc-store.ts and proxy-cache/ipc.ts do), so a
-// question answered through one worker is a hit on every other; in a process without a
-// primary (unit tests, a single process) the table is local. `redis`: one server, shared by
-// every node (redis-answer-store.ts).
+// Where ai-cache keeps answers and ai-history its histories (text under a key). `memory`: the
+// node's LRU tables, one per plugin (MEMORY_TABLES: one plugin's entries never evict the
+// other's), kept by the primary and reached over IPC from the workers (as counters/ipc-store.ts
+// and proxy-cache/ipc.ts do), so what was stored through one worker is found through every
+// other; in a process without a primary (unit tests, a single process) the tables are local.
+// `redis`: one server, shared by every node (redis-answer-store.ts; ai-history's own).
 import cluster from 'node:cluster';
 import type { Cluster, Worker } from 'node:cluster';
 
@@ -12,6 +13,10 @@ export interface AnswerStore {
   /** Stores `answer` for `ttlSeconds` (0: until evicted). */
   set(key: string, answer: string, ttlSeconds: number): Promise<void>;
 }
+
+/** The node's memory tables (the names travel in the IPC messages). */
+export const MEMORY_TABLES = ['ai-cache', 'ai-history'] as const;
+export type MemoryTable = typeof MEMORY_TABLES[number];
 
 /** The node table's bounds: the least recently used answers go first when either is reached. */
 export const MEMORY_MAX_ENTRIES = 10_000;
@@ -83,10 +88,11 @@ export class IpcAnswerStore implements AnswerStore {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve(v: string | undefined): void; timer: NodeJS.Timeout }>();
 
-  constructor(private readonly channel: Channel) {
+  constructor(private readonly channel: Channel, private readonly table: MemoryTable = 'ai-cache') {
     channel.onMessage((m) => {
-      const msg = m as { type?: string; id?: number; answer?: unknown } | null;
+      const msg = m as { type?: string; table?: string; id?: number; answer?: unknown } | null;
       if (msg === null || typeof msg !== 'object' || msg.type !== 'ai-cache-reply' || typeof msg.id !== 'number') return;
+      if ((msg.table ?? 'ai-cache') !== table) return;
       const p = this.pending.get(msg.id);
       if (p === undefined) return;
       this.pending.delete(msg.id);
@@ -119,7 +125,7 @@ export class IpcAnswerStore implements AnswerStore {
 
   private post(fields: Record<string, unknown>): boolean {
     try {
-      this.channel.send({ type: 'ai-cache', ...fields });
+      this.channel.send({ type: 'ai-cache', table: this.table, ...fields });
       return true;
     } catch {
       return false; // the primary is going away; the worker exits with it
@@ -127,28 +133,38 @@ export class IpcAnswerStore implements AnswerStore {
   }
 }
 
-let nodeStore: AnswerStore | undefined;
+const nodeStores = new Map<MemoryTable, AnswerStore>();
 
-/** The node's memory table: the primary's over IPC in a cluster worker, a local one otherwise. */
-export function memoryAnswerStore(): AnswerStore {
-  return nodeStore ??= cluster.isWorker && typeof process.send === 'function'
-    ? new IpcAnswerStore({
-      send: (msg) => { if (process.connected) process.send!(msg as object); },
-      onMessage: (fn) => { process.on('message', fn); },
-    })
-    : new MemoryAnswerStore();
+/** The node's memory table `table`: the primary's over IPC in a cluster worker, a local one otherwise. */
+export function memoryAnswerStore(table: MemoryTable = 'ai-cache'): AnswerStore {
+  let store = nodeStores.get(table);
+  if (store === undefined) {
+    store = cluster.isWorker && typeof process.send === 'function'
+      ? new IpcAnswerStore({
+        send: (msg) => { if (process.connected) process.send!(msg as object); },
+        onMessage: (fn) => { process.on('message', fn); },
+      }, table)
+      : new MemoryAnswerStore();
+    nodeStores.set(table, store);
+  }
+  return store;
 }
 
-/** Serves every worker of `workers` from one table (the primary calls this once). */
-export function attachAnswerStoreService(workers: Pick<Cluster, 'on'>, table = new MemoryAnswerStore()): MemoryAnswerStore {
+/** Serves every worker of `workers` from one table per name (the primary calls this once). */
+export function attachAnswerStoreService(workers: Pick<Cluster, 'on'>,
+  tables: Record<MemoryTable, MemoryAnswerStore> = { 'ai-cache': new MemoryAnswerStore(), 'ai-history': new MemoryAnswerStore() },
+): Record<MemoryTable, MemoryAnswerStore> {
   workers.on('message', (worker: Worker, m: unknown) => {
-    const msg = m as { type?: string; op?: string; id?: number; key?: unknown; answer?: unknown; ttl?: unknown } | null;
+    const msg = m as { type?: string; table?: unknown; op?: string; id?: number; key?: unknown; answer?: unknown; ttl?: unknown } | null;
     if (msg === null || typeof msg !== 'object' || msg.type !== 'ai-cache' || typeof msg.key !== 'string') return;
+    const name = (msg.table ?? 'ai-cache') as MemoryTable;
+    const table = MEMORY_TABLES.includes(name) ? tables[name] : undefined;
+    if (table === undefined) return;
     if (msg.op === 'get' && typeof msg.id === 'number') {
-      if (worker.isConnected()) worker.send({ type: 'ai-cache-reply', id: msg.id, answer: table.lookup(msg.key) }, undefined, () => undefined);
+      if (worker.isConnected()) worker.send({ type: 'ai-cache-reply', table: name, id: msg.id, answer: table.lookup(msg.key) }, undefined, () => undefined);
     } else if (msg.op === 'set' && typeof msg.answer === 'string') {
       table.store(msg.key, msg.answer, typeof msg.ttl === 'number' && msg.ttl > 0 ? msg.ttl : 0);
     }
   });
-  return table;
+  return tables;
 }

@@ -8,14 +8,22 @@
 //
 // The answer (the AI context's text: ai-proxy's, or read here from a plain upstream,
 // streamed answers joined, at most MAX_ANSWER_CHARS) is stored with its question once the
-// response ended with 200, and the history trimmed to `fillHistoryCnt` turns. Redis only
-// (`redis` is required, as in Higress): a history read by every node. A Redis that fails
-// lets the request go on without history, as in Higress, and is logged.
+// response ended with 200, and the history trimmed to `fillHistoryCnt` turns and to
+// MAX_HISTORY_CHARS (the oldest turns go first).
+//
+// Where: with `redis` (Higress requires it), in that server, a history read by every node;
+// a Redis that fails lets the request go on without history, as in Higress, and is logged.
+// Without `redis` (not in Higress), in the node's memory: the primary's ai-history table
+// (src/ai/answer-store.ts), shared by all the node's workers over IPC so a follow-up
+// question landing on another worker finds its history, bounded (entries and characters,
+// least recently used first) and expiring after `cacheTTL`. Each node of a cluster then
+// keeps its own histories, and a restart forgets them.
 import { createHash } from 'node:crypto';
 import type { PhaseResult, PluginContext } from '../contracts/plugin.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { registerVariable } from '../core/expr/index.js';
 import { RedisCounterStore, type RedisTarget } from '../counters/index.js';
+import { memoryAnswerStore, type AnswerStore } from '../ai/answer-store.js';
 import { HIGRESS_REDIS_SCHEMA, higressRedisTarget } from './common/higress-redis.js';
 import { routeCounter } from './common/observe.js';
 import { readJsonBody, writeJsonBody } from '../ai/json-body.js';
@@ -27,7 +35,7 @@ export interface AiHistoryConf {
   fillHistoryCnt?: number;
   cacheKeyPrefix?: string;
   cacheTTL?: number;
-  redis: {
+  redis?: {
     serviceName: string;
     servicePort?: number;
     username?: string;
@@ -42,8 +50,9 @@ interface Prepared {
   fillTurns: number;
   prefix: string;
   ttlSeconds: number;
-  target: RedisTarget;
-  store: RedisCounterStore | undefined;
+  /** undefined: the node's memory table. */
+  target: RedisTarget | undefined;
+  store: AnswerStore | undefined;
 }
 
 interface Turn { role: string; content: string }
@@ -51,6 +60,8 @@ interface Turn { role: string; content: string }
 interface Pending { key: string; question: string; history: Turn[] }
 
 const PENDING = 'ai-history.pending';
+/** The most characters of JSON one identity's history is stored as. */
+export const MAX_HISTORY_CHARS = 256 * 1024;
 
 /** How many turns of history were put in front of the request's messages (0: none). */
 registerVariable('ai_history_filled');
@@ -61,7 +72,7 @@ const { properties: redisFields } = HIGRESS_REDIS_SCHEMA;
 
 export default definePlugin<AiHistoryConf, Prepared>({
   name: 'ai-history',
-  description: 'Keeps the last turns of each user\'s conversation in Redis and puts them in front of a new question, with a query path.',
+  description: 'Keeps the last turns of each user\'s conversation (in Redis or the node\'s memory) and puts them in front of a new question, with a query path.',
   version: '0.1',
   stage: 'default',
   priority: 650,
@@ -80,9 +91,9 @@ export default definePlugin<AiHistoryConf, Prepared>({
           password: redisFields.password, timeout: redisFields.timeout, database: redisFields.database,
         },
         required: ['serviceName'],
+        description: 'absent: the node\'s memory',
       },
     },
-    required: ['redis'],
   },
 
   prepare(conf) {
@@ -93,7 +104,7 @@ export default definePlugin<AiHistoryConf, Prepared>({
       prefix: conf.cacheKeyPrefix ?? 'higress-ai-history:',
       ttlSeconds: conf.cacheTTL ?? 0,
       store: undefined,
-      target: higressRedisTarget({
+      target: r === undefined ? undefined : higressRedisTarget({
         service_name: r.serviceName, service_port: r.servicePort, username: r.username, password: r.password,
         timeout: r.timeout, database: r.database,
       }, 'redis.serviceName'),
@@ -148,24 +159,38 @@ export default definePlugin<AiHistoryConf, Prepared>({
     if (pending === undefined || ctx.response.status !== 200) return;
     const answer = watchedAiContext(ctx)?.answer ?? '';
     if (answer === '') return;
-    const history = lastTurns([...pending.history, { role: 'user', content: pending.question }, { role: 'assistant', content: answer }], p.fillTurns);
-    const value = JSON.stringify(history);
-    store(p).command('a history save', async (c) => {
-      await (p.ttlSeconds > 0 ? c.set(pending.key, value, 'EX', p.ttlSeconds) : c.set(pending.key, value));
-    }).then(() => countSaved(ctx), (err: unknown) => {
+    const value = boundedJson(lastTurns([...pending.history, { role: 'user', content: pending.question }, { role: 'assistant', content: answer }], p.fillTurns));
+    store(p).set(pending.key, value, p.ttlSeconds).then(() => countSaved(ctx), (err: unknown) => {
       ctx.log.error({ plugin: 'ai-history', route_id: ctx.routeId }, `ai-history could not save a history: ${(err as Error).message}`);
     });
   },
 });
 
-function store(p: Prepared): RedisCounterStore {
-  return p.store ??= new RedisCounterStore(p.target);
+function store(p: Prepared): AnswerStore {
+  return p.store ??= p.target === undefined ? memoryAnswerStore('ai-history') : redisHistories(new RedisCounterStore(p.target));
+}
+
+/** Redis as a history store; unlike ai-cache's, its errors reach the caller (the query path answers 503). */
+function redisHistories(redis: RedisCounterStore): AnswerStore {
+  return {
+    get: async (key) => (await redis.command('a history lookup', (c) => c.get(key))) ?? undefined,
+    set: (key, value, ttlSeconds) => redis.command('a history save', async (c) => {
+      await (ttlSeconds > 0 ? c.set(key, value, 'EX', ttlSeconds) : c.set(key, value));
+    }),
+  };
+}
+
+/** The history as JSON, its oldest turns dropped until it fits MAX_HISTORY_CHARS. */
+function boundedJson(history: Turn[]): string {
+  let value = JSON.stringify(history);
+  for (let from = 2; value.length > MAX_HISTORY_CHARS && from <= history.length; from += 2) value = JSON.stringify(history.slice(from));
+  return value;
 }
 
 /** The stored history: `[{role, content}]`; anything else stored there reads as none. */
 async function read(p: Prepared, key: string): Promise<Turn[]> {
-  const text = await store(p).command('a history lookup', (c) => c.get(key));
-  if (text === null) return [];
+  const text = await store(p).get(key);
+  if (text === undefined) return [];
   try {
     const v: unknown = JSON.parse(text);
     if (!Array.isArray(v)) return [];
@@ -180,7 +205,7 @@ async function query(p: Prepared, ctx: PluginContext, key: string): Promise<Phas
   try {
     history = await read(p, key);
   } catch (err) {
-    return { status: 503, headers: { 'content-type': 'text/plain' }, body: `redis error:${(err as Error).message}` };
+    return { status: 503, headers: { 'content-type': 'text/plain' }, body: `redis error:${(err as Error).message}` }; // only Redis throws
   }
   const turns = turnsArg(ctx, 'cnt', Math.floor(history.length / 2));
   return { status: 200, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(lastTurns(history, turns)) };

@@ -1,44 +1,71 @@
-// The setting of the Redis-backed AI plugins' tests (ai-quota, ai-history): a real
-// redis-server, the fake model provider and a two-worker gateway whose Admin API writes.
+// The setting of the AI plugins with a store (ai-quota, ai-history): the fake model provider
+// and a two-worker gateway whose Admin API writes, with a real redis-server
+// (startAiRedisGateway) or without one (startAiGateway: the node-local stores).
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startGateway, type Gateway } from './gateway.js';
 import { startFakeLlm, type FakeLlm } from './fake-llm.js';
 import { startRedis, type TestRedis } from './redis-server.js';
 import { adminClient } from '../integration/admin/client.js';
 
-export interface AiRedisGateway {
+export interface AiGateway {
   gw: Gateway;
   llm: FakeLlm;
-  redis: TestRedis;
   /** PUTs an Admin API object, asserting it was stored. */
   put(path: string, body: unknown): Promise<void>;
   /** A route `uri` to the fake provider through ai-proxy, with `plugins` beside it. */
   proxiedRoute(id: string, uri: string, plugins: Record<string, unknown>): Promise<void>;
+  /** Stops the gateway and starts it again on the same folder (config store and data_dir); `gw` is the new one. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startAiRedisGateway(): Promise<AiRedisGateway> {
-  const redis = await startRedis();
+export interface AiRedisGateway extends AiGateway {
+  redis: TestRedis;
+}
+
+export async function startAiGateway(): Promise<AiGateway> {
   const llm = await startFakeLlm();
-  const gw = await startGateway({ store: 'sqlite', workers: 2 });
-  const call = adminClient(gw);
-  const put = async (path: string, body: unknown): Promise<void> => {
-    const r = await call('PUT', path, body);
-    assert.ok(r.status === 200 || r.status === 201, r.text);
-  };
-  return {
-    gw, llm, redis, put,
-    proxiedRoute: (id, uri, plugins) => put(`/routes/${id}`, {
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-ai-'));
+  const start = () => startGateway({ store: 'sqlite', workers: 2, dir });
+  const setting: AiGateway = {
+    gw: await start(),
+    llm,
+    put: async (path, body) => {
+      const r = await adminClient(setting.gw)('PUT', path, body);
+      assert.ok(r.status === 200 || r.status === 201, r.text);
+    },
+    proxiedRoute: (id, uri, plugins) => setting.put(`/routes/${id}`, {
       uri,
       plugins: {
         ...plugins,
         'ai-proxy': { provider: 'openai-compatible', auth: { header: { Authorization: 'Bearer sk' } }, override: { endpoint: `${llm.url}/v1/chat/completions` } },
       },
     }),
+    async restart() {
+      await setting.gw.stop();
+      setting.gw = await start();
+    },
     async stop() {
-      await gw.stop();
+      await setting.gw.stop();
       await llm.close();
-      await redis.close();
+      await rm(dir, { recursive: true, force: true });
     },
   };
+  return setting;
+}
+
+export async function startAiRedisGateway(): Promise<AiRedisGateway> {
+  const redis = await startRedis();
+  const setting = await startAiGateway();
+  const stop = setting.stop;
+  return Object.assign(setting, {
+    redis,
+    async stop() {
+      await stop();
+      await redis.close();
+    },
+  });
 }
