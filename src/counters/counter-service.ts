@@ -1,7 +1,7 @@
 import type { Cluster, Worker } from 'node:cluster';
 import type { CounterOpsMessage, CounterResultsMessage } from './wire.js';
 import {
-  OP_ACQUIRE, OP_FIELDS, OP_INCR, OP_LEASE, OP_MARK, OP_MARKED, OP_PREFETCH, OP_RELEASE, OP_RETURN, OP_TAKE, RECLAIM_ID,
+  OP_ACQUIRE, OP_ADD, OP_FIELDS, OP_GET, OP_INCR, OP_LEASE, OP_MARK, OP_MARKED, OP_PREFETCH, OP_RELEASE, OP_RETURN, OP_SET, OP_TAKE, RECLAIM_ID,
 } from './wire.js';
 import { CounterTable, NEEDS_RECLAIM, SWEEP_MS, TOO_MANY_MARKS } from './counter-table.js';
 
@@ -103,6 +103,11 @@ export class CounterService {
         case OP_MARKED:
           out.push(id, this.table.markLeft(key), 0, 0, 0, 0);
           break;
+        case OP_GET:
+        case OP_SET:
+        case OP_ADD:
+          this.value(out, id, op, key, a);
+          break;
         case OP_RETURN:
           this.table.giveBack(key, b, a, owner);
           this.answered(key, owner);
@@ -112,6 +117,17 @@ export class CounterService {
       }
     }
     return out;
+  }
+
+  /** A plain value's operation; the book is a file in the primary, so a failed write is reported, never assumed done. */
+  private value(out: Result[], id: number, op: number, key: string, a: number): void {
+    const values = this.table.values;
+    try {
+      const v = op === OP_GET ? values.get(key) : op === OP_ADD ? values.add(key, a) : (values.set(key, a), a);
+      out.push(id, v, 0, 0, 0, 0);
+    } catch (err) {
+      out.push(id, null, `the node's value book failed: ${(err as Error).message}`, 0, 0, 0);
+    }
   }
 
   /** Decides one lease request into `out`, or holds it while a reclaim of its key runs. */

@@ -1,4 +1,5 @@
 import type { CounterStore, KeyMarks, WindowCount } from '../contracts/counter-store.js';
+import { MemoryValueBook, type ValueBook, type ValueStore } from './value-book.js';
 
 // The shared counters of a node (policy `local` of limit-count, limit-req and
 // limit-conn). Workers are separate processes without shared memory, so the state lives
@@ -76,7 +77,9 @@ export class CounterTable {
   private readonly marks = new Map<string, number>();
   private gen = 0;
 
-  constructor(private readonly now: Clock = () => performance.now(), private readonly maxMarks = MAX_MARKS) {}
+  constructor(private readonly now: Clock = () => performance.now(), private readonly maxMarks = MAX_MARKS,
+    /** Plain values with no window (ai-quota's quotas): the primary's is a file in data_dir. */
+    readonly values: ValueBook = new MemoryValueBook()) {}
 
   /** The key's open window, a new one when there is none or it has closed. */
   private window(key: string, windowMs: number, now: number): Window {
@@ -281,7 +284,7 @@ export interface QuotaCounter {
 }
 
 /** The store of a single process (unit tests, a gateway run without workers). */
-export class LocalCounterStore implements CounterStore, QuotaCounter, KeyMarks {
+export class LocalCounterStore implements CounterStore, QuotaCounter, KeyMarks, ValueStore {
   constructor(readonly table: CounterTable = new CounterTable()) {}
   incr(key: string, by: number, windowMs: number): Promise<WindowCount> {
     return Promise.resolve(this.table.incr(key, by, windowMs));
@@ -305,6 +308,16 @@ export class LocalCounterStore implements CounterStore, QuotaCounter, KeyMarks {
   }
   isMarked(key: string): Promise<boolean> {
     return Promise.resolve(this.table.markLeft(key) > 0);
+  }
+  getValue(key: string): Promise<number> {
+    return Promise.resolve(this.table.values.get(key));
+  }
+  setValue(key: string, value: number): Promise<void> {
+    this.table.values.set(key, value);
+    return Promise.resolve();
+  }
+  addValue(key: string, by: number): Promise<number> {
+    return Promise.resolve(this.table.values.add(key, by));
   }
 }
 

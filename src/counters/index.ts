@@ -2,6 +2,7 @@ import cluster from 'node:cluster';
 import type { CounterStore } from '../contracts/counter-store.js';
 import { LocalCounterStore, type QuotaAnswer, type QuotaCounter } from './counter-table.js';
 import { IpcCounterStore, processChannel } from './ipc-store.js';
+import type { ValueStore } from './value-book.js';
 
 // The counters subsystem as plugins see it (limit-count, limit-req, limit-conn). Policy
 // `local`: one CounterStore per process, in a cluster worker the node-wide store of the
@@ -11,6 +12,7 @@ import { IpcCounterStore, processChannel } from './ipc-store.js';
 // test/contract/counter-store.contract.ts.
 
 export type { QuotaAnswer, QuotaCounter };
+export type { ValueStore };
 export { RedisCounterStore, DEFAULT_SLOT_TTL_MS } from './redis-store.js';
 export type { RedisTarget, RedisNodeTarget, RedisClusterTarget } from './redis-connections.js';
 
@@ -25,6 +27,13 @@ export function counterStore(): CounterStore {
   return current ??= cluster.isWorker && typeof process.send === 'function'
     ? new IpcCounterStore(processChannel())
     : new LocalCounterStore();
+}
+
+/** The node's plain values (ai-quota without `redis`): kept with the counters, in the primary's value book. */
+export function valueStore(): ValueStore {
+  const store = counterStore() as CounterStore & Partial<ValueStore>;
+  if (typeof store.getValue !== 'function') throw new Error('this counter store keeps no values');
+  return store as ValueStore;
 }
 
 /**

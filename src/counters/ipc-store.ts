@@ -22,8 +22,9 @@
 import type { CounterStore, KeyMarks, WindowCount } from '../contracts/counter-store.js';
 import type { CounterOpsMessage, CounterResultsMessage } from './wire.js';
 import { type QuotaAnswer, type QuotaCounter } from './counter-table.js';
+import type { ValueStore } from './value-book.js';
 import {
-  OP_ACQUIRE, OP_FIELDS, OP_INCR, OP_LEASE, OP_MARK, OP_MARKED, OP_PREFETCH, OP_RELEASE, OP_RETURN, OP_TAKE, RECLAIM_ID, RESULT_FIELDS,
+  OP_ACQUIRE, OP_ADD, OP_FIELDS, OP_GET, OP_INCR, OP_LEASE, OP_MARK, OP_MARKED, OP_PREFETCH, OP_RELEASE, OP_RETURN, OP_SET, OP_TAKE, RECLAIM_ID, RESULT_FIELDS,
 } from './wire.js';
 
 export type { QuotaAnswer, QuotaCounter } from './counter-table.js';
@@ -90,7 +91,7 @@ class Lease {
   constructor(readonly limit: number, readonly windowMs: number) {}
 }
 
-export class IpcCounterStore implements CounterStore, QuotaCounter, KeyMarks {
+export class IpcCounterStore implements CounterStore, QuotaCounter, KeyMarks, ValueStore {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private queue: (number | string)[] = [];
@@ -133,6 +134,19 @@ export class IpcCounterStore implements CounterStore, QuotaCounter, KeyMarks {
 
   isMarked(key: string): Promise<boolean> {
     return this.call(OP_MARKED, key, 0, 0, 0).then((left) => (left as number) > 0);
+  }
+
+  getValue(key: string): Promise<number> {
+    return this.call(OP_GET, key, 0, 0, 0) as Promise<number>;
+  }
+
+  /** Resolves once the primary has written it (value-book.ts). */
+  setValue(key: string, value: number): Promise<void> {
+    return this.call(OP_SET, key, value, 0, 0).then(() => undefined);
+  }
+
+  addValue(key: string, by: number): Promise<number> {
+    return this.call(OP_ADD, key, by, 0, 0) as Promise<number>;
   }
 
   /**

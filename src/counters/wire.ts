@@ -13,6 +13,9 @@
 //   OP_RETURN  (id 0: no answer) a = unused tokens given back, b = the window's gen
 //   OP_MARK    a = ttlMs                      → `[id, 1, 0, 0, 0, 0]`
 //   OP_MARKED                                → `[id, ms left of the mark | 0, 0, 0, 0, 0]`
+//   OP_GET     a plain value (value-book.ts)  → `[id, value | 0, 0, 0, 0, 0]`
+//   OP_SET     a = value                      → `[id, value, 0, 0, 0, 0]`
+//   OP_ADD     a = by (negative: subtracts)   → `[id, sum, 0, 0, 0, 0]`
 // The primary answers the operations with an id in `counter-results` messages, a flat
 // list of RESULT_FIELDS-tuples; `[id, null, message, 0, 0, 0]` reports an error. The same
 // message type carries the primary's requests to give leases back: `[RECLAIM_ID, key,
@@ -27,6 +30,9 @@ export const OP_RETURN = 6;
 export const OP_PREFETCH = 7;
 export const OP_MARK = 8;
 export const OP_MARKED = 9;
+export const OP_GET = 10;
+export const OP_SET = 11;
+export const OP_ADD = 12;
 export const OP_FIELDS = 6;
 export const RESULT_FIELDS = 6;
 /** The id of a result tuple that is the primary asking for a key's unused lease back. */

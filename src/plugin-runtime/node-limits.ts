@@ -9,14 +9,16 @@ export interface PluginNodeLimits {
   logDir: string;
   /** Largest body (raw or decoded) a plugin holds in memory for one request. */
   maxBufferedBodySize: number;
+  /** The node shares its configuration with others (store etcd): node-local state is not the deployment's. */
+  clusterMode: boolean;
 }
 
 export const DEFAULT_MAX_BUFFERED_BODY_SIZE = 8 * 1024 * 1024;
 
-let current: PluginNodeLimits = { logDir: resolve('logs'), maxBufferedBodySize: DEFAULT_MAX_BUFFERED_BODY_SIZE };
+let current: PluginNodeLimits = { logDir: resolve('logs'), maxBufferedBodySize: DEFAULT_MAX_BUFFERED_BODY_SIZE, clusterMode: false };
 
-export function setPluginNodeLimits(config: Pick<NodeConfig, 'log_dir' | 'node'>): void {
-  current = { logDir: config.log_dir, maxBufferedBodySize: config.node.max_buffered_body_size };
+export function setPluginNodeLimits(config: Pick<NodeConfig, 'log_dir' | 'node'> & { store?: Pick<NodeConfig['store'], 'type'> }): void {
+  current = { logDir: config.log_dir, maxBufferedBodySize: config.node.max_buffered_body_size, clusterMode: config.store?.type === 'etcd' };
 }
 
 export function pluginNodeLimits(): PluginNodeLimits {

@@ -9,14 +9,20 @@
 // The consumer is the one the gateway's auth plugins identified (key-auth, jwt-auth…),
 // never a request header: Higress reads `x-mse-consumer`, which its own auth plugins set,
 // but a client here could send it, and pick whose quota it spends or act as the admin.
-// There is no node-local store: a quota must be one number for the whole deployment, and
-// Higress's is Redis's. A Redis error answers 503 `redis error:<e>` (Higress denies a chat
-// request with 403 then; a 503 says what happened).
+// Where: with `redis` (Higress requires it), in that server, one number for every node. A
+// Redis error answers 503 `redis error:<e>` (Higress denies a chat request with 403 then; a
+// 503 says what happened). Without `redis` (not in Higress), the node keeps the quotas: the
+// primary's value book (src/counters/value-book.ts), reached by every worker over IPC and
+// written through to `<data_dir>/ai-quota.db` (SQLite), so a restart neither loses nor resets
+// a quota; its failure answers 503 `quota store error:<e>`. A node's quotas are its own, so
+// in cluster mode (store etcd) `redis` is required: a quota must be one number for the
+// whole deployment.
 import type { Counter } from 'prom-client';
 import type { PhaseResult, PluginContext } from '../contracts/plugin.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { registerVariable } from '../core/expr/index.js';
-import { RedisCounterStore, type RedisTarget } from '../counters/index.js';
+import { RedisCounterStore, valueStore } from '../counters/index.js';
+import { pluginNodeLimits } from '../plugin-runtime/node-limits.js';
 import { HIGRESS_REDIS_SCHEMA, higressRedisTarget, type HigressRedisConf } from './common/higress-redis.js';
 import { counter } from '../observability/metrics.js';
 import { routeCounter, setLoggedText } from './common/observe.js';
@@ -26,17 +32,24 @@ export interface AiQuotaConf {
   redis_key_prefix?: string;
   admin_consumer: string;
   admin_path?: string;
-  redis: HigressRedisConf;
+  redis?: HigressRedisConf;
+}
 
+/** A quota store: Redis's or the node's; what fails rejects, named by `failure`. */
+interface QuotaStore {
+  /** The consumer's quota, null when none was ever set. */
+  get(key: string): Promise<number | null>;
+  set(key: string, quota: number): Promise<void>;
+  add(key: string, by: number): Promise<void>;
+  readonly failure: string;
 }
 
 interface Prepared {
   prefix: string;
   adminConsumer: string;
   adminPath: string;
-  target: RedisTarget;
   /** Created by the first request (the primary prepares configs only to validate them). */
-  store: RedisCounterStore | undefined;
+  store: () => QuotaStore;
 }
 
 type Mode = 'chat' | 'query' | 'refresh' | 'delta' | undefined;
@@ -56,7 +69,7 @@ let tokensCharged: Counter<'route'> | undefined;
 
 export default definePlugin<AiQuotaConf, Prepared>({
   name: 'ai-quota',
-  description: 'Per-consumer token quota in Redis, charged with each answer\'s tokens, with admin paths to query, set and refill it.',
+  description: 'Per-consumer token quota (in Redis, or kept by the node), charged with each answer\'s tokens, with admin paths to query, set and refill it.',
   version: '0.1',
   stage: 'default',
   priority: 750,
@@ -67,19 +80,23 @@ export default definePlugin<AiQuotaConf, Prepared>({
       redis_key_prefix: { type: 'string', minLength: 1, default: 'chat_quota:' },
       admin_consumer: { type: 'string', minLength: 1, description: 'the consumer (by username) allowed on the admin paths' },
       admin_path: { type: 'string', pattern: '^/[^?#]*$', default: '/quota', description: 'appended to /v1/chat/completions' },
-      redis: HIGRESS_REDIS_SCHEMA,
+      redis: { ...HIGRESS_REDIS_SCHEMA, description: 'absent: the node keeps the quotas (not in cluster mode)' },
     },
-    required: ['admin_consumer', 'redis'],
+    required: ['admin_consumer'],
   },
 
   prepare(conf) {
-    return {
-      prefix: conf.redis_key_prefix ?? 'chat_quota:',
-      adminConsumer: conf.admin_consumer,
-      adminPath: conf.admin_path ?? '/quota',
-      store: undefined,
-      target: higressRedisTarget(conf.redis),
-    };
+    let store: () => QuotaStore;
+    if (conf.redis !== undefined) {
+      const target = higressRedisTarget(conf.redis);
+      let redis: QuotaStore | undefined;
+      store = () => redis ??= redisQuotas(new RedisCounterStore(target));
+    } else if (pluginNodeLimits().clusterMode) {
+      throw new Error('redis: ai-quota needs redis when the gateway runs in cluster mode (a node-local quota is not the deployment\'s)');
+    } else {
+      store = nodeQuotas;
+    }
+    return { prefix: conf.redis_key_prefix ?? 'chat_quota:', adminConsumer: conf.admin_consumer, adminPath: conf.admin_path ?? '/quota', store };
   },
 
   async access(p, ctx) {
@@ -115,7 +132,7 @@ export default definePlugin<AiQuotaConf, Prepared>({
     if (tokens <= 0) return;
     tokensCharged ??= counter('gatehouse_ai_quota_tokens_total', 'Tokens ai-quota charged to consumers\' quotas, by route', ['route']);
     tokensCharged.inc({ route: ctx.routeId ?? '' }, tokens);
-    store(p).command('a quota charge', (c) => c.decrby(p.prefix + consumer, tokens)).catch((err: unknown) => {
+    p.store().add(p.prefix + consumer, -tokens).catch((err: unknown) => {
       ctx.log.error({ plugin: 'ai-quota', route_id: ctx.routeId, consumer, tokens }, `ai-quota could not charge the tokens: ${message(err)}`);
     });
   },
@@ -131,19 +148,40 @@ function modeOf(path: string, adminPath: string): Mode {
   return undefined;
 }
 
-function store(p: Prepared): RedisCounterStore {
-  return p.store ??= new RedisCounterStore(p.target);
+function redisQuotas(redis: RedisCounterStore): QuotaStore {
+  return {
+    failure: 'redis error',
+    get: async (key) => {
+      const text = await redis.command('a quota lookup', (c) => c.get(key));
+      return text === null ? null : integerOf(text) ?? 0;
+    },
+    set: (key, quota) => redis.command('a quota refresh', async (c) => { await c.set(key, quota); }),
+    add: (key, by) => redis.command('a quota change', async (c) => { await c.incrby(key, by); }),
+  };
+}
+
+let node: QuotaStore | undefined;
+
+/** The node's quotas: the primary's value book, a file in data_dir. */
+function nodeQuotas(): QuotaStore {
+  return node ??= {
+    failure: 'quota store error',
+    get: (key) => valueStore().getValue(key),
+    set: (key, quota) => valueStore().setValue(key, quota),
+    add: async (key, by) => { await valueStore().addValue(key, by); },
+  };
 }
 
 async function checkQuota(p: Prepared, ctx: PluginContext, consumer: string): Promise<PhaseResult | undefined> {
   setLoggedText(ctx, 'ai_quota_consumer', consumer);
-  let quota: string | null;
+  const store = p.store();
+  let quota: number | null;
   try {
-    quota = await store(p).command('a quota lookup', (c) => c.get(p.prefix + consumer));
+    quota = await store.get(p.prefix + consumer);
   } catch (err) {
-    return redisError(err);
+    return storeError(store, err);
   }
-  if (quota === null || !(integerOf(quota)! > 0)) {
+  if (quota === null || !(quota > 0)) {
     countRejected(ctx);
     return text(403, `${DENIED}, No quota left`);
   }
@@ -154,13 +192,14 @@ async function checkQuota(p: Prepared, ctx: PluginContext, consumer: string): Pr
 async function queryQuota(p: Prepared, ctx: PluginContext): Promise<PhaseResult> {
   const consumer = ctx.request.arg('consumer') ?? '';
   if (consumer === '') return text(403, `${DENIED}. consumer can't be empty.`);
-  let quota: string | null;
+  const store = p.store();
+  let quota: number | null;
   try {
-    quota = await store(p).command('a quota lookup', (c) => c.get(p.prefix + consumer));
+    quota = await store.get(p.prefix + consumer);
   } catch (err) {
-    return redisError(err);
+    return storeError(store, err);
   }
-  return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ consumer, quota: integerOf(quota ?? '0') ?? 0 }) };
+  return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ consumer, quota: quota ?? 0 }) };
 }
 
 async function changeQuota(p: Prepared, mode: 'refresh' | 'delta', form: URLSearchParams): Promise<PhaseResult> {
@@ -171,10 +210,11 @@ async function changeQuota(p: Prepared, mode: 'refresh' | 'delta', form: URLSear
     return text(403, `${DENIED}. consumer can't be empty and ${field} must be integer.`);
   }
   const key = p.prefix + consumer;
+  const store = p.store();
   try {
-    await store(p).command(`a quota ${mode}`, async (c) => { await (mode === 'refresh' ? c.set(key, amount) : c.incrby(key, amount)); });
+    await (mode === 'refresh' ? store.set(key, amount) : store.add(key, amount));
   } catch (err) {
-    return redisError(err);
+    return storeError(store, err);
   }
   return text(200, `${mode} quota successful`);
 }
@@ -186,8 +226,8 @@ function integerOf(s: string): number | undefined {
   return Number.isSafeInteger(n) ? n : undefined;
 }
 
-function redisError(err: unknown): PhaseResult {
-  return text(503, `redis error:${message(err)}`);
+function storeError(store: QuotaStore, err: unknown): PhaseResult {
+  return text(503, `${store.failure}:${message(err)}`);
 }
 
 function message(err: unknown): string {

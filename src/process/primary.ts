@@ -20,6 +20,8 @@ import { StatusServer, type StatusSource } from '../admin-api/status-server.js';
 import { MetricsExportServer, clusterScrape } from '../observability/export-server.js';
 import { VERSION } from '../core/version.js';
 import { CounterService } from '../counters/counter-service.js';
+import { CounterTable } from '../counters/counter-table.js';
+import { SqliteValueBook } from '../counters/value-book.js';
 import { attachCacheService, CacheService, configureProxyCache } from '../proxy-cache/index.js';
 import { attachAnswerStoreService } from '../ai/answer-store.js';
 import { EchoUpstream } from '../examples/echo-upstream.js';
@@ -125,8 +127,9 @@ export class Primary {
       // isolated-vm (serverless functions) crashes on Node 20+ without it; a flag, not NODE_OPTIONS material
       execArgv: [...process.execArgv, '--no-node-snapshot'],
     });
-    // limit-count / limit-req / limit-conn (policy local): counters shared by every worker, kept here
-    new CounterService().attach(cluster);
+    // limit-count / limit-req / limit-conn (policy local): counters shared by every worker, kept here;
+    // ai-quota without redis: quotas kept here too, in a file of data_dir
+    new CounterService(new CounterTable(undefined, undefined, SqliteValueBook.inDataDir(this.config.data_dir))).attach(cluster);
     // proxy-cache: the node's one cache (index, eviction, PURGE, miss locks), kept here
     attachCacheService(new CacheService(this.config.proxy_cache.zones), cluster);
     // ai-cache (cache.type memory): the node's answer table, kept here
