@@ -2,12 +2,13 @@
 // and a two-worker gateway whose Admin API writes, with a real redis-server
 // (startAiRedisGateway) or without one (startAiGateway: the node-local stores).
 import assert from 'node:assert/strict';
+import { before, after } from 'node:test';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGateway, type Gateway } from './gateway.js';
 import { startFakeLlm, type FakeLlm } from './fake-llm.js';
-import { startRedis, type TestRedis } from './redis-server.js';
+import { redisMissing, startRedis, type TestRedis } from './redis-server.js';
 import { adminClient } from '../integration/admin/client.js';
 
 export interface AiGateway {
@@ -68,4 +69,24 @@ export async function startAiRedisGateway(): Promise<AiRedisGateway> {
       await redis.close();
     },
   });
+}
+
+export type AiStoreGateway = AiGateway & { redis?: TestRedis };
+
+/**
+ * The setting of one store for the describe block it is called in: a gateway with a
+ * redis-server (`redis` set) or without one (the node's stores), started in `before` (then
+ * handed to `ready`) and stopped in `after`. Returns the block's `skip`: set when the
+ * Redis setting cannot run here.
+ */
+export function aiStoreSuite(withRedis: boolean, ready: (setting: AiStoreGateway) => Promise<void>): string | undefined {
+  const skip = withRedis ? redisMissing() : undefined;
+  let setting: AiStoreGateway | undefined;
+  before(async () => {
+    if (skip !== undefined) return;
+    setting = withRedis ? await startAiRedisGateway() : await startAiGateway();
+    await ready(setting);
+  });
+  after(() => setting?.stop());
+  return skip;
 }

@@ -1,10 +1,10 @@
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { eventually } from '../../helpers/gateway.js';
-import { redisMissing, type TestRedis } from '../../helpers/redis-server.js';
-import { startAiGateway, startAiRedisGateway, type AiGateway } from '../../helpers/ai-redis-gateway.js';
+import type { TestRedis } from '../../helpers/redis-server.js';
+import { aiStoreSuite, type AiStoreGateway } from '../../helpers/ai-redis-gateway.js';
 import { get, type SimpleResponse } from '../../helpers/http.js';
 import { logEntry, metricValue } from '../../helpers/observe.js';
 import { withPluginRoutes } from '../../helpers/plugin-admin.js';
@@ -18,20 +18,13 @@ const LOG = { path: 'history.log', log_format: { uri: '$request_uri', filled: '$
 const hashed = (identity: string) => createHash('sha256').update(identity).digest('hex');
 
 for (const store of ['redis', 'memory'] as const) {
-  const skip = store === 'redis' ? redisMissing() : undefined;
   describe(`ai-history, ${store} store`, () => {
-    let setting: AiGateway;
+    let setting: AiStoreGateway;
     let redis: TestRedis | undefined;
 
-    before(async () => {
-      if (skip !== undefined) return;
-      if (store === 'redis') {
-        const withRedis = await startAiRedisGateway();
-        ({ redis } = withRedis);
-        setting = withRedis;
-      } else {
-        setting = await startAiGateway();
-      }
+    const skip = aiStoreSuite(store === 'redis', async (started) => {
+      setting = started;
+      ({ redis } = setting);
       const { put } = setting;
       const storeConf = redis === undefined ? {} : { redis: { serviceName: '127.0.0.1', servicePort: redis.port, timeout: 500 } };
       const history = { fillHistoryCnt: 2, cacheTTL: 600, ...storeConf };
@@ -43,8 +36,6 @@ for (const store of ['redis', 'memory'] as const) {
       });
       await eventually(async () => (await chat('/proxied/v1/chat/completions', 'probe', 'hi')).status === 200);
     });
-
-    after(() => setting?.stop());
 
     function chat(path: string, identity: string, ...questions: string[]): Promise<SimpleResponse> {
       const messages = questions.map((content) => ({ role: 'user', content }));

@@ -1,10 +1,10 @@
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { eventually, startGateway } from '../../helpers/gateway.js';
-import { redisMissing, type TestRedis } from '../../helpers/redis-server.js';
-import { startAiGateway, startAiRedisGateway, type AiGateway } from '../../helpers/ai-redis-gateway.js';
+import type { TestRedis } from '../../helpers/redis-server.js';
+import { aiStoreSuite, type AiStoreGateway } from '../../helpers/ai-redis-gateway.js';
 import { startEtcd } from '../../helpers/etcd-server.js';
 import { adminClient } from '../admin/client.js';
 import { get, type SimpleResponse } from '../../helpers/http.js';
@@ -22,20 +22,13 @@ const STREAM = JSON.stringify({ model: 'm', stream: true, messages: [{ role: 'us
 const LOG = { path: 'quota.log', log_format: { uri: '$request_uri', consumer: '$ai_quota_consumer', tokens: '$ai_quota_tokens' } };
 
 for (const store of ['redis', 'local'] as const) {
-  const skip = store === 'redis' ? redisMissing() : undefined;
   describe(`ai-quota, ${store} store`, () => {
-    let setting: AiGateway;
+    let setting: AiStoreGateway;
     let redis: TestRedis | undefined;
 
-    before(async () => {
-      if (skip !== undefined) return;
-      if (store === 'redis') {
-        const withRedis = await startAiRedisGateway();
-        ({ redis } = withRedis);
-        setting = withRedis;
-      } else {
-        setting = await startAiGateway();
-      }
+    const skip = aiStoreSuite(store === 'redis', async (started) => {
+      setting = started;
+      ({ redis } = setting);
       const { put, llm } = setting;
       for (const name of ['admin', 'jack', 'jill']) await put(`/consumers/${name}`, { username: name, plugins: { 'key-auth': { key: `${name}-key` } } });
       const quota = { admin_consumer: 'admin', ...(redis === undefined ? {} : { redis: { service_name: '127.0.0.1', service_port: redis.port, timeout: 500 } }) };
@@ -47,8 +40,6 @@ for (const store of ['redis', 'local'] as const) {
       await put('/routes/noauth', { uri: '/noauth/*', upstream: { nodes: { [`127.0.0.1:${llm.port}`]: 1 } }, plugins: { 'ai-quota': quota } });
       await eventually(async () => (await send('/noauth/v1/chat/completions', 'x')).status === 401);
     });
-
-    after(() => setting?.stop());
 
     function send(path: string, key: string, body = CHAT, headers: Record<string, string> = {}): Promise<SimpleResponse> {
       return get(setting.gw.url + path, { method: 'POST', headers: { apikey: key, 'content-type': 'application/json', connection: 'close', ...headers }, body });
