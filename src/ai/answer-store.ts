@@ -83,10 +83,16 @@ interface Channel {
   onMessage(fn: (msg: unknown) => void): void;
 }
 
-/** A worker's view of the primary's table. */
+/**
+ * A worker's view of the primary's table. One `message` listener and one unref'd sweeper
+ * serve every lookup (no per-request listener or timer): a lookup the primary has not
+ * answered within ANSWER_MS is a miss.
+ */
 export class IpcAnswerStore implements AnswerStore {
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve(v: string | undefined): void; timer: NodeJS.Timeout }>();
+  /** In id order, which is age order: the sweeper stops at the first one still in time. */
+  private readonly pending = new Map<number, { resolve(v: string | undefined): void; at: number }>();
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(private readonly channel: Channel, private readonly table: MemoryTable = 'ai-cache') {
     channel.onMessage((m) => {
@@ -96,7 +102,6 @@ export class IpcAnswerStore implements AnswerStore {
       const p = this.pending.get(msg.id);
       if (p === undefined) return;
       this.pending.delete(msg.id);
-      clearTimeout(p.timer);
       p.resolve(typeof msg.answer === 'string' ? msg.answer : undefined);
     });
   }
@@ -104,18 +109,22 @@ export class IpcAnswerStore implements AnswerStore {
   get(key: string): Promise<string | undefined> {
     const id = this.nextId++;
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        resolve(undefined);
-      }, ANSWER_MS);
-      timer.unref?.();
-      this.pending.set(id, { resolve, timer });
+      this.pending.set(id, { resolve, at: performance.now() });
+      this.sweeper ??= setInterval(() => this.expire(), ANSWER_MS / 4).unref();
       if (!this.post({ op: 'get', id, key })) {
         this.pending.delete(id);
-        clearTimeout(timer);
         resolve(undefined);
       }
     });
+  }
+
+  private expire(): void {
+    const limit = performance.now() - ANSWER_MS;
+    for (const [id, p] of this.pending) {
+      if (p.at > limit) break;
+      this.pending.delete(id);
+      p.resolve(undefined);
+    }
   }
 
   set(key: string, answer: string, ttlSeconds: number): Promise<void> {
