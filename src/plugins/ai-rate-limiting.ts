@@ -80,6 +80,9 @@ const countRejected = routeCounter('gatehouse_ai_rate_limiting_rejected_total', 
 let tokensCharged: ReturnType<typeof counter<'route' | 'instance'>> | undefined;
 
 const quantitySchema = (min: Record<string, number>) => ({ oneOf: [{ type: 'integer', ...min }, { type: 'string', minLength: 1 }] });
+/** A non-empty array of objects with exactly these properties. */
+const listOf = (properties: Record<string, unknown>, required: string[]) =>
+  ({ type: 'array', minItems: 1, items: { type: 'object', additionalProperties: false, properties, required } });
 
 export default definePlugin<AiRateLimitingConf, Prepared>({
   name: PLUGIN,
@@ -94,35 +97,17 @@ export default definePlugin<AiRateLimitingConf, Prepared>({
     properties: {
       limit: quantitySchema({ exclusiveMinimum: 0 }),
       time_window: quantitySchema({ exclusiveMinimum: 0 }),
-      instances: {
-        type: 'array',
-        minItems: 1,
-        items: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            name: { type: 'string', minLength: 1 },
-            limit: quantitySchema({ minimum: 1 }),
-            time_window: quantitySchema({ minimum: 1 }),
-          },
-          required: ['name', 'limit', 'time_window'],
-        },
-      },
-      rules: {
-        type: 'array',
-        minItems: 1,
-        items: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            count: quantitySchema({ exclusiveMinimum: 0 }),
-            time_window: quantitySchema({ exclusiveMinimum: 0 }),
-            key: { type: 'string', minLength: 1 },
-            header_prefix: { type: 'string', minLength: 1 },
-          },
-          required: ['count', 'time_window', 'key'],
-        },
-      },
+      instances: listOf({
+        name: { type: 'string', minLength: 1 },
+        limit: quantitySchema({ minimum: 1 }),
+        time_window: quantitySchema({ minimum: 1 }),
+      }, ['name', 'limit', 'time_window']),
+      rules: listOf({
+        count: quantitySchema({ exclusiveMinimum: 0 }),
+        time_window: quantitySchema({ exclusiveMinimum: 0 }),
+        key: { type: 'string', minLength: 1 },
+        header_prefix: { type: 'string', minLength: 1 },
+      }, ['count', 'time_window', 'key']),
       limit_strategy: { type: 'string', enum: ['total_tokens', 'prompt_tokens', 'completion_tokens', 'expression'], default: 'total_tokens' },
       cost_expr: { type: 'string', minLength: 1 },
       show_limit_quota_header: { type: 'boolean', default: true },

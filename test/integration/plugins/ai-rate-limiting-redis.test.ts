@@ -1,36 +1,30 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, eventually, type Gateway } from '../../helpers/gateway.js';
-import { startFakeLlm, type FakeLlm } from '../../helpers/fake-llm.js';
+import { eventually, type Gateway } from '../../helpers/gateway.js';
 import { get } from '../../helpers/http.js';
-import { startRedis, type TestRedis } from '../../helpers/redis-server.js';
+import type { TestRedis } from '../../helpers/redis-server.js';
+import { startAiRedisNodes, type AiRedisNodes } from '../../helpers/ai-redis-gateway.js';
 
 // ai-rate-limiting with policy redis: two gateway nodes charge one budget in a real Redis
 // (password protected); each fake answer uses 8 tokens.
 
 const PASSWORD = 'airl-redis-s3cret';
 let redis: TestRedis;
-let llm: FakeLlm;
 let nodes: Gateway[] = [];
+let setting: AiRedisNodes | undefined;
 
 before(async () => {
-  [redis, llm] = await Promise.all([startRedis({ password: PASSWORD }), startFakeLlm()]);
-  const route = {
-    id: 'budget', uri: '/budget/*',
-    plugins: {
-      'ai-rate-limiting': {
-        limit: 20, time_window: 3600, rejected_code: 429,
-        policy: 'redis', redis_host: '127.0.0.1', redis_port: redis.port, redis_password: PASSWORD, redis_database: 1,
-      },
-      'ai-proxy': { provider: 'openai-compatible', auth: { header: { Authorization: 'Bearer sk' } }, override: { endpoint: `${llm.url}/v1/chat/completions` } },
+  setting = await startAiRedisNodes(PASSWORD, 'budget', (port) => ({
+    'ai-rate-limiting': {
+      limit: 20, time_window: 3600, rejected_code: 429,
+      policy: 'redis', redis_host: '127.0.0.1', redis_port: port, redis_password: PASSWORD, redis_database: 1,
     },
-  };
-  nodes = await Promise.all([0, 1].map(() => startGateway({ config: { routes: [route] } })));
+  }));
+  ({ redis, nodes } = setting);
 });
 
 after(async () => {
-  await Promise.all(nodes.map((n) => n.stop()));
-  await Promise.all([redis?.close(), llm?.close()]);
+  await setting?.stop();
 });
 
 const chat = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'say hello twice' }] });
