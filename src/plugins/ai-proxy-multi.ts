@@ -181,7 +181,8 @@ export default definePlugin<AiProxyMultiConf, AiProxyMultiPrepared>({
     if ('status' in request) return request;
     const key = p.hashKey?.(ctx);
     const gate = budgetGate(ctx);
-    const spent = gate !== undefined && p.skipSpent ? await spentInstances(p, gate) : undefined;
+    // a lone instance is used as it is: its spent budget is refused by admit (APISIX)
+    const spent = gate !== undefined && p.skipSpent && p.instances.length > 1 ? await spentInstances(p, gate) : undefined;
     const instance = pickUsable(p, ctx, key, spent === undefined ? undefined : new Set(spent));
     if (instance === undefined) return { status: 503, body: 'all servers tried', headers: { 'content-type': 'text/plain; charset=utf-8' } };
     if (gate !== undefined) {
