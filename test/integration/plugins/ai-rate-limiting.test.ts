@@ -173,6 +173,27 @@ test('limit_strategy expression: cost_expr over the raw usage', async () => {
   assert.equal(refused!.headers['x-ai-ratelimit-limit-ai-proxy-openai-compatible'], undefined, 'show_limit_quota_header false');
 });
 
+test('a lone ai-proxy-multi instance is used as it is: under a rate-limiting strategy its spent budget is refused, not skipped', async () => {
+  await route('lone', {
+    'ai-rate-limiting': { instances: [{ name: 'only', limit: 5, time_window: 60 }], rejected_code: 429, rejected_msg: 'spent' },
+    'ai-proxy-multi': { fallback_strategy: 'instance_health_and_rate_limiting', instances: [instance('only', alpha, 0)] },
+  });
+  await eventually(async () => (await post('/lone/one')).status === 200);
+  let r;
+  await eventually(async () => (r = await post('/lone/two')).status === 429);
+  assert.deepEqual(r!.json(), { error_msg: 'spent' });
+});
+
+test('a Redis that cannot answer: 500 failed to limit count, or the request passes with allow_degradation', async () => {
+  const redis = { policy: 'redis', redis_host: '127.0.0.1', redis_port: 1, redis_timeout: 300 };
+  await route('strictredis', { 'ai-rate-limiting': { limit: 100, time_window: 60, ...redis }, 'ai-proxy': proxy(alpha) });
+  await route('degrade', { 'ai-rate-limiting': { limit: 100, time_window: 60, allow_degradation: true, ...redis }, 'ai-proxy': proxy(alpha) });
+  let r;
+  await eventually(async () => (r = await post('/strictredis/x')).status === 500);
+  assert.deepEqual(r!.json(), { error_msg: 'failed to limit count' });
+  await eventually(async () => (await post('/degrade/x')).status === 200);
+});
+
 test('bad config is refused with APISIX\'s messages', async () => {
   const cases: [Record<string, unknown>, RegExp][] = [
     [{ limit: 1, time_window: 1, rules: [{ count: 1, time_window: 1, key: '$remote_addr' }] }, /value should match only one schema, but matches both schemas 1 and 2/],
