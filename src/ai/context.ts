@@ -25,6 +25,8 @@ export interface AiContext {
   stream: boolean;
   /** Known once the answer carried it (the JSON body's, or a streamed chunk's `usage`). */
   usage: AiUsage | undefined;
+  /** The provider's usage object as it came (nested counts such as `prompt_tokens_details` included). */
+  rawUsage?: Record<string, unknown>;
   /** ms from the start of the request to the first byte of the provider's answer. */
   timeToFirstTokenMs: number | undefined;
   /** The answer's text (message contents, streamed deltas joined), at most MAX_ANSWER_CHARS. */
@@ -118,7 +120,10 @@ export class AiResponseObserver {
     if (this.ai.messageListeners !== undefined) for (const listen of this.ai.messageListeners) listen(body, delta);
     if (typeof body.model === 'string') this.ai.responseModel = body.model;
     const usage = usageOf(body.usage);
-    if (usage !== undefined) this.ai.usage = usage;
+    if (usage !== undefined) {
+      this.ai.usage = usage;
+      this.ai.rawUsage = body.usage as Record<string, unknown>;
+    }
     if (!Array.isArray(body.choices)) return;
     for (const choice of body.choices as unknown[]) {
       const part = (choice as Record<string, unknown> | null)?.[delta ? 'delta' : 'message'] as Record<string, unknown> | undefined;

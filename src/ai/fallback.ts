@@ -33,24 +33,22 @@ export const FALLBACK_SCHEMA_PROPERTIES: JsonObject = {
   retry_on_failure_within_ms: { type: 'integer', minimum: 1 },
 };
 
-/**
- * The policy `conf` asks for, undefined when no answer is retried; throws an Error naming the
- * field for the strategies that need ai-rate-limiting (not built).
- */
+/** Whether `conf` asks to skip instances whose ai-rate-limiting budget is spent (`rate_limiting` strategies). */
+export function skipsSpentInstances(conf: FallbackConf): boolean {
+  const s = conf.fallback_strategy;
+  return s === 'instance_health_and_rate_limiting' || (Array.isArray(s) && s.includes('rate_limiting'));
+}
+
+/** The policy `conf` asks for, undefined when no answer is retried. */
 export function fallbackPolicy(conf: FallbackConf): FallbackPolicy | undefined {
   const strategies = conf.fallback_strategy === undefined ? []
     : Array.isArray(conf.fallback_strategy) ? conf.fallback_strategy : [conf.fallback_strategy];
-  for (const s of strategies) {
-    if (s === 'rate_limiting' || s === 'instance_health_and_rate_limiting') {
-      throw new Error(`fallback_strategy: ${s} needs ai-rate-limiting's per-instance quotas, not built yet in Gatehouse (http_429, http_5xx)`);
-    }
-  }
   const on429 = strategies.includes('http_429');
   const on5xx = strategies.includes('http_5xx');
   const listed = new Set(conf.fallback_http_statuses ?? []);
   if (!on429 && !on5xx && listed.size === 0) {
     for (const field of ['max_retries', 'retry_on_failure_within_ms'] as const) {
-      if (conf[field] !== undefined) throw new Error(`${field}: needs fallback_strategy or fallback_http_statuses`);
+      if (conf[field] !== undefined) throw new Error(`${field}: needs fallback_strategy http_429 or http_5xx, or fallback_http_statuses`);
     }
     return undefined;
   }
