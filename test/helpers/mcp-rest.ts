@@ -22,6 +22,8 @@ export async function startMcpRest(): Promise<McpRest> {
         key: req.headers['x-api-key'] ?? null });
     } else if (url.pathname === '/orders' || url.pathname === '/notes') {
       json(201, { got: req.body.toString(), type: req.headers['content-type'] ?? null, cookie: req.headers.cookie ?? null });
+    } else if (url.pathname === '/slow') {
+      setTimeout(() => json(200, { late: true }), 1500).unref();
     } else if (url.pathname === '/search') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end(`results for ${url.search}`);
     } else {

@@ -1,10 +1,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import net, { type AddressInfo } from 'node:net';
 import { eventually, startGateway, type Gateway } from '../../helpers/gateway.js';
 import { mcpServerConf, rawPost, startMcpRest, type McpRest, type RawAnswer } from '../../helpers/mcp-rest.js';
 import { adminClient, type AdminCall } from '../admin/client.js';
-import { logEntries } from '../../helpers/observe.js';
+import { logEntries, metricValue } from '../../helpers/observe.js';
 
 // Streamable HTTP and JSON-RPC as raw requests, each on a connection of its own so the
 // node's two workers take turns: sessions, error codes, batches, the refused methods and
@@ -153,6 +154,31 @@ test('allow_origins lets another site call', async () => {
   const init = (origin: string): Promise<RawAnswer> => rawPost(`${gw.url}/mcp-origins`, JSON.stringify(INIT), { ...JSON_HEADERS, origin });
   await eventually(async () => (await init('https://app.example')).status === 200);
   assert.equal((await init(gw.url)).status, 403);
+});
+
+test('a REST API that does not answer in `timeout`, or not at all, is a tool error; both are counted', async () => {
+  const spare = net.createServer();
+  await new Promise<void>((resolve) => spare.listen(0, '127.0.0.1', resolve));
+  const closed = (spare.address() as AddressInfo).port; // free again once closed: connections to it are refused
+  await new Promise((resolve) => spare.close(resolve));
+  const conf = { server: { name: 'flaky' }, timeout: 300, tools: [
+    { name: 'slow', description: 'Too slow', requestTemplate: { url: `${rest.server.url}/slow`, method: 'GET' } },
+    { name: 'gone', description: 'Nobody listens', requestTemplate: { url: `http://127.0.0.1:${closed}/x`, method: 'GET' } },
+  ] };
+  assert.equal((await call('PUT', '/routes/mcp-flaky', { uri: '/mcp-flaky', plugins: { 'mcp-server': conf, prometheus: {} } })).status, 201);
+  const flaky = (body: unknown, headers: Record<string, string> = {}): Promise<RawAnswer> =>
+    rawPost(`${gw.url}/mcp-flaky`, JSON.stringify(body), { ...JSON_HEADERS, ...headers });
+  await eventually(async () => (await flaky(INIT)).status === 200);
+  const session = (await flaky(INIT)).headers['mcp-session-id'] as string;
+  const started = Date.now();
+  const slow = JSON.parse((await flaky({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'slow' } }, { 'mcp-session-id': session })).body);
+  assert.ok(Date.now() - started < 1200, 'answered at the timeout, not when the API did');
+  assert.deepEqual(slow.result, { content: [{ type: 'text', text: 'The REST API did not answer: no reply within 300 ms' }], isError: true });
+  const gone = JSON.parse((await flaky({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'gone' } }, { 'mcp-session-id': session })).body);
+  assert.equal(gone.result.isError, true);
+  assert.match(gone.result.content[0].text, /^The REST API did not answer: /);
+  await eventually(async () => (await metricValue(gw, 'gatehouse_mcp_server_calls_total{route="mcp-flaky",tool="slow",outcome="timeout"}')) === 1
+    && (await metricValue(gw, 'gatehouse_mcp_server_calls_total{route="mcp-flaky",tool="gone",outcome="unreachable"}')) === 1);
 });
 
 test('configs the Admin API refuses, naming the field', async () => {
