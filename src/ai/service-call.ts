@@ -31,7 +31,7 @@ export class ServiceCallError extends Error {
 }
 
 export interface ServiceRequest {
-  method: 'GET' | 'POST' | 'PUT';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
   url: string;
   headers: Record<string, string>;
   body?: string;
