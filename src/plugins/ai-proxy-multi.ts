@@ -2,7 +2,7 @@
 // instances and each request goes to one of them: the highest priority group first, weighted
 // round robin (or a hash of a request key) inside it. Each instance is prepared once per
 // configuration, with its own inline upstream; the request is then rewritten and proxied
-// exactly as ai-proxy does (src/ai/proxy.ts). With a fallback strategy, an instance's
+// exactly as ai-proxy does (src/ai/proxy/proxy.ts). With a fallback strategy, an instance's
 // 429/5xx answer is dropped unseen by the data plane (PluginContext.retryOnStatus) and the
 // buffered request goes to the next instance. An instance with `checks.active` is probed by
 // the upstream health checker and skipped while it is down. The semantic balancer and the
@@ -11,16 +11,16 @@ import type { UpstreamChoice } from '../contracts/plugin.js';
 import { registerVariable } from '../core/expr/index.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { checkedInlineUpstream } from '../plugin-runtime/upstream-check.js';
-import { aiRequestCounter } from '../ai/observe.js';
-import { InstancePicker, hashKeyReader, type HashOn } from '../ai/instance-picker.js';
-import type { JsonObject } from '../ai/json-body.js';
+import { aiRequestCounter } from '../ai/context/observe.js';
+import { InstancePicker, hashKeyReader, type HashOn } from '../ai/proxy/instance-picker.js';
+import type { JsonObject } from '../ai/protocol/json-body.js';
 import {
   AI_PROXY_VARIABLES, CALL_SCHEMA_PROPERTIES, PROVIDER_SCHEMA_PROPERTIES, providerResponsePhases,
   prepareProvider, readAiRequest, sendToProvider, type AiRequest, type PreparedProvider, type ProviderConf,
-} from '../ai/proxy.js';
+} from '../ai/proxy/proxy.js';
 import type { PluginContext } from '../contracts/plugin.js';
 import { counter } from '../observability/metrics.js';
-import { FALLBACK_SCHEMA_PROPERTIES, fallbackPolicy, type FallbackConf, type FallbackPolicy } from '../ai/fallback.js';
+import { FALLBACK_SCHEMA_PROPERTIES, fallbackPolicy, type FallbackConf, type FallbackPolicy } from '../ai/proxy/fallback.js';
 
 type Transport = Pick<ProviderConf, 'timeout' | 'keepalive' | 'keepalive_timeout' | 'keepalive_pool' | 'ssl_verify'>;
 
