@@ -1,30 +1,27 @@
 // Where a content check finds its text in a JSON document. Higress's fields take gjson
 // paths (`messages.@reverse.0.content`, `choices.0.delta.content`); the AI plugins here
 // speak a JSONPath subset (json-path-lite.ts). Both are accepted: a path starting with `$`
-// is JSONPath, any other a dotted gjson path of names, indexes, `#` (every element) and
-// `@reverse.N` (the N-th from the end). Other gjson features (queries, modifiers, escapes)
-// are refused with the field named.
+// is JSONPath, any other a dotted gjson path (gjson-path.ts's parser) of names, indexes,
+// `#` (every element) and `@reverse.N` (the N-th from the end), read as the JSONPath steps
+// it stands for. Other gjson features (queries, modifiers) are refused with the field named.
+import { parseGjsonPath } from './gjson-path.js';
 import { parseJsonPathLite, visitStrings, type JsonPathLite, type PathStep } from './json-path-lite.js';
 
 export function parseContentPath(text: string, field: string): JsonPathLite {
   if (text.startsWith('$')) return parseJsonPathLite(text, field);
-  const parts = text.split('.');
+  const gjson = parseGjsonPath(text, field, { each: true }).steps;
   const steps: PathStep[] = [];
-  for (let i = 0; i < parts.length; i++) {
-    const part = parts[i]!;
-    if (part === '@reverse') {
-      const n = parts[i + 1];
-      if (n === undefined || !/^\d+$/.test(n)) throw new Error(`${field}: "${text}" needs an index after @reverse`);
-      steps.push({ index: -1 - Number(n) });
+  for (let i = 0; i < gjson.length; i++) {
+    const step = gjson[i]!;
+    if ('reverse' in step) {
+      const next = gjson[i + 1];
+      if (next === undefined || !('key' in next) || !/^\d+$/.test(next.key)) throw new Error(`${field}: "${text}" needs an index after @reverse`);
+      steps.push({ index: -1 - Number(next.key) });
       i++;
-    } else if (part === '#') {
+    } else if ('each' in step) {
       steps.push({ wildcard: true });
-    } else if (/^\d+$/.test(part)) {
-      steps.push({ index: Number(part) });
-    } else if (part === '' || /[@#*?\\|!=<>()]/.test(part)) {
-      throw new Error(`${field}: "${text}" uses gjson syntax beyond names, indexes, # and @reverse.N ("${part}")`);
     } else {
-      steps.push({ name: part });
+      steps.push(/^\d+$/.test(step.key) ? { index: Number(step.key) } : { name: step.key });
     }
   }
   return { text, steps };

@@ -23,3 +23,8 @@ test('other GJSON syntax is refused naming the field', () => {
   assert.throws(() => parseGjsonPath('a.@this', 'f'), /"@"/);
   assert.throws(() => parseGjsonPath('a..b', 'f'), /empty key/);
 });
+
+test('`#` (every element) only where the caller takes it, as content checks do', () => {
+  assert.deepEqual(parseGjsonPath('choices.#.m', 'f', { each: true }).steps, [{ key: 'choices' }, { each: true }, { key: 'm' }]);
+  assert.throws(() => parseGjsonPath('choices.#(m=="x")', 'f', { each: true }), /^Error: f: .* beyond dotted keys, array indexes, # and @reverse \("#"\)/);
+});

@@ -18,6 +18,8 @@ test('content paths: gjson dotted (with @reverse and #) and JSONPath', () => {
   assert.equal(textAt(doc, parseContentPath('choices.#.m', 'f')), 'x\ny');
   assert.equal(textAt(doc, parseContentPath('$.messages[0].content', 'f')), 'a');
   assert.throws(() => parseContentPath('messages.#(role=="user").content', 'requestContentJsonPath'), /requestContentJsonPath/);
+  assert.throws(() => parseContentPath('messages.@reverse.content', 'f'), /needs an index after @reverse/);
+  assert.equal(textAt({ 'a.b': ['x'] }, parseContentPath('a\\.b.0', 'f')), 'x', 'an escaped dot, as gjson reads it');
   assert.deepEqual(windows('abcdefg', 3), ['abc', 'cdef', 'fg'], 'each window repeats the end of the one before');
   assert.deepEqual(windows('a😀bc', 2), ['a', 'a😀', '😀bc'], 'a surrogate pair is never split');
 });
