@@ -2,9 +2,11 @@
 // re-asks for valid JSON, ai-transformer rewrites a body): one POST of an OpenAI-compatible
 // chat completion (or DashScope's native text-generation API, which ai-transformer's
 // Higress original calls) to a configured URL, bounded in time and in the size of the answer
-// read. Connections are pooled per target origin, so a busy route reuses them.
-import { Pool, request, type Dispatcher } from 'undici';
+// read (through service-call.ts). Connections are pooled per target origin, so a busy route
+// reuses them.
+import { Pool, request } from 'undici';
 import type { JsonObject } from '../protocol/json-body.js';
+import { sendBounded, ServiceCallError, type ServiceConnections } from './service-call.js';
 
 export interface ChatMessage { role: string; content: string }
 
@@ -33,16 +35,24 @@ export const DEFAULT_MAX_ANSWER_BYTES = 1024 * 1024;
 
 // A pool per origin and TLS host (Higress's proxyDomain may differ from the URL's host); the
 // origins come from route configs, so the map grows only with the configured targets.
-const pools = new Map<string, Pool>();
-function poolFor(origin: string, servername: string | undefined): Dispatcher {
+const pools = new Map<string, ServiceConnections>();
+function poolFor(origin: string, servername: string | undefined): ServiceConnections {
   const key = `${origin}|${servername ?? ''}`;
-  let pool = pools.get(key);
-  if (pool === undefined) {
-    pool = new Pool(origin, { connections: 64, keepAliveTimeout: 60_000, connect: servername === undefined ? {} : { servername } });
-    pools.set(key, pool);
+  let connections = pools.get(key);
+  if (connections === undefined) {
+    const dispatcher = new Pool(origin, { connections: 64, keepAliveTimeout: 60_000, connect: servername === undefined ? {} : { servername } });
+    connections = { request: (url, opts) => request(url, { ...opts, dispatcher }) };
+    pools.set(key, connections);
   }
-  return pool;
+  return connections;
 }
+
+const FAILURE_MESSAGE = {
+  timeout: (target: LlmTarget) => `model did not answer within ${target.timeoutMs} ms`,
+  aborted: () => 'request aborted',
+  too_large: (target: LlmTarget) => `model answer is larger than ${target.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES} bytes`,
+  network: (_target: LlmTarget, err: ServiceCallError) => `model unreachable: ${err.message}`,
+} as const;
 
 /** The answer text of an OpenAI chat completion (`choices[0].message.content`) or of DashScope's native API (`output.text`, `output.choices[0].message.content`). */
 export function answerText(json: JsonObject): string | undefined {
@@ -62,45 +72,33 @@ export async function postChat(target: LlmTarget, body: JsonObject, signal?: Abo
   const headers: Record<string, string> = { ...extraHeaders, 'content-type': 'application/json', accept: 'application/json' };
   if (target.apiKey !== undefined && target.apiKey !== '') headers.authorization = `Bearer ${target.apiKey}`;
   if (target.hostHeader !== undefined) headers.host = target.hostHeader;
-  const timeout = AbortSignal.timeout(target.timeoutMs);
-  const both = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
   const maxBytes = target.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES;
+  let raw: string;
+  let status: number;
   try {
-    const res = await request(url, {
-      method: 'POST', headers, body: JSON.stringify(body), signal: both,
-      dispatcher: poolFor(url.origin, url.protocol === 'https:' ? target.hostHeader : undefined),
-    });
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > maxBytes) {
-        res.body.destroy();
-        return { ok: false, kind: 'too_large', message: `model answer is larger than ${maxBytes} bytes`, status: res.statusCode };
-      }
-      chunks.push(chunk);
-    }
-    const raw = Buffer.concat(chunks).toString('utf8');
-    if (res.statusCode < 200 || res.statusCode > 299) {
-      return { ok: false, kind: 'status', status: res.statusCode, message: `model answered ${res.statusCode}: ${raw.slice(0, 200)}` };
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(raw);
-    } catch {
-      return { ok: false, kind: 'not_json', status: res.statusCode, message: `model answer is not JSON: ${raw.slice(0, 200)}` };
-    }
-    if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-      return { ok: false, kind: 'not_json', status: res.statusCode, message: 'model answer is not a JSON object' };
-    }
-    const usage = (json as JsonObject).usage;
-    return { ok: true, status: res.statusCode, json: json as JsonObject, text: answerText(json as JsonObject),
-      usage: typeof usage === 'object' && usage !== null ? usage as LlmUsage : undefined };
+    const reply = await sendBounded({ method: 'POST', url: target.url, headers, body: JSON.stringify(body) },
+      { connections: poolFor(url.origin, url.protocol === 'https:' ? target.hostHeader : undefined), timeout: target.timeoutMs, maxReplyBytes: maxBytes }, signal);
+    raw = reply.body.toString('utf8');
+    status = reply.status;
   } catch (err) {
-    if (timeout.aborted) return { ok: false, kind: 'timeout', message: `model did not answer within ${target.timeoutMs} ms` };
-    if (signal?.aborted === true) return { ok: false, kind: 'aborted', message: 'request aborted' };
-    return { ok: false, kind: 'network', message: `model unreachable: ${(err as Error).message}` };
+    const e = err as ServiceCallError;
+    return { ok: false, kind: e.failure, message: FAILURE_MESSAGE[e.failure](target, e), ...(e.status !== undefined ? { status: e.status } : {}) };
   }
+  if (status < 200 || status > 299) {
+    return { ok: false, kind: 'status', status, message: `model answered ${status}: ${raw.slice(0, 200)}` };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    return { ok: false, kind: 'not_json', status, message: `model answer is not JSON: ${raw.slice(0, 200)}` };
+  }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    return { ok: false, kind: 'not_json', status, message: 'model answer is not a JSON object' };
+  }
+  const usage = (json as JsonObject).usage;
+  return { ok: true, status, json: json as JsonObject, text: answerText(json as JsonObject),
+    usage: typeof usage === 'object' && usage !== null ? usage as LlmUsage : undefined };
 }
 
 /** One chat completion: `model` and `messages` POSTed as OpenAI's API takes them; the answer text is `choices[0].message.content`. */

@@ -1,6 +1,7 @@
-// One JSON POST from an AI plugin to a service beside the model (an embeddings endpoint,
-// a vector index, a search API): through a shared connection pool, with a deadline that
-// also ends when the client goes away, and a bound on the reply read into memory.
+// The one way an AI plugin calls out: a request to a service beside the model (an embeddings
+// endpoint, a vector index, a search API) or to a model itself (llm-client.ts), through a
+// pool of connections, with a deadline that also ends when the client goes away, and a
+// bound on the reply read into memory.
 import type { Dispatcher } from 'undici';
 import type { PluginContext } from '../../contracts/plugin.js';
 
@@ -23,10 +24,15 @@ export interface ServiceReply {
   body: Buffer;
 }
 
-/** Why a call got no usable reply: `timeout`, or `error` (refused, reset, TLS, too large). */
+/** What ended a call without a reply: `network` is refused, reset, TLS and the like. */
+export type ServiceFailure = 'timeout' | 'aborted' | 'too_large' | 'network';
+
+/** Why a call got no usable reply: `timeout`, or `error` (refused, reset, TLS, too large, aborted); `failure` tells which. */
 export class ServiceCallError extends Error {
-  constructor(readonly kind: 'timeout' | 'error', message: string) {
+  readonly kind: 'timeout' | 'error';
+  constructor(readonly failure: ServiceFailure, message: string, readonly status?: number) {
     super(message);
+    this.kind = failure === 'timeout' ? 'timeout' : 'error';
   }
 }
 
@@ -44,20 +50,25 @@ export function postJson(ctx: PluginContext, url: string, headers: Record<string
 }
 
 /** Sends `req`; the reply whatever its status. Throws ServiceCallError. */
-export async function callService(ctx: PluginContext, req: ServiceRequest, policy: ServiceCallPolicy): Promise<ServiceReply> {
+export function callService(ctx: PluginContext, req: ServiceRequest, policy: ServiceCallPolicy): Promise<ServiceReply> {
+  return sendBounded(req, policy, ctx.signal);
+}
+
+/** callService for a caller with no PluginContext: `signal` (when given) ends the call early, as the client going away does. */
+export async function sendBounded(req: ServiceRequest, policy: ServiceCallPolicy, signal?: AbortSignal): Promise<ServiceReply> {
   const deadline = AbortSignal.timeout(policy.timeout);
   try {
     const res = await policy.connections.request(req.url, {
       method: req.method, headers: req.headers, body: req.body,
       headersTimeout: policy.timeout, bodyTimeout: policy.timeout,
-      signal: AbortSignal.any([ctx.signal, deadline]),
+      signal: signal === undefined ? deadline : AbortSignal.any([signal, deadline]),
     });
     const parts: Buffer[] = [];
     let size = 0;
     for await (const part of res.body as AsyncIterable<Buffer>) {
       if ((size += part.length) > policy.maxReplyBytes) {
         res.body.destroy();
-        throw new ServiceCallError('error', `reply over ${policy.maxReplyBytes} bytes`);
+        throw new ServiceCallError('too_large', `reply over ${policy.maxReplyBytes} bytes`, res.statusCode);
       }
       parts.push(part);
     }
@@ -68,6 +79,6 @@ export async function callService(ctx: PluginContext, req: ServiceRequest, polic
     if (err instanceof ServiceCallError) throw err;
     const code = (err as { code?: string }).code;
     if (deadline.aborted || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') throw new ServiceCallError('timeout', `no reply within ${policy.timeout} ms`);
-    throw new ServiceCallError('error', (err as Error).message);
+    throw new ServiceCallError(signal?.aborted === true ? 'aborted' : 'network', (err as Error).message);
   }
 }
