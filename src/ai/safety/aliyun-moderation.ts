@@ -7,7 +7,7 @@
 // is base64(HMAC-SHA1(secret + "&", StringToSign)). Higress's current release signs with
 // ACS3-HMAC-SHA256 instead; the service accepts both.
 import { createHmac, randomUUID } from 'node:crypto';
-import { readBounded, type ModerationPhase, type ModerationService, type ModerationVerdict } from './moderation.js';
+import { askModeration, type ModerationPhase, type ModerationService, type ModerationVerdict } from './moderation.js';
 
 /** RFC 3986 percent-encoding as Aliyun's signature defines it (`A-Za-z0-9-_.~` kept). */
 export function percentEncode(s: string): string {
@@ -96,14 +96,7 @@ export class AliyunModeration implements ModerationService {
     if (o.securityToken !== undefined) params.SecurityToken = o.securityToken;
     params.Signature = rpcSignature('POST', params, o.secretKey);
     const form = Object.entries(params).map(([k, v]) => `${percentEncode(k)}=${percentEncode(v)}`).join('&');
-    const res = await fetch(o.endpoint, {
-      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form, redirect: 'error',
-      signal: AbortSignal.any([signal, AbortSignal.timeout(o.timeoutMs)]),
-    });
-    const raw = await readBounded(res);
-    if (!res.ok) throw new Error(`moderation service answered ${res.status}`);
-    let answer: unknown;
-    try { answer = JSON.parse(raw); } catch { throw new Error('moderation answer is not JSON'); }
+    const answer = await askModeration(o.endpoint, { 'content-type': 'application/x-www-form-urlencoded' }, form, o.timeoutMs, signal);
     return aliyunVerdict(answer, o.bars);
   }
 }

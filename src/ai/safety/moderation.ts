@@ -3,6 +3,8 @@
 // flagged/categories/category_scores) here, and Aliyun's content-security API in
 // aliyun-moderation.ts. A service that fails (network, timeout, a non-2xx answer, a body
 // of the wrong shape) throws: the caller decides between failing open and closed.
+import { request } from 'undici';
+import { sendBounded, ServiceCallError, type ServiceConnections } from '../outbound/service-call.js';
 
 export interface ModerationVerdict {
   flagged: boolean;
@@ -21,19 +23,21 @@ export interface ModerationService {
 /** Bytes of a moderation answer read at most: a verdict is small, a huge body is a broken service. */
 export const MAX_MODERATION_ANSWER_BYTES = 1024 * 1024;
 
-/** The body of `res` as text, refusing one over MAX_MODERATION_ANSWER_BYTES. */
-export async function readBounded(res: Response): Promise<string> {
-  const length = Number(res.headers.get('content-length') ?? '0');
-  if (length > MAX_MODERATION_ANSWER_BYTES) throw new Error(`moderation answer of ${length} bytes is too large`);
-  if (res.body === null) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-    size += chunk.length;
-    if (size > MAX_MODERATION_ANSWER_BYTES) throw new Error('moderation answer is too large');
-    chunks.push(chunk);
+// the node's shared connections (undici's global dispatcher), as fetch used before
+const connections: ServiceConnections = { request: (url, opts) => request(url, opts) };
+
+/** POSTs `body` to a moderation service, bounded by `timeoutMs`, `signal` and MAX_MODERATION_ANSWER_BYTES; its JSON answer. */
+export async function askModeration(endpoint: string, headers: Record<string, string>, body: string,
+  timeoutMs: number, signal: AbortSignal): Promise<unknown> {
+  let reply;
+  try {
+    reply = await sendBounded({ method: 'POST', url: endpoint, headers, body }, { connections, timeout: timeoutMs, maxReplyBytes: MAX_MODERATION_ANSWER_BYTES }, signal);
+  } catch (err) {
+    if ((err as ServiceCallError).failure === 'too_large') throw new Error('moderation answer is too large');
+    throw err;
   }
-  return Buffer.concat(chunks).toString('utf8');
+  if (reply.status < 200 || reply.status > 299) throw new Error(`moderation service answered ${reply.status}`);
+  try { return JSON.parse(reply.body.toString('utf8')); } catch { throw new Error('moderation answer is not JSON'); }
 }
 
 export interface OpenAiModerationOptions {
@@ -79,14 +83,7 @@ export class OpenAiModeration implements ModerationService {
     if (this.opts.apiKey !== undefined) headers.authorization = `Bearer ${this.opts.apiKey}`;
     const body: Json = { input: text };
     if (this.opts.model !== undefined) body.model = this.opts.model;
-    const res = await fetch(this.opts.endpoint, {
-      method: 'POST', headers, body: JSON.stringify(body), redirect: 'error',
-      signal: AbortSignal.any([signal, AbortSignal.timeout(this.opts.timeoutMs)]),
-    });
-    const raw = await readBounded(res);
-    if (!res.ok) throw new Error(`moderation service answered ${res.status}`);
-    let answer: unknown;
-    try { answer = JSON.parse(raw); } catch { throw new Error('moderation answer is not JSON'); }
+    const answer = await askModeration(this.opts.endpoint, headers, JSON.stringify(body), this.opts.timeoutMs, signal);
     return openAiVerdict(answer, this.opts.thresholds);
   }
 }
