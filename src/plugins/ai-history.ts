@@ -18,9 +18,9 @@ import { registerVariable } from '../core/expr/index.js';
 import { RedisCounterStore, type RedisTarget } from '../counters/index.js';
 import { HIGRESS_REDIS_SCHEMA, higressRedisTarget } from './common/higress-redis.js';
 import { routeCounter } from './common/observe.js';
-import { readJsonBody, writeJsonBody } from '../ai/json-body.js';
-import { MAX_ANSWER_CHARS } from '../ai/context.js';
-import { watchAiChunk, watchAiResponse, watchedAiContext } from '../ai/usage-watch.js';
+import { readJsonBody, writeJsonBody } from '../ai/protocol/json-body.js';
+import { MAX_ANSWER_CHARS } from '../ai/context/context.js';
+import { watchAiChunk, watchAiResponse, watchedAiContext } from '../ai/context/usage-watch.js';
 
 export interface AiHistoryConf {
   identityHeader?: string;

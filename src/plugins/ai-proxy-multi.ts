@@ -2,11 +2,11 @@
 // instances and each request goes to one of them: the highest priority group first, weighted
 // round robin (or a hash of a request key) inside it. Each instance is prepared once per
 // configuration, with its own inline upstream; the request is then rewritten and proxied
-// exactly as ai-proxy does (src/ai/proxy.ts). With a fallback strategy, an instance's
+// exactly as ai-proxy does (src/ai/proxy/proxy.ts). With a fallback strategy, an instance's
 // 429/5xx answer is dropped unseen by the data plane (PluginContext.retryOnStatus) and the
 // buffered request goes to the next instance. An instance with `checks.active` is probed by
 // the upstream health checker and skipped while it is down. With ai-rate-limiting on the
-// route, the picked instance's token budget is asked (src/ai/budget-gate.ts): spent, the
+// route, the picked instance's token budget is asked (src/ai/proxy/budget-gate.ts): spent, the
 // request is refused with its rejected_code, or under a rate-limiting fallback strategy
 // (`instance_health_and_rate_limiting`, `rate_limiting`) spent instances are skipped like
 // unhealthy ones. The semantic balancer is not built: refused by name.
@@ -14,19 +14,19 @@ import type { UpstreamChoice } from '../contracts/plugin.js';
 import { registerVariable } from '../core/expr/index.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { checkedInlineUpstream } from '../plugin-runtime/upstream-check.js';
-import { aiRequestCounter } from '../ai/observe.js';
-import { InstancePicker, hashKeyReader, type HashOn } from '../ai/instance-picker.js';
-import type { JsonObject } from '../ai/json-body.js';
+import { aiRequestCounter } from '../ai/context/observe.js';
+import { InstancePicker, hashKeyReader, type HashOn } from '../ai/proxy/instance-picker.js';
+import type { JsonObject } from '../ai/protocol/json-body.js';
 import {
   AI_PROXY_VARIABLES, CALL_SCHEMA_PROPERTIES, PROVIDER_SCHEMA_PROPERTIES, providerResponsePhases,
   prepareProvider, readAiRequest, sendToProvider, type AiRequest, type PreparedProvider, type ProviderConf,
-} from '../ai/proxy.js';
+} from '../ai/proxy/proxy.js';
 import type { PluginContext } from '../contracts/plugin.js';
 import { counter } from '../observability/metrics.js';
 import {
   FALLBACK_SCHEMA_PROPERTIES, fallbackPolicy, skipsSpentInstances, type FallbackConf, type FallbackPolicy,
-} from '../ai/fallback.js';
-import { budgetGate, type AiBudgetGate } from '../ai/budget-gate.js';
+} from '../ai/proxy/fallback.js';
+import { budgetGate, type AiBudgetGate } from '../ai/proxy/budget-gate.js';
 
 type Transport = Pick<ProviderConf, 'timeout' | 'keepalive' | 'keepalive_timeout' | 'keepalive_pool' | 'ssl_verify'>;
 

@@ -5,20 +5,20 @@
 // data plane an inline upstream built once per configuration, so answers, streamed ones
 // included, come back through the normal proxy path with backpressure and every response-side
 // plugin sees them. On the way it reads the answer for the tokens used, shared with later AI
-// plugins through src/ai/context.ts and logged as APISIX's llm_* variables. The work is in
-// src/ai/proxy.ts, shared with the plugins that choose among several providers. With
+// plugins through src/ai/context/context.ts and logged as APISIX's llm_* variables. The work is in
+// src/ai/proxy/proxy.ts, shared with the plugins that choose among several providers. With
 // ai-rate-limiting on the route, the budget of instance `ai-proxy-<provider>` is asked first
-// (src/ai/budget-gate.ts): spent, the request gets ai-rate-limiting's rejection.
+// (src/ai/proxy/budget-gate.ts): spent, the request gets ai-rate-limiting's rejection.
 import type { UpstreamChoice } from '../contracts/plugin.js';
 import { registerVariable } from '../core/expr/index.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { checkedInlineUpstream } from '../plugin-runtime/upstream-check.js';
-import { aiRequestCounter } from '../ai/observe.js';
+import { aiRequestCounter } from '../ai/context/observe.js';
 import {
   AI_PROXY_VARIABLES, CALL_SCHEMA_PROPERTIES, PROVIDER_SCHEMA_PROPERTIES, providerResponsePhases,
   prepareProvider, readAiRequest, sendToProvider, type PreparedProvider, type ProviderConf,
-} from '../ai/proxy.js';
-import { aiProxyInstanceName, budgetGate } from '../ai/budget-gate.js';
+} from '../ai/proxy/proxy.js';
+import { aiProxyInstanceName, budgetGate } from '../ai/proxy/budget-gate.js';
 
 export interface AiProxyConf extends ProviderConf {
   logging: { summaries: boolean; payloads: boolean };

@@ -4,7 +4,7 @@
 // APISIX's `ai-rate-limiting#global` key), or with `rules` budgets keyed on request
 // variables. Priority 601 (beside ai-token-ratelimit's 600, above ai-proxy 110): its access
 // runs before an instance is picked, so it only leaves a budget gate on the request
-// (src/ai/budget-gate.ts) that the proxying plugin asks once it picked: a dry run costing 1,
+// (src/ai/proxy/budget-gate.ts) that the proxying plugin asks once it picked: a dry run costing 1,
 // refused with `rejected_code` when less than 1 token is left. ai-proxy-multi's
 // rate-limiting fallback strategies skip spent instances through the same gate. At the
 // log phase the answer's usage (by `limit_strategy`, or `cost_expr` over the raw usage) is
@@ -25,9 +25,9 @@ import {
 } from './common/redis-policy.js';
 import { compileVarTemplate, type VarTemplate } from './common/var-template.js';
 import { routeCounter, setLoggedText } from './common/observe.js';
-import { budgetGate, setBudgetGate, type AiBudgetGate } from '../ai/budget-gate.js';
-import { compileCostExpr, evaluateCost, usageFields, type CostFn } from '../ai/cost-expr.js';
-import { watchedAiContext } from '../ai/usage-watch.js';
+import { budgetGate, setBudgetGate, type AiBudgetGate } from '../ai/proxy/budget-gate.js';
+import { compileCostExpr, evaluateCost, usageFields, type CostFn } from '../ai/proxy/cost-expr.js';
+import { watchedAiContext } from '../ai/context/usage-watch.js';
 
 type Strategy = 'total_tokens' | 'prompt_tokens' | 'completion_tokens' | 'expression';
 
@@ -217,7 +217,7 @@ function usageReader(strategy: Strategy, cost: CostFn | undefined): (ctx: Plugin
 
 interface Verdict { spent: boolean; windows: Window[]; reads: { count: number; resetMs: number }[] }
 
-/** The gate one request leaves for the proxying plugin (see src/ai/budget-gate.ts). */
+/** The gate one request leaves for the proxying plugin (see src/ai/proxy/budget-gate.ts). */
 class RequestBudget implements AiBudgetGate {
   private instance: string | undefined;
   private refused = false;

@@ -21,7 +21,7 @@ import { MetricsExportServer, clusterScrape } from '../observability/export-serv
 import { VERSION } from '../core/version.js';
 import { CounterService } from '../counters/counter-service.js';
 import { attachCacheService, CacheService, configureProxyCache } from '../proxy-cache/index.js';
-import { attachAnswerStoreService } from '../ai/answer-store.js';
+import { attachAnswerStoreService } from '../ai/cache/answer-store.js';
 import { EchoUpstream } from '../examples/echo-upstream.js';
 import { HandoffTracker, descriptorShortage } from './cluster-handoff.js';
 import { WasmPluginSet, configSources, storeSources, workerServices } from '../wasm-host/index.js';

@@ -5,7 +5,7 @@
 // calls the gateway makes itself (tools.ts), bounded in time and in the size read.
 import type { PhaseResult, PluginContext } from '../../contracts/plugin.js';
 import { VERSION } from '../../core/version.js';
-import { callService, ServiceCallError, type ServiceConnections } from '../service-call.js';
+import { callService, ServiceCallError, type ServiceConnections } from '../outbound/service-call.js';
 import {
   checkMessage, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, negotiateVersion, PARSE_ERROR, PROTOCOL_VERSIONS,
   rpcError, rpcResult, type JsonRpcMessage, type JsonRpcResponse,

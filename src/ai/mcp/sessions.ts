@@ -7,7 +7,7 @@
 // so on a node whose table is full a long-idle session may end early: the client then gets
 // 404 and, as the spec asks of it, initializes again.
 import { randomBytes } from 'node:crypto';
-import { memoryAnswerStore, type AnswerStore } from '../answer-store.js';
+import { memoryAnswerStore, type AnswerStore } from '../cache/answer-store.js';
 
 export const SESSION_IDLE_SECONDS = 3600;
 /** How long an ended session's tombstone is kept: ended ids are not reused, so a short one does. */
