@@ -8,8 +8,9 @@
 // The answers are built once per (model, include_usage) and kept. Lean on purpose (no recording,
 // no scripted failures): the test fake in test/helpers/fake-llm.ts is for tests, not for load.
 // Usage: node dist/bench/fake-llm-server.js --port=<port>   (binds 127.0.0.1 only)
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AI_PATH, chatCompletion, streamedChatEvents } from './ai-chat.js';
+import { serveOnLoopback } from './serve-loopback.js';
 
 const MAX_MODELS = 16;
 const answers = new Map<string, { events: string[] } | { json: string }>();
@@ -64,16 +65,4 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
   req.on('end', () => chat(Buffer.concat(parts).toString('utf8'), res));
 }
 
-const portArg = process.argv.find((a) => a.startsWith('--port='));
-const port = Number(portArg?.slice(7) ?? '0');
-const server = createServer({ keepAlive: true }, handle);
-server.keepAliveTimeout = 120_000;
-server.headersTimeout = 125_000;
-server.requestTimeout = 0;
-server.listen(port, '127.0.0.1', () => {
-  const addr = server.address();
-  const bound = typeof addr === 'object' && addr !== null ? addr.port : port;
-  process.stdout.write(`fake LLM provider listening on 127.0.0.1:${bound}\n`);
-});
-process.on('SIGTERM', () => process.exit(0));
-process.on('SIGINT', () => process.exit(0));
+serveOnLoopback('fake LLM provider', handle);
