@@ -35,7 +35,7 @@ export async function waitForStart(gw: ManagedProcess): Promise<{ admin: string;
 /** Writes made and applied before the measured ones. */
 export const APPLY_WARMUP_WRITES = 5;
 
-const quantile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+export const quantile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 
 export async function runApplyLatency(tmpDir: string, samples = 200, routes = 10_000, workers = 2): Promise<ApplyLatencyResult> {
   const conf = join(tmpDir, 'apply-config.yaml');

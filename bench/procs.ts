@@ -124,10 +124,10 @@ export function httpGet(url: string, timeoutMs = 2000, send?: { method: string; 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Poll `url` until it answers 200. Fails early when `proc` exits, and after `timeoutMs` with the last
+ * Poll `url` (with a GET, or `send`) until it answers 200. Fails early when `proc` exits, and after `timeoutMs` with the last
  * status or error seen and the tail of the process output.
  */
-export async function waitForReady(url: string, proc: ManagedProcess, timeoutMs: number): Promise<void> {
+export async function waitForReady(url: string, proc: ManagedProcess, timeoutMs: number, send?: { method: string; headers: Record<string, string>; body: string }): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = 'no attempt yet';
   while (Date.now() < deadline) {
@@ -135,7 +135,7 @@ export async function waitForReady(url: string, proc: ManagedProcess, timeoutMs:
       throw new Error(`${proc.name} exited (${proc.exitDescription}) before it answered 200 on ${url}` + outputBlock(proc));
     }
     try {
-      const r = await httpGet(url, 1000);
+      const r = await httpGet(url, 1000, send);
       if (r.status === 200) return;
       last = `HTTP ${r.status}`;
     } catch (err) {

@@ -83,6 +83,9 @@ const GOALS: Partial<Record<ScenarioId, { num: TargetId; den: TargetId; min: num
   deadlog: { num: 'gateway-deadlog', den: 'gateway', min: 0.95, label: 'gateway with a dead log sink ÷ gateway without' },
 };
 
+/** The issue 16 goal: what the gateway (ai-proxy + ai-statistics) adds to a streamed chat's time to first token, p50. The AI throughput ratio has none. */
+export const AI_TTFT_GOAL_MS = 1;
+
 /** Ratio of the median CPU time per request of two rows (lower than 1: `num` does the same work with less CPU). */
 export function cpuRatio(rows: TargetRow[], num: TargetId, den: TargetId): number | undefined {
   const a = rows.find((r) => r.target === num)?.summary?.cpuUsPerRequest;
@@ -103,7 +106,8 @@ const fmtRps = (n: number): string => int.format(n);
 const fmtMs = (n: number): string => (Number.isFinite(n) ? (n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : n.toFixed(0)) : '-');
 export const fmtRatio = (r: number | undefined): string => (r === undefined ? 'n/a' : `${r.toFixed(2)}×`);
 export function fmtBytes(n: number): string {
-  return n >= 1024 * 1024 ? `${n / 1024 / 1024} MiB` : n >= 1024 ? `${n / 1024} KiB` : `${n} B`;
+  const whole = (x: number): string => (Number.isInteger(x) ? String(x) : x.toFixed(1));
+  return n >= 1024 * 1024 ? `${whole(n / 1024 / 1024)} MiB` : n >= 1024 ? `${whole(n / 1024)} KiB` : `${n} B`;
 }
 
 function pad(s: string, w: number, right: boolean): string {
@@ -121,7 +125,7 @@ export function scenarioTable(res: ScenarioResult): string {
   const lines: string[] = [];
   const sent = scenario.request === undefined ? '' : ` with a ${fmtBytes(Buffer.byteLength(scenario.request.body))} body`;
   lines.push(`▸ ${scenario.title} — ${scenario.request?.method ?? 'GET'} ${scenario.path}${sent} (${fmtBytes(scenario.bodyBytes)} response)`);
-  const head = ['target', 'req/s', 'spread', 'p50 ms', 'p99 ms', 'errors', '÷ baseline', 'CPU µs/req'];
+  const head = ['target', 'req/s', 'spread', 'p50 ms', 'p99 ms', 'errors', scenario.reference === 'llm-direct' ? '÷ direct' : '÷ baseline', 'CPU µs/req'];
   const widths = [24, 9, 8, 8, 8, 8, 11, 11];
   const right = [false, true, true, true, true, true, true, true];
   const fmtRow = (cells: string[]): string => '  ' + cells.map((c, i) => pad(c, widths[i], right[i])).join(' ');
@@ -136,7 +140,8 @@ export function scenarioTable(res: ScenarioResult): string {
     }
     const s = row.summary;
     if (s === undefined) continue;
-    const r = row.target === 'baseline' ? (row.invalid === undefined ? 1 : undefined) : ratio(rows, row.target, 'baseline');
+    const reference = scenario.reference ?? 'baseline';
+    const r = row.target === reference ? (row.invalid === undefined ? 1 : undefined) : ratio(rows, row.target, reference);
     const cpu = s.cpuUsPerRequest === undefined ? '-' : s.cpuUsPerRequest.toFixed(1);
     lines.push(fmtRow([label, fmtRps(s.rps), `±${s.spreadPct.toFixed(1)}%`, fmtMs(s.p50Ms), fmtMs(s.p99Ms), int.format(s.errors + s.non2xx), fmtRatio(r), cpu]));
     if (row.invalid !== undefined) notes.push(`  ! ${row.label}: ${row.invalid} — not comparable`);
@@ -160,6 +165,9 @@ export function scenarioTable(res: ScenarioResult): string {
   }
   if (scenario.id === 'deadlog') {
     lines.push(`  gateway (dead log sink) ÷ gateway (no plugins): ${fmtRatio(ratio(rows, 'gateway-deadlog', 'gateway'))}`);
+  }
+  if (scenario.id === 'ai') {
+    lines.push(`  gateway (ai-proxy + ai-statistics) ÷ fake LLM (direct): ${fmtRatio(ratio(rows, 'gateway-ai', 'llm-direct'))}  (no throughput goal in the issue)`);
   }
   if (scenario.id === 'plugins') {
     lines.push(`  gateway (5 plugins) ÷ gateway (no plugins): ${fmtRatio(ratio(rows, 'gateway-plugins', 'gateway'))}`);
@@ -198,6 +206,10 @@ export function summaryBlock(results: ScenarioResult[]): string {
     }
     if (res.scenario.id === 'security') {
       add('gateway key-auth+waf+validation ÷ gateway no plugins', ratio(rows, 'gateway-security', 'gateway'), goal);
+      continue;
+    }
+    if (res.scenario.id === 'ai') {
+      add('gateway ai-proxy+ai-statistics ÷ fake LLM direct (no goal)', ratio(rows, 'gateway-ai', 'llm-direct'));
       continue;
     }
     if (res.scenario.id === 'deadlog') {

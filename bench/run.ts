@@ -5,13 +5,14 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { loaderAvailable, loaderVersion, runLoad, type LoaderName, type LoadResult } from './load.js';
 import { httpGet, installCleanup, outputBlock, processTreeCpuMs, stopAll } from './procs.js';
-import { goalLine, goalsFor, labelOf, scenarioTable, summarize, summaryBlock, type ScenarioResult, type TargetRow } from './report.js';
+import { AI_TTFT_GOAL_MS, goalLine, goalsFor, labelOf, scenarioTable, summarize, summaryBlock, type ScenarioResult, type TargetRow } from './report.js';
 import { formatCallCost, formatPluginCost, scrapePluginCost, type PluginCostReport } from './plugin-cost.js';
 import { SCENARIOS, TARGET_LABELS, type Scenario, type ScenarioId, type TargetId } from './scenarios.js';
 import { formatApplyLatency, runApplyLatency, type ApplyLatencyResult } from './apply-latency.js';
 import { formatPublishLatency, runPublishLatency, type PublishLatencyResult } from './publish-latency.js';
 import { clusterBenchUnavailable, formatClusterLatency, runClusterLatency, type ClusterLatencyResult } from './cluster-latency.js';
-import { REPO_ROOT, baseUrl, nginxAvailable, startBaseline, startGateway, startNginx, startUpstream, type Running } from './targets.js';
+import { aiTtftGoalMet, formatAiTtft, runAiTtft, type AiTtftResult } from './ai-ttft.js';
+import { REPO_ROOT, baseUrl, nginxAvailable, startBaseline, startFakeLlm, startGateway, startNginx, startUpstream, type Running } from './targets.js';
 
 const HELP = `Usage: npm run bench -- [options]      (or: node dist/bench/run.js [options])
 
@@ -20,13 +21,16 @@ const HELP = `Usage: npm run bench -- [options]      (or: node dist/bench/run.js
   --connections=50      concurrent keep-alive connections
   --warmup=10           seconds of unmeasured load the first time a target is loaded (JIT warm-up);
                         in later scenarios it gets min(1, N) s on the new path (0 = none)
-  --scenarios=LIST      subset of 1route,10k,plugins,security,transformer,cache,wasm,deadlog,1k,64k,1m (default: all)
-  --targets=LIST        subset of baseline,gateway,nginx (default: all; nginx only when on PATH)
+  --scenarios=LIST      subset of 1route,10k,plugins,security,transformer,cache,wasm,deadlog,ai,1k,64k,1m (default: all)
+  --targets=LIST        subset of baseline,gateway,nginx (default: all; nginx only when on PATH; baseline
+                        includes the ai scenario's fake LLM row)
   --loader=NAME         wrk | autocannon (default: wrk when on PATH, else autocannon)
   --ready-timeout=20    seconds each process gets to answer 200 before it counts as failed
   --gateway-root=DIR    checkout whose bin/gatehouse.js is benchmarked (default: this repository)
   --apply=200           write-to-applied latency samples (10,000 routes, 2 workers, sqlite); 0 skips it
   --publish=50          publish-to-serving latency samples of a marketplace plugin (2 workers, sqlite); 0 skips it
+  --ai-ttft=300         time-to-first-token samples of a streamed chat, the fake LLM directly vs through
+                        ai-proxy + ai-statistics, at concurrency 1 and 8; 0 skips it
   --cluster=200         cluster write-to-applied samples (3 nodes on a real etcd, 10,000 routes; also 20
                         plugin publishes across nodes); needs Debian's etcd-server; 0 skips it
   --out=FILE            JSON results (default: .bench-tmp/latest.json)
@@ -37,7 +41,7 @@ const HELP = `Usage: npm run bench -- [options]      (or: node dist/bench/run.js
 interface Options {
   duration: number; rounds: number; connections: number; warmup: number;
   scenarios: ScenarioId[]; targets: Set<'baseline' | 'gateway' | 'nginx'>;
-  loader: LoaderName; readyTimeoutMs: number; out: string; keepTmp: boolean; gatewayRoot: string; applySamples: number; publishSamples: number; clusterSamples: number;
+  loader: LoaderName; readyTimeoutMs: number; out: string; keepTmp: boolean; gatewayRoot: string; applySamples: number; publishSamples: number; clusterSamples: number; aiTtftSamples: number;
 }
 
 function fail(msg: string): never {
@@ -57,7 +61,7 @@ function parseArgs(argv: string[]): Options {
     else fail(`${a} needs a value`);
   }
   if (kv.has('help')) { process.stdout.write(HELP); process.exit(0); }
-  const known = ['duration', 'rounds', 'connections', 'warmup', 'scenarios', 'targets', 'loader', 'ready-timeout', 'out', 'keep-tmp', 'gateway-root', 'apply', 'publish', 'cluster'];
+  const known = ['duration', 'rounds', 'connections', 'warmup', 'scenarios', 'targets', 'loader', 'ready-timeout', 'out', 'keep-tmp', 'gateway-root', 'apply', 'publish', 'cluster', 'ai-ttft'];
   for (const k of kv.keys()) if (!known.includes(k)) fail(`unknown option --${k}`);
   const num = (k: string, def: number, min: number): number => {
     const v = kv.get(k);
@@ -87,7 +91,13 @@ function parseArgs(argv: string[]): Options {
     applySamples: num('apply', 200, 0),
     publishSamples: num('publish', 50, 0),
     clusterSamples: num('cluster', 200, 0),
+    aiTtftSamples: num('ai-ttft', 300, 0),
   };
+}
+
+/** The `--targets` group a row belongs to: the fake LLM answering directly is the ai scenario's baseline. */
+function targetGroup(t: TargetId): 'baseline' | 'gateway' | 'nginx' {
+  return t.startsWith('gateway') ? 'gateway' : t === 'nginx' ? 'nginx' : 'baseline';
 }
 
 const log = (s: string): void => { process.stderr.write(s + '\n'); };
@@ -100,7 +110,7 @@ async function main(): Promise<void> {
 
   const scenarios: Scenario[] = SCENARIOS.filter((s) => opts.scenarios.includes(s.id)).map((s) => ({
     ...s,
-    targets: s.targets.filter((t) => opts.targets.has(t.startsWith('gateway') ? 'gateway' : t as 'baseline' | 'nginx')),
+    targets: s.targets.filter((t) => opts.targets.has(targetGroup(t))),
   }));
   const wanted = new Set<TargetId>(scenarios.flatMap((s) => s.targets));
   const notes: string[] = [];
@@ -143,7 +153,12 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
+  // The fake LLM is gateway-ai's provider as well as the llm-direct row: started for either.
+  let fakeLlm: Promise<Running> | undefined;
+  const startedFakeLlm = (): Promise<Running> => (fakeLlm ??= startFakeLlm(opts.readyTimeoutMs));
   const starters: [TargetId, () => Promise<Running>][] = [
+    ['llm-direct', startedFakeLlm],
+    ['gateway-ai', async () => startGateway('gateway-ai', opts.gatewayRoot, (await startedFakeLlm()).port, tmp, opts.readyTimeoutMs)],
     ['baseline', () => startBaseline(upstream.port, opts.readyTimeoutMs)],
     ['nginx', () => startNginx(upstream.port, tmp, opts.readyTimeoutMs)],
     ['gateway', () => startGateway('gateway', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
@@ -262,6 +277,19 @@ async function main(): Promise<void> {
 
   process.stdout.write(summaryBlock(results) + '\n');
 
+  let aiTtft: AiTtftResult | undefined;
+  if (opts.aiTtftSamples > 0) {
+    log(`[ai-ttft] time to first token: ${opts.aiTtftSamples} streamed chats per side and concurrency`);
+    try {
+      const direct = running.get('llm-direct') ?? await startedFakeLlm();
+      const gateway = running.get('gateway-ai') ?? await startGateway('gateway-ai', opts.gatewayRoot, direct.port, tmp, opts.readyTimeoutMs);
+      aiTtft = await runAiTtft(baseUrl(direct), baseUrl(gateway), opts.aiTtftSamples);
+      process.stdout.write('\n' + formatAiTtft(aiTtft) + '\n');
+    } catch (e) {
+      process.stdout.write(`\ntime to first token not measured: ${errMsg(e)}\n`);
+    }
+  }
+
   let publish: PublishLatencyResult | undefined;
   if (opts.publishSamples > 0) {
     log(`[publish] publish-to-serving latency: ${opts.publishSamples} publishes`);
@@ -311,6 +339,7 @@ async function main(): Promise<void> {
     applyLatency: apply,
     publishLatency: publish,
     clusterLatency,
+    aiTtft: aiTtft === undefined ? undefined : { ...aiTtft, goalMs: AI_TTFT_GOAL_MS, met: aiTtftGoalMet(aiTtft) },
     pluginCost,
     wasmCost,
   };

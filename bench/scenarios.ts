@@ -1,8 +1,9 @@
 // The bench scenarios and the gateway route tables they need.
 import { stringify } from 'yaml';
+import { AI_CHAT_REQUEST, AI_PATH, AI_STREAM_BYTES } from './ai-chat.js';
 
-export type TargetId = 'baseline' | 'gateway' | 'gateway-10k' | 'gateway-plugins' | 'gateway-security' | 'gateway-transformer' | 'gateway-cache' | 'gateway-deadlog' | 'gateway-wasm' | 'gateway-ts' | 'nginx';
-export type ScenarioId = '1route' | '10k' | 'plugins' | 'security' | 'transformer' | 'cache' | 'wasm' | 'deadlog' | '1k' | '64k' | '1m';
+export type TargetId = 'baseline' | 'gateway' | 'gateway-10k' | 'gateway-plugins' | 'gateway-security' | 'gateway-transformer' | 'gateway-cache' | 'gateway-deadlog' | 'gateway-wasm' | 'gateway-ts' | 'gateway-ai' | 'llm-direct' | 'nginx';
+export type ScenarioId = '1route' | '10k' | 'plugins' | 'security' | 'transformer' | 'cache' | 'wasm' | 'deadlog' | 'ai' | '1k' | '64k' | '1m';
 
 export interface Scenario {
   id: ScenarioId;
@@ -15,6 +16,8 @@ export interface Scenario {
   targets: TargetId[];
   /** What every request sends instead of a plain GET. */
   request?: BenchRequest;
+  /** The row the others' req/s is divided by in the table (default `baseline`). */
+  reference?: TargetId;
 }
 
 export interface BenchRequest { method: 'POST'; headers: Record<string, string>; body: string }
@@ -56,6 +59,8 @@ export const SCENARIOS: readonly Scenario[] = [
   { id: 'wasm', title: 'one plugin setting a request header: proxy-wasm vs TypeScript', path: '/hello', bodyBytes: HELLO_BYTES, targets: ['gateway', 'gateway-wasm', 'gateway-ts'] },
   // http-logger shipping every entry to a port where nothing listens: what a dead log sink costs.
   { id: 'deadlog', title: 'http-logger with a dead sink (connection refused)', path: '/hello', bodyBytes: HELLO_BYTES, targets: ['gateway', 'gateway-deadlog'] },
+  // A streamed chat through ai-proxy + ai-statistics against the fake provider answering it directly (issue 16: report the ratio).
+  { id: 'ai', title: 'streamed chat: ai-proxy + ai-statistics vs the provider directly', path: AI_PATH, bodyBytes: AI_STREAM_BYTES, targets: ['llm-direct', 'gateway-ai'], request: AI_CHAT_REQUEST, reference: 'llm-direct' },
   { id: '1k', title: '1 KiB body (1 route)', path: '/bytes/1024', bodyBytes: 1024, targets: ['baseline', 'gateway', 'nginx'] },
   { id: '64k', title: '64 KiB body (1 route)', path: '/bytes/65536', bodyBytes: 65536, targets: ['baseline', 'gateway', 'nginx'] },
   { id: '1m', title: '1 MiB body (1 route)', path: '/bytes/1048576', bodyBytes: 1048576, targets: ['baseline', 'gateway', 'nginx'] },
@@ -72,6 +77,8 @@ export const TARGET_LABELS: Record<TargetId, string> = {
   'gateway-deadlog': 'gateway (dead log sink)',
   'gateway-wasm': 'gateway (wasm plugin)',
   'gateway-ts': 'gateway (TS plugin)',
+  'gateway-ai': 'gateway (ai-proxy+stats)',
+  'llm-direct': 'fake LLM (direct)',
   nginx: 'nginx (reference)',
 };
 
@@ -155,6 +162,19 @@ export function deadLogSinkStandalone(upstreamPort: number, deadPort: number): s
     routes: [{
       id: 'r1', uri: '/*', upstream_id: 'u1',
       plugins: { 'http-logger': { uri: `http://127.0.0.1:${deadPort}/logs`, batch_max_size: 1000, inactive_timeout: 1, max_retry_count: 2, retry_delay: 1 } },
+    }],
+  });
+}
+
+/** One route for the chat path, no upstream: ai-proxy sends it to the fake provider on `llmPort`, ai-statistics counts its tokens. */
+export function aiStandalone(llmPort: number): string {
+  return standaloneYaml({
+    routes: [{
+      id: 'r1', uri: AI_PATH,
+      plugins: {
+        'ai-proxy': { provider: 'openai-compatible', auth: { header: { Authorization: 'Bearer bench-provider-key' } }, override: { endpoint: `http://127.0.0.1:${llmPort}${AI_PATH}` } },
+        'ai-statistics': {},
+      },
     }],
   });
 }

@@ -4,12 +4,15 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ManagedProcess, freePort, waitForReady, which } from './procs.js';
-import { gatewayNodeConfig, nginxConfig, oneRouteStandalone, pluginsStandalone, securityStandalone, transformerStandalone, cacheStandalone, deadLogSinkStandalone, oneHeaderPluginStandalone, tenKRoutesStandalone, PLUGINS_PATH, TARGET_LABELS, TARGET_PATH, type TargetId } from './scenarios.js';
+import { AI_CHAT_REQUEST, AI_PATH } from './ai-chat.js';
+import { aiStandalone, gatewayNodeConfig, nginxConfig, oneRouteStandalone, pluginsStandalone, securityStandalone, transformerStandalone, cacheStandalone, deadLogSinkStandalone, oneHeaderPluginStandalone, tenKRoutesStandalone, PLUGINS_PATH, TARGET_LABELS, TARGET_PATH, type TargetId } from './scenarios.js';
 
 /** Repository root (dist/bench/targets.js -> ../..). */
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
 const childEnv = { ...process.env, NODE_ENV: 'production' };
+
+export type GatewayTargetId = Extract<TargetId, `gateway${string}`>;
 
 export interface Running {
   id: TargetId | 'upstream';
@@ -31,6 +34,15 @@ export async function startUpstream(readyTimeoutMs: number): Promise<Running> {
   return { id: 'upstream', port, procs: [proc], command: `node ${args.join(' ')}` };
 }
 
+/** The fake model provider (bench/fake-llm-server.ts): the `llm-direct` row, and the provider behind `gateway-ai`. */
+export async function startFakeLlm(readyTimeoutMs: number): Promise<Running> {
+  const port = await freePort();
+  const args = [here('./fake-llm-server.js'), `--port=${port}`];
+  const proc = new ManagedProcess(TARGET_LABELS['llm-direct'], process.execPath, args, { env: childEnv });
+  await waitForReady(`http://127.0.0.1:${port}${AI_PATH}`, proc, readyTimeoutMs, AI_CHAT_REQUEST);
+  return { id: 'llm-direct', port, procs: [proc], command: `node ${args.join(' ')}` };
+}
+
 export async function startBaseline(upstreamPort: number, readyTimeoutMs: number): Promise<Running> {
   const port = await freePort();
   const args = [here('./baseline-proxy.js'), `--port=${port}`, `--upstream=http://127.0.0.1:${upstreamPort}`];
@@ -41,10 +53,10 @@ export async function startBaseline(upstreamPort: number, readyTimeoutMs: number
 
 /**
  * `node bin/gatehouse.js start -c <dir>/config.yaml` from `root` (normally this repository), with a standalone
- * store file holding 1 route (`gateway`) or 10,000 routes (`gateway-10k`). Ready once a request
- * through the gateway answers 200.
+ * store file holding 1 route (`gateway`), 10,000 routes (`gateway-10k`) or a plugin set. Ready once a request
+ * through the gateway answers 200. For `gateway-ai` the upstream port is the fake provider's.
  */
-export async function startGateway(id: 'gateway' | 'gateway-10k' | 'gateway-plugins' | 'gateway-security' | 'gateway-transformer' | 'gateway-cache' | 'gateway-deadlog' | 'gateway-wasm' | 'gateway-ts', root: string, upstreamPort: number, tmpDir: string, readyTimeoutMs: number): Promise<Running> {
+export async function startGateway(id: GatewayTargetId, root: string, upstreamPort: number, tmpDir: string, readyTimeoutMs: number): Promise<Running> {
   const bin = join(root, 'bin', 'gatehouse.js');
   if (!existsSync(bin)) throw new Error(`${bin} not found`);
   if (!existsSync(join(root, 'dist', 'src', 'cli', 'main.js'))) {
@@ -61,7 +73,8 @@ export async function startGateway(id: 'gateway' | 'gateway-10k' | 'gateway-plug
     : id === 'gateway-cache' ? cacheStandalone(upstreamPort)
       : id === 'gateway-deadlog' ? deadLogSinkStandalone(upstreamPort, deadPort)
         : id === 'gateway-wasm' ? oneHeaderPluginStandalone(upstreamPort, 'wasm')
-          : id === 'gateway-ts' ? oneHeaderPluginStandalone(upstreamPort, 'ts') : tenKRoutesStandalone(upstreamPort, deadPort));
+          : id === 'gateway-ts' ? oneHeaderPluginStandalone(upstreamPort, 'ts')
+            : id === 'gateway-ai' ? aiStandalone(upstreamPort) : tenKRoutesStandalone(upstreamPort, deadPort));
   let wasmFile: string | undefined;
   if (id === 'gateway-wasm') {
     // the fixture compiled from its .wat with the project's own wabt (the bench runs from a checkout)
@@ -73,7 +86,8 @@ export async function startGateway(id: 'gateway' | 'gateway-10k' | 'gateway-plug
   writeFileSync(configFile, gatewayNodeConfig({ port, adminPort, metricsPort, standaloneFile, wasmFile }));
   const args = [bin, 'start', '-c', configFile];
   const proc = new ManagedProcess(TARGET_LABELS[id], process.execPath, args, { cwd: root, env: childEnv });
-  await waitForReady(`http://127.0.0.1:${port}${id === 'gateway' || id === 'gateway-transformer' || id === 'gateway-cache' || id === 'gateway-deadlog' || id === 'gateway-wasm' || id === 'gateway-ts' ? '/hello' : id === 'gateway-plugins' || id === 'gateway-security' ? PLUGINS_PATH : TARGET_PATH}`, proc, readyTimeoutMs);
+  if (id === 'gateway-ai') await waitForReady(`http://127.0.0.1:${port}${AI_PATH}`, proc, readyTimeoutMs, AI_CHAT_REQUEST);
+  else await waitForReady(`http://127.0.0.1:${port}${id === 'gateway' || id === 'gateway-transformer' || id === 'gateway-cache' || id === 'gateway-deadlog' || id === 'gateway-wasm' || id === 'gateway-ts' ? '/hello' : id === 'gateway-plugins' || id === 'gateway-security' ? PLUGINS_PATH : TARGET_PATH}`, proc, readyTimeoutMs);
   return { id, port, procs: [proc], command: `node bin/gatehouse.js start -c ${configFile}`, metricsPort };
 }
 

@@ -5,7 +5,8 @@
 //                            16 MiB are built on first use and cached)
 // Keep-alive stays on with a long idle timeout so proxies keep their pooled connections.
 // Usage: node dist/bench/upstream-server.js --port=<port>   (binds 127.0.0.1 only)
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { serveOnLoopback } from './serve-loopback.js';
 
 const HELLO = Buffer.from('hello from the gatehouse bench upstream\n');
 const MAX_SIZE = 16 * 1024 * 1024;
@@ -33,9 +34,7 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
   send(res, 404, Buffer.from('not found\n'), 'text/plain');
 }
 
-const portArg = process.argv.find((a) => a.startsWith('--port='));
-const port = Number(portArg?.slice(7) ?? '0');
-const server = createServer({ keepAlive: true }, (req, res) => {
+serveOnLoopback('upstream', (req, res) => {
   // Requests carry no body in the bench, but drain one if present so the socket stays reusable.
   if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) {
     req.resume();
@@ -44,13 +43,3 @@ const server = createServer({ keepAlive: true }, (req, res) => {
     handle(req, res);
   }
 });
-server.keepAliveTimeout = 120_000;
-server.headersTimeout = 125_000;
-server.requestTimeout = 0;
-server.listen(port, '127.0.0.1', () => {
-  const addr = server.address();
-  const bound = typeof addr === 'object' && addr !== null ? addr.port : port;
-  process.stdout.write(`upstream listening on 127.0.0.1:${bound}\n`);
-});
-process.on('SIGTERM', () => process.exit(0));
-process.on('SIGINT', () => process.exit(0));

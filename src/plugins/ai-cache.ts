@@ -9,21 +9,21 @@
 // host, not an Envoy cluster). The question is normalised (trimmed, whitespace runs made one
 // space; case kept). Answers calling tools, reporting errors, cut short (finish_reason other
 // than stop, a stream without its end) or failing (status other than 200) are never stored.
-// Semantic matching (embedding + vector) is in src/ai/semantic-cache.ts.
+// Semantic matching (embedding + vector) is in src/ai/cache/semantic-cache.ts.
 import type { PluginContext } from '../contracts/plugin.js';
 import { registerVariable } from '../core/expr/index.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { counter } from '../observability/metrics.js';
-import { isJsonContentType, readJsonBody, type JsonObject } from '../ai/json-body.js';
-import { gjsonGet, gjsonString, parseGjsonPath, type GjsonPath } from '../ai/gjson-path.js';
-import { memoryAnswerStore, type AnswerStore } from '../ai/answer-store.js';
-import { RedisAnswerStore } from '../ai/redis-answer-store.js';
-import { AnswerCapture } from '../ai/answer-capture.js';
-import { detectProtocol } from '../ai/proxy.js';
+import { isJsonContentType, readJsonBody, type JsonObject } from '../ai/protocol/json-body.js';
+import { gjsonGet, gjsonString, parseGjsonPath, type GjsonPath } from '../ai/json-path/gjson-path.js';
+import { memoryAnswerStore, type AnswerStore } from '../ai/cache/answer-store.js';
+import { RedisAnswerStore } from '../ai/cache/redis-answer-store.js';
+import { AnswerCapture } from '../ai/context/answer-capture.js';
+import { detectProtocol } from '../ai/proxy/proxy.js';
 import { poolFor } from './common/http-client.js';
 import {
   SEMANTIC_SCHEMA_PROPERTIES, prepareSemantic, type PreparedSemantic, type SemanticConf,
-} from '../ai/semantic-cache.js';
+} from '../ai/cache/semantic-cache.js';
 
 export interface AiCacheConf extends SemanticConf {
   cache?: {

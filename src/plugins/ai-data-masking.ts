@@ -3,20 +3,20 @@
 // `deny_raw` the whole body) are checked for deny words (a reply from the gateway, shaped
 // as the client expects: OpenAI JSON, an SSE chunk for `stream: true`, or
 // `deny_raw_message`) and masked by `replace_roles`. The answer (JSON, or streamed
-// events with a bounded hold-back, see src/ai/stream-mask.ts) gets the `restore` masks
+// events with a bounded hold-back, see src/ai/safety/stream-mask.ts) gets the `restore` masks
 // back and is replaced by the deny message when it contains a deny word.
 import type { PluginContext } from '../contracts/plugin.js';
 import { registerVariable } from '../core/expr/index.js';
 import { counter } from '../observability/metrics.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { pluginNodeLimits } from '../plugin-runtime/node-limits.js';
-import { isChatRequest, visitAnswerTexts, visitMessageTexts } from '../ai/chat-text.js';
-import { SYSTEM_DENY_WORDS } from '../ai/deny-dictionary.js';
-import { isJsonContentType, readJsonBody, writeJsonBody, type JsonObject } from '../ai/json-body.js';
-import { parseJsonPathLite, visitEveryString, visitStrings, type JsonPathLite } from '../ai/json-path-lite.js';
-import { compileReplaceRoles, DenyWords, MaskSession, type MaskRule, type ReplaceRoleConf } from '../ai/masking.js';
-import { SseAnswerMasker } from '../ai/stream-mask.js';
-import { AnswerBuffer, answerReading } from '../ai/answer-buffer.js';
+import { isChatRequest, visitAnswerTexts, visitMessageTexts } from '../ai/protocol/chat-text.js';
+import { SYSTEM_DENY_WORDS } from '../ai/safety/deny-dictionary.js';
+import { isJsonContentType, readJsonBody, writeJsonBody, type JsonObject } from '../ai/protocol/json-body.js';
+import { parseJsonPathLite, visitEveryString, visitStrings, type JsonPathLite } from '../ai/json-path/json-path-lite.js';
+import { compileReplaceRoles, DenyWords, MaskSession, type MaskRule, type ReplaceRoleConf } from '../ai/safety/masking.js';
+import { SseAnswerMasker } from '../ai/safety/stream-mask.js';
+import { AnswerBuffer, answerReading } from '../ai/context/answer-buffer.js';
 
 export interface AiDataMaskingConf {
   deny_openai: boolean;

@@ -14,7 +14,7 @@
 // Where: with `redis` (Higress requires it), in that server, a history read by every node;
 // a Redis that fails lets the request go on without history, as in Higress, and is logged.
 // Without `redis` (not in Higress), in the node's memory: the primary's ai-history table
-// (src/ai/answer-store.ts), shared by all the node's workers over IPC so a follow-up
+// (src/ai/cache/answer-store.ts), shared by all the node's workers over IPC so a follow-up
 // question landing on another worker finds its history, bounded (entries and characters,
 // least recently used first) and expiring after `cacheTTL`. Each node of a cluster then
 // keeps its own histories, and a restart forgets them.
@@ -23,12 +23,12 @@ import type { PhaseResult, PluginContext } from '../contracts/plugin.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { registerVariable } from '../core/expr/index.js';
 import { RedisCounterStore, type RedisTarget } from '../counters/index.js';
-import { memoryAnswerStore, type AnswerStore } from '../ai/answer-store.js';
+import { memoryAnswerStore, type AnswerStore } from '../ai/cache/answer-store.js';
 import { HIGRESS_REDIS_SCHEMA, higressRedisTarget } from './common/higress-redis.js';
 import { routeCounter } from './common/observe.js';
-import { readJsonBody, writeJsonBody } from '../ai/json-body.js';
-import { MAX_ANSWER_CHARS } from '../ai/context.js';
-import { watchAiChunk, watchAiResponse, watchedAiContext } from '../ai/usage-watch.js';
+import { readJsonBody, writeJsonBody } from '../ai/protocol/json-body.js';
+import { MAX_ANSWER_CHARS } from '../ai/context/context.js';
+import { watchAiChunk, watchAiResponse, watchedAiContext } from '../ai/context/usage-watch.js';
 
 export interface AiHistoryConf {
   identityHeader?: string;

@@ -11,10 +11,10 @@ import type { PluginContext } from '../contracts/plugin.js';
 import { registerVariable } from '../core/expr/index.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { counter } from '../observability/metrics.js';
-import { readJsonBody } from '../ai/json-body.js';
-import { chatCompletion, type LlmTarget } from '../ai/llm-client.js';
-import { proxyUrlAddress } from '../ai/service-url.js';
-import { gjsonGet, gjsonString, parseGjsonPath, type GjsonPath } from '../ai/gjson-path.js';
+import { readJsonBody } from '../ai/protocol/json-body.js';
+import { chatCompletion, type LlmTarget } from '../ai/outbound/llm-client.js';
+import { proxyUrlAddress } from '../ai/outbound/service-url.js';
+import { gjsonGet, gjsonString, parseGjsonPath, type GjsonPath } from '../ai/json-path/gjson-path.js';
 import { setLoggedText } from './common/observe.js';
 
 export interface AiIntentConf {

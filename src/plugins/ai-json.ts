@@ -9,17 +9,17 @@
 // Gatehouse differences: config errors Higress answers on every request (1001, 1002, 1008)
 // are refused when the config is written (400 naming the field); `stream` is sent false
 // (the answer is read whole); the model's answers go back to it as `assistant` messages
-// (Higress: `system`); the address fields map to a URL (src/ai/service-url.ts).
+// (Higress: `system`); the address fields map to a URL (src/ai/outbound/service-url.ts).
 import type { PhaseResult, PluginContext } from '../contracts/plugin.js';
 import type { ValidateFunction } from 'ajv';
 import { registerVariable } from '../core/expr/index.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { counter } from '../observability/metrics.js';
-import { readJsonBody, type JsonObject } from '../ai/json-body.js';
-import { postChat, type ChatMessage, type LlmTarget } from '../ai/llm-client.js';
-import { serviceFieldsAddress } from '../ai/service-url.js';
-import { gjsonGet, gjsonString, parseGjsonPath, type GjsonPath } from '../ai/gjson-path.js';
-import { answerSchemaError, compileAnswerSchema, jsonDepth } from '../ai/answer-schema.js';
+import { readJsonBody, type JsonObject } from '../ai/protocol/json-body.js';
+import { postChat, type ChatMessage, type LlmTarget } from '../ai/outbound/llm-client.js';
+import { serviceFieldsAddress } from '../ai/outbound/service-url.js';
+import { gjsonGet, gjsonString, parseGjsonPath, type GjsonPath } from '../ai/json-path/gjson-path.js';
+import { answerSchemaError, compileAnswerSchema, jsonDepth } from '../ai/protocol/answer-schema.js';
 import { setLoggedText } from './common/observe.js';
 
 export interface AiJsonConf {

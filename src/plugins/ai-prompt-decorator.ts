@@ -1,7 +1,7 @@
 // ai-prompt-decorator: APISIX's. Adds configured messages before (`prepend`) and after
 // (`append`) the conversation of an AI request, in the shape of the API the body is written
 // for: chat and Anthropic messages lists, Bedrock Converse's system and content blocks, the
-// Responses API's `instructions` and `input` (src/ai/prompt-messages.ts). The configured
+// Responses API's `instructions` and `input` (src/ai/prompt/prompt-messages.ts). The configured
 // messages are copied into each request's body, so nothing builds up across requests.
 //
 // Gatehouse differences: a body whose `messages` (or Responses `input`) has a shape that
@@ -11,9 +11,9 @@ import type { PhaseResult, PluginContext } from '../contracts/plugin.js';
 import { registerVariable } from '../core/expr/index.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { counter } from '../observability/metrics.js';
-import { MAX_REQ_BODY_SIZE_SCHEMA, readBoundedJsonBody } from '../ai/bounded-json-body.js';
-import { writeJsonBody, type JsonObject } from '../ai/json-body.js';
-import { addPromptMessages, detectPromptProtocol, PROMPT_MESSAGE_SCHEMA, PromptShapeError, type PromptMessage } from '../ai/prompt-messages.js';
+import { MAX_REQ_BODY_SIZE_SCHEMA, readBoundedJsonBody } from '../ai/protocol/bounded-json-body.js';
+import { writeJsonBody, type JsonObject } from '../ai/protocol/json-body.js';
+import { addPromptMessages, detectPromptProtocol, PROMPT_MESSAGE_SCHEMA, PromptShapeError, type PromptMessage } from '../ai/prompt/prompt-messages.js';
 import { setLoggedText } from './common/observe.js';
 
 export interface AiPromptDecoratorConf {

@@ -11,10 +11,10 @@ import type { PhaseResult, PluginContext } from '../contracts/plugin.js';
 import { registerVariable } from '../core/expr/index.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { counter } from '../observability/metrics.js';
-import { MAX_REQ_BODY_SIZE_SCHEMA, readBoundedJsonBody } from '../ai/bounded-json-body.js';
-import { writeJsonBody, type JsonObject } from '../ai/json-body.js';
-import { PROMPT_MESSAGE_SCHEMA } from '../ai/prompt-messages.js';
-import { compileTemplate, renderTemplate, TemplateRenderError, type CompiledTemplate } from '../ai/prompt-template.js';
+import { MAX_REQ_BODY_SIZE_SCHEMA, readBoundedJsonBody } from '../ai/protocol/bounded-json-body.js';
+import { writeJsonBody, type JsonObject } from '../ai/protocol/json-body.js';
+import { PROMPT_MESSAGE_SCHEMA } from '../ai/prompt/prompt-messages.js';
+import { compileTemplate, renderTemplate, TemplateRenderError, type CompiledTemplate } from '../ai/prompt/prompt-template.js';
 import { setLoggedText } from './common/observe.js';
 
 export interface AiPromptTemplateConf {

@@ -2,25 +2,31 @@
 // instances and each request goes to one of them: the highest priority group first, weighted
 // round robin (or a hash of a request key) inside it. Each instance is prepared once per
 // configuration, with its own inline upstream; the request is then rewritten and proxied
-// exactly as ai-proxy does (src/ai/proxy.ts). With a fallback strategy, an instance's
+// exactly as ai-proxy does (src/ai/proxy/proxy.ts). With a fallback strategy, an instance's
 // 429/5xx answer is dropped unseen by the data plane (PluginContext.retryOnStatus) and the
 // buffered request goes to the next instance. An instance with `checks.active` is probed by
-// the upstream health checker and skipped while it is down. The semantic balancer and the
-// strategies that need ai-rate-limiting are not built: refused by name.
+// the upstream health checker and skipped while it is down. With ai-rate-limiting on the
+// route, the picked instance's token budget is asked (src/ai/proxy/budget-gate.ts): spent, the
+// request is refused with its rejected_code, or under a rate-limiting fallback strategy
+// (`instance_health_and_rate_limiting`, `rate_limiting`) spent instances are skipped like
+// unhealthy ones. The semantic balancer is not built: refused by name.
 import type { UpstreamChoice } from '../contracts/plugin.js';
 import { registerVariable } from '../core/expr/index.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { checkedInlineUpstream } from '../plugin-runtime/upstream-check.js';
-import { aiRequestCounter } from '../ai/observe.js';
-import { InstancePicker, hashKeyReader, type HashOn } from '../ai/instance-picker.js';
-import type { JsonObject } from '../ai/json-body.js';
+import { aiRequestCounter } from '../ai/context/observe.js';
+import { InstancePicker, hashKeyReader, type HashOn } from '../ai/proxy/instance-picker.js';
+import type { JsonObject } from '../ai/protocol/json-body.js';
 import {
   AI_PROXY_VARIABLES, CALL_SCHEMA_PROPERTIES, PROVIDER_SCHEMA_PROPERTIES, providerResponsePhases,
   prepareProvider, readAiRequest, sendToProvider, type AiRequest, type PreparedProvider, type ProviderConf,
-} from '../ai/proxy.js';
+} from '../ai/proxy/proxy.js';
 import type { PluginContext } from '../contracts/plugin.js';
 import { counter } from '../observability/metrics.js';
-import { FALLBACK_SCHEMA_PROPERTIES, fallbackPolicy, type FallbackConf, type FallbackPolicy } from '../ai/fallback.js';
+import {
+  FALLBACK_SCHEMA_PROPERTIES, fallbackPolicy, skipsSpentInstances, type FallbackConf, type FallbackPolicy,
+} from '../ai/proxy/fallback.js';
+import { budgetGate, type AiBudgetGate } from '../ai/proxy/budget-gate.js';
 
 type Transport = Pick<ProviderConf, 'timeout' | 'keepalive' | 'keepalive_timeout' | 'keepalive_pool' | 'ssl_verify'>;
 
@@ -52,6 +58,10 @@ interface AiProxyMultiPrepared {
   picker: InstancePicker<Instance>;
   hashKey: ((ctx: PluginContext) => string) | undefined;
   fallback: FallbackPolicy | undefined;
+  /** A rate-limiting fallback strategy: instances whose ai-rate-limiting budget is spent are skipped. */
+  skipSpent: boolean;
+  /** The instances as the picker has them, for the budget gate. */
+  instances: Instance[];
   /** Every header name some instance sets: restored to the client's before a retry goes to another instance. */
   providerHeaders: string[];
   maxBodySize: number | undefined;
@@ -152,10 +162,14 @@ export default definePlugin<AiProxyMultiConf, AiProxyMultiPrepared>({
       const upstream = { upstream: checkedInlineUpstream(upstreamConf, inst.checks === undefined ? `${at}.override.endpoint` : at) };
       return { name: inst.name, weight: inst.weight, priority: inst.priority ?? 0, provider: prepared, upstream, checked: inst.checks !== undefined };
     });
+    // a lone instance is used whatever its weight
+    const pickable = instances.length === 1 ? [{ ...instances[0]!, weight: 1 }] : instances;
     return {
-      picker: new InstancePicker(instances.length === 1 ? [{ ...instances[0]!, weight: 1 }] : instances),
+      picker: new InstancePicker(pickable),
       hashKey: balancerHashKey(conf.balancer ?? { algorithm: 'roundrobin' }),
       fallback: fallbackPolicy(conf),
+      skipSpent: skipsSpentInstances(conf),
+      instances: pickable,
       providerHeaders: [...new Set(instances.flatMap((i) => [...i.provider.headers, ...i.provider.defaultHeaders].map(([name]) => name)))],
       maxBodySize: conf.max_req_body_size,
       logging: { summaries: conf.logging?.summaries ?? false, payloads: conf.logging?.payloads ?? false },
@@ -166,9 +180,16 @@ export default definePlugin<AiProxyMultiConf, AiProxyMultiPrepared>({
     const request = await readAiRequest(ctx, p.maxBodySize);
     if ('status' in request) return request;
     const key = p.hashKey?.(ctx);
-    const instance = pickUsable(p, ctx, key, undefined);
+    const gate = budgetGate(ctx);
+    // a lone instance is used as it is: its spent budget is refused by admit (APISIX)
+    const spent = gate !== undefined && p.skipSpent && p.instances.length > 1 ? await spentInstances(p, gate) : undefined;
+    const instance = pickUsable(p, ctx, key, spent === undefined ? undefined : new Set(spent));
     if (instance === undefined) return { status: 503, body: 'all servers tried', headers: { 'content-type': 'text/plain; charset=utf-8' } };
-    if (p.fallback !== undefined) fallBackOnStatus(p, p.fallback, ctx, request, key, instance);
+    if (gate !== undefined) {
+      const refused = await gate.admit(instance.name);
+      if (refused !== undefined) return refused;
+    }
+    if (p.fallback !== undefined) fallBackOnStatus(p, p.fallback, ctx, request, key, instance, spent, gate);
     const sent = sendToInstance(p, ctx, instance, request);
     return 'status' in sent ? sent : undefined;
   },
@@ -180,6 +201,12 @@ export default definePlugin<AiProxyMultiConf, AiProxyMultiPrepared>({
 
 function pick(p: AiProxyMultiPrepared, key: string | undefined, tried: ReadonlySet<Instance> | undefined): Instance | undefined {
   return key === undefined ? p.picker.next(tried) : p.picker.byHash(key, tried);
+}
+
+/** The instances whose budget is spent, as Instance objects (skipped like tried ones). */
+async function spentInstances(p: AiProxyMultiPrepared, gate: AiBudgetGate): Promise<Instance[]> {
+  const names = await gate.spent(p.instances.map((i) => i.name));
+  return names.size === 0 ? [] : p.instances.filter((i) => names.has(i.name));
 }
 
 /** The next instance not in `tried` whose health checks (if it has any) do not mark it down; `tried` gets the skipped ones. */
@@ -205,11 +232,11 @@ function sendToInstance(p: AiProxyMultiPrepared, ctx: PluginContext, instance: I
  * instance not tried yet, lower priorities once the group is spent.
  */
 function fallBackOnStatus(p: AiProxyMultiPrepared, policy: FallbackPolicy, ctx: PluginContext, request: AiRequest,
-  key: string | undefined, first: Instance): void {
+  key: string | undefined, first: Instance, spent: readonly Instance[] | undefined, gate: AiBudgetGate | undefined): void {
   if (ctx.retryOnStatus === undefined) return;
   const clientUri = ctx.request.upstreamUri;
   const clientHeaders = p.providerHeaders.map((name) => [name, ctx.request.header(name)] as const);
-  const tried = new Set([first]);
+  const tried = new Set([first, ...(spent ?? [])]);
   let retries = 0;
   let current = first;
   let attemptStart = performance.now();
@@ -224,6 +251,7 @@ function fallBackOnStatus(p: AiProxyMultiPrepared, policy: FallbackPolicy, ctx: 
     ctx.request.upstreamUri = clientUri;
     for (const [name, value] of clientHeaders) ctx.request.setHeader(name, value);
     if ('status' in sendToInstance(p, ctx, next, request)) return false;
+    gate?.movedTo(next.name);
     countFallback(ctx, current, next, status);
     current = next;
     attemptStart = performance.now();

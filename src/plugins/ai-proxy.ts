@@ -5,17 +5,20 @@
 // data plane an inline upstream built once per configuration, so answers, streamed ones
 // included, come back through the normal proxy path with backpressure and every response-side
 // plugin sees them. On the way it reads the answer for the tokens used, shared with later AI
-// plugins through src/ai/context.ts and logged as APISIX's llm_* variables. The work is in
-// src/ai/proxy.ts, shared with the plugins that choose among several providers.
+// plugins through src/ai/context/context.ts and logged as APISIX's llm_* variables. The work is in
+// src/ai/proxy/proxy.ts, shared with the plugins that choose among several providers. With
+// ai-rate-limiting on the route, the budget of instance `ai-proxy-<provider>` is asked first
+// (src/ai/proxy/budget-gate.ts): spent, the request gets ai-rate-limiting's rejection.
 import type { UpstreamChoice } from '../contracts/plugin.js';
 import { registerVariable } from '../core/expr/index.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { checkedInlineUpstream } from '../plugin-runtime/upstream-check.js';
-import { aiRequestCounter } from '../ai/observe.js';
+import { aiRequestCounter } from '../ai/context/observe.js';
 import {
   AI_PROXY_VARIABLES, CALL_SCHEMA_PROPERTIES, PROVIDER_SCHEMA_PROPERTIES, providerResponsePhases,
   prepareProvider, readAiRequest, sendToProvider, type PreparedProvider, type ProviderConf,
-} from '../ai/proxy.js';
+} from '../ai/proxy/proxy.js';
+import { aiProxyInstanceName, budgetGate } from '../ai/proxy/budget-gate.js';
 
 export interface AiProxyConf extends ProviderConf {
   logging: { summaries: boolean; payloads: boolean };
@@ -24,6 +27,8 @@ export interface AiProxyConf extends ProviderConf {
 
 interface AiProxyPrepared {
   provider: PreparedProvider;
+  /** The instance name ai-rate-limiting's budgets know it by. */
+  budgetName: string;
   upstream: UpstreamChoice;
   maxBodySize: number | undefined;
   logging: AiProxyConf['logging'];
@@ -56,6 +61,7 @@ export default definePlugin<AiProxyConf, AiProxyPrepared>({
     const provider = prepareProvider(conf);
     return {
       provider,
+      budgetName: aiProxyInstanceName(conf.provider),
       upstream: { upstream: checkedInlineUpstream(provider.target.upstreamConf, 'override.endpoint') },
       maxBodySize: conf.max_req_body_size,
       logging: { summaries: conf.logging?.summaries ?? false, payloads: conf.logging?.payloads ?? false },
@@ -65,6 +71,11 @@ export default definePlugin<AiProxyConf, AiProxyPrepared>({
   async access(p, ctx) {
     const request = await readAiRequest(ctx, p.maxBodySize);
     if ('status' in request) return request;
+    const gate = budgetGate(ctx);
+    if (gate !== undefined) {
+      const refused = await gate.admit(p.budgetName);
+      if (refused !== undefined) return refused;
+    }
     const sent = sendToProvider(ctx, p.provider, p.upstream, request);
     if ('status' in sent) return sent;
     if (p.logging.payloads) ctx.shared.set(SENT, sent.sent);

@@ -26,7 +26,7 @@ import { pluginNodeLimits } from '../plugin-runtime/node-limits.js';
 import { HIGRESS_REDIS_SCHEMA, higressRedisTarget, type HigressRedisConf } from './common/higress-redis.js';
 import { counter } from '../observability/metrics.js';
 import { routeCounter, setLoggedText } from './common/observe.js';
-import { watchAiChunk, watchAiResponse, watchedAiContext } from '../ai/usage-watch.js';
+import { watchAiChunk, watchAiResponse, watchedAiContext } from '../ai/context/usage-watch.js';
 
 export interface AiQuotaConf {
   redis_key_prefix?: string;

@@ -1,5 +1,5 @@
 // ai-security-guard: Higress's plugin of the same name. Prompts (before they are proxied)
-// and answers (JSON whole, streamed ones window by window, see src/ai/guard-stream.ts) are
+// and answers (JSON whole, streamed ones window by window, see src/ai/safety/guard-stream.ts) are
 // checked by an external moderation service: an OpenAI-moderation-shaped one
 // (`moderation`) or Aliyun's content-security API (Higress's fields). A flagged text is
 // answered with the deny message, shaped as the client expects. A service that fails or
@@ -9,17 +9,17 @@ import { registerVariable } from '../core/expr/index.js';
 import { counter } from '../observability/metrics.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { pluginNodeLimits } from '../plugin-runtime/node-limits.js';
-import { isJsonContentType, readJsonBody, type JsonObject } from '../ai/json-body.js';
-import type { JsonPathLite } from '../ai/json-path-lite.js';
-import { lastUserMessage } from '../ai/last-user-message.js';
-import { parseContentPath, textAt, windows } from '../ai/content-path.js';
-import { SseGuard } from '../ai/guard-stream.js';
-import { AnswerBuffer, answerReading } from '../ai/answer-buffer.js';
-import { OpenAiModeration, type ModerationPhase, type ModerationService, type ModerationVerdict } from '../ai/moderation.js';
-import { AliyunModeration } from '../ai/aliyun-moderation.js';
-import { GUARD_SCHEMA, resolveGuardConfig, type AiSecurityGuardConf, type GuardSettings } from '../ai/guard-config.js';
+import { isJsonContentType, readJsonBody, type JsonObject } from '../ai/protocol/json-body.js';
+import type { JsonPathLite } from '../ai/json-path/json-path-lite.js';
+import { lastUserMessage } from '../ai/protocol/last-user-message.js';
+import { parseContentPath, textAt, windows } from '../ai/json-path/content-path.js';
+import { SseGuard } from '../ai/safety/guard-stream.js';
+import { AnswerBuffer, answerReading } from '../ai/context/answer-buffer.js';
+import { OpenAiModeration, type ModerationPhase, type ModerationService, type ModerationVerdict } from '../ai/safety/moderation.js';
+import { AliyunModeration } from '../ai/safety/aliyun-moderation.js';
+import { GUARD_SCHEMA, resolveGuardConfig, type AiSecurityGuardConf, type GuardSettings } from '../ai/safety/guard-config.js';
 
-export type { AiSecurityGuardConf } from '../ai/guard-config.js';
+export type { AiSecurityGuardConf } from '../ai/safety/guard-config.js';
 
 interface Prepared {
   settings: GuardSettings;

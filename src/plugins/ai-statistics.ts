@@ -2,19 +2,19 @@
 // the JSON answer or from the streamed events as they pass), the time to the first token and
 // the whole call's duration, per route, consumer and model: Prometheus series and access-log
 // variables (Higress's log field names), plus the configured `attributes`. It never changes or
-// refuses a request. Behind ai-proxy it reads the AI context ai-proxy keeps (src/ai/context.ts);
+// refuses a request. Behind ai-proxy it reads the AI context ai-proxy keeps (src/ai/context/context.ts);
 // on a route whose plain upstream is the model it starts the same observation itself.
 import type { Counter, Histogram } from 'prom-client';
 import type { PluginContext } from '../contracts/plugin.js';
 import { registerVariable } from '../core/expr/index.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { counter, histogram } from '../observability/metrics.js';
-import { aiContext, type AiContext } from '../ai/context.js';
-import { watchAiChunk, watchAiResponse, watchedAiContext } from '../ai/usage-watch.js';
-import { isJsonContentType, readJsonBody, type JsonObject } from '../ai/json-body.js';
+import { aiContext, type AiContext } from '../ai/context/context.js';
+import { watchAiChunk, watchAiResponse, watchedAiContext } from '../ai/context/usage-watch.js';
+import { isJsonContentType, readJsonBody, type JsonObject } from '../ai/protocol/json-body.js';
 import {
   ATTRIBUTE_SCHEMA, AttributeValues, compileAttributes, type Attribute, type AttributeConf,
-} from '../ai/statistics-attributes.js';
+} from '../ai/context/statistics-attributes.js';
 
 export interface AiStatisticsConf {
   attributes?: AttributeConf[];

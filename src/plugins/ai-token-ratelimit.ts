@@ -17,7 +17,7 @@ import { routeCounter, setLoggedText } from './common/observe.js';
 import {
   prepareRules, ruleSchemaProperties, type ClusterKeyRateLimitConf, type PreparedRules,
 } from './cluster-key-rate-limit.js';
-import { watchAiChunk, watchAiResponse, watchedAiContext } from '../ai/usage-watch.js';
+import { watchAiChunk, watchAiResponse, watchedAiContext } from '../ai/context/usage-watch.js';
 
 export type AiTokenRatelimitConf = Omit<ClusterKeyRateLimitConf, 'show_limit_quota_header' | 'global_threshold'> & {
   global_threshold?: Record<string, number>;

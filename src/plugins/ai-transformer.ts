@@ -13,9 +13,9 @@ import type { PluginContext } from '../contracts/plugin.js';
 import { registerVariable } from '../core/expr/index.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { counter } from '../observability/metrics.js';
-import { postChat, type ChatMessage, type LlmTarget } from '../ai/llm-client.js';
-import { providerDomainAddress } from '../ai/service-url.js';
-import { formatHttpFrame, parseHttpFrame, type HttpFrame } from '../ai/http-frame.js';
+import { postChat, type ChatMessage, type LlmTarget } from '../ai/outbound/llm-client.js';
+import { providerDomainAddress } from '../ai/outbound/service-url.js';
+import { formatHttpFrame, parseHttpFrame, type HttpFrame } from '../ai/protocol/http-frame.js';
 import { setLoggedText } from './common/observe.js';
 
 export interface AiTransformerConf {

@@ -30,15 +30,13 @@ import type { PhaseResult, PluginContext } from '../contracts/plugin.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import {
   ALLOW_DEGRADATION_SCHEMA, REJECTED_CODE_SCHEMA, REJECTED_MSG_SCHEMA,
-  compileLimitKey, instanceKeyPrefix, rejection, type LimitKeyType,
+  compileLimitKey, instanceKeyPrefix, limitQuantity, rejection, type LimitKeyType, type QuantityResolver,
 } from './common/limits.js';
 import {
   counterFailure, counterVersion, policyCounters, storeOf, withRedisPolicies, type PolicyCounters, type RedisPolicyConf,
 } from './common/redis-policy.js';
 import { hitWindow, type QuotaAnswer } from '../counters/index.js';
 import { HEADER_NAME_SCHEMA } from './common/headers.js';
-import { compileVarTemplate } from './common/var-template.js';
-import { checkVariables } from '../core/expr/index.js';
 
 export interface LimitCountConf extends RedisPolicyConf {
   count: number | string;
@@ -53,14 +51,11 @@ export interface LimitCountConf extends RedisPolicyConf {
   window_type: 'fixed';
 }
 
-/** A `count` or `time_window` given as variables: resolved per request, undefined when it is not a positive integer. */
-type Resolver = (ctx: PluginContext) => number | undefined;
-
 interface LimitCountPrepared {
   count: number;
   windowMs: number;
   /** Set when `count` or `time_window` names variables: they are resolved per request then. */
-  dynamic: { count: Resolver | number; windowSeconds: Resolver | number } | undefined;
+  dynamic: { count: QuantityResolver | number; windowSeconds: QuantityResolver | number } | undefined;
   key: (ctx: PluginContext) => string;
   /** `<group>:` when grouped, else undefined (the owner and version are added per request). */
   groupPrefix: string | undefined;
@@ -113,25 +108,6 @@ function counterKey(prefix: string, key: string): string {
     keyCacheSize++;
   }
   return full;
-}
-
-/** A positive integer a JSON number can hold exactly (APISIX 3.18's runtime check). */
-function positiveInteger(text: string): number | undefined {
-  const n = text.trim() === '' ? NaN : Number(text);
-  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
-}
-
-/** `count` / `time_window`: a number now, or a resolver of the variables it names (unknown variables refused). */
-function quantity(value: number | string, field: string): number | Resolver {
-  if (typeof value === 'number') return value;
-  const template = compileVarTemplate(value);
-  if (template.isStatic) {
-    const n = positiveInteger(value);
-    if (n === undefined) throw new Error(`${field}: "${value}" is neither a positive integer nor names a variable`);
-    return n;
-  }
-  checkVariables(template.variables, field);
-  return (ctx) => positiveInteger(template.render((name) => ctx.var(name)));
 }
 
 function decide(p: LimitCountPrepared, ctx: PluginContext, a: QuotaAnswer): PhaseResult | undefined {
@@ -199,8 +175,8 @@ export default definePlugin<LimitCountConf, LimitCountPrepared>({
     const md = env.metadata ?? {};
     const name = (field: keyof typeof DEFAULT_HEADERS): string =>
       typeof md[field] === 'string' && md[field] !== '' ? md[field] as string : DEFAULT_HEADERS[field];
-    const count = quantity(conf.count, 'count');
-    const windowSeconds = quantity(conf.time_window, 'time_window');
+    const count = limitQuantity(conf.count, 'count');
+    const windowSeconds = limitQuantity(conf.time_window, 'time_window');
     const isStatic = typeof count === 'number' && typeof windowSeconds === 'number';
     return {
       count: typeof count === 'number' ? count : 0,

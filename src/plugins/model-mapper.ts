@@ -6,8 +6,8 @@
 // refuses a request: a body that is not JSON, or whose model is not a string, passes untouched.
 import { registerVariable } from '../core/expr/index.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
-import { isJsonContentType, readJsonBody, writeJsonBody } from '../ai/json-body.js';
-import { compileModelMapping, MODEL_PATH_SUFFIXES, pathSuffixMatcher } from '../ai/model-names.js';
+import { isJsonContentType, readJsonBody, writeJsonBody } from '../ai/protocol/json-body.js';
+import { compileModelMapping, MODEL_PATH_SUFFIXES, pathSuffixMatcher } from '../ai/protocol/model-names.js';
 import { getPath, parseJsonPath, setPath, type JsonPath } from './common/json-path.js';
 import { routeCounter, setLoggedText } from './common/observe.js';
 

@@ -23,7 +23,7 @@ import { CounterService } from '../counters/counter-service.js';
 import { CounterTable } from '../counters/counter-table.js';
 import { SqliteValueBook } from '../counters/value-book.js';
 import { attachCacheService, CacheService, configureProxyCache } from '../proxy-cache/index.js';
-import { attachAnswerStoreService } from '../ai/answer-store.js';
+import { attachAnswerStoreService } from '../ai/cache/answer-store.js';
 import { EchoUpstream } from '../examples/echo-upstream.js';
 import { HandoffTracker, descriptorShortage } from './cluster-handoff.js';
 import { WasmPluginSet, configSources, storeSources, workerServices } from '../wasm-host/index.js';

@@ -90,3 +90,36 @@ export function aiStoreSuite(withRedis: boolean, ready: (setting: AiStoreGateway
   after(() => setting?.stop());
   return skip;
 }
+
+export interface AiRedisNodes {
+  /** Two gateway nodes, each its own process with the same file configuration. */
+  nodes: Gateway[];
+  llm: FakeLlm;
+  redis: TestRedis;
+  stop(): Promise<void>;
+}
+
+/**
+ * Two gateway nodes sharing one real redis-server protected by `password`, with one route
+ * `/<id>/*` to the fake provider through ai-proxy and `plugins(redisPort)` beside it: for the
+ * AI limits whose counts every node shares in Redis.
+ */
+export async function startAiRedisNodes(password: string, id: string,
+  plugins: (redisPort: number) => Record<string, unknown>): Promise<AiRedisNodes> {
+  const [redis, llm] = await Promise.all([startRedis({ password }), startFakeLlm()]);
+  const route = {
+    id, uri: `/${id}/*`,
+    plugins: {
+      ...plugins(redis.port),
+      'ai-proxy': { provider: 'openai-compatible', auth: { header: { Authorization: 'Bearer sk' } }, override: { endpoint: `${llm.url}/v1/chat/completions` } },
+    },
+  };
+  const nodes = await Promise.all([0, 1].map(() => startGateway({ config: { routes: [route] } })));
+  return {
+    nodes, llm, redis,
+    async stop() {
+      await Promise.all(nodes.map((n) => n.stop()));
+      await Promise.all([redis.close(), llm.close()]);
+    },
+  };
+}

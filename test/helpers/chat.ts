@@ -1,7 +1,7 @@
 // What the AI plugin tests send and read: an OpenAI chat request (a system message and the
 // user's), and the text and event data of a streamed answer.
 import { get, type SimpleResponse } from './http.js';
-import { SseParser } from '../../src/ai/sse.js';
+import { SseParser } from '../../src/ai/protocol/sse.js';
 
 export function postChat(url: string, content: string, stream = false): Promise<SimpleResponse> {
   return get(url, {

@@ -5,7 +5,9 @@ import { startLoopbackServer, type ReceivedRequest } from './loopback-server.js'
 // A model provider on loopback speaking OpenAI's wire format, for every AI plugin's tests:
 // chat completions as JSON or as server-sent events (the answer word by word, usage in a
 // last chunk when `stream_options.include_usage` asks for it, then `[DONE]`), embeddings,
-// scripted failures (429, 5xx) and streams it can slow down or hold. Requests to a path
+// scripted failures (429, 5xx) and streams it can slow down or hold, or answers a `respond`
+// function picks from the request (for the plugins that call a model themselves: ai-intent,
+// ai-json, ai-transformer; DashScope's native shape too). Requests to a path
 // ending in `/v1/messages` get Anthropic's messages format instead (a message, or its event
 // stream: message_start, content_block_delta per word, message_delta, message_stop). It
 // records every request. Token counts are words: a prompt's (all message contents and the
@@ -24,7 +26,12 @@ export interface FakeLlmReply {
   delayMs?: number;
 }
 
+/** What `respond` picks for a request: a chat answer with this text (DashScope's native shape with `dashscope`), or a scripted reply. */
+export type FakeLlmAnswer = { content: string; dashscope?: boolean; delayMs?: number } | FakeLlmReply;
+
 export interface FakeLlmOptions {
+  /** Picks the answer from the last message's text (OpenAI's `messages` or DashScope's `input.messages`) and the request. */
+  respond?: (lastMessage: string, json: any, req: FakeLlmRequest) => FakeLlmAnswer;
   /** The chat answer's text (default "Hello from the fake model"). */
   answer?: string;
   /** Delay between streamed chunks, in ms (default 0). */
@@ -116,11 +123,26 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
     close: async () => { await new Promise<void>((res) => { server.server.closeAllConnections(); server.server.close(() => res()); }); },
   };
 
+  const responded = (req: FakeLlmRequest): FakeLlmReply | undefined => {
+    if (opts.respond === undefined) return undefined;
+    const messages: any[] = req.json?.messages ?? req.json?.input?.messages ?? [];
+    const picked = opts.respond(String(messages.at(-1)?.content ?? ''), req.json, req);
+    if (!('content' in picked)) return picked;
+    const prompt = promptWords(req.json?.input ?? req.json);
+    const completion = words(picked.content).length;
+    const body = picked.dashscope === true
+      ? { output: { text: picked.content, finish_reason: 'stop' }, usage: { input_tokens: prompt, output_tokens: completion } }
+      : { id: 'chatcmpl-fake', object: 'chat.completion', created: 1700000000, model: req.json?.model ?? 'fake-model',
+          choices: [{ index: 0, message: { role: 'assistant', content: picked.content }, finish_reason: 'stop' }],
+          usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion } };
+    return { status: 200, body, ...(picked.delayMs !== undefined ? { delayMs: picked.delayMs } : {}) };
+  };
+
   const answer = (req: ReceivedRequest, res: ServerResponse): void => {
     let json: any;
     try { json = JSON.parse(req.body.toString('utf8')); } catch { json = undefined; }
     llm.requests.push({ ...req, json });
-    const scripted = replies.shift();
+    const scripted = replies.shift() ?? responded(llm.requests.at(-1)!);
     if (scripted !== undefined) {
       const isObject = scripted.body !== undefined && typeof scripted.body === 'object' && !Buffer.isBuffer(scripted.body);
       const send = (): void => {
@@ -129,7 +151,7 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
         res.end(isObject ? JSON.stringify(scripted.body) : (scripted.body as string | Buffer | undefined));
       };
       if (scripted.delayMs === undefined) send();
-      else setTimeout(send, scripted.delayMs);
+      else setTimeout(send, scripted.delayMs).unref();
       return;
     }
     const model = typeof json?.model === 'string' ? json.model : 'fake-model';

@@ -6,9 +6,9 @@
 // Tool calling is not converted: a chat that uses tools is refused (400), not sent without them.
 // Authentication is Anthropic's `x-api-key` header (`auth.header: {"x-api-key": "..."}`);
 // `anthropic-version` is sent unless the client or auth gives one.
-import type { JsonObject } from '../json-body.js';
-import { UnconvertibleRequest, type ProviderAdapter, type ResponseConverter } from '../provider.js';
-import { formatSse, SseParser } from '../sse.js';
+import type { JsonObject } from '../protocol/json-body.js';
+import { UnconvertibleRequest, type ProviderAdapter, type ResponseConverter } from '../proxy/provider.js';
+import { formatSse, SseParser } from '../protocol/sse.js';
 
 export const ANTHROPIC_VERSION = '2023-06-01';
 /** Anthropic refuses a request without max_tokens; OpenAI clients often give none. */

@@ -1,5 +1,5 @@
 // The provider adapters by `provider` name. Adding a provider is one file here and one line below.
-import type { ProviderAdapter } from '../provider.js';
+import type { ProviderAdapter } from '../proxy/provider.js';
 import anthropic from './anthropic.js';
 import azureOpenai from './azure-openai.js';
 import deepseek from './deepseek.js';

@@ -3,7 +3,7 @@
 // `ai_rag.embeddings` object is the body, `model` set from the config (the client's is
 // replaced: the route decides which model embeds, as the index was built with it), and
 // the key sent as a bearer token.
-import type { JsonObject } from '../json-body.js';
+import type { JsonObject } from '../protocol/json-body.js';
 import type { OutboundRequest } from './provider.js';
 
 export interface OpenAiEmbeddingsConf {

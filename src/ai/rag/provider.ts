@@ -1,6 +1,6 @@
 // What ai-rag's providers share: the outbound request each one builds, and the vector an
 // OpenAI-shaped embeddings reply carries (Azure OpenAI and OpenAI answer alike).
-import type { JsonObject } from '../json-body.js';
+import type { JsonObject } from '../protocol/json-body.js';
 
 export interface OutboundRequest {
   url: string;

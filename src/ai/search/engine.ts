@@ -1,7 +1,7 @@
 // What ai-network-search's engines share (Higress ai-search's engine package): the
 // fields every engine takes, how the Higress service fields become a URL here, and the
 // shape of one result.
-import type { ServiceRequest } from '../service-call.js';
+import type { ServiceRequest } from '../outbound/service-call.js';
 
 /** The kinds of sources searchRewrite sorts queries into: web, knowledge base, arXiv. */
 export type SourceKind = 'internet' | 'private' | 'arxiv';

@@ -1,7 +1,7 @@
 // The references ai-network-search adds to a model's answer (Higress ai-search's
 // needReference): at the head (after a leading `<think>…</think>` block when there is one)
 // or at the tail of `choices[0]`'s content, in a JSON answer or in streamed chunks.
-import { formatSse, SseParser } from '../sse.js';
+import { formatSse, SseParser } from '../protocol/sse.js';
 
 export type ReferenceLocation = 'head' | 'tail';
 

@@ -4,7 +4,7 @@
 // when nothing needs searching. Higress's prompts are Chinese; this one says the same in
 // English, naming only the kinds of sources configured.
 import { serviceOrigin, type SourceKind } from './engine.js';
-import type { ServiceRequest } from '../service-call.js';
+import type { ServiceRequest } from '../outbound/service-call.js';
 
 export interface SearchRewriteConf {
   llmServiceName: string;

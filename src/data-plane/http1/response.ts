@@ -3,6 +3,8 @@ import { STATUS_CODES } from 'node:http';
 /** What a response writes through: its connection (connection.ts), seen from here as no more than this. */
 export interface ResponseOutput {
   send(prefix: string, body: Buffer | undefined, suffix: string): boolean;
+  /** As send, but grouped with the other writes of this tick into one system call. */
+  sendBatched(prefix: string, body: Buffer | undefined, suffix: string): boolean;
   responseFinished(res: HttpResponse, close: boolean): void;
   destroy(): void;
 }
@@ -50,6 +52,8 @@ export class HttpResponse {
   private headers: HeaderInput | undefined;
   private trusted = false;
   private chunked = false;
+  /** The Content-Length the headers declared, -1 when they declared none. */
+  private declaredLength = -1;
   private noBody: boolean;
   private closeAfter: boolean;
   private closeListeners: (() => void)[] | undefined;
@@ -90,15 +94,22 @@ export class HttpResponse {
     return this;
   }
 
-  /** Writes a body chunk; false means the socket buffer is full (wait for `onDrain`). */
+  /**
+   * Writes a body chunk; false means the socket buffer is full (wait for `onDrain`). A
+   * piece that completes a declared Content-Length goes out at once (a small proxied
+   * response is one write); any other piece is batched with the writes of the same tick,
+   * as a streamed answer (server-sent events) arrives as many small pieces per read from
+   * upstream and one system call per piece cost more than everything else it does.
+   */
   write(chunk: Buffer | string): boolean {
     if (this.destroyed || this.writableFinished) return false;
     const head = this.headersSent ? '' : this.head(-1);
     const data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     if (this.noBody || data.length === 0) return head === '' || this.send(head, undefined, '');
     this.bodyBytes += data.length;
-    if (this.chunked) return this.send(`${head}${data.length.toString(16)}\r\n`, data, '\r\n');
-    return this.send(head, data, '');
+    if (this.chunked) return this.sendBatched(`${head}${data.length.toString(16)}\r\n`, data, '\r\n');
+    if (this.bodyBytes === this.declaredLength) return this.send(head, data, '');
+    return this.sendBatched(head, data, '');
   }
 
   /** Finishes the response, optionally with a last chunk. */
@@ -125,6 +136,11 @@ export class HttpResponse {
   private send(prefix: string, body: Buffer | undefined, suffix: string): boolean {
     this.bytesSent += prefix.length + (body?.length ?? 0) + suffix.length;
     return this.conn.send(prefix, body, suffix);
+  }
+
+  private sendBatched(prefix: string, body: Buffer | undefined, suffix: string): boolean {
+    this.bytesSent += prefix.length + (body?.length ?? 0) + suffix.length;
+    return this.conn.sendBatched(prefix, body, suffix);
   }
 
   /** Abandons the response: the connection is closed, which is all a client can be told mid-body. */
@@ -170,7 +186,7 @@ export class HttpResponse {
           switch (name.length) {
             case 4: if (isNamed(name, 'date')) hasDate = true; break;
             case 10: if (isNamed(name, 'connection')) { if (/\bclose\b/i.test(value)) this.closeAfter = true; continue; } break;
-            case 14: if (isNamed(name, 'content-length')) hasLength = true; break;
+            case 14: if (isNamed(name, 'content-length')) { hasLength = true; this.declaredLength = Number(value); } break;
             case 17: if (isNamed(name, 'transfer-encoding')) { chunked = /chunked/i.test(value); continue; } break;
           }
           out += `${name}: ${value}\r\n`;
@@ -183,7 +199,7 @@ export class HttpResponse {
           switch (name.length) {
             case 4: if (isNamed(name, 'date')) hasDate = true; break;
             case 10: if (isNamed(name, 'connection')) { if (/\bclose\b/i.test(String(value))) this.closeAfter = true; continue; } break;
-            case 14: if (isNamed(name, 'content-length')) hasLength = true; break;
+            case 14: if (isNamed(name, 'content-length')) { hasLength = true; this.declaredLength = Number(value); } break;
             case 17: if (isNamed(name, 'transfer-encoding')) { chunked = /chunked/i.test(String(value)); continue; } break;
           }
           if (Array.isArray(value)) for (const v of value as readonly string[]) out += `${name}: ${v}\r\n`;

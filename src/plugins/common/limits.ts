@@ -46,6 +46,28 @@ export function compileLimitKey(keyType: LimitKeyType, key: string): (ctx: Plugi
   };
 }
 
+/** A `count` or `time_window` given as variables: resolved per request, undefined when it is not a positive integer. */
+export type QuantityResolver = (ctx: PluginContext) => number | undefined;
+
+/** A positive integer a JSON number can hold exactly (APISIX 3.18's runtime check). */
+function positiveInteger(text: string): number | undefined {
+  const n = text.trim() === '' ? NaN : Number(text);
+  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
+}
+
+/** A limit's `count` / `time_window` (limit-count, ai-rate-limiting): a number now, or a resolver of the variables it names (unknown variables refused). */
+export function limitQuantity(value: number | string, field: string): number | QuantityResolver {
+  if (typeof value === 'number') return value;
+  const template = compileVarTemplate(value);
+  if (template.isStatic) {
+    const n = positiveInteger(value);
+    if (n === undefined) throw new Error(`${field}: "${value}" is neither a positive integer nor names a variable`);
+    return n;
+  }
+  checkVariables(template.variables, field);
+  return (ctx) => positiveInteger(template.render((name) => ctx.var(name)));
+}
+
 function stable(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(stable).join(',')}]`;
   if (v !== null && typeof v === 'object') {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { eventually, startGateway, type Gateway } from '../../helpers/gateway.js';
 import { startLoopbackServer, type LoopbackServer, type ReceivedRequest } from '../../helpers/loopback-server.js';
-import { startFakeChatModel, type FakeChatModel } from '../../helpers/fake-chat-model.js';
+import { startFakeLlm, type FakeLlm } from '../../helpers/fake-llm.js';
 import { get } from '../../helpers/http.js';
 import { withPluginRoutes } from '../../helpers/plugin-admin.js';
 import { adminClient, routeTo } from '../admin/client.js';
@@ -14,7 +14,7 @@ import { logEntry, metricValue } from '../../helpers/observe.js';
 
 let gw: Gateway;
 let echo: LoopbackServer;
-let model: FakeChatModel;
+let model: FakeLlm;
 const received: ReceivedRequest[] = [];
 
 const ask = async (path: string, question: string): Promise<{ status: number; sent: any }> => {
@@ -28,13 +28,13 @@ before(async () => {
     received.push(req);
     res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
   });
-  model = await startFakeChatModel((prompt) => {
+  model = await startFakeLlm({ respond: (prompt) => {
     if (prompt.includes('stock')) return { content: 'Finance' };
     if (prompt.includes('court')) return { content: 'The category is: Law.' };
-    if (prompt.includes('broken')) return { status: 503, raw: 'overloaded' };
+    if (prompt.includes('broken')) return { status: 503, body: 'overloaded' };
     if (prompt.includes('slow')) return { content: 'Finance', delayMs: 2000 };
     return { content: 'NotFound' };
-  });
+  } });
   gw = await startGateway({ store: 'sqlite', workers: 1 });
   const call = adminClient(gw);
   const port = Number(new URL(echo.url).port);
@@ -60,14 +60,14 @@ before(async () => {
 after(async () => {
   await gw?.stop();
   echo?.server.close();
-  model?.server.close();
+  await model?.close();
 });
 
 test('a question is classified: $intent_category set, a later plugin filtered on it runs, the model got Higress\'s request', async () => {
   const r = await ask('/intent/v1/chat/completions?q=stock', 'Should I buy this stock?');
   assert.equal(r.status, 200);
   assert.deepEqual(r.sent.messages[0], { role: 'system', content: 'You are a financial advisor.' });
-  const call = model.received.at(-1)!;
+  const call = model.requests.at(-1)!;
   assert.equal(call.url, '/intent/v1/chat/completions');
   assert.equal(call.headers.authorization, 'Bearer sk-intent');
   const sent = JSON.parse(call.body.toString());
@@ -113,10 +113,10 @@ test('never refuses: NotFound, a failing model, a slow one and a body without JS
 
 test('scene.prompt fills %s as Go\'s Sprintf does; keyFrom.requestBody picks the question; llm.proxyModel', async () => {
   assert.equal((await ask('/intent-prompt/y', 'stock tips')).status, 200);
-  const sent = JSON.parse(model.received.at(-1)!.body.toString());
+  const sent = JSON.parse(model.requests.at(-1)!.body.toString());
   assert.equal(sent.model, 'small-model');
   assert.deepEqual(sent.messages, [{ role: 'user', content: 'Q=Be kind. C=Finance|Law 100%' }]);
-  assert.equal(model.received.at(-1)!.headers.authorization, undefined);
+  assert.equal(model.requests.at(-1)!.headers.authorization, undefined);
 });
 
 test('bad config is refused with a 400 naming the field', async () => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { eventually, startGateway, type Gateway } from '../../helpers/gateway.js';
 import { startLoopbackServer, type LoopbackServer, type ReceivedRequest } from '../../helpers/loopback-server.js';
-import { startFakeChatModel, type FakeChatModel } from '../../helpers/fake-chat-model.js';
+import { startFakeLlm, type FakeLlm } from '../../helpers/fake-llm.js';
 import { get, type SimpleResponse } from '../../helpers/http.js';
 import { withPluginRoutes } from '../../helpers/plugin-admin.js';
 import { adminClient, routeTo } from '../admin/client.js';
@@ -15,7 +15,7 @@ import { logEntry, metricValue } from '../../helpers/observe.js';
 
 let gw: Gateway;
 let echo: LoopbackServer;
-let model: FakeChatModel;
+let model: FakeLlm;
 const echoed: ReceivedRequest[] = [];
 const SCHEMA = { type: 'object', properties: { answer: { type: 'string' } }, required: ['answer'] };
 
@@ -28,14 +28,14 @@ before(async () => {
     echoed.push(req);
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"from":"upstream"}');
   });
-  model = await startFakeChatModel((prompt) => {
+  model = await startFakeLlm({ respond: (prompt) => {
     if (prompt.startsWith('Given the Json Schema') && prompt.includes('{"answer": 5}')) return { content: '{"answer": "five"}' };
     if (prompt.includes('weather')) return { content: 'Sure! {"answer": "sunny", "temp": 21} Hope it helps.' };
     if (prompt.includes('number')) return { content: '{"answer": 5}' };
-    if (prompt.includes('down')) return { status: 503, raw: 'overloaded' };
+    if (prompt.includes('down')) return { status: 503, body: 'overloaded' };
     if (prompt.includes('count')) return { content: '{"n": 0}' };
     return { content: 'I cannot answer in JSON.' };
-  });
+  } });
   gw = await startGateway({ store: 'sqlite', workers: 1 });
   const call = adminClient(gw);
   const port = Number(new URL(echo.url).port);
@@ -62,7 +62,7 @@ before(async () => {
 after(async () => {
   await gw?.stop();
   echo?.server.close();
-  model?.server.close();
+  await model?.close();
 });
 
 test('the JSON of the answer, alone, as an attachment; the model got the client\'s request, not streamed, with the key', async () => {
@@ -71,7 +71,7 @@ test('the JSON of the answer, alone, as an attachment; the model got the client\
   assert.equal(r.body, '{"answer": "sunny", "temp": 21}');
   assert.match(r.headers['content-type'] as string, /^application\/json/);
   assert.equal(r.headers['content-disposition'], 'attachment; filename="response.json"');
-  const sent = model.received.at(-1)!;
+  const sent = model.requests.at(-1)!;
   assert.equal(sent.url, '/v1/chat/completions');
   assert.equal(sent.headers.authorization, 'Bearer sk-json');
   assert.equal(sent.headers['x-higress-ai-json-resp'], 'true');
@@ -84,12 +84,12 @@ test('the JSON of the answer, alone, as an attachment; the model got the client\
 });
 
 test('an answer against the schema is asked again with the conversation and the error', async () => {
-  const before = model.received.length;
+  const before = model.requests.length;
   const r = await chat('/aj/x?q=number', 'Give me a number');
   assert.equal(r.status, 200);
   assert.equal(r.body, '{"answer": "five"}');
-  assert.equal(model.received.length, before + 2);
-  const retry = JSON.parse(model.received.at(-1)!.body.toString());
+  assert.equal(model.requests.length, before + 2);
+  const retry = JSON.parse(model.requests.at(-1)!.body.toString());
   assert.equal(retry.model, 'm');
   assert.deepEqual(retry.messages.slice(0, 3), [
     { role: 'user', content: 'Give me a number' },
@@ -102,24 +102,24 @@ test('an answer against the schema is asked again with the conversation and the 
 });
 
 test('500 {"Code","Msg"}: retries exhausted (1 + maxRetry calls), the service failing, no content at contentPath', async () => {
-  let before = model.received.length;
+  let before = model.requests.length;
   let r = await chat('/aj/x?q=never', 'Tell me a story');
   assert.equal(r.status, 500);
   assert.deepEqual(r.json(), { Code: 1006,
     Msg: 'retry count exceeds max retry count: response body does not contain the valid json: cannot find json in the response body' });
-  assert.equal(model.received.length, before + 3);
+  assert.equal(model.requests.length, before + 3);
   r = await chat('/aj/x?q=down', 'Is it down?');
   assert.equal(r.status, 500);
   assert.deepEqual(r.json(), { Code: 1007, Msg: 'service unavailable: model answered 503: overloaded' });
-  before = model.received.length;
+  before = model.requests.length;
   r = await chat('/aj-path/x', 'What is the weather?');
   assert.deepEqual(r.json(), { Code: 1007, Msg: 'response body does not contain the content: output.text' });
-  assert.equal(model.received.length, before + 1);
-  before = model.received.length;
+  assert.equal(model.requests.length, before + 1);
+  before = model.requests.length;
   const text = await get(`${gw.url}/aj/x?q=text`, { method: 'POST', body: 'plain words' });
   assert.equal(text.status, 400);
   assert.match(text.json().message, /^could not parse JSON request body: /);
-  assert.equal(model.received.length, before);
+  assert.equal(model.requests.length, before);
   const log = join(gw.dir, 'data', 'logs', 'aj.log');
   const entry = await logEntry(log, 'uri', '/aj/x?q=never');
   assert.deepEqual([entry.code, entry.calls], [1006, 3]);
@@ -151,7 +151,7 @@ test('the marker header passes a request on untouched: the gateway as the model 
   const r = await chat('/aj-self/v1/chat/completions', 'weather today');
   assert.equal(r.status, 200);
   assert.equal(r.body, '{"answer": "sunny", "temp": 21}');
-  assert.equal(model.received.at(-1)!.url, '/aj-self/v1/chat/completions');
+  assert.equal(model.requests.at(-1)!.url, '/aj-self/v1/chat/completions');
   const passed = await chat('/aj/x', 'anything', { 'x-higress-ai-json-resp': 'true' });
   assert.deepEqual(passed.json(), { from: 'upstream' });
   assert.equal(echoed.length, 1);

@@ -249,8 +249,6 @@ test('bad configurations are refused with a 400 naming the field', async () => {
     [{ instances: [] }, /instances/],
     [{ instances: [{ name: 'a', provider: 'openai', auth: AUTH }] }, /weight/],
     [{ instances: [instance('alpha', alpha), instance('alpha', beta)] }, /instances\[1\]\.name: duplicate/],
-    [{ instances: ok, fallback_strategy: 'instance_health_and_rate_limiting' }, /fallback_strategy: instance_health_and_rate_limiting needs ai-rate-limiting/],
-    [{ instances: ok, fallback_strategy: ['http_429', 'rate_limiting'] }, /fallback_strategy: rate_limiting needs ai-rate-limiting/],
     [{ instances: ok, fallback_strategy: 'http_404' }, /fallback_strategy/],
     [{ instances: ok, fallback_http_statuses: [200] }, /fallback_http_statuses/],
     [{ instances: ok, max_retries: 1 }, /max_retries: needs fallback_strategy/],

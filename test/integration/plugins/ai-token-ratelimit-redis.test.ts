@@ -1,36 +1,30 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, eventually, type Gateway } from '../../helpers/gateway.js';
-import { startFakeLlm, type FakeLlm } from '../../helpers/fake-llm.js';
+import { eventually, type Gateway } from '../../helpers/gateway.js';
 import { get } from '../../helpers/http.js';
-import { startRedis, type TestRedis } from '../../helpers/redis-server.js';
+import type { TestRedis } from '../../helpers/redis-server.js';
+import { startAiRedisNodes, type AiRedisNodes } from '../../helpers/ai-redis-gateway.js';
 
 // ai-token-ratelimit with `redis`: two gateway nodes count the tokens of their AI calls in
 // one real Redis (password protected) under Higress's key names; each fake answer uses 8.
 
 const PASSWORD = 'aitr-redis-s3cret';
 let redis: TestRedis;
-let llm: FakeLlm;
 let nodes: Gateway[] = [];
+let setting: AiRedisNodes | undefined;
 
 before(async () => {
-  [redis, llm] = await Promise.all([startRedis({ password: PASSWORD }), startFakeLlm()]);
-  const route = {
-    id: 'tokens', uri: '/tokens/*',
-    plugins: {
-      'ai-token-ratelimit': {
-        rule_name: 'shared', redis: { service_name: '127.0.0.1', service_port: redis.port, password: PASSWORD, database: 1 },
-        rule_items: [{ limit_by_per_header: 'x-user', limit_keys: [{ key: '*', token_per_hour: 20 }] }],
-      },
-      'ai-proxy': { provider: 'openai-compatible', auth: { header: { Authorization: 'Bearer sk' } }, override: { endpoint: `${llm.url}/v1/chat/completions` } },
+  setting = await startAiRedisNodes(PASSWORD, 'tokens', (port) => ({
+    'ai-token-ratelimit': {
+      rule_name: 'shared', redis: { service_name: '127.0.0.1', service_port: port, password: PASSWORD, database: 1 },
+      rule_items: [{ limit_by_per_header: 'x-user', limit_keys: [{ key: '*', token_per_hour: 20 }] }],
     },
-  };
-  nodes = await Promise.all([0, 1].map(() => startGateway({ config: { routes: [route] } })));
+  }));
+  ({ redis, nodes } = setting);
 });
 
 after(async () => {
-  await Promise.all(nodes.map((n) => n.stop()));
-  await Promise.all([redis?.close(), llm?.close()]);
+  await setting?.stop();
 });
 
 const chat = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'say hello twice' }] });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { eventually, startGateway, type Gateway } from '../../helpers/gateway.js';
 import { startLoopbackServer, type LoopbackServer } from '../../helpers/loopback-server.js';
-import { startFakeChatModel, type FakeChatModel } from '../../helpers/fake-chat-model.js';
+import { startFakeLlm, type FakeLlm } from '../../helpers/fake-llm.js';
 import { get } from '../../helpers/http.js';
 import { withPluginRoutes } from '../../helpers/plugin-admin.js';
 import { adminClient, routeTo } from '../admin/client.js';
@@ -15,7 +15,7 @@ import { logEntry, metricValue } from '../../helpers/observe.js';
 
 let gw: Gateway;
 let upstream: LoopbackServer;
-let model: FakeChatModel;
+let model: FakeLlm;
 
 /** The message the model was shown, split as Higress frames it. */
 function shown(frame: string): { headers: Map<string, string>; body: string } {
@@ -35,7 +35,7 @@ before(async () => {
         .end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body: req.body.toString() }));
     }
   });
-  model = await startFakeChatModel((frame, body) => {
+  model = await startFakeLlm({ respond: (frame, body) => {
     const messages = body.messages ?? body.input.messages;
     const instruction: string = messages[1].content;
     const dashscope = body.input !== undefined;
@@ -48,7 +48,7 @@ before(async () => {
       return { content: `content-type:application/json\nx-converted:${headers.get(':status')}\n\n{"answer":${text.replace(/\D/g, '')}}` };
     }
     return { content: 'Sorry, I can only chat.' };
-  });
+  } });
   gw = await startGateway({ store: 'sqlite', workers: 1 });
   const call = adminClient(gw);
   const port = Number(new URL(upstream.url).port);
@@ -73,7 +73,7 @@ before(async () => {
 after(async () => {
   await gw?.stop();
   upstream?.server.close();
-  model?.server.close();
+  await model?.close();
 });
 
 test('request: the model sees header lines, a blank line and the body; its answer replaces headers, path and body', async () => {
@@ -89,7 +89,7 @@ test('request: the model sees header lines, a blank line and the body; its answe
   assert.equal(got.headers.authorization, 'Bearer client', 'credentials are kept, not shown to the model');
   assert.equal(got.headers.cookie, 'sid=1');
   assert.equal(Number(got.headers['content-length']), 11);
-  const call = model.received.at(-1)!;
+  const call = model.requests.at(-1)!;
   assert.equal(call.headers.authorization, 'Bearer sk-t');
   const sent = JSON.parse(call.body.toString());
   assert.equal(sent.model, 'small');
@@ -137,10 +137,10 @@ test('an answer that is no HTTP message leaves request and response as they were
 test('DashScope\'s native API at its path: input.messages, output.text, model qwen-max', async () => {
   const r = await get(`${gw.url}/at-dash/echo`, { method: 'POST', body: 'native' });
   assert.equal(r.json().body, 'NATIVE');
-  const sent = JSON.parse(model.received.at(-1)!.body.toString());
+  const sent = JSON.parse(model.requests.at(-1)!.body.toString());
   assert.equal(sent.model, 'qwen-max');
   assert.equal(sent.input.messages.length, 3);
-  assert.equal(model.received.at(-1)!.url, '/api/v1/services/aigc/text-generation/generation');
+  assert.equal(model.requests.at(-1)!.url, '/api/v1/services/aigc/text-generation/generation');
 });
 
 test('bad config is refused with a 400 naming the field', async () => {
