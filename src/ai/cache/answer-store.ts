@@ -1,5 +1,5 @@
-// Where ai-cache keeps answers and ai-history its histories (text under a key). `memory`: the
-// node's LRU tables, one per plugin (MEMORY_TABLES: one plugin's entries never evict the
+// Where ai-cache keeps answers, ai-history its histories and mcp-server its sessions (text
+// under a key). `memory`: the node's LRU tables, one per plugin (MEMORY_TABLES: one plugin's entries never evict the
 // other's), kept by the primary and reached over IPC from the workers (as counters/ipc-store.ts
 // and proxy-cache/ipc.ts do), so what was stored through one worker is found through every
 // other; in a process without a primary (unit tests, a single process) the tables are local.
@@ -15,7 +15,7 @@ export interface AnswerStore {
 }
 
 /** The node's memory tables (the names travel in the IPC messages). */
-export const MEMORY_TABLES = ['ai-cache', 'ai-history'] as const;
+export const MEMORY_TABLES = ['ai-cache', 'ai-history', 'mcp-server'] as const;
 export type MemoryTable = typeof MEMORY_TABLES[number];
 
 /** The node table's bounds: the least recently used answers go first when either is reached. */
@@ -161,7 +161,7 @@ export function memoryAnswerStore(table: MemoryTable = 'ai-cache'): AnswerStore 
 
 /** Serves every worker of `workers` from one table per name (the primary calls this once). */
 export function attachAnswerStoreService(workers: Pick<Cluster, 'on'>,
-  tables: Record<MemoryTable, MemoryAnswerStore> = { 'ai-cache': new MemoryAnswerStore(), 'ai-history': new MemoryAnswerStore() },
+  tables = Object.fromEntries(MEMORY_TABLES.map((name) => [name, new MemoryAnswerStore()])) as Record<MemoryTable, MemoryAnswerStore>,
 ): Record<MemoryTable, MemoryAnswerStore> {
   workers.on('message', (worker: Worker, m: unknown) => {
     const msg = m as { type?: string; table?: unknown; op?: string; id?: number; key?: unknown; answer?: unknown; ttl?: unknown } | null;

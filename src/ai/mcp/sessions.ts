@@ -1,6 +1,6 @@
 // MCP sessions (the Mcp-Session-Id header). A client's requests land on any worker of the
-// node, so the session table is the node's one table kept by the primary (the same IPC
-// table ai-cache's memory answers use, src/ai/answer-store.ts), not a worker's: a session
+// node, so the session table is the node's, kept by the primary (its own table among the
+// memory tables of src/ai/cache/answer-store.ts), not a worker's: a session
 // opened through one worker is known to all, and a DELETE through any worker ends it for
 // all. Ids are 192 random bits, bound to the route that issued them. A session unused for
 // SESSION_IDLE_SECONDS ends; the table is bounded (least recently used entries go first),
@@ -15,7 +15,7 @@ const ENDED_SECONDS = 1;
 const OPEN = 'open';
 
 export class McpSessions {
-  constructor(private readonly store: AnswerStore = memoryAnswerStore()) {}
+  constructor(private readonly store: AnswerStore = memoryAnswerStore('mcp-server')) {}
 
   private key(routeId: string, id: string): string {
     return `mcp-session\u0000${routeId}\u0000${id}`;
