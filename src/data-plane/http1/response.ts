@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import type { ClientResponse } from '../client-response.js';
 
 /** What a response writes through: its connection (connection.ts), seen from here as no more than this. */
 export interface ResponseOutput {
@@ -39,7 +40,7 @@ export class InvalidHeaderError extends Error {
  * one `writev`; the framing (Content-Length, chunked, or close-delimited for HTTP/1.0)
  * is chosen then, the way node's ServerResponse does.
  */
-export class HttpResponse {
+export class HttpResponse implements ClientResponse {
   statusCode = 200;
   headersSent = false;
   writableFinished = false;
@@ -90,7 +91,7 @@ export class HttpResponse {
       this.headers = reasonOrHeaders ?? headers;
     }
     this.trusted = trusted;
-    if (!trusted && this.headers !== undefined) validate(this.headers);
+    if (!trusted && this.headers !== undefined) validateHeaders(this.headers);
     return this;
   }
 
@@ -237,7 +238,8 @@ function isNamed(name: string, lower: string): boolean {
   return true;
 }
 
-function validate(h: HeaderInput): void {
+/** Refuses header names that are not tokens and values with CR, LF or NUL (header injection by plugins). */
+export function validateHeaders(h: HeaderInput): void {
   if (Array.isArray(h)) {
     const flat = h as readonly string[];
     for (let i = 0; i < flat.length; i += 2) check(flat[i]!, flat[i + 1]!);

@@ -1,0 +1,30 @@
+import type { HeaderInput } from './http1/response.js';
+
+/**
+ * The response side of one request as the lifecycle, the forwarder and the plugins'
+ * response phases write it, whatever the client's protocol: HTTP/1.1 (http1/response.ts,
+ * bytes on the connection) or an HTTP/2 stream (http2/stream-response.ts).
+ */
+export interface ClientResponse {
+  statusCode: number;
+  readonly headersSent: boolean;
+  /** end() was called. */
+  readonly writableFinished: boolean;
+  /** Closed before it was finished (the client went away, or destroy()). */
+  readonly destroyed: boolean;
+  /** Body bytes handed to the client (no framing). */
+  readonly bodyBytes: number;
+  /** Everything handed to the client for this response, head and framing included (nginx `bytes_sent`). */
+  readonly bytesSent: number;
+  /** Runs once, when the response is finished or can no longer be. */
+  onClose(fn: () => void): void;
+  /** Runs each time the client can take more after a `write` returned false. */
+  onDrain(fn: () => void): void;
+  /** Sets status and headers (sent with the first body bytes); `trusted` skips the header-injection checks. */
+  writeHead(status: number, reasonOrHeaders?: string | HeaderInput, headers?: HeaderInput, trusted?: boolean): this;
+  /** False: the client is not taking more yet, wait for onDrain. */
+  write(chunk: Buffer | string): boolean;
+  end(chunk?: Buffer | string): void;
+  /** Abandons the response: the connection (HTTP/1.1) or the stream (HTTP/2) is reset. */
+  destroy(err?: Error): void;
+}
