@@ -118,7 +118,7 @@ export const NODE_CONFIG_SCHEMA: Obj = closed({
     http2: closed({
       enabled: { type: 'boolean', default: true, 'x-message': 'must be true or false' },
       max_concurrent_streams: { type: 'integer', minimum: 1, maximum: 10000, default: 128, 'x-message': 'must be an integer from 1 to 10000' },
-      max_header_list_size: { type: 'integer', minimum: 1024, maximum: 16777216, default: 32768, 'x-message': 'must be an integer from 1024 to 16777216 (bytes)' },
+      max_header_list_size: { type: 'integer', minimum: 1024, maximum: 262144, default: 32768, 'x-message': 'must be an integer from 1024 to 262144 (bytes)' },
       initial_window_size: { type: 'integer', minimum: 1024, maximum: 2147483647, default: 65535, 'x-message': 'must be an integer from 1024 to 2147483647 (bytes)' },
       max_frame_size: { type: 'integer', minimum: 16384, maximum: 16777215, default: 16384, 'x-message': 'must be an integer from 16384 to 16777215 (bytes)' },
       max_session_memory: { type: 'integer', minimum: 1, maximum: 1024, default: 10, 'x-message': 'must be an integer from 1 to 1024 (MiB)' },

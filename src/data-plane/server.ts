@@ -63,7 +63,7 @@ export class DataPlane {
           this.crashed(err, res);
         }
       },
-      notImplemented: (res) => sendError(res, 'GH_ERR_CLIENT_NOT_IMPLEMENTED', this.serverHeader),
+      refuse: (res, code) => sendError(res, code, this.serverHeader),
     }, h2, { maxBodySize: c.max_body_size, keepAliveTimeoutMs: this.limits.keepAliveTimeoutMs }, this.log) : undefined;
   }
 

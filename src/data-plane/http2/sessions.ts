@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { NodeConfig } from '../../contracts/node-config.js';
 import type { ClientResponse } from '../client-response.js';
+import type { ErrorCode } from '../../core/errors.js';
 import type { HttpRequest } from '../http1/request.js';
 import { Http2Request } from './stream-request.js';
 import { Http2Response } from './stream-response.js';
@@ -14,8 +15,8 @@ export type Http2Settings = NodeConfig['node']['http2'];
 
 export interface Http2Handlers {
   onRequest(req: HttpRequest, res: ClientResponse, scheme: 'http' | 'https'): void;
-  /** A request this layer answers itself (CONNECT): a catalogued 501. */
-  notImplemented(res: ClientResponse): void;
+  /** A request this layer answers itself with a catalogued error: CONNECT (501), a header list over the limit (431). */
+  refuse(res: ClientResponse, code: ErrorCode): void;
 }
 
 /** What a session did in the current abuse window, and its open streams. */
@@ -72,8 +73,6 @@ export class Http2Sessions {
       },
     });
     this.server.on('session', (session: ServerHttp2Session) => this.opened(session));
-    this.server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) =>
-      this.stream(stream, headers, flags, rawHeaders));
     this.server.on('sessionError', (err: Error) => this.log.debug({ err: err.message }, 'HTTP/2 session error'));
   }
 
@@ -115,6 +114,9 @@ export class Http2Sessions {
     }
     this.sessions.set(session, state);
     session.on('close', () => this.sessions.delete(session));
+    // The session's own event, not the server's: a stream already reset has lost its `session`.
+    session.on('stream', (stream: ServerHttp2Stream, _headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) =>
+      this.stream(session, state, stream, flags, rawHeaders));
     session.on('error', () => undefined); // reported through sessionError; the socket closes with it
     session.on('remoteSettings', () => this.control(session, state));
     session.on('ping', () => this.control(session, state));
@@ -123,11 +125,14 @@ export class Http2Sessions {
     });
   }
 
-  private stream(stream: ServerHttp2Stream, _headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]): void {
-    const session = stream.session as ServerHttp2Session;
-    const state = this.sessions.get(session);
-    if (state === undefined || this.closing) {
+  private stream(session: ServerHttp2Session, state: SessionState, stream: ServerHttp2Stream, flags: number, rawHeaders: string[]): void {
+    if (this.closing) {
       stream.close(NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+    // node emits the stream on a later tick: with HEADERS and RST_STREAM in one read it is already reset
+    if (stream.destroyed || stream.closed) {
+      if (stream.rstCode !== NGHTTP2_NO_ERROR) this.clientReset(session, state);
       return;
     }
     state.streams++;
@@ -138,7 +143,13 @@ export class Http2Sessions {
       if (stream.rstCode !== NGHTTP2_NO_ERROR && !res.writableFinished && !res.resetHere) this.clientReset(session, state);
     });
     if (head === undefined) {
-      this.handlers.notImplemented(res);
+      this.handlers.refuse(res, 'GH_ERR_CLIENT_NOT_IMPLEMENTED');
+      return;
+    }
+    // nghttp2 applies the advertised SETTINGS_MAX_HEADER_LIST_SIZE only once the client
+    // acknowledged it (until then node's 64 KiB cap holds): a client that never does is held to it here.
+    if (head.headBytes > this.settings.max_header_list_size) {
+      this.handlers.refuse(res, 'GH_ERR_CLIENT_HEADERS_TOO_LARGE');
       return;
     }
     const hasBody = (flags & NGHTTP2_FLAG_END_STREAM) === 0 && head.headers['content-length'] !== '0';
