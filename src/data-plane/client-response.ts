@@ -1,4 +1,5 @@
-import type { HeaderInput } from './http1/response.js';
+/** Response headers: a flat [name, value, …] list or a record (array values repeat the field). */
+export type HeaderInput = readonly string[] | Readonly<Record<string, string | number | readonly string[] | undefined>>;
 
 /**
  * The response side of one request as the lifecycle, the forwarder and the plugins'

@@ -1,5 +1,7 @@
 import { STATUS_CODES } from 'node:http';
-import type { ClientResponse } from '../client-response.js';
+import type { ClientResponse, HeaderInput } from '../client-response.js';
+
+export type { HeaderInput };
 
 /** What a response writes through: its connection (connection.ts), seen from here as no more than this. */
 export interface ResponseOutput {
@@ -10,7 +12,6 @@ export interface ResponseOutput {
   destroy(): void;
 }
 
-export type HeaderInput = readonly string[] | Readonly<Record<string, string | number | readonly string[] | undefined>>;
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE = /[\0\r\n]/;

@@ -1,6 +1,6 @@
 import { constants, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import type { ClientResponse } from '../client-response.js';
-import { validateHeaders, type HeaderInput } from '../http1/response.js';
+import type { ClientResponse, HeaderInput } from '../client-response.js';
+import { validateHeaders } from '../http1/response.js';
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR } = constants;
 
