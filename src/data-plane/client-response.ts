@@ -29,3 +29,34 @@ export interface ClientResponse {
   /** Abandons the response: the connection (HTTP/1.1) or the stream (HTTP/2) is reset. */
   destroy(err?: Error): void;
 }
+
+/** What both responses keep the same way: the counters, the close listeners (run once) and the drain listener. */
+export abstract class ResponseBase {
+  statusCode = 200;
+  headersSent = false;
+  writableFinished = false;
+  destroyed = false;
+  bodyBytes = 0;
+  bytesSent = 0;
+  private closeListeners: (() => void)[] | undefined;
+  protected drainListener: (() => void) | undefined;
+
+  /** Runs once, when the response is finished or can no longer be (the client went away, or `destroy`). */
+  onClose(fn: () => void): void {
+    (this.closeListeners ??= []).push(fn);
+  }
+
+  /** Runs each time the client can take more after a `write` returned false. */
+  onDrain(fn: () => void): void {
+    this.drainListener = fn;
+  }
+
+  /** @internal the response is finished, or its connection (stream) is gone: the close listeners run, once. */
+  closed(): void {
+    if (!this.writableFinished) this.destroyed = true;
+    const listeners = this.closeListeners;
+    this.closeListeners = undefined;
+    this.drainListener = undefined;
+    if (listeners !== undefined) for (const fn of listeners) fn();
+  }
+}

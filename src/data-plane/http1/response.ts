@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http';
-import type { ClientResponse, HeaderInput } from '../client-response.js';
+import { ResponseBase, type ClientResponse, type HeaderInput } from '../client-response.js';
 
 export type { HeaderInput };
 
@@ -41,15 +41,7 @@ export class InvalidHeaderError extends Error {
  * one `writev`; the framing (Content-Length, chunked, or close-delimited for HTTP/1.0)
  * is chosen then, the way node's ServerResponse does.
  */
-export class HttpResponse implements ClientResponse {
-  statusCode = 200;
-  headersSent = false;
-  writableFinished = false;
-  destroyed = false;
-  /** Body bytes handed to the socket (without chunk framing). */
-  bodyBytes = 0;
-  /** Everything handed to the socket for this response: status line, headers, framing, body (nginx `bytes_sent`). */
-  bytesSent = 0;
+export class HttpResponse extends ResponseBase implements ClientResponse {
   private reason: string | undefined;
   private headers: HeaderInput | undefined;
   private trusted = false;
@@ -58,22 +50,10 @@ export class HttpResponse implements ClientResponse {
   private declaredLength = -1;
   private noBody: boolean;
   private closeAfter: boolean;
-  private closeListeners: (() => void)[] | undefined;
-  private drainListener: (() => void) | undefined;
-
   constructor(private readonly conn: ResponseOutput, private readonly headRequest: boolean, private readonly http10: boolean, keepAlive: boolean) {
+    super();
     this.noBody = headRequest;
     this.closeAfter = !keepAlive;
-  }
-
-  /** Runs once, when the response is finished or can no longer be (the client went away, or `destroy`). */
-  onClose(fn: () => void): void {
-    (this.closeListeners ??= []).push(fn);
-  }
-
-  /** Runs each time the socket drains after a `write` returned false. */
-  onDrain(fn: () => void): void {
-    this.drainListener = fn;
   }
 
   /**
@@ -149,15 +129,6 @@ export class HttpResponse implements ClientResponse {
   destroy(_err?: Error): void {
     if (this.destroyed) return;
     this.conn.destroy();
-  }
-
-  /** @internal the connection reports that it lost its socket or finished the response. */
-  closed(): void {
-    if (!this.writableFinished) this.destroyed = true;
-    const listeners = this.closeListeners;
-    this.closeListeners = undefined;
-    this.drainListener = undefined;
-    if (listeners !== undefined) for (const fn of listeners) fn();
   }
 
   /** @internal */

@@ -1,5 +1,5 @@
 import { constants, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import type { ClientResponse, HeaderInput } from '../client-response.js';
+import { ResponseBase, type ClientResponse, type HeaderInput } from '../client-response.js';
 import { validateHeaders } from '../http1/response.js';
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR } = constants;
@@ -19,33 +19,17 @@ function ignore(): void {}
  * length), body pieces go to the stream with its flow control as backpressure.
  * `destroy()` resets this stream only; the session and its other streams go on.
  */
-export class Http2Response implements ClientResponse {
-  statusCode = 200;
-  headersSent = false;
-  writableFinished = false;
-  destroyed = false;
-  bodyBytes = 0;
-  bytesSent = 0;
+export class Http2Response extends ResponseBase implements ClientResponse {
   /** This side reset the stream (destroy): not a client reset, for the rapid-reset count. */
   resetHere = false;
   private headers: HeaderInput | undefined;
   private noBody: boolean;
-  private closeListeners: (() => void)[] | undefined;
-  private drainListener: (() => void) | undefined;
-
   constructor(private readonly stream: ServerHttp2Stream, headRequest: boolean) {
+    super();
     this.noBody = headRequest;
     stream.on('error', ignore); // a reset or a write after it: the close below tells the lifecycle
     stream.on('drain', () => this.drainListener?.());
     stream.once('close', () => this.closed());
-  }
-
-  onClose(fn: () => void): void {
-    (this.closeListeners ??= []).push(fn);
-  }
-
-  onDrain(fn: () => void): void {
-    this.drainListener = fn;
   }
 
   /** The reason phrase has no place in HTTP/2 and is dropped. */
@@ -94,15 +78,6 @@ export class Http2Response implements ClientResponse {
     if (this.destroyed || this.stream.destroyed) return;
     if (!this.writableFinished) this.resetHere = true;
     this.stream.close(NGHTTP2_INTERNAL_ERROR);
-  }
-
-  /** Runs the close listeners once: when the response is finished, or the stream closed before. */
-  private closed(): void {
-    if (!this.writableFinished) this.destroyed = true;
-    const listeners = this.closeListeners;
-    this.closeListeners = undefined;
-    this.drainListener = undefined;
-    if (listeners !== undefined) for (const fn of listeners) fn();
   }
 
   /** Sends the HEADERS frame; `endLength` is the whole body's length when ended in one call, -1 otherwise. */
