@@ -114,6 +114,7 @@ test('the session advertises the configured limits', async () => {
   assert.equal(session.remoteSettings.maxConcurrentStreams, 10);
   assert.equal(session.remoteSettings.maxHeaderListSize, 8192);
   assert.equal(session.remoteSettings.initialWindowSize, 65535);
+  assert.equal(session.remoteSettings.maxFrameSize, 16384);
   assert.equal(session.remoteSettings.enablePush, false);
   session.close();
 });
