@@ -9,6 +9,7 @@ import { rawH2c, frame, hpack, rstStream, GET_FIELDS, FRAME, FLAG, connectH2c, h
 
 const ENHANCE_YOUR_CALM = 0xb;
 const REFUSED_STREAM = 0x7;
+const PROTOCOL_ERROR = 0x1;
 
 let gw: Gateway;
 let up: TestUpstream;
@@ -87,6 +88,16 @@ test('a header list over max_header_list_size is answered 431, even from a clien
   await stillServing();
 });
 
+test('a request with connection-specific fields (Connection, Upgrade) is malformed: the stream is reset, nothing proxied', async () => {
+  const seen = up.seen.length;
+  const raw = await attack([frame(FRAME.HEADERS, FLAG.END_STREAM | FLAG.END_HEADERS, 1, hpack([...GET_FIELDS('/upgrade-me'), ['connection', 'upgrade'], ['upgrade', 'websocket']]))]);
+  await eventually(async () => raw.frames.some((f) => f.type === FRAME.RST_STREAM && f.streamId === 1));
+  const reset = raw.frames.find((f) => f.type === FRAME.RST_STREAM && f.streamId === 1)!;
+  assert.equal(reset.payload.readUInt32BE(0), PROTOCOL_ERROR);
+  assert.equal(up.seen.slice(seen).some((r) => r.url === '/upgrade-me'), false);
+  raw.socket.destroy();
+});
+
 test('SETTINGS and PING floods past max_control_frames are GOAWAY ENHANCE_YOUR_CALM', async () => {
   for (const type of [FRAME.SETTINGS, FRAME.PING]) {
     const frames: Buffer[] = [];
@@ -116,5 +127,7 @@ test('the session advertises the configured limits', async () => {
   assert.equal(session.remoteSettings.initialWindowSize, 65535);
   assert.equal(session.remoteSettings.maxFrameSize, 16384);
   assert.equal(session.remoteSettings.enablePush, false);
+  // no extended CONNECT (RFC 8441): WebSocket over HTTP/2 is not offered
+  assert.notEqual(session.remoteSettings.enableConnectProtocol, true);
   session.close();
 });
