@@ -147,12 +147,13 @@ export class Http2Sessions {
       return;
     }
     // nghttp2 applies the advertised SETTINGS_MAX_HEADER_LIST_SIZE only once the client
-    // acknowledged it (until then node's 64 KiB cap holds): a client that never does is held to it here.
+    // acknowledged it (until then node's default holds): a client that never does is held to it here.
     if (head.headBytes > this.settings.max_header_list_size) {
       this.handlers.refuse(res, 'GH_ERR_CLIENT_HEADERS_TOO_LARGE');
       return;
     }
     const hasBody = (flags & NGHTTP2_FLAG_END_STREAM) === 0 && head.headers['content-length'] !== '0';
+    if (!hasBody) stream.resume(); // an empty DATA frame that ends the stream is read, not left waiting
     const req = new Http2Request(stream, head, state.socket, state.remoteAddr, state.localPort, hasBody, this.limits.maxBodySize);
     this.handlers.onRequest(req, res, state.scheme);
   }
