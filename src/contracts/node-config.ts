@@ -45,6 +45,20 @@ export interface NodeConfig {
       /** Seconds a client has to complete the TLS handshake; the connection is closed after. */
       handshake_timeout: number;
     };
+    /** HTTP/2 downstream (h2 by ALPN, h2c by prior knowledge); `enabled: false` = HTTP/1.1 only. Sizes in bytes, memory in MiB, the window in seconds. */
+    http2: {
+      enabled: boolean;
+      max_concurrent_streams: number;
+      max_header_list_size: number;
+      initial_window_size: number;
+      max_frame_size: number;
+      max_session_memory: number;
+      /** Streams the client may reset (RST_STREAM before the answer finished) per `abuse_window`: CVE-2023-44487. */
+      max_client_resets: number;
+      /** PING and SETTINGS frames a client may send per `abuse_window`. */
+      max_control_frames: number;
+      abuse_window: number;
+    };
     /** `$secret://` values: seconds a fetched value is used (`ttl`) and a failed lookup waits before it is retried (`retry`). */
     secrets: { ttl: number; retry: number };
   };

@@ -27,6 +27,10 @@ describe('parseNodeConfig', () => {
       max_header_size: 32768, max_body_size: 0, header_timeout: 30, keepalive_timeout: 60, request_timeout: 0,
     });
     assert.deepEqual(c.node.tls, { protocols: ['TLSv1.2', 'TLSv1.3'], handshake_timeout: 10 });
+    assert.deepEqual(c.node.http2, {
+      enabled: true, max_concurrent_streams: 128, max_header_list_size: 32768, initial_window_size: 65535, max_frame_size: 16384,
+      max_session_memory: 10, max_client_resets: 200, max_control_frames: 1000, abuse_window: 10,
+    });
     assert.deepEqual(c.admin, { listen: { host: '127.0.0.1', port: 9180 }, keys: [], allow: ['127.0.0.0/8', '::1/128'] });
     assert.equal(c.status, undefined);
     assert.equal(c.store.type, 'sqlite');
@@ -86,6 +90,7 @@ describe('parseNodeConfig', () => {
 
   it('refuses wrong values with a message naming the key', () => {
     refuses('node: {workers: 0}\n', 'node.workers: must be "auto" or an integer >= 1');
+    refuses('node: {http2: {max_concurrent_streams: 0}}\n', 'node.http2.max_concurrent_streams: must be an integer from 1 to 10000');
     refuses('node: {workers: many}\n', 'node.workers: must be "auto" or an integer >= 1');
     refuses('node: {listen: [{port: 70000}]}\n', 'node.listen[0].port: must be an integer from 0 to 65535');
     refuses('node: {listen: [x]}\n', 'node.listen: must be a list of {host, port, tls, proxy_protocol} (or port numbers)');

@@ -112,6 +112,20 @@ export const NODE_CONFIG_SCHEMA: Obj = closed({
       default_ssl_id: { type: 'string', minLength: 1, 'x-message': 'must be the id of an ssl object' },
       handshake_timeout: seconds(10, true),
     }),
+    // HTTP/2 downstream (docs/http2.md): h2 by ALPN on TLS listeners, h2c by prior knowledge on plain
+    // ones. The limits are what each session advertises and enforces; the abuse counters close a
+    // session with GOAWAY ENHANCE_YOUR_CALM.
+    http2: closed({
+      enabled: { type: 'boolean', default: true, 'x-message': 'must be true or false' },
+      max_concurrent_streams: { type: 'integer', minimum: 1, maximum: 10000, default: 128, 'x-message': 'must be an integer from 1 to 10000' },
+      max_header_list_size: { type: 'integer', minimum: 1024, maximum: 262144, default: 32768, 'x-message': 'must be an integer from 1024 to 262144 (bytes)' },
+      initial_window_size: { type: 'integer', minimum: 1024, maximum: 2147483647, default: 65535, 'x-message': 'must be an integer from 1024 to 2147483647 (bytes)' },
+      max_frame_size: { type: 'integer', minimum: 16384, maximum: 16777215, default: 16384, 'x-message': 'must be an integer from 16384 to 16777215 (bytes)' },
+      max_session_memory: { type: 'integer', minimum: 1, maximum: 1024, default: 10, 'x-message': 'must be an integer from 1 to 1024 (MiB)' },
+      max_client_resets: { type: 'integer', minimum: 1, default: 200, 'x-message': 'must be an integer >= 1 (streams the client resets per abuse_window)' },
+      max_control_frames: { type: 'integer', minimum: 1, default: 1000, 'x-message': 'must be an integer >= 1 (PING and SETTINGS frames per abuse_window)' },
+      abuse_window: seconds(10, true),
+    }),
     // APISIX `apisix.lru.secret.ttl` / `neg_ttl`: how long $secret:// values are cached.
     secrets: closed({
       ttl: seconds(300, true),

@@ -1,5 +1,5 @@
 import type { HttpRequest } from './http1/request.js';
-import type { HttpResponse } from './http1/response.js';
+import type { ClientResponse } from './client-response.js';
 import type { Http1Connection } from './http1/connection.js';
 import type { CompiledRoute, DataPlaneSnapshot } from './snapshot.js';
 import { RequestVars } from './request-vars.js';
@@ -57,7 +57,7 @@ export class Exchange implements ExchangeView {
 
   constructor(
     readonly req: HttpRequest,
-    readonly res: HttpResponse,
+    readonly res: ClientResponse,
     readonly snapshot: DataPlaneSnapshot,
     path: string,
     query: string,

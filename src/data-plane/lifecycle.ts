@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { TLSSocket } from 'node:tls';
 import type { DataPlaneSnapshot, CompiledRoute } from './snapshot.js';
 import type { HttpRequest } from './http1/request.js';
-import type { HttpResponse } from './http1/response.js';
+import type { ClientResponse } from './client-response.js';
 import type { Http1Connection } from './http1/connection.js';
 import type { PoolRegistry } from './proxy/pools.js';
 import { Exchange } from './exchange.js';
@@ -67,7 +67,7 @@ export class RequestLifecycle {
   }
 
   /** A plain HTTP request. */
-  http(req: HttpRequest, res: HttpResponse, scheme: 'http' | 'https'): void {
+  http(req: HttpRequest, res: ClientResponse, scheme: 'http' | 'https'): void {
     this.requests++;
     this.inFlight++;
     res.onClose(this.requestClosed);
@@ -99,7 +99,7 @@ export class RequestLifecycle {
    * IP rules and limits decide before the handshake is accepted); then the upstream
    * handshake, header_filter on its 101, the splice, and log once both sockets closed.
    */
-  upgrade(req: HttpRequest, res: HttpResponse, conn: Http1Connection, scheme: 'http' | 'https'): void {
+  upgrade(req: HttpRequest, res: ClientResponse, conn: Http1Connection, scheme: 'http' | 'https'): void {
     this.requests++;
     const ex = this.exchange(req, res, scheme, conn);
     if (ex === undefined) return;
@@ -133,7 +133,7 @@ export class RequestLifecycle {
   };
 
   /** The request's exchange; answers the request itself (and returns undefined) when its target is unusable. */
-  private exchange(req: HttpRequest, res: HttpResponse, scheme: 'http' | 'https', conn: Http1Connection | undefined): Exchange | undefined {
+  private exchange(req: HttpRequest, res: ClientResponse, scheme: 'http' | 'https', conn: Http1Connection | undefined): Exchange | undefined {
     const snap = this.o.snapshot();
     const target = parseRequestTarget(req.url);
     if (target === undefined) {

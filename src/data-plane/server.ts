@@ -7,9 +7,10 @@ import { PoolRegistry } from './proxy/pools.js';
 import { errorBody, sendError } from './proxy/error-response.js';
 import { Http1Listener } from './http1/listener.js';
 import type { Http1Handlers, Http1Limits } from './http1/connection.js';
-import type { HttpResponse } from './http1/response.js';
+import type { ClientResponse } from './client-response.js';
 import { RequestLifecycle } from './lifecycle.js';
 import { requestClientCertificate } from './tls/client-auth.js';
+import { Http2Sessions } from './http2/sessions.js';
 
 import { listenOn, type BoundAddress } from '../core/listen.js';
 export type { BoundAddress };
@@ -30,6 +31,8 @@ export class DataPlane {
   /** Connections accepted so far (nginx stub_status `accepts`), for the metrics. */
   private accepted = 0;
   private readonly lifecycle: RequestLifecycle;
+  /** HTTP/2 sessions of every listener; undefined when `node.http2.enabled` is false. */
+  private readonly http2: Http2Sessions | undefined;
 
   constructor(private readonly config: NodeConfig, initial: DataPlaneSnapshot, version: string) {
     this.snapshot = initial;
@@ -51,6 +54,17 @@ export class DataPlane {
       keepAliveTimeoutMs: c.keepalive_timeout * 1000,
       requestTimeoutMs: c.request_timeout * 1000,
     };
+    const h2 = config.node.http2;
+    this.http2 = h2.enabled ? new Http2Sessions({
+      onRequest: (req, res, scheme) => {
+        try {
+          this.lifecycle.http(req, res, scheme);
+        } catch (err) {
+          this.crashed(err, res);
+        }
+      },
+      refuse: (res, code) => sendError(res, code, this.serverHeader),
+    }, h2, { maxBodySize: c.max_body_size, keepAliveTimeoutMs: this.limits.keepAliveTimeoutMs }, this.log) : undefined;
   }
 
   get revision(): number {
@@ -65,6 +79,7 @@ export class DataPlane {
   async connectionStats(): Promise<{ active: number; accepted: number; requests: number }> {
     let active = 0;
     for (const { listener } of this.servers) active += listener.connectionCount;
+    active += this.http2?.sessionCount ?? 0;
     return { active, accepted: this.accepted, requests: this.lifecycle.requests };
   }
 
@@ -107,11 +122,12 @@ export class DataPlane {
         }
       },
       errorBody: (code, detail) => errorBody(detail, this.serverHeader),
+      onHttp2: this.http2 === undefined ? undefined : (socket, preface) => this.http2!.accept(socket, scheme, preface),
     };
   }
 
   /** Whatever threw while a request was being handled fails that request only. */
-  private crashed(err: unknown, res: HttpResponse): void {
+  private crashed(err: unknown, res: ClientResponse): void {
     this.log.error({ err }, 'request handling failed');
     if (res.headersSent || res.writableFinished) res.destroy();
     else sendError(res, 'GH_ERR_INTERNAL', this.serverHeader);
@@ -126,7 +142,7 @@ export class DataPlane {
       ...(def ?? {}),
       ciphers: t.ciphers,
       minVersion: 'TLSv1.1',
-      ALPNProtocols: ['http/1.1'],
+      ALPNProtocols: this.http2 === undefined ? ['http/1.1'] : ['h2', 'http/1.1'],
       handshakeTimeout: t.handshake_timeout * 1000,
       // node calls it as a method of the TLSSocket: `this` is the connection being set up.
       SNICallback: function sniCallback(this: TLSSocket, servername, cb) {
@@ -168,11 +184,14 @@ export class DataPlane {
   async close(timeoutMs: number): Promise<void> {
     if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
     const closing = this.servers.map(({ listener }) => listener.stopAccepting());
+    this.http2?.stopAccepting();
     const deadline = Date.now() + timeoutMs;
     while (this.lifecycle.inFlight > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
       for (const { listener } of this.servers) listener.closeIdleConnections();
+      this.http2?.closeIdleSessions();
     }
+    this.http2?.closeAll();
     for (const { listener } of this.servers) listener.closeAllConnections();
     await Promise.all(closing);
     await this.pools.closeAll();

@@ -14,6 +14,12 @@ export interface Http1Handlers {
   /** The body of an error the connection answers itself (malformed request, 408, 431…). */
   /** Headers and body of an error the layer answers itself; `detail` is what went wrong, for the client. */
   errorBody(code: ErrorCode, detail: string): { headers: string; body: Buffer };
+  /**
+   * A connection that speaks HTTP/2 (absent: HTTP/1.1 only): a plain one that opened with
+   * the connection preface, whose bytes read so far are `preface`, or a TLS one that chose
+   * `h2` by ALPN. The socket is the handler's from then on.
+   */
+  onHttp2?(socket: Socket, preface: Buffer | undefined): void;
 }
 
 export interface Http1Limits {
@@ -221,6 +227,12 @@ export class Http1Connection implements BodySource {
           return;
         }
         if (!r.ok) {
+          // h2c by prior knowledge: the preface reads as a request head of version 2.0, so
+          // only this refusal pays for the check, never an HTTP/1.1 request.
+          if (r.status === 505 && this.served === 0 && this.owner.handlers.onHttp2 !== undefined && isHttp2Preface(buf)) {
+            this.owner.handlers.onHttp2(this.socket, this.detach());
+            return;
+          }
           this.reject(HEAD_ERRORS[r.status], r.reason);
           return;
         }
@@ -550,4 +562,11 @@ function isWebSocketUpgrade(value: string | string[] | undefined): boolean {
 
 function endBatch(conn: Http1Connection): void {
   conn.endBatch();
+}
+
+const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\n');
+
+/** The start of the HTTP/2 connection preface (RFC 9113 §3.4); the session checks the rest (`SM\r\n\r\n`). */
+function isHttp2Preface(buf: Buffer): boolean {
+  return buf.length >= HTTP2_PREFACE.length && buf.compare(HTTP2_PREFACE, 0, HTTP2_PREFACE.length, 0, HTTP2_PREFACE.length) === 0;
 }

@@ -46,7 +46,8 @@ export class Http1Listener implements Http1ConnectionOwner {
           const addresses = proxyAddressesOf((socket as unknown as { _parent?: net.Socket })._parent);
           if (addresses !== undefined) rememberProxyAddresses(socket, addresses);
         }
-        this.accept(socket);
+        if (socket.alpnProtocol === 'h2' && handlers.onHttp2 !== undefined) handlers.onHttp2(socket, undefined);
+        else this.accept(socket);
       });
       // A handshake that fails or times out (handshakeTimeout) only emits this; node leaves the socket open.
       tlsServer.on('tlsClientError', (_err: Error, socket: tls.TLSSocket) => socket.destroy());

@@ -39,7 +39,7 @@ export class RequestBody extends Readable {
 export class HttpRequest {
   readonly method: string;
   readonly url: string;
-  readonly httpVersion: '1.0' | '1.1';
+  readonly httpVersion: '1.0' | '1.1' | '2.0';
   readonly headers: IncomingHttpHeaders;
   readonly rawHeaders: string[];
   /** The body stream; null when the request has none (Content-Length 0 or absent). */
@@ -73,4 +73,9 @@ export class HttpRequest {
 
   /** @internal */
   bodyReceived = false;
+
+  /** What the upstream send timeout watches while the body uploads: the socket here, the stream on HTTP/2. */
+  get uploadChannel(): Pick<Socket, 'setTimeout' | 'removeListener'> {
+    return this.socket;
+  }
 }

@@ -1,4 +1,7 @@
 import { STATUS_CODES } from 'node:http';
+import { ResponseBase, type ClientResponse, type HeaderInput } from '../client-response.js';
+
+export type { HeaderInput };
 
 /** What a response writes through: its connection (connection.ts), seen from here as no more than this. */
 export interface ResponseOutput {
@@ -9,7 +12,6 @@ export interface ResponseOutput {
   destroy(): void;
 }
 
-export type HeaderInput = readonly string[] | Readonly<Record<string, string | number | readonly string[] | undefined>>;
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE = /[\0\r\n]/;
@@ -39,15 +41,7 @@ export class InvalidHeaderError extends Error {
  * one `writev`; the framing (Content-Length, chunked, or close-delimited for HTTP/1.0)
  * is chosen then, the way node's ServerResponse does.
  */
-export class HttpResponse {
-  statusCode = 200;
-  headersSent = false;
-  writableFinished = false;
-  destroyed = false;
-  /** Body bytes handed to the socket (without chunk framing). */
-  bodyBytes = 0;
-  /** Everything handed to the socket for this response: status line, headers, framing, body (nginx `bytes_sent`). */
-  bytesSent = 0;
+export class HttpResponse extends ResponseBase implements ClientResponse {
   private reason: string | undefined;
   private headers: HeaderInput | undefined;
   private trusted = false;
@@ -56,22 +50,10 @@ export class HttpResponse {
   private declaredLength = -1;
   private noBody: boolean;
   private closeAfter: boolean;
-  private closeListeners: (() => void)[] | undefined;
-  private drainListener: (() => void) | undefined;
-
   constructor(private readonly conn: ResponseOutput, private readonly headRequest: boolean, private readonly http10: boolean, keepAlive: boolean) {
+    super();
     this.noBody = headRequest;
     this.closeAfter = !keepAlive;
-  }
-
-  /** Runs once, when the response is finished or can no longer be (the client went away, or `destroy`). */
-  onClose(fn: () => void): void {
-    (this.closeListeners ??= []).push(fn);
-  }
-
-  /** Runs each time the socket drains after a `write` returned false. */
-  onDrain(fn: () => void): void {
-    this.drainListener = fn;
   }
 
   /**
@@ -90,7 +72,7 @@ export class HttpResponse {
       this.headers = reasonOrHeaders ?? headers;
     }
     this.trusted = trusted;
-    if (!trusted && this.headers !== undefined) validate(this.headers);
+    if (!trusted && this.headers !== undefined) validateHeaders(this.headers);
     return this;
   }
 
@@ -147,15 +129,6 @@ export class HttpResponse {
   destroy(_err?: Error): void {
     if (this.destroyed) return;
     this.conn.destroy();
-  }
-
-  /** @internal the connection reports that it lost its socket or finished the response. */
-  closed(): void {
-    if (!this.writableFinished) this.destroyed = true;
-    const listeners = this.closeListeners;
-    this.closeListeners = undefined;
-    this.drainListener = undefined;
-    if (listeners !== undefined) for (const fn of listeners) fn();
   }
 
   /** @internal */
@@ -237,7 +210,8 @@ function isNamed(name: string, lower: string): boolean {
   return true;
 }
 
-function validate(h: HeaderInput): void {
+/** Refuses header names that are not tokens and values with CR, LF or NUL (header injection by plugins). */
+export function validateHeaders(h: HeaderInput): void {
   if (Array.isArray(h)) {
     const flat = h as readonly string[];
     for (let i = 0; i < flat.length; i += 2) check(flat[i]!, flat[i + 1]!);

@@ -1,4 +1,4 @@
-import type { HttpResponse } from '../http1/response.js';
+import type { ClientResponse } from '../client-response.js';
 import { ERRORS, type ErrorCode } from '../../core/errors.js';
 
 const bodies = new Map<string, Buffer>();
@@ -13,7 +13,7 @@ function bodyOf(message: string): Buffer {
 }
 
 /** Ends a response with the catalogue's status and a JSON `error_msg`. */
-export function sendError(res: HttpResponse, code: ErrorCode, serverHeader: string, message: string = ERRORS[code].message, close = false): void {
+export function sendError(res: ClientResponse, code: ErrorCode, serverHeader: string, message: string = ERRORS[code].message, close = false): void {
   if (res.headersSent) {
     res.destroy();
     return;

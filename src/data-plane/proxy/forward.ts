@@ -154,7 +154,7 @@ export class Forwarder implements Dispatcher.DispatchHandler {
     const { req } = this.ex;
     const body = req.body;
     if (body === null || body.readableEnded) return;
-    const socket = req.socket;
+    const socket = req.uploadChannel;
     const onTimeout = (): void => {
       const waitingOnClient = body.readableFlowing === true && body.readableLength === 0;
       if (waitingOnClient) this.clientStalled = true;
