@@ -78,6 +78,12 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
+/**
+ * A start timeout for tests that start several gateways at once: on two loaded cores (the
+ * runner runs test files in parallel) their start-ups compete, and 15 s was once not enough.
+ */
+export const SLOW_START_MS = 45_000;
+
 export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> {
   const dir = opts.dir ?? await mkdtemp(join(tmpdir(), 'gatehouse-test-'));
   if (opts.dir !== undefined) await mkdir(dir, { recursive: true });
