@@ -79,10 +79,18 @@ export interface Gateway {
 }
 
 /**
- * A start timeout for tests that start several gateways at once: on two loaded cores (the
- * runner runs test files in parallel) their start-ups compete, and 15 s was once not enough.
+ * Starts `count` gateways at once (nodes sharing one store or one Redis). Their start-ups
+ * compete on two loaded cores (the runner runs test files in parallel), so each gets 45 s
+ * (15 s was once not enough); when one fails, those that started are stopped before the
+ * error is thrown, as no `after` hook knows them and they would keep the test process alive.
  */
-export const SLOW_START_MS = 45_000;
+export async function startGateways(count: number, opts: GatewayOptions): Promise<Gateway[]> {
+  const results = await Promise.allSettled(Array.from({ length: count }, () => startGateway({ startTimeoutMs: 45_000, ...opts })));
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure === undefined) return results.map((r) => (r as PromiseFulfilledResult<Gateway>).value);
+  await Promise.all(results.map((r) => (r.status === 'fulfilled' ? r.value.stop() : undefined)));
+  throw failure.reason;
+}
 
 export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> {
   const dir = opts.dir ?? await mkdtemp(join(tmpdir(), 'gatehouse-test-'));

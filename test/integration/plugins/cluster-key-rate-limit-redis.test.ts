@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, eventually, type Gateway, SLOW_START_MS } from '../../helpers/gateway.js';
+import { eventually, type Gateway, startGateways } from '../../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
 import { get, type SimpleResponse } from '../../helpers/http.js';
 import { startRedis, type TestRedis } from '../../helpers/redis-server.js';
@@ -33,7 +33,7 @@ function routes(port: number): Record<string, unknown>[] {
 before(async () => {
   [redis, up] = await Promise.all([startRedis({ password: PASSWORD }), startUpstream('a')]);
   const config = { routes: routes(redis.port) };
-  nodes = await Promise.all([0, 1].map(() => startGateway({ config, startTimeoutMs: SLOW_START_MS })));
+  nodes = await startGateways(2, { config });
 });
 
 after(async () => {

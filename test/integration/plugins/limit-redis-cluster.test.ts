@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, type Gateway, SLOW_START_MS } from '../../helpers/gateway.js';
+import { type Gateway, startGateways } from '../../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
 import { startRedisCluster, type TestRedisCluster } from '../../helpers/redis-server.js';
@@ -24,7 +24,7 @@ before(async () => {
       { id: 'req', uri: '/req', upstream, plugins: { 'limit-req': { rate: 0.1, burst: 0, key: 'remote_addr', ...redisConf } } },
     ],
   };
-  nodes = await Promise.all([0, 1, 2].map(() => startGateway({ config, startTimeoutMs: SLOW_START_MS })));
+  nodes = await startGateways(3, { config });
 });
 
 after(async () => {
