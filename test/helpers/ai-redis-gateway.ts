@@ -6,7 +6,7 @@ import { before, after } from 'node:test';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGateway, type Gateway } from './gateway.js';
+import { startGateway, startGateways, type Gateway } from './gateway.js';
 import { startFakeLlm, type FakeLlm } from './fake-llm.js';
 import { redisMissing, startRedis, type TestRedis } from './redis-server.js';
 import { adminClient } from '../integration/admin/client.js';
@@ -114,7 +114,7 @@ export async function startAiRedisNodes(password: string, id: string,
       'ai-proxy': { provider: 'openai-compatible', auth: { header: { Authorization: 'Bearer sk' } }, override: { endpoint: `${llm.url}/v1/chat/completions` } },
     },
   };
-  const nodes = await Promise.all([0, 1].map(() => startGateway({ config: { routes: [route] } })));
+  const nodes = await startGateways(2, { config: { routes: [route] } });
   return {
     nodes, llm, redis,
     async stop() {
