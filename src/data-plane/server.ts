@@ -12,7 +12,8 @@ import { RequestLifecycle } from './lifecycle.js';
 import { requestClientCertificate } from './tls/client-auth.js';
 
 import { listenOn, type BoundAddress } from '../core/listen.js';
-export type { BoundAddress };
+import { StreamPlane, type StreamBoundAddress } from './stream/stream-plane.js';
+export type { BoundAddress, StreamBoundAddress };
 
 /**
  * The listeners of one worker. Requests are handed to the request lifecycle
@@ -30,6 +31,7 @@ export class DataPlane {
   /** Connections accepted so far (nginx stub_status `accepts`), for the metrics. */
   private accepted = 0;
   private readonly lifecycle: RequestLifecycle;
+  private stream: StreamPlane | undefined;
 
   constructor(private readonly config: NodeConfig, initial: DataPlaneSnapshot, version: string) {
     this.snapshot = initial;
@@ -65,6 +67,7 @@ export class DataPlane {
   async connectionStats(): Promise<{ active: number; accepted: number; requests: number }> {
     let active = 0;
     for (const { listener } of this.servers) active += listener.connectionCount;
+    active += this.stream?.connections ?? 0;
     return { active, accepted: this.accepted, requests: this.lifecycle.requests };
   }
 
@@ -88,6 +91,18 @@ export class DataPlane {
     }
     this.sweepTimer = setInterval(() => this.pools.sweep(), 60_000).unref();
     return bound;
+  }
+
+  /**
+   * The `stream_proxy` listeners (none without that section). `servesUdp`: this worker
+   * binds the UDP ones (only worker 0 does, see stream/stream-plane.ts).
+   */
+  async listenStream(servesUdp: boolean): Promise<StreamBoundAddress[]> {
+    const conf = this.config.stream_proxy;
+    if (conf === undefined) return [];
+    this.stream = new StreamPlane(conf, { stream: () => this.snapshot.stream, tls: () => this.snapshot.tls },
+      () => ({ ...this.tlsOptions(), ALPNProtocols: undefined }));
+    return this.stream.listen(servesUdp);
   }
 
   private handlers(scheme: 'http' | 'https'): Http1Handlers {
@@ -174,6 +189,7 @@ export class DataPlane {
       for (const { listener } of this.servers) listener.closeIdleConnections();
     }
     for (const { listener } of this.servers) listener.closeAllConnections();
+    await this.stream?.close(deadline);
     await Promise.all(closing);
     await this.pools.closeAll();
   }
