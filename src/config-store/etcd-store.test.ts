@@ -93,7 +93,7 @@ describe('EtcdStore', () => {
     await rawPut('/hand/routes/not-object', '[1, 2]');
     await rawPut('/hand/routes/bad-field', JSON.stringify({ id: 'bad-field', uri: 5 }));
     await rawPut('/hand/routes/a/b', JSON.stringify(route('b')));
-    await rawPut('/hand/stream_routes/1', '{}'); // another APISIX feature's directory: not ours, not an error
+    await rawPut('/hand/protos/1', '{}'); // another APISIX feature's directory: not ours, not an error
     logLines.length = 0;
 
     const state = await store.load();
