@@ -11,7 +11,7 @@ type Obj = Record<string, unknown>;
 const ADDR_PATTERN = '^(\\[[0-9a-fA-F:.]+\\]|[0-9.]+):[0-9]{1,5}$';
 const portOrAddr = [
   { type: 'integer', minimum: 0, maximum: 65535 },
-  { type: 'string', pattern: ADDR_PATTERN },
+  { type: 'string', pattern: ADDR_PATTERN, 'x-message': 'must be a port or an "ip:port" string' },
 ];
 
 const seconds = (def: number): Obj => ({

@@ -45,6 +45,11 @@ export class StreamPlane {
         const tlsServer = new TlsServer({ ...this.tlsBase(), allowHalfOpen: true } as TlsOptions);
         tlsServer.on('secureConnection', (socket: TLSSocket) => {
           const sni = typeof socket.servername === 'string' ? socket.servername : undefined;
+          // an ssl object's `ssl_protocols` holds here as on HTTPS listeners
+          if (!this.source.tls().allowsProtocol(sni, socket.getProtocol())) {
+            socket.destroy();
+            return;
+          }
           proxyTcp(socket, this.source.stream(), sni, opts);
         });
         tlsServer.on('tlsClientError', (err: Error, socket: Socket) => {
