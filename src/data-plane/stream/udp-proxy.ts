@@ -77,8 +77,10 @@ export class UdpProxy {
     };
     const route = this.router().match(facts);
     if (route === undefined) {
-      // remembered (without an upstream) until idle, so a chatty unmatched client costs one lookup
+      // not remembered: a route added later serves this client's next datagram
       s.waiting = undefined;
+      s.closed = true;
+      this.sessions.delete(key);
       return;
     }
     const session = s.session = new ProxySession(facts, route, this.opts.log);

@@ -16,9 +16,12 @@ describe('stream routes: TCP', () => {
   const upstreamOf = (...servers: EchoServer[]): Record<string, unknown> => ({
     type: 'roundrobin', nodes: Object.fromEntries(servers.map((s) => [`127.0.0.1:${s.port}`, 1])), timeout: { connect: 1, send: 5, read: 5 },
   });
+  /** Both workers serve the newest config (a change seen by one connection may not have reached the other worker yet). */
+  const applied = (): Promise<void> => eventually(async () => (await fetch(`${gw.statusUrl}/status/ready`)).status === 200);
   const put = async (id: string, body: Record<string, unknown>): Promise<void> => {
     const r = await call('PUT', `/stream_routes/${id}`, body);
     assert.equal(r.status < 300, true, r.text);
+    await applied();
   };
 
   before(async () => {
@@ -52,6 +55,7 @@ describe('stream routes: TCP', () => {
     for (let i = 0; i < 4; i++) assert.equal((await tcpExchange(ports.tcp, 'y')).data.toString(), 'B:y');
     await call('DELETE', '/stream_routes/2');
     await call('DELETE', '/stream_routes/1');
+    await applied();
     await put('4', { server_port: 1, upstream: upstreamOf(a) });
     // only routes 3 (another client network) and 4 (another port) are left: closed without a byte
     await eventually(async () => (await tcpExchange(ports.tcp, 'z')).data.length === 0);

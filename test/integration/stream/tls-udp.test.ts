@@ -46,6 +46,8 @@ describe('stream routes: TLS with SNI, and UDP', () => {
       { id: 'plain', server_port: ports.tls, upstream: { nodes: nodes(b) } },
     ]));
     await eventually(async () => (await tcpExchange(ports.tls!, 'x', { servername: 'a.stream.test' }).catch(() => ({ data: Buffer.alloc(0) }))).data.toString() === 'A:x');
+    // the other worker has it too
+    await eventually(async () => (await fetch(`${gw.statusUrl}/status/ready`)).status === 200);
     assert.equal((await tcpExchange(ports.tls!, 'w', { servername: 'deep.x.wild.test' })).data.toString(), 'B:w');
     const peer = await new Promise<string>((resolve, reject) => {
       const s = tlsConnect({ host: '127.0.0.1', port: ports.tls!, servername: 'a.stream.test', rejectUnauthorized: false }, () => {
@@ -89,5 +91,14 @@ describe('stream routes: TLS with SNI, and UDP', () => {
     await eventually(async () => (await udpAsk(ports.udp!, 'x', 300)) === 'UA:x');
     await gw.writeConfig(config([]));
     await eventually(async () => (await udpAsk(ports.udp!, 'x', 300)) === undefined);
+    // a client that kept sending while no route matched is served as soon as one does
+    const client = createSocket('udp4');
+    try {
+      assert.equal(await udpAsk(ports.udp!, 'early', 300, client), undefined);
+      await gw.writeConfig(config([{ id: 'u2', upstream: { nodes: nodes(ub) } }]));
+      await eventually(async () => (await udpAsk(ports.udp!, 'late', 300, client)) === 'UB:late');
+    } finally {
+      client.close();
+    }
   });
 });
