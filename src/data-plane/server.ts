@@ -183,6 +183,7 @@ export class DataPlane {
   async close(timeoutMs: number): Promise<void> {
     if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
     const closing = this.servers.map(({ listener }) => listener.stopAccepting());
+    this.stream?.stopAccepting();
     const deadline = Date.now() + timeoutMs;
     while (this.lifecycle.inFlight > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));

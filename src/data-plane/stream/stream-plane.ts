@@ -83,12 +83,19 @@ export class StreamPlane {
     return bound;
   }
 
+  private closing: Promise<void>[] | undefined;
+
+  /** Stops accepting TCP connections and ends the UDP sessions (a datagram has nothing in flight to wait for). */
+  stopAccepting(): void {
+    this.closing ??= this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
+    for (const u of this.udp) u.closeAll();
+  }
+
   /** Stops accepting; open connections get until `deadline` (ms since epoch), then are destroyed. */
   async close(deadline: number): Promise<void> {
-    const closing = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
-    for (const u of this.udp) u.closeAll();
+    this.stopAccepting();
     while (this.active.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const s of this.active) s.destroy();
-    await Promise.all(closing);
+    await Promise.all(this.closing!);
   }
 }

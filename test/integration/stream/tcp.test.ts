@@ -171,4 +171,17 @@ describe('stream routes: TCP', () => {
     await call('DELETE', '/stream_routes/5');
     await eventually(async () => (await tcpExchange(ports.tcp, 'g')).data.length === 0);
   });
+
+  it('a service lends its upstream to a stream route, and is kept while the route uses it', async () => {
+    assert.equal((await call('PUT', '/upstreams/u2', upstreamOf(a))).status, 201);
+    assert.equal((await call('PUT', '/services/s1', { upstream_id: 'u2' })).status, 201);
+    await put('7', { service_id: 's1' });
+    await eventually(async () => (await tcpExchange(ports.tcp, 's')).data.toString() === 'A:s');
+    const r = await call('DELETE', '/services/s1');
+    assert.equal(r.status, 400);
+    assert.equal(r.body.error_msg, 'can not delete this service directly, stream route [7] is still using it now');
+    assert.equal((await call('PUT', '/stream_routes/8', { service_id: 'missing' })).body.error_msg,
+      'failed to fetch service info by service id [missing], response code: 404');
+    await call('DELETE', '/stream_routes/7');
+  });
 });
