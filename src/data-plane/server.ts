@@ -78,6 +78,7 @@ export class DataPlane {
     for (const { listener, tls } of this.servers) {
       if (tls && def !== undefined) listener.tlsServer?.setSecureContext(def);
     }
+    if (def !== undefined) this.stream?.setDefaultSecureContext(def);
   }
 
   async listen(listeners: ListenConfig[] = this.config.node.listen): Promise<BoundAddress[]> {

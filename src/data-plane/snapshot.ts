@@ -211,7 +211,8 @@ export class SnapshotBuilder {
       }
     }
 
-    const stream = buildStreamRouter(view, this.registry, runtimeFor, this.log);
+    const stream = buildStreamRouter(view, this.registry, runtimeFor, this.log,
+      (plugin, conf, env) => this.prepareCache.get(plugin, conf, env));
     for (const [key, rt] of this.runtimes) if (!nextRuntimes.has(key)) rt.close();
     this.runtimes = nextRuntimes;
     this.routeCache = nextCache;

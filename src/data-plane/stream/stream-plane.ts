@@ -25,6 +25,7 @@ export interface StreamSnapshotSource {
 
 export class StreamPlane {
   private readonly servers: Server[] = [];
+  private readonly tlsServers: TlsServer[] = [];
   private readonly udp: UdpProxy[] = [];
   private readonly active = new Set<Socket>();
   private readonly log = logger().child({ module: 'stream' });
@@ -57,6 +58,7 @@ export class StreamPlane {
           socket.destroy();
         });
         server = tlsServer;
+        this.tlsServers.push(tlsServer);
       } else {
         server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => proxyTcp(socket, this.source.stream(), undefined, opts));
       }
@@ -81,6 +83,11 @@ export class StreamPlane {
       bound.push({ protocol: 'udp', host: l.host, port: socket.address().port, tls: false });
     }
     return bound;
+  }
+
+  /** The certificate for clients that send no (or an unknown) SNI changed (`node.tls.default_ssl_id`'s object). */
+  setDefaultSecureContext(options: TlsOptions): void {
+    for (const s of this.tlsServers) s.setSecureContext(options);
   }
 
   private closing: Promise<void>[] | undefined;

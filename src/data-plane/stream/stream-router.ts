@@ -9,7 +9,7 @@
 // lets a catch-all route shadow a narrower one depending on when each was written.
 import type { StreamRoute, Service, Upstream } from '../../contracts/resources.js';
 import type { ConfigView } from '../../contracts/store.js';
-import type { Plugin } from '../../contracts/plugin.js';
+import type { Plugin, PrepareEnv } from '../../contracts/plugin.js';
 import type { Logger } from '../../core/logger.js';
 import { compileIpMatcher, type IpMatcher } from '../../core/ip-matcher.js';
 import type { PluginRegistry } from '../../plugin-runtime/registry.js';
@@ -104,11 +104,6 @@ export class StreamRouter {
     this.plain = ordered(plain);
   }
 
-  get size(): number {
-    return this.plain.length + [...this.exact.values()].reduce((n, l) => n + l.length, 0)
-      + this.wildcards.reduce((n, w) => n + w.entries.length, 0);
-  }
-
   match(f: StreamFacts): CompiledStreamRoute | undefined {
     if (f.sni !== undefined) {
       for (const e of this.exact.get(f.sni) ?? []) if (addrsMatch(e, f)) return e.route;
@@ -122,7 +117,8 @@ export class StreamRouter {
   }
 }
 
-export const EMPTY_STREAM_ROUTER = new StreamRouter([]);
+/** Stream plugins see no consumer; one array, so prepared instances are reused across builds. */
+const NO_CONSUMERS: PrepareEnv['consumers'] = [];
 
 /**
  * Compiles the stream routes of a view. Upstream runtimes come from the snapshot's
@@ -130,7 +126,8 @@ export const EMPTY_STREAM_ROUTER = new StreamRouter([]);
  * balancer and health checks. A route whose plugins cannot be prepared is not served.
  */
 export function buildStreamRouter(view: ConfigView, registry: PluginRegistry,
-  runtimeFor: (conf: Upstream, name: string) => UpstreamRuntime, log: Logger): StreamRouter {
+  runtimeFor: (conf: Upstream, name: string) => UpstreamRuntime, log: Logger,
+  prepare: (plugin: Plugin, conf: Record<string, unknown>, env: PrepareEnv) => unknown): StreamRouter {
   const routes: CompiledStreamRoute[] = [];
   for (const obj of view.list('stream_routes')) {
     const conf = obj.value as unknown as StreamRoute;
@@ -144,7 +141,7 @@ export function buildStreamRouter(view: ConfigView, registry: PluginRegistry,
         const pconf = conf.plugins?.[lp.plugin.name];
         if (pconf === undefined || lp.plugin.stream === undefined) continue;
         const metadata = view.get('plugin_metadata', lp.plugin.name)?.value;
-        const prepared = lp.plugin.prepare !== undefined ? lp.plugin.prepare(pconf, { metadata, consumers: [] }) : pconf;
+        const prepared = prepare(lp.plugin, pconf, { metadata, consumers: NO_CONSUMERS });
         plugins.push({ plugin: lp.plugin, prepared });
       }
       const missing = Object.keys(conf.plugins ?? {}).filter((n) => registry.get(n)?.plugin.stream === undefined);

@@ -82,6 +82,27 @@ describe('stream routes: TLS with SNI, and UDP', () => {
     assert.deepEqual([...seen].sort(), ['UA:', 'UB:']);
   });
 
+  it('UDP: limit-conn counts sessions; an idle session ends after udp_idle_timeout and gives its slot back', async () => {
+    // no route first, so the answer below can only come from the limited one
+    await gw.writeConfig(config([]));
+    await eventually(async () => (await udpAsk(ports.udp!, 'x', 300)) === undefined);
+    await gw.writeConfig(config([{
+      id: 'u', upstream: { nodes: nodes(ua) },
+      plugins: { 'limit-conn': { conn: 1, burst: 0, default_conn_delay: 0.1, key: 'server_port' }, prometheus: {} },
+    }]));
+    const first = createSocket('udp4');
+    try {
+      await eventually(async () => (await udpAsk(ports.udp!, 'a', 300, first)) === 'UA:a');
+      // the first client's session holds the only slot: another client is dropped
+      assert.equal(await udpAsk(ports.udp!, 'b', 500), undefined);
+    } finally {
+      first.close();
+    }
+    // udp_idle_timeout is 1 s: the session ends, its slot is free again
+    await eventually(async () => (await udpAsk(ports.udp!, 'c', 300)) === 'UA:c', 40, 100);
+    await eventually(async () => /apisix_stream_status\{code="503",listen_addr="127\.0\.0\.1:\d+",node=""\} [1-9]/.test(await (await fetch(gw.metricsUrl)).text()));
+  });
+
   it('UDP: ip-restriction drops a refused client; a deleted route stops answering', async () => {
     await gw.writeConfig(config([{
       id: 'u', upstream: { nodes: nodes(ua) }, plugins: { 'ip-restriction': { whitelist: ['10.0.0.0/8'] } },
