@@ -68,7 +68,8 @@ const PLUGIN_HOLDERS: [ResourceKind, string][] = [
 /** APISIX's wording: `can not delete this upstream, route [1] is still using it now`. */
 export async function upstreamInUse(store: ConfigStore, id: string): Promise<string | undefined> {
   const user = await firstWith(store, 'routes', 'route', id, (v) => [v.upstream_id])
-    ?? await firstWith(store, 'services', 'service', id, (v) => [v.upstream_id]);
+    ?? await firstWith(store, 'services', 'service', id, (v) => [v.upstream_id])
+    ?? await firstWith(store, 'stream_routes', 'stream route', id, (v) => [v.upstream_id]);
   if (user !== undefined) return `can not delete this upstream, ${user} is still using it now`;
   for (const [kind, label] of PLUGIN_HOLDERS) {
     const p = await firstWith(store, kind, label, id, (v) => pluginUpstreams(v.plugins));
@@ -78,7 +79,8 @@ export async function upstreamInUse(store: ConfigStore, id: string): Promise<str
 }
 
 export async function serviceInUse(store: ConfigStore, id: string): Promise<string | undefined> {
-  const user = await firstWith(store, 'routes', 'route', id, (v) => [v.service_id]);
+  const user = await firstWith(store, 'routes', 'route', id, (v) => [v.service_id])
+    ?? await firstWith(store, 'stream_routes', 'stream route', id, (v) => [v.service_id]);
   return user === undefined ? undefined : `can not delete this service directly, ${user} is still using it now`;
 }
 
@@ -113,5 +115,6 @@ export async function clientCertUser(store: ConfigStore, id: string): Promise<st
   const certOf = (up: unknown): unknown => ((up as Obj | undefined)?.tls as Obj | undefined)?.client_cert_id;
   return await firstWith(store, 'upstreams', 'upstream', id, (v) => [certOf(v)])
     ?? await firstWith(store, 'routes', 'route', id, (v) => [certOf(v.upstream)])
-    ?? await firstWith(store, 'services', 'service', id, (v) => [certOf(v.upstream)]);
+    ?? await firstWith(store, 'services', 'service', id, (v) => [certOf(v.upstream)])
+    ?? await firstWith(store, 'stream_routes', 'stream route', id, (v) => [certOf(v.upstream)]);
 }

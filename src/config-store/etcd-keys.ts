@@ -1,6 +1,6 @@
 // The etcd key layout: APISIX's, under the configured prefix, so tools that read an APISIX
 // etcd find our objects where they expect them.
-//   <prefix>/routes/<id>  (services, upstreams, ssls, global_rules, plugin_configs,
+//   <prefix>/routes/<id>  (services, upstreams, ssls, global_rules, plugin_configs, stream_routes,
 //                          consumer_groups, plugin_metadata/<plugin name>: the same shape)
 //   <prefix>/consumers/<username>
 //   <prefix>/consumers/<username>/credentials/<id>    (APISIX 3)
@@ -35,6 +35,7 @@ const DIRS: Record<ResourceKind, string> = {
   ssls: 'ssls',
   secrets: 'secrets',
   custom_plugins: 'gatehouse/custom_plugins',
+  stream_routes: 'stream_routes',
 };
 
 /** Directory → kind for the directories that hold one object per key segment. */

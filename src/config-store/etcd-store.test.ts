@@ -61,6 +61,7 @@ describe('EtcdStore', () => {
       id: 'p1', name: 'P1', stage: 'default', priority: 10, root_id: 'p1', version: '1.0.0',
       versions: [{ version: '1.0.0', sha256: 'a'.repeat(64), size: 1, abi: 'v0.2.1', created_at: 1 }],
     });
+    await store.put('stream_routes', 'sr1', { id: 'sr1', server_port: 9100, upstream_id: 'u1' });
 
     const raw = await etcd.client().getAll().prefix('/layout/').exec();
     assert.deepEqual(raw.kvs.map((kv) => kv.key.toString()).sort(), [
@@ -70,6 +71,7 @@ describe('EtcdStore', () => {
       '/layout/plugin_metadata/http-logger',
       '/layout/routes/r1',
       '/layout/secrets/vault/1',
+      '/layout/stream_routes/sr1',
     ]);
     const routeKv = raw.kvs.find((kv) => kv.key.toString() === '/layout/routes/r1')!;
     assert.deepEqual(JSON.parse(routeKv.value.toString()), route('r1'));
@@ -80,6 +82,7 @@ describe('EtcdStore', () => {
     assert.equal(state.revision, Number(raw.header.revision));
     assert.deepEqual(state.objects.map((o) => `${o.kind}/${o.id}`), [
       'routes/r1', 'consumers/jack', 'credentials/jack/c1', 'secrets/vault/1', 'plugin_metadata/http-logger', 'custom_plugins/p1',
+      'stream_routes/sr1',
     ]);
     assert.deepEqual((await store.list('credentials')).map((o) => o.id), ['jack/c1']);
     assert.deepEqual((await store.list('consumers')).map((o) => o.id), ['jack']);
@@ -93,7 +96,7 @@ describe('EtcdStore', () => {
     await rawPut('/hand/routes/not-object', '[1, 2]');
     await rawPut('/hand/routes/bad-field', JSON.stringify({ id: 'bad-field', uri: 5 }));
     await rawPut('/hand/routes/a/b', JSON.stringify(route('b')));
-    await rawPut('/hand/stream_routes/1', '{}'); // another APISIX feature's directory: not ours, not an error
+    await rawPut('/hand/protos/1', '{}'); // another APISIX feature's directory: not ours, not an error
     logLines.length = 0;
 
     const state = await store.load();

@@ -19,7 +19,7 @@ import { findGlobalRuleConflict, findObjectReferenceProblem, validateResource, t
 /** Top-level keys of the file, in the order they are validated. */
 export const STANDALONE_KEYS = [
   'upstreams', 'services', 'routes', 'consumer_groups', 'consumers', 'plugin_configs',
-  'global_rules', 'plugin_metadata', 'ssls', 'secrets',
+  'global_rules', 'plugin_metadata', 'ssls', 'secrets', 'stream_routes',
 ] as const satisfies readonly ResourceKind[];
 
 /** One validated object, with the label that names it in error messages (`routes[2] (id "r3")`). */

@@ -167,8 +167,8 @@ describe('StandaloneStore', () => {
   });
 
   it('refuses unknown top-level keys and duplicate ids', async () => {
-    const unknown = new StandaloneStore(await newFile('routes: []\nstream_routes: []\n'));
-    await assert.rejects(unknown.load(), /unknown top-level key "stream_routes"/);
+    const unknown = new StandaloneStore(await newFile('routes: []\nprotos: []\n'));
+    await assert.rejects(unknown.load(), /unknown top-level key "protos"/);
     const dup = new StandaloneStore(await newFile(`${UPSTREAM}routes:\n  - {id: a, uri: /a, upstream_id: u1}\n  - {id: a, uri: /b, upstream_id: u1}\n`));
     await assert.rejects(dup.load(), /routes\[1\] \(id "a"\): duplicate id, also used by routes\[0\]/);
     await unknown.close();

@@ -133,6 +133,14 @@ export function validateResource<K extends ResourceKind>(kind: K, value: unknown
     case 'custom_plugins':
       checkCustomPlugin(conf);
       break;
+    case 'stream_routes':
+      if (conf.upstream !== undefined) checkUpstream(conf.upstream as Obj);
+      if (conf.upstream === undefined && conf.upstream_id === undefined && conf.service_id === undefined) {
+        throw invalid('invalid configuration: a stream route needs one of upstream, upstream_id or service_id');
+      }
+      runPluginCheck(conf, kind, id, opts);
+      if (typeof conf.sni === 'string') conf.sni = conf.sni.toLowerCase();
+      break;
   }
   return conf as Normalized<K>;
 }
@@ -350,6 +358,14 @@ export function findObjectReferenceProblem(kind: ResourceKind, id: string, value
       return sslRef(value.upstream);
     case 'upstreams':
       return sslRef(value);
+    case 'stream_routes':
+      if (value.upstream_id !== undefined && missing('upstreams', value.upstream_id)) {
+        return fetchMsg('upstream', 'upstream id', value.upstream_id);
+      }
+      if (value.service_id !== undefined && missing('services', value.service_id)) {
+        return fetchMsg('service', 'service id', value.service_id);
+      }
+      return sslRef(value.upstream);
     case 'consumers':
       if (value.group_id !== undefined && missing('consumer_groups', value.group_id)) {
         return fetchMsg('consumer group', 'consumer group id', value.group_id);
@@ -414,7 +430,7 @@ export function findGlobalRuleConflict(id: string, value: Obj, others: Iterable<
 /** Every dangling reference in a whole configuration, in kind order then list order. */
 export function findReferenceProblems(lookup: ConfigLookup): ReferenceProblem[] {
   const out: ReferenceProblem[] = [];
-  for (const kind of ['routes', 'services', 'upstreams', 'consumers', 'credentials'] as const) {
+  for (const kind of ['routes', 'services', 'upstreams', 'consumers', 'credentials', 'stream_routes'] as const) {
     for (const obj of lookup.list(kind)) {
       const message = findObjectReferenceProblem(kind, obj.id, obj.value, lookup);
       if (message !== undefined) out.push({ kind, id: obj.id, message });

@@ -129,6 +129,8 @@ export interface NodeConfig {
    * absolute) and the disk strategy's freshness when the upstream gives none (seconds).
    */
   proxy_cache: ProxyCacheConfig;
+  /** TCP/UDP listeners of stream routes (APISIX's `apisix.stream_proxy`); absent = no stream proxy. */
+  stream_proxy?: StreamProxyConfig;
   /** Folder for generated data (sqlite db, admin key). */
   data_dir: string;
   /** Folder file-logger writes under (absolute; default `<data_dir>/logs`); a `path` resolving outside is refused. */
@@ -166,4 +168,18 @@ export interface CacheZoneConfig {
 export interface ProxyCacheConfig {
   cache_ttl: number;
   zones: CacheZoneConfig[];
+}
+
+/** A stream listener: `tls` (TCP only) terminates TLS with the ssl objects picked by SNI. */
+export interface StreamListenConfig { host: string; port: number; tls: boolean }
+
+export interface StreamProxyConfig {
+  tcp: StreamListenConfig[];
+  udp: StreamListenConfig[];
+  /** Seconds a TCP connection may carry no byte either way before it is closed. */
+  idle_timeout: number;
+  /** Seconds a UDP session may see no datagram either way before it is forgotten. */
+  udp_idle_timeout: number;
+  /** UDP sessions one listener keeps at once; datagrams of new clients beyond it are dropped. */
+  udp_max_sessions: number;
 }

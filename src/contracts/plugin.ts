@@ -179,6 +179,37 @@ export interface PrepareEnv {
   consumers: readonly ConsumerRef[];
 }
 
+/**
+ * A TCP connection or UDP session of a stream route, as stream plugins see it (APISIX's
+ * stream subsystem: `preread` once the route is matched, `log` when the session ends).
+ */
+export interface StreamSession {
+  readonly protocol: 'tcp' | 'udp';
+  readonly remoteAddr: string;
+  readonly routeId: string;
+  /**
+   * Stream variables: `remote_addr`, `remote_port`, `server_addr`, `server_port`,
+   * `ssl_server_name`, `protocol`, `route_id`, and once the session ended `bytes_received`,
+   * `bytes_sent`, `upstream_addr`, `session_time`, `status` (nginx's stream status: 200,
+   * 403, 502, 503). Unknown names read undefined.
+   */
+  var(name: string): unknown;
+  /** Per-session scratch space shared by plugins. */
+  readonly shared: Map<string, unknown>;
+  readonly log: Logger;
+  /** Monotonic ms when the session started. */
+  readonly startedAt: number;
+}
+
+/** What `preread` returns to end the session: the connection is closed (nginx stream status `status`). */
+export interface StreamRefusal { status: number; reason: string }
+
+/** A plugin's stream phases; a plugin with them may be configured on stream routes. */
+export interface StreamPhases<P> {
+  preread?(prepared: P, session: StreamSession): Awaitable<StreamRefusal | void>;
+  log?(prepared: P, session: StreamSession): void;
+}
+
 type Awaitable<T> = T | Promise<T>;
 export type RequestHandler<P> = (prepared: P, ctx: PluginContext) => Awaitable<PhaseResult | void>;
 
@@ -237,6 +268,8 @@ export interface Plugin<C = any, P = any> {
    */
   body_filter?(prepared: P, ctx: PluginContext, chunk: Buffer, eof: boolean): Buffer | string | undefined | Promise<Buffer | string | undefined>;
   log?(prepared: P, ctx: PluginContext): void | Promise<void>;
+  /** Stream routes (TCP/UDP): APISIX's stream plugins have the same name and schema. */
+  stream?: StreamPhases<P>;
   init?(): void | Promise<void>;
   destroy?(): void | Promise<void>;
 }

@@ -17,11 +17,13 @@ export type ResourceKind =
   /** Secret manager connections (`secrets/<manager>/<id>`), stored with the id `<manager>/<id>`. */
   | 'secrets'
   /** Wasm plugins of the marketplace (`custom_plugins/<id>`); their binaries live in the store's blobs. */
-  | 'custom_plugins';
+  | 'custom_plugins'
+  /** L4 (TCP/UDP) routes served on the node config's `stream_proxy` listeners. */
+  | 'stream_routes';
 
 export const RESOURCE_KINDS: readonly ResourceKind[] = [
   'routes', 'services', 'upstreams', 'consumers', 'credentials', 'consumer_groups',
-  'plugin_configs', 'global_rules', 'plugin_metadata', 'ssls', 'secrets', 'custom_plugins',
+  'plugin_configs', 'global_rules', 'plugin_metadata', 'ssls', 'secrets', 'custom_plugins', 'stream_routes',
 ];
 
 /** lua-resty-expr rule: `[var, op, value]`, `[var, '!', op, value]`, or `['AND'|'OR', ...rules]`. */
@@ -165,6 +167,30 @@ export interface ResourceTypes {
   ssls: Ssl;
   secrets: VaultSecret;
   custom_plugins: CustomPlugin;
+  stream_routes: StreamRoute;
+}
+
+/**
+ * APISIX's stream route (`schema_def.lua` stream_route): a TCP or UDP session on a
+ * `stream_proxy` listener matched by the client address, the listener's address and port,
+ * and on TLS listeners the SNI; then proxied to an upstream. Absent conditions match anything.
+ */
+export interface StreamRoute {
+  id?: string;
+  name?: string;
+  desc?: string;
+  labels?: Record<string, string>;
+  remote_addr?: string;
+  server_addr?: string;
+  server_port?: number;
+  sni?: string;
+  upstream?: Upstream;
+  upstream_id?: string;
+  service_id?: string;
+  /** Stream plugins only (those with a `stream` phase: ip-restriction, limit-conn, prometheus). */
+  plugins?: PluginsConf;
+  create_time?: number;
+  update_time?: number;
 }
 
 /** `secrets/vault/<id>`: a HashiCorp Vault KV engine that `$secret://vault/<id>/<path>/<key>` reads. */

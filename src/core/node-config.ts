@@ -10,6 +10,7 @@ import type { NodeConfig } from '../contracts/node-config.js';
 import { GatehouseError } from './errors.js';
 import { compileSchema, primaryError, type ErrorObject } from './schema.js';
 import { PROXY_CACHE_SCHEMA, resolveProxyCache } from './proxy-cache-config.js';
+import { STREAM_PROXY_SCHEMA, resolveStreamProxy } from './stream-proxy-config.js';
 
 type Obj = Record<string, unknown>;
 
@@ -236,6 +237,8 @@ export const NODE_CONFIG_SCHEMA: Obj = closed({
   }),
   // APISIX's apisix.proxy_cache: the zones proxy-cache stores in (proxy-cache-config.ts)
   proxy_cache: PROXY_CACHE_SCHEMA,
+  // APISIX's apisix.stream_proxy, at the top level (stream-proxy-config.ts)
+  stream_proxy: STREAM_PROXY_SCHEMA,
   data_dir: { type: 'string', minLength: 1, default: 'data' },
   // file-logger writes only under this folder; absent = <data_dir>/logs
   log_dir: { type: 'string', minLength: 1 },
@@ -352,6 +355,15 @@ export function parseNodeConfig(text: string, file: string): NodeConfig {
   raw.log_dir = raw.log_dir === undefined ? path.join(String(raw.data_dir), 'logs') : path.resolve(dir, String(raw.log_dir));
   try {
     raw.proxy_cache = resolveProxyCache(raw.proxy_cache as Obj, dir, String(raw.data_dir));
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  try {
+    const stream = resolveStreamProxy(raw.stream_proxy as Obj | undefined);
+    if (stream === undefined) delete raw.stream_proxy;
+    else raw.stream_proxy = stream;
+    // TCP ports may not clash with the HTTP listeners; a UDP port may share a TCP one's number
+    stream?.tcp.forEach((l, i) => claim(l as unknown as Obj, `stream_proxy.tcp[${i}]`));
   } catch (e) {
     fail((e as Error).message);
   }

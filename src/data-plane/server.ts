@@ -13,7 +13,8 @@ import { requestClientCertificate } from './tls/client-auth.js';
 import { Http2Sessions } from './http2/sessions.js';
 
 import { listenOn, type BoundAddress } from '../core/listen.js';
-export type { BoundAddress };
+import { StreamPlane, type StreamBoundAddress } from './stream/stream-plane.js';
+export type { BoundAddress, StreamBoundAddress };
 
 /**
  * The listeners of one worker. Requests are handed to the request lifecycle
@@ -33,6 +34,7 @@ export class DataPlane {
   private readonly lifecycle: RequestLifecycle;
   /** HTTP/2 sessions of every listener; undefined when `node.http2.enabled` is false. */
   private readonly http2: Http2Sessions | undefined;
+  private stream: StreamPlane | undefined;
 
   constructor(private readonly config: NodeConfig, initial: DataPlaneSnapshot, version: string) {
     this.snapshot = initial;
@@ -80,6 +82,7 @@ export class DataPlane {
     let active = 0;
     for (const { listener } of this.servers) active += listener.connectionCount;
     active += this.http2?.sessionCount ?? 0;
+    active += this.stream?.connections ?? 0;
     return { active, accepted: this.accepted, requests: this.lifecycle.requests };
   }
 
@@ -90,6 +93,7 @@ export class DataPlane {
     for (const { listener, tls } of this.servers) {
       if (tls && def !== undefined) listener.tlsServer?.setSecureContext(def);
     }
+    if (def !== undefined) this.stream?.setDefaultSecureContext(def);
   }
 
   async listen(listeners: ListenConfig[] = this.config.node.listen): Promise<BoundAddress[]> {
@@ -103,6 +107,18 @@ export class DataPlane {
     }
     this.sweepTimer = setInterval(() => this.pools.sweep(), 60_000).unref();
     return bound;
+  }
+
+  /**
+   * The `stream_proxy` listeners (none without that section). `servesUdp`: this worker
+   * binds the UDP ones (only worker 0 does, see stream/stream-plane.ts).
+   */
+  async listenStream(servesUdp: boolean): Promise<StreamBoundAddress[]> {
+    const conf = this.config.stream_proxy;
+    if (conf === undefined) return [];
+    this.stream = new StreamPlane(conf, { stream: () => this.snapshot.stream, tls: () => this.snapshot.tls },
+      () => ({ ...this.tlsOptions(), ALPNProtocols: undefined }));
+    return this.stream.listen(servesUdp);
   }
 
   private handlers(scheme: 'http' | 'https'): Http1Handlers {
@@ -185,6 +201,7 @@ export class DataPlane {
     if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
     const closing = this.servers.map(({ listener }) => listener.stopAccepting());
     this.http2?.stopAccepting();
+    this.stream?.stopAccepting();
     const deadline = Date.now() + timeoutMs;
     while (this.lifecycle.inFlight > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
@@ -193,6 +210,7 @@ export class DataPlane {
     }
     this.http2?.closeAll();
     for (const { listener } of this.servers) listener.closeAllConnections();
+    await this.stream?.close(deadline);
     await Promise.all(closing);
     await this.pools.closeAll();
   }

@@ -10,6 +10,7 @@ import { UpstreamRuntime, upstreamKey } from './upstream/upstream-runtime.js';
 import { hashKeyResolver } from './upstream/hash-key.js';
 import { poolSettingsOf, type PoolSettings } from './proxy/pools.js';
 import { SniIndex } from './tls/sni-index.js';
+import { buildStreamRouter, type StreamRouter } from './stream/stream-router.js';
 import type { RequestVars } from './request-vars.js';
 import { PluginSnapshot, type RoutePlugins } from '../plugin-runtime/plugin-snapshot.js';
 import { PrepareCache } from '../plugin-runtime/chain.js';
@@ -57,6 +58,8 @@ export interface DataPlaneSnapshot {
   readonly matchReadsBody: boolean;
   /** `route` proxying to a plugin's choice of upstream instead of its own (built once per snapshot, route and choice). */
   readonly withUpstream: (route: CompiledRoute, choice: UpstreamChoice) => CompiledRoute;
+  /** The stream routes (TCP/UDP), sharing upstream runtimes (balancers, health) with the HTTP routes. */
+  readonly stream: StreamRouter;
 }
 
 type UpstreamTarget = Pick<CompiledRoute, 'upstream' | 'upstreamError' | 'pool' | 'passHost' | 'upstreamHost'
@@ -208,6 +211,8 @@ export class SnapshotBuilder {
       }
     }
 
+    const stream = buildStreamRouter(view, this.registry, runtimeFor, this.log,
+      (plugin, conf, env) => this.prepareCache.get(plugin, conf, env));
     for (const [key, rt] of this.runtimes) if (!nextRuntimes.has(key)) rt.close();
     this.runtimes = nextRuntimes;
     this.routeCache = nextCache;
@@ -222,7 +227,7 @@ export class SnapshotBuilder {
 
     return {
       revision: view.revision, router, tls, plugins, hasGlobalPlugins: plugins.global.all.length > 0, matchReadsBody,
-      withUpstream: this.variantsFor(view),
+      withUpstream: this.variantsFor(view), stream,
     };
   }
 

@@ -202,9 +202,17 @@ export class PluginRegistry {
       const lp = this.byName.get(name);
       if (lp === undefined) throw new Error(`unknown plugin [${name}]`);
       if (where.kind === 'credentials' && lp.plugin.type !== 'auth') throw new Error('only supports auth type plugins in consumer credential');
+      if (where.kind === 'stream_routes' && lp.plugin.stream === undefined) {
+        throw new Error(`plugin ${name} is not a stream plugin: stream routes take ${this.streamPluginNames().join(', ')}`);
+      }
       this.checkInstance(name, conf, where.schemaType);
     }
   };
+
+  /** Installed plugins that have stream phases, in execution order. */
+  streamPluginNames(): string[] {
+    return this.list().filter((lp) => lp.plugin.stream !== undefined).map((lp) => lp.plugin.name);
+  }
 
   /** The `checkMetadata` hook: a plugin_metadata object against the plugin's metadata schema. */
   readonly checkMetadata = (name: string, value: Record<string, unknown>): void => {

@@ -1,6 +1,7 @@
 // ip-restriction: allows (whitelist) or rejects (blacklist) clients by IP address or
 // CIDR (APISIX ip-restriction). Reads the `remote_addr` variable in access, so an
-// address set by real-ip in rewrite is the one checked.
+// address set by real-ip in rewrite is the one checked. On stream routes it runs at
+// preread and closes a refused connection.
 import { compileIpMatcher, type IpMatcher } from '../core/ip-matcher.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 
@@ -60,5 +61,13 @@ export default definePlugin<IpRestrictionConf, IpRestrictionPrepared>({
     const ip = typeof addr === 'string' ? addr : ctx.request.remoteAddr;
     if (p.matcher(ip) === p.allow) return undefined;
     return { status: p.status, body: { message: p.message } };
+  },
+
+  // APISIX's stream ip-restriction: a refused client's connection is closed (stream status 403).
+  stream: {
+    preread(p, session) {
+      if (p.matcher(session.remoteAddr) === p.allow) return undefined;
+      return { status: 403, reason: 'ip-restriction: client address not allowed' };
+    },
   },
 });

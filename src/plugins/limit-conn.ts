@@ -9,11 +9,11 @@
 // limit holds across nodes, and a slot never given back (its node died) expires after
 // `key_ttl` seconds. When the slots cannot be counted the request gets APISIX's bare 500,
 // or passes with `allow_degradation`.
-import type { PluginContext } from '../contracts/plugin.js';
+import type { PluginContext, StreamSession } from '../contracts/plugin.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import {
   ALLOW_DEGRADATION_SCHEMA, REJECTED_CODE_SCHEMA, REJECTED_MSG_SCHEMA,
-  compileLimitKey, instanceScope, limitTiming, rejection,
+  compileLimitKey, instanceScope, limitTiming, rejection, type LimitKeyContext,
 } from './common/limits.js';
 import {
   counterFailure, counterVersion, policyCounters, storeOf, withRedisPolicies, type PolicyCounters, type RedisPolicyConf,
@@ -39,7 +39,7 @@ interface LimitConnPrepared {
   /** Seconds per multiple of `conn` above it; adapted in log (per worker, as APISIX's per-worker object). */
   unitDelay: number;
   adaptive: boolean;
-  key: (ctx: PluginContext) => string;
+  key: (ctx: LimitKeyContext) => string;
   version: string;
   rejectedCode: number;
   rejectedMsg: string | undefined;
@@ -58,6 +58,10 @@ interface Held {
 }
 
 const STATE = 'limit-conn:held';
+
+/** A stream session's slot: given back by the stream log phase, when the connection or UDP session ends. */
+const STREAM_STATE = 'limit-conn:stream-slots';
+type StreamSlots = { key: string; p: LimitConnPrepared }[];
 
 function held(ctx: PluginContext): Held {
   let h = ctx.shared.get(STATE) as Held | undefined;
@@ -144,5 +148,35 @@ export default definePlugin<LimitConnConf, LimitConnPrepared>({
       if (s.p.adaptive) s.p.unitDelay = (Math.max(0, elapsed - s.delay) + s.p.unitDelay) / 2;
     }
     h.slots = [];
+  },
+
+  // APISIX's stream limit-conn: concurrent connections (TCP) or sessions (UDP) per key;
+  // one over conn + burst is closed, one within the burst waits its delay before proxying.
+  stream: {
+    async preread(p, session) {
+      const keyOf = p.key({ var: (name) => session.var(name), request: { remoteAddr: session.remoteAddr } });
+      const key = `stream_route/${session.routeId}:${p.version}:${keyOf}`;
+      const store = storeOf(p.counters);
+      let inUse: number;
+      try {
+        inUse = await store.acquire(key, p.conn + p.burst, p.slotTtlMs);
+      } catch (err) {
+        session.log.error({ plugin: 'limit-conn', policy: p.counters.policy, err: (err as Error).message }, 'failed to limit conn');
+        return p.degrade ? undefined : { status: 500, reason: 'limit-conn: failed to count connections' };
+      }
+      if (inUse < 0) return { status: 503, reason: 'limit-conn: too many connections' };
+      let slots = session.shared.get(STREAM_STATE) as StreamSlots | undefined;
+      if (slots === undefined) session.shared.set(STREAM_STATE, (slots = []));
+      slots.push({ key, p });
+      const delay = inUse > p.conn ? p.unitDelay * Math.floor((inUse - 1) / p.conn) : 0;
+      if (delay >= 0.001) await limitTiming.sleep(delay * 1000);
+      return undefined;
+    },
+    log(_p, session: StreamSession) {
+      const slots = session.shared.get(STREAM_STATE) as StreamSlots | undefined;
+      if (slots === undefined) return;
+      session.shared.delete(STREAM_STATE);
+      for (const s of slots) storeOf(s.p.counters).release(s.key);
+    },
   },
 });

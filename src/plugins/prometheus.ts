@@ -3,6 +3,7 @@ import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import {
   fastCounter, fastHistogram, type CounterSeries, type HistogramSeries, type LabelledCounter, type LabelledHistogram,
 } from '../observability/fast-metrics.js';
+import { counter } from '../observability/metrics.js';
 
 // APISIX's prometheus plugin (apisix/plugins/prometheus/exporter.lua): in the log phase,
 // after the response, it counts the request in each worker's registry under APISIX's
@@ -156,6 +157,17 @@ function statusSeries(m: Metrics, c: Children, code: number, matchedUri: string,
   return s;
 }
 
+/** APISIX's stream metrics (exporter.lua init_stream_metrics), created on a stream route's first session. */
+function streamMetricsOf() {
+  return {
+    connections: counter('apisix_stream_connection_total', 'Total number of connections handled per stream route in APISIX', ['route']),
+    status: counter('apisix_stream_status', 'Stream sessions per termination status in APISIX', ['code', 'listen_addr', 'node']),
+    bandwidth: counter('apisix_stream_bandwidth', 'Total bandwidth in bytes proxied by the stream subsystem in APISIX',
+      ['listen_addr', 'type', 'side']),
+  };
+}
+let streamMetrics: ReturnType<typeof streamMetricsOf> | undefined;
+
 export default definePlugin<PrometheusConf, PrometheusPrepared>({
   name: 'prometheus',
   description: 'Records request metrics (status, latency, bandwidth) for the Prometheus exposition format.',
@@ -228,5 +240,20 @@ export default definePlugin<PrometheusConf, PrometheusPrepared>({
     if (ingress !== undefined) c.ingress.inc(ingress);
     const egress = num(ctx.var('bytes_sent'));
     if (egress !== undefined) c.egress.inc(egress);
+  },
+
+  // Stream routes: counted when the connection or UDP session ends. Bytes are the
+  // client side's (`bytes_received` from the client is upstream egress's mirror).
+  stream: {
+    log(_p, session) {
+      const m = streamMetrics ??= streamMetricsOf();
+      m.connections.inc({ route: session.routeId });
+      const listen = `${str(session.var('server_addr'))}:${str(session.var('server_port'))}`;
+      m.status.inc({ code: str(session.var('status')), listen_addr: listen, node: str(session.var('upstream_addr')) });
+      const received = num(session.var('bytes_received'));
+      const sent = num(session.var('bytes_sent'));
+      if (received !== undefined) m.bandwidth.inc({ listen_addr: listen, type: 'ingress', side: 'downstream' }, received);
+      if (sent !== undefined) m.bandwidth.inc({ listen_addr: listen, type: 'egress', side: 'downstream' }, sent);
+    },
   },
 });

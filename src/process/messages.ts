@@ -2,7 +2,7 @@ import type { CounterOpsMessage, CounterResultsMessage } from '../counters/wire.
 export type { CounterOpsMessage, CounterResultsMessage };
 import type { NodeConfig } from '../contracts/node-config.js';
 import type { StoreEvent, StoreState } from '../contracts/store.js';
-import type { BoundAddress } from '../data-plane/server.js';
+import type { BoundAddress, StreamBoundAddress } from '../data-plane/server.js';
 
 /** Primary → worker. */
 export type ToWorker =
@@ -18,7 +18,7 @@ export type ToWorker =
 export type ToPrimary =
   | CounterOpsMessage
   | { type: 'hello' }
-  | { type: 'listening'; addresses: BoundAddress[] }
+  | { type: 'listening'; addresses: BoundAddress[]; stream: StreamBoundAddress[] }
   | { type: 'applied'; revision: number }
   | { type: 'plugins-reloaded'; generation: number; count: number }
   | { type: 'pong'; seq: number }

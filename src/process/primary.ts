@@ -8,7 +8,7 @@ import { logger, setLogFormat, setLogLevel } from '../core/logger.js';
 import { loadNodeConfig } from '../core/node-config.js';
 import { ConfigState } from '../config-store/state.js';
 import { createStore } from '../config-store/create-store.js';
-import type { BoundAddress } from '../data-plane/server.js';
+import type { BoundAddress, StreamBoundAddress } from '../data-plane/server.js';
 import { GatehouseError } from '../core/errors.js';
 import { setPluginNodeLimits } from '../plugin-runtime/node-limits.js';
 import { PluginRegistry } from '../plugin-runtime/registry.js';
@@ -39,6 +39,8 @@ interface WorkerInfo {
   worker: Worker;
   index: number;
   addresses?: BoundAddress[];
+  /** Its stream_proxy listeners (UDP ones only on worker 0). */
+  stream?: StreamBoundAddress[];
   applied: number;
   lastPong: number;
   /** Plugin generation the worker runs: the one current when its init was sent, then each it confirmed. */
@@ -329,6 +331,7 @@ export class Primary {
         return;
       case 'listening':
         info.addresses = msg.addresses;
+        info.stream = msg.stream;
         if (info.replaces !== undefined) this.retire(info.replaces);
         // A plugin reload sent while it was starting was ignored: catch up now.
         if ((info.pluginGeneration ?? 0) < this.pluginGeneration) this.sendPluginReload(info);
@@ -370,6 +373,7 @@ export class Primary {
     this.log.info({
       listen: all[0]!.addresses, admin: this.adminAddress, status: this.statusAddress, prometheus: this.prometheusAddress,
       ...(this.echoAddress !== undefined ? { echo_upstream: this.echoAddress } : {}),
+      ...(this.config.stream_proxy !== undefined ? { stream: streamAddresses(all.flatMap((w) => w.stream ?? [])) } : {}),
       workers: all.length, store: this.config.store.type, revision: this.state.revision,
     }, 'gatehouse started');
   }
@@ -503,4 +507,11 @@ export class Primary {
     rmSync(this.pidFile, { force: true });
     process.exit(exitCode);
   }
+}
+
+/** Each stream listener once (every worker reports the TCP ones it shares). */
+function streamAddresses(all: StreamBoundAddress[]): StreamBoundAddress[] {
+  const seen = new Map<string, StreamBoundAddress>();
+  for (const a of all) seen.set(`${a.protocol}|${a.host}|${a.port}`, a);
+  return [...seen.values()];
 }

@@ -137,7 +137,8 @@ export function runWorker(): void {
     await resolver.prepare(state);
     plane = new DataPlane(config, builder.build(resolver.view(state)), VERSION);
     const addresses = await plane.listen();
-    send({ type: 'listening', addresses });
+    const stream = await plane.listenStream(index === '0');
+    send({ type: 'listening', addresses, stream });
     send({ type: 'applied', revision: state.revision });
   };
 

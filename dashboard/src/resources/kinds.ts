@@ -16,7 +16,7 @@ export interface Column {
 
 export type KindName =
   | 'routes' | 'services' | 'upstreams' | 'consumers' | 'credentials' | 'consumer_groups'
-  | 'plugin_configs' | 'global_rules' | 'plugin_metadata' | 'ssls' | 'secrets';
+  | 'plugin_configs' | 'global_rules' | 'plugin_metadata' | 'ssls' | 'secrets' | 'stream_routes';
 
 export interface ResourceKind {
   name: KindName;
@@ -107,6 +107,14 @@ export const KINDS: readonly ResourceKind[] = [
     name: 'secrets', title: 'res.kind.secrets', one: 'res.one.secrets', path: () => '/secrets', idRule: 'required', idPrefix: 'vault/',
     columns: [{ label: 'res.col.vaultUri', value: text('uri') }, { label: 'res.col.prefix', value: text('prefix') }],
     fields: ['uri_vault', 'prefix', 'token'], skeleton: () => ({ uri: 'http://127.0.0.1:8200', prefix: 'kv/apisix', token: '' }),
+  },
+  {
+    // TCP/UDP routes (docs/stream-routes.md); only stream plugins are accepted, the server's 400 names any other
+    name: 'stream_routes', title: 'res.kind.stream_routes', one: 'res.one.stream_routes', path: () => '/stream_routes', idRule: 'generated', plugins: 'default',
+    columns: [NAME, { label: 'res.col.serverPort', value: text('server_port') }, { label: 'res.col.remoteAddr', value: text('remote_addr') },
+      { label: 'res.col.sni', value: text('sni') }, { label: 'res.col.upstream', value: (v) => v.upstream_id ?? v.service_id }, PLUGINS],
+    fields: ['name', 'desc', 'upstream_id', 'service_id'],
+    skeleton: () => ({ server_port: 9100, upstream: { type: 'roundrobin', nodes: { '127.0.0.1:3306': 1 } } }),
   },
 ];
 

@@ -11,6 +11,7 @@ import { routes } from './routes.js';
 import { secrets } from './secrets.js';
 import { services } from './services.js';
 import { ssls } from './ssls.js';
+import { streamRoutes } from './stream-routes.js';
 import { upstreams } from './upstreams.js';
 
 export const RESOURCES: Readonly<Record<string, ResourceDeclaration>> = {
@@ -23,6 +24,7 @@ export const RESOURCES: Readonly<Record<string, ResourceDeclaration>> = {
   global_rules: globalRules,
   plugin_metadata: pluginMetadata,
   ssls,
+  stream_routes: streamRoutes,
 };
 
 /** `secrets/<manager>/<id>`: nested under the manager's name, like credentials under their consumer. */

@@ -14,6 +14,7 @@ import { sslSchema } from './ssls.js';
 import { upstreamSchema } from './upstreams.js';
 import { vaultSecretSchema } from './secrets.js';
 import { customPluginSchema } from './custom-plugins.js';
+import { streamRouteSchema } from './stream-routes.js';
 
 export const RESOURCE_SCHEMAS: Readonly<Record<ResourceKind, Schema>> = {
   routes: routeSchema,
@@ -28,6 +29,7 @@ export const RESOURCE_SCHEMAS: Readonly<Record<ResourceKind, Schema>> = {
   ssls: sslSchema,
   secrets: vaultSecretSchema,
   custom_plugins: customPluginSchema,
+  stream_routes: streamRouteSchema,
 };
 
 export type { Schema };

@@ -14,7 +14,10 @@ export const REJECTED_CODE_SCHEMA = { type: 'integer', minimum: 200, maximum: 59
 export const REJECTED_MSG_SCHEMA = { type: 'string', minLength: 1 } as const;
 export const ALLOW_DEGRADATION_SCHEMA = { type: 'boolean', default: false } as const;
 
-function remoteAddr(ctx: PluginContext): string {
+/** What a limit key reads: an HTTP request's context, or a stream session's adapted to it. */
+export type LimitKeyContext = Pick<PluginContext, 'var'> & { readonly request: Pick<PluginContext['request'], 'remoteAddr'> };
+
+function remoteAddr(ctx: LimitKeyContext): string {
   const v = ctx.var('remote_addr');
   return typeof v === 'string' ? v : ctx.request.remoteAddr;
 }
@@ -24,7 +27,7 @@ function remoteAddr(ctx: PluginContext): string {
  * as `$remote_addr $http_x_user` (none of its variables set → no key); `constant`: the
  * text itself. No key → the client address (APISIX: "use client IP instead").
  */
-export function compileLimitKey(keyType: LimitKeyType, key: string): (ctx: PluginContext) => string {
+export function compileLimitKey(keyType: LimitKeyType, key: string): (ctx: LimitKeyContext) => string {
   if (keyType === 'constant') return () => key;
   if (keyType === 'var_combination') {
     const template = compileVarTemplate(key);

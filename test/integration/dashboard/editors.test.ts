@@ -284,6 +284,20 @@ describe('the resource editors in a browser', { timeout: 60_000 }, () => {
     await page.keyboard.press('Escape');
   });
 
+  test('stream routes are listed with their port, client address and plugins; a non-stream plugin is refused by name', async () => {
+    const { page } = admin;
+    const body = { name: 'mysql', server_port: 9100, remote_addr: '10.0.0.0/8', upstream: { nodes: { '127.0.0.1:3306': 1 } }, plugins: { 'ip-restriction': { whitelist: ['10.0.0.0/8'] } } };
+    assert.equal((await adminCall(gw, 'PUT', '/stream_routes/tcp-1', body)).status, 201);
+    await openKind(page, 'Stream routes (TCP/UDP)');
+    const row = page.locator('tr[data-id="tcp-1"]');
+    await row.waitFor();
+    const text = await row.innerText();
+    for (const part of ['mysql', '9100', '10.0.0.0/8', 'ip-restriction']) assert.ok(text.includes(part), text);
+    const refused = await adminCall(gw, 'PUT', '/stream_routes/tcp-2', { ...body, plugins: { cors: {} } });
+    assert.equal(refused.status, 400);
+    assert.match(JSON.stringify(refused.body), /cors is not a stream plugin/);
+  });
+
   test('a viewer sees the objects but no write control; the section in Chinese', async () => {
     const viewer = await openPage(browser);
     try {
