@@ -1,12 +1,15 @@
 // One bounded load run against one URL, in a separate process: wrk (preferred, cheaper on CPU)
-// or autocannon (through bench/autocannon-worker.ts). Both report the same LoadResult.
-import { writeFileSync } from 'node:fs';
+// or autocannon (through bench/autocannon-worker.ts) for HTTP/1.1, h2load for the h2 scenario.
+// All report the same LoadResult.
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ManagedProcess, which } from './procs.js';
-import type { BenchRequest } from './scenarios.js';
+import { H2_CONNECTIONS, H2_STREAMS_PER_CONNECTION, type BenchRequest } from './scenarios.js';
 
+/** HTTP/1.1 loaders (`--loader`); h2load loads the h2 scenario only. */
 export type LoaderName = 'wrk' | 'autocannon';
+export type AnyLoaderName = LoaderName | 'h2load';
 
 export interface LoadResult {
   requests: number;
@@ -24,10 +27,12 @@ export interface LoadResult {
   non2xx: number;
   /** CPU time the measured process tree used per request (µs), where /proc tells; set by the harness. */
   cpuUsPerRequest?: number;
+  /** Resident memory of the measured process tree at the end of the run (MiB), where /proc tells; set by the harness. */
+  rssMiB?: number;
 }
 
 export interface LoadOptions {
-  loader: LoaderName;
+  loader: AnyLoaderName;
   url: string;
   connections: number;
   /** Whole seconds (wrk takes no fractions). */
@@ -68,25 +73,30 @@ function wrkScriptFor(tmpDir: string, request: BenchRequest | undefined): string
   return file;
 }
 
-export function loaderAvailable(name: LoaderName): boolean {
-  return name === 'autocannon' || which('wrk') !== undefined;
+export function loaderAvailable(name: AnyLoaderName): boolean {
+  return name === 'autocannon' || which(name) !== undefined;
 }
 
-export async function loaderVersion(name: LoaderName): Promise<string> {
+export async function loaderVersion(name: AnyLoaderName): Promise<string> {
   if (name === 'autocannon') {
     const { createRequire } = await import('node:module');
     const pkg = createRequire(import.meta.url)('autocannon/package.json') as { version: string };
     return `autocannon ${pkg.version}`;
   }
-  const p = new ManagedProcess('wrk', 'wrk', ['--version']);
+  const p = new ManagedProcess(name, name, ['--version']);
   await p.exited;
-  return p.output().split('\n')[0]?.replace(/\s*Copyright.*$/, '') ?? 'wrk';
+  return p.output().split('\n')[0]?.replace(/\s*Copyright.*$/, '') ?? name;
 }
 
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const budgetMs = (opts.durationS + 20) * 1000;
   let proc: ManagedProcess;
-  if (opts.loader === 'wrk') {
+  const h2LogFile = join(opts.tmpDir, 'h2load-requests.tsv');
+  if (opts.loader === 'h2load') {
+    // Fixed shape whatever --connections says: 100 concurrent streams on a few connections, one
+    // thread; --log-file has every request's time, h2load's own summary has no percentiles.
+    proc = new ManagedProcess('h2load', 'h2load', ['-t1', `-c${H2_CONNECTIONS}`, `-m${H2_STREAMS_PER_CONNECTION}`, `-D${opts.durationS}`, `--log-file=${h2LogFile}`, opts.url]);
+  } else if (opts.loader === 'wrk') {
     const wrkScript = wrkScriptFor(opts.tmpDir, opts.request);
     // One thread: on a 2-core machine the load generator gets one core, the target the other.
     proc = new ManagedProcess('wrk', 'wrk', ['-t1', `-c${opts.connections}`, `-d${opts.durationS}s`, '--timeout', '10s', '--latency', '-s', wrkScript, opts.url]);
@@ -100,7 +110,41 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   clearTimeout(timer);
   const out = proc.output(1_000_000);
   if (code !== 0) throw new Error(`${proc.name} failed (${proc.exitDescription}):\n${proc.output()}`);
+  if (opts.loader === 'h2load') {
+    try { return parseH2load(out, readFileSync(h2LogFile, 'utf8')); } finally { rmSync(h2LogFile, { force: true }); }
+  }
   return opts.loader === 'wrk' ? parseWrk(out) : parseAutocannon(out);
+}
+
+/**
+ * h2load's summary (`finished in 2.00s, 1234.50 req/s, …`, the `requests:` and `status codes:`
+ * lines) and its `--log-file` (one line per request: start µs, status, µs to the end of the
+ * response), from which the percentiles come.
+ */
+export function parseH2load(out: string, requestLog: string): LoadResult {
+  const finished = /finished in ([\d.]+)(us|ms|s),\s+([\d.]+) req\/s/.exec(out);
+  const reqs = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(out);
+  const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(out);
+  const traffic = /traffic: \S+ \((\d+)\) total/.exec(out);
+  if (finished === null || reqs === null || codes === null) throw new Error(`cannot parse h2load output:\n${out.slice(-1500)}`);
+  const durationS = Number(finished[1]) / (finished[2] === 'us' ? 1e6 : finished[2] === 'ms' ? 1e3 : 1);
+  const times: number[] = [];
+  for (const line of requestLog.split('\n')) {
+    const us = Number(line.split('\t')[2]);
+    if (line !== '' && Number.isFinite(us)) times.push(us / 1000);
+  }
+  times.sort((a, b) => a - b);
+  const pct = (p: number): number => (times.length === 0 ? NaN : times[Math.min(times.length - 1, Math.ceil((p / 100) * times.length) - 1)]);
+  const [failed, errored, timeout] = [Number(reqs[5]), Number(reqs[6]), Number(reqs[7])];
+  const non2xx = Number(codes[3]) + Number(codes[4]);
+  const done = Number(reqs[3]);
+  return {
+    requests: done, durationS, rps: Number(finished[3]), bytes: traffic === null ? 0 : Number(traffic[1]),
+    p50Ms: pct(50), p90Ms: pct(90), p99Ms: pct(99), maxMs: times.length === 0 ? NaN : times[times.length - 1],
+    meanMs: times.length === 0 ? NaN : times.reduce((a, b) => a + b, 0) / times.length,
+    // `failed` counts error statuses too: what is left are resets, connection errors and timeouts
+    errors: Math.max(failed - non2xx, errored + timeout), non2xx,
+  };
 }
 
 function parseWrk(out: string): LoadResult {

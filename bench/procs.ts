@@ -3,6 +3,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect as http2Connect } from 'node:http2';
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 
@@ -121,6 +122,28 @@ export function httpGet(url: string, timeoutMs = 2000, send?: { method: string; 
   });
 }
 
+/** One GET over HTTP/2 with prior knowledge (h2c) on a fresh session, bounded by `timeoutMs`. */
+export function http2Get(url: string, timeoutMs = 2000): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const { origin, pathname, search } = new URL(url);
+    const session = http2Connect(origin);
+    const timer = setTimeout(() => session.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    const done = (err: Error | undefined, result?: HttpResult): void => {
+      clearTimeout(timer);
+      session.close();
+      if (err !== undefined) reject(err); else resolve(result as HttpResult);
+    };
+    session.on('error', (err) => done(err));
+    const stream = session.request({ ':method': 'GET', ':path': pathname + search });
+    let status = 0, bytes = 0;
+    let headers: HttpResult['headers'] = {};
+    stream.on('response', (h) => { status = Number(h[':status']); headers = h; });
+    stream.on('data', (c: Buffer) => { bytes += c.length; });
+    stream.on('end', () => done(undefined, { status, bytes, headers }));
+    stream.on('error', (err) => done(err));
+  });
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -153,26 +176,14 @@ export function outputBlock(proc: ManagedProcess): string {
 
 let clockTicks: number | undefined;
 
-/**
- * CPU time (user + system, in ms) used so far by `pid` and every process below it (cluster
- * workers, nginx workers), from /proc; undefined where /proc is not available. Resolution is
- * one clock tick (10 ms on Linux), so read it around runs of seconds, not single requests.
- */
-export function processTreeCpuMs(pid: number | undefined): number | undefined {
-  if (pid === undefined || !existsSync(`/proc/${pid}/stat`)) return undefined;
-  clockTicks ??= (() => {
-    try { return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100; } catch { return 100; }
-  })();
-  let ticks = 0;
+/** `pid` and every process below it (cluster workers, nginx workers), from /proc; empty where /proc is missing. */
+function processTree(pid: number | undefined): number[] {
+  if (pid === undefined || !existsSync(`/proc/${pid}/stat`)) return [];
   const seen = new Set<number>();
   const visit = (p: number): void => {
     if (seen.has(p)) return;
     seen.add(p);
     try {
-      // fields after the command (which may hold spaces) start after the last ')'; utime and stime are fields 14 and 15
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
       for (const tid of readdirSync(`/proc/${p}/task`)) {
         const children = readFileSync(`/proc/${p}/task/${tid}/children`, 'utf8').trim();
         if (children !== '') for (const c of children.split(' ')) visit(Number(c));
@@ -180,5 +191,42 @@ export function processTreeCpuMs(pid: number | undefined): number | undefined {
     } catch { /* the process exited meanwhile */ }
   };
   visit(pid);
+  return [...seen];
+}
+
+/**
+ * CPU time (user + system, in ms) used so far by `pid` and every process below it, from /proc;
+ * undefined where /proc is not available. Resolution is one clock tick (10 ms on Linux), so read
+ * it around runs of seconds, not single requests.
+ */
+export function processTreeCpuMs(pid: number | undefined): number | undefined {
+  const tree = processTree(pid);
+  if (tree.length === 0) return undefined;
+  clockTicks ??= (() => {
+    try { return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100; } catch { return 100; }
+  })();
+  let ticks = 0;
+  for (const p of tree) {
+    try {
+      // fields after the command (which may hold spaces) start after the last ')'; utime and stime are fields 14 and 15
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch { /* the process exited meanwhile */ }
+  }
   return (ticks * 1000) / clockTicks;
+}
+
+/** Resident memory (VmRSS, in MiB) of `pid` and every process below it, from /proc; undefined where /proc is not available. */
+export function processTreeRssMiB(pid: number | undefined): number | undefined {
+  const tree = processTree(pid);
+  if (tree.length === 0) return undefined;
+  let kib = 0;
+  for (const p of tree) {
+    try {
+      const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
+      if (m !== null) kib += Number(m[1]);
+    } catch { /* the process exited meanwhile */ }
+  }
+  return kib / 1024;
 }

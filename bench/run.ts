@@ -4,15 +4,15 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { loaderAvailable, loaderVersion, runLoad, type LoaderName, type LoadResult } from './load.js';
-import { httpGet, installCleanup, outputBlock, processTreeCpuMs, stopAll } from './procs.js';
-import { AI_TTFT_GOAL_MS, goalLine, goalsFor, labelOf, scenarioTable, summarize, summaryBlock, type ScenarioResult, type TargetRow } from './report.js';
+import { http2Get, httpGet, installCleanup, outputBlock, processTreeCpuMs, processTreeRssMiB, stopAll } from './procs.js';
+import { AI_TTFT_GOAL_MS, goalLine, goalMet, goalsFor, labelOf, scenarioTable, summarize, summaryBlock, type ScenarioResult, type TargetRow } from './report.js';
 import { formatCallCost, formatPluginCost, scrapePluginCost, type PluginCostReport } from './plugin-cost.js';
-import { SCENARIOS, TARGET_LABELS, type Scenario, type ScenarioId, type TargetId } from './scenarios.js';
+import { H2_CONNECTIONS, H2_STREAMS_PER_CONNECTION, SCENARIOS, TARGET_LABELS, type Scenario, type ScenarioId, type TargetId } from './scenarios.js';
 import { formatApplyLatency, runApplyLatency, type ApplyLatencyResult } from './apply-latency.js';
 import { formatPublishLatency, runPublishLatency, type PublishLatencyResult } from './publish-latency.js';
 import { clusterBenchUnavailable, formatClusterLatency, runClusterLatency, type ClusterLatencyResult } from './cluster-latency.js';
 import { aiTtftGoalMet, formatAiTtft, runAiTtft, type AiTtftResult } from './ai-ttft.js';
-import { REPO_ROOT, baseUrl, nginxAvailable, startBaseline, startFakeLlm, startGateway, startNginx, startUpstream, type Running } from './targets.js';
+import { REPO_ROOT, baseUrl, h2BaseUrl, haproxyAvailable, nginxAvailable, startBaseline, startFakeLlm, startGateway, startHaproxy, startNginx, startUpstream, type Running } from './targets.js';
 
 const HELP = `Usage: npm run bench -- [options]      (or: node dist/bench/run.js [options])
 
@@ -21,10 +21,11 @@ const HELP = `Usage: npm run bench -- [options]      (or: node dist/bench/run.js
   --connections=50      concurrent keep-alive connections
   --warmup=10           seconds of unmeasured load the first time a target is loaded (JIT warm-up);
                         in later scenarios it gets min(1, N) s on the new path (0 = none)
-  --scenarios=LIST      subset of 1route,10k,plugins,security,transformer,cache,wasm,deadlog,ai,1k,64k,1m (default: all)
-  --targets=LIST        subset of baseline,gateway,nginx (default: all; nginx only when on PATH; baseline
-                        includes the ai scenario's fake LLM row)
-  --loader=NAME         wrk | autocannon (default: wrk when on PATH, else autocannon)
+  --scenarios=LIST      subset of 1route,10k,plugins,security,transformer,cache,wasm,deadlog,ai,1k,64k,1m,h2 (default: all)
+  --targets=LIST        subset of baseline,gateway,nginx,haproxy (default: all; nginx and haproxy only when
+                        on PATH; baseline includes the ai scenario's fake LLM row)
+  --loader=NAME         wrk | autocannon (default: wrk when on PATH, else autocannon); the h2 scenario
+                        always uses h2load (-c ${H2_CONNECTIONS} -m ${H2_STREAMS_PER_CONNECTION}: 100 concurrent streams)
   --ready-timeout=20    seconds each process gets to answer 200 before it counts as failed
   --gateway-root=DIR    checkout whose bin/gatehouse.js is benchmarked (default: this repository)
   --apply=200           write-to-applied latency samples (10,000 routes, 2 workers, sqlite); 0 skips it
@@ -40,7 +41,7 @@ const HELP = `Usage: npm run bench -- [options]      (or: node dist/bench/run.js
 
 interface Options {
   duration: number; rounds: number; connections: number; warmup: number;
-  scenarios: ScenarioId[]; targets: Set<'baseline' | 'gateway' | 'nginx'>;
+  scenarios: ScenarioId[]; targets: Set<TargetGroup>;
   loader: LoaderName; readyTimeoutMs: number; out: string; keepTmp: boolean; gatewayRoot: string; applySamples: number; publishSamples: number; clusterSamples: number; aiTtftSamples: number;
 }
 
@@ -84,7 +85,7 @@ function parseArgs(argv: string[]): Options {
   const scenarioIds = SCENARIOS.map((s) => s.id);
   return {
     duration: num('duration', 5, 1), rounds: num('rounds', 3, 1), connections: num('connections', 50, 1), warmup: num('warmup', 10, 0),
-    scenarios: list('scenarios', scenarioIds), targets: new Set(list('targets', ['baseline', 'gateway', 'nginx'] as const)),
+    scenarios: list('scenarios', scenarioIds), targets: new Set(list('targets', ['baseline', 'gateway', 'nginx', 'haproxy'] as const)),
     loader, readyTimeoutMs: num('ready-timeout', 20, 1) * 1000,
     out: kv.get('out') ?? join(REPO_ROOT, '.bench-tmp', 'latest.json'), keepTmp: kv.has('keep-tmp'),
     gatewayRoot: resolve(kv.get('gateway-root') ?? REPO_ROOT),
@@ -95,9 +96,11 @@ function parseArgs(argv: string[]): Options {
   };
 }
 
+type TargetGroup = 'baseline' | 'gateway' | 'nginx' | 'haproxy';
+
 /** The `--targets` group a row belongs to: the fake LLM answering directly is the ai scenario's baseline. */
-function targetGroup(t: TargetId): 'baseline' | 'gateway' | 'nginx' {
-  return t.startsWith('gateway') ? 'gateway' : t === 'nginx' ? 'nginx' : 'baseline';
+function targetGroup(t: TargetId): TargetGroup {
+  return t.startsWith('gateway') ? 'gateway' : t === 'nginx' || t === 'haproxy' ? t : 'baseline';
 }
 
 const log = (s: string): void => { process.stderr.write(s + '\n'); };
@@ -108,20 +111,29 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
   installCleanup(() => { if (!opts.keepTmp) rmSync(tmp, { recursive: true, force: true }); });
 
-  const scenarios: Scenario[] = SCENARIOS.filter((s) => opts.scenarios.includes(s.id)).map((s) => ({
+  const notes: string[] = [];
+  const h2Wanted = opts.scenarios.includes('h2');
+  if (h2Wanted && !loaderAvailable('h2load')) notes.push('h2load is not on PATH (Debian: nghttp2-client): the h2 scenario is skipped.');
+  const scenarios: Scenario[] = SCENARIOS.filter((s) => opts.scenarios.includes(s.id) && (s.protocol !== 'h2' || loaderAvailable('h2load'))).map((s) => ({
     ...s,
     targets: s.targets.filter((t) => opts.targets.has(targetGroup(t))),
   }));
   const wanted = new Set<TargetId>(scenarios.flatMap((s) => s.targets));
-  const notes: string[] = [];
   if (wanted.has('nginx') && !nginxAvailable()) {
     wanted.delete('nginx');
-    notes.push('nginx is not on PATH: the nginx reference rows are skipped.');
+    notes.push('nginx is not on PATH (Debian: nginx-light): the nginx reference rows are skipped.');
+  }
+  if (wanted.has('haproxy') && !haproxyAvailable()) {
+    wanted.delete('haproxy');
+    notes.push('haproxy is not on PATH (Debian: haproxy): the HAProxy reference rows are skipped.');
   }
   for (const s of scenarios) s.targets = s.targets.filter((t) => wanted.has(t));
+  // a scenario left with no target to load (e.g. --targets=haproxy for h2) prints nothing
+  scenarios.splice(0, scenarios.length, ...scenarios.filter((s) => s.targets.length > 0));
 
   // ---- header -------------------------------------------------------------------------------
   const loaderVer = await loaderVersion(opts.loader);
+  const h2LoaderVer = scenarios.some((s) => s.protocol === 'h2') ? await loaderVersion('h2load') : undefined;
   const cpu = cpus();
   const slots = scenarios.reduce((a, s) => a + s.targets.length, 0);
   const warmups = wanted.size * opts.warmup + Math.max(0, slots - wanted.size) * Math.min(1, opts.warmup);
@@ -130,11 +142,12 @@ async function main(): Promise<void> {
     `Gatehouse bench — ${new Date().toISOString()}`,
     `  machine   ${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}, node ${process.version}, ${process.platform} ${process.arch}`,
     `  loader    ${loaderVer}, ${opts.connections} connections${opts.loader === 'wrk' ? ', 1 thread' : ''}, separate process`,
+    ...(h2LoaderVer === undefined ? [] : [`  h2 loader ${h2LoaderVer}, ${H2_CONNECTIONS} connections × ${H2_STREAMS_PER_CONNECTION} streams (h2c, prior knowledge), 1 thread`]),
     `  runs      ${opts.duration} s per run × ${opts.rounds} round${opts.rounds === 1 ? "" : "s"} per scenario, targets interleaved (order rotates each round),`,
     `            ${opts.warmup} s warm-up the first time a target is loaded, ${Math.min(1, opts.warmup)} s in its later scenarios; figures are medians of the rounds`,
     `  fairness  the gateway runs with workers: 1 (one data-plane process) and the baseline is one process,`,
     `            so each proxy gets at most one core; on a 2-core machine the load generator (and the tiny`,
-    `            upstream) use the other one. nginx runs 1 worker process.`,
+    `            upstream) use the other one. nginx runs 1 worker process, HAProxy 1 thread.`,
     `  gateway   node bin/gatehouse.js start -c <tmp>/config.yaml  (cwd ${opts.gatewayRoot})`,
     `  estimate  ~${estimate < 120 ? `${Math.ceil(estimate)} s` : `${Math.round(estimate / 60)} min`} (${slots} target×scenario slots)`,
     ...notes.map((n) => `  note      ${n}`),
@@ -161,6 +174,7 @@ async function main(): Promise<void> {
     ['gateway-ai', async () => startGateway('gateway-ai', opts.gatewayRoot, (await startedFakeLlm()).port, tmp, opts.readyTimeoutMs)],
     ['baseline', () => startBaseline(upstream.port, opts.readyTimeoutMs)],
     ['nginx', () => startNginx(upstream.port, tmp, opts.readyTimeoutMs)],
+    ['haproxy', () => startHaproxy(upstream.port, tmp, opts.readyTimeoutMs)],
     ['gateway', () => startGateway('gateway', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
     ['gateway-10k', () => startGateway('gateway-10k', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
     ['gateway-plugins', () => startGateway('gateway-plugins', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
@@ -191,12 +205,15 @@ async function main(): Promise<void> {
   for (const scenario of scenarios) {
     const rows: TargetRow[] = scenario.targets.map((t) => ({ target: t, label: labelOf(t), runs: [] }));
     const rowOf = (t: TargetId): TargetRow => rows.find((r) => r.target === t) as TargetRow;
+    const h2 = scenario.protocol === 'h2';
+    const urlOf = (r: Running): string => (h2 ? h2BaseUrl(r) : baseUrl(r)) + scenario.path;
+    const loader = h2 ? 'h2load' : opts.loader;
     // Preflight: each target must answer this scenario's path with 200 and the full body.
     for (const row of rows) {
       const r = running.get(row.target);
       if (r === undefined) { row.failure = startFailures.get(row.target) ?? 'not started'; continue; }
       try {
-        const res = await httpGet(baseUrl(r) + scenario.path, 10_000, scenario.request);
+        const res = h2 ? await http2Get(urlOf(r), 10_000) : await httpGet(urlOf(r), 10_000, scenario.request);
         if (res.status !== 200 || res.bytes !== scenario.bodyBytes) {
           row.failure = `preflight ${scenario.request?.method ?? 'GET'} ${scenario.path} answered HTTP ${res.status} with ${res.bytes} bytes (expected 200 with ${scenario.bodyBytes})`;
         }
@@ -211,7 +228,7 @@ async function main(): Promise<void> {
       for (const t of rotated) {
         const r = running.get(t) as Running;
         const row = rowOf(t);
-        const url = baseUrl(r) + scenario.path;
+        const url = urlOf(r);
         try {
           // A Node process runs its request path in slower code for its first ~10 s of load
           // (measured: the 5-plugin gateway's CPU per request falls from ~58 to ~42 µs over
@@ -222,11 +239,12 @@ async function main(): Promise<void> {
           if (round === 0 && warmup > 0) {
             warmed.add(t);
             log(`[${scenario.id}] warm-up ${row.label} (${warmup} s)`);
-            await runLoad({ loader: opts.loader, url, connections: opts.connections, durationS: warmup, tmpDir: tmp, request: scenario.request });
+            await runLoad({ loader, url, connections: opts.connections, durationS: warmup, tmpDir: tmp, request: scenario.request });
           }
           const cpu0 = processTreeCpuMs(r.procs[0]?.child.pid);
-          const res: LoadResult = await runLoad({ loader: opts.loader, url, connections: opts.connections, durationS: opts.duration, tmpDir: tmp, request: scenario.request });
+          const res: LoadResult = await runLoad({ loader, url, connections: opts.connections, durationS: opts.duration, tmpDir: tmp, request: scenario.request });
           const cpu1 = processTreeCpuMs(r.procs[0]?.child.pid);
+          res.rssMiB = processTreeRssMiB(r.procs[0]?.child.pid);
           if (cpu0 !== undefined && cpu1 !== undefined && res.requests > 0) res.cpuUsPerRequest = ((cpu1 - cpu0) * 1000) / res.requests;
           row.runs.push(res);
           const bad = res.errors + res.non2xx;
@@ -328,13 +346,13 @@ async function main(): Promise<void> {
   const json = {
     date: new Date().toISOString(),
     machine: { cpus: cpu.length, model: cpu[0]?.model.trim(), node: process.version, platform: `${process.platform} ${process.arch}` },
-    options: { ...opts, targets: [...opts.targets], loaderVersion: loaderVer },
+    options: { ...opts, targets: [...opts.targets], loaderVersion: loaderVer, h2LoaderVersion: h2LoaderVer },
     processes: Object.fromEntries([...running.entries()].map(([k, v]) => [k, v.command])),
     upstream: upstream.command,
     scenarios: results.map((r) => ({
       id: r.scenario.id, title: r.scenario.title, path: r.scenario.path, bodyBytes: r.scenario.bodyBytes,
       rows: r.rows.map((row) => ({ target: row.target, label: row.label, summary: row.summary, invalid: row.invalid, failure: row.failure, runs: row.runs })),
-      goals: r.goals.map((g) => ({ ...g, met: g.ratio === undefined ? null : g.ratio >= g.min, text: goalLine(g) })),
+      goals: r.goals.map((g) => ({ ...g, met: goalMet(g) ?? null, text: goalLine(g) })),
     })),
     applyLatency: apply,
     publishLatency: publish,

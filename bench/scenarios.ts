@@ -2,8 +2,8 @@
 import { stringify } from 'yaml';
 import { AI_CHAT_REQUEST, AI_PATH, AI_STREAM_BYTES } from './ai-chat.js';
 
-export type TargetId = 'baseline' | 'gateway' | 'gateway-10k' | 'gateway-plugins' | 'gateway-security' | 'gateway-transformer' | 'gateway-cache' | 'gateway-deadlog' | 'gateway-wasm' | 'gateway-ts' | 'gateway-ai' | 'llm-direct' | 'nginx';
-export type ScenarioId = '1route' | '10k' | 'plugins' | 'security' | 'transformer' | 'cache' | 'wasm' | 'deadlog' | 'ai' | '1k' | '64k' | '1m';
+export type TargetId = 'baseline' | 'gateway' | 'gateway-10k' | 'gateway-plugins' | 'gateway-security' | 'gateway-transformer' | 'gateway-cache' | 'gateway-deadlog' | 'gateway-wasm' | 'gateway-ts' | 'gateway-ai' | 'llm-direct' | 'nginx' | 'haproxy';
+export type ScenarioId = '1route' | '10k' | 'plugins' | 'security' | 'transformer' | 'cache' | 'wasm' | 'deadlog' | 'ai' | '1k' | '64k' | '1m' | 'h2';
 
 export interface Scenario {
   id: ScenarioId;
@@ -18,6 +18,8 @@ export interface Scenario {
   request?: BenchRequest;
   /** The row the others' req/s is divided by in the table (default `baseline`). */
   reference?: TargetId;
+  /** `h2`: loaded by h2load over h2c (prior knowledge) instead of the HTTP/1.1 loader. */
+  protocol?: 'h2';
 }
 
 export interface BenchRequest { method: 'POST'; headers: Record<string, string>; body: string }
@@ -40,13 +42,18 @@ export const TARGET_PATH = '/bench/target';
 /** The plugins scenario authenticates with key-auth's query argument (the load generators send no custom headers). */
 export const PLUGINS_PATH = '/hello?apikey=bench-key';
 
+/** The h2 scenario's load: 100 concurrent streams, 25 on each of 4 connections (h2load `-c 4 -m 25`). */
+export const H2_CONNECTIONS = 4;
+export const H2_STREAMS_PER_CONNECTION = 25;
+
 export const SCENARIOS: readonly Scenario[] = [
-  { id: '1route', title: '1 route, small body', path: '/hello', bodyBytes: HELLO_BYTES, targets: ['baseline', 'gateway', 'nginx'] },
+  { id: '1route', title: '1 route, small body', path: '/hello', bodyBytes: HELLO_BYTES, targets: ['baseline', 'gateway', 'nginx', 'haproxy'] },
   // gateway (1 route) is loaded again here, interleaved with gateway (10k routes), so their ratio
   // compares runs made minutes apart under the same conditions rather than across scenarios.
   { id: '10k', title: '10,000 routes, target route defined last', path: TARGET_PATH, bodyBytes: HELLO_BYTES, targets: ['baseline', 'gateway', 'gateway-10k'] },
-  // The same catch-all route with and without a typical plugin set, interleaved.
-  { id: 'plugins', title: 'plugins: key-auth + limit-count + proxy-rewrite + cors + prometheus', path: PLUGINS_PATH, bodyBytes: HELLO_BYTES, targets: ['baseline', 'gateway', 'gateway-plugins'] },
+  // The same catch-all route with and without a typical plugin set, interleaved; nginx and HAProxy
+  // proxy the same request plainly (no plugins: they show the cost of the two legs alone).
+  { id: 'plugins', title: 'plugins: key-auth + limit-count + proxy-rewrite + cors + prometheus', path: PLUGINS_PATH, bodyBytes: HELLO_BYTES, targets: ['baseline', 'gateway', 'gateway-plugins', 'nginx', 'haproxy'] },
   // The security set of issue 14: key-auth + waf (its default rules) + request-validation, with
   // prometheus for the per-plugin cost table; interleaved with the route without plugins.
   { id: 'security', title: 'security: key-auth + waf (default rules) + request-validation', path: PLUGINS_PATH, bodyBytes: HELLO_BYTES, targets: ['gateway', 'gateway-security'] },
@@ -61,9 +68,12 @@ export const SCENARIOS: readonly Scenario[] = [
   { id: 'deadlog', title: 'http-logger with a dead sink (connection refused)', path: '/hello', bodyBytes: HELLO_BYTES, targets: ['gateway', 'gateway-deadlog'] },
   // A streamed chat through ai-proxy + ai-statistics against the fake provider answering it directly (issue 16: report the ratio).
   { id: 'ai', title: 'streamed chat: ai-proxy + ai-statistics vs the provider directly', path: AI_PATH, bodyBytes: AI_STREAM_BYTES, targets: ['llm-direct', 'gateway-ai'], request: AI_CHAT_REQUEST, reference: 'llm-direct' },
-  { id: '1k', title: '1 KiB body (1 route)', path: '/bytes/1024', bodyBytes: 1024, targets: ['baseline', 'gateway', 'nginx'] },
-  { id: '64k', title: '64 KiB body (1 route)', path: '/bytes/65536', bodyBytes: 65536, targets: ['baseline', 'gateway', 'nginx'] },
-  { id: '1m', title: '1 MiB body (1 route)', path: '/bytes/1048576', bodyBytes: 1048576, targets: ['baseline', 'gateway', 'nginx'] },
+  { id: '1k', title: '1 KiB body (1 route)', path: '/bytes/1024', bodyBytes: 1024, targets: ['baseline', 'gateway', 'nginx', 'haproxy'] },
+  { id: '64k', title: '64 KiB body (1 route)', path: '/bytes/65536', bodyBytes: 65536, targets: ['baseline', 'gateway', 'nginx', 'haproxy'] },
+  { id: '1m', title: '1 MiB body (1 route)', path: '/bytes/1048576', bodyBytes: 1048576, targets: ['baseline', 'gateway', 'nginx', 'haproxy'] },
+  // HTTP/2 downstream, h2c with prior knowledge: h2load with 100 concurrent streams; the
+  // upstream leg stays HTTP/1.1 on both. The baseline speaks HTTP/1.1 only, so nginx is the reference.
+  { id: 'h2', title: `HTTP/2 (h2c), ${H2_CONNECTIONS} connections × ${H2_STREAMS_PER_CONNECTION} streams, small body`, path: '/hello', bodyBytes: HELLO_BYTES, targets: ['gateway', 'nginx'], reference: 'nginx', protocol: 'h2' },
 ];
 
 export const TARGET_LABELS: Record<TargetId, string> = {
@@ -80,6 +90,7 @@ export const TARGET_LABELS: Record<TargetId, string> = {
   'gateway-ai': 'gateway (ai-proxy+stats)',
   'llm-direct': 'fake LLM (direct)',
   nginx: 'nginx (reference)',
+  haproxy: 'HAProxy (reference)',
 };
 
 /** APISIX standalone file with one catch-all route to the upstream. */
@@ -233,7 +244,7 @@ export function gatewayNodeConfig(opts: { port: number; adminPort: number; metri
 }
 
 /** nginx.conf for the reference row: 1 worker, keep-alive upstream pool, everything inside `dir`. */
-export function nginxConfig(opts: { dir: string; port: number; upstreamPort: number }): string {
+export function nginxConfig(opts: { dir: string; port: number; h2Port: number; upstreamPort: number }): string {
   const d = opts.dir;
   return `# generated by gatehouse bench
 worker_processes 1;
@@ -258,6 +269,8 @@ http {
   }
   server {
     listen 127.0.0.1:${opts.port};
+    # h2c with prior knowledge (the h2 scenario): a listener of its own, as nginx takes no HTTP/1.1 on it
+    listen 127.0.0.1:${opts.h2Port} http2;
     location / {
       proxy_pass http://bench_upstream;
       proxy_http_version 1.1;
@@ -269,5 +282,36 @@ http {
     }
   }
 }
+`;
+}
+
+/**
+ * haproxy.cfg for the reference row: 1 thread, keep-alive both ways with idle upstream connections
+ * shared between clients (`http-reuse always`), no logs, X-Forwarded-For added as nginx and the
+ * gateway do. Runs in the foreground (`-db`), so it needs no pid file.
+ */
+export function haproxyConfig(opts: { port: number; upstreamPort: number }): string {
+  return `# generated by gatehouse bench
+global
+  nbthread 1
+  # the FD limit follows maxconn (2 per connection): 4096 fits a 20k ulimit and far exceeds --connections
+  maxconn 4096
+
+defaults
+  mode http
+  option http-keep-alive
+  option forwardfor
+  http-reuse always
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  timeout http-keep-alive 65s
+
+frontend bench
+  bind 127.0.0.1:${opts.port}
+  default_backend bench_upstream
+
+backend bench_upstream
+  server upstream 127.0.0.1:${opts.upstreamPort}
 `;
 }

@@ -1,11 +1,11 @@
 // Starting the processes under test: the upstream, the baseline proxy, the gateway (1 route or 10k
-// routes) and nginx. Each is a separate process registered with procs.ts.
+// routes), nginx and HAProxy. Each is a separate process registered with procs.ts.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ManagedProcess, freePort, waitForReady, which } from './procs.js';
 import { AI_CHAT_REQUEST, AI_PATH } from './ai-chat.js';
-import { aiStandalone, gatewayNodeConfig, nginxConfig, oneRouteStandalone, pluginsStandalone, securityStandalone, transformerStandalone, cacheStandalone, deadLogSinkStandalone, oneHeaderPluginStandalone, tenKRoutesStandalone, PLUGINS_PATH, TARGET_LABELS, TARGET_PATH, type TargetId } from './scenarios.js';
+import { aiStandalone, gatewayNodeConfig, haproxyConfig, nginxConfig, oneRouteStandalone, pluginsStandalone, securityStandalone, transformerStandalone, cacheStandalone, deadLogSinkStandalone, oneHeaderPluginStandalone, tenKRoutesStandalone, PLUGINS_PATH, TARGET_LABELS, TARGET_PATH, type TargetId } from './scenarios.js';
 
 /** Repository root (dist/bench/targets.js -> ../..). */
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -22,9 +22,13 @@ export interface Running {
   command: string;
   /** A gateway's Prometheus export port. */
   metricsPort?: number;
+  /** Where it takes h2c with prior knowledge, when that is not `port` (nginx: a listener of its own). */
+  h2Port?: number;
 }
 
 export function baseUrl(r: Running): string { return `http://127.0.0.1:${r.port}`; }
+/** The h2 scenario's base URL: the gateway takes h2c on its HTTP/1.1 listener, nginx on its own. */
+export function h2BaseUrl(r: Running): string { return `http://127.0.0.1:${r.h2Port ?? r.port}`; }
 
 export async function startUpstream(readyTimeoutMs: number): Promise<Running> {
   const port = await freePort();
@@ -96,12 +100,27 @@ export function nginxAvailable(): boolean { return which('nginx') !== undefined;
 export async function startNginx(upstreamPort: number, tmpDir: string, readyTimeoutMs: number): Promise<Running> {
   const dir = join(tmpDir, 'nginx');
   mkdirSync(dir, { recursive: true });
-  const port = await freePort();
+  const [port, h2Port] = [await freePort(), await freePort()];
   const conf = join(dir, 'nginx.conf');
-  writeFileSync(conf, nginxConfig({ dir, port, upstreamPort }));
+  writeFileSync(conf, nginxConfig({ dir, port, h2Port, upstreamPort }));
   // -e: the startup error log too stays inside the temp dir (nginx >= 1.19.5).
   const args = ['-c', conf, '-p', dir, '-e', join(dir, 'error.log'), '-g', 'daemon off;'];
   const proc = new ManagedProcess('nginx', 'nginx', args);
   await waitForReady(`http://127.0.0.1:${port}/hello`, proc, readyTimeoutMs);
-  return { id: 'nginx', port, procs: [proc], command: `nginx ${args.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')}` };
+  return { id: 'nginx', port, h2Port, procs: [proc], command: `nginx ${args.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')}` };
+}
+
+export function haproxyAvailable(): boolean { return which('haproxy') !== undefined; }
+
+export async function startHaproxy(upstreamPort: number, tmpDir: string, readyTimeoutMs: number): Promise<Running> {
+  const dir = join(tmpDir, 'haproxy');
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const conf = join(dir, 'haproxy.cfg');
+  writeFileSync(conf, haproxyConfig({ port, upstreamPort }));
+  // -db: foreground, no daemon, so the process group stop() signals is HAProxy itself.
+  const args = ['-db', '-f', conf];
+  const proc = new ManagedProcess('haproxy', 'haproxy', args);
+  await waitForReady(`http://127.0.0.1:${port}/hello`, proc, readyTimeoutMs);
+  return { id: 'haproxy', port, procs: [proc], command: `haproxy ${args.join(' ')}` };
 }
