@@ -60,7 +60,8 @@ describe('custom plugins: serving traffic', () => {
     const v2 = await sendPublishForm(gw.adminUrl, ADMIN, 'PUT', '/custom_plugins/stamp',
       { stage: 'default', priority: '10', version: '2.0.0', enabled: 'true' }, { bytes: await headerStampPlugin('v02') });
     assert.ok(v2.status === 200 || v2.status === 201, JSON.stringify(v2.body));
-    await eventually(async () => (await stampOf('/stamped')) === 'v02', 200, 50);
+    // both workers serve v2 (one answering v02 says nothing of the other) before the load starts
+    await eventually(async () => (await get(`${gw.statusUrl}/status/ready`)).status === 200 && (await stampOf('/stamped')) === 'v02', 200, 50);
     const seen = new Map<string, number>();
     let stop = false;
     const load = (async () => {
