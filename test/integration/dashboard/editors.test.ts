@@ -174,7 +174,7 @@ describe('the resource editors in a browser', { timeout: 60_000 }, () => {
     await page.locator('tr[data-id="scratch"]').getByRole('button', { name: 'Delete' }).click();
     await page.getByRole('alertdialog').getByRole('button', { name: 'Delete' }).click();
     await page.getByText('Deleted scratch.').waitFor();
-    assert.equal(await page.locator('tr[data-id="scratch"]').count(), 0);
+    await until('the deleted row leaves the list', async () => (await page.locator('tr[data-id="scratch"]').count()) === 0);
     assert.equal((await adminCall(gw, 'GET', '/routes/scratch')).status, 404);
   });
 
