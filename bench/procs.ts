@@ -4,7 +4,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect as http2Connect } from 'node:http2';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 
 const TAIL_BYTES = 8192;
@@ -167,6 +167,34 @@ export async function waitForReady(url: string, proc: ManagedProcess, timeoutMs:
     await sleep(100);
   }
   throw new Error(`${proc.name} did not answer 200 on ${url} within ${Math.round(timeoutMs / 1000)} s (last: ${last})` + outputBlock(proc));
+}
+
+/**
+ * Waits until `port` accepts a connection; with `echo`, until a byte written to it comes back
+ * (a stream route whose listener is up before its route is applied closes the connection).
+ */
+export async function waitForTcp(port: number, proc: ManagedProcess, timeoutMs: number, echo = false): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no attempt yet';
+  while (Date.now() < deadline) {
+    if (!proc.alive) throw new Error(`${proc.name} exited (${proc.exitDescription}) before 127.0.0.1:${port} answered` + outputBlock(proc));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const s = connect({ host: '127.0.0.1', port });
+        const timer = setTimeout(() => s.destroy(new Error('no answer within 1 s')), 1000);
+        const done = (err?: Error): void => { clearTimeout(timer); s.destroy(); if (err === undefined) resolve(); else reject(err); };
+        s.once('error', done);
+        s.once('close', () => done(new Error('closed without an answer')));
+        s.once('connect', () => { if (echo) s.write('.'); else done(); });
+        s.once('data', () => done());
+      });
+      return;
+    } catch (err) {
+      last = err instanceof Error ? err.message : String(err);
+    }
+    await sleep(100);
+  }
+  throw new Error(`${proc.name} did not answer on 127.0.0.1:${port} within ${Math.round(timeoutMs / 1000)} s (last: ${last})` + outputBlock(proc));
 }
 
 export function outputBlock(proc: ManagedProcess): string {

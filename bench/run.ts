@@ -12,7 +12,8 @@ import { formatApplyLatency, runApplyLatency, type ApplyLatencyResult } from './
 import { formatPublishLatency, runPublishLatency, type PublishLatencyResult } from './publish-latency.js';
 import { clusterBenchUnavailable, formatClusterLatency, runClusterLatency, type ClusterLatencyResult } from './cluster-latency.js';
 import { aiTtftGoalMet, formatAiTtft, runAiTtft, type AiTtftResult } from './ai-ttft.js';
-import { REPO_ROOT, baseUrl, h2BaseUrl, haproxyAvailable, nginxAvailable, startBaseline, startFakeLlm, startGateway, startHaproxy, startNginx, startUpstream, type Running } from './targets.js';
+import { formatTcpEcho, runTcpEcho, type TcpEchoResult } from './tcp-echo.js';
+import { REPO_ROOT, baseUrl, h2BaseUrl, haproxyAvailable, nginxAvailable, startBaseline, startFakeLlm, startGateway, startHaproxy, startNginx, startStreamGateway, startTcpEchoServer, startUpstream, type Running } from './targets.js';
 
 const HELP = `Usage: npm run bench -- [options]      (or: node dist/bench/run.js [options])
 
@@ -32,6 +33,8 @@ const HELP = `Usage: npm run bench -- [options]      (or: node dist/bench/run.js
   --publish=50          publish-to-serving latency samples of a marketplace plugin (2 workers, sqlite); 0 skips it
   --ai-ttft=300         time-to-first-token samples of a streamed chat, the fake LLM directly vs through
                         ai-proxy + ai-statistics, at concurrency 1 and 8; 0 skips it
+  --tcp-echo=5          seconds per run of TCP echo through a stream route against the echo server directly
+                        (50 connections of 64-byte ping-pong, --rounds runs per side); 0 skips it
   --cluster=200         cluster write-to-applied samples (3 nodes on a real etcd, 10,000 routes; also 20
                         plugin publishes across nodes); needs Debian's etcd-server; 0 skips it
   --out=FILE            JSON results (default: .bench-tmp/latest.json)
@@ -42,7 +45,7 @@ const HELP = `Usage: npm run bench -- [options]      (or: node dist/bench/run.js
 interface Options {
   duration: number; rounds: number; connections: number; warmup: number;
   scenarios: ScenarioId[]; targets: Set<TargetGroup>;
-  loader: LoaderName; readyTimeoutMs: number; out: string; keepTmp: boolean; gatewayRoot: string; applySamples: number; publishSamples: number; clusterSamples: number; aiTtftSamples: number;
+  loader: LoaderName; readyTimeoutMs: number; out: string; keepTmp: boolean; gatewayRoot: string; applySamples: number; publishSamples: number; clusterSamples: number; aiTtftSamples: number; tcpEchoSeconds: number;
 }
 
 function fail(msg: string): never {
@@ -62,7 +65,7 @@ function parseArgs(argv: string[]): Options {
     else fail(`${a} needs a value`);
   }
   if (kv.has('help')) { process.stdout.write(HELP); process.exit(0); }
-  const known = ['duration', 'rounds', 'connections', 'warmup', 'scenarios', 'targets', 'loader', 'ready-timeout', 'out', 'keep-tmp', 'gateway-root', 'apply', 'publish', 'cluster', 'ai-ttft'];
+  const known = ['duration', 'rounds', 'connections', 'warmup', 'scenarios', 'targets', 'loader', 'ready-timeout', 'out', 'keep-tmp', 'gateway-root', 'apply', 'publish', 'cluster', 'ai-ttft', 'tcp-echo'];
   for (const k of kv.keys()) if (!known.includes(k)) fail(`unknown option --${k}`);
   const num = (k: string, def: number, min: number): number => {
     const v = kv.get(k);
@@ -93,6 +96,7 @@ function parseArgs(argv: string[]): Options {
     publishSamples: num('publish', 50, 0),
     clusterSamples: num('cluster', 200, 0),
     aiTtftSamples: num('ai-ttft', 300, 0),
+    tcpEchoSeconds: num('tcp-echo', 5, 0),
   };
 }
 
@@ -308,6 +312,20 @@ async function main(): Promise<void> {
     }
   }
 
+  let tcpEcho: TcpEchoResult | undefined;
+  if (opts.tcpEchoSeconds > 0) {
+    log(`[tcp-echo] TCP echo through a stream route: ${opts.rounds} runs of ${opts.tcpEchoSeconds} s per side`);
+    try {
+      const echo = await startTcpEchoServer(opts.readyTimeoutMs);
+      const gateway = await startStreamGateway(opts.gatewayRoot, echo.port, tmp, opts.readyTimeoutMs);
+      tcpEcho = await runTcpEcho(echo.port, gateway.port, { connections: opts.connections, durationS: opts.tcpEchoSeconds, rounds: opts.rounds });
+      process.stdout.write('\n' + formatTcpEcho(tcpEcho) + '\n');
+      await Promise.all([...gateway.procs, ...echo.procs].map((p) => p.stop()));
+    } catch (e) {
+      process.stdout.write(`\nTCP echo not measured: ${errMsg(e)}\n`);
+    }
+  }
+
   let publish: PublishLatencyResult | undefined;
   if (opts.publishSamples > 0) {
     log(`[publish] publish-to-serving latency: ${opts.publishSamples} publishes`);
@@ -358,6 +376,7 @@ async function main(): Promise<void> {
     publishLatency: publish,
     clusterLatency,
     aiTtft: aiTtft === undefined ? undefined : { ...aiTtft, goalMs: AI_TTFT_GOAL_MS, met: aiTtftGoalMet(aiTtft) },
+    tcpEcho,
     pluginCost,
     wasmCost,
   };

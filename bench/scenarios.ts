@@ -226,15 +226,23 @@ export function tenKRoutesStandalone(upstreamPort: number, deadPort: number): st
   });
 }
 
+/** One stream route (any client, any listener) to the TCP echo server. */
+export function tcpEchoStandalone(echoPort: number): string {
+  return standaloneYaml({
+    stream_routes: [{ id: 'echo', upstream: { type: 'roundrobin', nodes: { [`127.0.0.1:${echoPort}`]: 1 } } }],
+  });
+}
+
 function standaloneYaml(doc: Record<string, unknown>): string {
   // `#END` marks a complete file in APISIX's standalone format (a half-written file has none).
   return stringify(doc, { lineWidth: 0 }) + '#END\n';
 }
 
 /** The node config (`config.yaml`) for one gateway instance. */
-export function gatewayNodeConfig(opts: { port: number; adminPort: number; metricsPort: number; standaloneFile: string; wasmFile?: string }): string {
+export function gatewayNodeConfig(opts: { port: number; adminPort: number; metricsPort: number; standaloneFile: string; wasmFile?: string; streamPort?: number }): string {
   return stringify({
     ...(opts.wasmFile !== undefined ? { wasm: { plugins: [{ name: 'set-header', file: opts.wasmFile, priority: 0 }] } } : {}),
+    ...(opts.streamPort !== undefined ? { stream_proxy: { tcp: [`127.0.0.1:${opts.streamPort}`] } } : {}),
     node: { listen: [{ host: '127.0.0.1', port: opts.port }], workers: 1 },
     admin: { listen: { host: '127.0.0.1', port: opts.adminPort } },
     prometheus: { export: { listen: { host: '127.0.0.1', port: opts.metricsPort } } },

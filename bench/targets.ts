@@ -3,9 +3,9 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ManagedProcess, freePort, waitForReady, which } from './procs.js';
+import { ManagedProcess, freePort, waitForReady, waitForTcp, which } from './procs.js';
 import { AI_CHAT_REQUEST, AI_PATH } from './ai-chat.js';
-import { aiStandalone, gatewayNodeConfig, haproxyConfig, nginxConfig, oneRouteStandalone, pluginsStandalone, securityStandalone, transformerStandalone, cacheStandalone, deadLogSinkStandalone, oneHeaderPluginStandalone, tenKRoutesStandalone, PLUGINS_PATH, TARGET_LABELS, TARGET_PATH, type TargetId } from './scenarios.js';
+import { aiStandalone, tcpEchoStandalone, gatewayNodeConfig, haproxyConfig, nginxConfig, oneRouteStandalone, pluginsStandalone, securityStandalone, transformerStandalone, cacheStandalone, deadLogSinkStandalone, oneHeaderPluginStandalone, tenKRoutesStandalone, PLUGINS_PATH, TARGET_LABELS, TARGET_PATH, type TargetId } from './scenarios.js';
 
 /** Repository root (dist/bench/targets.js -> ../..). */
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -15,7 +15,7 @@ const childEnv = { ...process.env, NODE_ENV: 'production' };
 export type GatewayTargetId = Extract<TargetId, `gateway${string}`>;
 
 export interface Running {
-  id: TargetId | 'upstream';
+  id: TargetId | 'upstream' | 'tcp-echo' | 'gateway-stream';
   port: number;
   procs: ManagedProcess[];
   /** Human-readable description of how it was started (for the report). */
@@ -45,6 +45,30 @@ export async function startFakeLlm(readyTimeoutMs: number): Promise<Running> {
   const proc = new ManagedProcess(TARGET_LABELS['llm-direct'], process.execPath, args, { env: childEnv });
   await waitForReady(`http://127.0.0.1:${port}${AI_PATH}`, proc, readyTimeoutMs, AI_CHAT_REQUEST);
   return { id: 'llm-direct', port, procs: [proc], command: `node ${args.join(' ')}` };
+}
+
+/** The TCP echo server (bench/tcp-echo-server.ts): the stream route's upstream and the TCP echo sampler's direct side. */
+export async function startTcpEchoServer(readyTimeoutMs: number): Promise<Running> {
+  const port = await freePort();
+  const args = [here('./tcp-echo-server.js'), `--port=${port}`];
+  const proc = new ManagedProcess('tcp echo', process.execPath, args, { env: childEnv });
+  await waitForTcp(port, proc, readyTimeoutMs);
+  return { id: 'tcp-echo', port, procs: [proc], command: `node ${args.join(' ')}` };
+}
+
+/** The gateway with one `stream_proxy` TCP listener (`port`) and one stream route to the echo server. */
+export async function startStreamGateway(root: string, echoPort: number, tmpDir: string, readyTimeoutMs: number): Promise<Running> {
+  const dir = join(tmpDir, 'gateway-stream');
+  mkdirSync(dir, { recursive: true });
+  const [port, streamPort, adminPort, metricsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const standaloneFile = join(dir, 'gatehouse.yaml');
+  writeFileSync(standaloneFile, tcpEchoStandalone(echoPort));
+  const configFile = join(dir, 'config.yaml');
+  writeFileSync(configFile, gatewayNodeConfig({ port, adminPort, metricsPort, standaloneFile, streamPort }));
+  const args = [join(root, 'bin', 'gatehouse.js'), 'start', '-c', configFile];
+  const proc = new ManagedProcess('gateway (stream route)', process.execPath, args, { cwd: root, env: childEnv });
+  await waitForTcp(streamPort, proc, readyTimeoutMs, true);
+  return { id: 'gateway-stream', port: streamPort, procs: [proc], command: `node bin/gatehouse.js start -c ${configFile}` };
 }
 
 export async function startBaseline(upstreamPort: number, readyTimeoutMs: number): Promise<Running> {
