@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { startGateway, type Gateway } from '../../helpers/gateway.js';
+import { eventually, startGateway, type Gateway } from '../../helpers/gateway.js';
 import { makeCert } from '../../helpers/certs.js';
-import { logEntry } from '../../helpers/observe.js';
+import { logEntry, metricValue } from '../../helpers/observe.js';
 import { connectH2c } from '../../helpers/h2.js';
 import { echoService, startEchoServer, type EchoReply, type EchoRequest, type EchoServer } from '../../helpers/grpc-echo.js';
 
@@ -66,7 +66,7 @@ before(async () => {
         { id: 'down', uri: '/echo.Echo/*', host: 'down.test', upstream: { scheme: 'grpc', nodes: { [`127.0.0.1:${downPort}`]: 1 }, retries: 0 } },
         {
           id: 'plain', uri: '/echo.Echo/*', upstream: grpcUp,
-          plugins: { 'file-logger': { path: 'grpc-access.log', log_format: { uri: '$request_uri', status: '$status', grpc: '$grpc_status', msg: '$http_x_client' } } },
+          plugins: { prometheus: {}, 'file-logger': { path: 'grpc-access.log', log_format: { uri: '$request_uri', status: '$status', grpc: '$grpc_status', msg: '$http_x_client' } } },
         },
       ],
     },
@@ -103,6 +103,8 @@ test('an upstream error status and its message come through the trailers', async
   assert.deepEqual(r.trailer?.get('x-trailer'), ['Unary']);
   const entry = await logEntry(join(gw.dir, 'grpc-access.log'), 'msg', 'failing');
   assert.equal(entry.grpc, String(grpc.status.NOT_FOUND));
+  // prometheus counts the call by its grpc-status (apisix_http_status says 200)
+  await eventually(async () => await metricValue(gw, 'gatehouse_grpc_status_total{code="5",route="plain",service=""}') >= 1);
 });
 
 test('server streaming, client streaming and bidi', async () => {
