@@ -244,8 +244,9 @@ export class RequestLifecycle {
     }
     const scheme = route.pool!.scheme;
     if (scheme === 'grpc' || scheme === 'grpcs') {
-      // gRPC needs HTTP/2 end to end (trailers): an HTTP/1.1 client is told to upgrade
-      if (ex.req.httpVersion !== '2.0') this.fail(ex, 'GH_ERR_CLIENT_HTTP2_REQUIRED');
+      // gRPC needs HTTP/2 end to end (trailers): an HTTP/1.1 client is told to upgrade,
+      // unless a plugin (grpc-web) made its request a gRPC one and carries the trailers itself
+      if (ex.req.httpVersion !== '2.0' && ex.requestHeaderEdits?.get('content-type') !== 'application/grpc') this.fail(ex, 'GH_ERR_CLIENT_HTTP2_REQUIRED');
       else new H2Forwarder(ex, route, this.forwardDeps).start();
       return;
     }

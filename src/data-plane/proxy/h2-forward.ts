@@ -9,7 +9,7 @@ import { upstreamRequestHeaders } from './headers.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 import { FilteredResponse } from '../filtered-response.js';
 import type { ResponseFailure } from '../../plugin-runtime/response-failure.js';
-import { encodeGrpcMessage, GRPC_STATUS, parseGrpcTimeout } from '../grpc/grpc-status.js';
+import { encodeGrpcMessage, GRPC_STATUS, isGrpcRequest, parseGrpcTimeout } from '../grpc/grpc-status.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM } = constants;
 
@@ -50,6 +50,8 @@ export class H2Forwarder {
   private stream: ClientHttp2Stream | undefined;
   private filtered: FilteredResponse | undefined;
   private deadline: NodeJS.Timeout | undefined;
+  /** The client speaks gRPC (not gRPC-Web): the upstream's trailers go to it as HTTP/2 trailers. */
+  private passTrailers = false;
   /** The attempt is over (answered, failed or abandoned): later stream events are ignored. */
   private settled = false;
 
@@ -148,10 +150,15 @@ export class H2Forwarder {
     const flat = flatFields(headers);
     ex.upstreamHeaders = flat.map((x) => Buffer.from(x));
     // a trailers-only response carries its grpc-status in the head (END_STREAM on it)
-    if ((flags & NGHTTP2_FLAG_END_STREAM) !== 0 || headers['grpc-status'] !== undefined) ex.grpcStatus = headers['grpc-status'] as string | undefined;
+    if (headers['grpc-status'] !== undefined) {
+      ex.grpcStatus = String(headers['grpc-status']);
+      ex.grpcMessage = headers['grpc-message'] as string | undefined;
+    }
     if (ex.res.headersSent) return;
     flat.push('server', this.deps.serverHeader);
-    ex.res.expectTrailers?.();
+    // HTTP trailers only for a gRPC client: a gRPC-Web one gets them in the body (the grpc-web plugin)
+    this.passTrailers = isGrpcRequest(ex.req);
+    if (this.passTrailers) ex.res.expectTrailers?.();
     const run = ex.plugins;
     const stream = this.stream!;
     ex.res.onDrain(() => {
@@ -179,7 +186,11 @@ export class H2Forwarder {
 
   private trailers(t: IncomingHttpHeaders): void {
     const status = t['grpc-status'];
-    if (status !== undefined) this.ex.grpcStatus = String(status);
+    if (status !== undefined) {
+      this.ex.grpcStatus = String(status);
+      this.ex.grpcMessage = t['grpc-message'] as string | undefined;
+    }
+    if (!this.passTrailers) return;
     const fields: Record<string, string | string[]> = {};
     const flat = flatFields(t);
     for (let i = 0; i < flat.length; i += 2) {
