@@ -92,7 +92,15 @@ export class H2Forwarder {
         up.release(node, undefined, false);
         return;
       }
-      this.send(s.session.request(this.requestHeaders(node), { endStream: this.noBody() }), () => s.failure);
+      let stream: ClientHttp2Stream;
+      try {
+        stream = s.session.request(this.requestHeaders(node), { endStream: this.noBody() });
+      } catch (err) {
+        // the session closed between the pick and now (GOAWAY, idle close): nothing was sent
+        this.connectFailed(s.failure ?? err as Error);
+        return;
+      }
+      this.send(stream, () => s.failure);
     }, (err: Error) => this.connectFailed(err));
   }
 

@@ -1,6 +1,5 @@
 import http2, { type ClientHttp2Session } from 'node:http2';
 import type { BalancerNode } from '../../contracts/balancer.js';
-import type { PoolSettings } from './pools.js';
 
 // HTTP/2 upstream sessions (scheme grpc: h2c by prior knowledge; grpcs: h2 by ALPN over TLS),
 // one per (node, connection settings). A session multiplexes every request to its node;
@@ -11,6 +10,18 @@ import type { PoolSettings } from './pools.js';
 /** A connect that did not finish within `timeout.connect`; classified like undici's own. */
 function connectTimeout(): Error {
   return Object.assign(new Error('upstream connect timed out'), { code: 'UND_ERR_CONNECT_TIMEOUT' });
+}
+
+/** What a session is opened with: the upstream's pool settings (pools.ts PoolSettings), as far as HTTP/2 uses them. */
+export interface H2SessionSettings {
+  scheme: string;
+  connectTimeoutMs: number;
+  idleTimeoutMs: number;
+  verifyTls: boolean;
+  clientCert?: string;
+  clientKey?: string;
+  clientIdentity?: string;
+  servername?: string;
 }
 
 export interface H2Session {
@@ -24,7 +35,7 @@ export interface H2Session {
 export class H2SessionRegistry {
   private readonly sessions = new Map<string, { s: H2Session; used: boolean }>();
 
-  get(node: BalancerNode, p: PoolSettings): H2Session {
+  get(node: BalancerNode, p: H2SessionSettings): H2Session {
     const host = node.host.includes(':') ? `[${node.host}]` : node.host;
     const tls = p.scheme === 'grpcs';
     const origin = `${tls ? 'https' : 'http'}://${host}:${node.port}`;
@@ -44,7 +55,7 @@ export class H2SessionRegistry {
     return s;
   }
 
-  private open(origin: string, tls: boolean, p: PoolSettings): H2Session {
+  private open(origin: string, tls: boolean, p: H2SessionSettings): H2Session {
     const session = http2.connect(origin, tls ? {
       rejectUnauthorized: p.verifyTls, servername: p.servername, cert: p.clientCert, key: p.clientKey, ALPNProtocols: ['h2'],
     } : {});

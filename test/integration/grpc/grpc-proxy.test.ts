@@ -63,6 +63,10 @@ before(async () => {
       routes: [
         { id: 'guarded', uri: '/echo.Echo/*', host: 'guarded.test', plugins: { 'key-auth': {} }, upstream: grpcUp },
         { id: 'tls', uri: '/echo.Echo/*', host: 'tls.test', upstream: { scheme: 'grpcs', nodes: { [`127.0.0.1:${secure.port}`]: 1 }, pass_host: 'rewrite', upstream_host: 'grpc-up.test' } },
+        {
+          id: 'retry', uri: '/echo.Echo/*', host: 'retry.test',
+          upstream: { scheme: 'grpc', nodes: { [`127.0.0.1:${downPort}`]: 1, [`127.0.0.1:${plain.port}`]: 1 }, retries: 1 },
+        },
         { id: 'down', uri: '/echo.Echo/*', host: 'down.test', upstream: { scheme: 'grpc', nodes: { [`127.0.0.1:${downPort}`]: 1 }, retries: 0 } },
         {
           id: 'plain', uri: '/echo.Echo/*', upstream: grpcUp,
@@ -209,6 +213,16 @@ test('an upstream that is down: UNAVAILABLE as a trailers-only answer', async ()
   const r = await unary(client('down.test'), { message: 'x' });
   assert.equal(r.err?.code, grpc.status.UNAVAILABLE);
   assert.equal(r.err?.details, 'upstream connection refused');
+});
+
+test('a node that cannot be connected is retried on another (nothing was sent yet)', async () => {
+  const c = client('retry.test');
+  // round robin over both nodes: some of these start at the one that is down
+  for (let i = 0; i < 4; i++) {
+    const r = await unary(c, { message: `retry-${i}` });
+    assert.equal(r.err, null);
+    assert.equal(r.reply?.message, `retry-${i}`);
+  }
 });
 
 test('plugins run on gRPC routes: key-auth from metadata, its 401 as UNAUTHENTICATED', async () => {
