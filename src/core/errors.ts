@@ -28,6 +28,8 @@ export const ERRORS = {
   GH_ERR_UPSTREAM_CONNECT_TIMEOUT: { status: 504, source: 'upstream', message: 'upstream connect timed out' },
   GH_ERR_UPSTREAM_SEND_TIMEOUT: { status: 504, source: 'upstream', message: 'upstream send timed out' },
   GH_ERR_UPSTREAM_READ_TIMEOUT: { status: 504, source: 'upstream', message: 'upstream read timed out' },
+  GH_ERR_UPSTREAM_DEADLINE: { status: 504, source: 'upstream', message: 'Deadline Exceeded' },
+  GH_ERR_CLIENT_HTTP2_REQUIRED: { status: 426, source: 'client', message: 'this route proxies gRPC: use HTTP/2' },
   GH_ERR_WEBSOCKET_DISABLED: { status: 400, source: 'client', message: 'websocket is not enabled on this route' },
   GH_ERR_PLUGIN_FAILED: { status: 500, source: 'plugin', message: 'Internal Server Error' },
   GH_ERR_PLUGIN_TIMEOUT: { status: 504, source: 'plugin', message: 'a plugin did not finish in time' },

@@ -26,6 +26,12 @@ export interface ClientResponse {
   /** False: the client is not taking more yet, wait for onDrain. */
   write(chunk: Buffer | string): boolean;
   end(chunk?: Buffer | string): void;
+  /** Sends the head now rather than with the first body bytes (HTTP/2 only). */
+  flushHeaders?(): void;
+  /** Trailers may follow the body: called before the head is sent (HTTP/2 only; HTTP/1.1 has no such method). */
+  expectTrailers?(): void;
+  /** The trailer fields sent after the body, called before end() (HTTP/2 only). */
+  setTrailers?(fields: Readonly<Record<string, string | readonly string[]>>): void;
   /** Abandons the response: the connection (HTTP/1.1) or the stream (HTTP/2) is reset. */
   destroy(err?: Error): void;
 }

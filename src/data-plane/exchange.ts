@@ -42,6 +42,10 @@ export class Exchange implements ExchangeView {
   upstreamHeaders: Buffer[] | undefined;
   /** The Host header sent upstream (nginx `upstream_host`). */
   upstreamHostSent: string | undefined;
+  /** A gRPC response's grpc-status (`$grpc_status`), from the upstream or the gateway's own answer. */
+  grpcStatus: string | undefined;
+  /** Its grpc-message, as received (percent-encoded). */
+  grpcMessage: string | undefined;
   clientGone = false;
   /** The whole request body, once a plugin read it into memory (or replaced it): sent upstream from here, retryable. */
   bufferedBody: Buffer | undefined;

@@ -36,7 +36,7 @@ test('every registered response variable resolves once a request was proxied', a
       res: { bytesSent: 200, bodyBytes: 42 },
       route: { conf: { uri: '/a', hosts: ['a.test'] }, upstream: { conf: {} } },
       vars: { facts: { path: '/a', host: 'a.test' } },
-      plugins: { respondedBy: 'key-auth' },
+      plugins: { respondedBy: 'key-auth' }, grpcStatus: '0', grpcMessage: 'OK',
   } as never;
   const response = { header: (n: string) => (n === 'content-type' ? 'text/plain' : undefined) } as never;
   const missing = RESPONSE_VARIABLES.filter((name) => name !== 'status' && FINISHED_VARS.get(name)!(ex) === undefined);

@@ -27,6 +27,8 @@ export interface FinishedExchange {
   readonly upstreamHeaders: Buffer[] | undefined;
   readonly upstreamUri: string;
   readonly upstreamHostSent: string | undefined;
+  readonly grpcStatus?: string | undefined;
+  readonly grpcMessage?: string | undefined;
   /** The request's plugin run, when it has plugins. */
   readonly plugins: { readonly respondedBy: string | undefined } | undefined;
 }
@@ -45,6 +47,8 @@ export const FINISHED_VARS: ReadonlyMap<string, (ex: FinishedExchange) => unknow
   ['balancer_ip', (ex) => ex.upstreamNode?.host],
   ['balancer_port', (ex) => ex.upstreamNode?.port],
   ['upstream_status', (ex) => ex.upstreamStatus],
+  ['grpc_status', (ex) => ex.grpcStatus],
+  ['grpc_message', (ex) => ex.grpcMessage],
   ['upstream_response_time', (ex) => ex.upstreamMs === undefined ? undefined : seconds(ex.upstreamMs)],
   ['apisix_upstream_response_time', (ex) => ex.upstreamMs === undefined ? undefined : seconds(ex.upstreamMs)],
   ['upstream_header_time', (ex) => ex.upstreamHeaderMs === undefined ? undefined : seconds(ex.upstreamHeaderMs)],

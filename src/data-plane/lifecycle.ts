@@ -8,6 +8,8 @@ import type { PoolRegistry } from './proxy/pools.js';
 import { Exchange } from './exchange.js';
 import { parseRequestTarget } from './request-target.js';
 import { Forwarder, type ForwardDeps } from './proxy/forward.js';
+import { H2Forwarder } from './proxy/h2-forward.js';
+import { grpcMessageOf, grpcStatusOfHttp, GRPC_STATUS, isGrpcRequest, trailersOnlyHeaders } from './grpc/grpc-status.js';
 import { sendError } from './proxy/error-response.js';
 import { proxyWebSocket, type WebSocketHooks } from './proxy/websocket.js';
 import { ERRORS, isGatehouseError, type ErrorCode } from '../core/errors.js';
@@ -88,7 +90,7 @@ export class RequestLifecycle {
       return;
     }
     if (route === undefined) {
-      sendError(ex.res, 'GH_ERR_ROUTE_NOT_FOUND', this.o.serverHeader);
+      this.fail(ex, 'GH_ERR_ROUTE_NOT_FOUND');
       return;
     }
     this.proxy(ex, route);
@@ -240,6 +242,14 @@ export class RequestLifecycle {
         return;
       }
     }
+    const scheme = route.pool!.scheme;
+    if (scheme === 'grpc' || scheme === 'grpcs') {
+      // gRPC needs HTTP/2 end to end (trailers): an HTTP/1.1 client is told to upgrade,
+      // unless a plugin (grpc-web) made its request a gRPC one and carries the trailers itself
+      if (ex.req.httpVersion !== '2.0' && ex.requestHeaderEdits?.get('content-type') !== 'application/grpc') this.fail(ex, 'GH_ERR_CLIENT_HTTP2_REQUIRED');
+      else new H2Forwarder(ex, route, this.forwardDeps).start();
+      return;
+    }
     new Forwarder(ex, route, this.forwardDeps).start();
   }
 
@@ -275,6 +285,11 @@ export class RequestLifecycle {
 
   /** Answers with a catalogued error, through the plugins' response phases when the request has any. */
   fail(ex: Exchange, code: ErrorCode, close = false): void {
+    if (isGrpcRequest(ex.req)) {
+      const status = code === 'GH_ERR_UPSTREAM_DEADLINE' ? GRPC_STATUS.DEADLINE_EXCEEDED : grpcStatusOfHttp(ERRORS[code].status);
+      this.answerGrpc(ex, status, ERRORS[code].message);
+      return;
+    }
     if (ex.plugins === undefined) {
       sendError(ex.res, code, this.o.serverHeader, undefined, close);
       return;
@@ -284,10 +299,37 @@ export class RequestLifecycle {
     this.respondLocal(ex, { status: ERRORS[code].status, headers, body: Buffer.from(JSON.stringify({ error_msg: ERRORS[code].message }) + '\n') });
   }
 
+  /**
+   * The gateway's own answer to a gRPC request: a trailers-only response (HTTP 200,
+   * grpc-status and grpc-message in the one HEADERS frame), as Envoy answers, so a gRPC
+   * client reads the gateway's reason rather than a bare HTTP status.
+   */
+  private answerGrpc(ex: Exchange, grpcStatus: number, message: string): void {
+    ex.grpcStatus = String(grpcStatus);
+    const headers = trailersOnlyHeaders(grpcStatus, message);
+    if (ex.plugins !== undefined) {
+      this.respondLocal(ex, { status: 200, headers, body: undefined });
+      return;
+    }
+    if (ex.res.headersSent) {
+      ex.res.destroy();
+      return;
+    }
+    ex.res.writeHead(200, { ...headers, server: this.o.serverHeader }, undefined, true);
+    ex.res.end();
+  }
+
   /** Writes a response the gateway made itself (a plugin's decision or an error), after header_filter and body_filter. */
-  private respondLocal(ex: Exchange, d: Decision): void {
+  private respondLocal(ex: Exchange, given: Decision): void {
     const run = ex.plugins!;
     const { res } = ex;
+    let d = given;
+    // a plugin's refusal of a gRPC request (key-auth's 401…) as a gRPC status, its message as grpc-message
+    if (d.status !== 200 && isGrpcRequest(ex.req)) {
+      const grpcStatus = grpcStatusOfHttp(d.status);
+      ex.grpcStatus = String(grpcStatus);
+      d = { status: 200, headers: trailersOnlyHeaders(grpcStatus, grpcMessageOf(d.status, d.body)), body: undefined };
+    }
     if (res.headersSent) {
       res.destroy();
       return;

@@ -168,6 +168,9 @@ function streamMetricsOf() {
 }
 let streamMetrics: ReturnType<typeof streamMetricsOf> | undefined;
 
+/** gRPC calls by their grpc-status (APISIX has no such metric; apisix_http_status says 200 for nearly every gRPC call). */
+let grpcStatus: ReturnType<typeof counter<'code' | 'route' | 'service'>> | undefined;
+
 export default definePlugin<PrometheusConf, PrometheusPrepared>({
   name: 'prometheus',
   description: 'Records request metrics (status, latency, bandwidth) for the Prometheus exposition format.',
@@ -240,6 +243,12 @@ export default definePlugin<PrometheusConf, PrometheusPrepared>({
     if (ingress !== undefined) c.ingress.inc(ingress);
     const egress = num(ctx.var('bytes_sent'));
     if (egress !== undefined) c.egress.inc(egress);
+
+    const grpc = ctx.var('grpc_status');
+    if (grpc !== undefined && grpc !== null) {
+      grpcStatus ??= counter('gatehouse_grpc_status_total', 'gRPC calls per grpc-status (from the upstream, or the gateway\'s own answer)', ['code', 'route', 'service']);
+      grpcStatus.inc({ code: str(grpc), route, service });
+    }
   },
 
   // Stream routes: counted when the connection or UDP session ends. Bytes are the

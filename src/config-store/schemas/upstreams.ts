@@ -144,9 +144,9 @@ export const upstreamSchema: Schema = {
       default: 'vars',
     },
     key: { type: 'string' },
-    // Only the HTTP schemes: Gatehouse proxies HTTP/1.1 to http and https upstreams
-    // (APISIX's grpc/tcp/udp/kafka schemes have no implementation here).
-    scheme: { type: 'string', enum: ['http', 'https'], default: 'http' },
+    // HTTP/1.1 to http and https upstreams, HTTP/2 (h2c by prior knowledge, h2 over TLS) to
+    // grpc and grpcs ones (docs/grpc.md). APISIX's tcp/udp/kafka schemes have no implementation here.
+    scheme: { type: 'string', enum: ['http', 'https', 'grpc', 'grpcs'], default: 'http' },
     pass_host: { type: 'string', enum: ['pass', 'node', 'rewrite'], default: 'pass' },
     upstream_host: hostDef,
   },

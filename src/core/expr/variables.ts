@@ -42,6 +42,8 @@ export const RESPONSE_VARIABLES: readonly string[] = [
   'balancer_ip', 'balancer_port', 'matched_uri', 'matched_host',
   // Gatehouse's own (APISIX has none): the plugin that answered the request itself, nil when none did
   'plugin_responded',
+  // the gRPC status of a gRPC request (trailers, a trailers-only head, or the gateway's own answer)
+  'grpc_status', 'grpc_message',
 ];
 
 /** Set by built-in plugins while the request runs (APISIX registers them with `core.ctx.register_var`). */

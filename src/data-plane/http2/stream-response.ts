@@ -24,6 +24,8 @@ export class Http2Response extends ResponseBase implements ClientResponse {
   resetHere = false;
   private headers: HeaderInput | undefined;
   private noBody: boolean;
+  private wantTrailers = false;
+  private trailerFields: Readonly<Record<string, string | readonly string[]>> | undefined;
   constructor(private readonly stream: ServerHttp2Stream, headRequest: boolean) {
     super();
     this.noBody = headRequest;
@@ -58,9 +60,12 @@ export class Http2Response extends ResponseBase implements ClientResponse {
     const data = chunk === undefined ? undefined : typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     const stream = this.stream;
     if (!stream.destroyed) {
-      if (!this.headersSent) this.respond(data?.length ?? 0);
-      if (!this.noBody) {
-        if (data !== undefined && data.length > 0) {
+      const empty = data === undefined || data.length === 0;
+      // An answer with no body (a gRPC trailers-only one among them) ends with its HEADERS frame.
+      const endsWithHead = !this.headersSent && empty && this.trailerFields === undefined;
+      if (!this.headersSent) this.respond(data?.length ?? 0, endsWithHead);
+      if (!this.noBody && !endsWithHead) {
+        if (!empty) {
           this.bodyBytes += data.length;
           this.bytesSent += data.length;
           stream.end(data);
@@ -74,14 +79,30 @@ export class Http2Response extends ResponseBase implements ClientResponse {
     this.closed();
   }
 
+  /** Sends the head now, not with the first body bytes (a gRPC stream's metadata may come long before its messages). */
+  flushHeaders(): void {
+    if (!this.headersSent && !this.destroyed && !this.stream.destroyed) this.respond(-1);
+  }
+
+  /** Trailers may follow the body (a gRPC response): to be called before the head is sent. */
+  expectTrailers(): void {
+    if (!this.headersSent) this.wantTrailers = true;
+  }
+
+  /** The trailer fields sent after the body (expectTrailers first); to be called before end(). */
+  setTrailers(fields: Readonly<Record<string, string | readonly string[]>>): void {
+    this.trailerFields = fields;
+    this.wantTrailers ||= !this.headersSent;
+  }
+
   destroy(_err?: Error): void {
     if (this.destroyed || this.stream.destroyed) return;
     if (!this.writableFinished) this.resetHere = true;
     this.stream.close(NGHTTP2_INTERNAL_ERROR);
   }
 
-  /** Sends the HEADERS frame; `endLength` is the whole body's length when ended in one call, -1 otherwise. */
-  private respond(endLength: number): void {
+  /** Sends the HEADERS frame; `endLength` is the whole body's length when ended in one call, -1 otherwise; `endStream`: nothing follows. */
+  private respond(endLength: number, endStream = false): void {
     this.headersSent = true;
     const status = this.statusCode;
     const out: OutgoingHttpHeaders = { ':status': status };
@@ -115,8 +136,20 @@ export class Http2Response extends ResponseBase implements ClientResponse {
     if (this.noBody && status !== 304 && (status === 204 || status < 200)) delete out['content-length'];
     else if (!hasLength && endLength >= 0 && !this.noBody) out['content-length'] = endLength;
     this.bytesSent += size;
+    const waitForTrailers = this.wantTrailers && !this.noBody && !endStream;
+    if (waitForTrailers) {
+      this.stream.once('wantTrailers', () => {
+        const t = this.trailerFields ?? {};
+        for (const name in t) this.bytesSent += name.length + String(t[name]).length + 32;
+        try {
+          this.stream.sendTrailers(t as OutgoingHttpHeaders);
+        } catch {
+          // reset meanwhile: its close event reports it
+        }
+      });
+    }
     try {
-      this.stream.respond(out, { endStream: this.noBody });
+      this.stream.respond(out, { endStream: this.noBody || endStream, waitForTrailers });
     } catch {
       // the stream closed under us (reset by the client): its close event reports it
     }

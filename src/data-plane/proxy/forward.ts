@@ -27,11 +27,11 @@ export interface ForwardDeps {
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
-function hostHeader(route: CompiledRoute, node: BalancerNode, clientHost: string | undefined): string {
+export function hostHeader(route: CompiledRoute, node: BalancerNode, clientHost: string | undefined): string {
   if (route.passHost === 'rewrite' && route.upstreamHost !== undefined) return route.upstreamHost;
   if (route.passHost === 'node') {
     const host = node.host.includes(':') ? `[${node.host}]` : node.host;
-    const defaultPort = route.pool?.scheme === 'https' ? 443 : 80;
+    const defaultPort = route.pool?.scheme === 'https' || route.pool?.scheme === 'grpcs' ? 443 : 80;
     return node.port === defaultPort ? host : `${host}:${node.port}`;
   }
   return clientHost ?? node.host;
@@ -329,7 +329,7 @@ const NO_BYTES = Buffer.alloc(0);
  * earlier ones released at theirs. A filter's RequestBodyRejected is handed to
  * `rejected` before it ends the upload.
  */
-async function* filteredBody(source: Buffer | AsyncIterable<Buffer> | null, filters: readonly RequestBodyFilter[],
+export async function* filteredBody(source: Buffer | AsyncIterable<Buffer> | null, filters: readonly RequestBodyFilter[],
   rejected: (r: RequestBodyRejected) => void): AsyncGenerator<Buffer> {
   try {
     if (source !== null) {

@@ -2,12 +2,13 @@ import { createHash } from 'node:crypto';
 import { Pool } from 'undici';
 import type { Ssl, Upstream } from '../../contracts/resources.js';
 import type { BalancerNode } from '../../contracts/balancer.js';
+import { H2SessionRegistry } from './h2-sessions.js';
 
 // One keep-alive pool per (origin, connection settings). Pools outlive config
 // snapshots: an upstream whose nodes did not change keeps its warm connections.
 
 export interface PoolSettings {
-  scheme: 'http' | 'https';
+  scheme: 'http' | 'https' | 'grpc' | 'grpcs';
   connectTimeoutMs: number;
   size: number;
   idleTimeoutMs: number;
@@ -50,6 +51,8 @@ function inlineClientCert(up: Upstream): { cert: string; key: string } | undefin
 
 export class PoolRegistry {
   private readonly pools = new Map<string, { pool: Pool; used: boolean }>();
+  /** HTTP/2 sessions to grpc/grpcs upstreams, swept and closed with the pools. */
+  readonly h2 = new H2SessionRegistry();
 
   get(node: BalancerNode, s: PoolSettings): Pool {
     const host = node.host.includes(':') ? `[${node.host}]` : node.host;
@@ -89,6 +92,7 @@ export class PoolRegistry {
    * A flag instead of a timestamp keeps the hot path free of clock reads.
    */
   sweep(): void {
+    this.h2.sweep();
     for (const [key, entry] of this.pools) {
       if (!entry.used && entry.pool.stats.running === 0 && entry.pool.stats.pending === 0) {
         this.pools.delete(key);
@@ -101,6 +105,6 @@ export class PoolRegistry {
   async closeAll(): Promise<void> {
     const all = [...this.pools.values()];
     this.pools.clear();
-    await Promise.all(all.map((e) => e.pool.close()));
+    await Promise.all([...all.map((e) => e.pool.close()), this.h2.closeAll()]);
   }
 }

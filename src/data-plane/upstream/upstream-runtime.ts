@@ -29,11 +29,11 @@ export function splitAddress(addr: string): { host: string; port: number | undef
 
 /**
  * Both of APISIX's node forms, as balancer nodes. A node without a port gets the
- * scheme's default (80, or 443 for https), as APISIX does. A duplicate `host:port`
+ * scheme's default (80, or 443 for https and grpcs), as APISIX does. A duplicate `host:port`
  * keeps its first entry: ids must be unique within an upstream.
  */
 export function parseNodes(conf: Upstream): BalancerNode[] {
-  const defaultPort = conf.scheme === 'https' ? 443 : 80;
+  const defaultPort = conf.scheme === 'https' || conf.scheme === 'grpcs' ? 443 : 80;
   const raw: { host: string; port: number | undefined; weight: number; priority: number }[] = [];
   const nodes = conf.nodes;
   if (Array.isArray(nodes)) {
