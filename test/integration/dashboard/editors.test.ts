@@ -142,8 +142,10 @@ describe('the resource editors in a browser', { timeout: 60_000 }, () => {
     await dialog.getByRole('button', { name: 'Add plugin' }).click();
     await pluginBlock(dialog, 'stamp').waitFor();
     await dialog.getByRole('button', { name: 'Save' }).click();
+    // the previous test's "Saved the route." may still be showing: wait for the store to say so
+    await until('the route is saved with the stamp plugin alone', async () =>
+      JSON.stringify(Object.keys((await adminCall(gw, 'GET', '/routes/shop')).body.value.plugins)) === '["stamp"]');
     await page.getByText('Saved the route.').waitFor();
-    assert.deepEqual(Object.keys((await adminCall(gw, 'GET', '/routes/shop')).body.value.plugins), ['stamp']);
     const deadline = Date.now() + 5000;
     let stamped: unknown;
     while (Date.now() < deadline && stamped === undefined) {
@@ -168,8 +170,8 @@ describe('the resource editors in a browser', { timeout: 60_000 }, () => {
     await json.fill(JSON.stringify({ uri: '/scratch2', upstream_id: 'u-shop', desc: 'from the JSON' }));
     await until('the form follows the JSON', async () => (await dialog.getByLabel('URI', { exact: true }).inputValue()) === '/scratch2');
     await dialog.getByRole('button', { name: 'Save' }).click();
+    await until('the route is saved from the JSON', async () => (await adminCall(gw, 'GET', '/routes/scratch')).body.value.desc === 'from the JSON');
     await page.getByText('Saved the route.').waitFor();
-    assert.equal((await adminCall(gw, 'GET', '/routes/scratch')).body.value.desc, 'from the JSON');
 
     await page.locator('tr[data-id="scratch"]').getByRole('button', { name: 'Delete' }).click();
     await page.getByRole('alertdialog').getByRole('button', { name: 'Delete' }).click();
