@@ -174,13 +174,9 @@ function nodeQuotas(): QuotaStore {
 
 async function checkQuota(p: Prepared, ctx: PluginContext, consumer: string): Promise<PhaseResult | undefined> {
   setLoggedText(ctx, 'ai_quota_consumer', consumer);
-  const store = p.store();
-  let quota: number | null;
-  try {
-    quota = await store.get(p.prefix + consumer);
-  } catch (err) {
-    return storeError(store, err);
-  }
+  const read = await readQuota(p, consumer);
+  if ('refusal' in read) return read.refusal;
+  const quota = read.quota;
   if (quota === null || !(quota > 0)) {
     countRejected(ctx);
     return text(403, `${DENIED}, No quota left`);
@@ -192,13 +188,9 @@ async function checkQuota(p: Prepared, ctx: PluginContext, consumer: string): Pr
 async function queryQuota(p: Prepared, ctx: PluginContext): Promise<PhaseResult> {
   const consumer = ctx.request.arg('consumer') ?? '';
   if (consumer === '') return text(403, `${DENIED}. consumer can't be empty.`);
-  const store = p.store();
-  let quota: number | null;
-  try {
-    quota = await store.get(p.prefix + consumer);
-  } catch (err) {
-    return storeError(store, err);
-  }
+  const read = await readQuota(p, consumer);
+  if ('refusal' in read) return read.refusal;
+  const quota = read.quota;
   return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ consumer, quota: quota ?? 0 }) };
 }
 
@@ -224,6 +216,16 @@ function integerOf(s: string): number | undefined {
   if (!/^[+-]?\d{1,16}$/.test(s)) return undefined;
   const n = Number(s);
   return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/** The consumer's quota (null: none set), or the 503 a failing store answers. */
+async function readQuota(p: Prepared, consumer: string): Promise<{ quota: number | null } | { refusal: PhaseResult }> {
+  const store = p.store();
+  try {
+    return { quota: await store.get(p.prefix + consumer) };
+  } catch (err) {
+    return { refusal: storeError(store, err) };
+  }
 }
 
 function storeError(store: QuotaStore, err: unknown): PhaseResult {
