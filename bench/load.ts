@@ -95,15 +95,15 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   if (opts.loader === 'h2load') {
     // Fixed shape whatever --connections says: 100 concurrent streams on a few connections, one
     // thread; --log-file has every request's time, h2load's own summary has no percentiles.
-    proc = new ManagedProcess('h2load', 'h2load', ['-t1', `-c${H2_CONNECTIONS}`, `-m${H2_STREAMS_PER_CONNECTION}`, `-D${opts.durationS}`, `--log-file=${h2LogFile}`, opts.url]);
+    proc = new ManagedProcess('h2load', 'h2load', ['-t1', `-c${H2_CONNECTIONS}`, `-m${H2_STREAMS_PER_CONNECTION}`, `-D${opts.durationS}`, `--log-file=${h2LogFile}`, opts.url], { cpu: 'driver' });
   } else if (opts.loader === 'wrk') {
     const wrkScript = wrkScriptFor(opts.tmpDir, opts.request);
     // One thread: on a 2-core machine the load generator gets one core, the target the other.
-    proc = new ManagedProcess('wrk', 'wrk', ['-t1', `-c${opts.connections}`, `-d${opts.durationS}s`, '--timeout', '10s', '--latency', '-s', wrkScript, opts.url]);
+    proc = new ManagedProcess('wrk', 'wrk', ['-t1', `-c${opts.connections}`, `-d${opts.durationS}s`, '--timeout', '10s', '--latency', '-s', wrkScript, opts.url], { cpu: 'driver' });
   } else {
     const worker = fileURLToPath(new URL('./autocannon-worker.js', import.meta.url));
     const request = opts.request === undefined ? [] : [JSON.stringify(opts.request)];
-    proc = new ManagedProcess('autocannon', process.execPath, [worker, opts.url, String(opts.connections), String(opts.durationS), ...request]);
+    proc = new ManagedProcess('autocannon', process.execPath, [worker, opts.url, String(opts.connections), String(opts.durationS), ...request], { cpu: 'driver' });
   }
   const timer = setTimeout(() => proc.killNow(), budgetMs);
   const code = await proc.exited;

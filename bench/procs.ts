@@ -10,6 +10,23 @@ import { delimiter, join } from 'node:path';
 const TAIL_BYTES = 8192;
 const live = new Set<ManagedProcess>();
 
+/**
+ * Where a process runs when CPUs are pinned: the proxy under test alone on one core, the
+ * load generator and the upstream on the other(s), so a proxy's req/s measures its own
+ * cost per request rather than how it shares two cores with its load generator.
+ */
+export type CpuRole = 'proxy' | 'driver';
+let pinnedCpus: Record<CpuRole, string> | undefined;
+
+/** Turns pinning on (taskset, at least 2 CPUs); returns what it does, or why it could not. */
+export function pinCpus(cpuCount: number): string {
+  if (cpuCount < 2) return `off (${cpuCount} CPU)`;
+  if (which('taskset') === undefined) return 'off (taskset is not on PATH: util-linux)';
+  const last = cpuCount - 1;
+  pinnedCpus = { proxy: String(last), driver: last === 1 ? '0' : `0-${last - 1}` };
+  return `proxy under test on CPU ${pinnedCpus.proxy}; load generator and upstream on CPU ${pinnedCpus.driver}`;
+}
+
 export class ManagedProcess {
   readonly name: string;
   readonly child: ChildProcess;
@@ -18,8 +35,13 @@ export class ManagedProcess {
   private tail = '';
   private exitInfo: number | string | undefined;
 
-  constructor(name: string, command: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  constructor(name: string, command: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; cpu?: CpuRole } = {}) {
     this.name = name;
+    if (pinnedCpus !== undefined && opts.cpu !== undefined) {
+      // taskset execs the command: the pid, and the process group stop() signals, stay the same
+      args = ['-c', pinnedCpus[opts.cpu], command, ...args];
+      command = 'taskset';
+    }
     // detached: own process group, so stop() also reaches grandchildren (cluster workers, nginx workers).
     this.child = spawn(command, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const keep = (b: Buffer): void => {

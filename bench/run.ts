@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { loaderAvailable, loaderVersion, runLoad, type LoaderName, type LoadResult } from './load.js';
-import { http2Get, httpGet, installCleanup, outputBlock, processTreeCpuMs, processTreeRssMiB, stopAll } from './procs.js';
+import { http2Get, httpGet, installCleanup, outputBlock, pinCpus, processTreeCpuMs, processTreeRssMiB, stopAll } from './procs.js';
 import { AI_TTFT_GOAL_MS, goalLine, goalMet, goalsFor, labelOf, scenarioTable, summarize, summaryBlock, type ScenarioResult, type TargetRow } from './report.js';
 import { formatCallCost, formatPluginCost, scrapePluginCost, type PluginCostReport } from './plugin-cost.js';
 import { H2_CONNECTIONS, H2_STREAMS_PER_CONNECTION, SCENARIOS, TARGET_LABELS, type Scenario, type ScenarioId, type TargetId } from './scenarios.js';
@@ -29,6 +29,9 @@ const HELP = `Usage: npm run bench -- [options]      (or: node dist/bench/run.js
                         always uses h2load (-c ${H2_CONNECTIONS} -m ${H2_STREAMS_PER_CONNECTION}: 100 concurrent streams)
   --ready-timeout=20    seconds each process gets to answer 200 before it counts as failed
   --gateway-root=DIR    checkout whose bin/gatehouse.js is benchmarked (default: this repository)
+  --pin=on              on: the proxy under test alone on the last CPU, the load generator and the upstream
+                        on the others (taskset; needs 2 CPUs), so req/s measures each proxy's own cost;
+                        off: every process shares every CPU
   --apply=200           write-to-applied latency samples (10,000 routes, 2 workers, sqlite); 0 skips it
   --publish=50          publish-to-serving latency samples of a marketplace plugin (2 workers, sqlite); 0 skips it
   --ai-ttft=300         time-to-first-token samples of a streamed chat, the fake LLM directly vs through
@@ -45,7 +48,7 @@ const HELP = `Usage: npm run bench -- [options]      (or: node dist/bench/run.js
 interface Options {
   duration: number; rounds: number; connections: number; warmup: number;
   scenarios: ScenarioId[]; targets: Set<TargetGroup>;
-  loader: LoaderName; readyTimeoutMs: number; out: string; keepTmp: boolean; gatewayRoot: string; applySamples: number; publishSamples: number; clusterSamples: number; aiTtftSamples: number; tcpEchoSeconds: number;
+  loader: LoaderName; readyTimeoutMs: number; out: string; keepTmp: boolean; gatewayRoot: string; pin: boolean; applySamples: number; publishSamples: number; clusterSamples: number; aiTtftSamples: number; tcpEchoSeconds: number;
 }
 
 function fail(msg: string): never {
@@ -65,7 +68,7 @@ function parseArgs(argv: string[]): Options {
     else fail(`${a} needs a value`);
   }
   if (kv.has('help')) { process.stdout.write(HELP); process.exit(0); }
-  const known = ['duration', 'rounds', 'connections', 'warmup', 'scenarios', 'targets', 'loader', 'ready-timeout', 'out', 'keep-tmp', 'gateway-root', 'apply', 'publish', 'cluster', 'ai-ttft', 'tcp-echo'];
+  const known = ['duration', 'rounds', 'connections', 'warmup', 'scenarios', 'targets', 'loader', 'ready-timeout', 'out', 'keep-tmp', 'gateway-root', 'pin', 'apply', 'publish', 'cluster', 'ai-ttft', 'tcp-echo'];
   for (const k of kv.keys()) if (!known.includes(k)) fail(`unknown option --${k}`);
   const num = (k: string, def: number, min: number): number => {
     const v = kv.get(k);
@@ -86,12 +89,15 @@ function parseArgs(argv: string[]): Options {
   const loader: LoaderName = loaderArg === 'auto' ? (loaderAvailable('wrk') ? 'wrk' : 'autocannon') : (loaderArg as LoaderName);
   if (!loaderAvailable(loader)) fail('--loader=wrk but wrk is not on PATH');
   const scenarioIds = SCENARIOS.map((s) => s.id);
+  const pin = kv.get('pin') ?? 'on';
+  if (pin !== 'on' && pin !== 'off') fail('--pin must be on or off');
   return {
     duration: num('duration', 5, 1), rounds: num('rounds', 3, 1), connections: num('connections', 50, 1), warmup: num('warmup', 10, 0),
     scenarios: list('scenarios', scenarioIds), targets: new Set(list('targets', ['baseline', 'gateway', 'nginx', 'haproxy'] as const)),
     loader, readyTimeoutMs: num('ready-timeout', 20, 1) * 1000,
     out: kv.get('out') ?? join(REPO_ROOT, '.bench-tmp', 'latest.json'), keepTmp: kv.has('keep-tmp'),
     gatewayRoot: resolve(kv.get('gateway-root') ?? REPO_ROOT),
+    pin: pin === 'on',
     applySamples: num('apply', 200, 0),
     publishSamples: num('publish', 50, 0),
     clusterSamples: num('cluster', 200, 0),
@@ -139,6 +145,7 @@ async function main(): Promise<void> {
   const loaderVer = await loaderVersion(opts.loader);
   const h2LoaderVer = scenarios.some((s) => s.protocol === 'h2') ? await loaderVersion('h2load') : undefined;
   const cpu = cpus();
+  const pinning = opts.pin ? pinCpus(cpu.length) : 'off';
   const slots = scenarios.reduce((a, s) => a + s.targets.length, 0);
   const warmups = wanted.size * opts.warmup + Math.max(0, slots - wanted.size) * Math.min(1, opts.warmup);
   const estimate = slots * opts.rounds * opts.duration + warmups + slots * opts.rounds * 0.15 + 5;
@@ -150,8 +157,8 @@ async function main(): Promise<void> {
     `  runs      ${opts.duration} s per run × ${opts.rounds} round${opts.rounds === 1 ? "" : "s"} per scenario, targets interleaved (order rotates each round),`,
     `            ${opts.warmup} s warm-up the first time a target is loaded, ${Math.min(1, opts.warmup)} s in its later scenarios; figures are medians of the rounds`,
     `  fairness  the gateway runs with workers: 1 (one data-plane process) and the baseline is one process,`,
-    `            so each proxy gets at most one core; on a 2-core machine the load generator (and the tiny`,
-    `            upstream) use the other one. nginx runs 1 worker process, HAProxy 1 thread.`,
+    `            so each proxy gets at most one core. nginx runs 1 worker process, HAProxy 1 thread.`,
+    `  pinning   ${pinning}`,
     `  gateway   node bin/gatehouse.js start -c <tmp>/config.yaml  (cwd ${opts.gatewayRoot})`,
     `  estimate  ~${estimate < 120 ? `${Math.ceil(estimate)} s` : `${Math.round(estimate / 60)} min`} (${slots} target×scenario slots)`,
     ...notes.map((n) => `  note      ${n}`),

@@ -33,7 +33,7 @@ export function h2BaseUrl(r: Running): string { return `http://127.0.0.1:${r.h2P
 export async function startUpstream(readyTimeoutMs: number): Promise<Running> {
   const port = await freePort();
   const args = [here('./upstream-server.js'), `--port=${port}`];
-  const proc = new ManagedProcess('upstream', process.execPath, args, { env: childEnv });
+  const proc = new ManagedProcess('upstream', process.execPath, args, { env: childEnv, cpu: 'driver' });
   await waitForReady(`http://127.0.0.1:${port}/hello`, proc, readyTimeoutMs);
   return { id: 'upstream', port, procs: [proc], command: `node ${args.join(' ')}` };
 }
@@ -42,7 +42,7 @@ export async function startUpstream(readyTimeoutMs: number): Promise<Running> {
 export async function startFakeLlm(readyTimeoutMs: number): Promise<Running> {
   const port = await freePort();
   const args = [here('./fake-llm-server.js'), `--port=${port}`];
-  const proc = new ManagedProcess(TARGET_LABELS['llm-direct'], process.execPath, args, { env: childEnv });
+  const proc = new ManagedProcess(TARGET_LABELS['llm-direct'], process.execPath, args, { env: childEnv, cpu: 'driver' });
   await waitForReady(`http://127.0.0.1:${port}${AI_PATH}`, proc, readyTimeoutMs, AI_CHAT_REQUEST);
   return { id: 'llm-direct', port, procs: [proc], command: `node ${args.join(' ')}` };
 }
@@ -51,7 +51,7 @@ export async function startFakeLlm(readyTimeoutMs: number): Promise<Running> {
 export async function startTcpEchoServer(readyTimeoutMs: number): Promise<Running> {
   const port = await freePort();
   const args = [here('./tcp-echo-server.js'), `--port=${port}`];
-  const proc = new ManagedProcess('tcp echo', process.execPath, args, { env: childEnv });
+  const proc = new ManagedProcess('tcp echo', process.execPath, args, { env: childEnv, cpu: 'driver' });
   await waitForTcp(port, proc, readyTimeoutMs);
   return { id: 'tcp-echo', port, procs: [proc], command: `node ${args.join(' ')}` };
 }
@@ -66,7 +66,7 @@ export async function startStreamGateway(root: string, echoPort: number, tmpDir:
   const configFile = join(dir, 'config.yaml');
   writeFileSync(configFile, gatewayNodeConfig({ port, adminPort, metricsPort, standaloneFile, streamPort }));
   const args = [join(root, 'bin', 'gatehouse.js'), 'start', '-c', configFile];
-  const proc = new ManagedProcess('gateway (stream route)', process.execPath, args, { cwd: root, env: childEnv });
+  const proc = new ManagedProcess('gateway (stream route)', process.execPath, args, { cwd: root, env: childEnv, cpu: 'proxy' });
   await waitForTcp(streamPort, proc, readyTimeoutMs, true);
   return { id: 'gateway-stream', port: streamPort, procs: [proc], command: `node bin/gatehouse.js start -c ${configFile}` };
 }
@@ -74,7 +74,7 @@ export async function startStreamGateway(root: string, echoPort: number, tmpDir:
 export async function startBaseline(upstreamPort: number, readyTimeoutMs: number): Promise<Running> {
   const port = await freePort();
   const args = [here('./baseline-proxy.js'), `--port=${port}`, `--upstream=http://127.0.0.1:${upstreamPort}`];
-  const proc = new ManagedProcess('baseline proxy', process.execPath, args, { env: childEnv });
+  const proc = new ManagedProcess('baseline proxy', process.execPath, args, { env: childEnv, cpu: 'proxy' });
   await waitForReady(`http://127.0.0.1:${port}/hello`, proc, readyTimeoutMs);
   return { id: 'baseline', port, procs: [proc], command: `node ${args.join(' ')}` };
 }
@@ -113,7 +113,7 @@ export async function startGateway(id: GatewayTargetId, root: string, upstreamPo
   const configFile = join(dir, 'config.yaml');
   writeFileSync(configFile, gatewayNodeConfig({ port, adminPort, metricsPort, standaloneFile, wasmFile }));
   const args = [bin, 'start', '-c', configFile];
-  const proc = new ManagedProcess(TARGET_LABELS[id], process.execPath, args, { cwd: root, env: childEnv });
+  const proc = new ManagedProcess(TARGET_LABELS[id], process.execPath, args, { cwd: root, env: childEnv, cpu: 'proxy' });
   if (id === 'gateway-ai') await waitForReady(`http://127.0.0.1:${port}${AI_PATH}`, proc, readyTimeoutMs, AI_CHAT_REQUEST);
   else await waitForReady(`http://127.0.0.1:${port}${id === 'gateway' || id === 'gateway-transformer' || id === 'gateway-cache' || id === 'gateway-deadlog' || id === 'gateway-wasm' || id === 'gateway-ts' ? '/hello' : id === 'gateway-plugins' || id === 'gateway-security' ? PLUGINS_PATH : TARGET_PATH}`, proc, readyTimeoutMs);
   return { id, port, procs: [proc], command: `node bin/gatehouse.js start -c ${configFile}`, metricsPort };
@@ -129,7 +129,7 @@ export async function startNginx(upstreamPort: number, tmpDir: string, readyTime
   writeFileSync(conf, nginxConfig({ dir, port, h2Port, upstreamPort }));
   // -e: the startup error log too stays inside the temp dir (nginx >= 1.19.5).
   const args = ['-c', conf, '-p', dir, '-e', join(dir, 'error.log'), '-g', 'daemon off;'];
-  const proc = new ManagedProcess('nginx', 'nginx', args);
+  const proc = new ManagedProcess('nginx', 'nginx', args, { cpu: 'proxy' });
   await waitForReady(`http://127.0.0.1:${port}/hello`, proc, readyTimeoutMs);
   return { id: 'nginx', port, h2Port, procs: [proc], command: `nginx ${args.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')}` };
 }
@@ -144,7 +144,7 @@ export async function startHaproxy(upstreamPort: number, tmpDir: string, readyTi
   writeFileSync(conf, haproxyConfig({ port, upstreamPort }));
   // -db: foreground, no daemon, so the process group stop() signals is HAProxy itself.
   const args = ['-db', '-f', conf];
-  const proc = new ManagedProcess('haproxy', 'haproxy', args);
+  const proc = new ManagedProcess('haproxy', 'haproxy', args, { cpu: 'proxy' });
   await waitForReady(`http://127.0.0.1:${port}/hello`, proc, readyTimeoutMs);
   return { id: 'haproxy', port, procs: [proc], command: `haproxy ${args.join(' ')}` };
 }

@@ -38,8 +38,8 @@ export class Exchange implements ExchangeView {
   upstreamHeaderMs: number | undefined;
   /** Body bytes the upstream sent (nginx `upstream_response_length`). */
   upstreamBodyBytes: number | undefined;
-  /** The upstream response head as received (undici's raw name/value buffers), for `upstream_http_*`. */
-  upstreamHeaders: Buffer[] | undefined;
+  /** The upstream response head as received (flat names and values), for `upstream_http_*`. */
+  upstreamHeaders: readonly string[] | undefined;
   /** The Host header sent upstream (nginx `upstream_host`). */
   upstreamHostSent: string | undefined;
   /** A gRPC response's grpc-status (`$grpc_status`), from the upstream or the gateway's own answer. */

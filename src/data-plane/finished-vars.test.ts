@@ -30,8 +30,7 @@ test('every registered response variable resolves once a request was proxied', a
   const ex = {
       upstreamNode: { host: '127.0.0.1', port: 8080 }, upstreamStatus: 200, upstreamMs: 12.4, upstreamHeaderMs: 3.2,
       upstreamBodyBytes: 42, upstreamUri: '/up?x=1', upstreamHostSent: 'backend.test', startedAt: performance.now() - 20,
-      upstreamHeaders: [Buffer.from('X-Cache'), Buffer.from('HIT'), Buffer.from('Set-Cookie'), Buffer.from('sid=abc; Path=/'),
-        Buffer.from('x-cache'), Buffer.from('MISS')],
+      upstreamHeaders: ['X-Cache', 'HIT', 'Set-Cookie', 'sid=abc; Path=/', 'x-cache', 'MISS'],
       req: { method: 'GET', url: '/a', rawHeaders: [], headers: {}, bytesRead: 80, complete: true },
       res: { bytesSent: 200, bodyBytes: 42 },
       route: { conf: { uri: '/a', hosts: ['a.test'] }, upstream: { conf: {} } },

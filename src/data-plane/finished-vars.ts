@@ -24,7 +24,7 @@ export interface FinishedExchange {
   readonly upstreamMs: number | undefined;
   readonly upstreamHeaderMs: number | undefined;
   readonly upstreamBodyBytes: number | undefined;
-  readonly upstreamHeaders: Buffer[] | undefined;
+  readonly upstreamHeaders: readonly string[] | undefined;
   readonly upstreamUri: string;
   readonly upstreamHostSent: string | undefined;
   readonly grpcStatus?: string | undefined;
@@ -87,8 +87,8 @@ function upstreamHeader(ex: FinishedExchange, lowerName: string): string | undef
   let out: string | undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!;
-    if (name.length !== lowerName.length || name.toString('latin1').toLowerCase() !== lowerName) continue;
-    const value = raw[i + 1]!.toString('latin1');
+    if (name.length !== lowerName.length || name.toLowerCase() !== lowerName) continue;
+    const value = raw[i + 1]!;
     out = out === undefined ? value : `${out}, ${value}`;
   }
   return out;
@@ -99,8 +99,8 @@ function upstreamCookie(ex: FinishedExchange, cookie: string): string | undefine
   const raw = ex.upstreamHeaders;
   if (raw === undefined) return undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    if (raw[i]!.length !== 10 || raw[i]!.toString('latin1').toLowerCase() !== 'set-cookie') continue;
-    const pair = raw[i + 1]!.toString('latin1').split(';', 1)[0]!;
+    if (raw[i]!.length !== 10 || raw[i]!.toLowerCase() !== 'set-cookie') continue;
+    const pair = raw[i + 1]!.split(';', 1)[0]!;
     const eq = pair.indexOf('=');
     if (eq > 0 && pair.slice(0, eq).trim() === cookie) return pair.slice(eq + 1).trim();
   }

@@ -1,9 +1,8 @@
-import type { Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
 import type { BalancerNode } from '../../contracts/balancer.js';
 import type { Exchange } from '../exchange.js';
 import type { CompiledRoute } from '../snapshot.js';
 import type { PoolRegistry } from './pools.js';
+import type { ResponseHandler } from '../http1-client/connection.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 import type { ErrorCode } from '../../core/errors.js';
@@ -38,23 +37,23 @@ export function hostHeader(route: CompiledRoute, node: BalancerNode, clientHost:
 }
 
 /**
- * A body held in memory goes with its exact length: the client's Content-Length (which a
- * plugin may have made stale) and any chunked framing give way to it. A request that had
- * no body and still has none gets no Content-Length, as before.
+ * Drops the client's Content-Length: a body held in memory (which a plugin may have
+ * changed) goes with its exact length, and a filtered body goes chunked; the upstream
+ * client writes either framing itself.
  */
-function frameBufferedBody(headers: string[], body: Buffer, clientSentBody: boolean): void {
+function dropContentLength(headers: string[]): void {
   for (let i = headers.length - 2; i >= 0; i -= 2) {
     if (headers[i]!.length === 14 && headers[i]!.toLowerCase() === 'content-length') headers.splice(i, 2);
   }
-  if (body.length > 0 || clientSentBody) headers.push('content-length', String(body.length));
 }
 
 /**
  * Streams one request to an upstream node and the response back, trying other nodes
- * on failures that are safe to retry. Implements undici's raw dispatch handler so the
- * response goes from undici's parser to the client socket with no stream in between.
+ * on failures that are safe to retry. It is the upstream client's response handler, so
+ * the response goes from the upstream socket's reads to the client socket with no stream
+ * in between.
  */
-export class Forwarder implements Dispatcher.DispatchHandler {
+export class Forwarder implements ResponseHandler {
   private node!: BalancerNode;
   private tried: Set<string> | undefined;
   private attempts = 0;
@@ -114,14 +113,7 @@ export class Forwarder implements Dispatcher.DispatchHandler {
         host, remoteAddr: v.remoteAddr, proto: v.scheme, clientHost: ex.req.headers.host ?? v.host, serverPort: v.serverPort,
       }, ex.requestHeaderEdits);
       const filters = ex.requestBodyFilters;
-      if (filters !== undefined) {
-        // filtered bodies go chunked, whatever length a plugin set meanwhile
-        for (let i = this.headers.length - 2; i >= 0; i -= 2) {
-          if (this.headers[i]!.toLowerCase() === 'content-length') this.headers.splice(i, 2);
-        }
-      } else if (buffered !== undefined) {
-        frameBufferedBody(this.headers, buffered, ex.req.body !== null);
-      }
+      if (filters !== undefined || buffered !== undefined) dropContentLength(this.headers);
       this.streamedBody = (buffered === undefined && ex.req.body !== null) || filters !== undefined;
     } else {
       this.headers[1] = host;
@@ -129,23 +121,21 @@ export class Forwarder implements Dispatcher.DispatchHandler {
     this.attemptStart = performance.now();
     if (this.streamedBody && ex.requestBodyFilters === undefined) this.watchUpload();
     const pool = this.deps.pools.get(node, route.pool!);
-    const source = buffered ?? ex.req.body;
+    // a request that had no body and still has none goes without one (no Content-Length: 0 on a GET)
+    const source = buffered !== undefined && (buffered.length > 0 || ex.req.body !== null) ? buffered : ex.req.body;
     pool.dispatch({
       path: ex.upstreamUri,
-      method: (ex.upstreamMethod ?? ex.req.method) as Dispatcher.HttpMethod,
+      method: ex.upstreamMethod ?? ex.req.method,
       headers: this.headers,
-      // undici takes an async iterable as a body (its Request accepts any iterable); its types name streams only
       body: ex.requestBodyFilters === undefined || source === null
-        ? source : filteredBody(source, ex.requestBodyFilters, (rejection) => { this.bodyRejected = rejection; }) as unknown as Readable,
-      reset: route.pool!.maxRequests === 1 ? true : undefined,
-      headersTimeout: route.readTimeoutMs,
-      bodyTimeout: route.readTimeoutMs,
+        ? source : filteredBody(source, ex.requestBodyFilters, (rejection) => { this.bodyRejected = rejection; }),
+      readTimeoutMs: route.readTimeoutMs,
     }, this);
   }
   /**
    * nginx's send timeout: while the body is being uploaded, a client socket that sees no
    * traffic for `timeout.send` means one side stopped. Whose fault it is decides who is
-   * blamed: a body undici paused (or has not drained) means the upstream stopped taking
+   * blamed: a body the upstream client paused (or has not drained) means the upstream stopped taking
    * data, a 504 counted against the node; a body flowing with nothing buffered means
    * we are waiting on the client, a 408 that says nothing about the node's health.
    * Disarmed once the body is read.
@@ -175,7 +165,7 @@ export class Forwarder implements Dispatcher.DispatchHandler {
     if (this.ex.clientGone || this.ex.bodyTooLarge) abort();
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+  onHeaders(statusCode: number, rawHeaders: string[], resume: () => void, statusText: string): boolean {
     const { res } = this.ex;
     this.route.upstream!.report(this.node, { status: statusCode });
     this.ex.upstreamStatus = statusCode;
@@ -271,9 +261,10 @@ export class Forwarder implements Dispatcher.DispatchHandler {
       return;
     }
     const failure = classifyUpstreamError(err);
-    // Failures the client caused (gone, body too large, stalled upload) say nothing about
-    // the node: they count neither toward passive health nor as a balancer penalty.
-    const clientFault = ex.clientGone || ex.bodyTooLarge || this.clientStalled;
+    // Failures the client caused (gone, body too large, stalled upload), or the gateway
+    // (a request it could not write), say nothing about the node: they count neither
+    // toward passive health nor as a balancer penalty.
+    const clientFault = ex.clientGone || ex.bodyTooLarge || this.clientStalled || failure.code === 'GH_ERR_INTERNAL';
     if (this.node !== undefined) {
       const ms = performance.now() - this.attemptStart;
       ex.upstreamMs = ms;
@@ -323,7 +314,7 @@ function retriesOn(retry: (status: number) => boolean, status: number): boolean 
 const NO_BYTES = Buffer.alloc(0);
 
 /**
- * The request body through its filters, as undici pulls it: each chunk through every
+ * The request body through its filters, as the upstream client pulls it: each chunk through every
  * filter in order (a filter holding data returns an empty Buffer and later ones get
  * nothing for that chunk), then each filter's end-of-stream call fed with what the
  * earlier ones released at theirs. A filter's RequestBodyRejected is handed to

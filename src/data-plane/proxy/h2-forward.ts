@@ -156,7 +156,7 @@ export class H2Forwarder {
     ex.upstreamHeaderMs = performance.now() - this.attemptStart;
     ex.upstreamBodyBytes = 0;
     const flat = flatFields(headers);
-    ex.upstreamHeaders = flat.map((x) => Buffer.from(x));
+    ex.upstreamHeaders = flat;
     // a trailers-only response carries its grpc-status in the head (END_STREAM on it)
     if (headers['grpc-status'] !== undefined) {
       ex.grpcStatus = String(headers['grpc-status']);

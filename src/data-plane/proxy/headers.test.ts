@@ -47,7 +47,7 @@ test('upstream request: names of 32 characters or more (the length mask wraps) a
 
 test('client response: hop-by-hop, Connection-listed and the upstream Server dropped; ours added', () => {
   const raw = ['Content-Type', 'text/plain', 'Connection', 'close, X-Internal', 'X-Internal', 'secret', 'Server', 'nginx',
-    'Transfer-Encoding', 'chunked', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2'].map((s) => Buffer.from(s, 'latin1'));
+    'Transfer-Encoding', 'chunked', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2'];
   assert.deepEqual(pairs(clientResponseHeaders(raw, 'Gatehouse/1')), [
     ['Content-Type', 'text/plain'], ['Set-Cookie', 'a=1'], ['Set-Cookie', 'b=2'], ['server', 'Gatehouse/1'],
   ]);

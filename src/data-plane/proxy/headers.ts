@@ -1,8 +1,8 @@
 import type { HttpRequest } from '../http1/request.js';
 
 // Header rewriting on both legs of the proxy. Works on flat [name, value, …] arrays,
-// the form both the HTTP layer (rawHeaders, writeHead) and undici (dispatch, onHeaders)
-// use natively, so no header object is built on the hot path.
+// the form both the HTTP layer (rawHeaders, writeHead) and the upstream client (requests,
+// parsed response heads) use natively, so no header object is built on the hot path.
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) plus `host`, which the proxy sets itself. */
 // `expect`: the gateway answers 100-continue itself and has the body by the time it forwards.
@@ -65,7 +65,7 @@ export function upstreamRequestHeaders(req: HttpRequest, f: ForwardFacts,
       if (lower === 'x-forwarded-for') xff = xff === undefined ? raw[i + 1] : `${xff}, ${raw[i + 1]}`;
       continue;
     }
-    // undici sets the websocket handshake's own Upgrade/Connection; the Sec-WebSocket-* pass through
+    // the upstream client sets the websocket handshake's own Upgrade/Connection; the Sec-WebSocket-* pass through
     out.push(name, raw[i + 1]!);
   }
   if (edits !== undefined) {
@@ -80,22 +80,22 @@ export function upstreamRequestHeaders(req: HttpRequest, f: ForwardFacts,
   return out;
 }
 
-/** Upstream response headers (undici raw Buffers) → a flat string array for writeHead. */
-export function clientResponseHeaders(raw: Buffer[], serverHeader: string): string[] {
+/** Upstream response headers (flat, as parsed) → the flat list for writeHead: hop-by-hop dropped, our Server set. */
+export function clientResponseHeaders(raw: readonly string[], serverHeader: string): string[] {
   const out: string[] = [];
   let extra: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toString('latin1');
+    const name = raw[i]!;
     if ((RESPONSE_DROPPED_LENGTHS & (1 << name.length)) === 0) {
-      out.push(name, raw[i + 1]!.toString('latin1'));
+      out.push(name, raw[i + 1]!);
       continue;
     }
     const lower = name.toLowerCase();
     if (RESPONSE_DROPPED.has(lower)) {
-      if (lower === 'connection') extra = connectionTokens(raw[i + 1]!.toString('latin1'));
+      if (lower === 'connection') extra = connectionTokens(raw[i + 1]);
       continue;
     }
-    out.push(name, raw[i + 1]!.toString('latin1'));
+    out.push(name, raw[i + 1]!);
   }
   if (extra !== undefined) {
     for (let i = out.length - 2; i >= 0; i -= 2) if (extra.has(out[i]!.toLowerCase())) out.splice(i, 2);

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { Pool } from 'undici';
 import type { Ssl, Upstream } from '../../contracts/resources.js';
 import type { BalancerNode } from '../../contracts/balancer.js';
 import { H2SessionRegistry } from './h2-sessions.js';
+import { NodePool } from '../http1-client/pool.js';
 
 // One keep-alive pool per (origin, connection settings). Pools outlive config
 // snapshots: an upstream whose nodes did not change keeps its warm connections.
@@ -50,41 +50,30 @@ function inlineClientCert(up: Upstream): { cert: string; key: string } | undefin
 }
 
 export class PoolRegistry {
-  private readonly pools = new Map<string, { pool: Pool; used: boolean }>();
+  private readonly pools = new Map<string, NodePool>();
   /** HTTP/2 sessions to grpc/grpcs upstreams, swept and closed with the pools. */
   readonly h2 = new H2SessionRegistry();
 
-  get(node: BalancerNode, s: PoolSettings): Pool {
-    const host = node.host.includes(':') ? `[${node.host}]` : node.host;
-    const origin = `${s.scheme}://${host}:${node.port}`;
-    const key = `${origin}|${s.connectTimeoutMs}|${s.size}|${s.idleTimeoutMs}|${s.maxRequests}|${s.verifyTls}|${s.servername ?? ''}|${s.clientIdentity ?? ''}`;
-    let entry = this.pools.get(key);
-    if (entry === undefined) {
-      const pool = new Pool(origin, {
-        connections: s.size,
-        pipelining: 1,
-        keepAliveTimeout: s.idleTimeoutMs,
-        keepAliveMaxTimeout: s.idleTimeoutMs,
-        // undici closes a socket after its limit + 1 requests; nginx's keepalive_requests
-        // counts the last one in. A limit of 1 (no reuse) is `reset` on each request instead.
-        maxRequestsPerClient: s.maxRequests > 1 ? s.maxRequests - 1 : 0,
-        // Timeouts are set per request from the route/upstream `timeout`.
-        headersTimeout: 0,
-        bodyTimeout: 0,
-        connect: {
-          timeout: s.connectTimeoutMs,
-          rejectUnauthorized: s.verifyTls,
-          servername: s.servername,
-          cert: s.clientCert,
-          key: s.clientKey,
-        },
+  get(node: BalancerNode, s: PoolSettings): NodePool {
+    const key = `${s.scheme}|${node.host}|${node.port}|${s.connectTimeoutMs}|${s.size}|${s.idleTimeoutMs}|${s.maxRequests}|${s.verifyTls}|${s.servername ?? ''}|${s.clientIdentity ?? ''}`;
+    let pool = this.pools.get(key);
+    if (pool === undefined) {
+      pool = new NodePool(node.host, node.port, {
+        tls: s.scheme === 'https',
+        connectTimeoutMs: s.connectTimeoutMs,
+        size: s.size,
+        idleTimeoutMs: s.idleTimeoutMs,
+        maxRequests: s.maxRequests,
+        verifyTls: s.verifyTls,
+        servername: s.servername,
+        clientCert: s.clientCert,
+        clientKey: s.clientKey,
       });
-      entry = { pool, used: true };
-      this.pools.set(key, entry);
+      this.pools.set(key, pool);
     } else {
-      entry.used = true;
+      pool.used = true;
     }
-    return entry.pool;
+    return pool;
   }
 
   /**
@@ -93,18 +82,18 @@ export class PoolRegistry {
    */
   sweep(): void {
     this.h2.sweep();
-    for (const [key, entry] of this.pools) {
-      if (!entry.used && entry.pool.stats.running === 0 && entry.pool.stats.pending === 0) {
+    for (const [key, pool] of this.pools) {
+      if (!pool.used && pool.busy === 0) {
         this.pools.delete(key);
-        void entry.pool.close();
+        void pool.close();
       }
-      entry.used = false;
+      pool.used = false;
     }
   }
 
   async closeAll(): Promise<void> {
     const all = [...this.pools.values()];
     this.pools.clear();
-    await Promise.all([...all.map((e) => e.pool.close()), this.h2.closeAll()]);
+    await Promise.all([...all.map((p) => p.close()), this.h2.closeAll()]);
   }
 }

@@ -1,8 +1,8 @@
-import type { Dispatcher } from 'undici';
 import type { Duplex } from 'node:stream';
 import type { CompiledRoute } from '../snapshot.js';
 import type { Exchange } from '../exchange.js';
 import type { PoolRegistry } from './pools.js';
+import type { ResponseHandler } from '../http1-client/connection.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 import type { ErrorCode } from '../../core/errors.js';
@@ -21,7 +21,7 @@ export interface WebSocketHooks {
 
 /**
  * Proxies an HTTP/1.1 Upgrade (WebSocket) once the request phases have accepted it.
- * undici performs the upstream handshake while the client connection is held; only when
+ * The upstream client performs the handshake while the client connection is held; only when
  * the upstream answers 101 is the client socket taken from the HTTP layer, given the
  * 101 and spliced to the upstream socket. Any failure before that is an ordinary HTTP
  * response written by the lifecycle.
@@ -49,12 +49,12 @@ export function proxyWebSocket(ex: Exchange, route: CompiledRoute, pools: PoolRe
     abort?.();
   };
   ex.res.onClose(onClientGone);
-  const handler: Dispatcher.DispatchHandler = {
+  const handler: ResponseHandler = {
     onConnect(a) {
       abort = a;
       if (ex.clientGone) a();
     },
-    // A refused upgrade (any status but 101) is reported by undici through onError.
+    // A refused upgrade (any status but 101) is reported by the upstream client through onError.
     onHeaders() { return true; },
     onData() { return true; },
     onComplete() { /* only reached for a refused upgrade, which onError answers */ },
@@ -65,12 +65,11 @@ export function proxyWebSocket(ex: Exchange, route: CompiledRoute, pools: PoolRe
         upstream.destroy();
         return;
       }
-      const raw = rawHeaders as unknown as Buffer[];
       const flat: string[] = [];
-      for (let i = 0; i < raw.length; i += 2) {
-        const name = raw[i]!.toString('latin1');
+      for (let i = 0; i < rawHeaders.length; i += 2) {
+        const name = rawHeaders[i]!;
         if (name.length === 6 && name.toLowerCase() === 'server') continue;
-        flat.push(name, raw[i + 1]!.toString('latin1'));
+        flat.push(name, rawHeaders[i + 1]!);
       }
       flat.push('Server', serverHeader);
       const out = hooks.head(statusCode, flat);
@@ -111,7 +110,8 @@ export function proxyWebSocket(ex: Exchange, route: CompiledRoute, pools: PoolRe
     path: ex.upstreamUri,
     method: 'GET',
     headers,
+    body: null,
     upgrade: 'websocket',
-    headersTimeout: route.readTimeoutMs,
+    readTimeoutMs: route.readTimeoutMs,
   }, handler);
 }

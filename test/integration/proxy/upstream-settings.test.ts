@@ -2,7 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import { startGateway, type Gateway } from '../../helpers/gateway.js';
+import { eventually, startGateway, type Gateway } from '../../helpers/gateway.js';
 import { get } from '../../helpers/http.js';
 
 // Upstream fields with an effect that only shows on the wire: `keepalive_pool` (how the
@@ -11,13 +11,18 @@ import { get } from '../../helpers/http.js';
 const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => { for (const c of cleanups.reverse()) await c(); });
 
-/** An upstream that answers with the client port of the connection each request came on. */
-async function portEcho(): Promise<{ port: number; ports: number[] }> {
+/** An upstream that records the client port of the connection each request came on, and counts open connections. */
+async function portEcho(answerAfterMs = 0): Promise<{ port: number; ports: number[]; open: () => number }> {
   const ports: number[] = [];
-  const server = http.createServer((req, res) => { ports.push(req.socket.remotePort!); res.end('ok'); });
+  let open = 0;
+  const server = http.createServer((req, res) => {
+    ports.push(req.socket.remotePort!);
+    setTimeout(() => res.end('ok'), answerAfterMs);
+  });
+  server.on('connection', (socket: net.Socket) => { open++; socket.on('close', () => open--); });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   cleanups.push(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
-  return { port: (server.address() as net.AddressInfo).port, ports };
+  return { port: (server.address() as net.AddressInfo).port, ports, open: () => open };
 }
 
 async function gateway(config: Record<string, unknown>): Promise<Gateway> {
@@ -26,9 +31,9 @@ async function gateway(config: Record<string, unknown>): Promise<Gateway> {
   return gw;
 }
 
-test('keepalive_pool: requests caps the requests per connection, size the connections at once', async () => {
+test('keepalive_pool: requests caps the requests per connection; size is the idle connections kept (nginx keepalive)', async () => {
   const capped = await portEcho();
-  const single = await portEcho();
+  const single = await portEcho(50);
   const noReuse = await portEcho();
   const gw = await gateway({
     routes: [
@@ -41,9 +46,15 @@ test('keepalive_pool: requests caps the requests per connection, size the connec
   assert.equal(new Set(capped.ports).size, 3, `connections used: ${capped.ports.join(' ')}`);
   for (let i = 0; i < 3; i++) assert.equal((await get(gw.url + '/no-reuse')).status, 200);
   assert.equal(new Set(noReuse.ports).size, 3, `connections used: ${noReuse.ports.join(' ')}`);
+  // a burst is not queued behind one connection: it opens what it needs, and one stays afterwards
   const all = await Promise.all(Array.from({ length: 8 }, () => get(gw.url + '/single')));
   for (const r of all) assert.equal(r.status, 200);
-  assert.equal(new Set(single.ports).size, 1, `connections used: ${single.ports.join(' ')}`);
+  assert.equal(new Set(single.ports).size, 8, `connections used: ${single.ports.join(' ')}`);
+  await eventually(() => single.open() === 1, 40, 50);
+  single.ports.length = 0;
+  for (let i = 0; i < 3; i++) assert.equal((await get(gw.url + '/single')).status, 200);
+  assert.equal(new Set(single.ports).size, 1, `the kept connection serves what follows: ${single.ports.join(' ')}`);
+  assert.equal(single.open(), 1);
 });
 
 test('keepalive_pool.idle_timeout closes an idle upstream connection', async () => {
