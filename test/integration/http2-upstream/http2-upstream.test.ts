@@ -62,6 +62,7 @@ before(async () => {
         { id: 'down', uri: '/*', host: 'down.test', upstream: h2(downPort, { retries: 0 }) },
         { id: 'slow', uri: '/*', host: 'slow.test', upstream: h2(up.port, { timeout: { connect: 1, send: 1, read: 0.3 } }) },
         { id: 'goaway', uri: '/*', host: 'goaway.test', upstream: h2(goaway.port) },
+        { id: 'send', uri: '/*', host: 'send.test', upstream: h2(up.port, { timeout: { connect: 1, send: 0.3, read: 5 } }) },
       ],
     },
   });
@@ -182,6 +183,18 @@ test('read timeout: 504 once the upstream is silent for timeout.read', async () 
   assert.equal(res.statusCode, 504);
   await res.body.dump();
   assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
+});
+
+test('send timeout: an upstream that stops taking the body is a 504; a client that stops sending it a 408', async () => {
+  // /slow reads nothing for 3 s: 1 MiB fills its flow-control window
+  const started = Date.now();
+  const res = await request(url('/slow'), { method: 'POST', headers: { host: 'send.test' }, body: Buffer.from(MIB) });
+  assert.equal(res.statusCode, 504);
+  assert.match((await res.body.json() as { error_msg: string }).error_msg, /send timed out/);
+  assert.ok(Date.now() - started < 2500, `took ${Date.now() - started} ms`);
+  // 10 of the 100 bytes announced, then nothing
+  const raw = await rawRequest(gw.httpPort, 'POST /slow HTTP/1.1\r\nHost: send.test\r\nContent-Length: 100\r\n\r\n0123456789', 3000);
+  assert.match(raw, /^HTTP\/1\.1 408/);
 });
 
 test('a session the upstream closed with GOAWAY is replaced by a new one', async () => {
