@@ -282,7 +282,7 @@ export class H2Forwarder {
 
   /**
    * The stream failed after it was opened. gRPC: answered, never retried (the upstream may
-   * have acted on it). Plain HTTP/2: retried by forward.ts's rules (mayRetry).
+   * have acted on it). Plain HTTP/2: retried by forward.ts's rules (resendable, inRetryBudget).
    */
   private failed(err: Error): void {
     if (this.settled) return;
