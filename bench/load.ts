@@ -93,9 +93,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   let proc: ManagedProcess;
   const h2LogFile = join(opts.tmpDir, 'h2load-requests.tsv');
   if (opts.loader === 'h2load') {
-    // Fixed shape whatever --connections says: 100 concurrent streams on a few connections, one
-    // thread; --log-file has every request's time, h2load's own summary has no percentiles.
-    proc = new ManagedProcess('h2load', 'h2load', ['-t1', `-c${H2_CONNECTIONS}`, `-m${H2_STREAMS_PER_CONNECTION}`, `-D${opts.durationS}`, `--log-file=${h2LogFile}`, opts.url], { cpu: 'driver' });
+    proc = new ManagedProcess('h2load', 'h2load', h2loadArgs(opts, h2LogFile), { cpu: 'driver' });
   } else if (opts.loader === 'wrk') {
     const wrkScript = wrkScriptFor(opts.tmpDir, opts.request);
     // One thread: on a 2-core machine the load generator gets one core, the target the other.
@@ -114,6 +112,23 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     try { return parseH2load(out, readFileSync(h2LogFile, 'utf8')); } finally { rmSync(h2LogFile, { force: true }); }
   }
   return opts.loader === 'wrk' ? parseWrk(out) : parseAutocannon(out);
+}
+
+/**
+ * h2load's command line. Fixed shape whatever --connections says: 100 concurrent streams on a few
+ * connections, one thread; --log-file has every request's time (h2load's own summary has no
+ * percentiles). A request body goes in a file beside the log (`-d`: h2load then POSTs), its
+ * headers as `-H`.
+ */
+export function h2loadArgs(opts: Pick<LoadOptions, 'url' | 'durationS' | 'request' | 'tmpDir'>, logFile: string): string[] {
+  const args = ['-t1', `-c${H2_CONNECTIONS}`, `-m${H2_STREAMS_PER_CONNECTION}`, `-D${opts.durationS}`, `--log-file=${logFile}`];
+  if (opts.request !== undefined) {
+    const data = join(opts.tmpDir, 'h2load-request.bin');
+    writeFileSync(data, Buffer.from(opts.request.body, 'latin1'));
+    args.push('-d', data);
+    for (const [name, value] of Object.entries(opts.request.headers)) args.push('-H', `${name}: ${value}`);
+  }
+  return [...args, opts.url];
 }
 
 /**

@@ -127,7 +127,13 @@ export function which(name: string): string | undefined {
   return undefined;
 }
 
-export interface HttpResult { status: number; bytes: number; headers: Record<string, string | string[] | undefined> }
+export interface HttpResult {
+  status: number;
+  bytes: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** HTTP/2 only: the response's trailers, when it had any. */
+  trailers?: Record<string, string | string[] | undefined>;
+}
 
 /** One GET on a fresh connection, bounded by `timeoutMs`. */
 export function httpGet(url: string, timeoutMs = 2000, send?: { method: string; headers: Record<string, string>; body: string }): Promise<HttpResult> {
@@ -144,8 +150,8 @@ export function httpGet(url: string, timeoutMs = 2000, send?: { method: string; 
   });
 }
 
-/** One GET over HTTP/2 with prior knowledge (h2c) on a fresh session, bounded by `timeoutMs`. */
-export function http2Get(url: string, timeoutMs = 2000): Promise<HttpResult> {
+/** One GET (or `send`) over HTTP/2 with prior knowledge (h2c) on a fresh session, bounded by `timeoutMs`. */
+export function http2Get(url: string, timeoutMs = 2000, send?: { method: string; headers: Record<string, string>; body: string }): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
     const { origin, pathname, search } = new URL(url);
     const session = http2Connect(origin);
@@ -156,14 +162,45 @@ export function http2Get(url: string, timeoutMs = 2000): Promise<HttpResult> {
       if (err !== undefined) reject(err); else resolve(result as HttpResult);
     };
     session.on('error', (err) => done(err));
-    const stream = session.request({ ':method': 'GET', ':path': pathname + search });
+    const stream = session.request({ ':method': send?.method ?? 'GET', ':path': pathname + search, ...send?.headers }, { endStream: send === undefined });
     let status = 0, bytes = 0;
     let headers: HttpResult['headers'] = {};
+    let trailers: HttpResult['trailers'];
     stream.on('response', (h) => { status = Number(h[':status']); headers = h; });
+    stream.on('trailers', (t) => { trailers = t; });
     stream.on('data', (c: Buffer) => { bytes += c.length; });
-    stream.on('end', () => done(undefined, { status, bytes, headers }));
+    stream.on('end', () => done(undefined, { status, bytes, headers, trailers }));
     stream.on('error', (err) => done(err));
+    if (send !== undefined) stream.end(Buffer.from(send.body, 'latin1'));
   });
+}
+
+/** Why an HTTP/2 answer is not a successful gRPC call (HTTP 200, grpc-status 0 in its trailers), or undefined when it is. */
+export function grpcFailure(res: HttpResult): string | undefined {
+  if (res.status !== 200) return `HTTP ${res.status}`;
+  // a trailers-only answer carries its grpc-status in the head: an error the proxy or server made
+  if (res.headers['grpc-status'] !== undefined) return `a trailers-only answer, grpc-status ${String(res.headers['grpc-status'])} (${String(res.headers['grpc-message'] ?? '')})`;
+  const status = res.trailers?.['grpc-status'];
+  if (status === undefined) return 'no grpc-status trailer';
+  return status === '0' ? undefined : `grpc-status ${String(status)} (${String(res.trailers?.['grpc-message'] ?? '')})`;
+}
+
+/** Polls `url` with one gRPC unary call (`send`) until it succeeds (grpc-status 0); fails as waitForReady does. */
+export async function waitForGrpc(url: string, proc: ManagedProcess, timeoutMs: number, send: { method: string; headers: Record<string, string>; body: string }): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no attempt yet';
+  while (Date.now() < deadline) {
+    if (!proc.alive) throw new Error(`${proc.name} exited (${proc.exitDescription}) before a gRPC call to ${url} succeeded` + outputBlock(proc));
+    try {
+      const why = grpcFailure(await http2Get(url, 1000, send));
+      if (why === undefined) return;
+      last = why;
+    } catch (err) {
+      last = err instanceof Error ? err.message : String(err);
+    }
+    await sleep(100);
+  }
+  throw new Error(`${proc.name} did not answer a gRPC call on ${url} within ${Math.round(timeoutMs / 1000)} s (last: ${last})` + outputBlock(proc));
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

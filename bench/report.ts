@@ -155,7 +155,7 @@ export function scenarioTable(res: ScenarioResult): string {
   const sent = scenario.request === undefined ? '' : ` with a ${fmtBytes(Buffer.byteLength(scenario.request.body))} body`;
   lines.push(`▸ ${scenario.title} — ${scenario.request?.method ?? 'GET'} ${scenario.path}${sent} (${fmtBytes(scenario.bodyBytes)} response)`);
   const reference = scenario.reference ?? 'baseline';
-  const head = ['target', 'req/s', 'spread', 'p50 ms', 'p99 ms', 'errors', `÷ ${reference === 'llm-direct' ? 'direct' : reference}`, 'CPU µs/req', 'RSS MiB'];
+  const head = ['target', 'req/s', 'spread', 'p50 ms', 'p99 ms', 'errors', `÷ ${reference === 'llm-direct' || reference === 'grpc-direct' ? 'direct' : reference}`, 'CPU µs/req', 'RSS MiB'];
   const widths = [24, 9, 8, 8, 8, 8, 11, 11, 8];
   const right = [false, true, true, true, true, true, true, true, true];
   const fmtRow = (cells: string[]): string => '  ' + cells.map((c, i) => pad(c, widths[i], right[i])).join(' ');
@@ -202,6 +202,11 @@ export function scenarioTable(res: ScenarioResult): string {
   if (scenario.id === 'plugins') {
     lines.push(`  gateway (5 plugins) ÷ gateway (no plugins): ${fmtRatio(ratio(rows, 'gateway-plugins', 'gateway'))}`);
   }
+  if (scenario.id === 'grpc') {
+    lines.push(`  gateway (grpc route) ÷ gRPC server (direct): ${fmtRatio(ratio(rows, 'gateway-grpc', 'grpc-direct'))}  (no goal in the issue)`);
+    if (rows.some((r) => r.target === 'nginx')) lines.push(`  gateway (grpc route) ÷ nginx (grpc_pass): ${fmtRatio(ratio(rows, 'gateway-grpc', 'nginx'))}`);
+    else lines.push('  nginx: no row (not installed, or built without its gRPC module)');
+  }
   for (const g of res.goals) lines.push(`  ${goalLine(g)}`);
   lines.push(...notes);
   return lines.join('\n');
@@ -226,6 +231,14 @@ export function summaryBlock(results: ScenarioResult[]): string {
     };
     if (res.scenario.id === 'h2') {
       toReferences('gateway', 'gateway');
+      continue;
+    }
+    if (res.scenario.id === 'grpc') {
+      add('gateway grpc ÷ gRPC server direct, unary (no goal)', ratio(rows, 'gateway-grpc', 'grpc-direct'));
+      if (has('nginx')) {
+        add('gateway grpc ÷ nginx grpc_pass, gRPC unary', ratio(rows, 'gateway-grpc', 'nginx'));
+        add('nginx grpc_pass ÷ gRPC server direct (reference)', ratio(rows, 'nginx', 'grpc-direct'));
+      }
       continue;
     }
     if (res.scenario.id === 'plugins') {

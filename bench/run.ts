@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { loaderAvailable, loaderVersion, runLoad, type LoaderName, type LoadResult } from './load.js';
-import { http2Get, httpGet, installCleanup, outputBlock, pinCpus, processTreeCpuMs, processTreeRssMiB, stopAll } from './procs.js';
+import { grpcFailure, http2Get, httpGet, installCleanup, outputBlock, pinCpus, processTreeCpuMs, processTreeRssMiB, stopAll } from './procs.js';
 import { AI_TTFT_GOAL_MS, goalLine, goalMet, goalsFor, labelOf, scenarioTable, summarize, summaryBlock, type ScenarioResult, type TargetRow } from './report.js';
 import { formatCallCost, formatPluginCost, scrapePluginCost, type PluginCostReport } from './plugin-cost.js';
 import { H2_CONNECTIONS, H2_STREAMS_PER_CONNECTION, SCENARIOS, TARGET_LABELS, type Scenario, type ScenarioId, type TargetId } from './scenarios.js';
@@ -13,7 +13,7 @@ import { formatPublishLatency, runPublishLatency, type PublishLatencyResult } fr
 import { clusterBenchUnavailable, formatClusterLatency, runClusterLatency, type ClusterLatencyResult } from './cluster-latency.js';
 import { aiTtftGoalMet, formatAiTtft, runAiTtft, type AiTtftResult } from './ai-ttft.js';
 import { formatTcpEcho, runTcpEcho, type TcpEchoResult } from './tcp-echo.js';
-import { REPO_ROOT, baseUrl, h2BaseUrl, haproxyAvailable, nginxAvailable, startBaseline, startFakeLlm, startGateway, startHaproxy, startNginx, startStreamGateway, startTcpEchoServer, startUpstream, type Running } from './targets.js';
+import { REPO_ROOT, baseUrl, h2BaseUrl, haproxyAvailable, nginxAvailable, nginxHasGrpc, startBaseline, startFakeLlm, startGateway, startGrpcServer, startHaproxy, startNginx, startStreamGateway, startTcpEchoServer, startUpstream, type Running } from './targets.js';
 
 const HELP = `Usage: npm run bench -- [options]      (or: node dist/bench/run.js [options])
 
@@ -22,11 +22,11 @@ const HELP = `Usage: npm run bench -- [options]      (or: node dist/bench/run.js
   --connections=50      concurrent keep-alive connections
   --warmup=10           seconds of unmeasured load the first time a target is loaded (JIT warm-up);
                         in later scenarios it gets min(1, N) s on the new path (0 = none)
-  --scenarios=LIST      subset of 1route,10k,plugins,security,transformer,cache,wasm,deadlog,ai,1k,64k,1m,h2 (default: all)
+  --scenarios=LIST      subset of 1route,10k,plugins,security,transformer,cache,wasm,deadlog,ai,1k,64k,1m,h2,grpc (default: all)
   --targets=LIST        subset of baseline,gateway,nginx,haproxy (default: all; nginx and haproxy only when
-                        on PATH; baseline includes the ai scenario's fake LLM row)
-  --loader=NAME         wrk | autocannon (default: wrk when on PATH, else autocannon); the h2 scenario
-                        always uses h2load (-c ${H2_CONNECTIONS} -m ${H2_STREAMS_PER_CONNECTION}: 100 concurrent streams)
+                        on PATH; baseline includes the fake LLM and gRPC server rows)
+  --loader=NAME         wrk | autocannon (default: wrk when on PATH, else autocannon); the h2 and grpc
+                        scenarios always use h2load (-c ${H2_CONNECTIONS} -m ${H2_STREAMS_PER_CONNECTION}: 100 concurrent streams)
   --ready-timeout=20    seconds each process gets to answer 200 before it counts as failed
   --gateway-root=DIR    checkout whose bin/gatehouse.js is benchmarked (default: this repository)
   --pin=on              on: the proxy under test alone on the last CPU, the load generator and the upstream
@@ -108,7 +108,7 @@ function parseArgs(argv: string[]): Options {
 
 type TargetGroup = 'baseline' | 'gateway' | 'nginx' | 'haproxy';
 
-/** The `--targets` group a row belongs to: the fake LLM answering directly is the ai scenario's baseline. */
+/** The `--targets` group a row belongs to: the fake LLM and the gRPC server answering directly are their scenarios' baselines. */
 function targetGroup(t: TargetId): TargetGroup {
   return t.startsWith('gateway') ? 'gateway' : t === 'nginx' || t === 'haproxy' ? t : 'baseline';
 }
@@ -122,8 +122,8 @@ async function main(): Promise<void> {
   installCleanup(() => { if (!opts.keepTmp) rmSync(tmp, { recursive: true, force: true }); });
 
   const notes: string[] = [];
-  const h2Wanted = opts.scenarios.includes('h2');
-  if (h2Wanted && !loaderAvailable('h2load')) notes.push('h2load is not on PATH (Debian: nghttp2-client): the h2 scenario is skipped.');
+  const h2Wanted = opts.scenarios.includes('h2') || opts.scenarios.includes('grpc');
+  if (h2Wanted && !loaderAvailable('h2load')) notes.push('h2load is not on PATH (Debian: nghttp2-client): the h2 and grpc scenarios are skipped.');
   const scenarios: Scenario[] = SCENARIOS.filter((s) => opts.scenarios.includes(s.id) && (s.protocol !== 'h2' || loaderAvailable('h2load'))).map((s) => ({
     ...s,
     targets: s.targets.filter((t) => opts.targets.has(targetGroup(t))),
@@ -136,6 +136,11 @@ async function main(): Promise<void> {
   if (wanted.has('haproxy') && !haproxyAvailable()) {
     wanted.delete('haproxy');
     notes.push('haproxy is not on PATH (Debian: haproxy): the HAProxy reference rows are skipped.');
+  }
+  const grpcScenario = scenarios.find((s) => s.grpc === true);
+  if (grpcScenario?.targets.includes('nginx') === true && wanted.has('nginx') && !nginxHasGrpc()) {
+    grpcScenario.targets = grpcScenario.targets.filter((t) => t !== 'nginx');
+    notes.push('nginx was built without its gRPC module (--without-http_grpc_module): the grpc scenario has no nginx row.');
   }
   for (const s of scenarios) s.targets = s.targets.filter((t) => wanted.has(t));
   // a scenario left with no target to load (e.g. --targets=haproxy for h2) prints nothing
@@ -180,11 +185,17 @@ async function main(): Promise<void> {
   // The fake LLM is gateway-ai's provider as well as the llm-direct row: started for either.
   let fakeLlm: Promise<Running> | undefined;
   const startedFakeLlm = (): Promise<Running> => (fakeLlm ??= startFakeLlm(opts.readyTimeoutMs));
+  // The gRPC server is the grpc-direct row and the upstream of gateway-grpc and of nginx's grpc_pass.
+  let grpcServer: Promise<Running> | undefined;
+  const startedGrpcServer = (): Promise<Running> => (grpcServer ??= startGrpcServer(opts.readyTimeoutMs));
+  const nginxGrpcPort = async (): Promise<number | undefined> => (grpcScenario?.targets.includes('nginx') === true ? (await startedGrpcServer()).port : undefined);
   const starters: [TargetId, () => Promise<Running>][] = [
     ['llm-direct', startedFakeLlm],
     ['gateway-ai', async () => startGateway('gateway-ai', opts.gatewayRoot, (await startedFakeLlm()).port, tmp, opts.readyTimeoutMs)],
+    ['grpc-direct', startedGrpcServer],
+    ['gateway-grpc', async () => startGateway('gateway-grpc', opts.gatewayRoot, (await startedGrpcServer()).port, tmp, opts.readyTimeoutMs)],
     ['baseline', () => startBaseline(upstream.port, opts.readyTimeoutMs)],
-    ['nginx', () => startNginx(upstream.port, tmp, opts.readyTimeoutMs)],
+    ['nginx', async () => startNginx(upstream.port, tmp, opts.readyTimeoutMs, await nginxGrpcPort())],
     ['haproxy', () => startHaproxy(upstream.port, tmp, opts.readyTimeoutMs)],
     ['gateway', () => startGateway('gateway', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
     ['gateway-10k', () => startGateway('gateway-10k', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
@@ -224,9 +235,12 @@ async function main(): Promise<void> {
       const r = running.get(row.target);
       if (r === undefined) { row.failure = startFailures.get(row.target) ?? 'not started'; continue; }
       try {
-        const res = h2 ? await http2Get(urlOf(r), 10_000) : await httpGet(urlOf(r), 10_000, scenario.request);
+        const res = h2 ? await http2Get(urlOf(r), 10_000, scenario.request) : await httpGet(urlOf(r), 10_000, scenario.request);
+        const notGrpc = scenario.grpc === true ? grpcFailure(res) : undefined;
         if (res.status !== 200 || res.bytes !== scenario.bodyBytes) {
           row.failure = `preflight ${scenario.request?.method ?? 'GET'} ${scenario.path} answered HTTP ${res.status} with ${res.bytes} bytes (expected 200 with ${scenario.bodyBytes})`;
+        } else if (notGrpc !== undefined) {
+          row.failure = `preflight gRPC call ${scenario.path} was not a success: ${notGrpc}`;
         }
       } catch (e) {
         row.failure = `preflight ${scenario.request?.method ?? 'GET'} ${scenario.path} failed: ${errMsg(e)}` + outputBlock(r.procs[0]);

@@ -1,11 +1,13 @@
 // Starting the processes under test: the upstream, the baseline proxy, the gateway (1 route or 10k
 // routes), nginx and HAProxy. Each is a separate process registered with procs.ts.
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ManagedProcess, freePort, waitForReady, waitForTcp, which } from './procs.js';
+import { ManagedProcess, freePort, waitForGrpc, waitForReady, waitForTcp, which } from './procs.js';
 import { AI_CHAT_REQUEST, AI_PATH } from './ai-chat.js';
-import { aiStandalone, tcpEchoStandalone, gatewayNodeConfig, haproxyConfig, nginxConfig, oneRouteStandalone, pluginsStandalone, securityStandalone, transformerStandalone, cacheStandalone, deadLogSinkStandalone, oneHeaderPluginStandalone, tenKRoutesStandalone, PLUGINS_PATH, TARGET_LABELS, TARGET_PATH, type TargetId } from './scenarios.js';
+import { GRPC_PATH, GRPC_REQUEST } from './grpc-unary.js';
+import { aiStandalone, grpcStandalone, tcpEchoStandalone, gatewayNodeConfig, haproxyConfig, nginxConfig, oneRouteStandalone, pluginsStandalone, securityStandalone, transformerStandalone, cacheStandalone, deadLogSinkStandalone, oneHeaderPluginStandalone, tenKRoutesStandalone, PLUGINS_PATH, TARGET_LABELS, TARGET_PATH, type TargetId } from './scenarios.js';
 
 /** Repository root (dist/bench/targets.js -> ../..). */
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -30,30 +32,36 @@ export function baseUrl(r: Running): string { return `http://127.0.0.1:${r.port}
 /** The h2 scenario's base URL: the gateway takes h2c on its HTTP/1.1 listener, nginx on its own. */
 export function h2BaseUrl(r: Running): string { return `http://127.0.0.1:${r.h2Port ?? r.port}`; }
 
-export async function startUpstream(readyTimeoutMs: number): Promise<Running> {
+/** One of the bench's own node servers (`script` in dist/bench, `--port=<free port>`), once `ready` says it answers. */
+async function startBenchServer(id: Running['id'], name: string, script: string,
+  ready: (port: number, proc: ManagedProcess) => Promise<void>): Promise<Running> {
   const port = await freePort();
-  const args = [here('./upstream-server.js'), `--port=${port}`];
-  const proc = new ManagedProcess('upstream', process.execPath, args, { env: childEnv, cpu: 'driver' });
-  await waitForReady(`http://127.0.0.1:${port}/hello`, proc, readyTimeoutMs);
-  return { id: 'upstream', port, procs: [proc], command: `node ${args.join(' ')}` };
+  const args = [here(script), `--port=${port}`];
+  const proc = new ManagedProcess(name, process.execPath, args, { env: childEnv, cpu: 'driver' });
+  await ready(port, proc);
+  return { id, port, procs: [proc], command: `node ${args.join(' ')}` };
+}
+
+export function startUpstream(readyTimeoutMs: number): Promise<Running> {
+  return startBenchServer('upstream', 'upstream', './upstream-server.js',
+    (port, proc) => waitForReady(`http://127.0.0.1:${port}/hello`, proc, readyTimeoutMs));
 }
 
 /** The fake model provider (bench/fake-llm-server.ts): the `llm-direct` row, and the provider behind `gateway-ai`. */
-export async function startFakeLlm(readyTimeoutMs: number): Promise<Running> {
-  const port = await freePort();
-  const args = [here('./fake-llm-server.js'), `--port=${port}`];
-  const proc = new ManagedProcess(TARGET_LABELS['llm-direct'], process.execPath, args, { env: childEnv, cpu: 'driver' });
-  await waitForReady(`http://127.0.0.1:${port}${AI_PATH}`, proc, readyTimeoutMs, AI_CHAT_REQUEST);
-  return { id: 'llm-direct', port, procs: [proc], command: `node ${args.join(' ')}` };
+export function startFakeLlm(readyTimeoutMs: number): Promise<Running> {
+  return startBenchServer('llm-direct', TARGET_LABELS['llm-direct'], './fake-llm-server.js',
+    (port, proc) => waitForReady(`http://127.0.0.1:${port}${AI_PATH}`, proc, readyTimeoutMs, AI_CHAT_REQUEST));
+}
+
+/** The gRPC unary server (bench/grpc-server.ts): the `grpc-direct` row, and the upstream of `gateway-grpc` and nginx's grpc_pass. */
+export function startGrpcServer(readyTimeoutMs: number): Promise<Running> {
+  return startBenchServer('grpc-direct', TARGET_LABELS['grpc-direct'], './grpc-server.js',
+    (port, proc) => waitForGrpc(`http://127.0.0.1:${port}${GRPC_PATH}`, proc, readyTimeoutMs, GRPC_REQUEST));
 }
 
 /** The TCP echo server (bench/tcp-echo-server.ts): the stream route's upstream and the TCP echo sampler's direct side. */
-export async function startTcpEchoServer(readyTimeoutMs: number): Promise<Running> {
-  const port = await freePort();
-  const args = [here('./tcp-echo-server.js'), `--port=${port}`];
-  const proc = new ManagedProcess('tcp echo', process.execPath, args, { env: childEnv, cpu: 'driver' });
-  await waitForTcp(port, proc, readyTimeoutMs);
-  return { id: 'tcp-echo', port, procs: [proc], command: `node ${args.join(' ')}` };
+export function startTcpEchoServer(readyTimeoutMs: number): Promise<Running> {
+  return startBenchServer('tcp-echo', 'tcp echo', './tcp-echo-server.js', (port, proc) => waitForTcp(port, proc, readyTimeoutMs));
 }
 
 /** The gateway with one `stream_proxy` TCP listener (`port`) and one stream route to the echo server. */
@@ -102,7 +110,8 @@ export async function startGateway(id: GatewayTargetId, root: string, upstreamPo
       : id === 'gateway-deadlog' ? deadLogSinkStandalone(upstreamPort, deadPort)
         : id === 'gateway-wasm' ? oneHeaderPluginStandalone(upstreamPort, 'wasm')
           : id === 'gateway-ts' ? oneHeaderPluginStandalone(upstreamPort, 'ts')
-            : id === 'gateway-ai' ? aiStandalone(upstreamPort) : tenKRoutesStandalone(upstreamPort, deadPort));
+            : id === 'gateway-ai' ? aiStandalone(upstreamPort)
+              : id === 'gateway-grpc' ? grpcStandalone(upstreamPort) : tenKRoutesStandalone(upstreamPort, deadPort));
   let wasmFile: string | undefined;
   if (id === 'gateway-wasm') {
     // the fixture compiled from its .wat with the project's own wabt (the bench runs from a checkout)
@@ -114,19 +123,28 @@ export async function startGateway(id: GatewayTargetId, root: string, upstreamPo
   writeFileSync(configFile, gatewayNodeConfig({ port, adminPort, metricsPort, standaloneFile, wasmFile }));
   const args = [bin, 'start', '-c', configFile];
   const proc = new ManagedProcess(TARGET_LABELS[id], process.execPath, args, { cwd: root, env: childEnv, cpu: 'proxy' });
-  if (id === 'gateway-ai') await waitForReady(`http://127.0.0.1:${port}${AI_PATH}`, proc, readyTimeoutMs, AI_CHAT_REQUEST);
+  if (id === 'gateway-grpc') await waitForGrpc(`http://127.0.0.1:${port}${GRPC_PATH}`, proc, readyTimeoutMs, GRPC_REQUEST);
+  else if (id === 'gateway-ai') await waitForReady(`http://127.0.0.1:${port}${AI_PATH}`, proc, readyTimeoutMs, AI_CHAT_REQUEST);
   else await waitForReady(`http://127.0.0.1:${port}${id === 'gateway' || id === 'gateway-transformer' || id === 'gateway-cache' || id === 'gateway-deadlog' || id === 'gateway-wasm' || id === 'gateway-ts' ? '/hello' : id === 'gateway-plugins' || id === 'gateway-security' ? PLUGINS_PATH : TARGET_PATH}`, proc, readyTimeoutMs);
   return { id, port, procs: [proc], command: `node bin/gatehouse.js start -c ${configFile}`, metricsPort };
 }
 
 export function nginxAvailable(): boolean { return which('nginx') !== undefined; }
 
-export async function startNginx(upstreamPort: number, tmpDir: string, readyTimeoutMs: number): Promise<Running> {
+/** nginx was built with its gRPC proxy module (Debian's nginx-light is; `--without-http_grpc_module` builds are not). */
+export function nginxHasGrpc(): boolean {
+  const r = spawnSync('nginx', ['-V'], { encoding: 'utf8', timeout: 5000 });
+  // nginx -V prints its configure arguments on stderr
+  return r.status === 0 && !`${r.stdout}${r.stderr}`.includes('--without-http_grpc_module');
+}
+
+/** `grpcPort`: also proxy the grpc scenario's calls to the gRPC server there (grpc_pass, on the h2c listener). */
+export async function startNginx(upstreamPort: number, tmpDir: string, readyTimeoutMs: number, grpcPort?: number): Promise<Running> {
   const dir = join(tmpDir, 'nginx');
   mkdirSync(dir, { recursive: true });
   const [port, h2Port] = [await freePort(), await freePort()];
   const conf = join(dir, 'nginx.conf');
-  writeFileSync(conf, nginxConfig({ dir, port, h2Port, upstreamPort }));
+  writeFileSync(conf, nginxConfig({ dir, port, h2Port, upstreamPort, grpcPort }));
   // -e: the startup error log too stays inside the temp dir (nginx >= 1.19.5).
   const args = ['-c', conf, '-p', dir, '-e', join(dir, 'error.log'), '-g', 'daemon off;'];
   const proc = new ManagedProcess('nginx', 'nginx', args, { cpu: 'proxy' });

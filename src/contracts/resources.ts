@@ -66,7 +66,7 @@ export interface Upstream {
   nodes?: UpstreamNode[] | Record<string, number>;
   hash_on?: 'vars' | 'header' | 'cookie' | 'consumer' | 'vars_combinations';
   key?: string;
-  scheme?: 'http' | 'https' | 'grpc' | 'grpcs';
+  scheme?: 'http' | 'https' | 'grpc' | 'grpcs' | 'http2';
   pass_host?: 'pass' | 'node' | 'rewrite';
   upstream_host?: string;
   retries?: number;

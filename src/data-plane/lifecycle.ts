@@ -242,12 +242,15 @@ export class RequestLifecycle {
         return;
       }
     }
-    const scheme = route.pool!.scheme;
-    if (scheme === 'grpc' || scheme === 'grpcs') {
+    if (route.h2Upstream) {
       // gRPC needs HTTP/2 end to end (trailers): an HTTP/1.1 client is told to upgrade,
-      // unless a plugin (grpc-web) made its request a gRPC one and carries the trailers itself
-      if (ex.req.httpVersion !== '2.0' && ex.requestHeaderEdits?.get('content-type') !== 'application/grpc') this.fail(ex, 'GH_ERR_CLIENT_HTTP2_REQUIRED');
-      else new H2Forwarder(ex, route, this.forwardDeps).start();
+      // unless a plugin (grpc-web) made its request a gRPC one and carries the trailers itself.
+      // `http2` upstreams take every client: HTTP/1.1 ones just do not see trailers.
+      if (route.pool!.scheme !== 'http2' && ex.req.httpVersion !== '2.0' && ex.requestHeaderEdits?.get('content-type') !== 'application/grpc') {
+        this.fail(ex, 'GH_ERR_CLIENT_HTTP2_REQUIRED');
+      } else {
+        new H2Forwarder(ex, route, this.forwardDeps).start();
+      }
       return;
     }
     new Forwarder(ex, route, this.forwardDeps).start();
@@ -285,7 +288,7 @@ export class RequestLifecycle {
 
   /** Answers with a catalogued error, through the plugins' response phases when the request has any. */
   fail(ex: Exchange, code: ErrorCode, close = false): void {
-    if (isGrpcRequest(ex.req)) {
+    if (answersInGrpc(ex)) {
       const status = code === 'GH_ERR_UPSTREAM_DEADLINE' ? GRPC_STATUS.DEADLINE_EXCEEDED : grpcStatusOfHttp(ERRORS[code].status);
       this.answerGrpc(ex, status, ERRORS[code].message);
       return;
@@ -325,7 +328,7 @@ export class RequestLifecycle {
     const { res } = ex;
     let d = given;
     // a plugin's refusal of a gRPC request (key-auth's 401…) as a gRPC status, its message as grpc-message
-    if (d.status !== 200 && isGrpcRequest(ex.req)) {
+    if (d.status !== 200 && answersInGrpc(ex)) {
       const grpcStatus = grpcStatusOfHttp(d.status);
       ex.grpcStatus = String(grpcStatus);
       d = { status: 200, headers: trailersOnlyHeaders(grpcStatus, grpcMessageOf(d.status, d.body)), body: undefined };
@@ -378,5 +381,14 @@ export class RequestLifecycle {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * The gateway's own answers to a gRPC request are gRPC ones (trailers-only), except on a
+ * route whose upstream is plain HTTP/2 (`scheme: http2`): HTTP semantics there, so the
+ * ordinary error bodies, as nginx's `proxy_pass` would give.
+ */
+function answersInGrpc(ex: Exchange): boolean {
+  return isGrpcRequest(ex.req) && ex.route?.pool?.scheme !== 'http2';
+}
 
 function noop(): void {}

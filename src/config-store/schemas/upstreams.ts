@@ -145,8 +145,10 @@ export const upstreamSchema: Schema = {
     },
     key: { type: 'string' },
     // HTTP/1.1 to http and https upstreams, HTTP/2 (h2c by prior knowledge, h2 over TLS) to
-    // grpc and grpcs ones (docs/grpc.md). APISIX's tcp/udp/kafka schemes have no implementation here.
-    scheme: { type: 'string', enum: ['http', 'https', 'grpc', 'grpcs'], default: 'http' },
+    // grpc and grpcs ones (docs/grpc.md). `http2` (h2c by prior knowledge, plain HTTP) is a
+    // Gatehouse extension APISIX does not have (docs/http2.md). APISIX's tcp/udp/kafka
+    // schemes have no implementation here.
+    scheme: { type: 'string', enum: ['http', 'https', 'grpc', 'grpcs', 'http2'], default: 'http' },
     pass_host: { type: 'string', enum: ['pass', 'node', 'rewrite'], default: 'pass' },
     upstream_host: hostDef,
   },

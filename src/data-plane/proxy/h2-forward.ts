@@ -11,13 +11,42 @@ import { FilteredResponse } from '../filtered-response.js';
 import type { ResponseFailure } from '../../plugin-runtime/response-failure.js';
 import { encodeGrpcMessage, GRPC_STATUS, isGrpcRequest, parseGrpcTimeout } from '../grpc/grpc-status.js';
 
-const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM } = constants;
+const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM, NGHTTP2_REFUSED_STREAM } = constants;
+
+/** Methods whose request may go again after a failure (forward.ts's rule; RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
 /** Fields of the HTTP/1.1 framing that HTTP/2 forbids (RFC 9113 §8.2.2); `te` is re-added as `trailers`. */
 const NOT_IN_H2 = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te']);
 
 function readTimeout(): Error {
   return Object.assign(new Error('upstream read timed out'), { code: 'UND_ERR_BODY_TIMEOUT' });
+}
+
+/** The stream ended early; `refused` (REFUSED_STREAM, or above a GOAWAY's last stream id): the upstream did not process it (RFC 9113 §8.7). */
+function streamReset(stream: ClientHttp2Stream): Error {
+  return Object.assign(new Error('upstream stream reset'), { code: 'ECONNRESET', refused: stream.rstCode === NGHTTP2_REFUSED_STREAM });
+}
+
+/**
+ * `scheme: http2`'s timers, on the stream's inactivity (no frame either way): `timeout.send`
+ * while the request body uploads, `timeout.read` once it is sent. An upload timing out with
+ * the client's body flowing and nothing buffered is the client's stall (408, the node not
+ * blamed, as on the HTTP/1.1 leg); otherwise the upstream stopped taking it (504).
+ */
+function watchTimeouts(stream: ClientHttp2Stream, route: CompiledRoute, body: Buffer | Readable | null, failed: (err: Error) => void): void {
+  const upload = body !== null && !Buffer.isBuffer(body) && !body.readableEnded ? body : undefined;
+  let sent = upload === undefined;
+  stream.setTimeout(sent ? route.readTimeoutMs : route.sendTimeoutMs, () => {
+    if (sent) failed(readTimeout());
+    else if (upload!.readableFlowing === true && upload!.readableLength === 0) failed(clientStalled());
+    else failed(Object.assign(new Error('upstream send timed out'), { code: 'GH_SEND_TIMEOUT' }));
+  });
+  if (!sent) stream.once('finish', () => { sent = true; stream.setTimeout(route.readTimeoutMs); });
+}
+
+function clientStalled(): Error {
+  return Object.assign(new Error('client stopped sending the request body'), { code: 'GH_CLIENT_BODY_TIMEOUT' });
 }
 
 /** The upstream's head or trailers without pseudo-headers, flat as writeHead takes them. */
@@ -34,12 +63,16 @@ function flatFields(h: IncomingHttpHeaders, skip?: string): string[] {
 }
 
 /**
- * One request over HTTP/2 to a grpc/grpcs upstream and its response back, trailers
+ * One request over HTTP/2 to a grpc/grpcs/http2 upstream and its response back, trailers
  * included: the request body streams in (pipe backpressure: the client's stream pauses
  * while the upstream's window is shut), the response streams out (the upstream stream
- * pauses while the client's is full). Another node is tried only when the session could
- * not be opened (nothing was sent). `grpc-timeout` bounds the call: past it the upstream
- * stream is cancelled and the client gets grpc-status 4 (DEADLINE_EXCEEDED).
+ * pauses while the client's is full).
+ * gRPC (grpc/grpcs): another node is tried only when the session could not be opened
+ * (nothing was sent); `grpc-timeout` bounds the call: past it the upstream stream is
+ * cancelled and the client gets grpc-status 4 (DEADLINE_EXCEEDED).
+ * Plain HTTP/2 (`http2`): HTTP semantics, as the HTTP/1.1 leg: a send timeout while the
+ * body uploads, and a stream that failed before its response head goes again when the
+ * body was not streamed and the upstream refused it, or the method is idempotent.
  */
 export class H2Forwarder {
   private node!: BalancerNode;
@@ -54,8 +87,15 @@ export class H2Forwarder {
   private passTrailers = false;
   /** The attempt is over (answered, failed or abandoned): later stream events are ignored. */
   private settled = false;
+  /** grpc/grpcs: gRPC's deadline, status and retry rules; false for `scheme: http2`. */
+  private readonly grpc: boolean;
+  /** The attempt's response head arrived: a failure now is answered, not retried. */
+  private responded = false;
+  /** A refused stream went again once already (beyond `retries`). */
+  private refusedOnce = false;
 
   constructor(private readonly ex: Exchange, private readonly route: CompiledRoute, private readonly deps: ForwardDeps) {
+    this.grpc = route.pool!.scheme !== 'http2';
     ex.res.onClose(this.onClientClose);
   }
 
@@ -69,7 +109,7 @@ export class H2Forwarder {
   };
 
   start(): void {
-    const ms = parseGrpcTimeout(this.ex.req.headers['grpc-timeout'] as string | undefined);
+    const ms = this.grpc ? parseGrpcTimeout(this.ex.req.headers['grpc-timeout'] as string | undefined) : undefined;
     if (ms !== undefined) this.deadline = setTimeout(this.deadlineExceeded, Math.max(0, this.ex.startedAt + ms - performance.now()));
     this.attempt();
   }
@@ -118,8 +158,10 @@ export class H2Forwarder {
     }, ex.requestHeaderEdits);
     const out: OutgoingHttpHeaders = {
       ':method': ex.upstreamMethod ?? ex.req.method, ':path': ex.upstreamUri,
-      ':scheme': route.pool!.scheme === 'grpcs' ? 'https' : 'http', ':authority': host, te: 'trailers',
+      ':scheme': route.pool!.scheme === 'grpcs' ? 'https' : 'http', ':authority': host,
     };
+    // gRPC requires `te: trailers`; a plain request says it only for an HTTP/2 client that said it (trailers reach no one else)
+    if (this.grpc || (ex.req.httpVersion === '2.0' && /\btrailers\b/i.test(String(ex.req.headers.te ?? '')))) out.te = 'trailers';
     for (let i = 0; i < flat.length; i += 2) {
       const name = flat[i]!.toLowerCase();
       if (NOT_IN_H2.has(name) || (name === 'content-length' && ex.requestBodyFilters !== undefined)) continue;
@@ -133,39 +175,46 @@ export class H2Forwarder {
   private send(stream: ClientHttp2Stream, sessionFailure: () => Error | undefined): void {
     const { ex, route } = this;
     this.stream = stream;
-    stream.setTimeout(route.readTimeoutMs, () => this.failed(readTimeout()));
+    this.responded = false;
     const body = ex.bufferedBody ?? ex.req.body;
+    if (this.grpc) stream.setTimeout(route.readTimeoutMs, () => this.failed(readTimeout()));
+    else watchTimeouts(stream, route, body, (err) => this.failed(err));
     if (ex.requestBodyFilters !== undefined) Readable.from(filteredBody(body, ex.requestBodyFilters, () => undefined)).pipe(stream);
     else if (Buffer.isBuffer(body)) stream.end(body);
     else if (body !== null) body.pipe(stream);
-    stream.on('response', (headers, flags) => this.head(headers, flags));
-    stream.on('data', (chunk: Buffer) => this.data(chunk));
-    stream.on('trailers', (t: IncomingHttpHeaders) => this.trailers(t));
-    stream.on('end', () => this.complete());
-    stream.on('error', (err: Error) => this.failed(sessionFailure() ?? err));
+    // a retried attempt's stream may still report: only the current one counts
+    const current = (): boolean => this.stream === stream;
+    stream.on('response', (headers, flags) => { if (current()) this.head(headers, flags); });
+    stream.on('data', (chunk: Buffer) => { if (current()) this.data(chunk); });
+    stream.on('trailers', (t: IncomingHttpHeaders) => { if (current()) this.trailers(t); });
+    stream.on('end', () => { if (current()) this.complete(); });
+    stream.on('error', (err: Error) => { if (current()) this.failed(sessionFailure() ?? (stream.rstCode === NGHTTP2_REFUSED_STREAM ? streamReset(stream) : err)); });
     stream.on('close', () => {
-      if (!this.settled) this.failed(sessionFailure() ?? Object.assign(new Error('upstream stream reset'), { code: 'ECONNRESET' }));
+      if (!this.settled && current()) this.failed(sessionFailure() ?? streamReset(stream));
     });
   }
 
   private head(headers: IncomingHttpHeaders & IncomingHttpStatusHeader, flags: number): void {
     const { ex } = this;
     const status = Number(headers[':status']);
+    this.responded = true;
     this.route.upstream!.report(this.node, { status });
     ex.upstreamStatus = status;
     ex.upstreamHeaderMs = performance.now() - this.attemptStart;
     ex.upstreamBodyBytes = 0;
-    const flat = flatFields(headers);
-    ex.upstreamHeaders = flat;
+    ex.upstreamHeaders = flatFields(headers);
     // a trailers-only response carries its grpc-status in the head (END_STREAM on it)
-    if (headers['grpc-status'] !== undefined) {
+    if (this.grpc && headers['grpc-status'] !== undefined) {
       ex.grpcStatus = String(headers['grpc-status']);
       ex.grpcMessage = headers['grpc-message'] as string | undefined;
     }
     if (ex.res.headersSent) return;
+    // the upstream's `server` gives way to the gateway's, as on the HTTP/1.1 leg
+    const flat = flatFields(headers, 'server');
     flat.push('server', this.deps.serverHeader);
-    // HTTP trailers only for a gRPC client: a gRPC-Web one gets them in the body (the grpc-web plugin)
-    this.passTrailers = isGrpcRequest(ex.req);
+    // gRPC: HTTP trailers only for a gRPC client (a gRPC-Web one gets them in the body, the grpc-web plugin);
+    // plain HTTP/2: for every HTTP/2 client (HTTP/1.1 ones lose them, as behind nginx)
+    this.passTrailers = this.grpc ? isGrpcRequest(ex.req) : ex.req.httpVersion === '2.0';
     if (this.passTrailers) ex.res.expectTrailers?.();
     const run = ex.plugins;
     const stream = this.stream!;
@@ -193,7 +242,7 @@ export class H2Forwarder {
   }
 
   private trailers(t: IncomingHttpHeaders): void {
-    const status = t['grpc-status'];
+    const status = this.grpc ? t['grpc-status'] : undefined;
     if (status !== undefined) {
       this.ex.grpcStatus = String(status);
       this.ex.grpcMessage = t['grpc-message'] as string | undefined;
@@ -227,17 +276,14 @@ export class H2Forwarder {
     up.release(this.node, performance.now() - this.attemptStart, true);
     up.report(this.node, { error: failure.kind });
     if (ex.clientGone || this.settled) return;
-    const inBudget = up.retryTimeoutMs === 0 || performance.now() - this.firstStart < up.retryTimeoutMs;
-    if (this.attempts < up.retries && inBudget) {
-      this.attempts++;
-      (this.tried ??= new Set()).add(this.node.id);
-      this.attempt();
-      return;
-    }
-    this.finishWith(failure.code);
+    if (this.inRetryBudget()) this.again();
+    else this.finishWith(failure.code);
   }
 
-  /** The stream failed after it was opened: no retry (the upstream may have acted on it). */
+  /**
+   * The stream failed after it was opened. gRPC: answered, never retried (the upstream may
+   * have acted on it). Plain HTTP/2: retried by forward.ts's rules (resendable, inRetryBudget).
+   */
   private failed(err: Error): void {
     if (this.settled) return;
     this.settled = true;
@@ -251,11 +297,54 @@ export class H2Forwarder {
       up.release(this.node, undefined, false);
       return;
     }
+    if ((err as { code?: string }).code === 'GH_CLIENT_BODY_TIMEOUT') {
+      up.release(this.node, undefined, false);
+      this.deps.fail(ex, 'GH_ERR_CLIENT_TIMEOUT', true);
+      return;
+    }
+    const refusedStream = (err as { refused?: boolean }).refused === true;
+    if (refusedStream && !this.refusedOnce && this.resendable()) {
+      // refused = not processed (RFC 9113 §8.7): a GOAWAY racing a request is routine, not the
+      // node's failure, and the request goes once more (on a new session) whatever `retries` says
+      this.refusedOnce = true;
+      up.release(this.node, undefined, false);
+      this.again(false);
+      return;
+    }
     const failure = classifyUpstreamError(err);
     up.release(this.node, ms, true);
     up.report(this.node, { error: failure.kind });
     if (ex.res.headersSent) ex.res.destroy(err);
+    else if ((refusedStream || (failure.retryable && IDEMPOTENT.has(ex.upstreamMethod ?? ex.req.method)))
+      && this.resendable() && this.inRetryBudget()) this.again(true);
     else this.deps.fail(ex, failure.code);
+  }
+
+  /**
+   * Plain HTTP/2 only, as forward.ts: the attempt got no response head, and its body was
+   * held in memory or absent (a body streamed from the client went once).
+   */
+  private resendable(): boolean {
+    const { ex } = this;
+    if (this.grpc || this.responded || this.filtered !== undefined || ex.res.headersSent) return false;
+    return ex.requestBodyFilters === undefined && (ex.bufferedBody !== undefined || ex.req.body === null);
+  }
+
+  private inRetryBudget(): boolean {
+    const up = this.route.upstream!;
+    const inBudget = up.retryTimeoutMs === 0 || performance.now() - this.firstStart < up.retryTimeoutMs;
+    return this.attempts < up.retries && inBudget;
+  }
+
+  /** Another attempt; `elsewhere`: on a node not tried yet (the failed one counts one of `retries`). */
+  private again(elsewhere = true): void {
+    if (elsewhere) {
+      this.attempts++;
+      (this.tried ??= new Set()).add(this.node.id);
+    }
+    this.settled = false;
+    this.stream = undefined;
+    this.attempt();
   }
 
   private readonly deadlineExceeded = (): void => {

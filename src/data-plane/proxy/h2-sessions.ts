@@ -1,7 +1,7 @@
 import http2, { type ClientHttp2Session } from 'node:http2';
 import type { BalancerNode } from '../../contracts/balancer.js';
 
-// HTTP/2 upstream sessions (scheme grpc: h2c by prior knowledge; grpcs: h2 by ALPN over TLS),
+// HTTP/2 upstream sessions (schemes grpc and http2: h2c by prior knowledge; grpcs: h2 by ALPN over TLS),
 // one per (node, connection settings). A session multiplexes every request to its node;
 // one that is closing (GOAWAY), failed or timed out idle is replaced by the next request.
 // node:http2 rather than undici's allowH2: undici 7 speaks h2 only after ALPN (no h2c

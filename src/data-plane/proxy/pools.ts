@@ -8,7 +8,7 @@ import { NodePool } from '../http1-client/pool.js';
 // snapshots: an upstream whose nodes did not change keeps its warm connections.
 
 export interface PoolSettings {
-  scheme: 'http' | 'https' | 'grpc' | 'grpcs';
+  scheme: 'http' | 'https' | 'grpc' | 'grpcs' | 'http2';
   connectTimeoutMs: number;
   size: number;
   idleTimeoutMs: number;
