@@ -164,6 +164,7 @@ async function main(): Promise<void> {
     `  fairness  the gateway runs with workers: 1 (one data-plane process) and the baseline is one process,`,
     `            so each proxy gets at most one core. nginx runs 1 worker process, HAProxy 1 thread.`,
     `  pinning   ${pinning}`,
+    `  upstream  ${nginxAvailable() ? 'nginx, 1 worker process: static answers, /bytes/<n> by sendfile (cheaper than node, so it is not the limit)' : 'node:http, one process (bench/upstream-server.ts; install nginx for a cheaper one)'}`,
     `  gateway   node bin/gatehouse.js start -c <tmp>/config.yaml  (cwd ${opts.gatewayRoot})`,
     `  estimate  ~${estimate < 120 ? `${Math.ceil(estimate)} s` : `${Math.round(estimate / 60)} min`} (${slots} target×scenario slots)`,
     ...notes.map((n) => `  note      ${n}`),
@@ -176,7 +177,7 @@ async function main(): Promise<void> {
   log('starting upstream…');
   let upstream: Running;
   try {
-    upstream = await startUpstream(opts.readyTimeoutMs);
+    upstream = await startUpstream(opts.readyTimeoutMs, tmp);
   } catch (e) {
     process.stdout.write(`FAILED: the bench upstream did not start: ${errMsg(e)}\n`);
     process.exitCode = 1;

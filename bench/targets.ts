@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { ManagedProcess, freePort, waitForGrpc, waitForReady, waitForTcp, which } from './procs.js';
 import { AI_CHAT_REQUEST, AI_PATH } from './ai-chat.js';
 import { GRPC_PATH, GRPC_REQUEST } from './grpc-unary.js';
-import { aiStandalone, grpcStandalone, tcpEchoStandalone, gatewayNodeConfig, haproxyConfig, nginxConfig, oneRouteStandalone, pluginsStandalone, securityStandalone, transformerStandalone, cacheStandalone, deadLogSinkStandalone, oneHeaderPluginStandalone, tenKRoutesStandalone, PLUGINS_PATH, TARGET_LABELS, TARGET_PATH, type TargetId } from './scenarios.js';
+import { aiStandalone, grpcStandalone, tcpEchoStandalone, gatewayNodeConfig, haproxyConfig, nginxConfig, nginxUpstreamConfig, UPSTREAM_BODY_SIZES, oneRouteStandalone, pluginsStandalone, securityStandalone, transformerStandalone, cacheStandalone, deadLogSinkStandalone, oneHeaderPluginStandalone, tenKRoutesStandalone, PLUGINS_PATH, TARGET_LABELS, TARGET_PATH, type TargetId } from './scenarios.js';
 
 /** Repository root (dist/bench/targets.js -> ../..). */
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -42,9 +42,22 @@ async function startBenchServer(id: Running['id'], name: string, script: string,
   return { id, port, procs: [proc], command: `node ${args.join(' ')}` };
 }
 
-export function startUpstream(readyTimeoutMs: number): Promise<Running> {
-  return startBenchServer('upstream', 'upstream', './upstream-server.js',
-    (port, proc) => waitForReady(`http://127.0.0.1:${port}/hello`, proc, readyTimeoutMs));
+/** The upstream every HTTP/1.1 proxy row forwards to: nginx when installed (see nginxUpstreamConfig), else node's. */
+export async function startUpstream(readyTimeoutMs: number, tmpDir: string): Promise<Running> {
+  if (!nginxAvailable()) {
+    return startBenchServer('upstream', 'upstream (node)', './upstream-server.js',
+      (port, proc) => waitForReady(`http://127.0.0.1:${port}/hello`, proc, readyTimeoutMs));
+  }
+  const dir = join(tmpDir, 'upstream');
+  mkdirSync(join(dir, 'files', 'bytes'), { recursive: true });
+  for (const n of UPSTREAM_BODY_SIZES) writeFileSync(join(dir, 'files', 'bytes', String(n)), Buffer.alloc(n, 'x'));
+  const port = await freePort();
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(conf, nginxUpstreamConfig({ dir, port }));
+  const args = ['-c', conf, '-p', dir, '-e', join(dir, 'error.log'), '-g', 'daemon off;'];
+  const proc = new ManagedProcess('upstream (nginx)', 'nginx', args, { cpu: 'driver' });
+  await waitForReady(`http://127.0.0.1:${port}/hello`, proc, readyTimeoutMs);
+  return { id: 'upstream', port, procs: [proc], command: `nginx ${args.join(' ')}` };
 }
 
 /** The fake model provider (bench/fake-llm-server.ts): the `llm-direct` row, and the provider behind `gateway-ai`. */

@@ -7,11 +7,12 @@
 // Usage: node dist/bench/upstream-server.js --port=<port>   (binds 127.0.0.1 only)
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { serveOnLoopback } from './serve-loopback.js';
+import { UPSTREAM_BODY_SIZES } from './scenarios.js';
 
 const HELLO = Buffer.from('hello from the gatehouse bench upstream\n');
 const MAX_SIZE = 16 * 1024 * 1024;
 const bodies = new Map<number, Buffer>();
-for (const n of [1024, 64 * 1024, 1024 * 1024]) bodies.set(n, Buffer.alloc(n, 'x'));
+for (const n of UPSTREAM_BODY_SIZES) bodies.set(n, Buffer.alloc(n, 'x'));
 
 function send(res: ServerResponse, status: number, body: Buffer, type: string): void {
   res.writeHead(status, { 'content-type': type, 'content-length': body.length });
