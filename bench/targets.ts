@@ -1,7 +1,7 @@
 // Starting the processes under test: the upstream, the baseline proxy, the gateway (1 route or 10k
 // routes), nginx and HAProxy. Each is a separate process registered with procs.ts.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ManagedProcess, freePort, waitForGrpc, waitForReady, waitForTcp, which } from './procs.js';
@@ -49,8 +49,10 @@ export async function startUpstream(readyTimeoutMs: number, tmpDir: string): Pro
       (port, proc) => waitForReady(`http://127.0.0.1:${port}/hello`, proc, readyTimeoutMs));
   }
   const dir = join(tmpDir, 'upstream');
-  mkdirSync(join(dir, 'files', 'bytes'), { recursive: true });
-  for (const n of UPSTREAM_BODY_SIZES) writeFileSync(join(dir, 'files', 'bytes', String(n)), Buffer.alloc(n, 'x'));
+  mkdirSync(join(dir, 'files', 'bytes'), { recursive: true, mode: 0o755 });
+  for (const n of UPSTREAM_BODY_SIZES) writeFileSync(join(dir, 'files', 'bytes', String(n)), Buffer.alloc(n, 'x'), { mode: 0o644 });
+  // started as root, nginx's workers run as `nobody`: they must be able to reach the files (mkdtemp made the temp dir 0700)
+  for (const d of [tmpDir, dir, join(dir, 'files'), join(dir, 'files', 'bytes')]) chmodSync(d, d === tmpDir ? 0o711 : 0o755);
   const port = await freePort();
   const conf = join(dir, 'nginx.conf');
   writeFileSync(conf, nginxUpstreamConfig({ dir, port }));
