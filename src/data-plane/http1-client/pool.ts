@@ -44,6 +44,11 @@ export class NodePool implements ConnectionOwner {
     this.connectTimeoutMs = s.connectTimeoutMs;
   }
 
+  /** close() was called: the pool takes no more requests. */
+  get closed(): boolean {
+    return this.closing !== undefined;
+  }
+
   /** Connections sending or receiving. */
   get busy(): number {
     return this.open.size - this.idle.length;

@@ -51,10 +51,28 @@ function inlineClientCert(up: Upstream): { cert: string; key: string } | undefin
 
 export class PoolRegistry {
   private readonly pools = new Map<string, NodePool>();
+  /**
+   * The hot path's way in: a snapshot's settings object and node stay the same from request
+   * to request, so the pool is found without building the key. Entries go with the snapshot.
+   */
+  private readonly recent = new WeakMap<PoolSettings, WeakMap<BalancerNode, NodePool>>();
   /** HTTP/2 sessions to grpc/grpcs upstreams, swept and closed with the pools. */
   readonly h2 = new H2SessionRegistry();
 
   get(node: BalancerNode, s: PoolSettings): NodePool {
+    let byNode = this.recent.get(s);
+    const known = byNode?.get(node);
+    if (known !== undefined && !known.closed) {
+      known.used = true;
+      return known;
+    }
+    const pool = this.byKey(node, s);
+    if (byNode === undefined) this.recent.set(s, (byNode = new WeakMap()));
+    byNode.set(node, pool);
+    return pool;
+  }
+
+  private byKey(node: BalancerNode, s: PoolSettings): NodePool {
     const key = `${s.scheme}|${node.host}|${node.port}|${s.connectTimeoutMs}|${s.size}|${s.idleTimeoutMs}|${s.maxRequests}|${s.verifyTls}|${s.servername ?? ''}|${s.clientIdentity ?? ''}`;
     let pool = this.pools.get(key);
     if (pool === undefined) {
