@@ -31,6 +31,7 @@ export const ERRORS = {
   GH_ERR_UPSTREAM_DEADLINE: { status: 504, source: 'upstream', message: 'Deadline Exceeded' },
   GH_ERR_CLIENT_HTTP2_REQUIRED: { status: 426, source: 'client', message: 'this route proxies gRPC: use HTTP/2' },
   GH_ERR_WEBSOCKET_DISABLED: { status: 400, source: 'client', message: 'websocket is not enabled on this route' },
+  GH_ERR_WEBSOCKET_H2_UPSTREAM: { status: 501, source: 'config', message: 'websocket to an HTTP/2 (grpc, grpcs, http2) upstream is not supported' },
   GH_ERR_PLUGIN_FAILED: { status: 500, source: 'plugin', message: 'Internal Server Error' },
   GH_ERR_PLUGIN_TIMEOUT: { status: 504, source: 'plugin', message: 'a plugin did not finish in time' },
   GH_ERR_CLIENT_GONE: { status: 499, source: 'client', message: 'client closed the connection' },

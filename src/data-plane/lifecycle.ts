@@ -265,6 +265,11 @@ export class RequestLifecycle {
       this.fail(ex, 'GH_ERR_WEBSOCKET_DISABLED');
       return;
     }
+    // RFC 8441's extended CONNECT is not built: an upgrade cannot reach an HTTP/2 upstream
+    if (route.h2Upstream) {
+      this.fail(ex, 'GH_ERR_WEBSOCKET_H2_UPSTREAM');
+      return;
+    }
     const run = ex.plugins;
     const hooks: WebSocketHooks = {
       // The upstream accepted: header_filter sees its 101 (and may add headers to it).

@@ -63,6 +63,7 @@ before(async () => {
         { id: 'slow', uri: '/*', host: 'slow.test', upstream: h2(up.port, { timeout: { connect: 1, send: 1, read: 0.3 } }) },
         { id: 'goaway', uri: '/*', host: 'goaway.test', upstream: h2(goaway.port) },
         { id: 'send', uri: '/*', host: 'send.test', upstream: h2(up.port, { timeout: { connect: 1, send: 0.3, read: 5 } }) },
+        { id: 'ws', uri: '/*', host: 'ws.test', enable_websocket: true, upstream: h2(up.port) },
       ],
     },
   });
@@ -218,4 +219,13 @@ test('a refused stream goes again (not processed); a streamed body is not resent
   const posted = await request(url('/flaky'), { method: 'POST', headers: { host: 'h2up.test' }, body: streamedMiB() });
   assert.equal(posted.statusCode, 502);
   await posted.body.dump();
+});
+
+test('a WebSocket upgrade on a route to an HTTP/2 upstream is refused with 501, naming why', async () => {
+  const raw = await rawRequest(gw.httpPort, [
+    'GET /chat HTTP/1.1', 'Host: ws.test', 'Connection: Upgrade', 'Upgrade: websocket', 'Sec-WebSocket-Version: 13',
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', '', '',
+  ].join('\r\n'), 3000);
+  assert.match(raw, /^HTTP\/1\.1 501 /);
+  assert.match(raw, /websocket to an HTTP\/2 \(grpc, grpcs, http2\) upstream is not supported/);
 });
