@@ -285,6 +285,24 @@ export class RequestLifecycle {
         ex.upgraded = false;
         this.fail(ex, code);
       },
+      refused: (status, reason, flat, body) => {
+        ex.upgraded = false;
+        ex.upstreamStatus = status;
+        if (run === undefined) {
+          ex.res.writeHead(status, reason, flat, true);
+          ex.res.end(body);
+          return;
+        }
+        if (ex.res.headersSent) {
+          ex.res.destroy();
+          return;
+        }
+        // through the response phases like any answer, every field kept (Set-Cookie too);
+        // the gateway frames the body it holds, which a body_filter may change
+        const state = ResponseState.fromFlat(status, flat);
+        state.setHeader('content-length', undefined);
+        this.answerThroughPhases(ex, run, state, body);
+      },
       spliced: () => { ex.upgraded = true; },
       closed: () => { if (run !== undefined && ex.upgraded === true) runLogAndFinish(run); },
     };
@@ -346,10 +364,15 @@ export class RequestLifecycle {
     state.status = d.status;
     for (const [k, v] of Object.entries(d.headers)) state.setHeader(k, v);
     state.setHeader('server', this.o.serverHeader);
+    this.answerThroughPhases(ex, run, state, d.body);
+  }
+
+  /** A whole answer the gateway holds (its own, or an upstream's refusal of an upgrade): header_filter, body_filter, then the client. */
+  private answerThroughPhases(ex: Exchange, run: PluginRun, state: ResponseState, body: Buffer | undefined): void {
     run.response = state;
     const r = runHeaderFilter(run);
-    if (r !== undefined) r.then(() => this.localBody(ex, run, d.body), () => res.destroy());
-    else this.localBody(ex, run, d.body);
+    if (r !== undefined) r.then(() => this.localBody(ex, run, body), () => ex.res.destroy());
+    else this.localBody(ex, run, body);
   }
 
   private localBody(ex: Exchange, run: PluginRun, given: Buffer | undefined): void {

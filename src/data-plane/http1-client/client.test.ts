@@ -270,7 +270,7 @@ test('abort gives the exchange up: onError with the reason, the connection close
   assert.equal(s.open(), 0);
 });
 
-test('an accepted upgrade hands over the socket with the bytes that followed the 101', async () => {
+test('an accepted upgrade hands over the socket with the bytes that followed the 101; a refused one is an answer', async () => {
   const s = await rawServer((seen, socket) => {
     if (seen.endsWith('\r\n\r\n')) socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nfirst-frame');
   });
@@ -292,9 +292,18 @@ test('an accepted upgrade hands over the socket with the bytes that followed the
   assert.equal(first, 'first-frame');
   socket.destroy();
   assert.match(s.received[0]!, /^GET \/ws HTTP\/1\.1\r\nhost: h\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n$/);
-  // a refused upgrade is an error, not a response
-  const no = await rawServer(eachRequest('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n'));
-  assert.equal((await send(pool(no.port), { upgrade: 'websocket' })).error?.code, 'GH_UPSTREAM_BAD_RESPONSE');
+  // a refused upgrade is an ordinary answer (not kept: the next request opens a new connection)
+  const no = await rawServer(eachRequest('HTTP/1.1 403 Forbidden\r\nContent-Length: 4\r\n\r\nnope'));
+  const q = pool(no.port);
+  const refused = await send(q, { upgrade: 'websocket' });
+  assert.equal(refused.error, undefined);
+  assert.equal(refused.status, 403);
+  assert.equal(refused.body, 'nope');
+  await send(q);
+  assert.equal(no.accepted(), 2);
+  // a 101 to a request that asked for no upgrade is refused
+  const unasked = await rawServer(eachRequest('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n'));
+  assert.equal((await send(pool(unasked.port))).error?.code, 'GH_UPSTREAM_BAD_RESPONSE');
 });
 
 test('an idle connection past idle_timeout closes', async () => {

@@ -37,7 +37,7 @@ export interface UpstreamRequest {
   readTimeoutMs: number;
   /** Close the connection after this exchange. */
   reset?: boolean;
-  /** An Upgrade handshake for this protocol ('websocket'): a 101 hands the socket over. */
+  /** An Upgrade handshake for this protocol ('websocket'): a 101 hands the socket over; any other answer is read as usual. */
   upgrade?: string;
 }
 
@@ -282,8 +282,9 @@ export class UpstreamConnection {
         this.handUpgrade(h.status, h.rawHeaders, buf);
         return undefined;
       }
-      if (req.upgrade !== undefined || h.status === 101) {
-        this.fail(upstreamFailure('GH_UPSTREAM_BAD_RESPONSE', `upstream answered the upgrade with ${h.status}`));
+      if (h.status === 101) {
+        this.fail(upstreamFailure('GH_UPSTREAM_BAD_RESPONSE', req.upgrade === undefined
+          ? 'upstream switched protocols unasked' : 'upstream answered 101 without Connection: upgrade'));
         return undefined;
       }
       if (h.status < 200) {
@@ -304,7 +305,8 @@ export class UpstreamConnection {
         this.mode = M_LENGTH;
         this.remaining = h.bodyLength;
       }
-      this.reusable = h.keepAlive && req.reset !== true && this.requests < this.owner.maxRequests;
+      // an upgrade the upstream refused is an ordinary answer (nginx passes it on); its connection is not kept
+      this.reusable = h.keepAlive && req.reset !== true && req.upgrade === undefined && this.requests < this.owner.maxRequests;
       this.state = S_BODY;
       const handler = this.handler!;
       const go = handler.onHeaders(h.status, h.rawHeaders, this.resume, h.reason);

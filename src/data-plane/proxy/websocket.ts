@@ -3,16 +3,21 @@ import type { CompiledRoute } from '../snapshot.js';
 import type { Exchange } from '../exchange.js';
 import type { PoolRegistry } from './pools.js';
 import type { ResponseHandler } from '../http1-client/connection.js';
-import { upstreamRequestHeaders } from './headers.js';
+import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 import type { ErrorCode } from '../../core/errors.js';
+
+/** A refusal's body is held whole before it goes to the client (it runs through the response phases): this much at most. */
+const MAX_REFUSAL_BODY = 64 * 1024;
 
 /** How the request lifecycle follows an upgrade through. */
 export interface WebSocketHooks {
   /** The upstream answered 101: its headers (flat, `server` dropped) go through header_filter; returns what the client gets. */
   head(status: number, flat: string[]): string[] | Promise<string[]>;
-  /** No handshake happened (no node, refused, timed out): the lifecycle answers with this error. */
+  /** No handshake happened (no node, a failure, a timeout): the lifecycle answers with this error. */
   failed(code: ErrorCode): void;
+  /** The upstream refused the upgrade with an ordinary answer: the client gets it (hop-by-hop fields already dropped). */
+  refused(status: number, reason: string, flat: string[], body: Buffer): void;
   /** The client has the 101 and the sockets are spliced. */
   spliced(): void;
   /** Both sockets have closed, after a splice. */
@@ -43,6 +48,7 @@ export function proxyWebSocket(ex: Exchange, route: CompiledRoute, pools: PoolRe
   }, ex.requestHeaderEdits);
   const started = performance.now();
   let abort: ((err?: Error) => void) | undefined;
+  let refusal: { status: number; reason: string; flat: string[]; chunks: Buffer[]; size: number } | undefined;
   // A client that leaves before the upgrade ends the attempt; that says nothing about the node.
   const onClientGone = (): void => {
     if (!ex.res.writableFinished) ex.clientGone = true;
@@ -54,10 +60,27 @@ export function proxyWebSocket(ex: Exchange, route: CompiledRoute, pools: PoolRe
       abort = a;
       if (ex.clientGone) a();
     },
-    // A refused upgrade (any status but 101) is reported by the upstream client through onError.
-    onHeaders() { return true; },
-    onData() { return true; },
-    onComplete() { /* only reached for a refused upgrade, which onError answers */ },
+    // A refused upgrade (any status but 101) is an ordinary answer, kept whole and passed on as nginx does.
+    onHeaders(status, flat, _resume, reason) {
+      up.report(node, { status });
+      refusal = { status, reason, flat: clientResponseHeaders(flat, serverHeader), chunks: [], size: 0 };
+      return true;
+    },
+    onData(chunk) {
+      const r = refusal!;
+      r.size += chunk.length;
+      if (r.size > MAX_REFUSAL_BODY) {
+        abort?.(Object.assign(new Error(`upstream refused the upgrade with a body over ${MAX_REFUSAL_BODY} bytes`), { code: 'GH_UPSTREAM_BAD_RESPONSE' }));
+        return false;
+      }
+      r.chunks.push(chunk);
+      return true;
+    },
+    onComplete() {
+      const r = refusal!;
+      ex.upstreamMs = performance.now() - started;
+      if (!ex.clientGone) hooks.refused(r.status, r.reason, r.flat, Buffer.concat(r.chunks, r.size));
+    },
     onUpgrade(statusCode, rawHeaders, upstream) {
       up.report(node, { status: statusCode });
       ex.upstreamMs = performance.now() - started;

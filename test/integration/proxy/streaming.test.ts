@@ -8,14 +8,28 @@ import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
 
 let gw: Gateway;
 let a: TestUpstream;
+let refusing: http.Server;
 
 before(async () => {
   a = await startUpstream('a');
   const upstream = { nodes: { [`127.0.0.1:${a.port}`]: 1 } };
+  // an upstream that refuses every upgrade with an ordinary answer
+  refusing = http.createServer((_req, res) => res.end('plain'));
+  refusing.on('upgrade', (_req, socket) => {
+    socket.end('HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nX-Reason: no-token\r\nSet-Cookie: a=1\r\n' +
+      'Set-Cookie: b=2\r\nContent-Length: 17\r\n\r\nmissing the token');
+  });
+  await new Promise<void>((r) => refusing.listen(0, '127.0.0.1', r));
+  const refusingUpstream = { nodes: { [`127.0.0.1:${(refusing.address() as { port: number }).port}`]: 1 } };
   gw = await startGateway({
     config: {
       routes: [
         { id: 'ws', uri: '/ws', enable_websocket: true, upstream },
+        { id: 'ws-refused', uri: '/ws-refused', enable_websocket: true, upstream: refusingUpstream },
+        {
+          id: 'ws-refused-plugins', uri: '/ws-refused-plugins', enable_websocket: true, upstream: refusingUpstream,
+          plugins: { 'response-rewrite': { headers: { set: { 'x-rewritten': 'yes' } } } },
+        },
         { id: 'nows', uri: '/nows', upstream },
         { id: 'all', uri: '/*', upstream },
       ],
@@ -26,6 +40,8 @@ before(async () => {
 after(async () => {
   await gw.stop();
   await a.close();
+  refusing.closeAllConnections();
+  await new Promise((r) => refusing.close(r));
 });
 
 test('a 10 MiB response streams through intact', async () => {
@@ -96,4 +112,22 @@ test('a client that disconnects aborts the upstream request', async () => {
   await pending;
   for (let i = 0; i < 50 && a.aborted === before; i++) await new Promise((r) => setTimeout(r, 50));
   assert.equal(a.aborted, before + 1);
+});
+
+test('an upgrade the upstream refuses reaches the client as the upstream answered it (as nginx), through the response phases', async () => {
+  for (const path of ['/ws-refused', '/ws-refused-plugins']) {
+    const ws = new WebSocket(`ws://127.0.0.1:${gw.httpPort}${path}`);
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      ws.on('unexpected-response', (_req, r) => resolve(r));
+      ws.on('error', reject);
+    });
+    let body = '';
+    for await (const chunk of res) body += chunk;
+    assert.equal(res.statusCode, 403, path);
+    assert.equal(body, 'missing the token', path);
+    assert.equal(res.headers['x-reason'], 'no-token', path);
+    assert.deepEqual(res.headers['set-cookie'], ['a=1', 'b=2'], path);
+    assert.equal(res.headers['content-length'], '17', path);
+    assert.equal(res.headers['x-rewritten'], path === '/ws-refused-plugins' ? 'yes' : undefined, path);
+  }
 });
