@@ -75,6 +75,8 @@ function isReadable(body: object): body is Readable {
 export class UpstreamConnection {
   /** Exchanges started on this connection, the current one included. */
   requests = 0;
+  /** TLS: the server name it was opened with (an idle connection serves only requests for the same one). */
+  serverName: string | undefined = undefined;
   private connected = false;
   private timeoutMs = -1;
   private state = S_IDLE;

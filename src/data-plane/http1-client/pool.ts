@@ -34,7 +34,6 @@ export class NodePool implements ConnectionOwner {
   used = true;
   private readonly idle: UpstreamConnection[] = [];
   private readonly open = new Set<UpstreamConnection>();
-  private readonly serverNames = new WeakMap<UpstreamConnection, string | undefined>();
   private readonly tlsSessions = new Map<string, Buffer>();
   private closing: (() => void) | undefined;
 
@@ -88,7 +87,7 @@ export class NodePool implements ConnectionOwner {
   private idleFor(name: string | undefined): UpstreamConnection | undefined {
     for (let i = this.idle.length - 1; i >= 0; i--) {
       const c = this.idle[i]!;
-      if (this.serverNames.get(c) === name) {
+      if (c.serverName === name) {
         this.idle.splice(i, 1);
         return c;
       }
@@ -119,7 +118,7 @@ export class NodePool implements ConnectionOwner {
         this.tlsSessions.set(key, session);
       });
       c = new UpstreamConnection(this, socket, 'secureConnect');
-      this.serverNames.set(c, servername);
+      c.serverName = servername;
     } else {
       c = new UpstreamConnection(this, net.connect({ host: this.host, port: this.port }), 'connect');
     }

@@ -27,7 +27,7 @@ export interface HeadOptions {
   framing: BodyFraming;
   /** The connection closes after this exchange: says so with `connection: close`. */
   close: boolean;
-  /** An Upgrade handshake: `connection: upgrade` and `upgrade: <protocol>`. */
+  /** An Upgrade handshake: `connection: upgrade` and `upgrade: <protocol>` (the gateway's own constant, 'websocket'). */
   upgrade?: string;
 }
 
@@ -43,7 +43,6 @@ export function requestHead(o: HeadOptions): string | { invalid: string } {
   if (f.kind === 'length') head += 'content-length: ' + f.length + '\r\n';
   else if (f.kind === 'chunked') head += 'transfer-encoding: chunked\r\n';
   if (o.upgrade !== undefined) {
-    if (!TOKEN.test(o.upgrade.replace(/[/, ]/g, ''))) return { invalid: 'the Upgrade protocol is not a token list' };
     head += 'connection: upgrade\r\nupgrade: ' + o.upgrade + '\r\n';
   } else if (o.close) {
     head += 'connection: close\r\n';

@@ -4,7 +4,7 @@ import type { CompiledRoute } from '../snapshot.js';
 import type { PoolRegistry } from './pools.js';
 import type { ResponseHandler } from '../http1-client/connection.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
-import { classifyUpstreamError } from './upstream-errors.js';
+import { classifyUpstreamError, failureMayRetry, withinRetryBudget } from './upstream-errors.js';
 import type { ErrorCode } from '../../core/errors.js';
 import { FilteredResponse } from '../filtered-response.js';
 import type { ResponseFailure } from '../../plugin-runtime/response-failure.js';
@@ -23,8 +23,6 @@ export interface ForwardDeps {
   /** Answers with a response the gateway made (through the response phases). */
   respond(ex: Exchange, decision: Decision): void;
 }
-
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
 export function hostHeader(route: CompiledRoute, node: BalancerNode, clientHost: string | undefined): string {
   if (route.passHost === 'rewrite' && route.upstreamHost !== undefined) return route.upstreamHost;
@@ -288,10 +286,7 @@ export class Forwarder implements ResponseHandler {
       this.deps.fail(ex, 'GH_ERR_CLIENT_TIMEOUT', true);
       return;
     }
-    const method = ex.upstreamMethod ?? ex.req.method ?? '';
-    const safe = failure.kind === 'connect' || (failure.retryable && IDEMPOTENT.has(method));
-    const inBudget = up.retryTimeoutMs === 0 || performance.now() - this.firstStart < up.retryTimeoutMs;
-    if (safe && !this.streamedBody && this.attempts < up.retries && inBudget) {
+    if (failureMayRetry(failure, ex.upstreamMethod ?? ex.req.method) && !this.streamedBody && withinRetryBudget(this.attempts, up, this.firstStart)) {
       this.attempts++;
       (this.tried ??= new Set()).add(this.node.id);
       this.abortUpstream = undefined;

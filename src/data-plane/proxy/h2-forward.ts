@@ -6,21 +6,19 @@ import type { CompiledRoute } from '../snapshot.js';
 import type { ForwardDeps } from './forward.js';
 import { filteredBody, hostHeader } from './forward.js';
 import { upstreamRequestHeaders } from './headers.js';
-import { classifyUpstreamError } from './upstream-errors.js';
+import { classifyUpstreamError, failureMayRetry, withinRetryBudget } from './upstream-errors.js';
+import { upstreamFailure } from '../http1-client/errors.js';
 import { FilteredResponse } from '../filtered-response.js';
 import type { ResponseFailure } from '../../plugin-runtime/response-failure.js';
 import { encodeGrpcMessage, GRPC_STATUS, isGrpcRequest, parseGrpcTimeout } from '../grpc/grpc-status.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM, NGHTTP2_REFUSED_STREAM } = constants;
 
-/** Methods whose request may go again after a failure (forward.ts's rule; RFC 9110 §9.2.2). */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-
 /** Fields of the HTTP/1.1 framing that HTTP/2 forbids (RFC 9113 §8.2.2); `te` is re-added as `trailers`. */
 const NOT_IN_H2 = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te']);
 
 function readTimeout(): Error {
-  return Object.assign(new Error('upstream read timed out'), { code: 'UND_ERR_BODY_TIMEOUT' });
+  return upstreamFailure('GH_UPSTREAM_READ_TIMEOUT', 'upstream read timed out');
 }
 
 /** The stream ended early; `refused` (REFUSED_STREAM, or above a GOAWAY's last stream id): the upstream did not process it (RFC 9113 §8.7). */
@@ -315,7 +313,7 @@ export class H2Forwarder {
     up.release(this.node, ms, true);
     up.report(this.node, { error: failure.kind });
     if (ex.res.headersSent) ex.res.destroy(err);
-    else if ((refusedStream || (failure.retryable && IDEMPOTENT.has(ex.upstreamMethod ?? ex.req.method)))
+    else if ((refusedStream || failureMayRetry(failure, ex.upstreamMethod ?? ex.req.method))
       && this.resendable() && this.inRetryBudget()) this.again(true);
     else this.deps.fail(ex, failure.code);
   }
@@ -331,9 +329,7 @@ export class H2Forwarder {
   }
 
   private inRetryBudget(): boolean {
-    const up = this.route.upstream!;
-    const inBudget = up.retryTimeoutMs === 0 || performance.now() - this.firstStart < up.retryTimeoutMs;
-    return this.attempts < up.retries && inBudget;
+    return withinRetryBudget(this.attempts, this.route.upstream!, this.firstStart);
   }
 
   /** Another attempt; `elsewhere`: on a node not tried yet (the failed one counts one of `retries`). */

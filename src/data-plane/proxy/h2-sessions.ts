@@ -1,5 +1,6 @@
 import http2, { type ClientHttp2Session } from 'node:http2';
 import type { BalancerNode } from '../../contracts/balancer.js';
+import { upstreamFailure } from '../http1-client/errors.js';
 
 // HTTP/2 upstream sessions (schemes grpc and http2: h2c by prior knowledge; grpcs: h2 by ALPN over TLS),
 // one per (node, connection settings). A session multiplexes every request to its node;
@@ -7,9 +8,9 @@ import type { BalancerNode } from '../../contracts/balancer.js';
 // node:http2 rather than undici's allowH2: undici 7 speaks h2 only after ALPN (no h2c
 // prior knowledge), and gRPC needs both plus response trailers as they arrive.
 
-/** A connect that did not finish within `timeout.connect`; classified like undici's own. */
+/** A connect that did not finish within `timeout.connect`; the same failure as the HTTP/1.1 client's. */
 function connectTimeout(): Error {
-  return Object.assign(new Error('upstream connect timed out'), { code: 'UND_ERR_CONNECT_TIMEOUT' });
+  return upstreamFailure('GH_UPSTREAM_CONNECT_TIMEOUT', 'upstream connect timed out');
 }
 
 /** What a session is opened with: the upstream's pool settings (pools.ts PoolSettings), as far as HTTP/2 uses them. */

@@ -10,9 +10,9 @@ export interface ClassifiedError {
   retryable: boolean;
 }
 
-// The upstream HTTP/1.1 client reports failures by code (GH_UPSTREAM_*, http1-client/errors.ts),
-// sockets by errno, the HTTP/2 leg partly with undici's codes (UND_ERR_*). Message text is
-// never inspected.
+// Both upstream legs report failures by code: GH_UPSTREAM_* (http1-client/errors.ts, also
+// used by the HTTP/2 leg), errno from sockets, ERR_TLS_* and certificate codes from TLS.
+// Message text is never inspected.
 export function classifyUpstreamError(err: unknown): ClassifiedError {
   const code = (err as { code?: string } | undefined)?.code ?? '';
   switch (code) {
@@ -20,11 +20,8 @@ export function classifyUpstreamError(err: unknown): ClassifiedError {
       // the gateway (a plugin's rewrite) made a request HTTP/1.1 cannot carry: the Forwarder blames no node for a GH_ERR_INTERNAL
       return { code: 'GH_ERR_INTERNAL', kind: 'reset', retryable: false };
     case 'GH_UPSTREAM_CONNECT_TIMEOUT':
-    case 'UND_ERR_CONNECT_TIMEOUT':
       return { code: 'GH_ERR_UPSTREAM_CONNECT_TIMEOUT', kind: 'timeout', retryable: true };
     case 'GH_UPSTREAM_READ_TIMEOUT':
-    case 'UND_ERR_HEADERS_TIMEOUT':
-    case 'UND_ERR_BODY_TIMEOUT':
       return { code: 'GH_ERR_UPSTREAM_READ_TIMEOUT', kind: 'timeout', retryable: true };
     case 'GH_SEND_TIMEOUT':
       return { code: 'GH_ERR_UPSTREAM_SEND_TIMEOUT', kind: 'timeout', retryable: false };
@@ -38,15 +35,30 @@ export function classifyUpstreamError(err: unknown): ClassifiedError {
     case 'GH_UPSTREAM_ABORTED':
     case 'ECONNRESET':
     case 'EPIPE':
-    case 'UND_ERR_SOCKET':
-    case 'UND_ERR_CLOSED':
       return { code: 'GH_ERR_UPSTREAM_RESET', kind: 'reset', retryable: true };
   }
-  if (code === 'GH_UPSTREAM_BAD_RESPONSE' || code.startsWith('HPE_') || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' || code === 'UND_ERR_INFO') {
+  if (code === 'GH_UPSTREAM_BAD_RESPONSE') {
     return { code: 'GH_ERR_UPSTREAM_BAD_RESPONSE', kind: 'reset', retryable: true };
   }
   if (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.includes('CERT') || code === 'DEPTH_ZERO_SELF_SIGNED_CERT') {
     return { code: 'GH_ERR_UPSTREAM_TLS', kind: 'tls', retryable: true };
   }
   return { code: 'GH_ERR_UPSTREAM_BAD_RESPONSE', kind: 'reset', retryable: true };
+}
+
+/** Methods a failed attempt may repeat (RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+/**
+ * The rule both legs retry by: a connect failure always may go to another node, any other
+ * retryable failure only for an idempotent method. (Whether the body can be sent again and
+ * `retries` / `retry_timeout` are the caller's to check: withinRetryBudget.)
+ */
+export function failureMayRetry(failure: ClassifiedError, method: string): boolean {
+  return failure.kind === 'connect' || (failure.retryable && IDEMPOTENT.has(method));
+}
+
+/** Another attempt fits `retries` and `retry_timeout` (0: no time limit), counted from the first attempt. */
+export function withinRetryBudget(attempts: number, up: { retries: number; retryTimeoutMs: number }, firstStart: number): boolean {
+  return attempts < up.retries && (up.retryTimeoutMs === 0 || performance.now() - firstStart < up.retryTimeoutMs);
 }

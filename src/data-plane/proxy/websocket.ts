@@ -4,6 +4,8 @@ import type { Exchange } from '../exchange.js';
 import type { PoolRegistry } from './pools.js';
 import type { ResponseHandler } from '../http1-client/connection.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import { hostHeader } from './forward.js';
+import { upstreamFailure } from '../http1-client/errors.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 import type { ErrorCode } from '../../core/errors.js';
 
@@ -28,8 +30,8 @@ export interface WebSocketHooks {
  * Proxies an HTTP/1.1 Upgrade (WebSocket) once the request phases have accepted it.
  * The upstream client performs the handshake while the client connection is held; only when
  * the upstream answers 101 is the client socket taken from the HTTP layer, given the
- * 101 and spliced to the upstream socket. Any failure before that is an ordinary HTTP
- * response written by the lifecycle.
+ * 101 and spliced to the upstream socket. A refusal (any other answer) is passed on to the
+ * client; a failure before the splice is an ordinary HTTP error written by the lifecycle.
  */
 export function proxyWebSocket(ex: Exchange, route: CompiledRoute, pools: PoolRegistry, serverHeader: string, hooks: WebSocketHooks): void {
   const { req } = ex;
@@ -41,8 +43,8 @@ export function proxyWebSocket(ex: Exchange, route: CompiledRoute, pools: PoolRe
   }
   ex.upstreamNode = node;
   const f = ex.vars.facts;
-  const host = ex.upstreamHost ?? (route.passHost === 'rewrite' && route.upstreamHost !== undefined ? route.upstreamHost
-    : route.passHost === 'node' ? `${node.host}:${node.port}` : (req.headers.host ?? node.host));
+  const host = ex.upstreamHost ?? hostHeader(route, node, req.headers.host);
+  ex.upstreamHostSent = host;
   const headers = upstreamRequestHeaders(req, {
     host, remoteAddr: f.remoteAddr, proto: f.scheme, clientHost: req.headers.host ?? f.host, serverPort: f.serverPort,
   }, ex.requestHeaderEdits);
@@ -70,7 +72,7 @@ export function proxyWebSocket(ex: Exchange, route: CompiledRoute, pools: PoolRe
       const r = refusal!;
       r.size += chunk.length;
       if (r.size > MAX_REFUSAL_BODY) {
-        abort?.(Object.assign(new Error(`upstream refused the upgrade with a body over ${MAX_REFUSAL_BODY} bytes`), { code: 'GH_UPSTREAM_BAD_RESPONSE' }));
+        abort?.(upstreamFailure('GH_UPSTREAM_BAD_RESPONSE', `upstream refused the upgrade with a body over ${MAX_REFUSAL_BODY} bytes`));
         return false;
       }
       r.chunks.push(chunk);
