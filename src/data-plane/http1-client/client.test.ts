@@ -235,6 +235,67 @@ test('a request HTTP/1.1 cannot carry is refused before a byte is written', asyn
   assert.equal(s.received.join(''), '');
 });
 
+test('body pieces kept by reference stay intact while other connections read: small, large, chunked, split heads', async () => {
+  // each request names its body: /<byte>/<size>/<framing>; its bytes are all <byte>, so a piece
+  // overwritten by a later read (of any connection) shows as a foreign byte
+  const s = await rawServer((seen, socket) => {
+    const heads = [...seen.matchAll(/GET \/(\d+)\/(\d+)\/(\w+) /g)];
+    const done = (socket as net.Socket & { done?: number }).done ?? 0;
+    for (const m of heads.slice(done)) {
+      const body = Buffer.alloc(Number(m[2]), Number(m[1]));
+      socket.setNoDelay(true);
+      if (m[3] === 'chunked') {
+        socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n');
+        for (let i = 0; i < body.length; i += 10_000) {
+          const piece = body.subarray(i, i + 10_000);
+          socket.write(`${piece.length.toString(16)}\r\n`);
+          socket.write(piece);
+          socket.write('\r\n');
+        }
+        socket.write('0\r\n\r\n');
+      } else if (m[3] === 'split') {
+        // the head in two reads: the first part must outlive the read it arrived in
+        socket.write('HTTP/1.1 200 OK\r\nContent-Le');
+        setTimeout(() => socket.write(Buffer.concat([Buffer.from(`ngth: ${body.length}\r\n\r\n`), body])), 20);
+      } else {
+        socket.write(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`), body]));
+      }
+    }
+    (socket as net.Socket & { done?: number }).done = heads.length;
+  });
+  const p = pool(s.port, { size: 8 });
+  const kept = (path: string): Promise<Buffer[]> => new Promise((resolve, reject) => {
+    const pieces: Buffer[] = [];
+    p.dispatch({ method: 'GET', path, headers: ['host', 'up.test'], body: null, readTimeoutMs: 5000 }, {
+      onConnect: () => undefined,
+      onHeaders: () => true,
+      onData(chunk) { pieces.push(chunk); return true; },
+      onComplete: () => resolve(pieces),
+      onError: reject,
+    });
+  });
+  const sizes = [40, 3000, 9000, 70_000, 300_000];
+  const framings = ['length', 'chunked', 'split'];
+  const all: { byte: number; size: number; pieces: Promise<Buffer[]> }[] = [];
+  for (let wave = 0; wave < 3; wave++) {
+    const inWave: Promise<Buffer[]>[] = [];
+    for (const [i, size] of sizes.entries()) {
+      for (const [j, framing] of framings.entries()) {
+        const byte = 1 + ((wave * 50 + i * 5 + j) % 250);
+        const pieces = kept(`/${byte}/${size}/${framing}`);
+        all.push({ byte, size, pieces });
+        inWave.push(pieces);
+      }
+    }
+    await Promise.all(inWave);
+  }
+  for (const { byte, size, pieces } of all) {
+    const body = Buffer.concat(await pieces);
+    assert.equal(body.length, size);
+    assert.ok(body.every((b) => b === byte), `a body of ${size} bytes of ${byte} holds foreign bytes`);
+  }
+});
+
 test('backpressure: a handler that returns false stops the reads until it resumes', async () => {
   const big = 'x'.repeat(4 * 1024 * 1024);
   const s = await rawServer(eachRequest(`HTTP/1.1 200 OK\r\nContent-Length: ${big.length}\r\n\r\n${big}`));

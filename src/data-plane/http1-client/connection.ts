@@ -3,6 +3,7 @@ import type { Duplex, Readable } from 'node:stream';
 import { ChunkedDecoder } from '../http1/chunked-decoder.js';
 import { CHUNKED, parseResponseHead, UNTIL_CLOSE } from '../http1/response-head.js';
 import { upstreamFailure } from './errors.js';
+import { ConnectionReads } from './read-buffers.js';
 import { declaredLength, requestHead, type BodyFraming } from './request-head.js';
 
 // One connection to an upstream node, carrying one exchange at a time (no pipelining).
@@ -97,9 +98,17 @@ export class UpstreamConnection {
   private uploadChunked = false;
   private uploadPaused = false;
   private drainWaiter: (() => void) | undefined;
+  /** Reads into buffers of ours; undefined on a connection opened for an Upgrade, whose socket may be handed over. */
+  private readonly reads: ConnectionReads | undefined;
+  readonly socket: Socket;
 
-  constructor(private readonly owner: ConnectionOwner, readonly socket: Socket, connectEvent: 'connect' | 'secureConnect') {
+  /** `open` connects, passing `onread` on (undefined: the socket's own reads, for an Upgrade). */
+  constructor(private readonly owner: ConnectionOwner, open: (onread: ConnectionReads['onread'] | undefined) => Socket,
+    connectEvent: 'connect' | 'secureConnect', forUpgrade: boolean) {
+    this.reads = forUpgrade ? undefined : new ConnectionReads(this.onSocketData);
+    const socket = this.socket = open(this.reads?.onread);
     socket.on(connectEvent, this.onConnected);
+    // with onread, 'data' never fires; the listener keeps the socket flowing, so 'end' is emitted
     socket.on('data', this.onSocketData);
     socket.on('end', this.onSocketEnd);
     socket.on('error', this.onSocketError);
@@ -271,7 +280,7 @@ export class UpstreamConnection {
     for (;;) {
       const r = parseResponseHead(buf, MAX_RESPONSE_HEAD);
       if (r === undefined) {
-        this.partialHead = buf;
+        this.partialHead = this.reads === undefined ? buf : this.reads.keep(buf);
         return undefined;
       }
       if (!r.ok) {
@@ -330,18 +339,18 @@ export class UpstreamConnection {
       const remaining = this.remaining;
       if (chunk.length < remaining) {
         this.remaining = remaining - chunk.length;
-        if (!handler.onData(chunk) && this.handler === handler) this.pause();
+        if (!handler.onData(this.handOn(chunk)) && this.handler === handler) this.pause();
         return;
       }
       if (chunk.length > remaining) this.reusable = false;
       this.remaining = 0;
-      handler.onData(chunk.length === remaining ? chunk : chunk.subarray(0, remaining));
+      handler.onData(this.handOn(chunk.length === remaining ? chunk : chunk.subarray(0, remaining)));
       if (this.handler === handler) this.complete();
     } else if (this.mode === M_CHUNKED) {
       const decoder = this.decoder!;
       let go = true;
       const used = decoder.feed(chunk, (data) => {
-        if (this.handler === handler && !handler.onData(data)) go = false;
+        if (this.handler === handler && !handler.onData(this.handOn(data))) go = false;
       });
       if (this.handler !== handler) return;
       if (decoder.error !== undefined) {
@@ -352,9 +361,15 @@ export class UpstreamConnection {
       } else if (!go) {
         this.pause();
       }
-    } else if (!handler.onData(chunk) && this.handler === handler) {
+    } else if (!handler.onData(this.handOn(chunk)) && this.handler === handler) {
       this.pause();
     }
+  }
+
+  /** A body piece as the handler may keep it: out of a read buffer that the next read overwrites, it is copied or the buffer given up. */
+  private handOn(piece: Buffer): Buffer {
+    const reads = this.reads;
+    return reads !== undefined && reads.lent ? reads.handOn(piece) : piece;
   }
 
   // While the caller holds the body back (a slow client), the upstream is not silent, we
@@ -382,6 +397,7 @@ export class UpstreamConnection {
     this.request = undefined;
     this.decoder = undefined;
     this.state = S_IDLE;
+    this.reads?.exchangeEnded();
     let reusable = this.reusable;
     if (!this.requestSent) {
       // the upstream answered before taking the whole body: what is left of it cannot be sent

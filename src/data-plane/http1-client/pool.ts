@@ -55,7 +55,8 @@ export class NodePool implements ConnectionOwner {
 
   dispatch(req: UpstreamRequest, handler: ResponseHandler): void {
     this.used = true;
-    const c = this.s.tls ? this.idleFor(this.serverName(req)) : this.idle.pop();
+    // an Upgrade gets a connection of its own, opened to be handed over (its exchange never returns it to the pool)
+    const c = req.upgrade !== undefined ? undefined : this.s.tls ? this.idleFor(this.serverName(req)) : this.idle.pop();
     (c ?? this.connect(req)).run(req, handler);
   }
 
@@ -105,22 +106,27 @@ export class NodePool implements ConnectionOwner {
 
   private connect(req: UpstreamRequest): UpstreamConnection {
     let c: UpstreamConnection;
+    const forUpgrade = req.upgrade !== undefined;
     if (this.s.tls) {
       const servername = this.serverName(req);
       const key = servername ?? '';
-      const socket = tls.connect({
-        host: this.host, port: this.port, servername, rejectUnauthorized: this.s.verifyTls,
-        cert: this.s.clientCert, key: this.s.clientKey, ALPNProtocols: ['http/1.1'],
-        session: this.tlsSessions.get(key),
-      });
-      socket.on('session', (session: Buffer) => {
-        if (this.tlsSessions.size >= MAX_TLS_SESSIONS && !this.tlsSessions.has(key)) this.tlsSessions.clear();
-        this.tlsSessions.set(key, session);
-      });
-      c = new UpstreamConnection(this, socket, 'secureConnect');
+      c = new UpstreamConnection(this, (onread) => {
+        const socket = tls.connect({
+          host: this.host, port: this.port, servername, rejectUnauthorized: this.s.verifyTls,
+          cert: this.s.clientCert, key: this.s.clientKey, ALPNProtocols: ['http/1.1'],
+          session: this.tlsSessions.get(key),
+          // tls.connect takes net's onread (Node's docs say so; its types do not)
+          ...({ onread } as object),
+        });
+        socket.on('session', (session: Buffer) => {
+          if (this.tlsSessions.size >= MAX_TLS_SESSIONS && !this.tlsSessions.has(key)) this.tlsSessions.clear();
+          this.tlsSessions.set(key, session);
+        });
+        return socket;
+      }, 'secureConnect', forUpgrade);
       c.serverName = servername;
     } else {
-      c = new UpstreamConnection(this, net.connect({ host: this.host, port: this.port }), 'connect');
+      c = new UpstreamConnection(this, (onread) => net.connect({ host: this.host, port: this.port, onread }), 'connect', forUpgrade);
     }
     this.open.add(c);
     return c;
