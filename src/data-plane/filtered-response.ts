@@ -132,8 +132,12 @@ export class FilteredResponse {
       this.ex.res.end(last.length > 0 ? Buffer.concat([held, last]) : held);
       return;
     }
-    if (last.length > 0) this.ex.res.write(last);
-    this.ex.res.end();
+    // nothing written yet (a filter that holds the body to its end): one write, with a Content-Length
+    if (!this.ex.res.headersSent) this.ex.res.end(last);
+    else {
+      if (last.length > 0) this.ex.res.write(last);
+      this.ex.res.end();
+    }
   }
 
   /** A chunk that queued behind earlier work: filtered (when the body is) and written. */
@@ -149,10 +153,12 @@ export class FilteredResponse {
   }
 
   /**
-   * The first filtered chunk waits for the rest of this turn of the event loop: a body
-   * complete by then (a small response: undici hands over its data and its end together)
-   * goes out in one write with a Content-Length instead of head, chunk and terminator in
-   * three. A body still streaming loses nothing but that turn.
+   * With body filters (which may change the length, so the head lost its Content-Length),
+   * the first chunk waits until the upstream read it came in has been handled: a body
+   * complete by then (a small response: its data and its end arrive in one read) goes out
+   * in one write with a Content-Length instead of chunked. A body still streaming loses
+   * nothing but that moment. Without body filters the head keeps its framing and the
+   * connection batches the writes of a tick anyway: nothing is held.
    */
   private held: Buffer | undefined;
 
@@ -168,9 +174,9 @@ export class FilteredResponse {
       const held = this.held;
       this.held = undefined;
       this.writeNow(held);
-    } else if (!this.ex.res.headersSent) {
+    } else if (this.filterBody && !this.ex.res.headersSent) {
       this.held = chunk;
-      setImmediate(this.releaseHeld);
+      queueMicrotask(this.releaseHeld);
       return true;
     }
     return this.writeNow(chunk);
