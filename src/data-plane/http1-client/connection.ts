@@ -195,17 +195,23 @@ export class UpstreamConnection {
     waiter?.();
   }
 
-  /** Writes one piece of a streamed body; false when the socket's buffer is full. */
+  /**
+   * Writes one piece of a streamed body; false when the socket holds more than its
+   * high-water mark unsent (not write()'s answer, which counts a piece before the kernel
+   * took it: see Http1Connection.send).
+   */
   private writeBodyChunk(chunk: Buffer): boolean {
     const socket = this.socket;
-    if (!this.uploadChunked) return socket.write(chunk);
-    if (chunk.length === 0) return true;
-    socket.cork();
-    socket.write(chunk.length.toString(16) + CRLF, 'latin1');
-    socket.write(chunk);
-    const ok = socket.write(CRLF, 'latin1');
-    socket.uncork();
-    return ok;
+    if (!this.uploadChunked) {
+      socket.write(chunk);
+    } else if (chunk.length > 0) {
+      socket.cork();
+      socket.write(chunk.length.toString(16) + CRLF, 'latin1');
+      socket.write(chunk);
+      socket.write(CRLF, 'latin1');
+      socket.uncork();
+    }
+    return socket.writableLength < socket.writableHighWaterMark;
   }
 
   private finishBody(): void {

@@ -381,24 +381,32 @@ export class Http1Connection implements BodySource {
    * piece and `suffix` (chunk framing). A small response goes out as one buffer in one
    * write: cheaper than `writev` of its parts, which is most of a small proxied response's
    * cost. A large piece is written as is, between its framing, in one corked batch.
+   *
+   * false: the socket holds more than its high-water mark unsent. Not what write()
+   * returns: that counts the piece before the kernel took it, so a piece over the mark
+   * (every 64 KiB read of a large body) says "wait for drain" even when it is already
+   * gone, and the upstream would pause and resume for each one.
    */
   send(prefix: string, body: Buffer | undefined, suffix: string): boolean {
     const socket = this.socket;
     if (!socket.writable) return false;
-    if (body === undefined) return socket.write(prefix + suffix, 'latin1');
-    if (body.length <= COALESCE_LIMIT) {
+    if (body === undefined) {
+      socket.write(prefix + suffix, 'latin1');
+    } else if (body.length <= COALESCE_LIMIT) {
       const out = Buffer.allocUnsafe(prefix.length + body.length + suffix.length);
       out.write(prefix, 0, 'latin1');
       body.copy(out, prefix.length);
       if (suffix !== '') out.write(suffix, prefix.length + body.length, 'latin1');
-      return socket.write(out);
+      socket.write(out);
+    } else if (prefix === '' && suffix === '') {
+      socket.write(body);
+    } else {
+      socket.cork();
+      if (prefix !== '') socket.write(prefix, 'latin1');
+      socket.write(body);
+      if (suffix !== '') socket.write(suffix, 'latin1');
+      socket.uncork();
     }
-    if (prefix === '' && suffix === '') return socket.write(body);
-    socket.cork();
-    if (prefix !== '') socket.write(prefix, 'latin1');
-    socket.write(body);
-    if (suffix !== '') socket.write(suffix, 'latin1');
-    socket.uncork();
     return socket.writableLength < socket.writableHighWaterMark;
   }
 
