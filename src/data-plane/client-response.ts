@@ -17,6 +17,8 @@ export interface ClientResponse {
   readonly bodyBytes: number;
   /** Everything handed to the client for this response, head and framing included (nginx `bytes_sent`). */
   readonly bytesSent: number;
+  /** The last write left nothing queued: the kernel has its bytes, the Buffer written is referenced no more. */
+  readonly lastWriteFlushed: boolean;
   /** Runs once, when the response is finished or can no longer be. */
   onClose(fn: () => void): void;
   /** Runs each time the client can take more after a `write` returned false. */
@@ -44,6 +46,7 @@ export abstract class ResponseBase {
   destroyed = false;
   bodyBytes = 0;
   bytesSent = 0;
+  lastWriteFlushed = false;
   private closeListeners: (() => void)[] | undefined;
   protected drainListener: (() => void) | undefined;
 

@@ -52,8 +52,12 @@ export class FilteredResponse {
     this.ex.res.writeHead(status, status === upstreamStatus ? statusText : undefined, run.response.flatten(), true);
   }
 
+  /** The last chunk given to data() is referenced no more: written whole to the kernel, unfiltered. */
+  pieceReleased = false;
+
   /** One body chunk. false: wait for `resume` (the client socket is full, or a filter is working). */
   data(chunk: Buffer): boolean {
+    this.pieceReleased = false;
     if (this.gaveUp) return false;
     // undici hands over an empty chunk on resuming after a pause: holding it behind an
     // async body_filter would pause it again, for ever
@@ -62,7 +66,11 @@ export class FilteredResponse {
       this.hold(() => this.filtered(chunk, false));
       return false;
     }
-    if (!this.filterBody) return this.write(chunk);
+    if (!this.filterBody) {
+      const go = this.write(chunk);
+      this.pieceReleased = this.ex.res.lastWriteFlushed;
+      return go;
+    }
     let out: Buffer | Promise<Buffer>;
     try {
       out = runBodyFilter(this.run, chunk, false);

@@ -18,6 +18,8 @@ export interface ResponseHandler {
   onHeaders(status: number, headers: string[], resume: () => void, statusText: string): boolean;
   /** A piece of the (de-chunked) body. Returning false pauses reading until `resume`. */
   onData(chunk: Buffer): boolean;
+  /** Set by each onData: nothing references that piece any more (written to the kernel whole, or dropped), so its memory may be read into again. */
+  readonly pieceReleased?: boolean;
   onComplete(): void;
   onError(err: Error): void;
   /** The upstream accepted an Upgrade: the socket is the caller's from now on, paused, with any bytes after the 101 unread in it. */
@@ -345,18 +347,18 @@ export class UpstreamConnection {
       const remaining = this.remaining;
       if (chunk.length < remaining) {
         this.remaining = remaining - chunk.length;
-        if (!handler.onData(this.handOn(chunk)) && this.handler === handler) this.pause();
+        if (!this.deliver(handler, chunk) && this.handler === handler) this.pause();
         return;
       }
       if (chunk.length > remaining) this.reusable = false;
       this.remaining = 0;
-      handler.onData(this.handOn(chunk.length === remaining ? chunk : chunk.subarray(0, remaining)));
+      this.deliver(handler, chunk.length === remaining ? chunk : chunk.subarray(0, remaining));
       if (this.handler === handler) this.complete();
     } else if (this.mode === M_CHUNKED) {
       const decoder = this.decoder!;
       let go = true;
       const used = decoder.feed(chunk, (data) => {
-        if (this.handler === handler && !handler.onData(this.handOn(data))) go = false;
+        if (this.handler === handler && !this.deliver(handler, data)) go = false;
       });
       if (this.handler !== handler) return;
       if (decoder.error !== undefined) {
@@ -367,15 +369,22 @@ export class UpstreamConnection {
       } else if (!go) {
         this.pause();
       }
-    } else if (!handler.onData(this.handOn(chunk)) && this.handler === handler) {
+    } else if (!this.deliver(handler, chunk) && this.handler === handler) {
       this.pause();
     }
   }
 
-  /** A body piece as the handler may keep it: out of a read buffer that the next read overwrites, it is copied or the buffer given up. */
-  private handOn(piece: Buffer): Buffer {
+  /**
+   * Hands a body piece to the handler (false: it asks to pause). Out of a read buffer
+   * that the next read overwrites, the piece is a copy or the buffer is given up, unless
+   * the handler says it released the piece at once.
+   */
+  private deliver(handler: ResponseHandler, piece: Buffer): boolean {
     const reads = this.reads;
-    return reads !== undefined && reads.lent ? reads.handOn(piece) : piece;
+    if (reads === undefined || !reads.lent) return handler.onData(piece);
+    const go = handler.onData(reads.handOn(piece));
+    if (handler.pieceReleased === true) reads.released();
+    return go;
   }
 
   // While the caller holds the body back (a slow client), the upstream is not silent, we

@@ -410,12 +410,19 @@ export class Http1Connection implements BodySource {
     return socket.writableLength < socket.writableHighWaterMark;
   }
 
+  /** @internal Nothing written is queued in the socket: the kernel took all of it (a corked batch is queued). */
+  get flushed(): boolean {
+    return this.socket.writableLength === 0;
+  }
+
   /**
    * @internal As send, but the socket stays corked until the end of this tick, so the
    * pieces written meanwhile (a streamed answer's events, parsed from one upstream read)
    * leave in one system call, as node's own http server does.
    */
   sendBatched(prefix: string, body: Buffer | undefined, suffix: string): boolean {
+    // a large piece gains nothing from waiting for others, and written now it can be released at once (its read buffer reused)
+    if (!this.batching && body !== undefined && body.length > COALESCE_LIMIT) return this.send(prefix, body, suffix);
     if (!this.batching && this.socket.writable) {
       this.batching = true;
       this.socket.cork();

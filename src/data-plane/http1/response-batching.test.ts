@@ -93,3 +93,28 @@ test('a Content-Length body in several pieces is batched per tick and arrives wh
     assert.ok(writes() <= 2, `${writes()} writes`);
   });
 });
+
+test('a write reports what the socket still holds: lastWriteFlushed when the kernel took it all, backpressure only past the mark', async () => {
+  let release: (() => void) | undefined;
+  const seen: { flushed: boolean; ok: boolean }[] = [];
+  await withListener((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(64 * 1024 + 32 * 1024 * 1024) });
+    // a 64 KiB piece the kernel takes at once: no backpressure although it is over node's 16 KiB mark
+    seen.push({ ok: res.write(Buffer.alloc(64 * 1024, 1)), flushed: res.lastWriteFlushed });
+    // 32 MiB to a client that is not reading: queued in the socket
+    seen.push({ ok: res.write(Buffer.alloc(32 * 1024 * 1024, 2)), flushed: res.lastWriteFlushed });
+    release = () => res.end();
+  }, async (port) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.write('GET / HTTP/1.1\r\nhost: t\r\n\r\n');
+    socket.pause();
+    for (let i = 0; i < 100 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(seen, [{ ok: true, flushed: true }, { ok: false, flushed: false }]);
+    let got = 0;
+    socket.on('data', (d: Buffer) => { got += d.length; });
+    socket.resume();
+    release!();
+    for (let i = 0; i < 500 && got < 32 * 1024 * 1024; i++) await new Promise((r) => setTimeout(r, 10));
+    socket.destroy();
+  });
+});

@@ -6,6 +6,8 @@ export type { HeaderInput };
 /** What a response writes through: its connection (connection.ts), seen from here as no more than this. */
 export interface ResponseOutput {
   send(prefix: string, body: Buffer | undefined, suffix: string): boolean;
+  /** Nothing written is queued in the socket (all of it is in the kernel). */
+  readonly flushed: boolean;
   /** As send, but grouped with the other writes of this tick into one system call. */
   sendBatched(prefix: string, body: Buffer | undefined, suffix: string): boolean;
   responseFinished(res: HttpResponse, close: boolean): void;
@@ -117,12 +119,16 @@ export class HttpResponse extends ResponseBase implements ClientResponse {
 
   private send(prefix: string, body: Buffer | undefined, suffix: string): boolean {
     this.bytesSent += prefix.length + (body?.length ?? 0) + suffix.length;
-    return this.conn.send(prefix, body, suffix);
+    const ok = this.conn.send(prefix, body, suffix);
+    this.lastWriteFlushed = this.conn.flushed;
+    return ok;
   }
 
   private sendBatched(prefix: string, body: Buffer | undefined, suffix: string): boolean {
     this.bytesSent += prefix.length + (body?.length ?? 0) + suffix.length;
-    return this.conn.sendBatched(prefix, body, suffix);
+    const ok = this.conn.sendBatched(prefix, body, suffix);
+    this.lastWriteFlushed = this.conn.flushed;
+    return ok;
   }
 
   /** Abandons the response: the connection is closed, which is all a client can be told mid-body. */

@@ -187,11 +187,24 @@ export class Forwarder implements ResponseHandler {
     return this.filtered.head(statusCode, statusText, clientResponseHeaders(rawHeaders, this.deps.serverHeader));
   }
 
+  /** See ResponseHandler.pieceReleased: the client's socket took the last piece whole, or it was dropped. */
+  pieceReleased = false;
+
   onData(chunk: Buffer): boolean {
     this.ex.upstreamBodyBytes! += chunk.length;
-    if (this.discarding) return true;
-    if (this.filtered !== undefined) return this.filtered.data(chunk);
-    return this.ex.res.write(chunk);
+    if (this.discarding) {
+      this.pieceReleased = true;
+      return true;
+    }
+    if (this.filtered !== undefined) {
+      const go = this.filtered.data(chunk);
+      this.pieceReleased = this.filtered.pieceReleased;
+      return go;
+    }
+    const res = this.ex.res;
+    const go = res.write(chunk);
+    this.pieceReleased = res.lastWriteFlushed;
+    return go;
   }
 
   onComplete(): void {
