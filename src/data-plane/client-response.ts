@@ -17,8 +17,11 @@ export interface ClientResponse {
   readonly bodyBytes: number;
   /** Everything handed to the client for this response, head and framing included (nginx `bytes_sent`). */
   readonly bytesSent: number;
-  /** The last write left nothing queued: the kernel has its bytes, the Buffer written is referenced no more. */
-  readonly lastWriteFlushed: boolean;
+  /**
+   * Nothing written is queued unsent: the kernel has all of it. Read right after a write, it
+   * says that the Buffer written is referenced no more (its memory may be reused).
+   */
+  readonly flushed: boolean;
   /** Runs once, when the response is finished or can no longer be. */
   onClose(fn: () => void): void;
   /** Runs each time the client can take more after a `write` returned false. */
@@ -46,7 +49,7 @@ export abstract class ResponseBase {
   destroyed = false;
   bodyBytes = 0;
   bytesSent = 0;
-  lastWriteFlushed = false;
+  abstract readonly flushed: boolean;
   private closeListeners: (() => void)[] | undefined;
   protected drainListener: (() => void) | undefined;
 

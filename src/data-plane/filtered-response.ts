@@ -52,12 +52,13 @@ export class FilteredResponse {
     this.ex.res.writeHead(status, status === upstreamStatus ? statusText : undefined, run.response.flatten(), true);
   }
 
-  /** The last chunk given to data() is referenced no more: written whole to the kernel, unfiltered. */
-  pieceReleased = false;
+  /** Asked right after data(): that chunk is referenced no more (unfiltered, not queued behind work, and the client's socket took it whole). */
+  pieceReleased(): boolean {
+    return !this.filterBody && this.holding === undefined && this.ex.res.flushed;
+  }
 
   /** One body chunk. false: wait for `resume` (the client socket is full, or a filter is working). */
   data(chunk: Buffer): boolean {
-    this.pieceReleased = false;
     if (this.gaveUp) return false;
     // undici hands over an empty chunk on resuming after a pause: holding it behind an
     // async body_filter would pause it again, for ever
@@ -66,11 +67,7 @@ export class FilteredResponse {
       this.hold(() => this.filtered(chunk, false));
       return false;
     }
-    if (!this.filterBody) {
-      const go = this.write(chunk);
-      this.pieceReleased = this.ex.res.lastWriteFlushed;
-      return go;
-    }
+    if (!this.filterBody) return this.write(chunk);
     let out: Buffer | Promise<Buffer>;
     try {
       out = runBodyFilter(this.run, chunk, false);

@@ -1,5 +1,6 @@
 import { request, Agent } from 'undici';
 import net from 'node:net';
+import assert from 'node:assert/strict';
 
 export interface SimpleResponse {
   status: number;
@@ -39,4 +40,18 @@ export function rawRequest(port: number, data: string | Buffer, timeoutMs = 5000
     socket.on('error', (e) => { clearTimeout(timer); if (out) resolve(out); else reject(e); });
     socket.write(data);
   });
+}
+
+/**
+ * An answer whose body the gateway framed itself (a filter changed or may have changed it):
+ * chunked, or a Content-Length that is the length of the body as sent, never one from before.
+ */
+export function assertOwnFraming(r: SimpleResponse): void {
+  const length = r.headers['content-length'];
+  if (length === undefined) {
+    assert.equal(r.headers['transfer-encoding'], 'chunked', 'no Content-Length: chunked');
+  } else {
+    assert.equal(Number(length), Buffer.byteLength(r.body), 'the Content-Length is the body sent');
+    assert.equal(r.headers['transfer-encoding'], undefined);
+  }
 }

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
 import { ChunkedDecoder } from '../http1/chunked-decoder.js';
+import { hasRoom } from '../http1/socket-room.js';
 import { CHUNKED, parseResponseHead, UNTIL_CLOSE } from '../http1/response-head.js';
 import { upstreamFailure } from './errors.js';
 import { ConnectionReads } from './read-buffers.js';
@@ -18,8 +19,11 @@ export interface ResponseHandler {
   onHeaders(status: number, headers: string[], resume: () => void, statusText: string): boolean;
   /** A piece of the (de-chunked) body. Returning false pauses reading until `resume`. */
   onData(chunk: Buffer): boolean;
-  /** Set by each onData: nothing references that piece any more (written to the kernel whole, or dropped), so its memory may be read into again. */
-  readonly pieceReleased?: boolean;
+  /**
+   * Asked right after onData, when the piece lies in a buffer the client would read into
+   * again: true when nothing references it any more (written to the kernel whole, or dropped).
+   */
+  pieceReleased?(): boolean;
   onComplete(): void;
   onError(err: Error): void;
   /** The upstream accepted an Upgrade: the socket is the caller's from now on, paused, with any bytes after the 101 unread in it. */
@@ -197,11 +201,7 @@ export class UpstreamConnection {
     waiter?.();
   }
 
-  /**
-   * Writes one piece of a streamed body; false when the socket holds more than its
-   * high-water mark unsent (not write()'s answer, which counts a piece before the kernel
-   * took it: see Http1Connection.send).
-   */
+  /** Writes one piece of a streamed body; false when the socket has no room (socket-room.ts). */
   private writeBodyChunk(chunk: Buffer): boolean {
     const socket = this.socket;
     if (!this.uploadChunked) {
@@ -213,7 +213,7 @@ export class UpstreamConnection {
       socket.write(CRLF, 'latin1');
       socket.uncork();
     }
-    return socket.writableLength < socket.writableHighWaterMark;
+    return hasRoom(socket);
   }
 
   private finishBody(): void {
@@ -383,7 +383,7 @@ export class UpstreamConnection {
     const reads = this.reads;
     if (reads === undefined || !reads.lent) return handler.onData(piece);
     const go = handler.onData(reads.handOn(piece));
-    if (handler.pieceReleased === true) reads.released();
+    if (reads.gaveLast && handler.pieceReleased?.() === true) reads.released();
     return go;
   }
 

@@ -45,7 +45,7 @@ export class ConnectionReads {
   /** Pieces of the owned buffer handed on and not known to be released. */
   private outstanding = 0;
   /** The last piece handOn returned is the owned buffer's bytes (not a copy). */
-  private lastGiven = false;
+  gaveLast = false;
 
   constructor(onBytes: (chunk: Buffer) => void) {
     this.onread = {
@@ -61,10 +61,10 @@ export class ConnectionReads {
 
   /** A body piece about to be handed on (lent is true): a copy, or the bytes themselves when their buffer is this connection's own. */
   handOn(piece: Buffer): Buffer {
-    this.lastGiven = false;
+    this.gaveLast = false;
     if (piece.length <= COPY_LIMIT) return copyOf(piece);
     if (this.owned) {
-      this.lastGiven = true;
+      this.gaveLast = true;
       this.outstanding++;
       return piece;
     }
@@ -74,8 +74,8 @@ export class ConnectionReads {
 
   /** The piece handOn last returned is no longer referenced (its bytes are in the kernel, or dropped). */
   released(): void {
-    if (this.lastGiven) {
-      this.lastGiven = false;
+    if (this.gaveLast) {
+      this.gaveLast = false;
       this.outstanding--;
     }
   }
@@ -94,7 +94,7 @@ export class ConnectionReads {
   private readonly next = (): Buffer => {
     const reusable = this.outstanding === 0;
     this.outstanding = 0;
-    this.lastGiven = false;
+    this.gaveLast = false;
     if (!this.wantsOwn) {
       if (this.owned) {
         if (reusable && free.length < FREE_MAX) free.push(this.buffer!);

@@ -5,6 +5,7 @@ import { parseRequestHead } from './request-head.js';
 import { ChunkedDecoder } from './chunked-decoder.js';
 import { HttpRequest, RequestBody, type BodySource } from './request.js';
 import { HttpResponse } from './response.js';
+import { hasRoom } from './socket-room.js';
 
 export interface Http1Handlers {
   /** A parsed request; the body (if any) streams in `req.body` while the handler works. */
@@ -381,11 +382,7 @@ export class Http1Connection implements BodySource {
    * piece and `suffix` (chunk framing). A small response goes out as one buffer in one
    * write: cheaper than `writev` of its parts, which is most of a small proxied response's
    * cost. A large piece is written as is, between its framing, in one corked batch.
-   *
-   * false: the socket holds more than its high-water mark unsent. Not what write()
-   * returns: that counts the piece before the kernel took it, so a piece over the mark
-   * (every 64 KiB read of a large body) says "wait for drain" even when it is already
-   * gone, and the upstream would pause and resume for each one.
+   * false: the socket has no room (socket-room.ts), wait for drain.
    */
   send(prefix: string, body: Buffer | undefined, suffix: string): boolean {
     const socket = this.socket;
@@ -407,7 +404,7 @@ export class Http1Connection implements BodySource {
       if (suffix !== '') socket.write(suffix, 'latin1');
       socket.uncork();
     }
-    return socket.writableLength < socket.writableHighWaterMark;
+    return hasRoom(socket);
   }
 
   /** @internal Nothing written is queued in the socket: the kernel took all of it (a corked batch is queued). */

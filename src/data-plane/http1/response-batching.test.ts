@@ -94,15 +94,15 @@ test('a Content-Length body in several pieces is batched per tick and arrives wh
   });
 });
 
-test('a write reports what the socket still holds: lastWriteFlushed when the kernel took it all, backpressure only past the mark', async () => {
+test('a write reports what the socket still holds: flushed when the kernel took it all, backpressure only past the mark', async () => {
   let release: (() => void) | undefined;
   const seen: { flushed: boolean; ok: boolean }[] = [];
   await withListener((_req, res) => {
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(64 * 1024 + 32 * 1024 * 1024) });
     // a 64 KiB piece the kernel takes at once: no backpressure although it is over node's 16 KiB mark
-    seen.push({ ok: res.write(Buffer.alloc(64 * 1024, 1)), flushed: res.lastWriteFlushed });
+    seen.push({ ok: res.write(Buffer.alloc(64 * 1024, 1)), flushed: res.flushed });
     // 32 MiB to a client that is not reading: queued in the socket
-    seen.push({ ok: res.write(Buffer.alloc(32 * 1024 * 1024, 2)), flushed: res.lastWriteFlushed });
+    seen.push({ ok: res.write(Buffer.alloc(32 * 1024 * 1024, 2)), flushed: res.flushed });
     release = () => res.end();
   }, async (port) => {
     const socket = net.connect(port, '127.0.0.1');

@@ -119,16 +119,16 @@ export class HttpResponse extends ResponseBase implements ClientResponse {
 
   private send(prefix: string, body: Buffer | undefined, suffix: string): boolean {
     this.bytesSent += prefix.length + (body?.length ?? 0) + suffix.length;
-    const ok = this.conn.send(prefix, body, suffix);
-    this.lastWriteFlushed = this.conn.flushed;
-    return ok;
+    return this.conn.send(prefix, body, suffix);
   }
 
   private sendBatched(prefix: string, body: Buffer | undefined, suffix: string): boolean {
     this.bytesSent += prefix.length + (body?.length ?? 0) + suffix.length;
-    const ok = this.conn.sendBatched(prefix, body, suffix);
-    this.lastWriteFlushed = this.conn.flushed;
-    return ok;
+    return this.conn.sendBatched(prefix, body, suffix);
+  }
+
+  get flushed(): boolean {
+    return this.conn.flushed;
   }
 
   /** Abandons the response: the connection is closed, which is all a client can be told mid-body. */

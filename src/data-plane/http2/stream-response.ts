@@ -22,6 +22,8 @@ function ignore(): void {}
 export class Http2Response extends ResponseBase implements ClientResponse {
   /** This side reset the stream (destroy): not a client reset, for the rapid-reset count. */
   resetHere = false;
+  /** Never claimed: node:http2 may hold written data in the session, out of sight of the stream. */
+  readonly flushed = false;
   private headers: HeaderInput | undefined;
   private noBody: boolean;
   private wantTrailers = false;

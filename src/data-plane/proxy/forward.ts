@@ -187,24 +187,16 @@ export class Forwarder implements ResponseHandler {
     return this.filtered.head(statusCode, statusText, clientResponseHeaders(rawHeaders, this.deps.serverHeader));
   }
 
-  /** See ResponseHandler.pieceReleased: the client's socket took the last piece whole, or it was dropped. */
-  pieceReleased = false;
-
   onData(chunk: Buffer): boolean {
     this.ex.upstreamBodyBytes! += chunk.length;
-    if (this.discarding) {
-      this.pieceReleased = true;
-      return true;
-    }
-    if (this.filtered !== undefined) {
-      const go = this.filtered.data(chunk);
-      this.pieceReleased = this.filtered.pieceReleased;
-      return go;
-    }
-    const res = this.ex.res;
-    const go = res.write(chunk);
-    this.pieceReleased = res.lastWriteFlushed;
-    return go;
+    if (this.discarding) return true;
+    if (this.filtered !== undefined) return this.filtered.data(chunk);
+    return this.ex.res.write(chunk);
+  }
+
+  /** See ResponseHandler.pieceReleased: the last piece was dropped, or the client's socket took it whole. */
+  pieceReleased(): boolean {
+    return this.discarding || (this.filtered === undefined ? this.ex.res.flushed : this.filtered.pieceReleased());
   }
 
   onComplete(): void {

@@ -6,7 +6,7 @@ import { eventually } from '../../helpers/gateway.js';
 import { startWithAdminRoute } from '../../helpers/admin-route.js';
 import { startLoopbackServer, type LoopbackServer, type ReceivedRequest } from '../../helpers/loopback-server.js';
 import type { TestUpstream } from '../../fixtures/upstream.js';
-import { get } from '../../helpers/http.js';
+import { assertOwnFraming, get } from '../../helpers/http.js';
 import { routeTo, type AdminCall } from '../admin/client.js';
 import { logEntry, metricValue } from '../../helpers/observe.js';
 import { uidBucket } from '../../../src/plugins/common/gray-choice.js';
@@ -57,18 +57,6 @@ const app1 = {
   injection: { head: ['<meta name="fg">'], globalConfig: { enabled: true, value: '{ "env": "prod" }' } },
 };
 
-/**
- * An edited body never carries the Content-Length of the body before the edit: it goes out
- * chunked, or (complete before the head left) with the length of the edited body.
- */
-function assertFramed(r: { headers: Record<string, string | string[] | undefined>; body: string }): void {
-  const length = r.headers['content-length'];
-  if (length === undefined) assert.equal(r.headers['transfer-encoding'], 'chunked');
-  else {
-    assert.equal(Number(length), Buffer.byteLength(r.body));
-    assert.equal(r.headers['transfer-encoding'], undefined);
-  }
-}
 
 async function fetched(path: string, headers: Record<string, string> = {}) {
   const before = seen.length;
@@ -114,7 +102,7 @@ test('a user on the allow-list gets the gray page: rewritten path and host, pinn
   assert.equal(r.headers.etag, undefined);
   assert.equal(r.body, '<html><head><title>app1 gray</title><script>var HIGRESS_CONSOLE_CONFIG = {\nFEATURE_STATUS:{"beta":true},\n  "env": "prod"  \n}\n</script>\n'
     + '<meta name="fg">\n</head><body><script src="/app1/gray/main.js"></script></body></html>');
-  assertFramed(r);
+  assertOwnFraming(r); // an edited body: never the Content-Length from before the edit
 });
 
 test('the user id from the header, a cookie tag, or nothing: gray, gray, base (the backend cookie then expires)', async () => {
@@ -148,7 +136,7 @@ test('a 404 of the versioned file is answered with notFoundUri of that version, 
   assert.equal(r.status, 404);
   assert.equal(r.headers['content-type'], 'text/html');
   assert.equal(r.body, '<p>nothing here (gray)</p>');
-  assertFramed(r);
+  assertOwnFraming(r); // an edited body: never the Content-Length from before the edit
 });
 
 test('skippedPaths go through untouched', async () => {
