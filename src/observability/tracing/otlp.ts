@@ -3,7 +3,7 @@ import { DoubleValue, epochMicros, STATUS, type Attributes, type AttributeValue,
 // OTLP/HTTP's binary body: an ExportTraceServiceRequest (opentelemetry-proto,
 // collector/trace/v1) in protobuf. Only the few messages and wire types a trace export
 // needs are written, so this is a small writer of our own rather than a protobuf runtime:
-// varints, 64-bit little-endian fields and length-delimited fields. The tests decode its
+// varints, 64-bit little-endian fields and length-delimited fields, in one pass. The tests decode its
 // output with the official definitions (the protobufjs root generated from
 // opentelemetry-proto), not with anything here.
 
@@ -11,10 +11,17 @@ const VARINT = 0;
 const I64 = 1;
 const LEN = 2;
 
-/** A growable buffer of protobuf fields; a nested message is written into its own and copied in. */
+/**
+ * One growable buffer the whole request is written into. A length-delimited field (a
+ * nested message, a string) reserves one byte for its length and fixes it once its content
+ * is written: the content is moved along in the rare case its length needs more bytes (a
+ * span over 127 bytes), instead of writing every nested message into a buffer of its own.
+ */
 class ProtoWriter {
-  private buf = Buffer.allocUnsafe(256);
+  private buf = Buffer.allocUnsafe(64 * 1024);
   private pos = 0;
+  /** Where each open length-delimited field's length byte is. */
+  private readonly open: number[] = [];
 
   private room(n: number): void {
     if (this.pos + n <= this.buf.length) return;
@@ -67,40 +74,72 @@ class ProtoWriter {
     this.pos = this.buf.writeDoubleLE(n, this.pos);
   }
 
-  /** fixed64 nanoseconds since the epoch, from microseconds. */
+  /**
+   * fixed64 nanoseconds since the epoch, from microseconds, as two 32-bit halves: a
+   * nanosecond count passes 2^53, so it is not computed as one number.
+   */
   nanos(field: number, micros: number): void {
     this.tag(field, I64);
     this.room(8);
-    this.pos = this.buf.writeBigUInt64LE(BigInt(micros) * 1000n, this.pos);
+    const high = Math.floor(micros / 0x100000000);
+    const low = (micros - high * 0x100000000) * 1000;
+    const carry = Math.floor(low / 0x100000000);
+    this.pos = this.buf.writeUInt32LE(low - carry * 0x100000000, this.pos);
+    this.pos = this.buf.writeUInt32LE(high * 1000 + carry, this.pos);
   }
 
-  bytes(field: number, b: Buffer): void {
+  /** Opens a length-delimited field; `end()` closes the latest one. */
+  begin(field: number): void {
     this.tag(field, LEN);
-    this.varint(b.length);
-    this.room(b.length);
-    this.pos += b.copy(this.buf, this.pos);
+    this.room(1);
+    this.open.push(this.pos++);
+  }
+
+  end(): void {
+    const at = this.open.pop()!;
+    const len = this.pos - at - 1;
+    if (len < 0x80) {
+      this.buf[at] = len;
+      return;
+    }
+    let extra = 0;
+    for (let n = len; n > 0x7f; n = Math.floor(n / 128)) extra++;
+    this.room(extra);
+    this.buf.copyWithin(at + 1 + extra, at + 1, this.pos);
+    const end = this.pos + extra;
+    this.pos = at;
+    this.varint(len);
+    this.pos = end;
   }
 
   string(field: number, s: string): void {
-    const n = Buffer.byteLength(s);
-    this.tag(field, LEN);
-    this.varint(n);
-    this.room(n);
-    this.pos += this.buf.write(s, this.pos, 'utf8');
+    this.begin(field);
+    this.room(s.length * 3);
+    // short ASCII (attribute keys, methods, paths) byte by byte: cheaper than a call into Buffer.write
+    const buf = this.buf;
+    const start = this.pos;
+    let i = 0;
+    if (s.length <= 64) {
+      for (; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[start + i] = c;
+      }
+    }
+    this.pos = i === s.length ? start + i : start + buf.write(s, start, 'utf8');
+    this.end();
   }
 
+  /** Bytes given as hex (ids). */
   hex(field: number, id: string): void {
-    this.bytes(field, Buffer.from(id, 'hex'));
-  }
-
-  message(field: number, write: (w: ProtoWriter) => void): void {
-    const inner = new ProtoWriter();
-    write(inner);
-    this.bytes(field, inner.finish());
+    this.begin(field);
+    this.room(id.length >> 1);
+    this.pos += this.buf.write(id, this.pos, 'hex');
+    this.end();
   }
 
   finish(): Buffer {
-    return this.buf.subarray(0, this.pos);
+    return Buffer.from(this.buf.subarray(0, this.pos));
   }
 }
 
@@ -116,11 +155,12 @@ function anyValue(w: ProtoWriter, v: AttributeValue): void {
 // repeated common/v1 KeyValue at `field`
 function keyValues(w: ProtoWriter, field: number, attrs: Attributes): void {
   for (let i = 0; i + 1 < attrs.length; i += 2) {
-    const value = attrs[i + 1]!;
-    w.message(field, (kv) => {
-      kv.string(1, attrs[i] as string);
-      kv.message(2, (av) => anyValue(av, value));
-    });
+    w.begin(field);
+    w.string(1, attrs[i] as string);
+    w.begin(2);
+    anyValue(w, attrs[i + 1]!);
+    w.end();
+    w.end();
   }
 }
 
@@ -136,10 +176,10 @@ function span(w: ProtoWriter, s: SpanRecord): void {
   w.nanos(8, epochMicros(s.end));
   keyValues(w, 9, s.attributes);
   if (s.status !== STATUS.UNSET) {
-    w.message(15, (st) => {
-      if (s.status === STATUS.ERROR && s.statusMessage !== '') st.string(2, s.statusMessage);
-      st.uint(3, s.status);
-    });
+    w.begin(15);
+    if (s.status === STATUS.ERROR && s.statusMessage !== '') w.string(2, s.statusMessage);
+    w.uint(3, s.status);
+    w.end();
   }
 }
 
@@ -153,17 +193,21 @@ export interface OtlpSource {
 /** The body of `POST /v1/traces` (content-type `application/x-protobuf`) for `spans`. */
 export function encodeExportRequest(source: OtlpSource, spans: readonly SpanRecord[]): Buffer {
   const w = new ProtoWriter();
-  // ExportTraceServiceRequest.resource_spans
-  w.message(1, (rs) => {
-    rs.message(1, (res) => keyValues(res, 1, source.resource));
-    // ResourceSpans.scope_spans
-    rs.message(2, (ss) => {
-      ss.message(1, (scope) => {
-        scope.string(1, source.scopeName);
-        scope.string(2, source.scopeVersion);
-      });
-      for (const s of spans) ss.message(2, (sw) => span(sw, s));
-    });
-  });
+  w.begin(1); // ExportTraceServiceRequest.resource_spans
+  w.begin(1); // ResourceSpans.resource
+  keyValues(w, 1, source.resource);
+  w.end();
+  w.begin(2); // ResourceSpans.scope_spans
+  w.begin(1); // ScopeSpans.scope
+  w.string(1, source.scopeName);
+  w.string(2, source.scopeVersion);
+  w.end();
+  for (const s of spans) {
+    w.begin(2); // ScopeSpans.spans
+    span(w, s);
+    w.end();
+  }
+  w.end();
+  w.end();
   return w.finish();
 }
