@@ -2,7 +2,7 @@ import { Agent, request } from 'undici';
 import { logger } from '../../core/logger.js';
 import { counter } from '../../observability/metrics.js';
 import type { SpanRecord } from '../../observability/tracing/span.js';
-import { BatchProcessor } from './batch-processor.js';
+import { BatchProcessor, drainWithin } from './batch-processor.js';
 
 // Where finished spans go: the batch processor the loggers use (common/batch-processor.ts)
 // and one POST per batch. Nothing here runs in a request: a span is appended to the batch,
@@ -105,8 +105,5 @@ const DESTROY_DRAIN_MS = 3000;
 export async function drainSpanExporters(): Promise<void> {
   const all = [...live];
   live.clear();
-  let timer: NodeJS.Timeout | undefined;
-  const giveUp = new Promise<void>((resolve) => { timer = setTimeout(resolve, DESTROY_DRAIN_MS); timer.unref(); });
-  await Promise.race([Promise.all(all.map((e) => e.drain())), giveUp]);
-  clearTimeout(timer);
+  await drainWithin(all, DESTROY_DRAIN_MS);
 }
