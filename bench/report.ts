@@ -97,6 +97,7 @@ const GOALS: Partial<Record<ScenarioId, GoalSpec[]>> = {
   wasm: [{ num: 'gateway-wasm', den: 'gateway', min: 0.85, label: 'gateway with a wasm plugin ÷ gateway without' }],
   cache: [{ num: 'gateway-cache', den: 'gateway', min: 1.5, label: 'gateway with proxy-cache (every request a hit) ÷ gateway without' }],
   deadlog: [{ num: 'gateway-deadlog', den: 'gateway', min: 0.95, label: 'gateway with a dead log sink ÷ gateway without' }],
+  otel: [{ num: 'gateway-otel', den: 'gateway', min: 0.85, label: 'gateway with opentelemetry (every request sampled) ÷ gateway without' }],
   '64k': [{ num: 'gateway', den: 'nginx', min: 0.6, label: 'gateway ÷ nginx (64 KiB)' }],
   '1m': [
     { num: 'gateway', den: 'haproxy', min: 0.8, label: 'gateway ÷ HAProxy (1 MiB)' },
@@ -196,6 +197,9 @@ export function scenarioTable(res: ScenarioResult): string {
   if (scenario.id === 'deadlog') {
     lines.push(`  gateway (dead log sink) ÷ gateway (no plugins): ${fmtRatio(ratio(rows, 'gateway-deadlog', 'gateway'))}`);
   }
+  if (scenario.id === 'otel') {
+    lines.push(`  gateway (opentelemetry, every request sampled) ÷ gateway (no plugins): ${fmtRatio(ratio(rows, 'gateway-otel', 'gateway'))}`);
+  }
   if (scenario.id === 'ai') {
     lines.push(`  gateway (ai-proxy + ai-statistics) ÷ fake LLM (direct): ${fmtRatio(ratio(rows, 'gateway-ai', 'llm-direct'))}  (no throughput goal in the issue)`);
   }
@@ -269,6 +273,10 @@ export function summaryBlock(results: ScenarioResult[]): string {
     }
     if (res.scenario.id === 'deadlog') {
       add('gateway dead log sink ÷ gateway no plugins', ratio(rows, 'gateway-deadlog', 'gateway'), goal);
+      continue;
+    }
+    if (res.scenario.id === 'otel') {
+      add('gateway opentelemetry (ratio 1.0) ÷ gateway no plugins', ratio(rows, 'gateway-otel', 'gateway'), goal);
       continue;
     }
     if (res.scenario.id === '10k') {

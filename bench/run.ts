@@ -13,7 +13,7 @@ import { formatPublishLatency, runPublishLatency, type PublishLatencyResult } fr
 import { clusterBenchUnavailable, formatClusterLatency, runClusterLatency, type ClusterLatencyResult } from './cluster-latency.js';
 import { aiTtftGoalMet, formatAiTtft, runAiTtft, type AiTtftResult } from './ai-ttft.js';
 import { formatTcpEcho, runTcpEcho, type TcpEchoResult } from './tcp-echo.js';
-import { REPO_ROOT, baseUrl, h2BaseUrl, haproxyAvailable, nginxAvailable, nginxHasGrpc, startBaseline, startFakeLlm, startGateway, startGrpcServer, startHaproxy, startNginx, startStreamGateway, startTcpEchoServer, startUpstream, type Running } from './targets.js';
+import { REPO_ROOT, baseUrl, h2BaseUrl, haproxyAvailable, nginxAvailable, nginxHasGrpc, startBaseline, startFakeLlm, startGateway, startGrpcServer, startHaproxy, startNginx, startStreamGateway, startTcpEchoServer, startTraceSink, startUpstream, type Running } from './targets.js';
 
 const HELP = `Usage: npm run bench -- [options]      (or: node dist/bench/run.js [options])
 
@@ -22,7 +22,7 @@ const HELP = `Usage: npm run bench -- [options]      (or: node dist/bench/run.js
   --connections=50      concurrent keep-alive connections
   --warmup=10           seconds of unmeasured load the first time a target is loaded (JIT warm-up);
                         in later scenarios it gets min(1, N) s on the new path (0 = none)
-  --scenarios=LIST      subset of 1route,10k,plugins,security,transformer,cache,wasm,deadlog,ai,1k,64k,1m,h2,grpc (default: all)
+  --scenarios=LIST      subset of 1route,10k,plugins,security,transformer,cache,wasm,deadlog,otel,ai,1k,64k,1m,h2,grpc (default: all)
   --targets=LIST        subset of baseline,gateway,nginx,haproxy (default: all; nginx and haproxy only when
                         on PATH; baseline includes the fake LLM and gRPC server rows)
   --loader=NAME         wrk | autocannon (default: wrk when on PATH, else autocannon); the h2 and grpc
@@ -189,6 +189,9 @@ async function main(): Promise<void> {
   // The gRPC server is the grpc-direct row and the upstream of gateway-grpc and of nginx's grpc_pass.
   let grpcServer: Promise<Running> | undefined;
   const startedGrpcServer = (): Promise<Running> => (grpcServer ??= startGrpcServer(opts.readyTimeoutMs));
+  // The trace sink takes gateway-otel's spans.
+  let traceSink: Promise<Running> | undefined;
+  const startedTraceSink = (): Promise<Running> => (traceSink ??= startTraceSink(opts.readyTimeoutMs));
   const nginxGrpcPort = async (): Promise<number | undefined> => (grpcScenario?.targets.includes('nginx') === true ? (await startedGrpcServer()).port : undefined);
   const starters: [TargetId, () => Promise<Running>][] = [
     ['llm-direct', startedFakeLlm],
@@ -205,6 +208,7 @@ async function main(): Promise<void> {
     ['gateway-transformer', () => startGateway('gateway-transformer', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
     ['gateway-cache', () => startGateway('gateway-cache', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
     ['gateway-deadlog', () => startGateway('gateway-deadlog', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
+    ['gateway-otel', async () => startGateway('gateway-otel', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs, (await startedTraceSink()).port)],
     ['gateway-wasm', () => startGateway('gateway-wasm', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
     ['gateway-ts', () => startGateway('gateway-ts', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
   ];

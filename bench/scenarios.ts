@@ -3,8 +3,8 @@ import { stringify } from 'yaml';
 import { AI_CHAT_REQUEST, AI_PATH, AI_STREAM_BYTES } from './ai-chat.js';
 import { GRPC_PATH, GRPC_REPLY, GRPC_REQUEST } from './grpc-unary.js';
 
-export type TargetId = 'baseline' | 'gateway' | 'gateway-10k' | 'gateway-plugins' | 'gateway-security' | 'gateway-transformer' | 'gateway-cache' | 'gateway-deadlog' | 'gateway-wasm' | 'gateway-ts' | 'gateway-ai' | 'llm-direct' | 'gateway-grpc' | 'grpc-direct' | 'nginx' | 'haproxy';
-export type ScenarioId = '1route' | '10k' | 'plugins' | 'security' | 'transformer' | 'cache' | 'wasm' | 'deadlog' | 'ai' | '1k' | '64k' | '1m' | 'h2' | 'grpc';
+export type TargetId = 'baseline' | 'gateway' | 'gateway-10k' | 'gateway-plugins' | 'gateway-security' | 'gateway-transformer' | 'gateway-cache' | 'gateway-deadlog' | 'gateway-otel' | 'gateway-wasm' | 'gateway-ts' | 'gateway-ai' | 'llm-direct' | 'gateway-grpc' | 'grpc-direct' | 'nginx' | 'haproxy';
+export type ScenarioId = '1route' | '10k' | 'plugins' | 'security' | 'transformer' | 'cache' | 'wasm' | 'deadlog' | 'otel' | 'ai' | '1k' | '64k' | '1m' | 'h2' | 'grpc';
 
 export interface Scenario {
   id: ScenarioId;
@@ -69,6 +69,8 @@ export const SCENARIOS: readonly Scenario[] = [
   { id: 'wasm', title: 'one plugin setting a request header: proxy-wasm vs TypeScript', path: '/hello', bodyBytes: HELLO_BYTES, targets: ['gateway', 'gateway-wasm', 'gateway-ts'] },
   // http-logger shipping every entry to a port where nothing listens: what a dead log sink costs.
   { id: 'deadlog', title: 'http-logger with a dead sink (connection refused)', path: '/hello', bodyBytes: HELLO_BYTES, targets: ['gateway', 'gateway-deadlog'] },
+  // opentelemetry sampling every request (trace_id_ratio 1.0), its spans posted to a local sink that accepts and discards them (issue 18: goal ≥ 0.85×).
+  { id: 'otel', title: 'opentelemetry, trace_id_ratio 1.0, spans to a local collector sink', path: '/hello', bodyBytes: HELLO_BYTES, targets: ['gateway', 'gateway-otel'] },
   // A streamed chat through ai-proxy + ai-statistics against the fake provider answering it directly (issue 16: report the ratio).
   { id: 'ai', title: 'streamed chat: ai-proxy + ai-statistics vs the provider directly', path: AI_PATH, bodyBytes: AI_STREAM_BYTES, targets: ['llm-direct', 'gateway-ai'], request: AI_CHAT_REQUEST, reference: 'llm-direct' },
   { id: '1k', title: '1 KiB body (1 route)', path: '/bytes/1024', bodyBytes: 1024, targets: ['baseline', 'gateway', 'nginx', 'haproxy'] },
@@ -94,6 +96,7 @@ export const TARGET_LABELS: Record<TargetId, string> = {
   'gateway-transformer': 'gateway (transformer)',
   'gateway-cache': 'gateway (proxy-cache hit)',
   'gateway-deadlog': 'gateway (dead log sink)',
+  'gateway-otel': 'gateway (opentelemetry)',
   'gateway-wasm': 'gateway (wasm plugin)',
   'gateway-ts': 'gateway (TS plugin)',
   'gateway-ai': 'gateway (ai-proxy+stats)',
@@ -184,6 +187,18 @@ export function deadLogSinkStandalone(upstreamPort: number, deadPort: number): s
     routes: [{
       id: 'r1', uri: '/*', upstream_id: 'u1',
       plugins: { 'http-logger': { uri: `http://127.0.0.1:${deadPort}/logs`, batch_max_size: 1000, inactive_timeout: 1, max_retry_count: 2, retry_delay: 1 } },
+    }],
+  });
+}
+
+/** The 1-route file with opentelemetry sampling every request, exporting to the sink on `sinkPort` (default batching). */
+export function otelStandalone(upstreamPort: number, sinkPort: number): string {
+  return standaloneYaml({
+    plugin_metadata: [{ id: 'opentelemetry', collector: { address: `127.0.0.1:${sinkPort}` }, resource: { 'service.name': 'bench' } }],
+    upstreams: [{ id: 'u1', type: 'roundrobin', nodes: { [`127.0.0.1:${upstreamPort}`]: 1 } }],
+    routes: [{
+      id: 'r1', uri: '/*', upstream_id: 'u1',
+      plugins: { opentelemetry: { sampler: { name: 'trace_id_ratio', options: { fraction: 1.0 } } } },
     }],
   });
 }

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { ManagedProcess, freePort, waitForGrpc, waitForReady, waitForTcp, which } from './procs.js';
 import { AI_CHAT_REQUEST, AI_PATH } from './ai-chat.js';
 import { GRPC_PATH, GRPC_REQUEST } from './grpc-unary.js';
-import { aiStandalone, grpcStandalone, tcpEchoStandalone, gatewayNodeConfig, haproxyConfig, nginxConfig, nginxUpstreamConfig, UPSTREAM_BODY_SIZES, oneRouteStandalone, pluginsStandalone, securityStandalone, transformerStandalone, cacheStandalone, deadLogSinkStandalone, oneHeaderPluginStandalone, tenKRoutesStandalone, PLUGINS_PATH, TARGET_LABELS, TARGET_PATH, type TargetId } from './scenarios.js';
+import { aiStandalone, grpcStandalone, tcpEchoStandalone, gatewayNodeConfig, haproxyConfig, nginxConfig, nginxUpstreamConfig, UPSTREAM_BODY_SIZES, oneRouteStandalone, pluginsStandalone, securityStandalone, transformerStandalone, cacheStandalone, deadLogSinkStandalone, otelStandalone, oneHeaderPluginStandalone, tenKRoutesStandalone, PLUGINS_PATH, TARGET_LABELS, TARGET_PATH, type TargetId } from './scenarios.js';
 
 /** Repository root (dist/bench/targets.js -> ../..). */
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -17,7 +17,7 @@ const childEnv = { ...process.env, NODE_ENV: 'production' };
 export type GatewayTargetId = Extract<TargetId, `gateway${string}`>;
 
 export interface Running {
-  id: TargetId | 'upstream' | 'tcp-echo' | 'gateway-stream';
+  id: TargetId | 'upstream' | 'tcp-echo' | 'gateway-stream' | 'trace-sink';
   port: number;
   procs: ManagedProcess[];
   /** Human-readable description of how it was started (for the report). */
@@ -102,12 +102,20 @@ export async function startBaseline(upstreamPort: number, readyTimeoutMs: number
   return { id: 'baseline', port, procs: [proc], command: `node ${args.join(' ')}` };
 }
 
+/** The otel scenario's collector: accepts OTLP posts and discards them (bench/trace-sink.ts). */
+export async function startTraceSink(readyTimeoutMs: number): Promise<Running> {
+  return startBenchServer('trace-sink', 'trace sink', './trace-sink.js',
+    (port, proc) => waitForReady(`http://127.0.0.1:${port}/stats`, proc, readyTimeoutMs));
+}
+
 /**
  * `node bin/gatehouse.js start -c <dir>/config.yaml` from `root` (normally this repository), with a standalone
  * store file holding 1 route (`gateway`), 10,000 routes (`gateway-10k`) or a plugin set. Ready once a request
- * through the gateway answers 200. For `gateway-ai` the upstream port is the fake provider's.
+ * through the gateway answers 200. For `gateway-ai` the upstream port is the fake provider's; `gateway-otel`
+ * exports its spans to the trace sink on `sinkPort`.
  */
-export async function startGateway(id: GatewayTargetId, root: string, upstreamPort: number, tmpDir: string, readyTimeoutMs: number): Promise<Running> {
+export async function startGateway(id: GatewayTargetId, root: string, upstreamPort: number, tmpDir: string, readyTimeoutMs: number,
+  sinkPort?: number): Promise<Running> {
   const bin = join(root, 'bin', 'gatehouse.js');
   if (!existsSync(bin)) throw new Error(`${bin} not found`);
   if (!existsSync(join(root, 'dist', 'src', 'cli', 'main.js'))) {
@@ -123,6 +131,7 @@ export async function startGateway(id: GatewayTargetId, root: string, upstreamPo
     : id === 'gateway-transformer' ? transformerStandalone(upstreamPort)
     : id === 'gateway-cache' ? cacheStandalone(upstreamPort)
       : id === 'gateway-deadlog' ? deadLogSinkStandalone(upstreamPort, deadPort)
+      : id === 'gateway-otel' ? otelStandalone(upstreamPort, sinkPort ?? deadPort)
         : id === 'gateway-wasm' ? oneHeaderPluginStandalone(upstreamPort, 'wasm')
           : id === 'gateway-ts' ? oneHeaderPluginStandalone(upstreamPort, 'ts')
             : id === 'gateway-ai' ? aiStandalone(upstreamPort)
@@ -140,7 +149,7 @@ export async function startGateway(id: GatewayTargetId, root: string, upstreamPo
   const proc = new ManagedProcess(TARGET_LABELS[id], process.execPath, args, { cwd: root, env: childEnv, cpu: 'proxy' });
   if (id === 'gateway-grpc') await waitForGrpc(`http://127.0.0.1:${port}${GRPC_PATH}`, proc, readyTimeoutMs, GRPC_REQUEST);
   else if (id === 'gateway-ai') await waitForReady(`http://127.0.0.1:${port}${AI_PATH}`, proc, readyTimeoutMs, AI_CHAT_REQUEST);
-  else await waitForReady(`http://127.0.0.1:${port}${id === 'gateway' || id === 'gateway-transformer' || id === 'gateway-cache' || id === 'gateway-deadlog' || id === 'gateway-wasm' || id === 'gateway-ts' ? '/hello' : id === 'gateway-plugins' || id === 'gateway-security' ? PLUGINS_PATH : TARGET_PATH}`, proc, readyTimeoutMs);
+  else await waitForReady(`http://127.0.0.1:${port}${id === 'gateway' || id === 'gateway-transformer' || id === 'gateway-cache' || id === 'gateway-deadlog' || id === 'gateway-otel' || id === 'gateway-wasm' || id === 'gateway-ts' ? '/hello' : id === 'gateway-plugins' || id === 'gateway-security' ? PLUGINS_PATH : TARGET_PATH}`, proc, readyTimeoutMs);
   return { id, port, procs: [proc], command: `node bin/gatehouse.js start -c ${configFile}`, metricsPort };
 }
 

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { PluginResponse } from './plugin.js';
+import type { TraceRecorder } from './trace-record.js';
 
 /**
  * One step of the request body on its way upstream: each chunk, then a final call with
@@ -60,6 +61,8 @@ export interface ExchangeView {
   replaceBody(body: Buffer): void;
   /** Adds a filter the body passes through on its way upstream (see PluginRequest.filterBody). */
   addRequestBodyFilter(filter: RequestBodyFilter): void;
+  /** What tracing plugins read of this request (upstream attempts, handler calls); undefined until one asks or node `tracing` is on. */
+  trace?: TraceRecorder;
   /** Whether `name` is a variable known once the request is done (upstream_*, bytes_sent, …). */
   isFinishedVar(name: string): boolean;
   /** Such a variable (undefined when unknown or not known yet); `sent_http_*` read `response`. */

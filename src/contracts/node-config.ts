@@ -107,6 +107,12 @@ export interface NodeConfig {
    */
   router: { http: 'radixtree_host_uri' | 'radixtree_uri' | 'radixtree_uri_with_parameter' };
   /**
+   * APISIX's `apisix.tracing`: every request with plugins records when each plugin handler
+   * ran, and the tracing plugins add a span per phase and per plugin to the traces they
+   * sample. Off by default (it times every handler call of every request).
+   */
+  tracing?: boolean;
+  /**
    * The isolate serverless functions run in, one per worker: its V8 heap limit, and the
    * deadline of one call into it (a function's promise included).
    */

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { TraceRecord } from './trace-record.js';
 
 /**
  * Plugin phases, in request order. The request side (`rewrite`, `access`,
@@ -157,6 +158,12 @@ export interface PluginContext {
    * outside the runner may not offer it.
    */
   onFinished?(fn: () => void): void;
+  /**
+   * For tracing plugins: this request's record (made on the first call), holding its
+   * upstream attempts from then on and, when the node config's `tracing` is on, every plugin
+   * handler call since the request began. Contexts made outside the runner may not offer it.
+   */
+  traceRecord?(): TraceRecord;
 }
 
 /** What a match-time resolver may read of the request (data-plane/request-vars.ts). */

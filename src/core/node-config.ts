@@ -211,6 +211,8 @@ export const NODE_CONFIG_SCHEMA: Obj = closed({
       'x-message': 'must be one of radixtree_host_uri, radixtree_uri, radixtree_uri_with_parameter',
     },
   }),
+  // APISIX's apisix.tracing: per-phase and per-plugin spans in the traces opentelemetry samples
+  tracing: { type: 'boolean', default: false, 'x-message': 'must be true or false' },
   // The isolate serverless-pre/post-function run in (src/serverless/), one per worker.
   serverless: closed({
     memory_limit_mb: { type: 'integer', minimum: 8, maximum: 4096, default: 64, 'x-message': 'must be an integer from 8 to 4096 (MB)' },

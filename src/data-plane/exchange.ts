@@ -5,6 +5,7 @@ import type { CompiledRoute, DataPlaneSnapshot } from './snapshot.js';
 import { RequestVars } from './request-vars.js';
 import type { ExchangeView, RequestBodyFilter } from '../contracts/exchange.js';
 import type { PluginResponse, UpstreamChoice } from '../contracts/plugin.js';
+import type { TraceRecorder } from '../contracts/trace-record.js';
 import { readRequestBody, setBufferedBody } from './request-body.js';
 import { FINISHED_VARS, finishedVar } from './finished-vars.js';
 
@@ -47,6 +48,8 @@ export class Exchange implements ExchangeView {
   /** Its grpc-message, as received (percent-encoded). */
   grpcMessage: string | undefined;
   clientGone = false;
+  /** What tracing plugins read of this request (ExchangeView.trace). */
+  trace: TraceRecorder | undefined = undefined;
   /** The whole request body, once a plugin read it into memory (or replaced it): sent upstream from here, retryable. */
   bufferedBody: Buffer | undefined;
   /** The read in progress, shared by plugins that ask at the same time. */

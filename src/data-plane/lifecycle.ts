@@ -17,6 +17,7 @@ import { EMPTY_CHAIN } from '../plugin-runtime/chain.js';
 import { PluginRun, ResponseState, type RunLimits } from '../plugin-runtime/plugin-run.js';
 import { isPromise, runRequestSide, type Decision } from '../plugin-runtime/runner.js';
 import { hasBodyFilters, runBodyFilter, runHeaderFilter, runLogAndFinish } from '../plugin-runtime/response-phases.js';
+import { RequestTrace } from '../observability/tracing/request-trace.js';
 
 export interface LifecycleOptions {
   /** The snapshot a new request starts on (it keeps it to the end). */
@@ -27,6 +28,8 @@ export interface LifecycleOptions {
   maxBodySize: number;
   /** One request in this many has its plugin calls timed (`prometheus.plugin_cost_sample`). */
   costSample: number;
+  /** Node config `tracing`: every request with plugins records its handler calls, for the tracing plugins' per-phase spans. */
+  recordHandlerCalls?: boolean;
   /** Plugin deadline and body buffer limit. */
   runLimits: RunLimits;
   log: Logger;
@@ -187,6 +190,7 @@ export class RequestLifecycle {
       run.costWeight = 0;
     }
     ex.plugins = run;
+    if (this.o.recordHandlerCalls === true) ex.trace = new RequestTrace(true);
     ex.res.onClose(() => this.closed(ex, run));
     let outcome;
     try {

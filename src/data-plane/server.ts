@@ -45,6 +45,7 @@ export class DataPlane {
       serverHeader: this.serverHeader,
       maxBodySize: config.node.client.max_body_size,
       costSample: config.prometheus.plugin_cost_sample,
+      recordHandlerCalls: config.tracing === true,
       runLimits: { pluginTimeoutMs: config.node.plugin_timeout * 1000, maxBufferedBody: config.node.max_buffered_body_size },
       log: this.log,
     });

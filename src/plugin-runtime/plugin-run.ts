@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import type { ExchangeView } from '../contracts/exchange.js';
 import type { Chain, Instance } from './chain.js';
 import { GatehouseError } from '../core/errors.js';
+import type { TraceRecord } from '../contracts/trace-record.js';
+import { RequestTrace } from '../observability/tracing/request-trace.js';
 
 /** Bounds on what one request's plugins may do (from the node config). */
 export interface RunLimits {
@@ -403,6 +405,10 @@ export class PluginRun implements PluginContext {
   /** Per-request scratch space shared by plugins (made on first use). */
   get shared(): Map<string, unknown> {
     return this.sharedMap ??= new Map();
+  }
+
+  traceRecord(): TraceRecord {
+    return this.ex.trace ??= new RequestTrace(false);
   }
 
   var(name: string): unknown {

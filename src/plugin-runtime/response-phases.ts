@@ -1,7 +1,7 @@
 import type { Plugin } from '../contracts/plugin.js';
 import type { Chain, Instance } from './chain.js';
 import type { PluginRun } from './plugin-run.js';
-import { isPromise, routeOverrides } from './runner.js';
+import { isPromise, recordCall, routeOverrides, timesCalls } from './runner.js';
 import { PHASE_INDEX } from '../observability/plugin-cost.js';
 import { RESPONSE_CHAINS, SKIP_OVERRIDDEN } from './plan.js';
 import { ResponseFailure } from './response-failure.js';
@@ -12,8 +12,8 @@ import { ResponseFailure } from './response-failure.js';
 // handlers are; a handler that returns a promise is awaited (bounded by the plugin
 // deadline, and by the client going away for header_filter and body_filter) before the
 // next one runs, and the phase then returns a promise the caller waits for, holding the
-// upstream's response meanwhile (backpressure kept). Timing of sampled requests as in
-// runner.ts.
+// upstream's response meanwhile (backpressure kept). Timing (sampled requests, trace
+// records) as in runner.ts.
 
 type VoidHandler = (this: Plugin, prepared: unknown, ctx: PluginRun) => void | Promise<void>;
 type BodyFilterHandler = (this: Plugin, prepared: unknown, ctx: PluginRun, chunk: Buffer, eof: boolean) => unknown;
@@ -64,12 +64,12 @@ type VoidPhase = 'header_filter' | 'log';
 function voidPhaseChain(run: PluginRun, phase: VoidPhase, c: number, from: number): void | Promise<void> {
   const list = chainAt(run, c)[phase];
   const pi = phase === 'log' ? LOG : HEADER_FILTER;
-  const w = run.costWeight;
+  const timed = timesCalls(run);
   let t = -1;
   for (let i = from; i < list.length; i++) {
     const inst = list[i]!;
     if (!runs(inst, run, c, pi)) continue;
-    if (w !== 0 && t < 0) t = performance.now();
+    if (timed && t < 0) t = performance.now();
     let out: void | Promise<void> = undefined;
     try {
       out = (inst.handlers[pi] as VoidHandler).call(inst.plugin, inst.prepared, run);
@@ -77,9 +77,9 @@ function voidPhaseChain(run: PluginRun, phase: VoidPhase, c: number, from: numbe
       logFailure(inst, run, phase, err);
     }
     if (isPromise(out)) return resumeVoidPhase(out, run, phase, c, i, t);
-    if (w !== 0) {
+    if (timed) {
       const end = performance.now();
-      inst.cost.observe(pi, end - t, w);
+      recordCall(run, inst, pi, t, end);
       t = end;
     }
   }
@@ -89,7 +89,7 @@ function voidPhaseChain(run: PluginRun, phase: VoidPhase, c: number, from: numbe
 function resumeVoidPhase(out: Promise<void>, run: PluginRun, phase: VoidPhase, c: number, i: number, started: number): Promise<void> {
   const inst = chainAt(run, c)[phase][i]!;
   return run.settle(out, inst.name, phase !== 'log').then(undefined, (err: unknown) => logFailure(inst, run, phase, err)).then(() => {
-    if (started >= 0) inst.cost.observe(phase === 'log' ? LOG : HEADER_FILTER, performance.now() - started, run.costWeight);
+    if (started >= 0) recordCall(run, inst, phase === 'log' ? LOG : HEADER_FILTER, started, performance.now());
     return voidPhaseFrom(run, phase, c, i + 1);
   });
 }
@@ -128,12 +128,12 @@ function chunkOf(r: unknown, given: Buffer): Buffer {
 function bodyFilterChain(run: PluginRun, chunk: Buffer, eof: boolean, c: number, from: number): Buffer | Promise<Buffer> {
   let out = chunk;
   const list = chainAt(run, c).body_filter;
-  const w = run.costWeight;
+  const timed = timesCalls(run);
   let t = -1;
   for (let i = from; i < list.length; i++) {
     const inst = list[i]!;
     if (!runs(inst, run, c, BODY_FILTER)) continue;
-    if (w !== 0 && t < 0) t = performance.now();
+    if (timed && t < 0) t = performance.now();
     try {
       const r = (inst.handlers[BODY_FILTER] as BodyFilterHandler).call(inst.plugin, inst.prepared, run, out, eof);
       if (isPromise(r)) return resumeBodyFilter(r, run, out, eof, c, i, t);
@@ -143,9 +143,9 @@ function bodyFilterChain(run: PluginRun, chunk: Buffer, eof: boolean, c: number,
       // the response cannot be produced at all (a body over a node bound): the request fails
       if (err instanceof ResponseFailure) throw err;
     }
-    if (w !== 0) {
+    if (timed) {
       const end = performance.now();
-      inst.cost.observe(BODY_FILTER, end - t, w);
+      recordCall(run, inst, BODY_FILTER, t, end);
       t = end;
     }
   }
@@ -160,7 +160,7 @@ function resumeBodyFilter(r: Promise<unknown>, run: PluginRun, given: Buffer, eo
     if (err instanceof ResponseFailure) throw err;
     return given;
   }).then((out) => {
-    if (started >= 0) inst.cost.observe(BODY_FILTER, performance.now() - started, run.costWeight);
+    if (started >= 0) recordCall(run, inst, BODY_FILTER, started, performance.now());
     return bodyFilterFrom(run, out, eof, c, i + 1);
   });
 }

@@ -3,7 +3,7 @@ import type { Chain, Instance } from './chain.js';
 import { checkedHeaderValue, PluginDeadlineError, type PluginRun } from './plugin-run.js';
 import { ERRORS, GatehouseError } from '../core/errors.js';
 import type { PluginSnapshot, RoutePlugins } from './plugin-snapshot.js';
-import { PHASE_INDEX } from '../observability/plugin-cost.js';
+import { COST_PHASES, PHASE_INDEX } from '../observability/plugin-cost.js';
 import { countPluginResponse } from '../observability/plugin-responses.js';
 import { addedByConsumer, REQUEST_STEPS, RUN_ALL, SKIP_OVERRIDDEN, type SkipMode } from './plan.js';
 
@@ -18,6 +18,8 @@ import { addedByConsumer, REQUEST_STEPS, RUN_ALL, SKIP_OVERRIDDEN, type SkipMode
 // consecutive handlers of one phase share them: a handler's end is the next one's start
 // (the runner's few checks in between count toward the next plugin), n + 1 reads for n
 // handlers and none for a phase with nothing to run; a request not sampled reads none.
+// The same timings go to the request's trace record when it records handler calls (node
+// config `tracing`), for the per-phase spans of the tracing plugins.
 //
 // A plugin that answers the request itself (its decision, or its failure) is recorded
 // there, and only there: run.respondedBy (the `plugin_responded` variable) and
@@ -63,6 +65,18 @@ function toDecision(inst: Instance, r: PhaseResult, run: PluginRun): Decision {
   return { status: r.status, headers, body };
 }
 
+/** Whether this request's handler calls are timed: sampled for the cost histogram, or recorded for tracing. */
+export function timesCalls(run: PluginRun): boolean {
+  return run.costWeight !== 0 || run.ex.trace?.recordsCalls === true;
+}
+
+/** One timed handler call of phase `pi`: into the instance's cost series and the request's trace record, as each wants it. */
+export function recordCall(run: PluginRun, inst: Instance, pi: number, start: number, end: number): void {
+  if (run.costWeight !== 0) inst.cost.observe(pi, end - start, run.costWeight);
+  const trace = run.ex.trace;
+  if (trace !== undefined && trace.recordsCalls) trace.handlerCall(COST_PHASES[pi]!, inst.name, start, end);
+}
+
 export function isPromise(v: unknown): v is Promise<unknown> {
   return typeof (v as Promise<unknown> | undefined)?.then === 'function';
 }
@@ -86,7 +100,7 @@ function runPhase(chain: readonly Instance[], phase: RequestPhase | 'preflight',
   mode: SkipMode = RUN_ALL, route?: RoutePlugins, from = 0): Outcome {
   if (from >= chain.length) return undefined;
   const pi = PHASE_INDEX[phase];
-  const w = run.costWeight;
+  const timed = timesCalls(run);
   let t = -1;
   for (let i = from; i < chain.length; i++) {
     const inst = chain[i]!;
@@ -95,18 +109,18 @@ function runPhase(chain: readonly Instance[], phase: RequestPhase | 'preflight',
       if (inst.filterReadsBody && run.bodyUnread()) return afterBody(chain, phase, run, mode, route, i);
       if (!run.passesFilter(inst, pi)) continue;
     }
-    if (w !== 0 && t < 0) t = performance.now();
+    if (timed && t < 0) t = performance.now();
     let out: PhaseResult | void | Promise<PhaseResult | void>;
     try {
       out = (inst.handlers[pi] as RequestHandler).call(inst.plugin, inst.prepared, run);
     } catch (err) {
-      if (w !== 0) inst.cost.observe(pi, performance.now() - t, w);
+      if (timed) recordCall(run, inst, pi, t, performance.now());
       return failed(inst, phase, err, run);
     }
     if (isPromise(out)) return resumePhase(out, chain, phase, run, mode, route, i, t);
-    if (w !== 0) {
+    if (timed) {
       const end = performance.now();
-      inst.cost.observe(pi, end - t, w);
+      recordCall(run, inst, pi, t, end);
       t = end;
     }
     if (out !== undefined) {
@@ -127,10 +141,10 @@ function resumePhase(out: Promise<PhaseResult | void>, chain: readonly Instance[
   const inst = chain[i]!;
   const pi = PHASE_INDEX[phase];
   return run.settle(Promise.resolve(out), inst.name, true).then((r) => {
-    if (started >= 0) inst.cost.observe(pi, performance.now() - started, run.costWeight);
+    if (started >= 0) recordCall(run, inst, pi, started, performance.now());
     return decisionOf(inst, r, run) ?? runPhase(chain, phase, run, mode, route, i + 1);
   }, (err: unknown) => {
-    if (started >= 0) inst.cost.observe(pi, performance.now() - started, run.costWeight);
+    if (started >= 0) recordCall(run, inst, pi, started, performance.now());
     return failed(inst, phase, err, run);
   });
 }

@@ -6,7 +6,7 @@ import {
   LOGGER_COMMON_PROPERTIES, LOGGER_METADATA_SCHEMA, ResponseBodyCapture, checkLoggerMetadata, logEntry, pickLogFormat,
   responseBodyCaptureHandlers, RequestBodyCapture, type CompiledLogFormat, type LoggerCommonConf,
 } from './common/log-util.js';
-import { BATCH_PROCESSOR_PROPERTIES, BatchProcessor, batchOptionsOf, type BatchConf } from './common/batch-processor.js';
+import { BATCH_PROCESSOR_PROPERTIES, BatchProcessor, batchOptionsOf, drainWithin, type BatchConf } from './common/batch-processor.js';
 import { HEADER_TEXT_SCHEMA } from './common/headers.js';
 
 // APISIX's http-logger: after the response, the request's log entry goes into a batch
@@ -148,10 +148,6 @@ export default definePlugin<HttpLoggerConf, HttpLoggerPrepared>({
   async destroy() {
     const all = [...live];
     live.clear();
-    // a dead endpoint must not hold up a reload for its backoff: wait a little, then leave the rest
-    let timer: NodeJS.Timeout | undefined;
-    const giveUp = new Promise<void>((resolve) => { timer = setTimeout(resolve, DESTROY_DRAIN_MS); timer.unref(); });
-    await Promise.race([Promise.all(all.map((b) => b.drain())), giveUp]);
-    clearTimeout(timer);
+    await drainWithin(all, DESTROY_DRAIN_MS);
   },
 });

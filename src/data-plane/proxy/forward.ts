@@ -5,6 +5,7 @@ import type { PoolRegistry } from './pools.js';
 import type { ResponseHandler } from '../http1-client/connection.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { classifyUpstreamError, failureMayRetry, withinRetryBudget } from './upstream-errors.js';
+import { recordAttempt } from './attempt-record.js';
 import type { ErrorCode } from '../../core/errors.js';
 import { FilteredResponse } from '../filtered-response.js';
 import type { ResponseFailure } from '../../plugin-runtime/response-failure.js';
@@ -57,6 +58,8 @@ export class Forwarder implements ResponseHandler {
   private attempts = 0;
   private readonly firstStart: number;
   private attemptStart = 0;
+  /** The status the current attempt's node answered with (for the trace record). */
+  private attemptStatus: number | undefined;
   private abortUpstream: ((err?: Error) => void) | undefined;
   private resume: (() => void) | undefined;
   private headers: string[] | undefined;
@@ -117,6 +120,7 @@ export class Forwarder implements ResponseHandler {
       this.headers[1] = host;
     }
     this.attemptStart = performance.now();
+    this.attemptStatus = undefined;
     if (this.streamedBody && ex.requestBodyFilters === undefined) this.watchUpload();
     const pool = this.deps.pools.get(node, route.pool!);
     // a request that had no body and still has none goes without one (no Content-Length: 0 on a GET)
@@ -167,6 +171,7 @@ export class Forwarder implements ResponseHandler {
     const { res } = this.ex;
     this.route.upstream!.report(this.node, { status: statusCode });
     this.ex.upstreamStatus = statusCode;
+    this.attemptStatus = statusCode;
     this.ex.upstreamHeaderMs = performance.now() - this.attemptStart;
     this.ex.upstreamHeaders = rawHeaders;
     this.ex.upstreamBodyBytes = 0;
@@ -203,6 +208,7 @@ export class Forwarder implements ResponseHandler {
     const ms = performance.now() - this.attemptStart;
     this.ex.upstreamMs = ms;
     this.route.upstream!.release(this.node, ms, false);
+    recordAttempt(this.ex.trace, this.node, this.attemptStart, this.attemptStatus);
     if (this.discarding) this.sendAgain();
     else if (this.filtered !== undefined) this.filtered.end();
     else this.ex.res.end();
@@ -233,6 +239,7 @@ export class Forwarder implements ResponseHandler {
   onError(err: Error): void {
     const { ex, route } = this;
     const up = route.upstream!;
+    if (this.node !== undefined) recordAttempt(ex.trace, this.node, this.attemptStart, this.attemptStatus, err);
     if (this.discarding && !ex.clientGone) {
       // the refused response broke off while it was being dropped: its node is not at fault for the retry
       if (this.node !== undefined) up.release(this.node, undefined, false);

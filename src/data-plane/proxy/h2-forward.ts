@@ -7,6 +7,7 @@ import type { ForwardDeps } from './forward.js';
 import { filteredBody, hostHeader } from './forward.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { classifyUpstreamError, failureMayRetry, withinRetryBudget } from './upstream-errors.js';
+import { recordAttempt } from './attempt-record.js';
 import { upstreamFailure } from '../http1-client/errors.js';
 import { FilteredResponse } from '../filtered-response.js';
 import type { ResponseFailure } from '../../plugin-runtime/response-failure.js';
@@ -78,6 +79,8 @@ export class H2Forwarder {
   private attempts = 0;
   private readonly firstStart = performance.now();
   private attemptStart = 0;
+  /** The status the current attempt's node answered with (for the trace record). */
+  private attemptStatus: number | undefined;
   private stream: ClientHttp2Stream | undefined;
   private filtered: FilteredResponse | undefined;
   private deadline: NodeJS.Timeout | undefined;
@@ -124,6 +127,7 @@ export class H2Forwarder {
     ex.upstreamNode = node;
     up.acquire(node);
     this.attemptStart = performance.now();
+    this.attemptStatus = undefined;
     const s = this.deps.pools.h2.get(node, route.pool!);
     s.ready.then(() => {
       if (ex.clientGone || this.settled) {
@@ -198,6 +202,7 @@ export class H2Forwarder {
     this.responded = true;
     this.route.upstream!.report(this.node, { status });
     ex.upstreamStatus = status;
+    this.attemptStatus = status;
     ex.upstreamHeaderMs = performance.now() - this.attemptStart;
     ex.upstreamBodyBytes = 0;
     ex.upstreamHeaders = flatFields(headers);
@@ -262,6 +267,7 @@ export class H2Forwarder {
     const ms = performance.now() - this.attemptStart;
     this.ex.upstreamMs = ms;
     this.route.upstream!.release(this.node, ms, false);
+    recordAttempt(this.ex.trace, this.node, this.attemptStart, this.attemptStatus);
     if (this.filtered !== undefined) this.filtered.end();
     else this.ex.res.end();
   }
@@ -273,6 +279,7 @@ export class H2Forwarder {
     const failure = classifyUpstreamError(err);
     up.release(this.node, performance.now() - this.attemptStart, true);
     up.report(this.node, { error: failure.kind });
+    recordAttempt(ex.trace, this.node, this.attemptStart, undefined, err);
     if (ex.clientGone || this.settled) return;
     if (this.inRetryBudget()) this.again();
     else this.finishWith(failure.code);
@@ -291,6 +298,7 @@ export class H2Forwarder {
     const ms = performance.now() - this.attemptStart;
     ex.upstreamMs = ms;
     this.cancel();
+    recordAttempt(ex.trace, this.node, this.attemptStart, this.attemptStatus, err);
     if (ex.clientGone) {
       up.release(this.node, undefined, false);
       return;
@@ -348,7 +356,10 @@ export class H2Forwarder {
     if (this.settled || ex.clientGone) return;
     this.settled = true;
     this.cancel();
-    if (this.stream !== undefined) this.route.upstream!.release(this.node, performance.now() - this.attemptStart, false);
+    if (this.stream !== undefined) {
+      this.route.upstream!.release(this.node, performance.now() - this.attemptStart, false);
+      recordAttempt(ex.trace, this.node, this.attemptStart, this.attemptStatus, { code: 'GH_ERR_UPSTREAM_DEADLINE' });
+    }
     if (!ex.res.headersSent) {
       this.deps.fail(ex, 'GH_ERR_UPSTREAM_DEADLINE');
       return;
@@ -364,6 +375,7 @@ export class H2Forwarder {
     this.settled = true;
     this.cancel();
     this.route.upstream!.release(this.node, performance.now() - this.attemptStart, false);
+    recordAttempt(this.ex.trace, this.node, this.attemptStart, this.attemptStatus, err);
     if (this.ex.res.headersSent) this.ex.res.destroy(err);
     else this.deps.fail(this.ex, err.code);
   };

@@ -7,6 +7,7 @@ import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { hostHeader } from './forward.js';
 import { upstreamFailure } from '../http1-client/errors.js';
 import { classifyUpstreamError } from './upstream-errors.js';
+import { recordAttempt } from './attempt-record.js';
 import type { ErrorCode } from '../../core/errors.js';
 
 /** A refusal's body is held whole before it goes to the client (it runs through the response phases): this much at most. */
@@ -81,11 +82,13 @@ export function proxyWebSocket(ex: Exchange, route: CompiledRoute, pools: PoolRe
     onComplete() {
       const r = refusal!;
       ex.upstreamMs = performance.now() - started;
+      recordAttempt(ex.trace, node, started, r.status);
       if (!ex.clientGone) hooks.refused(r.status, r.reason, r.flat, Buffer.concat(r.chunks, r.size));
     },
     onUpgrade(statusCode, rawHeaders, upstream) {
       up.report(node, { status: statusCode });
       ex.upstreamMs = performance.now() - started;
+      recordAttempt(ex.trace, node, started, statusCode);
       if (ex.clientGone) {
         upstream.destroy();
         return;
@@ -105,6 +108,7 @@ export function proxyWebSocket(ex: Exchange, route: CompiledRoute, pools: PoolRe
       const failure = classifyUpstreamError(err);
       if (!ex.clientGone) up.report(node, { error: failure.kind });
       ex.upstreamMs = performance.now() - started;
+      recordAttempt(ex.trace, node, started, refusal?.status, err);
       if (!ex.clientGone) hooks.failed(failure.code);
     },
   };

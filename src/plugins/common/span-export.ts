@@ -1,0 +1,109 @@
+import { Agent, request } from 'undici';
+import { logger } from '../../core/logger.js';
+import { counter } from '../../observability/metrics.js';
+import type { SpanRecord } from '../../observability/tracing/span.js';
+import { BatchProcessor, drainWithin } from './batch-processor.js';
+
+// Where finished spans go: the batch processor the loggers use (common/batch-processor.ts)
+// and one POST per batch. Nothing here runs in a request: a span is appended to the batch,
+// which is encoded and sent from a timer or once full. The processor already bounds what a
+// dead or slow collector can cost: at most `maxQueueSize` spans held per exporter (one
+// batch once the endpoint counts as down), a backoff between attempts, drops counted in
+// `gatehouse_tracing_spans_dropped_total{plugin,reason}` and one warning per interval.
+
+export interface SpanBatching {
+  /** Spans held at most: buffered, queued and being sent. */
+  maxQueueSize: number;
+  maxExportBatchSize: number;
+  /** A batch goes out once its oldest span has waited this long. */
+  batchTimeoutMs: number;
+  /** …or once no span came for this long. */
+  inactiveTimeoutMs: number;
+  /** false: a full queue is first flushed to the endpoint at once (a span that still finds no room is dropped all the same). */
+  dropOnQueueFull: boolean;
+  maxRetryCount: number;
+  retryDelayMs: number;
+}
+
+export interface SpanExportOptions {
+  /** The plugin exporting (log lines, the metric's label). */
+  plugin: string;
+  url: string;
+  headers: Record<string, string>;
+  timeoutMs: number;
+  batching: SpanBatching;
+  /** The request body of one batch. */
+  encode(spans: SpanRecord[]): { body: Buffer | string; contentType: string };
+}
+
+const dropped = counter('gatehouse_tracing_spans_dropped_total',
+  'Spans a tracing plugin gave up on: reason queue_full (too many pending) or send_failed (out of retries)', ['plugin', 'reason']);
+
+// One pool for every exporter of this worker: collectors are few, batches seldom.
+let agent: Agent | undefined;
+
+/** Exporters holding spans, flushed when the plugins' code is unloaded (a reload). */
+const live = new Set<SpanExporter>();
+
+export class SpanExporter {
+  private readonly processor: BatchProcessor<SpanRecord>;
+
+  constructor(private readonly o: SpanExportOptions) {
+    const log = {
+      warn: (obj: object, msg: string): void => logger().warn({ plugin: o.plugin, ...obj }, msg),
+      error: (obj: object, msg: string): void => logger().error({ plugin: o.plugin, ...obj }, msg),
+    };
+    this.processor = new BatchProcessor<SpanRecord>({
+      name: `${o.plugin} exporter`,
+      batchMaxSize: o.batching.maxExportBatchSize,
+      inactiveTimeoutMs: o.batching.inactiveTimeoutMs,
+      bufferDurationMs: o.batching.batchTimeoutMs,
+      maxRetryCount: o.batching.maxRetryCount,
+      retryDelayMs: o.batching.retryDelayMs,
+      maxPending: o.batching.maxQueueSize,
+      send: (spans) => this.post(spans),
+      log,
+      onDrop: (n, reason) => dropped.inc({ plugin: o.plugin, reason }, n),
+      onIdle: () => live.delete(this),
+    });
+  }
+
+  /** Spans held now (buffered, queued, in flight). */
+  get pending(): number {
+    return this.processor.pending;
+  }
+
+  add(span: SpanRecord): void {
+    const b = this.o.batching;
+    if (!b.dropOnQueueFull && this.processor.pending >= b.maxQueueSize) this.processor.flush();
+    live.add(this);
+    this.processor.push(span);
+  }
+
+  /** Sends what is buffered and resolves once every span is sent or given up on. */
+  drain(): Promise<void> {
+    return this.processor.drain();
+  }
+
+  private async post(spans: SpanRecord[]): Promise<void> {
+    const { body, contentType } = this.o.encode(spans);
+    const ms = this.o.timeoutMs;
+    const res = await request(this.o.url, {
+      method: 'POST', headers: { ...this.o.headers, 'content-type': contentType }, body,
+      dispatcher: agent ??= new Agent({ keepAliveTimeout: 10_000, connections: 8 }),
+      headersTimeout: ms, bodyTimeout: ms, signal: AbortSignal.timeout(ms),
+    });
+    await res.body.dump();
+    if (res.statusCode < 200 || res.statusCode >= 300) throw new Error(`collector answered ${res.statusCode} (${new URL(this.o.url).host})`);
+  }
+}
+
+/** How long unloading the plugins waits for pending spans before leaving them. */
+const DESTROY_DRAIN_MS = 3000;
+
+/** Flushes every exporter holding spans, waiting at most a few seconds (a dead collector must not hold up a reload). */
+export async function drainSpanExporters(): Promise<void> {
+  const all = [...live];
+  live.clear();
+  await drainWithin(all, DESTROY_DRAIN_MS);
+}
