@@ -1,7 +1,7 @@
 import { Agent, request } from 'undici';
 import { LOGGER_COMMON_PROPERTIES, type LoggerCommonConf } from './common/log-util.js';
 import { BATCH_PROCESSOR_PROPERTIES, type BatchConf } from './common/batch-processor.js';
-import { defineBatchedLogger, type BatchedLoggerPrepared, type LogRecord, type LogSink } from './common/batched-logger.js';
+import { defineBatchedLogger, jsonBatch, type BatchedLoggerPrepared, type LogRecord, type LogSink } from './common/batched-logger.js';
 import { HEADER_TEXT_SCHEMA } from './common/headers.js';
 
 // APISIX's http-logger: after the response, the request's log entry goes into a batch
@@ -38,7 +38,7 @@ export function encodeBatch(conf: Pick<HttpLoggerConf, 'concat_method' | 'batch_
   if (conf.concat_method === 'new_line') {
     return { body: single ? JSON.stringify(entries[0]) : entries.map((e) => JSON.stringify(e)).join('\n'), contentType: 'text/plain' };
   }
-  return { body: JSON.stringify(single ? entries[0] : entries), contentType: 'application/json' };
+  return { body: jsonBatch(entries, conf.batch_max_size), contentType: 'application/json' };
 }
 
 async function post(conf: HttpLoggerConf, entries: LogRecord[]): Promise<void> {
