@@ -160,6 +160,13 @@ export function defineBatchedLogger<C extends LoggerCommonConf & BatchConf, K ex
 
     prepare(conf, env) {
       const sink = spec.sink(conf, env);
+      if (env.subsystem === 'stream') {
+        // a TCP/UDP session has no HTTP request or response body (APISIX's stream schemas lack these fields)
+        for (const field of ['include_req_body', 'include_resp_body'] as const) {
+          if (conf[field] === true) throw new Error(`${field}: a stream route has no HTTP body to log`);
+        }
+        return { conf, sink, format: pickLogFormat(conf.log_format, env.metadata, 'stream'), capture: undefined, reqCapture: undefined, processor: undefined };
+      }
       return {
         conf,
         sink,
