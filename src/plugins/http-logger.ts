@@ -3,6 +3,7 @@ import { LOGGER_COMMON_PROPERTIES, type LoggerCommonConf } from './common/log-ut
 import { BATCH_PROCESSOR_PROPERTIES, type BatchConf } from './common/batch-processor.js';
 import { defineBatchedLogger, jsonBatch, type BatchedLoggerPrepared, type LogRecord, type LogSink } from './common/batched-logger.js';
 import { HEADER_TEXT_SCHEMA } from './common/headers.js';
+import { checkHttpScheme } from './common/log-http.js';
 
 // APISIX's http-logger: after the response, the request's log entry goes into a batch
 // processor that POSTs batches as JSON to `uri` (a JSON array; one object when
@@ -79,8 +80,7 @@ export default defineBatchedLogger<HttpLoggerConf, LogSink>({
 
   sink(conf) {
     // the pattern admits any scheme, but only these can be POSTed to: refused now, not failing every batch later
-    const scheme = new URL(conf.uri).protocol;
-    if (scheme !== 'http:' && scheme !== 'https:') throw new Error(`uri: scheme "${scheme.slice(0, -1)}" is not supported (http or https)`);
+    checkHttpScheme(conf.uri, 'uri');
     return { send: (entries) => post(conf, entries) };
   },
 });
