@@ -2,6 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
 import plugin, { nanoseconds, pushBody } from './loki-logger.js';
+import { secretPaths } from '../plugin-runtime/secret-fields.js';
 import { createTestContext, prepareWith, schemaError } from '../../test/helpers/plugin-context.js';
 import { startLoopbackServer, type LoopbackServer, type ReceivedRequest } from '../../test/helpers/loopback-server.js';
 import { until } from '../../test/helpers/log-servers.js';
@@ -44,6 +45,8 @@ test('declares statistics 414 with APISIX\'s fields and defaults', () => {
     { uri: p.conf.endpoint_uri, tenant: p.conf.tenant_id, labels: p.conf.log_labels, verify: p.conf.ssl_verify, timeout: p.conf.timeout,
       keepalive: p.conf.keepalive, kt: p.conf.keepalive_timeout, kp: p.conf.keepalive_pool },
     { uri: '/loki/api/v1/push', tenant: 'fake', labels: { job: 'apisix' }, verify: false, timeout: 3000, keepalive: true, kt: 60000, kp: 5 });
+  // APISIX's encrypt_fields: masked for viewer keys
+  assert.deepEqual(secretPaths(plugin.schema), [['headers']]);
 });
 
 test('refused when written: a label name Loki refuses, an unknown variable, headers tenant_id sets, another scheme', () => {

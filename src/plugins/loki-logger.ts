@@ -94,7 +94,8 @@ export default defineBatchedLogger<LokiLoggerConf, LokiSink, LokiEntry>({
       },
       endpoint_uri: { type: 'string', minLength: 1, default: '/loki/api/v1/push' },
       tenant_id: { ...HEADER_TEXT_SCHEMA, default: 'fake' },
-      headers: { type: 'object', propertyNames: HEADER_NAME_SCHEMA, additionalProperties: { ...HEADER_TEXT_SCHEMA, minLength: 1 } },
+      // may carry credentials: masked for viewers, as APISIX's encrypt_fields
+      headers: { type: 'object', propertyNames: HEADER_NAME_SCHEMA, additionalProperties: { ...HEADER_TEXT_SCHEMA, minLength: 1 }, encrypted: true },
       log_labels: { type: 'object', additionalProperties: { type: 'string', minLength: 1 }, default: { job: 'apisix' } },
       ssl_verify: { type: 'boolean', default: false },
       timeout: { type: 'integer', minimum: 1, maximum: 60000, default: 3000 },
