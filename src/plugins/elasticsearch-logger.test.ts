@@ -5,7 +5,7 @@ import { metricsRegistry } from '../observability/metrics.js';
 import { secretPaths } from '../plugin-runtime/secret-fields.js';
 import { createTestContext, prepareWith, schemaError } from '../../test/helpers/plugin-context.js';
 import { startFakeElasticsearch } from '../../test/helpers/fake-elasticsearch.js';
-import { until } from '../../test/helpers/log-servers.js';
+import { until, expectBatchFailure } from '../../test/helpers/log-servers.js';
 
 after(() => plugin.destroy!());
 
@@ -85,9 +85,7 @@ test('against a 6.x server: version read once, _type sent, basic auth; refused d
 test('wrong credentials fail the batch (401), never the request', async () => {
   const es = await startFakeElasticsearch({ credentials: 'elastic:right' });
   try {
-    const p = prepareWith(plugin, { endpoint_addrs: [es.url], field, auth: { username: 'elastic', password: 'wrong' }, batch_max_size: 1 });
-    assert.doesNotThrow(() => plugin.log!(p, createTestContext({ uri: '/x' })));
-    await until(() => p.processor!.failed === 1);
+    await expectBatchFailure(plugin, { endpoint_addrs: [es.url], field, auth: { username: 'elastic', password: 'wrong' }, batch_max_size: 1 });
     assert.equal(es.bulks.length, 0);
   } finally {
     await es.close();

@@ -1,9 +1,9 @@
 import type { PluginContext } from '../contracts/plugin.js';
 import { checkVariables } from '../core/expr/index.js';
-import { LOGGER_COMMON_PROPERTIES, type LoggerCommonConf } from './common/log-util.js';
-import { BATCH_PROCESSOR_PROPERTIES, type BatchConf } from './common/batch-processor.js';
+import type { LoggerCommonConf } from './common/log-util.js';
+import type { BatchConf } from './common/batch-processor.js';
 import {
-  defineBatchedLogger, defaultEntry, reportDropped, type BatchedLoggerPrepared, type LogRecord, type LogSink,
+  batchedLoggerSchema, defineBatchedLogger, defaultEntry, reportDropped, type BatchedLoggerPrepared, type LogRecord, type LogSink,
 } from './common/batched-logger.js';
 import { poolFor, type ServicePool } from './common/http-client.js';
 import { EndpointRotation, checkHttpScheme, postLog } from './common/log-http.js';
@@ -198,36 +198,28 @@ export default defineBatchedLogger<ElasticsearchLoggerConf, EsSink, EsEntry>({
   description: 'Pushes request and response logs to Elasticsearch through its bulk API, in batches.',
   version: 0.1,
   priority: 413,
-  schema: {
-    type: 'object',
-    properties: {
-      endpoint_addr: { type: 'string', pattern: '[^/]$' },
-      endpoint_addrs: { type: 'array', minItems: 1, items: { type: 'string', pattern: '[^/]$' } },
-      field: {
-        type: 'object',
-        properties: { index: { type: 'string', minLength: 1 } },
-        required: ['index'],
-        additionalProperties: false,
-      },
-      auth: {
-        type: 'object',
-        properties: { username: { type: 'string', minLength: 1 }, password: { type: 'string', minLength: 1, encrypted: true } },
-        required: ['username', 'password'],
-        additionalProperties: false,
-      },
-      // may carry credentials (an API key): masked for viewers, as APISIX's encrypt_fields
-      headers: {
-        type: 'object', minProperties: 1, propertyNames: HEADER_NAME_SCHEMA, additionalProperties: { ...HEADER_TEXT_SCHEMA, minLength: 1 }, encrypted: true,
-      },
-      timeout: { type: 'integer', minimum: 1, default: 10 },
-      ssl_verify: { type: 'boolean', default: true },
-      ...LOGGER_COMMON_PROPERTIES,
-      ...BATCH_PROCESSOR_PROPERTIES,
+  schema: batchedLoggerSchema({
+    endpoint_addr: { type: 'string', pattern: '[^/]$' },
+    endpoint_addrs: { type: 'array', minItems: 1, items: { type: 'string', pattern: '[^/]$' } },
+    field: {
+      type: 'object',
+      properties: { index: { type: 'string', minLength: 1 } },
+      required: ['index'],
+      additionalProperties: false,
     },
-    required: ['field'],
-    // an unknown field is refused by name, not ignored
-    additionalProperties: false,
-  },
+    auth: {
+      type: 'object',
+      properties: { username: { type: 'string', minLength: 1 }, password: { type: 'string', minLength: 1, encrypted: true } },
+      required: ['username', 'password'],
+      additionalProperties: false,
+    },
+    // may carry credentials (an API key): masked for viewers, as APISIX's encrypt_fields
+    headers: {
+      type: 'object', minProperties: 1, propertyNames: HEADER_NAME_SCHEMA, additionalProperties: { ...HEADER_TEXT_SCHEMA, minLength: 1 }, encrypted: true,
+    },
+    timeout: { type: 'integer', minimum: 1, default: 10 },
+    ssl_verify: { type: 'boolean', default: true },
+  }, ['field']),
   processorName: 'elasticsearch-logger',
 
   sink(conf) {

@@ -1,8 +1,8 @@
 import type { PluginContext } from '../contracts/plugin.js';
 import { checkVariables } from '../core/expr/index.js';
-import { LOGGER_COMMON_PROPERTIES, type LoggerCommonConf } from './common/log-util.js';
-import { BATCH_PROCESSOR_PROPERTIES, type BatchConf } from './common/batch-processor.js';
-import { defineBatchedLogger, defaultEntry, type BatchedLoggerPrepared, type LogRecord, type LogSink } from './common/batched-logger.js';
+import type { LoggerCommonConf } from './common/log-util.js';
+import type { BatchConf } from './common/batch-processor.js';
+import { batchedLoggerSchema, defineBatchedLogger, defaultEntry, type BatchedLoggerPrepared, type LogRecord, type LogSink } from './common/batched-logger.js';
 import { KEEPALIVE_FIELDS, poolFor } from './common/http-client.js';
 import { EndpointRotation, checkHttpScheme, postLog } from './common/log-http.js';
 import { HEADER_NAME_SCHEMA, HEADER_TEXT_SCHEMA } from './common/headers.js';
@@ -85,28 +85,20 @@ export default defineBatchedLogger<LokiLoggerConf, LokiSink, LokiEntry>({
   description: 'Pushes request and response logs to Grafana Loki, in batches, with labels from variables.',
   version: 0.1,
   priority: 414,
-  schema: {
-    type: 'object',
-    properties: {
-      endpoint_addrs: {
-        type: 'array', minItems: 1,
-        items: { type: 'string', pattern: '^[^\\/]+:\\/\\/([\\da-zA-Z.-]+|\\[[\\da-fA-F:]+\\])(:\\d+)?' },
-      },
-      endpoint_uri: { type: 'string', minLength: 1, default: '/loki/api/v1/push' },
-      tenant_id: { ...HEADER_TEXT_SCHEMA, default: 'fake' },
-      // may carry credentials: masked for viewers, as APISIX's encrypt_fields
-      headers: { type: 'object', propertyNames: HEADER_NAME_SCHEMA, additionalProperties: { ...HEADER_TEXT_SCHEMA, minLength: 1 }, encrypted: true },
-      log_labels: { type: 'object', additionalProperties: { type: 'string', minLength: 1 }, default: { job: 'apisix' } },
-      ssl_verify: { type: 'boolean', default: false },
-      timeout: { type: 'integer', minimum: 1, maximum: 60000, default: 3000 },
-      ...KEEPALIVE_FIELDS,
-      ...LOGGER_COMMON_PROPERTIES,
-      ...BATCH_PROCESSOR_PROPERTIES,
+  schema: batchedLoggerSchema({
+    endpoint_addrs: {
+      type: 'array', minItems: 1,
+      items: { type: 'string', pattern: '^[^\\/]+:\\/\\/([\\da-zA-Z.-]+|\\[[\\da-fA-F:]+\\])(:\\d+)?' },
     },
-    required: ['endpoint_addrs'],
-    // an unknown field is refused by name, not ignored
-    additionalProperties: false,
-  },
+    endpoint_uri: { type: 'string', minLength: 1, default: '/loki/api/v1/push' },
+    tenant_id: { ...HEADER_TEXT_SCHEMA, default: 'fake' },
+    // may carry credentials: masked for viewers, as APISIX's encrypt_fields
+    headers: { type: 'object', propertyNames: HEADER_NAME_SCHEMA, additionalProperties: { ...HEADER_TEXT_SCHEMA, minLength: 1 }, encrypted: true },
+    log_labels: { type: 'object', additionalProperties: { type: 'string', minLength: 1 }, default: { job: 'apisix' } },
+    ssl_verify: { type: 'boolean', default: false },
+    timeout: { type: 'integer', minimum: 1, maximum: 60000, default: 3000 },
+    ...KEEPALIVE_FIELDS,
+  }, ['endpoint_addrs']),
   processorName: 'loki logger',
 
   sink(conf) {

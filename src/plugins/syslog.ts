@@ -1,7 +1,7 @@
-import { LOGGER_COMMON_PROPERTIES, streamLogEntry, type LoggerCommonConf } from './common/log-util.js';
-import { BATCH_PROCESSOR_PROPERTIES, type BatchConf } from './common/batch-processor.js';
-import { defineBatchedLogger, defaultEntry, reportDropped, type BatchedLoggerPrepared, type LogSink } from './common/batched-logger.js';
-import { MAX_UDP_PAYLOAD, TcpConnectionPool, sendDatagrams, type TcpTarget } from './common/log-sockets.js';
+import { streamLogEntry, type LoggerCommonConf } from './common/log-util.js';
+import type { BatchConf } from './common/batch-processor.js';
+import { batchedLoggerSchema, defineBatchedLogger, defaultEntry, reportDropped, type BatchedLoggerPrepared, type LogSink } from './common/batched-logger.js';
+import { SOCKET_ADDRESS_PROPERTIES, MAX_UDP_PAYLOAD, TcpConnectionPool, sendDatagrams, type TcpTarget } from './common/log-sockets.js';
 
 // APISIX's syslog: each entry is one RFC 5424 message built in the log phase,
 //   <46>1 2024-05-01T10:00:00.123Z example.com apisix 4242 - - {"request":…}
@@ -114,24 +114,15 @@ export default defineBatchedLogger<SyslogConf, SyslogSink, string>({
   description: 'Pushes request and response logs as RFC 5424 syslog messages to a syslog server over TCP or UDP, in batches.',
   version: 0.1,
   priority: 401,
-  schema: {
-    type: 'object',
-    properties: {
-      host: { type: 'string', minLength: 1 },
-      port: { type: 'integer', minimum: 1, maximum: 65535 },
-      flush_limit: { type: 'integer', minimum: 1, default: 4096 },
-      drop_limit: { type: 'integer', minimum: 1, default: 1048576 },
-      timeout: { type: 'integer', minimum: 1, default: 3000 },
-      sock_type: { type: 'string', enum: ['tcp', 'udp'], default: 'tcp' },
-      pool_size: { type: 'integer', minimum: 5, default: 5 },
-      tls: { type: 'boolean', default: false },
-      ...LOGGER_COMMON_PROPERTIES,
-      ...BATCH_PROCESSOR_PROPERTIES,
-    },
-    required: ['host', 'port'],
-    // an unknown field is refused by name, not ignored
-    additionalProperties: false,
-  },
+  schema: batchedLoggerSchema({
+    ...SOCKET_ADDRESS_PROPERTIES,
+    flush_limit: { type: 'integer', minimum: 1, default: 4096 },
+    drop_limit: { type: 'integer', minimum: 1, default: 1048576 },
+    timeout: { type: 'integer', minimum: 1, default: 3000 },
+    sock_type: { type: 'string', enum: ['tcp', 'udp'], default: 'tcp' },
+    pool_size: { type: 'integer', minimum: 5, default: 5 },
+    tls: { type: 'boolean', default: false },
+  }, ['host', 'port']),
   processorName: 'sys logger',
 
   sink(conf) {

@@ -1,8 +1,8 @@
 import { isIP } from 'node:net';
-import { LOGGER_COMMON_PROPERTIES, type LoggerCommonConf } from './common/log-util.js';
-import { BATCH_PROCESSOR_PROPERTIES, type BatchConf } from './common/batch-processor.js';
-import { defineBatchedLogger, jsonBatch, type BatchedLoggerPrepared, type LogSink } from './common/batched-logger.js';
-import { sendOverTcp, type TcpTarget } from './common/log-sockets.js';
+import type { LoggerCommonConf } from './common/log-util.js';
+import type { BatchConf } from './common/batch-processor.js';
+import { batchedLoggerSchema, defineBatchedLogger, jsonBatch, type BatchedLoggerPrepared, type LogSink } from './common/batched-logger.js';
+import { SOCKET_ADDRESS_PROPERTIES, sendOverTcp, type TcpTarget } from './common/log-sockets.js';
 
 // APISIX's tcp-logger: each batch is sent on a new TCP connection (TLS with `tls`) as
 // one JSON document, the entry itself when batch_max_size is 1, else an array of them;
@@ -48,21 +48,12 @@ export default defineBatchedLogger<TcpLoggerConf, TcpSink>({
   description: 'Pushes request and response logs as JSON to a TCP server (optionally over TLS), in batches.',
   version: 0.1,
   priority: 405,
-  schema: {
-    type: 'object',
-    properties: {
-      host: { type: 'string', minLength: 1 },
-      port: { type: 'integer', minimum: 1, maximum: 65535 },
-      tls: { type: 'boolean', default: false },
-      tls_options: { type: 'string', minLength: 1 },
-      timeout: { type: 'integer', minimum: 1, default: 1000 },
-      ...LOGGER_COMMON_PROPERTIES,
-      ...BATCH_PROCESSOR_PROPERTIES,
-    },
-    required: ['host', 'port'],
-    // an unknown field is refused by name, not ignored
-    additionalProperties: false,
-  },
+  schema: batchedLoggerSchema({
+    ...SOCKET_ADDRESS_PROPERTIES,
+    tls: { type: 'boolean', default: false },
+    tls_options: { type: 'string', minLength: 1 },
+    timeout: { type: 'integer', minimum: 1, default: 1000 },
+  }, ['host', 'port']),
   processorName: 'tcp logger',
 
   sink(conf) {

@@ -1,7 +1,7 @@
-import { LOGGER_COMMON_PROPERTIES, type LoggerCommonConf } from './common/log-util.js';
-import { BATCH_PROCESSOR_PROPERTIES, type BatchConf } from './common/batch-processor.js';
-import { defineBatchedLogger, reportDropped, type BatchedLoggerPrepared, type LogSink } from './common/batched-logger.js';
-import { MAX_UDP_PAYLOAD, packJsonDatagrams, sendDatagrams, type UdpTarget } from './common/log-sockets.js';
+import type { LoggerCommonConf } from './common/log-util.js';
+import type { BatchConf } from './common/batch-processor.js';
+import { batchedLoggerSchema, defineBatchedLogger, reportDropped, type BatchedLoggerPrepared, type LogSink } from './common/batched-logger.js';
+import { SOCKET_ADDRESS_PROPERTIES, MAX_UDP_PAYLOAD, packJsonDatagrams, sendDatagrams, type UdpTarget } from './common/log-sockets.js';
 
 // APISIX's udp-logger: each batch is one datagram holding the entry itself when
 // batch_max_size is 1, else a JSON array of entries. A datagram carries at most 65,507
@@ -29,19 +29,10 @@ export default defineBatchedLogger<UdpLoggerConf, UdpSink>({
   description: 'Pushes request and response logs as JSON datagrams to a UDP server, in batches.',
   version: 0.1,
   priority: 400,
-  schema: {
-    type: 'object',
-    properties: {
-      host: { type: 'string', minLength: 1 },
-      port: { type: 'integer', minimum: 1, maximum: 65535 },
-      timeout: { type: 'integer', minimum: 1, default: 3 },
-      ...LOGGER_COMMON_PROPERTIES,
-      ...BATCH_PROCESSOR_PROPERTIES,
-    },
-    required: ['host', 'port'],
-    // an unknown field is refused by name, not ignored
-    additionalProperties: false,
-  },
+  schema: batchedLoggerSchema({
+    ...SOCKET_ADDRESS_PROPERTIES,
+    timeout: { type: 'integer', minimum: 1, default: 3 },
+  }, ['host', 'port']),
   processorName: 'udp logger',
 
   sink(conf) {

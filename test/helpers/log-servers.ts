@@ -1,9 +1,13 @@
 // Log servers on 127.0.0.1 (ephemeral ports) for the loggers' tests: what a TCP (or TLS)
-// server got per connection, what a UDP socket got per datagram.
+// server got per connection, what a UDP socket got per datagram; and the check that a
+// failing server fails the batch, never the request.
 import { createSocket } from 'node:dgram';
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import assert from 'node:assert/strict';
+import type { Plugin } from '../../src/contracts/plugin.js';
 import type { TestCert } from './certs.js';
+import { createTestContext, prepareWith } from './plugin-context.js';
 
 export interface TcpConnectionLog {
   /** Everything the connection carried, once the client closed it. */
@@ -86,4 +90,16 @@ export function startUdpLogServer(): Promise<UdpLogServer> {
 export async function until(cond: () => boolean, what = 'condition'): Promise<void> {
   for (let i = 0; i < 600 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
   if (!cond()) throw new Error(`${what} not met in time`);
+}
+
+/**
+ * Logs one request through a batched logger whose server fails it: the log phase must not
+ * throw, and the batch must fail (counted by its processor). Returns the prepared instance.
+ */
+export async function expectBatchFailure<P extends { processor: { failed: number } | undefined }>(
+  plugin: Plugin<unknown, P>, conf: Record<string, unknown>): Promise<P> {
+  const p = prepareWith(plugin, conf);
+  assert.doesNotThrow(() => plugin.log!(p, createTestContext({ uri: '/x' })));
+  await until(() => p.processor?.failed === 1, 'a failed batch');
+  return p;
 }

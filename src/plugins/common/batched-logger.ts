@@ -9,9 +9,9 @@
 import type { Plugin, PluginContext, PrepareEnv, StreamSession } from '../../contracts/plugin.js';
 import { logger } from '../../core/logger.js';
 import { counter } from '../../observability/metrics.js';
-import { BatchProcessor, batchOptionsOf, type BatchConf, type BatchProcessorLog, type DropReason } from './batch-processor.js';
+import { BATCH_PROCESSOR_PROPERTIES, BatchProcessor, batchOptionsOf, type BatchConf, type BatchProcessorLog, type DropReason } from './batch-processor.js';
 import {
-  LOGGER_METADATA_SCHEMA, RequestBodyCapture, ResponseBodyCapture, checkLoggerMetadata, logEntry, pickLogFormat,
+  LOGGER_COMMON_PROPERTIES, LOGGER_METADATA_SCHEMA, RequestBodyCapture, ResponseBodyCapture, checkLoggerMetadata, logEntry, pickLogFormat,
   responseBodyCaptureHandlers, type CompiledLogFormat, type LoggerCommonConf,
 } from './log-util.js';
 
@@ -64,6 +64,19 @@ export interface BatchedLoggerSpec<C extends LoggerCommonConf & BatchConf, K ext
   streamEntry?(p: BatchedLoggerPrepared<C, K, E>, session: StreamSession): E;
   /** Runs when the plugin's code is unloaded, after pending entries were drained (or given up on): close pools, clients. */
   close?(): void | Promise<void>;
+}
+
+/**
+ * A batched logger's schema: its own fields first, then the logger fields (log_format,
+ * include_*_body…) and the batch processor's; an unknown field is refused by name.
+ */
+export function batchedLoggerSchema(properties: Record<string, unknown>, required: string[]): Record<string, unknown> {
+  return {
+    type: 'object',
+    properties: { ...properties, ...LOGGER_COMMON_PROPERTIES, ...BATCH_PROCESSOR_PROPERTIES },
+    required,
+    additionalProperties: false,
+  };
 }
 
 /** How long unloading the plugin waits for pending entries before leaving them. */

@@ -19,6 +19,12 @@ export interface TcpTarget {
 
 export interface UdpTarget { host: string; port: number; timeoutMs: number }
 
+/** The schema of a log server's address (tcp-logger, udp-logger, syslog). */
+export const SOCKET_ADDRESS_PROPERTIES = {
+  host: { type: 'string', minLength: 1 },
+  port: { type: 'integer', minimum: 1, maximum: 65535 },
+} as const;
+
 /** The largest UDP payload over IPv4 (65,535 − 8 bytes of UDP header − 20 of IP header). */
 export const MAX_UDP_PAYLOAD = 65_507;
 
