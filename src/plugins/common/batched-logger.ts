@@ -5,7 +5,18 @@
 // body_filter for `include_resp_body`, and pending entries drained (for a bounded time)
 // when the plugin's code is unloaded. A sink plugin declares its name, priority and schema,
 // how it makes its sink from a config (checking the connection settings, opening nothing)
-// and the sink's `send(entries)`; `defineBatchedLogger` makes the plugin.
+// and the sink's `send(entries)`; `defineBatchedLogger` makes the plugin:
+//
+//   export default defineBatchedLogger<MyConf, LogSink>({
+//     name: 'my-logger', version: 0.1, priority: 403, processorName: 'my logger',
+//     schema: batchedLoggerSchema({ brokers: {...} }, ['brokers']),
+//     sink: (conf) => ({ send: (entries) => produce(conf, entries) }),  // no I/O before send
+//     close: () => closeClients(),  // optional: after the bounded drain on unload
+//   });
+//
+// `entry` replaces how one request's entry is built (typed E; default `defaultEntry`),
+// `streamEntry` makes the plugin a stream plugin too. Failures are rejections of `send`;
+// what a sink drops itself goes through `reportDropped` (counted, warned about sparingly).
 import type { Plugin, PluginContext, PrepareEnv, StreamSession } from '../../contracts/plugin.js';
 import { logger } from '../../core/logger.js';
 import { counter } from '../../observability/metrics.js';

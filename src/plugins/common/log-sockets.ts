@@ -169,7 +169,10 @@ export class TcpConnectionPool {
 
   /** Writes `data` on an idle connection, or a new one; the connection goes back to the pool after. */
   async send(data: string | Buffer): Promise<void> {
-    const socket = this.idle.pop() ?? await this.open();
+    let socket = this.idle.pop();
+    // one the server half-closed is on its way out: its close event has not come yet
+    while (socket !== undefined && (socket.destroyed || !socket.writable)) socket = this.idle.pop();
+    socket ??= await this.open();
     socket.setTimeout(this.target.timeoutMs);
     await writeAll(socket, data, this.target, this.protocol);
     if (this.closed || socket.destroyed || this.idle.length >= this.size) {
