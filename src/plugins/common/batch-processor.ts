@@ -295,6 +295,18 @@ class FailureReport {
   }
 }
 
+/**
+ * Drains every processor (`drain()`: sends what is buffered and waits for it), waiting at
+ * most `ms`: when a plugin is unloaded, a dead endpoint must not hold up the reload for its
+ * backoff; what is left then is left.
+ */
+export async function drainWithin(processors: readonly { drain(): Promise<void> }[], ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const giveUp = new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); timer.unref(); });
+  await Promise.race([Promise.all(processors.map((p) => p.drain())), giveUp]);
+  clearTimeout(timer);
+}
+
 /** Options from an APISIX-style config (seconds → ms). */
 export function batchOptionsOf(conf: BatchConf, defaultName: string): Omit<BatchProcessorOptions<never>, 'send' | 'log'> {
   return {

@@ -20,7 +20,7 @@
 import type { Plugin, PluginContext, PrepareEnv, StreamSession } from '../../contracts/plugin.js';
 import { logger } from '../../core/logger.js';
 import { counter } from '../../observability/metrics.js';
-import { BATCH_PROCESSOR_PROPERTIES, BatchProcessor, batchOptionsOf, type BatchConf, type BatchProcessorLog, type DropReason } from './batch-processor.js';
+import { BATCH_PROCESSOR_PROPERTIES, BatchProcessor, batchOptionsOf, drainWithin, type BatchConf, type BatchProcessorLog, type DropReason } from './batch-processor.js';
 import {
   LOGGER_COMMON_PROPERTIES, LOGGER_METADATA_SCHEMA, RequestBodyCapture, ResponseBodyCapture, checkLoggerMetadata, logEntry, pickLogFormat,
   responseBodyCaptureHandlers, type CompiledLogFormat, type LoggerCommonConf,
@@ -139,14 +139,6 @@ export function defaultEntry(p: Pick<BatchedLoggerPrepared<unknown, LogSink<neve
   return logEntry(p.format, ctx, p.capture, p.reqCapture);
 }
 
-/** Waits for every processor to drain, at most `ms`: a dead endpoint must not hold up a reload for its back-off. */
-export async function drainAll(processors: Iterable<{ drain(): Promise<void> }>, ms = DESTROY_DRAIN_MS): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const giveUp = new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); timer.unref(); });
-  await Promise.race([Promise.all([...processors].map((b) => b.drain())), giveUp]);
-  clearTimeout(timer);
-}
-
 /** Makes a batched logger plugin from its spec. */
 export function defineBatchedLogger<C extends LoggerCommonConf & BatchConf, K extends LogSink<E>, E = LogRecord>(
   spec: BatchedLoggerSpec<C, K, E>,
@@ -215,7 +207,7 @@ export function defineBatchedLogger<C extends LoggerCommonConf & BatchConf, K ex
     async destroy() {
       const all = [...live];
       live.clear();
-      await drainAll(all);
+      await drainWithin(all, DESTROY_DRAIN_MS);
       await spec.close?.();
     },
   };
