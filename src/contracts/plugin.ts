@@ -184,6 +184,11 @@ export interface PrepareEnv {
   metadata: Record<string, unknown> | undefined;
   /** All consumers (for auth plugins building key tables). */
   consumers: readonly ConsumerRef[];
+  /**
+   * `stream` when the instance is on a stream route (its `stream` phases run, with a
+   * session's variables), as APISIX's `ngx.config.subsystem`; absent: an HTTP one.
+   */
+  subsystem?: 'http' | 'stream';
 }
 
 /**

@@ -187,7 +187,7 @@ export interface StreamRoute {
   upstream?: Upstream;
   upstream_id?: string;
   service_id?: string;
-  /** Stream plugins only (those with a `stream` phase: ip-restriction, limit-conn, prometheus). */
+  /** Stream plugins only (those with a `stream` phase: ip-restriction, limit-conn, prometheus, syslog). */
   plugins?: PluginsConf;
   create_time?: number;
   update_time?: number;

@@ -79,7 +79,8 @@ export class PrepareCache {
     if (plugin.prepare === undefined) return conf;
     const hit = this.cache.get(conf);
     // A reloaded plugin is a new object: its code prepares again.
-    if (hit !== undefined && hit.plugin === plugin && hit.env.metadata === env.metadata && hit.env.consumers === env.consumers) return hit.prepared;
+    if (hit !== undefined && hit.plugin === plugin && hit.env.metadata === env.metadata && hit.env.consumers === env.consumers
+      && hit.env.subsystem === env.subsystem) return hit.prepared;
     const prepared = plugin.prepare(conf, env);
     this.cache.set(conf, { env, plugin, prepared });
     return prepared;

@@ -169,7 +169,7 @@ export class PluginRegistry {
    * Validates one instance (filling schema defaults into it) and compiles its `_meta`.
    * Throws with APISIX's message shape: `failed to check the configuration of plugin <name> err: <why>`.
    */
-  checkInstance(name: string, conf: unknown, schemaType: 'default' | 'consumer' = 'default'): void {
+  checkInstance(name: string, conf: unknown, schemaType: 'default' | 'consumer' = 'default', subsystem: 'http' | 'stream' = 'http'): void {
     const lp = this.byName.get(name);
     if (lp === undefined) throw new Error(`unknown plugin [${name}]`);
     if (typeof conf !== 'object' || conf === null || Array.isArray(conf)) {
@@ -189,7 +189,7 @@ export class PluginRegistry {
     // A config `prepare` cannot compile is refused now, not discovered at request time.
     if (lp.plugin.prepare !== undefined) {
       try {
-        lp.plugin.prepare(conf, { metadata: undefined, consumers: [] });
+        lp.plugin.prepare(conf, { metadata: undefined, consumers: [], subsystem });
       } catch (e) {
         throw new Error(`failed to check the configuration of plugin ${name} err: ${(e as Error).message}`);
       }
@@ -205,7 +205,7 @@ export class PluginRegistry {
       if (where.kind === 'stream_routes' && lp.plugin.stream === undefined) {
         throw new Error(`plugin ${name} is not a stream plugin: stream routes take ${this.streamPluginNames().join(', ')}`);
       }
-      this.checkInstance(name, conf, where.schemaType);
+      this.checkInstance(name, conf, where.schemaType, where.kind === 'stream_routes' ? 'stream' : 'http');
     }
   };
 

@@ -1,20 +1,16 @@
 import { Agent, request } from 'undici';
-import { definePlugin } from '../plugin-runtime/define-plugin.js';
-import { logger } from '../core/logger.js';
-import { counter } from '../observability/metrics.js';
-import {
-  LOGGER_COMMON_PROPERTIES, LOGGER_METADATA_SCHEMA, ResponseBodyCapture, checkLoggerMetadata, logEntry, pickLogFormat,
-  responseBodyCaptureHandlers, RequestBodyCapture, type CompiledLogFormat, type LoggerCommonConf,
-} from './common/log-util.js';
-import { BATCH_PROCESSOR_PROPERTIES, BatchProcessor, batchOptionsOf, drainWithin, type BatchConf } from './common/batch-processor.js';
+import { LOGGER_COMMON_PROPERTIES, type LoggerCommonConf } from './common/log-util.js';
+import { BATCH_PROCESSOR_PROPERTIES, type BatchConf } from './common/batch-processor.js';
+import { defineBatchedLogger, jsonBatch, type BatchedLoggerPrepared, type LogRecord, type LogSink } from './common/batched-logger.js';
 import { HEADER_TEXT_SCHEMA } from './common/headers.js';
+import { checkHttpScheme } from './common/log-http.js';
 
 // APISIX's http-logger: after the response, the request's log entry goes into a batch
 // processor that POSTs batches as JSON to `uri` (a JSON array; one object when
 // batch_max_size is 1; `new_line`: one JSON document per line). The request never
 // waits for it. A failing endpoint costs one attempt per backoff interval and one
 // warning per interval; entries past the bound are dropped without being built, and
-// counted in `gatehouse_logger_dropped_total{plugin,reason}`.
+// counted in `gatehouse_logger_dropped_total{plugin,reason}` (common/batched-logger.ts).
 //
 // `include_req_body` reads the request body in access (RequestBodyCapture in log-util):
 // it streams to the upstream otherwise, unkept (APISIX has nginx's buffered copy).
@@ -27,21 +23,7 @@ export interface HttpLoggerConf extends LoggerCommonConf, BatchConf {
   ssl_verify: boolean;
 }
 
-export interface HttpLoggerPrepared {
-  conf: HttpLoggerConf;
-  format: CompiledLogFormat | undefined;
-  capture: ResponseBodyCapture | undefined;
-  /** `include_req_body`: reads the request body in access so the entry can carry it. */
-  reqCapture: RequestBodyCapture | undefined;
-  /** Made at the first entry: prepare also runs when the Admin API only checks a config. */
-  processor: BatchProcessor<Record<string, unknown>> | undefined;
-}
-
-// Resolved per line: the root logger's level may change after this module loads.
-const log = {
-  warn: (obj: object, msg: string): void => logger().warn({ plugin: 'http-logger', ...obj }, msg),
-  error: (obj: object, msg: string): void => logger().error({ plugin: 'http-logger', ...obj }, msg),
-};
+export type HttpLoggerPrepared = BatchedLoggerPrepared<HttpLoggerConf, LogSink>;
 
 // One pool per TLS policy for every logger instance of this worker.
 let verifying: Agent | undefined;
@@ -51,25 +33,16 @@ function agentFor(sslVerify: boolean): Agent {
   return trusting ??= new Agent({ keepAliveTimeout: 10_000, connections: 16, connect: { rejectUnauthorized: false } });
 }
 
-const dropped = counter('gatehouse_logger_dropped_total',
-  'Log entries a logger gave up on: reason queue_full (too many pending) or send_failed (out of retries)', ['plugin', 'reason']);
-
-/** How long unloading the plugin waits for pending entries before leaving them. */
-const DESTROY_DRAIN_MS = 3000;
-
-/** Processors holding entries, flushed when this code is unloaded (a plugin reload). */
-const live = new Set<BatchProcessor<Record<string, unknown>>>();
-
 /** The request body of one batch, as APISIX builds it. */
 export function encodeBatch(conf: Pick<HttpLoggerConf, 'concat_method' | 'batch_max_size'>, entries: unknown[]): { body: string; contentType: string } {
   const single = (conf.batch_max_size ?? 1000) === 1;
   if (conf.concat_method === 'new_line') {
     return { body: single ? JSON.stringify(entries[0]) : entries.map((e) => JSON.stringify(e)).join('\n'), contentType: 'text/plain' };
   }
-  return { body: JSON.stringify(single ? entries[0] : entries), contentType: 'application/json' };
+  return { body: jsonBatch(entries, conf.batch_max_size), contentType: 'application/json' };
 }
 
-async function post(conf: HttpLoggerConf, entries: Record<string, unknown>[]): Promise<void> {
+async function post(conf: HttpLoggerConf, entries: LogRecord[]): Promise<void> {
   const { body, contentType } = encodeBatch(conf, entries);
   const headers: Record<string, string> = { 'content-type': contentType };
   if (conf.auth_header !== undefined) headers.authorization = conf.auth_header;
@@ -82,20 +55,7 @@ async function post(conf: HttpLoggerConf, entries: Record<string, unknown>[]): P
   if (res.statusCode >= 400) throw new Error(`server returned status code[${res.statusCode}] host[${new URL(conf.uri).host}]`);
 }
 
-function processorOf(p: HttpLoggerPrepared): BatchProcessor<Record<string, unknown>> {
-  if (p.processor === undefined) {
-    p.processor = new BatchProcessor({
-      ...batchOptionsOf(p.conf, 'http logger'),
-      send: (entries) => post(p.conf, entries),
-      log,
-      onDrop: (n, reason) => dropped.inc({ plugin: 'http-logger', reason }, n),
-      onIdle: (b) => live.delete(b),
-    });
-  }
-  return p.processor;
-}
-
-export default definePlugin<HttpLoggerConf, HttpLoggerPrepared>({
+export default defineBatchedLogger<HttpLoggerConf, LogSink>({
   name: 'http-logger',
   description: 'Pushes request and response logs as JSON objects to an HTTP(S) server, in batches.',
   version: 0.1,
@@ -116,38 +76,11 @@ export default definePlugin<HttpLoggerConf, HttpLoggerPrepared>({
     // an unknown field is refused by name, not ignored
     additionalProperties: false,
   },
-  metadataSchema: LOGGER_METADATA_SCHEMA,
-  checkMetadata: checkLoggerMetadata,
+  processorName: 'http logger',
 
-  prepare(conf, env) {
+  sink(conf) {
     // the pattern admits any scheme, but only these can be POSTed to: refused now, not failing every batch later
-    const scheme = new URL(conf.uri).protocol;
-    if (scheme !== 'http:' && scheme !== 'https:') throw new Error(`uri: scheme "${scheme.slice(0, -1)}" is not supported (http or https)`);
-    return {
-      conf,
-      format: pickLogFormat(conf.log_format, env.metadata),
-      capture: conf.include_resp_body === true ? new ResponseBodyCapture('http-logger', conf) : undefined,
-      reqCapture: conf.include_req_body === true ? new RequestBodyCapture('http-logger', conf) : undefined,
-      processor: undefined,
-    };
-  },
-
-  ...responseBodyCaptureHandlers,
-
-  access(p, ctx) {
-    return p.reqCapture?.read(ctx);
-  },
-
-  log(p, ctx) {
-    const processor = processorOf(p);
-    live.add(processor);
-    // a full queue drops the entry anyway: it is not built then
-    processor.pushLazy(() => logEntry(p.format, ctx, p.capture, p.reqCapture));
-  },
-
-  async destroy() {
-    const all = [...live];
-    live.clear();
-    await drainWithin(all, DESTROY_DRAIN_MS);
+    checkHttpScheme(conf.uri, 'uri');
+    return { send: (entries) => post(conf, entries) };
   },
 });

@@ -18,6 +18,11 @@ const VALID: Record<string, Record<string, unknown>> = {
   'response-rewrite': { status_code: 200 },
   'file-logger': { path: 'logs/audit.log' },
   'http-logger': { uri: 'http://127.0.0.1:9/log' },
+  'tcp-logger': { host: '127.0.0.1', port: 9 },
+  'udp-logger': { host: '127.0.0.1', port: 9 },
+  syslog: { host: '127.0.0.1', port: 514 },
+  'loki-logger': { endpoint_addrs: ['http://127.0.0.1:3100'] },
+  'elasticsearch-logger': { endpoint_addrs: ['http://127.0.0.1:9200'], field: { index: 'logs' } },
   'serverless-pre-function': { functions: ['() => {}'] },
   'serverless-post-function': { functions: ['() => {}'] },
   'openid-connect': { client_id: 'c', client_secret: 's', discovery: 'https://idp.example/.well-known/openid-configuration', session: { secret: 'x'.repeat(16) } },
@@ -25,7 +30,13 @@ const VALID: Record<string, Record<string, unknown>> = {
 
 /** APISIX 3.x fields of that plugin Gatehouse does not build. */
 const KEEPALIVE = { redis_keepalive_timeout: 10_000, redis_keepalive_pool: 100 };
+const NO_EXTRA = { log_format_extra: { extra: '$host' } };
 const UNBUILT: Record<string, Record<string, unknown>> = {
+  'tcp-logger': NO_EXTRA,
+  'udp-logger': NO_EXTRA,
+  syslog: NO_EXTRA,
+  'loki-logger': NO_EXTRA,
+  'elasticsearch-logger': NO_EXTRA,
   'limit-count': { rules: [{ count: 1, time_window: 1, key: '$remote_addr' }], sync_interval: -1, ...KEEPALIVE },
   'limit-req': KEEPALIVE,
   'limit-conn': { rules: [{ conn: 1, burst: 0, key: '$remote_addr' }], redis_prefix: 'limit_conn', ...KEEPALIVE },
@@ -70,6 +81,11 @@ const METADATA_FIELDS: Record<string, string> = {
   prometheus: 'disabled_label',
   'file-logger': 'max_pending_entries',
   'http-logger': 'max_pending_entries',
+  'tcp-logger': 'max_pending_entries',
+  'udp-logger': 'max_pending_entries',
+  syslog: 'max_pending_entries',
+  'loki-logger': 'log_format_extra',
+  'elasticsearch-logger': 'max_pending_entries',
 };
 
 for (const [name, field] of Object.entries(METADATA_FIELDS)) {

@@ -10,7 +10,13 @@ import limitReq from './limit-req.js';
 import limitConn from './limit-conn.js';
 import fileLogger from './file-logger.js';
 import httpLogger from './http-logger.js';
+import tcpLogger from './tcp-logger.js';
+import udpLogger from './udp-logger.js';
+import syslog from './syslog.js';
+import lokiLogger from './loki-logger.js';
+import esLogger from './elasticsearch-logger.js';
 import { PluginRegistry } from '../plugin-runtime/registry.js';
+import type { Plugin } from '../contracts/plugin.js';
 
 // Every plugin field that names request variables refuses one that does not exist when
 // the config is written (prepare throws), naming the field and the variable.
@@ -57,6 +63,21 @@ test('file-logger and http-logger: log_format, match, include_resp_body_expr', (
     { message: "failed to validate the 'match' expression: unknown variable 'stauts'" });
   assert.throws(() => prepareWith(httpLogger, { uri: 'http://127.0.0.1/', log_format: { a: '$host $requst' } }),
     { message: "log_format.a: unknown variable '$requst'" });
+});
+
+test('the batched sinks: log_format and include_req_body_expr; loki\'s log_labels; elasticsearch\'s field.index', () => {
+  const sinks: [Plugin, Record<string, unknown>][] = [
+    [tcpLogger, { host: 'h', port: 1 }], [udpLogger, { host: 'h', port: 1 }], [syslog, { host: 'h', port: 1 }],
+    [lokiLogger, { endpoint_addrs: ['http://l:3100'] }], [esLogger, { endpoint_addrs: ['http://e:9200'], field: { index: 'x' } }],
+  ];
+  for (const [plugin, base] of sinks) {
+    assert.ok(prepareWith(plugin, { ...base, log_format: { a: '$upstream_status' } }), plugin.name);
+    assert.throws(() => prepareWith(plugin, { ...base, log_format: { a: '$stauts' } }), { message: "log_format.a: unknown variable '$stauts'" }, plugin.name);
+    assert.throws(() => prepareWith(plugin, { ...base, include_req_body: true, include_req_body_expr: [['arg_x', '==', 1], ['nope', '==', 1]] }),
+      { message: "failed to validate the 'include_req_body_expr' expression: unknown variable 'nope'" }, plugin.name);
+  }
+  assert.throws(() => prepareWith(lokiLogger, { endpoint_addrs: ['http://l:3100'], log_labels: { a: '$nope' } }), { message: "log_labels.a: unknown variable '$nope'" });
+  assert.throws(() => prepareWith(esLogger, { endpoint_addrs: ['http://e:9200'], field: { index: 'x-${nope}' } }), { message: "field.index: unknown variable '$nope'" });
 });
 
 test('plugin_metadata of a logger: a log_format with an unknown variable is refused when written', async () => {

@@ -181,7 +181,7 @@ export function prepareWith<C, P>(plugin: Plugin<C, P>, conf: Record<string, unk
   const copy = structuredClone(conf);
   const err = checkSchema(compileSchema(plugin.schema), copy);
   if (err !== undefined) throw new Error(err);
-  const full: PrepareEnv = { metadata: env.metadata, consumers: env.consumers ?? [] };
+  const full: PrepareEnv = { metadata: env.metadata, consumers: env.consumers ?? [], ...(env.subsystem !== undefined ? { subsystem: env.subsystem } : {}) };
   if (plugin.prepare === undefined) return copy as unknown as P;
   return plugin.prepare(copy as unknown as C, full);
 }

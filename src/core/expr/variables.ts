@@ -101,12 +101,27 @@ export function isBodyVariable(name: string): boolean {
 }
 
 /**
- * Throws `<field>: unknown variable '$<name>'` for the first name that is not a variable.
- * For plugin `prepare` (refused at write time) and the config-store checks.
+ * The variables of a stream (TCP/UDP) session, what `StreamSession.var` resolves
+ * (data-plane/stream/session.ts): nginx's stream module's names and APISIX's route_id.
  */
-export function checkVariables(names: Iterable<string>, field: string): void {
+export const STREAM_VARIABLES: readonly string[] = [
+  'remote_addr', 'remote_port', 'server_addr', 'server_port', 'ssl_server_name', 'protocol', 'route_id',
+  'bytes_received', 'bytes_sent', 'upstream_addr', 'session_time', 'status',
+];
+
+/** True when `name` is a variable of a stream session. */
+export function isStreamVariable(name: string): boolean {
+  return STREAM_VARIABLES.includes(name);
+}
+
+/**
+ * Throws `<field>: unknown variable '$<name>'` for the first name that is not a variable
+ * (`known` decides: default, a request's). For plugin `prepare` (refused at write time)
+ * and the config-store checks.
+ */
+export function checkVariables(names: Iterable<string>, field: string, known: (name: string) => boolean = isKnownVariable): void {
   for (const name of names) {
-    if (!isKnownVariable(name)) throw new Error(`${field}: unknown variable '$${name}'`);
+    if (!known(name)) throw new Error(`${field}: unknown variable '$${name}'`);
   }
 }
 

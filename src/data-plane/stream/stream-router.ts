@@ -140,8 +140,10 @@ export function buildStreamRouter(view: ConfigView, registry: PluginRegistry,
       for (const lp of registry.list()) {
         const pconf = conf.plugins?.[lp.plugin.name];
         if (pconf === undefined || lp.plugin.stream === undefined) continue;
+        // fills the schema's defaults in, as an HTTP route's chain does (the stored object may lack them)
+        registry.checkInstance(lp.plugin.name, pconf, 'default', 'stream');
         const metadata = view.get('plugin_metadata', lp.plugin.name)?.value;
-        const prepared = prepare(lp.plugin, pconf, { metadata, consumers: NO_CONSUMERS });
+        const prepared = prepare(lp.plugin, pconf, { metadata, consumers: NO_CONSUMERS, subsystem: 'stream' });
         plugins.push({ plugin: lp.plugin, prepared });
       }
       const missing = Object.keys(conf.plugins ?? {}).filter((n) => registry.get(n)?.plugin.stream === undefined);

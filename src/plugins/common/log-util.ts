@@ -4,14 +4,19 @@
 // plus the optional response-body capture.
 import { pluginNodeLimits } from '../../plugin-runtime/node-limits.js';
 import { hostname as osHostname } from 'node:os';
-import type { PluginContext } from '../../contracts/plugin.js';
-import { checkVariables, compileExpr, isKnownVariable, type CompiledExpr } from '../../core/expr/index.js';
+import type { PluginContext, PrepareEnv, StreamSession } from '../../contracts/plugin.js';
+import { checkVariables, compileExpr, isKnownVariable, isStreamVariable, type CompiledExpr } from '../../core/expr/index.js';
 import { VERSION } from '../../core/version.js';
 import { compileVarTemplate } from './var-template.js';
 
 const HOSTNAME = osHostname();
 
-type Resolved = (ctx: PluginContext) => unknown;
+/** Where a format's variables are read: a request's context, or a stream session. */
+export interface VarSource {
+  var(name: string): unknown;
+}
+
+type Resolved = (src: VarSource) => unknown;
 
 /** A `log_format` compiled once per config: key → how its value is produced. */
 export type CompiledLogFormat = readonly (readonly [string, Resolved])[];
@@ -20,9 +25,11 @@ export type CompiledLogFormat = readonly (readonly [string, Resolved])[];
  * Compiles a `log_format` object. A value that is exactly one variable (`$status`,
  * `${upstream_addr}`) keeps the variable's type, as APISIX does (`ctx.var[name]`); other
  * strings with `$` are templates rendered to a string (`$remote_addr - $host`); anything
- * else is logged literally. A variable that does not exist throws, naming `field.key`.
+ * else is logged literally. A variable that does not exist (`known` decides: default, a
+ * request's) throws, naming `field.key`.
  */
-export function compileLogFormat(format: Record<string, unknown>, field = 'log_format'): CompiledLogFormat {
+export function compileLogFormat(format: Record<string, unknown>, field = 'log_format',
+  known: (name: string) => boolean = isKnownVariable): CompiledLogFormat {
   const out: [string, Resolved][] = [];
   for (const [key, value] of Object.entries(format)) {
     if (typeof value !== 'string' || !value.includes('$')) {
@@ -32,35 +39,46 @@ export function compileLogFormat(format: Record<string, unknown>, field = 'log_f
     const single = /^\$(?:([\w.]+)|\{\s*([^}?]+?)\s*\})$/.exec(value);
     if (single !== null) {
       const name = single[1] ?? single[2]!;
-      checkVariables([name], `${field}.${key}`);
-      out.push([key, (ctx) => ctx.var(name) ?? null]);
+      checkVariables([name], `${field}.${key}`, known);
+      out.push([key, (src) => src.var(name) ?? null]);
       continue;
     }
     const t = compileVarTemplate(value);
-    checkVariables(t.variables, `${field}.${key}`);
-    out.push([key, (ctx) => t.render((n) => ctx.var(n))]);
+    checkVariables(t.variables, `${field}.${key}`, known);
+    out.push([key, (src) => t.render((n) => src.var(n))]);
   }
   return out;
 }
 
-/** The format an instance logs with: its own `log_format` if it has one, else the metadata's, else none (the default entry). */
+/** Metadata formats are checked as HTTP ones when written; on a stream route a name the session lacks reads null. */
+function isHttpOrStreamVariable(name: string): boolean {
+  return isStreamVariable(name) || isKnownVariable(name);
+}
+
+/**
+ * The format an instance logs with: its own `log_format` if it has one, else the
+ * metadata's, else none (the default entry). On a stream route (`subsystem: 'stream'`)
+ * the instance's format may name only a session's variables.
+ */
 export function pickLogFormat(instance: Record<string, unknown> | undefined,
-  metadata: Record<string, unknown> | undefined): CompiledLogFormat | undefined {
-  if (instance !== undefined && instance !== null) return compileLogFormat(instance);
+  metadata: Record<string, unknown> | undefined, subsystem: PrepareEnv['subsystem'] = 'http'): CompiledLogFormat | undefined {
+  const stream = subsystem === 'stream';
+  if (instance !== undefined && instance !== null) return compileLogFormat(instance, 'log_format', stream ? isStreamVariable : isKnownVariable);
   const md = metadata?.log_format;
   if (md !== null && typeof md === 'object' && !Array.isArray(md) && Object.keys(md).length > 0) {
-    return compileLogFormat(md as Record<string, unknown>, 'plugin_metadata log_format');
+    return compileLogFormat(md as Record<string, unknown>, 'plugin_metadata log_format', stream ? isHttpOrStreamVariable : isKnownVariable);
   }
   return undefined;
 }
 
 /** A custom entry: the format's keys, plus `route_id` / `service_id` of the matched route (as APISIX adds them). */
-export function customLogEntry(format: CompiledLogFormat, ctx: PluginContext): Record<string, unknown> {
+export function customLogEntry(format: CompiledLogFormat,
+  src: VarSource & { readonly routeId: string | undefined; readonly serviceId?: string | undefined }): Record<string, unknown> {
   const entry: Record<string, unknown> = {};
-  for (const [key, resolve] of format) entry[key] = resolve(ctx);
-  if (ctx.routeId !== undefined) {
-    entry.route_id = ctx.routeId;
-    entry.service_id = ctx.serviceId ?? '';
+  for (const [key, resolve] of format) entry[key] = resolve(src);
+  if (src.routeId !== undefined) {
+    entry.route_id = src.routeId;
+    entry.service_id = src.serviceId ?? '';
   }
   return entry;
 }
@@ -130,6 +148,36 @@ export function defaultLogEntry(ctx: PluginContext, respBody?: string, reqBody?:
   if (upstreamLatency !== undefined) entry.upstream_latency = upstreamLatency;
   if (ctx.consumer !== undefined) entry.consumer = { username: ctx.consumer.username };
   return entry;
+}
+
+/**
+ * A stream session's entry when no `log_format` is set (APISIX logs nothing then, with an
+ * error: its default entry is an HTTP one): the session's variables and this server.
+ */
+export function defaultStreamLogEntry(session: StreamSession): Record<string, unknown> {
+  const entry: Record<string, unknown> = {
+    route_id: session.routeId,
+    protocol: session.var('protocol'),
+    client_ip: session.remoteAddr,
+    remote_port: session.var('remote_port'),
+    server_addr: session.var('server_addr'),
+    server_port: session.var('server_port'),
+    upstream: session.var('upstream_addr') ?? '',
+    status: session.var('status'),
+    bytes_received: session.var('bytes_received'),
+    bytes_sent: session.var('bytes_sent'),
+    session_time: session.var('session_time'),
+    start_time: Math.round(performance.timeOrigin + session.startedAt),
+    server: { hostname: HOSTNAME, version: VERSION },
+  };
+  const sni = session.var('ssl_server_name');
+  if (sni !== undefined) entry.ssl_server_name = sni;
+  return entry;
+}
+
+/** The entry of a stream session: the custom format if there is one, else the default stream entry. */
+export function streamLogEntry(format: CompiledLogFormat | undefined, session: StreamSession): Record<string, unknown> {
+  return format !== undefined ? customLogEntry(format, session) : defaultStreamLogEntry(session);
 }
 
 /** The logger fields shared by http-logger and file-logger (APISIX's schemas). */

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { startGateway, eventually, type Gateway } from '../../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
+import { assertDeadSinkCostsNothing } from '../../helpers/logger-checks.js';
 
 // http-logger against a real log collector on 127.0.0.1: batches, retries, and a
 // response that never waits for (or fails with) the logging.
@@ -92,25 +93,5 @@ test('a failing collector is retried max_retry_count times; the entry is the def
 });
 
 test('an unreachable collector costs the client nothing: backoff, drops counted, a bounded number of warnings', async () => {
-  const from = gw.output().length;
-  const statuses = new Map<number, number>();
-  for (let round = 0; round < 20; round++) {
-    const batch = await Promise.all(Array.from({ length: 10 }, () => get(`${gw.url}/down`)));
-    for (const r of batch) statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
-  }
-  assert.deepEqual([...statuses], [[200, 200]]);
-  await gw.waitForOutput(/Batch Processor\[http logger\] \d+ failed attempt/, from);
-  // out of retries, and (the endpoint counting as down once a few attempts failed) past the bound
-  for (const reason of ['send_failed', 'queue_full']) {
-    await eventually(async () => {
-      // requests keep coming, so entries meet the endpoint once it counts as down (after a few backed-off attempts)
-      await Promise.all(Array.from({ length: 3 }, () => get(`${gw.url}/down`)));
-      const text = (await get(gw.metricsUrl)).body;
-      const m = new RegExp(`gatehouse_logger_dropped_total\\{plugin="http-logger",reason="${reason}"\\} (\\d+)`).exec(text);
-      return m !== null && Number(m[1]) > 0;
-    }, 200, 100);
-  }
-  const warnings = gw.output().slice(from).match(/Batch Processor\[http logger\]/g) ?? [];
-  // one line per 10 s interval: the first failure at once, the rest summed into the next line
-  assert.ok(warnings.length <= 2, `${warnings.length} warnings for 200 requests`);
+  await assertDeadSinkCostsNothing(gw, '/down', 'http-logger', 'http logger');
 });
