@@ -2,6 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import plugin, { kafkaMessageValue, originalRequest, producerSettings, type KafkaLoggerConf } from './kafka-logger.js';
 import { RequestBodyCapture } from './common/log-util.js';
+import { EVERY_ITEM, secretPaths } from '../plugin-runtime/secret-fields.js';
 import { startKafkaBroker, type KafkaBroker } from '../../test/helpers/kafka-broker.js';
 import { createTestContext, prepareWith, schemaError } from '../../test/helpers/plugin-context.js';
 
@@ -40,6 +41,8 @@ test('declares statistics 403 with APISIX\'s schema and defaults', () => {
     brokers: ['127.0.0.1:9092'], sasl: undefined, tls: undefined, timeoutMs: 3000, requiredAcks: 1, producerType: 'async', clusterName: 1,
     batchNum: 200, batchSize: 1048576, maxBuffering: 50000, lingerMs: 1000, metadataMaxAgeMs: 30_000,
   });
+  // masked for Admin API readers without the admin role, as APISIX's encrypt_fields
+  assert.deepEqual(secretPaths(plugin.schema), [['brokers', EVERY_ITEM, 'sasl_config', 'password']]);
 });
 
 test('the schema refuses what APISIX refuses, and fields it does not build, by name', () => {
