@@ -94,8 +94,8 @@ export function producerSettings(conf: KafkaLoggerConf): KafkaProducerSettings {
     }
   });
   if (conf.api_version !== 2) {
-    throw new Error(`api_version: ${conf.api_version} is not supported: kafkajs produces record batches (Produce v3 and later), `
-      + 'which always carry the message timestamps api_version 2 asks for; set 2 or leave it out');
+    throw new Error(`api_version: ${conf.api_version} is not supported: kafkajs negotiates the Produce version with the broker, `
+      + 'and its messages always carry timestamps (what api_version 2 asks for); set 2 or leave it out');
   }
   return {
     brokers: brokers.map((b) => `${b.host}:${b.port}`),

@@ -25,7 +25,7 @@ export interface KafkaProducerSettings {
   brokers: string[];
   /** One SASL login for every connection (kafkajs has one per client). */
   sasl: { mechanism: KafkaSaslMechanism; user: string; password: string } | undefined;
-  /** TLS to the brokers; `verify` checks their certificates against the system's CAs. */
+  /** TLS to the brokers; `verify` checks their certificates against Node's CAs (plus NODE_EXTRA_CA_CERTS). */
   tls: { verify: boolean } | undefined;
   /** Connect, authenticate and request timeout, and the Produce request's own timeout. */
   timeoutMs: number;
