@@ -1,7 +1,7 @@
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import kafkajs, { type KafkaConfig, type Producer } from 'kafkajs';
-import { API, KafkaError, startKafkaBroker, type KafkaBroker } from './kafka-broker.js';
+import { API, KafkaError, kafkaTestScope, type KafkaBroker } from './kafka-broker.js';
 import { crc32c } from './kafka-wire.js';
 import { makeCert } from './certs.js';
 
@@ -11,16 +11,7 @@ import { makeCert } from './certs.js';
 
 const { Kafka, logLevel, CompressionTypes } = kafkajs;
 
-const cleanups: (() => Promise<void>)[] = [];
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
-
-async function broker(opts: Parameters<typeof startKafkaBroker>[0] = {}): Promise<KafkaBroker> {
-  const b = await startKafkaBroker(opts);
-  cleanups.push(() => b.stop());
-  return b;
-}
+const { broker, defer } = kafkaTestScope();
 
 async function producer(b: KafkaBroker, extra: Partial<KafkaConfig> = {}): Promise<Producer> {
   const kafka = new Kafka({
@@ -28,7 +19,7 @@ async function producer(b: KafkaBroker, extra: Partial<KafkaConfig> = {}): Promi
     retry: { retries: 1, initialRetryTime: 50, maxRetryTime: 200 }, connectionTimeout: 1000, requestTimeout: 2000, ...extra,
   });
   const p = kafka.producer({ allowAutoTopicCreation: true });
-  cleanups.push(() => p.disconnect());
+  defer(() => p.disconnect());
   await p.connect();
   return p;
 }
@@ -135,7 +126,7 @@ test('TLS: the broker serves its certificate; a client that verifies it against 
   await assert.rejects(strict.producer().connect(), /certificate/i);
   const trusting = new Kafka({ brokers: [b.address], logLevel: logLevel.NOTHING, retry: { retries: 0 }, ssl: { ca: [cert.cert], servername: 'localhost' } });
   const ok = trusting.producer();
-  cleanups.push(() => ok.disconnect());
+  defer(() => ok.disconnect());
   await ok.connect();
   await ok.send({ topic: 'tls', messages: [{ value: 'verified' }] });
   assert.equal(b.records[1]!.value!.toString(), 'verified');

@@ -7,6 +7,7 @@
 // answer Produce with an error code or to drop the connection, and can be stopped and
 // started again on the same port (its log survives). No real Kafka runs here: this is
 // what the kafka-logger tests talk to (the unit test checks it against kafkajs).
+import { after } from 'node:test';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
@@ -340,6 +341,27 @@ export async function startKafkaBroker(opts: KafkaBrokerOptions = {}): Promise<K
     },
   };
   return broker;
+}
+
+/**
+ * For a test file: `broker()` starts one that is stopped after the file's tests, with
+ * whatever else was `defer`red (the last first).
+ */
+export function kafkaTestScope(): { broker(opts?: KafkaBrokerOptions): Promise<KafkaBroker>; defer(cleanup: () => Promise<void>): void } {
+  const cleanups: (() => Promise<void>)[] = [];
+  after(async () => {
+    for (const c of cleanups.reverse()) await c();
+  });
+  return {
+    async broker(opts = {}) {
+      const b = await startKafkaBroker(opts);
+      cleanups.push(() => b.stop());
+      return b;
+    },
+    defer(cleanup) {
+      cleanups.push(cleanup);
+    },
+  };
 }
 
 // SCRAM (RFC 5802 / RFC 7677), server side: client-first → server-first → client-final → server-final.

@@ -1,7 +1,7 @@
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KafkaProducer, KafkaProducerPool, RETRY_LIMIT, type KafkaOutMessage, type KafkaProducerSettings } from './kafka-producer.js';
-import { API, KafkaError, startKafkaBroker, type KafkaBroker } from '../../../test/helpers/kafka-broker.js';
+import { API, KafkaError, kafkaTestScope, type KafkaBroker } from '../../../test/helpers/kafka-broker.js';
 import { makeCert } from '../../../test/helpers/certs.js';
 
 // The producer against the test broker: what each mode puts on the wire, its bounds,
@@ -14,16 +14,7 @@ const hooks = {
   onDrop: (n: number) => { drops.push(n); },
 };
 
-const cleanups: (() => Promise<void>)[] = [];
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
-
-async function broker(opts: Parameters<typeof startKafkaBroker>[0] = {}): Promise<KafkaBroker> {
-  const b = await startKafkaBroker(opts);
-  cleanups.push(() => b.stop());
-  return b;
-}
+const { broker, defer } = kafkaTestScope();
 
 function settings(b: KafkaBroker, over: Partial<KafkaProducerSettings> = {}): KafkaProducerSettings {
   return {
@@ -34,7 +25,7 @@ function settings(b: KafkaBroker, over: Partial<KafkaProducerSettings> = {}): Ka
 
 function producer(s: KafkaProducerSettings): KafkaProducer {
   const p = new KafkaProducer(s, hooks);
-  cleanups.push(() => p.close(0));
+  defer(() => p.close(0));
   return p;
 }
 
@@ -192,7 +183,7 @@ test('TLS: verify false accepts a self-signed broker, verify true refuses it', a
 test('the pool shares one producer per brokers and settings; another cluster_name gets its own', async () => {
   const b = await broker();
   const pool = new KafkaProducerPool(hooks);
-  cleanups.push(() => pool.closeAll(0));
+  defer(() => pool.closeAll(0));
   const one = pool.get(settings(b));
   assert.equal(pool.get(settings(b)), one);
   assert.notEqual(pool.get(settings(b, { clusterName: 2 })), one);
