@@ -78,6 +78,29 @@ export function countDropped(plugin: string, entries: number, reason: LoggerDrop
   if (entries > 0) dropped.inc({ plugin, reason }, entries);
 }
 
+const DROP_WARN_INTERVAL_MS = 10_000;
+const lastDropWarning = new Map<string, number>();
+
+/**
+ * Entries a sink gave up on itself (the server refused them, or they exceed what the
+ * transport can carry): counted, and warned about at most once per 10 s per plugin and
+ * reason (a flood of them must not become a flood of log lines).
+ */
+export function reportDropped(plugin: string, entries: number, reason: 'rejected' | 'too_large', detail: string): void {
+  if (entries <= 0) return;
+  countDropped(plugin, entries, reason);
+  const key = `${plugin}\0${reason}`;
+  const now = Date.now();
+  if (now - (lastDropWarning.get(key) ?? -Infinity) < DROP_WARN_INTERVAL_MS) return;
+  lastDropWarning.set(key, now);
+  logger().warn({ plugin, dropped: entries, reason }, `${entries} log entries dropped: ${detail}`);
+}
+
+/** A batch as APISIX's loggers encode it: the one object when `batch_max_size` is 1, else a JSON array. */
+export function jsonBatch(entries: readonly unknown[], batchMaxSize: number | undefined): string {
+  return JSON.stringify((batchMaxSize ?? 1000) === 1 ? entries[0] : entries);
+}
+
 /** A batch processor's log lines, tagged with the plugin (resolved per line: the root logger may change). */
 export function pluginLog(plugin: string): BatchProcessorLog {
   return {
