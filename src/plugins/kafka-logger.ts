@@ -3,7 +3,7 @@ import { logger } from '../core/logger.js';
 import { LOGGER_COMMON_PROPERTIES, type RequestBodyCapture, type LoggerCommonConf } from './common/log-util.js';
 import { BATCH_PROCESSOR_PROPERTIES, type BatchConf } from './common/batch-processor.js';
 import {
-  DESTROY_DRAIN_MS, countDropped, defaultEntry, defineBatchedLogger, pluginLog, type BatchedLoggerPrepared, type LogRecord, type LogSink,
+  DESTROY_DRAIN_MS, countDropped, defaultEntry, defineBatchedLogger, jsonBatch, pluginLog, type BatchedLoggerPrepared, type LogRecord, type LogSink,
 } from './common/batched-logger.js';
 import { KafkaProducerPool, type KafkaProducerSettings, type KafkaSaslMechanism } from './common/kafka-producer.js';
 
@@ -54,13 +54,10 @@ const log = {
 /** The producers of this plugin's code in this worker (a plugin reload gets its own, and closes these). */
 const pool = new KafkaProducerPool({ log, onDrop: (n) => countDropped('kafka-logger', n, 'send_failed') });
 
-/** The value of the Kafka message carrying one batch, as APISIX builds it. */
+/** The value of the Kafka message carrying one batch, as APISIX builds it (a lone origin entry goes as its text). */
 export function kafkaMessageValue(entries: readonly KafkaLogEntry[], batchMaxSize: number): string {
-  if (batchMaxSize === 1) {
-    const only = entries[0];
-    return typeof only === 'string' ? only : JSON.stringify(only);
-  }
-  return JSON.stringify(entries);
+  const only = entries[0];
+  return batchMaxSize === 1 && typeof only === 'string' ? only : jsonBatch(entries, batchMaxSize);
 }
 
 /** `meta_format: origin`: the request as it came, request line and headers, then the body when include_req_body kept it. */
