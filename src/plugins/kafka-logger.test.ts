@@ -13,6 +13,7 @@ const BROKERS = [{ host: '127.0.0.1', port: 9092 }];
 const base = { brokers: BROKERS, kafka_topic: 'logs' };
 
 let broker: KafkaBroker | undefined;
+const json = (r: { value: Buffer | null }): any => JSON.parse(r.value!.toString());
 after(async () => {
   await plugin.destroy!();
   await broker?.stop();
@@ -114,4 +115,16 @@ test('log entries reach the topic as messages with the configured key: JSON entr
   assert.deepEqual(entry.request.querystring, { x: 'y' });
   assert.equal(entry.response.status, 200);
   assert.deepEqual(broker.protocolErrors, []);
+});
+
+test('unloading the plugin (a reload) sends what the async producers still buffer, then opens nothing more', async () => {
+  const b = broker!;
+  const lingering = prepareWith(plugin, { brokers: [{ host: '127.0.0.1', port: b.port }], kafka_topic: 'unload', batch_max_size: 1, producer_time_linger: 600 });
+  plugin.log!(lingering, createTestContext({ uri: '/last', routeId: 'r3' }));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(b.records.filter((r) => r.topic === 'unload').length, 0, 'still lingering in the producer');
+  await plugin.destroy!();
+  assert.deepEqual(b.records.filter((r) => r.topic === 'unload').map((r) => json(r).route_id), ['r3']);
+  // a batch retried after the unload finds the pool closed: refused, no new connection
+  await assert.rejects(lingering.sink.send([{ late: true }]), /closed/);
 });

@@ -172,7 +172,7 @@ export default defineBatchedLogger<KafkaLoggerConf, LogSink<KafkaLogEntry>, Kafk
     const batchMaxSize = conf.batch_max_size ?? 1000;
     return {
       // the pool, not the instance, holds the producer: it may be closed when idle and made again
-      send: (entries) => pool.get(settings).send({
+      send: async (entries) => pool.get(settings).send({
         topic: conf.kafka_topic, key: conf.key, value: kafkaMessageValue(entries, batchMaxSize), entries: entries.length,
       }),
     };

@@ -192,4 +192,5 @@ test('the pool shares one producer per brokers and settings; another cluster_nam
   await pool.closeAll(1000);
   assert.equal(pool.size, 0);
   await assert.rejects(one.send(msg('after close')), /closed/);
+  assert.throws(() => pool.get(settings(b)), /closed/, 'a closed pool opens no new producer');
 });

@@ -279,10 +279,13 @@ export class KafkaProducer {
 export class KafkaProducerPool {
   private readonly producers = new Map<string, KafkaProducer>();
   private sweeper: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(private readonly hooks: KafkaProducerHooks) {}
 
+  /** The producer for `settings`; throws once the pool is closed (a batch retried after a reload must not open a new one). */
   get(settings: KafkaProducerSettings): KafkaProducer {
+    if (this.closed) throw new Error('kafka producer closed');
     // the key holds the SASL password: it stays in this map, never in a log line
     const key = JSON.stringify(settings);
     let p = this.producers.get(key);
@@ -310,6 +313,7 @@ export class KafkaProducerPool {
 
   /** Flushes (for at most `ms`) and closes every producer. */
   async closeAll(ms: number): Promise<void> {
+    this.closed = true;
     if (this.sweeper !== undefined) clearInterval(this.sweeper);
     this.sweeper = undefined;
     const all = [...this.producers.values()];
