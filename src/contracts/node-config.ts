@@ -131,6 +131,8 @@ export interface NodeConfig {
   proxy_cache: ProxyCacheConfig;
   /** TCP/UDP listeners of stream routes (APISIX's `apisix.stream_proxy`); absent = no stream proxy. */
   stream_proxy?: StreamProxyConfig;
+  /** APISIX's `discovery:`: one key per registry this node watches (docs/discovery.md); `{}` = none. */
+  discovery: DiscoveryConfig;
   /** Folder for generated data (sqlite db, admin key). */
   data_dir: string;
   /** Folder file-logger writes under (absolute; default `<data_dir>/logs`); a `path` resolving outside is refused. */
@@ -182,4 +184,19 @@ export interface StreamProxyConfig {
   udp_idle_timeout: number;
   /** UDP sessions one listener keeps at once; datagrams of new clients beyond it are dropped. */
   udp_max_sessions: number;
+}
+
+/** The registries of config.yaml's `discovery:` section; a key present enables that registry. */
+export interface DiscoveryConfig {
+  dns?: DnsDiscoveryConfig;
+}
+
+export type DnsRecordType = 'SRV' | 'A' | 'AAAA' | 'CNAME';
+
+/** Exactly one of `servers` (`ip`, `ip:port`, `[v6]:port`) and `resolv_conf` (absolute path once loaded). */
+export interface DnsDiscoveryConfig {
+  servers?: string[];
+  resolv_conf?: string;
+  /** Record types tried in turn; `last` = the type that answered last time for that name. */
+  order: (DnsRecordType | 'last')[];
 }
