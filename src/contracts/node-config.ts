@@ -189,6 +189,7 @@ export interface StreamProxyConfig {
 /** The registries of config.yaml's `discovery:` section; a key present enables that registry. */
 export interface DiscoveryConfig {
   dns?: DnsDiscoveryConfig;
+  consul?: ConsulDiscoveryConfig;
 }
 
 export type DnsRecordType = 'SRV' | 'A' | 'AAAA' | 'CNAME';
@@ -199,4 +200,22 @@ export interface DnsDiscoveryConfig {
   resolv_conf?: string;
   /** Record types tried in turn; `last` = the type that answered last time for that name. */
   order: (DnsRecordType | 'last')[];
+}
+
+/** APISIX's consul discovery; times in ms except `timeout.wait` and `fetch_interval` (seconds). */
+export interface ConsulDiscoveryConfig {
+  /** `http(s)://host:port` of Consul agents or servers; a service's nodes are the union of what each reports. */
+  servers: string[];
+  /** Sent as `X-Consul-Token`; '' = none. */
+  token: string;
+  fetch_interval: number;
+  /** true: blocking queries (long polls, changes seen at once); false: a poll every `fetch_interval`. */
+  keepalive: boolean;
+  weight: number;
+  timeout: { connect: number; read: number; wait: number };
+  sort_type: 'origin' | 'host_sort' | 'port_sort' | 'combine_sort';
+  /** Services never fetched (their upstreams get `default_service`, else no node). */
+  skip_services?: string[];
+  /** The node of a service that has no passing instance (or is skipped). */
+  default_service?: { host: string; port: number; metadata?: Record<string, unknown> };
 }

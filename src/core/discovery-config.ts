@@ -30,7 +30,64 @@ export const DISCOVERY_SCHEMA: Obj = {
         },
       },
     },
+    consul: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['servers'],
+      properties: {
+        servers: urlList('Consul'),
+        token: { type: 'string', default: '', 'x-message': 'must be a string (the ACL token)' },
+        fetch_interval: positiveInteger(3, 'seconds'),
+        keepalive: { type: 'boolean', default: true, 'x-message': 'must be true or false' },
+        weight: positiveInteger(1, 'the weight of every node'),
+        timeout: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: { connect: positiveInteger(2000, 'ms'), read: positiveInteger(2000, 'ms'), wait: positiveInteger(60, 'seconds') },
+        },
+        sort_type: {
+          enum: ['origin', 'host_sort', 'port_sort', 'combine_sort'], default: 'origin',
+          'x-message': 'must be one of origin, host_sort, port_sort, combine_sort',
+        },
+        skip_services: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 }, 'x-message': 'must be a list of service names' },
+        default_service: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['host', 'port'],
+          properties: {
+            host: { type: 'string', minLength: 1 },
+            port: { type: 'integer', minimum: 1, maximum: 65535 },
+            metadata: { type: 'object' },
+          },
+          'x-message': 'must be {host, port, metadata}',
+        },
+        ...notSupported(['shared_size', 'dump']),
+      },
+    },
   },
+};
+
+function positiveInteger(def: number, unit: string): Obj {
+  return { type: 'integer', minimum: 1, default: def, 'x-message': `must be an integer >= 1 (${unit})` };
+}
+
+function urlList(what: string): Obj {
+  return {
+    type: 'array', minItems: 1, items: { type: 'string', pattern: '^https?://' },
+    'x-message': `must be a non-empty list of http(s):// ${what} addresses`,
+  };
+}
+
+/** APISIX keys accepted by the schema only so that resolveDiscovery can say why they are refused. */
+function notSupported(keys: string[]): Obj {
+  return Object.fromEntries(keys.map((k) => [k, {}]));
+}
+
+/** Why an APISIX key has no place here. */
+const REFUSED: Record<string, string> = {
+  'consul.shared_size': 'node sets live in the primary\'s memory, there is no nginx shared dict to size: remove it',
+  'consul.dump': 'not supported by Gatehouse (node sets are not written to a file); remove it',
 };
 
 /**
@@ -38,6 +95,18 @@ export const DISCOVERY_SCHEMA: Obj = {
  * folder `dir`). Throws an Error naming the key.
  */
 export function resolveDiscovery(raw: Obj, dir: string): DiscoveryConfig {
+  for (const [path, why] of Object.entries(REFUSED)) {
+    const [registry, key] = path.split('.') as [string, string];
+    const section = raw[registry] as Obj | undefined;
+    if (section !== undefined && key in section) throw new Error(`discovery.${path}: ${why}`);
+  }
+  const consul = raw.consul as { servers: string[] } | undefined;
+  consul?.servers.forEach((s, i) => {
+    const u = urlAt(s, `discovery.consul.servers[${i}]`);
+    if ((u.pathname !== '/' && u.pathname !== '') || u.search !== '' || s.endsWith('/')) {
+      throw new Error(`discovery.consul.servers[${i}]: must be http(s)://host:port, without a path`);
+    }
+  });
   const dns = raw.dns as { servers?: string[]; resolv_conf?: string; order: string[] } | undefined;
   if (dns !== undefined) {
     if ((dns.servers === undefined) === (dns.resolv_conf === undefined)) {
@@ -50,6 +119,14 @@ export function resolveDiscovery(raw: Obj, dir: string): DiscoveryConfig {
     if (dns.order.length === 1 && dns.order[0] === 'last') throw new Error('discovery.dns.order: must name a record type besides last');
   }
   return raw as DiscoveryConfig;
+}
+
+function urlAt(s: string, at: string): URL {
+  try {
+    return new URL(s);
+  } catch {
+    throw new Error(`${at}: "${s}" is not a URL`);
+  }
 }
 
 /** `ip`, `ip:port` or `[v6]:port`: what dns.Resolver#setServers takes. */

@@ -3,6 +3,7 @@
 import type { DiscoveryConfig } from '../contracts/node-config.js';
 import type { Logger } from '../core/logger.js';
 import { DiscoveryService } from './discovery-service.js';
+import { consulRegistry } from './consul.js';
 import { dnsRegistry } from './dns.js';
 import type { RegistryFactory } from './registry.js';
 
@@ -14,6 +15,7 @@ export { wantedServices } from './wanted-services.js';
 export function registryFactories(config: DiscoveryConfig): Map<string, RegistryFactory> {
   const out = new Map<string, RegistryFactory>();
   if (config.dns !== undefined) out.set('dns', dnsRegistry(config.dns));
+  if (config.consul !== undefined) out.set('consul', consulRegistry(config.consul));
   return out;
 }
 
