@@ -190,6 +190,7 @@ export interface StreamProxyConfig {
 export interface DiscoveryConfig {
   dns?: DnsDiscoveryConfig;
   consul?: ConsulDiscoveryConfig;
+  nacos?: NacosDiscoveryConfig;
 }
 
 export type DnsRecordType = 'SRV' | 'A' | 'AAAA' | 'CNAME';
@@ -218,4 +219,19 @@ export interface ConsulDiscoveryConfig {
   skip_services?: string[];
   /** The node of a service that has no passing instance (or is skipped). */
   default_service?: { host: string; port: number; metadata?: Record<string, unknown> };
+}
+
+/** APISIX's nacos discovery (Nacos's v1 open API); times in ms except `fetch_interval` (seconds). */
+export interface NacosDiscoveryConfig {
+  /** `http(s)://[user:password@]host:port`: tried in turn from a random one; credentials mean a token login first. */
+  host: string[];
+  /** The API's path, `/nacos/v1/` by default. */
+  prefix: string;
+  fetch_interval: number;
+  /** The weight of an instance that reports none. */
+  weight: number;
+  timeout: { connect: number; send: number; read: number };
+  /** Both set: every instance list request is signed (`ak`, `data`, `signature`: HMAC-SHA1), as Nacos's ACM-style auth. */
+  access_key: string;
+  secret_key: string;
 }

@@ -41,6 +41,15 @@ describe('discovery in config.yaml', () => {
     assert.throws(() => parse('discovery:\n  eureka2: {}\n'), /unknown key "discovery\.eureka2"/);
   });
 
+  it('fills nacos\'s defaults and refuses half a key pair', () => {
+    assert.deepEqual(parse('discovery:\n  nacos:\n    host: ["http://u:p@127.0.0.1:8848"]\n').discovery.nacos, {
+      host: ['http://u:p@127.0.0.1:8848'], prefix: '/nacos/v1/', fetch_interval: 30, weight: 100, access_key: '', secret_key: '',
+      timeout: { connect: 2000, send: 2000, read: 5000 },
+    });
+    assert.throws(() => parse('discovery:\n  nacos:\n    host: ["http://127.0.0.1:8848"]\n    access_key: a\n'), /access_key and secret_key must be set together/);
+    assert.throws(() => parse('discovery:\n  nacos:\n    host: ["127.0.0.1:8848"]\n'), /discovery\.nacos\.host/);
+  });
+
   it('recognises DNS server addresses', () => {
     for (const ok of ['127.0.0.1', '127.0.0.1:53', '::1', '[::1]:5353']) assert.equal(isServerAddress(ok), true, ok);
     for (const bad of ['localhost', '127.0.0.1:0', '127.0.0.1:99999', '[127.0.0.1]:53', '::1:53x']) assert.equal(isServerAddress(bad), false, bad);

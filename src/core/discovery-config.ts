@@ -65,6 +65,29 @@ export const DISCOVERY_SCHEMA: Obj = {
         ...notSupported(['shared_size', 'dump']),
       },
     },
+    nacos: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['host'],
+      properties: {
+        host: {
+          type: 'array', minItems: 1,
+          items: { type: 'string', minLength: 2, maxLength: 100, pattern: '^https?://([a-zA-Z0-9-_.]+:.+@)?[a-zA-Z0-9-_.:]+$' },
+          'x-message': 'must be a non-empty list of http(s)://[user:password@]host:port Nacos addresses',
+        },
+        prefix: { type: 'string', maxLength: 100, pattern: '^[/a-zA-Z0-9-_.]+$', default: '/nacos/v1/', 'x-message': 'must be a path such as /nacos/v1/' },
+        fetch_interval: positiveInteger(30, 'seconds'),
+        weight: positiveInteger(100, 'the weight of an instance that reports none'),
+        timeout: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: { connect: positiveInteger(2000, 'ms'), send: positiveInteger(2000, 'ms'), read: positiveInteger(5000, 'ms') },
+        },
+        access_key: { type: 'string', default: '', 'x-message': 'must be a string' },
+        secret_key: { type: 'string', default: '', 'x-message': 'must be a string' },
+      },
+    },
   },
 };
 
@@ -99,6 +122,10 @@ export function resolveDiscovery(raw: Obj, dir: string): DiscoveryConfig {
     const [registry, key] = path.split('.') as [string, string];
     const section = raw[registry] as Obj | undefined;
     if (section !== undefined && key in section) throw new Error(`discovery.${path}: ${why}`);
+  }
+  const nacos = raw.nacos as { access_key: string; secret_key: string } | undefined;
+  if (nacos !== undefined && (nacos.access_key === '') !== (nacos.secret_key === '')) {
+    throw new Error('discovery.nacos: access_key and secret_key must be set together');
   }
   const consul = raw.consul as { servers: string[] } | undefined;
   consul?.servers.forEach((s, i) => {

@@ -5,6 +5,7 @@ import type { Logger } from '../core/logger.js';
 import { DiscoveryService } from './discovery-service.js';
 import { consulRegistry } from './consul.js';
 import { dnsRegistry } from './dns.js';
+import { nacosRegistry } from './nacos.js';
 import type { RegistryFactory } from './registry.js';
 
 export { DiscoveryService, type NodeSetChange } from './discovery-service.js';
@@ -16,6 +17,7 @@ export function registryFactories(config: DiscoveryConfig): Map<string, Registry
   const out = new Map<string, RegistryFactory>();
   if (config.dns !== undefined) out.set('dns', dnsRegistry(config.dns));
   if (config.consul !== undefined) out.set('consul', consulRegistry(config.consul));
+  if (config.nacos !== undefined) out.set('nacos', nacosRegistry(config.nacos));
   return out;
 }
 
