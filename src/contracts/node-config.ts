@@ -191,6 +191,8 @@ export interface DiscoveryConfig {
   dns?: DnsDiscoveryConfig;
   consul?: ConsulDiscoveryConfig;
   nacos?: NacosDiscoveryConfig;
+  /** One cluster (config.yaml's single object: no `id`), or several, each with its `id`. */
+  kubernetes?: KubernetesDiscoveryConfig[];
 }
 
 export type DnsRecordType = 'SRV' | 'A' | 'AAAA' | 'CNAME';
@@ -234,4 +236,18 @@ export interface NacosDiscoveryConfig {
   /** Both set: every instance list request is signed (`ak`, `data`, `signature`: HMAC-SHA1), as Nacos's ACM-style auth. */
   access_key: string;
   secret_key: string;
+}
+
+/** APISIX's kubernetes discovery, for one cluster; `${VAR}` in host, port, token and token_file already read from the environment. */
+export interface KubernetesDiscoveryConfig {
+  /** Multi-cluster form only: service names are then `id/namespace/name:port`. */
+  id?: string;
+  service: { schema: 'http' | 'https'; host: string; port: number; ssl_verify: boolean };
+  /** A token, or a file read again at each connection (service account tokens rotate). */
+  client: { token?: string; token_file?: string };
+  namespace_selector?: { equal?: string; not_equal?: string; match?: string[]; not_match?: string[] };
+  label_selector?: string;
+  default_weight: number;
+  /** Watch `discovery.k8s.io/v1` EndpointSlices instead of `v1` Endpoints. */
+  watch_endpoint_slices: boolean;
 }

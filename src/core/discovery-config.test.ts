@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseNodeConfig } from './node-config.js';
-import { isServerAddress } from './discovery-config.js';
+import { isServerAddress, resolveDiscovery } from './discovery-config.js';
 
 const parse = (yaml: string): ReturnType<typeof parseNodeConfig> => parseNodeConfig(yaml, '/etc/gatehouse/config.yaml');
 
@@ -48,6 +48,32 @@ describe('discovery in config.yaml', () => {
     });
     assert.throws(() => parse('discovery:\n  nacos:\n    host: ["http://127.0.0.1:8848"]\n    access_key: a\n'), /access_key and secret_key must be set together/);
     assert.throws(() => parse('discovery:\n  nacos:\n    host: ["127.0.0.1:8848"]\n'), /discovery\.nacos\.host/);
+  });
+
+  it('reads kubernetes\'s one-cluster form with APISIX\'s defaults, ${VAR} from the environment', () => {
+    const env = { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' };
+    assert.deepEqual(resolveDiscovery({ kubernetes: {} }, '/etc/gatehouse', env).kubernetes, [{
+      default_weight: 50, watch_endpoint_slices: false,
+      service: { schema: 'https', host: '10.96.0.1', port: 443, ssl_verify: false },
+      client: { token_file: '/var/run/secrets/kubernetes.io/serviceaccount/token' },
+    }]);
+    assert.throws(() => resolveDiscovery({ kubernetes: {} }, '/etc', {}), /discovery\.kubernetes\.service\.host: environment variable KUBERNETES_SERVICE_HOST is not set/);
+    const two = resolveDiscovery({ kubernetes: [
+      { id: 'east', service: { schema: 'http', host: 'api.east', port: 6443 }, client: { token: '${TOKEN}' } },
+      { id: 'west', service: { host: 'api.west', port: '6443' }, client: { token_file: 'west.token' } },
+    ] }, '/etc/gatehouse', { TOKEN: ' abc ' }).kubernetes!;
+    assert.deepEqual(two.map((c) => [c.id, c.service.schema, c.service.port, c.client]),
+      [['east', 'http', 6443, { token: 'abc' }], ['west', 'https', 6443, { token_file: '/etc/gatehouse/west.token' }]]);
+  });
+
+  it('refuses kubernetes settings that cannot work, naming the key', () => {
+    const k8s = (yaml: string) => parse(`discovery:\n  kubernetes: ${yaml}\n`);
+    assert.throws(() => k8s('[{service: {host: a, port: 1}, client: {token: t}}]'), /discovery\.kubernetes/);
+    assert.throws(() => k8s('[{id: a, service: {host: a, port: 1}, client: {token: t}}, {id: a, service: {host: b, port: 1}, client: {token: t}}]'), /discovery\.kubernetes\[1\]\.id: "a" is used twice/);
+    assert.throws(() => k8s('{service: {host: a, port: 1}, client: {token: t, token_file: f}}'), /discovery\.kubernetes\.client: set exactly one of token and token_file/);
+    assert.throws(() => k8s('{service: {host: a, port: "99999"}, client: {token: t}}'), /discovery\.kubernetes\.service\.port: "99999" is not a port/);
+    assert.throws(() => k8s('{service: {host: a, port: 1}, client: {token: t}, shared_size: 1m}'), /discovery\.kubernetes\.shared_size/);
+    assert.throws(() => k8s('{service: {host: a, port: 1}, client: {token: t}, namespace_selector: {match: ["(unclosed"]}}'), /discovery\.kubernetes\.namespace_selector\.match\[0\]/);
   });
 
   it('recognises DNS server addresses', () => {

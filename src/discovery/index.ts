@@ -5,6 +5,7 @@ import type { Logger } from '../core/logger.js';
 import { DiscoveryService } from './discovery-service.js';
 import { consulRegistry } from './consul.js';
 import { dnsRegistry } from './dns.js';
+import { kubernetesRegistry } from './kubernetes.js';
 import { nacosRegistry } from './nacos.js';
 import type { RegistryFactory } from './registry.js';
 
@@ -18,6 +19,7 @@ export function registryFactories(config: DiscoveryConfig): Map<string, Registry
   if (config.dns !== undefined) out.set('dns', dnsRegistry(config.dns));
   if (config.consul !== undefined) out.set('consul', consulRegistry(config.consul));
   if (config.nacos !== undefined) out.set('nacos', nacosRegistry(config.nacos));
+  if (config.kubernetes !== undefined) out.set('kubernetes', kubernetesRegistry(config.kubernetes));
   return out;
 }
 
