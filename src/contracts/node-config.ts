@@ -193,6 +193,7 @@ export interface DiscoveryConfig {
   nacos?: NacosDiscoveryConfig;
   /** One cluster (config.yaml's single object: no `id`), or several, each with its `id`. */
   kubernetes?: KubernetesDiscoveryConfig[];
+  eureka?: EurekaDiscoveryConfig;
 }
 
 export type DnsRecordType = 'SRV' | 'A' | 'AAAA' | 'CNAME';
@@ -250,4 +251,16 @@ export interface KubernetesDiscoveryConfig {
   default_weight: number;
   /** Watch `discovery.k8s.io/v1` EndpointSlices instead of `v1` Endpoints. */
   watch_endpoint_slices: boolean;
+}
+
+/** APISIX's eureka discovery; times in ms except `fetch_interval` (seconds). */
+export interface EurekaDiscoveryConfig {
+  /** `http(s)://[user:password@]host:port`: tried in turn from a random one; credentials are sent as Basic auth. */
+  host: string[];
+  /** The path before `apps`, e.g. `/eureka/`. */
+  prefix: string;
+  fetch_interval: number;
+  /** The weight of an instance whose metadata has none (default 100). */
+  weight: number;
+  timeout: { connect: number; send: number; read: number };
 }

@@ -76,6 +76,13 @@ describe('discovery in config.yaml', () => {
     assert.throws(() => k8s('{service: {host: a, port: 1}, client: {token: t}, namespace_selector: {match: ["(unclosed"]}}'), /discovery\.kubernetes\.namespace_selector\.match\[0\]/);
   });
 
+  it('fills eureka\'s defaults', () => {
+    assert.deepEqual(parse('discovery:\n  eureka:\n    host: ["http://127.0.0.1:8761"]\n    prefix: /eureka/\n').discovery.eureka, {
+      host: ['http://127.0.0.1:8761'], prefix: '/eureka/', fetch_interval: 30, weight: 100, timeout: { connect: 2000, send: 2000, read: 5000 },
+    });
+    assert.throws(() => parse('discovery:\n  eureka:\n    host: ["http://"]\n'), /discovery\.eureka\.host\[0\]: "http:\/\/" is not a URL/);
+  });
+
   it('recognises DNS server addresses', () => {
     for (const ok of ['127.0.0.1', '127.0.0.1:53', '::1', '[::1]:5353']) assert.equal(isServerAddress(ok), true, ok);
     for (const bad of ['localhost', '127.0.0.1:0', '127.0.0.1:99999', '[127.0.0.1]:53', '::1:53x']) assert.equal(isServerAddress(bad), false, bad);

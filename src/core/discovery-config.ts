@@ -91,6 +91,23 @@ export const DISCOVERY_SCHEMA: Obj = {
         secret_key: { type: 'string', default: '', 'x-message': 'must be a string' },
       },
     },
+    eureka: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['host'],
+      properties: {
+        host: urlList('Eureka'),
+        prefix: { type: 'string', default: '', 'x-message': 'must be a path such as /eureka/' },
+        fetch_interval: positiveInteger(30, 'seconds'),
+        weight: { type: 'integer', minimum: 0, default: 100, 'x-message': 'must be an integer >= 0' },
+        timeout: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: { connect: positiveInteger(2000, 'ms'), send: positiveInteger(2000, 'ms'), read: positiveInteger(5000, 'ms') },
+        },
+      },
+    },
     kubernetes: {
       anyOf: [kubernetesCluster(false), { type: 'array', minItems: 1, items: kubernetesCluster(true) }],
       'x-message': 'must be one cluster {service, client, ...} or a list of clusters each with an id',
@@ -186,6 +203,7 @@ export function resolveDiscovery(raw: Obj, dir: string, env: NodeJS.ProcessEnv =
   if (nacos !== undefined && (nacos.access_key === '') !== (nacos.secret_key === '')) {
     throw new Error('discovery.nacos: access_key and secret_key must be set together');
   }
+  (raw.eureka as { host: string[] } | undefined)?.host.forEach((h, i) => { urlAt(h, `discovery.eureka.host[${i}]`); });
   const consul = raw.consul as { servers: string[] } | undefined;
   consul?.servers.forEach((s, i) => {
     const u = urlAt(s, `discovery.consul.servers[${i}]`);

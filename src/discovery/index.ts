@@ -5,6 +5,7 @@ import type { Logger } from '../core/logger.js';
 import { DiscoveryService } from './discovery-service.js';
 import { consulRegistry } from './consul.js';
 import { dnsRegistry } from './dns.js';
+import { eurekaRegistry } from './eureka.js';
 import { kubernetesRegistry } from './kubernetes.js';
 import { nacosRegistry } from './nacos.js';
 import type { RegistryFactory } from './registry.js';
@@ -20,6 +21,7 @@ export function registryFactories(config: DiscoveryConfig): Map<string, Registry
   if (config.consul !== undefined) out.set('consul', consulRegistry(config.consul));
   if (config.nacos !== undefined) out.set('nacos', nacosRegistry(config.nacos));
   if (config.kubernetes !== undefined) out.set('kubernetes', kubernetesRegistry(config.kubernetes));
+  if (config.eureka !== undefined) out.set('eureka', eurekaRegistry(config.eureka));
   return out;
 }
 

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { DiscoveredNode } from '../contracts/discovery.js';
 import type { NacosDiscoveryConfig } from '../contracts/node-config.js';
 import type { Registry, RegistryContext, RegistryFactory, WantedService } from './registry.js';
-import { parseJson, pause, RegistryHttp, where } from './registry-http.js';
+import { credentialedBase, fromRandomStart, parseJson, pause, RegistryHttp, where, type CredentialedBase } from './registry-http.js';
 import { NACOS_DEFAULT_GROUP, NACOS_DEFAULT_NAMESPACE } from './service-key.js';
 
 // The `nacos` registry (APISIX's discovery/nacos, Nacos's v1 open API): every
@@ -18,13 +18,6 @@ import { NACOS_DEFAULT_GROUP, NACOS_DEFAULT_NAMESPACE } from './service-key.js';
 /** Instance lists read at once from one host. */
 const CONCURRENT_REQUESTS = 8;
 
-interface NacosHost {
-  /** `scheme://host:port<prefix>` ending in `/`. */
-  base: string;
-  username?: string;
-  password?: string;
-}
-
 interface NacosInstance {
   ip?: string;
   port?: number;
@@ -34,19 +27,8 @@ interface NacosInstance {
   metadata?: Record<string, string>;
 }
 
-/** A host of `discovery.nacos.host` as a base URL and its credentials. */
-export function nacosHost(url: string, prefix: string): NacosHost {
-  const u = new URL(url);
-  const host: NacosHost = { base: `${u.protocol}//${u.host}${(prefix.startsWith('/') ? prefix : `/${prefix}`).replace(/\/?$/, '/')}` };
-  if (u.username !== '') {
-    host.username = decodeURIComponent(u.username);
-    host.password = decodeURIComponent(u.password);
-  }
-  return host;
-}
-
 export function nacosRegistry(conf: NacosDiscoveryConfig): RegistryFactory {
-  const hosts = conf.host.map((h) => nacosHost(h, conf.prefix));
+  const hosts = conf.host.map((h) => credentialedBase(h, conf.prefix));
   return (ctx) => new NacosRegistry(conf, hosts, ctx);
 }
 
@@ -56,7 +38,7 @@ class NacosRegistry implements Registry {
   private readonly stop = new AbortController();
   private started = false;
 
-  constructor(private readonly conf: NacosDiscoveryConfig, private readonly hosts: NacosHost[], private readonly ctx: RegistryContext) {
+  constructor(private readonly conf: NacosDiscoveryConfig, private readonly hosts: CredentialedBase[], private readonly ctx: RegistryContext) {
     this.http = new RegistryHttp({ connectTimeoutMs: conf.timeout.connect, readTimeoutMs: conf.timeout.read });
   }
 
@@ -92,10 +74,9 @@ class NacosRegistry implements Registry {
 
   /** One round: the first host (from a random one) that logs in and answers some service. */
   private async round(services: WantedService[]): Promise<void> {
-    const start = Math.floor(Math.random() * this.hosts.length);
     let failure: unknown;
-    for (let i = 0; i < this.hosts.length && !this.stop.signal.aborted; i++) {
-      const host = this.hosts[(start + i) % this.hosts.length]!;
+    for (const host of fromRandomStart(this.hosts)) {
+      if (this.stop.signal.aborted) return;
       try {
         const token = await this.login(host);
         const results = await mapLimit(services, CONCURRENT_REQUESTS, (s) => this.instances(host, token, s));
@@ -125,7 +106,7 @@ class NacosRegistry implements Registry {
   }
 
   /** `&accessToken=` for a host with credentials, '' without. */
-  private async login(host: NacosHost): Promise<string> {
+  private async login(host: CredentialedBase): Promise<string> {
     if (host.username === undefined) return '';
     const url = `${host.base}auth/login`;
     const reply = await this.http.fetch(url, {
@@ -140,7 +121,7 @@ class NacosRegistry implements Registry {
     return `&accessToken=${encodeURIComponent(token)}`;
   }
 
-  private async instances(host: NacosHost, token: string, s: WantedService): Promise<{ nodes: DiscoveredNode[] } | { error: unknown }> {
+  private async instances(host: CredentialedBase, token: string, s: WantedService): Promise<{ nodes: DiscoveredNode[] } | { error: unknown }> {
     const namespace = s.ref.args?.namespace_id ?? NACOS_DEFAULT_NAMESPACE;
     const group = s.ref.args?.group_name ?? NACOS_DEFAULT_GROUP;
     const query = new URLSearchParams({ healthyOnly: 'true', serviceName: s.ref.name, namespaceId: namespace, groupName: group });

@@ -135,3 +135,28 @@ export class Backoff {
     this.failures = 0;
   }
 }
+
+/** A registry address with credentials in its URL (`http://user:password@host:port`), split for an Authorization header or a login. */
+export interface CredentialedBase {
+  /** `scheme://host:port<prefix>`, ending in `/`. */
+  base: string;
+  username?: string;
+  password?: string;
+}
+
+export function credentialedBase(url: string, prefix: string): CredentialedBase {
+  const u = new URL(url);
+  const path = prefix === '' ? '/' : (prefix.startsWith('/') ? prefix : `/${prefix}`).replace(/\/?$/, '/');
+  const out: CredentialedBase = { base: `${u.protocol}//${u.host}${path}` };
+  if (u.username !== '') {
+    out.username = decodeURIComponent(u.username);
+    out.password = decodeURIComponent(u.password);
+  }
+  return out;
+}
+
+/** The items in order from a random one (wrapping), so hosts tried in turn share the load. */
+export function fromRandomStart<T>(items: readonly T[]): T[] {
+  const start = Math.floor(Math.random() * items.length);
+  return [...items.slice(start), ...items.slice(0, start)];
+}
