@@ -5,8 +5,8 @@
 // and every answer carries `X-Consul-Index`. `token` makes it refuse requests without
 // that `X-Consul-Token` (403, as Consul's ACLs). Not Consul itself: the gateway has not
 // been tried against a real one. Every request is recorded.
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
+import { LocalHttpServer } from './discovery.js';
 
 export interface ConsulInstance {
   address: string;
@@ -27,18 +27,12 @@ export interface ConsulRequest {
   answeredIndex?: number;
 }
 
-export class FakeConsul {
+export class FakeConsul extends LocalHttpServer {
   readonly requests: ConsulRequest[] = [];
   token: string | undefined;
   private readonly services = new Map<string, { index: number; instances: ConsulInstance[] }>();
   private index = 1;
   private readonly waiting = new Set<() => void>();
-  private server: http.Server | undefined;
-  port = 0;
-
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
 
   /** Registers a service's instances (replacing the previous ones): its modify index moves on. */
   set(name: string, instances: ConsulInstance[]): void {
@@ -52,27 +46,15 @@ export class FakeConsul {
     this.index = 1;
   }
 
-  async start(port = this.port): Promise<void> {
-    const server = http.createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', resolve);
-    });
-    this.server = server;
-    this.port = (server.address() as AddressInfo).port;
-  }
-
-  /** Stops answering: connections are cut, held requests included. */
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    if (server === undefined) return;
+  protected override stopping(): void {
     for (const wake of [...this.waiting]) wake();
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  protected handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    void this.answer(req, res);
+  }
+
+  private async answer(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
     const token = req.headers['x-consul-token'] as string | undefined;
     const m = /^\/v1\/health\/service\/([^/]+)$/.exec(url.pathname);
@@ -89,14 +71,14 @@ export class FakeConsul {
     const asked = url.searchParams.get('index');
     if (asked !== null) {
       const deadline = Date.now() + waitMs(url.searchParams.get('wait'));
-      while ((this.services.get(name)?.index ?? this.index) <= Number(asked) && Date.now() < deadline && this.server !== undefined) {
+      while ((this.services.get(name)?.index ?? this.index) <= Number(asked) && Date.now() < deadline && this.running) {
         await new Promise<void>((resolve) => {
           const wake = (): void => { clearTimeout(timer); this.waiting.delete(wake); resolve(); };
           const timer = setTimeout(wake, Math.max(0, deadline - Date.now()));
           this.waiting.add(wake);
         });
       }
-      if (this.server === undefined) return;
+      if (!this.running) return;
     }
     const svc = this.services.get(name);
     this.requests.push({ path: url.pathname, query: url.searchParams, token, answeredAt: Date.now(), answeredIndex: svc?.index ?? this.index });

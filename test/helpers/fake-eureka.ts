@@ -4,8 +4,8 @@
 // upper-cased, and, as Eureka's JSON does, a list of one written as the element itself.
 // `auth` makes it require that Basic authorization (401 otherwise). Not Eureka itself: the
 // gateway has not been tried against a real one. Every request is recorded.
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
+import { LocalHttpServer } from './discovery.js';
 
 export interface EurekaInstance {
   ip: string;
@@ -16,42 +16,19 @@ export interface EurekaInstance {
   metadata?: Record<string, string>;
 }
 
-export class FakeEureka {
+export class FakeEureka extends LocalHttpServer {
   readonly requests: { path: string; authorization: string | undefined; accept: string | undefined }[] = [];
   auth: { user: string; password: string } | undefined;
   private readonly apps = new Map<string, EurekaInstance[]>();
-  private server: http.Server | undefined;
-  port = 0;
-
-  constructor(private readonly prefix = '/eureka/') {}
-
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+  constructor(private readonly prefix = '/eureka/') {
+    super();
   }
 
   set(app: string, instances: EurekaInstance[]): void {
     this.apps.set(app.toUpperCase(), instances);
   }
 
-  async start(port = this.port): Promise<void> {
-    const server = http.createServer((req, res) => this.handle(req, res));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', resolve);
-    });
-    this.server = server;
-    this.port = (server.address() as AddressInfo).port;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    if (server === undefined) return;
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
-  }
-
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+  protected handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     this.requests.push({ path: req.url ?? '', authorization: req.headers.authorization, accept: req.headers.accept });
     if (this.auth !== undefined && req.headers.authorization !== `Basic ${Buffer.from(`${this.auth.user}:${this.auth.password}`).toString('base64')}`) {
       res.writeHead(401).end();

@@ -7,8 +7,8 @@
 // an `ERROR` event with code 410, as a compacted etcd does). Requests need
 // `Authorization: Bearer <token>` (401 otherwise). Not a real API server: the gateway has not
 // been tried against one. Every request is recorded.
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
+import { LocalHttpServer } from './discovery.js';
 
 type Kind = 'endpoints' | 'endpointslices';
 
@@ -23,7 +23,7 @@ export interface KubeRequest { path: string; query: URLSearchParams; authorizati
 
 const PATHS: Record<string, Kind> = { '/api/v1/endpoints': 'endpoints', '/apis/discovery.k8s.io/v1/endpointslices': 'endpointslices' };
 
-export class FakeKubeApiServer {
+export class FakeKubeApiServer extends LocalHttpServer {
   readonly requests: KubeRequest[] = [];
   token = 'kube-token';
   private version = 100;
@@ -32,12 +32,6 @@ export class FakeKubeApiServer {
   /** Versions at or below this are gone from the history (410 for a watch from them). */
   private compactedTo = 0;
   private readonly watchers = new Set<{ kind: Kind; filter: (o: KubeObject) => boolean; res: http.ServerResponse; timer: NodeJS.Timeout }>();
-  private server: http.Server | undefined;
-  port = 0;
-
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
 
   /** Creates or replaces an Endpoints object: `subsets` as the API writes them. */
   setEndpoints(namespace: string, name: string, subsets: unknown[], labels?: Record<string, string>): void {
@@ -75,23 +69,8 @@ export class FakeKubeApiServer {
     return this.watchers.size;
   }
 
-  async start(port = this.port): Promise<void> {
-    const server = http.createServer((req, res) => this.handle(req, res));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', resolve);
-    });
-    this.server = server;
-    this.port = (server.address() as AddressInfo).port;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    if (server === undefined) return;
+  protected override stopping(): void {
     for (const w of [...this.watchers]) { clearTimeout(w.timer); this.watchers.delete(w); }
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
   }
 
   private put(kind: Kind, object: KubeObject): void {
@@ -115,7 +94,7 @@ export class FakeKubeApiServer {
     w.res.end();
   }
 
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+  protected handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://x');
     const q = url.searchParams;
     this.requests.push({ path: url.pathname, query: q, authorization: req.headers.authorization });

@@ -7,8 +7,8 @@
 // `data`, `signature` = base64 HMAC-SHA1 of data). Not Nacos itself: the gateway has not
 // been tried against a real one. Every request is recorded.
 import { createHmac } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
+import { LocalHttpServer } from './discovery.js';
 
 export interface NacosInstance {
   ip: string;
@@ -27,7 +27,7 @@ export interface NacosRequest {
   form: URLSearchParams;
 }
 
-export class FakeNacos {
+export class FakeNacos extends LocalHttpServer {
   readonly requests: NacosRequest[] = [];
   /** username → password; set: every list request needs a token from a login. */
   users: Record<string, string> | undefined;
@@ -35,40 +35,18 @@ export class FakeNacos {
   secretKey: string | undefined;
   private readonly instances = new Map<string, NacosInstance[]>();
   private readonly tokens = new Set<string>();
-  private server: http.Server | undefined;
-  port = 0;
-
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
 
   set(service: string, instances: NacosInstance[], namespace = 'public', group = 'DEFAULT_GROUP'): void {
     this.instances.set(`${namespace}|${group}|${service}`, instances);
   }
 
-  async start(port = this.port): Promise<void> {
-    const server = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => this.handle(req, Buffer.concat(chunks).toString(), res));
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', resolve);
-    });
-    this.server = server;
-    this.port = (server.address() as AddressInfo).port;
+  protected handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => this.answer(req, Buffer.concat(chunks).toString(), res));
   }
 
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    if (server === undefined) return;
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
-  }
-
-  private handle(req: http.IncomingMessage, body: string, res: http.ServerResponse): void {
+  private answer(req: http.IncomingMessage, body: string, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://x');
     const form = new URLSearchParams(body);
     this.requests.push({ method: req.method ?? '', path: url.pathname, query: url.searchParams, form });

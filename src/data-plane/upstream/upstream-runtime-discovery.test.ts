@@ -5,17 +5,10 @@ import type { DiscoveredNode, DiscoveredNodesView, ServiceRef } from '../../cont
 import type { Upstream } from '../../contracts/resources.js';
 import type { ProbeOutcome, ProbeTarget } from './health-probe.js';
 import { UpstreamRuntime } from './upstream-runtime.js';
+import { until } from '../../../test/helpers/discovery.js';
 
 const quiet = pino({ level: 'silent' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean, what: string, max = 300): Promise<void> {
-  for (let i = 0; i < max; i++) {
-    if (cond()) return;
-    await sleep(10);
-  }
-  assert.fail(`timed out waiting until ${what}`);
-}
 
 /** A registry view whose sets the test changes by hand. */
 class FakeView implements DiscoveredNodesView {

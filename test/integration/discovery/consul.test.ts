@@ -1,11 +1,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { pino } from 'pino';
 import type { ConsulDiscoveryConfig } from '../../../src/contracts/node-config.js';
-import { DiscoveryService } from '../../../src/discovery/discovery-service.js';
+import type { DiscoveryService } from '../../../src/discovery/discovery-service.js';
 import { consulRegistry } from '../../../src/discovery/consul.js';
 import { startGateway, type Gateway } from '../../helpers/gateway.js';
 import { get } from '../../helpers/http.js';
+import { assertFollowsChange, discoveryWith, nodesIn, until } from '../../helpers/discovery.js';
 import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
 import { FakeConsul, startFakeConsul } from '../../helpers/fake-consul.js';
 
@@ -15,7 +15,6 @@ import { FakeConsul, startFakeConsul } from '../../helpers/fake-consul.js';
 // become nodes, changes seen at once through blocking queries, polling without keepalive,
 // skip_services, default_service, sort_type, several servers, and a server that goes away.
 
-const quiet = pino({ level: 'silent' });
 const TOKEN = 'consul-acl-s3cret';
 
 function config(servers: string[], extra: Partial<ConsulDiscoveryConfig> = {}): ConsulDiscoveryConfig {
@@ -25,19 +24,9 @@ function config(servers: string[], extra: Partial<ConsulDiscoveryConfig> = {}): 
   };
 }
 
-function discovery(conf: ConsulDiscoveryConfig): DiscoveryService {
-  return new DiscoveryService(new Map([['consul', consulRegistry(conf)]]), { log: quiet, firstAnswerWaitMs: 3_000 });
-}
+const discovery = (conf: ConsulDiscoveryConfig): DiscoveryService => discoveryWith('consul', consulRegistry(conf));
 
-const nodesOf = (svc: DiscoveryService, name: string) => svc.status().consul?.services[name]?.nodes;
-
-async function eventually(check: () => boolean, what: string, ms = 8_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const nodesOf = (svc: DiscoveryService, label: string) => nodesIn(svc, 'consul', label);
 
 describe('consul discovery (registry)', () => {
   let consul: FakeConsul;
@@ -75,11 +64,11 @@ describe('consul discovery (registry)', () => {
     const svc = discovery(config([consul.url], { timeout: { connect: 500, read: 1000, wait: 30 } }));
     try {
       await svc.want([{ type: 'consul', name: 'pay' }]);
-      await eventually(() => consul.requests.filter((r) => r.path.endsWith('/pay')).length >= 1, 'the first answer');
+      await until(() => consul.requests.filter((r) => r.path.endsWith('/pay')).length >= 1, 'the first answer');
       await new Promise((r) => setTimeout(r, 100)); // the blocking query is now held
       const changedAt = Date.now();
       consul.set('pay', [{ address: '10.0.1.2', port: 80 }]);
-      await eventually(() => nodesOf(svc, 'pay')?.[0]?.host === '10.0.1.2', 'the change is seen');
+      await until(() => nodesOf(svc, 'pay')?.[0]?.host === '10.0.1.2', 'the change is seen');
       assert.ok(Date.now() - changedAt < 1_000, 'well before the 30 s wait or the 30 s fetch_interval');
       const asked = consul.requests.filter((r) => r.path.endsWith('/pay'));
       assert.equal(asked[0]!.query.get('index'), '0');
@@ -96,7 +85,7 @@ describe('consul discovery (registry)', () => {
     try {
       await svc.want([{ type: 'consul', name: 'poll' }]);
       consul.set('poll', [{ address: '10.0.2.2', port: 80 }]);
-      await eventually(() => nodesOf(svc, 'poll')?.[0]?.host === '10.0.2.2', 'the next poll sees the change', 4_000);
+      await until(() => nodesOf(svc, 'poll')?.[0]?.host === '10.0.2.2', 'the next poll sees the change', 4_000);
       const asked = consul.requests.filter((r) => r.path.endsWith('/poll'));
       assert.ok(asked.every((r) => !r.query.has('index') && !r.query.has('wait')));
       assert.ok(asked[1]!.answeredAt - asked[0]!.answeredAt >= 900, 'one poll per fetch_interval');
@@ -130,16 +119,16 @@ describe('consul discovery (registry)', () => {
     const svc = discovery(config([consul.url, other.url]));
     try {
       await svc.want([{ type: 'consul', name: 'multi' }]);
-      await eventually(() => nodesOf(svc, 'multi')?.length === 2, 'both servers answered');
+      await until(() => nodesOf(svc, 'multi')?.length === 2, 'both servers answered');
       await other.stop();
-      await eventually(() => svc.status().consul!.errors > 0, 'the failure is counted');
+      await until(() => svc.status().consul!.errors > 0, 'the failure is counted');
       assert.equal(svc.status().consul!.reachable, false);
       assert.match(svc.status().consul!.last_error!, /127\.0\.0\.1/);
       assert.deepEqual(nodesOf(svc, 'multi')?.map((n) => n.host).sort(), ['10.0.5.1', '10.0.5.2'], 'the last nodes keep serving');
       other.reset();
       other.set('multi', [{ address: '10.0.5.3', port: 80 }]);
       await other.start();
-      await eventually(() => nodesOf(svc, 'multi')?.some((n) => n.host === '10.0.5.3') === true, 'recovered by itself', 10_000);
+      await until(() => nodesOf(svc, 'multi')?.some((n) => n.host === '10.0.5.3') === true, 'recovered by itself', 10_000);
       assert.equal(svc.status().consul!.reachable, true);
       const asked = other.requests.filter((r) => r.path.endsWith('/multi'));
       assert.equal(asked.at(-1)!.query.get('index') !== null, true);
@@ -158,7 +147,7 @@ describe('consul discovery (registry)', () => {
       await svc.want([{ type: 'consul', name: 'back' }]);
       consul.reset();
       consul.set('back', [{ address: '10.0.6.2', port: 80 }]);
-      await eventually(() => nodesOf(svc, 'back')?.[0]?.host === '10.0.6.2', 'the replaced server is read again', 6_000);
+      await until(() => nodesOf(svc, 'back')?.[0]?.host === '10.0.6.2', 'the replaced server is read again', 6_000);
       const asked = consul.requests.filter((r) => r.path.endsWith('/back')).map((r) => r.query.get('index'));
       assert.ok(asked.slice(1).includes('0'), `asked again from 0: ${asked.join(',')}`);
     } finally {
@@ -187,25 +176,7 @@ describe('consul discovery through the gateway', () => {
   });
 
   it('proxies to the registered instances and follows a change with no failed request, never logging the token', async () => {
-    const first = await get(`${gw.url}/web`);
-    assert.equal(first.status, 200, first.body);
-    assert.equal(first.headers['x-upstream'], 'a');
-    const answers: string[] = [];
-    const deadline = Date.now() + 10_000;
-    const client = async (): Promise<void> => {
-      while (Date.now() < deadline) {
-        const r = await get(`${gw.url}/web`);
-        answers.push(r.status === 200 ? String(r.headers['x-upstream']) : `failed ${r.status}`);
-        const firstB = answers.indexOf('b');
-        if (firstB >= 0 && answers.length - firstB > 10) return;
-      }
-    };
-    const load = Promise.all([client(), client()]);
-    await new Promise((r) => setTimeout(r, 200));
-    consul.set('web', [{ address: '127.0.0.1', port: b.port }]);
-    await load;
-    assert.deepEqual(answers.filter((x) => x !== 'a' && x !== 'b'), [], 'no request failed');
-    assert.ok(answers.includes('b'), answers.join(','));
+    await assertFollowsChange(`${gw.url}/web`, () => consul.set('web', [{ address: '127.0.0.1', port: b.port }]));
     const status = (await get(`${gw.statusUrl}/status/discovery`)).json().discovery.consul;
     assert.deepEqual(status.services.web.nodes, [{ host: '127.0.0.1', port: b.port, weight: 1 }]);
     assert.equal(gw.output().includes(TOKEN), false, 'the token is never logged');

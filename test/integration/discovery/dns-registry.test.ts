@@ -1,16 +1,15 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { pino } from 'pino';
 import type { DiscoveredNode, ServiceRef } from '../../../src/contracts/discovery.js';
 import type { DnsDiscoveryConfig } from '../../../src/contracts/node-config.js';
-import { DiscoveryService } from '../../../src/discovery/discovery-service.js';
+import type { DiscoveryService } from '../../../src/discovery/discovery-service.js';
+import { discoveryWith, until } from '../../helpers/discovery.js';
 import { dnsRegistry } from '../../../src/discovery/dns.js';
 import { startDnsmasq, type TestDnsmasq } from '../../helpers/dnsmasq.js';
 
 // The dns registry against a real DNS server (dnsmasq): every record type it reads, how
 // SRV records become nodes, TTL-driven re-resolution, and a server that goes away.
 
-const quiet = pino({ level: 'silent' });
 let dns: TestDnsmasq;
 
 before(async () => {
@@ -32,7 +31,7 @@ after(async () => {
 
 function discovery(conf: Partial<DnsDiscoveryConfig> = {}): DiscoveryService {
   const config: DnsDiscoveryConfig = { servers: [dns.server], order: ['last', 'SRV', 'A', 'AAAA', 'CNAME'], ...conf };
-  return new DiscoveryService(new Map([['dns', dnsRegistry(config)]]), { log: quiet, firstAnswerWaitMs: 5_000 });
+  return discoveryWith('dns', dnsRegistry(config));
 }
 
 async function nodesOf(svc: DiscoveryService, name: string): Promise<DiscoveredNode[] | null | undefined> {
@@ -43,14 +42,6 @@ async function nodesOf(svc: DiscoveryService, name: string): Promise<DiscoveredN
 
 const byHost = (nodes: DiscoveredNode[] | null | undefined): DiscoveredNode[] =>
   [...(nodes ?? [])].sort((a, b) => a.host.localeCompare(b.host) || (a.port ?? 0) - (b.port ?? 0));
-
-async function eventually(check: () => boolean, what: string, ms = 8_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('dns discovery against dnsmasq', () => {
   it('turns A records into nodes of weight 1 with the port of service_name', async () => {
@@ -111,11 +102,11 @@ describe('dns discovery against dnsmasq', () => {
     try {
       assert.deepEqual(byHost(await nodesOf(svc, 'web.test:80')).map((n) => n.host), ['127.0.0.2', '127.0.0.3']);
       await dns.setHosts(['127.0.0.4 web.test']);
-      await eventually(() => JSON.stringify(svc.status().dns!.services['web.test:80']!.nodes) === JSON.stringify([{ host: '127.0.0.4', weight: 1, port: 80 }]),
+      await until(() => JSON.stringify(svc.status().dns!.services['web.test:80']!.nodes) === JSON.stringify([{ host: '127.0.0.4', weight: 1, port: 80 }]),
         'the new record is seen after its 1 s TTL');
 
       await dns.stop();
-      await eventually(() => svc.status().dns!.errors > 0, 'a failed lookup is counted');
+      await until(() => svc.status().dns!.errors > 0, 'a failed lookup is counted');
       const down = svc.status().dns!;
       assert.equal(down.reachable, false);
       assert.match(down.last_error ?? '', /web\.test/);
@@ -123,7 +114,7 @@ describe('dns discovery against dnsmasq', () => {
 
       await dns.setHosts(['127.0.0.2 web.test']);
       await dns.start();
-      await eventually(() => svc.status().dns!.reachable && svc.status().dns!.services['web.test:80']!.nodes?.[0]?.host === '127.0.0.2',
+      await until(() => svc.status().dns!.reachable && svc.status().dns!.services['web.test:80']!.nodes?.[0]?.host === '127.0.0.2',
         'recovery is picked up by itself');
     } finally {
       svc.close();

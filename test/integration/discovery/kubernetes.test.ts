@@ -3,12 +3,11 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import type { KubernetesDiscoveryConfig } from '../../../src/contracts/node-config.js';
-import { DiscoveryService } from '../../../src/discovery/discovery-service.js';
+import type { DiscoveryService } from '../../../src/discovery/discovery-service.js';
 import { kubernetesRegistry } from '../../../src/discovery/kubernetes.js';
 import { startGateway, type Gateway } from '../../helpers/gateway.js';
-import { get } from '../../helpers/http.js';
+import { assertFollowsChange, discoveryWith, nodesIn, until } from '../../helpers/discovery.js';
 import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
 import { FakeKubeApiServer, startFakeKubeApiServer } from '../../helpers/fake-kube-apiserver.js';
 
@@ -18,7 +17,6 @@ import { FakeKubeApiServer, startFakeKubeApiServer } from '../../helpers/fake-ku
 // again after 410 Gone, the bearer token (a token file read again per connection),
 // namespace and label selectors, EndpointSlices, several clusters, an API server that goes away.
 
-const quiet = pino({ level: 'silent' });
 
 function cluster(api: FakeKubeApiServer, extra: Partial<KubernetesDiscoveryConfig> = {}): KubernetesDiscoveryConfig {
   return {
@@ -27,20 +25,10 @@ function cluster(api: FakeKubeApiServer, extra: Partial<KubernetesDiscoveryConfi
   };
 }
 
-function discovery(clusters: KubernetesDiscoveryConfig[]): DiscoveryService {
-  return new DiscoveryService(new Map([['kubernetes', kubernetesRegistry(clusters)]]), { log: quiet, firstAnswerWaitMs: 3_000 });
-}
+const discovery = (clusters: KubernetesDiscoveryConfig[]): DiscoveryService => discoveryWith('kubernetes', kubernetesRegistry(clusters));
 
-const nodesOf = (svc: DiscoveryService, name: string) => svc.status().kubernetes?.services[name]?.nodes;
+const nodesOf = (svc: DiscoveryService, name: string) => nodesIn(svc, 'kubernetes', name);
 const want = (svc: DiscoveryService, ...names: string[]) => svc.want(names.map((name) => ({ type: 'kubernetes', name })));
-
-async function eventually(check: () => boolean, what: string, ms = 8_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const subset = (ips: string[], ports: { name?: string; port: number }[], notReady: string[] = []) => ({
   addresses: ips.map((ip) => ({ ip })), ...(notReady.length > 0 ? { notReadyAddresses: notReady.map((ip) => ({ ip })) } : {}), ports,
@@ -81,24 +69,24 @@ describe('kubernetes discovery (registry)', () => {
     const from = api.requests.length;
     try {
       await want(svc, 'shop/pay:http');
-      await eventually(() => api.openWatches > 0, 'the watch is open');
+      await until(() => api.openWatches > 0, 'the watch is open');
       const watch = api.requests.slice(from).find((r) => r.query.get('watch') === 'true')!;
       const list = api.requests.slice(from).find((r) => !r.query.has('watch'))!;
       assert.ok(list !== undefined && Number(watch.query.get('resourceVersion')) > 0);
       assert.equal(watch.query.get('allowWatchBookmarks'), 'true');
 
       api.setEndpoints('shop', 'pay', [subset(['10.0.2.2'], [{ name: 'http', port: 80 }])]);
-      await eventually(() => nodesOf(svc, 'shop/pay:http')?.[0]?.host === '10.0.2.2', 'the change arrives by the watch');
+      await until(() => nodesOf(svc, 'shop/pay:http')?.[0]?.host === '10.0.2.2', 'the change arrives by the watch');
       api.endWatches();
       api.setEndpoints('shop', 'pay', [subset(['10.0.2.3'], [{ name: 'http', port: 80 }])]);
-      await eventually(() => nodesOf(svc, 'shop/pay:http')?.[0]?.host === '10.0.2.3', 'the resumed watch sees what happened meanwhile');
+      await until(() => nodesOf(svc, 'shop/pay:http')?.[0]?.host === '10.0.2.3', 'the resumed watch sees what happened meanwhile');
       const lists = (): number => api.requests.slice(from).filter((r) => !r.query.has('watch') && !r.query.has('continue')).length;
       assert.equal(lists(), 1, 'resuming a watch does not list again');
 
       api.compact();
       api.endWatches();
       api.delete('endpoints', 'shop', 'pay');
-      await eventually(() => nodesOf(svc, 'shop/pay:http')?.length === 0, 'after 410 a new list shows the deletion');
+      await until(() => nodesOf(svc, 'shop/pay:http')?.length === 0, 'after 410 a new list shows the deletion');
       assert.equal(lists(), 2, 'listed again');
     } finally {
       svc.close();
@@ -111,12 +99,12 @@ describe('kubernetes discovery (registry)', () => {
     try {
       await want(svc, 'shop/cart:http');
       await api.stop();
-      await eventually(() => svc.status().kubernetes!.errors > 0, 'the failure is counted');
+      await until(() => svc.status().kubernetes!.errors > 0, 'the failure is counted');
       assert.equal(svc.status().kubernetes!.reachable, false);
       assert.deepEqual(nodesOf(svc, 'shop/cart:http'), [{ host: '10.0.3.1', port: 80, weight: 50 }]);
       api.setEndpoints('shop', 'cart', [subset(['10.0.3.2'], [{ name: 'http', port: 80 }])]);
       await api.start();
-      await eventually(() => nodesOf(svc, 'shop/cart:http')?.[0]?.host === '10.0.3.2', 'recovered by itself', 10_000);
+      await until(() => nodesOf(svc, 'shop/cart:http')?.[0]?.host === '10.0.3.2', 'recovered by itself', 10_000);
       assert.equal(svc.status().kubernetes!.reachable, true);
     } finally {
       svc.close();
@@ -136,7 +124,7 @@ describe('kubernetes discovery (registry)', () => {
       await writeFile(file, 'rotated-token');
       api.setEndpoints('shop', 'cart', [subset(['10.0.3.3'], [{ name: 'http', port: 80 }])]);
       api.endWatches();
-      await eventually(() => nodesOf(svc, 'shop/cart:http')?.[0]?.host === '10.0.3.3', 'the rotated token is used');
+      await until(() => nodesOf(svc, 'shop/cart:http')?.[0]?.host === '10.0.3.3', 'the rotated token is used');
     } finally {
       svc.close();
       api.token = 'kube-token';
@@ -184,9 +172,9 @@ describe('kubernetes discovery (registry)', () => {
       await want(svc, 'shop/orders:http');
       assert.deepEqual(nodesOf(svc, 'shop/orders:http')?.map((n) => n.host), ['10.2.0.1', '10.2.0.2']);
       assert.ok(api.requests.some((r) => r.path === '/apis/discovery.k8s.io/v1/endpointslices'));
-      await eventually(() => api.openWatches > 0, 'the watch is open');
+      await until(() => api.openWatches > 0, 'the watch is open');
       api.delete('endpointslices', 'shop', 'orders-abc');
-      await eventually(() => nodesOf(svc, 'shop/orders:http')?.length === 1, 'a deleted slice takes its endpoints');
+      await until(() => nodesOf(svc, 'shop/orders:http')?.length === 1, 'a deleted slice takes its endpoints');
     } finally {
       svc.close();
     }
@@ -237,25 +225,7 @@ describe('kubernetes discovery through the gateway', () => {
   });
 
   it('proxies to the endpoints and follows a change with no failed request', async () => {
-    const first = await get(`${gw.url}/web`);
-    assert.equal(first.status, 200, first.body);
-    assert.equal(first.headers['x-upstream'], 'a');
-    const answers: string[] = [];
-    const deadline = Date.now() + 10_000;
-    const client = async (): Promise<void> => {
-      while (Date.now() < deadline) {
-        const r = await get(`${gw.url}/web`);
-        answers.push(r.status === 200 ? String(r.headers['x-upstream']) : `failed ${r.status}`);
-        const firstB = answers.indexOf('b');
-        if (firstB >= 0 && answers.length - firstB > 10) return;
-      }
-    };
-    const load = Promise.all([client(), client()]);
-    await new Promise((r) => setTimeout(r, 200));
-    api.setEndpoints('shop', 'web', [subset(['127.0.0.1'], [{ name: 'http', port: b.port }])]);
-    await load;
-    assert.deepEqual(answers.filter((x) => x !== 'a' && x !== 'b'), [], 'no request failed');
-    assert.ok(answers.includes('b'), answers.join(','));
+    await assertFollowsChange(`${gw.url}/web`, () => api.setEndpoints('shop', 'web', [subset(['127.0.0.1'], [{ name: 'http', port: b.port }])]));
     assert.equal(gw.output().includes(api.token), false, 'the token is never logged');
   });
 });

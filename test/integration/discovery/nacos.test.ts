@@ -1,12 +1,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { pino } from 'pino';
 import type { NacosDiscoveryConfig } from '../../../src/contracts/node-config.js';
 import type { ServiceRef } from '../../../src/contracts/discovery.js';
-import { DiscoveryService } from '../../../src/discovery/discovery-service.js';
+import type { DiscoveryService } from '../../../src/discovery/discovery-service.js';
 import { nacosRegistry } from '../../../src/discovery/nacos.js';
 import { startGateway, type Gateway } from '../../helpers/gateway.js';
 import { get } from '../../helpers/http.js';
+import { assertFollowsChange, discoveryWith, nodesIn, until } from '../../helpers/discovery.js';
 import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
 import { FakeNacos, startFakeNacos } from '../../helpers/fake-nacos.js';
 
@@ -16,7 +16,6 @@ import { FakeNacos, startFakeNacos } from '../../helpers/fake-nacos.js';
 // credentials, signed requests with access_key/secret_key, polling every fetch_interval,
 // failing over between hosts, and keeping the last nodes when every host is away.
 
-const quiet = pino({ level: 'silent' });
 
 function config(hosts: string[], extra: Partial<NacosDiscoveryConfig> = {}): NacosDiscoveryConfig {
   return {
@@ -25,19 +24,9 @@ function config(hosts: string[], extra: Partial<NacosDiscoveryConfig> = {}): Nac
   };
 }
 
-function discovery(conf: NacosDiscoveryConfig): DiscoveryService {
-  return new DiscoveryService(new Map([['nacos', nacosRegistry(conf)]]), { log: quiet, firstAnswerWaitMs: 3_000 });
-}
+const discovery = (conf: NacosDiscoveryConfig): DiscoveryService => discoveryWith('nacos', nacosRegistry(conf));
 
-const nodesOf = (svc: DiscoveryService, label: string) => svc.status().nacos?.services[label]?.nodes;
-
-async function eventually(check: () => boolean, what: string, ms = 8_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const nodesOf = (svc: DiscoveryService, label: string) => nodesIn(svc, 'nacos', label);
 
 describe('nacos discovery (registry)', () => {
   let nacos: FakeNacos;
@@ -120,16 +109,16 @@ describe('nacos discovery (registry)', () => {
       assert.deepEqual(nodesOf(svc, 'public/DEFAULT_GROUP/poll'), [{ host: '10.0.3.1', port: 80, weight: 1 }]);
       await nacos.stop();
       other.set('poll', [{ ip: '10.0.3.2', port: 80 }]);
-      await eventually(() => nodesOf(svc, 'public/DEFAULT_GROUP/poll')?.[0]?.host === '10.0.3.2', 'the other host answers the next round', 5_000);
+      await until(() => nodesOf(svc, 'public/DEFAULT_GROUP/poll')?.[0]?.host === '10.0.3.2', 'the other host answers the next round', 5_000);
       assert.equal(svc.status().nacos!.reachable, true, 'a host passed over is not a failure of the registry');
 
       await other.stop();
-      await eventually(() => svc.status().nacos!.errors > 0, 'the failure is counted', 5_000);
+      await until(() => svc.status().nacos!.errors > 0, 'the failure is counted', 5_000);
       assert.equal(svc.status().nacos!.reachable, false);
       assert.deepEqual(nodesOf(svc, 'public/DEFAULT_GROUP/poll'), [{ host: '10.0.3.2', port: 80, weight: 1 }], 'the last nodes keep serving');
       await nacos.start();
       nacos.set('poll', [{ ip: '10.0.3.3', port: 80 }]);
-      await eventually(() => nodesOf(svc, 'public/DEFAULT_GROUP/poll')?.[0]?.host === '10.0.3.3', 'recovered by itself', 5_000);
+      await until(() => nodesOf(svc, 'public/DEFAULT_GROUP/poll')?.[0]?.host === '10.0.3.3', 'recovered by itself', 5_000);
       assert.equal(svc.status().nacos!.reachable, true);
     } finally {
       svc.close();
@@ -164,25 +153,7 @@ describe('nacos discovery through the gateway', () => {
   });
 
   it('proxies to the instances of the namespace and group, and follows a change with no failed request', async () => {
-    const first = await get(`${gw.url}/web`);
-    assert.equal(first.status, 200, first.body);
-    assert.equal(first.headers['x-upstream'], 'a');
-    const answers: string[] = [];
-    const deadline = Date.now() + 10_000;
-    const client = async (): Promise<void> => {
-      while (Date.now() < deadline) {
-        const r = await get(`${gw.url}/web`);
-        answers.push(r.status === 200 ? String(r.headers['x-upstream']) : `failed ${r.status}`);
-        const firstB = answers.indexOf('b');
-        if (firstB >= 0 && answers.length - firstB > 10) return;
-      }
-    };
-    const load = Promise.all([client(), client()]);
-    await new Promise((r) => setTimeout(r, 200));
-    nacos.set('web', [{ ip: '127.0.0.1', port: b.port }], 'prod', 'blue');
-    await load;
-    assert.deepEqual(answers.filter((x) => x !== 'a' && x !== 'b'), [], 'no request failed');
-    assert.ok(answers.includes('b'), answers.join(','));
+    await assertFollowsChange(`${gw.url}/web`, () => nacos.set('web', [{ ip: '127.0.0.1', port: b.port }], 'prod', 'blue'));
     assert.equal(gw.output().includes('secret-pw'), false, 'the password is never logged');
     const status = (await get(`${gw.statusUrl}/status/discovery`)).body;
     assert.equal(status.includes('secret-pw'), false);
