@@ -231,7 +231,8 @@ export class UpstreamRuntime {
     this.currentNodes = next;
     this.checker?.setNodes(next);
     this.rebuild(new Set(this.healthyNodeIds()));
-    this.log.info({ service: this.conf.service_name, nodes: next.map((n) => n.id) }, 'discovered nodes changed');
+    // the primary logs each change once; every worker's runtimes would repeat it
+    this.log.debug({ service: this.conf.service_name, nodes: next.map((n) => n.id) }, 'discovered nodes changed');
   }
 
   private rebuild(healthy: ReadonlySet<string>): void {
