@@ -1,11 +1,13 @@
 // Liveness and readiness: `GET /status` answers while the process is up; `GET
 // /status/ready` answers 200 only when every worker runs and has applied the newest
-// configuration revision, else 503 naming the workers that lag. Served on
+// configuration revision, else 503 naming the workers that lag. `GET /status/discovery`
+// shows what service discovery found (as APISIX's control API `/v1/discovery/…/dump`). Served on
 // `status.listen` without authentication (bind it to loopback or a private network);
 // without a status listener the Admin API serves the same two paths.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { StoreReachability } from '../cluster/cluster-mode.js';
 import type { ListenConfig } from '../contracts/node-config.js';
+import type { DiscoveryStatus } from '../contracts/discovery.js';
 import { closeNow, listenOn, type BoundAddress } from '../core/listen.js';
 
 export interface WorkerStatus {
@@ -34,6 +36,8 @@ export interface StatusSource {
    * node unready: it serves its last configuration, and readiness says how stale it is.
    */
   storeReachability?(): StoreReachability | undefined;
+  /** Per registry of `discovery:`: reachability, errors and the node set of every service the configuration names. */
+  discovery?(): DiscoveryStatus;
 }
 
 export interface Readiness {
@@ -72,10 +76,10 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-/** Answers `/status` and `/status/ready`; returns false for any other path. */
+/** Answers `/status`, `/status/ready` and `/status/discovery`; returns false for any other path. */
 export function handleStatusRequest(req: IncomingMessage, res: ServerResponse, source: StatusSource): boolean {
   const path = (req.url ?? '').split('?')[0]!.replace(/\/+$/, '');
-  if (path !== '/status' && path !== '/status/ready') return false;
+  if (path !== '/status' && path !== '/status/ready' && path !== '/status/discovery') return false;
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('allow', 'GET, HEAD');
     send(res, 405, { error_msg: `not supported \`${req.method ?? ''}\` method for ${path}` });
@@ -83,6 +87,11 @@ export function handleStatusRequest(req: IncomingMessage, res: ServerResponse, s
   }
   if (path === '/status') {
     send(res, 200, { status: 'ok' });
+    return true;
+  }
+  if (path === '/status/discovery') {
+    // A registry being unreachable does not make the node unready: the last known nodes serve.
+    send(res, 200, { discovery: source.discovery?.() ?? {} });
     return true;
   }
   const r = readiness(source);

@@ -34,6 +34,12 @@ export interface ValidateOptions {
   checkExpr?: (rule: unknown[]) => void;
   /** Checks a plugin_metadata object against the plugin's metadata schema; throw on error. */
   checkMetadata?: (pluginName: string, value: Record<string, unknown>) => void;
+  /**
+   * The registries the node config enables (`discovery:`): an upstream naming another
+   * `discovery_type` is refused. Absent = any name, as a store loads what it holds (such an
+   * upstream's requests are answered 503 `discovery <type> is uninitialized`).
+   */
+  discoveryTypes?: readonly string[];
 }
 
 type Obj = Record<string, unknown>;
@@ -82,13 +88,17 @@ export function validateResource<K extends ResourceKind>(kind: K, value: unknown
   }
 
   if (kind === 'secrets') checkSecretManager(conf.id);
+  const upstream = kind === 'upstreams' ? conf : conf.upstream;
+  if (upstream !== null && typeof upstream === 'object' && !Array.isArray(upstream) && (kind === 'upstreams' || kind === 'routes' || kind === 'services' || kind === 'stream_routes')) {
+    checkServersNamed(upstream as Obj, kind === 'upstreams' ? '' : 'upstream.');
+  }
   const err = checkSchema(validatorFor(kind), conf);
   if (err !== undefined) throw invalid(`invalid configuration: ${err}`);
 
   const id = conf.id !== undefined ? String(conf.id) : typeof conf.username === 'string' ? conf.username : undefined;
   switch (kind) {
     case 'routes':
-      if (conf.upstream !== undefined) checkUpstream(conf.upstream as Obj);
+      if (conf.upstream !== undefined) checkUpstream(conf.upstream as Obj, opts, 'upstream.');
       runPluginCheck(conf, kind, id, opts);
       if (Array.isArray(conf.vars)) {
         try {
@@ -101,12 +111,12 @@ export function validateResource<K extends ResourceKind>(kind: K, value: unknown
       lowerHosts(conf);
       break;
     case 'services':
-      if (conf.upstream !== undefined) checkUpstream(conf.upstream as Obj);
+      if (conf.upstream !== undefined) checkUpstream(conf.upstream as Obj, opts, 'upstream.');
       runPluginCheck(conf, kind, id, opts);
       lowerHosts(conf);
       break;
     case 'upstreams':
-      checkUpstream(conf);
+      checkUpstream(conf, opts, '');
       break;
     case 'consumers':
     case 'credentials':
@@ -134,7 +144,7 @@ export function validateResource<K extends ResourceKind>(kind: K, value: unknown
       checkCustomPlugin(conf);
       break;
     case 'stream_routes':
-      if (conf.upstream !== undefined) checkUpstream(conf.upstream as Obj);
+      if (conf.upstream !== undefined) checkUpstream(conf.upstream as Obj, opts, 'upstream.');
       if (conf.upstream === undefined && conf.upstream_id === undefined && conf.service_id === undefined) {
         throw invalid('invalid configuration: a stream route needs one of upstream, upstream_id or service_id');
       }
@@ -194,8 +204,28 @@ function lowerHosts(conf: Obj): void {
 
 const SCHEME_PORT: Record<string, number> = { http: 80, https: 443 };
 
+/**
+ * The schema's `oneOf` (nodes, or service_name + discovery_type) would only say "value
+ * should match only one schema": this names the fields instead.
+ */
+function checkServersNamed(up: Obj, at: string): void {
+  const listed = up.nodes !== undefined;
+  const discovered = up.service_name !== undefined || up.discovery_type !== undefined;
+  if (listed && discovered) {
+    throw invalid(`invalid configuration: ${at}nodes: cannot be used with ${up.service_name !== undefined ? 'service_name' : 'discovery_type'} (the nodes are either listed or discovered)`);
+  }
+  if (!listed && !discovered) throw invalid(`invalid configuration: ${at}nodes: is required (or service_name and discovery_type)`);
+  if (discovered && up.service_name === undefined) throw invalid(`invalid configuration: ${at}service_name: is required with discovery_type`);
+  if (discovered && up.discovery_type === undefined) throw invalid(`invalid configuration: ${at}discovery_type: is required with service_name`);
+}
+
 /** APISIX `check_upstream_conf` (admin side) plus normalisation of `nodes`; runs after the schema. */
-function checkUpstream(up: Obj): void {
+function checkUpstream(up: Obj, opts: ValidateOptions, at: string): void {
+  const discovery = up.discovery_type;
+  if (typeof discovery === 'string' && opts.discoveryTypes !== undefined && !opts.discoveryTypes.includes(discovery)) {
+    const enabled = opts.discoveryTypes.length === 0 ? 'none is' : `${opts.discoveryTypes.join(', ')} ${opts.discoveryTypes.length === 1 ? 'is' : 'are'}`;
+    throw invalid(`invalid configuration: ${at}discovery_type: discovery ${discovery} is not enabled in this node's config.yaml (discovery:); ${enabled} enabled`);
+  }
   const scheme = typeof up.scheme === 'string' ? up.scheme : 'http';
   if (up.nodes !== undefined && !Array.isArray(up.nodes)) {
     // The map form is kept as written (APISIX stores and returns it so); the data plane reads both forms.

@@ -137,6 +137,8 @@ export interface NodeConfig {
   proxy_cache: ProxyCacheConfig;
   /** TCP/UDP listeners of stream routes (APISIX's `apisix.stream_proxy`); absent = no stream proxy. */
   stream_proxy?: StreamProxyConfig;
+  /** APISIX's `discovery:`: one key per registry this node watches (docs/discovery.md); `{}` = none. */
+  discovery: DiscoveryConfig;
   /** Folder for generated data (sqlite db, admin key). */
   data_dir: string;
   /** Folder file-logger writes under (absolute; default `<data_dir>/logs`); a `path` resolving outside is refused. */
@@ -188,4 +190,83 @@ export interface StreamProxyConfig {
   udp_idle_timeout: number;
   /** UDP sessions one listener keeps at once; datagrams of new clients beyond it are dropped. */
   udp_max_sessions: number;
+}
+
+/** The registries of config.yaml's `discovery:` section; a key present enables that registry. */
+export interface DiscoveryConfig {
+  dns?: DnsDiscoveryConfig;
+  consul?: ConsulDiscoveryConfig;
+  nacos?: NacosDiscoveryConfig;
+  /** One cluster (config.yaml's single object: no `id`), or several, each with its `id`. */
+  kubernetes?: KubernetesDiscoveryConfig[];
+  eureka?: EurekaDiscoveryConfig;
+}
+
+export type DnsRecordType = 'SRV' | 'A' | 'AAAA' | 'CNAME';
+
+/** Exactly one of `servers` (`ip`, `ip:port`, `[v6]:port`) and `resolv_conf` (absolute path once loaded). */
+export interface DnsDiscoveryConfig {
+  servers?: string[];
+  resolv_conf?: string;
+  /** Record types tried in turn; `last` = the type that answered last time for that name. */
+  order: (DnsRecordType | 'last')[];
+}
+
+/** APISIX's consul discovery; times in ms except `timeout.wait` and `fetch_interval` (seconds). */
+export interface ConsulDiscoveryConfig {
+  /** `http(s)://host:port` of Consul agents or servers; a service's nodes are the union of what each reports. */
+  servers: string[];
+  /** Sent as `X-Consul-Token`; '' = none. */
+  token: string;
+  fetch_interval: number;
+  /** true: blocking queries (long polls, changes seen at once); false: a poll every `fetch_interval`. */
+  keepalive: boolean;
+  weight: number;
+  timeout: { connect: number; read: number; wait: number };
+  sort_type: 'origin' | 'host_sort' | 'port_sort' | 'combine_sort';
+  /** Services never fetched (their upstreams get `default_service`, else no node). */
+  skip_services?: string[];
+  /** The node of a service that has no passing instance (or is skipped). */
+  default_service?: { host: string; port: number; metadata?: Record<string, unknown> };
+}
+
+/** APISIX's nacos discovery (Nacos's v1 open API); times in ms except `fetch_interval` (seconds). */
+export interface NacosDiscoveryConfig {
+  /** `http(s)://[user:password@]host:port`: tried in turn from a random one; credentials mean a token login first. */
+  host: string[];
+  /** The API's path, `/nacos/v1/` by default. */
+  prefix: string;
+  fetch_interval: number;
+  /** The weight of an instance that reports none. */
+  weight: number;
+  timeout: { connect: number; send: number; read: number };
+  /** Both set: every instance list request is signed (`ak`, `data`, `signature`: HMAC-SHA1), as Nacos's ACM-style auth. */
+  access_key: string;
+  secret_key: string;
+}
+
+/** APISIX's kubernetes discovery, for one cluster; `${VAR}` in host, port, token and token_file already read from the environment. */
+export interface KubernetesDiscoveryConfig {
+  /** Multi-cluster form only: service names are then `id/namespace/name:port`. */
+  id?: string;
+  service: { schema: 'http' | 'https'; host: string; port: number; ssl_verify: boolean };
+  /** A token, or a file read again at each connection (service account tokens rotate). */
+  client: { token?: string; token_file?: string };
+  namespace_selector?: { equal?: string; not_equal?: string; match?: string[]; not_match?: string[] };
+  label_selector?: string;
+  default_weight: number;
+  /** Watch `discovery.k8s.io/v1` EndpointSlices instead of `v1` Endpoints. */
+  watch_endpoint_slices: boolean;
+}
+
+/** APISIX's eureka discovery; times in ms except `fetch_interval` (seconds). */
+export interface EurekaDiscoveryConfig {
+  /** `http(s)://[user:password@]host:port`: tried in turn from a random one; credentials are sent as Basic auth. */
+  host: string[];
+  /** The path before `apps`, e.g. `/eureka/`. */
+  prefix: string;
+  fetch_interval: number;
+  /** The weight of an instance whose metadata has none (default 100). */
+  weight: number;
+  timeout: { connect: number; send: number; read: number };
 }

@@ -2,6 +2,7 @@
 // standalone file). These are *validated input*: the JSON schemas in
 // src/config-store/schemas/ are the source of truth for what is accepted.
 import type { CustomPlugin } from './custom-plugins.js';
+import type { DiscoveryArgs } from './discovery.js';
 
 export type ResourceKind =
   | 'routes'
@@ -76,6 +77,10 @@ export interface Upstream {
   checks?: { active?: HealthCheckActive; passive?: HealthCheckPassive };
   /** `client_cert_id` names an ssl object of type `client` (the alternative to an inline pair). */
   tls?: { client_cert?: string; client_key?: string; client_cert_id?: string | number; verify?: boolean };
+  /** Service discovery (instead of `nodes`): the service a registry of `discovery_type` names. */
+  service_name?: string;
+  discovery_type?: string;
+  discovery_args?: DiscoveryArgs;
   create_time?: number;
   update_time?: number;
 }

@@ -17,6 +17,9 @@ export const ERRORS = {
   GH_ERR_CLIENT_HTTP_VERSION: { status: 505, source: 'client', message: 'HTTP Version Not Supported' },
   GH_ERR_UPSTREAM_NO_HEALTHY_NODE: { status: 503, source: 'upstream', message: 'no healthy upstream node' },
   GH_ERR_UPSTREAM_NOT_FOUND: { status: 502, source: 'config', message: 'upstream not found' },
+  // service discovery (docs/discovery.md): APISIX's texts; the uninitialized one is answered with the type named
+  GH_ERR_UPSTREAM_NO_VALID_NODE: { status: 503, source: 'upstream', message: 'no valid upstream node' },
+  GH_ERR_DISCOVERY_UNINITIALIZED: { status: 503, source: 'config', message: 'discovery is uninitialized' },
   GH_ERR_SERVICE_NOT_FOUND: { status: 404, source: 'config', message: 'service not found' },
   // APISIX answers 503 when a route's plugin config or a consumer's group is gone (deleted with ?force=true)
   GH_ERR_PLUGIN_CONFIG_NOT_FOUND: { status: 503, source: 'config', message: 'plugin config not found' },

@@ -11,6 +11,7 @@ import { GatehouseError } from './errors.js';
 import { compileSchema, primaryError, type ErrorObject } from './schema.js';
 import { PROXY_CACHE_SCHEMA, resolveProxyCache } from './proxy-cache-config.js';
 import { STREAM_PROXY_SCHEMA, resolveStreamProxy } from './stream-proxy-config.js';
+import { DISCOVERY_SCHEMA, resolveDiscovery } from './discovery-config.js';
 
 type Obj = Record<string, unknown>;
 
@@ -241,6 +242,8 @@ export const NODE_CONFIG_SCHEMA: Obj = closed({
   proxy_cache: PROXY_CACHE_SCHEMA,
   // APISIX's apisix.stream_proxy, at the top level (stream-proxy-config.ts)
   stream_proxy: STREAM_PROXY_SCHEMA,
+  // APISIX's discovery: the registries upstreams may name (discovery-config.ts, docs/discovery.md)
+  discovery: DISCOVERY_SCHEMA,
   data_dir: { type: 'string', minLength: 1, default: 'data' },
   // file-logger writes only under this folder; absent = <data_dir>/logs
   log_dir: { type: 'string', minLength: 1 },
@@ -366,6 +369,11 @@ export function parseNodeConfig(text: string, file: string): NodeConfig {
     else raw.stream_proxy = stream;
     // TCP ports may not clash with the HTTP listeners; a UDP port may share a TCP one's number
     stream?.tcp.forEach((l, i) => claim(l as unknown as Obj, `stream_proxy.tcp[${i}]`));
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  try {
+    raw.discovery = resolveDiscovery(raw.discovery as Obj, dir);
   } catch (e) {
     fail((e as Error).message);
   }

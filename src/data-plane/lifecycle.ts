@@ -66,7 +66,7 @@ export class RequestLifecycle {
     this.forwardDeps = {
       pools: o.pools, serverHeader: o.serverHeader,
       onClosed: noop,
-      fail: (ex, code, close) => this.fail(ex, code, close),
+      fail: (ex, code, close, message) => this.fail(ex, code, close, message),
       respond: (ex, decision) => this.respondLocal(ex, decision),
     };
   }
@@ -234,7 +234,7 @@ export class RequestLifecycle {
   /** The last step of every request that reaches an upstream. */
   private proxy(ex: Exchange, route: CompiledRoute): void {
     if (route.upstreamError !== undefined) {
-      this.fail(ex, route.upstreamError);
+      this.fail(ex, route.upstreamError, false, route.upstreamErrorMessage);
       return;
     }
     // A declared length over `max_body_size` is refused before anything is read; a chunked body is counted by the connection as it streams.
@@ -262,7 +262,7 @@ export class RequestLifecycle {
 
   private upgradeTo(ex: Exchange, route: CompiledRoute): void {
     if (route.upstreamError !== undefined) {
-      this.fail(ex, route.upstreamError);
+      this.fail(ex, route.upstreamError, false, route.upstreamErrorMessage);
       return;
     }
     if (!route.websocket) {
@@ -314,19 +314,19 @@ export class RequestLifecycle {
   }
 
   /** Answers with a catalogued error, through the plugins' response phases when the request has any. */
-  fail(ex: Exchange, code: ErrorCode, close = false): void {
+  fail(ex: Exchange, code: ErrorCode, close = false, message: string = ERRORS[code].message): void {
     if (answersInGrpc(ex)) {
       const status = code === 'GH_ERR_UPSTREAM_DEADLINE' ? GRPC_STATUS.DEADLINE_EXCEEDED : grpcStatusOfHttp(ERRORS[code].status);
-      this.answerGrpc(ex, status, ERRORS[code].message);
+      this.answerGrpc(ex, status, message);
       return;
     }
     if (ex.plugins === undefined) {
-      sendError(ex.res, code, this.o.serverHeader, undefined, close);
+      sendError(ex.res, code, this.o.serverHeader, message, close);
       return;
     }
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (close) headers.connection = 'close';
-    this.respondLocal(ex, { status: ERRORS[code].status, headers, body: Buffer.from(JSON.stringify({ error_msg: ERRORS[code].message }) + '\n') });
+    this.respondLocal(ex, { status: ERRORS[code].status, headers, body: Buffer.from(JSON.stringify({ error_msg: message }) + '\n') });
   }
 
   /**

@@ -2,6 +2,7 @@ import type { Route, Service, Upstream, Ssl } from '../contracts/resources.js';
 import type { ConfigView } from '../contracts/store.js';
 import type { Router } from '../contracts/router.js';
 import type { UpstreamChoice } from '../contracts/plugin.js';
+import type { DiscoveredNodesView } from '../contracts/discovery.js';
 import type { ErrorCode } from '../core/errors.js';
 import { logger } from '../core/logger.js';
 import { exprVariables, usesBodyVariable } from '../core/expr/index.js';
@@ -30,6 +31,8 @@ export interface CompiledRoute {
    */
   readonly upstream: UpstreamRuntime | undefined;
   readonly upstreamError: ErrorCode | undefined;
+  /** The answer's text when it is not the catalogue's (`discovery <type> is uninitialized`). */
+  readonly upstreamErrorMessage?: string;
   readonly pool: PoolSettings | undefined;
   /** The upstream is reached over HTTP/2 (scheme grpc, grpcs or http2): one test on the hot path instead of three. */
   readonly h2Upstream: boolean;
@@ -64,7 +67,7 @@ export interface DataPlaneSnapshot {
   readonly stream: StreamRouter;
 }
 
-type UpstreamTarget = Pick<CompiledRoute, 'upstream' | 'upstreamError' | 'pool' | 'h2Upstream' | 'passHost' | 'upstreamHost'
+type UpstreamTarget = Pick<CompiledRoute, 'upstream' | 'upstreamError' | 'upstreamErrorMessage' | 'pool' | 'h2Upstream' | 'passHost' | 'upstreamHost'
   | 'connectTimeoutMs' | 'sendTimeoutMs' | 'readTimeoutMs' | 'hashKey'>;
 
 export interface BuildOptions {
@@ -73,6 +76,8 @@ export interface BuildOptions {
   routerMode?: RouterMode;
   tlsCiphers?: string;
   defaultSslId?: string;
+  /** The node sets service discovery found (the primary's, copied to this worker); absent = no registry enabled. */
+  discovery?: DiscoveredNodesView;
 }
 
 /**
@@ -117,6 +122,10 @@ export class SnapshotBuilder {
     this.registry = registry;
   }
 
+  private newRuntime(conf: Upstream, name: string): UpstreamRuntime {
+    return new UpstreamRuntime(conf, { name, ...(this.opts.discovery !== undefined ? { discovery: this.opts.discovery } : {}) });
+  }
+
   private keyOf(conf: Upstream): string {
     let key = this.upstreamKeys.get(conf);
     if (key === undefined) {
@@ -143,7 +152,7 @@ export class SnapshotBuilder {
     const runtimeFor = (conf: Upstream, name: string): UpstreamRuntime => {
       const key = this.keyOf(conf);
       let rt = nextRuntimes.get(key) ?? this.runtimes.get(key);
-      if (rt === undefined) rt = new UpstreamRuntime(conf, { name });
+      if (rt === undefined) rt = this.newRuntime(conf, name);
       nextRuntimes.set(key, rt);
       return rt;
     };
@@ -300,6 +309,14 @@ export class SnapshotBuilder {
         clientCert = { cert: ssl.cert, key: ssl.key };
       }
     }
+    let upstreamErrorMessage: string | undefined;
+    const discoveryType = upConf?.discovery_type;
+    if (discoveryType !== undefined && upstreamError === undefined && this.opts.discovery?.enabled(discoveryType) !== true) {
+      // The Admin API refuses such an upstream; a standalone file or another node's write can still hold one.
+      upstreamError = 'GH_ERR_DISCOVERY_UNINITIALIZED';
+      upstreamErrorMessage = `discovery ${discoveryType} is uninitialized`;
+      this.log.error({ route_id: id, discovery_type: discoveryType }, 'route answers 503: its upstream names a discovery type this node does not enable');
+    }
     const upstream = upConf !== undefined && upstreamError === undefined ? runtimeFor(upConf, upName) : undefined;
     const t = route.timeout ?? upConf?.timeout ?? {};
     const connectTimeoutMs = (t.connect ?? 60) * 1000;
@@ -307,6 +324,7 @@ export class SnapshotBuilder {
     return {
       upstream,
       upstreamError,
+      ...(upstreamErrorMessage !== undefined ? { upstreamErrorMessage } : {}),
       pool: upConf !== undefined ? poolSettingsOf(upConf, connectTimeoutMs, clientCert) : undefined,
       h2Upstream: scheme !== 'http' && scheme !== 'https',
       passHost: upConf?.pass_host ?? 'pass',
@@ -329,7 +347,7 @@ export class SnapshotBuilder {
       const key = this.keyOf(conf);
       let rt = this.runtimes.get(key);
       if (rt === undefined) {
-        rt = new UpstreamRuntime(conf, { name });
+        rt = this.newRuntime(conf, name);
         this.runtimes.set(key, rt);
       }
       return rt;

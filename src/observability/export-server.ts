@@ -46,6 +46,11 @@ export class MetricsExportServer {
       });
   }
 
+  /** The primary's own metrics (beside the workers'), for metrics kept elsewhere in the primary. */
+  get registry(): Registry {
+    return this.own;
+  }
+
   /** A gauge of the primary's own, read at every scrape. */
   addGauge(name: string, help: string, read: () => number): void {
     new Gauge({ name, help, registers: [this.own], collect() { this.set(read()); } });

@@ -57,6 +57,8 @@ export function buildAdminServer(w: AdminWiring): AdminServer {
         }
       },
       checkExpr: (rule) => { compileExpr(rule); },
+      // refused when written (a 400 naming the field) rather than a 503 on every request
+      discoveryTypes: Object.keys(w.config.discovery),
     },
     ...(w.serveStatus === true ? { status: w.status } : {}),
     redactPlugins: (plugins, schemaType) => redactPluginSecrets(plugins, (name) => w.plugins().get(name)?.plugin, schemaType),

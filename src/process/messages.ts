@@ -3,12 +3,16 @@ export type { CounterOpsMessage, CounterResultsMessage };
 import type { NodeConfig } from '../contracts/node-config.js';
 import type { StoreEvent, StoreState } from '../contracts/store.js';
 import type { BoundAddress, StreamBoundAddress } from '../data-plane/server.js';
+import type { NodeSetChange } from '../discovery/index.js';
 
 /** Primary → worker. */
 export type ToWorker =
   | CounterResultsMessage
-  | { type: 'init'; config: NodeConfig; state: StoreState }
+  /** `discovery`: every node set service discovery knows now. */
+  | { type: 'init'; config: NodeConfig; state: StoreState; discovery: NodeSetChange[] }
   | { type: 'events'; events: StoreEvent[] }
+  /** Node sets service discovery found changed (a tick's worth); applied without a snapshot rebuild. */
+  | { type: 'discovery'; changes: NodeSetChange[] }
   | { type: 'drain'; timeoutMs: number }
   /** Re-read the whitelist and re-import plugin code; `plugins`/`pluginDirs` come from the re-read config.yaml. */
   | { type: 'reload-plugins'; plugins: string[] | undefined; pluginDirs: string[] | undefined; pluginOverrides: string[]; wasm: NodeConfig['wasm']; generation: number }

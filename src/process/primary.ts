@@ -28,6 +28,7 @@ import { EchoUpstream } from '../examples/echo-upstream.js';
 import { HandoffTracker, descriptorShortage } from './cluster-handoff.js';
 import { WasmPluginSet, configSources, storeSources, workerServices } from '../wasm-host/index.js';
 import { ClusterMode, isSharedStore } from '../cluster/cluster-mode.js';
+import { createDiscoveryService, wantedServices, type DiscoveryService } from '../discovery/index.js';
 
 
 const HEARTBEAT_MS = 5_000;
@@ -67,6 +68,8 @@ export class Primary {
   private state!: ConfigState;
   private store!: ConfigStore;
   private cluster!: ClusterMode;
+  /** The registries of config.yaml's `discovery:` (one set of connections for the node); workers get its node sets over IPC. */
+  private discovery!: DiscoveryService;
   /** Broadcasts wait for the binaries they name (cluster mode) and go out in order. */
   private broadcasts: Promise<void> = Promise.resolve();
   private preparing = 0;
@@ -117,6 +120,10 @@ export class Primary {
     this.cluster = new ClusterMode(this.config, this.store, this.log);
     this.state = ConfigState.fromStoreState(await this.cluster.initialState());
     this.cluster.onReachability((up) => { if (up) this.cluster.resynced(); });
+    this.discovery = createDiscoveryService(this.config.discovery, this.log);
+    this.discovery.onChange((changes) => this.broadcast({ type: 'discovery', changes }));
+    // Workers start with the nodes of the services the configuration names (a bounded wait).
+    const discovered = this.discovery.want(wantedServices(this.state));
     this.watchStore();
     this.cluster.start();
     await this.startControlListeners();
@@ -136,6 +143,7 @@ export class Primary {
     attachCacheService(new CacheService(this.config.proxy_cache.zones), cluster);
     // ai-cache (cache.type memory): the node's answer table, kept here
     attachAnswerStoreService(cluster);
+    await discovered;
     for (let i = 0; i < this.config.node.workers; i++) this.fork(i);
     this.heartbeat = setInterval(() => this.checkHeartbeats(), HEARTBEAT_MS).unref();
 
@@ -163,6 +171,7 @@ export class Primary {
       revision: () => Math.max(this.state.revision, this.admin?.lastWriteRevision ?? 0),
       storeProblem: () => this.store.problem?.(),
       storeReachability: () => this.cluster.reachability(),
+      discovery: () => this.discovery.status(),
     };
     // Writes are checked against the plugins the workers run (same whitelist and folders),
     // so the API refuses what the data plane could not serve.
@@ -194,6 +203,7 @@ export class Primary {
     const prom = this.config.prometheus;
     if (prom === undefined || !prom.enabled) return;
     const server = new MetricsExportServer(prom.export.listen, VERSION, this.workerMetrics);
+    this.discovery.registerMetrics(server.registry);
     if (this.cluster.reachability() !== undefined) {
       server.addGauge('gatehouse_etcd_reachable', 'Whether this node reaches etcd (1), or serves its last configuration without it (0)',
         () => (this.cluster.reachability()?.reachable === true ? 1 : 0));
@@ -258,7 +268,8 @@ export class Primary {
     const events = this.queued;
     this.queued = [];
     this.cluster.applied(this.state);
-    const ready = this.cluster.prepare(events);
+    // binaries named by the change (cluster mode) and the first nodes of services it newly names, before the workers hear of it
+    const ready = whenAll(this.cluster.prepare(events), this.discovery.want(wantedServices(this.state)));
     if (ready === undefined && this.preparing === 0) {
       this.broadcast({ type: 'events', events });
       return;
@@ -327,7 +338,7 @@ export class Primary {
       case 'hello':
         // Queued events not yet broadcast are already in `state`; the worker must not see them twice.
         info.pluginGeneration = this.pluginGeneration;
-        info.worker.send({ type: 'init', config: this.config, state: this.state.toStoreState() } satisfies ToWorker);
+        info.worker.send({ type: 'init', config: this.config, state: this.state.toStoreState(), discovery: this.discovery.current() } satisfies ToWorker);
         return;
       case 'listening':
         info.addresses = msg.addresses;
@@ -426,6 +437,7 @@ export class Primary {
       const state = await this.store.load();
       this.state = ConfigState.fromStoreState(state);
       this.watchStore();
+      await this.discovery.want(wantedServices(this.state));
       this.broadcast({ type: 'events', events: [{ type: 'reset', state }] });
       this.log.info({ revision: state.revision }, 'configuration reloaded');
     } catch (err) {
@@ -502,11 +514,18 @@ export class Primary {
     clearTimeout(forceAfter);
     // after the workers: requests they were still draining may be proxied to it
     await this.echoUpstream?.close();
+    this.discovery.close();
     await this.cluster.close().catch(() => undefined);
     await this.store.close().catch(() => undefined);
     rmSync(this.pidFile, { force: true });
     process.exit(exitCode);
   }
+}
+
+/** Settles when every given promise has; undefined when there is none to wait for. */
+function whenAll(...waits: (Promise<void> | undefined)[]): Promise<void> | undefined {
+  const pending = waits.filter((w): w is Promise<void> => w !== undefined);
+  return pending.length === 0 ? undefined : Promise.all(pending).then(() => undefined);
 }
 
 /** Each stream listener once (every worker reports the TCP ones it shares). */

@@ -16,6 +16,7 @@ import { answerDroppedHandoffs } from './cluster-handoff.js';
 import { WasmPluginSet, configSources, storeSources, workerServices } from '../wasm-host/index.js';
 import type { BlobReader } from '../contracts/store.js';
 import { openBlobReader } from '../config-store/blob-reader.js';
+import { DiscoveredNodeTable } from '../discovery/index.js';
 
 
 // A data-plane worker: receives the config from the primary, serves traffic, and
@@ -66,6 +67,8 @@ export function runWorker(): void {
 
   let resolver: SecretResolver | undefined;
   let nodeConfig: NodeConfig | undefined;
+  /** Service discovery's node sets, from the primary; undefined until init (whose copy supersedes any earlier message). */
+  let discovered: DiscoveredNodeTable | undefined;
   let wasm: WasmPluginSet | undefined;
   /** Opened on first need: a worker reads a custom plugin's binary from the store by its sha256. */
   let blobs: BlobReader | undefined;
@@ -123,11 +126,14 @@ export function runWorker(): void {
       services: workerServices(() => state), log,
     });
     await syncWasm();
+    discovered = new DiscoveredNodeTable(Object.keys(config.discovery), log);
+    discovered.apply(initial.discovery);
     builder = new SnapshotBuilder({
       defaultTlsProtocols: config.node.tls.protocols,
       tlsCiphers: config.node.tls.ciphers,
       defaultSslId: config.node.tls.default_ssl_id,
       routerMode: config.router?.http,
+      discovery: discovered,
     }, registry);
     resolver = new SecretResolver({
       ttlMs: config.node.secrets.ttl * 1000,
@@ -159,6 +165,9 @@ export function runWorker(): void {
           pending = true;
           setImmediate(rebuild);
         }
+        return;
+      case 'discovery':
+        discovered?.apply(msg.changes);
         return;
       case 'reload-plugins':
         void (async () => {

@@ -151,9 +151,20 @@ export const upstreamSchema: Schema = {
     scheme: { type: 'string', enum: ['http', 'https', 'grpc', 'grpcs', 'http2'], default: 'http' },
     pass_host: { type: 'string', enum: ['pass', 'node', 'rewrite'], default: 'pass' },
     upstream_host: hostDef,
+    // Service discovery (docs/discovery.md): the nodes come from the registry the node config
+    // enables under this type; the Admin API refuses a type it does not enable.
+    service_name: { type: 'string', minLength: 1, maxLength: 256 },
+    discovery_type: { type: 'string', minLength: 1 },
+    discovery_args: {
+      type: 'object',
+      properties: {
+        namespace_id: { type: 'string' },
+        group_name: { type: 'string' },
+      },
+    },
   },
-  // No service discovery yet, so nodes are the only way to name the servers.
-  required: ['nodes'],
+  // APISIX's: the servers are either listed or discovered.
+  oneOf: [{ required: ['nodes'] }, { required: ['service_name', 'discovery_type'] }],
   additionalProperties: false,
 };
 

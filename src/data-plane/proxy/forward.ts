@@ -19,8 +19,8 @@ export interface ForwardDeps {
   serverHeader: string;
   /** Called once when the client response is closed (finished or aborted). */
   onClosed(): void;
-  /** Answers the request with a catalogued error (through the plugins' response phases when there are any). */
-  fail(ex: Exchange, code: ErrorCode, close?: boolean): void;
+  /** Answers the request with a catalogued error (through the plugins' response phases when there are any); `message` replaces the catalogue's text. */
+  fail(ex: Exchange, code: ErrorCode, close?: boolean, message?: string): void;
   /** Answers with a response the gateway made (through the response phases). */
   respond(ex: Exchange, decision: Decision): void;
 }
@@ -99,7 +99,7 @@ export class Forwarder implements ResponseHandler {
     const up = route.upstream!;
     const node = up.pick({ hashKey: route.hashKey?.(ex.vars), tried: this.tried });
     if (node === undefined) {
-      this.deps.fail(ex, 'GH_ERR_UPSTREAM_NO_HEALTHY_NODE');
+      this.deps.fail(ex, up.noNodeError);
       return;
     }
     this.node = node;
@@ -232,7 +232,7 @@ export class Forwarder implements ResponseHandler {
     this.attempts = 0;
     if (ex.clientGone) return;
     this.route = ex.upstreamChoice === undefined ? ex.route! : ex.snapshot.withUpstream(ex.route!, ex.upstreamChoice);
-    if (this.route.upstreamError !== undefined) this.deps.fail(ex, this.route.upstreamError);
+    if (this.route.upstreamError !== undefined) this.deps.fail(ex, this.route.upstreamError, false, this.route.upstreamErrorMessage);
     else this.start();
   }
 

@@ -120,7 +120,7 @@ export class H2Forwarder {
     const up = route.upstream!;
     const node = up.pick({ hashKey: route.hashKey?.(ex.vars), tried: this.tried });
     if (node === undefined) {
-      this.finishWith('GH_ERR_UPSTREAM_NO_HEALTHY_NODE');
+      this.finishWith(up.noNodeError);
       return;
     }
     this.node = node;

@@ -39,7 +39,7 @@ export function proxyWebSocket(ex: Exchange, route: CompiledRoute, pools: PoolRe
   const up = route.upstream!;
   const node = up.pick({ hashKey: route.hashKey?.(ex.vars) });
   if (node === undefined) {
-    hooks.failed('GH_ERR_UPSTREAM_NO_HEALTHY_NODE');
+    hooks.failed(up.noNodeError);
     return;
   }
   ex.upstreamNode = node;

@@ -114,7 +114,8 @@ function verdictOf(outcome: ProbeOutcome, healthy: ReadonlySet<number>, unhealth
 }
 
 interface NodeHealth {
-  readonly node: BalancerNode;
+  /** Replaced when a registry reports the same address with another weight or priority. */
+  node: BalancerNode;
   healthy: boolean;
   successes: number;
   httpFailures: number;
@@ -164,13 +165,39 @@ export class HealthChecker {
     this.cooldownMs = opts.passiveCooldownMs ?? PASSIVE_COOLDOWN_MS;
     this.hostHeader = opts.hostHeader;
     this.log = (opts.logger ?? logger()).child({ module: 'health-checker', upstream: opts.name });
-    for (const node of nodes) {
-      if (this.nodes.has(node.id)) continue;
-      this.nodes.set(node.id, {
-        node, healthy: true, successes: 0, httpFailures: 0, tcpFailures: 0, timeouts: 0, timer: undefined, probing: false,
-      });
+    this.setNodes(nodes);
+  }
+
+  /**
+   * The nodes to check now (service discovery changes them): a node that stays keeps its
+   * health and counters, a new one starts healthy with fresh counters and its own probe
+   * schedule, a node that left is forgotten (its timer stopped, a probe in flight for it
+   * ignored), so one that comes back later starts afresh. Listeners are not called: the
+   * caller rebuilds from `healthyIds()` itself.
+   */
+  setNodes(nodes: readonly BalancerNode[]): void {
+    const ids = new Set(nodes.map((n) => n.id));
+    for (const [id, h] of this.nodes) {
+      if (ids.has(id)) continue;
+      clearTimeout(h.timer);
+      h.timer = undefined;
+      this.nodes.delete(id);
     }
-    for (const h of this.nodes.values()) this.schedule(h);
+    for (let i = this.waitingForSlot.length - 1; i >= 0; i--) {
+      if (this.nodes.get(this.waitingForSlot[i]!.node.id) !== this.waitingForSlot[i]) this.waitingForSlot.splice(i, 1);
+    }
+    for (const node of nodes) {
+      const known = this.nodes.get(node.id);
+      if (known !== undefined) {
+        known.node = node;
+        continue;
+      }
+      const h: NodeHealth = {
+        node, healthy: true, successes: 0, httpFailures: 0, tcpFailures: 0, timeouts: 0, timer: undefined, probing: false,
+      };
+      this.nodes.set(node.id, h);
+      this.schedule(h);
+    }
   }
 
   isHealthy(nodeId: string): boolean {
@@ -294,7 +321,8 @@ export class HealthChecker {
         void this.runProbe(next, a);
       }
     }
-    if (this.stopped) return;
+    // stopped, or the node left (service discovery) while it was probed
+    if (this.stopped || this.nodes.get(h.node.id) !== h) return;
     this.apply(h, verdictOf(outcome, a.healthyStatuses, a.unhealthyStatuses, a.type === 'tcp'), a.thresholds, 'active');
     this.schedule(h);
   }
