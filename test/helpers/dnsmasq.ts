@@ -5,12 +5,12 @@
 // it); SRV and CNAME lines are read at start only, so `restart` takes new ones. Every wait
 // is bounded.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { Resolver } from 'node:dns/promises';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { stopChild } from './child-process.js';
+import { freeUdpPort } from './ports.js';
 
 export const DNSMASQ = '/usr/sbin/dnsmasq';
 const START_TIMEOUT_MS = 10_000;
@@ -30,18 +30,6 @@ export interface TestDnsmasq {
 
 const running = new Set<ChildProcess>();
 process.once('exit', () => { for (const p of running) p.kill('SIGKILL'); });
-
-/** A UDP port free on 127.0.0.1 now (dnsmasq also takes the same TCP port). */
-function freeUdpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createSocket('udp4');
-    s.once('error', reject);
-    s.bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export async function startDnsmasq(opts: { hosts: string[]; conf?: string[]; ttl?: number }): Promise<TestDnsmasq> {
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-dnsmasq-'));

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { noop } from 'cockatiel';
 import { Etcd3 } from 'etcd3';
-import { freePort } from './npm-start.js';
+import { freePort } from './ports.js';
 import { stopChild } from './child-process.js';
 
 export interface EtcdTls {

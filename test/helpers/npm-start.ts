@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
+import { freePort } from './ports.js';
 
 // Starts the gateway the way `npm start` does on a fresh clone (package.json's start
 // command, the repository's conf/config.yaml and its seed conf/gatehouse.yaml), except
@@ -30,16 +30,6 @@ export interface NpmStarted {
   stop(): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
 
 /** `npm start`'s command line, checked to be `node bin/gatehouse.js start -c conf/config.yaml`. */
 export async function npmStartArgs(): Promise<string[]> {

@@ -6,7 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './npm-start.js';
+import { freePort } from './ports.js';
 import { stopChild } from './child-process.js';
 
 const SERVER = 'redis-server';

@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './npm-start.js';
+import { freePort, freeUdpPort } from './ports.js';
 import { stopChild } from './child-process.js';
 
 const START_TIMEOUT_MS = 10_000;
@@ -45,17 +45,6 @@ function rsyslogd(): string {
 export function rsyslogMissing(): string | undefined {
   const r = spawnSync(rsyslogd(), ['-v'], { encoding: 'utf8' });
   return r.error !== undefined || r.status !== 0 ? 'rsyslogd is missing: apt-get install -y rsyslog (CI\'s .ci/run installs it)' : undefined;
-}
-
-function freeUdpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createSocket('udp4');
-    s.once('error', reject);
-    s.bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 const SEP = '\u001f';

@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startGateway, type Gateway } from '../../helpers/gateway.js';
 import { get } from '../../helpers/http.js';
-import { freePort } from '../../helpers/npm-start.js';
+import { freePort } from '../../helpers/ports.js';
 import { startDnsmasq, type TestDnsmasq } from '../../helpers/dnsmasq.js';
 import { adminClient } from '../admin/client.js';
 
