@@ -97,7 +97,10 @@ const GOALS: Partial<Record<ScenarioId, GoalSpec[]>> = {
   wasm: [{ num: 'gateway-wasm', den: 'gateway', min: 0.85, label: 'gateway with a wasm plugin ÷ gateway without' }],
   cache: [{ num: 'gateway-cache', den: 'gateway', min: 1.5, label: 'gateway with proxy-cache (every request a hit) ÷ gateway without' }],
   deadlog: [{ num: 'gateway-deadlog', den: 'gateway', min: 0.95, label: 'gateway with a dead log sink ÷ gateway without' }],
-  otel: [{ num: 'gateway-otel', den: 'gateway', min: 0.85, label: 'gateway with opentelemetry (every request sampled) ÷ gateway without' }],
+  otel: [
+    { num: 'gateway-otel', den: 'gateway', min: 0.85, label: 'gateway with opentelemetry (every request sampled) ÷ gateway without' },
+    { num: 'gateway-otel-dead', den: 'gateway-otel', min: 0.95, label: 'opentelemetry with a dead collector ÷ with a live one' },
+  ],
   '64k': [{ num: 'gateway', den: 'nginx', min: 0.6, label: 'gateway ÷ nginx (64 KiB)' }],
   '1m': [
     { num: 'gateway', den: 'haproxy', min: 0.8, label: 'gateway ÷ HAProxy (1 MiB)' },
@@ -199,6 +202,7 @@ export function scenarioTable(res: ScenarioResult): string {
   }
   if (scenario.id === 'otel') {
     lines.push(`  gateway (opentelemetry, every request sampled) ÷ gateway (no plugins): ${fmtRatio(ratio(rows, 'gateway-otel', 'gateway'))}`);
+    lines.push(`  opentelemetry, dead collector ÷ live collector: ${fmtRatio(ratio(rows, 'gateway-otel-dead', 'gateway-otel'))}`);
   }
   if (scenario.id === 'ai') {
     lines.push(`  gateway (ai-proxy + ai-statistics) ÷ fake LLM (direct): ${fmtRatio(ratio(rows, 'gateway-ai', 'llm-direct'))}  (no throughput goal in the issue)`);
@@ -276,7 +280,8 @@ export function summaryBlock(results: ScenarioResult[]): string {
       continue;
     }
     if (res.scenario.id === 'otel') {
-      add('gateway opentelemetry (ratio 1.0) ÷ gateway no plugins', ratio(rows, 'gateway-otel', 'gateway'), goal);
+      add('gateway opentelemetry (ratio 1.0) ÷ gateway no plugins', ratio(rows, 'gateway-otel', 'gateway'), goalOf('gateway-otel', 'gateway'));
+      add('opentelemetry dead collector ÷ live collector', ratio(rows, 'gateway-otel-dead', 'gateway-otel'), goalOf('gateway-otel-dead', 'gateway-otel'));
       continue;
     }
     if (res.scenario.id === '10k') {

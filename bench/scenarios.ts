@@ -3,7 +3,7 @@ import { stringify } from 'yaml';
 import { AI_CHAT_REQUEST, AI_PATH, AI_STREAM_BYTES } from './ai-chat.js';
 import { GRPC_PATH, GRPC_REPLY, GRPC_REQUEST } from './grpc-unary.js';
 
-export type TargetId = 'baseline' | 'gateway' | 'gateway-10k' | 'gateway-plugins' | 'gateway-security' | 'gateway-transformer' | 'gateway-cache' | 'gateway-deadlog' | 'gateway-otel' | 'gateway-wasm' | 'gateway-ts' | 'gateway-ai' | 'llm-direct' | 'gateway-grpc' | 'grpc-direct' | 'nginx' | 'haproxy';
+export type TargetId = 'baseline' | 'gateway' | 'gateway-10k' | 'gateway-plugins' | 'gateway-security' | 'gateway-transformer' | 'gateway-cache' | 'gateway-deadlog' | 'gateway-otel' | 'gateway-otel-dead' | 'gateway-wasm' | 'gateway-ts' | 'gateway-ai' | 'llm-direct' | 'gateway-grpc' | 'grpc-direct' | 'nginx' | 'haproxy';
 export type ScenarioId = '1route' | '10k' | 'plugins' | 'security' | 'transformer' | 'cache' | 'wasm' | 'deadlog' | 'otel' | 'ai' | '1k' | '64k' | '1m' | 'h2' | 'grpc';
 
 export interface Scenario {
@@ -69,8 +69,9 @@ export const SCENARIOS: readonly Scenario[] = [
   { id: 'wasm', title: 'one plugin setting a request header: proxy-wasm vs TypeScript', path: '/hello', bodyBytes: HELLO_BYTES, targets: ['gateway', 'gateway-wasm', 'gateway-ts'] },
   // http-logger shipping every entry to a port where nothing listens: what a dead log sink costs.
   { id: 'deadlog', title: 'http-logger with a dead sink (connection refused)', path: '/hello', bodyBytes: HELLO_BYTES, targets: ['gateway', 'gateway-deadlog'] },
-  // opentelemetry sampling every request (trace_id_ratio 1.0), its spans posted to a local sink that accepts and discards them (issue 18: goal ≥ 0.85×).
-  { id: 'otel', title: 'opentelemetry, trace_id_ratio 1.0, spans to a local collector sink', path: '/hello', bodyBytes: HELLO_BYTES, targets: ['gateway', 'gateway-otel'] },
+  // opentelemetry sampling every request (trace_id_ratio 1.0), its spans posted to a local sink that accepts and
+  // discards them (issue 18: goal ≥ 0.85×), and the same with the collector dead (connection refused: goal ≥ 0.95× of a live one).
+  { id: 'otel', title: 'opentelemetry, trace_id_ratio 1.0, spans to a local collector sink (or a dead one)', path: '/hello', bodyBytes: HELLO_BYTES, targets: ['gateway', 'gateway-otel', 'gateway-otel-dead'] },
   // A streamed chat through ai-proxy + ai-statistics against the fake provider answering it directly (issue 16: report the ratio).
   { id: 'ai', title: 'streamed chat: ai-proxy + ai-statistics vs the provider directly', path: AI_PATH, bodyBytes: AI_STREAM_BYTES, targets: ['llm-direct', 'gateway-ai'], request: AI_CHAT_REQUEST, reference: 'llm-direct' },
   { id: '1k', title: '1 KiB body (1 route)', path: '/bytes/1024', bodyBytes: 1024, targets: ['baseline', 'gateway', 'nginx', 'haproxy'] },
@@ -97,6 +98,7 @@ export const TARGET_LABELS: Record<TargetId, string> = {
   'gateway-cache': 'gateway (proxy-cache hit)',
   'gateway-deadlog': 'gateway (dead log sink)',
   'gateway-otel': 'gateway (opentelemetry)',
+  'gateway-otel-dead': 'gateway (otel, dead collector)',
   'gateway-wasm': 'gateway (wasm plugin)',
   'gateway-ts': 'gateway (TS plugin)',
   'gateway-ai': 'gateway (ai-proxy+stats)',
