@@ -80,3 +80,14 @@ test('a body stays as it was when the next batch is encoded (the writer is reuse
   assert.deepEqual(first, copy);
   assert.equal(decodeOtlpTraces(first)[0]!.name, 'GET /api/*');
 });
+
+test('keys past the ones kept encoded, and kept ones, decode the same in later batches', () => {
+  const attributes = Array.from({ length: 600 }, (_, i) => [`key.${i}`, i]).flat();
+  const source = { resource: [], scopeName: 'gatehouse', scopeVersion: '0' };
+  for (let round = 0; round < 2; round++) {
+    const [s] = decodeOtlpTraces(encodeExportRequest(source, [{ ...client, attributes }]));
+    assert.equal(Object.keys(s!.attributes).length, 600);
+    assert.equal(s!.attributes['key.0'], 0);
+    assert.equal(s!.attributes['key.599'], 599);
+  }
+});

@@ -161,39 +161,70 @@ class ProtoWriter {
   }
 
   /**
-   * A common/v1 KeyValue at `field` (under 16). Short ASCII keys and string values (nearly
-   * every attribute) are written in one pass with their lengths known; the rest through
-   * begin/end.
+   * A common/v1 KeyValue at `field` (under 16). A short ASCII key with a short ASCII
+   * string, a small whole number or a boolean (nearly every attribute) is written in one
+   * pass with its one-byte lengths filled in after; anything else through begin/end.
    */
   keyValue(field: number, key: string, value: AttributeValue): void {
     const at = this.pos;
-    if (typeof value === 'string') {
-      this.room(key.length + value.length + 8);
-      this.pos = at + 2;
-      if (this.shortAscii(0x0a /* key */, key)) {
-        const valueAt = this.pos;
-        this.pos += 2;
-        if (this.shortAscii(0x0a /* AnyValue.string_value */, value)) {
-          const valueLen = this.pos - valueAt - 2;
-          const len = this.pos - at - 2;
-          if (len <= 0x7f) {
-            const buf = this.buf;
-            buf[at] = field * 8 + LEN;
-            buf[at + 1] = len;
-            buf[valueAt] = 0x12; // KeyValue.value
-            buf[valueAt + 1] = valueLen;
-            return;
-          }
+    this.room(key.length + (typeof value === 'string' ? value.length : 0) + 16);
+    this.pos = at + 2;
+    if (this.key(key)) {
+      const valueAt = this.pos;
+      this.pos += 2;
+      if (this.shortAnyValue(value)) {
+        const len = this.pos - at - 2;
+        if (len <= 0x7f) {
+          const buf = this.buf;
+          buf[at] = field * 8 + LEN;
+          buf[at + 1] = len;
+          buf[valueAt] = 0x12; // KeyValue.value
+          buf[valueAt + 1] = this.pos - valueAt - 2;
+          return;
         }
       }
-      this.pos = at;
     }
+    this.pos = at;
     this.begin(field);
     this.string(1, key);
     this.begin(2);
     anyValue(this, value);
     this.end();
     this.end();
+  }
+
+  /** A KeyValue's key, short and ASCII: false (nothing written) for any other. */
+  private key(key: string): boolean {
+    const known = KEY_BYTES.get(key);
+    if (known !== undefined) {
+      this.buf.set(known, this.pos);
+      this.pos += known.length;
+      return true;
+    }
+    const at = this.pos;
+    if (!this.shortAscii(0x0a /* KeyValue.key */, key)) return false;
+    if (KEY_BYTES.size < MAX_KEYS) KEY_BYTES.set(key, new Uint8Array(this.buf.subarray(at, this.pos))); // a copy: the buffer is reused
+    return true;
+  }
+
+  /** An AnyValue's content when it is a short ASCII string, a whole number in [0, 2^31) or a boolean: false (nothing written) otherwise. */
+  private shortAnyValue(v: AttributeValue): boolean {
+    if (typeof v === 'string') return this.shortAscii(0x0a /* string_value */, v);
+    if (typeof v === 'boolean') {
+      this.buf[this.pos++] = 0x10; // bool_value
+      this.buf[this.pos++] = v ? 1 : 0;
+      return true;
+    }
+    if (typeof v !== 'number' || !(v >= 0 && v <= 0x7fffffff) || (v | 0) !== v) return false;
+    const buf = this.buf;
+    buf[this.pos++] = 0x18; // int_value
+    let n = v;
+    while (n > 0x7f) {
+      buf[this.pos++] = (n & 0x7f) | 0x80;
+      n >>>= 7;
+    }
+    buf[this.pos++] = n;
+    return true;
   }
 
   /** Bytes given as hex (ids, lower-case digits as ids.ts makes and trace-context.ts accepts). */
@@ -212,6 +243,13 @@ class ProtoWriter {
     return Buffer.from(this.buf.subarray(0, this.pos));
   }
 }
+
+/**
+ * Keys as written (tag, length, bytes), the first few hundred seen (the plugins' own
+ * constant ones among them): copied instead of written character by character.
+ */
+const KEY_BYTES = new Map<string, Uint8Array>();
+const MAX_KEYS = 512;
 
 /** The value of each hex digit by character code (0 for anything else: ids are checked where they enter). */
 const HEX_VALUE = new Uint8Array(128);
