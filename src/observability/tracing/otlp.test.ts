@@ -58,3 +58,36 @@ test('a batch of many spans stays one well-formed message (the writer grows)', (
   assert.equal(spans[299]!.spanId, (300).toString(16).padStart(16, '0'));
   assert.equal(spans[299]!.name, 'span 299'.repeat(5));
 });
+
+test('lengths past what was reserved for them, non-ASCII keys and long values decode the same', () => {
+  const long = 'x'.repeat(200);
+  const huge = 'y'.repeat(20_000); // a span over 16 KiB: its length takes three bytes
+  const odd: SpanRecord = {
+    ...client, name: 'n'.repeat(130),
+    attributes: ['k', long, 'ключ', 'значение', 'big', huge, 'a'.repeat(100), 'b'.repeat(100), 'empty', ''],
+  };
+  const [s] = decodeOtlpTraces(encodeExportRequest({ resource: ['r', long], scopeName: 'gatehouse', scopeVersion: '0' }, [odd]));
+  assert.deepEqual(s!.resource, { r: long });
+  assert.equal(s!.name, 'n'.repeat(130));
+  assert.deepEqual(s!.attributes, { k: long, 'ключ': 'значение', big: huge, ['a'.repeat(100)]: 'b'.repeat(100), empty: '' });
+});
+
+test('a body stays as it was when the next batch is encoded (the writer is reused)', () => {
+  const source = { resource: [], scopeName: 'gatehouse', scopeVersion: '0' };
+  const first = encodeExportRequest(source, [server]);
+  const copy = Buffer.from(first);
+  encodeExportRequest(source, [{ ...client, name: 'other' }]);
+  assert.deepEqual(first, copy);
+  assert.equal(decodeOtlpTraces(first)[0]!.name, 'GET /api/*');
+});
+
+test('keys past the ones kept encoded, and kept ones, decode the same in later batches', () => {
+  const attributes = Array.from({ length: 600 }, (_, i) => [`key.${i}`, i]).flat();
+  const source = { resource: [], scopeName: 'gatehouse', scopeVersion: '0' };
+  for (let round = 0; round < 2; round++) {
+    const [s] = decodeOtlpTraces(encodeExportRequest(source, [{ ...client, attributes }]));
+    assert.equal(Object.keys(s!.attributes).length, 600);
+    assert.equal(s!.attributes['key.0'], 0);
+    assert.equal(s!.attributes['key.599'], 599);
+  }
+});

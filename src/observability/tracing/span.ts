@@ -38,7 +38,10 @@ export interface SpanRecord {
   statusMessage: string;
 }
 
+// fixed for the life of the process, and reading it is a call into the runtime (~30 ns, four per request)
+const TIME_ORIGIN = performance.timeOrigin;
+
 /** Microseconds since the Unix epoch of a `performance.now()` time. */
 export function epochMicros(ms: number): number {
-  return Math.round((performance.timeOrigin + ms) * 1000);
+  return Math.round((TIME_ORIGIN + ms) * 1000);
 }

@@ -1,4 +1,4 @@
-import { Agent, request } from 'undici';
+import { Pool } from 'undici';
 import { logger } from '../../core/logger.js';
 import { counter } from '../../observability/metrics.js';
 import type { SpanRecord } from '../../observability/tracing/span.js';
@@ -39,16 +39,41 @@ export interface SpanExportOptions {
 const dropped = counter('gatehouse_tracing_spans_dropped_total',
   'Spans a tracing plugin gave up on: reason queue_full (too many pending) or send_failed (out of retries)', ['plugin', 'reason']);
 
-// One pool for every exporter of this worker: collectors are few, batches seldom.
-let agent: Agent | undefined;
+/**
+ * One connection pool per collector origin for every exporter of this worker (a route's
+ * zipkin has exporters of its own, all to one endpoint): a batch is sent on it by path,
+ * without the URL parse and per-origin lookup of undici's `request(url)` through an Agent.
+ * Collectors are few (they come from configuration); an idle pool holds no connection
+ * once its keep-alive ran out.
+ */
+const pools = new Map<string, Pool>();
+
+function poolOf(origin: string): Pool {
+  let pool = pools.get(origin);
+  if (pool === undefined) pools.set(origin, pool = new Pool(origin, { connections: 8, keepAliveTimeout: 10_000 }));
+  return pool;
+}
 
 /** Exporters holding spans, flushed when the plugins' code is unloaded (a reload). */
 const live = new Set<SpanExporter>();
 
 export class SpanExporter {
   private readonly processor: BatchProcessor<SpanRecord>;
+  /**
+   * The collector's connections, kept for this exporter: a batch is a request on it by
+   * path, without the URL parse and per-origin lookup of undici's \`request(url)\` (what a
+   * POST costs counts, as one goes out every hundred or so requests). Idle connections
+   * close after the keep-alive; the pool goes with the exporter.
+   */
+  private readonly pool: Pool;
+  private readonly path: string;
+  private readonly host: string;
 
   constructor(private readonly o: SpanExportOptions) {
+    const url = new URL(o.url);
+    this.pool = poolOf(url.origin);
+    this.path = url.pathname + url.search;
+    this.host = url.host;
     const log = {
       warn: (obj: object, msg: string): void => logger().warn({ plugin: o.plugin, ...obj }, msg),
       error: (obj: object, msg: string): void => logger().error({ plugin: o.plugin, ...obj }, msg),
@@ -88,13 +113,12 @@ export class SpanExporter {
   private async post(spans: SpanRecord[]): Promise<void> {
     const { body, contentType } = this.o.encode(spans);
     const ms = this.o.timeoutMs;
-    const res = await request(this.o.url, {
-      method: 'POST', headers: { ...this.o.headers, 'content-type': contentType }, body,
-      dispatcher: agent ??= new Agent({ keepAliveTimeout: 10_000, connections: 8 }),
+    const res = await this.pool.request({
+      path: this.path, method: 'POST', headers: { ...this.o.headers, 'content-type': contentType }, body,
       headersTimeout: ms, bodyTimeout: ms, signal: AbortSignal.timeout(ms),
     });
     await res.body.dump();
-    if (res.statusCode < 200 || res.statusCode >= 300) throw new Error(`collector answered ${res.statusCode} (${new URL(this.o.url).host})`);
+    if (res.statusCode < 200 || res.statusCode >= 300) throw new Error(`collector answered ${res.statusCode} (${this.host})`);
   }
 }
 
