@@ -6,6 +6,7 @@
 // cannot forge it); any other answer goes back to the client: its status, its body and
 // the listed `client_headers`. No answer: `status_on_error`, or through with
 // `allow_degradation`.
+import { deadline } from '../core/deadline.js';
 import type { PluginContext } from '../contracts/plugin.js';
 import { registerVariable } from '../core/expr/index.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
@@ -115,11 +116,11 @@ export default definePlugin<ForwardAuthConf, ForwardAuthPrepared>({
     let status: number;
     let resHeaders: Record<string, string | string[] | undefined>;
     let resBody: Buffer | undefined;
+    const deadlineOfCall = deadline(conf.timeout, ctx.signal);
     try {
       const res = await p.pool.request(conf.uri, {
         method: conf.request_method, headers, body,
-        headersTimeout: conf.timeout, bodyTimeout: conf.timeout,
-        signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(conf.timeout)]),
+        headersTimeout: conf.timeout, bodyTimeout: conf.timeout, signal: deadlineOfCall.signal,
       });
       status = res.statusCode;
       resHeaders = res.headers as Record<string, string | string[] | undefined>;
@@ -137,6 +138,8 @@ export default definePlugin<ForwardAuthConf, ForwardAuthPrepared>({
       countError(ctx);
       if (conf.allow_degradation) return undefined;
       return { status: conf.status_on_error };
+    } finally {
+      deadlineOfCall.clear();
     }
     ctx.setVar('forward_auth_status', status);
 

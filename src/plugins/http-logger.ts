@@ -1,3 +1,4 @@
+import { withDeadline } from '../core/deadline.js';
 import { Agent, request } from 'undici';
 import { LOGGER_COMMON_PROPERTIES, type LoggerCommonConf } from './common/log-util.js';
 import { BATCH_PROCESSOR_PROPERTIES, type BatchConf } from './common/batch-processor.js';
@@ -47,12 +48,12 @@ async function post(conf: HttpLoggerConf, entries: LogRecord[]): Promise<void> {
   const headers: Record<string, string> = { 'content-type': contentType };
   if (conf.auth_header !== undefined) headers.authorization = conf.auth_header;
   const ms = conf.timeout * 1000;
-  const res = await request(conf.uri, {
-    method: 'POST', headers, body, dispatcher: agentFor(conf.ssl_verify),
-    headersTimeout: ms, bodyTimeout: ms, signal: AbortSignal.timeout(ms),
+  const status = await withDeadline(ms, async (signal) => {
+    const res = await request(conf.uri, { method: 'POST', headers, body, dispatcher: agentFor(conf.ssl_verify), headersTimeout: ms, bodyTimeout: ms, signal });
+    await res.body.dump();
+    return res.statusCode;
   });
-  await res.body.dump();
-  if (res.statusCode >= 400) throw new Error(`server returned status code[${res.statusCode}] host[${new URL(conf.uri).host}]`);
+  if (status >= 400) throw new Error(`server returned status code[${status}] host[${new URL(conf.uri).host}]`);
 }
 
 export default defineBatchedLogger<HttpLoggerConf, LogSink>({

@@ -5,6 +5,7 @@
 // `send_headers_upstream` names are copied from the result's headers (a missing one is
 // removed, so a client cannot forge it). Unreachable OPA: 403; a reply without a
 // decision: 503 (APISIX's codes).
+import { deadline } from '../core/deadline.js';
 import type { PluginContext, PhaseResult } from '../contracts/plugin.js';
 import { registerVariable } from '../core/expr/index.js';
 import { definePlugin } from '../plugin-runtime/define-plugin.js';
@@ -155,12 +156,12 @@ export default definePlugin<OpaConf, OpaPrepared>({
     const { conf } = p;
     let text: string | undefined;
     let status: number;
+    const deadlineOfCall = deadline(conf.timeout, ctx.signal);
     try {
       const res = await p.pool.request(p.endpoint, {
         method: 'POST', headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ input: inputDocument(conf, ctx) }),
-        headersTimeout: conf.timeout, bodyTimeout: conf.timeout,
-        signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(conf.timeout)]),
+        headersTimeout: conf.timeout, bodyTimeout: conf.timeout, signal: deadlineOfCall.signal,
       });
       status = res.statusCode;
       const body = await boundedBody(res.body, MAX_DECISION_BYTES);
@@ -171,6 +172,8 @@ export default definePlugin<OpaConf, OpaPrepared>({
       ctx.setVar('opa_status', 'error');
       countError(ctx);
       return { status: 403 };
+    } finally {
+      deadlineOfCall.clear();
     }
     ctx.setVar('opa_status', status);
     let decision: Decision | undefined;

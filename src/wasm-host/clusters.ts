@@ -1,3 +1,4 @@
+import { deadline } from '../core/deadline.js';
 import { request } from 'undici';
 import type { PluginContext } from '../contracts/plugin.js';
 import type { Route, Service, Upstream, UpstreamNode } from '../contracts/resources.js';
@@ -95,13 +96,14 @@ export class ConfigClusters {
     const host = node.host.includes(':') ? `[${node.host}]` : node.host;
     headers.push('host', pseudo[':authority']);
     const timeout = req.timeoutMs > 0 ? req.timeoutMs : 5000;
+    const limit = deadline(timeout);
     return request(`${scheme}://${host}:${node.port}${pseudo[':path']}`, {
       method: pseudo[':method'] as 'GET',
       headers,
       body: req.body.length > 0 ? req.body : undefined,
       headersTimeout: timeout,
       bodyTimeout: timeout,
-      signal: AbortSignal.timeout(timeout),
+      signal: limit.signal,
     }).then(async (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -116,6 +118,6 @@ export class ConfigClusters {
         else if (v !== undefined) flat.push(k, v);
       }
       return { headers: flat, body: Buffer.concat(chunks), trailers: [], status: res.statusCode };
-    });
+    }).finally(() => limit.clear());
   }
 }

@@ -2,6 +2,7 @@
 // endpoint, a vector index, a search API) or to a model itself (llm-client.ts), through a
 // pool of connections, with a deadline that also ends when the client goes away, and a
 // bound on the reply read into memory.
+import { deadline } from '../../core/deadline.js';
 import type { Dispatcher } from 'undici';
 import type { PluginContext } from '../../contracts/plugin.js';
 
@@ -56,12 +57,11 @@ export function callService(ctx: PluginContext, req: ServiceRequest, policy: Ser
 
 /** callService for a caller with no PluginContext: `signal` (when given) ends the call early, as the client going away does. */
 export async function sendBounded(req: ServiceRequest, policy: ServiceCallPolicy, signal?: AbortSignal): Promise<ServiceReply> {
-  const deadline = AbortSignal.timeout(policy.timeout);
+  const limit = deadline(policy.timeout, signal);
   try {
     const res = await policy.connections.request(req.url, {
       method: req.method, headers: req.headers, body: req.body,
-      headersTimeout: policy.timeout, bodyTimeout: policy.timeout,
-      signal: signal === undefined ? deadline : AbortSignal.any([signal, deadline]),
+      headersTimeout: policy.timeout, bodyTimeout: policy.timeout, signal: limit.signal,
     });
     const parts: Buffer[] = [];
     let size = 0;
@@ -78,7 +78,10 @@ export async function sendBounded(req: ServiceRequest, policy: ServiceCallPolicy
   } catch (err) {
     if (err instanceof ServiceCallError) throw err;
     const code = (err as { code?: string }).code;
-    if (deadline.aborted || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') throw new ServiceCallError('timeout', `no reply within ${policy.timeout} ms`);
+    const timedOut = limit.signal.aborted && (limit.signal.reason as Error | undefined)?.name === 'TimeoutError';
+    if (timedOut || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') throw new ServiceCallError('timeout', `no reply within ${policy.timeout} ms`);
     throw new ServiceCallError(signal?.aborted === true ? 'aborted' : 'network', (err as Error).message);
+  } finally {
+    limit.clear();
   }
 }

@@ -2,6 +2,7 @@
 // uri is fetched from the same upstream node, with the same Host header, while the 404's
 // head is held (header_filter may wait), and replaces the 404's body. Higress fetched it
 // from the `rewrite.host` cluster the same way, after the response had started.
+import { deadline } from '../../core/deadline.js';
 import { Agent, request } from 'undici';
 import type { PluginContext } from '../../contracts/plugin.js';
 import { pluginNodeLimits } from '../../plugin-runtime/node-limits.js';
@@ -22,13 +23,13 @@ export async function fetchNotFoundPage(ctx: PluginContext, uri: string): Promis
   const scheme = ctx.var('upstream_scheme') === 'https' ? 'https' : 'http';
   const host = ctx.var('upstream_host');
   agent ??= new Agent({ keepAliveTimeout: 10_000, connections: 16, connect: { rejectUnauthorized: false } });
-  const deadline = AbortSignal.any([ctx.signal, AbortSignal.timeout(FETCH_TIMEOUT_MS)]);
+  const limit = deadline(FETCH_TIMEOUT_MS, ctx.signal);
   try {
     const res = await request(`${scheme}://${addr}${uri}`, {
       method: 'GET',
       headers: typeof host === 'string' && host !== '' ? { host } : {},
       dispatcher: agent,
-      signal: deadline,
+      signal: limit.signal,
     });
     if (res.statusCode !== 200) {
       res.body.destroy();
@@ -44,5 +45,7 @@ export async function fetchNotFoundPage(ctx: PluginContext, uri: string): Promis
   } catch (err) {
     ctx.log.warn({ err: (err as Error).message, uri }, 'frontend-gray: fetching notFoundUri failed');
     return undefined;
+  } finally {
+    limit.clear();
   }
 }

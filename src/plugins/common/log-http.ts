@@ -2,6 +2,7 @@
 // share: their endpoint list taken in turn, the scheme check, and one bounded POST whose
 // failure names the server and its answer (never the request's headers: they may carry
 // credentials).
+import { withDeadline } from '../../core/deadline.js';
 import { boundedBody, type ServicePool } from './http-client.js';
 
 /** Throws `<field>: scheme "x" is not supported (http or https)` for any other scheme. */
@@ -43,11 +44,12 @@ export interface LogPost {
 
 /** Sends one request; resolves the reply's text (undefined when it is over 16 MiB), rejects on a refused status or a timeout. */
 export async function postLog(pool: ServicePool, p: LogPost): Promise<string | undefined> {
-  const res = await pool.request(p.url, {
-    method: p.method ?? 'POST', headers: p.headers, body: p.body,
-    headersTimeout: p.timeoutMs, bodyTimeout: p.timeoutMs, signal: AbortSignal.timeout(p.timeoutMs),
+  const { res, reply } = await withDeadline(p.timeoutMs, async (signal) => {
+    const res = await pool.request(p.url, {
+      method: p.method ?? 'POST', headers: p.headers, body: p.body, headersTimeout: p.timeoutMs, bodyTimeout: p.timeoutMs, signal,
+    });
+    return { res, reply: await boundedBody(res.body, MAX_REPLY_BYTES).catch(() => undefined) };
   });
-  const reply = await boundedBody(res.body, MAX_REPLY_BYTES).catch(() => undefined);
   if (!p.ok(res.statusCode)) {
     const text = reply === undefined ? '' : reply.toString('utf8').slice(0, 300);
     throw new Error(`${p.server} server returned status: ${res.statusCode}, body: ${text} host[${new URL(p.url).host}]`);

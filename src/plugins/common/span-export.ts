@@ -1,3 +1,4 @@
+import { withDeadline } from '../../core/deadline.js';
 import { Pool } from 'undici';
 import { logger } from '../../core/logger.js';
 import { counter } from '../../observability/metrics.js';
@@ -113,12 +114,16 @@ export class SpanExporter {
   private async post(spans: SpanRecord[]): Promise<void> {
     const { body, contentType } = this.o.encode(spans);
     const ms = this.o.timeoutMs;
-    const res = await this.pool.request({
-      path: this.path, method: 'POST', headers: { ...this.o.headers, 'content-type': contentType }, body,
-      headersTimeout: ms, bodyTimeout: ms, signal: AbortSignal.timeout(ms),
+    let status = 0;
+    await withDeadline(ms, async (signal) => {
+      const res = await this.pool.request({
+        path: this.path, method: 'POST', headers: { ...this.o.headers, 'content-type': contentType }, body,
+        headersTimeout: ms, bodyTimeout: ms, signal,
+      });
+      status = res.statusCode;
+      await res.body.dump();
     });
-    await res.body.dump();
-    if (res.statusCode < 200 || res.statusCode >= 300) throw new Error(`collector answered ${res.statusCode} (${this.host})`);
+    if (status < 200 || status >= 300) throw new Error(`collector answered ${status} (${this.host})`);
   }
 }
 
