@@ -4,6 +4,7 @@ import type { Plugin } from '../contracts/plugin.js';
 import basicAuth from '../plugins/basic-auth.js';
 import jwtAuth from '../plugins/jwt-auth.js';
 import keyAuth from '../plugins/key-auth.js';
+import httpLogger from '../plugins/http-logger.js';
 import { REDACTED, redactPluginSecrets, secretPaths } from './secret-fields.js';
 
 const plugins = new Map<string, Plugin>([keyAuth, basicAuth, jwtAuth].map((p) => [p.name, p as Plugin]));
@@ -12,6 +13,10 @@ test('the built-in auth plugins mark their credential fields encrypted', () => {
   assert.deepEqual(secretPaths(keyAuth.consumerSchema!), [['key']]);
   assert.deepEqual(secretPaths(basicAuth.consumerSchema!), [['password']]);
   assert.deepEqual(secretPaths(jwtAuth.consumerSchema!), [['secret']]);
+});
+
+test('a logger\'s credential is a secret too: http-logger auth_header', () => {
+  assert.deepEqual(secretPaths(httpLogger.schema as Record<string, unknown>), [['auth_header']]);
 });
 
 test('nested and branch-declared secrets are found', () => {

@@ -66,7 +66,8 @@ export default defineBatchedLogger<HttpLoggerConf, LogSink>({
     type: 'object',
     properties: {
       uri: { type: 'string', pattern: '^[^\\/]+:\\/\\/([\\da-zA-Z.-]+|\\[[\\da-fA-F:]+\\])(:\\d+)?' },
-      auth_header: HEADER_TEXT_SCHEMA,
+      // a credential (an Authorization value): masked for viewer keys, as the other sinks' passwords and headers
+      auth_header: { ...HEADER_TEXT_SCHEMA, encrypted: true },
       timeout: { type: 'integer', minimum: 1, default: 3 },
       ...LOGGER_COMMON_PROPERTIES,
       concat_method: { type: 'string', enum: ['json', 'new_line'], default: 'json' },
