@@ -212,4 +212,17 @@ describe('viewer reads', () => {
     await redacting.handle(RESOURCES.consumers!, { method: 'GET', id: 'masked', query: new URLSearchParams(), body: undefined, viewer: true });
     assert.deepEqual(seen, ['default', 'consumer']);
   });
+
+  it('mask plugin metadata by the redactor (the plugin\'s metadata schema), or whole when there is none', async () => {
+    await call('plugin_metadata/http-logger', 'PUT', { log_format: { host: '$host' } });
+    const seen: string[] = [];
+    const redacting = new ResourceApi(store, { redactPlugins: (p, t) => { seen.push(t); return Object.fromEntries(Object.entries(p).map(([k, v]) => [k, { ...(v as Obj), log_format: 'masked' }])); } });
+    const r = await redacting.handle(RESOURCES.plugin_metadata!, { method: 'GET', id: 'http-logger', query: new URLSearchParams(), body: undefined, viewer: true });
+    assert.equal(value(r).log_format, 'masked');
+    assert.deepEqual(seen, ['metadata']);
+    const plain = await api.handle(RESOURCES.plugin_metadata!, { method: 'GET', id: 'http-logger', query: new URLSearchParams(), body: undefined, viewer: true });
+    assert.deepEqual(value(plain), { id: 'http-logger', value: '******' });
+    const asAdmin = await api.handle(RESOURCES.plugin_metadata!, { method: 'GET', id: 'http-logger', query: new URLSearchParams(), body: undefined });
+    assert.deepEqual(value(asAdmin).log_format, { host: '$host' });
+  });
 });

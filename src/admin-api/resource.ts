@@ -78,7 +78,7 @@ export interface ResourceApiOptions {
    * Masks the secret fields of a plugin set for viewers (see plugin-runtime/secret-fields.ts).
    * Without it a viewer sees each plugin of a consumer or credential masked whole.
    */
-  redactPlugins?: (plugins: Obj, schemaType: 'default' | 'consumer') => Obj;
+  redactPlugins?: (plugins: Obj, schemaType: 'default' | 'consumer' | 'metadata') => Obj;
 }
 
 // Compare-and-swap retries before answering 409; conflicts only come from writers in
@@ -177,9 +177,18 @@ export class ResourceApi {
   private present(decl: ResourceDeclaration, req: ResourceRequest): (v: Obj) => Obj {
     const own = decl.present ?? ((v: Obj) => v);
     if (req.viewer !== true) return own;
-    const schemaType = decl.kind === 'consumers' || decl.kind === 'credentials' ? 'consumer' : 'default';
+    const schemaType = decl.kind === 'consumers' || decl.kind === 'credentials' ? 'consumer' : decl.kind === 'plugin_metadata' ? 'metadata' : 'default';
     const redact = this.opts.redactPlugins
-      ?? ((plugins: Obj) => (schemaType === 'consumer' ? Object.fromEntries(Object.keys(plugins).map((k) => [k, REDACTED])) : plugins));
+      ?? ((plugins: Obj) => (schemaType !== 'default' ? Object.fromEntries(Object.keys(plugins).map((k) => [k, REDACTED])) : plugins));
+    // a plugin's metadata is that plugin's config (a collector's auth headers…): masked by its metadata schema
+    if (schemaType === 'metadata') {
+      return (v) => {
+        const shown = own(v);
+        const id = String(shown.id);
+        const masked = redact({ [id]: shown }, schemaType)[id];
+        return isObject(masked) ? masked : { id: shown.id, value: REDACTED };
+      };
+    }
     return (v) => {
       const shown = own(v);
       return isObject(shown.plugins) ? { ...shown, plugins: redact(shown.plugins, schemaType) } : shown;

@@ -51,7 +51,7 @@ export interface AdminServerOptions {
   /** When set, `/status` and `/status/ready` are served here too, without a key. */
   status?: StatusSource;
   /** Masks secret plugin fields in what viewer keys read (ResourceApiOptions.redactPlugins). */
-  redactPlugins?: (plugins: Record<string, unknown>, schemaType: 'default' | 'consumer') => Record<string, unknown>;
+  redactPlugins?: (plugins: Record<string, unknown>, schemaType: 'default' | 'consumer' | 'metadata') => Record<string, unknown>;
 }
 
 const CORS_HEADERS = {

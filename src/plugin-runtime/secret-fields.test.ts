@@ -5,6 +5,7 @@ import basicAuth from '../plugins/basic-auth.js';
 import jwtAuth from '../plugins/jwt-auth.js';
 import keyAuth from '../plugins/key-auth.js';
 import httpLogger from '../plugins/http-logger.js';
+import opentelemetry from '../plugins/opentelemetry.js';
 import { REDACTED, redactPluginSecrets, secretPaths } from './secret-fields.js';
 
 const plugins = new Map<string, Plugin>([keyAuth, basicAuth, jwtAuth].map((p) => [p.name, p as Plugin]));
@@ -17,6 +18,16 @@ test('the built-in auth plugins mark their credential fields encrypted', () => {
 
 test('a logger\'s credential is a secret too: http-logger auth_header', () => {
   assert.deepEqual(secretPaths(httpLogger.schema as Record<string, unknown>), [['auth_header']]);
+});
+
+test('plugin metadata is masked by the plugin\'s metadata schema: opentelemetry collector.request_headers', () => {
+  const md = { id: 'opentelemetry', collector: { address: 'otel:4318', request_headers: { authorization: 'Bearer t0ken' } } };
+  const masked = redactPluginSecrets({ opentelemetry: md }, (n) => (n === 'opentelemetry' ? opentelemetry as Plugin : undefined), 'metadata');
+  assert.deepEqual(masked.opentelemetry, { id: 'opentelemetry', collector: { address: 'otel:4318', request_headers: '******' } });
+  assert.equal(md.collector.request_headers.authorization, 'Bearer t0ken');
+  // a plugin without a metadata schema, or not installed
+  assert.deepEqual(redactPluginSecrets({ 'key-auth': { id: 'key-auth', x: 1 } }, (n) => plugins.get(n), 'metadata'), { 'key-auth': { id: 'key-auth', x: 1 } });
+  assert.deepEqual(redactPluginSecrets({ gone: { id: 'gone' } }, () => undefined, 'metadata'), { gone: '******' });
 });
 
 test('nested and branch-declared secrets are found', () => {

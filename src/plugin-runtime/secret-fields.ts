@@ -61,11 +61,12 @@ function redactAt(cur: unknown, path: readonly string[]): void {
 
 /**
  * `plugins` with every secret field masked, read from each plugin's consumer schema
- * (`schemaType: 'consumer'`, falling back to its schema) or its schema. Plugins that are
- * not installed are masked whole: nothing says which of their fields are secret.
+ * (`schemaType: 'consumer'`, falling back to its schema), its metadata schema
+ * (`'metadata'`: the value is the plugin's metadata) or its schema. Plugins that are not
+ * installed are masked whole: nothing says which of their fields are secret.
  */
 export function redactPluginSecrets(plugins: Obj, pluginOf: (name: string) => Plugin | undefined,
-  schemaType: 'default' | 'consumer'): Obj {
+  schemaType: 'default' | 'consumer' | 'metadata'): Obj {
   const out: Obj = {};
   for (const [name, conf] of Object.entries(plugins)) {
     const plugin = pluginOf(name);
@@ -73,8 +74,9 @@ export function redactPluginSecrets(plugins: Obj, pluginOf: (name: string) => Pl
       out[name] = REDACTED;
       continue;
     }
-    const schema = schemaType === 'consumer' ? plugin.consumerSchema ?? plugin.schema : plugin.schema;
-    out[name] = isObject(conf) ? redactPaths(conf, secretPaths(schema)) : conf;
+    const schema = schemaType === 'consumer' ? plugin.consumerSchema ?? plugin.schema
+      : schemaType === 'metadata' ? plugin.metadataSchema : plugin.schema;
+    out[name] = isObject(conf) && schema !== undefined ? redactPaths(conf, secretPaths(schema as Obj)) : conf;
   }
   return out;
 }

@@ -123,7 +123,8 @@ const METADATA_SCHEMA = {
       properties: {
         address: { type: 'string', minLength: 1, default: '127.0.0.1:4318' },
         request_timeout: { type: 'integer', minimum: 1, default: 3 },
-        request_headers: headerMapSchema({ type: ['string', 'number', 'boolean'], pattern: HEADER_TEXT_SCHEMA.pattern }, 0),
+        // may carry the collector's credentials (an Authorization header): masked for viewer keys
+        request_headers: { ...headerMapSchema({ type: ['string', 'number', 'boolean'], pattern: HEADER_TEXT_SCHEMA.pattern }, 0), encrypted: true },
       },
       additionalProperties: false,
       default: { address: '127.0.0.1:4318', request_timeout: 3 },
