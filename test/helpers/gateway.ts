@@ -229,6 +229,9 @@ export async function eventually(fn: () => Promise<boolean> | boolean, tries = 1
   throw new Error('condition not met in time');
 }
 
+/** The folder of the test plugins (test/fixtures/plugins), for a gateway's `plugin_dirs`. */
+export const FIXTURE_PLUGIN_DIR = fileURLToPath(new URL('../fixtures/plugins/', import.meta.url));
+
 /**
  * The setup most plugin tests share: one test upstream named 'a' and a gateway whose
  * standalone config `config(upstream)` builds, `upstream` being an inline upstream

@@ -3,13 +3,11 @@
 // the data plane does what the inspector says.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
-import { startGateway, eventually, type Gateway } from '../../helpers/gateway.js';
+import { startGateway, eventually, type Gateway, FIXTURE_PLUGIN_DIR } from '../../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
 import { adminClient, type AdminCall } from './client.js';
 
-const PLUGIN_DIR = fileURLToPath(new URL('../../fixtures/plugins/', import.meta.url));
 
 let gw: Gateway;
 let up: TestUpstream;
@@ -17,7 +15,7 @@ let call: AdminCall;
 
 before(async () => {
   up = await startUpstream('chain');
-  gw = await startGateway({ store: 'sqlite', extra: { plugin_dirs: [PLUGIN_DIR] } });
+  gw = await startGateway({ store: 'sqlite', extra: { plugin_dirs: [FIXTURE_PLUGIN_DIR] } });
   call = adminClient(gw);
   const upstream = { nodes: { [`127.0.0.1:${up.port}`]: 1 } };
   const writes: [string, Record<string, unknown>][] = [

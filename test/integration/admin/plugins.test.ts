@@ -7,11 +7,10 @@ import { spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
-import { startGateway, eventually, type Gateway } from '../../helpers/gateway.js';
+import { startGateway, eventually, type Gateway, FIXTURE_PLUGIN_DIR } from '../../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
 import { adminClient, routeTo, type AdminCall } from './client.js';
 
-const PLUGIN_DIR = fileURLToPath(new URL('../../fixtures/plugins/', import.meta.url));
 const BIN = fileURLToPath(new URL('../../../../bin/gatehouse.js', import.meta.url));
 const STAGES = ['authorization', 'authentication', 'statistics', 'default'];
 
@@ -22,7 +21,7 @@ let call: AdminCall;
 before(async () => {
   up = await startUpstream('plugins');
   gw = await startGateway({
-    store: 'sqlite', workers: 2, extra: { plugin_dirs: [PLUGIN_DIR] },
+    store: 'sqlite', workers: 2, extra: { plugin_dirs: [FIXTURE_PLUGIN_DIR] },
     adminKeys: [{ name: 'admin', key: 'admin-key-1' }, { name: 'viewer', key: 'viewer-key-1', role: 'viewer' }],
   });
   call = adminClient(gw);

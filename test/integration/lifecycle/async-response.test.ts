@@ -1,14 +1,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
-import { startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
+import { startWithUpstream, stopWithUpstream, type Gateway, FIXTURE_PLUGIN_DIR } from '../../helpers/gateway.js';
 import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
 
 // header_filter and body_filter may be asynchronous: the upstream's response is held
 // while they work, chunks stay in order, and nothing is lost or duplicated.
 
-const PLUGIN_DIR = fileURLToPath(new URL('../../fixtures/plugins/', import.meta.url));
 let gw: Gateway;
 let up: TestUpstream;
 
@@ -19,7 +17,7 @@ before(async () => {
       { id: 'stream', uri: '/stream', upstream, plugins: { 'async-filters': { ms: 1, report: true } } },
       { id: 'local', uri: '/local', plugins: { 'async-filters': { ms: 3, upper: true }, rejects: { status: 403 } } },
     ],
-  }), { extra: { plugin_dirs: [PLUGIN_DIR] } }));
+  }), { extra: { plugin_dirs: [FIXTURE_PLUGIN_DIR] } }));
 });
 
 after(() => stopWithUpstream(gw, up));

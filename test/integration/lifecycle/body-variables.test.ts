@@ -1,7 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
-import { startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
+import { startWithUpstream, stopWithUpstream, type Gateway, FIXTURE_PLUGIN_DIR } from '../../helpers/gateway.js';
 import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
 
@@ -9,7 +8,6 @@ import { get } from '../../helpers/http.js';
 // `vars` and in `_meta.filter`: the lifecycle reads the body (bounded) before the rule is
 // evaluated, and the upstream still gets the body whole.
 
-const PLUGIN_DIR = fileURLToPath(new URL('../../fixtures/plugins/', import.meta.url));
 let gw: Gateway;
 let up: TestUpstream;
 
@@ -22,7 +20,7 @@ before(async () => {
         plugins: { rejects: { status: 403, _meta: { filter: [['post_arg_action', '==', 'delete']] } } },
       },
     ],
-  }), { extra: { plugin_dirs: [PLUGIN_DIR] }, node: { max_buffered_body_size: 2048 } }));
+  }), { extra: { plugin_dirs: [FIXTURE_PLUGIN_DIR] }, node: { max_buffered_body_size: 2048 } }));
 });
 
 after(() => stopWithUpstream(gw, up));

@@ -1,7 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
-import { startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
+import { startWithUpstream, stopWithUpstream, type Gateway, FIXTURE_PLUGIN_DIR } from '../../helpers/gateway.js';
 import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
 
@@ -9,7 +8,6 @@ import { get } from '../../helpers/http.js';
 // the length, so the upstream's Content-Length is dropped; a body complete when the filters
 // are done still goes out with a Content-Length of its own, one that streams goes chunked.
 
-const PLUGIN_DIR = fileURLToPath(new URL('../../fixtures/plugins/', import.meta.url));
 let gw: Gateway;
 let up: TestUpstream;
 
@@ -27,7 +25,7 @@ before(async () => {
         'response-rewrite': { headers: { set: { 'x-seen': 'yes' } } },
       } },
     ],
-  }), { extra: { plugin_dirs: [PLUGIN_DIR] } }));
+  }), { extra: { plugin_dirs: [FIXTURE_PLUGIN_DIR] } }));
 });
 
 after(() => stopWithUpstream(gw, up));

@@ -1,14 +1,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
-import { startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
+import { startWithUpstream, stopWithUpstream, type Gateway, FIXTURE_PLUGIN_DIR } from '../../helpers/gateway.js';
 import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
 
 // `_meta.filter` is evaluated lazily, at the phase the plugin runs in (APISIX), against
 // the variables of that moment.
 
-const PLUGIN_DIR = fileURLToPath(new URL('../../fixtures/plugins/', import.meta.url));
 let gw: Gateway;
 let up: TestUpstream;
 
@@ -34,7 +32,7 @@ before(async () => {
         },
       },
     ],
-  }), { extra: { plugin_dirs: [PLUGIN_DIR] } }));
+  }), { extra: { plugin_dirs: [FIXTURE_PLUGIN_DIR] } }));
 });
 
 after(() => stopWithUpstream(gw, up));

@@ -1,10 +1,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
-import { startWithUpstream, stopWithUpstream, eventually, type Gateway } from '../../helpers/gateway.js';
+import { startWithUpstream, stopWithUpstream, eventually, type Gateway, FIXTURE_PLUGIN_DIR } from '../../helpers/gateway.js';
 import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get, rawRequest } from '../../helpers/http.js';
 
@@ -13,7 +12,6 @@ import { get, rawRequest } from '../../helpers/http.js';
 // asynchronous plugin calls have a deadline; a client that goes away cancels the
 // work in flight.
 
-const PLUGIN_DIR = fileURLToPath(new URL('../../fixtures/plugins/', import.meta.url));
 let gw: Gateway;
 let up: TestUpstream;
 /** Where the `waits` plugin reports that its request's signal aborted. */
@@ -44,7 +42,7 @@ before(async () => {
       { id: 'gone', uri: '/gone', upstream, plugins: { waits: { notify: notifyUrl } } },
       { id: 'log-hangs', uri: '/log-hangs', upstream, plugins: { waits: { phase: 'log' } } },
     ],
-  }), { extra: { plugin_dirs: [PLUGIN_DIR] }, node: { plugin_timeout: 0.5, max_buffered_body_size: 1024 } }));
+  }), { extra: { plugin_dirs: [FIXTURE_PLUGIN_DIR] }, node: { plugin_timeout: 0.5, max_buffered_body_size: 1024 } }));
 });
 
 after(async () => {

@@ -1,11 +1,9 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
-import { startGateway } from '../../helpers/gateway.js';
+import { startGateway, FIXTURE_PLUGIN_DIR } from '../../helpers/gateway.js';
 import { startUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
 
-const PLUGIN_DIR = fileURLToPath(new URL('../../fixtures/plugins/', import.meta.url));
 const cleanups: (() => Promise<void>)[] = [];
 after(async () => { for (const c of cleanups.reverse()) await c(); });
 
@@ -14,7 +12,7 @@ test('a route whose plugins cannot run (unknown plugin, bad config, prepare fail
   cleanups.push(() => up.close());
   const upstream = { nodes: { [`127.0.0.1:${up.port}`]: 1 } };
   const gw = await startGateway({
-    extra: { plugin_dirs: [PLUGIN_DIR] },
+    extra: { plugin_dirs: [FIXTURE_PLUGIN_DIR] },
     config: {
       routes: [
         { id: 'unknown', uri: '/unknown', upstream, plugins: { 'no-such-plugin': {} } },

@@ -1,11 +1,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
-import { startWithUpstream, stopWithUpstream, type Gateway } from '../../helpers/gateway.js';
+import { startWithUpstream, stopWithUpstream, type Gateway, FIXTURE_PLUGIN_DIR } from '../../helpers/gateway.js';
 import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
 
-const PLUGIN_DIR = fileURLToPath(new URL('../../fixtures/plugins/', import.meta.url));
 let gw: Gateway;
 let up: TestUpstream;
 
@@ -21,7 +19,7 @@ before(async () => {
         id: `bad-${where}`, uri: `/bad/${where}`, upstream, plugins: { 'bad-header': { where } },
       })),
     ],
-  }), { extra: { plugin_dirs: [PLUGIN_DIR] } }));
+  }), { extra: { plugin_dirs: [FIXTURE_PLUGIN_DIR] } }));
 });
 
 after(() => stopWithUpstream(gw, up));

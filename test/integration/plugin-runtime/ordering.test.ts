@@ -1,11 +1,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
-import { startGateway, type Gateway } from '../../helpers/gateway.js';
+import { startGateway, type Gateway, FIXTURE_PLUGIN_DIR } from '../../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
 
-const PLUGIN_DIR = fileURLToPath(new URL('../../fixtures/plugins/', import.meta.url));
 let gw: Gateway;
 let up: TestUpstream;
 
@@ -14,7 +12,7 @@ before(async () => {
   const upstream = { nodes: { [`127.0.0.1:${up.port}`]: 1 } };
   const all = { 'trace-default': {}, 'trace-authn': {}, 'trace-authz-low': {}, 'trace-authz-high': {} };
   gw = await startGateway({
-    extra: { plugin_dirs: [PLUGIN_DIR] },
+    extra: { plugin_dirs: [FIXTURE_PLUGIN_DIR] },
     config: {
       routes: [
         { id: 'order', uri: '/order', upstream, plugins: all },

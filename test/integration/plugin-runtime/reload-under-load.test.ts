@@ -7,13 +7,11 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
-import { startGateway, type Gateway } from '../../helpers/gateway.js';
+import { startGateway, type Gateway, FIXTURE_PLUGIN_DIR } from '../../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
 import { adminClient } from '../admin/client.js';
 
-const FIXTURES = fileURLToPath(new URL('../../fixtures/plugins/', import.meta.url));
 const CLIENTS = 8;
 const LOAD_MS = 2_000;
 /** Upper bound per client, so the loop ends even on a very fast machine. */
@@ -39,7 +37,7 @@ before(async () => {
   const upstream = { nodes: { [`127.0.0.1:${up.port}`]: 1 } };
   gw = await startGateway({
     workers: 2,
-    extra: { plugin_dirs: [FIXTURES, dir] },
+    extra: { plugin_dirs: [FIXTURE_PLUGIN_DIR, dir] },
     config: {
       global_rules: [{ id: 'g', plugins: { 'trace-authz-high': { tag: 'global' } } }],
       routes: [{

@@ -1,8 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { startGateway, type Gateway } from '../../helpers/gateway.js';
+import { startGateway, type Gateway, FIXTURE_PLUGIN_DIR } from '../../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
 import { get, rawRequest } from '../../helpers/http.js';
 
@@ -10,7 +9,6 @@ import { get, rawRequest } from '../../helpers/http.js';
 // Content-Length and, like nginx's proxy_next_upstream, lets idempotent requests be
 // retried on another node. A body that streams from the client is sent once: never retried.
 
-const PLUGIN_DIR = fileURLToPath(new URL('../../fixtures/plugins/', import.meta.url));
 let gw: Gateway;
 let good: TestUpstream;
 let resetter: net.Server;
@@ -34,7 +32,7 @@ before(async () => {
         { id: 'echo', uri: '/echo', upstream: { nodes: { [`127.0.0.1:${good.port}`]: 1 } }, plugins: { 'buffers-body': { body: 'hello world' } } },
       ],
     },
-    extra: { plugin_dirs: [PLUGIN_DIR] },
+    extra: { plugin_dirs: [FIXTURE_PLUGIN_DIR] },
   });
 });
 
