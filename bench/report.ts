@@ -202,6 +202,7 @@ export function scenarioTable(res: ScenarioResult): string {
   }
   if (scenario.id === 'otel') {
     lines.push(`  gateway (opentelemetry, every request sampled) ÷ gateway (no plugins): ${fmtRatio(ratio(rows, 'gateway-otel', 'gateway'))}`);
+    lines.push(`  gateway (opentelemetry, ratio 0: trace context only) ÷ gateway (no plugins): ${fmtRatio(ratio(rows, 'gateway-otel-unsampled', 'gateway'))}  (no goal: shows what sampling costs on top)`);
     lines.push(`  opentelemetry, dead collector ÷ live collector: ${fmtRatio(ratio(rows, 'gateway-otel-dead', 'gateway-otel'))}`);
   }
   if (scenario.id === 'ai') {
@@ -281,6 +282,7 @@ export function summaryBlock(results: ScenarioResult[]): string {
     }
     if (res.scenario.id === 'otel') {
       add('gateway opentelemetry (ratio 1.0) ÷ gateway no plugins', ratio(rows, 'gateway-otel', 'gateway'), goalOf('gateway-otel', 'gateway'));
+      add('gateway opentelemetry (ratio 0) ÷ gateway no plugins', ratio(rows, 'gateway-otel-unsampled', 'gateway'));
       add('opentelemetry dead collector ÷ live collector', ratio(rows, 'gateway-otel-dead', 'gateway-otel'), goalOf('gateway-otel-dead', 'gateway-otel'));
       continue;
     }

@@ -209,6 +209,7 @@ async function main(): Promise<void> {
     ['gateway-cache', () => startGateway('gateway-cache', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
     ['gateway-deadlog', () => startGateway('gateway-deadlog', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
     ['gateway-otel', async () => startGateway('gateway-otel', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs, (await startedTraceSink()).port)],
+    ['gateway-otel-unsampled', async () => startGateway('gateway-otel-unsampled', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs, (await startedTraceSink()).port)],
     ['gateway-otel-dead', () => startGateway('gateway-otel-dead', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
     ['gateway-wasm', () => startGateway('gateway-wasm', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],
     ['gateway-ts', () => startGateway('gateway-ts', opts.gatewayRoot, upstream.port, tmp, opts.readyTimeoutMs)],

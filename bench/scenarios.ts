@@ -3,7 +3,7 @@ import { stringify } from 'yaml';
 import { AI_CHAT_REQUEST, AI_PATH, AI_STREAM_BYTES } from './ai-chat.js';
 import { GRPC_PATH, GRPC_REPLY, GRPC_REQUEST } from './grpc-unary.js';
 
-export type TargetId = 'baseline' | 'gateway' | 'gateway-10k' | 'gateway-plugins' | 'gateway-security' | 'gateway-transformer' | 'gateway-cache' | 'gateway-deadlog' | 'gateway-otel' | 'gateway-otel-dead' | 'gateway-wasm' | 'gateway-ts' | 'gateway-ai' | 'llm-direct' | 'gateway-grpc' | 'grpc-direct' | 'nginx' | 'haproxy';
+export type TargetId = 'baseline' | 'gateway' | 'gateway-10k' | 'gateway-plugins' | 'gateway-security' | 'gateway-transformer' | 'gateway-cache' | 'gateway-deadlog' | 'gateway-otel' | 'gateway-otel-unsampled' | 'gateway-otel-dead' | 'gateway-wasm' | 'gateway-ts' | 'gateway-ai' | 'llm-direct' | 'gateway-grpc' | 'grpc-direct' | 'nginx' | 'haproxy';
 export type ScenarioId = '1route' | '10k' | 'plugins' | 'security' | 'transformer' | 'cache' | 'wasm' | 'deadlog' | 'otel' | 'ai' | '1k' | '64k' | '1m' | 'h2' | 'grpc';
 
 export interface Scenario {
@@ -71,7 +71,7 @@ export const SCENARIOS: readonly Scenario[] = [
   { id: 'deadlog', title: 'http-logger with a dead sink (connection refused)', path: '/hello', bodyBytes: HELLO_BYTES, targets: ['gateway', 'gateway-deadlog'] },
   // opentelemetry sampling every request (trace_id_ratio 1.0), its spans posted to a local sink that accepts and
   // discards them (issue 18: goal ≥ 0.85×), and the same with the collector dead (connection refused: goal ≥ 0.95× of a live one).
-  { id: 'otel', title: 'opentelemetry, trace_id_ratio 1.0, spans to a local collector sink (or a dead one)', path: '/hello', bodyBytes: HELLO_BYTES, targets: ['gateway', 'gateway-otel', 'gateway-otel-dead'] },
+  { id: 'otel', title: 'opentelemetry, trace_id_ratio 1.0, spans to a local collector sink (or a dead one); trace context alone at ratio 0', path: '/hello', bodyBytes: HELLO_BYTES, targets: ['gateway', 'gateway-otel', 'gateway-otel-unsampled', 'gateway-otel-dead'] },
   // A streamed chat through ai-proxy + ai-statistics against the fake provider answering it directly (issue 16: report the ratio).
   { id: 'ai', title: 'streamed chat: ai-proxy + ai-statistics vs the provider directly', path: AI_PATH, bodyBytes: AI_STREAM_BYTES, targets: ['llm-direct', 'gateway-ai'], request: AI_CHAT_REQUEST, reference: 'llm-direct' },
   { id: '1k', title: '1 KiB body (1 route)', path: '/bytes/1024', bodyBytes: 1024, targets: ['baseline', 'gateway', 'nginx', 'haproxy'] },
@@ -98,6 +98,7 @@ export const TARGET_LABELS: Record<TargetId, string> = {
   'gateway-cache': 'gateway (proxy-cache hit)',
   'gateway-deadlog': 'gateway (dead log sink)',
   'gateway-otel': 'gateway (opentelemetry)',
+  'gateway-otel-unsampled': 'gateway (otel, ratio 0)',
   'gateway-otel-dead': 'gateway (otel, dead collector)',
   'gateway-wasm': 'gateway (wasm plugin)',
   'gateway-ts': 'gateway (TS plugin)',
@@ -193,14 +194,17 @@ export function deadLogSinkStandalone(upstreamPort: number, deadPort: number): s
   });
 }
 
-/** The 1-route file with opentelemetry sampling every request, exporting to the sink on `sinkPort` (default batching). */
-export function otelStandalone(upstreamPort: number, sinkPort: number): string {
+/**
+ * The 1-route file with opentelemetry sampling every request (`fraction` 1), exporting to the sink on `sinkPort`
+ * (default batching); at `fraction` 0 no span is kept and what is left is the trace context (ids, traceparent upstream).
+ */
+export function otelStandalone(upstreamPort: number, sinkPort: number, fraction = 1.0): string {
   return standaloneYaml({
     plugin_metadata: [{ id: 'opentelemetry', collector: { address: `127.0.0.1:${sinkPort}` }, resource: { 'service.name': 'bench' } }],
     upstreams: [{ id: 'u1', type: 'roundrobin', nodes: { [`127.0.0.1:${upstreamPort}`]: 1 } }],
     routes: [{
       id: 'r1', uri: '/*', upstream_id: 'u1',
-      plugins: { opentelemetry: { sampler: { name: 'trace_id_ratio', options: { fraction: 1.0 } } } },
+      plugins: { opentelemetry: { sampler: { name: 'trace_id_ratio', options: { fraction } } } },
     }],
   });
 }

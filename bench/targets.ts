@@ -132,6 +132,7 @@ export async function startGateway(id: GatewayTargetId, root: string, upstreamPo
     : id === 'gateway-cache' ? cacheStandalone(upstreamPort)
       : id === 'gateway-deadlog' ? deadLogSinkStandalone(upstreamPort, deadPort)
       : id === 'gateway-otel' || id === 'gateway-otel-dead' ? otelStandalone(upstreamPort, sinkPort ?? deadPort)
+      : id === 'gateway-otel-unsampled' ? otelStandalone(upstreamPort, sinkPort ?? deadPort, 0)
         : id === 'gateway-wasm' ? oneHeaderPluginStandalone(upstreamPort, 'wasm')
           : id === 'gateway-ts' ? oneHeaderPluginStandalone(upstreamPort, 'ts')
             : id === 'gateway-ai' ? aiStandalone(upstreamPort)
@@ -149,7 +150,7 @@ export async function startGateway(id: GatewayTargetId, root: string, upstreamPo
   const proc = new ManagedProcess(TARGET_LABELS[id], process.execPath, args, { cwd: root, env: childEnv, cpu: 'proxy' });
   if (id === 'gateway-grpc') await waitForGrpc(`http://127.0.0.1:${port}${GRPC_PATH}`, proc, readyTimeoutMs, GRPC_REQUEST);
   else if (id === 'gateway-ai') await waitForReady(`http://127.0.0.1:${port}${AI_PATH}`, proc, readyTimeoutMs, AI_CHAT_REQUEST);
-  else await waitForReady(`http://127.0.0.1:${port}${id === 'gateway' || id === 'gateway-transformer' || id === 'gateway-cache' || id === 'gateway-deadlog' || id === 'gateway-otel' || id === 'gateway-otel-dead' || id === 'gateway-wasm' || id === 'gateway-ts' ? '/hello' : id === 'gateway-plugins' || id === 'gateway-security' ? PLUGINS_PATH : TARGET_PATH}`, proc, readyTimeoutMs);
+  else await waitForReady(`http://127.0.0.1:${port}${id === 'gateway' || id === 'gateway-transformer' || id === 'gateway-cache' || id === 'gateway-deadlog' || id === 'gateway-otel' || id === 'gateway-otel-unsampled' || id === 'gateway-otel-dead' || id === 'gateway-wasm' || id === 'gateway-ts' ? '/hello' : id === 'gateway-plugins' || id === 'gateway-security' ? PLUGINS_PATH : TARGET_PATH}`, proc, readyTimeoutMs);
   return { id, port, procs: [proc], command: `node bin/gatehouse.js start -c ${configFile}`, metricsPort };
 }
 
