@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import http from 'node:http';
 import https from 'node:https';
+import { urlHost } from '../core/host-port.js';
 
 /** The Admin API answered with an error (its error_msg), or could not be reached. */
 export class RequestError extends Error {}
@@ -23,7 +24,7 @@ export async function adminTarget(options: ReadonlyMap<string, string>, env: Nod
     const config = await loadNodeConfig(resolve(options.get('-c') ?? 'conf/config.yaml'));
     if (admin === undefined) {
       const { host, port, tls } = config.admin.listen;
-      const reachable = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+      const reachable = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : urlHost(host);
       admin = `${tls === true ? 'https' : 'http'}://${reachable}:${port}`;
     }
     if (key === undefined) {

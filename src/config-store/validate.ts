@@ -5,7 +5,7 @@ import { compilePcre } from '../core/expr/pcre.js';
 import { STAGE_ALIASES } from '../contracts/plugin.js';
 import { KNOWN_UNSUPPORTED_SECRET_MANAGERS, SECRET_MANAGERS } from './schemas/secrets.js';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { isIPv6 } from 'node:net';
+import { urlHost } from '../core/host-port.js';
 import type { PluginsConf, ResourceKind, ResourceTypes } from '../contracts/resources.js';
 import type { StoredObject } from '../contracts/store.js';
 import { GatehouseError, isGatehouseError } from '../core/errors.js';
@@ -238,7 +238,7 @@ function checkUpstream(up: Obj, opts: ValidateOptions, at: string): void {
     }
   } else if (Array.isArray(up.nodes)) {
     for (const n of up.nodes as Obj[]) {
-      n.host = bracketIPv6(String(n.host));
+      n.host = urlHost(String(n.host));
       if (n.port === undefined) n.port = SCHEME_PORT[scheme];
       if (n.priority === undefined) n.priority = 0;
     }
@@ -282,9 +282,6 @@ export function parseAddr(addr: string): { host: string; port?: string } {
   return { host: addr.slice(0, first), port: addr.slice(first + 1) };
 }
 
-function bracketIPv6(host: string): string {
-  return isIPv6(host) ? `[${host}]` : host;
-}
 
 // Values resolved at runtime from a secret manager or the environment are not PEM yet.
 function isSecretRef(v: string): boolean {

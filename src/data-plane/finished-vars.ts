@@ -3,6 +3,7 @@ import type { BalancerNode } from '../contracts/balancer.js';
 import type { CompiledRoute } from './snapshot.js';
 import type { PluginResponse } from '../contracts/plugin.js';
 import { RESPONSE_VARIABLES } from '../core/expr/variables.js';
+import { hostPort } from '../core/host-port.js';
 
 export { isoLocal, nginxLocal } from './clock-vars.js';
 
@@ -42,7 +43,7 @@ export const FINISHED_VARS: ReadonlyMap<string, (ex: FinishedExchange) => unknow
   ['upstream_addr', (ex) => {
     const n = ex.upstreamNode;
     if (n === undefined) return undefined;
-    return n.host.includes(':') ? `[${n.host}]:${n.port}` : `${n.host}:${n.port}`;
+    return hostPort(n.host, n.port);
   }],
   ['balancer_ip', (ex) => ex.upstreamNode?.host],
   ['balancer_port', (ex) => ex.upstreamNode?.port],

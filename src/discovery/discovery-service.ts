@@ -3,6 +3,7 @@ import type { DiscoveredNode, DiscoveryStatus, ServiceRef } from '../contracts/d
 import type { Logger } from '../core/logger.js';
 import type { Registry, RegistryContext, RegistryFactory, WantedService } from './registry.js';
 import { serviceKey, serviceLabel } from './service-key.js';
+import { hostPort } from '../core/host-port.js';
 
 // Service discovery in the primary: one set of registry connections per node, whatever
 // the number of workers. It tells each registry which services the configuration names,
@@ -269,7 +270,7 @@ export class DiscoveryService {
 }
 
 function nodeName(n: DiscoveredNode): string {
-  return n.port === undefined ? n.host : `${n.host.includes(':') ? `[${n.host}]` : n.host}:${n.port}`;
+  return n.port === undefined ? n.host : hostPort(n.host, n.port);
 }
 
 /** The set's identity regardless of order: registries list the same nodes in varying order. */

@@ -5,6 +5,7 @@ import type { DiscoveredNode } from '../contracts/discovery.js';
 import type { KubernetesDiscoveryConfig } from '../contracts/node-config.js';
 import { compileRe2, translatePcre } from '../core/expr/pcre.js';
 import { Backoff, parseJson, pause, RegistryHttp, where } from './registry-http.js';
+import { hostPort } from '../core/host-port.js';
 
 // One Kubernetes cluster's endpoints, kept current the way an informer does: list every
 // Endpoints (or EndpointSlice) object through the API server, then watch from the list's
@@ -58,7 +59,7 @@ export class KubernetesCluster {
 
   constructor(private readonly conf: KubernetesDiscoveryConfig, private readonly events: ClusterEvents) {
     const s = conf.service;
-    this.base = `${s.schema}://${s.host.includes(':') ? `[${s.host}]` : s.host}:${s.port}`;
+    this.base = `${s.schema}://${hostPort(s.host, s.port)}`;
     this.path = conf.watch_endpoint_slices ? '/apis/discovery.k8s.io/v1/endpointslices' : '/api/v1/endpoints';
     this.listKind = conf.watch_endpoint_slices ? 'EndpointSliceList' : 'EndpointsList';
     this.http = new RegistryHttp({ connectTimeoutMs: 5_000, readTimeoutMs: 30_000, tls: tlsOf(conf) });

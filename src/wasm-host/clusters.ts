@@ -5,6 +5,7 @@ import type { Route, Service, Upstream, UpstreamNode } from '../contracts/resour
 import type { ConfigView } from '../contracts/store.js';
 import { Status } from './abi/constants.js';
 import type { CallResponse, HttpCallRequest } from './abi/host.js';
+import { urlHost } from '../core/host-port.js';
 
 // proxy_http_call names an Envoy cluster, not a URL. Gatehouse's clusters are its
 // upstreams: a plugin may call an upstream by id or name, by the Istio-style name
@@ -93,7 +94,7 @@ export class ConfigClusters {
     if (nodes.length === 0) return Status.INTERNAL_FAILURE;
     const node = nodes[this.rr++ % nodes.length]!;
     const scheme = cluster.upstream.scheme === 'https' ? 'https' : 'http';
-    const host = node.host.includes(':') ? `[${node.host}]` : node.host;
+    const host = urlHost(node.host);
     headers.push('host', pseudo[':authority']);
     const timeout = req.timeoutMs > 0 ? req.timeoutMs : 5000;
     const limit = deadline(timeout);

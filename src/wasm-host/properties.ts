@@ -1,6 +1,7 @@
 import { encodePairs } from './abi/pairs.js';
 import type { PluginContext } from '../contracts/plugin.js';
 import type { VmHandle } from './vm-handle.js';
+import { hostPort } from '../core/host-port.js';
 
 /** What properties read of a stream. */
 export interface StreamFacts {
@@ -27,10 +28,10 @@ function int(v: unknown): Uint8Array | undefined {
   return v === undefined || v === null || v === '' || !Number.isFinite(n) ? undefined : u64(Math.trunc(n));
 }
 
-function hostPort(addr: unknown, port: unknown): Uint8Array | undefined {
+function addressProperty(addr: unknown, port: unknown): Uint8Array | undefined {
   if (addr === undefined || addr === null || addr === '') return undefined;
   const a = String(addr);
-  return str(port === undefined || port === null || port === '' ? a : a.includes(':') ? `[${a}]:${String(port)}` : `${a}:${String(port)}`);
+  return str(port === undefined || port === null || port === '' ? a : hostPort(a, String(port)));
 }
 
 export function streamProperty(stream: StreamFacts, rawPath: readonly string[]): Uint8Array | undefined {
@@ -75,11 +76,11 @@ export function streamProperty(stream: StreamFacts, rawPath: readonly string[]):
         default: return undefined;
       }
     case 'source':
-      if (b === 'address') return hostPort(v('remote_addr'), v('remote_port'));
+      if (b === 'address') return addressProperty(v('remote_addr'), v('remote_port'));
       if (b === 'port') return int(v('remote_port'));
       return undefined;
     case 'destination':
-      if (b === 'address') return hostPort(v('server_addr'), v('server_port'));
+      if (b === 'address') return addressProperty(v('server_addr'), v('server_port'));
       if (b === 'port') return int(v('server_port'));
       return undefined;
     case 'connection':

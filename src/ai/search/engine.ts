@@ -2,6 +2,7 @@
 // fields every engine takes, how the Higress service fields become a URL here, and the
 // shape of one result.
 import type { ServiceRequest } from '../outbound/service-call.js';
+import { urlHost } from '../../core/host-port.js';
 
 /** The kinds of sources searchRewrite sorts queries into: web, knowledge base, arXiv. */
 export type SourceKind = 'internet' | 'private' | 'arxiv';
@@ -48,7 +49,7 @@ export interface SearchEngine {
  * a test server on loopback).
  */
 export function serviceOrigin(conf: Pick<EngineCommonConf, 'serviceName' | 'servicePort'>): string {
-  const host = conf.serviceName.includes(':') ? `[${conf.serviceName}]` : conf.serviceName;
+  const host = urlHost(conf.serviceName);
   return conf.servicePort === 443 ? `https://${host}` : `http://${host}:${conf.servicePort}`;
 }
 

@@ -13,6 +13,7 @@ import { RequestBodyRejected } from '../../plugin-runtime/request-body-rejected.
 import { countPluginResponse } from '../../observability/plugin-responses.js';
 import type { Decision } from '../../plugin-runtime/runner.js';
 import type { RequestBodyFilter } from '../../contracts/exchange.js';
+import { urlHost } from '../../core/host-port.js';
 
 export interface ForwardDeps {
   pools: PoolRegistry;
@@ -28,7 +29,7 @@ export interface ForwardDeps {
 export function hostHeader(route: CompiledRoute, node: BalancerNode, clientHost: string | undefined): string {
   if (route.passHost === 'rewrite' && route.upstreamHost !== undefined) return route.upstreamHost;
   if (route.passHost === 'node') {
-    const host = node.host.includes(':') ? `[${node.host}]` : node.host;
+    const host = urlHost(node.host);
     const defaultPort = route.pool?.scheme === 'https' || route.pool?.scheme === 'grpcs' ? 443 : 80;
     return node.port === defaultPort ? host : `${host}:${node.port}`;
   }

@@ -1,6 +1,7 @@
 import http2, { type ClientHttp2Session } from 'node:http2';
 import type { BalancerNode } from '../../contracts/balancer.js';
 import { upstreamFailure } from '../http1-client/errors.js';
+import { urlHost } from '../../core/host-port.js';
 
 // HTTP/2 upstream sessions (schemes grpc and http2: h2c by prior knowledge; grpcs: h2 by ALPN over TLS),
 // one per (node, connection settings). A session multiplexes every request to its node;
@@ -37,7 +38,7 @@ export class H2SessionRegistry {
   private readonly sessions = new Map<string, { s: H2Session; used: boolean }>();
 
   get(node: BalancerNode, p: H2SessionSettings): H2Session {
-    const host = node.host.includes(':') ? `[${node.host}]` : node.host;
+    const host = urlHost(node.host);
     const tls = p.scheme === 'grpcs';
     const origin = `${tls ? 'https' : 'http'}://${host}:${node.port}`;
     const key = `${origin}|${p.connectTimeoutMs}|${p.idleTimeoutMs}|${p.verifyTls}|${p.servername ?? ''}|${p.clientIdentity ?? ''}`;

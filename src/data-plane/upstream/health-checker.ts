@@ -1,4 +1,4 @@
-import { isIPv6 } from 'node:net';
+import { urlHost } from '../../core/host-port.js';
 import type { BalancerNode } from '../../contracts/balancer.js';
 import type { HealthCheckActive, HealthCheckPassive, Upstream } from '../../contracts/resources.js';
 import { logger, type Logger } from '../../core/logger.js';
@@ -337,7 +337,7 @@ export class HealthChecker {
       path: a.httpPath,
       method: a.httpMethod,
       body: a.httpReqBody === '' ? undefined : a.httpReqBody,
-      hostHeader: isIPv6(host) ? `[${host}]` : host,
+      hostHeader: urlHost(host),
       headers: a.reqHeaders,
       verifyCertificate: a.verifyCertificate,
     };

@@ -1,4 +1,4 @@
-import { isIPv6 } from 'node:net';
+import { hostPort } from '../../core/host-port.js';
 import type { Balancer, BalancerNode, PickContext } from '../../contracts/balancer.js';
 import type { Upstream } from '../../contracts/resources.js';
 import type { DiscoveredNode, DiscoveredNodesView } from '../../contracts/discovery.js';
@@ -12,7 +12,7 @@ export const DEFAULT_TIMEOUT_MS = 60_000;
 
 /** `host:port`, with IPv6 literals bracketed so the id reads (and parses) unambiguously. */
 export function nodeId(host: string, port: number): string {
-  return isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
+  return hostPort(host, port);
 }
 
 /** Splits `host`, `host:port`, `[v6]` or `[v6]:port`; a bare IPv6 literal has no port. */

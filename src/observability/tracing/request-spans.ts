@@ -1,6 +1,7 @@
 import type { HandlerCall, UpstreamAttempt } from '../../contracts/trace-record.js';
 import { newSpanId } from './ids.js';
 import { SPAN_KIND, STATUS, type Attributes, type SpanRecord } from './span.js';
+import { urlHost } from '../../core/host-port.js';
 
 // The spans of one proxied request, from what it left behind: the gateway's server span
 // (built by the plugin), a client span per upstream attempt, and with node `tracing` a span
@@ -39,7 +40,7 @@ export function upstreamSpans(parent: SpanParent, attempts: readonly UpstreamAtt
   const out: SpanRecord[] = [];
   for (let i = 0; i < attempts.length; i++) {
     const a = attempts[i]!;
-    const host = a.host.includes(':') ? `[${a.host}]` : a.host;
+    const host = urlHost(a.host);
     const attrs: Attributes = [
       'http.request.method', req.method, 'server.address', a.host, 'server.port', a.port,
       'network.peer.address', a.host, 'network.peer.port', a.port, 'url.full', `${req.scheme}://${host}:${a.port}${req.target}`,
