@@ -43,6 +43,7 @@ test('route config: samplers, variables in additional_attributes, zipkin\'s endp
   assert.match(String(await refusal((r) => r.checkInstance('opentelemetry', { additional_attributes: ['consumer_nam'] }))), /additional_attributes: unknown variable '\$consumer_nam'/);
   assert.equal(await refusal((r) => r.checkInstance('zipkin', { endpoint: 'http://zipkin:9411/api/v2/spans', sample_ratio: 0.2 })), undefined);
   assert.match(String(await refusal((r) => r.checkInstance('zipkin', { endpoint: 'zipkin:9411', sample_ratio: 0.2 }))), /endpoint/);
+  assert.match(String(await refusal((r) => r.checkInstance('zipkin', { endpoint: 'http://[bad', sample_ratio: 0.2 }))), /endpoint: not a URL/);
   assert.match(String(await refusal((r) => r.checkInstance('zipkin', { endpoint: 'http://z/', sample_ratio: 0 }))), /sample_ratio/);
   assert.match(String(await refusal((r) => r.checkInstance('zipkin', { endpoint: 'http://z/', sample_ratio: 1, span_version: 3 }))), /span_version/);
 });

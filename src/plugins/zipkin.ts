@@ -3,6 +3,7 @@ import type { PluginContext } from '../contracts/plugin.js';
 import { registerVariable } from '../core/expr/index.js';
 import { newSpanId, newTraceId } from '../observability/tracing/ids.js';
 import { isB3SpanId, isB3TraceId, parseB3Single, type B3Context } from '../observability/tracing/b3.js';
+import { formatTraceparent } from '../observability/tracing/trace-context.js';
 import { SPAN_KIND, STATUS, type Attributes, type SpanRecord } from '../observability/tracing/span.js';
 import { zipkinSpan, type ZipkinLocalEndpoint } from '../observability/tracing/zipkin-json.js';
 import { responseSource } from '../observability/tracing/request-spans.js';
@@ -30,8 +31,6 @@ interface ZipkinConf {
 interface ZipkinPrepared {
   conf: ZipkinConf;
   setVariables: boolean;
-  /** One exporter per local endpoint (a listener's address and port), made on the first span. */
-  exporters: Map<string, SpanExporter>;
 }
 
 /** One request's spans being built, rewrite to log. */
@@ -57,15 +56,23 @@ const BATCHING: SpanBatching = {
   dropOnQueueFull: true, maxRetryCount: 0, retryDelayMs: 1000,
 };
 
-function exporterOf(p: ZipkinPrepared, local: ZipkinLocalEndpoint): SpanExporter {
-  const key = `${local.ipv4 ?? ''}:${local.port ?? ''}`;
-  let e = p.exporters.get(key);
+/**
+ * The worker's exporters, one per Zipkin endpoint and local endpoint (service name, the
+ * listener's address and port), shared by every route reporting there: the span bound,
+ * timers and back-off are per collector, not per route. Keyed by configuration values,
+ * so they are few.
+ */
+const exporters = new Map<string, SpanExporter>();
+
+function exporterOf(endpoint: string, local: ZipkinLocalEndpoint): SpanExporter {
+  const key = `${endpoint} ${local.serviceName} ${local.ipv4 ?? ''}:${local.port ?? ''}`;
+  let e = exporters.get(key);
   if (e === undefined) {
     e = new SpanExporter({
-      plugin: PLUGIN, url: p.conf.endpoint, headers: {}, timeoutMs: 10_000, batching: BATCHING,
+      plugin: PLUGIN, url: endpoint, headers: {}, timeoutMs: 10_000, batching: BATCHING,
       encode: (spans) => ({ body: JSON.stringify(spans.map((s) => zipkinSpan(s, local))), contentType: 'application/json' }),
     });
-    p.exporters.set(key, e);
+    exporters.set(key, e);
   }
   return e;
 }
@@ -123,8 +130,12 @@ export default definePlugin<ZipkinConf, ZipkinPrepared>({
   },
 
   prepare(conf, env) {
-    new URL(conf.endpoint);
-    return { conf, setVariables: env.metadata?.set_ngx_var === true, exporters: new Map() };
+    try {
+      new URL(conf.endpoint);
+    } catch (err) {
+      throw new Error(`endpoint: not a URL (${(err as Error).message})`);
+    }
+    return { conf, setVariables: env.metadata?.set_ngx_var === true };
   },
 
   rewrite(p, ctx) {
@@ -161,7 +172,7 @@ export default definePlugin<ZipkinConf, ZipkinPrepared>({
     ctx.shared.set(STATE, st);
     if (p.setVariables) {
       // a 64-bit trace id is widened to the 32 digits a traceparent needs
-      ctx.setVar('zipkin_context_traceparent', `00-${st.traceId.padStart(32, '0')}-${st.spanId}-${sampled ? '01' : '00'}`);
+      ctx.setVar('zipkin_context_traceparent', formatTraceparent(st.traceId.padStart(32, '0'), st.spanId, sampled));
       ctx.setVar('zipkin_trace_id', st.traceId);
       ctx.setVar('zipkin_span_id', st.spanId);
     }
@@ -212,7 +223,7 @@ export default definePlugin<ZipkinConf, ZipkinPrepared>({
       if (head !== undefined) spans.push(span(st, newSpanId(), proxyId, 'apisix.body_filter', head, end));
     }
     const port = Number(v('server_port'));
-    const exporter = exporterOf(p, {
+    const exporter = exporterOf(p.conf.endpoint, {
       serviceName: p.conf.service_name, ipv4: p.conf.server_addr ?? (v('server_addr') as string | undefined), port: Number.isFinite(port) ? port : undefined,
     });
     for (const s of spans) exporter.add(s);

@@ -27,9 +27,10 @@ const REQUESTS: [name: string, path: string, headers: Record<string, string>][] 
   ['invalid-ids', '/rare', { 'x-b3-traceid': 'not-hex', 'x-b3-spanid': SPAN, 'x-b3-sampled': '1' }],
   ['v1', '/v1/x', {}],
   ['logged', '/v2/logged', {}],
+  ['twin', '/twin', {}],
 ];
 /** The requests whose spans are reported (the others are not sampled). */
-const SAMPLED = ['new', 'multi', 'single', 'debug', 'invalid-ids', 'v1', 'logged'];
+const SAMPLED = ['new', 'multi', 'single', 'debug', 'invalid-ids', 'v1', 'logged', 'twin'];
 /** What the upstream got for each of REQUESTS. */
 const sent = new Map<string, Record<string, string | undefined>>();
 
@@ -52,6 +53,8 @@ before(async () => {
         },
         { id: 'v1', uri: '/v1/*', upstream, plugins: { zipkin: { endpoint, sample_ratio: 1, span_version: 1, server_addr: '10.1.2.3' } } },
         { id: 'rare', uri: '/rare', upstream, plugins: { zipkin: { endpoint, sample_ratio: 0.00001 } } },
+        // the same endpoint and service as v2: one reporter for both routes
+        { id: 'twin', uri: '/twin', upstream, plugins: { zipkin: { endpoint, sample_ratio: 1, service_name: 'edge-gw' } } },
       ],
     },
   });
@@ -111,6 +114,13 @@ test('a new trace: x-b3-* go upstream naming the proxy span, and the spans arriv
   assert.equal(request.localEndpoint?.port, gw.httpPort);
   assert.ok(Number.isInteger(request.timestamp) && request.timestamp > 1.6e15 && request.duration >= 1);
   assert.ok(proxy.timestamp + proxy.duration <= response.timestamp + 1);
+});
+
+test('routes reporting to one endpoint as one service share a reporter: their spans go in one batch', () => {
+  const traceIds = (body: Buffer): Set<string> => new Set((JSON.parse(body.toString()) as ZipkinSpan[]).map((x) => x.traceId));
+  const withNew = zipkin.posts.filter((p) => p.url === '/api/v2/spans' && traceIds(p.body).has(sent.get('new')!['x-b3-traceid']!));
+  assert.equal(withNew.length, 1);
+  assert.ok(traceIds(withNew[0]!.body).has(sent.get('twin')!['x-b3-traceid']!), 'the twin route\'s spans are in the same POST');
 });
 
 test('multi headers: the caller\'s trace goes on, its span the parent of the request span', () => {
