@@ -164,6 +164,11 @@ export interface PluginContext {
    * handler call since the request began. Contexts made outside the runner may not offer it.
    */
   traceRecord?(): TraceRecord;
+  /**
+   * For a tracing plugin that shows handler calls (Plugin.showsHandlerCalls) and will not
+   * for this request (its sampler turned it down): the runner stops timing them.
+   */
+  stopHandlerCalls?(): void;
 }
 
 /** What a match-time resolver may read of the request (data-plane/request-vars.ts). */
@@ -274,6 +279,11 @@ export interface Plugin<C = any, P = any> {
    * so the response keeps its Content-Length when every body filter says so.
    */
   keepsBodyLength?(prepared: P): boolean;
+  /**
+   * A tracing plugin that turns handler calls into spans: with the node config's `tracing`
+   * on, only requests through a chain holding such a plugin record their handler calls.
+   */
+  showsHandlerCalls?: boolean;
   /**
    * Returns a replacement chunk, a Buffer or a string (UTF-8), or undefined to keep it;
    * or a promise of one (later chunks wait, the upstream is paused). `eof` marks the last call.

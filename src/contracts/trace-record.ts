@@ -38,5 +38,7 @@ export interface TraceRecorder extends TraceRecord {
   /** Whether handler calls are recorded (the runner times them only then). */
   readonly recordsCalls: boolean;
   handlerCall(phase: string, plugin: string, start: number, end: number): void;
+  /** No plugin will show this request's handler calls: recording stops, what was kept is let go. */
+  stopHandlerCalls(): void;
   upstreamAttempt(attempt: UpstreamAttempt): void;
 }

@@ -28,7 +28,7 @@ export interface LifecycleOptions {
   maxBodySize: number;
   /** One request in this many has its plugin calls timed (`prometheus.plugin_cost_sample`). */
   costSample: number;
-  /** Node config `tracing`: every request with plugins records its handler calls, for the tracing plugins' per-phase spans. */
+  /** Node config `tracing`: requests whose chains hold a plugin that shows handler calls record them, for its per-phase spans. */
   recordHandlerCalls?: boolean;
   /** Plugin deadline and body buffer limit. */
   runLimits: RunLimits;
@@ -190,7 +190,10 @@ export class RequestLifecycle {
       run.costWeight = 0;
     }
     ex.plugins = run;
-    if (this.o.recordHandlerCalls === true) ex.trace = new RequestTrace(true);
+    // node `tracing`: only where a plugin will show them (a consumer's plugins joining later are not timed from the start)
+    if (this.o.recordHandlerCalls === true && (run.globalChain.recordsHandlerCalls === true || run.routeChain.recordsHandlerCalls === true)) {
+      ex.trace = new RequestTrace(true);
+    }
     ex.res.onClose(() => this.closed(ex, run));
     let outcome;
     try {

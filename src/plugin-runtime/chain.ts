@@ -53,6 +53,8 @@ export interface Chain {
   readonly log: readonly Instance[];
   /** Every body_filter only reads the body (Plugin.keepsBodyLength): the response keeps its Content-Length. */
   readonly bodyKeepsLength?: boolean;
+  /** Some instance shows handler calls (Plugin.showsHandlerCalls): with node `tracing`, its requests record them. */
+  readonly recordsHandlerCalls?: boolean;
 }
 
 export const EMPTY_CHAIN: Chain = Object.freeze({
@@ -139,5 +141,6 @@ export function compileChain(
     body_filter: bodyFilters.reverse(),
     log: having('log').reverse(),
     bodyKeepsLength: bodyFilters.every((i) => i.plugin.keepsBodyLength?.(i.prepared) === true),
+    recordsHandlerCalls: all.some((i) => i.plugin.showsHandlerCalls === true),
   });
 }

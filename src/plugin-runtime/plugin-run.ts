@@ -411,6 +411,10 @@ export class PluginRun implements PluginContext {
     return this.ex.trace ??= new RequestTrace(false);
   }
 
+  stopHandlerCalls(): void {
+    this.ex.trace?.stopHandlerCalls();
+  }
+
   var(name: string): unknown {
     if (name === 'status') return this.responseState?.status ?? 200;
     const vars = this.ex.vars;

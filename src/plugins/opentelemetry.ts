@@ -317,6 +317,7 @@ export default definePlugin<OtelConf, OtelPrepared>({
   priority: 973,
   schema: SCHEMA,
   metadataSchema: METADATA_SCHEMA,
+  showsHandlerCalls: true,
   checkMetadata: (md) => checkMetadata(md as OtelMetadata),
 
   prepare(conf, env) {
@@ -359,7 +360,10 @@ export default definePlugin<OtelConf, OtelPrepared>({
       ctx.setVar('opentelemetry_trace_id', traceId);
       ctx.setVar('opentelemetry_span_id', spanId);
     }
-    if (!sampled) return;
+    if (!sampled) {
+      ctx.stopHandlerCalls?.();
+      return;
+    }
     const state: RequestState = { traceId, spanId, traceState, parent, record: ctx.traceRecord?.() };
     ctx.shared.set(STATE, state);
   },

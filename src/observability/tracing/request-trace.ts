@@ -7,12 +7,12 @@ export const MAX_UPSTREAM_ATTEMPTS = 32;
 
 /**
  * One request's record for tracing plugins (contracts/trace-record.ts): made by the
- * lifecycle for every request with plugins when the node config's `tracing` is on (it then
- * records handler calls from the first one), or on a tracing plugin's first ask
+ * lifecycle when the node config's `tracing` is on and the request's chains hold a plugin
+ * that shows handler calls (it then records them from the first one), or on a tracing plugin's first ask
  * (`PluginContext.traceRecord`), which records upstream attempts only.
  */
 export class RequestTrace implements TraceRecorder {
-  readonly handlerCalls: HandlerCall[] | undefined;
+  handlerCalls: HandlerCall[] | undefined;
   readonly upstreamAttempts: UpstreamAttempt[] = [];
 
   constructor(recordCalls: boolean) {
@@ -21,6 +21,10 @@ export class RequestTrace implements TraceRecorder {
 
   get recordsCalls(): boolean {
     return this.handlerCalls !== undefined;
+  }
+
+  stopHandlerCalls(): void {
+    this.handlerCalls = undefined;
   }
 
   handlerCall(phase: string, plugin: string, start: number, end: number): void {
