@@ -240,7 +240,8 @@ export class Forwarder implements ResponseHandler {
   onError(err: Error): void {
     const { ex, route } = this;
     const up = route.upstream!;
-    if (this.node !== undefined) recordAttempt(ex.trace, this.node, this.attemptStart, this.attemptStatus, err);
+    // a body filter that gave the answer up (filterFailed) is the gateway's failure: the node's attempt is what it sent
+    if (this.node !== undefined) recordAttempt(ex.trace, this.node, this.attemptStart, this.attemptStatus, this.filterFailed ? undefined : err);
     if (this.discarding && !ex.clientGone) {
       // the refused response broke off while it was being dropped: its node is not at fault for the retry
       if (this.node !== undefined) up.release(this.node, undefined, false);

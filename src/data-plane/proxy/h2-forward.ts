@@ -375,7 +375,8 @@ export class H2Forwarder {
     this.settled = true;
     this.cancel();
     this.route.upstream!.release(this.node, performance.now() - this.attemptStart, false);
-    recordAttempt(this.ex.trace, this.node, this.attemptStart, this.attemptStatus, err);
+    // the node answered: its attempt is what it sent, whatever the gateway made of it
+    recordAttempt(this.ex.trace, this.node, this.attemptStart, this.attemptStatus);
     if (this.ex.res.headersSent) this.ex.res.destroy(err);
     else this.deps.fail(this.ex, err.code);
   };
