@@ -167,3 +167,35 @@ test('APISIX config fields map to milliseconds with APISIX defaults', () => {
   });
   assert.equal(batchOptionsOf({ name: 'mine', retry_delay: 0 }, 'x').retryDelayMs, 0);
 });
+
+test('keepWhenFull: while sends are slow but not failing, entries past maxPending are kept up to twice it, then dropped', async () => {
+  const never = new Promise<void>(() => undefined);
+  const plain = make({ batchMaxSize: 2, maxPending: 6, send: () => never }, []);
+  for (let i = 0; i < 20; i++) plain.push(i);
+  assert.equal(plain.pending, 6, 'without it, entries past maxPending are dropped');
+  assert.equal(plain.dropped, 14);
+
+  const drops: [number, string][] = [];
+  const keeping = make({ batchMaxSize: 2, maxPending: 6, keepWhenFull: true, send: () => never, onDrop: (n, r) => { drops.push([n, r]); } }, []);
+  for (let i = 0; i < 20; i++) keeping.push(i);
+  assert.equal(keeping.pending, 12);
+  assert.equal(keeping.dropped, 8);
+  assert.deepEqual(drops[0], [1, 'queue_full']);
+  let built = 0;
+  keeping.pushLazy(() => ++built);
+  assert.equal(built, 0, 'past twice maxPending, a lazy entry is not built');
+});
+
+test('keepWhenFull: while the endpoint is failing, nothing is kept past the bound', async () => {
+  let calls = 0;
+  const b = make({
+    batchMaxSize: 5, maxPending: 10, keepWhenFull: true, maxRetryCount: 100, minBackoffMs: 1, maxBackoffMs: 1,
+    send: async () => { calls++; throw new Error('down'); },
+  }, []);
+  for (let i = 0; i < 5; i++) b.push(i);
+  await until(() => calls >= DOWN_AFTER_FAILURES);
+  let built = 0;
+  for (let i = 0; i < 30; i++) b.pushLazy(() => ++built);
+  assert.equal(built, 0, 'the held batch fills the down bound');
+  assert.equal(b.pending, 5);
+});
