@@ -54,6 +54,18 @@ test('buffer_duration bounds how long the oldest entry waits, even with steady t
   assert.ok(sent[0]!.length < 200);
 });
 
+test('buffer_duration shorter than inactive_timeout still sends while entries keep coming', async () => {
+  const sent: number[][] = [];
+  const b = make({ batchMaxSize: 1000, inactiveTimeoutMs: 60_000, bufferDurationMs: 30 }, sent);
+  let pushed = 0;
+  for (; pushed < 200 && sent.length === 0; pushed++) {
+    b.push(pushed);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.equal(sent.length, 1, 'sent before the inactivity deadline');
+  assert.ok(pushed < 200);
+});
+
 test('retries max_retry_count times, then drops the batch, with one warning', async () => {
   let calls = 0;
   const warnings: string[] = [];

@@ -156,8 +156,9 @@ export class BatchProcessor<T> {
       this.flush();
       return;
     }
-    // One timer, re-armed when it fires early, instead of resetting a timer per entry.
-    if (this.timer === undefined) this.arm(this.opts.inactiveTimeoutMs);
+    // One timer, re-armed when it fires early, instead of resetting a timer per entry; it
+    // first fires at the nearer of the two deadlines, which buffer_duration may be.
+    if (this.timer === undefined) this.arm(Math.min(this.opts.inactiveTimeoutMs, this.opts.bufferDurationMs));
   }
 
   private arm(ms: number): void {
