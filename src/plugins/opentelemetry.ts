@@ -12,6 +12,7 @@ import { encodeExportRequest, type OtlpSource } from '../observability/tracing/o
 import { phaseSpans, responseSource, upstreamSpans, type SpanParent } from '../observability/tracing/request-spans.js';
 import { drainSpanExporters, SpanExporter, type SpanBatching } from './common/span-export.js';
 import { headerMapSchema, HEADER_TEXT_SCHEMA } from './common/headers.js';
+import { checkHttpScheme } from './common/log-http.js';
 
 // APISIX's opentelemetry plugin: a server span per request, exported over OTLP/HTTP in
 // protobuf to `<collector.address>/v1/traces`, with the collector, resource and batching
@@ -35,7 +36,7 @@ interface OtelConf {
   additional_header_prefix_attributes?: string[];
 }
 
-interface OtelMetadata {
+export interface OtelMetadata {
   trace_id_source?: 'x-request-id' | 'random';
   resource?: Record<string, string | number | boolean>;
   collector?: { address?: string; request_timeout?: number; request_headers?: Record<string, string | number | boolean> };
@@ -149,7 +150,7 @@ const METADATA_SCHEMA = {
 /** `<address>/v1/traces`: a bare host:port is http, a URL keeps its path unless it has none (opentelemetry-lua's rule). */
 export function collectorUrl(address: string): string {
   const url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(address) ? address : `http://${address}`);
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`collector.address: scheme "${url.protocol.slice(0, -1)}" is not supported (http or https)`);
+  checkHttpScheme(url.href, 'collector.address');
   if (url.pathname === '' || url.pathname === '/') url.pathname = '/v1/traces';
   return url.toString();
 }
@@ -170,26 +171,12 @@ function checkMetadata(md: OtelMetadata): void {
   }
 }
 
-const pipelines = new WeakMap<object, Pipeline>();
-
-/** The pipeline of a metadata object (one per object: an edited metadata starts a new exporter, the old one drains). */
-function pipelineOf(md: OtelMetadata): Pipeline {
-  let p = pipelines.get(md);
-  if (p !== undefined) return p;
-  checkMetadata(md);
-  const resource: Attributes = ['hostname', hostname()];
-  if (md.resource !== undefined) {
-    // as APISIX: a configured resource gets service.name APISIX unless it names its own; none at all without a resource
-    if (md.resource['service.name'] === undefined) resource.push('service.name', 'APISIX');
-    for (const [k, v] of Object.entries(md.resource)) resource.push(k, typeof v === 'number' ? new DoubleValue(v) : v);
-  }
+/** Where and how the metadata's spans are sent: `collector` and `batch_span_processor`, with APISIX's defaults. */
+export function exportSettingsOf(md: OtelMetadata): Pick<Pipeline, 'url' | 'headers' | 'timeoutMs' | 'batching'> {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(md.collector?.request_headers ?? {})) headers[k.toLowerCase()] = String(v);
   const b = md.batch_span_processor ?? {};
-  p = {
-    traceIdFromRequestId: md.trace_id_source === 'x-request-id',
-    setVariables: md.set_ngx_var === true,
-    source: { resource, scopeName: 'gatehouse', scopeVersion: VERSION },
+  return {
     url: collectorUrl(md.collector?.address ?? '127.0.0.1:4318'),
     headers,
     timeoutMs: (md.collector?.request_timeout ?? 3) * 1000,
@@ -203,6 +190,27 @@ function pipelineOf(md: OtelMetadata): Pipeline {
       maxRetryCount: 2,
       retryDelayMs: 1000,
     },
+  };
+}
+
+const pipelines = new WeakMap<object, Pipeline>();
+
+/** The pipeline of a metadata object (one per object: an edited metadata starts a new exporter, the old one drains). */
+function pipelineOf(md: OtelMetadata): Pipeline {
+  let p = pipelines.get(md);
+  if (p !== undefined) return p;
+  checkMetadata(md);
+  const resource: Attributes = ['hostname', hostname()];
+  if (md.resource !== undefined) {
+    // as APISIX: a configured resource gets service.name APISIX unless it names its own; none at all without a resource
+    if (md.resource['service.name'] === undefined) resource.push('service.name', 'APISIX');
+    for (const [k, v] of Object.entries(md.resource)) resource.push(k, typeof v === 'number' ? new DoubleValue(v) : v);
+  }
+  p = {
+    traceIdFromRequestId: md.trace_id_source === 'x-request-id',
+    setVariables: md.set_ngx_var === true,
+    source: { resource, scopeName: 'gatehouse', scopeVersion: VERSION },
+    ...exportSettingsOf(md),
     exporter: undefined,
   };
   pipelines.set(md, p);
@@ -221,7 +229,7 @@ function exporterOf(p: Pipeline): SpanExporter {
  * (32 hex digits, not all zeros; upper case is lowered), `$request_id` when there is no
  * such header, and a random id when the header is something else (a UUID…), as APISIX.
  */
-function requestIdTraceId(ctx: PluginContext): string {
+export function requestIdTraceId(ctx: Pick<PluginContext, 'request' | 'var'>): string {
   const header = ctx.request.header('x-request-id');
   const id = header === undefined ? String(ctx.var('request_id') ?? '') : header.toLowerCase();
   return isTraceId(id) ? id : newTraceId();

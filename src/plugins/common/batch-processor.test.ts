@@ -54,6 +54,18 @@ test('buffer_duration bounds how long the oldest entry waits, even with steady t
   assert.ok(sent[0]!.length < 200);
 });
 
+test('buffer_duration shorter than inactive_timeout still sends while entries keep coming', async () => {
+  const sent: number[][] = [];
+  const b = make({ batchMaxSize: 1000, inactiveTimeoutMs: 60_000, bufferDurationMs: 30 }, sent);
+  let pushed = 0;
+  for (; pushed < 200 && sent.length === 0; pushed++) {
+    b.push(pushed);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.equal(sent.length, 1, 'sent before the inactivity deadline');
+  assert.ok(pushed < 200);
+});
+
 test('retries max_retry_count times, then drops the batch, with one warning', async () => {
   let calls = 0;
   const warnings: string[] = [];
@@ -166,4 +178,36 @@ test('APISIX config fields map to milliseconds with APISIX defaults', () => {
     name: 'http logger', batchMaxSize: 1000, inactiveTimeoutMs: 5000, bufferDurationMs: 60_000, maxRetryCount: 0, retryDelayMs: 1000,
   });
   assert.equal(batchOptionsOf({ name: 'mine', retry_delay: 0 }, 'x').retryDelayMs, 0);
+});
+
+test('keepWhenFull: while sends are slow but not failing, entries past maxPending are kept up to twice it, then dropped', async () => {
+  const never = new Promise<void>(() => undefined);
+  const plain = make({ batchMaxSize: 2, maxPending: 6, send: () => never }, []);
+  for (let i = 0; i < 20; i++) plain.push(i);
+  assert.equal(plain.pending, 6, 'without it, entries past maxPending are dropped');
+  assert.equal(plain.dropped, 14);
+
+  const drops: [number, string][] = [];
+  const keeping = make({ batchMaxSize: 2, maxPending: 6, keepWhenFull: true, send: () => never, onDrop: (n, r) => { drops.push([n, r]); } }, []);
+  for (let i = 0; i < 20; i++) keeping.push(i);
+  assert.equal(keeping.pending, 12);
+  assert.equal(keeping.dropped, 8);
+  assert.deepEqual(drops[0], [1, 'queue_full']);
+  let built = 0;
+  keeping.pushLazy(() => ++built);
+  assert.equal(built, 0, 'past twice maxPending, a lazy entry is not built');
+});
+
+test('keepWhenFull: while the endpoint is failing, nothing is kept past the bound', async () => {
+  let calls = 0;
+  const b = make({
+    batchMaxSize: 5, maxPending: 10, keepWhenFull: true, maxRetryCount: 100, minBackoffMs: 1, maxBackoffMs: 1,
+    send: async () => { calls++; throw new Error('down'); },
+  }, []);
+  for (let i = 0; i < 5; i++) b.push(i);
+  await until(() => calls >= DOWN_AFTER_FAILURES);
+  let built = 0;
+  for (let i = 0; i < 30; i++) b.pushLazy(() => ++built);
+  assert.equal(built, 0, 'the held batch fills the down bound');
+  assert.equal(b.pending, 5);
 });

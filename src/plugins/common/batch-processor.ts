@@ -7,7 +7,9 @@
 //
 // Beyond APISIX, so that a dead or slow endpoint costs the gateway next to nothing:
 // - at most `maxPending` entries are held (buffered, queued and in flight); past that
-//   new entries are dropped and counted (`full` lets a caller skip building them);
+//   new entries are dropped and counted (`pushLazy` lets a caller skip building them);
+//   with `keepWhenFull`, an entry past it is kept while the endpoint is not failing, up
+//   to twice `maxPending`, for a caller that would rather hold more than drop;
 // - at most `maxConcurrentSends` batches are in flight; full batches queue behind them;
 // - a failure pauses all sending with exponential backoff (`retry_delay` doubling per
 //   consecutive failure, from at least `minBackoffMs` up to `maxBackoffMs`): a dead
@@ -34,6 +36,13 @@ export interface BatchProcessorOptions<T> {
   retryDelayMs: number;
   /** Entries held at most (buffered + queued + in flight); default max(10000, 2 × batchMaxSize). */
   maxPending?: number;
+  /**
+   * While the endpoint is not failing, keep an entry past `maxPending` instead of dropping
+   * it, up to twice `maxPending` (batches already go out as fast as `maxConcurrentSends`
+   * allows, so this is room, not a faster send). Past that, or while failing, entries are
+   * dropped as usual.
+   */
+  keepWhenFull?: boolean;
   /** Batches being sent at once; default 4. */
   maxConcurrentSends?: number;
   /** Backoff bounds after a failure; defaults 100 ms and 30 s. */
@@ -121,14 +130,21 @@ export class BatchProcessor<T> {
     return this.failureStreak >= DOWN_AFTER_FAILURES ? Math.min(this.maxPending, this.opts.batchMaxSize) : this.maxPending;
   }
 
+  /** Whether one more entry is kept now. */
+  private get hasRoom(): boolean {
+    const pending = this.pending;
+    if (pending < this.bound) return true;
+    return this.opts.keepWhenFull === true && this.failureStreak === 0 && pending < 2 * this.maxPending;
+  }
+
   /** Like `push`, but the entry is built only when it will be kept. */
   pushLazy(build: () => T): void {
-    if (this.pending >= this.bound) this.drop(1, 'queue_full');
-    else this.push(build());
+    if (this.hasRoom) this.push(build());
+    else this.drop(1, 'queue_full');
   }
 
   push(entry: T): void {
-    if (this.pending >= this.bound) {
+    if (!this.hasRoom) {
       this.drop(1, 'queue_full');
       return;
     }
@@ -140,8 +156,9 @@ export class BatchProcessor<T> {
       this.flush();
       return;
     }
-    // One timer, re-armed when it fires early, instead of resetting a timer per entry.
-    if (this.timer === undefined) this.arm(this.opts.inactiveTimeoutMs);
+    // One timer, re-armed when it fires early, instead of resetting a timer per entry; it
+    // first fires at the nearer of the two deadlines, which buffer_duration may be.
+    if (this.timer === undefined) this.arm(Math.min(this.opts.inactiveTimeoutMs, this.opts.bufferDurationMs));
   }
 
   private arm(ms: number): void {

@@ -1,15 +1,16 @@
 import { withDeadline } from '../../core/deadline.js';
-import { Pool } from 'undici';
 import { logger } from '../../core/logger.js';
 import { counter } from '../../observability/metrics.js';
 import type { SpanRecord } from '../../observability/tracing/span.js';
 import { BatchProcessor, drainWithin } from './batch-processor.js';
+import { poolFor } from './http-client.js';
 
 // Where finished spans go: the batch processor the loggers use (common/batch-processor.ts)
 // and one POST per batch. Nothing here runs in a request: a span is appended to the batch,
 // which is encoded and sent from a timer or once full. The processor already bounds what a
-// dead or slow collector can cost: at most `maxQueueSize` spans held per exporter (one
-// batch once the endpoint counts as down), a backoff between attempts, drops counted in
+// dead or slow collector can cost: at most `maxQueueSize` spans held per exporter (twice
+// that with `dropOnQueueFull: false` while the collector answers, one batch once it counts
+// as down), a backoff between attempts, drops counted in
 // `gatehouse_tracing_spans_dropped_total{plugin,reason}` and one warning per interval.
 
 export interface SpanBatching {
@@ -20,7 +21,10 @@ export interface SpanBatching {
   batchTimeoutMs: number;
   /** …or once no span came for this long. */
   inactiveTimeoutMs: number;
-  /** false: a full queue is first flushed to the endpoint at once (a span that still finds no room is dropped all the same). */
+  /**
+   * false: while the collector is not failing, a span past `maxQueueSize` is kept (up to
+   * twice it) instead of dropped; see the batch processor's `keepWhenFull`.
+   */
   dropOnQueueFull: boolean;
   maxRetryCount: number;
   retryDelayMs: number;
@@ -41,40 +45,22 @@ const dropped = counter('gatehouse_tracing_spans_dropped_total',
   'Spans a tracing plugin gave up on: reason queue_full (too many pending) or send_failed (out of retries)', ['plugin', 'reason']);
 
 /**
- * One connection pool per collector origin for every exporter of this worker (a route's
- * zipkin has exporters of its own, all to one endpoint): a batch is sent on it by path,
- * without the URL parse and per-origin lookup of undici's `request(url)` through an Agent.
- * Collectors are few (they come from configuration); an idle pool holds no connection
- * once its keep-alive ran out.
+ * The collectors' connections: the keepalive pools the plugins calling HTTP services share
+ * (common/http-client.ts), with their default policy. Collectors are few (they come from
+ * configuration); idle connections close after the keep-alive.
  */
-const pools = new Map<string, Pool>();
-
-function poolOf(origin: string): Pool {
-  let pool = pools.get(origin);
-  if (pool === undefined) pools.set(origin, pool = new Pool(origin, { connections: 8, keepAliveTimeout: 10_000 }));
-  return pool;
-}
+const COLLECTOR_CONNECTIONS = { ssl_verify: true, keepalive: true, keepalive_timeout: 60_000, keepalive_pool: 5 };
 
 /** Exporters holding spans, flushed when the plugins' code is unloaded (a reload). */
 const live = new Set<SpanExporter>();
 
 export class SpanExporter {
   private readonly processor: BatchProcessor<SpanRecord>;
-  /**
-   * The collector's connections, kept for this exporter: a batch is a request on it by
-   * path, without the URL parse and per-origin lookup of undici's \`request(url)\` (what a
-   * POST costs counts, as one goes out every hundred or so requests). Idle connections
-   * close after the keep-alive; the pool goes with the exporter.
-   */
-  private readonly pool: Pool;
-  private readonly path: string;
+  private readonly pool = poolFor(COLLECTOR_CONNECTIONS);
   private readonly host: string;
 
   constructor(private readonly o: SpanExportOptions) {
-    const url = new URL(o.url);
-    this.pool = poolOf(url.origin);
-    this.path = url.pathname + url.search;
-    this.host = url.host;
+    this.host = new URL(o.url).host;
     const log = {
       warn: (obj: object, msg: string): void => logger().warn({ plugin: o.plugin, ...obj }, msg),
       error: (obj: object, msg: string): void => logger().error({ plugin: o.plugin, ...obj }, msg),
@@ -87,6 +73,7 @@ export class SpanExporter {
       maxRetryCount: o.batching.maxRetryCount,
       retryDelayMs: o.batching.retryDelayMs,
       maxPending: o.batching.maxQueueSize,
+      keepWhenFull: !o.batching.dropOnQueueFull,
       send: (spans) => this.post(spans),
       log,
       onDrop: (n, reason) => dropped.inc({ plugin: o.plugin, reason }, n),
@@ -100,8 +87,6 @@ export class SpanExporter {
   }
 
   add(span: SpanRecord): void {
-    const b = this.o.batching;
-    if (!b.dropOnQueueFull && this.processor.pending >= b.maxQueueSize) this.processor.flush();
     live.add(this);
     this.processor.push(span);
   }
@@ -116,8 +101,8 @@ export class SpanExporter {
     const ms = this.o.timeoutMs;
     let status = 0;
     await withDeadline(ms, async (signal) => {
-      const res = await this.pool.request({
-        path: this.path, method: 'POST', headers: { ...this.o.headers, 'content-type': contentType }, body,
+      const res = await this.pool.request(this.o.url, {
+        method: 'POST', headers: { ...this.o.headers, 'content-type': contentType }, body,
         headersTimeout: ms, bodyTimeout: ms, signal,
       });
       status = res.statusCode;
