@@ -162,6 +162,26 @@ describe('kubernetes discovery (registry)', () => {
     }
   });
 
+  it('leaves namespaces out by not_equal (a field selector) or not_match (regexes)', async () => {
+    api.setEndpoints('team-a', 'web', [subset(['10.1.0.1'], [{ name: 'http', port: 80 }])], { app: 'web' });
+    api.setEndpoints('team-b', 'web', [subset(['10.1.0.2'], [{ name: 'http', port: 80 }])], { app: 'web' });
+    api.setEndpoints('other', 'web', [subset(['10.1.0.3'], [{ name: 'http', port: 80 }])]);
+    const notEqual = discovery([cluster(api, { namespace_selector: { not_equal: 'team-a' } })]);
+    const notMatch = discovery([cluster(api, { namespace_selector: { not_match: ['team-.*', 'nothing'] } })]);
+    const from = api.requests.length;
+    const names = ['team-a/web:http', 'team-b/web:http', 'other/web:http'];
+    try {
+      await want(notEqual, ...names);
+      assert.deepEqual(names.map((n) => nodesOf(notEqual, n)?.map((x) => x.host)), [[], ['10.1.0.2'], ['10.1.0.3']]);
+      assert.ok(api.requests.slice(from).some((r) => r.query.get('fieldSelector') === 'metadata.namespace!=team-a'));
+      await want(notMatch, ...names);
+      assert.deepEqual(names.map((n) => nodesOf(notMatch, n)?.map((x) => x.host)), [[], [], ['10.1.0.3']]);
+    } finally {
+      notEqual.close();
+      notMatch.close();
+    }
+  });
+
   it('merges a service\'s EndpointSlices, leaving out endpoints that are not ready', async () => {
     api.setSlice('shop', 'orders-abc', 'orders', [
       { addresses: ['10.2.0.1'], conditions: { ready: true } }, { addresses: ['10.2.0.9'], conditions: { ready: false } },
