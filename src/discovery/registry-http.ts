@@ -4,7 +4,8 @@ import { withDeadline } from '../core/deadline.js';
 
 // What the HTTP registries (consul, nacos, eureka, kubernetes) share: one keep-alive
 // connection pool per registry, bounded timeouts and reply sizes, errors that name the
-// URL without its query (which may carry credentials), and abortable waits.
+// URL without its query (which may carry credentials), and abortable waits and the
+// back-off after failures (which dns uses too).
 
 /** The largest reply read from a registry (a big Eureka or Kubernetes list fits many times over). */
 export const MAX_REGISTRY_REPLY_BYTES = 32 * 1024 * 1024;
