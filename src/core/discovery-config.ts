@@ -181,12 +181,12 @@ function notSupported(keys: string[]): Obj {
   return Object.fromEntries(keys.map((k) => [k, {}]));
 }
 
+const SHARED_SIZE = 'node sets live in the primary\'s memory, there is no nginx shared dict to size: remove it';
 /** Why an APISIX key has no place here. */
 const REFUSED: Record<string, string> = {
-  'consul.shared_size': 'node sets live in the primary\'s memory, there is no nginx shared dict to size: remove it',
+  'consul.shared_size': SHARED_SIZE,
   'consul.dump': 'not supported by Gatehouse (node sets are not written to a file); remove it',
 };
-const SHARED_SIZE = 'node sets live in the primary\'s memory, there is no nginx shared dict to size: remove it';
 
 /**
  * The checks between fields and the paths made absolute (relative to the config file's

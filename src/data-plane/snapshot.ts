@@ -105,6 +105,8 @@ export class SnapshotBuilder {
   private runtimes = new Map<string, UpstreamRuntime>();
   private readonly log = logger().child({ module: 'snapshot' });
   private readonly prepareCache = new PrepareCache();
+  /** Routes (with the type) already logged as naming a discovery type this node does not enable. */
+  private readonly disabledDiscoveryReported = new Set<string>();
 
   /** upstreamKey per upstream object: the key is a canonical JSON string, too costly to recompute for 10,000 routes. */
   private readonly upstreamKeys = new WeakMap<object, string>();
@@ -315,7 +317,12 @@ export class SnapshotBuilder {
       // The Admin API refuses such an upstream; a standalone file or another node's write can still hold one.
       upstreamError = 'GH_ERR_DISCOVERY_UNINITIALIZED';
       upstreamErrorMessage = `discovery ${discoveryType} is uninitialized`;
-      this.log.error({ route_id: id, discovery_type: discoveryType }, 'route answers 503: its upstream names a discovery type this node does not enable');
+      // once per route and type: every rebuild meets the route again
+      const reported = `${id}\0${discoveryType}`;
+      if (!this.disabledDiscoveryReported.has(reported)) {
+        this.disabledDiscoveryReported.add(reported);
+        this.log.error({ route_id: id, discovery_type: discoveryType }, 'route answers 503: its upstream names a discovery type this node does not enable');
+      }
     }
     const upstream = upConf !== undefined && upstreamError === undefined ? runtimeFor(upConf, upName) : undefined;
     const t = route.timeout ?? upConf?.timeout ?? {};

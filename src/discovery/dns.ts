@@ -4,6 +4,8 @@ import { isIP } from 'node:net';
 import type { DiscoveredNode } from '../contracts/discovery.js';
 import type { DnsDiscoveryConfig, DnsRecordType } from '../contracts/node-config.js';
 import type { Registry, RegistryContext, RegistryFactory, WantedService } from './registry.js';
+import { Backoff, pause } from './registry-http.js';
+import { ServiceLoops } from './service-loops.js';
 
 // The `dns` registry (APISIX's discovery/dns): `service_name` is `host` or `host:port`,
 // resolved through the configured servers, every record becoming a node. Record types are
@@ -30,15 +32,8 @@ interface Answer {
   ttlMs: number;
 }
 
-interface Entry {
-  readonly key: string;
-  readonly host: string;
-  readonly port: number | undefined;
-  lastType: DnsRecordType | undefined;
-  failures: number;
-  timer: NodeJS.Timeout | undefined;
-  closed: boolean;
-}
+/** One lookup of a name through the types in order: what answered, or why none could be asked. */
+type Lookup = { type: DnsRecordType; answer: Answer } | { failure: unknown } | { noRecord: true };
 
 export function dnsRegistry(conf: DnsDiscoveryConfig): RegistryFactory {
   const settings = resolverSettings(conf);
@@ -85,95 +80,80 @@ export function splitServiceName(name: string): { host: string; port: number | u
 
 class DnsRegistry implements Registry {
   private readonly resolver: Resolver;
-  private readonly entries = new Map<string, Entry>();
+  private readonly loops: ServiceLoops;
 
   constructor(private readonly order: readonly (DnsRecordType | 'last')[], settings: ResolverSettings,
     private readonly ctx: RegistryContext) {
     this.resolver = new Resolver({ timeout: settings.timeoutMs, tries: settings.tries });
     this.resolver.setServers(settings.servers);
+    this.loops = new ServiceLoops((service, signal) => this.watch(service, signal), ctx.log);
   }
 
   want(services: readonly WantedService[]): void {
-    const keys = new Set(services.map((s) => s.key));
-    for (const [key, e] of this.entries) {
-      if (keys.has(key)) continue;
-      this.stop(e);
-      this.entries.delete(key);
-    }
-    for (const s of services) {
-      if (this.entries.has(s.key)) continue;
-      const { host, port } = splitServiceName(s.ref.name);
-      const e: Entry = { key: s.key, host, port, lastType: undefined, failures: 0, timer: undefined, closed: false };
-      this.entries.set(s.key, e);
-      void this.refresh(e);
-    }
+    this.loops.want(services);
   }
 
   close(): void {
-    for (const e of this.entries.values()) this.stop(e);
-    this.entries.clear();
+    this.loops.close();
     this.resolver.cancel();
   }
 
-  private stop(e: Entry): void {
-    e.closed = true;
-    clearTimeout(e.timer);
-  }
-
-  private async refresh(e: Entry): Promise<void> {
-    if (isIP(e.host) !== 0) {
+  /** Resolves the service's name again when its answer's TTL runs out, or after a back-off when it could not be asked. */
+  private async watch(s: WantedService, signal: AbortSignal): Promise<void> {
+    const { host, port } = splitServiceName(s.ref.name);
+    if (isIP(host) !== 0) {
       // an address needs no lookup and never changes
-      this.ctx.publish(e.key, [{ host: e.host, weight: 1, ...(e.port !== undefined ? { port: e.port } : {}) }]);
+      this.ctx.publish(s.key, [{ host, weight: 1, ...(port !== undefined ? { port } : {}) }]);
       return;
     }
-    let failure: unknown;
-    for (const type of this.typesFor(e)) {
-      let answer: Answer | undefined;
-      try {
-        answer = await this.query(type, e.host);
-      } catch (err) {
-        if (e.closed) return;
-        failure ??= err;
-        continue;
+    const backoff = new Backoff(MAX_BACKOFF_MS);
+    let lastType: DnsRecordType | undefined;
+    while (!signal.aborted) {
+      const found = await this.lookup(host, lastType);
+      if (signal.aborted) return;
+      let nextMs: number;
+      if ('failure' in found) {
+        this.ctx.failed(new Error(`${host}: ${describe(found.failure)}`), s.key);
+        nextMs = backoff.next();
+      } else if ('noRecord' in found) {
+        // every type answered that the name has no such record: the service has no nodes
+        backoff.reset();
+        this.ctx.publish(s.key, []);
+        this.ctx.succeeded();
+        nextMs = NO_RECORD_REFRESH_MS;
+      } else {
+        backoff.reset();
+        lastType = found.type;
+        const nodes = port === undefined ? found.answer.nodes : found.answer.nodes.map((n) => ({ ...n, port }));
+        this.ctx.publish(s.key, nodes);
+        this.ctx.succeeded();
+        nextMs = found.answer.ttlMs;
       }
-      if (e.closed) return;
-      if (answer === undefined) continue;
-      e.lastType = type;
-      e.failures = 0;
-      const nodes = e.port === undefined ? answer.nodes : answer.nodes.map((n) => ({ ...n, port: e.port }));
-      this.ctx.publish(e.key, nodes);
-      this.ctx.succeeded();
-      this.schedule(e, answer.ttlMs);
-      return;
+      await pause(Math.min(MAX_REFRESH_MS, Math.max(MIN_REFRESH_MS, nextMs)), signal);
     }
-    if (e.closed) return;
-    if (failure !== undefined) {
-      this.ctx.failed(new Error(`${e.host}: ${describe(failure)}`), e.key);
-      e.failures++;
-      this.schedule(e, Math.min(MAX_BACKOFF_MS, 1_000 * 2 ** (e.failures - 1)));
-      return;
-    }
-    // every type answered that the name has no such record: the service has no nodes
-    this.ctx.publish(e.key, []);
-    this.ctx.succeeded();
-    this.schedule(e, NO_RECORD_REFRESH_MS);
   }
 
-  private typesFor(e: Entry): DnsRecordType[] {
+  /** The first type in order that has records; a failure only when no type answered and one could not be asked. */
+  private async lookup(host: string, lastType: DnsRecordType | undefined): Promise<Lookup> {
+    let failure: unknown;
+    for (const type of this.typesFor(lastType)) {
+      try {
+        const answer = await this.query(type, host);
+        if (answer !== undefined) return { type, answer };
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+    return failure !== undefined ? { failure } : { noRecord: true };
+  }
+
+  private typesFor(lastType: DnsRecordType | undefined): DnsRecordType[] {
     const out: DnsRecordType[] = [];
     for (const t of this.order) {
-      const type = t === 'last' ? e.lastType : t;
+      const type = t === 'last' ? lastType : t;
       if (type !== undefined && !out.includes(type)) out.push(type);
     }
     return out;
-  }
-
-  private schedule(e: Entry, ms: number): void {
-    e.timer = setTimeout(() => {
-      e.timer = undefined;
-      if (!e.closed) void this.refresh(e);
-    }, Math.min(MAX_REFRESH_MS, Math.max(MIN_REFRESH_MS, ms)));
-    e.timer.unref();
   }
 
   /** The records of one type as nodes; undefined when the name has none of that type; throws when the server could not answer. */

@@ -38,7 +38,8 @@ class EurekaRegistry implements Registry {
   private readonly stop = new AbortController();
 
   constructor(private readonly conf: EurekaDiscoveryConfig, private readonly hosts: CredentialedBase[], private readonly ctx: RegistryContext) {
-    this.http = new RegistryHttp({ connectTimeoutMs: conf.timeout.connect, readTimeoutMs: conf.timeout.read });
+    const t = conf.timeout;
+    this.http = new RegistryHttp({ connectTimeoutMs: t.connect, readTimeoutMs: t.read, totalTimeoutMs: t.connect + t.send + t.read });
     void this.rounds();
   }
 
@@ -68,16 +69,13 @@ class EurekaRegistry implements Registry {
 
   private async round(): Promise<void> {
     let failure: unknown;
-    const t = this.conf.timeout;
     for (const host of fromRandomStart(this.hosts)) {
       if (this.stop.signal.aborted) return;
       const url = `${host.base}apps`;
       try {
         const headers: Record<string, string> = host.username !== undefined
           ? { authorization: `Basic ${Buffer.from(`${host.username}:${host.password ?? ''}`).toString('base64')}` } : {};
-        const reply = await this.http.fetch(url, {
-          headers, signal: AbortSignal.any([this.stop.signal, AbortSignal.timeout(t.connect + t.send + t.read)]),
-        });
+        const reply = await this.http.fetch(url, { headers, signal: this.stop.signal });
         if (reply.status !== 200) throw new Error(`${where(url)}: answer ${reply.status}`);
         this.apps = this.applications(parseJson(url, reply) as EurekaApps, url);
         this.ctx.succeeded();

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import type { DiscoveredNode } from '../contracts/discovery.js';
 import type { KubernetesDiscoveryConfig } from '../contracts/node-config.js';
 import { compileRe2, translatePcre } from '../core/expr/pcre.js';
@@ -156,9 +157,11 @@ export class KubernetesCluster {
       throw new Error(`${where(url)}: watch answered ${res.statusCode}${text !== '' ? ` ${text.slice(0, 200)}` : ''}`);
     }
     let buffered = '';
+    // a character's bytes may be split across chunks
+    const text = new StringDecoder('utf8');
     try {
       for await (const chunk of res.body as AsyncIterable<Buffer>) {
-        buffered += chunk.toString('utf8');
+        buffered += text.write(chunk);
         if (buffered.length > MAX_EVENT_BYTES) throw new Error(`${where(url)}: a watch event over ${MAX_EVENT_BYTES} bytes`);
         let nl: number;
         while ((nl = buffered.indexOf('\n')) >= 0) {

@@ -39,7 +39,8 @@ class NacosRegistry implements Registry {
   private started = false;
 
   constructor(private readonly conf: NacosDiscoveryConfig, private readonly hosts: CredentialedBase[], private readonly ctx: RegistryContext) {
-    this.http = new RegistryHttp({ connectTimeoutMs: conf.timeout.connect, readTimeoutMs: conf.timeout.read });
+    const t = conf.timeout;
+    this.http = new RegistryHttp({ connectTimeoutMs: t.connect, readTimeoutMs: t.read, totalTimeoutMs: t.connect + t.send + t.read });
   }
 
   want(services: readonly WantedService[]): void {
@@ -100,11 +101,6 @@ class NacosRegistry implements Registry {
     if (!this.stop.signal.aborted) this.ctx.failed(failure ?? new Error('no nacos host answered'));
   }
 
-  private signal(): AbortSignal {
-    const t = this.conf.timeout;
-    return AbortSignal.any([this.stop.signal, AbortSignal.timeout(t.connect + t.send + t.read)]);
-  }
-
   /** `&accessToken=` for a host with credentials, '' without. */
   private async login(host: CredentialedBase): Promise<string> {
     if (host.username === undefined) return '';
@@ -113,7 +109,7 @@ class NacosRegistry implements Registry {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ username: host.username, password: host.password ?? '' }).toString(),
-      signal: this.signal(),
+      signal: this.stop.signal,
     });
     if (reply.status !== 200) throw new Error(`${where(url)}: login as ${host.username} refused (${reply.status})`);
     const token = (parseJson(url, reply) as { accessToken?: unknown }).accessToken;
@@ -133,7 +129,7 @@ class NacosRegistry implements Registry {
     }
     const url = `${host.base}ns/instance/list?${query.toString()}${token}`;
     try {
-      const reply = await this.http.fetch(url, { signal: this.signal() });
+      const reply = await this.http.fetch(url, { signal: this.stop.signal });
       if (reply.status !== 200) throw new Error(`${where(url)} (${s.ref.name}): answer ${reply.status}${reply.text !== '' ? ` ${reply.text.slice(0, 200)}` : ''}`);
       const hosts = (parseJson(url, reply) as { hosts?: unknown }).hosts;
       return { nodes: Array.isArray(hosts) ? this.nodesOf(hosts as NacosInstance[]) : [] };

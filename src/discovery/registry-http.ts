@@ -1,8 +1,11 @@
 import { Agent, request, type Dispatcher } from 'undici';
+import { boundedBody } from '../core/bounded-body.js';
+import { withDeadline } from '../core/deadline.js';
 
 // What the HTTP registries (consul, nacos, eureka, kubernetes) share: one keep-alive
 // connection pool per registry, bounded timeouts and reply sizes, errors that name the
-// URL without its query (which may carry credentials), and abortable waits.
+// URL without its query (which may carry credentials), and abortable waits and the
+// back-off after failures (which dns uses too).
 
 /** The largest reply read from a registry (a big Eureka or Kubernetes list fits many times over). */
 export const MAX_REGISTRY_REPLY_BYTES = 32 * 1024 * 1024;
@@ -11,6 +14,8 @@ export interface RegistryHttpOptions {
   connectTimeoutMs: number;
   /** Until the answer's head, and between pieces of its body. */
   readTimeoutMs: number;
+  /** For the whole of each `fetch` (connect, send, read): registries whose timeouts add up to one (nacos, eureka). */
+  totalTimeoutMs?: number;
   /** Verify the registry's TLS certificate (default true); `ca`: the CA to verify it with. */
   tls?: { verify?: boolean; ca?: string };
 }
@@ -46,19 +51,22 @@ export class RegistryHttp {
 
   /** One request; its whole body as text. Throws (naming the URL without its query) on no answer, a timeout or a reply over the cap. */
   async fetch(url: string, init: RequestInit = {}): Promise<RegistryReply> {
+    const total = this.opts.totalTimeoutMs;
+    if (total === undefined) return this.fetchWhole(url, init);
+    return withDeadline(total, (signal) => this.fetchWhole(url, { ...init, signal }), init.signal);
+  }
+
+  private async fetchWhole(url: string, init: RequestInit): Promise<RegistryReply> {
     const res = await this.send(url, init);
-    const parts: Buffer[] = [];
-    let received = 0;
+    let body: Buffer | undefined;
     try {
-      for await (const part of res.body as AsyncIterable<Buffer>) {
-        if ((received += part.length) > MAX_REGISTRY_REPLY_BYTES) throw new Error(`${where(url)}: reply over ${MAX_REGISTRY_REPLY_BYTES} bytes`);
-        parts.push(part);
-      }
+      body = await boundedBody(res.body as AsyncIterable<Buffer>, MAX_REGISTRY_REPLY_BYTES);
     } catch (err) {
       res.body.destroy();
       throw readError(url, err);
     }
-    return { status: res.statusCode, headers: res.headers, text: Buffer.concat(parts).toString('utf8') };
+    if (body === undefined) throw new Error(`${where(url)}: reply over ${MAX_REGISTRY_REPLY_BYTES} bytes`);
+    return { status: res.statusCode, headers: res.headers, text: body.toString('utf8') };
   }
 
   /** The answer's head and its body as a stream, for replies read as they come (a watch). */

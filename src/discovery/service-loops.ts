@@ -2,9 +2,10 @@ import type { Logger } from '../core/logger.js';
 import type { Registry, WantedService } from './registry.js';
 
 /**
- * A registry asked per service (consul's blocking queries, nacos's polls): one loop per
+ * A registry asked per service (consul's blocking queries, dns's lookups): one loop per
  * wanted service, started when the configuration names it and aborted when it no longer
- * does. `run` returns when its signal aborts; it reports its own failures.
+ * does. `run` returns when its signal aborts (or has nothing more to ask); it reports its
+ * own failures.
  */
 export class ServiceLoops implements Registry {
   private readonly loops = new Map<string, AbortController>();

@@ -67,7 +67,11 @@ export function runWorker(): void {
 
   let resolver: SecretResolver | undefined;
   let nodeConfig: NodeConfig | undefined;
-  /** Service discovery's node sets, from the primary; undefined until init (whose copy supersedes any earlier message). */
+  /**
+   * Service discovery's node sets: created from init's copy before init's first await, so a
+   * change the primary broadcasts while plugins load is applied, not lost. Changes sent
+   * before the primary answered `hello` are already in that copy.
+   */
   let discovered: DiscoveredNodeTable | undefined;
   let wasm: WasmPluginSet | undefined;
   /** Opened on first need: a worker reads a custom plugin's binary from the store by its sha256. */
@@ -119,6 +123,8 @@ export function runWorker(): void {
     setPluginNodeLimits(config);
     configureProxyCache(config.proxy_cache);
     state = ConfigState.fromStoreState(initial.state);
+    discovered = new DiscoveredNodeTable(Object.keys(config.discovery), log);
+    discovered.apply(initial.discovery);
     registry = await PluginRegistry.load({ whitelist: config.plugins, dirs: config.plugin_dirs, overrides: config.plugin_overrides });
     nodeConfig = config;
     wasm = new WasmPluginSet({
@@ -126,8 +132,6 @@ export function runWorker(): void {
       services: workerServices(() => state), log,
     });
     await syncWasm();
-    discovered = new DiscoveredNodeTable(Object.keys(config.discovery), log);
-    discovered.apply(initial.discovery);
     builder = new SnapshotBuilder({
       defaultTlsProtocols: config.node.tls.protocols,
       tlsCiphers: config.node.tls.ciphers,

@@ -30,6 +30,10 @@ export interface ConsulRequest {
 export class FakeConsul extends LocalHttpServer {
   readonly requests: ConsulRequest[] = [];
   token: string | undefined;
+  /** Set: requests are taken and never answered (a server that hangs). */
+  silent = false;
+  /** When each unanswered request arrived (ms since epoch). */
+  readonly silencedAt: number[] = [];
   private readonly services = new Map<string, { index: number; instances: ConsulInstance[] }>();
   private index = 1;
   private readonly waiting = new Set<() => void>();
@@ -55,6 +59,10 @@ export class FakeConsul extends LocalHttpServer {
   }
 
   private async answer(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (this.silent) {
+      this.silencedAt.push(Date.now());
+      return;
+    }
     const url = new URL(req.url ?? '/', 'http://x');
     const token = req.headers['x-consul-token'] as string | undefined;
     const m = /^\/v1\/health\/service\/([^/]+)$/.exec(url.pathname);

@@ -7,6 +7,12 @@
 // an `ERROR` event with code 410, as a compacted etcd does). Requests need
 // `Authorization: Bearer <token>` (401 otherwise). Not a real API server: the gateway has not
 // been tried against one. Every request is recorded.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tls from 'node:tls';
 import type http from 'node:http';
 import { LocalHttpServer } from './discovery.js';
 
@@ -145,4 +151,52 @@ export async function startFakeKubeApiServer(): Promise<FakeKubeApiServer> {
   const api = new FakeKubeApiServer();
   await api.start();
   return api;
+}
+
+/** TLS in front of the fake API server on 127.0.0.1, with a self-signed certificate for that address. */
+export interface KubeTlsFront {
+  port: number;
+  /** The certificate (PEM): the `ca.crt` a client verifies it with. */
+  cert: string;
+  close(): Promise<void>;
+}
+
+/** Terminates TLS and passes the bytes on to `api` (needs the openssl CLI, as test/helpers/certs.ts). */
+export async function startKubeTlsFront(api: FakeKubeApiServer): Promise<KubeTlsFront> {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-kube-tls-'));
+  let pair: { cert: string; key: string };
+  try {
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-subj', '/CN=kube-apiserver',
+      '-addext', 'subjectAltName=IP:127.0.0.1',
+    ], { stdio: 'ignore' });
+    pair = { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const sockets = new Set<net.Socket>();
+  const server = tls.createServer(pair, (clear) => {
+    const back = net.connect(api.port, '127.0.0.1');
+    for (const s of [clear, back]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => { clear.destroy(); back.destroy(); });
+    }
+    clear.pipe(back).pipe(clear);
+  });
+  // a client refusing the certificate ends the handshake: nothing to report
+  server.on('tlsClientError', () => undefined);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    cert: pair.cert,
+    close: () => new Promise((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    }),
+  };
 }

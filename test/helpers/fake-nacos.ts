@@ -13,7 +13,8 @@ import { LocalHttpServer } from './discovery.js';
 export interface NacosInstance {
   ip: string;
   port: number;
-  weight?: number;
+  /** null: the answer carries no weight (default 1.0). */
+  weight?: number | null;
   healthy?: boolean;
   enabled?: boolean;
   metadata?: Record<string, string>;
@@ -33,6 +34,13 @@ export class FakeNacos extends LocalHttpServer {
   users: Record<string, string> | undefined;
   accessKey: string | undefined;
   secretKey: string | undefined;
+  /**
+   * `silent`: list requests are taken and never answered; `dribble`: answered with a head
+   * and then a space every 100 ms, never ending (a registry too slow to finish).
+   */
+  stall: 'silent' | 'dribble' | undefined;
+  /** When each stalled request arrived (ms since epoch). */
+  readonly stalledAt: number[] = [];
   private readonly instances = new Map<string, NacosInstance[]>();
   private readonly tokens = new Set<string>();
 
@@ -63,6 +71,7 @@ export class FakeNacos extends LocalHttpServer {
       return json(200, { accessToken: token, tokenTtl: 18000, globalAdmin: false });
     }
     if (url.pathname !== '/nacos/v1/ns/instance/list' || req.method !== 'GET') return json(404, 'not found');
+    if (this.stall !== undefined) return this.stallAnswer(res, this.stall);
     const q = url.searchParams;
     if (this.users !== undefined && !this.tokens.has(q.get('accessToken') ?? '')) return json(403, 'user not found!');
     if (this.accessKey !== undefined) {
@@ -76,8 +85,23 @@ export class FakeNacos extends LocalHttpServer {
     const healthyOnly = q.get('healthyOnly') === 'true';
     const hosts = (this.instances.get(`${namespace}|${group}|${service}`) ?? [])
       .filter((i) => !healthyOnly || i.healthy !== false)
-      .map((i) => ({ ip: i.ip, port: i.port, weight: i.weight ?? 1.0, healthy: i.healthy ?? true, enabled: i.enabled ?? true, ephemeral: true, metadata: i.metadata ?? {} }));
+      .map((i) => ({ ip: i.ip, port: i.port, ...(i.weight === null ? {} : { weight: i.weight ?? 1.0 }), healthy: i.healthy ?? true, enabled: i.enabled ?? true, ephemeral: true, metadata: i.metadata ?? {} }));
     return json(200, { name: `${group}@@${service}`, groupName: group, clusters: '', cacheMillis: 10000, hosts });
+  }
+
+  private stallAnswer(res: http.ServerResponse, how: 'silent' | 'dribble'): void {
+    this.stalledAt.push(Date.now());
+    if (how === 'silent') return;
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{"hosts": [');
+    // bounded: the client gives up well before, and a stop cuts the connection
+    let left = 600;
+    const timer = setInterval(() => {
+      if (--left <= 0 || res.destroyed) clearInterval(timer);
+      else res.write(' ');
+    }, 100);
+    timer.unref();
+    res.on('close', () => clearInterval(timer));
   }
 }
 

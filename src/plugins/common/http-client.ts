@@ -83,14 +83,4 @@ export function poolFor(conf: ConnectionPolicy): ServicePool {
   return pool;
 }
 
-/** Reads at most `maxBytes`; undefined when the body is larger. */
-export async function boundedBody(body: AsyncIterable<Buffer>, maxBytes: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > maxBytes) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
-}
+export { boundedBody } from '../../core/bounded-body.js';

@@ -154,6 +154,29 @@ describe('consul discovery (registry)', () => {
       svc.close();
     }
   });
+
+  it('counts a blocking query that never comes back as a failure after wait + wait/16 + read, keeping the last nodes', async () => {
+    consul.set('hung', [{ address: '10.0.7.1', port: 80 }]);
+    const timeout = { connect: 200, read: 300, wait: 1 };
+    const svc = discovery(config([consul.url], { timeout }));
+    try {
+      await svc.want([{ type: 'consul', name: 'hung' }]);
+      assert.deepEqual(nodesOf(svc, 'hung')?.map((n) => n.host), ['10.0.7.1']);
+      consul.silencedAt.length = 0;
+      consul.silent = true;
+      await until(() => svc.status().consul!.errors > 0, 'the unanswered query is counted as a failure', 8_000);
+      const waited = Date.now() - consul.silencedAt[0]!;
+      const bound = timeout.wait * 1000 * (1 + 1 / 16) + timeout.read;
+      assert.ok(waited >= bound - 50, `failed after ${waited} ms, before its ${bound} ms timeout`);
+      assert.deepEqual(nodesOf(svc, 'hung')?.map((n) => n.host), ['10.0.7.1'], 'the last nodes keep serving');
+      consul.silent = false;
+      consul.set('hung', [{ address: '10.0.7.2', port: 80 }]);
+      await until(() => nodesOf(svc, 'hung')?.[0]?.host === '10.0.7.2', 'recovered after the back-off', 5_000);
+    } finally {
+      consul.silent = false;
+      svc.close();
+    }
+  });
 });
 
 describe('consul discovery through the gateway', () => {

@@ -13,7 +13,8 @@ import { adminClient } from '../admin/client.js';
 // records change (A records re-read on SIGHUP, SRV records by a restart) the requests reach
 // the new nodes with none failing; while the server is away the last nodes keep serving and
 // the failure is visible; health checks apply to discovered nodes; a re-forked worker starts
-// with the node sets; the Admin API refuses a registry the node does not enable.
+// with the node sets; the Admin API refuses a registry the node does not enable, and a
+// plugin's own inline upstream naming a service.
 //
 // A records carry no port, so the two A-record upstreams listen on the same port at two
 // loopback addresses (127.0.0.2 and 127.0.0.3): the first takes a free port, the second the same.
@@ -213,6 +214,16 @@ describe('dns discovery through the Admin API', () => {
     const both = await call('PUT', '/upstreams/1', { discovery_type: 'dns', service_name: 'x.test', nodes: { '127.0.0.1:1': 1 } });
     assert.equal(both.status, 400);
     assert.match(both.body.error_msg, /nodes: cannot be used with service_name/);
+    // a plugin's own inline upstream is never watched: refused rather than a route that 503s for ever
+    const discovered = { discovery_type: 'dns', service_name: 'x.test' };
+    for (const [plugins, field] of [
+      [{ 'canary-header': { header: 'x-canary', value: 'on', upstream: discovered } }, 'upstream.service_name'],
+      [{ 'model-router': { modelUpstreams: [{ model: 'm', upstream: discovered }] } }, 'modelUpstreams\\[0\\]\\.upstream\\.service_name'],
+    ] as const) {
+      const r = await call('PUT', '/routes/plugin-upstream', { uri: '/p', upstream: { nodes: { '127.0.0.1:1': 1 } }, plugins });
+      assert.equal(r.status, 400, r.text);
+      assert.match(r.body.error_msg, new RegExp(`${field}: .*use upstream_id pointing at an upstream with discovery`));
+    }
 
     assert.equal((await call('PUT', '/upstreams/1', { discovery_type: 'dns', service_name: `web.test:${a2.port}` })).status, 201);
     assert.equal((await call('PUT', '/routes/1', { uri: '/a', upstream_id: '1' })).status, 201);

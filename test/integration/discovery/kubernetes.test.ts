@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubernetesDiscoveryConfig } from '../../../src/contracts/node-config.js';
@@ -9,12 +9,13 @@ import { kubernetesRegistry } from '../../../src/discovery/kubernetes.js';
 import { startGateway, type Gateway } from '../../helpers/gateway.js';
 import { assertFollowsChange, discoveryWith, nodesIn, until } from '../../helpers/discovery.js';
 import { startUpstream, type TestUpstream } from '../../fixtures/upstream.js';
-import { FakeKubeApiServer, startFakeKubeApiServer } from '../../helpers/fake-kube-apiserver.js';
+import { FakeKubeApiServer, startFakeKubeApiServer, startKubeTlsFront } from '../../helpers/fake-kube-apiserver.js';
 
 // kubernetes discovery against a local server that speaks the Kubernetes API's list and
 // watch (test/helpers/fake-kube-apiserver.ts; no real API server has been tried): the list
 // in pages, the watch from the list's resourceVersion, resumed after it ends and listed
-// again after 410 Gone, the bearer token (a token file read again per connection),
+// again after 410 Gone, the bearer token (a token file read again per connection), TLS
+// verified against the ca.crt beside the token file,
 // namespace and label selectors, EndpointSlices, several clusters, an API server that goes away.
 
 
@@ -111,6 +112,35 @@ describe('kubernetes discovery (registry)', () => {
     }
   });
 
+  it('with ssl_verify, verifies the API server against the ca.crt beside the token file', async () => {
+    const front = await startKubeTlsFront(api);
+    const dir = await mkdtemp(join(tmpdir(), 'gatehouse-kube-'));
+    const withCa = join(dir, 'with-ca');
+    const withoutCa = join(dir, 'without-ca');
+    await Promise.all([mkdir(withCa), mkdir(withoutCa)]);
+    await Promise.all([
+      writeFile(join(withCa, 'token'), api.token), writeFile(join(withCa, 'ca.crt'), front.cert), writeFile(join(withoutCa, 'token'), api.token),
+    ]);
+    const over = (tokenDir: string) => cluster(api, {
+      service: { schema: 'https', host: '127.0.0.1', port: front.port, ssl_verify: true }, client: { token_file: join(tokenDir, 'token') },
+    });
+    api.setEndpoints('shop', 'tls', [subset(['10.0.8.1'], [{ name: 'http', port: 80 }])]);
+    const verified = discovery([over(withCa)]);
+    const unverified = discovery([over(withoutCa)]);
+    try {
+      await want(verified, 'shop/tls:http');
+      assert.deepEqual(nodesOf(verified, 'shop/tls:http')?.map((n) => n.host), ['10.0.8.1']);
+      await want(unverified, 'shop/tls:http');
+      assert.equal(nodesOf(unverified, 'shop/tls:http'), null, 'without ca.crt the system CAs do not trust it');
+      assert.match(unverified.status().kubernetes!.last_error ?? '', /certificate/i);
+    } finally {
+      verified.close();
+      unverified.close();
+      await front.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('reads its token file again at each connection, and refuses a wrong token visibly', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'gatehouse-kube-'));
     const file = join(dir, 'token');
@@ -159,6 +189,26 @@ describe('kubernetes discovery (registry)', () => {
     } finally {
       equal.close();
       match.close();
+    }
+  });
+
+  it('leaves namespaces out by not_equal (a field selector) or not_match (regexes)', async () => {
+    api.setEndpoints('team-a', 'web', [subset(['10.1.0.1'], [{ name: 'http', port: 80 }])], { app: 'web' });
+    api.setEndpoints('team-b', 'web', [subset(['10.1.0.2'], [{ name: 'http', port: 80 }])], { app: 'web' });
+    api.setEndpoints('other', 'web', [subset(['10.1.0.3'], [{ name: 'http', port: 80 }])]);
+    const notEqual = discovery([cluster(api, { namespace_selector: { not_equal: 'team-a' } })]);
+    const notMatch = discovery([cluster(api, { namespace_selector: { not_match: ['team-.*', 'nothing'] } })]);
+    const from = api.requests.length;
+    const names = ['team-a/web:http', 'team-b/web:http', 'other/web:http'];
+    try {
+      await want(notEqual, ...names);
+      assert.deepEqual(names.map((n) => nodesOf(notEqual, n)?.map((x) => x.host)), [[], ['10.1.0.2'], ['10.1.0.3']]);
+      assert.ok(api.requests.slice(from).some((r) => r.query.get('fieldSelector') === 'metadata.namespace!=team-a'));
+      await want(notMatch, ...names);
+      assert.deepEqual(names.map((n) => nodesOf(notMatch, n)?.map((x) => x.host)), [[], [], ['10.1.0.3']]);
+    } finally {
+      notEqual.close();
+      notMatch.close();
     }
   });
 

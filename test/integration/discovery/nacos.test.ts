@@ -126,6 +126,44 @@ describe('nacos discovery (registry)', () => {
       if (nacos.port !== 0) await nacos.start().catch(() => undefined);
     }
   });
+
+  it('gives an instance that reports no weight the configured weight', async () => {
+    nacos.set('weightless', [{ ip: '10.0.5.1', port: 80, weight: null }, { ip: '10.0.5.2', port: 80, weight: 7 }]);
+    const svc = discovery(config([nacos.url], { weight: 42 }));
+    try {
+      await svc.want([{ type: 'nacos', name: 'weightless' }]);
+      assert.deepEqual(nodesOf(svc, 'public/DEFAULT_GROUP/weightless')?.map((n) => n.weight), [42, 7]);
+    } finally {
+      svc.close();
+    }
+  });
+
+  for (const stall of ['silent', 'dribble'] as const) {
+    it(`counts a host that ${stall === 'silent' ? 'never answers' : 'never finishes its answer'} as a failure once its timeout passed, keeping the last nodes`, async () => {
+      nacos.set('stalled', [{ ip: '10.0.6.1', port: 80 }]);
+      // read bounds the wait for the head and between body pieces; connect + send + read the whole request
+      const timeout = { connect: 200, send: 200, read: 300 };
+      const svc = discovery(config([nacos.url], { fetch_interval: 1, timeout }));
+      try {
+        await svc.want([{ type: 'nacos', name: 'stalled' }]);
+        assert.deepEqual(nodesOf(svc, 'public/DEFAULT_GROUP/stalled')?.map((n) => n.host), ['10.0.6.1']);
+        nacos.stalledAt.length = 0;
+        nacos.stall = stall;
+        await until(() => svc.status().nacos!.errors > 0, 'the stalled request is counted as a failure', 6_000);
+        const waited = Date.now() - nacos.stalledAt[0]!;
+        const bound = stall === 'silent' ? timeout.read : timeout.connect + timeout.send + timeout.read;
+        assert.ok(waited >= bound - 50, `failed after ${waited} ms, before its ${bound} ms timeout`);
+        assert.match(svc.status().nacos!.last_error ?? '', /127\.0\.0\.1:\d+\/nacos\/v1\/ns\/instance\/list/);
+        assert.deepEqual(nodesOf(svc, 'public/DEFAULT_GROUP/stalled')?.map((n) => n.host), ['10.0.6.1'], 'the last nodes keep serving');
+        nacos.stall = undefined;
+        nacos.set('stalled', [{ ip: '10.0.6.2', port: 80 }]);
+        await until(() => nodesOf(svc, 'public/DEFAULT_GROUP/stalled')?.[0]?.host === '10.0.6.2', 'recovered at the next round', 5_000);
+      } finally {
+        nacos.stall = undefined;
+        svc.close();
+      }
+    });
+  }
 });
 
 describe('nacos discovery through the gateway', () => {
