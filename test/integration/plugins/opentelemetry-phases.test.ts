@@ -6,7 +6,8 @@ import { get } from '../../helpers/http.js';
 import { otlpSpans, startTraceCollector, type DecodedSpan, type TraceCollector } from '../../helpers/trace-collectors.js';
 
 // opentelemetry with the node config's `tracing` on (APISIX's apisix.tracing): a span per
-// phase and per plugin handler under the server span; and trace ids taken from X-Request-Id.
+// phase and per plugin handler under the server span; trace ids taken from X-Request-Id; and
+// an upstream attempt whose answer a body filter gave up on (over the node's buffer bound).
 
 let gw: Gateway;
 let up: TestUpstream;
@@ -18,6 +19,7 @@ before(async () => {
   const upstream = { nodes: { [`127.0.0.1:${up.port}`]: 1 } };
   gw = await startGateway({
     extra: { tracing: true },
+    node: { max_buffered_body_size: 1024 },
     config: {
       plugin_metadata: [{
         id: 'opentelemetry', trace_id_source: 'x-request-id', collector: { address: collector.address },
@@ -25,6 +27,9 @@ before(async () => {
       }],
       global_rules: [{ id: 'g', plugins: { 'request-id': { include_in_response: false } } }],
       routes: [{
+        id: 'big', uri: '/bytes/*', upstream,
+        plugins: { opentelemetry: { sampler: { name: 'always_on' } }, 'response-rewrite': { filters: [{ regex: 'x', replace: 'y' }] } },
+      }, {
         id: 'r', uri: '/*', upstream,
         plugins: {
           opentelemetry: { sampler: { name: 'always_on' } },
@@ -97,4 +102,18 @@ test('trace_id_source x-request-id: a valid id is the trace id, anything else a 
   assert.notEqual(fromUuid, '123e4567e89b12d3a456426614174000');
   // no X-Request-Id from the client: request-id's generated UUID is not a trace id either, so a random one
   assert.match(await sentTrace({}), /^[0-9a-f]{32}$/);
+});
+
+test('a body filter failing the response leaves the upstream attempt as the node answered it', async () => {
+  const id = 'b1b2c3d4e5f60718293a4b5c6d7e8f90';
+  const r = await get(`${gw.url}/bytes/4096`, { headers: { 'x-request-id': id } });
+  assert.equal(r.status, 502);
+  const spans = await traceOf(id);
+  const client = spans.find((s) => s.kind === 3)!;
+  const server = spans.find((s) => s.kind === 2)!;
+  assert.equal(client.parentSpanId, server.spanId);
+  assert.equal(client.attributes['http.response.status_code'], 200);
+  assert.equal(client.attributes['error.type'], undefined);
+  assert.equal(client.status.code, 0);
+  assert.equal(server.attributes['http.status_code'], 502);
 });
