@@ -22,8 +22,8 @@ import { logger } from '../../core/logger.js';
 import { counter } from '../../observability/metrics.js';
 import { BATCH_PROCESSOR_PROPERTIES, BatchProcessor, batchOptionsOf, drainWithin, type BatchConf, type BatchProcessorLog, type DropReason } from './batch-processor.js';
 import {
-  LOGGER_COMMON_PROPERTIES, LOGGER_METADATA_SCHEMA, RequestBodyCapture, ResponseBodyCapture, checkLoggerMetadata, logEntry, pickLogFormat,
-  responseBodyCaptureHandlers, type CompiledLogFormat, type LoggerCommonConf,
+  LOGGER_COMMON_PROPERTIES, LOGGER_METADATA_SCHEMA, checkLoggerMetadata, logEntry, pickLogFormat, prepareLogCapture,
+  responseBodyCaptureHandlers, type CompiledLogFormat, type LogCapture, type LoggerCommonConf,
 } from './log-util.js';
 
 /** One log entry as the default entry builder makes it (APISIX's shape or a `log_format`). */
@@ -40,14 +40,11 @@ export interface LogSink<E = LogRecord> {
 }
 
 /** A prepared instance of a batched logger. */
-export interface BatchedLoggerPrepared<C, K extends LogSink<E>, E = LogRecord> {
+export interface BatchedLoggerPrepared<C, K extends LogSink<E>, E = LogRecord> extends LogCapture {
   readonly conf: C;
   readonly sink: K;
   /** The instance's `log_format`, else the plugin metadata's, else none (APISIX's default entry). */
   readonly format: CompiledLogFormat | undefined;
-  readonly capture: ResponseBodyCapture | undefined;
-  /** `include_req_body`: reads the request body in access so the entry can carry it. */
-  readonly reqCapture: RequestBodyCapture | undefined;
   /** Made at the first entry: prepare also runs when the Admin API only checks a config. */
   processor: BatchProcessor<E> | undefined;
 }
@@ -73,6 +70,11 @@ export interface BatchedLoggerSpec<C extends LoggerCommonConf & BatchConf, K ext
    * stream plugin whose `log` phase pushes it to the same kind of processor.
    */
   streamEntry?(p: BatchedLoggerPrepared<C, K, E>, session: StreamSession): E;
+  /**
+   * True when the instance's entries are the raw request (kafka-logger's `meta_format:
+   * origin`): its body is read for `include_req_body` whatever the format, the response's never.
+   */
+  logsRawRequest?(conf: C): boolean;
   /** Runs when the plugin's code is unloaded, after pending entries were drained (or given up on): close pools, clients. */
   close?(): void | Promise<void>;
 }
@@ -183,14 +185,8 @@ export function defineBatchedLogger<C extends LoggerCommonConf & BatchConf, K ex
         }
         return { conf, sink, format: pickLogFormat(conf.log_format, env.metadata, 'stream'), capture: undefined, reqCapture: undefined, processor: undefined };
       }
-      return {
-        conf,
-        sink,
-        format: pickLogFormat(conf.log_format, env.metadata),
-        capture: conf.include_resp_body === true ? new ResponseBodyCapture(spec.name, conf) : undefined,
-        reqCapture: conf.include_req_body === true ? new RequestBodyCapture(spec.name, conf) : undefined,
-        processor: undefined,
-      };
+      const format = pickLogFormat(conf.log_format, env.metadata);
+      return { conf, sink, format, ...prepareLogCapture(spec.name, conf, format, spec.logsRawRequest?.(conf)), processor: undefined };
     },
 
     ...responseBodyCaptureHandlers,
