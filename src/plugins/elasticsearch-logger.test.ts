@@ -82,6 +82,20 @@ test('against a 6.x server: version read once, _type sent, basic auth; refused d
   }
 });
 
+test('batches sent while the version is being read wait for it: each carries the 6.x _type', async () => {
+  const es = await startFakeElasticsearch({ version: '6.8.23', versionDelayMs: 150 });
+  try {
+    const p = prepareWith(plugin, { endpoint_addrs: [es.url], field });
+    const entry = (uri: string): { index: string; doc: Record<string, unknown> } => ({ index: 'logs', doc: { uri } });
+    await Promise.all([p.sink.send([entry('/a')]), p.sink.send([entry('/b')])]);
+    assert.equal(es.versionChecks, 1);
+    assert.equal(es.bulks.length, 2);
+    for (const bulk of es.bulks) assert.deepEqual(bulk.actions, [{ op: 'create', _index: 'logs', _type: '_doc' }]);
+  } finally {
+    await es.close();
+  }
+});
+
 test('wrong credentials fail the batch (401), never the request', async () => {
   const es = await startFakeElasticsearch({ credentials: 'elastic:right' });
   try {

@@ -151,13 +151,22 @@ const VERSION_RETRY_MS = 60_000;
 class VersionProbe {
   major: number | undefined;
   private lastTry = -Infinity;
+  /** The check in flight: every batch waits for it, or one sent meanwhile would go without `_type`. */
+  private probing: Promise<void> | undefined;
 
   constructor(private readonly pool: ServicePool, private readonly headers: Record<string, string>, private readonly timeoutMs: number) {}
 
   /** Reads the major version from the endpoint's root (once; a failure is tried again a minute later). */
-  async check(endpoint: string): Promise<void> {
-    if (this.major !== undefined || Date.now() - this.lastTry < VERSION_RETRY_MS) return;
-    this.lastTry = Date.now();
+  check(endpoint: string): Promise<void> {
+    if (this.major !== undefined) return Promise.resolve();
+    if (this.probing === undefined && Date.now() - this.lastTry >= VERSION_RETRY_MS) {
+      this.lastTry = Date.now();
+      this.probing = this.read(endpoint).finally(() => { this.probing = undefined; });
+    }
+    return this.probing ?? Promise.resolve();
+  }
+
+  private async read(endpoint: string): Promise<void> {
     try {
       const reply = await postLog(this.pool, { url: endpoint, method: 'GET', headers: this.headers, timeoutMs: this.timeoutMs, server: 'elasticsearch', ok: (s) => s === 200 });
       const number = (JSON.parse(reply ?? '') as { version?: { number?: unknown } }).version?.number;
