@@ -3,11 +3,12 @@
 // failure names the server and its answer (never the request's headers: they may carry
 // credentials).
 import { withDeadline } from '../../core/deadline.js';
+import { parseUrl } from '../../core/http-url.js';
 import { boundedBody, type ServicePool } from './http-client.js';
 
-/** Throws `<field>: scheme "x" is not supported (http or https)` for any other scheme. */
+/** Throws `<field>: scheme "x" is not supported (http or https)` for any other scheme, `<field>: "…" is not a URL` for no URL. */
 export function checkHttpScheme(url: string, field: string): void {
-  const scheme = new URL(url).protocol;
+  const scheme = parseUrl(url, field).protocol;
   if (scheme !== 'http:' && scheme !== 'https:') throw new Error(`${field}: scheme "${scheme.slice(0, -1)}" is not supported (http or https)`);
 }
 
