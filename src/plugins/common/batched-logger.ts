@@ -21,6 +21,7 @@ import type { Plugin, PluginContext, PrepareEnv, StreamSession } from '../../con
 import { logger } from '../../core/logger.js';
 import { counter } from '../../observability/metrics.js';
 import { BATCH_PROCESSOR_PROPERTIES, BatchProcessor, batchOptionsOf, drainWithin, type BatchConf, type BatchProcessorLog, type DropReason } from './batch-processor.js';
+import { WarnThrottle } from './warn-throttle.js';
 import {
   LOGGER_COMMON_PROPERTIES, LOGGER_METADATA_SCHEMA, checkLoggerMetadata, logEntry, pickLogFormat, prepareLogCapture,
   responseBodyCaptureHandlers, type CompiledLogFormat, type LogCapture, type LoggerCommonConf,
@@ -105,21 +106,39 @@ export function countDropped(plugin: string, entries: number, reason: LoggerDrop
 }
 
 const DROP_WARN_INTERVAL_MS = 10_000;
-const lastDropWarning = new Map<string, number>();
+
+/** What a plugin dropped for one reason since its last warning about it. */
+interface DropTally { entries: number; detail: string; readonly throttle: WarnThrottle }
+const dropTallies = new Map<string, DropTally>();
 
 /**
  * Entries a sink gave up on itself (the server refused them, or they exceed what the
  * transport can carry): counted, and warned about at most once per 10 s per plugin and
- * reason (a flood of them must not become a flood of log lines).
+ * reason, the entries since the last warning summed (a flood of them must not become a
+ * flood of log lines).
  */
 export function reportDropped(plugin: string, entries: number, reason: 'rejected' | 'too_large', detail: string): void {
   if (entries <= 0) return;
   countDropped(plugin, entries, reason);
   const key = `${plugin}\0${reason}`;
-  const now = Date.now();
-  if (now - (lastDropWarning.get(key) ?? -Infinity) < DROP_WARN_INTERVAL_MS) return;
-  lastDropWarning.set(key, now);
-  logger().warn({ plugin, dropped: entries, reason }, `${entries} log entries dropped: ${detail}`);
+  let tally = dropTallies.get(key);
+  if (tally === undefined) {
+    const t: DropTally = {
+      entries: 0,
+      detail: '',
+      throttle: new WarnThrottle(DROP_WARN_INTERVAL_MS, () => {
+        if (t.entries === 0) return false;
+        logger().warn({ plugin, dropped: t.entries, reason }, `${t.entries} log entries dropped: ${t.detail}`);
+        t.entries = 0;
+        return true;
+      }),
+    };
+    tally = t;
+    dropTallies.set(key, t);
+  }
+  tally.entries += entries;
+  tally.detail = detail;
+  tally.throttle.due();
 }
 
 /** A batch as APISIX's loggers encode it: the one object when `batch_max_size` is 1, else a JSON array. */
