@@ -1,4 +1,4 @@
-// What the loggers that POST batches to an HTTP API (loki-logger, elasticsearch-logger)
+// What the loggers that POST batches to an HTTP API (http-logger, loki-logger, elasticsearch-logger)
 // share: their endpoint list taken in turn, the scheme check, and one bounded POST whose
 // failure names the server and its answer (never the request's headers: they may carry
 // credentials).
