@@ -96,6 +96,23 @@ test('batches sent while the version is being read wait for it: each carries the
   }
 });
 
+test('several endpoint_addrs are taken in turn, batch by batch', async () => {
+  const one = await startFakeElasticsearch();
+  const two = await startFakeElasticsearch();
+  try {
+    const p = prepareWith(plugin, { endpoint_addrs: [one.url, two.url], field, batch_max_size: 1, log_format: { u: '$uri' } });
+    for (const uri of ['/1', '/2', '/3']) {
+      plugin.log!(p, createTestContext({ uri }));
+      await until(() => one.bulks.length + two.bulks.length === Number(uri.slice(1)));
+    }
+    assert.deepEqual(one.bulks.flatMap((b) => b.docs), [{ u: '/1' }, { u: '/3' }]);
+    assert.deepEqual(two.bulks.flatMap((b) => b.docs), [{ u: '/2' }]);
+  } finally {
+    await one.close();
+    await two.close();
+  }
+});
+
 test('wrong credentials fail the batch (401), never the request', async () => {
   const es = await startFakeElasticsearch({ credentials: 'elastic:right' });
   try {
