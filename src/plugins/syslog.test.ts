@@ -1,6 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import plugin, { groupMessages, syslogHostname, syslogMessage } from './syslog.js';
+import { TcpConnectionPool } from './common/log-sockets.js';
 import type { StreamSession } from '../contracts/plugin.js';
 import { createTestContext, prepareWith, schemaError } from '../../test/helpers/plugin-context.js';
 import { startTcpLogServer, startUdpLogServer, until, expectBatchFailure } from '../../test/helpers/log-servers.js';
@@ -30,6 +31,33 @@ test('a batch is written in pieces of at most flush_limit bytes; messages over d
   assert.deepEqual(groupMessages([m(4), m(4), m(4)], 8, 100), { writes: [m(4) + m(4), m(4)], tooLarge: 0 });
   assert.deepEqual(groupMessages([m(20), m(4)], 8, 100), { writes: [m(20), m(4)], tooLarge: 0 });
   assert.deepEqual(groupMessages([m(4), m(200), m(4)], 8, 100), { writes: [m(4) + m(4)], tooLarge: 1 });
+});
+
+test('the sender writes in flush_limit pieces and leaves out messages over drop_limit (tcp and udp)', async (t) => {
+  const tcp = await startTcpLogServer();
+  const udp = await startUdpLogServer();
+  // what the pool is asked to write, piece by piece (TCP does not keep write boundaries)
+  const writes: string[] = [];
+  const send = TcpConnectionPool.prototype.send;
+  t.mock.method(TcpConnectionPool.prototype, 'send', function (this: TcpConnectionPool, data: string | Buffer) {
+    writes.push(String(data));
+    return send.call(this, data);
+  });
+  try {
+    const m = (n: number): string => `${'x'.repeat(n - 1)}\n`;
+    const limits = { flush_limit: 10, drop_limit: 50 };
+    const viaTcp = prepareWith(plugin, { host: '127.0.0.1', port: tcp.port, ...limits });
+    await viaTcp.sink.send([m(6), m(6), m(60), m(4)]);
+    assert.deepEqual(writes, [m(6), m(6) + m(4)]);
+    const viaUdp = prepareWith(plugin, { host: '127.0.0.1', port: udp.port, sock_type: 'udp', ...limits });
+    await viaUdp.sink.send([m(30), m(60), m(52), m(51)]);
+    await until(() => udp.datagrams.length === 2);
+    assert.deepEqual(udp.datagrams.map((d) => d.length), [29, 50], 'sent without the LF; over drop_limit left out');
+  } finally {
+    await plugin.destroy!();
+    await tcp.close();
+    await udp.close();
+  }
 });
 
 test('tcp: messages are LF-framed on a kept-alive connection, reused by the next batch', async () => {
