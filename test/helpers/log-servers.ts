@@ -22,6 +22,8 @@ export interface TcpLogServer {
   connections: TcpConnectionLog[];
   /** Connections accepted (handshake done, for TLS), closed or not. */
   accepted(): number;
+  /** Everything received so far on every connection, open ones included (a kept-alive client never closes). */
+  received(): string;
   close(): Promise<void>;
 }
 
@@ -29,12 +31,13 @@ export interface TcpLogServer {
 export function startTcpLogServer(opts: { tls?: TestCert } = {}): Promise<TcpLogServer> {
   const connections: TcpConnectionLog[] = [];
   const open = new Set<Socket>();
+  const all: Buffer[] = [];
   let accepted = 0;
   const onSocket = (socket: Socket): void => {
     accepted++;
     open.add(socket);
     const chunks: Buffer[] = [];
-    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('data', (c: Buffer) => { chunks.push(c); all.push(c); });
     socket.on('error', () => socket.destroy());
     socket.on('end', () => {
       connections.push({ data: Buffer.concat(chunks).toString('utf8'), servername: (socket as TLSSocket).servername || undefined });
@@ -47,6 +50,7 @@ export function startTcpLogServer(opts: { tls?: TestCert } = {}): Promise<TcpLog
     port: (server.address() as AddressInfo).port,
     connections,
     accepted: () => accepted,
+    received: () => Buffer.concat(all).toString('utf8'),
     close: () => {
       for (const s of open) s.destroy();
       return new Promise((done) => server.close(() => done()));
