@@ -13,6 +13,21 @@ export function checkHttpScheme(url: string, field: string): void {
 }
 
 /**
+ * The `headers` field of a config, names lowercased. `reserved` maps a header the plugin
+ * sets itself to what sets it: such a header given here would be overridden, so it is
+ * refused, naming the field.
+ */
+export function checkedHeaders(given: Record<string, string> | undefined, reserved: ReadonlyMap<string, string>): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(given ?? {})) {
+    const from = reserved.get(name.toLowerCase());
+    if (from !== undefined) throw new Error(`headers.${name}: set from ${from}, not here`);
+    headers[name.toLowerCase()] = value;
+  }
+  return headers;
+}
+
+/**
  * A log server's addresses, used in turn: batches spread evenly, and the retry of a
  * failed batch goes to the next address (APISIX picks one at random per batch).
  */
