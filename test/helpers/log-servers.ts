@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import type { Plugin } from '../../src/contracts/plugin.js';
 import type { TestCert } from './certs.js';
 import { createTestContext, prepareWith } from './plugin-context.js';
+import { eventually } from './gateway.js';
 
 export interface TcpConnectionLog {
   /** Everything the connection carried, once the client closed it. */
@@ -90,10 +91,9 @@ export function startUdpLogServer(): Promise<UdpLogServer> {
   })));
 }
 
-/** Polls `cond` every 5 ms, at most 3 s. */
+/** Polls `cond` every 5 ms, at most 3 s (gateway.ts's `eventually`, the error naming what was awaited). */
 export async function until(cond: () => boolean, what = 'condition'): Promise<void> {
-  for (let i = 0; i < 600 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
-  if (!cond()) throw new Error(`${what} not met in time`);
+  await eventually(cond, 600, 5).catch(() => { throw new Error(`${what} not met in time`); });
 }
 
 /**
