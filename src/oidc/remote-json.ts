@@ -5,6 +5,7 @@
 // not retried for RETRY_AFTER_FAILURE_MS, so a dead provider costs one request per
 // cooldown rather than one per client request.
 import { request, type Dispatcher } from 'undici';
+import { withDeadline } from '../core/deadline.js';
 import { proxyDispatcher, type ProxyOpts } from './outbound-proxy.js';
 
 export interface FetchPolicy {
@@ -39,25 +40,27 @@ export async function providerRequest(url: string, policy: FetchPolicy,
     body = new URLSearchParams(init.form).toString();
     headers['content-type'] = 'application/x-www-form-urlencoded';
   }
-  const timeout = AbortSignal.timeout(policy.timeoutMs);
-  const res = await request(url, {
-    method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, body,
-    dispatcher: proxyDispatcher(new URL(url), policy.proxy, policy.sslVerify ?? true) ?? policy.dispatcher,
-    headersTimeout: policy.timeoutMs, bodyTimeout: policy.timeoutMs,
-    signal: init.signal !== undefined ? AbortSignal.any([init.signal, timeout]) : timeout,
-  });
-  const parts: Buffer[] = [];
-  let received = 0;
-  for await (const part of res.body as AsyncIterable<Buffer>) {
-    if ((received += part.length) > MAX_PROVIDER_REPLY_BYTES) {
-      res.body.destroy();
-      throw new Error(`reply from ${url} over ${MAX_PROVIDER_REPLY_BYTES} bytes`);
+  // the deadline covers reading the reply too; it is released as soon as the call ends
+  const reply = await withDeadline(policy.timeoutMs, async (signal) => {
+    const res = await request(url, {
+      method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, body,
+      dispatcher: proxyDispatcher(new URL(url), policy.proxy, policy.sslVerify ?? true) ?? policy.dispatcher,
+      headersTimeout: policy.timeoutMs, bodyTimeout: policy.timeoutMs, signal,
+    });
+    const read: Buffer[] = [];
+    let received = 0;
+    for await (const part of res.body as AsyncIterable<Buffer>) {
+      if ((received += part.length) > MAX_PROVIDER_REPLY_BYTES) {
+        res.body.destroy();
+        throw new Error(`reply from ${url} over ${MAX_PROVIDER_REPLY_BYTES} bytes`);
+      }
+      read.push(part);
     }
-    parts.push(part);
-  }
+    return { status: res.statusCode, read };
+  }, init.signal);
   let json: unknown;
-  try { json = JSON.parse(Buffer.concat(parts).toString('utf8')); } catch { json = undefined; }
-  return { status: res.statusCode, json };
+  try { json = JSON.parse(Buffer.concat(reply.read).toString('utf8')); } catch { json = undefined; }
+  return { status: reply.status, json };
 }
 
 /** A document fetched without checking certificates is never served to a caller that checks them. */

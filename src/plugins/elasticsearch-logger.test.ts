@@ -82,6 +82,37 @@ test('against a 6.x server: version read once, _type sent, basic auth; refused d
   }
 });
 
+test('batches sent while the version is being read wait for it: each carries the 6.x _type', async () => {
+  const es = await startFakeElasticsearch({ version: '6.8.23', versionDelayMs: 150 });
+  try {
+    const p = prepareWith(plugin, { endpoint_addrs: [es.url], field });
+    const entry = (uri: string): { index: string; doc: Record<string, unknown> } => ({ index: 'logs', doc: { uri } });
+    await Promise.all([p.sink.send([entry('/a')]), p.sink.send([entry('/b')])]);
+    assert.equal(es.versionChecks, 1);
+    assert.equal(es.bulks.length, 2);
+    for (const bulk of es.bulks) assert.deepEqual(bulk.actions, [{ op: 'create', _index: 'logs', _type: '_doc' }]);
+  } finally {
+    await es.close();
+  }
+});
+
+test('several endpoint_addrs are taken in turn, batch by batch', async () => {
+  const one = await startFakeElasticsearch();
+  const two = await startFakeElasticsearch();
+  try {
+    const p = prepareWith(plugin, { endpoint_addrs: [one.url, two.url], field, batch_max_size: 1, log_format: { u: '$uri' } });
+    for (const uri of ['/1', '/2', '/3']) {
+      plugin.log!(p, createTestContext({ uri }));
+      await until(() => one.bulks.length + two.bulks.length === Number(uri.slice(1)));
+    }
+    assert.deepEqual(one.bulks.flatMap((b) => b.docs), [{ u: '/1' }, { u: '/3' }]);
+    assert.deepEqual(two.bulks.flatMap((b) => b.docs), [{ u: '/2' }]);
+  } finally {
+    await one.close();
+    await two.close();
+  }
+});
+
 test('wrong credentials fail the batch (401), never the request', async () => {
   const es = await startFakeElasticsearch({ credentials: 'elastic:right' });
   try {

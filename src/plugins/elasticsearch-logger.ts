@@ -6,7 +6,7 @@ import {
   batchedLoggerSchema, defineBatchedLogger, defaultEntry, reportDropped, type BatchedLoggerPrepared, type LogRecord, type LogSink,
 } from './common/batched-logger.js';
 import { poolFor, type ServicePool } from './common/http-client.js';
-import { EndpointRotation, checkHttpScheme, postLog } from './common/log-http.js';
+import { EndpointRotation, checkHttpScheme, checkedHeaders, postLog } from './common/log-http.js';
 import { HEADER_NAME_SCHEMA, HEADER_TEXT_SCHEMA } from './common/headers.js';
 import { compileVarTemplate } from './common/var-template.js';
 
@@ -151,13 +151,22 @@ const VERSION_RETRY_MS = 60_000;
 class VersionProbe {
   major: number | undefined;
   private lastTry = -Infinity;
+  /** The check in flight: every batch waits for it, or one sent meanwhile would go without `_type`. */
+  private probing: Promise<void> | undefined;
 
   constructor(private readonly pool: ServicePool, private readonly headers: Record<string, string>, private readonly timeoutMs: number) {}
 
   /** Reads the major version from the endpoint's root (once; a failure is tried again a minute later). */
-  async check(endpoint: string): Promise<void> {
-    if (this.major !== undefined || Date.now() - this.lastTry < VERSION_RETRY_MS) return;
-    this.lastTry = Date.now();
+  check(endpoint: string): Promise<void> {
+    if (this.major !== undefined) return Promise.resolve();
+    if (this.probing === undefined && Date.now() - this.lastTry >= VERSION_RETRY_MS) {
+      this.lastTry = Date.now();
+      this.probing = this.read(endpoint).finally(() => { this.probing = undefined; });
+    }
+    return this.probing ?? Promise.resolve();
+  }
+
+  private async read(endpoint: string): Promise<void> {
     try {
       const reply = await postLog(this.pool, { url: endpoint, method: 'GET', headers: this.headers, timeoutMs: this.timeoutMs, server: 'elasticsearch', ok: (s) => s === 200 });
       const number = (JSON.parse(reply ?? '') as { version?: { number?: unknown } }).version?.number;
@@ -169,16 +178,14 @@ class VersionProbe {
   }
 }
 
-function checkedHeaders(conf: ElasticsearchLoggerConf): Record<string, string> {
-  const headers: Record<string, string> = {};
+/** Headers a config's `headers` may not set: the body's type, and the credentials when `auth` is set. */
+const BULK_HEADERS = new Map([['content-type', 'the NDJSON bulk body']]);
+const BULK_HEADERS_WITH_AUTH = new Map([...BULK_HEADERS, ['authorization', 'auth']]);
+
+function requestHeaders(conf: ElasticsearchLoggerConf): Record<string, string> {
+  const headers = checkedHeaders(conf.headers, conf.auth !== undefined ? BULK_HEADERS_WITH_AUTH : BULK_HEADERS);
   if (conf.auth !== undefined) {
     headers.authorization = `Basic ${Buffer.from(`${conf.auth.username}:${conf.auth.password}`).toString('base64')}`;
-  }
-  for (const [name, value] of Object.entries(conf.headers ?? {})) {
-    const lower = name.toLowerCase();
-    if (lower === 'content-type') throw new Error(`headers.${name}: the bulk body is always application/x-ndjson`);
-    if (lower === 'authorization' && conf.auth !== undefined) throw new Error(`headers.${name}: set from auth, not both`);
-    headers[lower] = value;
   }
   return headers;
 }
@@ -225,7 +232,7 @@ export default defineBatchedLogger<ElasticsearchLoggerConf, EsSink, EsEntry>({
   sink(conf) {
     const endpoints = new EndpointRotation(endpointsOf(conf));
     const index = compileIndex(conf.field.index);
-    const headers = checkedHeaders(conf);
+    const headers = requestHeaders(conf);
     const bulkHeaders = { ...headers, 'content-type': 'application/x-ndjson', accept: 'application/json' };
     const timeoutMs = conf.timeout * 1000;
     const pool = poolFor({ ssl_verify: conf.ssl_verify, keepalive: true, keepalive_timeout: 60_000, keepalive_pool: 5 });

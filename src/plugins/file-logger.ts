@@ -5,8 +5,8 @@ import { definePlugin } from '../plugin-runtime/define-plugin.js';
 import { logger } from '../core/logger.js';
 import type { CompiledExpr } from '../core/expr/index.js';
 import {
-  LOGGER_COMMON_PROPERTIES, LOGGER_METADATA_SCHEMA, ResponseBodyCapture, checkLoggerMetadata, logEntry, pickLogFormat,
-  responseBodyCaptureHandlers, RequestBodyCapture, compileCheckedExpr, type CompiledLogFormat, type LoggerCommonConf,
+  LOGGER_COMMON_PROPERTIES, LOGGER_METADATA_SCHEMA, checkLoggerMetadata, logEntry, pickLogFormat, prepareLogCapture,
+  responseBodyCaptureHandlers, compileCheckedExpr, type CompiledLogFormat, type LogCapture, type LoggerCommonConf,
 } from './common/log-util.js';
 
 // APISIX's file-logger: after the response, one JSON line per request appended to `path`.
@@ -29,12 +29,9 @@ export interface FileLoggerConf extends LoggerCommonConf {
   match?: unknown[];
 }
 
-export interface FileLoggerPrepared {
+export interface FileLoggerPrepared extends LogCapture {
   path: string;
   format: CompiledLogFormat | undefined;
-  capture: ResponseBodyCapture | undefined;
-  /** `include_req_body`: reads the request body in access so the entry can carry it. */
-  reqCapture: RequestBodyCapture | undefined;
   match: CompiledExpr | undefined;
 }
 
@@ -218,11 +215,11 @@ export default definePlugin<FileLoggerConf, FileLoggerPrepared>({
   checkMetadata: checkLoggerMetadata,
 
   prepare(conf, env) {
+    const format = pickLogFormat(conf.log_format, env.metadata);
     return {
       path: confinedLogPath(conf.path),
-      format: pickLogFormat(conf.log_format, env.metadata),
-      capture: conf.include_resp_body === true ? new ResponseBodyCapture('file-logger', conf) : undefined,
-      reqCapture: conf.include_req_body === true ? new RequestBodyCapture('file-logger', conf) : undefined,
+      format,
+      ...prepareLogCapture('file-logger', conf, format),
       match: compileCheckedExpr(conf.match, 'match'),
     };
   },

@@ -1,10 +1,9 @@
-import { withDeadline } from '../core/deadline.js';
-import { Agent, request } from 'undici';
 import { LOGGER_COMMON_PROPERTIES, type LoggerCommonConf } from './common/log-util.js';
 import { BATCH_PROCESSOR_PROPERTIES, type BatchConf } from './common/batch-processor.js';
 import { defineBatchedLogger, jsonBatch, type BatchedLoggerPrepared, type LogRecord, type LogSink } from './common/batched-logger.js';
 import { HEADER_TEXT_SCHEMA } from './common/headers.js';
-import { checkHttpScheme } from './common/log-http.js';
+import { checkHttpScheme, postLog } from './common/log-http.js';
+import { poolFor, type ServicePool } from './common/http-client.js';
 
 // APISIX's http-logger: after the response, the request's log entry goes into a batch
 // processor that POSTs batches as JSON to `uri` (a JSON array; one object when
@@ -26,12 +25,9 @@ export interface HttpLoggerConf extends LoggerCommonConf, BatchConf {
 
 export type HttpLoggerPrepared = BatchedLoggerPrepared<HttpLoggerConf, LogSink>;
 
-// One pool per TLS policy for every logger instance of this worker.
-let verifying: Agent | undefined;
-let trusting: Agent | undefined;
-function agentFor(sslVerify: boolean): Agent {
-  if (sslVerify) return verifying ??= new Agent({ keepAliveTimeout: 10_000, connections: 16 });
-  return trusting ??= new Agent({ keepAliveTimeout: 10_000, connections: 16, connect: { rejectUnauthorized: false } });
+/** Idle connections are kept 10 s, at most 16 per log server, in one pool per TLS policy for every instance of this worker. */
+function poolOf(sslVerify: boolean): ServicePool {
+  return poolFor({ ssl_verify: sslVerify, keepalive: true, keepalive_timeout: 10_000, keepalive_pool: 16 });
 }
 
 /** The request body of one batch, as APISIX builds it. */
@@ -47,13 +43,8 @@ async function post(conf: HttpLoggerConf, entries: LogRecord[]): Promise<void> {
   const { body, contentType } = encodeBatch(conf, entries);
   const headers: Record<string, string> = { 'content-type': contentType };
   if (conf.auth_header !== undefined) headers.authorization = conf.auth_header;
-  const ms = conf.timeout * 1000;
-  const status = await withDeadline(ms, async (signal) => {
-    const res = await request(conf.uri, { method: 'POST', headers, body, dispatcher: agentFor(conf.ssl_verify), headersTimeout: ms, bodyTimeout: ms, signal });
-    await res.body.dump();
-    return res.statusCode;
-  });
-  if (status >= 400) throw new Error(`server returned status code[${status}] host[${new URL(conf.uri).host}]`);
+  // any status under 400 counts as accepted (APISIX's http-logger), redirects included
+  await postLog(poolOf(conf.ssl_verify), { url: conf.uri, headers, body, timeoutMs: conf.timeout * 1000, server: 'http', ok: (s) => s < 400 });
 }
 
 export default defineBatchedLogger<HttpLoggerConf, LogSink>({

@@ -178,6 +178,8 @@ export default defineBatchedLogger<KafkaLoggerConf, LogSink<KafkaLogEntry>, Kafk
     };
   },
 
+  logsRawRequest: (conf) => conf.meta_format === 'origin',
+
   entry(p: KafkaLoggerPrepared, ctx) {
     return p.conf.meta_format === 'origin' ? originalRequest(ctx, p.reqCapture) : defaultEntry(p, ctx);
   },

@@ -115,3 +115,12 @@ test('the default entry: route_id "no-matched" without a route; a refused push i
   assert.equal(entry.route_id, 'no-matched');
   assert.equal(entry.request.uri, '/lost');
 });
+
+test('endpoint_uri: the push goes to that path (a leading slash added when missing)', async () => {
+  pushes.length = 0;
+  const p = prepareWith(plugin, { endpoint_addrs: [a.url], endpoint_uri: 'custom/api/push', batch_max_size: 1, log_format: { u: '$uri' } });
+  plugin.log!(p, createTestContext({ uri: '/custom' }));
+  await until(() => pushes.length === 1);
+  assert.deepEqual([pushes[0]!.req.method, pushes[0]!.req.url], ['POST', '/custom/api/push']);
+  assert.equal(JSON.parse((JSON.parse(pushes[0]!.req.body.toString()) as Push).streams[0]!.values[0]![1]).u, '/custom');
+});

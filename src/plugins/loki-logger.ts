@@ -4,7 +4,7 @@ import type { LoggerCommonConf } from './common/log-util.js';
 import type { BatchConf } from './common/batch-processor.js';
 import { batchedLoggerSchema, defineBatchedLogger, defaultEntry, type BatchedLoggerPrepared, type LogRecord, type LogSink } from './common/batched-logger.js';
 import { KEEPALIVE_FIELDS, poolFor } from './common/http-client.js';
-import { EndpointRotation, checkHttpScheme, postLog } from './common/log-http.js';
+import { EndpointRotation, checkHttpScheme, checkedHeaders, postLog } from './common/log-http.js';
 import { HEADER_NAME_SCHEMA, HEADER_TEXT_SCHEMA } from './common/headers.js';
 import { compileVarTemplate, type VarTemplate } from './common/var-template.js';
 
@@ -109,12 +109,7 @@ export default defineBatchedLogger<LokiLoggerConf, LokiSink, LokiEntry>({
       checkVariables(t.variables, `log_labels.${name}`);
       return [name, t] as const;
     });
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(conf.headers ?? {})) {
-      const from = RESERVED_HEADERS.get(name.toLowerCase());
-      if (from !== undefined) throw new Error(`headers.${name}: set from ${from}, not here`);
-      headers[name.toLowerCase()] = value;
-    }
+    const headers = checkedHeaders(conf.headers, RESERVED_HEADERS);
     headers['x-scope-orgid'] = conf.tenant_id;
     headers['content-type'] = 'application/json';
     const endpoints = new EndpointRotation(conf.endpoint_addrs.map((a) => a.replace(/\/+$/, '')));

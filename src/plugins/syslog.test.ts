@@ -1,6 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import plugin, { groupMessages, syslogHostname, syslogMessage } from './syslog.js';
+import { TcpConnectionPool } from './common/log-sockets.js';
 import type { StreamSession } from '../contracts/plugin.js';
 import { createTestContext, prepareWith, schemaError } from '../../test/helpers/plugin-context.js';
 import { startTcpLogServer, startUdpLogServer, until, expectBatchFailure } from '../../test/helpers/log-servers.js';
@@ -18,18 +19,48 @@ test('declares statistics 401 with APISIX\'s fields and defaults', () => {
   assert.throws(() => prepareWith(plugin, { host: 'h', port: 514, sock_type: 'udp', tls: true }), /tls: syslog over UDP cannot use TLS/);
 });
 
-test('an RFC 5424 message: PRI 46, version 1, UTC timestamp, host, apisix, pid, no MSGID or SD, the JSON, LF', () => {
+test('an RFC 5424 message: PRI 46, version 1, UTC timestamp, host, apisix, pid, no MSGID or SD, the JSON', () => {
   assert.equal(syslogMessage('example.com', '{"a":1}', new Date(Date.UTC(2024, 0, 2, 3, 4, 5, 678))),
-    `<46>1 2024-01-02T03:04:05.678Z example.com apisix ${process.pid} - - {"a":1}\n`);
+    `<46>1 2024-01-02T03:04:05.678Z example.com apisix ${process.pid} - - {"a":1}`);
   assert.equal(syslogHostname('api.example.com'), 'api.example.com');
   for (const bad of [undefined, '', 'has space', 'x'.repeat(256), 'naïve']) assert.equal(syslogHostname(bad), '-');
 });
 
-test('a batch is written in pieces of at most flush_limit bytes; messages over drop_limit are left out', () => {
-  const m = (n: number): string => `${'x'.repeat(n - 1)}\n`;
-  assert.deepEqual(groupMessages([m(4), m(4), m(4)], 8, 100), { writes: [m(4) + m(4), m(4)], tooLarge: 0 });
-  assert.deepEqual(groupMessages([m(20), m(4)], 8, 100), { writes: [m(20), m(4)], tooLarge: 0 });
-  assert.deepEqual(groupMessages([m(4), m(200), m(4)], 8, 100), { writes: [m(4) + m(4)], tooLarge: 1 });
+test('a batch is written LF-framed in pieces of at most flush_limit bytes; messages over drop_limit are left out', () => {
+  // m(n): a message of n bytes once framed
+  const m = (n: number): string => 'x'.repeat(n - 1);
+  const f = (n: number): string => `${m(n)}\n`;
+  assert.deepEqual(groupMessages([m(4), m(4), m(4)], 8, 100), { writes: [f(4) + f(4), f(4)], tooLarge: 0 });
+  assert.deepEqual(groupMessages([m(20), m(4)], 8, 100), { writes: [f(20), f(4)], tooLarge: 0 });
+  assert.deepEqual(groupMessages([m(4), m(200), m(4)], 8, 100), { writes: [f(4) + f(4)], tooLarge: 1 });
+  assert.deepEqual(groupMessages([m(101)], 8, 100), { writes: [], tooLarge: 1 }, 'the LF counts');
+});
+
+test('the sender writes in flush_limit pieces and leaves out messages over drop_limit (tcp and udp)', async (t) => {
+  const tcp = await startTcpLogServer();
+  const udp = await startUdpLogServer();
+  // what the pool is asked to write, piece by piece (TCP does not keep write boundaries)
+  const writes: string[] = [];
+  const send = TcpConnectionPool.prototype.send;
+  t.mock.method(TcpConnectionPool.prototype, 'send', function (this: TcpConnectionPool, data: string | Buffer) {
+    writes.push(String(data));
+    return send.call(this, data);
+  });
+  try {
+    const m = (n: number): string => 'x'.repeat(n);
+    const limits = { flush_limit: 10, drop_limit: 50 };
+    const viaTcp = prepareWith(plugin, { host: '127.0.0.1', port: tcp.port, ...limits });
+    await viaTcp.sink.send([m(5), m(5), m(60), m(3)]);
+    assert.deepEqual(writes, [`${m(5)}\n`, `${m(5)}\n${m(3)}\n`]);
+    const viaUdp = prepareWith(plugin, { host: '127.0.0.1', port: udp.port, sock_type: 'udp', ...limits });
+    await viaUdp.sink.send([m(29), m(60), m(51), m(50)]);
+    await until(() => udp.datagrams.length === 2);
+    assert.deepEqual(udp.datagrams.map((d) => d.length), [29, 50], 'a datagram has no LF; over drop_limit left out');
+  } finally {
+    await plugin.destroy!();
+    await tcp.close();
+    await udp.close();
+  }
 });
 
 test('tcp: messages are LF-framed on a kept-alive connection, reused by the next batch', async () => {

@@ -46,14 +46,15 @@ export function syslogHostname(host: unknown): string {
   return typeof host === 'string' && /^[\x21-\x7e]{1,255}$/.test(host) ? host : '-';
 }
 
-/** One RFC 5424 message, LF-terminated (the TCP framing; UDP sends it without the LF). */
+/** One RFC 5424 message, unframed: TCP adds the LF that ends it, UDP sends it as the datagram. */
 export function syslogMessage(hostname: string, msg: string, at = new Date()): string {
-  return `<${PRI}>1 ${at.toISOString()} ${hostname} ${APP_NAME} ${process.pid} - - ${msg}\n`;
+  return `<${PRI}>1 ${at.toISOString()} ${hostname} ${APP_NAME} ${process.pid} - - ${msg}`;
 }
 
 /**
- * A batch's messages grouped into writes of at most `flushLimit` bytes (a message longer
- * than that goes alone); messages over `dropLimit` bytes are left out and counted.
+ * A batch's messages, each framed by its LF, grouped into writes of at most `flushLimit`
+ * bytes (a message longer than that goes alone); messages over `dropLimit` bytes (framed)
+ * are left out and counted.
  */
 export function groupMessages(messages: readonly string[], flushLimit: number, dropLimit: number): { writes: string[]; tooLarge: number } {
   const writes: string[] = [];
@@ -61,7 +62,7 @@ export function groupMessages(messages: readonly string[], flushLimit: number, d
   let current = '';
   let currentBytes = 0;
   for (const m of messages) {
-    const bytes = Buffer.byteLength(m);
+    const bytes = Buffer.byteLength(m) + 1;
     if (bytes > dropLimit) {
       tooLarge++;
       continue;
@@ -71,7 +72,7 @@ export function groupMessages(messages: readonly string[], flushLimit: number, d
       current = '';
       currentBytes = 0;
     }
-    current += m;
+    current += `${m}\n`;
     currentBytes += bytes;
   }
   if (currentBytes > 0) writes.push(current);
@@ -85,6 +86,8 @@ function poolFor(target: TcpTarget, size: number): TcpConnectionPool {
   const key = JSON.stringify([target.host, target.port, target.tls, target.timeoutMs, size]);
   let pool = pools.get(key);
   if (pool === undefined) {
+    // settings no route uses any more must not pile up: a pool whose connections all closed (60 s idle) goes
+    for (const [k, p] of pools) if (p.empty) pools.delete(k);
     pool = new TcpConnectionPool(target, size, 60_000, 'syslog');
     pools.set(key, pool);
   }
@@ -102,7 +105,7 @@ function sendUdp(conf: SyslogConf, target: TcpTarget, messages: string[]): Promi
   const limit = Math.min(conf.drop_limit, MAX_UDP_PAYLOAD);
   const datagrams: Buffer[] = [];
   for (const m of messages) {
-    const d = Buffer.from(m.endsWith('\n') ? m.slice(0, -1) : m);
+    const d = Buffer.from(m);
     if (d.length <= limit) datagrams.push(d);
   }
   reportDropped('syslog', messages.length - datagrams.length, 'too_large', `a message is over ${limit} bytes (drop_limit, or a UDP datagram's size)`);

@@ -47,7 +47,8 @@ export function parseBulk(body: string): { actions: BulkAction[]; docs: Record<s
   return { actions, docs };
 }
 
-export async function startFakeElasticsearch(opts: { version?: string; credentials?: string } = {}): Promise<FakeElasticsearch> {
+/** `versionDelayMs`: how long `GET /` takes to answer (a cluster slow to tell its version). */
+export async function startFakeElasticsearch(opts: { version?: string; credentials?: string; versionDelayMs?: number } = {}): Promise<FakeElasticsearch> {
   const bulks: BulkRequest[] = [];
   const refuseNext = new Set<number>();
   let versionChecks = 0;
@@ -64,7 +65,9 @@ export async function startFakeElasticsearch(opts: { version?: string; credentia
     }
     if (req.method === 'GET' && req.url === '/') {
       versionChecks++;
-      json(200, { name: 'fake', cluster_name: 'test', version: { number: opts.version ?? '8.13.0' }, tagline: 'You Know, for Search' });
+      const answer = (): void => json(200, { name: 'fake', cluster_name: 'test', version: { number: opts.version ?? '8.13.0' }, tagline: 'You Know, for Search' });
+      if (opts.versionDelayMs === undefined) answer();
+      else setTimeout(answer, opts.versionDelayMs);
       return;
     }
     if (req.method !== 'POST' || req.url !== '/_bulk') {

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import type { Plugin } from '../../src/contracts/plugin.js';
 import type { TestCert } from './certs.js';
 import { createTestContext, prepareWith } from './plugin-context.js';
+import { eventually } from './gateway.js';
 
 export interface TcpConnectionLog {
   /** Everything the connection carried, once the client closed it. */
@@ -22,6 +23,8 @@ export interface TcpLogServer {
   connections: TcpConnectionLog[];
   /** Connections accepted (handshake done, for TLS), closed or not. */
   accepted(): number;
+  /** Everything received so far on every connection, open ones included (a kept-alive client never closes). */
+  received(): string;
   close(): Promise<void>;
 }
 
@@ -29,12 +32,13 @@ export interface TcpLogServer {
 export function startTcpLogServer(opts: { tls?: TestCert } = {}): Promise<TcpLogServer> {
   const connections: TcpConnectionLog[] = [];
   const open = new Set<Socket>();
+  const all: Buffer[] = [];
   let accepted = 0;
   const onSocket = (socket: Socket): void => {
     accepted++;
     open.add(socket);
     const chunks: Buffer[] = [];
-    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('data', (c: Buffer) => { chunks.push(c); all.push(c); });
     socket.on('error', () => socket.destroy());
     socket.on('end', () => {
       connections.push({ data: Buffer.concat(chunks).toString('utf8'), servername: (socket as TLSSocket).servername || undefined });
@@ -47,6 +51,7 @@ export function startTcpLogServer(opts: { tls?: TestCert } = {}): Promise<TcpLog
     port: (server.address() as AddressInfo).port,
     connections,
     accepted: () => accepted,
+    received: () => Buffer.concat(all).toString('utf8'),
     close: () => {
       for (const s of open) s.destroy();
       return new Promise((done) => server.close(() => done()));
@@ -86,10 +91,9 @@ export function startUdpLogServer(): Promise<UdpLogServer> {
   })));
 }
 
-/** Polls `cond` every 5 ms, at most 3 s. */
+/** Polls `cond` every 5 ms, at most 3 s (gateway.ts's `eventually`, the error naming what was awaited). */
 export async function until(cond: () => boolean, what = 'condition'): Promise<void> {
-  for (let i = 0; i < 600 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
-  if (!cond()) throw new Error(`${what} not met in time`);
+  await eventually(cond, 600, 5).catch(() => { throw new Error(`${what} not met in time`); });
 }
 
 /**

@@ -3,6 +3,8 @@
 // call goes to a URL built from the address fields, and the service name only labels it.
 // These build that URL, throwing an error naming the field when the fields give none.
 
+import { parseHttpUrl } from '../../core/http-url.js';
+
 export interface ServiceAddress {
   /** The URL to POST to. */
   url: string;
@@ -49,15 +51,4 @@ export function providerDomainAddress(domain: string, defaultPath: string): Serv
   if (/^https?:\/\//i.test(domain)) return { url: parseHttpUrl(domain, 'provider.domain').toString() };
   if (domain === '' || /[/?#\s]/.test(domain)) throw new Error(`provider.domain: "${domain}" is not a host name (or an http(s) URL)`);
   return { url: `https://${domain}${defaultPath}` };
-}
-
-function parseHttpUrl(text: string, field: string): URL {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new Error(`${field}: "${text}" is not a URL`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`${field}: "${text}" is not an http or https URL`);
-  return url;
 }

@@ -21,9 +21,10 @@ import type { Plugin, PluginContext, PrepareEnv, StreamSession } from '../../con
 import { logger } from '../../core/logger.js';
 import { counter } from '../../observability/metrics.js';
 import { BATCH_PROCESSOR_PROPERTIES, BatchProcessor, batchOptionsOf, drainWithin, type BatchConf, type BatchProcessorLog, type DropReason } from './batch-processor.js';
+import { WarnThrottle } from './warn-throttle.js';
 import {
-  LOGGER_COMMON_PROPERTIES, LOGGER_METADATA_SCHEMA, RequestBodyCapture, ResponseBodyCapture, checkLoggerMetadata, logEntry, pickLogFormat,
-  responseBodyCaptureHandlers, type CompiledLogFormat, type LoggerCommonConf,
+  LOGGER_COMMON_PROPERTIES, LOGGER_METADATA_SCHEMA, checkLoggerMetadata, logEntry, pickLogFormat, prepareLogCapture,
+  responseBodyCaptureHandlers, type CompiledLogFormat, type LogCapture, type LoggerCommonConf,
 } from './log-util.js';
 
 /** One log entry as the default entry builder makes it (APISIX's shape or a `log_format`). */
@@ -40,14 +41,11 @@ export interface LogSink<E = LogRecord> {
 }
 
 /** A prepared instance of a batched logger. */
-export interface BatchedLoggerPrepared<C, K extends LogSink<E>, E = LogRecord> {
+export interface BatchedLoggerPrepared<C, K extends LogSink<E>, E = LogRecord> extends LogCapture {
   readonly conf: C;
   readonly sink: K;
   /** The instance's `log_format`, else the plugin metadata's, else none (APISIX's default entry). */
   readonly format: CompiledLogFormat | undefined;
-  readonly capture: ResponseBodyCapture | undefined;
-  /** `include_req_body`: reads the request body in access so the entry can carry it. */
-  readonly reqCapture: RequestBodyCapture | undefined;
   /** Made at the first entry: prepare also runs when the Admin API only checks a config. */
   processor: BatchProcessor<E> | undefined;
 }
@@ -73,6 +71,11 @@ export interface BatchedLoggerSpec<C extends LoggerCommonConf & BatchConf, K ext
    * stream plugin whose `log` phase pushes it to the same kind of processor.
    */
   streamEntry?(p: BatchedLoggerPrepared<C, K, E>, session: StreamSession): E;
+  /**
+   * True when the instance's entries are the raw request (kafka-logger's `meta_format:
+   * origin`): its body is read for `include_req_body` whatever the format, the response's never.
+   */
+  logsRawRequest?(conf: C): boolean;
   /** Runs when the plugin's code is unloaded, after pending entries were drained (or given up on): close pools, clients. */
   close?(): void | Promise<void>;
 }
@@ -103,21 +106,39 @@ export function countDropped(plugin: string, entries: number, reason: LoggerDrop
 }
 
 const DROP_WARN_INTERVAL_MS = 10_000;
-const lastDropWarning = new Map<string, number>();
+
+/** What a plugin dropped for one reason since its last warning about it. */
+interface DropTally { entries: number; detail: string; readonly throttle: WarnThrottle }
+const dropTallies = new Map<string, DropTally>();
 
 /**
  * Entries a sink gave up on itself (the server refused them, or they exceed what the
  * transport can carry): counted, and warned about at most once per 10 s per plugin and
- * reason (a flood of them must not become a flood of log lines).
+ * reason, the entries since the last warning summed (a flood of them must not become a
+ * flood of log lines).
  */
 export function reportDropped(plugin: string, entries: number, reason: 'rejected' | 'too_large', detail: string): void {
   if (entries <= 0) return;
   countDropped(plugin, entries, reason);
   const key = `${plugin}\0${reason}`;
-  const now = Date.now();
-  if (now - (lastDropWarning.get(key) ?? -Infinity) < DROP_WARN_INTERVAL_MS) return;
-  lastDropWarning.set(key, now);
-  logger().warn({ plugin, dropped: entries, reason }, `${entries} log entries dropped: ${detail}`);
+  let tally = dropTallies.get(key);
+  if (tally === undefined) {
+    const t: DropTally = {
+      entries: 0,
+      detail: '',
+      throttle: new WarnThrottle(DROP_WARN_INTERVAL_MS, () => {
+        if (t.entries === 0) return false;
+        logger().warn({ plugin, dropped: t.entries, reason }, `${t.entries} log entries dropped: ${t.detail}`);
+        t.entries = 0;
+        return true;
+      }),
+    };
+    tally = t;
+    dropTallies.set(key, t);
+  }
+  tally.entries += entries;
+  tally.detail = detail;
+  tally.throttle.due();
 }
 
 /** A batch as APISIX's loggers encode it: the one object when `batch_max_size` is 1, else a JSON array. */
@@ -183,14 +204,8 @@ export function defineBatchedLogger<C extends LoggerCommonConf & BatchConf, K ex
         }
         return { conf, sink, format: pickLogFormat(conf.log_format, env.metadata, 'stream'), capture: undefined, reqCapture: undefined, processor: undefined };
       }
-      return {
-        conf,
-        sink,
-        format: pickLogFormat(conf.log_format, env.metadata),
-        capture: conf.include_resp_body === true ? new ResponseBodyCapture(spec.name, conf) : undefined,
-        reqCapture: conf.include_req_body === true ? new RequestBodyCapture(spec.name, conf) : undefined,
-        processor: undefined,
-      };
+      const format = pickLogFormat(conf.log_format, env.metadata);
+      return { conf, sink, format, ...prepareLogCapture(spec.name, conf, format, spec.logsRawRequest?.(conf)), processor: undefined };
     },
 
     ...responseBodyCaptureHandlers,

@@ -14,7 +14,8 @@
 // kafkajs retries internally once (a leader moved, a stale connection); its own log lines
 // go to debug: the warnings that matter are ours, one per interval.
 import kafkajs, { type KafkaConfig, type Producer, type SASLOptions } from 'kafkajs';
-import type { BatchProcessorLog } from './batch-processor.js';
+import { drainWithin, type BatchProcessorLog } from './batch-processor.js';
+import { WarnThrottle } from './warn-throttle.js';
 
 const { Kafka, Partitioners, logLevel } = kafkajs;
 
@@ -259,12 +260,7 @@ export class KafkaProducer {
     if (this.buffer.length > 0 && !this.closed) {
       this.firstBufferedAt = 0;
       this.schedule();
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
-        new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); timer.unref(); }),
-      ]);
-      clearTimeout(timer);
+      await drainWithin([{ drain: () => new Promise<void>((resolve) => this.idleWaiters.push(resolve)) }], ms);
     }
     this.closed = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
@@ -327,8 +323,7 @@ class FlushReport {
   private failures = 0;
   private dropped = 0;
   private lastError = '';
-  private lastWarnAt = -Infinity;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly throttle = new WarnThrottle(WARN_INTERVAL_MS, () => this.say());
 
   constructor(private readonly name: string, private readonly log: BatchProcessorLog) {}
 
@@ -336,16 +331,14 @@ class FlushReport {
     this.failures++;
     this.dropped += dropped;
     this.lastError = message;
-    const wait = this.lastWarnAt + WARN_INTERVAL_MS - Date.now();
-    if (wait <= 0) this.emit();
-    else this.timer ??= setTimeout(() => { this.timer = undefined; this.emit(); }, wait).unref();
+    this.throttle.due();
   }
 
-  private emit(): void {
-    if (this.failures === 0) return;
-    this.lastWarnAt = Date.now();
+  private say(): boolean {
+    if (this.failures === 0) return false;
     this.log.warn({ failed_attempts: this.failures, dropped: this.dropped, err: this.lastError },
       `${this.name} ${this.failures} failed send(s), last error: ${this.lastError}${this.dropped > 0 ? `; ${this.dropped} entries dropped` : ''}`);
     this.failures = this.dropped = 0;
+    return true;
   }
 }

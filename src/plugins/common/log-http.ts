@@ -1,14 +1,30 @@
-// What the loggers that POST batches to an HTTP API (loki-logger, elasticsearch-logger)
+// What the loggers that POST batches to an HTTP API (http-logger, loki-logger, elasticsearch-logger)
 // share: their endpoint list taken in turn, the scheme check, and one bounded POST whose
 // failure names the server and its answer (never the request's headers: they may carry
 // credentials).
 import { withDeadline } from '../../core/deadline.js';
+import { parseUrl } from '../../core/http-url.js';
 import { boundedBody, type ServicePool } from './http-client.js';
 
-/** Throws `<field>: scheme "x" is not supported (http or https)` for any other scheme. */
+/** Throws `<field>: scheme "x" is not supported (http or https)` for any other scheme, `<field>: "…" is not a URL` for no URL. */
 export function checkHttpScheme(url: string, field: string): void {
-  const scheme = new URL(url).protocol;
+  const scheme = parseUrl(url, field).protocol;
   if (scheme !== 'http:' && scheme !== 'https:') throw new Error(`${field}: scheme "${scheme.slice(0, -1)}" is not supported (http or https)`);
+}
+
+/**
+ * The `headers` field of a config, names lowercased. `reserved` maps a header the plugin
+ * sets itself to what sets it: such a header given here would be overridden, so it is
+ * refused, naming the field.
+ */
+export function checkedHeaders(given: Record<string, string> | undefined, reserved: ReadonlyMap<string, string>): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(given ?? {})) {
+    const from = reserved.get(name.toLowerCase());
+    if (from !== undefined) throw new Error(`headers.${name}: set from ${from}, not here`);
+    headers[name.toLowerCase()] = value;
+  }
+  return headers;
 }
 
 /**

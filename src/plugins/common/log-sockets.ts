@@ -129,27 +129,29 @@ export async function sendDatagrams(t: UdpTarget, datagrams: readonly Buffer[]):
 export function packJsonDatagrams(entries: readonly unknown[], single: boolean, max = MAX_UDP_PAYLOAD): { datagrams: Buffer[]; tooLarge: number } {
   const datagrams: Buffer[] = [];
   let tooLarge = 0;
-  let parts: Buffer[] = [];
+  // kept as text, measured in bytes: each datagram is encoded once
+  let parts: string[] = [];
   let size = 1; // "[" … "]" less the comma the first part does not need
   const close = (): void => {
     if (parts.length === 0) return;
-    datagrams.push(Buffer.from(`[${parts.map((p) => p.toString('utf8')).join(',')}]`, 'utf8'));
+    datagrams.push(Buffer.from(`[${parts.join(',')}]`, 'utf8'));
     parts = [];
     size = 1;
   };
   for (const entry of entries) {
-    const json = Buffer.from(JSON.stringify(entry), 'utf8');
-    if (json.length + (single ? 0 : 2) > max) {
+    const json = JSON.stringify(entry);
+    const bytes = Buffer.byteLength(json);
+    if (bytes + (single ? 0 : 2) > max) {
       tooLarge++;
       continue;
     }
     if (single) {
-      datagrams.push(json);
+      datagrams.push(Buffer.from(json, 'utf8'));
       continue;
     }
-    if (size + json.length + 1 > max) close();
+    if (size + bytes + 1 > max) close();
     parts.push(json);
-    size += json.length + 1;
+    size += bytes + 1;
   }
   close();
   return { datagrams, tooLarge };
@@ -163,12 +165,27 @@ export function packJsonDatagrams(entries: readonly unknown[], single: boolean, 
 export class TcpConnectionPool {
   private readonly idle: Socket[] = [];
   private closed = false;
+  private sending = 0;
 
   constructor(private readonly target: TcpTarget, private readonly size: number,
     private readonly idleMs = 60_000, private readonly protocol = 'TCP') {}
 
+  /** Holds no connection, idle or in use: forgetting it leaves nothing open. */
+  get empty(): boolean {
+    return this.idle.length === 0 && this.sending === 0;
+  }
+
   /** Writes `data` on an idle connection, or a new one; the connection goes back to the pool after. */
   async send(data: string | Buffer): Promise<void> {
+    this.sending++;
+    try {
+      await this.sendOn(data);
+    } finally {
+      this.sending--;
+    }
+  }
+
+  private async sendOn(data: string | Buffer): Promise<void> {
     let socket = this.idle.pop();
     // one the server half-closed is on its way out: its close event has not come yet
     while (socket !== undefined && (socket.destroyed || !socket.writable)) socket = this.idle.pop();

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileLogFormat, customLogEntry, defaultLogEntry, parseQueryString, pickLogFormat, ResponseBodyCapture } from './log-util.js';
+import { compileLogFormat, customLogEntry, defaultLogEntry, parseQueryString, pickLogFormat, prepareLogCapture, ResponseBodyCapture } from './log-util.js';
 import { createTestContext } from '../../../test/helpers/plugin-context.js';
 import { overridePluginNodeLimits } from '../../plugin-runtime/node-limits.js';
 
@@ -18,6 +18,25 @@ test('log_format: a variable that does not exist is refused, naming the key and 
   assert.throws(() => pickLogFormat(undefined, { log_format: { a: '$nope' } }), { message: "plugin_metadata log_format.a: unknown variable '$nope'" });
   assert.throws(() => new ResponseBodyCapture('file-logger', { include_resp_body_expr: [['stauts', '==', 200]] }),
     { message: "failed to validate the 'include_resp_body_expr' expression: unknown variable 'stauts'" });
+});
+
+test('include_*_body add the bodies to the default entry only: a format reads the request body only for a body variable', () => {
+  const both = { include_req_body: true, include_resp_body: true };
+  const plain = prepareLogCapture('t', both, undefined);
+  assert.ok(plain.capture !== undefined && plain.reqCapture !== undefined);
+  const fromMetadata = prepareLogCapture('t', both, pickLogFormat(undefined, { log_format: { uri: '$uri' } }));
+  assert.deepEqual(fromMetadata, { capture: undefined, reqCapture: undefined });
+  const namesBody = prepareLogCapture('t', both, pickLogFormat({ line: '$uri $request_body' }, undefined));
+  assert.equal(namesBody.capture, undefined);
+  assert.ok(namesBody.reqCapture !== undefined);
+  // the raw request (kafka-logger's meta_format origin) carries its body whatever the format, never the response's
+  const raw = prepareLogCapture('t', both, pickLogFormat({ uri: '$uri' }, undefined), true);
+  assert.equal(raw.capture, undefined);
+  assert.ok(raw.reqCapture !== undefined);
+  assert.equal(prepareLogCapture('t', {}, undefined).reqCapture, undefined);
+  // an expression left unused because of the format is still checked
+  assert.throws(() => prepareLogCapture('t', { include_resp_body: true, include_resp_body_expr: [['stauts', '==', 1]] }, pickLogFormat({ a: 1 }, undefined)),
+    /include_resp_body_expr/);
 });
 
 test('the instance log_format wins over the metadata one; metadata is the fallback; none = default entry', () => {

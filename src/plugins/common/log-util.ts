@@ -5,7 +5,7 @@
 import { pluginNodeLimits } from '../../plugin-runtime/node-limits.js';
 import { hostname as osHostname } from 'node:os';
 import type { PluginContext, PrepareEnv, StreamSession } from '../../contracts/plugin.js';
-import { checkVariables, compileExpr, isKnownVariable, isStreamVariable, type CompiledExpr } from '../../core/expr/index.js';
+import { checkVariables, compileExpr, isKnownVariable, isStreamVariable, usesBodyVariable, type CompiledExpr } from '../../core/expr/index.js';
 import { VERSION } from '../../core/version.js';
 import { compileVarTemplate } from './var-template.js';
 
@@ -19,7 +19,10 @@ export interface VarSource {
 type Resolved = (src: VarSource) => unknown;
 
 /** A `log_format` compiled once per config: key → how its value is produced. */
-export type CompiledLogFormat = readonly (readonly [string, Resolved])[];
+export interface CompiledLogFormat extends ReadonlyArray<readonly [string, Resolved]> {
+  /** Every variable its values read (whether it needs the request body read, say). */
+  readonly variables: readonly string[];
+}
 
 /**
  * Compiles a `log_format` object. A value that is exactly one variable (`$status`,
@@ -31,6 +34,7 @@ export type CompiledLogFormat = readonly (readonly [string, Resolved])[];
 export function compileLogFormat(format: Record<string, unknown>, field = 'log_format',
   known: (name: string) => boolean = isKnownVariable): CompiledLogFormat {
   const out: [string, Resolved][] = [];
+  const variables: string[] = [];
   for (const [key, value] of Object.entries(format)) {
     if (typeof value !== 'string' || !value.includes('$')) {
       out.push([key, () => value]);
@@ -40,14 +44,16 @@ export function compileLogFormat(format: Record<string, unknown>, field = 'log_f
     if (single !== null) {
       const name = single[1] ?? single[2]!;
       checkVariables([name], `${field}.${key}`, known);
+      variables.push(name);
       out.push([key, (src) => src.var(name) ?? null]);
       continue;
     }
     const t = compileVarTemplate(value);
     checkVariables(t.variables, `${field}.${key}`, known);
+    variables.push(...t.variables);
     out.push([key, (src) => t.render((n) => src.var(n))]);
   }
-  return out;
+  return Object.assign(out, { variables });
 }
 
 /** Metadata formats are checked as HTTP ones when written; on a stream route a name the session lacks reads null. */
@@ -307,6 +313,33 @@ export const responseBodyCaptureHandlers = {
     return undefined;
   },
 };
+
+/** What a logger instance reads of a request's bodies for its entries. */
+export interface LogCapture {
+  readonly capture: ResponseBodyCapture | undefined;
+  readonly reqCapture: RequestBodyCapture | undefined;
+}
+
+/**
+ * The body captures an instance needs. `include_req_body` / `include_resp_body` add the
+ * bodies to the default entry only: with a `log_format` (the instance's or the metadata's;
+ * a metadata edit prepares the instance again) the entry is the format's keys, so the
+ * response is not captured (that would copy every response and drop its Content-Length),
+ * and the request body is read only when the format names a body variable (`$request_body`
+ * reads what was read). `rawRequest` (kafka-logger's `meta_format: origin`): the entry is
+ * the request as it came, its body included, never the response's.
+ */
+export function prepareLogCapture(plugin: string, conf: LoggerCommonConf, format: CompiledLogFormat | undefined,
+  rawRequest = false): LogCapture {
+  const defaultShape = format === undefined && !rawRequest;
+  const readsReqBody = rawRequest || format === undefined || usesBodyVariable(format.variables);
+  const capture = conf.include_resp_body === true && defaultShape ? new ResponseBodyCapture(plugin, conf) : undefined;
+  const reqCapture = conf.include_req_body === true && readsReqBody ? new RequestBodyCapture(plugin, conf) : undefined;
+  // an expression unused for now is still refused when wrong: the format may go away
+  if (capture === undefined && conf.include_resp_body === true) compileCheckedExpr(conf.include_resp_body_expr, 'include_resp_body_expr');
+  if (reqCapture === undefined && conf.include_req_body === true) compileCheckedExpr(conf.include_req_body_expr, 'include_req_body_expr');
+  return { capture, reqCapture };
+}
 
 /** The entry an instance logs: custom format if it has one, else the default shape (with the captured body). */
 export function logEntry(format: CompiledLogFormat | undefined, ctx: PluginContext,

@@ -1,6 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startWithUpstream, stopWithUpstream, eventually, type Gateway } from '../../helpers/gateway.js';
+import { adminClient } from '../admin/client.js';
+import { startGateway, startWithUpstream, stopWithUpstream, eventually, type Gateway } from '../../helpers/gateway.js';
 import type { TestUpstream } from '../../fixtures/upstream.js';
 import { get } from '../../helpers/http.js';
 import { startLoopbackServer, type LoopbackServer } from '../../helpers/loopback-server.js';
@@ -103,4 +104,18 @@ test('a batch is one push: a stream per label set (variables resolved per reques
 test('a dead Loki costs the client nothing; its credentials never reach the gateway\'s log', async () => {
   await assertDeadSinkCostsNothing(gw, '/down', 'loki-logger', 'loki logger');
   assert.doesNotMatch(gw.output(), /not-to-be-logged/);
+});
+
+test('an endpoint that is no URL (a port out of range passes the schema\'s pattern) is refused naming the field', async () => {
+  // the gateway above reads its routes from a file: the Admin API that writes them needs a store
+  const admin = await startGateway({ store: 'sqlite', workers: 1 });
+  try {
+    const r = await adminClient(admin)('PUT', '/routes/bad-loki', {
+      uri: '/bad-loki', upstream: { nodes: { '127.0.0.1:1': 1 } }, plugins: { 'loki-logger': { endpoint_addrs: ['http://127.0.0.1:1', 'http://h:99999'] } },
+    });
+    assert.equal(r.status, 400);
+    assert.match(r.body.error_msg, /endpoint_addrs\[1\]: "http:\/\/h:99999" is not a URL/);
+  } finally {
+    await admin.stop();
+  }
 });
