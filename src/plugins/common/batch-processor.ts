@@ -19,6 +19,8 @@
 //   without being built, so a dead endpoint costs requests next to nothing;
 // - failures and drops are reported in one warning per `warnIntervalMs`, not per batch.
 
+import { WarnThrottle } from './warn-throttle.js';
+
 export interface BatchProcessorLog {
   warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
@@ -269,38 +271,27 @@ class FailureReport {
   private droppedFull = 0;
   private droppedFailed = 0;
   private lastError = '';
-  private lastWarnAt = -Infinity;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly throttle: WarnThrottle;
 
-  constructor(private readonly name: string, private readonly log: BatchProcessorLog,
-    private readonly intervalMs: number, private readonly now: () => number) {}
+  constructor(private readonly name: string, private readonly log: BatchProcessorLog, intervalMs: number, now: () => number) {
+    this.throttle = new WarnThrottle(intervalMs, () => this.say(), now);
+  }
 
   /** A failed attempt; `dropped` entries were given up on with it (their batch ran out of retries). */
   failure(message: string, dropped: number): void {
     this.failures++;
     this.droppedFailed += dropped;
     this.lastError = message;
-    this.due();
+    this.throttle.due();
   }
 
   queueFull(entries: number): void {
     this.droppedFull += entries;
-    this.due();
+    this.throttle.due();
   }
 
-  private due(): void {
-    const wait = this.lastWarnAt + this.intervalMs - this.now();
-    if (wait <= 0) {
-      this.emit();
-    } else if (this.timer === undefined) {
-      this.timer = setTimeout(() => { this.timer = undefined; this.emit(); }, wait);
-      this.timer.unref();
-    }
-  }
-
-  private emit(): void {
-    if (this.failures === 0 && this.droppedFull === 0 && this.droppedFailed === 0) return;
-    this.lastWarnAt = this.now();
+  private say(): boolean {
+    if (this.failures === 0 && this.droppedFull === 0 && this.droppedFailed === 0) return false;
     const parts: string[] = [];
     if (this.failures > 0) parts.push(`${this.failures} failed attempt(s), last error: ${this.lastError}`);
     if (this.droppedFailed > 0) parts.push(`${this.droppedFailed} entries dropped after max_retry_count`);
@@ -309,6 +300,7 @@ class FailureReport {
       err: this.failures > 0 ? this.lastError : undefined },
     `Batch Processor[${this.name}] ${parts.join('; ')}`);
     this.failures = this.droppedFull = this.droppedFailed = 0;
+    return true;
   }
 }
 
