@@ -9,6 +9,7 @@ import type { DiscoveredNode } from '../../src/contracts/discovery.js';
 import { DiscoveryService } from '../../src/discovery/discovery-service.js';
 import type { RegistryFactory } from '../../src/discovery/registry.js';
 import { get } from './http.js';
+import { eventually } from './gateway.js';
 
 const quiet = pino({ level: 'silent' });
 
@@ -24,11 +25,7 @@ export function nodesIn(svc: DiscoveryService, type: string, label: string): Dis
 
 /** Polls `check` every 20 ms until it holds, failing after `ms`. */
 export async function until(check: () => boolean, what: string, ms = 8_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await eventually(check, Math.ceil(ms / 20), 20).catch(() => assert.fail(`timed out waiting until ${what}`));
 }
 
 /** An HTTP server on 127.0.0.1 that can be stopped (connections cut) and started again on the same port. */
